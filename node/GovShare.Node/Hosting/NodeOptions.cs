@@ -1,0 +1,55 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace GovShare.Node.Hosting;
+
+/// <summary>
+/// The node's settings, bound from the <c>Node</c> section (appsettings.json or
+/// environment variables such as <c>Node__DivisionCode</c>). Validated at start: a node
+/// with a missing or unreadable setting does not start, and the message names the setting.
+/// Relative paths are resolved against the current directory.
+/// </summary>
+public sealed class NodeOptions
+{
+    public const string Section = "Node";
+
+    /// <summary>GB/T 2260 code of this node's jurisdiction, e.g. <c>530100</c>.</summary>
+    [Required]
+    public string DivisionCode { get; set; } = "";
+
+    /// <summary>A display name, e.g. "Kunming".</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>Folder of the LiteDB file, dataset files and logs. One node process per folder.</summary>
+    [Required]
+    public string DataPath { get; set; } = "data";
+
+    /// <summary>The department-facing HTTPS endpoint (mTLS). Port 0 picks a free port.</summary>
+    [Required]
+    public string ExchangeUrl { get; set; } = "https://127.0.0.1:8443";
+
+    /// <summary>Liveness, readiness and operator API. Plain HTTP, so keep it on loopback.</summary>
+    [Required]
+    public string ManagementUrl { get; set; } = "http://127.0.0.1:8444";
+
+    /// <summary>PEM certificate of this node (<c>govshare:node/&lt;division&gt;</c>).</summary>
+    [Required]
+    public string Certificate { get; set; } = "";
+
+    /// <summary>PEM private key of this node's certificate.</summary>
+    [Required]
+    public string Key { get; set; } = "";
+
+    /// <summary>PEM bundle of the root CAs that client certificates must chain to. The system store is never used.</summary>
+    [Required]
+    public string TrustAnchors { get; set; } = "";
+
+    /// <summary>Optional PEM bundle of intermediate (prefecture) CAs used to build client chains.</summary>
+    public string? Intermediates { get; set; }
+
+    /// <summary>Folder of CRLs (PEM or DER), one per CA; replaced files take effect without restart.</summary>
+    [Required]
+    public string CrlPath { get; set; } = "";
+
+    /// <summary>How long after a CRL's nextUpdate it is still honoured; after that the node fails closed.</summary>
+    public TimeSpan CrlGrace { get; set; } = TimeSpan.FromHours(1);
+}

@@ -1,0 +1,90 @@
+using System.Security.Claims;
+
+namespace GovShare.Node.Identity;
+
+/// <summary>What kind of party holds a certificate.</summary>
+public enum CallerKind
+{
+    /// <summary>A government department or public body (政务部门).</summary>
+    Department,
+
+    /// <summary>Another GovShare node (共享平台) of the hierarchy.</summary>
+    Node,
+}
+
+/// <summary>
+/// Who is calling, as read from the SAN URI of a validated client certificate:
+/// <c>govshare:dept/&lt;division&gt;/&lt;credit-code&gt;</c> or <c>govshare:node/&lt;division&gt;</c>.
+/// </summary>
+public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string? CreditCode)
+{
+    /// <summary>The URI scheme of every GovShare identity.</summary>
+    public const string Scheme = "govshare";
+
+    internal const string KindClaim = "govshare:kind";
+    internal const string DivisionClaim = "govshare:division";
+    internal const string CreditCodeClaim = "govshare:credit-code";
+
+    /// <summary>The identity as its SAN URI, e.g. <c>govshare:dept/530100/11530100MB0000001X</c>.</summary>
+    public string Uri => Kind == CallerKind.Department
+        ? $"{Scheme}:dept/{DivisionCode}/{CreditCode}"
+        : $"{Scheme}:node/{DivisionCode}";
+
+    public static CallerIdentity Department(string divisionCode, string creditCode) =>
+        new(CallerKind.Department, divisionCode, creditCode);
+
+    public static CallerIdentity ForNode(string divisionCode) => new(CallerKind.Node, divisionCode, null);
+
+    /// <summary>Parses a SAN URI; null when it is not a well-formed GovShare identity.</summary>
+    public static CallerIdentity? TryParse(string? uri)
+    {
+        if (uri is null || !uri.StartsWith(Scheme + ":", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var parts = uri[(Scheme.Length + 1)..].Split('/');
+        return parts switch
+        {
+            ["dept", var division, var code] when Identity.DivisionCode.IsValid(division) && Identity.CreditCode.IsValid(code)
+                => Department(division, code),
+            ["node", var division] when Identity.DivisionCode.IsValid(division) => ForNode(division),
+            _ => null,
+        };
+    }
+
+    internal ClaimsPrincipal ToPrincipal(string authenticationType)
+    {
+        var claims = new List<Claim>
+        {
+            new(ClaimTypes.NameIdentifier, Uri),
+            new(ClaimTypes.Name, Uri),
+            new(KindClaim, Kind.ToString()),
+            new(DivisionClaim, DivisionCode),
+        };
+        if (CreditCode is not null)
+        {
+            claims.Add(new Claim(CreditCodeClaim, CreditCode));
+        }
+
+        return new ClaimsPrincipal(new ClaimsIdentity(claims, authenticationType));
+    }
+
+    /// <summary>Reads the identity back from a principal built by <see cref="ToPrincipal"/>.</summary>
+    public static CallerIdentity? FromPrincipal(ClaimsPrincipal? principal)
+    {
+        if (principal?.Identity?.IsAuthenticated != true)
+        {
+            return null;
+        }
+
+        var kind = principal.FindFirst(KindClaim)?.Value;
+        var division = principal.FindFirst(DivisionClaim)?.Value;
+        if (division is null || !Enum.TryParse<CallerKind>(kind, out var parsed))
+        {
+            return null;
+        }
+
+        return new CallerIdentity(parsed, division, principal.FindFirst(CreditCodeClaim)?.Value);
+    }
+}

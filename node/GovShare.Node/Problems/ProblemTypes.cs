@@ -1,0 +1,30 @@
+namespace GovShare.Node.Problems;
+
+/// <summary>
+/// The stable <c>type</c> URIs of every problem+json the node returns (RFC 9457).
+/// Clients switch on these; never rename one.
+/// </summary>
+public static class ProblemTypes
+{
+    public const string Prefix = "urn:govshare:problem:";
+
+    // Identity (certificate and registration).
+    public const string CertificateRequired = Prefix + "certificate-required";
+    public const string CertificateInvalid = Prefix + "certificate-invalid";
+    public const string CertificateRevoked = Prefix + "certificate-revoked";
+    public const string RevocationUnknown = Prefix + "revocation-unknown";
+    public const string IdentityUnrecognised = Prefix + "identity-unrecognised";
+    public const string DepartmentNotRegistered = Prefix + "department-not-registered";
+    public const string Forbidden = Prefix + "forbidden";
+
+    // Generic request errors.
+    public const string ValidationFailed = Prefix + "validation-failed";
+    public const string MalformedRequest = Prefix + "malformed-request";
+    public const string PayloadTooLarge = Prefix + "payload-too-large";
+    public const string UnsupportedMediaType = Prefix + "unsupported-media-type";
+    public const string NotFound = Prefix + "not-found";
+    public const string Conflict = Prefix + "conflict";
+    public const string PreconditionFailed = Prefix + "precondition-failed";
+    public const string PreconditionRequired = Prefix + "precondition-required";
+    public const string Internal = Prefix + "internal-error";
+}
