@@ -26,11 +26,13 @@ namespace GovShare.Node.Hosting;
 public sealed class GovShareNode : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly NodeDataFolder _data;
 
-    private GovShareNode(WebApplication app, NodeOptions options)
+    private GovShareNode(WebApplication app, NodeOptions options, NodeDataFolder data)
     {
         _app = app;
         Options = options;
+        _data = data;
     }
 
     public NodeOptions Options { get; }
@@ -120,7 +122,7 @@ public sealed class GovShareNode : IAsyncDisposable
         // Eager: the operator token file exists as soon as the node does.
         _ = app.Services.GetRequiredService<OperatorToken>();
         _ = app.Services.GetRequiredService<CrlStore>();
-        return new GovShareNode(app, options);
+        return new GovShareNode(app, options, data);
     }
 
     public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);
@@ -139,7 +141,8 @@ public sealed class GovShareNode : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _app.DisposeAsync();
-        // The data folder is disposed by the container it was registered in.
+        // Registered as an instance, so the container leaves it to us: last, after every user of it stopped.
+        _data.Dispose();
     }
 
     private Uri Address(string scheme)

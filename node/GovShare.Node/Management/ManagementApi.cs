@@ -14,9 +14,13 @@ public sealed record DepartmentRegistration(string? DivisionCode, string? Credit
 /// <summary>Health probes and the operator API, on the management listener only.</summary>
 public static class ManagementApi
 {
+    /// <summary>The largest request body the management listener reads.</summary>
+    public const int MaxRequestBytes = 64 * 1024;
+
     public static IEndpointRouteBuilder MapManagementApi(this IEndpointRouteBuilder endpoints)
     {
-        var management = endpoints.MapGroup("").WithMetadata(new ManagementEndpointAttribute());
+        // Operator requests are small; anything bigger is a mistake or an attack.
+        var management = endpoints.MapGroup("").WithMetadata(new ManagementEndpointAttribute(), new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxRequestBytes));
         management.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" }));
         management.MapGet("/health/ready", (Storage.NodeDataFolder data) =>
         {
