@@ -17,7 +17,7 @@ province and its prefectures can share a namespace without clashing.
 {{- define "govshare-node.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "govshare-node.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
-govshare.gov.cn/division: {{ .Values.node.divisionCode | quote }}
+govshare/division: {{ .Values.node.divisionCode | quote }}
 {{- end -}}
 
 {{- define "govshare-node.labels" -}}
