@@ -274,6 +274,20 @@ public sealed class HelmChartTests
     }
 
     [Fact]
+    public void ConfigMap_NodeSection_SetsEveryRequiredNodeOptionAndNoUnknownOne()
+    {
+        var keys = DictKeys(File.ReadAllText(Path.Combine(TemplatesPath, "configmap.yaml")), "$node");
+        var properties = typeof(GovShare.Node.Hosting.NodeOptions).GetProperties();
+        var required = properties
+            .Where(p => p.GetCustomAttributes(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), false).Length > 0)
+            .Select(p => p.Name);
+
+        Assert.Empty(keys.Except(properties.Select(p => p.Name)));
+        Assert.Empty(required.Except(keys));
+        Assert.Contains($"(dict \"{GovShare.Node.Hosting.NodeOptions.Section}\" $node", File.ReadAllText(Path.Combine(TemplatesPath, "configmap.yaml")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TemplateSkeleton_ActionSpanningLines_IsRefused()
     {
         var template = "metadata:\n  name: {{ include \"x\"\n  . }}\n";
@@ -303,6 +317,53 @@ public sealed class HelmChartTests
     public void YamlJson_DuplicateKey_IsRefused()
     {
         Assert.ThrowsAny<Exception>(() => YamlJson.Load("a: 1\na: 2\n", "v.yaml"));
+    }
+
+    /// <summary>The keys of the one-line <c>{{- $variable := dict "K1" v1 "K2" v2 … }}</c> in a template.</summary>
+    private static List<string> DictKeys(string template, string variable)
+    {
+        var line = template.Split('\n').Single(l => l.Contains($"{variable} := dict ", StringComparison.Ordinal));
+        var arguments = line[(line.IndexOf(" dict ", StringComparison.Ordinal) + 6)..line.LastIndexOf("}}", StringComparison.Ordinal)];
+        var tokens = new List<string>();
+        var depth = 0;
+        var quoted = false;
+        var current = new System.Text.StringBuilder();
+        foreach (var c in arguments)
+        {
+            if (c == '"')
+            {
+                quoted = !quoted;
+            }
+            else if (!quoted && c == '(')
+            {
+                depth++;
+            }
+            else if (!quoted && c == ')')
+            {
+                depth--;
+            }
+
+            if (c == ' ' && !quoted && depth == 0)
+            {
+                if (current.Length > 0)
+                {
+                    tokens.Add(current.ToString());
+                    current.Clear();
+                }
+
+                continue;
+            }
+
+            current.Append(c);
+        }
+
+        if (current.Length > 0)
+        {
+            tokens.Add(current.ToString());
+        }
+
+        Assert.True(tokens.Count % 2 == 0, $"{variable}: dict with an odd number of arguments");
+        return tokens.Where((_, i) => i % 2 == 0).Select(t => t.Trim('"')).ToList();
     }
 
     private static JsonNode? DefaultValues() =>
