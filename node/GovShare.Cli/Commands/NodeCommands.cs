@@ -1,5 +1,8 @@
 using System.CommandLine;
+using System.Net.Http.Json;
+using GovShare.Node.Hierarchy;
 using GovShare.Node.Hosting;
+using GovShare.Node.Management;
 
 namespace GovShare.Cli.Commands;
 
@@ -17,7 +20,39 @@ internal static class NodeCommands
             return await RunAsync(passThrough, overrides: null, cancellation);
         });
         node.Add(run);
+        node.Add(Link());
+        node.Add(Links());
+        node.Add(Unlink());
         return node;
+    }
+
+    private static Command Link()
+    {
+        var role = new Argument<string>("role") { Description = "'parent' (run on the child, naming its province) or 'child' (run on the parent, naming a prefecture)." };
+        role.AcceptOnlyFromAmong("parent", "child");
+        var division = new Option<string>("--division") { Description = "The other node's division code.", Required = true };
+        var url = new Option<string>("--url") { Description = "The other node's exchange address, https://host:port.", Required = true };
+        var link = new Command("link", "Link this node with its parent or a child (both operators run it, each naming the other).") { role, division, url, OperatorClient.Management, OperatorClient.Data };
+        link.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostAsJsonAsync(
+            "v1/operator/links",
+            new LinkRegistration(parse.GetValue(division), parse.GetValue(role) == "parent" ? LinkRole.Parent : LinkRole.Child, parse.GetValue(url)),
+            cancellation)));
+        return link;
+    }
+
+    private static Command Links()
+    {
+        var links = new Command("links", "List this node's links.") { OperatorClient.Management, OperatorClient.Data };
+        links.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync("v1/operator/links", cancellation)));
+        return links;
+    }
+
+    private static Command Unlink()
+    {
+        var division = new Argument<string>("division") { Description = "The other node's division code." };
+        var unlink = new Command("unlink", "Remove a link.") { division, OperatorClient.Management, OperatorClient.Data };
+        unlink.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.DeleteAsync($"v1/operator/links/{Uri.EscapeDataString(parse.GetValue(division)!)}", cancellation)));
+        return unlink;
     }
 
     /// <summary>Builds and runs a node, turning configuration faults into a readable message and exit code 2.</summary>

@@ -1,4 +1,5 @@
 using System.Security.Authentication;
+using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
 using GovShare.Node.Management;
 using GovShare.Node.Problems;
@@ -100,11 +101,29 @@ public sealed class GovShareNode : IAsyncDisposable
         // state, not in the service account's home folder.
         builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(data.SubFolder("keys")));
         builder.Services.AddGovShareIdentity(trust, options);
+        builder.Services.AddGovShareHierarchy(builder.Configuration);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         services?.Invoke(builder.Services);
 
-        var app = builder.Build();
+        WebApplication app;
+        try
+        {
+            app = builder.Build();
+            Configure(app, options);
+        }
+        catch
+        {
+            // Whatever stops the start must not keep the data folder locked.
+            data.Dispose();
+            throw;
+        }
+
+        return new GovShareNode(app, options, data);
+    }
+
+    private static void Configure(WebApplication app, NodeOptions options)
+    {
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
             StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
@@ -113,6 +132,7 @@ public sealed class GovShareNode : IAsyncDisposable
         app.UseRouting();
         app.Use(SeparateListeners);
         app.UseAuthentication();
+        app.UseMiddleware<OnBehalfOfMiddleware>();
         app.UseAuthorization();
 
         app.MapManagementApi();
@@ -122,7 +142,7 @@ public sealed class GovShareNode : IAsyncDisposable
         // Eager: the operator token file exists as soon as the node does.
         _ = app.Services.GetRequiredService<OperatorToken>();
         _ = app.Services.GetRequiredService<CrlStore>();
-        return new GovShareNode(app, options, data);
+        app.Services.GetRequiredService<NodeLinkRegistry>().SeedParent(app.Services.GetRequiredService<IOptions<UpstreamOptions>>().Value);
     }
 
     public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);

@@ -118,7 +118,7 @@ public static partial class IdentitySetup
 /// <summary>The caller must be a department registered here, or a node linked here.</summary>
 internal sealed class RegisteredCallerRequirement : IAuthorizationRequirement;
 
-internal sealed partial class RegisteredCallerHandler(DepartmentRegistry registry, ILogger<RegisteredCallerHandler> logger)
+internal sealed partial class RegisteredCallerHandler(DepartmentRegistry registry, Hierarchy.NodeLinkRegistry links, ILogger<RegisteredCallerHandler> logger)
     : AuthorizationHandler<RegisteredCallerRequirement>
 {
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, RegisteredCallerRequirement requirement)
@@ -129,7 +129,12 @@ internal sealed partial class RegisteredCallerHandler(DepartmentRegistry registr
             return Task.CompletedTask;
         }
 
-        if (caller.Kind == CallerKind.Department && registry.IsRegistered(caller))
+        // A department is served if registered here, or if a linked node vouched for it
+        // (checked by the on-behalf-of middleware); a node, if linked here.
+        var served = caller.Kind == CallerKind.Department
+            ? registry.IsRegistered(caller) || Hierarchy.OnBehalfOfMiddleware.Via(context.User) is not null
+            : links.Find(caller.DivisionCode) is not null;
+        if (served)
         {
             context.Succeed(requirement);
             return Task.CompletedTask;
@@ -137,7 +142,7 @@ internal sealed partial class RegisteredCallerHandler(DepartmentRegistry registr
 
         var reason = caller.Kind == CallerKind.Department
             ? $"Department {caller.CreditCode} of {caller.DivisionCode} is not registered with this node; ask the node's operator to register it."
-            : $"Node {caller.DivisionCode} is not linked with this node.";
+            : $"Node {caller.DivisionCode} is not linked with this node; its operator and this node's must both run 'govshare node link'.";
         LogNotRegistered(logger, caller.Uri);
         context.Fail(new AuthorizationFailureReason(this, reason));
         return Task.CompletedTask;
@@ -157,13 +162,12 @@ internal sealed class ProblemAuthorizationResultHandler : IAuthorizationMiddlewa
         if (authorizeResult.Forbidden)
         {
             var reason = authorizeResult.AuthorizationFailure?.FailureReasons.FirstOrDefault();
-            var notRegistered = reason?.Handler is RegisteredCallerHandler;
-            return Problem.WriteAsync(
-                context,
-                StatusCodes.Status403Forbidden,
-                notRegistered ? ProblemTypes.DepartmentNotRegistered : ProblemTypes.Forbidden,
-                notRegistered ? "The caller is not registered with this node" : "Forbidden",
-                reason?.Message);
+            var (type, title) = reason?.Handler is RegisteredCallerHandler
+                ? CallerIdentity.FromPrincipal(context.User)?.Kind == CallerKind.Node
+                    ? (ProblemTypes.NodeNotLinked, "The node is not linked with this node")
+                    : (ProblemTypes.DepartmentNotRegistered, "The caller is not registered with this node")
+                : (ProblemTypes.Forbidden, "Forbidden");
+            return Problem.WriteAsync(context, StatusCodes.Status403Forbidden, type, title, reason?.Message);
         }
 
         return _default.HandleAsync(next, context, policy, authorizeResult);

@@ -11,6 +11,9 @@ namespace GovShare.Node.Management;
 /// <summary>A department registration as the operator submits it.</summary>
 public sealed record DepartmentRegistration(string? DivisionCode, string? CreditCode, string? Name);
 
+/// <summary>A link as the operator submits it: the other node's division, its role, its exchange address.</summary>
+public sealed record LinkRegistration(string? DivisionCode, Hierarchy.LinkRole? Role, string? Url);
+
 /// <summary>Health probes and the operator API, on the management listener only.</summary>
 public static class ManagementApi
 {
@@ -59,6 +62,27 @@ public static class ManagementApi
             registry.Remove(creditCode)
                 ? Results.NoContent()
                 : Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such department", $"No department {creditCode} is registered."));
+
+        operators.MapGet("/links", (Hierarchy.NodeLinkRegistry links) => TypedResults.Ok(links.All()));
+        operators.MapPost("/links", IResult (LinkRegistration? body, Hierarchy.NodeLinkRegistry links) =>
+        {
+            if (body is null)
+            {
+                return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.MalformedRequest, "A JSON body is required");
+            }
+
+            Hierarchy.NodeLink? link = null;
+            var errors = body.Role is { } role
+                ? links.Link(body.DivisionCode ?? "", role, body.Url ?? "", out link)
+                : ["role: 'parent' or 'child' is required."];
+            return errors.Count > 0
+                ? Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The link is invalid", string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors })
+                : TypedResults.Ok(link);
+        });
+        operators.MapDelete("/links/{divisionCode}", IResult (string divisionCode, Hierarchy.NodeLinkRegistry links) =>
+            links.Unlink(divisionCode)
+                ? Results.NoContent()
+                : Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such link", $"This node has no link to {divisionCode}."));
         return endpoints;
     }
 }

@@ -18,6 +18,11 @@ public static class ProblemTypes
     public const string Forbidden = Prefix + "forbidden";
     public const string OperatorTokenInvalid = Prefix + "operator-token-invalid";
 
+    // Hierarchy.
+    public const string HopHeaderRefused = Prefix + "hop-header-refused";
+    public const string VouchRefused = Prefix + "vouch-refused";
+    public const string NodeNotLinked = Prefix + "node-not-linked";
+
     // Generic request errors.
     public const string ValidationFailed = Prefix + "validation-failed";
     public const string MalformedRequest = Prefix + "malformed-request";

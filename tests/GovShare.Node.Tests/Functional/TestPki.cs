@@ -62,6 +62,10 @@ public sealed class TestPki : IDisposable
         return new TestDepartment(division, "", "custom", Load(files), files);
     }
 
+    /// <summary>The certificate (with key) of the test node of <paramref name="division"/>.</summary>
+    public X509Certificate2 NodeCertificate(string division) =>
+        Load(new IssuedFiles(Path.Combine(Folder.IssuedFolder, $"node-{division}.crt"), Path.Combine(Folder.IssuedFolder, $"node-{division}.key"), ""));
+
     public static X509Certificate2 Load(IssuedFiles files)
     {
         using var pem = X509Certificate2.CreateFromPemFile(files.CertificatePath, files.KeyPath);

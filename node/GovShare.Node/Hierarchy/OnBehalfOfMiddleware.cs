@@ -1,0 +1,78 @@
+using System.Security.Claims;
+using GovShare.Node.Identity;
+using GovShare.Node.Problems;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace GovShare.Node.Hierarchy;
+
+/// <summary>
+/// Turns a linked node's forwarded request into the original department's request. The
+/// department's identity travels in <see cref="HopHeaders.OnBehalfOf"/>; it is honoured only
+/// on an authenticated node connection, from a linked node that may vouch for it: a child for
+/// departments of its own subtree, the parent for departments of its jurisdiction. The owning
+/// node then enforces grants for the department itself. A department connection sending any
+/// hop header is refused.
+/// </summary>
+public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkRegistry links, ILogger<OnBehalfOfMiddleware> logger)
+{
+    /// <summary>Claim on a forwarded principal: the node that vouched for the department.</summary>
+    public const string ViaClaim = "govshare:via";
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var caller = CallerIdentity.FromPrincipal(context.User);
+        if (caller is null)
+        {
+            return next(context); // Unauthenticated: authorization answers 401.
+        }
+
+        var hopHeader = HopHeaders.All.FirstOrDefault(h => context.Request.Headers.ContainsKey(h));
+        if (caller.Kind == CallerKind.Department)
+        {
+            if (hopHeader is null)
+            {
+                return next(context);
+            }
+
+            LogRefused(logger, caller.Uri, $"a department sent {hopHeader}");
+            return Problem.WriteAsync(context, StatusCodes.Status403Forbidden, ProblemTypes.HopHeaderRefused, "Only a linked node may send GovShare hop headers", $"The header {hopHeader} may not be sent by a department.");
+        }
+
+        var link = links.Find(caller.DivisionCode);
+        if (link is null)
+        {
+            return next(context); // Authorization refuses an unlinked node.
+        }
+
+        var onBehalfOf = context.Request.Headers[HopHeaders.OnBehalfOf].ToString();
+        if (onBehalfOf.Length == 0)
+        {
+            return next(context); // The node acting as itself (catalog publication, health).
+        }
+
+        if (CallerIdentity.TryParse(onBehalfOf) is not { Kind: CallerKind.Department } department)
+        {
+            LogRefused(logger, caller.Uri, "malformed on-behalf-of");
+            return Problem.WriteAsync(context, StatusCodes.Status400BadRequest, ProblemTypes.MalformedRequest, "Malformed on-behalf-of identity", $"{HopHeaders.OnBehalfOf} must be a department identity URI.");
+        }
+
+        // A child vouches only for its own subtree; the parent for its jurisdiction, which holds ours.
+        if (!DivisionCode.IsWithin(department.DivisionCode, link.DivisionCode))
+        {
+            LogRefused(logger, caller.Uri, $"vouched for {department.Uri} outside its subtree");
+            return Problem.WriteAsync(context, StatusCodes.Status403Forbidden, ProblemTypes.VouchRefused, "The node may not act for this department", $"Node {link.DivisionCode} may vouch only for departments of its own jurisdiction; {department.Uri} is outside it.");
+        }
+
+        var principal = department.ToPrincipal(context.User.Identity!.AuthenticationType!);
+        ((ClaimsIdentity)principal.Identity!).AddClaim(new Claim(ViaClaim, caller.Uri));
+        context.User = principal;
+        return next(context);
+    }
+
+    /// <summary>The node that forwarded this request, or null when the caller connected directly.</summary>
+    public static string? Via(ClaimsPrincipal user) => user.FindFirst(ViaClaim)?.Value;
+
+    [LoggerMessage(EventId = 7001, EventName = "HopRefused", Level = LogLevel.Warning, Message = "Refused a request from {Caller}: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string caller, string reason);
+}

@@ -1,0 +1,16 @@
+namespace GovShare.Node.Hierarchy;
+
+/// <summary>
+/// The parent link from settings (section <c>Upstream</c>), for nodes deployed from
+/// configuration; <c>govshare node link parent</c> makes the same link at run time.
+/// </summary>
+public sealed class UpstreamOptions
+{
+    public const string Section = "Upstream";
+
+    /// <summary>The parent node's exchange address, e.g. https://govshare.yn.gov.cn:8443.</summary>
+    public string? ParentUrl { get; set; }
+
+    /// <summary>The parent's division code, e.g. 530000.</summary>
+    public string? ParentDivisionCode { get; set; }
+}
