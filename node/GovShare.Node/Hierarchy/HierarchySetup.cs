@@ -8,7 +8,12 @@ public static class HierarchySetup
     public static IServiceCollection AddGovShareHierarchy(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<UpstreamOptions>(configuration.GetSection(UpstreamOptions.Section));
+        services.Configure<HierarchyOptions>(configuration.GetSection(HierarchyOptions.Section));
         services.AddSingleton<NodeLinkRegistry>();
+        services.AddSingleton<LinkHealth>();
+        services.AddHttpForwarder();
+        services.AddSingleton<NodeForwarder>();
+        services.AddHostedService<LinkHealthMonitor>();
         return services;
     }
 

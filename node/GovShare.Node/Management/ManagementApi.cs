@@ -63,7 +63,8 @@ public static class ManagementApi
                 ? Results.NoContent()
                 : Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such department", $"No department {creditCode} is registered."));
 
-        operators.MapGet("/links", (Hierarchy.NodeLinkRegistry links) => TypedResults.Ok(links.All()));
+        operators.MapGet("/links", (Hierarchy.NodeLinkRegistry links, Hierarchy.LinkHealth health) =>
+            TypedResults.Ok(links.All().Select(l => new { l.DivisionCode, l.Role, l.Url, l.LinkedAt, Health = health.Of(l.DivisionCode) })));
         operators.MapPost("/links", IResult (LinkRegistration? body, Hierarchy.NodeLinkRegistry links) =>
         {
             if (body is null)

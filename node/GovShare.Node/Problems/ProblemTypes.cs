@@ -22,6 +22,8 @@ public static class ProblemTypes
     public const string HopHeaderRefused = Prefix + "hop-header-refused";
     public const string VouchRefused = Prefix + "vouch-refused";
     public const string NodeNotLinked = Prefix + "node-not-linked";
+    public const string UpstreamUnavailable = Prefix + "upstream-unavailable";
+    public const string UpstreamTimeout = Prefix + "upstream-timeout";
 
     // Generic request errors.
     public const string ValidationFailed = Prefix + "validation-failed";

@@ -1,0 +1,180 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using GovShare.Node.Identity;
+using GovShare.Node.Problems;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace GovShare.Node.Hierarchy;
+
+/// <summary>
+/// Forwards a department's exchange to a linked node with YARP, over mTLS with this node's own
+/// certificate, streaming both ways (nothing is buffered, so a large pull passes in bounded
+/// memory). The original department travels in <see cref="HopHeaders.OnBehalfOf"/> with one
+/// exchange id and the hop count. A failure becomes a 502, 503 or 504 problem naming the hop;
+/// nothing is retried, so a push is never sent twice.
+/// </summary>
+public sealed partial class NodeForwarder : IDisposable
+{
+    private static readonly HttpRequestOptionsKey<string> ExpectedNode = new("govshare.expected-node");
+    private readonly IHttpForwarder _forwarder;
+    private readonly LinkHealth _health;
+    private readonly HierarchyOptions _options;
+    private readonly ILogger<NodeForwarder> _logger;
+    private readonly HttpMessageInvoker _invoker;
+    private readonly TrustMaterial _trust;
+    private readonly CrlStore _crls;
+
+    public NodeForwarder(IHttpForwarder forwarder, LinkHealth health, TrustMaterial trust, CrlStore crls, IOptions<HierarchyOptions> options, ILogger<NodeForwarder> logger)
+    {
+        _forwarder = forwarder;
+        _health = health;
+        _trust = trust;
+        _crls = crls;
+        _options = options.Value;
+        _logger = logger;
+        _invoker = new HttpMessageInvoker(CreateHandler(), disposeHandler: true);
+    }
+
+    /// <summary>A client for node-to-node calls (forwarding, health, catalog publication): this node's certificate, peers checked against our anchors and CRLs.</summary>
+    public HttpMessageInvoker Invoker => _invoker;
+
+    /// <summary>Marks a request to a linked node so the peer's certificate must name that node.</summary>
+    public static void ExpectNode(HttpRequestMessage request, string division) => request.Options.Set(ExpectedNode, division);
+
+    /// <summary>Forwards the current request to <paramref name="link"/> for <paramref name="department"/>.</summary>
+    public async Task ForwardAsync(HttpContext context, NodeLink link, CallerIdentity department, string exchangeId, int hop)
+    {
+        if (_health.IsDown(link.DivisionCode, out var since, out var reason))
+        {
+            LogForwardRefused(_logger, exchangeId, link.DivisionCode, reason ?? "down");
+            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(_options.HealthInterval.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await Problem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, ProblemTypes.UpstreamUnavailable, $"Node {link.DivisionCode} is unavailable", $"The link to node {link.DivisionCode} has been down since {since:u} ({reason}); try again later.");
+            return;
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = _options.MaxForwardedBodyBytes;
+        }
+
+        var error = await _forwarder.SendAsync(
+            context,
+            link.Url,
+            _invoker,
+            new ForwarderRequestConfig
+            {
+                ActivityTimeout = _options.ActivityTimeout,
+                // HTTP/1.1 between nodes: one stream per connection moves bulk data faster than HTTP/2's flow control.
+                Version = HttpVersion.Version11,
+                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            },
+            new HopTransformer(department, exchangeId, hop + 1, link.DivisionCode));
+
+        if (error == ForwarderError.None)
+        {
+            return;
+        }
+
+        var exception = context.GetForwarderErrorFeature()?.Exception;
+        LogForwardFailed(_logger, exchangeId, link.DivisionCode, error.ToString(), exception?.Message ?? "");
+        if (error is ForwarderError.Request or ForwarderError.RequestCreation or ForwarderError.NoAvailableDestinations)
+        {
+            _health.MarkDown(link.DivisionCode, exception?.Message ?? error.ToString());
+        }
+
+        if (context.Response.HasStarted)
+        {
+            context.Abort(); // Mid-stream: the client must see a broken stream, never a short one taken for whole.
+            return;
+        }
+
+        var (status, type, title) = error switch
+        {
+            ForwarderError.RequestTimedOut => (StatusCodes.Status504GatewayTimeout, ProblemTypes.UpstreamTimeout, $"Node {link.DivisionCode} did not answer in time"),
+            ForwarderError.RequestCanceled or ForwarderError.RequestBodyClient or ForwarderError.RequestBodyCanceled => (StatusCodes.Status400BadRequest, ProblemTypes.MalformedRequest, "The request was cancelled or its body broke off"),
+            _ => (StatusCodes.Status502BadGateway, ProblemTypes.UpstreamUnavailable, $"Node {link.DivisionCode} cannot be reached"),
+        };
+        context.Response.Clear();
+        await Problem.WriteAsync(context, status, type, title, $"Forwarding exchange {exchangeId} to node {link.DivisionCode} ({link.Url}) failed: {error}.");
+    }
+
+    public void Dispose() => _invoker.Dispose();
+
+    private SocketsHttpHandler CreateHandler() => new()
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        ConnectTimeout = _options.ConnectTimeout,
+        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+        ActivityHeadersPropagator = null,
+        SslOptions = new SslClientAuthenticationOptions
+        {
+            ClientCertificates = [_trust.NodeCertificate],
+            LocalCertificateSelectionCallback = (_, _, _, _, _) => _trust.NodeCertificate,
+            RemoteCertificateValidationCallback = ValidatePeer,
+        },
+    };
+
+    /// <summary>The peer must be a GovShare node from our own PKI, unrevoked, and the node we meant to reach.</summary>
+    private bool ValidatePeer(object sender, X509Certificate? certificate, X509Chain? sent, SslPolicyErrors errors)
+    {
+        if (certificate is null)
+        {
+            return false;
+        }
+
+        using var peer = new X509Certificate2(certificate);
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(_trust.Roots);
+        chain.ChainPolicy.ExtraStore.AddRange(_trust.Intermediates);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.1"));
+        if (!chain.Build(peer))
+        {
+            return false;
+        }
+
+        for (var i = 0; i < chain.ChainElements.Count - 1; i++)
+        {
+            if (_crls.Check(chain.ChainElements[i].Certificate, chain.ChainElements[i + 1].Certificate).Status != RevocationStatus.Good)
+            {
+                return false;
+            }
+        }
+
+        var identity = CallerIdentity.TryParse(TrustMaterial.UriOf(peer));
+        return identity is { Kind: CallerKind.Node }
+            && (sender is not HttpRequestMessage request || !request.Options.TryGetValue(ExpectedNode, out var expected) || expected == identity.DivisionCode);
+    }
+
+    [LoggerMessage(EventId = 7101, EventName = "ForwardFailed", Level = LogLevel.Warning, Message = "Forwarding exchange {ExchangeId} to node {Division} failed: {Error} {Reason}")]
+    private static partial void LogForwardFailed(ILogger logger, string exchangeId, string division, string error, string reason);
+
+    [LoggerMessage(EventId = 7102, EventName = "ForwardRefusedLinkDown", Level = LogLevel.Warning, Message = "Not forwarding exchange {ExchangeId} to node {Division}: link down ({Reason})")]
+    private static partial void LogForwardRefused(ILogger logger, string exchangeId, string division, string reason);
+
+    private sealed class HopTransformer(CallerIdentity department, string exchangeId, int hop, string expectedNode) : HttpTransformer
+    {
+        public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+        {
+            await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+            foreach (var header in HopHeaders.All)
+            {
+                proxyRequest.Headers.Remove(header);
+            }
+
+            proxyRequest.Headers.TryAddWithoutValidation(HopHeaders.OnBehalfOf, department.Uri);
+            proxyRequest.Headers.TryAddWithoutValidation(HopHeaders.ExchangeId, exchangeId);
+            proxyRequest.Headers.TryAddWithoutValidation(HopHeaders.Hop, hop.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            ExpectNode(proxyRequest, expectedNode);
+        }
+    }
+}
