@@ -36,9 +36,10 @@ public static class CalendarServiceCollectionExtensions
             var folder = sp.GetRequiredService<IOptions<CalendarOptions>>().Value.HolidayFolder;
             var calendar = WorkingDayCalendar.Load(folder);
             var logger = sp.GetService<ILoggerFactory>()?.CreateLogger(typeof(WorkingDayCalendar).FullName!);
-            if (logger is not null && logger.IsEnabled(LogLevel.Information))
+            if (logger is not null)
             {
-                CalendarLog.Loaded(logger, string.Join(",", calendar.Years.Order()), folder ?? "(shipped files only)");
+                var years = string.Join(",", calendar.Years.Order());
+                CalendarLog.Loaded(logger, years, folder ?? "(shipped files only)");
             }
 
             return calendar;
