@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace GovShare.Node.Catalog;
 
@@ -14,6 +15,22 @@ public static class CatalogJson
         {
             DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
             MaxDepth = 16,
+
+            // Missing members arrive as null so the validator reports every one of them,
+            // instead of the serializer stopping at the first missing "required" member.
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver
+            {
+                Modifiers =
+                {
+                    static info =>
+                    {
+                        foreach (var property in info.Properties)
+                        {
+                            property.IsRequired = false;
+                        }
+                    },
+                },
+            },
         };
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
         options.MakeReadOnly(populateMissingResolver: true);

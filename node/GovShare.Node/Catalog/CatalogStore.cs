@@ -15,7 +15,12 @@ public enum CatalogOutcome
     Invalid,
     NotFound,
     Forbidden,
-    Conflict,
+
+    /// <summary>The resource code is registered already (by anyone; codes are never reused).</summary>
+    CodeTaken,
+
+    /// <summary>The entry is retired and takes no more writes.</summary>
+    Retired,
     PreconditionFailed,
 }
 
@@ -151,7 +156,7 @@ public sealed partial class CatalogStore
         {
             if (_entries.FindById(entry.ResourceCode) is not null)
             {
-                return new(CatalogOutcome.Conflict, Detail: $"the resource code {entry.ResourceCode} is already registered");
+                return new(CatalogOutcome.CodeTaken, Detail: $"the resource code {entry.ResourceCode} is already registered");
             }
 
             var now = _time.GetUtcNow();
@@ -215,7 +220,7 @@ public sealed partial class CatalogStore
 
             if (current.Status == EntryStatus.Retired)
             {
-                return new(CatalogOutcome.Conflict, Detail: "the entry is retired");
+                return new(CatalogOutcome.Retired, Detail: "the entry is retired");
             }
 
             if (current.Version != expectedVersion)
@@ -256,7 +261,7 @@ public sealed partial class CatalogStore
 
             if (current.Status == EntryStatus.Retired)
             {
-                return new(CatalogOutcome.Conflict, Detail: "the entry is already retired");
+                return new(CatalogOutcome.Retired, Detail: "the entry is already retired");
             }
 
             var now = _time.GetUtcNow();
