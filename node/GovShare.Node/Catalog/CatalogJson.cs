@@ -1,4 +1,6 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Unicode;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 
@@ -15,6 +17,9 @@ public static class CatalogJson
         {
             DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
             MaxDepth = 16,
+
+            // Chinese names stay readable in the change log and exports; HTML-sensitive characters are still escaped.
+            Encoder = JavaScriptEncoder.Create(UnicodeRanges.All),
 
             // Missing members arrive as null so the validator reports every one of them,
             // instead of the serializer stopping at the first missing "required" member.
