@@ -16,6 +16,7 @@ public static class ProblemTypes
     public const string IdentityUnrecognised = Prefix + "identity-unrecognised";
     public const string DepartmentNotRegistered = Prefix + "department-not-registered";
     public const string Forbidden = Prefix + "forbidden";
+    public const string OperatorTokenInvalid = Prefix + "operator-token-invalid";
 
     // Generic request errors.
     public const string ValidationFailed = Prefix + "validation-failed";
@@ -23,6 +24,7 @@ public static class ProblemTypes
     public const string PayloadTooLarge = Prefix + "payload-too-large";
     public const string UnsupportedMediaType = Prefix + "unsupported-media-type";
     public const string NotFound = Prefix + "not-found";
+    public const string MethodNotAllowed = Prefix + "method-not-allowed";
     public const string Conflict = Prefix + "conflict";
     public const string PreconditionFailed = Prefix + "precondition-failed";
     public const string PreconditionRequired = Prefix + "precondition-required";

@@ -1,0 +1,82 @@
+{{/*
+Names. A release is one node; the division code is part of every name so that a
+province and its prefectures can share a namespace without clashing.
+*/}}
+{{- define "govshare-node.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "govshare-node.fullname" -}}
+{{- printf "%s-%s" .Release.Name (required "node.divisionCode is required (GB/T 2260, e.g. 530100)" .Values.node.divisionCode) | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "govshare-node.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "govshare-node.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "govshare-node.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+govshare/division: {{ .Values.node.divisionCode | quote }}
+{{- end -}}
+
+{{- define "govshare-node.labels" -}}
+helm.sh/chart: {{ include "govshare-node.chart" . }}
+{{ include "govshare-node.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: node
+{{- end -}}
+
+{{- define "govshare-node.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "govshare-node.tlsSecretName" -}}
+{{- if .Values.tls.existingSecret -}}
+{{- .Values.tls.existingSecret -}}
+{{- else -}}
+{{- printf "%s-tls" (include "govshare-node.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "govshare-node.crlSecretName" -}}
+{{- if .Values.crl.existingSecret -}}
+{{- .Values.crl.existingSecret -}}
+{{- else -}}
+{{- printf "%s-crl" (include "govshare-node.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Refusals that the schema cannot express: they name the value to fix.
+*/}}
+{{- define "govshare-node.validate" -}}
+{{- if not .Values.kafka.bootstrapServers -}}
+{{- fail "kafka.bootstrapServers is required: the node ships its change, exchange and query logs to Kafka" -}}
+{{- end -}}
+{{- if and (not .Values.tls.existingSecret) (or (not .Values.tls.certificate) (not .Values.tls.key) (not .Values.tls.trustAnchors) (not .Values.tls.intermediates)) -}}
+{{- fail "give tls.existingSecret, or tls.certificate, tls.key, tls.trustAnchors and tls.intermediates (--set-file)" -}}
+{{- end -}}
+{{- if and (not .Values.crl.existingSecret) (empty .Values.crl.files) -}}
+{{- fail "give crl.existingSecret or at least one crl.files entry: the node fails closed without CRLs" -}}
+{{- end -}}
+{{- if eq .Values.upstream.parentDivisionCode .Values.node.divisionCode -}}
+{{- fail "upstream.parentDivisionCode must differ from node.divisionCode" -}}
+{{- end -}}
+{{- if eq (int .Values.ports.exchange) (int .Values.ports.management) -}}
+{{- fail "ports.exchange and ports.management must differ" -}}
+{{- end -}}
+{{- if .Values.networkPolicy.enabled -}}
+{{- if empty .Values.networkPolicy.egress.kafka.to -}}
+{{- fail "networkPolicy.egress.kafka.to is empty: the policy would cut the node off from Kafka" -}}
+{{- end -}}
+{{- if and .Values.upstream.parentUrl (empty .Values.networkPolicy.egress.parent.to) -}}
+{{- fail "networkPolicy.egress.parent.to is empty but upstream.parentUrl is set: the policy would cut the link to the parent" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

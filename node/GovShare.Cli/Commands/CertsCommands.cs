@@ -1,0 +1,167 @@
+using System.CommandLine;
+using System.Net;
+using GovShare.Node.Identity;
+using GovShare.Node.Pki;
+
+namespace GovShare.Cli.Commands;
+
+/// <summary>
+/// <c>govshare certs …</c>: the development PKI — provincial root, prefecture intermediates,
+/// department and node certificates, revocation and CRLs. See certs/README.md.
+/// </summary>
+internal static class CertsCommands
+{
+    private static readonly Option<string> Pki = new("--pki")
+    {
+        Description = "The PKI folder.",
+        DefaultValueFactory = _ => "certs/dev",
+        Recursive = true,
+    };
+
+    public static Command Create()
+    {
+        var certs = new Command("certs", "Development PKI: CAs, department and node certificates, CRLs.") { Pki };
+        certs.Add(Root());
+        certs.Add(Intermediate());
+        certs.Add(Department());
+        certs.Add(NodeCertificate());
+        certs.Add(Revoke());
+        certs.Add(Crl());
+        return certs;
+    }
+
+    private static Command Root()
+    {
+        var division = new Option<string>("--division") { Description = "The province's division code.", DefaultValueFactory = _ => "530000" };
+        var name = new Option<string>("--name") { Description = "The CA's name.", DefaultValueFactory = _ => "Yunnan Province GovShare Root CA (development)" };
+        var command = new Command("root", "Create the provincial root CA.") { division, name };
+        command.SetAction(parse => Guard(() =>
+        {
+            var folder = new PkiFolder(parse.GetValue(Pki)!);
+            var ca = folder.CreateRoot(parse.GetValue(division)!, parse.GetValue(name)!, DateTimeOffset.UtcNow);
+            Console.WriteLine($"Root CA '{ca.Certificate.Subject}' created; trust anchors: {folder.TrustAnchorsFile}");
+        }));
+        return command;
+    }
+
+    private static Command Intermediate()
+    {
+        var division = new Option<string>("--division") { Description = "The prefecture's division code, e.g. 530100.", Required = true };
+        var name = new Option<string?>("--name") { Description = "The CA's name." };
+        var command = new Command("intermediate", "Create a prefecture's intermediate CA under the root.") { division, name };
+        command.SetAction(parse => Guard(() =>
+        {
+            var folder = new PkiFolder(parse.GetValue(Pki)!);
+            var code = parse.GetValue(division)!;
+            var ca = folder.CreateIntermediate(code, parse.GetValue(name) ?? $"GovShare CA {code} (development)", DateTimeOffset.UtcNow);
+            Console.WriteLine($"Intermediate CA '{ca.Certificate.Subject}' created; intermediates: {folder.IntermediatesFile}");
+        }));
+        return command;
+    }
+
+    private static Command Department()
+    {
+        var division = new Option<string>("--division") { Description = "The department's division code.", Required = true };
+        var creditCode = new Option<string>("--credit-code") { Description = "The department's unified social credit code (18 characters).", Required = true };
+        var name = new Option<string>("--name") { Description = "The department's name.", Required = true };
+        var days = new Option<int>("--days") { Description = "Validity in days.", DefaultValueFactory = _ => 365 };
+        var command = new Command("dept", "Issue a department's client certificate (SAN govshare:dept/<division>/<credit-code>, clientAuth).") { division, creditCode, name, days };
+        command.SetAction(parse => Guard(() =>
+        {
+            var folder = new PkiFolder(parse.GetValue(Pki)!);
+            var now = DateTimeOffset.UtcNow;
+            var files = folder.IssueDepartment(parse.GetValue(division)!, parse.GetValue(creditCode)!, parse.GetValue(name)!, now.AddMinutes(-5), now.AddDays(parse.GetValue(days)));
+            Console.WriteLine($"Issued serial {files.Serial}: {files.CertificatePath} (key {files.KeyPath}, mode 0600)");
+        }));
+        return command;
+    }
+
+    private static Command NodeCertificate()
+    {
+        var division = new Option<string>("--division") { Description = "The node's division code.", Required = true };
+        var dns = new Option<string[]>("--dns") { Description = "DNS names the node is reached by.", DefaultValueFactory = _ => ["localhost"], AllowMultipleArgumentsPerToken = true };
+        var ip = new Option<string[]>("--ip") { Description = "IP addresses the node is reached by.", DefaultValueFactory = _ => ["127.0.0.1"], AllowMultipleArgumentsPerToken = true };
+        var days = new Option<int>("--days") { Description = "Validity in days.", DefaultValueFactory = _ => 365 };
+        var command = new Command("node", "Issue a node certificate (SAN govshare:node/<division>, serverAuth and clientAuth).") { division, dns, ip, days };
+        command.SetAction(parse => Guard(() =>
+        {
+            var addresses = new List<IPAddress>();
+            foreach (var text in parse.GetValue(ip)!)
+            {
+                addresses.Add(IPAddress.TryParse(text, out var address) ? address : throw new ArgumentException($"--ip: '{text}' is not an IP address."));
+            }
+
+            var folder = new PkiFolder(parse.GetValue(Pki)!);
+            var now = DateTimeOffset.UtcNow;
+            var files = folder.IssueNode(parse.GetValue(division)!, now.AddMinutes(-5), now.AddDays(parse.GetValue(days)), parse.GetValue(dns)!, addresses);
+            Console.WriteLine($"Issued serial {files.Serial}: {files.CertificatePath} (key {files.KeyPath}, mode 0600)");
+        }));
+        return command;
+    }
+
+    private static Command Revoke()
+    {
+        var serial = new Option<string>("--serial") { Description = "The serial number (hex) to revoke.", Required = true };
+        var command = new Command("revoke", "Revoke a certificate and publish its CA's new CRL.") { serial };
+        command.SetAction(parse => Guard(() =>
+        {
+            var folder = new PkiFolder(parse.GetValue(Pki)!);
+            var ca = folder.Revoke(parse.GetValue(serial)!, DateTimeOffset.UtcNow)
+                ?? throw new ArgumentException($"No CA in {folder.Path} issued serial {parse.GetValue(serial)}.");
+            Console.WriteLine($"Revoked by '{ca.Certificate.Subject}'; new CRL in {folder.CrlFolder}");
+        }));
+        return command;
+    }
+
+    private static Command Crl()
+    {
+        var ca = new Option<string?>("--ca") { Description = "'root' or a prefecture's division code; all CAs when absent." };
+        var days = new Option<int>("--days") { Description = "Days until nextUpdate.", DefaultValueFactory = _ => 7 };
+        var command = new Command("crl", "Publish fresh signed CRLs (run before the old ones reach nextUpdate).") { ca, days };
+        command.SetAction(parse => Guard(() =>
+        {
+            var folder = new PkiFolder(parse.GetValue(Pki)!);
+            var wanted = parse.GetValue(ca);
+            var published = 0;
+            foreach (var authority in folder.AllAuthorities().Where(a => wanted is null || a.Id == wanted))
+            {
+                Console.WriteLine($"Published {folder.PublishCrl(authority, DateTimeOffset.UtcNow, TimeSpan.FromDays(parse.GetValue(days)))}");
+                published++;
+            }
+
+            if (published == 0)
+            {
+                throw new ArgumentException($"No CA '{wanted ?? "(any)"}' in {folder.Path}.");
+            }
+        }));
+        return command;
+    }
+
+    /// <summary>Runs a PKI action, turning expected faults into a message and an exit code.</summary>
+    private static int Guard(Action action)
+    {
+        try
+        {
+            action();
+            return ExitCodes.Ok;
+        }
+        catch (KeyExistsException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return ExitCodes.Failed;
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FileNotFoundException or DirectoryNotFoundException)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return ExitCodes.Usage;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            Console.Error.WriteLine(ex.Message);
+            return ExitCodes.Failed;
+        }
+    }
+
+    /// <summary>A valid demo credit code from a 17-character body.</summary>
+    internal static string DemoCreditCode(string body) => CreditCode.Complete(body);
+}

@@ -1,0 +1,16 @@
+namespace GovShare.Cli.Commands;
+
+/// <summary>What the program's exit code means, for scripts that call it.</summary>
+internal static class ExitCodes
+{
+    public const int Ok = 0;
+
+    /// <summary>The operation failed: the node refused it, or a file could not be written.</summary>
+    public const int Failed = 1;
+
+    /// <summary>Bad arguments or settings: nothing was done.</summary>
+    public const int Usage = 2;
+
+    /// <summary>The node could not be reached.</summary>
+    public const int Unreachable = 3;
+}

@@ -1,0 +1,17 @@
+using System.CommandLine;
+
+namespace GovShare.Cli.Commands;
+
+/// <summary>The command tree. Each area adds its commands; this file only assembles them.</summary>
+internal static class GovShareCommand
+{
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("GovShare: the government information resource sharing node and its tools.");
+        root.Add(NodeCommands.Create());
+        root.Add(DemoCommand.Create());
+        root.Add(CertsCommands.Create());
+        root.Add(DepartmentCommands.Create());
+        return root;
+    }
+}

@@ -1,0 +1,190 @@
+using System.Security.Authentication;
+using GovShare.Node.Identity;
+using GovShare.Node.Management;
+using GovShare.Node.Problems;
+using GovShare.Node.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace GovShare.Node.Hosting;
+
+/// <summary>
+/// One GovShare node: Kestrel with an mTLS exchange listener and a loopback management
+/// listener, over one data folder. The CLI's <c>node run</c> and the tests both start nodes
+/// through this class, so what the tests exercise is what runs.
+/// </summary>
+public sealed class GovShareNode : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly NodeDataFolder _data;
+
+    private GovShareNode(WebApplication app, NodeOptions options, NodeDataFolder data)
+    {
+        _app = app;
+        Options = options;
+        _data = data;
+    }
+
+    public NodeOptions Options { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>
+    /// Builds a node from configuration: the host's defaults (appsettings.json in the content
+    /// root, environment variables, command-line) plus <paramref name="overrides"/>.
+    /// </summary>
+    /// <exception cref="NodeConfigurationException">A setting is missing or invalid; every fault is listed.</exception>
+    public static GovShareNode Build(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides = null, Action<IServiceCollection>? services = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        if (overrides is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(overrides);
+        }
+
+        var options = builder.Configuration.GetSection(NodeOptions.Section).Get<NodeOptions>() ?? new NodeOptions();
+        var errors = NodeOptionsValidator.Validate(options);
+        var trust = TrustMaterial.Load(options, errors);
+        if (errors.Count > 0)
+        {
+            throw new NodeConfigurationException(errors);
+        }
+
+        NodeDataFolder data;
+        try
+        {
+            data = NodeDataFolder.Open(options.DataPath);
+        }
+        catch (Exception ex) when (ex is DataFolderInUseException or IOException or UnauthorizedAccessException)
+        {
+            throw new NodeConfigurationException([$"{NodeOptions.Section}:{nameof(NodeOptions.DataPath)}: {ex.Message}"]);
+        }
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(NodeOptionsValidator.ParseEndpoint(options.ExchangeUrl, "https")!, listen =>
+            {
+                listen.Use(ListenerTag.Tag(Listener.Exchange));
+                listen.UseHttps(new HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = trust.NodeCertificate,
+                    ServerCertificateChain = trust.NodeChain,
+                    SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    // Ask every client for a certificate, but judge it in the authentication
+                    // handler against our own anchors and CRLs: a refused caller then gets a
+                    // problem+json saying why, not a bare handshake failure. Kestrel's own check
+                    // would consult the system store.
+                    ClientCertificateMode = ClientCertificateMode.AllowCertificate,
+                    ClientCertificateValidation = (_, _, _) => true,
+                });
+            });
+            kestrel.Listen(NodeOptionsValidator.ParseEndpoint(options.ManagementUrl, "http")!, listen => listen.Use(ListenerTag.Tag(Listener.Management)));
+        });
+
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(data);
+        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
+        builder.Services.AddSingleton<OperatorToken>();
+        // ASP.NET's authentication stack brings data protection; keep its keys with the node's
+        // state, not in the service account's home folder.
+        builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(data.SubFolder("keys")));
+        builder.Services.AddGovShareIdentity(trust, options);
+        builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
+        services?.Invoke(builder.Services);
+
+        var app = builder.Build();
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+        });
+        app.UseStatusCodePages();
+        app.UseRouting();
+        app.Use(SeparateListeners);
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapManagementApi();
+        var exchange = app.MapGroup("").RequireAuthorization(IdentitySetup.RegisteredCallerPolicy);
+        exchange.MapIdentityApi(options.DivisionCode);
+
+        // Eager: the operator token file exists as soon as the node does.
+        _ = app.Services.GetRequiredService<OperatorToken>();
+        _ = app.Services.GetRequiredService<CrlStore>();
+        return new GovShareNode(app, options, data);
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
+
+    /// <summary>Runs until Ctrl+C or SIGTERM.</summary>
+    public Task RunAsync() => _app.RunAsync();
+
+    /// <summary>The exchange listener's address, with the real port once started.</summary>
+    public Uri ExchangeAddress => Address("https");
+
+    /// <summary>The management listener's address, with the real port once started.</summary>
+    public Uri ManagementAddress => Address("http");
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        // Registered as an instance, so the container leaves it to us: last, after every user of it stopped.
+        _data.Dispose();
+    }
+
+    private Uri Address(string scheme)
+    {
+        var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        return new Uri(addresses.First(a => a.StartsWith(scheme + "://", StringComparison.Ordinal)));
+    }
+
+    private static Task SeparateListeners(HttpContext context, RequestDelegate next)
+    {
+        var endpoint = context.GetEndpoint();
+        if (endpoint is not null)
+        {
+            var forManagement = endpoint.Metadata.GetMetadata<ManagementEndpointAttribute>() is not null;
+            if (forManagement != (ListenerTag.Of(context) == Listener.Management))
+            {
+                // Unknown here, exactly as a route that does not exist.
+                context.SetEndpoint(null);
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
+            }
+        }
+
+        return next(context);
+    }
+
+    private static void Customize(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        if (problem.Type is null || problem.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
+        {
+            problem.Type = problem.Status switch
+            {
+                StatusCodes.Status404NotFound => ProblemTypes.NotFound,
+                StatusCodes.Status405MethodNotAllowed => ProblemTypes.MethodNotAllowed,
+                StatusCodes.Status413PayloadTooLarge => ProblemTypes.PayloadTooLarge,
+                StatusCodes.Status415UnsupportedMediaType => ProblemTypes.UnsupportedMediaType,
+                >= 400 and < 500 => ProblemTypes.MalformedRequest,
+                _ => ProblemTypes.Internal,
+            };
+        }
+
+        problem.Instance ??= context.HttpContext.Request.Path;
+    }
+}

@@ -1,0 +1,62 @@
+using System.Net;
+using GovShare.Node.Identity;
+
+namespace GovShare.Node.Hosting;
+
+/// <summary>Checks every setting at once, so one failed start lists every fault.</summary>
+internal static class NodeOptionsValidator
+{
+    public static List<string> Validate(NodeOptions options)
+    {
+        const string s = NodeOptions.Section;
+        var errors = new List<string>();
+        if (!DivisionCode.IsValid(options.DivisionCode))
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.DivisionCode)}: '{options.DivisionCode}' is not a six-digit GB/T 2260 division code (e.g. 530100).");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.DataPath))
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.DataPath)}: missing; set it to the node's data folder.");
+        }
+
+        if (ParseEndpoint(options.ExchangeUrl, "https") is null)
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.ExchangeUrl)}: '{options.ExchangeUrl}' is not an https://<ip-or-localhost>:<port> address.");
+        }
+
+        if (ParseEndpoint(options.ManagementUrl, "http") is null)
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.ManagementUrl)}: '{options.ManagementUrl}' is not an http://<ip-or-localhost>:<port> address.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.CrlPath))
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.CrlPath)}: missing; set it to the folder of CRLs.");
+        }
+        else if (!Directory.Exists(options.CrlPath))
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.CrlPath)}: the folder '{options.CrlPath}' does not exist.");
+        }
+
+        if (options.CrlGrace < TimeSpan.Zero || options.CrlGrace > TimeSpan.FromDays(7))
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.CrlGrace)}: {options.CrlGrace} is outside 0 to 7 days.");
+        }
+
+        return errors;
+    }
+
+    /// <summary>Parses a listen address; "localhost" means the IPv4 loopback.</summary>
+    public static IPEndPoint? ParseEndpoint(string? url, string scheme)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != scheme || uri.AbsolutePath != "/" || uri.Port < 0)
+        {
+            return null;
+        }
+
+        var host = uri.Host.Trim('[', ']');
+        var address = host == "localhost" ? IPAddress.Loopback : IPAddress.TryParse(host, out var ip) ? ip : null;
+        return address is null ? null : new IPEndPoint(address, uri.Port);
+    }
+}

@@ -1,0 +1,205 @@
+using System.Numerics;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using Org.BouncyCastle.X509;
+
+namespace GovShare.Node.Identity;
+
+/// <summary>
+/// The CRLs the node holds, one per CA, read from a folder. A CRL counts only when its
+/// signature verifies against a CA the node knows and it is not past nextUpdate plus the
+/// grace; a CA without such a CRL makes every certificate it issued fail closed.
+/// The folder is re-read when a file in it changes, so a replaced CRL takes effect without
+/// restart. .NET's own offline revocation mode is not used: it reads a private cache,
+/// accepts expired CRLs and keeps a CRL until its nextUpdate.
+/// </summary>
+public sealed partial class CrlStore
+{
+    private static readonly TimeSpan RescanInterval = TimeSpan.FromSeconds(1);
+    private readonly string _folder;
+    private readonly TimeSpan _grace;
+    private readonly TimeProvider _time;
+    private readonly ILogger<CrlStore> _logger;
+    private readonly IReadOnlyList<(X509Certificate2 Net, Org.BouncyCastle.X509.X509Certificate Bc)> _authorities;
+    private readonly Lock _gate = new();
+    private Snapshot _snapshot = Snapshot.Empty;
+    private DateTimeOffset _lastScan = DateTimeOffset.MinValue;
+
+    public CrlStore(string folder, TimeSpan grace, IEnumerable<X509Certificate2> authorities, TimeProvider time, ILogger<CrlStore> logger)
+    {
+        _folder = folder;
+        _grace = grace;
+        _time = time;
+        _logger = logger;
+        var parser = new X509CertificateParser();
+        _authorities = authorities.Select(a => (a, parser.ReadCertificate(a.RawData))).ToList();
+        Refresh(force: true);
+    }
+
+    /// <summary>The verdict on one certificate against its issuer's CRL.</summary>
+    public RevocationVerdict Check(X509Certificate2 certificate, X509Certificate2 issuer)
+    {
+        Refresh(force: false);
+        var snapshot = Volatile.Read(ref _snapshot);
+        if (!snapshot.ByIssuer.TryGetValue(issuer.Thumbprint, out var crl))
+        {
+            return new RevocationVerdict(RevocationStatus.Unknown, $"no valid CRL is held for the issuing CA '{issuer.Subject}'");
+        }
+
+        var now = _time.GetUtcNow();
+        if (crl.NextUpdate is { } next && now > next + _grace)
+        {
+            return new RevocationVerdict(RevocationStatus.Unknown, $"the CRL of '{issuer.Subject}' expired at {next:u} (grace {_grace})");
+        }
+
+        var serial = new BigInteger(certificate.SerialNumberBytes.Span, isUnsigned: true, isBigEndian: true);
+        return crl.Revoked.Contains(serial)
+            ? new RevocationVerdict(RevocationStatus.Revoked, $"serial {certificate.SerialNumber} is revoked by '{issuer.Subject}'")
+            : new RevocationVerdict(RevocationStatus.Good, null);
+    }
+
+    /// <summary>The issuer of <paramref name="certificate"/> among the known CAs, or null.</summary>
+    public X509Certificate2? IssuerOf(X509Certificate2 certificate)
+    {
+        foreach (var (net, _) in _authorities)
+        {
+            if (net.SubjectName.RawData.AsSpan().SequenceEqual(certificate.IssuerName.RawData) && SignedBy(certificate, net))
+            {
+                return net;
+            }
+        }
+
+        return null;
+    }
+
+    private static bool SignedBy(X509Certificate2 certificate, X509Certificate2 issuer)
+    {
+        try
+        {
+            var bc = new X509CertificateParser().ReadCertificate(certificate.RawData);
+            bc.Verify(new X509CertificateParser().ReadCertificate(issuer.RawData).GetPublicKey());
+            return true;
+        }
+        catch (Exception ex) when (ex is Org.BouncyCastle.Security.InvalidKeyException or Org.BouncyCastle.Security.SignatureException or Org.BouncyCastle.Security.Certificates.CertificateException)
+        {
+            return false;
+        }
+    }
+
+    private void Refresh(bool force)
+    {
+        var now = _time.GetUtcNow();
+        if (!force && now - _lastScan < RescanInterval)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (!force && now - _lastScan < RescanInterval)
+            {
+                return;
+            }
+
+            _lastScan = now;
+            var files = Directory.Exists(_folder)
+                ? Directory.EnumerateFiles(_folder).Where(f => !f.EndsWith(".tmp", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList()
+                : [];
+            var stamp = string.Join('|', files.Select(f => $"{f}:{File.GetLastWriteTimeUtc(f).Ticks}:{new FileInfo(f).Length}"));
+            if (!force && stamp == _snapshot.Stamp)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _snapshot, Load(files, stamp));
+        }
+    }
+
+    private Snapshot Load(List<string> files, string stamp)
+    {
+        var byIssuer = new Dictionary<string, HeldCrl>(StringComparer.Ordinal);
+        var parser = new X509CrlParser();
+        foreach (var file in files)
+        {
+            X509Crl crl;
+            try
+            {
+                crl = parser.ReadCrl(File.ReadAllBytes(file));
+                if (crl is null)
+                {
+                    LogCrlUnreadable(file, "no CRL in file");
+                    continue;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or Org.BouncyCastle.Security.Certificates.CrlException or ArgumentException or InvalidOperationException)
+            {
+                LogCrlUnreadable(file, ex.Message);
+                continue;
+            }
+
+            var issuer = _authorities.FirstOrDefault(a => a.Bc.SubjectDN.Equivalent(crl.IssuerDN) && Verifies(crl, a.Bc));
+            if (issuer.Net is null)
+            {
+                LogCrlSignatureInvalid(file, crl.IssuerDN.ToString());
+                continue;
+            }
+
+            var number = crl.GetExtensionValue(Org.BouncyCastle.Asn1.X509.X509Extensions.CrlNumber) is { } ext
+                ? Org.BouncyCastle.Asn1.DerInteger.GetInstance(Org.BouncyCastle.Asn1.Asn1Object.FromByteArray(ext.GetOctets())).Value.LongValue
+                : 0;
+            var held = new HeldCrl(
+                number,
+                crl.NextUpdate is { } next ? new DateTimeOffset(DateTime.SpecifyKind(next, DateTimeKind.Utc)) : null,
+                (crl.GetRevokedCertificates() ?? new HashSet<X509CrlEntry>()).Select(r => new BigInteger(r.SerialNumber.ToByteArrayUnsigned(), isUnsigned: true, isBigEndian: true)).ToHashSet());
+            if (!byIssuer.TryGetValue(issuer.Net.Thumbprint, out var existing) || existing.Number < held.Number)
+            {
+                byIssuer[issuer.Net.Thumbprint] = held;
+            }
+        }
+
+        LogCrlsLoaded(byIssuer.Count, files.Count, _folder);
+        return new Snapshot(stamp, byIssuer);
+    }
+
+    private static bool Verifies(X509Crl crl, Org.BouncyCastle.X509.X509Certificate issuer)
+    {
+        try
+        {
+            crl.Verify(issuer.GetPublicKey());
+            return true;
+        }
+        catch (Exception ex) when (ex is Org.BouncyCastle.Security.InvalidKeyException or Org.BouncyCastle.Security.SignatureException or Org.BouncyCastle.Security.Certificates.CrlException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    [LoggerMessage(EventId = 1101, EventName = "CrlUnreadable", Level = LogLevel.Warning, Message = "CRL file {File} is unreadable and ignored: {Reason}")]
+    private partial void LogCrlUnreadable(string file, string reason);
+
+    [LoggerMessage(EventId = 1102, EventName = "CrlSignatureInvalid", Level = LogLevel.Warning, Message = "CRL file {File} (issuer {Issuer}) is not signed by any known CA and is ignored; certificates of that CA fail closed")]
+    private partial void LogCrlSignatureInvalid(string file, string issuer);
+
+    [LoggerMessage(EventId = 1103, EventName = "CrlsLoaded", Level = LogLevel.Information, Message = "Holding valid CRLs for {Count} CAs from {Files} files in {Folder}")]
+    private partial void LogCrlsLoaded(int count, int files, string folder);
+
+    private sealed record HeldCrl(long Number, DateTimeOffset? NextUpdate, HashSet<BigInteger> Revoked);
+
+    private sealed record Snapshot(string Stamp, Dictionary<string, HeldCrl> ByIssuer)
+    {
+        public static readonly Snapshot Empty = new("", new Dictionary<string, HeldCrl>());
+    }
+}
+
+/// <summary>What a CRL says of a certificate.</summary>
+public enum RevocationStatus
+{
+    Good,
+    Revoked,
+
+    /// <summary>No valid, fresh CRL for the issuer: fail closed.</summary>
+    Unknown,
+}
+
+/// <summary>A revocation status with its reason for the log and the caller.</summary>
+public sealed record RevocationVerdict(RevocationStatus Status, string? Reason);

@@ -1,0 +1,75 @@
+using GovShare.Node.Storage;
+using LiteDB;
+
+namespace GovShare.Node.Identity;
+
+/// <summary>A department registered with this node by its operator.</summary>
+public sealed class RegisteredDepartment
+{
+    /// <summary>The unified social credit code: the department's key.</summary>
+    [BsonId]
+    public string CreditCode { get; set; } = "";
+
+    public string DivisionCode { get; set; } = "";
+    public string Name { get; set; } = "";
+    public DateTimeOffset RegisteredAt { get; set; }
+}
+
+/// <summary>
+/// The departments this node serves. A certificate proves who a department is; registration
+/// is the operator's decision that this node serves it (Art. 21: a department shares through
+/// its own level's platform). A valid certificate of an unregistered department gets 403.
+/// </summary>
+public sealed class DepartmentRegistry(NodeDataFolder data, TimeProvider time)
+{
+    private readonly ILiteCollection<RegisteredDepartment> _departments = data.Database.GetCollection<RegisteredDepartment>("departments");
+
+    /// <summary>Registers (or renames) a department; returns the errors instead when the input is invalid.</summary>
+    public IReadOnlyList<string> Register(string divisionCode, string creditCode, string name, out RegisteredDepartment? registered)
+    {
+        var errors = new List<string>();
+        if (!DivisionCode.IsValid(divisionCode))
+        {
+            errors.Add($"divisionCode: '{divisionCode}' is not a six-digit GB/T 2260 code.");
+        }
+
+        if (!Identity.CreditCode.IsValid(creditCode))
+        {
+            errors.Add($"creditCode: '{creditCode}' is not a valid unified social credit code.");
+        }
+
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 200)
+        {
+            errors.Add("name: required, at most 200 characters.");
+        }
+
+        registered = null;
+        if (errors.Count > 0)
+        {
+            return errors;
+        }
+
+        registered = new RegisteredDepartment
+        {
+            CreditCode = creditCode,
+            DivisionCode = divisionCode,
+            Name = name.Trim(),
+            RegisteredAt = _departments.FindById(creditCode)?.RegisteredAt ?? time.GetUtcNow(),
+        };
+        _departments.Upsert(registered);
+        return errors;
+    }
+
+    public bool Remove(string creditCode) => _departments.Delete(creditCode);
+
+    public RegisteredDepartment? Find(string creditCode) => _departments.FindById(creditCode);
+
+    public IReadOnlyList<RegisteredDepartment> All() => _departments.FindAll().OrderBy(d => d.CreditCode, StringComparer.Ordinal).ToList();
+
+    /// <summary>True when the identity is a department registered here, in the division its certificate names.</summary>
+    public bool IsRegistered(CallerIdentity caller) =>
+        caller.Kind == CallerKind.Department
+        && caller.CreditCode is { } code
+        && _departments.FindById(code) is { } found
+        && found.DivisionCode == caller.DivisionCode;
+}

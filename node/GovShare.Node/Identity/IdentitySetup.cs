@@ -1,0 +1,171 @@
+using System.Security.Cryptography.X509Certificates;
+using GovShare.Node.Hosting;
+using GovShare.Node.Problems;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Certificate;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace GovShare.Node.Identity;
+
+/// <summary>Wires mTLS identity: certificate authentication, CRL checks, the department registry.</summary>
+public static partial class IdentitySetup
+{
+    /// <summary>The policy of every exchange endpoint: an authenticated, registered caller.</summary>
+    public const string RegisteredCallerPolicy = "govshare:registered-caller";
+
+    public static IServiceCollection AddGovShareIdentity(this IServiceCollection services, TrustMaterial trust, NodeOptions options)
+    {
+        services.AddSingleton(trust);
+        services.AddSingleton(sp => new CrlStore(
+            options.CrlPath,
+            options.CrlGrace,
+            trust.Authorities,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<CrlStore>>()));
+        services.AddSingleton<DepartmentRegistry>();
+        services.AddSingleton<IAuthorizationHandler, RegisteredCallerHandler>();
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
+
+        services.AddAuthentication(CertificateAuthenticationDefaults.AuthenticationScheme)
+            .AddCertificate(certificate =>
+            {
+                certificate.AllowedCertificateTypes = CertificateTypes.Chained;
+                // Only the configured anchors: Kestrel and X509Chain would otherwise consult the system store.
+                certificate.ChainTrustValidationMode = X509ChainTrustMode.CustomRootTrust;
+                certificate.CustomTrustStore = [.. trust.Roots];
+                certificate.AdditionalChainCertificates = [.. trust.Intermediates];
+                // Revocation is ours (CrlStore): .NET's offline mode accepts stale CRLs.
+                certificate.RevocationMode = X509RevocationMode.NoCheck;
+                certificate.ValidateCertificateUse = true;
+                certificate.ValidateValidityPeriod = true;
+                certificate.Events = new CertificateAuthenticationEvents
+                {
+                    OnCertificateValidated = OnCertificateValidated,
+                    OnChallenge = OnChallenge,
+                };
+            });
+
+        services.AddAuthorizationBuilder()
+            .AddPolicy(RegisteredCallerPolicy, policy => policy
+                .RequireAuthenticatedUser()
+                .AddRequirements(new RegisteredCallerRequirement()));
+        return services;
+    }
+
+    private static Task OnCertificateValidated(CertificateValidatedContext context)
+    {
+        var certificate = context.ClientCertificate;
+        var caller = CallerIdentity.TryParse(TrustMaterial.UriOf(certificate));
+        if (caller is null)
+        {
+            context.Fail(CertificateRefusedException.Unrecognised("The certificate has no SAN URI of the form govshare:dept/<division>/<credit-code> or govshare:node/<division>."));
+            return Task.CompletedTask;
+        }
+
+        var crls = context.HttpContext.RequestServices.GetRequiredService<CrlStore>();
+        var current = certificate;
+        while (crls.IssuerOf(current) is { } issuer && !ReferenceEquals(issuer, current))
+        {
+            var verdict = crls.Check(current, issuer);
+            if (verdict.Status == RevocationStatus.Revoked)
+            {
+                context.Fail(CertificateRefusedException.Revoked($"The certificate{(current == certificate ? "" : $" chain ('{current.Subject}')")} is revoked: {verdict.Reason}."));
+                return Task.CompletedTask;
+            }
+
+            if (verdict.Status == RevocationStatus.Unknown)
+            {
+                context.Fail(CertificateRefusedException.RevocationUnknown($"Revocation cannot be checked: {verdict.Reason}. The node fails closed until a valid CRL is installed."));
+                return Task.CompletedTask;
+            }
+
+            if (issuer.SubjectName.RawData.AsSpan().SequenceEqual(issuer.IssuerName.RawData))
+            {
+                break; // A root: its trust is configuration, not revocation.
+            }
+
+            current = issuer;
+        }
+
+        context.Principal = caller.ToPrincipal(context.Scheme.Name);
+        context.Success();
+        return Task.CompletedTask;
+    }
+
+    private static async Task OnChallenge(CertificateChallengeContext context)
+    {
+        var http = context.HttpContext;
+        var result = await http.AuthenticateAsync(CertificateAuthenticationDefaults.AuthenticationScheme);
+        var certificate = await http.Connection.GetClientCertificateAsync();
+        var refusal = result.Failure as CertificateRefusedException
+            ?? (certificate is null
+                ? new CertificateRefusedException(ProblemTypes.CertificateRequired, "A client certificate is required", "Connect with your department's client certificate (mutual TLS).")
+                : CertificateRefusedException.Diagnose(certificate, http.RequestServices.GetRequiredService<TrustMaterial>(), http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow()));
+        var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("GovShare.Node.Identity");
+        LogRefused(logger, certificate?.Subject ?? "(none)", certificate?.SerialNumber ?? "-", refusal.ProblemType, refusal.Message);
+        context.HandleResponse();
+        await Problem.WriteAsync(http, StatusCodes.Status401Unauthorized, refusal.ProblemType, refusal.Title, refusal.Message);
+    }
+
+    [LoggerMessage(EventId = 1001, EventName = "CertificateRefused", Level = LogLevel.Warning, Message = "Refused client certificate {Subject} (serial {Serial}): {ProblemType}: {Detail}")]
+    private static partial void LogRefused(ILogger logger, string subject, string serial, string problemType, string detail);
+}
+
+/// <summary>The caller must be a department registered here, or a node linked here.</summary>
+internal sealed class RegisteredCallerRequirement : IAuthorizationRequirement;
+
+internal sealed partial class RegisteredCallerHandler(DepartmentRegistry registry, ILogger<RegisteredCallerHandler> logger)
+    : AuthorizationHandler<RegisteredCallerRequirement>
+{
+    protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, RegisteredCallerRequirement requirement)
+    {
+        var caller = CallerIdentity.FromPrincipal(context.User);
+        if (caller is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        if (caller.Kind == CallerKind.Department && registry.IsRegistered(caller))
+        {
+            context.Succeed(requirement);
+            return Task.CompletedTask;
+        }
+
+        var reason = caller.Kind == CallerKind.Department
+            ? $"Department {caller.CreditCode} of {caller.DivisionCode} is not registered with this node; ask the node's operator to register it."
+            : $"Node {caller.DivisionCode} is not linked with this node.";
+        LogNotRegistered(logger, caller.Uri);
+        context.Fail(new AuthorizationFailureReason(this, reason));
+        return Task.CompletedTask;
+    }
+
+    [LoggerMessage(EventId = 1002, EventName = "CallerNotRegistered", Level = LogLevel.Warning, Message = "Refused {Caller}: valid certificate, but not registered with this node")]
+    private static partial void LogNotRegistered(ILogger logger, string caller);
+}
+
+/// <summary>Turns authorization refusals into problem+json instead of bare status codes.</summary>
+internal sealed class ProblemAuthorizationResultHandler : IAuthorizationMiddlewareResultHandler
+{
+    private readonly AuthorizationMiddlewareResultHandler _default = new();
+
+    public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
+    {
+        if (authorizeResult.Forbidden)
+        {
+            var reason = authorizeResult.AuthorizationFailure?.FailureReasons.FirstOrDefault();
+            var notRegistered = reason?.Handler is RegisteredCallerHandler;
+            return Problem.WriteAsync(
+                context,
+                StatusCodes.Status403Forbidden,
+                notRegistered ? ProblemTypes.DepartmentNotRegistered : ProblemTypes.Forbidden,
+                notRegistered ? "The caller is not registered with this node" : "Forbidden",
+                reason?.Message);
+        }
+
+        return _default.HandleAsync(next, context, policy, authorizeResult);
+    }
+}

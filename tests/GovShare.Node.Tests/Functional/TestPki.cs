@@ -1,0 +1,86 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using GovShare.Node.Identity;
+using GovShare.Node.Pki;
+
+namespace GovShare.Node.Tests.Functional;
+
+/// <summary>
+/// A real development PKI in a temporary folder: the Yunnan root, prefecture intermediates
+/// and node certificates for 530000, 530100 and 530300. Certificates for departments are
+/// issued on demand, each a real key pair.
+/// </summary>
+public sealed class TestPki : IDisposable
+{
+    private static int _counter;
+
+    public TestPki()
+    {
+        Root = Path.Combine(Path.GetTempPath(), "govshare-tests", $"pki-{Environment.ProcessId}-{Interlocked.Increment(ref _counter)}-{Guid.NewGuid():N}");
+        Folder = new PkiFolder(Root);
+        var now = DateTimeOffset.UtcNow;
+        // CAs made "last year", so tests can issue certificates that have already expired.
+        var past = now.AddDays(-365);
+        Folder.CreateRoot("530000", "Yunnan Province GovShare Root CA (test)", past);
+        Folder.CreateIntermediate("530100", "Kunming GovShare CA (test)", past);
+        Folder.CreateIntermediate("530300", "Qujing GovShare CA (test)", past);
+        foreach (var ca in Folder.AllAuthorities())
+        {
+            Folder.PublishCrl(ca, now);
+        }
+
+        foreach (var division in new[] { "530000", "530100", "530300" })
+        {
+            Folder.IssueNode(division, now.AddMinutes(-5), now.AddDays(30), ["localhost"], [IPAddress.Loopback]);
+        }
+    }
+
+    public string Root { get; }
+    public PkiFolder Folder { get; }
+
+    /// <summary>A fresh, valid credit code for a test department.</summary>
+    public static string NewCreditCode()
+    {
+        const string alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+        var body = "11" + string.Concat(Enumerable.Range(0, 15).Select(_ => alphabet[Random.Shared.Next(alphabet.Length)]));
+        return CreditCode.Complete(body);
+    }
+
+    /// <summary>Issues a department certificate and loads it with its key, ready for a TLS client.</summary>
+    public TestDepartment IssueDepartment(string division = "530100", string? creditCode = null, string name = "Test Bureau", DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null)
+    {
+        var code = creditCode ?? NewCreditCode();
+        var now = DateTimeOffset.UtcNow;
+        var files = Folder.IssueDepartment(division, code, name, notBefore ?? now.AddMinutes(-5), notAfter ?? now.AddDays(30));
+        return new TestDepartment(division, code, name, Load(files), files);
+    }
+
+    /// <summary>Issues an arbitrary profile (wrong EKU, odd SAN …) from the CA of <paramref name="division"/>.</summary>
+    public TestDepartment IssueCustom(string fileName, LeafProfile profile, string division = "530100")
+    {
+        var files = Folder.Issue(fileName, Folder.IssuerFor(division), profile);
+        return new TestDepartment(division, "", "custom", Load(files), files);
+    }
+
+    public static X509Certificate2 Load(IssuedFiles files)
+    {
+        using var pem = X509Certificate2.CreateFromPemFile(files.CertificatePath, files.KeyPath);
+        // A PKCS#12 round trip gives a key SslStream can use on every platform.
+        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A temp folder left behind is harmless.
+        }
+    }
+}
+
+/// <summary>A department with its client certificate.</summary>
+public sealed record TestDepartment(string Division, string CreditCode, string Name, X509Certificate2 Certificate, IssuedFiles Files);

@@ -1,0 +1,84 @@
+using GovShare.Node.Hosting;
+using GovShare.Node.Tests.Functional;
+
+namespace GovShare.Node.Tests.Hosting;
+
+/// <summary>A node with a missing or invalid setting must not start, and must say which setting.</summary>
+public sealed class NodeStartupTests : IDisposable
+{
+    private readonly TestPki _pki = new();
+
+    public void Dispose() => _pki.Dispose();
+
+    [Theory]
+    [InlineData("Node:TrustAnchors", null, "Node:TrustAnchors: missing")]
+    [InlineData("Node:TrustAnchors", "/nonexistent/anchors.pem", "Node:TrustAnchors: cannot read")]
+    [InlineData("Node:Certificate", null, "Node:Certificate: missing")]
+    [InlineData("Node:Key", "/nonexistent/node.key", "Node:Key: cannot read the private key")]
+    [InlineData("Node:DivisionCode", "53010", "Node:DivisionCode: '53010' is not a six-digit")]
+    [InlineData("Node:DivisionCode", "530300", "is for node 530100, but Node:DivisionCode is 530300")]
+    [InlineData("Node:ExchangeUrl", "http://127.0.0.1:0", "Node:ExchangeUrl")]
+    [InlineData("Node:ManagementUrl", "not a url", "Node:ManagementUrl")]
+    [InlineData("Node:CrlPath", "/nonexistent/crl", "Node:CrlPath: the folder '/nonexistent/crl' does not exist")]
+    [InlineData("Node:CrlGrace", "30.00:00:00", "Node:CrlGrace")]
+    public void Build_BadSetting_FailsNamingTheSetting(string setting, string? value, string expected)
+    {
+        var settings = TestNode.DefaultSettings(_pki, "530100");
+        settings[setting] = value;
+
+        var error = Assert.Throws<NodeConfigurationException>(() => GovShareNode.Build([], settings));
+
+        Assert.Contains(error.Errors, e => e.Contains(expected, StringComparison.Ordinal));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Build_KeyOfAnotherCertificate_FailsNamingTheKey()
+    {
+        var settings = TestNode.DefaultSettings(_pki, "530100");
+        settings["Node:Key"] = Path.Combine(_pki.Folder.IssuedFolder, "node-530300.key");
+
+        var error = Assert.Throws<NodeConfigurationException>(() => GovShareNode.Build([], settings));
+
+        Assert.Contains(error.Errors, e => e.StartsWith("Node:Key:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Build_SeveralBadSettings_ListsEveryOne()
+    {
+        var settings = TestNode.DefaultSettings(_pki, "530100");
+        settings["Node:TrustAnchors"] = null;
+        settings["Node:CrlPath"] = "/nonexistent/crl";
+        settings["Node:DivisionCode"] = "x";
+
+        var error = Assert.Throws<NodeConfigurationException>(() => GovShareNode.Build([], settings));
+
+        Assert.Contains(error.Errors, e => e.StartsWith("Node:TrustAnchors:", StringComparison.Ordinal));
+        Assert.Contains(error.Errors, e => e.StartsWith("Node:CrlPath:", StringComparison.Ordinal));
+        Assert.Contains(error.Errors, e => e.StartsWith("Node:DivisionCode:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Build_SecondNodeOnSameDataFolder_Refused()
+    {
+        await using var first = await TestNode.StartAsync(_pki);
+        var settings = TestNode.DefaultSettings(_pki, "530100", first.DataPath);
+
+        var error = Assert.Throws<NodeConfigurationException>(() => GovShareNode.Build([], settings));
+
+        Assert.Contains(error.Errors, e => e.StartsWith("Node:DataPath:", StringComparison.Ordinal) && e.Contains("in use", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Restart_RegisteredDepartments_Survive()
+    {
+        await using var node = await TestNode.StartAsync(_pki);
+        var department = _pki.IssueDepartment();
+        node.Register(department);
+
+        await node.RestartAsync();
+
+        using var client = node.Client(department.Certificate);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
+    }
+}
