@@ -53,14 +53,15 @@ public static class CatalogApi
     }
 
     /// <summary>
-    /// Maps the operator's endpoints under <c>/v1/operator/catalog</c>: all possible duplicate
-    /// collections, deadlines (share reviews, stale entries), the change stream, completing a
-    /// review. They carry no department identity: map them on the loopback management endpoint only.
+    /// Maps the operator's endpoints under <c>catalog/</c> of the given builder — the management
+    /// listener's operator group, so <c>/v1/operator/catalog/…</c> behind the operator token:
+    /// all possible duplicate collections, deadlines (share reviews, stale entries), the change
+    /// stream, completing a review.
     /// </summary>
     public static IEndpointRouteBuilder MapCatalogOperatorApi(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        var group = endpoints.MapGroup("/v1/operator/catalog");
+        var group = endpoints.MapGroup("/catalog");
         group.MapGet("/duplicates", (CatalogStore store) => Json(store.Duplicates()));
         group.MapGet("/deadlines", (CatalogStore store) => Json(store.Deadlines()));
         group.MapGet("/changes", (CatalogStore store, long? after, int? limit, string? code) =>
