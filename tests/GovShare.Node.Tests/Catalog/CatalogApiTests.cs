@@ -17,7 +17,7 @@ public sealed class CatalogNodeFixture : IAsyncLifetime
 
     public TestNode Node { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Node = await CatalogApi.StartNodeAsync(Pki);
+    public async Task InitializeAsync() => Node = await CatalogHttp.StartNodeAsync(Pki);
 
     public async Task DisposeAsync()
     {
@@ -35,18 +35,18 @@ public sealed class CatalogApiTests(CatalogNodeFixture fixture) : IClassFixture<
     {
         var (police, policeClient) = Department();
         var (_, civilClient) = Department();
-        var open = CatalogApi.Entry("301002/000001", police, ShareType.Unconditional, "户籍登记") with
+        var open = CatalogHttp.Entry("301002/000001", police, ShareType.Unconditional, "户籍登记") with
         {
             Items = [new("household", "户号", "utf8", 20), new("internal_note", "内部备注", "utf8", Shareable: false)],
         };
-        var created = await CatalogApi.Send(policeClient, HttpMethod.Post, "v1/catalog", open);
+        var created = await CatalogHttp.Send(policeClient, HttpMethod.Post, "v1/catalog", open);
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         Assert.Equal("\"1\"", created.Headers.ETag?.Tag);
         Assert.Equal("/v1/catalog/301002-000001", created.Headers.Location?.OriginalString);
-        Assert.Equal(HttpStatusCode.Created, (await CatalogApi.Send(policeClient, HttpMethod.Post, "v1/catalog", CatalogApi.Entry("301002/000002", police, ShareType.Conditional, "暂住登记"))).StatusCode);
-        Assert.Equal(HttpStatusCode.Created, (await CatalogApi.Send(policeClient, HttpMethod.Post, "v1/catalog", CatalogApi.Entry("301002/000003", police, ShareType.NotShared, "侦查信息"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await CatalogHttp.Send(policeClient, HttpMethod.Post, "v1/catalog", CatalogHttp.Entry("301002/000002", police, ShareType.Conditional, "暂住登记"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await CatalogHttp.Send(policeClient, HttpMethod.Post, "v1/catalog", CatalogHttp.Entry("301002/000003", police, ShareType.NotShared, "侦查信息"))).StatusCode);
 
-        var page = await CatalogApi.Json(await civilClient.GetAsync($"v1/catalog?department={police.CreditCode}"));
+        var page = await CatalogHttp.Json(await civilClient.GetAsync($"v1/catalog?department={police.CreditCode}"));
 
         Assert.Equal(3, page.GetProperty("total").GetInt32());
         var entries = page.GetProperty("entries").EnumerateArray().ToArray();
@@ -59,18 +59,18 @@ public sealed class CatalogApiTests(CatalogNodeFixture fixture) : IClassFixture<
         Assert.Equal("《中华人民共和国保守国家秘密法》", entries[2].GetProperty("share").GetProperty("reason").GetString());
 
         // One entry: the other department gets the sharing view; the provider its full entry.
-        var single = await CatalogApi.Json(await civilClient.GetAsync("v1/catalog/301002-000003"));
+        var single = await CatalogHttp.Json(await civilClient.GetAsync("v1/catalog/301002-000003"));
         Assert.Equal(0, single.GetProperty("items").GetArrayLength());
-        var own = await CatalogApi.Json(await policeClient.GetAsync("v1/catalog/301002-000001"));
+        var own = await CatalogHttp.Json(await policeClient.GetAsync("v1/catalog/301002-000001"));
         Assert.Equal(2, own.GetProperty("items").GetArrayLength());
 
         // The resource catalog is always the caller's own.
-        Assert.Equal(3, (await CatalogApi.Json(await policeClient.GetAsync("v1/catalog/resources"))).GetProperty("total").GetInt32());
-        Assert.Equal(0, (await CatalogApi.Json(await civilClient.GetAsync("v1/catalog/resources"))).GetProperty("total").GetInt32());
+        Assert.Equal(3, (await CatalogHttp.Json(await policeClient.GetAsync("v1/catalog/resources"))).GetProperty("total").GetInt32());
+        Assert.Equal(0, (await CatalogHttp.Json(await civilClient.GetAsync("v1/catalog/resources"))).GetProperty("total").GetInt32());
 
         // Filters.
-        Assert.Equal(1, (await CatalogApi.Json(await civilClient.GetAsync($"v1/catalog?department={police.CreditCode}&shareType=conditional"))).GetProperty("total").GetInt32());
-        Assert.Equal(0, (await CatalogApi.Json(await civilClient.GetAsync($"v1/catalog?department={police.CreditCode}&q={Uri.EscapeDataString("内部备注")}"))).GetProperty("total").GetInt32());
+        Assert.Equal(1, (await CatalogHttp.Json(await civilClient.GetAsync($"v1/catalog?department={police.CreditCode}&shareType=conditional"))).GetProperty("total").GetInt32());
+        Assert.Equal(0, (await CatalogHttp.Json(await civilClient.GetAsync($"v1/catalog?department={police.CreditCode}&q={Uri.EscapeDataString("内部备注")}"))).GetProperty("total").GetInt32());
     }
 
     [Fact]
@@ -78,18 +78,18 @@ public sealed class CatalogApiTests(CatalogNodeFixture fixture) : IClassFixture<
     {
         var (police, policeClient) = Department();
         var (civil, civilClient) = Department();
-        await CatalogApi.Send(policeClient, HttpMethod.Post, "v1/catalog", CatalogApi.Entry("301003/000001", police));
+        await CatalogHttp.Send(policeClient, HttpMethod.Post, "v1/catalog", CatalogHttp.Entry("301003/000001", police));
 
-        var update = await CatalogApi.Send(civilClient, HttpMethod.Put, "v1/catalog/301003-000001", CatalogApi.Entry("301003/000001", police) with { Name = "篡改" }, ifMatch: "\"1\"");
+        var update = await CatalogHttp.Send(civilClient, HttpMethod.Put, "v1/catalog/301003-000001", CatalogHttp.Entry("301003/000001", police) with { Name = "篡改" }, ifMatch: "\"1\"");
         await ProblemAssert.IsProblemAsync(update, HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
-        var retire = await CatalogApi.Send(civilClient, HttpMethod.Delete, "v1/catalog/301003-000001", null, ifMatch: "\"1\"");
+        var retire = await CatalogHttp.Send(civilClient, HttpMethod.Delete, "v1/catalog/301003-000001", null, ifMatch: "\"1\"");
         await ProblemAssert.IsProblemAsync(retire, HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
-        var csv = await CatalogApi.SendCsv(civilClient, "v1/catalog/301003-000001/items.csv", "id,name,dataType,length,nullable,shareable,sensitivity,masking\r\nx,甲,utf8,,true,true,public,none\r\n", "\"1\"");
+        var csv = await CatalogHttp.SendCsv(civilClient, "v1/catalog/301003-000001/items.csv", "id,name,dataType,length,nullable,shareable,sensitivity,masking\r\nx,甲,utf8,,true,true,public,none\r\n", "\"1\"");
         await ProblemAssert.IsProblemAsync(csv, HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
-        var impersonate = await CatalogApi.Send(civilClient, HttpMethod.Post, "v1/catalog", CatalogApi.Entry("301003/000002", police));
+        var impersonate = await CatalogHttp.Send(civilClient, HttpMethod.Post, "v1/catalog", CatalogHttp.Entry("301003/000002", police));
         await ProblemAssert.IsProblemAsync(impersonate, HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
 
-        var entry = await CatalogApi.Json(await policeClient.GetAsync("v1/catalog/301003-000001"));
+        var entry = await CatalogHttp.Json(await policeClient.GetAsync("v1/catalog/301003-000001"));
         Assert.Equal((1, "人口基本信息"), (entry.GetProperty("version").GetInt32(), entry.GetProperty("name").GetString()));
         Assert.Equal(HttpStatusCode.NotFound, (await policeClient.GetAsync("v1/catalog/301003-000002")).StatusCode);
         Assert.Contains(Node.Logs, l => l.Contains("[3005:CatalogWriteForbidden]", StringComparison.Ordinal) && l.Contains(civil.CreditCode, StringComparison.Ordinal));
@@ -99,13 +99,13 @@ public sealed class CatalogApiTests(CatalogNodeFixture fixture) : IClassFixture<
     public async Task BadInputs_EachRefusedWithPreciseErrorNothingChanged()
     {
         var (police, client) = Department();
-        var good = CatalogApi.Entry("301004/000001", police);
-        Assert.Equal(HttpStatusCode.Created, (await CatalogApi.Send(client, HttpMethod.Post, "v1/catalog", good)).StatusCode);
+        var good = CatalogHttp.Entry("301004/000001", police);
+        Assert.Equal(HttpStatusCode.Created, (await CatalogHttp.Send(client, HttpMethod.Post, "v1/catalog", good)).StatusCode);
         var changesBefore = await ChangeCount();
 
         async Task Invalid(object body, string expectedPath, string expectedCode)
         {
-            var response = await CatalogApi.Send(client, HttpMethod.Post, "v1/catalog", body);
+            var response = await CatalogHttp.Send(client, HttpMethod.Post, "v1/catalog", body);
             var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
             var errors = problem.GetProperty("errors").EnumerateArray().Select(e => (e.GetProperty("path").GetString(), e.GetProperty("code").GetString())).ToList();
             Assert.Contains((expectedPath, expectedCode), errors);
@@ -122,14 +122,14 @@ public sealed class CatalogApiTests(CatalogNodeFixture fixture) : IClassFixture<
         await Invalid(new { name = "只有名称" }, "resourceCode", "required");
 
         // All errors of one body at once.
-        var many = await CatalogApi.Send(client, HttpMethod.Post, "v1/catalog", good with { ResourceCode = "x", Name = "", Share = new ShareAttributes(ShareType.NotShared), Items = [new("a", "甲", "nvarchar")] });
+        var many = await CatalogHttp.Send(client, HttpMethod.Post, "v1/catalog", good with { ResourceCode = "x", Name = "", Share = new ShareAttributes(ShareType.NotShared), Items = [new("a", "甲", "nvarchar")] });
         var manyProblem = await ProblemAssert.IsProblemAsync(many, HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
         Assert.True(manyProblem.GetProperty("errors").GetArrayLength() >= 4);
 
-        await ProblemAssert.IsProblemAsync(await CatalogApi.Send(client, HttpMethod.Post, "v1/catalog", good), HttpStatusCode.Conflict, ProblemTypes.CatalogCodeTaken);
-        await ProblemAssert.IsProblemAsync(await CatalogApi.Send(client, HttpMethod.Put, "v1/catalog/301004-000001", good with { Name = "新" }, ifMatch: "\"7\""), HttpStatusCode.PreconditionFailed, ProblemTypes.PreconditionFailed);
-        await ProblemAssert.IsProblemAsync(await CatalogApi.Send(client, HttpMethod.Put, "v1/catalog/301004-000001", good with { Name = "新" }), (HttpStatusCode)428, ProblemTypes.PreconditionRequired);
-        await ProblemAssert.IsProblemAsync(await CatalogApi.Send(client, HttpMethod.Delete, "v1/catalog/301004-000001", null), (HttpStatusCode)428, ProblemTypes.PreconditionRequired);
+        await ProblemAssert.IsProblemAsync(await CatalogHttp.Send(client, HttpMethod.Post, "v1/catalog", good), HttpStatusCode.Conflict, ProblemTypes.CatalogCodeTaken);
+        await ProblemAssert.IsProblemAsync(await CatalogHttp.Send(client, HttpMethod.Put, "v1/catalog/301004-000001", good with { Name = "新" }, ifMatch: "\"7\""), HttpStatusCode.PreconditionFailed, ProblemTypes.PreconditionFailed);
+        await ProblemAssert.IsProblemAsync(await CatalogHttp.Send(client, HttpMethod.Put, "v1/catalog/301004-000001", good with { Name = "新" }), (HttpStatusCode)428, ProblemTypes.PreconditionRequired);
+        await ProblemAssert.IsProblemAsync(await CatalogHttp.Send(client, HttpMethod.Delete, "v1/catalog/301004-000001", null), (HttpStatusCode)428, ProblemTypes.PreconditionRequired);
         await ProblemAssert.IsProblemAsync(await client.GetAsync("v1/catalog/..%2F..%2Fetc"), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
         await ProblemAssert.IsProblemAsync(await client.GetAsync("v1/catalog/301004-00001"), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
         await ProblemAssert.IsProblemAsync(await client.GetAsync("v1/catalog?pageSize=100000&shareType=2"), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
@@ -145,17 +145,17 @@ public sealed class CatalogApiTests(CatalogNodeFixture fixture) : IClassFixture<
             Assert.Contains("$.share.type", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         }
 
-        using (var huge = new StringContent("{\"abstract\":\"" + new string('a', (int)CatalogApi.MaxEntryBytes) + "\"}", Encoding.UTF8, "application/json"))
+        using (var huge = new StringContent("{\"abstract\":\"" + new string('a', (int)CatalogHttp.MaxEntryBytes) + "\"}", Encoding.UTF8, "application/json"))
         {
             await ProblemAssert.IsProblemAsync(await client.PostAsync("v1/catalog", huge), HttpStatusCode.RequestEntityTooLarge, ProblemTypes.PayloadTooLarge);
         }
 
-        var csv = await CatalogApi.SendCsv(client, "v1/catalog/301004-000001/items.csv", "id,name,dataType,length,nullable,shareable,sensitivity,masking\r\na,甲,uuid,,maybe,true,public,none\r\n", "\"1\"");
+        var csv = await CatalogHttp.SendCsv(client, "v1/catalog/301004-000001/items.csv", "id,name,dataType,length,nullable,shareable,sensitivity,masking\r\na,甲,uuid,,maybe,true,public,none\r\n", "\"1\"");
         var csvProblem = await ProblemAssert.IsProblemAsync(csv, HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
         Assert.Contains("items.csv:row 2.nullable", csvProblem.GetRawText(), StringComparison.Ordinal);
 
         // Nothing changed: one entry at version 1, no new change records.
-        var resources = await CatalogApi.Json(await client.GetAsync("v1/catalog/resources"));
+        var resources = await CatalogHttp.Json(await client.GetAsync("v1/catalog/resources"));
         Assert.Equal(1, resources.GetProperty("total").GetInt32());
         Assert.Equal(1, resources.GetProperty("entries")[0].GetProperty("version").GetInt32());
         Assert.Equal(changesBefore, await ChangeCount());
@@ -165,22 +165,22 @@ public sealed class CatalogApiTests(CatalogNodeFixture fixture) : IClassFixture<
     public async Task UpdateAndRetire_WithIfMatch_VersionsAdvance()
     {
         var (police, client) = Department();
-        var entry = CatalogApi.Entry("301005/000001", police);
-        await CatalogApi.Send(client, HttpMethod.Post, "v1/catalog", entry);
+        var entry = CatalogHttp.Entry("301005/000001", police);
+        await CatalogHttp.Send(client, HttpMethod.Post, "v1/catalog", entry);
 
-        var updated = await CatalogApi.Send(client, HttpMethod.Put, "v1/catalog/301005-000001", entry with { Share = new ShareAttributes(ShareType.Conditional, Condition: "仅限民政业务") }, ifMatch: "\"1\"");
+        var updated = await CatalogHttp.Send(client, HttpMethod.Put, "v1/catalog/301005-000001", entry with { Share = new ShareAttributes(ShareType.Conditional, Condition: "仅限民政业务") }, ifMatch: "\"1\"");
         Assert.Equal(HttpStatusCode.OK, updated.StatusCode);
         Assert.Equal("\"2\"", updated.Headers.ETag?.Tag);
-        var body = await CatalogApi.Json(updated);
+        var body = await CatalogHttp.Json(updated);
         // The arithmetic is the calendar's unit tests' business; here: a review is open, 30 working days (≥ 6 weeks) out.
         var due = DateOnly.Parse(body.GetProperty("entry").GetProperty("shareReview").GetProperty("due").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(due >= DateOnly.FromDateTime(DateTime.UtcNow).AddDays(40), $"due {due}");
 
-        var retired = await CatalogApi.Send(client, HttpMethod.Delete, "v1/catalog/301005-000001", null, ifMatch: "\"2\"");
+        var retired = await CatalogHttp.Send(client, HttpMethod.Delete, "v1/catalog/301005-000001", null, ifMatch: "\"2\"");
         Assert.Equal(HttpStatusCode.OK, retired.StatusCode);
         var (_, other) = Department();
         Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync("v1/catalog/301005-000001")).StatusCode);
-        Assert.Equal("retired", (await CatalogApi.Json(await client.GetAsync("v1/catalog/301005-000001"))).GetProperty("status").GetString());
+        Assert.Equal("retired", (await CatalogHttp.Json(await client.GetAsync("v1/catalog/301005-000001"))).GetProperty("status").GetString());
     }
 
     [Fact]
@@ -188,22 +188,22 @@ public sealed class CatalogApiTests(CatalogNodeFixture fixture) : IClassFixture<
     {
         var (police, policeClient) = Department();
         var (civil, civilClient) = Department();
-        await CatalogApi.Send(policeClient, HttpMethod.Post, "v1/catalog", CatalogApi.Entry("101006/000001", police));
+        await CatalogHttp.Send(policeClient, HttpMethod.Post, "v1/catalog", CatalogHttp.Entry("101006/000001", police));
 
-        var response = await CatalogApi.Send(civilClient, HttpMethod.Post, "v1/catalog", CatalogApi.Entry("301006/000001", civil, name: "婚姻登记") with
+        var response = await CatalogHttp.Send(civilClient, HttpMethod.Post, "v1/catalog", CatalogHttp.Entry("301006/000001", civil, name: "婚姻登记") with
         {
             Items = [new("party_id", "公民身份号码", "utf8", 18), new("reg_date", "登记日期", "date32")],
         });
 
-        var duplicate = Assert.Single((await CatalogApi.Json(response)).GetProperty("possibleDuplicates").EnumerateArray());
+        var duplicate = Assert.Single((await CatalogHttp.Json(response)).GetProperty("possibleDuplicates").EnumerateArray());
         Assert.Equal("101006/000001", duplicate.GetProperty("heldByResourceCode").GetString());
         Assert.Equal("citizen_id", duplicate.GetProperty("heldByItemId").GetString());
 
-        var own = await CatalogApi.Json(await policeClient.GetAsync("v1/catalog/duplicates"));
+        var own = await CatalogHttp.Json(await policeClient.GetAsync("v1/catalog/duplicates"));
         Assert.Contains(own.EnumerateArray(), d => d.GetProperty("resourceCode").GetString() == "301006/000001");
 
         using var op = await OperatorClient();
-        var all = await CatalogApi.Json(await op.GetAsync("v1/operator/catalog/duplicates"));
+        var all = await CatalogHttp.Json(await op.GetAsync("v1/operator/catalog/duplicates"));
         Assert.Contains(all.EnumerateArray(), d => d.GetProperty("resourceCode").GetString() == "301006/000001" && d.GetProperty("heldByResourceCode").GetString() == "101006/000001");
     }
 
@@ -211,7 +211,7 @@ public sealed class CatalogApiTests(CatalogNodeFixture fixture) : IClassFixture<
     public async Task ItemsCsv_BomFormulaGuardAndPutWithIfMatch()
     {
         var (police, client) = Department();
-        await CatalogApi.Send(client, HttpMethod.Post, "v1/catalog", CatalogApi.Entry("301007/000001", police) with
+        await CatalogHttp.Send(client, HttpMethod.Post, "v1/catalog", CatalogHttp.Entry("301007/000001", police) with
         {
             Items = [new("formula", "=1+2", "utf8"), new("citizen_id", "公民身份号码", "utf8", 18, Masking: GovShare.Node.Desensitisation.MaskingRule.KeepEnds(6, 4))],
         });
@@ -223,9 +223,9 @@ public sealed class CatalogApiTests(CatalogNodeFixture fixture) : IClassFixture<
         var text = Encoding.UTF8.GetString(bytes[3..]);
         Assert.Contains(",'=1+2,", text, StringComparison.Ordinal);
 
-        var put = await CatalogApi.SendCsv(client, "v1/catalog/301007-000001/items.csv", text + "gender,性别,utf8,1,true,true,public,none\r\n", get.Headers.ETag!.Tag);
+        var put = await CatalogHttp.SendCsv(client, "v1/catalog/301007-000001/items.csv", text + "gender,性别,utf8,1,true,true,public,none\r\n", get.Headers.ETag!.Tag);
         Assert.Equal(HttpStatusCode.OK, put.StatusCode);
-        var entry = await CatalogApi.Json(await client.GetAsync("v1/catalog/301007-000001"));
+        var entry = await CatalogHttp.Json(await client.GetAsync("v1/catalog/301007-000001"));
         Assert.Equal(["=1+2", "公民身份号码", "性别"], entry.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("name").GetString()));
         Assert.Equal("keepEnds", entry.GetProperty("items")[1].GetProperty("masking").GetProperty("kind").GetString());
     }
@@ -234,20 +234,20 @@ public sealed class CatalogApiTests(CatalogNodeFixture fixture) : IClassFixture<
     public async Task ExportImport_RoundTripUpdatesAndCreates()
     {
         var (police, client) = Department();
-        await CatalogApi.Send(client, HttpMethod.Post, "v1/catalog", CatalogApi.Entry("301008/000001", police));
-        var export = await CatalogApi.Json(await client.GetAsync("v1/catalog/export"));
+        await CatalogHttp.Send(client, HttpMethod.Post, "v1/catalog", CatalogHttp.Entry("301008/000001", police));
+        var export = await CatalogHttp.Json(await client.GetAsync("v1/catalog/export"));
         Assert.Equal(1, export.GetProperty("entries").GetArrayLength());
 
         var catalog = JsonSerializer.Deserialize<CatalogExport>(export.GetRawText(), CatalogJson.Options)!;
-        var edited = catalog with { Entries = [catalog.Entries[0] with { Name = "改名" }, CatalogApi.Entry("301008/000002", police)] };
-        var imported = await CatalogApi.Send(client, HttpMethod.Post, "v1/catalog/import", edited);
+        var edited = catalog with { Entries = [catalog.Entries[0] with { Name = "改名" }, CatalogHttp.Entry("301008/000002", police)] };
+        var imported = await CatalogHttp.Send(client, HttpMethod.Post, "v1/catalog/import", edited);
         Assert.Equal(HttpStatusCode.OK, imported.StatusCode);
 
-        var again = await CatalogApi.Send(client, HttpMethod.Post, "v1/catalog/import", edited);
+        var again = await CatalogHttp.Send(client, HttpMethod.Post, "v1/catalog/import", edited);
         var problem = await ProblemAssert.IsProblemAsync(again, HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
         Assert.Contains("version.stale", problem.GetRawText(), StringComparison.Ordinal);
-        Assert.Equal("改名", (await CatalogApi.Json(await client.GetAsync("v1/catalog/301008-000001"))).GetProperty("name").GetString());
-        Assert.Equal(2, (await CatalogApi.Json(await client.GetAsync("v1/catalog/resources"))).GetProperty("total").GetInt32());
+        Assert.Equal("改名", (await CatalogHttp.Json(await client.GetAsync("v1/catalog/301008-000001"))).GetProperty("name").GetString());
+        Assert.Equal(2, (await CatalogHttp.Json(await client.GetAsync("v1/catalog/resources"))).GetProperty("total").GetInt32());
     }
 
     private (TestDepartment Department, HttpClient Client) Department()
@@ -268,7 +268,7 @@ public sealed class CatalogApiTests(CatalogNodeFixture fixture) : IClassFixture<
     private async Task<int> ChangeCount()
     {
         using var op = await OperatorClient();
-        return (await CatalogApi.Json(await op.GetAsync("v1/operator/catalog/changes?limit=10000"))).GetArrayLength();
+        return (await CatalogHttp.Json(await op.GetAsync("v1/operator/catalog/changes?limit=10000"))).GetArrayLength();
     }
 }
 
@@ -278,31 +278,31 @@ public sealed class CatalogRestartTests
     public async Task Restart_CatalogAndChangeLogSurvive()
     {
         using var pki = new TestPki();
-        await using var node = await CatalogApi.StartNodeAsync(pki);
+        await using var node = await CatalogHttp.StartNodeAsync(pki);
         var police = pki.IssueDepartment();
         node.Register(police);
         using (var client = node.Client(police.Certificate))
         {
-            var entry = CatalogApi.Entry("301009/000001", police);
-            Assert.Equal(HttpStatusCode.Created, (await CatalogApi.Send(client, HttpMethod.Post, "v1/catalog", entry)).StatusCode);
-            Assert.Equal(HttpStatusCode.OK, (await CatalogApi.Send(client, HttpMethod.Put, "v1/catalog/301009-000001", entry with { Abstract = "第二版" }, ifMatch: "\"1\"")).StatusCode);
+            var entry = CatalogHttp.Entry("301009/000001", police);
+            Assert.Equal(HttpStatusCode.Created, (await CatalogHttp.Send(client, HttpMethod.Post, "v1/catalog", entry)).StatusCode);
+            Assert.Equal(HttpStatusCode.OK, (await CatalogHttp.Send(client, HttpMethod.Put, "v1/catalog/301009-000001", entry with { Abstract = "第二版" }, ifMatch: "\"1\"")).StatusCode);
         }
 
         await node.RestartAsync();
 
         using var after = node.Client(police.Certificate);
-        var stored = await CatalogApi.Json(await after.GetAsync("v1/catalog/301009-000001"));
+        var stored = await CatalogHttp.Json(await after.GetAsync("v1/catalog/301009-000001"));
         Assert.Equal((2, "第二版"), (stored.GetProperty("version").GetInt32(), stored.GetProperty("abstract").GetString()));
         using var op = node.ManagementClient();
         op.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", (await File.ReadAllTextAsync(Path.Combine(node.DataPath, OperatorToken.FileName))).Trim());
-        var changes = await CatalogApi.Json(await op.GetAsync("v1/operator/catalog/changes?code=301009-000001"));
+        var changes = await CatalogHttp.Json(await op.GetAsync("v1/operator/catalog/changes?code=301009-000001"));
         Assert.Equal(["created", "updated"], changes.EnumerateArray().Select(c => c.GetProperty("kind").GetString()));
         Assert.Equal("abstract", changes[1].GetProperty("fields")[0].GetProperty("path").GetString());
     }
 }
 
 /// <summary>Helpers of the catalog API tests.</summary>
-internal static class CatalogApi
+internal static class CatalogHttp
 {
     public const long MaxEntryBytes = GovShare.Node.Catalog.CatalogApi.MaxEntryBytes;
 
