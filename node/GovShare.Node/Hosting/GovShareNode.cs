@@ -1,4 +1,5 @@
 using System.Security.Authentication;
+using GovShare.Node.Catalog;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
 using GovShare.Node.Management;
@@ -101,6 +102,7 @@ public sealed class GovShareNode : IAsyncDisposable
         // state, not in the service account's home folder.
         builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(data.SubFolder("keys")));
         builder.Services.AddGovShareIdentity(trust, options);
+        builder.Services.AddGovShareCatalog(builder.Configuration);
         builder.Services.AddGovShareHierarchy(builder.Configuration);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
@@ -138,6 +140,7 @@ public sealed class GovShareNode : IAsyncDisposable
         app.MapManagementApi();
         var exchange = app.MapGroup("").RequireAuthorization(IdentitySetup.RegisteredCallerPolicy);
         exchange.MapIdentityApi(options.DivisionCode);
+        exchange.MapCatalogApi();
 
         // Eager: the operator token file exists as soon as the node does.
         _ = app.Services.GetRequiredService<OperatorToken>();

@@ -1,3 +1,4 @@
+using GovShare.Node.Catalog;
 using GovShare.Node.Hosting;
 using GovShare.Node.Identity;
 using GovShare.Node.Problems;
@@ -45,6 +46,7 @@ public static class ManagementApi
             return await next(context);
         });
 
+        operators.MapCatalogOperatorApi();
         operators.MapGet("/departments", IResult (DepartmentRegistry registry) => TypedResults.Ok(registry.All()));
         operators.MapPost("/departments", IResult (DepartmentRegistration? body, DepartmentRegistry registry) =>
         {

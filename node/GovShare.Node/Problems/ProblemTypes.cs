@@ -36,4 +36,9 @@ public static class ProblemTypes
     public const string PreconditionFailed = Prefix + "precondition-failed";
     public const string PreconditionRequired = Prefix + "precondition-required";
     public const string Internal = Prefix + "internal-error";
+
+    // Catalog and calendar.
+    public const string CatalogCodeTaken = Prefix + "catalog-code-taken";
+    public const string CatalogEntryRetired = Prefix + "catalog-entry-retired";
+    public const string CalendarYearMissing = Prefix + "calendar-year-missing";
 }

@@ -1,0 +1,725 @@
+using GovShare.Node.Calendar;
+using GovShare.Node.Identity;
+using GovShare.Node.Storage;
+using LiteDB;
+using Microsoft.Extensions.Logging;
+using JsonSerializer = System.Text.Json.JsonSerializer;
+
+namespace GovShare.Node.Catalog;
+
+/// <summary>How a catalog write ended; the API maps each to one status and problem type.</summary>
+public enum CatalogOutcome
+{
+    Ok,
+    Created,
+    Invalid,
+    NotFound,
+    Forbidden,
+
+    /// <summary>The resource code is registered already (by anyone; codes are never reused).</summary>
+    CodeTaken,
+
+    /// <summary>The entry is retired and takes no more writes.</summary>
+    Retired,
+    PreconditionFailed,
+}
+
+/// <summary>The result of a write: the stored entry, or why nothing was written.</summary>
+public sealed record CatalogWriteResult(
+    CatalogOutcome Outcome,
+    CatalogEntry? Entry = null,
+    IReadOnlyList<CatalogValidationError>? Errors = null,
+    IReadOnlyList<PossibleDuplicate>? Duplicates = null,
+    string? Detail = null)
+{
+    public bool Succeeded => Outcome is CatalogOutcome.Ok or CatalogOutcome.Created;
+}
+
+/// <summary>The result of an import: every entry written, or nothing and all the reasons.</summary>
+public sealed record CatalogImportResult(
+    CatalogOutcome Outcome,
+    IReadOnlyList<CatalogEntry> Entries,
+    IReadOnlyList<CatalogValidationError> Errors,
+    IReadOnlyList<PossibleDuplicate> Duplicates);
+
+/// <summary>
+/// A possible duplicate collection (Art. 13): an item of <see cref="ResourceCode"/> has the
+/// same canonical name and type as an item another department's resource already holds.
+/// </summary>
+public sealed record PossibleDuplicate(
+    string ResourceCode,
+    string ItemId,
+    string ItemName,
+    string DataType,
+    string Department,
+    string HeldByResourceCode,
+    string HeldByItemId,
+    string HeldByItemName,
+    string HeldByDepartment);
+
+/// <summary>A catalog search; every filter is optional. <see cref="Department"/> is a credit code.</summary>
+public sealed record CatalogQuery(
+    string? Department = null,
+    string? Classification = null,
+    ShareType? ShareType = null,
+    string? Text = null,
+    int Page = 1,
+    int PageSize = 50,
+    bool IncludeRetired = false)
+{
+    public const int MaxPageSize = 200;
+}
+
+/// <summary>One page of results, with the total across pages.</summary>
+public sealed record CatalogPage(IReadOnlyList<CatalogEntry> Entries, int Page, int PageSize, int Total);
+
+/// <summary>Catalog deadlines as of a date: open share reviews (Art. 17) and stale entries (Art. 18).</summary>
+public sealed record CatalogDeadlines(DateOnly AsOf, IReadOnlyList<ReviewDeadline> Reviews, IReadOnlyList<StaleEntry> Stale);
+
+/// <summary>An open share-attribute review.</summary>
+public sealed record ReviewDeadline(string ResourceCode, string Name, string Department, DateOnly Due, bool Overdue);
+
+/// <summary>An entry not maintained for a year.</summary>
+public sealed record StaleEntry(string ResourceCode, string Name, string Department, DateTimeOffset LastMaintained);
+
+/// <summary>
+/// The catalog in the node's LiteDB: entries (<c>catalog_entries</c>, the entry as JSON plus
+/// indexed query fields), item keys for the duplicate check (<c>catalog_item_keys</c>) and the
+/// change stream through <see cref="ICatalogChangeSink"/>. Every write runs under one lock in
+/// one LiteDB transaction with its change record: both are written or neither.
+/// </summary>
+public sealed partial class CatalogStore
+{
+    /// <summary>Working days a share-attribute review may take (Art. 17).</summary>
+    public const int ShareReviewWorkingDays = 30;
+
+    private readonly LiteDatabase _db;
+    private readonly ILiteCollection<EntryDocument> _entries;
+    private readonly ILiteCollection<ItemKeyDocument> _itemKeys;
+    private readonly ICatalogChangeSink _changes;
+    private readonly WorkingDayCalendar _calendar;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _write = new();
+
+    public CatalogStore(NodeDataFolder folder, ICatalogChangeSink changes, WorkingDayCalendar calendar, TimeProvider time, ILogger<CatalogStore> logger)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        _db = folder.Database;
+        _changes = changes;
+        _calendar = calendar;
+        _time = time;
+        _logger = logger;
+        _entries = _db.GetCollection<EntryDocument>("catalog_entries");
+        _entries.EnsureIndex(d => d.Credit);
+        _entries.EnsureIndex(d => d.Classification);
+        _itemKeys = _db.GetCollection<ItemKeyDocument>("catalog_item_keys");
+        _itemKeys.EnsureIndex(d => d.Key);
+        _itemKeys.EnsureIndex(d => d.ResourceCode);
+    }
+
+    /// <summary>The stored entry, retired or not; null when unknown or the code is malformed.</summary>
+    public CatalogEntry? Get(string code)
+    {
+        if (!ResourceCode.IsValid(code))
+        {
+            return null;
+        }
+
+        var doc = _entries.FindById(code);
+        return doc is null ? null : Read(doc);
+    }
+
+    /// <summary>Registers a new entry of the caller's department.</summary>
+    public CatalogWriteResult Create(CatalogEntry entry, CallerIdentity caller)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var errors = CatalogValidator.Validate(entry).ToList();
+        if (errors.Count == 0)
+        {
+            errors.AddRange(CheckReferences(entry));
+        }
+
+        if (errors.Count > 0)
+        {
+            Log.Refused(_logger, "create", errors.Count);
+            return new(CatalogOutcome.Invalid, Errors: errors);
+        }
+
+        if (!IsProvider(entry.Provider, caller))
+        {
+            Log.Forbidden(_logger, caller.Uri, entry.ResourceCode);
+            return new(CatalogOutcome.Forbidden, Detail: "a department registers only its own resources: the provider must be the caller");
+        }
+
+        lock (_write)
+        {
+            if (_entries.FindById(entry.ResourceCode) is not null)
+            {
+                return new(CatalogOutcome.CodeTaken, Detail: $"the resource code {entry.ResourceCode} is already registered");
+            }
+
+            var now = _time.GetUtcNow();
+            var stored = entry with { Version = 1, Status = EntryStatus.Active, CreatedAt = now, UpdatedAt = now, ShareReview = null };
+            var duplicates = Transaction(() =>
+            {
+                Write(stored);
+                Append(ChangeKind.Created, null, stored, caller.Uri, now);
+                return FindDuplicates(stored);
+            });
+            Log.Created(_logger, stored.ResourceCode, caller.Uri, duplicates.Count);
+            return new(CatalogOutcome.Created, stored, Duplicates: duplicates);
+        }
+    }
+
+    /// <summary>
+    /// Replaces the caller's entry if <paramref name="expectedVersion"/> is still current. Any
+    /// accepted write counts as maintenance (Art. 18); a change of share attributes opens a
+    /// review due in <see cref="ShareReviewWorkingDays"/> working days (Art. 17).
+    /// </summary>
+    /// <exception cref="CalendarYearMissingException">The review's due date falls in a year without holiday data; nothing is written.</exception>
+    public CatalogWriteResult Update(string code, CatalogEntry entry, long expectedVersion, CallerIdentity caller)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(caller);
+        lock (_write)
+        {
+            var current = Get(code);
+            if (current is null)
+            {
+                return new(CatalogOutcome.NotFound, Detail: "no such resource");
+            }
+
+            if (!IsProvider(current.Provider, caller))
+            {
+                Log.Forbidden(_logger, caller.Uri, code);
+                return new(CatalogOutcome.Forbidden, Detail: "only the provider department maintains its entry");
+            }
+
+            var errors = CatalogValidator.Validate(entry).ToList();
+            if (entry.ResourceCode != code)
+            {
+                errors.Add(new("resourceCode", "resourceCode.mismatch", "the body's resource code differs from the URL's; a code never changes"));
+            }
+
+            if (entry.Provider is not null && !entry.Provider.SameAs(current.Provider.DivisionCode, current.Provider.CreditCode))
+            {
+                errors.Add(new("provider", "provider.changed", "one datum, one source: the provider of a resource does not change"));
+            }
+
+            if (errors.Count == 0)
+            {
+                errors.AddRange(CheckReferences(entry));
+            }
+
+            if (errors.Count > 0)
+            {
+                Log.Refused(_logger, "update", errors.Count);
+                return new(CatalogOutcome.Invalid, Errors: errors);
+            }
+
+            if (current.Status == EntryStatus.Retired)
+            {
+                return new(CatalogOutcome.Retired, Detail: "the entry is retired");
+            }
+
+            if (current.Version != expectedVersion)
+            {
+                Log.Stale(_logger, code, expectedVersion, current.Version);
+                return new(CatalogOutcome.PreconditionFailed, Detail: $"the entry is at version {current.Version}, not {expectedVersion}; read it again and reapply the change");
+            }
+
+            var (stored, duplicates) = Transaction(() => Replace(current, entry, caller.Uri));
+            Log.Updated(_logger, code, caller.Uri, stored.Version);
+            return new(CatalogOutcome.Ok, stored, Duplicates: duplicates);
+        }
+    }
+
+    /// <summary>Retires the caller's entry: it leaves the sharing catalog; its history stays.</summary>
+    public CatalogWriteResult Retire(string code, long expectedVersion, CallerIdentity caller)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        lock (_write)
+        {
+            var current = Get(code);
+            if (current is null)
+            {
+                return new(CatalogOutcome.NotFound, Detail: "no such resource");
+            }
+
+            if (!IsProvider(current.Provider, caller))
+            {
+                Log.Forbidden(_logger, caller.Uri, code);
+                return new(CatalogOutcome.Forbidden, Detail: "only the provider department retires its entry");
+            }
+
+            if (current.Version != expectedVersion)
+            {
+                Log.Stale(_logger, code, expectedVersion, current.Version);
+                return new(CatalogOutcome.PreconditionFailed, Detail: $"the entry is at version {current.Version}, not {expectedVersion}");
+            }
+
+            if (current.Status == EntryStatus.Retired)
+            {
+                return new(CatalogOutcome.Retired, Detail: "the entry is already retired");
+            }
+
+            var now = _time.GetUtcNow();
+            var stored = current with { Status = EntryStatus.Retired, Version = current.Version + 1, UpdatedAt = now, ShareReview = null };
+            Transaction(() =>
+            {
+                Write(stored);
+                _changes.Append(new CatalogChange(0, code, ChangeKind.Retired, stored.Version, caller.Uri, now,
+                    [new FieldChange("status", "\"active\"", "\"retired\"")], []));
+                return 0;
+            });
+            Log.Retired(_logger, code, caller.Uri);
+            return new(CatalogOutcome.Ok, stored);
+        }
+    }
+
+    /// <summary>Closes an entry's open share review (the operator's decision is recorded in the change log).</summary>
+    public CatalogWriteResult CompleteShareReview(string code, string by)
+    {
+        lock (_write)
+        {
+            var current = Get(code);
+            if (current?.ShareReview is null)
+            {
+                return new(CatalogOutcome.NotFound, Detail: "no open share review for this resource");
+            }
+
+            var now = _time.GetUtcNow();
+            var stored = current with { ShareReview = null, Version = current.Version + 1 };
+            Transaction(() =>
+            {
+                Write(stored);
+                _changes.Append(new CatalogChange(0, code, ChangeKind.ReviewCompleted, stored.Version, by, now,
+                    [new FieldChange("shareReview", JsonSerializer.Serialize(current.ShareReview, CatalogJson.Options), null)], []));
+                return 0;
+            });
+            return new(CatalogOutcome.Ok, stored);
+        }
+    }
+
+    /// <summary>
+    /// Imports a department's catalog: new codes are created, the caller's existing ones
+    /// replaced when the imported <see cref="CatalogEntry.Version"/> is the stored one (an export
+    /// carries it). All or nothing: any error and nothing is written.
+    /// </summary>
+    public CatalogImportResult Import(IReadOnlyList<CatalogEntry> entries, CallerIdentity caller)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        ArgumentNullException.ThrowIfNull(caller);
+        lock (_write)
+        {
+            var errors = new List<CatalogValidationError>();
+            var codes = new HashSet<string>(StringComparer.Ordinal);
+            var plan = new List<(CatalogEntry Entry, CatalogEntry? Current)>();
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var prefix = $"entries[{i}]";
+                var entry = entries[i];
+                var entryErrors = CatalogValidator.Validate(entry);
+                errors.AddRange(entryErrors.Select(e => e with { Path = e.Path.Length == 0 ? prefix : $"{prefix}.{e.Path}" }));
+                if (entry is null || entryErrors.Count > 0)
+                {
+                    continue;
+                }
+
+                if (!codes.Add(entry.ResourceCode))
+                {
+                    errors.Add(new(prefix + ".resourceCode", "resourceCode.duplicate", "the resource code appears twice in the import"));
+                }
+
+                if (!IsProvider(entry.Provider, caller))
+                {
+                    errors.Add(new(prefix + ".provider", "provider.notCaller", "a department imports only its own resources"));
+                    continue;
+                }
+
+                var current = Get(entry.ResourceCode);
+                if (current is not null)
+                {
+                    if (!IsProvider(current.Provider, caller))
+                    {
+                        errors.Add(new(prefix + ".resourceCode", "resourceCode.taken", "the code is registered by another department"));
+                    }
+                    else if (current.Version != entry.Version)
+                    {
+                        errors.Add(new(prefix + ".version", "version.stale", $"the entry is at version {current.Version}, the import carries {entry.Version}"));
+                    }
+                    else if (current.Status == EntryStatus.Retired)
+                    {
+                        errors.Add(new(prefix, "entry.retired", "the entry is retired"));
+                    }
+                }
+
+                plan.Add((entry, current));
+            }
+
+            if (errors.Count == 0)
+            {
+                var importing = plan.Select(p => p.Entry.ResourceCode).ToHashSet(StringComparer.Ordinal);
+                for (var i = 0; i < plan.Count; i++)
+                {
+                    var index = i;
+                    errors.AddRange(CheckReferences(plan[i].Entry, importing)
+                        .Select(e => e with { Path = $"entries[{index}].{e.Path}" }));
+                }
+            }
+
+            if (errors.Count > 0)
+            {
+                Log.Refused(_logger, "import", errors.Count);
+                return new(CatalogOutcome.Invalid, [], errors, []);
+            }
+
+            var written = new List<CatalogEntry>();
+            var duplicates = new List<PossibleDuplicate>();
+            Transaction(() =>
+            {
+                foreach (var (entry, current) in plan)
+                {
+                    if (current is null)
+                    {
+                        var now = _time.GetUtcNow();
+                        var stored = entry with { Version = 1, Status = EntryStatus.Active, CreatedAt = now, UpdatedAt = now, ShareReview = null };
+                        Write(stored);
+                        Append(ChangeKind.Created, null, stored, caller.Uri, now);
+                        written.Add(stored);
+                    }
+                    else
+                    {
+                        written.Add(Replace(current, entry, caller.Uri).Stored);
+                    }
+                }
+
+                foreach (var entry in written)
+                {
+                    duplicates.AddRange(FindDuplicates(entry));
+                }
+
+                return 0;
+            });
+            Log.Imported(_logger, caller.Uri, written.Count);
+            return new(CatalogOutcome.Ok, written, [], duplicates);
+        }
+    }
+
+    /// <summary>The resource catalog: full entries, retired ones only on request.</summary>
+    public CatalogPage ListResources(CatalogQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return List(query, sharing: false);
+    }
+
+    /// <summary>
+    /// The sharing catalog: active entries as another department sees them
+    /// (<see cref="CatalogViews.ForSharing"/>); the text search reaches only what the view shows.
+    /// </summary>
+    public CatalogPage ListSharing(CatalogQuery query)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return List(query with { IncludeRetired = false }, sharing: true);
+    }
+
+    private CatalogPage List(CatalogQuery query, bool sharing)
+    {
+        var page = Math.Max(1, query.Page);
+        var size = Math.Clamp(query.PageSize, 1, CatalogQuery.MaxPageSize);
+        var source = query.Department is null
+            ? _entries.FindAll()
+            : _entries.Find(d => d.Credit == query.Department);
+        var text = ItemNames.Canonical(query.Text);
+        var shareType = query.ShareType?.ToString();
+        var matches = source
+            .Where(d => query.IncludeRetired || !d.Retired)
+            .Where(d => query.Classification is null || d.Classification.StartsWith(query.Classification, StringComparison.Ordinal))
+            .Where(d => shareType is null || d.ShareType == shareType)
+            .Where(d => text.Length == 0 || (sharing ? d.SharingSearchText : d.SearchText).Contains(text, StringComparison.Ordinal))
+            .OrderBy(d => d.Code, StringComparer.Ordinal)
+            .ToList();
+        var entries = matches.Skip((page - 1) * size).Take(size).Select(Read)
+            .Select(e => sharing ? CatalogViews.ForSharing(e) : e)
+            .ToList();
+        return new CatalogPage(entries, page, size, matches.Count);
+    }
+
+    /// <summary>
+    /// Possible duplicate collections across the catalog (the operator's list), or those
+    /// involving one department (by credit code) on either side.
+    /// </summary>
+    public IReadOnlyList<PossibleDuplicate> Duplicates(string? department = null)
+    {
+        var result = new List<PossibleDuplicate>();
+        foreach (var group in _itemKeys.FindAll().GroupBy(k => k.Key).Where(g => g.Select(k => k.Credit).Distinct().Skip(1).Any()))
+        {
+            var keys = group.OrderBy(k => k.ResourceCode, StringComparer.Ordinal).ToList();
+            for (var i = 0; i < keys.Count; i++)
+            {
+                for (var j = i + 1; j < keys.Count; j++)
+                {
+                    if (keys[i].Credit != keys[j].Credit
+                        && (department is null || keys[i].Credit == department || keys[j].Credit == department))
+                    {
+                        result.Add(ToDuplicate(keys[j], keys[i]));
+                    }
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Open share reviews and stale entries as of today (China Standard Time).</summary>
+    public CatalogDeadlines Deadlines()
+    {
+        var now = _time.GetUtcNow();
+        var today = WorkingDayCalendar.ToChinaDate(now);
+        var staleBefore = now.AddYears(-1);
+        var reviews = new List<ReviewDeadline>();
+        var stale = new List<StaleEntry>();
+        foreach (var doc in _entries.Find(d => !d.Retired))
+        {
+            var entry = Read(doc);
+            if (entry.ShareReview is { } review)
+            {
+                reviews.Add(new ReviewDeadline(entry.ResourceCode, entry.Name, entry.Provider.Key, review.Due, review.Due < today));
+            }
+
+            if (entry.UpdatedAt < staleBefore)
+            {
+                stale.Add(new StaleEntry(entry.ResourceCode, entry.Name, entry.Provider.Key, entry.UpdatedAt));
+            }
+        }
+
+        return new CatalogDeadlines(today, [.. reviews.OrderBy(r => r.Due)], [.. stale.OrderBy(s => s.LastMaintained)]);
+    }
+
+    /// <summary>The change stream after a sequence number.</summary>
+    public IReadOnlyList<CatalogChange> Changes(long afterSequence, int limit, string? resourceCode = null) =>
+        _changes.Read(afterSequence, limit, resourceCode);
+
+    private (CatalogEntry Stored, IReadOnlyList<PossibleDuplicate> Duplicates) Replace(CatalogEntry current, CatalogEntry entry, string by)
+    {
+        var now = _time.GetUtcNow();
+        var review = current.ShareReview;
+        if (!SameShare(current.Share, entry.Share))
+        {
+            var due = _calendar.AddWorkingDays(WorkingDayCalendar.ToChinaDate(now), ShareReviewWorkingDays);
+            review = new ShareReview(now, due, current.Share.Type, entry.Share.Type);
+        }
+
+        var stored = entry with
+        {
+            Version = current.Version + 1,
+            Status = EntryStatus.Active,
+            CreatedAt = current.CreatedAt,
+            UpdatedAt = now,
+            ShareReview = review,
+        };
+        Write(stored);
+        Append(ChangeKind.Updated, current, stored, by, now);
+        return (stored, FindDuplicates(stored));
+    }
+
+    private static bool SameShare(ShareAttributes a, ShareAttributes b) =>
+        a.Type == b.Type && a.Method == b.Method
+        && string.Equals(a.Condition ?? "", b.Condition ?? "", StringComparison.Ordinal)
+        && string.Equals(a.Reason ?? "", b.Reason ?? "", StringComparison.Ordinal);
+
+    private void Append(ChangeKind kind, CatalogEntry? before, CatalogEntry after, string by, DateTimeOffset at)
+    {
+        var (fields, items) = CatalogChange.Diff(before, after);
+        _changes.Append(new CatalogChange(0, after.ResourceCode, kind, after.Version, by, at, fields, items));
+    }
+
+    private T Transaction<T>(Func<T> work)
+    {
+        var own = _db.BeginTrans();
+        try
+        {
+            var result = work();
+            if (own)
+            {
+                _db.Commit();
+            }
+
+            return result;
+        }
+        catch
+        {
+            if (own)
+            {
+                _db.Rollback();
+            }
+
+            throw;
+        }
+    }
+
+    private void Write(CatalogEntry entry)
+    {
+        var sharing = CatalogViews.ForSharing(entry);
+        _entries.Upsert(new EntryDocument
+        {
+            Code = entry.ResourceCode,
+            Division = entry.Provider.DivisionCode,
+            Credit = entry.Provider.CreditCode,
+            Classification = entry.ClassificationCode,
+            ShareType = entry.Share.Type.ToString(),
+            Retired = entry.Status == EntryStatus.Retired,
+            SearchText = SearchText(entry),
+            SharingSearchText = SearchText(sharing),
+            Json = JsonSerializer.Serialize(entry, CatalogJson.Options),
+        });
+
+        _itemKeys.DeleteMany(k => k.ResourceCode == entry.ResourceCode);
+        if (entry.Status == EntryStatus.Active)
+        {
+            _itemKeys.InsertBulk(entry.Items.Select(i => new ItemKeyDocument
+            {
+                Id = entry.ResourceCode + "#" + i.Id,
+                Key = ItemNames.CollectionKey(i),
+                ResourceCode = entry.ResourceCode,
+                Credit = entry.Provider.CreditCode,
+                Department = entry.Provider.Key,
+                ItemId = i.Id,
+                ItemName = i.Name,
+                DataType = ItemDataType.Parse(i.DataType).ToString(),
+            }));
+        }
+    }
+
+    private static string SearchText(CatalogEntry entry) =>
+        string.Join('\n', [ItemNames.Canonical(entry.Name), ItemNames.Canonical(entry.Abstract), .. entry.Items.Select(i => ItemNames.Canonical(i.Name))]);
+
+    private List<PossibleDuplicate> FindDuplicates(CatalogEntry entry)
+    {
+        var result = new List<PossibleDuplicate>();
+        foreach (var item in entry.Items)
+        {
+            var key = ItemNames.CollectionKey(item);
+            foreach (var held in _itemKeys.Find(k => k.Key == key))
+            {
+                if (held.Credit != entry.Provider.CreditCode)
+                {
+                    result.Add(new PossibleDuplicate(entry.ResourceCode, item.Id, item.Name, ItemDataType.Parse(item.DataType).ToString(), entry.Provider.Key,
+                        held.ResourceCode, held.ItemId, held.ItemName, held.Department));
+                }
+            }
+        }
+
+        if (result.Count > 0)
+        {
+            Log.PossibleDuplicate(_logger, entry.ResourceCode, result.Count);
+        }
+
+        return result;
+    }
+
+    private static PossibleDuplicate ToDuplicate(ItemKeyDocument registering, ItemKeyDocument holder) =>
+        new(registering.ResourceCode, registering.ItemId, registering.ItemName, registering.DataType, registering.Department,
+            holder.ResourceCode, holder.ItemId, holder.ItemName, holder.Department);
+
+    private List<CatalogValidationError> CheckReferences(CatalogEntry entry, HashSet<string>? importing = null)
+    {
+        var errors = new List<CatalogValidationError>();
+        var references = entry.Thematic?.References ?? [];
+        for (var i = 0; i < references.Count; i++)
+        {
+            var path = $"thematic.references[{i}]";
+            var target = Get(references[i].ResourceCode);
+            if (target is null || target.Status == EntryStatus.Retired)
+            {
+                if (importing?.Contains(references[i].ResourceCode) != true)
+                {
+                    errors.Add(new(path + ".resourceCode", "reference.unknownResource", "no active resource has this code"));
+                }
+            }
+            else if (target.Items.All(t => t.Id != references[i].ItemId))
+            {
+                errors.Add(new(path + ".itemId", "reference.unknownItem", "the referenced resource has no item with this id"));
+            }
+        }
+
+        return errors;
+    }
+
+    private static bool IsProvider(DepartmentRef provider, CallerIdentity caller) =>
+        caller.Kind == CallerKind.Department && provider.SameAs(caller.DivisionCode, caller.CreditCode);
+
+    private static CatalogEntry Read(EntryDocument doc) =>
+        JsonSerializer.Deserialize<CatalogEntry>(doc.Json, CatalogJson.Options)
+        ?? throw new InvalidDataException($"catalog entry {doc.Code} is unreadable");
+
+    internal sealed class EntryDocument
+    {
+        [BsonId(autoId: false)]
+        public string Code { get; set; } = "";
+
+        public string Division { get; set; } = "";
+
+        public string Credit { get; set; } = "";
+
+        public string Classification { get; set; } = "";
+
+        public string ShareType { get; set; } = "";
+
+        public bool Retired { get; set; }
+
+        public string SearchText { get; set; } = "";
+
+        public string SharingSearchText { get; set; } = "";
+
+        public string Json { get; set; } = "";
+    }
+
+    internal sealed class ItemKeyDocument
+    {
+        [BsonId(autoId: false)]
+        public string Id { get; set; } = "";
+
+        public string Key { get; set; } = "";
+
+        public string ResourceCode { get; set; } = "";
+
+        public string Credit { get; set; } = "";
+
+        public string Department { get; set; } = "";
+
+        public string ItemId { get; set; } = "";
+
+        public string ItemName { get; set; } = "";
+
+        public string DataType { get; set; } = "";
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3000, EventName = "CatalogEntryCreated", Level = LogLevel.Information, Message = "Catalog entry {ResourceCode} created by {Caller} ({Duplicates} possible duplicate items)")]
+        public static partial void Created(ILogger logger, string resourceCode, string caller, int duplicates);
+
+        [LoggerMessage(EventId = 3001, EventName = "CatalogEntryUpdated", Level = LogLevel.Information, Message = "Catalog entry {ResourceCode} updated by {Caller} to version {Version}")]
+        public static partial void Updated(ILogger logger, string resourceCode, string caller, long version);
+
+        [LoggerMessage(EventId = 3002, EventName = "CatalogEntryRetired", Level = LogLevel.Information, Message = "Catalog entry {ResourceCode} retired by {Caller}")]
+        public static partial void Retired(ILogger logger, string resourceCode, string caller);
+
+        [LoggerMessage(EventId = 3003, EventName = "CatalogWriteInvalid", Level = LogLevel.Information, Message = "Catalog {Operation} refused: {ErrorCount} validation errors")]
+        public static partial void Refused(ILogger logger, string operation, int errorCount);
+
+        [LoggerMessage(EventId = 3004, EventName = "CatalogWriteStale", Level = LogLevel.Information, Message = "Catalog update of {ResourceCode} refused: expected version {Expected}, current {Current}")]
+        public static partial void Stale(ILogger logger, string resourceCode, long expected, long current);
+
+        [LoggerMessage(EventId = 3005, EventName = "CatalogWriteForbidden", Level = LogLevel.Warning, Message = "Catalog write by {Caller} to {ResourceCode} refused: not the provider")]
+        public static partial void Forbidden(ILogger logger, string caller, string resourceCode);
+
+        [LoggerMessage(EventId = 3006, EventName = "CatalogDuplicateCollection", Level = LogLevel.Warning, Message = "Catalog entry {ResourceCode} has {Count} items another department's resource already holds (possible duplicate collection)")]
+        public static partial void PossibleDuplicate(ILogger logger, string resourceCode, int count);
+
+        [LoggerMessage(EventId = 3007, EventName = "CatalogImported", Level = LogLevel.Information, Message = "Catalog import by {Caller}: {Count} entries written")]
+        public static partial void Imported(ILogger logger, string caller, int count);
+    }
+}
