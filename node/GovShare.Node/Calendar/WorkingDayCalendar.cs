@@ -134,6 +134,41 @@ public sealed class WorkingDayCalendar
     }
 
     /// <summary>
+    /// As <see cref="AddWorkingDays(DateOnly,int)"/>, but a year without a holiday file counts
+    /// weekends only and the result is marked <paramref name="provisional"/>. For deadlines that
+    /// must not block the work they time (a catalog change in late November, before the State
+    /// Council publishes next year's holidays): the caller stores the flag and shows it.
+    /// </summary>
+    public DateOnly AddWorkingDays(DateOnly date, int workingDays, out bool provisional)
+    {
+        provisional = false;
+        var step = Math.Sign(workingDays);
+        var remaining = Math.Abs(workingDays);
+        var d = date;
+        while (remaining > 0)
+        {
+            d = d.AddDays(step);
+            bool working;
+            if (_years.Contains(d.Year))
+            {
+                working = IsWorkingDay(d);
+            }
+            else
+            {
+                provisional = true;
+                working = !HolidayFile.IsWeekend(d);
+            }
+
+            if (working)
+            {
+                remaining--;
+            }
+        }
+
+        return d;
+    }
+
+    /// <summary>
     /// As <see cref="AddWorkingDays(DateOnly,int)"/> on the date of <paramref name="instant"/>
     /// in China Standard Time; the result keeps that offset and the time of day.
     /// </summary>

@@ -142,13 +142,8 @@ public static class CatalogApi
             return Invalid([new("entries", "tooMany", $"{import.Entries.Count} entries; at most {MaxImportEntries} per import")]);
         }
 
-        var result = Calendar(() => store.Import(import.Entries, caller), out var calendarRefusal);
-        if (calendarRefusal is not null)
-        {
-            return calendarRefusal;
-        }
-
-        return result!.Outcome == CatalogOutcome.Ok
+        var result = store.Import(import.Entries, caller);
+        return result.Outcome == CatalogOutcome.Ok
             ? Json(new { entries = result.Entries, possibleDuplicates = result.Duplicates })
             : Invalid(result.Errors);
     }
@@ -225,7 +220,7 @@ public static class CatalogApi
             return refusal;
         }
 
-        return Written(context, Calendar(() => store.Update(resource, entry!, version, caller), out var calendarRefusal), calendarRefusal);
+        return Written(context, store.Update(resource, entry!, version, caller));
     }
 
     private static IResult Retire(HttpContext context, CatalogStore store, string code)
@@ -241,7 +236,7 @@ public static class CatalogApi
         }
 
         var (version, preconditionRefusal) = IfMatch(context);
-        return preconditionRefusal ?? Written(context, store.Retire(resource, version, caller), null);
+        return preconditionRefusal ?? Written(context, store.Retire(resource, version, caller));
     }
 
     private static IResult GetItemsCsv(HttpContext context, CatalogStore store, string code)
@@ -319,37 +314,18 @@ public static class CatalogApi
             return NotFound();
         }
 
-        return Written(context, Calendar(() => store.Update(resource, current with { Items = items }, version, caller), out var calendarRefusal), calendarRefusal);
+        return Written(context, store.Update(resource, current with { Items = items }, version, caller));
     }
 
-    private static IResult Written(HttpContext context, CatalogWriteResult? result, IResult? calendarRefusal)
+    private static IResult Written(HttpContext context, CatalogWriteResult result)
     {
-        if (calendarRefusal is not null)
-        {
-            return calendarRefusal;
-        }
-
-        if (!result!.Succeeded)
+        if (!result.Succeeded)
         {
             return Refusal(result);
         }
 
         SetETag(context, result.Entry!);
         return Json(new CatalogWriteResponse(result.Entry!, result.Duplicates ?? []));
-    }
-
-    private static T? Calendar<T>(Func<T> write, out IResult? refusal)
-    {
-        try
-        {
-            refusal = null;
-            return write();
-        }
-        catch (CalendarYearMissingException ex)
-        {
-            refusal = Problem.Result(503, ProblemTypes.CalendarYearMissing, "Working-day calendar incomplete", ex.Message);
-            return default;
-        }
     }
 
     private static IResult Refusal(CatalogWriteResult result) => result.Outcome switch

@@ -162,7 +162,7 @@ public sealed record ThematicAttributes(IReadOnlyList<ItemReference> References)
 public sealed record ItemReference(string ResourceCode, string ItemId);
 
 /// <summary>An open review of changed share attributes, due 30 working days after the change (Art. 17).</summary>
-public sealed record ShareReview(DateTimeOffset OpenedAt, DateOnly Due, ShareType From, ShareType To);
+public sealed record ShareReview(DateTimeOffset OpenedAt, DateOnly Due, ShareType From, ShareType To, bool DueProvisional = false);
 
 /// <summary>Top-level classes of the classification (class digit 1, 2, 3).</summary>
 public enum ResourceCategory

@@ -177,7 +177,6 @@ public sealed partial class CatalogStore
     /// accepted write counts as maintenance (Art. 18); a change of share attributes opens a
     /// review due in <see cref="ShareReviewWorkingDays"/> working days (Art. 17).
     /// </summary>
-    /// <exception cref="CalendarYearMissingException">The review's due date falls in a year without holiday data; nothing is written.</exception>
     public CatalogWriteResult Update(string code, CatalogEntry entry, long expectedVersion, CallerIdentity caller)
     {
         ArgumentNullException.ThrowIfNull(entry);
@@ -507,8 +506,10 @@ public sealed partial class CatalogStore
         var review = current.ShareReview;
         if (!SameShare(current.Share, entry.Share))
         {
-            var due = _calendar.AddWorkingDays(WorkingDayCalendar.ToChinaDate(now), ShareReviewWorkingDays);
-            review = new ShareReview(now, due, current.Share.Type, entry.Share.Type);
+            // A change is never refused for want of next year's holiday file: the due date is then
+            // provisional (weekends only) and says so.
+            var due = _calendar.AddWorkingDays(WorkingDayCalendar.ToChinaDate(now), ShareReviewWorkingDays, out var provisional);
+            review = new ShareReview(now, due, current.Share.Type, entry.Share.Type, provisional);
         }
 
         var stored = entry with

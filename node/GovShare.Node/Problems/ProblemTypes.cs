@@ -40,5 +40,4 @@ public static class ProblemTypes
     // Catalog and calendar.
     public const string CatalogCodeTaken = Prefix + "catalog-code-taken";
     public const string CatalogEntryRetired = Prefix + "catalog-entry-retired";
-    public const string CalendarYearMissing = Prefix + "calendar-year-missing";
 }

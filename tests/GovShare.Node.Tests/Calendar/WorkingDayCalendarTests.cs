@@ -72,6 +72,21 @@ public sealed class WorkingDayCalendarTests
     }
 
     [Fact]
+    public void AddWorkingDaysProvisional_IntoYearWithoutFile_CountsWeekendsOnlyAndSaysSo()
+    {
+        var calendar = Test();
+
+        // Mon 30 Dec 2030 + 5: Tue 31 Dec (from the file), then Wed 1 to Fri 3 Jan 2031 and Mon 6 Jan:
+        // without 2031 holidays New Year's Day counts as working, which is why the date is provisional.
+        var due = calendar.AddWorkingDays(new DateOnly(2030, 12, 30), 5, out var provisional);
+
+        Assert.True(provisional);
+        Assert.Equal(new DateOnly(2031, 1, 6), due);
+        calendar.AddWorkingDays(new DateOnly(2030, 12, 2), 3, out var inside);
+        Assert.False(inside);
+    }
+
+    [Fact]
     public void Load_ShippedFiles_Have2025And2026AsPublished()
     {
         var calendar = WorkingDayCalendar.Load();
