@@ -53,7 +53,13 @@ internal sealed class ArrowMessageMetadata
     public IReadOnlyList<(long Length, long NullCount)> Nodes { get; private set; } = [];
 
     /// <summary>For a record batch: the number of buffers.</summary>
-    public int BufferCount { get; private set; }
+    public int BufferCount => Buffers.Count;
+
+    /// <summary>For a record batch: each buffer's offset and length in the body, and where its entry sits in the metadata.</summary>
+    public IReadOnlyList<(long Offset, long Length, int MetadataPosition)> Buffers { get; private set; } = [];
+
+    /// <summary>Where the body length field sits in the metadata, or -1 when absent.</summary>
+    public int BodyLengthPosition { get; private set; } = -1;
 
     /// <summary>Parses and checks a message's metadata. Record batches are checked against the body length.</summary>
     public static ArrowMessageMetadata Parse(ReadOnlySpan<byte> metadata, ArrowInputLimits limits)
@@ -72,7 +78,7 @@ internal sealed class ArrowMessageMetadata
             throw new ArrowInputException(ArrowInputError.BodyTooLarge, $"A message declares a body of {bodyLength} bytes; the cap is {limits.MaxBodyBytes}.");
         }
 
-        var message = new ArrowMessageMetadata(kind, version, bodyLength);
+        var message = new ArrowMessageMetadata(kind, version, bodyLength) { BodyLengthPosition = root.Position(metadata, 3, 8) };
         var header = root.Table(metadata, 2);
         switch (kind)
         {
@@ -232,7 +238,7 @@ internal sealed class ArrowMessageMetadata
 
         Nodes = list;
         var buffers = batch.Vector(metadata, 2, 16);
-        BufferCount = buffers.Count;
+        var entries = new (long, long, int)[buffers.Count];
         for (var i = 0; i < buffers.Count; i++)
         {
             var at = buffers.ElementAt(i);
@@ -242,7 +248,11 @@ internal sealed class ArrowMessageMetadata
             {
                 throw new ArrowInputException(ArrowInputError.InvalidLength, $"Buffer {i} (offset {offset}, length {length}) lies outside the {BodyLength}-byte body.");
             }
+
+            entries[i] = (offset, length, at);
         }
+
+        Buffers = entries;
     }
 
     private static ArrowInputException Invalid(string what) =>
@@ -317,6 +327,8 @@ internal sealed class ArrowMessageMetadata
 
             return (int)at;
         }
+
+        public int Position(ReadOnlySpan<byte> data, int index, int size) => Field(data, index, size);
 
         public byte Byte(ReadOnlySpan<byte> data, int index)
         {

@@ -51,7 +51,24 @@ public sealed record DatasetVersion(
     DateTimeOffset DataUpdatedAt,
     string ExchangeId,
     PushMode Mode,
-    IReadOnlyList<DatasetSegment> Segments);
+    IReadOnlyList<DatasetSegment> Segments)
+{
+    // A version is a value: equal versions have equal segment lists, not the same list object.
+    public bool Equals(DatasetVersion? other) =>
+        other is not null
+        && ResourceCode == other.ResourceCode
+        && Version == other.Version
+        && Rows == other.Rows
+        && Bytes == other.Bytes
+        && SchemaFingerprint == other.SchemaFingerprint
+        && PushedAt == other.PushedAt
+        && DataUpdatedAt == other.DataUpdatedAt
+        && ExchangeId == other.ExchangeId
+        && Mode == other.Mode
+        && Segments.SequenceEqual(other.Segments);
+
+    public override int GetHashCode() => HashCode.Combine(ResourceCode, Version, ExchangeId);
+}
 
 /// <summary>An append's schema differs from the previous version's.</summary>
 public sealed class DatasetSchemaMismatchException : Exception
