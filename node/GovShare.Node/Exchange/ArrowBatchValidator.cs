@@ -29,9 +29,15 @@ public static class ArrowBatchValidator
             throw new ArrowInputException(ArrowInputError.TooManyColumns, $"The schema has {schema.FieldsList.Count} columns; 1 to {limits.MaxColumns} are accepted.");
         }
 
+        var names = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < schema.FieldsList.Count; i++)
         {
             var field = schema.FieldsList[i];
+            if (!names.Add(field.Name ?? ""))
+            {
+                throw new ArrowInputException(ArrowInputError.DuplicateColumn, $"Column {i} repeats the name '{field.Name}'.");
+            }
+
             if (!IsSupported(field.DataType))
             {
                 throw new ArrowInputException(ArrowInputError.UnsupportedType, $"Column {i} ('{field.Name}') has type {field.DataType.Name}; the supported item types are {SupportedTypesText}.");

@@ -48,6 +48,9 @@ public enum ArrowInputError
     /// <summary>A column's type is not one of the item types the catalog uses.</summary>
     UnsupportedType,
 
+    /// <summary>Two columns of the schema have the same name.</summary>
+    DuplicateColumn,
+
     /// <summary>A field nests deeper than the cap.</summary>
     NestingTooDeep,
 
@@ -130,6 +133,7 @@ public sealed class ArrowInputException : Exception
         ArrowInputError.UnexpectedMessage => "arrow-unexpected-message",
         ArrowInputError.UnsupportedCompression => "arrow-unsupported-compression",
         ArrowInputError.UnsupportedType => "arrow-unsupported-type",
+        ArrowInputError.DuplicateColumn => "arrow-duplicate-column",
         ArrowInputError.NestingTooDeep => "arrow-nesting-too-deep",
         ArrowInputError.TooManyColumns => "arrow-too-many-columns",
         ArrowInputError.LayoutMismatch => "arrow-layout-mismatch",

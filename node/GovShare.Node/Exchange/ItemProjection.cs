@@ -18,9 +18,10 @@ public sealed record ProjectedItem(string SourceColumn, string OutputName, Maski
 /// <remarks>
 /// An unmasked item's array is passed through without copying, so the output batch borrows the
 /// input batch's buffers: write (or copy) the output before disposing the input. Each output
-/// field carries metadata <c>govshare:masking</c> naming its rule. Not thread-safe (one per pull).
+/// field carries metadata <c>govshare:masking</c> naming its rule. Not thread-safe: one per pull,
+/// disposed when the pull ends.
 /// </remarks>
-public sealed class ItemProjection
+public sealed class ItemProjection : IDisposable
 {
     /// <summary>Metadata key on each output field naming its masking rule.</summary>
     public const string MaskingMetadataKey = "govshare:masking";
@@ -96,6 +97,11 @@ public sealed class ItemProjection
 
         if (errors.Count > 0)
         {
+            foreach (var masker in maskers)
+            {
+                masker?.Dispose();
+            }
+
             throw new ItemProjectionException(errors);
         }
 
@@ -118,6 +124,15 @@ public sealed class ItemProjection
         }
 
         return new RecordBatch(OutputSchema, columns, batch.Length);
+    }
+
+    /// <summary>Releases the maskers (a pseudonym masker holds an HMAC context).</summary>
+    public void Dispose()
+    {
+        foreach (var masker in _maskers)
+        {
+            masker.Dispose();
+        }
     }
 
     private static string MaskingName(MaskingRule rule) => rule.Kind switch

@@ -27,4 +27,8 @@ public static class ProblemTypes
     public const string PreconditionFailed = Prefix + "precondition-failed";
     public const string PreconditionRequired = Prefix + "precondition-required";
     public const string Internal = Prefix + "internal-error";
+
+    // Exchange.
+    public const string InvalidArrowStream = Prefix + "invalid-arrow-stream";
+    public const string SchemaMismatch = Prefix + "schema-mismatch";
 }

@@ -74,7 +74,7 @@ public sealed class ColumnMaskerTests
     public void KeepEnds_Int64PhoneNumber_MaskedText()
     {
         var phones = new Int64Array.Builder().Append(13812345678).AppendNull().Build();
-        var masker = Masker(MaskingRule.KeepEnds(3, 4), Int64Type.Default);
+        using var masker = Masker(MaskingRule.KeepEnds(3, 4), Int64Type.Default);
 
         var masked = masker.Mask(phones);
 
@@ -93,7 +93,7 @@ public sealed class ColumnMaskerTests
     [Fact]
     public void Redact_Strings_AllNullSameType()
     {
-        var masker = Masker(MaskingRule.Redact, StringType.Default);
+        using var masker = Masker(MaskingRule.Redact, StringType.Default);
         var masked = masker.Mask(Strings("530102199001011234", "x", null));
 
         Assert.IsType<StringType>(masker.OutputType);
@@ -205,7 +205,7 @@ public sealed class ColumnMaskerTests
     public void Bucket_Ages_RangeLabels()
     {
         var ages = new Int32Array.Builder().Append(0).Append(17).Append(18).Append(59).Append(60).Append(120).AppendNull().Build();
-        var masker = Masker(MaskingRule.Bucket(18, 60), Int32Type.Default);
+        using var masker = Masker(MaskingRule.Bucket(18, 60), Int32Type.Default);
 
         var masked = masker.Mask(ages);
 

@@ -26,7 +26,7 @@ public sealed class ArrowInteropTests
     public async Task ApacheArrowJs_ReadsProjectedMaskedStream_RowsColumnsAndMaskedValues()
     {
         var key = PseudonymKey.Derive(new byte[32], "11530100015151711X");
-        var projection = ItemProjection.Create(ArrowSamples.PeopleSchema,
+        using var projection = ItemProjection.Create(ArrowSamples.PeopleSchema,
         [
             new ProjectedItem("id_number", "SFZH", MaskingRule.KeepEnds(6, 4)),
             new ProjectedItem("name", "XM", MaskingRule.KeepEnds(1, 0)),

@@ -2,6 +2,7 @@ using Apache.Arrow;
 using Apache.Arrow.Types;
 using GovShare.Node.Exchange;
 using GovShare.Node.Storage;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace GovShare.Node.Tests.Exchange;
 
@@ -250,6 +251,53 @@ public sealed class DatasetStoreTests : IDisposable
 
         Assert.Equal(16, version.Rows);
         Assert.Equal(_time.GetUtcNow(), version.DataUpdatedAt);
+    }
+
+    [Fact]
+    public async Task Push_MalformedStreamMidway_NothingPublishedNoFiles()
+    {
+        var previous = await PushAsync(PushMode.Replace, ArrowSamples.People(4, 0));
+        var input = ArrowSamples.PeopleStream(batches: 3, rows: 8);
+        var frames = ArrowSamples.Frames(input);
+        var third = frames[3];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(input.AsSpan(third.BodyStart + (int)third.Metadata.Buffers[1].Offset + 8), 1 << 30);
+
+        await Assert.ThrowsAsync<ArrowInputException>(async () =>
+        {
+            await using var reader = await SafeArrowReader.OpenAsync(new MemoryStream(input), declaredLength: input.Length);
+            await using var push = await _store.BeginPushAsync(Resource, PushMode.Replace, reader.Schema, ExchangeId.New(_time));
+            await foreach (var batch in reader.ReadAllAsync())
+            {
+                using (batch)
+                {
+                    await push.WriteAsync(batch);
+                }
+            }
+
+            await push.CommitAsync();
+        });
+
+        Assert.Equal(previous, _store.Latest(Resource));
+        Assert.Equal([previous.Segments[0].File], SegmentFiles());
+    }
+
+    [Fact]
+    public async Task AddGovShareExchange_HostStarts_StrayFilesRemoved()
+    {
+        File.WriteAllBytes(Path.Combine(_store.Folder, "01JDXXXXXXXXXXXXXXXXXXXXXX.arrows.tmp"), [1]);
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection()
+            .AddLogging()
+            .AddSingleton(_folder)
+            .AddGovShareExchange(new DatasetStoreOptions { KeepVersions = 2 });
+        using var provider = services.BuildServiceProvider();
+
+        foreach (var hosted in provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>())
+        {
+            await hosted.StartAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(2, provider.GetRequiredService<DatasetStore>().Options.KeepVersions);
+        Assert.Empty(SegmentFiles());
     }
 
     private sealed class ManualTime(DateTimeOffset now) : TimeProvider

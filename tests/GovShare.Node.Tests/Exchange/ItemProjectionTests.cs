@@ -23,7 +23,7 @@ public sealed class ItemProjectionTests
     [Fact]
     public void Create_Items_OutputSchemaKnownUpFront()
     {
-        var projection = ItemProjection.Create(ArrowSamples.PeopleSchema, Items, Key);
+        using var projection = ItemProjection.Create(ArrowSamples.PeopleSchema, Items, Key);
 
         Assert.Equal(["XM", "SFZH", "NLD", "HH", "CSNY", "YE", "ZT"], projection.OutputSchema.FieldsList.Select(f => f.Name));
         Assert.Equal(["utf8", "utf8", "utf8", "utf8", "utf8", "decimal128", "bool"], projection.OutputSchema.FieldsList.Select(f => f.DataType.Name));
@@ -34,7 +34,7 @@ public sealed class ItemProjectionTests
     [Fact]
     public void Project_Batch_OnlyProjectedItemsMasked()
     {
-        var projection = ItemProjection.Create(ArrowSamples.PeopleSchema, Items, Key);
+        using var projection = ItemProjection.Create(ArrowSamples.PeopleSchema, Items, Key);
         using var source = ArrowSamples.People(10, seed: 2);
 
         using var output = projection.Project(source);
@@ -57,7 +57,7 @@ public sealed class ItemProjectionTests
     [Fact]
     public void Project_BatchRoundTrip_WritesAsArrowStream()
     {
-        var projection = ItemProjection.Create(ArrowSamples.PeopleSchema, Items, Key);
+        using var projection = ItemProjection.Create(ArrowSamples.PeopleSchema, Items, Key);
         using var source = ArrowSamples.People(30);
         using var output = projection.Project(source);
 
@@ -98,7 +98,7 @@ public sealed class ItemProjectionTests
     [Fact]
     public void Project_BatchOfOtherSchema_Refused()
     {
-        var projection = ItemProjection.Create(ArrowSamples.PeopleSchema, Items, Key);
+        using var projection = ItemProjection.Create(ArrowSamples.PeopleSchema, Items, Key);
         var schema = new Schema.Builder().Field(f => f.Name("x").DataType(Int32Type.Default)).Build();
         using var other = new RecordBatch(schema, [new Int32Array.Builder().Append(1).Build()], 1);
 

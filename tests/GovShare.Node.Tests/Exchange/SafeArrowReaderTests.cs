@@ -336,6 +336,19 @@ public sealed class SafeArrowReaderTests
     }
 
     [Fact]
+    public async Task Open_DuplicateColumnNames_DuplicateColumn()
+    {
+        var schema = new Schema.Builder()
+            .Field(f => f.Name("name").DataType(StringType.Default))
+            .Field(f => f.Name("name").DataType(Int32Type.Default))
+            .Build();
+
+        var ex = await RefusedAsync(ArrowSamples.Write(schema));
+
+        Assert.Equal(ArrowInputError.DuplicateColumn, ex.Error);
+    }
+
+    [Fact]
     public async Task Open_TooManyColumns_TooManyColumns()
     {
         var ex = await RefusedAsync(ArrowSamples.PeopleStream(1, 1), ArrowInputLimits.Default with { MaxColumns = 5 });
