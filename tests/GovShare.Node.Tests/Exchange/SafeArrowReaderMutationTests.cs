@@ -80,61 +80,61 @@ public sealed class SafeArrowReaderMutationTests(ITestOutputHelper output)
         switch (random.Next(7))
         {
             case 0:
-            {
-                var flips = 1 + random.Next(4);
-                for (var i = 0; i < flips; i++)
                 {
-                    input[random.Next(input.Length)] ^= (byte)(1 << random.Next(8));
+                    var flips = 1 + random.Next(4);
+                    for (var i = 0; i < flips; i++)
+                    {
+                        input[random.Next(input.Length)] ^= (byte)(1 << random.Next(8));
+                    }
+
+                    return (input, $"flip {flips} bits");
                 }
 
-                return (input, $"flip {flips} bits");
-            }
-
             case 1:
-            {
-                var at = random.Next(input.Length - 4) & ~3;
-                BinaryPrimitives.WriteInt32LittleEndian(input.AsSpan(at), InterestingInt32[random.Next(InterestingInt32.Length)]);
-                return (input, $"int32 at {at}");
-            }
+                {
+                    var at = random.Next(input.Length - 4) & ~3;
+                    BinaryPrimitives.WriteInt32LittleEndian(input.AsSpan(at), InterestingInt32[random.Next(InterestingInt32.Length)]);
+                    return (input, $"int32 at {at}");
+                }
 
             case 2:
-            {
-                var at = random.Next(input.Length);
-                input[at] = (byte)random.Next(256);
-                return (input, $"byte at {at}");
-            }
+                {
+                    var at = random.Next(input.Length);
+                    input[at] = (byte)random.Next(256);
+                    return (input, $"byte at {at}");
+                }
 
             case 3:
-            {
-                var cut = random.Next(input.Length);
-                return (input[..cut], $"truncate at {cut}");
-            }
+                {
+                    var cut = random.Next(input.Length);
+                    return (input[..cut], $"truncate at {cut}");
+                }
 
             case 4:
-            {
-                var other = seeds[random.Next(seeds.Length)];
-                var a = random.Next(input.Length);
-                var b = random.Next(other.Length);
-                return ([.. input[..a], .. other[b..]], $"splice {a}/{b}");
-            }
+                {
+                    var other = seeds[random.Next(seeds.Length)];
+                    var a = random.Next(input.Length);
+                    var b = random.Next(other.Length);
+                    return ([.. input[..a], .. other[b..]], $"splice {a}/{b}");
+                }
 
             case 5:
-            {
-                var a = random.Next(input.Length);
-                var length = random.Next(1, Math.Min(64, input.Length - a) + 1);
-                return ([.. input[..(a + length)], .. input[a..]], $"duplicate {a}+{length}");
-            }
+                {
+                    var a = random.Next(input.Length);
+                    var length = random.Next(1, Math.Min(64, input.Length - a) + 1);
+                    return ([.. input[..(a + length)], .. input[a..]], $"duplicate {a}+{length}");
+                }
 
             default:
-            {
-                // A valid body with one value-bearing int32 replaced: targets offsets and lengths
-                // that the framing checks cannot see.
-                var frames = ArrowSamples.Frames(seed);
-                var frame = frames[1 + random.Next(frames.Count - 1)];
-                var at = frame.BodyStart + (random.Next(frame.BodyLength - 4) & ~3);
-                BinaryPrimitives.WriteInt32LittleEndian(input.AsSpan(at), InterestingInt32[random.Next(InterestingInt32.Length)] ^ random.Next(4));
-                return (input, $"body int32 at {at}");
-            }
+                {
+                    // A valid body with one value-bearing int32 replaced: targets offsets and lengths
+                    // that the framing checks cannot see.
+                    var frames = ArrowSamples.Frames(seed);
+                    var frame = frames[1 + random.Next(frames.Count - 1)];
+                    var at = frame.BodyStart + (random.Next(frame.BodyLength - 4) & ~3);
+                    BinaryPrimitives.WriteInt32LittleEndian(input.AsSpan(at), InterestingInt32[random.Next(InterestingInt32.Length)] ^ random.Next(4));
+                    return (input, $"body int32 at {at}");
+                }
         }
     }
 }
