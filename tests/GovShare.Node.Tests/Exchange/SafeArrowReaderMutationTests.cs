@@ -12,7 +12,9 @@ namespace GovShare.Node.Tests.Exchange;
 /// </summary>
 public sealed class SafeArrowReaderMutationTests(ITestOutputHelper output)
 {
-    private const int Inputs = 3000;
+    // A longer campaign: GOVSHARE_MUTATION_INPUTS=200000 GOVSHARE_MUTATION_SEED=7 dotnet test --filter Mutation
+    private static readonly int Inputs = int.TryParse(Environment.GetEnvironmentVariable("GOVSHARE_MUTATION_INPUTS"), out var n) ? n : 3000;
+    private static readonly int Seed = int.TryParse(Environment.GetEnvironmentVariable("GOVSHARE_MUTATION_SEED"), out var s) ? s : 20261124;
     private const long AllocationBound = 32L << 20;
 
     private static readonly int[] InterestingInt32 = [0, 1, -1, 7, 8, 255, 4096, 65536, int.MaxValue, int.MinValue, 0x7FFFFFF8, 1_700_000_000];
@@ -20,7 +22,7 @@ public sealed class SafeArrowReaderMutationTests(ITestOutputHelper output)
     [Fact]
     public async Task ReadAll_ThreeThousandMutatedStreams_ReadOrArrowInputExceptionOnly()
     {
-        var random = new Random(20261124);
+        var random = new Random(Seed);
         byte[][] seeds =
         [
             ArrowSamples.PeopleStream(batches: 3, rows: 12),
@@ -62,7 +64,7 @@ public sealed class SafeArrowReaderMutationTests(ITestOutputHelper output)
             outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
         }
 
-        output.WriteLine(Describe(outcomes));
+        output.WriteLine($"seed {Seed}, {Inputs} inputs: {Describe(outcomes)}");
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
 
         // The run must exercise both sides and many distinct refusals, or it proves little.
