@@ -6,9 +6,6 @@ namespace GovShare.Node.Exchange;
 /// <summary>The problem+json answers of the exchange's own refusals, for the endpoints built on it.</summary>
 public static class ExchangeProblems
 {
-    /// <summary>Header carrying the exchange id on every push and pull response.</summary>
-    public const string ExchangeIdHeader = "GovShare-Exchange-Id";
-
     /// <summary>400 for a refused Arrow stream: extensions <c>code</c> (stable, e.g. <c>arrow-invalid-offsets</c>) and <c>exchangeId</c>.</summary>
     public static IResult InvalidArrowStream(ArrowInputException refusal, ExchangeId exchangeId)
     {
