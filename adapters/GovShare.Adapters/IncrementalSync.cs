@@ -62,10 +62,11 @@ public delegate Task<PushReceipt> PushStaged(StagedDataset dataset, PushMode mod
 /// </summary>
 /// <remarks>
 /// The first sync (no state, or a different strategy or items than last time) pushes everything
-/// with <see cref="PushMode.Replace"/>. Later syncs push new and changed rows with
-/// <see cref="PushMode.Append"/>. Deletions: the key-hash strategy detects keys that disappeared and
-/// then pushes the whole current dataset with Replace; the watermark strategy cannot see deletions
-/// (mark rows deleted with an item and a new updated-at instead). State is committed only after
+/// with <see cref="PushMode.Replace"/>. Later syncs push only new rows with <see cref="PushMode.Append"/>.
+/// The node's append has no update or delete by key, so when the key-hash strategy sees an existing
+/// key changed or gone it pushes the whole current dataset with Replace instead. The watermark
+/// strategy sees neither: it is for insert-only sources (event and register tables); use key-hash
+/// for tables whose rows change. State is committed only after
 /// the node accepted the push, so a failed push is retried whole next time.
 /// </remarks>
 public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logger = null)
@@ -96,9 +97,11 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
         {
             var mode = pass.SelectAll ? PushMode.Replace : PushMode.Append;
             var deleted = settings.Strategy == SyncStrategy.KeyHash && !pass.SelectAll ? state.CountDeleted() : 0;
-            if (deleted > 0)
+            if (deleted > 0 || pass.ChangedExisting > 0)
             {
-                // The node's push has no delete; the current rows replace the dataset instead.
+                // The node's push appends and has no delete or update by key: when rows were
+                // deleted or existing rows changed, the current rows replace the dataset instead,
+                // so the node never holds a row twice. Only new keys go as an append.
                 LogDeletionsReplace(_logger, settings.ResourceCode, deleted);
                 await staged.DisposeAsync().ConfigureAwait(false);
                 pass = new Pass(settings, state, null, null, selectAll: true);
@@ -183,6 +186,9 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
     {
         public bool SelectAll { get; private set; } = selectAll;
         public long Scanned { get; private set; }
+
+        /// <summary>Rows whose key was synced before with other values (key-hash strategy).</summary>
+        public long ChangedExisting { get; private set; }
         public string? NewWatermark { get; private set; }
         public string? ItemsFingerprint { get; private set; }
 
@@ -297,7 +303,13 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
                     continue;
                 }
 
-                if (SelectAll || state.Lookup(keyText) is not { } previous || !previous.AsSpan().SequenceEqual(rowHash))
+                var previous = state.Lookup(keyText);
+                if (previous is not null && !previous.AsSpan().SequenceEqual(rowHash))
+                {
+                    ChangedExisting++;
+                }
+
+                if (SelectAll || previous is null || !previous.AsSpan().SequenceEqual(rowHash))
                 {
                     selected.Add(r);
                 }

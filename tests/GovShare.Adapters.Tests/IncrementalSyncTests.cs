@@ -42,7 +42,23 @@ public sealed class IncrementalSyncTests : IDisposable
     }
 
     [Fact]
-    public async Task RunOnceAsync_KeyHash_PushesOnlyNewAndChangedRows()
+    public async Task RunOnceAsync_KeyHashOnlyNewRows_AppendsOnlyThem()
+    {
+        var sync = new IncrementalSync(new SyncSettings("530100-01-0001", SyncStrategy.KeyHash, _temp.File("state"), KeyItems: ["licence_id"]));
+
+        await RunAsync(sync);
+        SqliteRoundTripTests.Execute(_connection, "INSERT INTO licences VALUES (60, 'new', '1.00', '2025-01-01', 1, 1.0, '2025-01-02T00:00:00.000Z')");
+        SqliteRoundTripTests.Execute(_connection, "INSERT INTO licences VALUES (61, 'newer', '2.00', '2025-01-01', 1, 1.0, '2025-01-02T00:00:00.000Z')");
+        var second = await RunAsync(sync);
+        var third = await RunAsync(sync);
+
+        Assert.Equal((PushMode.Append, 2L, 0L), (second.Mode!.Value, second.RowsPushed, second.DeletionsDetected));
+        Assert.Equal([60L, 61L], _pushes[1].Ids);
+        Assert.Equal(SyncOutcome.UpToDate, third.Outcome);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_KeyHashChangedRow_ReplacesSoNoRowIsHeldTwice()
     {
         var sync = new IncrementalSync(new SyncSettings("530100-01-0001", SyncStrategy.KeyHash, _temp.File("state"), KeyItems: ["licence_id"]));
 
@@ -53,8 +69,9 @@ public sealed class IncrementalSyncTests : IDisposable
         var second = await RunAsync(sync);
         var third = await RunAsync(sync);
 
-        Assert.Equal((PushMode.Append, 2L, 0L), (second.Mode!.Value, second.RowsPushed, second.DeletionsDetected));
-        Assert.Equal([12L, 60L], _pushes[1].Ids);
+        // A push appends; an existing key with new values would stand twice, so the whole current dataset replaces it.
+        Assert.Equal((PushMode.Replace, 51L), (second.Mode!.Value, second.RowsPushed));
+        Assert.Equal(51, _pushes[1].Ids.Distinct().Count());
         Assert.Equal(SyncOutcome.UpToDate, third.Outcome);
     }
 
@@ -78,12 +95,12 @@ public sealed class IncrementalSyncTests : IDisposable
     {
         var sync = new IncrementalSync(new SyncSettings("530100-01-0001", SyncStrategy.KeyHash, _temp.File("state"), KeyItems: ["licence_id"]));
         await RunAsync(sync);
-        SqliteRoundTripTests.Execute(_connection, "UPDATE licences SET capital = '1.23' WHERE id = 3");
+        SqliteRoundTripTests.Execute(_connection, "INSERT INTO licences VALUES (70, 'late', '1.23', '2025-01-01', 1, 1.0, '2025-01-02T00:00:00.000Z')");
 
         await Assert.ThrowsAsync<NodeRefusedException>(() => sync.RunOnceAsync(Source, (_, _, _) => throw new NodeRefusedException(System.Net.HttpStatusCode.ServiceUnavailable, "{}"), TimeProvider.System, _temp.Path));
         var retried = await RunAsync(sync);
 
-        Assert.Equal([3L], _pushes[1].Ids);
+        Assert.Equal([70L], _pushes[1].Ids);
         Assert.Equal(1, retried.RowsPushed);
     }
 
