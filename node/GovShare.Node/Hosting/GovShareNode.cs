@@ -1,5 +1,6 @@
 using System.Security.Authentication;
 using GovShare.Node.Catalog;
+using GovShare.Node.Exchange;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
 using GovShare.Node.Management;
@@ -104,6 +105,7 @@ public sealed class GovShareNode : IAsyncDisposable
         builder.Services.AddGovShareIdentity(trust, options);
         builder.Services.AddGovShareCatalog(builder.Configuration);
         builder.Services.AddGovShareHierarchy(builder.Configuration);
+        builder.Services.AddGovShareExchangeApi(builder.Configuration);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         services?.Invoke(builder.Services);
@@ -141,6 +143,7 @@ public sealed class GovShareNode : IAsyncDisposable
         var exchange = app.MapGroup("").RequireAuthorization(IdentitySetup.RegisteredCallerPolicy);
         exchange.MapIdentityApi(options.DivisionCode);
         exchange.MapCatalogApi();
+        exchange.MapExchangeApi();
 
         // Eager: the operator token file exists as soon as the node does.
         _ = app.Services.GetRequiredService<OperatorToken>();

@@ -44,4 +44,14 @@ public static class ProblemTypes
     // Exchange.
     public const string InvalidArrowStream = Prefix + "invalid-arrow-stream";
     public const string SchemaMismatch = Prefix + "schema-mismatch";
+    public const string PurposeRequired = Prefix + "purpose-required";
+    public const string PurposeMismatch = Prefix + "purpose-mismatch";
+    public const string NoGrant = Prefix + "no-grant";
+    public const string NotShared = Prefix + "not-shared";
+    public const string UnknownItem = Prefix + "unknown-item";
+    public const string ItemNotGranted = Prefix + "item-not-granted";
+    public const string NotProvider = Prefix + "not-provider";
+    public const string NoData = Prefix + "no-data";
+    public const string ResultTooLargeForText = Prefix + "result-too-large-for-text";
+    public const string NodeBusy = Prefix + "node-busy";
 }

@@ -105,7 +105,7 @@ public sealed class ArrowInteropTests
     }
 
     /// <summary>The interop folder with its node_modules installed, keyed by the lock file's hash.</summary>
-    private static async Task<string> InstalledInteropAsync()
+    internal static async Task<string> InstalledInteropAsync()
     {
         var lockFile = await File.ReadAllBytesAsync(Path.Combine(InteropSource, "package-lock.json"));
         var target = Path.Combine(Path.GetTempPath(), "govshare-arrow-interop-" + Convert.ToHexStringLower(SHA256.HashData(lockFile))[..12]);
@@ -123,7 +123,7 @@ public sealed class ArrowInteropTests
         return target;
     }
 
-    private static Task<string> RunNodeAsync(string script, string file) =>
+    internal static Task<string> RunNodeAsync(string script, string file) =>
         RunAsync("node", Path.GetDirectoryName(script)!, script, file);
 
     private static async Task<string> RunAsync(string program, string workingDirectory, params string[] arguments)

@@ -1,0 +1,502 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Apache.Arrow;
+using Apache.Arrow.Ipc;
+using GovShare.Node.Catalog;
+using GovShare.Node.Desensitisation;
+using GovShare.Node.Hierarchy;
+using GovShare.Node.Identity;
+using GovShare.Node.Problems;
+using GovShare.Node.Requests;
+using GovShare.Node.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace GovShare.Node.Exchange;
+
+/// <summary>What a push answers.</summary>
+public sealed record PushReceipt(string ExchangeId, string ResourceCode, int Version, long Rows, long Bytes, PushMode Mode);
+
+/// <summary>
+/// The exchange endpoints: a provider pushes an Arrow IPC stream of its resource; a user pulls
+/// the information items it may see, masked. Both stream batch by batch in bounded memory.
+/// </summary>
+public static partial class ExchangeApi
+{
+    /// <summary>The purpose of use (Art. 32): mandatory on every pull, matched against the grant's.</summary>
+    public const string PurposeHeader = "GovShare-Purpose";
+
+    private static readonly Regex PurposePattern = PurposeRegex();
+
+    public static IServiceCollection AddGovShareExchangeApi(this IServiceCollection services, IConfiguration configuration)
+    {
+        var section = configuration.GetSection(ExchangeOptions.Section);
+        services.Configure<ExchangeOptions>(section);
+        var options = section.Get<ExchangeOptions>() ?? new ExchangeOptions();
+        services.AddGovShareExchange(new DatasetStoreOptions { KeepVersions = options.KeepVersions });
+        services.TryAddSingleton<GrantStore>();
+        services.AddSingleton(new PushGate(options.MaxConcurrentPushes));
+        services.AddSingleton(provider => new PseudonymSecretHolder(PseudonymSecret.LoadOrCreate(provider.GetRequiredService<NodeDataFolder>().Path)));
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapExchangeApi(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapPost("/v1/resources/{code}/data", PushAsync).DisableRequestTimeout();
+        endpoints.MapGet("/v1/resources/{code}/data", PullAsync).DisableRequestTimeout();
+        endpoints.MapGet("/v1/resources/{code}/versions", Versions);
+        return endpoints;
+    }
+
+    private static async Task PushAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, PushGate gate, IOptions<ExchangeOptions> options, TimeProvider time, ILoggerFactory loggers)
+    {
+        var logger = loggers.CreateLogger("GovShare.Node.Exchange");
+        var exchangeId = ExchangeIdFor(context, time);
+        var started = Stopwatch.GetTimestamp();
+        if (await ResolveAsync(context, code) is not { } entry)
+        {
+            return;
+        }
+
+        var caller = CallerIdentity.FromPrincipal(context.User)!;
+        if (!entry.Provider.SameAs(caller.DivisionCode, caller.CreditCode))
+        {
+            await Refuse(context, 403, ProblemTypes.NotProvider, "Only the resource's source department may push", $"{entry.ResourceCode} is provided by {entry.Provider.Key} (Art. 13: one datum, one source).");
+            return;
+        }
+
+        var modeText = context.Request.Query["mode"].ToString();
+        if (!TryParseMode(modeText, out var mode))
+        {
+            await Refuse(context, 400, ProblemTypes.MalformedRequest, "Unknown push mode", $"mode must be 'replace' or 'append', not '{modeText}'.");
+            return;
+        }
+
+        if (!string.Equals(context.Request.ContentType?.Split(';')[0].Trim(), ExchangeProtocol.ArrowStreamMediaType, StringComparison.OrdinalIgnoreCase))
+        {
+            await Refuse(context, 415, ProblemTypes.UnsupportedMediaType, "A push is an Arrow IPC stream", $"Send Content-Type: {ExchangeProtocol.ArrowStreamMediaType}.");
+            return;
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = options.Value.MaxPushBytes;
+        }
+
+        if (context.Request.ContentLength > options.Value.MaxPushBytes)
+        {
+            await Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The push is too large", $"At most {options.Value.MaxPushBytes} bytes per push.");
+            return;
+        }
+
+        if (!gate.TryEnter())
+        {
+            context.Response.Headers.RetryAfter = "5";
+            await Refuse(context, 503, ProblemTypes.NodeBusy, "Too many pushes in progress", "Try again in a few seconds.");
+            return;
+        }
+
+        try
+        {
+            var expected = entry.ArrowSchema();
+            await using var reader = await SafeArrowReader.OpenAsync(context.Request.Body, declaredLength: context.Request.ContentLength, cancellationToken: context.RequestAborted);
+            var mismatch = SchemaDifferences(expected, reader.Schema);
+            if (mismatch.Count > 0)
+            {
+                await Refuse(context, 400, ProblemTypes.SchemaMismatch, "The pushed columns do not match the catalog's items", string.Join(" ", mismatch), new() { ["errors"] = mismatch });
+                return;
+            }
+
+            await using var push = await datasets.BeginPushAsync(entry.ResourceCode, mode, expected, exchangeId, context.RequestAborted);
+            while (await reader.ReadNextBatchAsync(context.RequestAborted) is { } batch)
+            {
+                using (batch)
+                {
+                    var nulls = NullsInRequiredItems(expected, batch);
+                    if (nulls is not null)
+                    {
+                        await Refuse(context, 400, ProblemTypes.SchemaMismatch, "A required item has no value", nulls);
+                        return;
+                    }
+
+                    // The catalog's schema, carrying item ids, over the pushed arrays: no copy.
+                    await push.WriteAsync(new RecordBatch(expected, Enumerable.Range(0, batch.ColumnCount).Select(batch.Column), batch.Length), context.RequestAborted);
+                }
+            }
+
+            var version = await push.CommitAsync(cancellationToken: context.RequestAborted);
+            var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            LogPushed(logger, exchangeId.Value, entry.ResourceCode, version.Version, version.Rows, version.Bytes, caller.Uri, elapsed);
+            await TypedResults.Ok(new PushReceipt(exchangeId.Value, entry.ResourceCode, version.Version, version.Rows, version.Bytes, mode)).ExecuteAsync(context);
+        }
+        catch (ArrowInputException ex)
+        {
+            LogPushRefused(logger, exchangeId.Value, entry.ResourceCode, ex.Code);
+            await ExchangeProblems.InvalidArrowStream(ex, exchangeId).ExecuteAsync(context);
+        }
+        catch (DatasetSchemaMismatchException ex)
+        {
+            await ExchangeProblems.SchemaMismatch(ex, exchangeId).ExecuteAsync(context);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            // The body broke off or outgrew its limit: the uncommitted push was removed.
+            await Refuse(context, ex.StatusCode, ex.StatusCode == 413 ? ProblemTypes.PayloadTooLarge : ProblemTypes.MalformedRequest, "The push body was not received whole", ex.Message);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        {
+            LogPushAborted(logger, exchangeId.Value, entry.ResourceCode);
+        }
+        finally
+        {
+            gate.Exit();
+        }
+    }
+
+    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, PseudonymSecretHolder secret, IOptions<ExchangeOptions> options, TimeProvider time, ILoggerFactory loggers)
+    {
+        var logger = loggers.CreateLogger("GovShare.Node.Exchange");
+        var exchangeId = ExchangeIdFor(context, time);
+        var started = Stopwatch.GetTimestamp();
+        var purpose = context.Request.Headers[PurposeHeader].ToString();
+        if (purpose.Length == 0)
+        {
+            await Refuse(context, 400, ProblemTypes.PurposeRequired, "A purpose of use is required", $"Send the {PurposeHeader} header with the purpose code of your grant or use (Art. 32).");
+            return;
+        }
+
+        if (!PurposePattern.IsMatch(purpose))
+        {
+            await Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed purpose", $"{PurposeHeader} is 1 to 64 letters, digits and . _ : - only.");
+            return;
+        }
+
+        if (await ResolveAsync(context, code) is not { } entry)
+        {
+            return;
+        }
+
+        var caller = CallerIdentity.FromPrincipal(context.User)!;
+        var requested = context.Request.Query["items"].SelectMany(v => (v ?? "").Split(',')).Select(v => v.Trim()).Where(v => v.Length > 0).ToList();
+        var decision = PullAuthorisation.Decide(entry, caller, purpose, requested, grants, time.GetUtcNow());
+        if (!decision.Allowed)
+        {
+            LogPullRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, decision.ProblemType!);
+            await Refuse(context, decision.Status, decision.ProblemType!, decision.Title!, decision.Detail!);
+            return;
+        }
+
+        if (datasets.Latest(entry.ResourceCode) is not { } version)
+        {
+            await Refuse(context, 404, ProblemTypes.NoData, "No data has been pushed yet", $"{entry.ResourceCode} has no published version.");
+            return;
+        }
+
+        var accept = Representation(context.Request.Headers.Accept.ToString());
+        if (accept is null)
+        {
+            await Refuse(context, 406, ProblemTypes.UnsupportedMediaType, "Unsupported representation", $"Ask for {ExchangeProtocol.ArrowStreamMediaType}, {TextRepresentation.Json} or {TextRepresentation.Csv}.");
+            return;
+        }
+
+        if (accept != ExchangeProtocol.ArrowStreamMediaType && version.Rows > options.Value.MaxTextRows)
+        {
+            await Refuse(context, 406, ProblemTypes.ResultTooLargeForText, "Too many rows for JSON or CSV", $"The resource has {version.Rows} rows; JSON and CSV are offered up to {options.Value.MaxTextRows}. Pull it as {ExchangeProtocol.ArrowStreamMediaType}.");
+            return;
+        }
+
+        await using var reader = datasets.OpenRead(version);
+        var sourceSchema = await reader.ReadSchemaAsync(context.RequestAborted);
+        var key = decision.Items!.Any(i => i.Masking.Kind == MaskingKind.Pseudonym) ? PseudonymKey.Derive(secret.Secret, caller.Uri) : null;
+        using var projection = ItemProjection.Create(sourceSchema, decision.Items!.Select(i => new ProjectedItem(i.Item.Name, i.Item.Name, i.Masking)).ToList(), key);
+
+        context.Response.ContentType = accept;
+        var body = new CountingStream(context.Response.Body);
+        long rows = 0;
+        var generation = grants.Generation;
+        ArrowStreamWriter? arrow = null;
+        TextRepresentation? text = null;
+        try
+        {
+            if (accept == ExchangeProtocol.ArrowStreamMediaType)
+            {
+                arrow = new ArrowStreamWriter(body, projection.OutputSchema, leaveOpen: true);
+                await arrow.WriteStartAsync(context.RequestAborted);
+            }
+            else
+            {
+                text = await TextRepresentation.StartAsync(body, projection.OutputSchema, accept == TextRepresentation.Csv, context.RequestAborted);
+            }
+
+            await foreach (var batch in reader.ReadBatchesAsync(context.RequestAborted))
+            {
+                using (batch)
+                {
+                    // A revocation takes effect at once, in the middle of a pull too (Art. 25, 32).
+                    if (decision.Grant is { } grant && grants.Generation != Interlocked.Read(ref generation))
+                    {
+                        generation = grants.Generation;
+                        if (grants.Find(grant.Id) is not { } current || !current.IsEffective(time.GetUtcNow()))
+                        {
+                            LogPullCut(logger, exchangeId.Value, entry.ResourceCode, grant.Id);
+                            context.Abort();
+                            return;
+                        }
+                    }
+
+                    using var output = projection.Project(batch);
+                    if (arrow is not null)
+                    {
+                        await arrow.WriteRecordBatchAsync(output, context.RequestAborted);
+                    }
+                    else
+                    {
+                        await text!.WriteAsync(output, context.RequestAborted);
+                    }
+
+                    rows += output.Length;
+                }
+            }
+
+            if (arrow is not null)
+            {
+                await arrow.WriteEndAsync(context.RequestAborted);
+            }
+            else
+            {
+                await text!.EndAsync(context.RequestAborted);
+            }
+
+            var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            var delivered = string.Join(",", decision.Items!.Select(i => i.Item.Id));
+            LogPulled(logger, exchangeId.Value, entry.ResourceCode, version.Version, rows, body.Written, caller.Uri, purpose, delivered, elapsed);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        {
+            LogPullAborted(logger, exchangeId.Value, entry.ResourceCode);
+        }
+        finally
+        {
+            arrow?.Dispose();
+            if (text is not null)
+            {
+                await text.DisposeAsync();
+            }
+        }
+    }
+
+    private static IResult Versions(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets)
+    {
+        if (!ResourceCode.TryFromUrl(code, out var resource) || catalog.Get(resource) is not { } entry)
+        {
+            return Problem.Result(404, ProblemTypes.NotFound, "No such resource", $"No resource '{code}' in this node's catalog.");
+        }
+
+        var caller = CallerIdentity.FromPrincipal(context.User)!;
+        if (!entry.Provider.SameAs(caller.DivisionCode, caller.CreditCode))
+        {
+            return Problem.Result(403, ProblemTypes.NotProvider, "Only the source department sees its versions", null);
+        }
+
+        return TypedResults.Ok(datasets.Versions(resource).Select(v => new { v.Version, v.Rows, v.Bytes, v.PushedAt, v.DataUpdatedAt, v.ExchangeId, v.Mode }));
+    }
+
+    /// <summary>The entry of a URL's resource code, or a 400/404 problem written.</summary>
+    private static async Task<CatalogEntry?> ResolveAsync(HttpContext context, string code)
+    {
+        var catalog = context.RequestServices.GetRequiredService<CatalogStore>();
+        if (!ResourceCode.TryFromUrl(code, out var resource))
+        {
+            await Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed resource code", $"'{code}' is not a resource code in URL form (<classification>-<sequence>).");
+            return null;
+        }
+
+        if (catalog.Get(resource) is not { Status: EntryStatus.Active } entry)
+        {
+            await Refuse(context, 404, ProblemTypes.NotFound, "No such resource", $"No active resource {resource} in this node's catalog.");
+            return null;
+        }
+
+        return entry;
+    }
+
+    /// <summary>The exchange id: a forwarding node's (one id across every hop), else a new one.</summary>
+    private static ExchangeId ExchangeIdFor(HttpContext context, TimeProvider time)
+    {
+        var id = OnBehalfOfMiddleware.Via(context.User) is not null && ExchangeId.TryParse(context.Request.Headers[HopHeaders.ExchangeId].ToString(), out var forwarded)
+            ? forwarded
+            : ExchangeId.New(time);
+        context.Response.Headers[ExchangeProtocol.ExchangeIdHeader] = id.Value;
+        return id;
+    }
+
+    private static bool TryParseMode(string text, out PushMode mode)
+    {
+        mode = PushMode.Replace;
+        switch (text)
+        {
+            case "" or "replace":
+                return true;
+            case "append":
+                mode = PushMode.Append;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Each pushed column against the catalog's items: names exactly, types exactly, all of them.</summary>
+    internal static List<string> SchemaDifferences(Schema expected, Schema pushed)
+    {
+        var errors = new List<string>();
+        var pushedFields = pushed.FieldsList.ToDictionary(f => f.Name, StringComparer.Ordinal);
+        foreach (var field in expected.FieldsList)
+        {
+            if (!pushedFields.TryGetValue(field.Name, out var actual))
+            {
+                errors.Add($"Missing column '{field.Name}'.");
+            }
+            else if (SchemaFingerprint.TypeText(actual.DataType) != SchemaFingerprint.TypeText(field.DataType))
+            {
+                errors.Add($"Column '{field.Name}' is {SchemaFingerprint.TypeText(actual.DataType)}; the catalog says {SchemaFingerprint.TypeText(field.DataType)}.");
+            }
+        }
+
+        var known = expected.FieldsList.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        errors.AddRange(pushed.FieldsList.Where(f => !known.Contains(f.Name)).Select(f => $"Extra column '{f.Name}' is not an item of the resource."));
+        if (errors.Count == 0 && !expected.FieldsList.Select(f => f.Name).SequenceEqual(pushed.FieldsList.Select(f => f.Name), StringComparer.Ordinal))
+        {
+            errors.Add($"Columns must come in the catalog's order: {string.Join(", ", expected.FieldsList.Select(f => f.Name))}.");
+        }
+
+        return errors;
+    }
+
+    private static string? NullsInRequiredItems(Schema expected, RecordBatch batch)
+    {
+        for (var c = 0; c < batch.ColumnCount; c++)
+        {
+            if (!expected.GetFieldByIndex(c).IsNullable && batch.Column(c).NullCount > 0)
+            {
+                return $"Item '{expected.GetFieldByIndex(c).Name}' may not be null, but {batch.Column(c).NullCount} values are.";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The representation the client asked for; Arrow when it did not say.</summary>
+    private static string? Representation(string accept)
+    {
+        if (accept.Length == 0)
+        {
+            return ExchangeProtocol.ArrowStreamMediaType;
+        }
+
+        foreach (var part in accept.Split(','))
+        {
+            var media = part.Split(';')[0].Trim().ToLowerInvariant();
+            switch (media)
+            {
+                case ExchangeProtocol.ArrowStreamMediaType or "*/*" or "application/*":
+                    return ExchangeProtocol.ArrowStreamMediaType;
+                case TextRepresentation.Json:
+                    return TextRepresentation.Json;
+                case TextRepresentation.Csv or "text/*":
+                    return TextRepresentation.Csv;
+            }
+        }
+
+        return null;
+    }
+
+    private static Task Refuse(HttpContext context, int status, string type, string title, string? detail, Dictionary<string, object?>? extensions = null)
+    {
+        var problemExtensions = extensions ?? [];
+        if (context.Response.Headers.TryGetValue(ExchangeProtocol.ExchangeIdHeader, out var id))
+        {
+            problemExtensions["exchangeId"] = id.ToString();
+        }
+
+        return Problem.Result(status, type, title, detail, problemExtensions).ExecuteAsync(context);
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9._:-]{1,64}$")]
+    private static partial Regex PurposeRegex();
+
+    [LoggerMessage(EventId = 4101, EventName = "Pushed", Level = LogLevel.Information, Message = "Exchange {ExchangeId}: push of {ResourceCode} published version {Version} ({Rows} rows, {Bytes} bytes) by {Caller} in {Milliseconds} ms")]
+    private static partial void LogPushed(ILogger logger, string exchangeId, string resourceCode, int version, long rows, long bytes, string caller, double milliseconds);
+
+    [LoggerMessage(EventId = 4102, EventName = "PushRefused", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: push of {ResourceCode} refused: {Code}")]
+    private static partial void LogPushRefused(ILogger logger, string exchangeId, string resourceCode, string code);
+
+    [LoggerMessage(EventId = 4103, EventName = "PushAborted", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: push of {ResourceCode} broke off; nothing was published")]
+    private static partial void LogPushAborted(ILogger logger, string exchangeId, string resourceCode);
+
+    [LoggerMessage(EventId = 4111, EventName = "Pulled", Level = LogLevel.Information, Message = "Exchange {ExchangeId}: pull of {ResourceCode} v{Version} ({Rows} rows, {Bytes} bytes) by {Caller} for {Purpose}, items {Items}, in {Milliseconds} ms")]
+    private static partial void LogPulled(ILogger logger, string exchangeId, string resourceCode, int version, long rows, long bytes, string caller, string purpose, string items, double milliseconds);
+
+    [LoggerMessage(EventId = 4112, EventName = "PullRefused", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: pull of {ResourceCode} by {Caller} refused: {ProblemType}")]
+    private static partial void LogPullRefused(ILogger logger, string exchangeId, string resourceCode, string caller, string problemType);
+
+    [LoggerMessage(EventId = 4113, EventName = "PullCut", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: pull of {ResourceCode} cut off: grant {GrantId} no longer effective")]
+    private static partial void LogPullCut(ILogger logger, string exchangeId, string resourceCode, string grantId);
+
+    [LoggerMessage(EventId = 4114, EventName = "PullAborted", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: pull of {ResourceCode} broke off by the client")]
+    private static partial void LogPullAborted(ILogger logger, string exchangeId, string resourceCode);
+}
+
+/// <summary>Bounds the pushes in progress at once (each may hold one record batch in memory).</summary>
+internal sealed class PushGate(int capacity) : IDisposable
+{
+    private readonly SemaphoreSlim _slots = new(Math.Max(1, capacity));
+
+    public bool TryEnter() => _slots.Wait(0);
+
+    public void Exit() => _slots.Release();
+
+    public void Dispose() => _slots.Dispose();
+}
+
+/// <summary>The node's pseudonym secret, loaded once.</summary>
+internal sealed record PseudonymSecretHolder(byte[] Secret);
+
+/// <summary>Counts the bytes written through it, for the exchange log's volume.</summary>
+internal sealed class CountingStream(Stream inner) : Stream
+{
+    public long Written { get; private set; }
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => Written; set => throw new NotSupportedException(); }
+
+    public override void Flush() => inner.Flush();
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        inner.Write(buffer, offset, count);
+        Written += count;
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await inner.WriteAsync(buffer, cancellationToken);
+        Written += buffer.Length;
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+}
