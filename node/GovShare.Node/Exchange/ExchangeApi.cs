@@ -60,7 +60,7 @@ public static partial class ExchangeApi
         var logger = loggers.CreateLogger("GovShare.Node.Exchange");
         var exchangeId = ExchangeIdFor(context, time);
         var started = Stopwatch.GetTimestamp();
-        if (await ResolveAsync(context, code) is not { } entry)
+        if (await ResolveAsync(context, code, exchangeId) is not { } entry)
         {
             return;
         }
@@ -178,7 +178,7 @@ public static partial class ExchangeApi
             return;
         }
 
-        if (await ResolveAsync(context, code) is not { } entry)
+        if (await ResolveAsync(context, code, exchangeId) is not { } entry)
         {
             return;
         }
@@ -308,8 +308,12 @@ public static partial class ExchangeApi
         return TypedResults.Ok(datasets.Versions(resource).Select(v => new { v.Version, v.Rows, v.Bytes, v.PushedAt, v.DataUpdatedAt, v.ExchangeId, v.Mode }));
     }
 
-    /// <summary>The entry of a URL's resource code, or a 400/404 problem written.</summary>
-    private static async Task<CatalogEntry?> ResolveAsync(HttpContext context, string code)
+    /// <summary>
+    /// The local entry of a URL's resource code; null when the answer is already written: a 400 or
+    /// 404 problem, or the response of the node the exchange was forwarded to (the resource lives
+    /// elsewhere in the tree).
+    /// </summary>
+    private static async Task<CatalogEntry?> ResolveAsync(HttpContext context, string code, ExchangeId exchangeId)
     {
         var catalog = context.RequestServices.GetRequiredService<CatalogStore>();
         if (!ResourceCode.TryFromUrl(code, out var resource))
@@ -318,7 +322,13 @@ public static partial class ExchangeApi
             return null;
         }
 
-        if (catalog.Get(resource) is not { Status: EntryStatus.Active } entry)
+        var entry = catalog.Get(resource) is { Status: EntryStatus.Active } active ? active : null;
+        if (await context.RequestServices.GetRequiredService<NodeRouter>().TryForwardAsync(context, resource, entry is not null, exchangeId.Value))
+        {
+            return null;
+        }
+
+        if (entry is null)
         {
             await Refuse(context, 404, ProblemTypes.NotFound, "No such resource", $"No active resource {resource} in this node's catalog.");
             return null;

@@ -14,6 +14,9 @@ public sealed class HierarchyOptions
     /// <summary>How often each link is probed (an mTLS <c>GET /v1/identity</c> as this node).</summary>
     public TimeSpan HealthInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often the subtree's sharing catalog is compared with what the parent last received, and published when it changed.</summary>
+    public TimeSpan PublishInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The largest request body forwarded to another node (a push through the tree).</summary>
     public long MaxForwardedBodyBytes { get; set; } = 8L * 1024 * 1024 * 1024;
 }

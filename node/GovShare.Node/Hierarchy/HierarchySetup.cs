@@ -14,6 +14,9 @@ public static class HierarchySetup
         services.AddHttpForwarder();
         services.AddSingleton<NodeForwarder>();
         services.AddHostedService<LinkHealthMonitor>();
+        services.AddSingleton<CatalogAggregate>();
+        services.AddSingleton<NodeRouter>();
+        services.AddHostedService<CatalogPublisher>();
         return services;
     }
 

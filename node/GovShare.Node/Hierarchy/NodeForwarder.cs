@@ -77,6 +77,7 @@ public sealed partial class NodeForwarder : IDisposable
 
         if (error == ForwarderError.None)
         {
+            LogForwarded(_logger, exchangeId, link.DivisionCode, hop + 1, context.Response.StatusCode);
             return;
         }
 
@@ -154,6 +155,9 @@ public sealed partial class NodeForwarder : IDisposable
         return identity is { Kind: CallerKind.Node }
             && (sender is not HttpRequestMessage request || !request.Options.TryGetValue(ExpectedNode, out var expected) || expected == identity.DivisionCode);
     }
+
+    [LoggerMessage(EventId = 7100, EventName = "Forwarded", Level = LogLevel.Information, Message = "Forwarded exchange {ExchangeId} to node {Division} as hop {Hop}: {Status}")]
+    private static partial void LogForwarded(ILogger logger, string exchangeId, string division, int hop, int status);
 
     [LoggerMessage(EventId = 7101, EventName = "ForwardFailed", Level = LogLevel.Warning, Message = "Forwarding exchange {ExchangeId} to node {Division} failed: {Error} {Reason}")]
     private static partial void LogForwardFailed(ILogger logger, string exchangeId, string division, string error, string reason);

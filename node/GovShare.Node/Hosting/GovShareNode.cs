@@ -144,6 +144,7 @@ public sealed class GovShareNode : IAsyncDisposable
         exchange.MapIdentityApi(options.DivisionCode);
         exchange.MapCatalogApi();
         exchange.MapExchangeApi();
+        exchange.MapHierarchyApi();
 
         // Eager: the operator token file exists as soon as the node does.
         _ = app.Services.GetRequiredService<OperatorToken>();

@@ -24,6 +24,8 @@ public static class ProblemTypes
     public const string NodeNotLinked = Prefix + "node-not-linked";
     public const string UpstreamUnavailable = Prefix + "upstream-unavailable";
     public const string UpstreamTimeout = Prefix + "upstream-timeout";
+    public const string HopLimit = Prefix + "hop-limit";
+    public const string AmbiguousResource = Prefix + "ambiguous-resource";
 
     // Generic request errors.
     public const string ValidationFailed = Prefix + "validation-failed";

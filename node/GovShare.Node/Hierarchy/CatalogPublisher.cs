@@ -1,0 +1,93 @@
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using GovShare.Node.Catalog;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace GovShare.Node.Hierarchy;
+
+/// <summary>
+/// Publishes this node's subtree sharing catalog (its own plus what its children published) to
+/// its parent whenever it changed, and again after a failure, so the parent's aggregate catches
+/// up with every change without a change feed to lose.
+/// </summary>
+public sealed partial class CatalogPublisher(IServiceProvider services, IOptions<HierarchyOptions> hierarchy, IOptions<Hosting.NodeOptions> node, ILogger<CatalogPublisher> logger) : BackgroundService
+{
+    private string? _published;
+
+    /// <summary>The publication of this node's subtree as it stands.</summary>
+    public static CatalogPublication Snapshot(CatalogStore catalog, CatalogAggregate aggregate, string self)
+    {
+        var entries = new List<AggregatedEntry>();
+        for (var page = 1; ; page++)
+        {
+            var result = catalog.ListSharing(new CatalogQuery(Page: page, PageSize: CatalogQuery.MaxPageSize));
+            entries.AddRange(result.Entries.Select(e => new AggregatedEntry(self, e)));
+            if (page * result.PageSize >= result.Total)
+            {
+                break;
+            }
+        }
+
+        entries.AddRange(aggregate.All());
+        return new CatalogPublication(entries);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(hierarchy.Value.PublishInterval);
+        do
+        {
+            try
+            {
+                await PublishIfChangedAsync(stoppingToken);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException && !stoppingToken.IsCancellationRequested)
+            {
+                LogPublishFailed(logger, ex.Message);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    private async Task PublishIfChangedAsync(CancellationToken cancellation)
+    {
+        var links = services.GetRequiredService<NodeLinkRegistry>();
+        if (links.Parent() is not { } parent)
+        {
+            return;
+        }
+
+        var publication = Snapshot(services.GetRequiredService<CatalogStore>(), services.GetRequiredService<CatalogAggregate>(), node.Value.DivisionCode);
+        var body = JsonSerializer.SerializeToUtf8Bytes(publication, CatalogJson.Options);
+        var fingerprint = parent.DivisionCode + ":" + Convert.ToHexString(SHA256.HashData(body));
+        if (fingerprint == _published)
+        {
+            return;
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(new Uri(parent.Url), HierarchyApi.PublishPath))
+        {
+            Content = new ByteArrayContent(body) { Headers = { ContentType = new("application/json") } },
+        };
+        NodeForwarder.ExpectNode(request, parent.DivisionCode);
+        using var response = await services.GetRequiredService<NodeForwarder>().Invoker.SendAsync(request, cancellation);
+        if (!response.IsSuccessStatusCode)
+        {
+            LogPublishFailed(logger, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellation)}");
+            return;
+        }
+
+        _published = fingerprint;
+        LogPublished(logger, publication.Entries.Count, parent.DivisionCode);
+    }
+
+    [LoggerMessage(EventId = 7301, EventName = "CatalogPublished", Level = LogLevel.Information, Message = "Published {Count} sharing-catalog entries of this subtree to parent {Parent}")]
+    private static partial void LogPublished(ILogger logger, int count, string parent);
+
+    [LoggerMessage(EventId = 7302, EventName = "CatalogPublishFailed", Level = LogLevel.Warning, Message = "Publishing the catalog to the parent failed, will retry: {Reason}")]
+    private static partial void LogPublishFailed(ILogger logger, string reason);
+}

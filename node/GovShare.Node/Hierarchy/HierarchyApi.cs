@@ -1,0 +1,97 @@
+using System.Text.Json;
+using GovShare.Node.Catalog;
+using GovShare.Node.Identity;
+using GovShare.Node.Problems;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+
+namespace GovShare.Node.Hierarchy;
+
+/// <summary>One page of the tree-wide sharing catalog.</summary>
+public sealed record TreeCatalogPage(IReadOnlyList<AggregatedEntry> Entries, int Page, int PageSize, int Total, string AnsweredBy);
+
+/// <summary>
+/// Node-to-node endpoints of the hierarchy: a child publishes its subtree's sharing catalog to
+/// its parent; a department searches the whole tree's sharing catalog through its own node.
+/// </summary>
+public static class HierarchyApi
+{
+    public const string PublishPath = "/v1/hierarchy/catalog";
+
+    /// <summary>The largest catalog publication a parent reads.</summary>
+    public const long MaxPublicationBytes = 256L * 1024 * 1024;
+
+    public static IEndpointRouteBuilder MapHierarchyApi(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapPut(PublishPath, PublishAsync).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxPublicationBytes));
+        endpoints.MapGet("/v1/catalog/tree", SearchTreeAsync);
+        return endpoints;
+    }
+
+    private static async Task<IResult> PublishAsync(HttpContext context, NodeLinkRegistry links, CatalogAggregate aggregate)
+    {
+        var caller = CallerIdentity.FromPrincipal(context.User);
+        if (caller is not { Kind: CallerKind.Node } || OnBehalfOfMiddleware.Via(context.User) is not null
+            || links.Find(caller.DivisionCode) is not { Role: LinkRole.Child })
+        {
+            return Problem.Result(403, ProblemTypes.Forbidden, "Only a linked child node publishes its catalog here", null);
+        }
+
+        CatalogPublication? publication;
+        try
+        {
+            publication = await JsonSerializer.DeserializeAsync<CatalogPublication>(context.Request.Body, CatalogJson.Options, context.RequestAborted);
+        }
+        catch (JsonException ex)
+        {
+            return Problem.Result(400, ProblemTypes.MalformedRequest, "Malformed catalog publication", ex.Message);
+        }
+
+        if (publication?.Entries is null)
+        {
+            return Problem.Result(400, ProblemTypes.MalformedRequest, "Malformed catalog publication", "A JSON object with 'entries' is required.");
+        }
+
+        var errors = aggregate.Replace(caller.DivisionCode, publication);
+        return errors.Count > 0
+            ? Problem.Result(400, ProblemTypes.ValidationFailed, "The publication is invalid", string.Join(" ", errors.Take(20)), new Dictionary<string, object?> { ["errors"] = errors })
+            : Results.NoContent();
+    }
+
+    /// <summary>
+    /// Searches the sharing catalog of the whole tree. Only the root holds all of it, so a node
+    /// with a parent passes the search up (for the department, over its own link); the root
+    /// answers from its own catalog and its aggregate.
+    /// </summary>
+    private static async Task SearchTreeAsync(HttpContext context, NodeLinkRegistry links, NodeForwarder forwarder, CatalogStore catalog, CatalogAggregate aggregate, IOptions<Hosting.NodeOptions> options, TimeProvider time)
+    {
+        var caller = CallerIdentity.FromPrincipal(context.User)!;
+        if (caller.Kind != CallerKind.Department)
+        {
+            await Problem.WriteAsync(context, 403, ProblemTypes.Forbidden, "A department searches the catalog", null);
+            return;
+        }
+
+        if (links.Parent() is { } parent)
+        {
+            var exchangeId = Exchange.ExchangeId.New(time).Value;
+            await forwarder.ForwardAsync(context, parent, caller, exchangeId, 0);
+            return;
+        }
+
+        var query = context.Request.Query;
+        var text = ItemNames.Canonical(query["q"].ToString());
+        var page = int.TryParse(query["page"], out var p) ? Math.Max(1, p) : 1;
+        var size = int.TryParse(query["pageSize"], out var s) ? Math.Clamp(s, 1, CatalogQuery.MaxPageSize) : 50;
+        var matches = CatalogPublisher.Snapshot(catalog, aggregate, options.Value.DivisionCode).Entries
+            .Where(e => text.Length == 0 || Searchable(e.Entry).Contains(text, StringComparison.Ordinal))
+            .OrderBy(e => e.OwnerNode, StringComparer.Ordinal).ThenBy(e => e.Entry.ResourceCode, StringComparer.Ordinal)
+            .ToList();
+        await TypedResults.Ok(new TreeCatalogPage(matches.Skip((page - 1) * size).Take(size).ToList(), page, size, matches.Count, options.Value.DivisionCode)).ExecuteAsync(context);
+    }
+
+    private static string Searchable(CatalogEntry entry) =>
+        ItemNames.Canonical(string.Join(' ', new[] { entry.Name, entry.Abstract, entry.ResourceCode }.Concat(entry.Items.Select(i => i.Name))));
+}

@@ -1,0 +1,206 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Apache.Arrow;
+using GovShare.Node.Catalog;
+using GovShare.Node.Desensitisation;
+using GovShare.Node.Exchange;
+using GovShare.Node.Hierarchy;
+using GovShare.Node.Problems;
+using GovShare.Node.Requests;
+using GovShare.Node.Tests.Exchange;
+using GovShare.Node.Tests.Functional;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GovShare.Node.Tests.Hierarchy;
+
+/// <summary>
+/// A province (530000) and two prefectures (530100 Kunming, 530300 Qujing), each a real node
+/// with its own certificate and data on loopback, linked by their operators.
+/// </summary>
+public sealed class NodeTreeTests : IAsyncLifetime
+{
+    private readonly TestPki _pki = new();
+    private readonly int _provincePort = FreePort();
+    private TestNode _province = null!;
+    private TestNode _kunming = null!;
+    private TestNode _qujing = null!;
+    private TestDepartment _provider = null!;
+    private TestDepartment _user = null!;
+
+    public async Task InitializeAsync()
+    {
+        static void Fast(Dictionary<string, string?> s)
+        {
+            s["Hierarchy:HealthInterval"] = "00:00:01";
+            s["Hierarchy:PublishInterval"] = "00:00:01";
+            s["Hierarchy:ConnectTimeout"] = "00:00:02";
+        }
+
+        _province = await TestNode.StartAsync(_pki, "530000", s =>
+        {
+            Fast(s);
+            s["Node:ExchangeUrl"] = $"https://127.0.0.1:{_provincePort}";
+        });
+        _kunming = await TestNode.StartAsync(_pki, "530100", Fast);
+        _qujing = await TestNode.StartAsync(_pki, "530300", Fast);
+        foreach (var child in new[] { _kunming, _qujing })
+        {
+            Assert.Empty(Links(_province).Link(child.Division, LinkRole.Child, child.ExchangeAddress.ToString(), out _));
+            Assert.Empty(Links(child).Link("530000", LinkRole.Parent, _province.ExchangeAddress.ToString(), out _));
+        }
+
+        _provider = _pki.IssueDepartment("530100", name: "Kunming Public Security Bureau");
+        _kunming.Register(_provider);
+        _user = _pki.IssueDepartment("530302", name: "Qilin District Civil Affairs Bureau");
+        _qujing.Register(_user);
+
+        var catalog = _kunming.Services.GetRequiredService<CatalogStore>();
+        var caller = ExchangeFixture.Caller(_provider);
+        Assert.True(catalog.Create(ExchangeFixture.Entry(ExchangeFixture.Unconditional, _provider, new ShareAttributes(ShareType.Unconditional)), caller).Succeeded);
+        Assert.True(catalog.Create(ExchangeFixture.Entry(ExchangeFixture.Conditional, _provider, new ShareAttributes(ShareType.Conditional, Condition: "casework")), caller).Succeeded);
+        using var client = _kunming.Client(_provider.Certificate);
+        foreach (var code in new[] { ExchangeFixture.Unconditional, ExchangeFixture.Conditional })
+        {
+            var push = await client.PostAsync(ExchangeFixture.DataPath(code), ExchangeFixture.ArrowContent(await ExchangeFixture.StreamAsync(ExchangeFixture.People(300))));
+            Assert.Equal(HttpStatusCode.OK, push.StatusCode);
+        }
+
+        // The province's aggregate learns Kunming's catalog from Kunming's publisher.
+        await EventuallyAsync(() => _province.Services.GetRequiredService<CatalogAggregate>().Find(ExchangeFixture.Conditional).Count == 1, "the province never received Kunming's catalog");
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var node in new[] { _qujing, _kunming, _province })
+        {
+            await node.DisposeAsync();
+        }
+
+        _pki.Dispose();
+    }
+
+    [Fact]
+    public async Task QujingDepartment_FindsKunmingResourceInTreeCatalog()
+    {
+        using var client = _qujing.Client(_user.Certificate);
+
+        var page = await client.GetFromJsonAsync<JsonElement>("v1/catalog/tree?q=Kunming residents");
+
+        var entries = page.GetProperty("entries").EnumerateArray().ToList();
+        Assert.Equal("530000", page.GetProperty("answeredBy").GetString());
+        Assert.Contains(entries, e => e.GetProperty("ownerNode").GetString() == "530100" && e.GetProperty("entry").GetProperty("resourceCode").GetString() == ExchangeFixture.Unconditional);
+        // The sharing view travels: items marked not shareable never leave their node.
+        var unconditional = entries.First(e => e.GetProperty("entry").GetProperty("resourceCode").GetString() == ExchangeFixture.Unconditional);
+        Assert.DoesNotContain(unconditional.GetProperty("entry").GetProperty("items").EnumerateArray(), i => i.GetProperty("id").GetString() == "address");
+    }
+
+    [Fact]
+    public async Task QujingDepartment_PullsKunmingResourceThroughProvince_OwnerMasksAndAllThreeLogOneExchange()
+    {
+        using var client = _qujing.Client(_user.Certificate);
+
+        using var pull = await client.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Unconditional, "social-assistance"));
+
+        Assert.Equal(HttpStatusCode.OK, pull.StatusCode);
+        var exchangeId = pull.Headers.GetValues(ExchangeProtocol.ExchangeIdHeader).First();
+        var (schema, batches) = await ExchangeFixture.ReadAsync(pull);
+        Assert.Equal(["公民身份号码", "姓名", "出生日期", "Annual Income"], schema.FieldsList.Select(f => f.Name));
+        Assert.Equal(300, batches.Sum(b => b.Length));
+        var id = ExchangeFixture.IdNumber(5);
+        Assert.Equal(id[..6] + "********" + id[^4..], ((StringArray)batches[0].Column(0)).GetString(5));
+
+        Assert.Contains(_qujing.Logs, l => l.Contains("Forwarded", StringComparison.Ordinal) && l.Contains(exchangeId, StringComparison.Ordinal) && l.Contains("hop 1", StringComparison.Ordinal));
+        Assert.Contains(_province.Logs, l => l.Contains("Forwarded", StringComparison.Ordinal) && l.Contains(exchangeId, StringComparison.Ordinal) && l.Contains("hop 2", StringComparison.Ordinal));
+        Assert.Contains(_kunming.Logs, l => l.Contains("Pulled", StringComparison.Ordinal) && l.Contains(exchangeId, StringComparison.Ordinal) && l.Contains(_user.CreditCode, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ConditionalResource_OwnerEnforcesTheRemoteDepartmentsGrant()
+    {
+        using var client = _qujing.Client(_user.Certificate);
+        await ProblemAssert.IsProblemAsync(await client.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Conditional, "casework")), HttpStatusCode.Forbidden, ProblemTypes.NoGrant);
+
+        var now = DateTimeOffset.UtcNow;
+        _kunming.Services.GetRequiredService<GrantStore>().Save(new Grant("g1", _user.Division, _user.CreditCode, ExchangeFixture.Conditional,
+            [new GrantedItem("name", MaskingRule.KeepEnds(1, 0))], "casework", now.AddMinutes(-1), now.AddDays(1), GrantStatus.Active, "operator", false, now));
+
+        using var pull = await client.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Conditional, "casework"));
+        var (schema, batches) = await ExchangeFixture.ReadAsync(pull);
+        Assert.Equal(["姓名"], schema.FieldsList.Select(f => f.Name));
+        Assert.Equal("张*", ((StringArray)batches[0].Column(0)).GetString(0));
+        await ProblemAssert.IsProblemAsync(await client.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Conditional, "marketing")), HttpStatusCode.Forbidden, ProblemTypes.PurposeMismatch);
+    }
+
+    [Fact]
+    public async Task PrefectureVouchingForAnotherPrefecturesDepartment_Refused()
+    {
+        using var qujingNode = _province.Client(_pki.NodeCertificate("530300"));
+        using var request = ExchangeFixture.Pull(ExchangeFixture.Unconditional, "x");
+        request.Headers.Add(HopHeaders.OnBehalfOf, $"govshare:dept/530102/{TestPki.NewCreditCode()}");
+
+        await ProblemAssert.IsProblemAsync(await qujingNode.SendAsync(request), HttpStatusCode.Forbidden, ProblemTypes.VouchRefused);
+    }
+
+    [Fact]
+    public async Task UnknownEverywhere_404FromTheRoot()
+    {
+        using var client = _qujing.Client(_user.Certificate);
+        await ProblemAssert.IsProblemAsync(await client.SendAsync(ExchangeFixture.Pull("101001/000077", "x")), HttpStatusCode.NotFound, ProblemTypes.NotFound);
+    }
+
+    [Fact]
+    public async Task ParentDown_ClearProblemNamingTheHop_ParentBack_SamePullWorks()
+    {
+        using var client = _qujing.Client(_user.Certificate);
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Unconditional, "x"))).StatusCode);
+
+        await _province.Node.StopAsync();
+        var clock = Stopwatch.StartNew();
+        using var down = await client.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Unconditional, "x"));
+        clock.Stop();
+
+        Assert.True(down.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout, $"got {down.StatusCode}");
+        var problem = await ProblemAssert.IsProblemAsync(down, down.StatusCode, down.StatusCode == HttpStatusCode.GatewayTimeout ? ProblemTypes.UpstreamTimeout : ProblemTypes.UpstreamUnavailable);
+        Assert.Contains("530000", problem.GetProperty("title").GetString(), StringComparison.Ordinal);
+        // Bounded: well within the HTTP client's own timeout, not a hang (the connect timeout is 2 s).
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
+
+        await _province.RestartAsync();
+        HttpStatusCode status = 0;
+        await EventuallyAsync(async () =>
+        {
+            using var again = await client.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Unconditional, "x"));
+            status = again.StatusCode;
+            return status == HttpStatusCode.OK;
+        }, "the pull never worked again after the parent came back");
+    }
+
+    private static NodeLinkRegistry Links(TestNode node) => node.Services.GetRequiredService<NodeLinkRegistry>();
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static Task EventuallyAsync(Func<bool> condition, string message) => EventuallyAsync(() => Task.FromResult(condition()), message);
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string message)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            if (await condition())
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail(message);
+    }
+}
