@@ -232,29 +232,49 @@ public sealed class KafkaLogRelay : BackgroundService
         }
     }
 
+    /// <summary>The topic the relay creates for a log when it is absent: retention at least the log retention (≥ 10 years).</summary>
+    internal TopicSpecification TopicSpecification(string topic) => new()
+    {
+        Name = topic,
+        NumPartitions = _kafka.TopicPartitions,
+        ReplicationFactor = _kafka.TopicReplicationFactor,
+        Configs = new Dictionary<string, string>
+        {
+            ["retention.ms"] = _logs.RetentionMilliseconds.ToString(CultureInfo.InvariantCulture),
+            ["cleanup.policy"] = "delete",
+        },
+    };
+
+    /// <summary>True once the topic exists or cannot be created by us (the broker's settings then apply); false to retry.</summary>
     private async Task<bool> EnsureTopicAsync(string topic)
     {
         var config = new AdminClientConfig(new Dictionary<string, string>(_kafka.Producer)) { BootstrapServers = _kafka.BootstrapServers };
         using var admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();
-        var spec = new TopicSpecification
-        {
-            Name = topic,
-            NumPartitions = _kafka.TopicPartitions,
-            ReplicationFactor = _kafka.TopicReplicationFactor,
-            Configs = new Dictionary<string, string>
-            {
-                ["retention.ms"] = _logs.RetentionMilliseconds.ToString(CultureInfo.InvariantCulture),
-                ["cleanup.policy"] = "delete",
-            },
-        };
         try
         {
-            await admin.CreateTopicsAsync([spec], new CreateTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(10) }).ConfigureAwait(false);
+            // Metadata of all topics never auto-creates one with the broker's default retention.
+            if (admin.GetMetadata(TimeSpan.FromSeconds(10)).Topics.Any(t => t.Topic == topic && !t.Error.IsError))
+            {
+                return true;
+            }
+
+            await admin.CreateTopicsAsync([TopicSpecification(topic)], new CreateTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(10) }).ConfigureAwait(false);
             LogsLog.RelayTopicCreated(_logger, topic, _kafka.TopicPartitions, _logs.RetentionMilliseconds);
             return true;
         }
         catch (CreateTopicsException ex) when (ex.Results.All(r => r.Error.Code is ErrorCode.NoError or ErrorCode.TopicAlreadyExists))
         {
+            return true;
+        }
+        catch (CreateTopicsException ex)
+        {
+            // The broker answered and refused (policy, replication factor): retrying will not help.
+            LogsLog.RelayTopicNotCreated(_logger, topic, ex.Results[0].Error.Reason);
+            return true;
+        }
+        catch (KafkaException ex) when (ex.Error.Code is ErrorCode.Local_UnsupportedFeature or ErrorCode.UnsupportedVersion or ErrorCode.TopicAuthorizationFailed or ErrorCode.ClusterAuthorizationFailed)
+        {
+            LogsLog.RelayTopicNotCreated(_logger, topic, ex.Message);
             return true;
         }
         catch (KafkaException ex)

@@ -60,6 +60,10 @@ public sealed unsafe class KafkaMockCluster : IDisposable
         }
 
         BootstrapServers = Marshal.PtrToStringUTF8((nint)bootstraps(_cluster))!;
+
+        // Without a controller in its metadata, admin requests (CreateTopics) wait for one forever.
+        var setController = (delegate* unmanaged<nint, int, int>)Export("rd_kafka_mock_set_controller_id");
+        _ = setController(_cluster, 1);
     }
 
     /// <summary>The librdkafka file the process loaded.</summary>
