@@ -125,5 +125,8 @@ static async Task<int> MockKafkaAsync(int seconds)
     Console.WriteLine("topic " + KafkaOptions.Topic("530100", LogKind.Exchange));
     await Task.Delay(TimeSpan.FromSeconds(seconds));
     await relay.StopAsync(CancellationToken.None);
+    await writer.DisposeAsync();
+    folder.Dispose();
+    Directory.Delete(path, recursive: true);
     return 0;
 }

@@ -9,10 +9,6 @@ namespace GovShare.Node.Tests.Logs;
 
 public sealed class KafkaLogRelayTests(ITestOutputHelper output)
 {
-    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
-
-    private void Mark(string what) => output.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {_clock.Elapsed.TotalSeconds:F1}s {what}");
-
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
 
     private KafkaLogRelay Relay(LogWriter writer, KafkaMockCluster cluster) => new(
@@ -46,7 +42,8 @@ public sealed class KafkaLogRelayTests(ITestOutputHelper output)
         using var folder = new LogFolder();
         const int total = 10_000;
         var resources = Enumerable.Range(0, 16).Select(r => $"53010010000000{r:D2}").ToArray();
-        await using var open = folder.Open();
+        // Small segments: the relay's reader also follows rotations and archiving meanwhile.
+        await using var open = folder.Open(new LogOptions { SegmentBytes = 256 * 1024 });
         using var relay = Relay(open.Writer, cluster);
         await relay.StartAsync(CancellationToken.None);
 
@@ -80,6 +77,7 @@ public sealed class KafkaLogRelayTests(ITestOutputHelper output)
         var result = LogVerifier.VerifyCopy(copy.Entries, LogKind.Exchange, LogFolder.Node, folder.Key);
         Assert.True(result.Ok, result.Message);
         Assert.Equal(total, result.RecordsChecked);
+        Assert.NotEmpty(folder.Store.ArchiveIndex(LogKind.Exchange));
     }
 
     [Fact]
@@ -94,9 +92,7 @@ public sealed class KafkaLogRelayTests(ITestOutputHelper output)
             {
                 await relay.StartAsync(CancellationToken.None);
                 await AppendAsync(open.Writer, 0, 100, ["5301001000000001"], LogKind.Change);
-                Mark("appended");
                 await Eventually(() => relay.Shipped(LogKind.Change) == 100, "first 100 shipped");
-                Mark("shipped 100");
                 await relay.StopAsync(CancellationToken.None);
             }
 
@@ -107,15 +103,12 @@ public sealed class KafkaLogRelayTests(ITestOutputHelper output)
                 Assert.Equal(100, relay.Shipped(LogKind.Change));
                 await relay.StartAsync(CancellationToken.None);
                 await Eventually(() => relay.Shipped(LogKind.Change) == 150, "the rest shipped after restart");
-                Mark("shipped 150");
                 await relay.StopAsync(CancellationToken.None);
-                Mark("stopped");
             }
         }
 
         var topic = KafkaOptions.Topic(LogFolder.Node, LogKind.Change);
         var copy = KafkaLogReader.ReadTopic(cluster.BootstrapServers, topic, TimeSpan.FromMinutes(1));
-        Mark("read");
         Assert.Equal(Enumerable.Range(1, 150).Select(i => (long)i), copy.Entries.Select(e => e.Sequence).Order());
         Assert.True(LogVerifier.VerifyCopy(copy.Entries, LogKind.Change, LogFolder.Node, folder.Key).Ok);
 
@@ -126,7 +119,6 @@ public sealed class KafkaLogRelayTests(ITestOutputHelper output)
         {
             message = consumer.Consume(TimeSpan.FromSeconds(30))!.Message;
         }
-        Mark("consumed");
         Assert.Equal("5301001000000001", message.Key);
         Assert.Equal(LogFolder.Node, Encoding.ASCII.GetString(message.Headers.GetLastBytes(KafkaLogRelay.NodeHeader)));
         Assert.Equal("change", Encoding.ASCII.GetString(message.Headers.GetLastBytes(KafkaLogRelay.LogHeader)));
