@@ -20,10 +20,10 @@ public static class LogsServiceCollectionExtensions
     public static IServiceCollection AddGovShareLogs(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<LogOptions>().Bind(configuration.GetSection(LogOptions.Section))
-            .Validate(o => o.Validate().Count == 0, "Invalid Logs settings.").ValidateOnStart();
-        services.AddOptions<KafkaOptions>().Bind(configuration.GetSection(KafkaOptions.Section))
-            .Validate(o => o.Validate().Count == 0, "Invalid Kafka settings.").ValidateOnStart();
+        services.AddOptions<LogOptions>().Bind(configuration.GetSection(LogOptions.Section)).ValidateOnStart();
+        services.AddOptions<KafkaOptions>().Bind(configuration.GetSection(KafkaOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<LogOptions>, LogsOptionsValidator>();
+        services.AddSingleton<IValidateOptions<KafkaOptions>, LogsOptionsValidator>();
         services.AddSingleton(sp =>
         {
             var node = sp.GetRequiredService<IOptions<NodeOptions>>().Value;
@@ -46,4 +46,15 @@ public static class LogsServiceCollectionExtensions
 
         return services;
     }
+}
+
+/// <summary>Reports every error of the <c>Logs</c> and <c>Kafka</c> sections at start, not just the first.</summary>
+internal sealed class LogsOptionsValidator : IValidateOptions<LogOptions>, IValidateOptions<KafkaOptions>
+{
+    public ValidateOptionsResult Validate(string? name, LogOptions options) => Result(options.Validate());
+
+    public ValidateOptionsResult Validate(string? name, KafkaOptions options) => Result(options.Validate());
+
+    private static ValidateOptionsResult Result(IReadOnlyList<string> errors) =>
+        errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
 }
