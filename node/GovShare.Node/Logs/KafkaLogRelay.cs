@@ -1,0 +1,335 @@
+using System.Globalization;
+using System.Text;
+using Confluent.Kafka;
+using Confluent.Kafka.Admin;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace GovShare.Node.Logs;
+
+/// <summary>
+/// Ships the three logs to <c>govshare.&lt;division&gt;.&lt;log&gt;</c>, keyed by resource code,
+/// with an idempotent producer and acks=all. A record counts as shipped only when its delivery
+/// report says so; the shipped-up-to watermark of each log is kept on disk, so after a restart
+/// or a failed delivery everything after it is sent again (consumers de-duplicate by
+/// node, log and sequence). Only records already fsync'd locally are shipped.
+/// </summary>
+public sealed class KafkaLogRelay : BackgroundService
+{
+    /// <summary>Kafka header names on every message.</summary>
+    public const string NodeHeader = "govshare-node";
+    public const string LogHeader = "govshare-log";
+    public const string SequenceHeader = "govshare-seq";
+
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+    private readonly LogWriter _writer;
+    private readonly KafkaOptions _kafka;
+    private readonly LogOptions _logs;
+    private readonly ILogger<KafkaLogRelay> _logger;
+    private readonly Lock _producerLock = new();
+    private readonly Dictionary<LogKind, long> _shipped = [];
+    private IProducer<string?, byte[]>? _producer;
+    private bool _producerFatal;
+    private long _deliveryFailures;
+
+    public KafkaLogRelay(LogWriter writer, IOptions<KafkaOptions> kafka, IOptions<LogOptions> logs, ILogger<KafkaLogRelay> logger)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(kafka);
+        ArgumentNullException.ThrowIfNull(logs);
+        _writer = writer;
+        _kafka = kafka.Value;
+        _logs = logs.Value;
+        _logger = logger;
+        var errors = _kafka.Validate();
+        if (!_kafka.Enabled || errors.Count > 0)
+        {
+            throw new ArgumentException(_kafka.Enabled ? string.Join(" ", errors) : "Kafka:BootstrapServers is not set.", nameof(kafka));
+        }
+
+        foreach (var log in Enum.GetValues<LogKind>())
+        {
+            _shipped[log] = ReadWatermark(log);
+        }
+    }
+
+    /// <summary>Deliveries that failed and were retried, since start (for health and tests).</summary>
+    public long DeliveryFailures => Interlocked.Read(ref _deliveryFailures);
+
+    /// <summary>The sequence up to which a log is confirmed by Kafka.</summary>
+    public long Shipped(LogKind log)
+    {
+        lock (_shipped)
+        {
+            return _shipped[log];
+        }
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enum.GetValues<LogKind>().Select(log => Task.Run(() => RelayAsync(log, stoppingToken), stoppingToken)));
+
+    private async Task RelayAsync(LogKind log, CancellationToken stoppingToken)
+    {
+        var topic = KafkaOptions.Topic(_writer.Node, log);
+        var topicReady = false;
+        LogCursor? cursor = null;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    topicReady = topicReady || await EnsureTopicAsync(topic).ConfigureAwait(false);
+                    var shipped = Shipped(log);
+                    var durable = _writer.DurableSequence(log);
+                    if (durable <= shipped)
+                    {
+                        await _writer.WaitForDurableAsync(log, shipped, stoppingToken).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    cursor ??= new LogCursor(_writer.Store, log, shipped + 1);
+                    var batch = cursor.Read(_kafka.BatchSize, durable);
+                    if (batch.Count == 0)
+                    {
+                        await Task.Delay(RetryDelay, stoppingToken).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    var (confirmed, failure) = await ProduceAsync(topic, batch).ConfigureAwait(false);
+                    if (confirmed > 0)
+                    {
+                        SetWatermark(log, batch[confirmed - 1].Sequence);
+                        LogsLog.RelayShipped(_logger, log, batch[confirmed - 1].Sequence);
+                    }
+
+                    if (failure is not null)
+                    {
+                        Interlocked.Increment(ref _deliveryFailures);
+                        LogsLog.RelayDeliveryFailed(_logger, batch.Count - confirmed, log, batch[confirmed].Sequence, failure);
+                        // Everything after the confirmed prefix goes again, in order.
+                        cursor.Dispose();
+                        cursor = null;
+                        await Task.Delay(RetryDelay, stoppingToken).ConfigureAwait(false);
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogsLog.RelayFailed(_logger, ex, log);
+                    cursor?.Dispose();
+                    cursor = null;
+                    await Task.Delay(RetryDelay, stoppingToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: unshipped records are sent after the next start.
+        }
+        finally
+        {
+            cursor?.Dispose();
+        }
+    }
+
+    /// <summary>Produces a batch; returns how many from its start are confirmed, and why the next one failed.</summary>
+    private async Task<(int Confirmed, string? Failure)> ProduceAsync(string topic, List<LogEntry> batch)
+    {
+        var producer = Producer();
+        var results = new Error?[batch.Count];
+        var outstanding = batch.Count;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var produced = 0;
+        string? produceFailure = null;
+        for (; produced < batch.Count; produced++)
+        {
+            var index = produced;
+            var entry = batch[index];
+            var message = new Message<string?, byte[]>
+            {
+                Key = entry.Type == LogEntryType.Record ? entry.Record?.ResourceCode : null,
+                Value = entry.Line.ToArray(),
+                Headers = new Headers
+                {
+                    { NodeHeader, Encoding.ASCII.GetBytes(entry.Node) },
+                    { LogHeader, Encoding.ASCII.GetBytes(LogEntry.LogName(entry.Log)) },
+                    { SequenceHeader, Encoding.ASCII.GetBytes(entry.Sequence.ToString(CultureInfo.InvariantCulture)) },
+                },
+            };
+            try
+            {
+                producer.Produce(topic, message, report =>
+                {
+                    results[index] = report.Error;
+                    if (Interlocked.Decrement(ref outstanding) == 0)
+                    {
+                        done.TrySetResult();
+                    }
+                });
+            }
+            catch (Exception ex) when (ex is KafkaException or InvalidOperationException)
+            {
+                produceFailure = ex.Message;
+                break;
+            }
+        }
+
+        // Messages never handed to the producer will not be reported.
+        if (Interlocked.Add(ref outstanding, produced - batch.Count) == 0)
+        {
+            done.TrySetResult();
+        }
+
+        await done.Task.ConfigureAwait(false);
+        for (var i = 0; i < produced; i++)
+        {
+            if (results[i] is { IsError: true } error)
+            {
+                return (i, error.Reason);
+            }
+        }
+
+        return (produced, produceFailure);
+    }
+
+    private IProducer<string?, byte[]> Producer()
+    {
+        lock (_producerLock)
+        {
+            if (_producer is not null && _producerFatal)
+            {
+                LogsLog.RelayProducerFatal(_logger, "fatal producer error");
+                _producer.Dispose();
+                _producer = null;
+            }
+
+            if (_producer is null)
+            {
+                _producerFatal = false;
+                var config = new ProducerConfig(new Dictionary<string, string>(_kafka.Producer))
+                {
+                    BootstrapServers = _kafka.BootstrapServers,
+                    ClientId = "govshare-node-" + _writer.Node,
+                    EnableIdempotence = true,
+                    Acks = Acks.All,
+                    MessageTimeoutMs = _kafka.MessageTimeoutMs,
+                    LingerMs = 5,
+                };
+                _producer = new ProducerBuilder<string?, byte[]>(config)
+                    .SetErrorHandler((_, error) =>
+                    {
+                        if (error.IsFatal)
+                        {
+                            _producerFatal = true;
+                        }
+                    })
+                    .SetLogHandler((_, _) => { })
+                    .Build();
+            }
+
+            return _producer;
+        }
+    }
+
+    /// <summary>The topic the relay creates for a log when it is absent: retention at least the log retention (≥ 10 years).</summary>
+    internal TopicSpecification TopicSpecification(string topic) => new()
+    {
+        Name = topic,
+        NumPartitions = _kafka.TopicPartitions,
+        ReplicationFactor = _kafka.TopicReplicationFactor,
+        Configs = new Dictionary<string, string>
+        {
+            ["retention.ms"] = _logs.RetentionMilliseconds.ToString(CultureInfo.InvariantCulture),
+            ["cleanup.policy"] = "delete",
+        },
+    };
+
+    /// <summary>True once the topic exists or cannot be created by us (the broker's settings then apply); false to retry.</summary>
+    private async Task<bool> EnsureTopicAsync(string topic)
+    {
+        var config = new AdminClientConfig(new Dictionary<string, string>(_kafka.Producer)) { BootstrapServers = _kafka.BootstrapServers };
+        using var admin = new AdminClientBuilder(config).SetLogHandler((_, _) => { }).Build();
+        try
+        {
+            // Metadata of all topics never auto-creates one with the broker's default retention.
+            if (admin.GetMetadata(TimeSpan.FromSeconds(10)).Topics.Any(t => t.Topic == topic && !t.Error.IsError))
+            {
+                return true;
+            }
+
+            await admin.CreateTopicsAsync([TopicSpecification(topic)], new CreateTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(10) }).ConfigureAwait(false);
+            LogsLog.RelayTopicCreated(_logger, topic, _kafka.TopicPartitions, _logs.RetentionMilliseconds);
+            return true;
+        }
+        catch (CreateTopicsException ex) when (ex.Results.All(r => r.Error.Code is ErrorCode.NoError or ErrorCode.TopicAlreadyExists))
+        {
+            return true;
+        }
+        catch (CreateTopicsException ex)
+        {
+            // The broker answered and refused (policy, replication factor): retrying will not help.
+            LogsLog.RelayTopicNotCreated(_logger, topic, ex.Results[0].Error.Reason);
+            return true;
+        }
+        catch (KafkaException ex) when (ex.Error.Code is ErrorCode.Local_UnsupportedFeature or ErrorCode.UnsupportedVersion or ErrorCode.TopicAuthorizationFailed or ErrorCode.ClusterAuthorizationFailed)
+        {
+            LogsLog.RelayTopicNotCreated(_logger, topic, ex.Message);
+            return true;
+        }
+        catch (KafkaException ex)
+        {
+            LogsLog.RelayTopicNotCreated(_logger, topic, ex.Message);
+            return false;
+        }
+    }
+
+    private string WatermarkPath(LogKind log) => Path.Combine(_writer.Store.FolderOf(log), "shipped");
+
+    private long ReadWatermark(LogKind log)
+    {
+        var path = WatermarkPath(log);
+        return File.Exists(path) && long.TryParse(File.ReadAllText(path).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var seq) ? seq : 0;
+    }
+
+    /// <summary>Write-then-rename, fsync'd: a crash leaves the old or the new watermark, never a torn one.</summary>
+    private void SetWatermark(LogKind log, long sequence)
+    {
+        var path = WatermarkPath(log);
+        var temp = path + ".tmp";
+        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            file.Write(Encoding.ASCII.GetBytes(sequence.ToString(CultureInfo.InvariantCulture) + "\n"));
+            file.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, path, overwrite: true);
+        DirectorySync.Flush(Path.GetDirectoryName(path)!);
+        lock (_shipped)
+        {
+            _shipped[log] = sequence;
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        lock (_producerLock)
+        {
+            _producer?.Flush(TimeSpan.FromSeconds(5));
+            _producer?.Dispose();
+            _producer = null;
+        }
+    }
+
+    public override void Dispose()
+    {
+        lock (_producerLock)
+        {
+            _producer?.Dispose();
+            _producer = null;
+        }
+
+        base.Dispose();
+    }
+}

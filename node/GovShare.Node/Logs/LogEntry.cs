@@ -1,0 +1,177 @@
+using System.Buffers;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace GovShare.Node.Logs;
+
+/// <summary>Whether a stored entry is a record or a signed checkpoint.</summary>
+public enum LogEntryType
+{
+    Record,
+    Checkpoint,
+}
+
+/// <summary>
+/// One line of a log as stored on disk and as the value of a Kafka message:
+/// <c>{"log":"exchange","node":"530100","seq":42,"type":"record","prev":"…","record":{…},"hash":"…"}</c>.
+/// <see cref="Hash"/> is SHA-256 over a fixed header and the exact bytes of <c>record</c>
+/// (see <see cref="ComputeHash"/>), so an edit of any byte, a gap or a swap breaks the chain.
+/// </summary>
+public sealed record LogEntry(
+    LogKind Log,
+    string Node,
+    long Sequence,
+    LogEntryType Type,
+    string PreviousHash,
+    string Hash,
+    ReadOnlyMemory<byte> RecordJson,
+    ReadOnlyMemory<byte> Line)
+{
+    /// <summary>The <c>prev</c> of the first record of every log.</summary>
+    public static readonly string GenesisHash = new('0', 64);
+
+    /// <summary>The record, when <see cref="Type"/> is <see cref="LogEntryType.Record"/>.</summary>
+    public LogRecord? Record => Type == LogEntryType.Record
+        ? JsonSerializer.Deserialize<LogRecord>(RecordJson.Span, LogJson.Options)
+        : null;
+
+    /// <summary>The checkpoint, when <see cref="Type"/> is <see cref="LogEntryType.Checkpoint"/>.</summary>
+    public LogCheckpoint? Checkpoint => Type == LogEntryType.Checkpoint
+        ? JsonSerializer.Deserialize<LogCheckpoint>(RecordJson.Span, LogJson.Options)
+        : null;
+
+    /// <summary>Whether <see cref="Hash"/> matches the content.</summary>
+    public bool HashMatches => string.Equals(Hash, ComputeHash(Log, Node, Sequence, Type, PreviousHash, RecordJson.Span), StringComparison.Ordinal);
+
+    /// <summary>Lower-case hex SHA-256 of <c>govshare-log/1\n{log}\n{node}\n{seq}\n{type}\n{prev}\n</c> + the record's bytes.</summary>
+    public static string ComputeHash(LogKind log, string node, long sequence, LogEntryType type, string previousHash, ReadOnlySpan<byte> recordJson)
+    {
+        var header = string.Create(CultureInfo.InvariantCulture, $"govshare-log/1\n{LogName(log)}\n{node}\n{sequence}\n{TypeName(type)}\n{previousHash}\n");
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(Encoding.UTF8.GetBytes(header));
+        sha.AppendData(recordJson);
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    public static string LogName(LogKind log) => log switch
+    {
+        LogKind.Change => "change",
+        LogKind.Exchange => "exchange",
+        LogKind.Query => "query",
+        _ => throw new ArgumentOutOfRangeException(nameof(log)),
+    };
+
+    public static string TypeName(LogEntryType type) => type == LogEntryType.Record ? "record" : "checkpoint";
+
+    /// <summary>Builds the entry that follows <paramref name="previousHash"/>; the line has no newline.</summary>
+    public static LogEntry Create(LogKind log, string node, long sequence, LogEntryType type, string previousHash, ReadOnlyMemory<byte> recordJson)
+    {
+        var hash = ComputeHash(log, node, sequence, type, previousHash, recordJson.Span);
+        var buffer = new ArrayBufferWriter<byte>(recordJson.Length + 256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("log", LogName(log));
+            writer.WriteString("node", node);
+            writer.WriteNumber("seq", sequence);
+            writer.WriteString("type", TypeName(type));
+            writer.WriteString("prev", previousHash);
+            writer.WritePropertyName("record");
+            // Raw, so the hashed bytes are exactly the bytes a reader finds between the braces.
+            writer.WriteRawValue(recordJson.Span, skipInputValidation: true);
+            writer.WriteString("hash", hash);
+            writer.WriteEndObject();
+        }
+
+        return new LogEntry(log, node, sequence, type, previousHash, hash, recordJson, buffer.WrittenMemory);
+    }
+
+    /// <summary>Parses one stored line (no newline); null when it is not a well-formed entry.</summary>
+    public static LogEntry? TryParse(ReadOnlyMemory<byte> line)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object
+                || !root.TryGetProperty("log", out var log) || !TryParseLog(log.GetString(), out var kind)
+                || !root.TryGetProperty("node", out var node) || node.ValueKind != JsonValueKind.String
+                || !root.TryGetProperty("seq", out var seq) || !seq.TryGetInt64(out var sequence)
+                || !root.TryGetProperty("type", out var type)
+                || !root.TryGetProperty("prev", out var prev) || prev.ValueKind != JsonValueKind.String
+                || !root.TryGetProperty("record", out var record) || record.ValueKind != JsonValueKind.Object
+                || !root.TryGetProperty("hash", out var hash) || hash.ValueKind != JsonValueKind.String)
+            {
+                return null;
+            }
+
+            LogEntryType entryType;
+            switch (type.GetString())
+            {
+                case "record": entryType = LogEntryType.Record; break;
+                case "checkpoint": entryType = LogEntryType.Checkpoint; break;
+                default: return null;
+            }
+
+            var raw = Encoding.UTF8.GetBytes(record.GetRawText());
+            return new LogEntry(kind, node.GetString()!, sequence, entryType, prev.GetString()!, hash.GetString()!, raw, line);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+        catch (ArgumentException)
+        {
+            // Invalid UTF-8 inside a string.
+            return null;
+        }
+    }
+
+    public static bool TryParseLog(string? name, out LogKind kind)
+    {
+        switch (name)
+        {
+            case "change": kind = LogKind.Change; return true;
+            case "exchange": kind = LogKind.Exchange; return true;
+            case "query": kind = LogKind.Query; return true;
+            default: kind = default; return false;
+        }
+    }
+}
+
+/// <summary>
+/// A checkpoint: the node's ECDSA signature (P1363, SHA-256) over the hash of the entry just
+/// before it, so whoever holds the node's certificate can prove the chain up to there is the
+/// node's own. The signed text is <see cref="SignedText"/>.
+/// </summary>
+public sealed record LogCheckpoint(DateTimeOffset Time, long SignedSequence, string SignedHash, string Certificate, string Signature)
+{
+    public static string SignedText(string node, LogKind log, long signedSequence, string signedHash, DateTimeOffset time) =>
+        string.Create(CultureInfo.InvariantCulture, $"govshare-log-checkpoint/1\n{node}\n{LogEntry.LogName(log)}\n{signedSequence}\n{signedHash}\n{time.UtcDateTime:O}");
+
+    public static LogCheckpoint Sign(ECDsa key, string keyId, string node, LogKind log, long signedSequence, string signedHash, DateTimeOffset time)
+    {
+        var signature = key.SignData(Encoding.UTF8.GetBytes(SignedText(node, log, signedSequence, signedHash, time)), HashAlgorithmName.SHA256);
+        return new LogCheckpoint(time, signedSequence, signedHash, keyId, Convert.ToBase64String(signature));
+    }
+
+    public bool VerifySignature(ECDsa publicKey, string node, LogKind log)
+    {
+        byte[] signature;
+        try
+        {
+            signature = Convert.FromBase64String(Signature);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+
+        return publicKey.VerifyData(Encoding.UTF8.GetBytes(SignedText(node, log, SignedSequence, SignedHash, Time)), signature, HashAlgorithmName.SHA256);
+    }
+
+    /// <summary>The key id written in checkpoints: hex SHA-256 of the SubjectPublicKeyInfo.</summary>
+    public static string KeyId(ECDsa key) => Convert.ToHexStringLower(SHA256.HashData(key.ExportSubjectPublicKeyInfo()));
+}

@@ -1,0 +1,107 @@
+namespace GovShare.Node.Logs;
+
+/// <summary>
+/// Settings of the local logs, section <c>Logs</c>. Validated at start; every error is reported.
+/// </summary>
+public sealed class LogOptions
+{
+    public const string Section = "Logs";
+
+    /// <summary>Art. 28: logs are kept at least ten years, so a lower setting is refused.</summary>
+    public const int MinimumRetentionYears = 10;
+
+    /// <summary>A segment is closed and archived (gzip) once it reaches this size.</summary>
+    public long SegmentBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>A signed checkpoint is appended after this many records …</summary>
+    public int CheckpointEvery { get; set; } = 1000;
+
+    /// <summary>… or when this much time has passed since the last one and records were added.</summary>
+    public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Years that archives (and Kafka topics the node creates) are kept. At least 10.</summary>
+    public int RetentionYears { get; set; } = MinimumRetentionYears;
+
+    /// <summary>Every problem of the settings; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (SegmentBytes < 4096)
+        {
+            errors.Add("Logs:SegmentBytes must be at least 4096.");
+        }
+
+        if (CheckpointEvery < 1)
+        {
+            errors.Add("Logs:CheckpointEvery must be at least 1.");
+        }
+
+        if (CheckpointInterval <= TimeSpan.Zero)
+        {
+            errors.Add("Logs:CheckpointInterval must be positive.");
+        }
+
+        if (RetentionYears < MinimumRetentionYears)
+        {
+            errors.Add($"Logs:RetentionYears must be at least {MinimumRetentionYears} (Art. 28); it is {RetentionYears}.");
+        }
+
+        return errors;
+    }
+
+    /// <summary>The retention as Kafka's <c>retention.ms</c>.</summary>
+    public long RetentionMilliseconds => (long)TimeSpan.FromDays(366.0 * RetentionYears).TotalMilliseconds;
+}
+
+/// <summary>Settings of the Kafka relay, section <c>Kafka</c>. Without <see cref="BootstrapServers"/> logs stay local.</summary>
+public sealed class KafkaOptions
+{
+    public const string Section = "Kafka";
+
+    public string? BootstrapServers { get; set; }
+
+    /// <summary>Partitions of topics the relay creates; records are keyed by resource code.</summary>
+    public int TopicPartitions { get; set; } = 8;
+
+    public short TopicReplicationFactor { get; set; } = 3;
+
+    /// <summary>librdkafka <c>message.timeout.ms</c>: after it a delivery fails and the relay sends again.</summary>
+    public int MessageTimeoutMs { get; set; } = 30_000;
+
+    /// <summary>Records read and produced per round.</summary>
+    public int BatchSize { get; set; } = 2000;
+
+    /// <summary>Extra librdkafka settings (e.g. <c>security.protocol</c>, <c>ssl.*</c>).</summary>
+    public Dictionary<string, string> Producer { get; set; } = [];
+
+    public bool Enabled => !string.IsNullOrWhiteSpace(BootstrapServers);
+
+    /// <summary>Topic of one log: <c>govshare.&lt;division&gt;.&lt;log&gt;</c>.</summary>
+    public static string Topic(string division, LogKind log) => $"govshare.{division}.{LogEntry.LogName(log)}";
+
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (TopicPartitions < 1)
+        {
+            errors.Add("Kafka:TopicPartitions must be at least 1.");
+        }
+
+        if (TopicReplicationFactor < 1)
+        {
+            errors.Add("Kafka:TopicReplicationFactor must be at least 1.");
+        }
+
+        if (MessageTimeoutMs < 1000)
+        {
+            errors.Add("Kafka:MessageTimeoutMs must be at least 1000.");
+        }
+
+        if (BatchSize < 1)
+        {
+            errors.Add("Kafka:BatchSize must be at least 1.");
+        }
+
+        return errors;
+    }
+}

@@ -1,0 +1,165 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace GovShare.Node.Logs;
+
+/// <summary>The three logs of Art. 28. Each is its own hash chain with its own sequence.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<LogKind>))]
+public enum LogKind
+{
+    /// <summary>Changes to catalog, grants, requests, disputes, registry (变更日志).</summary>
+    Change,
+
+    /// <summary>Data exchanges: push, pull, forward, compare (交换日志).</summary>
+    Exchange,
+
+    /// <summary>Catalog and metadata queries (查询日志).</summary>
+    Query,
+}
+
+/// <summary>What happened in one logged step. Serialised in kebab case (<c>catalog-query</c>).</summary>
+[JsonConverter(typeof(KebabEnumConverter<ExchangeKind>))]
+public enum ExchangeKind
+{
+    Push,
+    Pull,
+    Forward,
+    Compare,
+    CatalogQuery,
+    CatalogChange,
+    RequestDecision,
+    GrantChange,
+    DisputeChange,
+    RegistryChange,
+}
+
+/// <summary>
+/// One log record as a feature hands it to <see cref="LogWriter"/>. Items are information-item
+/// ids only, never values; the writer adds sequence, node, previous hash and hash.
+/// The schema is documented in <c>Logs/README.md</c>; never rename a property.
+/// </summary>
+public sealed record LogRecord
+{
+    /// <summary>One id per exchange, kept across hops so every node's records join up.</summary>
+    public required string ExchangeId { get; init; }
+
+    /// <summary>When the step happened; the writer fills it from its clock when left default.</summary>
+    public DateTimeOffset Time { get; init; }
+
+    /// <summary>The authenticated caller's URI (<c>govshare:dept/…</c> or <c>govshare:node/…</c>).</summary>
+    public required string Caller { get; init; }
+
+    /// <summary>When a node forwards, the department it acts for (its URI).</summary>
+    public string? OnBehalfOf { get; init; }
+
+    public required ExchangeKind Kind { get; init; }
+
+    /// <summary>Resource code (信息资源代码); also the Kafka key.</summary>
+    public string? ResourceCode { get; init; }
+
+    /// <summary>Credit code of the resource's provider department, when known.</summary>
+    public string? Provider { get; init; }
+
+    /// <summary>Ids of the information items delivered or asked for. Never values.</summary>
+    public IReadOnlyList<string> Items { get; init; } = [];
+
+    public string? Purpose { get; init; }
+
+    public string? GrantId { get; init; }
+
+    public long Rows { get; init; }
+
+    public long Bytes { get; init; }
+
+    /// <summary>HTTP status of the outcome.</summary>
+    public int Status { get; init; }
+
+    /// <summary>The problem+json type when the step was refused or failed.</summary>
+    public string? ProblemType { get; init; }
+
+    public long DurationMs { get; init; }
+
+    /// <summary>0 at the node the department called; +1 per forwarding node.</summary>
+    public int Hop { get; init; }
+
+    /// <summary>Change log: the changed entity, e.g. <c>catalog/5301001234</c>.</summary>
+    public string? Entity { get; init; }
+
+    /// <summary>Change log: the change as JSON (never item values of datasets).</summary>
+    public JsonElement? Diff { get; init; }
+
+    /// <summary>The user the statistics count: the department acted for, else the caller.</summary>
+    [JsonIgnore]
+    public string EffectiveUser => OnBehalfOf ?? Caller;
+
+    /// <summary>Every problem of the record for this log, all at once.</summary>
+    public IReadOnlyList<string> Validate(LogKind log)
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(ExchangeId))
+        {
+            errors.Add("exchangeId is required.");
+        }
+
+        if (string.IsNullOrWhiteSpace(Caller))
+        {
+            errors.Add("caller is required.");
+        }
+
+        if (Rows < 0)
+        {
+            errors.Add("rows must not be negative.");
+        }
+
+        if (Bytes < 0)
+        {
+            errors.Add("bytes must not be negative.");
+        }
+
+        if (DurationMs < 0)
+        {
+            errors.Add("durationMs must not be negative.");
+        }
+
+        if (Hop < 0)
+        {
+            errors.Add("hop must not be negative.");
+        }
+
+        if (Status is < 100 or > 599)
+        {
+            errors.Add("status must be an HTTP status (100-599).");
+        }
+
+        if (Items.Any(string.IsNullOrWhiteSpace))
+        {
+            errors.Add("items must not contain empty ids.");
+        }
+
+        if (log == LogKind.Change)
+        {
+            if (string.IsNullOrWhiteSpace(Entity))
+            {
+                errors.Add("entity is required in the change log.");
+            }
+
+            if (Diff is null || Diff.Value.ValueKind == JsonValueKind.Undefined)
+            {
+                errors.Add("diff is required in the change log.");
+            }
+        }
+
+        return errors;
+    }
+}
+
+/// <summary>A record that a log refuses; <see cref="Errors"/> lists every problem.</summary>
+public sealed class LogRecordInvalidException(LogKind log, IReadOnlyList<string> errors)
+    : Exception($"Invalid {log} log record: {string.Join(" ", errors)}")
+{
+    public IReadOnlyList<string> Errors { get; } = errors;
+}
+
+/// <summary>Writes enum members in kebab case, e.g. <c>CatalogQuery</c> as <c>catalog-query</c>.</summary>
+internal sealed class KebabEnumConverter<T>() : JsonStringEnumConverter<T>(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false)
+    where T : struct, Enum;

@@ -1,0 +1,203 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace GovShare.Node.Logs;
+
+/// <summary>One stored line with where it was found, for error messages that name a place.</summary>
+public sealed record StoredLine(string Source, long LineNumber, ReadOnlyMemory<byte> Bytes, bool Complete);
+
+/// <summary>One archived segment as listed in <c>archive/index.jsonl</c>; each links to the one before.</summary>
+public sealed record ArchiveIndexEntry(string File, long FirstSeq, long LastSeq, string Sha256, string Prev, string Hash)
+{
+    public static string ComputeHash(string file, long firstSeq, long lastSeq, string sha256, string prev) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(
+            string.Create(CultureInfo.InvariantCulture, $"govshare-archive/1\n{file}\n{firstSeq}\n{lastSeq}\n{sha256}\n{prev}"))));
+}
+
+/// <summary>
+/// Read-only view of a node's log files (<c>&lt;data&gt;/logs/&lt;log&gt;/</c>): live segments
+/// <c>segment-&lt;firstSeq&gt;.jsonl</c> and gzip archives listed in <c>archive/index.jsonl</c>.
+/// Needs no lock, so <c>govshare log verify</c> can read a running node's folder.
+/// </summary>
+public sealed class LogStore(string logsFolder)
+{
+    internal const string SegmentPrefix = "segment-";
+    internal const string SegmentSuffix = ".jsonl";
+    internal const string ArchiveFolder = "archive";
+    internal const string IndexFile = "index.jsonl";
+
+    public string LogsFolder { get; } = logsFolder;
+
+    /// <summary>The logs folder inside a node data folder.</summary>
+    public static LogStore ForDataFolder(string dataPath) => new(Path.Combine(dataPath, "logs"));
+
+    public string FolderOf(LogKind log) => Path.Combine(LogsFolder, LogEntry.LogName(log));
+
+    internal static string SegmentName(long firstSeq) => string.Create(CultureInfo.InvariantCulture, $"{SegmentPrefix}{firstSeq:D20}{SegmentSuffix}");
+
+    internal static long? SegmentFirstSeq(string fileName)
+    {
+        var name = Path.GetFileName(fileName);
+        if (!name.StartsWith(SegmentPrefix, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var end = name.IndexOf('.', StringComparison.Ordinal);
+        return end > SegmentPrefix.Length && long.TryParse(name.AsSpan(SegmentPrefix.Length, end - SegmentPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var seq)
+            ? seq
+            : null;
+    }
+
+    /// <summary>Live segment files in sequence order (first sequence, path).</summary>
+    public IReadOnlyList<(long FirstSeq, string Path)> Segments(LogKind log)
+    {
+        var folder = FolderOf(log);
+        if (!Directory.Exists(folder))
+        {
+            return [];
+        }
+
+        return [.. Directory.EnumerateFiles(folder, SegmentPrefix + "*" + SegmentSuffix)
+            .Select(p => (FirstSeq: SegmentFirstSeq(p), Path: p))
+            .Where(s => s.FirstSeq is not null)
+            .Select(s => (s.FirstSeq!.Value, s.Path))
+            .OrderBy(s => s.Item1)];
+    }
+
+    /// <summary>The archive index, in order; lines that do not parse are returned as null entries.</summary>
+    public IReadOnlyList<ArchiveIndexEntry?> ArchiveIndex(LogKind log)
+    {
+        var index = Path.Combine(FolderOf(log), ArchiveFolder, IndexFile);
+        if (!File.Exists(index))
+        {
+            return [];
+        }
+
+        var result = new List<ArchiveIndexEntry?>();
+        foreach (var line in File.ReadAllLines(index))
+        {
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                result.Add(JsonSerializer.Deserialize<ArchiveIndexEntry>(line, LogJson.Options));
+            }
+            catch (JsonException)
+            {
+                result.Add(null);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Every line of a log in storage order: archives first, then live segments not yet archived.
+    /// Order is kept as found so the verifier sees a swap as a swap.
+    /// </summary>
+    public IEnumerable<StoredLine> ReadLines(LogKind log, long fromSeq = 1)
+    {
+        var archived = new HashSet<long>();
+        var archiveFolder = Path.Combine(FolderOf(log), ArchiveFolder);
+        foreach (var entry in ArchiveIndex(log))
+        {
+            if (entry is null)
+            {
+                continue;
+            }
+
+            archived.Add(entry.FirstSeq);
+            if (entry.LastSeq < fromSeq)
+            {
+                continue;
+            }
+
+            var path = Path.Combine(archiveFolder, entry.File);
+            using var file = File.OpenRead(path);
+            using var gzip = new GZipStream(file, CompressionMode.Decompress);
+            foreach (var line in SplitLines(gzip, path))
+            {
+                yield return line;
+            }
+        }
+
+        var segments = Segments(log);
+        for (var i = 0; i < segments.Count; i++)
+        {
+            var (first, path) = segments[i];
+            if (archived.Contains(first) || (i + 1 < segments.Count && segments[i + 1].FirstSeq <= fromSeq))
+            {
+                continue;
+            }
+
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
+            foreach (var line in SplitLines(file, path))
+            {
+                yield return line;
+            }
+        }
+    }
+
+    /// <summary>The parsed entries of a log with sequence in [from, to], in storage order; unreadable lines throw.</summary>
+    public IEnumerable<LogEntry> ReadEntries(LogKind log, long fromSeq = 1, long toSeq = long.MaxValue)
+    {
+        foreach (var line in ReadLines(log, fromSeq))
+        {
+            if (!line.Complete)
+            {
+                yield break;
+            }
+
+            var entry = LogEntry.TryParse(line.Bytes)
+                ?? throw new InvalidDataException($"{line.Source}:{line.LineNumber} is not a log entry.");
+            if (entry.Sequence > toSeq)
+            {
+                yield break;
+            }
+
+            if (entry.Sequence >= fromSeq)
+            {
+                yield return entry;
+            }
+        }
+    }
+
+    internal static IEnumerable<StoredLine> SplitLines(Stream stream, string source)
+    {
+        var buffer = new byte[1 << 16];
+        var pending = new MemoryStream();
+        long lineNumber = 0;
+        int read;
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            var start = 0;
+            for (var i = 0; i < read; i++)
+            {
+                if (buffer[i] != (byte)'\n')
+                {
+                    continue;
+                }
+
+                pending.Write(buffer, start, i - start);
+                lineNumber++;
+                yield return new StoredLine(source, lineNumber, pending.ToArray(), Complete: true);
+                pending.SetLength(0);
+                start = i + 1;
+            }
+
+            pending.Write(buffer, start, read - start);
+        }
+
+        if (pending.Length > 0)
+        {
+            yield return new StoredLine(source, lineNumber + 1, pending.ToArray(), Complete: false);
+        }
+    }
+}

@@ -1,0 +1,285 @@
+using System.Globalization;
+using System.Security.Cryptography;
+
+namespace GovShare.Node.Logs;
+
+/// <summary>What is wrong with the first bad record a verification found.</summary>
+public enum LogFault
+{
+    None,
+
+    /// <summary>The record's bytes do not match its hash: edited.</summary>
+    Edited,
+
+    /// <summary>A sequence number is absent: deleted (or not yet shipped, for a Kafka copy).</summary>
+    Missing,
+
+    /// <summary>Records are out of order: moved or swapped.</summary>
+    Reordered,
+
+    /// <summary>A record's previous-hash does not name the record before it: the chain was rewritten.</summary>
+    BrokenLink,
+
+    /// <summary>A line is not a log entry at all.</summary>
+    Unreadable,
+
+    /// <summary>A checkpoint's signature does not verify, or it signs something else than the record before it.</summary>
+    BadCheckpoint,
+
+    /// <summary>Two copies of one (node, log, sequence) differ.</summary>
+    ConflictingDuplicate,
+
+    /// <summary>A record of another node or log is in this one.</summary>
+    Foreign,
+
+    /// <summary>An archive file or its index line does not match the archive index chain.</summary>
+    ArchiveDamaged,
+}
+
+/// <summary>The outcome of a verification; <see cref="Sequence"/> names the first bad record.</summary>
+public sealed record LogVerification(LogFault Fault, long? Sequence, string Message, long RecordsChecked, int CheckpointsChecked, bool SignaturesChecked)
+{
+    public bool Ok => Fault == LogFault.None;
+}
+
+/// <summary>
+/// Checks a log's hash chain, sequence and checkpoint signatures, from the local files (in
+/// storage order, so a swap shows as a swap) or from records consumed from Kafka (de-duplicated
+/// by (node, log, sequence) and ordered by sequence). Like X-Road's offline verifier, it needs
+/// nothing but the records and the node's public key.
+/// </summary>
+public static class LogVerifier
+{
+    /// <summary>Verifies the local store: archive index first, then records in [from, to].</summary>
+    public static LogVerification VerifyStore(LogStore store, LogKind log, ECDsa? publicKey, long fromSeq = 1, long toSeq = long.MaxValue, string? node = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var archives = VerifyArchives(store, log);
+        if (!archives.Ok)
+        {
+            return archives;
+        }
+
+        var items = store.ReadLines(log, Math.Max(1, fromSeq - 1)).Select(line =>
+            line.Complete && LogEntry.TryParse(line.Bytes) is { } entry
+                ? new Item(entry, null)
+                : new Item(null, $"{Path.GetFileName(line.Source)} line {line.LineNumber}"));
+        return Verify(items, log, node, publicKey, fromSeq, toSeq);
+    }
+
+    /// <summary>Verifies records read from Kafka: duplicates dropped (identical) or reported (different), then ordered by sequence.</summary>
+    public static LogVerification VerifyCopy(IEnumerable<LogEntry> consumed, LogKind log, string node, ECDsa? publicKey, long fromSeq = 1, long toSeq = long.MaxValue)
+    {
+        ArgumentNullException.ThrowIfNull(consumed);
+        var dedup = new LogDeduplicator();
+        var unique = new List<LogEntry>();
+        foreach (var entry in consumed)
+        {
+            switch (dedup.Add(entry))
+            {
+                case DeduplicationOutcome.New:
+                    unique.Add(entry);
+                    break;
+                case DeduplicationOutcome.Conflict:
+                    return new LogVerification(LogFault.ConflictingDuplicate, entry.Sequence,
+                        Invariant($"Sequence {entry.Sequence} of the {log} log of node {entry.Node} appears twice with different content."), 0, 0, publicKey is not null);
+                default:
+                    break;
+            }
+        }
+
+        unique.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
+        return Verify(unique.Select(e => new Item(e, null)), log, node, publicKey, fromSeq, toSeq);
+    }
+
+    /// <summary>Checks the archive index chain and each archive's SHA-256.</summary>
+    public static LogVerification VerifyArchives(LogStore store, LogKind log)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var prev = LogEntry.GenesisHash;
+        long lastSeq = 0;
+        var folder = Path.Combine(store.FolderOf(log), LogStore.ArchiveFolder);
+        var index = store.ArchiveIndex(log);
+        for (var i = 0; i < index.Count; i++)
+        {
+            var entry = index[i];
+            string? problem = null;
+            if (entry is null)
+            {
+                problem = Invariant($"archive index line {i + 1} is unreadable");
+            }
+            else if (entry.Prev != prev || entry.Hash != ArchiveIndexEntry.ComputeHash(entry.File, entry.FirstSeq, entry.LastSeq, entry.Sha256, entry.Prev))
+            {
+                problem = Invariant($"archive index line {i + 1} ({entry.File}) does not chain to the line before");
+            }
+            else if (entry.FirstSeq != lastSeq + 1)
+            {
+                problem = Invariant($"archive {entry.File} starts at {entry.FirstSeq}, expected {lastSeq + 1}");
+            }
+            else
+            {
+                var path = Path.Combine(folder, entry.File);
+                if (!File.Exists(path))
+                {
+                    problem = Invariant($"archive {entry.File} is missing");
+                }
+                else
+                {
+                    using var file = File.OpenRead(path);
+                    if (Convert.ToHexStringLower(SHA256.HashData(file)) != entry.Sha256)
+                    {
+                        problem = Invariant($"archive {entry.File} does not match its SHA-256 in the index");
+                    }
+                }
+            }
+
+            if (problem is not null)
+            {
+                return new LogVerification(LogFault.ArchiveDamaged, entry?.FirstSeq, $"The {log} log: {problem}.", 0, 0, false);
+            }
+
+            prev = entry!.Hash;
+            lastSeq = entry.LastSeq;
+        }
+
+        return new LogVerification(LogFault.None, null, Invariant($"{index.Count} archives intact."), 0, 0, false);
+    }
+
+    private static LogVerification Verify(IEnumerable<Item> items, LogKind log, string? node, ECDsa? publicKey, long fromSeq, long toSeq)
+    {
+        var signatures = publicKey is not null;
+        var expected = Math.Max(1, fromSeq);
+        var prevHash = expected == 1 ? LogEntry.GenesisHash : null;
+        long records = 0;
+        var checkpoints = 0;
+        LogVerification Fail(LogFault fault, long? seq, string message) => new(fault, seq, $"The {log} log: {message}", records, checkpoints, signatures);
+
+        using var cursor = items.GetEnumerator();
+        var hasItem = cursor.MoveNext();
+        while (hasItem && expected <= toSeq)
+        {
+            var item = cursor.Current;
+            hasItem = cursor.MoveNext();
+            if (item.Entry is not { } entry)
+            {
+                return Fail(LogFault.Unreadable, expected, Invariant($"{item.Place} is not a log entry (expected sequence {expected}): damaged or edited."));
+            }
+
+            if (entry.Sequence < expected)
+            {
+                if (entry.Sequence < fromSeq)
+                {
+                    // Before the range: only its hash matters, as the link of the first checked record.
+                    if (entry.Sequence == fromSeq - 1)
+                    {
+                        prevHash = entry.Hash;
+                    }
+
+                    continue;
+                }
+
+                return Fail(LogFault.Reordered, entry.Sequence, Invariant($"record {entry.Sequence} appears after record {expected - 1}: reordered or repeated."));
+            }
+
+            if (entry.Sequence > expected)
+            {
+                var nextIsExpected = hasItem && cursor.Current.Entry?.Sequence == expected;
+                return nextIsExpected
+                    ? Fail(LogFault.Reordered, entry.Sequence, Invariant($"record {entry.Sequence} appears before record {expected}: reordered (swapped)."))
+                    : Fail(LogFault.Missing, expected, Invariant($"record {expected} is missing (the next present is {entry.Sequence}): deleted."));
+            }
+
+            if (entry.Log != log || (node is not null && entry.Node != node))
+            {
+                return Fail(LogFault.Foreign, entry.Sequence, Invariant($"record {entry.Sequence} belongs to the {entry.Log} log of node {entry.Node}."));
+            }
+
+            if (!entry.HashMatches)
+            {
+                return Fail(LogFault.Edited, entry.Sequence, Invariant($"record {entry.Sequence} does not match its hash: edited."));
+            }
+
+            if (prevHash is not null && entry.PreviousHash != prevHash)
+            {
+                return Fail(LogFault.BrokenLink, entry.Sequence, Invariant($"record {entry.Sequence} does not link to record {entry.Sequence - 1}: the chain was replaced."));
+            }
+
+            if (entry.Type == LogEntryType.Checkpoint)
+            {
+                var checkpoint = TryReadCheckpoint(entry);
+                if (checkpoint is null
+                    || checkpoint.SignedSequence != entry.Sequence - 1
+                    || checkpoint.SignedHash != entry.PreviousHash
+                    || (publicKey is not null && !checkpoint.VerifySignature(publicKey, entry.Node, log)))
+                {
+                    return Fail(LogFault.BadCheckpoint, entry.Sequence, Invariant($"checkpoint {entry.Sequence} does not verify with the node's key."));
+                }
+
+                checkpoints++;
+            }
+            else
+            {
+                records++;
+            }
+
+            prevHash = entry.Hash;
+            expected++;
+        }
+
+        if (toSeq != long.MaxValue && expected <= toSeq)
+        {
+            return Fail(LogFault.Missing, expected, Invariant($"the log ends before record {expected} (range ends at {toSeq})."));
+        }
+
+        var signed = signatures ? "signatures verified" : "signatures NOT checked (no certificate given)";
+        return new LogVerification(LogFault.None, null,
+            Invariant($"The {log} log: {records} records and {checkpoints} checkpoints from {Math.Max(1, fromSeq)} to {expected - 1} verify; {signed}."),
+            records, checkpoints, signatures);
+    }
+
+    private static LogCheckpoint? TryReadCheckpoint(LogEntry entry)
+    {
+        try
+        {
+            return entry.Checkpoint;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private sealed record Item(LogEntry? Entry, string? Place);
+}
+
+/// <summary>Outcome of offering a consumed record to <see cref="LogDeduplicator"/>.</summary>
+public enum DeduplicationOutcome
+{
+    New,
+    Duplicate,
+    Conflict,
+}
+
+/// <summary>
+/// Consumer-side de-duplication by (node, log, sequence): the relay is at-least-once, so a
+/// record may arrive twice; the copies must be identical, or the log was forked.
+/// </summary>
+public sealed class LogDeduplicator
+{
+    private readonly Dictionary<(string Node, LogKind Log, long Sequence), string> _seen = [];
+
+    public DeduplicationOutcome Add(LogEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var key = (entry.Node, entry.Log, entry.Sequence);
+        if (_seen.TryGetValue(key, out var hash))
+        {
+            return hash == entry.Hash && entry.HashMatches ? DeduplicationOutcome.Duplicate : DeduplicationOutcome.Conflict;
+        }
+
+        _seen[key] = entry.Hash;
+        return DeduplicationOutcome.New;
+    }
+}

@@ -1,0 +1,151 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Confluent.Kafka;
+
+namespace GovShare.Node.Logs;
+
+/// <summary>Arguments of <c>govshare log verify</c>: a local data folder or a Kafka topic, and a range.</summary>
+public sealed record LogVerifyRequest
+{
+    public LogKind Log { get; init; } = LogKind.Exchange;
+
+    /// <summary>The node's data folder (Node:DataPath). Read only; the node may be running.</summary>
+    public string? DataPath { get; init; }
+
+    public string? KafkaBootstrapServers { get; init; }
+
+    /// <summary>Defaults to <c>govshare.&lt;node&gt;.&lt;log&gt;</c> when <see cref="Node"/> is given.</summary>
+    public string? Topic { get; init; }
+
+    /// <summary>Division code of the node whose log it is; required for Kafka unless the topic names it.</summary>
+    public string? Node { get; init; }
+
+    /// <summary>PEM certificate of the node; without it checkpoint signatures are not checked (and the message says so).</summary>
+    public string? CertificatePath { get; init; }
+
+    public long From { get; init; } = 1;
+
+    public long To { get; init; } = long.MaxValue;
+
+    public TimeSpan KafkaTimeout { get; init; } = TimeSpan.FromMinutes(2);
+}
+
+/// <summary>Exit code and text of one <c>govshare log verify</c> run.</summary>
+public sealed record LogVerifyOutcome(int ExitCode, string Message, LogVerification? Verification);
+
+/// <summary>
+/// The logic of <c>govshare log verify</c>. Exit codes: 0 the range verifies, 1 a bad record
+/// (named in the message), 2 the arguments are wrong (all problems listed), 3 the source
+/// cannot be read.
+/// </summary>
+public static class LogVerifyCommand
+{
+    public const int Verified = 0;
+    public const int BadRecord = 1;
+    public const int Usage = 2;
+    public const int Unreadable = 3;
+
+    public static LogVerifyOutcome Run(LogVerifyRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var errors = new List<string>();
+        var local = !string.IsNullOrWhiteSpace(request.DataPath);
+        var kafka = !string.IsNullOrWhiteSpace(request.KafkaBootstrapServers);
+        if (local == kafka)
+        {
+            errors.Add("Give exactly one source: --data <path> or --kafka <bootstrap servers>.");
+        }
+
+        if (local && !Directory.Exists(request.DataPath))
+        {
+            errors.Add($"The data folder '{request.DataPath}' does not exist.");
+        }
+
+        var node = request.Node;
+        var topic = request.Topic;
+        if (kafka)
+        {
+            if (topic is null && node is not null)
+            {
+                topic = KafkaOptions.Topic(node, request.Log);
+            }
+
+            if (topic is null)
+            {
+                errors.Add("Give --topic or --node for a Kafka source.");
+            }
+            else if (node is null)
+            {
+                var parts = topic.Split('.');
+                if (parts is ["govshare", var division, _])
+                {
+                    node = division;
+                }
+                else
+                {
+                    errors.Add($"The topic '{topic}' does not name a node (govshare.<division>.<log>); give --node.");
+                }
+            }
+        }
+
+        if (request.From < 1)
+        {
+            errors.Add("--from must be at least 1.");
+        }
+
+        if (request.To < request.From)
+        {
+            errors.Add("--to must not be below --from.");
+        }
+
+        if (request.CertificatePath is not null && !File.Exists(request.CertificatePath))
+        {
+            errors.Add($"The certificate '{request.CertificatePath}' does not exist.");
+        }
+
+        if (errors.Count > 0)
+        {
+            return new LogVerifyOutcome(Usage, string.Join(Environment.NewLine, errors), null);
+        }
+
+        ECDsa? key = null;
+        try
+        {
+            if (request.CertificatePath is not null)
+            {
+                using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(request.CertificatePath));
+                key = certificate.GetECDsaPublicKey();
+                if (key is null)
+                {
+                    return new LogVerifyOutcome(Usage, $"The certificate '{request.CertificatePath}' has no ECDSA key.", null);
+                }
+            }
+
+            var result = local
+                ? LogVerifier.VerifyStore(LogStore.ForDataFolder(request.DataPath!), request.Log, key, request.From, request.To, request.Node)
+                : VerifyKafka(request, topic!, node!, key);
+            return new LogVerifyOutcome(result.Ok ? Verified : BadRecord, result.Message, result);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or KafkaException or TimeoutException or InvalidDataException)
+        {
+            return new LogVerifyOutcome(Unreadable, "Cannot read the log: " + ex.Message, null);
+        }
+        finally
+        {
+            key?.Dispose();
+        }
+    }
+
+    private static LogVerification VerifyKafka(LogVerifyRequest request, string topic, string node, ECDsa? key)
+    {
+        var copy = KafkaLogReader.ReadTopic(request.KafkaBootstrapServers!, topic, request.KafkaTimeout);
+        if (copy.Unreadable.Count > 0)
+        {
+            var first = copy.Unreadable[0];
+            return new LogVerification(LogFault.Unreadable, null,
+                $"The {request.Log} log on {topic}: partition {first.Partition} offset {first.Offset} is not a log entry.", 0, 0, key is not null);
+        }
+
+        return LogVerifier.VerifyCopy(copy.Entries, request.Log, node, key, request.From, request.To);
+    }
+}

@@ -1,0 +1,82 @@
+using System.Globalization;
+using GovShare.Node.Problems;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace GovShare.Node.Logs;
+
+/// <summary>Response of <c>GET /v1/stats</c>.</summary>
+public sealed record StatisticsResponse(string Node, StatisticsDimension Dimension, StatisticsPeriod Period, DateOnly? From, DateOnly? To, IReadOnlyList<ServiceStatistic> Rows);
+
+/// <summary>The logs' HTTP surface: the service statistics of Art. 28.</summary>
+public static class LogsApi
+{
+    /// <summary>
+    /// <c>GET /v1/stats?dimension=resource|department&amp;period=day|month&amp;from=yyyy-MM-dd&amp;to=yyyy-MM-dd</c>,
+    /// computed from the exchange log. Bad parameters are all reported in one problem+json.
+    /// </summary>
+    public static IEndpointRouteBuilder MapLogsApi(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.MapGet("/v1/stats", (HttpRequest request, LogWriter writer) =>
+        {
+            var query = request.Query;
+            var errors = new List<string>();
+            var dimension = Parse(query["dimension"], StatisticsDimension.Resource, "dimension", "resource, department", errors);
+            var period = Parse(query["period"], StatisticsPeriod.Day, "period", "day, month", errors);
+            var from = ParseDate(query["from"], "from", errors);
+            var to = ParseDate(query["to"], "to", errors);
+            if (from is { } f && to is { } t && t < f)
+            {
+                errors.Add("to must not be before from.");
+            }
+
+            if (errors.Count > 0)
+            {
+                return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "Invalid statistics query.",
+                    string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors });
+            }
+
+            var records = writer.Store.ReadEntries(LogKind.Exchange, 1, writer.DurableSequence(LogKind.Exchange))
+                .Where(e => e.Type == LogEntryType.Record)
+                .Select(e => e.Record!);
+            var rows = LogStatistics.Compute(records, dimension, period, LogStatistics.ChinaStandardTime, from, to);
+            return TypedResults.Ok(new StatisticsResponse(writer.Node, dimension, period, from, to, rows));
+        });
+        return endpoints;
+    }
+
+    private static T Parse<T>(string? value, T fallback, string name, string allowed, List<string> errors)
+        where T : struct, Enum
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return fallback;
+        }
+
+        if (Enum.TryParse<T>(value, ignoreCase: true, out var parsed) && !int.TryParse(value, out _))
+        {
+            return parsed;
+        }
+
+        errors.Add($"{name} must be one of: {allowed}.");
+        return fallback;
+    }
+
+    private static DateOnly? ParseDate(string? value, string name, List<string> errors)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        if (DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+        {
+            return date;
+        }
+
+        errors.Add($"{name} must be a date as yyyy-MM-dd.");
+        return null;
+    }
+}

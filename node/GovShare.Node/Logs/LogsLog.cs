@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Logging;
+
+namespace GovShare.Node.Logs;
+
+/// <summary>The feature's log messages, event ids 6000-6999. Never a record's content.</summary>
+internal static partial class LogsLog
+{
+    [LoggerMessage(6001, LogLevel.Warning, "The {Log} log ended in a torn record (a write cut short by a crash): {Bytes} bytes after sequence {Sequence} in {File} were truncated.", EventName = "TornRecordTruncated")]
+    public static partial void TornRecordTruncated(ILogger logger, LogKind log, long bytes, long sequence, string file);
+
+    [LoggerMessage(6002, LogLevel.Information, "Archived {Log} log segment {File} (sequences {First}-{Last}).", EventName = "SegmentArchived")]
+    public static partial void SegmentArchived(ILogger logger, LogKind log, string file, long first, long last);
+
+    [LoggerMessage(6003, LogLevel.Critical, "The {Log} log can no longer be written; appends fail until the node restarts.", EventName = "LogFaulted")]
+    public static partial void LogFaulted(ILogger logger, Exception exception, LogKind log);
+
+    [LoggerMessage(6004, LogLevel.Error, "Archiving {Log} log segment {File} failed; it stays a live segment and is retried at start.", EventName = "ArchiveFailed")]
+    public static partial void ArchiveFailed(ILogger logger, Exception exception, LogKind log, string file);
+
+    [LoggerMessage(6005, LogLevel.Debug, "Signed {Log} log checkpoint at sequence {Sequence}.", EventName = "CheckpointSigned")]
+    public static partial void CheckpointSigned(ILogger logger, LogKind log, long sequence);
+
+    [LoggerMessage(6010, LogLevel.Warning, "Kafka did not confirm {Count} {Log} log records from sequence {Sequence} ({Reason}); they are sent again.", EventName = "RelayDeliveryFailed")]
+    public static partial void RelayDeliveryFailed(ILogger logger, int count, LogKind log, long sequence, string reason);
+
+    [LoggerMessage(6011, LogLevel.Debug, "Shipped the {Log} log to Kafka up to sequence {Sequence}.", EventName = "RelayShipped")]
+    public static partial void RelayShipped(ILogger logger, LogKind log, long sequence);
+
+    [LoggerMessage(6012, LogLevel.Information, "Created Kafka topic {Topic} ({Partitions} partitions, retention {RetentionMs} ms).", EventName = "RelayTopicCreated")]
+    public static partial void RelayTopicCreated(ILogger logger, string topic, int partitions, long retentionMs);
+
+    [LoggerMessage(6013, LogLevel.Warning, "Could not create Kafka topic {Topic}: {Reason}. The relay relies on the broker's topic settings.", EventName = "RelayTopicNotCreated")]
+    public static partial void RelayTopicNotCreated(ILogger logger, string topic, string reason);
+
+    [LoggerMessage(6014, LogLevel.Error, "The Kafka producer failed fatally ({Reason}); it is recreated and unshipped records are sent again.", EventName = "RelayProducerFatal")]
+    public static partial void RelayProducerFatal(ILogger logger, string reason);
+
+    [LoggerMessage(6015, LogLevel.Error, "The Kafka relay of the {Log} log failed; it retries.", EventName = "RelayFailed")]
+    public static partial void RelayFailed(ILogger logger, Exception exception, LogKind log);
+}

@@ -1,0 +1,168 @@
+using System.Text;
+using Confluent.Kafka;
+using Xunit.Abstractions;
+using GovShare.Node.Logs;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace GovShare.Node.Tests.Logs;
+
+public sealed class KafkaLogRelayTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromMinutes(3);
+
+    private KafkaLogRelay Relay(LogWriter writer, KafkaMockCluster cluster) => new(
+        writer,
+        Options.Create(new KafkaOptions
+        {
+            BootstrapServers = cluster.BootstrapServers,
+            MessageTimeoutMs = 3000,
+            TopicPartitions = 8,
+            TopicReplicationFactor = (short)cluster.Brokers,
+        }),
+        Options.Create(new LogOptions()),
+        new TestOutputLogger<KafkaLogRelay>(output));
+
+    /// <summary>Polls a condition; the limit only turns a hang into a failure message, it asserts no speed.</summary>
+    private static async Task Eventually(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "Gave up waiting: " + what);
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
+    public async Task Relay_AllBrokersDownLongerThanMessageTimeout_EveryRecordArrivesInOrderAndVerifies()
+    {
+        using var cluster = new KafkaMockCluster(brokers: 3);
+        cluster.CreateTopic(KafkaOptions.Topic(LogFolder.Node, LogKind.Exchange), partitions: 8, replicationFactor: 3);
+        using var folder = new LogFolder();
+        const int total = 10_000;
+        var resources = Enumerable.Range(0, 16).Select(r => $"53010010000000{r:D2}").ToArray();
+        // Small segments: the relay's reader also follows rotations and archiving meanwhile.
+        await using var open = folder.Open(new LogOptions { SegmentBytes = 256 * 1024 });
+        using var relay = Relay(open.Writer, cluster);
+        await relay.StartAsync(CancellationToken.None);
+
+        await AppendAsync(open.Writer, 0, 2000, resources);
+        await Eventually(() => relay.Shipped(LogKind.Exchange) > 0, "first records shipped");
+
+        cluster.SetAllDown();
+        await AppendAsync(open.Writer, 2000, total, resources);
+        await Eventually(() => relay.DeliveryFailures > 0, "a delivery to fail after message.timeout.ms");
+        var shippedWhileDown = relay.Shipped(LogKind.Exchange);
+        cluster.SetAllUp();
+
+        var last = open.Writer.DurableSequence(LogKind.Exchange);
+        await Eventually(() => relay.Shipped(LogKind.Exchange) == last, "every record shipped after the brokers came back");
+        await relay.StopAsync(CancellationToken.None);
+
+        Assert.True(shippedWhileDown < last, "the outage happened while records were unshipped");
+        var copy = KafkaLogReader.ReadTopic(cluster.BootstrapServers, KafkaOptions.Topic(LogFolder.Node, LogKind.Exchange), TimeSpan.FromMinutes(1));
+        Assert.Empty(copy.Unreadable);
+        // Keep the first copy of each sequence: per key the sequences must then rise.
+        var dedup = new LogDeduplicator();
+        var firsts = copy.Entries.Where(e => dedup.Add(e) == DeduplicationOutcome.New).ToList();
+        Assert.Equal(last, firsts.Count);
+        Assert.Equal(total, firsts.Count(e => e.Type == LogEntryType.Record));
+        foreach (var byKey in firsts.Where(e => e.Type == LogEntryType.Record).GroupBy(e => e.Record!.ResourceCode))
+        {
+            var sequences = byKey.Select(e => e.Sequence).ToList();
+            Assert.Equal(sequences.Order(), sequences);
+        }
+
+        var result = LogVerifier.VerifyCopy(copy.Entries, LogKind.Exchange, LogFolder.Node, folder.Key);
+        Assert.True(result.Ok, result.Message);
+        Assert.Equal(total, result.RecordsChecked);
+        Assert.NotEmpty(folder.Store.ArchiveIndex(LogKind.Exchange));
+    }
+
+    [Fact]
+    public async Task Relay_Restart_SendsOnlyWhatWasNotConfirmedAndHeadersNameTheRecord()
+    {
+        using var cluster = new KafkaMockCluster(brokers: 1);
+        cluster.CreateTopic(KafkaOptions.Topic(LogFolder.Node, LogKind.Change), partitions: 8, replicationFactor: 1);
+        using var folder = new LogFolder();
+        await using (var open = folder.Open())
+        {
+            using (var relay = Relay(open.Writer, cluster))
+            {
+                await relay.StartAsync(CancellationToken.None);
+                await AppendAsync(open.Writer, 0, 100, ["5301001000000001"], LogKind.Change);
+                await Eventually(() => relay.Shipped(LogKind.Change) == 100, "first 100 shipped");
+                await relay.StopAsync(CancellationToken.None);
+            }
+
+            // Written while no relay runs.
+            await AppendAsync(open.Writer, 100, 150, ["5301001000000001"], LogKind.Change);
+            using (var relay = Relay(open.Writer, cluster))
+            {
+                Assert.Equal(100, relay.Shipped(LogKind.Change));
+                await relay.StartAsync(CancellationToken.None);
+                await Eventually(() => relay.Shipped(LogKind.Change) == 150, "the rest shipped after restart");
+                await relay.StopAsync(CancellationToken.None);
+            }
+        }
+
+        var topic = KafkaOptions.Topic(LogFolder.Node, LogKind.Change);
+        var copy = KafkaLogReader.ReadTopic(cluster.BootstrapServers, topic, TimeSpan.FromMinutes(1));
+        Assert.Equal(Enumerable.Range(1, 150).Select(i => (long)i), copy.Entries.Select(e => e.Sequence).Order());
+        Assert.True(LogVerifier.VerifyCopy(copy.Entries, LogKind.Change, LogFolder.Node, folder.Key).Ok);
+
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = "t" }).Build();
+        consumer.Assign(Enumerable.Range(0, 8).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var message = consumer.Consume(TimeSpan.FromSeconds(30))!.Message;
+        while (Encoding.ASCII.GetString(message.Headers.GetLastBytes(KafkaLogRelay.SequenceHeader)) != "1")
+        {
+            message = consumer.Consume(TimeSpan.FromSeconds(30))!.Message;
+        }
+        Assert.Equal("5301001000000001", message.Key);
+        Assert.Equal(LogFolder.Node, Encoding.ASCII.GetString(message.Headers.GetLastBytes(KafkaLogRelay.NodeHeader)));
+        Assert.Equal("change", Encoding.ASCII.GetString(message.Headers.GetLastBytes(KafkaLogRelay.LogHeader)));
+        Assert.Equal("1", Encoding.ASCII.GetString(message.Headers.GetLastBytes(KafkaLogRelay.SequenceHeader)));
+        Assert.StartsWith("""{"log":"change","node":"530100","seq":1,"type":"record","prev":"0000""", message.Value, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TopicSpecification_DefaultLogOptions_KeepsRecordsAtLeastTenYears()
+    {
+        using var cluster = new KafkaMockCluster(brokers: 1);
+        using var folder = new LogFolder();
+        await using var open = folder.Open();
+        using var relay = Relay(open.Writer, cluster);
+
+        var spec = relay.TopicSpecification("govshare.530100.exchange");
+
+        Assert.True(long.Parse(spec.Configs["retention.ms"], System.Globalization.CultureInfo.InvariantCulture) >= (long)TimeSpan.FromDays(3652).TotalMilliseconds);
+        Assert.Equal(8, spec.NumPartitions);
+    }
+
+    [Fact]
+    public async Task Constructor_WithoutBootstrapServers_IsRefused()
+    {
+        using var folder = new LogFolder();
+        await using var open = folder.Open();
+
+        var ex = Assert.Throws<ArgumentException>(() => new KafkaLogRelay(open.Writer, Options.Create(new KafkaOptions()), Options.Create(new LogOptions()), NullLogger<KafkaLogRelay>.Instance));
+
+        Assert.Contains("Kafka:BootstrapServers", ex.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task AppendAsync(LogWriter writer, int from, int to, string[] resources, LogKind log = LogKind.Exchange)
+    {
+        // 32 appenders at a time, so group commit is exercised the way a busy node does.
+        var next = from;
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next) - 1) < to)
+            {
+                var record = log == LogKind.Change ? LogFolder.Change(i) : LogFolder.Exchange(i, resources[i % resources.Length]);
+                await writer.AppendAsync(log, record);
+            }
+        }));
+    }
+}

@@ -1,0 +1,93 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using GovShare.Node.Logs;
+using GovShare.Node.Storage;
+
+namespace GovShare.Node.Tests.Logs;
+
+/// <summary>A real node data folder in a temp directory, with a node key, for log tests.</summary>
+internal sealed class LogFolder : IDisposable
+{
+    public const string Node = "530100";
+
+    public LogFolder()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "govshare-logs-" + Guid.NewGuid().ToString("N"));
+        Key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    }
+
+    public string Path { get; }
+
+    public ECDsa Key { get; }
+
+    public LogStore Store => LogStore.ForDataFolder(Path);
+
+    /// <summary>Opens the folder (taking its lock) and a writer on it; dispose both with <see cref="OpenWriter.DisposeAsync"/>.</summary>
+    public OpenWriter Open(LogOptions? options = null, TimeProvider? time = null)
+    {
+        var folder = NodeDataFolder.Open(Path);
+        try
+        {
+            return new OpenWriter(folder, new LogWriter(folder, Node, Key, options ?? new LogOptions(), time ?? TimeProvider.System));
+        }
+        catch
+        {
+            folder.Dispose();
+            throw;
+        }
+    }
+
+    public static LogRecord Exchange(int i, string resource = "5301001000000001", string? caller = null) => new()
+    {
+        ExchangeId = $"ex-{i:D6}",
+        Caller = caller ?? "govshare:dept/530100/11530100MB0000001X",
+        Kind = ExchangeKind.Pull,
+        ResourceCode = resource,
+        Provider = "11530100MB0000002X",
+        Items = ["name", "idNumber"],
+        Purpose = "social-assistance",
+        GrantId = "grant-1",
+        Rows = 10 + i,
+        Bytes = 1000 + i,
+        Status = 200,
+        DurationMs = 3,
+        Hop = 0,
+    };
+
+    public static LogRecord Change(int i) => new()
+    {
+        ExchangeId = $"ch-{i}",
+        Caller = "govshare:dept/530100/11530100MB0000001X",
+        Kind = ExchangeKind.CatalogChange,
+        ResourceCode = "5301001000000001",
+        Status = 200,
+        Entity = "catalog/5301001000000001",
+        Diff = JsonDocument.Parse("""{"name":{"from":"a","to":"b"}}""").RootElement,
+    };
+
+    public void Dispose()
+    {
+        Key.Dispose();
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A child process may still hold a file for an instant; the temp folder is harmless.
+        }
+    }
+}
+
+internal sealed class OpenWriter(NodeDataFolder folder, LogWriter writer) : IAsyncDisposable
+{
+    public NodeDataFolder Folder { get; } = folder;
+
+    public LogWriter Writer { get; } = writer;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Writer.DisposeAsync();
+        Folder.Dispose();
+    }
+}

@@ -1,0 +1,104 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using GovShare.Node.Logs;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace GovShare.Node.Tests.Logs;
+
+public sealed class LogVerifyCommandTests
+{
+    private static string CertificateFile(LogFolder folder)
+    {
+        var request = new CertificateRequest("CN=govshare:node/530100", folder.Key, HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        var path = Path.Combine(folder.Path, "node.crt.pem");
+        File.WriteAllText(path, certificate.ExportCertificatePem());
+        return path;
+    }
+
+    private static async Task AppendAsync(LogFolder folder, int count, Func<OpenWriter, Task>? whileOpen = null)
+    {
+        await using var open = folder.Open(new LogOptions { CheckpointEvery = 10 });
+        foreach (var i in Enumerable.Range(1, count))
+        {
+            await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(i));
+        }
+
+        if (whileOpen is not null)
+        {
+            await whileOpen(open);
+        }
+    }
+
+    [Fact]
+    public async Task Run_LocalIntactLogWithCertificate_ExitsZero()
+    {
+        using var folder = new LogFolder();
+        await AppendAsync(folder, 30);
+
+        var outcome = LogVerifyCommand.Run(new LogVerifyRequest { DataPath = folder.Path, CertificatePath = CertificateFile(folder) });
+
+        Assert.Equal(LogVerifyCommand.Verified, outcome.ExitCode);
+        Assert.Contains("30 records", outcome.Message, StringComparison.Ordinal);
+        Assert.Contains("signatures verified", outcome.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_LocalRecordDeleted_ExitsOneNamingIt()
+    {
+        using var folder = new LogFolder();
+        await AppendAsync(folder, 30);
+        var path = folder.Store.Segments(LogKind.Exchange).Single().Path;
+        var lines = File.ReadAllLines(path).ToList();
+        lines.RemoveAt(4);
+        await File.WriteAllLinesAsync(path, lines);
+
+        var outcome = LogVerifyCommand.Run(new LogVerifyRequest { DataPath = folder.Path });
+
+        Assert.Equal(LogVerifyCommand.BadRecord, outcome.ExitCode);
+        Assert.Contains("record 5 is missing", outcome.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Run_BadArguments_ExitsTwoListingEveryProblem()
+    {
+        var outcome = LogVerifyCommand.Run(new LogVerifyRequest { From = 0, To = -1, CertificatePath = "/nonexistent/node.pem" });
+
+        Assert.Equal(LogVerifyCommand.Usage, outcome.ExitCode);
+        var problems = outcome.Message.Split(Environment.NewLine);
+        Assert.Equal(4, problems.Length);
+        Assert.Contains(problems, p => p.Contains("exactly one source", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("--from", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("--to", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("certificate", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Run_KafkaTopicShippedByRelay_ExitsZero()
+    {
+        using var cluster = new KafkaMockCluster(brokers: 1);
+        var topic = KafkaOptions.Topic(LogFolder.Node, LogKind.Exchange);
+        cluster.CreateTopic(topic, partitions: 8, replicationFactor: 1);
+        using var folder = new LogFolder();
+        await AppendAsync(folder, 50, async open =>
+        {
+            using var relay = new KafkaLogRelay(open.Writer, Options.Create(new KafkaOptions { BootstrapServers = cluster.BootstrapServers, TopicReplicationFactor = 1 }), Options.Create(new LogOptions()), NullLogger<KafkaLogRelay>.Instance);
+            await relay.StartAsync(CancellationToken.None);
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            while (relay.Shipped(LogKind.Exchange) < open.Writer.DurableSequence(LogKind.Exchange))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "relay did not ship");
+                await Task.Delay(50);
+            }
+
+            await relay.StopAsync(CancellationToken.None);
+        });
+
+        var outcome = LogVerifyCommand.Run(new LogVerifyRequest { KafkaBootstrapServers = cluster.BootstrapServers, Topic = topic, CertificatePath = CertificateFile(folder), To = 55 });
+
+        Assert.Equal(LogVerifyCommand.Verified, outcome.ExitCode);
+        Assert.Equal(50, outcome.Verification!.RecordsChecked);
+        Assert.Equal(5, outcome.Verification.CheckpointsChecked);
+    }
+}

@@ -1,0 +1,146 @@
+using GovShare.Node.Logs;
+using GovShare.Node.Storage;
+
+namespace GovShare.Node.Tests.Logs;
+
+public sealed class LogWriterTests
+{
+    [Fact]
+    public async Task AppendAsync_ConcurrentAppends_EachGetsOneSequenceAndChainVerifies()
+    {
+        using var folder = new LogFolder();
+        long[] sequences;
+        await using (var open = folder.Open(new LogOptions { CheckpointEvery = 100 }))
+        {
+            sequences = await Task.WhenAll(Enumerable.Range(0, 500).Select(i => open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(i))));
+        }
+
+        Assert.Equal(500, sequences.Distinct().Count());
+        var entries = folder.Store.ReadEntries(LogKind.Exchange).ToList();
+        // 500 records, a checkpoint after every 100, none extra at close (the count was just met).
+        Assert.Equal(505, entries.Count);
+        Assert.Equal(Enumerable.Range(1, 505).Select(i => (long)i), entries.Select(e => e.Sequence));
+        var byId = entries.Where(e => e.Type == LogEntryType.Record).ToDictionary(e => e.Record!.ExchangeId, e => e.Sequence);
+        for (var i = 0; i < 500; i++)
+        {
+            Assert.Equal(sequences[i], byId[$"ex-{i:D6}"]);
+        }
+
+        var result = LogVerifier.VerifyStore(folder.Store, LogKind.Exchange, folder.Key);
+        Assert.True(result.Ok, result.Message);
+        Assert.Equal(500, result.RecordsChecked);
+        Assert.Equal(5, result.CheckpointsChecked);
+    }
+
+    [Fact]
+    public async Task AppendAsync_AfterReopen_ContinuesTheChain()
+    {
+        using var folder = new LogFolder();
+        await using (var open = folder.Open())
+        {
+            await open.Writer.AppendAsync(LogKind.Change, LogFolder.Change(1));
+        }
+
+        long second;
+        await using (var open = folder.Open())
+        {
+            second = await open.Writer.AppendAsync(LogKind.Change, LogFolder.Change(2));
+        }
+
+        // 1 record, its closing checkpoint (2), then the new record.
+        Assert.Equal(3, second);
+        var result = LogVerifier.VerifyStore(folder.Store, LogKind.Change, folder.Key);
+        Assert.True(result.Ok, result.Message);
+        Assert.Equal(2, result.RecordsChecked);
+    }
+
+    [Fact]
+    public async Task AppendAsync_InvalidRecord_ReportsEveryErrorAndWritesNothing()
+    {
+        using var folder = new LogFolder();
+        await using var open = folder.Open();
+        var bad = new LogRecord { ExchangeId = "", Caller = "", Kind = ExchangeKind.CatalogChange, Rows = -1, Status = 42 };
+
+        var ex = await Assert.ThrowsAsync<LogRecordInvalidException>(() => open.Writer.AppendAsync(LogKind.Change, bad));
+
+        Assert.Equal(6, ex.Errors.Count);
+        Assert.Contains(ex.Errors, e => e.Contains("exchangeId", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("caller", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("rows", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("status", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("entity", StringComparison.Ordinal));
+        Assert.Contains(ex.Errors, e => e.Contains("diff", StringComparison.Ordinal));
+        Assert.Equal(0, open.Writer.DurableSequence(LogKind.Change));
+    }
+
+    [Fact]
+    public void Constructor_RetentionBelowTenYears_IsRefused()
+    {
+        using var folder = new LogFolder();
+        var ex = Assert.Throws<ArgumentException>(() => folder.Open(new LogOptions { RetentionYears = 9, SegmentBytes = 10 }));
+
+        Assert.Contains("RetentionYears must be at least 10", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("SegmentBytes", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Open_SecondWriterOnSameFolder_IsRefused()
+    {
+        using var folder = new LogFolder();
+        await using var open = folder.Open();
+
+        Assert.Throws<DataFolderInUseException>(() => folder.Open());
+    }
+
+    [Fact]
+    public async Task AppendAsync_PastSegmentSize_ArchivesGzipSegmentsLinkedInIndex()
+    {
+        using var folder = new LogFolder();
+        await using (var open = folder.Open(new LogOptions { SegmentBytes = 8192, CheckpointEvery = 50 }))
+        {
+            for (var i = 0; i < 30; i++)
+            {
+                await Task.WhenAll(Enumerable.Range(i * 10, 10).Select(n => open.Writer.AppendAsync(LogKind.Query, LogFolder.Exchange(n) with { Kind = ExchangeKind.CatalogQuery })));
+            }
+
+            await open.Writer.ArchivingCompleted(LogKind.Query);
+        }
+
+        var index = folder.Store.ArchiveIndex(LogKind.Query);
+        Assert.True(index.Count >= 3, $"only {index.Count} archives");
+        Assert.All(index, e => Assert.EndsWith(".jsonl.gz", e!.File, StringComparison.Ordinal));
+        Assert.Single(folder.Store.Segments(LogKind.Query));
+        var result = LogVerifier.VerifyStore(folder.Store, LogKind.Query, folder.Key);
+        Assert.True(result.Ok, result.Message);
+        Assert.Equal(300, result.RecordsChecked);
+    }
+
+    [Fact]
+    public async Task CheckpointInterval_Elapsed_SignsCheckpointAtNextAppend()
+    {
+        using var folder = new LogFolder();
+        var time = new ManualTime(DateTimeOffset.Parse("2026-01-05T08:00:00+08:00", System.Globalization.CultureInfo.InvariantCulture));
+        await using (var open = folder.Open(new LogOptions { CheckpointInterval = TimeSpan.FromMinutes(5) }, time))
+        {
+            await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(1));
+            time.Advance(TimeSpan.FromMinutes(6));
+            var seq = await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(2));
+            Assert.Equal(2, seq);
+            Assert.Equal(3, open.Writer.DurableSequence(LogKind.Exchange));
+        }
+
+        var entries = folder.Store.ReadEntries(LogKind.Exchange).ToList();
+        Assert.Equal(LogEntryType.Checkpoint, entries[2].Type);
+        Assert.Equal(2, entries[2].Checkpoint!.SignedSequence);
+    }
+}
+
+/// <summary>A clock the test moves.</summary>
+internal sealed class ManualTime(DateTimeOffset start) : TimeProvider
+{
+    private DateTimeOffset _now = start;
+
+    public override DateTimeOffset GetUtcNow() => _now;
+
+    public void Advance(TimeSpan by) => _now += by;
+}

@@ -1,0 +1,67 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using GovShare.Node.Hosting;
+using GovShare.Node.Logs;
+using GovShare.Node.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace GovShare.Node.Tests.Logs;
+
+public sealed class LogsServiceCollectionExtensionsTests
+{
+    private static ServiceProvider Build(LogFolder folder, Dictionary<string, string?> settings)
+    {
+        var request = new CertificateRequest("CN=node", folder.Key, HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        Directory.CreateDirectory(folder.Path);
+        var certPath = Path.Combine(folder.Path, "node.crt");
+        var keyPath = Path.Combine(folder.Path, "node.key");
+        File.WriteAllText(certPath, certificate.ExportCertificatePem());
+        File.WriteAllText(keyPath, folder.Key.ExportPkcs8PrivateKeyPem());
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.Configure<NodeOptions>(o => (o.DivisionCode, o.Certificate, o.Key) = (LogFolder.Node, certPath, keyPath));
+        services.AddSingleton(_ => NodeDataFolder.Open(folder.Path));
+        services.AddGovShareLogs(configuration);
+        return services.BuildServiceProvider();
+    }
+
+    [Fact]
+    public async Task AddGovShareLogs_WithoutKafka_WritesLocallyAndRegistersNoRelay()
+    {
+        using var folder = new LogFolder();
+        await using (var provider = Build(folder, []))
+        {
+            var writer = provider.GetRequiredService<LogWriter>();
+            Assert.Equal(1, await writer.AppendAsync(LogKind.Query, LogFolder.Exchange(1) with { Kind = ExchangeKind.CatalogQuery }));
+            Assert.Empty(provider.GetServices<IHostedService>());
+        }
+
+        Assert.True(LogVerifier.VerifyStore(folder.Store, LogKind.Query, folder.Key).Ok);
+    }
+
+    [Fact]
+    public async Task AddGovShareLogs_WithBootstrapServers_RegistersRelay()
+    {
+        using var folder = new LogFolder();
+        await using var provider = Build(folder, new() { ["Kafka:BootstrapServers"] = "127.0.0.1:9" });
+
+        Assert.IsType<KafkaLogRelay>(Assert.Single(provider.GetServices<IHostedService>()));
+    }
+
+    [Fact]
+    public async Task AddGovShareLogs_BadSettings_ReportsEveryError()
+    {
+        using var folder = new LogFolder();
+        await using var provider = Build(folder, new() { ["Logs:RetentionYears"] = "5", ["Logs:CheckpointEvery"] = "0" });
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<LogOptions>>().Value);
+
+        Assert.Equal(2, ex.Failures.Count());
+        Assert.Contains(ex.Failures, f => f.Contains("RetentionYears", StringComparison.Ordinal));
+    }
+}
