@@ -12,6 +12,7 @@ internal static class GovShareCommand
         root.Add(DemoCommand.Create());
         root.Add(CertsCommands.Create());
         root.Add(DepartmentCommands.Create());
+        root.Add(LogCommands.Create());
         root.Add(PushCommand.Create());
         root.Add(PullCommand.Create());
         root.Add(CatalogCommands.Create());

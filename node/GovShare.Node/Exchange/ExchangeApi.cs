@@ -6,6 +6,7 @@ using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
+using GovShare.Node.Logs;
 using GovShare.Node.Problems;
 using GovShare.Node.Requests;
 using GovShare.Node.Storage;
@@ -59,12 +60,15 @@ public static partial class ExchangeApi
     {
         var logger = loggers.CreateLogger("GovShare.Node.Exchange");
         var exchangeId = ExchangeIdFor(context, time);
+        var step = ExchangeStep.Start(context, ExchangeKind.Push, exchangeId);
         var started = Stopwatch.GetTimestamp();
         if (await ResolveAsync(context, code, exchangeId) is not { } entry)
         {
             return;
         }
 
+        step.ResourceCode = entry.ResourceCode;
+        step.Provider = entry.Provider.CreditCode;
         var caller = CallerIdentity.FromPrincipal(context.User)!;
         if (!entry.Provider.SameAs(caller.DivisionCode, caller.CreditCode))
         {
@@ -132,6 +136,10 @@ public static partial class ExchangeApi
             }
 
             var version = await push.CommitAsync(cancellationToken: context.RequestAborted);
+            step.Rows = version.Rows;
+            step.Bytes = context.Request.ContentLength ?? version.Bytes;
+            step.Items = entry.Items.Select(i => i.Id).ToList();
+            await step.RecordAsync(StatusCodes.Status200OK);
             var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             LogPushed(logger, exchangeId.Value, entry.ResourceCode, version.Version, version.Rows, version.Bytes, caller.Uri, elapsed);
             await TypedResults.Ok(new PushReceipt(exchangeId.Value, entry.ResourceCode, version.Version, version.Rows, version.Bytes, mode)).ExecuteAsync(context);
@@ -139,10 +147,12 @@ public static partial class ExchangeApi
         catch (ArrowInputException ex)
         {
             LogPushRefused(logger, exchangeId.Value, entry.ResourceCode, ex.Code);
+            await step.RecordAsync(StatusCodes.Status400BadRequest, ProblemTypes.InvalidArrowStream);
             await ExchangeProblems.InvalidArrowStream(ex, exchangeId).ExecuteAsync(context);
         }
         catch (DatasetSchemaMismatchException ex)
         {
+            await step.RecordAsync(StatusCodes.Status409Conflict, ProblemTypes.SchemaMismatch);
             await ExchangeProblems.SchemaMismatch(ex, exchangeId).ExecuteAsync(context);
         }
         catch (BadHttpRequestException ex)
@@ -150,9 +160,15 @@ public static partial class ExchangeApi
             // The body broke off or outgrew its limit: the uncommitted push was removed.
             await Refuse(context, ex.StatusCode, ex.StatusCode == 413 ? ProblemTypes.PayloadTooLarge : ProblemTypes.MalformedRequest, "The push body was not received whole", ex.Message);
         }
+        catch (LogUnavailableException ex)
+        {
+            // Published but not durably logged: not acknowledged, so the provider pushes again.
+            await Refuse(context, 503, ProblemTypes.LogUnavailable, "The exchange log cannot be written", ex.Message);
+        }
         catch (Exception ex) when (ex is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
         {
             LogPushAborted(logger, exchangeId.Value, entry.ResourceCode);
+            await step.RecordAsync(ClientClosedRequest);
         }
         finally
         {
@@ -164,8 +180,10 @@ public static partial class ExchangeApi
     {
         var logger = loggers.CreateLogger("GovShare.Node.Exchange");
         var exchangeId = ExchangeIdFor(context, time);
+        var step = ExchangeStep.Start(context, ExchangeKind.Pull, exchangeId);
         var started = Stopwatch.GetTimestamp();
         var purpose = context.Request.Headers[PurposeHeader].ToString();
+        step.Purpose = purpose.Length is > 0 and <= 64 ? purpose : null;
         if (purpose.Length == 0)
         {
             await Refuse(context, 400, ProblemTypes.PurposeRequired, "A purpose of use is required", $"Send the {PurposeHeader} header with the purpose code of your grant or use (Art. 32).");
@@ -183,9 +201,13 @@ public static partial class ExchangeApi
             return;
         }
 
+        step.ResourceCode = entry.ResourceCode;
+        step.Provider = entry.Provider.CreditCode;
         var caller = CallerIdentity.FromPrincipal(context.User)!;
         var requested = context.Request.Query["items"].SelectMany(v => (v ?? "").Split(',')).Select(v => v.Trim()).Where(v => v.Length > 0).ToList();
         var decision = PullAuthorisation.Decide(entry, caller, purpose, requested, grants, time.GetUtcNow());
+        step.GrantId = decision.Grant?.Id;
+        step.Items = decision.Items?.Select(i => i.Item.Id).ToList() ?? [];
         if (!decision.Allowed)
         {
             LogPullRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, decision.ProblemType!);
@@ -246,6 +268,9 @@ public static partial class ExchangeApi
                         if (grants.Find(grant.Id) is not { } current || !current.IsEffective(time.GetUtcNow()))
                         {
                             LogPullCut(logger, exchangeId.Value, entry.ResourceCode, grant.Id);
+                            step.Rows = rows;
+                            step.Bytes = body.Written;
+                            await step.RecordAsync(StatusCodes.Status403Forbidden, ProblemTypes.NoGrant);
                             context.Abort();
                             return;
                         }
@@ -265,6 +290,11 @@ public static partial class ExchangeApi
                 }
             }
 
+            // The record is durable before the stream is complete: a user never holds a whole
+            // delivery that the log does not show.
+            step.Rows = rows;
+            step.Bytes = body.Written;
+            await step.RecordAsync(StatusCodes.Status200OK);
             if (arrow is not null)
             {
                 await arrow.WriteEndAsync(context.RequestAborted);
@@ -278,9 +308,16 @@ public static partial class ExchangeApi
             var delivered = string.Join(",", decision.Items!.Select(i => i.Item.Id));
             LogPulled(logger, exchangeId.Value, entry.ResourceCode, version.Version, rows, body.Written, caller.Uri, purpose, delivered, elapsed);
         }
+        catch (LogUnavailableException)
+        {
+            context.Abort(); // Unlogged data is never completed.
+        }
         catch (Exception ex) when (ex is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
         {
             LogPullAborted(logger, exchangeId.Value, entry.ResourceCode);
+            step.Rows = rows;
+            step.Bytes = body.Written;
+            await step.RecordAsync(ClientClosedRequest);
         }
         finally
         {
@@ -325,6 +362,7 @@ public static partial class ExchangeApi
         var entry = catalog.Get(resource) is { Status: EntryStatus.Active } active ? active : null;
         if (await context.RequestServices.GetRequiredService<NodeRouter>().TryForwardAsync(context, resource, entry is not null, exchangeId.Value))
         {
+            ExchangeStep.Of(context)?.Handled(); // The forwarder logged the hop.
             return null;
         }
 
@@ -427,7 +465,8 @@ public static partial class ExchangeApi
         return null;
     }
 
-    private static Task Refuse(HttpContext context, int status, string type, string title, string? detail, Dictionary<string, object?>? extensions = null)
+    /// <summary>Answers with a problem, after the refusal's exchange-log record is durable.</summary>
+    private static async Task Refuse(HttpContext context, int status, string type, string title, string? detail, Dictionary<string, object?>? extensions = null)
     {
         var problemExtensions = extensions ?? [];
         if (context.Response.Headers.TryGetValue(ExchangeProtocol.ExchangeIdHeader, out var id))
@@ -435,8 +474,16 @@ public static partial class ExchangeApi
             problemExtensions["exchangeId"] = id.ToString();
         }
 
-        return Problem.Result(status, type, title, detail, problemExtensions).ExecuteAsync(context);
+        if (ExchangeStep.Of(context) is { } step && type != ProblemTypes.LogUnavailable)
+        {
+            await step.RecordAsync(status, type);
+        }
+
+        await Problem.Result(status, type, title, detail, problemExtensions).ExecuteAsync(context);
     }
+
+    /// <summary>The client went away before the exchange ended (nginx's convention).</summary>
+    private const int ClientClosedRequest = 499;
 
     [GeneratedRegex("^[A-Za-z0-9._:-]{1,64}$")]
     private static partial Regex PurposeRegex();

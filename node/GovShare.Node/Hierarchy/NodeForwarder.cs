@@ -5,6 +5,7 @@ using GovShare.Node.Identity;
 using GovShare.Node.Problems;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
@@ -48,6 +49,33 @@ public sealed partial class NodeForwarder : IDisposable
 
     /// <summary>Forwards the current request to <paramref name="link"/> for <paramref name="department"/>.</summary>
     public async Task ForwardAsync(HttpContext context, NodeLink link, CallerIdentity department, string exchangeId, int hop)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            await ForwardCoreAsync(context, link, department, exchangeId, hop);
+        }
+        finally
+        {
+            // Every hop logs the exchange under the one exchange id, with its hop (Art. 29: traceable).
+            var parties = Logs.LogParties.Of(context);
+            await context.RequestServices.GetRequiredService<Logs.LogWriter>().AppendAsync(Logs.LogKind.Exchange, new Logs.LogRecord
+            {
+                ExchangeId = exchangeId,
+                Caller = parties.Caller,
+                OnBehalfOf = department.Uri,
+                Hop = hop + 1,
+                Kind = Logs.ExchangeKind.Forward,
+                ResourceCode = context.Request.RouteValues.TryGetValue("code", out var code) && Catalog.ResourceCode.TryFromUrl(code?.ToString(), out var resource) ? resource : null,
+                Purpose = context.Request.Headers["GovShare-Purpose"].ToString() is { Length: > 0 and <= 64 } purpose ? purpose : null,
+                Status = context.Response.StatusCode,
+                Entity = $"node/{link.DivisionCode}",
+                DurationMs = (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            }, CancellationToken.None);
+        }
+    }
+
+    private async Task ForwardCoreAsync(HttpContext context, NodeLink link, CallerIdentity department, string exchangeId, int hop)
     {
         if (_health.IsDown(link.DivisionCode, out var since, out var reason))
         {

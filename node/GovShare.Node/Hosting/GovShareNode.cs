@@ -3,6 +3,7 @@ using GovShare.Node.Catalog;
 using GovShare.Node.Exchange;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
+using GovShare.Node.Logs;
 using GovShare.Node.Management;
 using GovShare.Node.Problems;
 using GovShare.Node.Storage;
@@ -104,6 +105,12 @@ public sealed class GovShareNode : IAsyncDisposable
         builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(data.SubFolder("keys")));
         builder.Services.AddGovShareIdentity(trust, options);
         builder.Services.AddGovShareCatalog(builder.Configuration);
+        builder.Services.AddGovShareLogs(builder.Configuration);
+        // Catalog changes go to the tamper-evident change log too; registered before any other
+        // decorator of the change stream so those wrap it.
+        var changes = builder.Services.Last(d => d.ServiceType == typeof(ICatalogChangeSink));
+        builder.Services.AddSingleton<ICatalogChangeSink>(sp => new ChangeLogSink(
+            (ICatalogChangeSink)changes.ImplementationFactory!(sp), sp.GetRequiredService<LogWriter>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddGovShareHierarchy(builder.Configuration);
         builder.Services.AddGovShareExchangeApi(builder.Configuration);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
@@ -142,9 +149,11 @@ public sealed class GovShareNode : IAsyncDisposable
         app.MapManagementApi();
         var exchange = app.MapGroup("").RequireAuthorization(IdentitySetup.RegisteredCallerPolicy);
         exchange.MapIdentityApi(options.DivisionCode);
-        exchange.MapCatalogApi();
+        var queried = exchange.MapGroup("").AddEndpointFilter<QueryLogFilter>();
+        queried.MapCatalogApi();
+        queried.MapHierarchyApi();
         exchange.MapExchangeApi();
-        exchange.MapHierarchyApi();
+        exchange.MapLogsApi();
 
         // Eager: the operator token file exists as soon as the node does.
         _ = app.Services.GetRequiredService<OperatorToken>();

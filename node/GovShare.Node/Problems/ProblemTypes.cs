@@ -56,4 +56,5 @@ public static class ProblemTypes
     public const string NoData = Prefix + "no-data";
     public const string ResultTooLargeForText = Prefix + "result-too-large-for-text";
     public const string NodeBusy = Prefix + "node-busy";
+    public const string LogUnavailable = Prefix + "log-unavailable";
 }

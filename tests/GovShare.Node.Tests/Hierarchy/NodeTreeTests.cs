@@ -115,6 +115,15 @@ public sealed class NodeTreeTests : IAsyncLifetime
         Assert.Contains(_qujing.Logs, l => l.Contains("Forwarded", StringComparison.Ordinal) && l.Contains(exchangeId, StringComparison.Ordinal) && l.Contains("hop 1", StringComparison.Ordinal));
         Assert.Contains(_province.Logs, l => l.Contains("Forwarded", StringComparison.Ordinal) && l.Contains(exchangeId, StringComparison.Ordinal) && l.Contains("hop 2", StringComparison.Ordinal));
         Assert.Contains(_kunming.Logs, l => l.Contains("Pulled", StringComparison.Ordinal) && l.Contains(exchangeId, StringComparison.Ordinal) && l.Contains(_user.CreditCode, StringComparison.Ordinal));
+
+        // The tamper-evident exchange logs of all three nodes hold the one exchange, each with its hop.
+        var department = $"govshare:dept/530302/{_user.CreditCode}";
+        var atQujing = Assert.Single(ExchangeRecords(_qujing), r => r.ExchangeId == exchangeId);
+        Assert.Equal((GovShare.Node.Logs.ExchangeKind.Forward, 1, department), (atQujing.Kind, atQujing.Hop, atQujing.Caller));
+        var atProvince = Assert.Single(ExchangeRecords(_province), r => r.ExchangeId == exchangeId);
+        Assert.Equal((GovShare.Node.Logs.ExchangeKind.Forward, 2, "govshare:node/530300", department), (atProvince.Kind, atProvince.Hop, atProvince.Caller, atProvince.OnBehalfOf));
+        var atOwner = Assert.Single(ExchangeRecords(_kunming), r => r.ExchangeId == exchangeId);
+        Assert.Equal((GovShare.Node.Logs.ExchangeKind.Pull, 2, "govshare:node/530000", department, 300L), (atOwner.Kind, atOwner.Hop, atOwner.Caller, atOwner.OnBehalfOf, atOwner.Rows));
     }
 
     [Fact]
@@ -177,6 +186,9 @@ public sealed class NodeTreeTests : IAsyncLifetime
             return status == HttpStatusCode.OK;
         }, "the pull never worked again after the parent came back");
     }
+
+    private static List<GovShare.Node.Logs.LogRecord> ExchangeRecords(TestNode node) =>
+        GovShare.Node.Logs.LogStore.ForDataFolder(node.DataPath).ReadEntries(GovShare.Node.Logs.LogKind.Exchange).Select(e => e.Record).OfType<GovShare.Node.Logs.LogRecord>().ToList();
 
     private static NodeLinkRegistry Links(TestNode node) => node.Services.GetRequiredService<NodeLinkRegistry>();
 

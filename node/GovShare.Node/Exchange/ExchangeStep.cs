@@ -1,0 +1,70 @@
+using System.Diagnostics;
+using GovShare.Node.Logs;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GovShare.Node.Exchange;
+
+/// <summary>
+/// One push or pull as the exchange log will record it. Every outcome, success or refusal, ends
+/// in exactly one record (Art. 28); a success is acknowledged only after its record is durable.
+/// </summary>
+internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeKind kind, ExchangeId exchangeId)
+{
+    private readonly long _started = Stopwatch.GetTimestamp();
+    private bool _recorded;
+
+    public ExchangeId ExchangeId { get; } = exchangeId;
+    public string? ResourceCode { get; set; }
+    public string? Provider { get; set; }
+    public IReadOnlyList<string> Items { get; set; } = [];
+    public string? Purpose { get; set; }
+    public string? GrantId { get; set; }
+    public long Rows { get; set; }
+    public long Bytes { get; set; }
+
+    internal const string ItemKey = "govshare.exchange-step";
+
+    /// <summary>The step of the current request, if it is an exchange.</summary>
+    public static ExchangeStep? Of(HttpContext context) => context.Items.TryGetValue(ItemKey, out var step) ? step as ExchangeStep : null;
+
+    public static ExchangeStep Start(HttpContext context, ExchangeKind kind, ExchangeId exchangeId)
+    {
+        var step = new ExchangeStep(context, context.RequestServices.GetRequiredService<LogWriter>(), kind, exchangeId);
+        context.Items[ItemKey] = step;
+        return step;
+    }
+
+    /// <summary>Another component records this exchange (the forwarder, for a forwarded one).</summary>
+    public void Handled() => _recorded = true;
+
+    /// <summary>Writes the record and waits until it is on disk.</summary>
+    public async Task RecordAsync(int status, string? problemType = null)
+    {
+        if (_recorded)
+        {
+            return;
+        }
+
+        _recorded = true;
+        var parties = LogParties.Of(context);
+        await log.AppendAsync(LogKind.Exchange, new LogRecord
+        {
+            ExchangeId = ExchangeId.Value,
+            Caller = parties.Caller,
+            OnBehalfOf = parties.OnBehalfOf,
+            Hop = parties.Hop,
+            Kind = kind,
+            ResourceCode = ResourceCode,
+            Provider = Provider,
+            Items = Items,
+            Purpose = Purpose,
+            GrantId = GrantId,
+            Rows = Rows,
+            Bytes = Bytes,
+            Status = status,
+            ProblemType = problemType,
+            DurationMs = (long)Stopwatch.GetElapsedTime(_started).TotalMilliseconds,
+        }, CancellationToken.None);
+    }
+}
