@@ -4,6 +4,7 @@ using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
 using GovShare.Node.Management;
 using GovShare.Node.Problems;
+using GovShare.Node.Requests;
 using GovShare.Node.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
@@ -103,6 +104,7 @@ public sealed class GovShareNode : IAsyncDisposable
         builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(data.SubFolder("keys")));
         builder.Services.AddGovShareIdentity(trust, options);
         builder.Services.AddGovShareCatalog(builder.Configuration);
+        builder.Services.AddGovShareRequests(builder.Configuration);
         builder.Services.AddGovShareHierarchy(builder.Configuration);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
@@ -141,6 +143,7 @@ public sealed class GovShareNode : IAsyncDisposable
         var exchange = app.MapGroup("").RequireAuthorization(IdentitySetup.RegisteredCallerPolicy);
         exchange.MapIdentityApi(options.DivisionCode);
         exchange.MapCatalogApi();
+        exchange.MapRequestsApi();
 
         // Eager: the operator token file exists as soon as the node does.
         _ = app.Services.GetRequiredService<OperatorToken>();
