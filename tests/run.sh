@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 packages=()
 command -v curl >/dev/null 2>&1 || packages+=(curl)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+# The adapters' PostgreSQL round trip starts a throwaway cluster from the server binaries.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing test prerequisites: ${packages[*]}"

@@ -13,4 +13,7 @@ internal static class ExitCodes
 
     /// <summary>The node could not be reached.</summary>
     public const int Unreachable = 3;
+
+    /// <summary>The department's data does not convert to the resource's items: nothing was pushed or written.</summary>
+    public const int DataRejected = 4;
 }

@@ -12,6 +12,10 @@ internal static class GovShareCommand
         root.Add(DemoCommand.Create());
         root.Add(CertsCommands.Create());
         root.Add(DepartmentCommands.Create());
+        root.Add(PushCommand.Create());
+        root.Add(PullCommand.Create());
+        root.Add(CatalogCommands.Create());
+        root.Add(SyncCommand.Create());
         return root;
     }
 }

@@ -29,7 +29,10 @@ public enum MaskingKind
 [JsonConverter(typeof(JsonStringEnumConverter<DatePrecision>))]
 public enum DatePrecision
 {
+    /// <summary><c>1990</c>.</summary>
     Year,
+
+    /// <summary><c>1990-01</c>.</summary>
     Month,
 }
 
@@ -54,4 +57,73 @@ public sealed record MaskingRule(
     public static MaskingRule GeneraliseDate(DatePrecision precision) => new(MaskingKind.GeneraliseDate, Precision: precision);
 
     public static MaskingRule Bucket(params double[] boundaries) => new(MaskingKind.Bucket, Boundaries: boundaries);
+
+    /// <summary>Most characters <see cref="MaskingKind.KeepEnds"/> may keep at either end.</summary>
+    public const int MaxKept = 64;
+
+    /// <summary>Most boundaries of a <see cref="MaskingKind.Bucket"/> rule.</summary>
+    public const int MaxBoundaries = 64;
+
+    /// <summary>Every problem with this rule's parameters (empty when valid), independent of the item's type.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (!Enum.IsDefined(Kind))
+        {
+            errors.Add($"Unknown masking kind {(int)Kind}.");
+        }
+
+        if (Kind == MaskingKind.KeepEnds)
+        {
+            if (Keep is < 0 or > MaxKept)
+            {
+                errors.Add($"KeepEnds: Keep must be 0..{MaxKept}, not {Keep}.");
+            }
+
+            if (KeepEnd is < 0 or > MaxKept)
+            {
+                errors.Add($"KeepEnds: KeepEnd must be 0..{MaxKept}, not {KeepEnd}.");
+            }
+        }
+
+        if (Kind == MaskingKind.GeneraliseDate && !Enum.IsDefined(Precision))
+        {
+            errors.Add($"GeneraliseDate: unknown precision {(int)Precision}.");
+        }
+
+        if (Kind == MaskingKind.Bucket)
+        {
+            if (Boundaries is not { Count: > 0 and <= MaxBoundaries })
+            {
+                errors.Add($"Bucket: 1 to {MaxBoundaries} boundaries are needed.");
+            }
+            else
+            {
+                for (var i = 0; i < Boundaries.Count; i++)
+                {
+                    if (!double.IsFinite(Boundaries[i]))
+                    {
+                        errors.Add($"Bucket: boundary {i} is not a finite number.");
+                    }
+                    else if (i > 0 && !(Boundaries[i] > Boundaries[i - 1]))
+                    {
+                        errors.Add($"Bucket: boundaries must be strictly ascending; boundary {i} is not above boundary {i - 1}.");
+                    }
+                }
+            }
+        }
+
+        return errors;
+    }
+
+    // Records compare lists by reference; a rule is a value, so compare the boundaries' contents.
+    public bool Equals(MaskingRule? other) =>
+        other is not null
+        && Kind == other.Kind
+        && Keep == other.Keep
+        && KeepEnd == other.KeepEnd
+        && Precision == other.Precision
+        && (Boundaries ?? []).SequenceEqual(other.Boundaries ?? []);
+
+    public override int GetHashCode() => HashCode.Combine(Kind, Keep, KeepEnd, Precision, Boundaries?.Count ?? 0);
 }

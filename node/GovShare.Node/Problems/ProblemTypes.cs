@@ -37,7 +37,7 @@ public static class ProblemTypes
     public const string PreconditionRequired = Prefix + "precondition-required";
     public const string Internal = Prefix + "internal-error";
 
-    // Catalog and calendar.
+    // Catalog.
     public const string CatalogCodeTaken = Prefix + "catalog-code-taken";
     public const string CatalogEntryRetired = Prefix + "catalog-entry-retired";
 
@@ -51,4 +51,8 @@ public static class ProblemTypes
 
     /// <summary>A department applied for, or disputed, its own resource.</summary>
     public const string OwnResource = Prefix + "own-resource";
+
+    // Exchange.
+    public const string InvalidArrowStream = Prefix + "invalid-arrow-stream";
+    public const string SchemaMismatch = Prefix + "schema-mismatch";
 }

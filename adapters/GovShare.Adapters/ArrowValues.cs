@@ -1,0 +1,64 @@
+using System.Globalization;
+using Apache.Arrow;
+
+namespace GovShare.Adapters;
+
+/// <summary>Reads one value of an Arrow array as a .NET value or as canonical text.</summary>
+internal static class ArrowValues
+{
+    public static object? Get(IArrowArray array, int index)
+    {
+        if (array.IsNull(index))
+        {
+            return null;
+        }
+
+        return array switch
+        {
+            StringArray s => s.GetString(index),
+            Int32Array a => a.GetValue(index),
+            Int64Array a => a.GetValue(index),
+            DoubleArray a => a.GetValue(index),
+            BooleanArray a => a.GetValue(index),
+            Date32Array a => a.GetDateOnly(index),
+            TimestampArray a => a.GetTimestamp(index),
+            Decimal128Array a => a.GetValue(index),
+            BinaryArray a => a.GetBytes(index).ToArray(),
+            _ => throw new NotSupportedException($"Arrow type {array.Data.DataType.Name} is not an item type."),
+        };
+    }
+
+    /// <summary>Canonical text: invariant numbers, yyyy-MM-dd dates, ISO 8601 UTC timestamps, base64 bytes.</summary>
+    public static string? GetText(IArrowArray array, int index) => Get(array, index) switch
+    {
+        null => null,
+        string s => s,
+        bool b => b ? "true" : "false",
+        DateOnly d => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+        DateTimeOffset t => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
+        byte[] bytes => Convert.ToBase64String(bytes),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        var other => other.ToString(),
+    };
+
+    /// <summary>The rows of <paramref name="batch"/> at <paramref name="indices"/>, as a new batch.</summary>
+    public static RecordBatch Take(RecordBatch batch, IReadOnlyList<int> indices)
+    {
+        var arrays = new List<IArrowArray>(batch.ColumnCount);
+        for (var c = 0; c < batch.ColumnCount; c++)
+        {
+            var type = ItemType.FromArrow(batch.Schema.GetFieldByIndex(c).DataType)
+                ?? throw new NotSupportedException($"Field '{batch.Schema.GetFieldByIndex(c).Name}' has no item type.");
+            var appender = ColumnAppender.For(type, TimeSpan.Zero);
+            var column = batch.Column(c);
+            foreach (var i in indices)
+            {
+                appender.AppendValue(Get(column, i));
+            }
+
+            arrays.Add(appender.Build());
+        }
+
+        return new RecordBatch(batch.Schema, arrays, indices.Count);
+    }
+}

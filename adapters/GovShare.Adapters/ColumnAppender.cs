@@ -1,0 +1,513 @@
+using System.Globalization;
+using Apache.Arrow;
+using Apache.Arrow.Types;
+
+namespace GovShare.Adapters;
+
+/// <summary>
+/// Converts source values of one column into an Arrow array of its item's type. A value that does
+/// not convert appends a null and returns why, so the caller reports row and column.
+/// </summary>
+internal abstract class ColumnAppender
+{
+    private static readonly string[] DateFormats = ["yyyy-MM-dd", "yyyy/MM/dd", "yyyyMMdd", "yyyy-M-d", "yyyy/M/d"];
+
+    private static readonly string[] LocalTimestampFormats =
+    [
+        "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF",
+        "yyyy/MM/dd HH:mm:ss", "yyyy/M/d H:mm:ss", "yyyy/M/d H:mm", "yyyy-MM-dd HH:mm", "yyyy-MM-dd",
+    ];
+
+    public abstract int Length { get; }
+
+    /// <summary>Appends a text value (CSV, JSON strings). Null and empty text are nulls, except for utf8 where empty is kept.</summary>
+    public abstract string? AppendText(string? text);
+
+    /// <summary>Appends a value as ADO.NET or a JSON reader gives it.</summary>
+    public virtual string? AppendValue(object? value) => value switch
+    {
+        null or DBNull => AppendText(null),
+        string s => AppendText(s),
+        IFormattable f => AppendText(f.ToString(null, CultureInfo.InvariantCulture)),
+        _ => AppendText(value.ToString()),
+    };
+
+    public abstract IArrowArray Build();
+
+    public static ColumnAppender For(ItemType type, TimeSpan assumedOffset) => type.Kind switch
+    {
+        ItemTypeKind.Utf8 => new Utf8Appender(),
+        ItemTypeKind.Int32 => new Int32Appender(),
+        ItemTypeKind.Int64 => new Int64Appender(),
+        ItemTypeKind.Float64 => new Float64Appender(),
+        ItemTypeKind.Boolean => new BooleanAppender(),
+        ItemTypeKind.Date32 => new Date32Appender(),
+        ItemTypeKind.Timestamp => new TimestampAppender(assumedOffset),
+        ItemTypeKind.Decimal128 => new DecimalAppender(type.Precision, type.Scale),
+        ItemTypeKind.Binary => new BinaryAppender(),
+        _ => throw new InvalidOperationException($"Unknown item type {type.Kind}."),
+    };
+
+    private sealed class Utf8Appender : ColumnAppender
+    {
+        private StringArray.Builder _builder = new();
+
+        public override int Length => _builder.Length;
+
+        public override string? AppendText(string? text)
+        {
+            if (text is null)
+            {
+                _builder.AppendNull();
+            }
+            else
+            {
+                _builder.Append(text);
+            }
+
+            return null;
+        }
+
+        public override string? AppendValue(object? value) => value switch
+        {
+            DateTime d => AppendText(d.ToString("yyyy-MM-dd HH:mm:ss.FFFFFFF", CultureInfo.InvariantCulture)),
+            DateOnly d => AppendText(d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)),
+            byte[] b => AppendText(Convert.ToBase64String(b)),
+            bool b => AppendText(b ? "true" : "false"),
+            _ => base.AppendValue(value),
+        };
+
+        public override IArrowArray Build()
+        {
+            var array = _builder.Build();
+            _builder = new();
+            return array;
+        }
+    }
+
+    private sealed class Int32Appender : ColumnAppender
+    {
+        private Int32Array.Builder _builder = new();
+
+        public override int Length => _builder.Length;
+
+        public override string? AppendText(string? text)
+        {
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                _builder.AppendNull();
+                return null;
+            }
+
+            if (int.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+            {
+                _builder.Append(value);
+                return null;
+            }
+
+            _builder.AppendNull();
+            return long.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _) ? "out of range for int32" : "not an integer";
+        }
+
+        public override string? AppendValue(object? value) => value switch
+        {
+            int or short or byte or sbyte or ushort => Append(Convert.ToInt32(value, CultureInfo.InvariantCulture)),
+            long l when l is >= int.MinValue and <= int.MaxValue => Append((int)l),
+            long => Fail("out of range for int32"),
+            _ => base.AppendValue(value),
+        };
+
+        public override IArrowArray Build()
+        {
+            var array = _builder.Build();
+            _builder = new();
+            return array;
+        }
+
+        private string? Append(int value)
+        {
+            _builder.Append(value);
+            return null;
+        }
+
+        private string Fail(string why)
+        {
+            _builder.AppendNull();
+            return why;
+        }
+    }
+
+    private sealed class Int64Appender : ColumnAppender
+    {
+        private Int64Array.Builder _builder = new();
+
+        public override int Length => _builder.Length;
+
+        public override string? AppendText(string? text)
+        {
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                _builder.AppendNull();
+                return null;
+            }
+
+            if (long.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+            {
+                _builder.Append(value);
+                return null;
+            }
+
+            _builder.AppendNull();
+            return "not an integer (int64)";
+        }
+
+        public override string? AppendValue(object? value)
+        {
+            if (value is long or int or short or byte or sbyte or ushort or uint)
+            {
+                _builder.Append(Convert.ToInt64(value, CultureInfo.InvariantCulture));
+                return null;
+            }
+
+            return base.AppendValue(value);
+        }
+
+        public override IArrowArray Build()
+        {
+            var array = _builder.Build();
+            _builder = new();
+            return array;
+        }
+    }
+
+    private sealed class Float64Appender : ColumnAppender
+    {
+        private DoubleArray.Builder _builder = new();
+
+        public override int Length => _builder.Length;
+
+        public override string? AppendText(string? text)
+        {
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                _builder.AppendNull();
+                return null;
+            }
+
+            if (double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            {
+                _builder.Append(value);
+                return null;
+            }
+
+            _builder.AppendNull();
+            return "not a number";
+        }
+
+        public override string? AppendValue(object? value)
+        {
+            if (value is double or float or int or long or decimal or short)
+            {
+                _builder.Append(Convert.ToDouble(value, CultureInfo.InvariantCulture));
+                return null;
+            }
+
+            return base.AppendValue(value);
+        }
+
+        public override IArrowArray Build()
+        {
+            var array = _builder.Build();
+            _builder = new();
+            return array;
+        }
+    }
+
+    private sealed class BooleanAppender : ColumnAppender
+    {
+        private BooleanArray.Builder _builder = new();
+
+        public override int Length => _builder.Length;
+
+        public override string? AppendText(string? text)
+        {
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                _builder.AppendNull();
+                return null;
+            }
+
+            bool? value = text.Trim().ToLowerInvariant() switch
+            {
+                "true" or "1" or "yes" or "y" or "t" or "是" => true,
+                "false" or "0" or "no" or "n" or "f" or "否" => false,
+                _ => null,
+            };
+            if (value is { } b)
+            {
+                _builder.Append(b);
+                return null;
+            }
+
+            _builder.AppendNull();
+            return "not a boolean (true/false, 1/0, 是/否)";
+        }
+
+        public override string? AppendValue(object? value)
+        {
+            switch (value)
+            {
+                case bool b:
+                    _builder.Append(b);
+                    return null;
+                case long or int or short or byte:
+                    var number = Convert.ToInt64(value, CultureInfo.InvariantCulture);
+                    if (number is 0 or 1)
+                    {
+                        _builder.Append(number == 1);
+                        return null;
+                    }
+
+                    _builder.AppendNull();
+                    return "not a boolean (only 0 and 1 are)";
+                default:
+                    return base.AppendValue(value);
+            }
+        }
+
+        public override IArrowArray Build()
+        {
+            var array = _builder.Build();
+            _builder = new();
+            return array;
+        }
+    }
+
+    private sealed class Date32Appender : ColumnAppender
+    {
+        private Date32Array.Builder _builder = new();
+
+        public override int Length => _builder.Length;
+
+        public override string? AppendText(string? text)
+        {
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                _builder.AppendNull();
+                return null;
+            }
+
+            if (DateOnly.TryParseExact(text.Trim(), DateFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+            {
+                _builder.Append(date);
+                return null;
+            }
+
+            _builder.AppendNull();
+            return "not a date (yyyy-MM-dd)";
+        }
+
+        public override string? AppendValue(object? value)
+        {
+            switch (value)
+            {
+                case DateOnly d:
+                    _builder.Append(d);
+                    return null;
+                case DateTime { TimeOfDay.Ticks: 0 } dt:
+                    _builder.Append(DateOnly.FromDateTime(dt));
+                    return null;
+                case DateTime:
+                    _builder.AppendNull();
+                    return "has a time of day; a date32 item holds dates only";
+                default:
+                    return base.AppendValue(value);
+            }
+        }
+
+        public override IArrowArray Build()
+        {
+            var array = _builder.Build();
+            _builder = new();
+            return array;
+        }
+    }
+
+    private sealed class TimestampAppender(TimeSpan assumedOffset) : ColumnAppender
+    {
+        private static readonly TimestampType Type = (TimestampType)ItemType.Timestamp.ToArrowType();
+        private TimestampArray.Builder _builder = new(Type);
+
+        public override int Length => _builder.Length;
+
+        public override string? AppendText(string? text)
+        {
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                _builder.AppendNull();
+                return null;
+            }
+
+            var trimmed = text.Trim();
+            // A written offset or 'Z' is honoured; a bare local time is taken at the assumed offset
+            // (Beijing time unless configured), never at the machine's own time zone.
+            if (HasOffset(trimmed) && DateTimeOffset.TryParse(trimmed, CultureInfo.InvariantCulture, DateTimeStyles.None, out var withOffset))
+            {
+                return Append(withOffset);
+            }
+
+            if (DateTime.TryParseExact(trimmed, LocalTimestampFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
+            {
+                return Append(new DateTimeOffset(DateTime.SpecifyKind(local, DateTimeKind.Unspecified), assumedOffset));
+            }
+
+            _builder.AppendNull();
+            return "not a timestamp (yyyy-MM-dd HH:mm:ss, or ISO 8601 with an offset)";
+        }
+
+        public override string? AppendValue(object? value) => value switch
+        {
+            DateTimeOffset o => Append(o),
+            DateTime { Kind: DateTimeKind.Utc } u => Append(new DateTimeOffset(u)),
+            DateTime d => Append(new DateTimeOffset(DateTime.SpecifyKind(d, DateTimeKind.Unspecified), assumedOffset)),
+            _ => base.AppendValue(value),
+        };
+
+        public override IArrowArray Build()
+        {
+            var array = _builder.Build();
+            _builder = new(Type);
+            return array;
+        }
+
+        private static bool HasOffset(string text)
+        {
+            if (text.EndsWith('Z') || text.EndsWith('z'))
+            {
+                return true;
+            }
+
+            var time = text.IndexOfAny(['T', ' '], 8);
+            return time > 0 && text.AsSpan(time).IndexOfAny('+', '-') > 0;
+        }
+
+        private string? Append(DateTimeOffset value)
+        {
+            // Whole milliseconds: the item's unit. Finer digits would be lost silently, so refuse them.
+            if (value.Ticks % TimeSpan.TicksPerMillisecond != 0)
+            {
+                _builder.AppendNull();
+                return "has sub-millisecond digits; timestamps are in milliseconds";
+            }
+
+            _builder.Append(value.ToUniversalTime());
+            return null;
+        }
+    }
+
+    private sealed class DecimalAppender(int precision, int scale) : ColumnAppender
+    {
+        private readonly Decimal128Type _type = new(precision, scale);
+        private Decimal128Array.Builder? _builder;
+
+        public override int Length => Builder.Length;
+
+        private Decimal128Array.Builder Builder => _builder ??= new(_type);
+
+        public override string? AppendText(string? text)
+        {
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                Builder.AppendNull();
+                return null;
+            }
+
+            if (decimal.TryParse(text.Trim(), NumberStyles.Number, CultureInfo.InvariantCulture, out var value))
+            {
+                return Append(value);
+            }
+
+            Builder.AppendNull();
+            return $"not a decimal number for decimal128({precision},{scale})";
+        }
+
+        public override string? AppendValue(object? value) => value switch
+        {
+            decimal d => Append(d),
+            long or int or short => Append(Convert.ToDecimal(value, CultureInfo.InvariantCulture)),
+            _ => base.AppendValue(value),
+        };
+
+        public override IArrowArray Build()
+        {
+            var array = Builder.Build();
+            _builder = null;
+            return array;
+        }
+
+        private string? Append(decimal value)
+        {
+            // Rounding would change the department's figure: too many decimals is an error, not a rounding.
+            if (value.Scale > scale && decimal.Round(value, scale) != value)
+            {
+                Builder.AppendNull();
+                return $"has more than {scale} decimal place(s)";
+            }
+
+            var integerDigits = decimal.Truncate(decimal.Abs(value)).ToString(CultureInfo.InvariantCulture).TrimStart('0').Length;
+            if (integerDigits > precision - scale)
+            {
+                Builder.AppendNull();
+                return $"too large for decimal128({precision},{scale})";
+            }
+
+            Builder.Append(value);
+            return null;
+        }
+    }
+
+    private sealed class BinaryAppender : ColumnAppender
+    {
+        private BinaryArray.Builder _builder = new();
+
+        public override int Length => _builder.Length;
+
+        public override string? AppendText(string? text)
+        {
+            if (string.IsNullOrEmpty(text))
+            {
+                _builder.AppendNull();
+                return null;
+            }
+
+            try
+            {
+                _builder.Append(Convert.FromBase64String(text.Trim()).AsSpan());
+                return null;
+            }
+            catch (FormatException)
+            {
+                _builder.AppendNull();
+                return "not base64";
+            }
+        }
+
+        public override string? AppendValue(object? value)
+        {
+            if (value is byte[] bytes)
+            {
+                _builder.Append(bytes.AsSpan());
+                return null;
+            }
+
+            return base.AppendValue(value);
+        }
+
+        public override IArrowArray Build()
+        {
+            var array = _builder.Build();
+            _builder = new();
+            return array;
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+
+namespace GovShare.Adapters;
+
+/// <summary>
+/// A department's connection to its node, from <c>govshare.department.json</c>: the node's
+/// address, the department's PEM certificate and key, and the CA bundle that is the only trust
+/// anchor for the node's certificate. Relative paths are relative to the file's folder.
+/// </summary>
+public sealed record DepartmentConfig(Uri Node, string Certificate, string Key, string Ca, string? Purpose = null)
+{
+    public const string FileName = "govshare.department.json";
+
+    /// <summary>Reads the file; every missing or bad setting is reported at once.</summary>
+    public static DepartmentConfig Load(string path, Uri? node = null, string? certificate = null, string? key = null, string? ca = null)
+    {
+        var errors = new List<string>();
+        var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)) ?? ".";
+        JsonElement root = default;
+        if (File.Exists(path))
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(File.ReadAllText(path));
+                root = document.RootElement.Clone();
+            }
+            catch (JsonException ex)
+            {
+                errors.Add($"{path} is not valid JSON: {ex.Message}");
+            }
+        }
+        else if (node is null || certificate is null || key is null || ca is null)
+        {
+            errors.Add($"{path} does not exist; create it or give --node, --cert, --key and --ca.");
+        }
+
+        string? Setting(string name, string? given) => given ?? (root.ValueKind == JsonValueKind.Object && root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null);
+        string? FileSetting(string name, string? given)
+        {
+            var value = Setting(name, given);
+            if (value is null)
+            {
+                errors.Add($"'{name}' is not set.");
+                return null;
+            }
+
+            var full = System.IO.Path.IsPathRooted(value) || given is not null ? System.IO.Path.GetFullPath(value) : System.IO.Path.Combine(folder, value);
+            if (!File.Exists(full))
+            {
+                errors.Add($"'{name}': {full} does not exist.");
+            }
+
+            return full;
+        }
+
+        var nodeText = node?.ToString() ?? Setting("node", null);
+        Uri? nodeUri = null;
+        if (nodeText is null)
+        {
+            errors.Add("'node' (the node's https address) is not set.");
+        }
+        else if (!Uri.TryCreate(nodeText, UriKind.Absolute, out nodeUri) || nodeUri.Scheme != Uri.UriSchemeHttps)
+        {
+            errors.Add($"'node': '{nodeText}' is not an https address.");
+        }
+
+        var certificatePath = FileSetting("certificate", certificate);
+        var keyPath = FileSetting("key", key);
+        var caPath = FileSetting("ca", ca);
+        if (errors.Count > 0)
+        {
+            throw new DepartmentConfigException(errors);
+        }
+
+        var baseAddress = nodeUri!.AbsoluteUri.EndsWith('/') ? nodeUri : new Uri(nodeUri.AbsoluteUri + "/");
+        return new DepartmentConfig(baseAddress, certificatePath!, keyPath!, caPath!, Setting("purpose", null));
+    }
+
+    /// <summary>
+    /// An HTTP client that presents the department's certificate and trusts only the configured CA
+    /// for the node's certificate (never the system store).
+    /// </summary>
+    public HttpClient CreateHttpClient(TimeSpan? timeout = null)
+    {
+        using var pem = X509Certificate2.CreateFromPemFile(Certificate, Key);
+        // A PKCS#12 round trip gives a key SslStream can use on every platform.
+        var client = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        var anchors = new X509Certificate2Collection();
+        anchors.ImportFromPemFile(Ca);
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                ClientCertificates = [client],
+                LocalCertificateSelectionCallback = (_, _, _, _, _) => client,
+                RemoteCertificateValidationCallback = (_, server, sent, errors) =>
+                {
+                    if (server is null || (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+                    {
+                        return false;
+                    }
+
+                    using var chain = new X509Chain();
+                    foreach (var element in sent?.ChainElements ?? (IEnumerable<X509ChainElement>)[])
+                    {
+                        chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+                    }
+
+                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                    chain.ChainPolicy.CustomTrustStore.AddRange(anchors);
+                    // The node checks revocation of departments; a department cannot reach the
+                    // province's CRL point from every network, so it relies on the pinned CA.
+                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                    using var certificate = new X509Certificate2(server);
+                    return chain.Build(certificate);
+                },
+            },
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        };
+        return new HttpClient(handler, disposeHandler: true) { BaseAddress = Node, Timeout = timeout ?? Timeout.InfiniteTimeSpan };
+    }
+}
+
+/// <summary>The department configuration cannot be used; lists every fault.</summary>
+public sealed class DepartmentConfigException(IReadOnlyList<string> errors)
+    : Exception("The department configuration cannot be used:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors))
+{
+    public IReadOnlyList<string> Errors { get; } = errors;
+}

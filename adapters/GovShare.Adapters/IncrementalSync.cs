@@ -1,0 +1,338 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text;
+using Apache.Arrow;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace GovShare.Adapters;
+
+/// <summary>How a sync finds the rows changed since the last one.</summary>
+public enum SyncStrategy
+{
+    /// <summary>Rows whose updated-at item is later than the last sync's highest value.</summary>
+    Watermark,
+
+    /// <summary>Rows whose key is new or whose row hash differs from the last sync's.</summary>
+    KeyHash,
+}
+
+/// <summary>One resource's sync: the strategy, its item(s) and where its local state lives.</summary>
+public sealed record SyncSettings(string ResourceCode, SyncStrategy Strategy, string StateFolder, string? UpdatedAtItem = null, IReadOnlyList<string>? KeyItems = null)
+{
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(ResourceCode))
+        {
+            errors.Add("The resource code is empty.");
+        }
+
+        if (Strategy == SyncStrategy.Watermark && string.IsNullOrWhiteSpace(UpdatedAtItem))
+        {
+            errors.Add("The watermark strategy needs the updated-at item (--updated-at).");
+        }
+
+        if (Strategy == SyncStrategy.KeyHash && (KeyItems is null || KeyItems.Count == 0))
+        {
+            errors.Add("The key-hash strategy needs the key item(s) (--key).");
+        }
+
+        return errors;
+    }
+}
+
+public enum SyncOutcome
+{
+    /// <summary>Nothing changed since the last sync: nothing was pushed.</summary>
+    UpToDate,
+    Pushed,
+}
+
+/// <summary>What one sync did.</summary>
+public sealed record SyncResult(SyncOutcome Outcome, PushMode? Mode, long RowsScanned, long RowsPushed, long DeletionsDetected, PushReceipt? Receipt);
+
+/// <summary>Pushes a staged dataset to the node (normally <see cref="NodeClient.PushAsync(string, PushMode, StagedDataset, IProgress{long}?, CancellationToken)"/>).</summary>
+public delegate Task<PushReceipt> PushStaged(StagedDataset dataset, PushMode mode, CancellationToken cancellation);
+
+/// <summary>
+/// Incremental sync of one resource: push only the rows changed since the last successful sync,
+/// so a department meets the 10-working-day update rule (Art. 16) without manual work.
+/// </summary>
+/// <remarks>
+/// The first sync (no state, or a different strategy or items than last time) pushes everything
+/// with <see cref="PushMode.Replace"/>. Later syncs push only new rows with <see cref="PushMode.Append"/>.
+/// The node's append has no update or delete by key, so when the key-hash strategy sees an existing
+/// key changed or gone it pushes the whole current dataset with Replace instead. The watermark
+/// strategy sees neither: it is for insert-only sources (event and register tables); use key-hash
+/// for tables whose rows change. State is committed only after
+/// the node accepted the push, so a failed push is retried whole next time.
+/// </remarks>
+public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logger = null)
+{
+    private const string StrategyKey = "strategy";
+    private const string ItemsKey = "items";
+    private const string WatermarkKey = "watermark";
+    private const string LastSyncKey = "lastSync";
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
+
+    /// <summary>Runs one sync: reads the source, stages the changed rows, pushes them, keeps the state.</summary>
+    public async Task<SyncResult> RunOnceAsync(Func<IRecordSource> openSource, PushStaged push, TimeProvider time, string? tempFolder = null, CancellationToken cancellation = default)
+    {
+        var errors = settings.Validate();
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException(string.Join(" ", errors));
+        }
+
+        using var state = SyncState.Open(settings.StateFolder, settings.ResourceCode);
+        var strategy = settings.Strategy.ToString();
+        var first = state.Get(LastSyncKey) is null || state.Get(StrategyKey) != strategy;
+        LogSyncStarted(_logger, settings.ResourceCode, strategy, first);
+
+        var pass = new Pass(settings, state, first ? null : state.Get(WatermarkKey), first ? null : state.Get(ItemsKey), selectAll: first);
+        var staged = await StagedDataset.StageAsync(pass.Filter(openSource().ReadAsync(cancellation), cancellation), tempFolder, cancellation: cancellation).ConfigureAwait(false);
+        try
+        {
+            var mode = pass.SelectAll ? PushMode.Replace : PushMode.Append;
+            var deleted = settings.Strategy == SyncStrategy.KeyHash && !pass.SelectAll ? state.CountDeleted() : 0;
+            if (deleted > 0 || pass.ChangedExisting > 0)
+            {
+                // The node's push appends and has no delete or update by key: when rows were
+                // deleted or existing rows changed, the current rows replace the dataset instead,
+                // so the node never holds a row twice. Only new keys go as an append.
+                LogDeletionsReplace(_logger, settings.ResourceCode, deleted);
+                await staged.DisposeAsync().ConfigureAwait(false);
+                pass = new Pass(settings, state, null, null, selectAll: true);
+                staged = await StagedDataset.StageAsync(pass.Filter(openSource().ReadAsync(cancellation), cancellation), tempFolder, cancellation: cancellation).ConfigureAwait(false);
+                mode = PushMode.Replace;
+            }
+
+            if (staged.Rows == 0 && mode == PushMode.Append)
+            {
+                LogUpToDate(_logger, settings.ResourceCode, pass.Scanned);
+                return new SyncResult(SyncOutcome.UpToDate, null, pass.Scanned, 0, 0, null);
+            }
+
+            var receipt = await push(staged, mode, cancellation).ConfigureAwait(false);
+            var meta = new Dictionary<string, string>
+            {
+                [StrategyKey] = strategy,
+                [ItemsKey] = pass.ItemsFingerprint ?? "",
+                [LastSyncKey] = time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
+            };
+            if (pass.NewWatermark is { } watermark)
+            {
+                meta[WatermarkKey] = watermark;
+            }
+
+            state.Commit(meta, rowsFromPending: settings.Strategy == SyncStrategy.KeyHash);
+            LogPushed(_logger, settings.ResourceCode, staged.Rows, mode, receipt.ExchangeId);
+            return new SyncResult(SyncOutcome.Pushed, mode, pass.Scanned, staged.Rows, deleted, receipt);
+        }
+        finally
+        {
+            await staged.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Syncs now and then every <paramref name="period"/> until cancelled. A failed run is logged and
+    /// reported, and the next run tries again (its state was not advanced).
+    /// </summary>
+    public async Task RunEveryAsync(TimeSpan period, Func<IRecordSource> openSource, PushStaged push, TimeProvider time, Action<SyncResult?, Exception?> report, string? tempFolder = null, CancellationToken cancellation = default)
+    {
+        while (!cancellation.IsCancellationRequested)
+        {
+            try
+            {
+                report(await RunOnceAsync(openSource, push, time, tempFolder, cancellation).ConfigureAwait(false), null);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogSyncFailed(_logger, settings.ResourceCode, ex.GetType().Name);
+                report(null, ex);
+            }
+
+            try
+            {
+                await Task.Delay(period, time, cancellation).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 9000, EventName = "SyncStarted", Level = LogLevel.Information, Message = "Sync of {ResourceCode} started ({Strategy}, first: {First})")]
+    private static partial void LogSyncStarted(ILogger logger, string resourceCode, string strategy, bool first);
+
+    [LoggerMessage(EventId = 9001, EventName = "SyncUpToDate", Level = LogLevel.Information, Message = "Sync of {ResourceCode}: {Scanned} rows scanned, none changed; nothing pushed")]
+    private static partial void LogUpToDate(ILogger logger, string resourceCode, long scanned);
+
+    [LoggerMessage(EventId = 9002, EventName = "SyncPushed", Level = LogLevel.Information, Message = "Sync of {ResourceCode}: {Rows} rows pushed ({Mode}), exchange {ExchangeId}")]
+    private static partial void LogPushed(ILogger logger, string resourceCode, long rows, PushMode mode, string exchangeId);
+
+    [LoggerMessage(EventId = 9003, EventName = "SyncDeletionsReplace", Level = LogLevel.Information, Message = "Sync of {ResourceCode}: {Deleted} keys deleted at the source; the whole dataset is pushed with replace")]
+    private static partial void LogDeletionsReplace(ILogger logger, string resourceCode, long deleted);
+
+    [LoggerMessage(EventId = 9004, EventName = "SyncFailed", Level = LogLevel.Warning, Message = "Sync of {ResourceCode} failed ({Error}); the next run retries it")]
+    private static partial void LogSyncFailed(ILogger logger, string resourceCode, string error);
+
+    /// <summary>One pass over the source: selects the changed rows and records the new state.</summary>
+    private sealed class Pass(SyncSettings settings, SyncState state, string? watermark, string? itemsFingerprint, bool selectAll)
+    {
+        public bool SelectAll { get; private set; } = selectAll;
+        public long Scanned { get; private set; }
+
+        /// <summary>Rows whose key was synced before with other values (key-hash strategy).</summary>
+        public long ChangedExisting { get; private set; }
+        public string? NewWatermark { get; private set; }
+        public string? ItemsFingerprint { get; private set; }
+
+        public async IAsyncEnumerable<RecordBatch> Filter(IAsyncEnumerable<RecordBatch> batches, [EnumeratorCancellation] CancellationToken cancellation = default)
+        {
+            var duplicates = new ConversionErrors();
+            if (settings.Strategy == SyncStrategy.KeyHash)
+            {
+                state.BeginPass();
+            }
+
+            try
+            {
+                await foreach (var batch in batches.WithCancellation(cancellation).ConfigureAwait(false))
+                {
+                    var fingerprint = string.Join(",", batch.Schema.FieldsList.Select(f => $"{f.Name}:{ItemType.FromArrow(f.DataType)}"));
+                    if (ItemsFingerprint is null)
+                    {
+                        ItemsFingerprint = fingerprint;
+                        // Items changed since the last sync: the node's dataset must be replaced whole.
+                        SelectAll |= itemsFingerprint is not null && itemsFingerprint != fingerprint;
+                    }
+
+                    var selected = settings.Strategy == SyncStrategy.Watermark ? ByWatermark(batch) : ByKeyHash(batch, duplicates);
+                    Scanned += batch.Length;
+                    if (!duplicates.Any)
+                    {
+                        yield return selected.Count == batch.Length ? batch : ArrowValues.Take(batch, selected);
+                    }
+                }
+
+                duplicates.ThrowIfAny();
+            }
+            finally
+            {
+                if (settings.Strategy == SyncStrategy.KeyHash)
+                {
+                    state.EndPass();
+                }
+            }
+        }
+
+        private List<int> ByWatermark(RecordBatch batch)
+        {
+            var index = batch.Schema.GetFieldIndex(settings.UpdatedAtItem!);
+            if (index < 0)
+            {
+                throw new MappingException(settings.ResourceCode, [$"The updated-at item '{settings.UpdatedAtItem}' is not among the items ({string.Join(", ", batch.Schema.FieldsList.Select(f => f.Name))})."]);
+            }
+
+            var column = batch.Column(index);
+            var selected = new List<int>();
+            for (var r = 0; r < batch.Length; r++)
+            {
+                var value = Comparable(ArrowValues.Get(column, r));
+                if (value is not null && (NewWatermark is null || Compare(value, NewWatermark) > 0))
+                {
+                    NewWatermark = value;
+                }
+
+                // Rows without an updated-at value go with the first (full) sync only.
+                if (SelectAll || (value is not null && (watermark is null || Compare(value, watermark) > 0)))
+                {
+                    selected.Add(r);
+                }
+            }
+
+            return selected;
+        }
+
+        private List<int> ByKeyHash(RecordBatch batch, ConversionErrors duplicates)
+        {
+            var keyIndexes = settings.KeyItems!.Select(k => (Name: k, Index: batch.Schema.GetFieldIndex(k))).ToList();
+            var missing = keyIndexes.Where(k => k.Index < 0).Select(k => $"The key item '{k.Name}' is not among the items.").ToList();
+            if (missing.Count > 0)
+            {
+                throw new MappingException(settings.ResourceCode, missing);
+            }
+
+            var selected = new List<int>();
+            var key = new StringBuilder();
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            for (var r = 0; r < batch.Length; r++)
+            {
+                key.Clear();
+                foreach (var (_, index) in keyIndexes)
+                {
+                    // Unit separator between parts; a null part is a NUL so it differs from "".
+                    key.Append(ArrowValues.GetText(batch.Column(index), r) ?? "\0").Append('\u001F');
+                }
+
+                for (var c = 0; c < batch.ColumnCount; c++)
+                {
+                    var text = ArrowValues.GetText(batch.Column(c), r);
+                    if (text is null)
+                    {
+                        hash.AppendData([0]);
+                        continue;
+                    }
+
+                    var bytes = Encoding.UTF8.GetBytes(text);
+                    hash.AppendData([1]);
+                    hash.AppendData(BitConverter.GetBytes(bytes.Length));
+                    hash.AppendData(bytes);
+                }
+
+                var rowHash = hash.GetHashAndReset();
+                var keyText = key.ToString();
+                if (!state.AddPending(keyText, rowHash))
+                {
+                    duplicates.Add(ConversionError.Create(Scanned + r + 1, string.Join("+", settings.KeyItems!), keyText.Replace('\u001F', ' ').TrimEnd(), "the key occurs more than once"));
+                    continue;
+                }
+
+                var previous = state.Lookup(keyText);
+                if (previous is not null && !previous.AsSpan().SequenceEqual(rowHash))
+                {
+                    ChangedExisting++;
+                }
+
+                if (SelectAll || previous is null || !previous.AsSpan().SequenceEqual(rowHash))
+                {
+                    selected.Add(r);
+                }
+            }
+
+            return selected;
+        }
+
+        /// <summary>A watermark value as text that sorts like the value: fixed-width numbers, or the text itself.</summary>
+        private static string? Comparable(object? value) => value switch
+        {
+            null => null,
+            DateTimeOffset t => "n:" + Number(t.ToUnixTimeMilliseconds()),
+            DateOnly d => "n:" + Number(d.DayNumber),
+            int i => "n:" + Number(i),
+            long l => "n:" + Number(l),
+            string s => "s:" + s,
+            _ => throw new MappingException("sync", [$"An updated-at item of type {value.GetType().Name} cannot be a watermark (use a timestamp, date, integer or text item)."]),
+        };
+
+        // Offset so negative numbers sort before positive ones as text.
+        private static string Number(long value) => ((ulong)value ^ 0x8000_0000_0000_0000UL).ToString("D20", CultureInfo.InvariantCulture);
+
+        private static int Compare(string a, string b) => string.CompareOrdinal(a, b);
+    }
+}

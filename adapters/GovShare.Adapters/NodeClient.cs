@@ -1,0 +1,170 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Apache.Arrow;
+using Apache.Arrow.Ipc;
+
+namespace GovShare.Adapters;
+
+/// <summary>How a push changes the resource's data at the node.</summary>
+public enum PushMode
+{
+    /// <summary>The pushed rows become the whole dataset.</summary>
+    Replace,
+
+    /// <summary>The pushed rows are added to the current dataset.</summary>
+    Append,
+}
+
+/// <summary>The node's answer to a push.</summary>
+public sealed record PushReceipt(string ExchangeId, long Version, long Rows);
+
+/// <summary>
+/// A department's client of a node's exchange API: push and pull Arrow IPC streams, search the
+/// catalog. Takes any <see cref="HttpClient"/> whose base address is the node (mTLS in production,
+/// a test node's client in tests).
+/// </summary>
+public sealed class NodeClient(HttpClient http)
+{
+    public const string ArrowStreamMediaType = "application/vnd.apache.arrow.stream";
+    public const string PurposeHeader = "GovShare-Purpose";
+
+    /// <summary>The one place a resource's data address is built; the resource code is escaped.</summary>
+    public static string ResourceDataPath(string resourceCode, string? query = null) =>
+        $"v1/resources/{Uri.EscapeDataString(resourceCode)}/data" + (string.IsNullOrEmpty(query) ? "" : "?" + query);
+
+    /// <summary>Pushes an Arrow IPC stream; <paramref name="bytesSent"/> reports upload progress.</summary>
+    /// <exception cref="NodeRefusedException">The node answered with an error (problem+json).</exception>
+    public async Task<PushReceipt> PushAsync(string resourceCode, PushMode mode, Stream arrowStream, IProgress<long>? bytesSent = null, CancellationToken cancellation = default)
+    {
+        var query = "mode=" + (mode == PushMode.Replace ? "replace" : "append");
+        using var content = new StreamContent(new CountingStream(arrowStream, bytesSent), 1 << 16);
+        content.Headers.ContentType = new MediaTypeHeaderValue(ArrowStreamMediaType);
+        if (arrowStream.CanSeek)
+        {
+            content.Headers.ContentLength = arrowStream.Length - arrowStream.Position;
+        }
+
+        using var response = await http.PostAsync(ResourceDataPath(resourceCode, query), content, cancellation).ConfigureAwait(false);
+        await ThrowIfRefusedAsync(response, cancellation).ConfigureAwait(false);
+        using var body = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), cancellationToken: cancellation).ConfigureAwait(false);
+        var root = body.RootElement;
+        return new PushReceipt(
+            root.TryGetProperty("exchangeId", out var id) ? id.ToString() : "",
+            root.TryGetProperty("version", out var version) && version.TryGetInt64(out var v) ? v : 0,
+            root.TryGetProperty("rows", out var rows) && rows.TryGetInt64(out var r) ? r : 0);
+    }
+
+    /// <summary>Pushes a staged dataset.</summary>
+    public async Task<PushReceipt> PushAsync(string resourceCode, PushMode mode, StagedDataset dataset, IProgress<long>? bytesSent = null, CancellationToken cancellation = default)
+    {
+        await using var stream = dataset.OpenRead();
+        return await PushAsync(resourceCode, mode, stream, bytesSent, cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Pulls the granted <paramref name="items"/> (all granted items when empty) for a stated
+    /// purpose, as record batches streamed from the response.
+    /// </summary>
+    public async IAsyncEnumerable<RecordBatch> PullAsync(string resourceCode, IReadOnlyList<string> items, string purpose, IProgress<long>? bytesReceived = null, [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        var query = items.Count == 0 ? null : "items=" + string.Join(',', items.Select(Uri.EscapeDataString));
+        using var request = new HttpRequestMessage(HttpMethod.Get, ResourceDataPath(resourceCode, query));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(ArrowStreamMediaType));
+        request.Headers.Add(PurposeHeader, purpose);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation).ConfigureAwait(false);
+        await ThrowIfRefusedAsync(response, cancellation).ConfigureAwait(false);
+        await using var body = new CountingStream(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), bytesReceived);
+        using var reader = new ArrowStreamReader(body);
+        var yielded = false;
+        RecordBatch? batch;
+        while ((batch = await reader.ReadNextRecordBatchAsync(cancellation).ConfigureAwait(false)) is not null)
+        {
+            yielded = true;
+            yield return batch;
+        }
+
+        if (!yielded && reader.Schema is { } schema)
+        {
+            yield return new RecordBatch(schema, schema.FieldsList.Select(f => ColumnAppender.For(ItemType.FromArrow(f.DataType) ?? ItemType.Utf8, TimeSpan.Zero).Build()), 0);
+        }
+    }
+
+    /// <summary>Searches the sharing catalog; the node's JSON answer as is.</summary>
+    public async Task<JsonDocument> SearchCatalogAsync(string? query, CancellationToken cancellation = default)
+    {
+        var path = string.IsNullOrWhiteSpace(query) ? "v1/catalog" : "v1/catalog?q=" + Uri.EscapeDataString(query);
+        using var response = await http.GetAsync(path, cancellation).ConfigureAwait(false);
+        await ThrowIfRefusedAsync(response, cancellation).ConfigureAwait(false);
+        return await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), cancellationToken: cancellation).ConfigureAwait(false);
+    }
+
+    private static async Task ThrowIfRefusedAsync(HttpResponseMessage response, CancellationToken cancellation)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new NodeRefusedException(response.StatusCode, await response.Content.ReadAsStringAsync(cancellation).ConfigureAwait(false));
+        }
+    }
+}
+
+/// <summary>The node refused a call; <see cref="Body"/> is its problem+json.</summary>
+public sealed class NodeRefusedException(HttpStatusCode status, string body)
+    : Exception($"The node refused the call ({(int)status}).")
+{
+    public HttpStatusCode Status { get; } = status;
+    public string Body { get; } = body;
+}
+
+/// <summary>Passes a stream through, reporting the bytes that went by.</summary>
+internal sealed class CountingStream(Stream inner, IProgress<long>? progress) : Stream
+{
+    private long _count;
+
+    public override bool CanRead => inner.CanRead;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => inner.Length;
+
+    public override long Position
+    {
+        get => inner.Position;
+        set => throw new NotSupportedException();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        Count(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private int Count(int read)
+    {
+        _count += read;
+        progress?.Report(_count);
+        return read;
+    }
+}

@@ -1,0 +1,72 @@
+using Apache.Arrow;
+
+namespace GovShare.Adapters;
+
+/// <summary>
+/// Builds bounded record batches row by row, collecting conversion errors with row and column.
+/// Once any row has failed, no further batch is handed out: a source then only scans on to
+/// report every error, and its consumer never sees a partial dataset as if it were whole.
+/// </summary>
+internal sealed class RecordBatchAssembler
+{
+    private readonly ItemMapping _mapping;
+    private readonly Schema _schema;
+    private readonly ColumnAppender[] _appenders;
+    private readonly int _batchSize;
+
+    public RecordBatchAssembler(ItemMapping mapping, ReadOptions options)
+    {
+        _mapping = mapping;
+        _schema = mapping.ToSchema();
+        _batchSize = options.BatchSize;
+        _appenders = mapping.Columns.Select(c => ColumnAppender.For(c.Type, options.AssumedOffset)).ToArray();
+    }
+
+    public ConversionErrors Errors { get; } = new();
+
+    public int Pending => _appenders.Length == 0 ? 0 : _appenders[0].Length;
+
+    public bool IsFull => Pending >= _batchSize;
+
+    public void AppendText(long row, int column, string? text)
+    {
+        if (_appenders[column].AppendText(text) is { } error)
+        {
+            Errors.Add(ConversionError.Create(row, _mapping.Columns[column].Column, text, error));
+        }
+    }
+
+    public void AppendValue(long row, int column, object? value)
+    {
+        if (_appenders[column].AppendValue(value) is { } error)
+        {
+            Errors.Add(ConversionError.Create(row, _mapping.Columns[column].Column, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture), error));
+        }
+    }
+
+    /// <summary>A whole-row problem (wrong field count, bad JSON): the row's cells become nulls.</summary>
+    public void RowError(long row, string column, string? value, string message)
+    {
+        Errors.Add(ConversionError.Create(row, column, value, message));
+    }
+
+    /// <summary>The pending rows as a batch, or null once any row has failed.</summary>
+    public RecordBatch? Flush()
+    {
+        var length = Pending;
+        var arrays = _appenders.Select(a => a.Build()).ToList();
+        return Errors.Any ? null : new RecordBatch(_schema, arrays, length);
+    }
+}
+
+/// <summary>How sources read: batch size and the offset of timestamps written without one.</summary>
+public sealed record ReadOptions
+{
+    public static readonly ReadOptions Default = new();
+
+    /// <summary>Rows per record batch: bounds memory whatever the source's size.</summary>
+    public int BatchSize { get; init; } = 65_536;
+
+    /// <summary>Offset of local times written without one; Beijing time unless said otherwise.</summary>
+    public TimeSpan AssumedOffset { get; init; } = TimeSpan.FromHours(8);
+}

@@ -1,0 +1,136 @@
+using System.Data.Common;
+using System.Runtime.CompilerServices;
+using Apache.Arrow;
+
+namespace GovShare.Adapters;
+
+/// <summary>
+/// The result of an SQL query through ADO.NET (SQLite, PostgreSQL, any provider), read as record
+/// batches. Rows stream from the data reader; the table is never held whole.
+/// </summary>
+public sealed class SqlSource(DbConnection connection, string query, ItemMapping? mapping = null, ReadOptions? options = null) : IRecordSource
+{
+    /// <summary>All rows of a table (<c>schema.table</c> allowed), its name quoted.</summary>
+    public static SqlSource ForTable(DbConnection connection, string table, ItemMapping? mapping = null, ReadOptions? options = null) =>
+        new(connection, $"SELECT * FROM {SqlDialect.QuoteName(table)}", mapping, options);
+
+    public async IAsyncEnumerable<RecordBatch> ReadAsync([EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        if (connection.State != System.Data.ConnectionState.Open)
+        {
+            await connection.OpenAsync(cancellation).ConfigureAwait(false);
+        }
+
+        await using var command = connection.CreateCommand();
+        command.CommandText = query;
+        await using var reader = await command.ExecuteReaderAsync(cancellation).ConfigureAwait(false);
+        var header = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToList();
+        var map = mapping ?? Infer(reader);
+        var ordinals = CsvSource.Ordinals(header, map, "query");
+        var assembler = new RecordBatchAssembler(map, options ?? ReadOptions.Default);
+        long row = 0;
+        var yielded = false;
+        while (await reader.ReadAsync(cancellation).ConfigureAwait(false))
+        {
+            row++;
+            for (var c = 0; c < ordinals.Length; c++)
+            {
+                assembler.AppendValue(row, c, reader.IsDBNull(ordinals[c]) ? null : reader.GetValue(ordinals[c]));
+            }
+
+            if (assembler.IsFull && assembler.Flush() is { } batch)
+            {
+                yielded = true;
+                yield return batch;
+            }
+        }
+
+        var last = assembler.Flush();
+        assembler.Errors.ThrowIfAny();
+        if (last is { Length: > 0 } || !yielded)
+        {
+            yield return last!;
+        }
+    }
+
+    /// <summary>Item types from the provider's column types, when no mapping is given.</summary>
+    private static ItemMapping Infer(DbDataReader reader)
+    {
+        var schema = reader.GetColumnSchema();
+        var columns = new List<ColumnMapping>();
+        var errors = new List<string>();
+        for (var i = 0; i < reader.FieldCount; i++)
+        {
+            var name = reader.GetName(i);
+            var type = reader.GetFieldType(i);
+            ItemType? item = type switch
+            {
+                _ when type == typeof(string) || type == typeof(Guid) => ItemType.Utf8,
+                _ when type == typeof(int) || type == typeof(short) || type == typeof(byte) => ItemType.Int32,
+                _ when type == typeof(long) => ItemType.Int64,
+                _ when type == typeof(double) || type == typeof(float) => ItemType.Float64,
+                _ when type == typeof(bool) => ItemType.Boolean,
+                _ when type == typeof(DateOnly) => ItemType.Date32,
+                _ when type == typeof(DateTime) || type == typeof(DateTimeOffset) => ItemType.Timestamp,
+                _ when type == typeof(byte[]) => ItemType.Binary,
+                _ when type == typeof(decimal) && schema[i].NumericPrecision is > 0 and <= 38 and var p && schema[i].NumericScale is >= 0 and var s =>
+                    ItemType.Decimal(p, s),
+                _ => null,
+            };
+            if (item is null)
+            {
+                errors.Add($"Column '{name}' ({type.Name}) has no obvious item type; give a mapping for it.");
+            }
+            else
+            {
+                columns.Add(new ColumnMapping(name, name, item));
+            }
+        }
+
+        return errors.Count == 0 ? new ItemMapping(columns) : throw new MappingException("query", errors);
+    }
+}
+
+/// <summary>The SQL dialects the adapters write tables in.</summary>
+public enum SqlDialectKind
+{
+    Sqlite,
+    PostgreSql,
+}
+
+/// <summary>Column types, names and parameter values for one SQL dialect.</summary>
+internal static class SqlDialect
+{
+    /// <summary>Quotes each part of a possibly schema-qualified name, doubling embedded quotes.</summary>
+    public static string QuoteName(string name) =>
+        string.Join('.', name.Split('.').Select(part => "\"" + part.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""));
+
+    public static string ColumnType(SqlDialectKind dialect, ItemType type) => (dialect, type.Kind) switch
+    {
+        (SqlDialectKind.Sqlite, ItemTypeKind.Utf8 or ItemTypeKind.Date32 or ItemTypeKind.Timestamp or ItemTypeKind.Decimal128) => "TEXT",
+        (SqlDialectKind.Sqlite, ItemTypeKind.Int32 or ItemTypeKind.Int64 or ItemTypeKind.Boolean) => "INTEGER",
+        (SqlDialectKind.Sqlite, ItemTypeKind.Float64) => "REAL",
+        (SqlDialectKind.Sqlite, ItemTypeKind.Binary) => "BLOB",
+        (_, ItemTypeKind.Utf8) => "text",
+        (_, ItemTypeKind.Int32) => "integer",
+        (_, ItemTypeKind.Int64) => "bigint",
+        (_, ItemTypeKind.Float64) => "double precision",
+        (_, ItemTypeKind.Boolean) => "boolean",
+        (_, ItemTypeKind.Date32) => "date",
+        (_, ItemTypeKind.Timestamp) => "timestamptz",
+        (_, ItemTypeKind.Decimal128) => $"numeric({type.Precision},{type.Scale})",
+        (_, ItemTypeKind.Binary) => "bytea",
+        _ => throw new NotSupportedException($"No column type for {type}."),
+    };
+
+    /// <summary>A value as the dialect's provider binds it; SQLite keeps dates and times as ISO text.</summary>
+    public static object Parameter(SqlDialectKind dialect, object? value) => (dialect, value) switch
+    {
+        (_, null) => DBNull.Value,
+        (SqlDialectKind.Sqlite, DateOnly d) => d.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+        (SqlDialectKind.Sqlite, DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
+        (SqlDialectKind.Sqlite, decimal m) => m.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        (SqlDialectKind.PostgreSql, DateTimeOffset t) => t.UtcDateTime,
+        (_, var v) => v,
+    };
+}

@@ -1,0 +1,91 @@
+using System.CommandLine;
+using System.Data.Common;
+using GovShare.Adapters;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace GovShare.Cli.Commands;
+
+/// <summary>
+/// What the department commands (push, pull, catalog, sync) share: the connection to the node
+/// from govshare.department.json or options, and turning failures into messages and exit codes.
+/// </summary>
+internal static class DepartmentConnection
+{
+    public static readonly Option<string> Config = new("--config") { Description = $"The department's configuration file.", DefaultValueFactory = _ => DepartmentConfig.FileName, Recursive = true };
+    public static readonly Option<string?> Node = new("--node") { Description = "The node's https address (overrides the file)." };
+    public static readonly Option<string?> Cert = new("--cert") { Description = "The department's PEM certificate (overrides the file)." };
+    public static readonly Option<string?> Key = new("--key") { Description = "The department's PEM private key (overrides the file)." };
+    public static readonly Option<string?> Ca = new("--ca") { Description = "PEM CA bundle: the only trust anchors for the node (overrides the file)." };
+
+    public static void AddOptions(Command command)
+    {
+        command.Add(Config);
+        command.Add(Node);
+        command.Add(Cert);
+        command.Add(Key);
+        command.Add(Ca);
+    }
+
+    public static DepartmentConfig Load(ParseResult parse)
+    {
+        var node = parse.GetValue(Node);
+        Uri? uri = null;
+        if (node is not null && !Uri.TryCreate(node, UriKind.Absolute, out uri))
+        {
+            throw new DepartmentConfigException([$"--node: '{node}' is not an address."]);
+        }
+
+        return DepartmentConfig.Load(parse.GetValue(Config)!, uri, parse.GetValue(Cert), parse.GetValue(Key), parse.GetValue(Ca));
+    }
+
+    /// <summary>Opens a database connection: <c>sqlite:</c> a file path, <c>postgres:</c> an Npgsql connection string.</summary>
+    public static (DbConnection Connection, SqlDialectKind Dialect) OpenDatabase(string? sqlite, string? postgres)
+    {
+        if (sqlite is not null)
+        {
+            return (new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = sqlite, Pooling = false }.ToString()), SqlDialectKind.Sqlite);
+        }
+
+        return (new NpgsqlConnection(postgres), SqlDialectKind.PostgreSql);
+    }
+
+    /// <summary>Runs a department command; every failure becomes a readable message and its exit code.</summary>
+    public static async Task<int> RunAsync(Func<Task<int>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (Exception ex) when (ex is DepartmentConfigException or MappingException or ArgumentException or FormatException)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            return ExitCodes.Usage;
+        }
+        catch (ConversionFailedException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            return ExitCodes.DataRejected;
+        }
+        catch (InvalidDataException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message + " Nothing was pushed or written.");
+            return ExitCodes.DataRejected;
+        }
+        catch (NodeRefusedException ex)
+        {
+            await Console.Error.WriteLineAsync(ProblemText.Describe(ex.Status, ex.Body));
+            return ExitCodes.Failed;
+        }
+        catch (HttpRequestException ex)
+        {
+            await Console.Error.WriteLineAsync($"The node cannot be reached: {ex.Message}");
+            return ExitCodes.Unreachable;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DbException)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            return ExitCodes.Failed;
+        }
+    }
+}

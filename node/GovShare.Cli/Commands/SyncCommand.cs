@@ -1,0 +1,83 @@
+using System.CommandLine;
+using GovShare.Adapters;
+
+namespace GovShare.Cli.Commands;
+
+/// <summary>
+/// <c>govshare sync</c>: pushes only the rows changed since the last sync (by an updated-at item or
+/// by key and row hash), once or every <c>--every</c> period, keeping its state in a local folder.
+/// </summary>
+internal static class SyncCommand
+{
+    public static Command Create()
+    {
+        var resource = new Option<string>("--resource") { Description = "The resource code (catalog).", Required = true };
+        var updatedAt = new Option<string?>("--updated-at") { Description = "Item holding each row's last change time: push rows changed since the last sync." };
+        var key = new Option<string?>("--key") { Description = "Comma-separated key item(s): push rows whose content hash changed; deletions replace the dataset." };
+        var every = new Option<string?>("--every") { Description = "Repeat every period, e.g. 30m, 1h, 1d (default: once)." };
+        var state = new Option<string>("--state") { Description = "Folder of the local sync state.", DefaultValueFactory = _ => ".govshare-sync" };
+        var source = new DataSourceOptions();
+        var command = new Command("sync", "Push the rows changed since the last sync, once or on a schedule (Art. 16 update rule).") { resource, updatedAt, key, every, state };
+        source.AddTo(command);
+        DepartmentConnection.AddOptions(command);
+        command.SetAction((parse, cancellation) => DepartmentConnection.RunAsync(async () =>
+        {
+            var keys = parse.GetValue(key)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if ((parse.GetValue(updatedAt) is null) == (keys is null))
+            {
+                throw new ArgumentException("Give --updated-at ITEM or --key ITEM[,ITEM] (one of them).");
+            }
+
+            var period = parse.GetValue(every) is { } text ? ParsePeriod(text) : (TimeSpan?)null;
+            var settings = new SyncSettings(parse.GetValue(resource)!, keys is null ? SyncStrategy.Watermark : SyncStrategy.KeyHash, parse.GetValue(state)!, parse.GetValue(updatedAt), keys);
+            var config = DepartmentConnection.Load(parse);
+            var (open, connection) = source.Resolve(parse);
+            await using (connection)
+            {
+                using var http = config.CreateHttpClient();
+                var client = new NodeClient(http);
+                var sync = new IncrementalSync(settings);
+                PushStaged push = (staged, mode, token) => client.PushAsync(settings.ResourceCode, mode, staged, null, token);
+                if (period is null)
+                {
+                    Report(await sync.RunOnceAsync(open, push, TimeProvider.System, cancellation: cancellation), settings);
+                    return ExitCodes.Ok;
+                }
+
+                await sync.RunEveryAsync(period.Value, open, push, TimeProvider.System, (result, error) =>
+                {
+                    if (result is not null)
+                    {
+                        Report(result, settings);
+                    }
+                    else
+                    {
+                        Console.Error.WriteLine($"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} sync failed, retried in {period}: {(error is NodeRefusedException refused ? ProblemText.Describe(refused.Status, refused.Body) : error!.Message)}");
+                    }
+                }, cancellation: cancellation);
+                return ExitCodes.Ok;
+            }
+        }));
+        return command;
+    }
+
+    internal static TimeSpan ParsePeriod(string text)
+    {
+        var trimmed = text.Trim().ToLowerInvariant();
+        if (trimmed.Length >= 2 && int.TryParse(trimmed[..^1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0)
+        {
+            switch (trimmed[^1])
+            {
+                case 'm': return TimeSpan.FromMinutes(n);
+                case 'h': return TimeSpan.FromHours(n);
+                case 'd': return TimeSpan.FromDays(n);
+            }
+        }
+
+        throw new ArgumentException($"--every: '{text}' is not a period (e.g. 30m, 1h, 1d).");
+    }
+
+    private static void Report(SyncResult result, SyncSettings settings) => Console.WriteLine(result.Outcome == SyncOutcome.UpToDate
+        ? $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} {settings.ResourceCode}: {result.RowsScanned:N0} rows scanned, none changed; nothing pushed."
+        : $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} {settings.ResourceCode}: pushed {result.RowsPushed:N0} of {result.RowsScanned:N0} rows ({result.Mode}{(result.DeletionsDetected > 0 ? $", {result.DeletionsDetected:N0} deleted at the source" : "")}), exchange {result.Receipt!.ExchangeId}.");
+}

@@ -1,0 +1,545 @@
+using System.Runtime.CompilerServices;
+using Apache.Arrow;
+using Apache.Arrow.Ipc;
+using GovShare.Node.Storage;
+using LiteDB;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace GovShare.Node.Exchange;
+
+/// <summary>How a push relates to the resource's previous version.</summary>
+public enum PushMode
+{
+    /// <summary>The pushed rows are the whole new version.</summary>
+    Replace,
+
+    /// <summary>The new version is the previous version's rows followed by the pushed rows.</summary>
+    Append,
+}
+
+/// <summary>Settings of the dataset store.</summary>
+public sealed record DatasetStoreOptions
+{
+    /// <summary>Versions kept per resource; older ones are removed when a newer one is published.</summary>
+    public int KeepVersions { get; init; } = 5;
+
+    /// <summary>The sub-folder of the data folder holding segment files.</summary>
+    public string FolderName { get; init; } = "datasets";
+
+    /// <summary>
+    /// Caps when reading stored segments back. Re-writing a batch may pad its body slightly, so
+    /// the default body cap is twice a push's.
+    /// </summary>
+    public ArrowInputLimits ReadLimits { get; init; } = ArrowInputLimits.Default with { MaxBodyBytes = 2 * ArrowInputLimits.Default.MaxBodyBytes };
+}
+
+/// <summary>One immutable Arrow IPC stream file of a version.</summary>
+/// <param name="File">File name inside the store folder.</param>
+/// <param name="Rows">Rows in the file.</param>
+/// <param name="Bytes">Size of the file.</param>
+public sealed record DatasetSegment(string File, long Rows, long Bytes);
+
+/// <summary>A published version of a resource's dataset, as recorded in LiteDB.</summary>
+public sealed record DatasetVersion(
+    string ResourceCode,
+    int Version,
+    long Rows,
+    long Bytes,
+    string SchemaFingerprint,
+    DateTimeOffset PushedAt,
+    DateTimeOffset DataUpdatedAt,
+    string ExchangeId,
+    PushMode Mode,
+    IReadOnlyList<DatasetSegment> Segments)
+{
+    // A version is a value: equal versions have equal segment lists, not the same list object.
+    public bool Equals(DatasetVersion? other) =>
+        other is not null
+        && ResourceCode == other.ResourceCode
+        && Version == other.Version
+        && Rows == other.Rows
+        && Bytes == other.Bytes
+        && SchemaFingerprint == other.SchemaFingerprint
+        && PushedAt == other.PushedAt
+        && DataUpdatedAt == other.DataUpdatedAt
+        && ExchangeId == other.ExchangeId
+        && Mode == other.Mode
+        && Segments.SequenceEqual(other.Segments);
+
+    public override int GetHashCode() => HashCode.Combine(ResourceCode, Version, ExchangeId);
+}
+
+/// <summary>An append's schema differs from the previous version's.</summary>
+public sealed class DatasetSchemaMismatchException : Exception
+{
+    public DatasetSchemaMismatchException(string message)
+        : base(message)
+    {
+    }
+
+    public DatasetSchemaMismatchException()
+    {
+    }
+
+    public DatasetSchemaMismatchException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}
+
+/// <summary>
+/// Dataset versions of resources: Arrow IPC stream files beside the LiteDB file, version
+/// metadata in LiteDB. A version becomes visible only when its metadata record is committed,
+/// which happens after its file was fsynced and renamed into place; see <c>Exchange/README.md</c>.
+/// </summary>
+public sealed class DatasetStore : IDisposable
+{
+    internal const string SegmentExtension = ".arrows";
+    internal const string TempExtension = ".arrows.tmp";
+    private const string CollectionName = "dataset_versions";
+
+    private readonly ILiteCollection<BsonDocument> _versions;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _commitLock = new(1, 1);
+
+    public DatasetStore(NodeDataFolder dataFolder, DatasetStoreOptions? options = null, TimeProvider? time = null, ILogger<DatasetStore>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataFolder);
+        Options = options ?? new DatasetStoreOptions();
+        if (Options.KeepVersions < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "KeepVersions must be at least 1.");
+        }
+
+        Folder = dataFolder.SubFolder(Options.FolderName);
+        _versions = dataFolder.Database.GetCollection(CollectionName);
+        _versions.EnsureIndex("resource");
+        _time = time ?? TimeProvider.System;
+        _logger = logger ?? NullLogger<DatasetStore>.Instance;
+    }
+
+    /// <summary>The settings in force.</summary>
+    public DatasetStoreOptions Options { get; }
+
+    /// <summary>The folder of segment files.</summary>
+    public string Folder { get; }
+
+    /// <summary>
+    /// Removes what interrupted pushes left: temporary files, and segment files no version
+    /// references (renamed but never recorded). Call once at start, before serving.
+    /// </summary>
+    /// <returns>The number of files removed.</returns>
+    public int RemoveStrayFiles()
+    {
+        var referenced = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var doc in _versions.FindAll())
+        {
+            foreach (var segment in ToVersion(doc).Segments)
+            {
+                referenced.Add(segment.File);
+            }
+        }
+
+        var removed = 0;
+        foreach (var path in Directory.EnumerateFiles(Folder))
+        {
+            var name = Path.GetFileName(path);
+            var stray = name.EndsWith(TempExtension, StringComparison.Ordinal)
+                || (name.EndsWith(SegmentExtension, StringComparison.Ordinal) && !referenced.Contains(name));
+            if (stray && TryDelete(path))
+            {
+                removed++;
+            }
+        }
+
+        if (removed > 0)
+        {
+            ExchangeLog.StrayFilesRemoved(_logger, removed);
+        }
+
+        return removed;
+    }
+
+    /// <summary>The newest published version of a resource, or null.</summary>
+    public DatasetVersion? Latest(string resourceCode) =>
+        Versions(resourceCode) is { Count: > 0 } all ? all[^1] : null;
+
+    /// <summary>One published version, or null when it does not exist (any more).</summary>
+    public DatasetVersion? Find(string resourceCode, int version)
+    {
+        var doc = _versions.FindById(DocumentId(resourceCode, version));
+        return doc is null ? null : ToVersion(doc);
+    }
+
+    /// <summary>The published versions of a resource, oldest first.</summary>
+    public IReadOnlyList<DatasetVersion> Versions(string resourceCode)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(resourceCode);
+        return [.. _versions.Find(Query.EQ("resource", resourceCode)).Select(ToVersion).OrderBy(v => v.Version)];
+    }
+
+    /// <summary>
+    /// Starts a push of <paramref name="schema"/> for a resource. Nothing is visible until
+    /// <see cref="DatasetPush.CommitAsync"/>; disposing an uncommitted push removes its file.
+    /// </summary>
+    /// <exception cref="DatasetSchemaMismatchException">An append whose schema differs from the latest version's.</exception>
+    public async Task<DatasetPush> BeginPushAsync(string resourceCode, PushMode mode, Schema schema, ExchangeId exchangeId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(resourceCode);
+        ArgumentNullException.ThrowIfNull(schema);
+        ArgumentNullException.ThrowIfNull(exchangeId);
+        var fingerprint = SchemaFingerprint.Of(schema);
+        if (mode == PushMode.Append)
+        {
+            CheckAppendable(resourceCode, fingerprint);
+        }
+
+        var temp = Path.Combine(Folder, exchangeId.Value + TempExtension);
+        var file = new FileStream(temp, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            Options = FileOptions.Asynchronous,
+            BufferSize = 1 << 16,
+        });
+        try
+        {
+            var writer = new ArrowStreamWriter(file, schema, leaveOpen: true);
+            await writer.WriteStartAsync(cancellationToken).ConfigureAwait(false);
+            return new DatasetPush(this, resourceCode, mode, schema, fingerprint, exchangeId, temp, file, writer);
+        }
+        catch
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>Opens a published version for reading. Its files stay readable until the reader is disposed.</summary>
+    /// <exception cref="FileNotFoundException">The version was pruned meanwhile.</exception>
+    public DatasetReader OpenRead(DatasetVersion version)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        var streams = new List<FileStream>(version.Segments.Count);
+        try
+        {
+            // All files are opened up front: once open, pruning cannot take them away mid-pull.
+            foreach (var segment in version.Segments)
+            {
+                streams.Add(new FileStream(Path.Combine(Folder, segment.File), new FileStreamOptions
+                {
+                    Mode = FileMode.Open,
+                    Access = FileAccess.Read,
+                    Share = FileShare.Read | FileShare.Delete,
+                    Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+                    BufferSize = 1 << 16,
+                }));
+            }
+        }
+        catch
+        {
+            foreach (var stream in streams)
+            {
+                stream.Dispose();
+            }
+
+            throw;
+        }
+
+        return new DatasetReader(version, streams, Options.ReadLimits);
+    }
+
+    public void Dispose() => _commitLock.Dispose();
+
+    internal async Task<DatasetVersion> PublishAsync(DatasetPush push, DatasetSegment segment, DateTimeOffset? dataUpdatedAt, CancellationToken cancellationToken)
+    {
+        await _commitLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var latest = Latest(push.ResourceCode);
+            IReadOnlyList<DatasetSegment> segments = [segment];
+            if (push.Mode == PushMode.Append && latest is not null)
+            {
+                // Checked again under the lock: a replace with another schema may have landed meanwhile.
+                CheckAppendable(push.ResourceCode, push.Fingerprint);
+                segments = [.. latest.Segments, segment];
+            }
+
+            var now = _time.GetUtcNow();
+            var version = new DatasetVersion(
+                push.ResourceCode,
+                (latest?.Version ?? 0) + 1,
+                segments.Sum(s => s.Rows),
+                segments.Sum(s => s.Bytes),
+                push.Fingerprint,
+                now,
+                dataUpdatedAt ?? now,
+                push.ExchangeId.Value,
+                push.Mode,
+                segments);
+
+            // The rename is atomic and after the fsync; the insert below is the publication.
+            // A crash between them leaves an unreferenced segment, removed at the next start.
+            var final = Path.Combine(Folder, segment.File);
+            File.Move(push.TempPath, final);
+            try
+            {
+                _versions.Insert(ToDocument(version));
+            }
+            catch
+            {
+                TryDelete(final);
+                throw;
+            }
+
+            ExchangeLog.VersionPublished(_logger, version.ResourceCode, version.Version, version.Mode, version.Rows, version.Bytes, version.ExchangeId);
+            Prune(push.ResourceCode);
+            return version;
+        }
+        finally
+        {
+            _commitLock.Release();
+        }
+    }
+
+    internal void Abandon(DatasetPush push)
+    {
+        TryDelete(push.TempPath);
+        ExchangeLog.PushAborted(_logger, push.ResourceCode, push.ExchangeId.Value);
+    }
+
+    private void CheckAppendable(string resourceCode, string fingerprint)
+    {
+        if (Latest(resourceCode) is { } latest && latest.SchemaFingerprint != fingerprint)
+        {
+            throw new DatasetSchemaMismatchException($"Resource {resourceCode}: an append must have the schema of version {latest.Version}.");
+        }
+    }
+
+    private void Prune(string resourceCode)
+    {
+        var all = Versions(resourceCode);
+        if (all.Count <= Options.KeepVersions)
+        {
+            return;
+        }
+
+        var removed = all.Take(all.Count - Options.KeepVersions).ToList();
+        var kept = all.Skip(removed.Count).SelectMany(v => v.Segments).Select(s => s.File).ToHashSet(StringComparer.Ordinal);
+        foreach (var version in removed)
+        {
+            _versions.Delete(DocumentId(resourceCode, version.Version));
+        }
+
+        foreach (var file in removed.SelectMany(v => v.Segments).Select(s => s.File).Distinct().Where(f => !kept.Contains(f)))
+        {
+            TryDelete(Path.Combine(Folder, file));
+        }
+
+        ExchangeLog.VersionsPruned(_logger, resourceCode, removed.Count, Options.KeepVersions);
+    }
+
+    private bool TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            ExchangeLog.FileDeleteFailed(_logger, Path.GetFileName(path), ex);
+            return false;
+        }
+    }
+
+    private static string DocumentId(string resourceCode, int version) =>
+        FormattableString.Invariant($"{resourceCode}#{version:D10}");
+
+    private static BsonDocument ToDocument(DatasetVersion v) => new()
+    {
+        ["_id"] = DocumentId(v.ResourceCode, v.Version),
+        ["resource"] = v.ResourceCode,
+        ["version"] = v.Version,
+        ["rows"] = v.Rows,
+        ["bytes"] = v.Bytes,
+        ["fingerprint"] = v.SchemaFingerprint,
+        ["pushedAt"] = v.PushedAt.ToUnixTimeMilliseconds(),
+        ["dataUpdatedAt"] = v.DataUpdatedAt.ToUnixTimeMilliseconds(),
+        ["exchangeId"] = v.ExchangeId,
+        ["mode"] = v.Mode.ToString(),
+        ["segments"] = new BsonArray(v.Segments.Select(s => new BsonDocument
+        {
+            ["file"] = s.File,
+            ["rows"] = s.Rows,
+            ["bytes"] = s.Bytes,
+        })),
+    };
+
+    private static DatasetVersion ToVersion(BsonDocument d) => new(
+        d["resource"].AsString,
+        d["version"].AsInt32,
+        d["rows"].AsInt64,
+        d["bytes"].AsInt64,
+        d["fingerprint"].AsString,
+        DateTimeOffset.FromUnixTimeMilliseconds(d["pushedAt"].AsInt64),
+        DateTimeOffset.FromUnixTimeMilliseconds(d["dataUpdatedAt"].AsInt64),
+        d["exchangeId"].AsString,
+        Enum.Parse<PushMode>(d["mode"].AsString),
+        [.. d["segments"].AsArray.Select(s => new DatasetSegment(s["file"].AsString, s["rows"].AsInt64, s["bytes"].AsInt64))]);
+}
+
+/// <summary>
+/// A push being written: batches go to a temporary file; <see cref="CommitAsync"/> fsyncs,
+/// renames and records the version; disposing without commit removes the file.
+/// </summary>
+public sealed class DatasetPush : IAsyncDisposable
+{
+    private readonly DatasetStore _store;
+    private readonly FileStream _file;
+    private readonly ArrowStreamWriter _writer;
+    private bool _done;
+
+    internal DatasetPush(DatasetStore store, string resourceCode, PushMode mode, Schema schema, string fingerprint, ExchangeId exchangeId, string tempPath, FileStream file, ArrowStreamWriter writer)
+    {
+        _store = store;
+        ResourceCode = resourceCode;
+        Mode = mode;
+        Schema = schema;
+        Fingerprint = fingerprint;
+        ExchangeId = exchangeId;
+        TempPath = tempPath;
+        _file = file;
+        _writer = writer;
+    }
+
+    public string ResourceCode { get; }
+
+    public PushMode Mode { get; }
+
+    public Schema Schema { get; }
+
+    public ExchangeId ExchangeId { get; }
+
+    /// <summary>Rows written so far.</summary>
+    public long Rows { get; private set; }
+
+    internal string Fingerprint { get; }
+
+    internal string TempPath { get; }
+
+    /// <summary>Appends a validated batch of the push's schema.</summary>
+    public async Task WriteAsync(RecordBatch batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ObjectDisposedException.ThrowIf(_done, this);
+        if (!ReferenceEquals(batch.Schema, Schema) && SchemaFingerprint.Of(batch.Schema) != Fingerprint)
+        {
+            throw new ArgumentException("The batch's schema is not the push's schema.", nameof(batch));
+        }
+
+        await _writer.WriteRecordBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+        Rows += batch.Length;
+    }
+
+    /// <summary>
+    /// Ends the file, makes it durable and publishes the version. <paramref name="dataUpdatedAt"/>
+    /// is when the provider last produced or changed the data (Art. 16); the push time when null.
+    /// </summary>
+    public async Task<DatasetVersion> CommitAsync(DateTimeOffset? dataUpdatedAt = null, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_done, this);
+        await _writer.WriteEndAsync(cancellationToken).ConfigureAwait(false);
+        _writer.Dispose();
+        await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
+        _file.Flush(flushToDisk: true);
+        var bytes = _file.Length;
+        await _file.DisposeAsync().ConfigureAwait(false);
+        _done = true;
+        try
+        {
+            var segment = new DatasetSegment(ExchangeId.Value + DatasetStore.SegmentExtension, Rows, bytes);
+            return await _store.PublishAsync(this, segment, dataUpdatedAt, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            _store.Abandon(this);
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_done)
+        {
+            return;
+        }
+
+        _done = true;
+        _writer.Dispose();
+        await _file.DisposeAsync().ConfigureAwait(false);
+        _store.Abandon(this);
+    }
+}
+
+/// <summary>
+/// A published version read as one stream of batches, segment after segment, each batch
+/// validated as it is read (stored files are read with the same guard as pushes).
+/// </summary>
+public sealed class DatasetReader : IAsyncDisposable
+{
+    private readonly IReadOnlyList<FileStream> _segments;
+    private readonly ArrowInputLimits _limits;
+
+    internal DatasetReader(DatasetVersion version, IReadOnlyList<FileStream> segments, ArrowInputLimits limits)
+    {
+        Version = version;
+        _segments = segments;
+        _limits = limits;
+    }
+
+    public DatasetVersion Version { get; }
+
+    /// <summary>The version's schema, read from its first segment.</summary>
+    public async Task<Schema> ReadSchemaAsync(CancellationToken cancellationToken = default)
+    {
+        var first = _segments[0];
+        var position = first.Position;
+        first.Position = 0;
+        await using var reader = await SafeArrowReader.OpenAsync(first, _limits with { RequireEndOfStreamMarker = false }, first.Length, cancellationToken).ConfigureAwait(false);
+        first.Position = position;
+        return reader.Schema;
+    }
+
+    /// <summary>Every batch of the version in order; each is disposed by the caller.</summary>
+    /// <exception cref="ArrowInputException">A stored file is damaged.</exception>
+    public async IAsyncEnumerable<RecordBatch> ReadBatchesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        foreach (var segment in _segments)
+        {
+            segment.Position = 0;
+            await using var reader = await SafeArrowReader.OpenAsync(segment, _limits, segment.Length, cancellationToken).ConfigureAwait(false);
+            if (SchemaFingerprint.Of(reader.Schema) != Version.SchemaFingerprint)
+            {
+                throw new ArrowInputException(ArrowInputError.LayoutMismatch, $"A segment of version {Version.Version} of {Version.ResourceCode} has another schema than the version.");
+            }
+
+            while (await reader.ReadNextBatchAsync(cancellationToken).ConfigureAwait(false) is { } batch)
+            {
+                yield return batch;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var segment in _segments)
+        {
+            await segment.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
+using System.Security.Cryptography;
+
+namespace GovShare.Node.Exchange;
+
+/// <summary>
+/// The id of one push or pull, carried in a response header and in every log record of the
+/// exchange on every hop. ULID layout: 26 Crockford base32 characters, a 48-bit millisecond
+/// timestamp then 80 random bits, so ids sort by creation time and are safe in file names.
+/// </summary>
+public sealed record ExchangeId
+{
+    private const string Alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    private const int Length = 26;
+
+    private ExchangeId(string value) => Value = value;
+
+    /// <summary>The 26-character text form.</summary>
+    public string Value { get; }
+
+    /// <summary>A new id stamped with <paramref name="time"/>'s current time.</summary>
+    public static ExchangeId New(TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        Span<byte> bytes = stackalloc byte[16];
+        var ms = time.GetUtcNow().ToUnixTimeMilliseconds();
+        BinaryPrimitives.WriteInt64BigEndian(bytes[..8], ms << 16);
+        RandomNumberGenerator.Fill(bytes[6..]);
+        return new ExchangeId(Encode(bytes));
+    }
+
+    /// <summary>The creation time encoded in the id.</summary>
+    public DateTimeOffset CreatedAt
+    {
+        get
+        {
+            long ms = 0;
+            for (var i = 0; i < 10; i++)
+            {
+                ms = (ms << 5) | (long)Alphabet.IndexOf(Value[i], StringComparison.Ordinal);
+            }
+
+            return DateTimeOffset.FromUnixTimeMilliseconds(ms);
+        }
+    }
+
+    /// <summary>Parses an id (case-insensitive); false for anything else.</summary>
+    public static bool TryParse(string? text, [NotNullWhen(true)] out ExchangeId? id)
+    {
+        id = null;
+        if (text is not { Length: Length } || text[0] > '7')
+        {
+            return false;
+        }
+
+        var upper = text.ToUpperInvariant();
+        foreach (var c in upper)
+        {
+            if (!Alphabet.Contains(c, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        id = new ExchangeId(upper);
+        return true;
+    }
+
+    public override string ToString() => Value;
+
+    private static string Encode(ReadOnlySpan<byte> bytes)
+    {
+        // 128 bits as 26 base32 digits: the first digit carries the top 3 bits.
+        var hi = BinaryPrimitives.ReadUInt64BigEndian(bytes[..8]);
+        var lo = BinaryPrimitives.ReadUInt64BigEndian(bytes[8..]);
+        return string.Create(Length, (hi, lo), static (chars, state) =>
+        {
+            var (h, l) = state;
+            for (var i = Length - 1; i >= 0; i--)
+            {
+                chars[i] = Alphabet[(int)(l & 31)];
+                l = (l >> 5) | (h << 59);
+                h >>= 5;
+            }
+        });
+    }
+}

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+
+namespace GovShare.Node.Exchange;
+
+/// <summary>
+/// Log events of the exchange (event ids 4000-4999). Never payload values, keys or unmasked
+/// items: only resource codes, version numbers, counts, exchange ids and error codes.
+/// </summary>
+internal static partial class ExchangeLog
+{
+    [LoggerMessage(EventId = 4001, EventName = "DatasetVersionPublished", Level = LogLevel.Information,
+        Message = "Published version {Version} of resource {ResourceCode} ({Mode}, {Rows} rows, {Bytes} bytes) for exchange {ExchangeId}")]
+    public static partial void VersionPublished(ILogger logger, string resourceCode, int version, PushMode mode, long rows, long bytes, string exchangeId);
+
+    [LoggerMessage(EventId = 4002, EventName = "DatasetPushAborted", Level = LogLevel.Warning,
+        Message = "Push {ExchangeId} of resource {ResourceCode} was abandoned before commit; its temporary file was removed")]
+    public static partial void PushAborted(ILogger logger, string resourceCode, string exchangeId);
+
+    [LoggerMessage(EventId = 4003, EventName = "DatasetStrayFilesRemoved", Level = LogLevel.Warning,
+        Message = "Removed {Count} stray dataset files of interrupted pushes at start")]
+    public static partial void StrayFilesRemoved(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 4004, EventName = "DatasetVersionsPruned", Level = LogLevel.Information,
+        Message = "Pruned {Count} old versions of resource {ResourceCode}, keeping {Kept}")]
+    public static partial void VersionsPruned(ILogger logger, string resourceCode, int count, int kept);
+
+    [LoggerMessage(EventId = 4005, EventName = "DatasetFileDeleteFailed", Level = LogLevel.Warning,
+        Message = "Could not delete dataset file {File}; it is removed at the next start")]
+    public static partial void FileDeleteFailed(ILogger logger, string file, Exception exception);
+
+    [LoggerMessage(EventId = 4010, EventName = "ArrowInputRefused", Level = LogLevel.Warning,
+        Message = "Arrow input of exchange {ExchangeId} refused: {Code} {Detail}")]
+    public static partial void ArrowInputRefused(ILogger logger, string exchangeId, string code, string detail);
+}

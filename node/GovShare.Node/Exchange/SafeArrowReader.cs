@@ -1,0 +1,192 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using Apache.Arrow;
+using Apache.Arrow.Ipc;
+using Apache.Arrow.Memory;
+
+namespace GovShare.Node.Exchange;
+
+/// <summary>
+/// The one way the node reads Arrow IPC input it did not produce in this process: a push body,
+/// a stored dataset segment. Framing is checked before Apache.Arrow sees a message
+/// (<see cref="ArrowFramingGuard"/>), every batch is validated before it is handed out
+/// (<see cref="ArrowBatchValidator"/>), and every failure of either or of the reader becomes an
+/// <see cref="ArrowInputException"/>. Reads batch by batch; at most one batch body is held.
+/// </summary>
+/// <remarks>
+/// Each batch handed out is owned by the caller, who disposes it. A batch's buffers live in
+/// fresh managed arrays, so a batch that is never disposed is collected, never leaked.
+/// </remarks>
+public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
+{
+    private readonly ArrowFramingGuard _guard;
+    private readonly ArrowStreamReader _reader;
+    private readonly ArrowInputLimits _limits;
+    private bool _finished;
+
+    private SafeArrowReader(ArrowFramingGuard guard, ArrowStreamReader reader, ArrowInputLimits limits, Schema schema)
+    {
+        _guard = guard;
+        _reader = reader;
+        _limits = limits;
+        Schema = schema;
+    }
+
+    /// <summary>The validated schema of the stream.</summary>
+    public Schema Schema { get; }
+
+    /// <summary>Record batches handed out so far.</summary>
+    public int BatchesRead { get; private set; }
+
+    /// <summary>Rows handed out so far.</summary>
+    public long RowsRead { get; private set; }
+
+    /// <summary>Bytes taken from the source so far.</summary>
+    public long BytesRead => _guard.BytesRead;
+
+    /// <summary>
+    /// Reads and validates the schema message. <paramref name="declaredLength"/> is the number of
+    /// bytes the source can still carry (a request's Content-Length, a file's length), or null
+    /// when unknown (chunked transfer): no message may declare more.
+    /// </summary>
+    /// <exception cref="ArrowInputException">The stream does not start with a valid, supported schema.</exception>
+    public static async Task<SafeArrowReader> OpenAsync(Stream source, ArrowInputLimits? limits = null, long? declaredLength = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        limits ??= ArrowInputLimits.Default;
+        var guard = new ArrowFramingGuard(source, limits, declaredLength);
+        var reader = new ArrowStreamReader(guard, new BoundedAllocator(limits.MaxBodyBytes), leaveOpen: true);
+        try
+        {
+            var schema = await Guarded(async () => await reader.GetSchema(cancellationToken).ConfigureAwait(false)).ConfigureAwait(false)
+                ?? throw new ArrowInputException(ArrowInputError.EmptyStream, "The stream has no schema.");
+            ArrowBatchValidator.ValidateSchema(schema, limits);
+            return new SafeArrowReader(guard, reader, limits, schema);
+        }
+        catch
+        {
+            reader.Dispose();
+            await guard.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>The next validated batch, or null after the end-of-stream marker. The caller disposes the batch.</summary>
+    /// <exception cref="ArrowInputException">The next message is malformed, hostile, truncated or oversized.</exception>
+    public async ValueTask<RecordBatch?> ReadNextBatchAsync(CancellationToken cancellationToken = default)
+    {
+        if (_finished)
+        {
+            return null;
+        }
+
+        var batch = await Guarded(async () => await _reader.ReadNextRecordBatchAsync(cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+        if (batch is null)
+        {
+            if (!_guard.Ended && _limits.RequireEndOfStreamMarker)
+            {
+                throw new ArrowInputException(ArrowInputError.MissingEndOfStream, "The stream ended without the end-of-stream marker.");
+            }
+
+            _finished = true;
+            return null;
+        }
+
+        try
+        {
+            // The reader builds arrays without checking them; nothing may read a value before this.
+            Guarded(() => ArrowBatchValidator.ValidateBatch(batch, Schema, _limits));
+        }
+        catch
+        {
+            batch.Dispose();
+            throw;
+        }
+
+        BatchesRead++;
+        RowsRead += batch.Length;
+        return batch;
+    }
+
+    /// <summary>All remaining validated batches; each is disposed by the caller.</summary>
+    public async IAsyncEnumerable<RecordBatch> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        while (await ReadNextBatchAsync(cancellationToken).ConfigureAwait(false) is { } batch)
+        {
+            yield return batch;
+        }
+    }
+
+    public void Dispose()
+    {
+        _reader.Dispose();
+        _guard.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _reader.Dispose();
+        await _guard.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private static void Guarded(Action action) =>
+        Guarded(() =>
+        {
+            action();
+            return ValueTask.FromResult(0);
+        }).AsTask().GetAwaiter().GetResult();
+
+    // Apache.Arrow throws many exception types on malformed input (InvalidOperation, InvalidData,
+    // ArgumentOutOfRange, Argument, Overflow, OutOfMemory, NullReference, IndexOutOfRange,
+    // EndOfStream, NotSupported, NotImplemented, plain Exception were all seen). All of them are
+    // the sender's fault here, so all of them become one type; cancellation stays cancellation.
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "Every reader failure on untrusted input is mapped to ArrowInputException by design.")]
+    private static async ValueTask<T> Guarded<T>(Func<ValueTask<T>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (ArrowInputException)
+        {
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            throw new ArrowInputException(ArrowInputError.ReaderFailure, $"The Arrow reader refused the stream ({ex.GetType().Name}: {ex.Message}).", ex);
+        }
+    }
+
+    /// <summary>
+    /// Bodies in fresh managed arrays, each refused above the cap: a second line behind the
+    /// framing guard, and memory the GC accounts for (native allocations are invisible to it).
+    /// Not pooled on purpose: a batch used after its disposal must never see another
+    /// department's data.
+    /// </summary>
+    private sealed class BoundedAllocator(long maxBytes) : MemoryAllocator(alignment: 8)
+    {
+        protected override IMemoryOwner<byte> AllocateInternal(int length, out int bytesAllocated)
+        {
+            if (length > maxBytes)
+            {
+                throw new ArrowInputException(ArrowInputError.BodyTooLarge, $"A message body of {length} bytes exceeds the cap of {maxBytes}.");
+            }
+
+            bytesAllocated = length;
+            return new Owner(length);
+        }
+
+        private sealed class Owner(int length) : IMemoryOwner<byte>
+        {
+            public Memory<byte> Memory { get; } = GC.AllocateUninitializedArray<byte>(length);
+
+            public void Dispose()
+            {
+            }
+        }
+    }
+}

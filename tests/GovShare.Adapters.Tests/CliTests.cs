@@ -1,0 +1,58 @@
+using GovShare.Cli.Commands;
+
+namespace GovShare.Adapters.Tests;
+
+public sealed class CliTests : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task Push_ValueDoesNotConvert_ExitsDataRejectedBeforeContactingTheNode()
+    {
+        var csv = _temp.File("a.csv");
+        await File.WriteAllTextAsync(csv, "姓名,年龄\n张三,abc\n");
+        await File.WriteAllTextAsync(_temp.File("m.json"), """{"columns":[{"column":"姓名","item":"name"},{"column":"年龄","item":"age","type":"int32"}]}""");
+        foreach (var name in new[] { "c.crt", "k.key", "ca.pem" })
+        {
+            await File.WriteAllTextAsync(_temp.File(name), "");
+        }
+
+        await File.WriteAllTextAsync(_temp.File("govshare.department.json"), """{"node":"https://127.0.0.1:1/","certificate":"c.crt","key":"k.key","ca":"ca.pem"}""");
+
+        var code = await GovShareCommand.Create().Parse(["push", "--csv", csv, "--mapping", _temp.File("m.json"), "--resource", "R1", "--config", _temp.File("govshare.department.json")]).InvokeAsync();
+
+        Assert.Equal(ExitCodes.DataRejected, code);
+    }
+
+    [Fact]
+    public void Load_MissingSettings_ReportsEveryOne()
+    {
+        File.WriteAllText(_temp.File("govshare.department.json"), """{"node":"http://plain/"}""");
+
+        var failure = Assert.Throws<DepartmentConfigException>(() => DepartmentConfig.Load(_temp.File("govshare.department.json")));
+
+        Assert.Equal(4, failure.Errors.Count);
+        Assert.Contains("https", failure.Errors[0], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("30m", 30)]
+    [InlineData("1h", 60)]
+    [InlineData("1d", 1440)]
+    public void ParsePeriod_Valid_Minutes(string text, int minutes) => Assert.Equal(TimeSpan.FromMinutes(minutes), SyncCommand.ParsePeriod(text));
+
+    [Fact]
+    public void ParsePeriod_NotAPeriod_Refused() => Assert.Throws<ArgumentException>(() => SyncCommand.ParsePeriod("hourly"));
+
+    [Fact]
+    public void Parse_MappingWithBadTypes_ReportsEveryFault()
+    {
+        using var json = new MemoryStream("""{"columns":[{"column":"a","type":"int"},{"item":"b"},{"column":"c","type":"decimal128(40,2)"},{"column":"a"}]}"""u8.ToArray());
+
+        var failure = Assert.Throws<MappingException>(() => ItemMapping.Parse(json, "m.json"));
+
+        Assert.Equal(3, failure.Errors.Count);
+    }
+}

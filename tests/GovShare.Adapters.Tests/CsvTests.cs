@@ -1,0 +1,142 @@
+using System.Text;
+using Apache.Arrow;
+
+namespace GovShare.Adapters.Tests;
+
+public sealed class CsvTests : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public async Task ReadAsync_Gb18030FileWithChineseNames_DetectsEncodingAndReadsNames()
+    {
+        var path = _temp.File("人口.csv");
+        var text = "姓名,身份证号,出生日期,户籍地\r\n张三,530102199001011234,1990-01-01,昆明市五华区\r\n李四,530103198512125678,1985-12-12,\"昆明市盘龙区,北京路\"\r\n";
+        await File.WriteAllBytesAsync(path, TextEncodings.Gb18030.GetBytes(text));
+        var mapping = new ItemMapping(
+        [
+            new("姓名", "name", ItemType.Utf8),
+            new("身份证号", "id_number", ItemType.Utf8),
+            new("出生日期", "birth_date", ItemType.Date32),
+            new("户籍地", "residence", ItemType.Utf8),
+        ]);
+
+        var source = new CsvSource(path, mapping);
+        var batches = await ToListAsync(source.ReadAsync());
+
+        Assert.Equal(54936, source.Encoding.CodePage);
+        var batch = Assert.Single(batches);
+        Assert.Equal(["name", "id_number", "birth_date", "residence"], batch.Schema.FieldsList.Select(f => f.Name));
+        var names = (StringArray)batch.Column(0);
+        Assert.Equal(["张三", "李四"], [names.GetString(0), names.GetString(1)]);
+        Assert.Equal("昆明市盘龙区,北京路", ((StringArray)batch.Column(3)).GetString(1));
+        Assert.Equal(new DateOnly(1985, 12, 12), ((Date32Array)batch.Column(2)).GetDateOnly(1));
+    }
+
+    [Fact]
+    public async Task ReadAsync_Utf8WithBom_ReadsHeaderWithoutBom()
+    {
+        var path = _temp.File("bom.csv");
+        await File.WriteAllTextAsync(path, "编号,名称\n1,昆明\n", new UTF8Encoding(encoderShouldEmitUTF8Identifier: true));
+
+        var batch = Assert.Single(await ToListAsync(new CsvSource(path).ReadAsync()));
+
+        Assert.Equal(["编号", "名称"], batch.Schema.FieldsList.Select(f => f.Name));
+        Assert.Equal("昆明", ((StringArray)batch.Column(1)).GetString(0));
+    }
+
+    [Fact]
+    public async Task StageAsync_TypeErrorAtRow1234_ReportsRowColumnValueAndProducesNothing()
+    {
+        var path = _temp.File("errors.csv");
+        var lines = new StringBuilder("姓名,年龄\n");
+        for (var row = 1; row <= 2000; row++)
+        {
+            lines.Append("人员").Append(row).Append(',').Append(row == 1234 ? "三十五岁" : (20 + (row % 50)).ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
+        }
+
+        await File.WriteAllTextAsync(path, lines.ToString());
+        var mapping = new ItemMapping([new("姓名", "name", ItemType.Utf8), new("年龄", "age", ItemType.Int32)]);
+        var stage = _temp.File("stage");
+
+        var failure = await Assert.ThrowsAsync<ConversionFailedException>(() =>
+            StagedDataset.StageAsync(new CsvSource(path, mapping, options: new ReadOptions { BatchSize = 500 }).ReadAsync(), stage));
+
+        var error = Assert.Single(failure.Errors);
+        Assert.Equal(1, failure.Total);
+        Assert.Equal(1234, error.Row);
+        Assert.Equal("年龄", error.Column);
+        Assert.Equal("三十五岁", error.Value);
+        Assert.Contains("row 1,234, column '年龄'", failure.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(stage));
+    }
+
+    [Fact]
+    public async Task StageAsync_SeveralBadRows_ReportsEveryOne()
+    {
+        var path = _temp.File("many.csv");
+        await File.WriteAllTextAsync(path, "a,b,c\n1,2024-01-01,1.5\nx,2024-13-01,1.5\n3,2024-01-02\n4,2024-01-03,12.345\n");
+        var mapping = new ItemMapping([new("a", "a", ItemType.Int64), new("b", "b", ItemType.Date32), new("c", "c", ItemType.Decimal(5, 2))]);
+
+        var failure = await Assert.ThrowsAsync<ConversionFailedException>(() => StagedDataset.StageAsync(new CsvSource(path, mapping).ReadAsync(), _temp.File("stage")));
+
+        Assert.Equal([(2L, "a"), (2L, "b"), (3L, "(row)"), (4L, "c")], failure.Errors.Select(e => (e.Row, e.Column)));
+    }
+
+    [Fact]
+    public async Task ReadAsync_MappedColumnMissing_NamesEveryMissingColumn()
+    {
+        var path = _temp.File("cols.csv");
+        await File.WriteAllTextAsync(path, "a,b\n1,2\n");
+        var mapping = new ItemMapping([new("x", "x", ItemType.Utf8), new("a", "a", ItemType.Utf8), new("y", "y", ItemType.Utf8)]);
+
+        var failure = await Assert.ThrowsAsync<MappingException>(() => ToListAsync(new CsvSource(path, mapping).ReadAsync()));
+
+        Assert.Equal(2, failure.Errors.Count);
+        Assert.Contains("'x'", failure.Errors[0], StringComparison.Ordinal);
+        Assert.Contains("'y'", failure.Errors[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WriteAsync_FormulaLikeText_IsPrefixedButNumbersAreNot()
+    {
+        var path = _temp.File("safe.csv");
+        var input = _temp.File("in.csv");
+        await File.WriteAllTextAsync(input, "note,amount\n=HYPERLINK(\"http://x\"),-5\n@SUM(A1),3\nplain,\n");
+        var mapping = new ItemMapping([new("note", "note", ItemType.Utf8), new("amount", "amount", ItemType.Int64)]);
+
+        await new CsvSink(path, new UTF8Encoding(false)).WriteAsync(new CsvSource(input, mapping).ReadAsync());
+
+        Assert.Equal("note,amount\r\n\"'=HYPERLINK(\"\"http://x\"\")\",-5\r\n'@SUM(A1),3\r\nplain,\r\n", await File.ReadAllTextAsync(path));
+    }
+
+    [Fact]
+    public async Task WriteThenRead_QuotesNewlinesNullsAndEmptyStrings_RoundTrip()
+    {
+        var input = _temp.File("in.csv");
+        var output = _temp.File("out.csv");
+        var text = "a,b\r\n\"line one\r\nline two\",\"say \"\"hi\"\"\"\r\n\"\",\r\n";
+        await File.WriteAllTextAsync(input, text);
+
+        await new CsvSink(output, new UTF8Encoding(false), spreadsheetSafe: false).WriteAsync(new CsvSource(input).ReadAsync());
+        var batch = Assert.Single(await ToListAsync(new CsvSource(output).ReadAsync()));
+
+        Assert.Equal(text, await File.ReadAllTextAsync(output));
+        Assert.Equal("line one\r\nline two", ((StringArray)batch.Column(0)).GetString(0));
+        Assert.Equal("", ((StringArray)batch.Column(0)).GetString(1));
+        Assert.True(batch.Column(1).IsNull(1));
+    }
+
+    internal static async Task<List<RecordBatch>> ToListAsync(IAsyncEnumerable<RecordBatch> batches)
+    {
+        var list = new List<RecordBatch>();
+        await foreach (var batch in batches)
+        {
+            list.Add(batch);
+        }
+
+        return list;
+    }
+}

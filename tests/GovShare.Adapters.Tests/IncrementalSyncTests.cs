@@ -1,0 +1,139 @@
+using Apache.Arrow;
+using Microsoft.Data.Sqlite;
+
+namespace GovShare.Adapters.Tests;
+
+public sealed class IncrementalSyncTests : IDisposable
+{
+    private readonly TempFolder _temp = new();
+    private readonly SqliteConnection _connection;
+    private readonly List<(PushMode Mode, List<long> Ids)> _pushes = [];
+
+    public IncrementalSyncTests()
+    {
+        _connection = new SqliteConnection($"Data Source={_temp.File("dept.db")};Pooling=False");
+        _connection.Open();
+        SqliteRoundTripTests.CreateLicences(_connection, rows: 50);
+    }
+
+    public void Dispose()
+    {
+        _connection.Dispose();
+        _temp.Dispose();
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_Watermark_PushesAllThenOnlyRowsUpdatedSince()
+    {
+        var sync = new IncrementalSync(new SyncSettings("530100-01-0001", SyncStrategy.Watermark, _temp.File("state"), UpdatedAtItem: "updated_at"));
+
+        var first = await RunAsync(sync);
+        SqliteRoundTripTests.Execute(_connection, "UPDATE licences SET holder = 'changed', updated = '2025-01-01T00:00:00.000Z' WHERE id IN (7, 30)");
+        SqliteRoundTripTests.Execute(_connection, "INSERT INTO licences VALUES (51, 'new', '1.00', '2025-01-01', 1, 1.0, '2025-01-02T00:00:00.000Z')");
+        var second = await RunAsync(sync);
+        var third = await RunAsync(sync);
+
+        Assert.Equal((SyncOutcome.Pushed, PushMode.Replace, 50L), (first.Outcome, first.Mode!.Value, first.RowsPushed));
+        Assert.Equal((SyncOutcome.Pushed, PushMode.Append, 3L, 51L), (second.Outcome, second.Mode!.Value, second.RowsPushed, second.RowsScanned));
+        Assert.Equal(SyncOutcome.UpToDate, third.Outcome);
+        Assert.Equal(2, _pushes.Count);
+        Assert.Equal(Enumerable.Range(1, 50).Select(i => (long)i), _pushes[0].Ids);
+        Assert.Equal([7L, 30L, 51L], _pushes[1].Ids);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_KeyHashOnlyNewRows_AppendsOnlyThem()
+    {
+        var sync = new IncrementalSync(new SyncSettings("530100-01-0001", SyncStrategy.KeyHash, _temp.File("state"), KeyItems: ["licence_id"]));
+
+        await RunAsync(sync);
+        SqliteRoundTripTests.Execute(_connection, "INSERT INTO licences VALUES (60, 'new', '1.00', '2025-01-01', 1, 1.0, '2025-01-02T00:00:00.000Z')");
+        SqliteRoundTripTests.Execute(_connection, "INSERT INTO licences VALUES (61, 'newer', '2.00', '2025-01-01', 1, 1.0, '2025-01-02T00:00:00.000Z')");
+        var second = await RunAsync(sync);
+        var third = await RunAsync(sync);
+
+        Assert.Equal((PushMode.Append, 2L, 0L), (second.Mode!.Value, second.RowsPushed, second.DeletionsDetected));
+        Assert.Equal([60L, 61L], _pushes[1].Ids);
+        Assert.Equal(SyncOutcome.UpToDate, third.Outcome);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_KeyHashChangedRow_ReplacesSoNoRowIsHeldTwice()
+    {
+        var sync = new IncrementalSync(new SyncSettings("530100-01-0001", SyncStrategy.KeyHash, _temp.File("state"), KeyItems: ["licence_id"]));
+
+        await RunAsync(sync);
+        // The updated-at column is left alone: the hash sees the change without it.
+        SqliteRoundTripTests.Execute(_connection, "UPDATE licences SET capital = '99.99' WHERE id = 12");
+        SqliteRoundTripTests.Execute(_connection, "INSERT INTO licences VALUES (60, 'new', '1.00', '2025-01-01', 1, 1.0, '2025-01-02T00:00:00.000Z')");
+        var second = await RunAsync(sync);
+        var third = await RunAsync(sync);
+
+        // A push appends; an existing key with new values would stand twice, so the whole current dataset replaces it.
+        Assert.Equal((PushMode.Replace, 51L), (second.Mode!.Value, second.RowsPushed));
+        Assert.Equal(51, _pushes[1].Ids.Distinct().Count());
+        Assert.Equal(SyncOutcome.UpToDate, third.Outcome);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_KeyHashWithDeletedRow_ReplacesWithAllCurrentRows()
+    {
+        var sync = new IncrementalSync(new SyncSettings("530100-01-0001", SyncStrategy.KeyHash, _temp.File("state"), KeyItems: ["licence_id"]));
+        await RunAsync(sync);
+        SqliteRoundTripTests.Execute(_connection, "DELETE FROM licences WHERE id = 5");
+
+        var second = await RunAsync(sync);
+        var third = await RunAsync(sync);
+
+        Assert.Equal((PushMode.Replace, 49L, 1L), (second.Mode!.Value, second.RowsPushed, second.DeletionsDetected));
+        Assert.DoesNotContain(5L, _pushes[1].Ids);
+        Assert.Equal(SyncOutcome.UpToDate, third.Outcome);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_PushRefused_StateNotAdvancedAndNextRunRetries()
+    {
+        var sync = new IncrementalSync(new SyncSettings("530100-01-0001", SyncStrategy.KeyHash, _temp.File("state"), KeyItems: ["licence_id"]));
+        await RunAsync(sync);
+        SqliteRoundTripTests.Execute(_connection, "INSERT INTO licences VALUES (70, 'late', '1.23', '2025-01-01', 1, 1.0, '2025-01-02T00:00:00.000Z')");
+
+        await Assert.ThrowsAsync<NodeRefusedException>(() => sync.RunOnceAsync(Source, (_, _, _) => throw new NodeRefusedException(System.Net.HttpStatusCode.ServiceUnavailable, "{}"), TimeProvider.System, _temp.Path));
+        var retried = await RunAsync(sync);
+
+        Assert.Equal([70L], _pushes[1].Ids);
+        Assert.Equal(1, retried.RowsPushed);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_DuplicateKey_FailsWithRowAndPushesNothing()
+    {
+        SqliteRoundTripTests.Execute(_connection, "CREATE TABLE dup (id INTEGER, name TEXT); INSERT INTO dup VALUES (1, 'a'), (2, 'b'), (1, 'c')");
+        var sync = new IncrementalSync(new SyncSettings("r", SyncStrategy.KeyHash, _temp.File("state"), KeyItems: ["id"]));
+
+        var failure = await Assert.ThrowsAsync<ConversionFailedException>(() =>
+            sync.RunOnceAsync(() => new SqlSource(_connection, "SELECT id, name FROM dup ORDER BY rowid", new ItemMapping([new("id", "id", ItemType.Int64), new("name", "name", ItemType.Utf8)])), PushAsync, TimeProvider.System, _temp.Path));
+
+        Assert.Equal(3, Assert.Single(failure.Errors).Row);
+        Assert.Empty(_pushes);
+    }
+
+    private SqlSource Source() => new(_connection, "SELECT * FROM licences ORDER BY id", SqliteRoundTripTests.Mapping, new ReadOptions { BatchSize = 16 });
+
+    private Task<SyncResult> RunAsync(IncrementalSync sync) => sync.RunOnceAsync(Source, PushAsync, TimeProvider.System, _temp.Path);
+
+    private async Task<PushReceipt> PushAsync(StagedDataset dataset, PushMode mode, CancellationToken cancellation)
+    {
+        var ids = new List<long>();
+        await foreach (var batch in dataset.ReadAsync(cancellation))
+        {
+            var column = (Int64Array)batch.Column("licence_id");
+            for (var i = 0; i < batch.Length; i++)
+            {
+                ids.Add(column.GetValue(i)!.Value);
+            }
+        }
+
+        _pushes.Add((mode, ids));
+        return new PushReceipt($"x-{_pushes.Count}", _pushes.Count, ids.Count);
+    }
+}

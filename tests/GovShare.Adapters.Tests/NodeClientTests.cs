@@ -1,0 +1,77 @@
+using System.Net;
+using System.Text;
+using Apache.Arrow;
+using Apache.Arrow.Ipc;
+
+namespace GovShare.Adapters.Tests;
+
+/// <summary>The client side of the exchange contract, checked on the requests it sends.</summary>
+public sealed class NodeClientTests
+{
+    [Fact]
+    public void ResourceDataPath_CodeWithReservedCharacters_IsEscaped() =>
+        Assert.Equal("v1/resources/530100%2F01%20A%3F/data?mode=append", NodeClient.ResourceDataPath("530100/01 A?", "mode=append"));
+
+    [Fact]
+    public async Task PushAsync_StagedDataset_PostsArrowStreamAndReadsReceipt()
+    {
+        HttpRequestMessage? seen = null;
+        byte[] body = [];
+        using var http = Client(async request =>
+        {
+            seen = request;
+            body = await request.Content!.ReadAsByteArrayAsync();
+            return Json(HttpStatusCode.OK, """{"exchangeId":"ex-1","version":3,"rows":2}""");
+        });
+        await using var staged = await StagedDataset.StageAsync(Batches(), Path.GetTempPath());
+
+        var receipt = await new NodeClient(http).PushAsync("530100-01-0001", PushMode.Replace, staged);
+
+        Assert.Equal(new PushReceipt("ex-1", 3, 2), receipt);
+        Assert.Equal("https://node.test/v1/resources/530100-01-0001/data?mode=replace", seen!.RequestUri!.ToString());
+        Assert.Equal(NodeClient.ArrowStreamMediaType, seen.Content!.Headers.ContentType!.MediaType);
+        using var reader = new ArrowStreamReader(new MemoryStream(body));
+        Assert.Equal(2, (await reader.ReadNextRecordBatchAsync())!.Length);
+    }
+
+    [Fact]
+    public async Task PullAsync_Refused_ThrowsWithProblemBodyAndSendsPurpose()
+    {
+        HttpRequestMessage? seen = null;
+        using var http = Client(request =>
+        {
+            seen = request;
+            return Task.FromResult(Json(HttpStatusCode.Forbidden, """{"type":"urn:govshare:problem:not-granted","title":"Not granted"}"""));
+        });
+
+        var failure = await Assert.ThrowsAsync<NodeRefusedException>(async () =>
+        {
+            await foreach (var _ in new NodeClient(http).PullAsync("r1", ["name", "id number"], "P-01"))
+            {
+            }
+        });
+
+        Assert.Equal(HttpStatusCode.Forbidden, failure.Status);
+        Assert.Contains("not-granted", failure.Body, StringComparison.Ordinal);
+        Assert.Equal("P-01", Assert.Single(seen!.Headers.GetValues(NodeClient.PurposeHeader)));
+        Assert.Equal("?items=name,id%20number", seen.RequestUri!.Query);
+    }
+
+    private static async IAsyncEnumerable<RecordBatch> Batches()
+    {
+        await Task.Yield();
+        var array = new StringArray.Builder().Append("a").Append("b").Build();
+        yield return new RecordBatch(new Schema.Builder().Field(ItemType.Utf8.ToField("name")).Build(), [array], 2);
+    }
+
+    private static HttpResponseMessage Json(HttpStatusCode status, string json) =>
+        new(status) { Content = new StringContent(json, Encoding.UTF8, status == HttpStatusCode.OK ? "application/json" : "application/problem+json") };
+
+    private static HttpClient Client(Func<HttpRequestMessage, Task<HttpResponseMessage>> answer) =>
+        new(new Handler(answer)) { BaseAddress = new Uri("https://node.test/") };
+
+    private sealed class Handler(Func<HttpRequestMessage, Task<HttpResponseMessage>> answer) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) => answer(request);
+    }
+}

@@ -1,0 +1,311 @@
+using Apache.Arrow;
+using Apache.Arrow.Types;
+using GovShare.Node.Exchange;
+using GovShare.Node.Storage;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GovShare.Node.Tests.Exchange;
+
+/// <summary>The dataset store on a real data folder: real files, real LiteDB.</summary>
+public sealed class DatasetStoreTests : IDisposable
+{
+    private const string Resource = "1010100000001";
+    private readonly string _path = Directory.CreateTempSubdirectory("govshare-datasets-").FullName;
+    private readonly ManualTime _time = new(new DateTimeOffset(2026, 11, 24, 9, 0, 0, TimeSpan.Zero));
+    private NodeDataFolder _folder;
+    private DatasetStore _store;
+
+    public DatasetStoreTests()
+    {
+        _folder = NodeDataFolder.Open(_path);
+        _store = new DatasetStore(_folder, new DatasetStoreOptions { KeepVersions = 3 }, _time);
+    }
+
+    public void Dispose()
+    {
+        _store.Dispose();
+        _folder.Dispose();
+        Directory.Delete(_path, recursive: true);
+    }
+
+    private void Restart()
+    {
+        _store.Dispose();
+        _folder.Dispose();
+        _folder = NodeDataFolder.Open(_path);
+        _store = new DatasetStore(_folder, new DatasetStoreOptions { KeepVersions = 3 }, _time);
+    }
+
+    private async Task<DatasetVersion> PushAsync(PushMode mode, params RecordBatch[] batches)
+    {
+        var schema = batches.Length > 0 ? batches[0].Schema : ArrowSamples.PeopleSchema;
+        await using var push = await _store.BeginPushAsync(Resource, mode, schema, ExchangeId.New(_time));
+        foreach (var batch in batches)
+        {
+            await push.WriteAsync(batch);
+        }
+
+        return await push.CommitAsync(new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero));
+    }
+
+    private async Task<List<string?>> IdNumbersAsync(DatasetVersion version)
+    {
+        var ids = new List<string?>();
+        await using var reader = _store.OpenRead(version);
+        await foreach (var batch in reader.ReadBatchesAsync())
+        {
+            using (batch)
+            {
+                var column = (StringArray)batch.Column(0);
+                ids.AddRange(Enumerable.Range(0, column.Length).Select(i => column.GetString(i)));
+            }
+        }
+
+        return ids;
+    }
+
+    private string[] SegmentFiles() => [.. Directory.GetFiles(_store.Folder).Select(Path.GetFileName).Order()!];
+
+    [Fact]
+    public async Task Commit_Replace_PublishesVersionWithMetadata()
+    {
+        var version = await PushAsync(PushMode.Replace, ArrowSamples.People(10, 0), ArrowSamples.People(5, 1));
+
+        Assert.Equal(1, version.Version);
+        Assert.Equal(15, version.Rows);
+        Assert.Equal(PushMode.Replace, version.Mode);
+        Assert.Equal(_time.GetUtcNow(), version.PushedAt);
+        Assert.Equal(new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero), version.DataUpdatedAt);
+        Assert.Equal(SchemaFingerprint.Of(ArrowSamples.PeopleSchema), version.SchemaFingerprint);
+        var segment = Assert.Single(version.Segments);
+        Assert.Equal(new FileInfo(Path.Combine(_store.Folder, segment.File)).Length, version.Bytes);
+        Assert.Equal([segment.File], SegmentFiles());
+        Assert.Equal(version, _store.Latest(Resource));
+    }
+
+    [Fact]
+    public async Task OpenRead_PublishedVersion_SameValuesAsPushed()
+    {
+        var version = await PushAsync(PushMode.Replace, ArrowSamples.People(10, 0), ArrowSamples.People(5, 1));
+
+        var ids = await IdNumbersAsync(version);
+
+        var expected = Enumerable.Range(0, 10).Select(i => i % 7 == 3 ? null : ArrowSamples.IdNumber(0, i))
+            .Concat(Enumerable.Range(0, 5).Select(i => i % 7 == 3 ? null : ArrowSamples.IdNumber(1, i)));
+        Assert.Equal(expected, ids);
+        await using var reader = _store.OpenRead(version);
+        Assert.Equal(SchemaFingerprint.Of(ArrowSamples.PeopleSchema), SchemaFingerprint.Of(await reader.ReadSchemaAsync()));
+    }
+
+    [Fact]
+    public async Task Commit_Append_PreviousRowsThenNewRows()
+    {
+        var first = await PushAsync(PushMode.Replace, ArrowSamples.People(4, 0));
+        _time.Advance(TimeSpan.FromMinutes(1));
+
+        var second = await PushAsync(PushMode.Append, ArrowSamples.People(3, 9));
+
+        Assert.Equal(2, second.Version);
+        Assert.Equal(7, second.Rows);
+        Assert.Equal(first.Segments[0], second.Segments[0]);
+        Assert.Equal(2, second.Segments.Count);
+        var ids = await IdNumbersAsync(second);
+        Assert.Equal(ArrowSamples.IdNumber(0, 0), ids[0]);
+        Assert.Equal(ArrowSamples.IdNumber(9, 2), ids[6]);
+        Assert.Equal(4, (await IdNumbersAsync(first)).Count);
+    }
+
+    [Fact]
+    public async Task BeginPush_AppendWithOtherSchema_Refused()
+    {
+        await PushAsync(PushMode.Replace, ArrowSamples.People(4, 0));
+        var other = new Schema.Builder().Field(f => f.Name("id_number").DataType(StringType.Default)).Build();
+
+        await Assert.ThrowsAsync<DatasetSchemaMismatchException>(() => _store.BeginPushAsync(Resource, PushMode.Append, other, ExchangeId.New(_time)));
+
+        Assert.Single(SegmentFiles());
+    }
+
+    [Fact]
+    public async Task Dispose_UncommittedPush_NothingVisibleNoFiles()
+    {
+        var previous = await PushAsync(PushMode.Replace, ArrowSamples.People(4, 0));
+        await using (var push = await _store.BeginPushAsync(Resource, PushMode.Replace, ArrowSamples.PeopleSchema, ExchangeId.New(_time)))
+        {
+            await push.WriteAsync(ArrowSamples.People(10, 1));
+            Assert.Contains(SegmentFiles(), f => f.EndsWith(".arrows.tmp", StringComparison.Ordinal));
+        }
+
+        Assert.Equal(previous, _store.Latest(Resource));
+        Assert.Equal([previous.Segments[0].File], SegmentFiles());
+    }
+
+    [Fact]
+    public async Task RemoveStrayFiles_NodeStoppedMidPush_PreviousVersionIntactTempRemoved()
+    {
+        var previous = await PushAsync(PushMode.Replace, ArrowSamples.People(4, 0));
+        var push = await _store.BeginPushAsync(Resource, PushMode.Replace, ArrowSamples.PeopleSchema, ExchangeId.New(_time));
+        await push.WriteAsync(ArrowSamples.People(10, 1));
+
+        // The process dies: the push is never committed nor disposed.
+        File.WriteAllBytes(Path.Combine(_store.Folder, "01JDXXXXXXXXXXXXXXXXXXXXXX.arrows"), [1, 2, 3]);
+        Restart();
+        var removed = _store.RemoveStrayFiles();
+
+        Assert.Equal(2, removed);
+        Assert.Equal(previous, _store.Latest(Resource));
+        Assert.Equal([previous.Segments[0].File], SegmentFiles());
+        Assert.Equal(4, (await IdNumbersAsync(previous)).Count);
+        GC.KeepAlive(push);
+    }
+
+    [Fact]
+    public async Task Commit_MoreThanKeepVersions_OldestPrunedSharedSegmentsKept()
+    {
+        var v1 = await PushAsync(PushMode.Replace, ArrowSamples.People(2, 1));
+        var v2 = await PushAsync(PushMode.Replace, ArrowSamples.People(2, 2));
+        var v3 = await PushAsync(PushMode.Append, ArrowSamples.People(2, 3));
+        var v4 = await PushAsync(PushMode.Append, ArrowSamples.People(2, 4));
+        var v5 = await PushAsync(PushMode.Replace, ArrowSamples.People(2, 5));
+
+        Assert.Equal([3, 4, 5], _store.Versions(Resource).Select(v => v.Version));
+        Assert.Null(_store.Find(Resource, 1));
+        Assert.Null(_store.Find(Resource, 2));
+
+        // v2's segment is still part of v3 and v4; v1's is gone.
+        var expected = v3.Segments.Concat(v4.Segments).Concat(v5.Segments).Select(s => s.File).Distinct().Order().ToArray();
+        Assert.Equal(expected, SegmentFiles());
+        Assert.Contains(v2.Segments[0].File, SegmentFiles());
+        Assert.DoesNotContain(v1.Segments[0].File, SegmentFiles());
+        Assert.Equal(6, (await IdNumbersAsync(v4)).Count);
+    }
+
+    [Fact]
+    public async Task OpenRead_VersionPrunedWhileReading_ReaderFinishes()
+    {
+        var v1 = await PushAsync(PushMode.Replace, ArrowSamples.People(20, 1));
+        await using var reader = _store.OpenRead(v1);
+        for (var i = 0; i < 3; i++)
+        {
+            await PushAsync(PushMode.Replace, ArrowSamples.People(2, i));
+        }
+
+        Assert.Null(_store.Find(Resource, 1));
+        var rows = 0;
+        await foreach (var batch in reader.ReadBatchesAsync())
+        {
+            rows += batch.Length;
+            batch.Dispose();
+        }
+
+        Assert.Equal(20, rows);
+    }
+
+    [Fact]
+    public async Task Versions_AfterRestart_StillPublished()
+    {
+        var version = await PushAsync(PushMode.Replace, ArrowSamples.People(3, 0));
+
+        Restart();
+
+        Assert.Equal(0, _store.RemoveStrayFiles());
+        Assert.Equal(version, _store.Latest(Resource));
+        Assert.Equal(3, (await IdNumbersAsync(version)).Count);
+    }
+
+    [Fact]
+    public async Task OpenRead_DamagedSegment_ArrowInputException()
+    {
+        var version = await PushAsync(PushMode.Replace, ArrowSamples.People(10, 0));
+        var path = Path.Combine(_store.Folder, version.Segments[0].File);
+        var bytes = await File.ReadAllBytesAsync(path);
+        await File.WriteAllBytesAsync(path, bytes[..(bytes.Length / 2)]);
+
+        await Assert.ThrowsAsync<ArrowInputException>(() => IdNumbersAsync(version));
+    }
+
+    [Fact]
+    public async Task Commit_EmptyPush_VersionWithNoRows()
+    {
+        var version = await PushAsync(PushMode.Replace);
+
+        Assert.Equal(0, version.Rows);
+        Assert.Empty(await IdNumbersAsync(version));
+    }
+
+    [Fact]
+    public async Task Commit_FromSafeReader_PushOfUntrustedStream()
+    {
+        var input = ArrowSamples.PeopleStream(batches: 2, rows: 8);
+        await using var reader = await SafeArrowReader.OpenAsync(new MemoryStream(input), declaredLength: input.Length);
+        await using var push = await _store.BeginPushAsync(Resource, PushMode.Replace, reader.Schema, ExchangeId.New(_time));
+        await foreach (var batch in reader.ReadAllAsync())
+        {
+            using (batch)
+            {
+                await push.WriteAsync(batch);
+            }
+        }
+
+        var version = await push.CommitAsync();
+
+        Assert.Equal(16, version.Rows);
+        Assert.Equal(_time.GetUtcNow(), version.DataUpdatedAt);
+    }
+
+    [Fact]
+    public async Task Push_MalformedStreamMidway_NothingPublishedNoFiles()
+    {
+        var previous = await PushAsync(PushMode.Replace, ArrowSamples.People(4, 0));
+        var input = ArrowSamples.PeopleStream(batches: 3, rows: 8);
+        var frames = ArrowSamples.Frames(input);
+        var third = frames[3];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(input.AsSpan(third.BodyStart + (int)third.Metadata.Buffers[1].Offset + 8), 1 << 30);
+
+        await Assert.ThrowsAsync<ArrowInputException>(async () =>
+        {
+            await using var reader = await SafeArrowReader.OpenAsync(new MemoryStream(input), declaredLength: input.Length);
+            await using var push = await _store.BeginPushAsync(Resource, PushMode.Replace, reader.Schema, ExchangeId.New(_time));
+            await foreach (var batch in reader.ReadAllAsync())
+            {
+                using (batch)
+                {
+                    await push.WriteAsync(batch);
+                }
+            }
+
+            await push.CommitAsync();
+        });
+
+        Assert.Equal(previous, _store.Latest(Resource));
+        Assert.Equal([previous.Segments[0].File], SegmentFiles());
+    }
+
+    [Fact]
+    public async Task AddGovShareExchange_HostStarts_StrayFilesRemoved()
+    {
+        File.WriteAllBytes(Path.Combine(_store.Folder, "01JDXXXXXXXXXXXXXXXXXXXXXX.arrows.tmp"), [1]);
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection()
+            .AddLogging()
+            .AddSingleton(_folder)
+            .AddGovShareExchange(new DatasetStoreOptions { KeepVersions = 2 });
+        using var provider = services.BuildServiceProvider();
+
+        foreach (var hosted in provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>())
+        {
+            await hosted.StartAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(2, provider.GetRequiredService<DatasetStore>().Options.KeepVersions);
+        Assert.Empty(SegmentFiles());
+    }
+
+    private sealed class ManualTime(DateTimeOffset now) : TimeProvider
+    {
+        private DateTimeOffset _now = now;
+
+        public void Advance(TimeSpan by) => _now += by;
+
+        public override DateTimeOffset GetUtcNow() => _now;
+    }
+}

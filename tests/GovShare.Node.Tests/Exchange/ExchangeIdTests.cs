@@ -1,0 +1,58 @@
+using GovShare.Node.Exchange;
+
+namespace GovShare.Node.Tests.Exchange;
+
+public sealed class ExchangeIdTests
+{
+    [Fact]
+    public void New_FixedTime_EncodesTheMillisecond()
+    {
+        var now = new DateTimeOffset(2026, 11, 24, 10, 30, 15, 123, TimeSpan.Zero);
+
+        var id = ExchangeId.New(new FixedTime(now));
+
+        Assert.Equal(26, id.Value.Length);
+        Assert.Matches("^[0-9A-HJKMNP-TV-Z]{26}$", id.Value);
+        Assert.Equal(now, id.CreatedAt);
+    }
+
+    [Fact]
+    public void New_SameMillisecond_Distinct()
+    {
+        var time = new FixedTime(DateTimeOffset.UnixEpoch.AddYears(56));
+        var ids = Enumerable.Range(0, 1000).Select(_ => ExchangeId.New(time).Value).ToHashSet();
+        Assert.Equal(1000, ids.Count);
+    }
+
+    [Fact]
+    public void New_LaterTime_SortsAfter()
+    {
+        var earlier = ExchangeId.New(new FixedTime(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        var later = ExchangeId.New(new FixedTime(new DateTimeOffset(2026, 1, 1, 0, 0, 0, 1, TimeSpan.Zero)));
+        Assert.True(string.CompareOrdinal(earlier.Value, later.Value) < 0);
+    }
+
+    [Fact]
+    public void TryParse_LowerCaseText_SameId()
+    {
+        var id = ExchangeId.New(TimeProvider.System);
+        Assert.True(ExchangeId.TryParse(id.Value.ToLowerInvariant(), out var parsed));
+        Assert.Equal(id, parsed);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("01ARZ3NDEKTSV4RRFFQ69G5FA")]
+    [InlineData("01ARZ3NDEKTSV4RRFFQ69G5FAVX")]
+    [InlineData("01ARZ3NDEKTSV4RRFFQ69G5FAU")]
+    [InlineData("81ARZ3NDEKTSV4RRFFQ69G5FAV")]
+    [InlineData("../../etc/passwd/xxxxxxxxx")]
+    public void TryParse_NotAnId_False(string? text) =>
+        Assert.False(ExchangeId.TryParse(text, out _));
+
+    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+}
