@@ -180,16 +180,16 @@ public static class RequestsApi
 
     private static IResult Answer<T>(RequestResult<T> result)
         where T : class => result.Outcome switch
-    {
-        RequestOutcome.Ok or RequestOutcome.Created => Json(result.Value),
-        RequestOutcome.Invalid => Invalid(result.Errors ?? []),
-        RequestOutcome.NotFound => Problem.Result(404, ProblemTypes.NotFound, "Not found", result.Detail),
-        RequestOutcome.Forbidden => Problem.Result(403, ProblemTypes.Forbidden, "Not yours", result.Detail),
-        RequestOutcome.NotNeeded => Problem.Result(409, ProblemTypes.RequestNotNeeded, "No request needed", result.Detail),
-        RequestOutcome.NotShared => Problem.Result(403, ProblemTypes.ResourceNotShared, "Resource not shared", result.Detail),
-        RequestOutcome.OwnResource => Problem.Result(409, ProblemTypes.OwnResource, "Own resource", result.Detail),
-        _ => Problem.Result(409, ProblemTypes.Conflict, "Conflict", result.Detail),
-    };
+        {
+            RequestOutcome.Ok or RequestOutcome.Created => Json(result.Value),
+            RequestOutcome.Invalid => Invalid(result.Errors ?? []),
+            RequestOutcome.NotFound => Problem.Result(404, ProblemTypes.NotFound, "Not found", result.Detail),
+            RequestOutcome.Forbidden => Problem.Result(403, ProblemTypes.Forbidden, "Not yours", result.Detail),
+            RequestOutcome.NotNeeded => Problem.Result(409, ProblemTypes.RequestNotNeeded, "No request needed", result.Detail),
+            RequestOutcome.NotShared => Problem.Result(403, ProblemTypes.ResourceNotShared, "Resource not shared", result.Detail),
+            RequestOutcome.OwnResource => Problem.Result(409, ProblemTypes.OwnResource, "Own resource", result.Detail),
+            _ => Problem.Result(409, ProblemTypes.Conflict, "Conflict", result.Detail),
+        };
 
     private static async Task<(T? Value, IResult? Refusal)> ReadJson<T>(HttpContext context)
         where T : class
