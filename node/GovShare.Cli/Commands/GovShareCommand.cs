@@ -17,6 +17,7 @@ internal static class GovShareCommand
         root.Add(PullCommand.Create());
         root.Add(CatalogCommands.Create());
         root.Add(SyncCommand.Create());
+        RequestCommands.Create().ToList().ForEach(root.Add);
         return root;
     }
 }

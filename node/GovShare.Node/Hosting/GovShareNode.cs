@@ -6,6 +6,7 @@ using GovShare.Node.Identity;
 using GovShare.Node.Logs;
 using GovShare.Node.Management;
 using GovShare.Node.Problems;
+using GovShare.Node.Requests;
 using GovShare.Node.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
@@ -111,6 +112,7 @@ public sealed class GovShareNode : IAsyncDisposable
         var changes = builder.Services.Last(d => d.ServiceType == typeof(ICatalogChangeSink));
         builder.Services.AddSingleton<ICatalogChangeSink>(sp => new ChangeLogSink(
             (ICatalogChangeSink)changes.ImplementationFactory!(sp), sp.GetRequiredService<LogWriter>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddGovShareRequests(builder.Configuration);
         builder.Services.AddGovShareHierarchy(builder.Configuration);
         builder.Services.AddGovShareExchangeApi(builder.Configuration);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
@@ -153,6 +155,7 @@ public sealed class GovShareNode : IAsyncDisposable
         queried.MapCatalogApi();
         queried.MapHierarchyApi();
         exchange.MapExchangeApi();
+        exchange.MapRequestsApi();
         exchange.MapLogsApi();
 
         // Eager: the operator token file exists as soon as the node does.

@@ -47,6 +47,7 @@ public static class ManagementApi
         });
 
         operators.MapCatalogOperatorApi();
+        Requests.RequestsApi.MapRequestsOperatorApi(operators);
         operators.MapGet("/departments", IResult (DepartmentRegistry registry) => TypedResults.Ok(registry.All()));
         operators.MapPost("/departments", IResult (DepartmentRegistration? body, DepartmentRegistry registry) =>
         {

@@ -43,6 +43,17 @@ public static class ProblemTypes
     public const string CatalogCodeTaken = Prefix + "catalog-code-taken";
     public const string CatalogEntryRetired = Prefix + "catalog-entry-retired";
 
+    // Requests, grants, disputes.
+
+    /// <summary>The resource is shared unconditionally: pull it, no request needed.</summary>
+    public const string RequestNotNeeded = Prefix + "request-not-needed";
+
+    /// <summary>The resource is not shared (the problem's detail carries the catalog's reason).</summary>
+    public const string ResourceNotShared = Prefix + "resource-not-shared";
+
+    /// <summary>A department applied for, or disputed, its own resource.</summary>
+    public const string OwnResource = Prefix + "own-resource";
+
     // Exchange.
     public const string InvalidArrowStream = Prefix + "invalid-arrow-stream";
     public const string SchemaMismatch = Prefix + "schema-mismatch";

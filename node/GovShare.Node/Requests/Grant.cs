@@ -22,7 +22,9 @@ public sealed record GrantedItem(string ItemId, MaskingRule Masking);
 /// <summary>
 /// Permission for one user department to pull some items of one conditional resource, for one
 /// purpose, in a period (Art. 25, 32, 33): access rights as data. Made by the provider's
-/// decision on a share request (or by the operator), checked on every pull.
+/// decision on a share request (or by the operator), checked on every pull. <see cref="Purpose"/>
+/// is the request's purpose code; <see cref="Decision"/> the decision id (or the operator's
+/// reference to a decision taken elsewhere); <see cref="RequestId"/> the request it answers, if any.
 /// </summary>
 public sealed record Grant(
     string Id,
@@ -38,7 +40,8 @@ public sealed record Grant(
     bool OnwardSharing,
     DateTimeOffset CreatedAt,
     string? StatusReason = null,
-    DateTimeOffset? StatusChangedAt = null)
+    DateTimeOffset? StatusChangedAt = null,
+    string? RequestId = null)
 {
     /// <summary>True when the grant lets a pull through at <paramref name="now"/>.</summary>
     public bool IsEffective(DateTimeOffset now) => Status == GrantStatus.Active && now >= ValidFrom && now < ValidTo;

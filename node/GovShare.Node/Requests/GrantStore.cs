@@ -50,6 +50,9 @@ public sealed class GrantStore
     public IReadOnlyList<Grant> ForUser(string userCreditCode) =>
         _grants.Find(g => g.UserCreditCode == userCreditCode).Select(Read).ToList();
 
+    /// <summary>Every grant of the node, in any status (the operator's view).</summary>
+    public IReadOnlyList<Grant> All() => _grants.FindAll().Select(Read).ToList();
+
     /// <summary>The user's grant that is effective now for the purpose, if any.</summary>
     public Grant? Effective(string userCreditCode, string resourceCode, string purpose, DateTimeOffset now) =>
         For(userCreditCode, resourceCode)

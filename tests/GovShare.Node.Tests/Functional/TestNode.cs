@@ -17,9 +17,11 @@ public sealed class TestNode : IAsyncDisposable
 {
     private readonly Dictionary<string, string?> _settings;
     private readonly bool _ownsData;
+    private readonly Action<IServiceCollection>? _services;
 
-    private TestNode(TestPki pki, string division, Dictionary<string, string?> settings, bool ownsData)
+    private TestNode(TestPki pki, string division, Dictionary<string, string?> settings, bool ownsData, Action<IServiceCollection>? services = null)
     {
+        _services = services;
         Pki = pki;
         Division = division;
         _settings = settings;
@@ -51,11 +53,13 @@ public sealed class TestNode : IAsyncDisposable
         ["Logging:LogLevel:GovShare"] = "Information",
     };
 
-    public static async Task<TestNode> StartAsync(TestPki pki, string division = "530100", Action<Dictionary<string, string?>>? configure = null)
+    /// <summary>Starts a node of <paramref name="division"/>; <paramref name="configure"/> edits its settings, <paramref name="services"/> runs
+    /// after the node's own registrations (a later one wins, e.g. a test <see cref="TimeProvider"/>), again on every restart.</summary>
+    public static async Task<TestNode> StartAsync(TestPki pki, string division = "530100", Action<Dictionary<string, string?>>? configure = null, Action<IServiceCollection>? services = null)
     {
         var settings = DefaultSettings(pki, division);
         configure?.Invoke(settings);
-        var node = new TestNode(pki, division, settings, ownsData: true);
+        var node = new TestNode(pki, division, settings, ownsData: true, services);
         await node.StartNodeAsync();
         return node;
     }
@@ -121,7 +125,11 @@ public sealed class TestNode : IAsyncDisposable
 
     private async Task StartNodeAsync()
     {
-        Node = GovShareNode.Build([], _settings, services => services.AddLogging(logging => logging.AddProvider(new CapturingLoggerProvider(Logs))));
+        Node = GovShareNode.Build([], _settings, services =>
+        {
+            services.AddLogging(logging => logging.AddProvider(new CapturingLoggerProvider(Logs)));
+            _services?.Invoke(services);
+        });
         await Node.StartAsync();
     }
 }

@@ -1,0 +1,203 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using GovShare.Adapters;
+using GovShare.Node.Catalog;
+using GovShare.Node.Desensitisation;
+using GovShare.Node.Requests;
+
+namespace GovShare.Cli.Commands;
+
+/// <summary>
+/// <c>govshare request|grant|dispute|inbox …</c>: share requests, grants and disputes as a
+/// department (mTLS, through <see cref="DepartmentConnection"/>), and the operator's
+/// <c>grant create</c> and <c>dispute open</c> (through <see cref="OperatorClient"/>).
+/// </summary>
+internal static class RequestCommands
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static IEnumerable<Command> Create() => [Request(), Grant(), Dispute(), Inbox()];
+
+    private static Command Request()
+    {
+        var command = new Command("request", "Share requests (Art. 25): apply, list, decide.");
+        var resource = new Argument<string>("resource") { Description = "The resource code, e.g. 301100/000001." };
+        var items = new Option<string[]>("--item") { Description = "An item (id or name); repeat. For approve: ITEM[:MASK], MASK = none|redact|pseudonym|keepEnds,6,4|date,year|bucket,0,18,60.", AllowMultipleArgumentsPerToken = false };
+        var purposeCode = new Option<string>("--purpose-code") { Description = "The purpose code pulls will name.", Required = true };
+        var purposeText = new Option<string>("--purpose") { Description = "The purpose in words.", Required = true };
+        var basis = new Option<string>("--legal-basis") { Description = "The legal basis.", Required = true };
+        var from = new Option<DateOnly?>("--from") { Description = "First day (yyyy-MM-dd)." };
+        var to = new Option<DateOnly?>("--to") { Description = "Last day (yyyy-MM-dd)." };
+        var contactName = new Option<string>("--contact-name") { Required = true };
+        var contactPhone = new Option<string>("--contact-phone") { Required = true };
+        var contactEmail = new Option<string?>("--contact-email");
+        var apply = new Command("apply", "Apply for items of a conditional resource.") { resource, items, purposeCode, purposeText, basis, from, to, contactName, contactPhone, contactEmail };
+        Department(apply, parse => http => http.PostAsJsonAsync("v1/requests", new ShareApplication(parse.GetValue(resource), parse.GetValue(items),
+            new RequestPurpose(parse.GetValue(purposeCode)!, parse.GetValue(purposeText)!), parse.GetValue(basis),
+            parse.GetValue(from) is { } f && parse.GetValue(to) is { } t ? new UsePeriod(f, t) : null,
+            new RequestContact(parse.GetValue(contactName)!, parse.GetValue(contactPhone)!, parse.GetValue(contactEmail))), CatalogJson.Options));
+
+        var role = new Option<string?>("--role") { Description = "user (default) or provider." };
+        var status = new Option<string?>("--status") { Description = "Only requests in this status." };
+        var list = new Command("list", "The department's requests.") { role, status };
+        Department(list, parse => http => http.GetAsync($"v1/requests?{Query(("role", parse.GetValue(role)), ("status", parse.GetValue(status)))}"));
+
+        var id = new Argument<string>("id");
+        var show = new Command("show", "One request.") { id };
+        Department(show, parse => http => http.GetAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}"));
+
+        var onward = new Option<bool>("--onward-sharing") { Description = "Allow onward sharing (Art. 33: off unless decided)." };
+        var approve = new Command("approve", "Approve, possibly fewer items with masking, for a validity within the requested period.") { id, items, from, to, onward };
+        Department(approve, parse => http => http.PostAsJsonAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision", new DecisionInput(
+            DecisionOutcome.Approve, parse.GetValue(items) is { Length: > 0 } chosen ? [.. chosen.Select(ParseItem)] : null,
+            parse.GetValue(from) is { } f && parse.GetValue(to) is { } t ? new UsePeriod(f, t) : null, OnwardSharing: parse.GetValue(onward)), CatalogJson.Options));
+
+        var reasonCode = new Option<string>("--reason-code") { Required = true };
+        var reason = new Option<string>("--reason") { Required = true };
+        var deny = new Command("deny", "Deny, with a reason code and text.") { id, reasonCode, reason };
+        Department(deny, parse => http => http.PostAsJsonAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision",
+            new DecisionInput(DecisionOutcome.Deny, ReasonCode: parse.GetValue(reasonCode), ReasonText: parse.GetValue(reason)), CatalogJson.Options));
+
+        var withdraw = new Command("withdraw", "Withdraw an undecided request.") { id };
+        Department(withdraw, parse => http => http.PostAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/withdraw", null));
+
+        foreach (var sub in new[] { apply, list, show, approve, deny, withdraw })
+        {
+            command.Add(sub);
+        }
+
+        return command;
+    }
+
+    private static Command Grant()
+    {
+        var command = new Command("grant", "Grants: list, show, revoke; the operator creates one directly.");
+        var role = new Option<string?>("--role") { Description = "user (default) or provider." };
+        var list = new Command("list", "The department's grants.") { role };
+        Department(list, parse => http => http.GetAsync($"v1/grants?{Query(("role", parse.GetValue(role)))}"));
+
+        var id = new Argument<string>("id");
+        var show = new Command("show", "One grant.") { id };
+        Department(show, parse => http => http.GetAsync($"v1/grants/{Uri.EscapeDataString(parse.GetValue(id)!)}"));
+
+        var reasonCode = new Option<string?>("--reason-code");
+        var reason = new Option<string>("--reason") { Required = true };
+        var revoke = new Command("revoke", "Revoke a grant on your resource, at once.") { id, reasonCode, reason };
+        Department(revoke, parse => http => http.PostAsJsonAsync($"v1/grants/{Uri.EscapeDataString(parse.GetValue(id)!)}/revoke",
+            new RevocationInput(parse.GetValue(reasonCode), parse.GetValue(reason)), CatalogJson.Options));
+
+        var division = new Option<string>("--user-division") { Required = true };
+        var credit = new Option<string>("--user-credit-code") { Required = true };
+        var resource = new Option<string>("--resource") { Required = true };
+        var items = new Option<string[]>("--item") { Description = "ITEM[:MASK]; repeat." };
+        var purpose = new Option<string>("--purpose-code") { Required = true };
+        var from = new Option<DateOnly>("--from") { Required = true };
+        var to = new Option<DateOnly>("--to") { Required = true };
+        var decision = new Option<string>("--decision") { Description = "The reference of the decision taken outside the node.", Required = true };
+        var onward = new Option<bool>("--onward-sharing");
+        var create = new Command("create", "Record a grant directly (operator).") { division, credit, resource, items, purpose, from, to, decision, onward, OperatorClient.Management, OperatorClient.Data };
+        create.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostAsJsonAsync("v1/operator/grants", new OperatorGrantInput(
+            new DepartmentRef(parse.GetValue(division)!, parse.GetValue(credit)!), parse.GetValue(resource), [.. (parse.GetValue(items) ?? []).Select(ParseItem)],
+            parse.GetValue(purpose), new UsePeriod(parse.GetValue(from), parse.GetValue(to)), parse.GetValue(decision), parse.GetValue(onward)), CatalogJson.Options, cancellation)));
+
+        foreach (var sub in new[] { list, show, revoke, create })
+        {
+            command.Add(sub);
+        }
+
+        return command;
+    }
+
+    private static Command Dispute()
+    {
+        var command = new Command("dispute", "Disputes of data (Art. 27): raise, list, answer; the operator lists open ones.");
+        var resource = new Argument<string>("resource");
+        var version = new Option<string>("--data-version") { Description = "The data version you read.", Required = true };
+        var kind = new Option<DisputeKind>("--kind") { Description = "doubtful or wrong.", Required = true };
+        var description = new Option<string>("--description") { Required = true };
+        var rows = new Option<string[]>("--row-key") { Description = "A row's key; repeat." };
+        var items = new Option<string[]>("--item") { Description = "An item (id or name); repeat." };
+        var raise = new Command("raise", "Flag data as doubtful or wrong.") { resource, version, kind, description, rows, items };
+        Department(raise, parse => http => http.PostAsJsonAsync("v1/disputes", new DisputeInput(parse.GetValue(resource), parse.GetValue(version), parse.GetValue(kind),
+            parse.GetValue(rows), parse.GetValue(items), parse.GetValue(description)), CatalogJson.Options));
+
+        var role = new Option<string?>("--role") { Description = "user (default) or provider." };
+        var list = new Command("list", "The department's disputes.") { role };
+        Department(list, parse => http => http.GetAsync($"v1/disputes?{Query(("role", parse.GetValue(role)))}"));
+
+        var id = new Argument<string>("id");
+        var correctedBy = new Option<string?>("--corrected-by") { Description = "Confirmed: the data version that corrects it." };
+        var rejected = new Option<bool>("--rejected") { Description = "Rejected (give --reason)." };
+        var reason = new Option<string?>("--reason");
+        var answer = new Command("answer", "Answer a dispute of your data.") { id, correctedBy, rejected, reason };
+        Department(answer, parse => http => http.PostAsJsonAsync($"v1/disputes/{Uri.EscapeDataString(parse.GetValue(id)!)}/answer", new DisputeAnswerInput(
+            parse.GetValue(rejected) ? DisputeStatus.Rejected : parse.GetValue(correctedBy) is null ? null : DisputeStatus.Corrected,
+            parse.GetValue(correctedBy), parse.GetValue(reason)), CatalogJson.Options));
+
+        var overdue = new Option<bool>("--overdue") { Description = "Only those past their due day." };
+        var open = new Command("open", "Open disputes of the node (operator).") { overdue, OperatorClient.Management, OperatorClient.Data };
+        open.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync($"v1/operator/disputes?overdue={(parse.GetValue(overdue) ? "true" : "false")}", cancellation)));
+
+        foreach (var sub in new[] { raise, list, answer, open })
+        {
+            command.Add(sub);
+        }
+
+        return command;
+    }
+
+    private static Command Inbox()
+    {
+        var inbox = new Command("inbox", "What the department has to decide or answer, and what it received.");
+        Department(inbox, _ => http => http.GetAsync("v1/inbox"));
+        return inbox;
+    }
+
+    /// <summary>Gives <paramref name="command"/> the connection options and an action that prints the node's JSON answer.</summary>
+    private static void Department(Command command, Func<ParseResult, Func<HttpClient, Task<HttpResponseMessage>>> call)
+    {
+        DepartmentConnection.AddOptions(command);
+        command.SetAction((parse, cancellation) => DepartmentConnection.RunAsync(async () =>
+        {
+            var config = DepartmentConnection.Load(parse);
+            using var http = config.CreateHttpClient(TimeSpan.FromSeconds(60));
+            using var response = await call(parse)(http);
+            var body = await response.Content.ReadAsStringAsync(cancellation);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new NodeRefusedException(response.StatusCode, body);
+            }
+
+            Console.WriteLine(JsonSerializer.Serialize(JsonDocument.Parse(body).RootElement, Indented));
+            return ExitCodes.Ok;
+        }));
+    }
+
+    private static string Query(params (string Name, string? Value)[] pairs) =>
+        string.Join('&', pairs.Where(p => p.Value is not null).Select(p => $"{p.Name}={Uri.EscapeDataString(p.Value!)}"));
+
+    /// <summary><c>ITEM[:MASK]</c>; an unknown mask is a usage error (FormatException).</summary>
+    internal static DecidedItem ParseItem(string text)
+    {
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 0)
+        {
+            return new DecidedItem(text);
+        }
+
+        var parts = text[(colon + 1)..].Split(',');
+        MaskingRule rule = parts[0].ToUpperInvariant() switch
+        {
+            "NONE" => MaskingRule.None,
+            "REDACT" => MaskingRule.Redact,
+            "PSEUDONYM" => MaskingRule.Pseudonym,
+            "KEEPENDS" when parts.Length == 3 => MaskingRule.KeepEnds(int.Parse(parts[1], CultureInfo.InvariantCulture), int.Parse(parts[2], CultureInfo.InvariantCulture)),
+            "DATE" when parts.Length == 2 => MaskingRule.GeneraliseDate(Enum.Parse<DatePrecision>(parts[1], ignoreCase: true)),
+            "BUCKET" when parts.Length > 1 => MaskingRule.Bucket([.. parts.Skip(1).Select(p => double.Parse(p, CultureInfo.InvariantCulture))]),
+            _ => throw new FormatException($"--item {text}: the mask is none, redact, pseudonym, keepEnds,<keep>,<keepEnd>, date,year|month or bucket,<b1>,<b2>,…"),
+        };
+        return new DecidedItem(text[..colon], rule);
+    }
+}

@@ -1,0 +1,61 @@
+using GovShare.Node.Catalog;
+
+namespace GovShare.Node.Requests;
+
+/// <summary>What the user says of the data.</summary>
+public enum DisputeKind
+{
+    /// <summary>Doubtful (疑议): the user cannot reconcile it with what it knows.</summary>
+    Doubtful,
+
+    /// <summary>Wrong (错误): the user holds evidence it is wrong.</summary>
+    Wrong,
+}
+
+/// <summary>Where a dispute stands: open until the provider answers.</summary>
+public enum DisputeStatus
+{
+    Open,
+
+    /// <summary>The provider confirmed the flaw and published a correcting data version.</summary>
+    Corrected,
+
+    /// <summary>The provider checked and keeps the data, with a reason.</summary>
+    Rejected,
+}
+
+/// <summary>The provider's answer to a dispute; <see cref="Late"/> when given after the due day.</summary>
+public sealed record DisputeAnswer(
+    DisputeStatus Outcome,
+    string By,
+    DateTimeOffset At,
+    bool Late,
+    string? CorrectingVersion = null,
+    string? Reason = null);
+
+/// <summary>
+/// A user's flag of doubtful or wrong data (Art. 27): a resource, the data version it read,
+/// optionally some rows (by key) and items. The provider must verify and answer by
+/// <see cref="Due"/> (working days after raising, a setting).
+/// </summary>
+public sealed record Dispute(
+    string Id,
+    DepartmentRef User,
+    DepartmentRef Provider,
+    string ResourceCode,
+    string DataVersion,
+    DisputeKind Kind,
+    IReadOnlyList<string> RowKeys,
+    IReadOnlyList<string> Items,
+    string Description,
+    DateTimeOffset RaisedAt,
+    DateOnly Due,
+    bool DueProvisional,
+    DisputeStatus Status,
+    DisputeAnswer? Answer = null)
+{
+    /// <summary>Computed on read, never stored: still open after its due day.</summary>
+    public bool Overdue { get; init; }
+
+    public bool IsOverdue(DateOnly today) => Status == DisputeStatus.Open && today > Due;
+}

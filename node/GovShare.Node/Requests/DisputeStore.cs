@@ -1,0 +1,283 @@
+using GovShare.Node.Calendar;
+using GovShare.Node.Catalog;
+using GovShare.Node.Identity;
+using GovShare.Node.Storage;
+using LiteDB;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using JsonSerializer = System.Text.Json.JsonSerializer;
+
+namespace GovShare.Node.Requests;
+
+/// <summary>Settings of the requests feature, section <c>Requests</c>.</summary>
+public sealed class RequestsOptions
+{
+    public const string Section = "Requests";
+
+    /// <summary>Working days a provider has to answer a dispute (Art. 27); 1 to 60.</summary>
+    public int DisputeWorkingDays { get; set; } = 10;
+}
+
+/// <summary>
+/// Disputes of data (Art. 27) in the node's LiteDB (<c>disputes</c>): a user raises one on a
+/// resource and data version; the provider answers corrected (naming the correcting version)
+/// or rejected (with a reason) by the due day. Transitions run through the <see cref="RequestLedger"/>.
+/// </summary>
+public sealed partial class DisputeStore
+{
+    public const int MaxVersionLength = 64;
+
+    private readonly ILiteCollection<DisputeDocument> _disputes;
+    private readonly CatalogStore _catalog;
+    private readonly ShareRequestStore _requests;
+    private readonly RequestLedger _ledger;
+    private readonly WorkingDayCalendar _calendar;
+    private readonly TimeProvider _time;
+    private readonly int _workingDays;
+    private readonly ILogger _logger;
+
+    public DisputeStore(NodeDataFolder data, CatalogStore catalog, ShareRequestStore requests, RequestLedger ledger, WorkingDayCalendar calendar,
+        TimeProvider time, IOptions<RequestsOptions> options, ILogger<DisputeStore> logger)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(options);
+        _disputes = data.Database.GetCollection<DisputeDocument>("disputes");
+        _disputes.EnsureIndex(d => d.User);
+        _disputes.EnsureIndex(d => d.Provider);
+        _disputes.EnsureIndex(d => d.Status);
+        _catalog = catalog;
+        _requests = requests;
+        _ledger = ledger;
+        _calendar = calendar;
+        _time = time;
+        _workingDays = options.Value.DisputeWorkingDays;
+        _logger = logger;
+    }
+
+    /// <summary>The user flags data of another department's shared resource.</summary>
+    public RequestResult<Dispute> Raise(DisputeInput input, CallerIdentity caller)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(caller);
+        var errors = new List<CatalogValidationError>();
+        CatalogEntry? entry = null;
+        if (string.IsNullOrEmpty(input.ResourceCode) || !Catalog.ResourceCode.IsValid(input.ResourceCode))
+        {
+            errors.Add(new("resourceCode", "resourceCode.format", "a resource code (<classification>/<sequence>) is required"));
+        }
+        else
+        {
+            entry = _catalog.Get(input.ResourceCode);
+            if (entry is null || entry.Status == EntryStatus.Retired)
+            {
+                return RequestResult<Dispute>.Refused(RequestOutcome.NotFound, $"no active resource {input.ResourceCode} in the catalog");
+            }
+
+            if (ShareRequestStore.IsParty(entry.Provider, caller))
+            {
+                return RequestResult<Dispute>.Refused(RequestOutcome.OwnResource, "a provider corrects its own data; it does not dispute it");
+            }
+
+            if (entry.Share.Type == ShareType.NotShared)
+            {
+                return RequestResult<Dispute>.Refused(RequestOutcome.NotShared, $"resource {entry.ResourceCode} is not shared: {entry.Share.Reason}");
+            }
+        }
+
+        Version(errors, "dataVersion", input.DataVersion);
+        if (input.Kind is null)
+        {
+            errors.Add(new("kind", "required", "the kind is 'doubtful' or 'wrong'"));
+        }
+
+        RequestChecks.Text(errors, "description", input.Description);
+        var rowKeys = input.RowKeys ?? [];
+        if (rowKeys.Count > RequestChecks.MaxRowKeys)
+        {
+            errors.Add(new("rowKeys", "tooMany", $"{rowKeys.Count} row keys; at most {RequestChecks.MaxRowKeys}"));
+        }
+
+        for (var i = 0; i < Math.Min(rowKeys.Count, RequestChecks.MaxRowKeys); i++)
+        {
+            if (string.IsNullOrWhiteSpace(rowKeys[i]) || rowKeys[i].Length > RequestChecks.MaxShort)
+            {
+                errors.Add(new($"rowKeys[{i}]", "rowKey.invalid", $"a row key is 1 to {RequestChecks.MaxShort} characters"));
+            }
+        }
+
+        var items = input.Items is { Count: > 0 } && entry is not null
+            ? RequestChecks.GrantedItems(errors, [.. input.Items.Select(i => new DecidedItem(i))], CatalogViews.ForSharing(entry), null).Select(g => g.ItemId).ToList()
+            : [];
+        if (errors.Count > 0)
+        {
+            return RequestResult<Dispute>.Invalid(errors);
+        }
+
+        var now = _time.GetUtcNow();
+        var due = _calendar.AddWorkingDays(WorkingDayCalendar.ToChinaDate(now), _workingDays, out var provisional);
+        var dispute = new Dispute("dsp-" + Guid.NewGuid().ToString("N"), _requests.Party(caller.DivisionCode, caller.CreditCode!), entry!.Provider, entry.ResourceCode,
+            input.DataVersion!, input.Kind!.Value, [.. rowKeys], items, input.Description!, now, due, provisional, DisputeStatus.Open);
+        return _ledger.Write(() =>
+        {
+            Write(dispute);
+            _ledger.Record(RequestSubject.Dispute, dispute.Id, dispute.ResourceCode, null, DisputeStatus.Open, caller.Uri, now, $"data version {dispute.DataVersion}; due {due:yyyy-MM-dd}");
+            Log.Raised(_logger, dispute.Id, caller.Uri, dispute.ResourceCode);
+            return new RequestResult<Dispute>(RequestOutcome.Created, Flag(dispute, WorkingDayCalendar.ToChinaDate(now)));
+        });
+    }
+
+    /// <summary>The provider's answer; one only.</summary>
+    public RequestResult<Dispute> Answer(string id, DisputeAnswerInput input, CallerIdentity caller)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(caller);
+        return _ledger.Write(() =>
+        {
+            var dispute = Find(id);
+            if (dispute is null)
+            {
+                return RequestResult<Dispute>.Refused(RequestOutcome.NotFound, "no such dispute");
+            }
+
+            if (!ShareRequestStore.IsParty(dispute.Provider, caller))
+            {
+                return RequestResult<Dispute>.Refused(RequestOutcome.Forbidden, "only the providing department answers a dispute of its data");
+            }
+
+            if (dispute.Status != DisputeStatus.Open)
+            {
+                return RequestResult<Dispute>.Refused(RequestOutcome.Conflict, $"the dispute is {ShareRequestStore.Name(dispute.Status)} already; it takes one answer only");
+            }
+
+            var errors = new List<CatalogValidationError>();
+            switch (input.Outcome)
+            {
+                case DisputeStatus.Corrected:
+                    Version(errors, "correctingVersion", input.CorrectingVersion);
+                    if (input.CorrectingVersion == dispute.DataVersion)
+                    {
+                        errors.Add(new("correctingVersion", "version.same", "the correcting version must differ from the disputed one"));
+                    }
+
+                    if (input.Reason is { Length: > RequestChecks.MaxText })
+                    {
+                        errors.Add(new("reason", "tooLong", $"at most {RequestChecks.MaxText} characters"));
+                    }
+
+                    break;
+                case DisputeStatus.Rejected:
+                    RequestChecks.Text(errors, "reason", input.Reason);
+                    break;
+                default:
+                    errors.Add(new("outcome", "required", "the outcome is 'corrected' or 'rejected'"));
+                    break;
+            }
+
+            if (errors.Count > 0)
+            {
+                return RequestResult<Dispute>.Invalid(errors);
+            }
+
+            var now = _time.GetUtcNow();
+            var today = WorkingDayCalendar.ToChinaDate(now);
+            var outcome = input.Outcome!.Value;
+            var answered = dispute with
+            {
+                Status = outcome,
+                Answer = new DisputeAnswer(outcome, caller.Uri, now, dispute.IsOverdue(today),
+                    outcome == DisputeStatus.Corrected ? input.CorrectingVersion : null, input.Reason),
+            };
+            Write(answered);
+            _ledger.Record(RequestSubject.Dispute, id, dispute.ResourceCode, dispute.Status, outcome, caller.Uri, now,
+                outcome == DisputeStatus.Corrected ? $"corrected by data version {input.CorrectingVersion}" : "rejected");
+            Log.Answered(_logger, id, caller.Uri, outcome);
+            return new RequestResult<Dispute>(RequestOutcome.Ok, Flag(answered, today));
+        });
+    }
+
+    /// <summary>One dispute, for either party.</summary>
+    public RequestResult<Dispute> Get(string id, CallerIdentity caller)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var dispute = Find(id);
+        if (dispute is null)
+        {
+            return RequestResult<Dispute>.Refused(RequestOutcome.NotFound, "no such dispute");
+        }
+
+        return ShareRequestStore.IsParty(dispute.User, caller) || ShareRequestStore.IsParty(dispute.Provider, caller)
+            ? new(RequestOutcome.Ok, Flag(dispute, _requests.Today))
+            : RequestResult<Dispute>.Refused(RequestOutcome.Forbidden, "only the raising and the providing department see a dispute");
+    }
+
+    /// <summary>The caller's disputes on one side, newest first.</summary>
+    public IReadOnlyList<Dispute> List(CallerIdentity caller, PartyRole role, DisputeStatus? status = null)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var today = _requests.Today;
+        var docs = role == PartyRole.User ? _disputes.Find(d => d.User == caller.CreditCode) : _disputes.Find(d => d.Provider == caller.CreditCode);
+        return docs.Select(Read)
+            .Where(d => (role == PartyRole.User ? d.User : d.Provider).DivisionCode == caller.DivisionCode)
+            .Where(d => status is null || d.Status == status)
+            .OrderByDescending(d => d.RaisedAt).Select(d => Flag(d, today)).ToList();
+    }
+
+    /// <summary>Open disputes, oldest due first; only the overdue ones on request (the operator's list).</summary>
+    public IReadOnlyList<Dispute> Open(bool overdueOnly)
+    {
+        var today = _requests.Today;
+        return _disputes.Find(d => d.Status == nameof(DisputeStatus.Open)).Select(Read)
+            .Where(d => !overdueOnly || d.IsOverdue(today)).OrderBy(d => d.Due).Select(d => Flag(d, today)).ToList();
+    }
+
+    private static void Version(List<CatalogValidationError> errors, string path, string? version)
+    {
+        if (string.IsNullOrWhiteSpace(version))
+        {
+            errors.Add(new(path, "required", "a data version is required"));
+        }
+        else if (version.Length > MaxVersionLength || version.Any(char.IsControl))
+        {
+            errors.Add(new(path, "version.format", $"a data version is 1 to {MaxVersionLength} printable characters"));
+        }
+    }
+
+    private static Dispute Flag(Dispute dispute, DateOnly today) => dispute with { Overdue = dispute.IsOverdue(today) };
+
+    private Dispute? Find(string id) => _disputes.FindById(id) is { } doc ? Read(doc) : null;
+
+    private void Write(Dispute dispute) => _disputes.Upsert(new DisputeDocument
+    {
+        Id = dispute.Id,
+        User = dispute.User.CreditCode,
+        Provider = dispute.Provider.CreditCode,
+        Status = dispute.Status.ToString(),
+        Json = JsonSerializer.Serialize(dispute with { Overdue = false }, CatalogJson.Options),
+    });
+
+    private static Dispute Read(DisputeDocument doc) =>
+        JsonSerializer.Deserialize<Dispute>(doc.Json, CatalogJson.Options) ?? throw new InvalidDataException($"dispute {doc.Id} is unreadable");
+
+    internal sealed class DisputeDocument
+    {
+        [BsonId(autoId: false)]
+        public string Id { get; set; } = "";
+
+        public string User { get; set; } = "";
+
+        public string Provider { get; set; } = "";
+
+        public string Status { get; set; } = "";
+
+        public string Json { get; set; } = "";
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 5020, EventName = "DisputeRaised", Level = LogLevel.Information, Message = "Dispute {DisputeId} raised by {Caller} on {ResourceCode}")]
+        public static partial void Raised(ILogger logger, string disputeId, string caller, string resourceCode);
+
+        [LoggerMessage(EventId = 5021, EventName = "DisputeAnswered", Level = LogLevel.Information, Message = "Dispute {DisputeId} answered {Outcome} by {Caller}")]
+        public static partial void Answered(ILogger logger, string disputeId, string caller, DisputeStatus outcome);
+    }
+}

@@ -1,0 +1,51 @@
+using GovShare.Node.Calendar;
+using GovShare.Node.Identity;
+
+namespace GovShare.Node.Requests;
+
+/// <summary>
+/// What a department has to see to or has received, as of <see cref="AsOf"/> (China date):
+/// requests to decide (provider), its own requests awaiting a decision and those decided
+/// (user, the latest <see cref="Inbox.MaxDecided"/>), grants ending within 10 working days,
+/// suspended grants with their reason, and open disputes on both sides.
+/// </summary>
+public sealed record DepartmentInbox(
+    string Department,
+    DateOnly AsOf,
+    IReadOnlyList<ShareRequest> ToDecide,
+    IReadOnlyList<ShareRequest> AwaitingDecision,
+    IReadOnlyList<ShareRequest> DecisionsReceived,
+    IReadOnlyList<Grant> GrantsEnding,
+    IReadOnlyList<Grant> SuspendedGrants,
+    IReadOnlyList<Dispute> DisputesToAnswer,
+    IReadOnlyList<Dispute> DisputesRaised);
+
+/// <summary>Builds a department's inbox from the request, grant and dispute stores.</summary>
+public sealed class Inbox(ShareRequestStore requests, DisputeStore disputes, WorkingDayCalendar calendar, TimeProvider time)
+{
+    /// <summary>How many decided requests the inbox lists; the full history is <c>GET /v1/requests</c>.</summary>
+    public const int MaxDecided = 100;
+
+    public DepartmentInbox For(CallerIdentity caller)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var now = time.GetUtcNow();
+        var today = WorkingDayCalendar.ToChinaDate(now);
+        var horizon = calendar.AddWorkingDays(today, ShareRequestStore.EndingWithinWorkingDays, out _);
+        var mine = requests.List(caller, PartyRole.User);
+        var held = requests.Grants(caller, PartyRole.User);
+        return new DepartmentInbox(
+            caller.Uri,
+            today,
+            requests.List(caller, PartyRole.Provider, ShareRequestStatus.Submitted).OrderBy(r => r.Due).ToList(),
+            mine.Where(r => r.Status == ShareRequestStatus.Submitted).ToList(),
+            mine.Where(r => r.Status is ShareRequestStatus.Approved or ShareRequestStatus.Denied or ShareRequestStatus.Expired)
+                .OrderByDescending(r => r.StatusChangedAt).Take(MaxDecided).ToList(),
+            // A grant's last day is the day before ValidTo (exclusive end, China time).
+            held.Where(g => g.Status == GrantStatus.Active && g.IsEffective(now) && WorkingDayCalendar.ToChinaDate(g.ValidTo).AddDays(-1) <= horizon)
+                .OrderBy(g => g.ValidTo).ToList(),
+            held.Where(g => g.Status == GrantStatus.Suspended).ToList(),
+            disputes.List(caller, PartyRole.Provider, DisputeStatus.Open).OrderBy(d => d.Due).ToList(),
+            disputes.List(caller, PartyRole.User));
+    }
+}
