@@ -107,12 +107,8 @@ public sealed class GovShareNode : IAsyncDisposable
         builder.Services.AddGovShareIdentity(trust, options);
         builder.Services.AddGovShareCatalog(builder.Configuration);
         builder.Services.AddGovShareLogs(builder.Configuration);
-        // Catalog changes go to the tamper-evident change log too; registered before any other
-        // decorator of the change stream so those wrap it.
-        var changes = builder.Services.Last(d => d.ServiceType == typeof(ICatalogChangeSink));
-        builder.Services.AddSingleton<ICatalogChangeSink>(sp => new ChangeLogSink(
-            (ICatalogChangeSink)changes.ImplementationFactory!(sp), sp.GetRequiredService<LogWriter>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddGovShareRequests(builder.Configuration);
+        builder.Services.AddGovShareChangeLog();
         builder.Services.AddGovShareHierarchy(builder.Configuration);
         builder.Services.AddGovShareExchangeApi(builder.Configuration);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);

@@ -30,3 +30,34 @@ public sealed class ChangeLogSink(ICatalogChangeSink inner, LogWriter log, TimeP
 
     public IReadOnlyList<CatalogChange> Read(long afterSequence, int limit, string? resourceCode = null) => inner.Read(afterSequence, limit, resourceCode);
 }
+
+/// <summary>
+/// Puts every share-request, grant and dispute transition into the tamper-evident change log as
+/// well as the requests' own change stream.
+/// </summary>
+public sealed class RequestChangeLogSink(Requests.IRequestChangeSink inner, LogWriter log, TimeProvider time) : Requests.IRequestChangeSink
+{
+    public Requests.RequestChange Append(Requests.RequestChange change)
+    {
+        var stored = inner.Append(change);
+        log.AppendAsync(LogKind.Change, new LogRecord
+        {
+            ExchangeId = ExchangeId.New(time).Value,
+            Time = stored.At,
+            Caller = stored.By,
+            Kind = stored.Subject switch
+            {
+                Requests.RequestSubject.Grant => ExchangeKind.GrantChange,
+                Requests.RequestSubject.Dispute => ExchangeKind.DisputeChange,
+                _ => ExchangeKind.RequestDecision,
+            },
+            ResourceCode = stored.ResourceCode,
+            Entity = $"{stored.Subject.ToString().ToLowerInvariant()}/{stored.SubjectId}",
+            Status = 200,
+            Diff = JsonSerializer.SerializeToElement(new { from = stored.From, to = stored.To, detail = stored.Detail, requestSequence = stored.Sequence }, CatalogJson.Options),
+        }).GetAwaiter().GetResult();
+        return stored;
+    }
+
+    public IReadOnlyList<Requests.RequestChange> Read(long afterSequence, int limit, string? subjectId = null) => inner.Read(afterSequence, limit, subjectId);
+}

@@ -5,6 +5,7 @@ using System.Text.Json;
 using GovShare.Node.Logs;
 using GovShare.Node.Problems;
 using GovShare.Node.Tests.Functional;
+using Microsoft.Extensions.DependencyInjection;
 using static GovShare.Node.Tests.Exchange.ExchangeFixture;
 
 namespace GovShare.Node.Tests.Exchange;
@@ -75,6 +76,26 @@ public sealed class ExchangeLoggingTests : IAsyncLifetime
             var verification = LogVerifier.VerifyStore(LogStore.ForDataFolder(_f.Node.DataPath), log, key);
             Assert.True(verification.Ok, $"{log}: {verification.Message}");
         }
+    }
+
+    [Fact]
+    public void GrantCreatedAndRevoked_BothInTheChangeLog()
+    {
+        var store = _f.Node.Services.GetRequiredService<GovShare.Node.Requests.ShareRequestStore>();
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var created = store.CreateByOperator(new GovShare.Node.Requests.OperatorGrantInput(
+            new GovShare.Node.Catalog.DepartmentRef(_f.User.Division, _f.User.CreditCode),
+            Conditional,
+            [new GovShare.Node.Requests.DecidedItem("name")],
+            "casework",
+            new GovShare.Node.Requests.UsePeriod(today, today.AddDays(30)),
+            "operator decision 2026-17"));
+        Assert.True(created.Succeeded, created.Detail ?? string.Join(" ", (created.Errors ?? []).Select(e => e.Message)));
+
+        var grantChanges = Records(LogKind.Change).Where(r => r.Kind == ExchangeKind.GrantChange && r.Entity == $"grant/{created.Value!.Id}").ToList();
+
+        Assert.Single(grantChanges);
+        Assert.Equal(Conditional, grantChanges[0].ResourceCode);
     }
 
     [Fact]
