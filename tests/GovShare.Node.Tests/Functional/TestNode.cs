@@ -76,9 +76,12 @@ public sealed class TestNode : IAsyncDisposable
         Assert.Empty(Services.GetRequiredService<DepartmentRegistry>().Register(department.Division, department.CreditCode, department.Name, out _));
 
     /// <summary>An HTTPS client presenting <paramref name="certificate"/> (or none), trusting only the test root.</summary>
-    public HttpClient Client(X509Certificate2? certificate)
+    public HttpClient Client(X509Certificate2? certificate) => ClientFor(Pki, ExchangeAddress, certificate);
+
+    /// <summary>An HTTPS client for any node of <paramref name="pki"/> at <paramref name="address"/>.</summary>
+    public static HttpClient ClientFor(TestPki pki, Uri address, X509Certificate2? certificate)
     {
-        var root = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(Pki.Root, "ca", "root", "ca.crt"));
+        var root = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(pki.Root, "ca", "root", "ca.crt"));
         var handler = new SocketsHttpHandler
         {
             SslOptions = new SslClientAuthenticationOptions
@@ -101,7 +104,7 @@ public sealed class TestNode : IAsyncDisposable
             },
             PooledConnectionLifetime = TimeSpan.FromMinutes(1),
         };
-        return new HttpClient(handler) { BaseAddress = ExchangeAddress, Timeout = TimeSpan.FromSeconds(60) };
+        return new HttpClient(handler) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
     }
 
     /// <summary>A plain HTTP client for the management listener.</summary>
