@@ -30,9 +30,9 @@ public sealed class NodeClient(HttpClient http)
     public const string ArrowStreamMediaType = "application/vnd.apache.arrow.stream";
     public const string PurposeHeader = "GovShare-Purpose";
 
-    /// <summary>The one place a resource's data address is built; the resource code is escaped.</summary>
+    /// <summary>The one place a resource's data address is built: the code in URL form (<c>/</c> becomes <c>-</c>), escaped.</summary>
     public static string ResourceDataPath(string resourceCode, string? query = null) =>
-        $"v1/resources/{Uri.EscapeDataString(resourceCode)}/data" + (string.IsNullOrEmpty(query) ? "" : "?" + query);
+        $"v1/resources/{Uri.EscapeDataString(resourceCode.Replace('/', '-'))}/data" + (string.IsNullOrEmpty(query) ? "" : "?" + query);
 
     /// <summary>Pushes an Arrow IPC stream; <paramref name="bytesSent"/> reports upload progress.</summary>
     /// <exception cref="NodeRefusedException">The node answered with an error (problem+json).</exception>

@@ -9,8 +9,12 @@ namespace GovShare.Adapters.Tests;
 public sealed class NodeClientTests
 {
     [Fact]
-    public void ResourceDataPath_CodeWithReservedCharacters_IsEscaped() =>
-        Assert.Equal("v1/resources/530100%2F01%20A%3F/data?mode=append", NodeClient.ResourceDataPath("530100/01 A?", "mode=append"));
+    public void ResourceDataPath_CodeInUrlForm_SlashBecomesDash() =>
+        Assert.Equal("v1/resources/101001-000001/data?mode=append", NodeClient.ResourceDataPath("101001/000001", "mode=append"));
+
+    [Fact]
+    public void ResourceDataPath_ReservedCharacters_AreEscaped() =>
+        Assert.Equal("v1/resources/1-01%20A%3F/data", NodeClient.ResourceDataPath("1/01 A?"));
 
     [Fact]
     public async Task PushAsync_StagedDataset_PostsArrowStreamAndReadsReceipt()

@@ -88,4 +88,48 @@ internal static class DepartmentConnection
             return ExitCodes.Failed;
         }
     }
+
+    /// <summary>
+    /// Makes <paramref name="command"/> one call to the node as the department: prints a JSON answer
+    /// indented (or the raw body, to <paramref name="output"/>'s file when given), a refusal readably.
+    /// </summary>
+    public static void Call(Command command, Func<ParseResult, Func<HttpClient, Task<HttpResponseMessage>>> call, Option<string?>? output = null)
+    {
+        AddOptions(command);
+        command.SetAction((parse, cancellation) => RunAsync(async () =>
+        {
+            var config = Load(parse);
+            using var http = config.CreateHttpClient(TimeSpan.FromSeconds(60));
+            using var response = await call(parse)(http);
+            var body = await response.Content.ReadAsByteArrayAsync(cancellation);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new NodeRefusedException(response.StatusCode, System.Text.Encoding.UTF8.GetString(body));
+            }
+
+            if (output is not null && parse.GetValue(output) is { } file)
+            {
+                await File.WriteAllBytesAsync(file, body, cancellation);
+                await Console.Error.WriteLineAsync($"Wrote {body.Length} bytes to {file}.");
+            }
+            else if (response.Content.Headers.ContentType?.MediaType?.Contains("json", StringComparison.Ordinal) == true && body.Length > 0)
+            {
+                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(System.Text.Json.JsonDocument.Parse(body).RootElement, Indented));
+            }
+            else
+            {
+                await using var stdout = Console.OpenStandardOutput();
+                await stdout.WriteAsync(body, cancellation);
+            }
+
+            if (response.Headers.ETag is { } etag)
+            {
+                await Console.Error.WriteLineAsync($"ETag: {etag.Tag}");
+            }
+
+            return ExitCodes.Ok;
+        }));
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }
