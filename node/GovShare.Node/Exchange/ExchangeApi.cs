@@ -111,7 +111,7 @@ public static partial class ExchangeApi
         {
             var expected = entry.ArrowSchema();
             await using var reader = await SafeArrowReader.OpenAsync(context.Request.Body, declaredLength: context.Request.ContentLength, cancellationToken: context.RequestAborted);
-            var mismatch = SchemaDifferences(expected, reader.Schema);
+            var (columns, mismatch) = MatchColumns(entry, expected, reader.Schema);
             if (mismatch.Count > 0)
             {
                 await Refuse(context, 400, ProblemTypes.SchemaMismatch, "The pushed columns do not match the catalog's items", string.Join(" ", mismatch), new() { ["errors"] = mismatch });
@@ -123,15 +123,16 @@ public static partial class ExchangeApi
             {
                 using (batch)
                 {
-                    var nulls = NullsInRequiredItems(expected, batch);
+                    // The catalog's schema, carrying item ids, over the pushed arrays in catalog order: no copy.
+                    var canonical = new RecordBatch(expected, columns.Select(batch.Column), batch.Length);
+                    var nulls = NullsInRequiredItems(expected, canonical);
                     if (nulls is not null)
                     {
                         await Refuse(context, 400, ProblemTypes.SchemaMismatch, "A required item has no value", nulls);
                         return;
                     }
 
-                    // The catalog's schema, carrying item ids, over the pushed arrays: no copy.
-                    await push.WriteAsync(new RecordBatch(expected, Enumerable.Range(0, batch.ColumnCount).Select(batch.Column), batch.Length), context.RequestAborted);
+                    await push.WriteAsync(canonical, context.RequestAborted);
                 }
             }
 
@@ -400,31 +401,49 @@ public static partial class ExchangeApi
         }
     }
 
-    /// <summary>Each pushed column against the catalog's items: names exactly, types exactly, all of them.</summary>
-    internal static List<string> SchemaDifferences(Schema expected, Schema pushed)
+    /// <summary>
+    /// Matches each pushed column to a catalog item — by item name or id, canonicalised as pulls
+    /// are, in any order — and checks its type. Returns, for each item in catalog order, the
+    /// index of its pushed column; or every difference (missing, extra, doubled, mistyped).
+    /// </summary>
+    internal static (int[] Columns, List<string> Errors) MatchColumns(CatalogEntry entry, Schema expected, Schema pushed)
     {
         var errors = new List<string>();
-        var pushedFields = pushed.FieldsList.ToDictionary(f => f.Name, StringComparer.Ordinal);
-        foreach (var field in expected.FieldsList)
+        var columns = Enumerable.Repeat(-1, expected.FieldsList.Count).ToArray();
+        var itemIndex = entry.Items.Select((item, index) => (item.Id, index)).ToDictionary(p => p.Id, p => p.index, StringComparer.Ordinal);
+        for (var c = 0; c < pushed.FieldsList.Count; c++)
         {
-            if (!pushedFields.TryGetValue(field.Name, out var actual))
+            var field = pushed.FieldsList[c];
+            if (entry.ResolveItem(field.Name) is not { } item)
             {
-                errors.Add($"Missing column '{field.Name}'.");
+                errors.Add($"Extra column '{field.Name}' is not an item of the resource.");
+                continue;
             }
-            else if (SchemaFingerprint.TypeText(actual.DataType) != SchemaFingerprint.TypeText(field.DataType))
+
+            var i = itemIndex[item.Id];
+            if (columns[i] >= 0)
             {
-                errors.Add($"Column '{field.Name}' is {SchemaFingerprint.TypeText(actual.DataType)}; the catalog says {SchemaFingerprint.TypeText(field.DataType)}.");
+                errors.Add($"Columns '{pushed.FieldsList[columns[i]].Name}' and '{field.Name}' are both item '{item.Name}' ({item.Id}).");
+                continue;
+            }
+
+            columns[i] = c;
+            var want = SchemaFingerprint.TypeText(expected.GetFieldByIndex(i).DataType);
+            if (SchemaFingerprint.TypeText(field.DataType) != want)
+            {
+                errors.Add($"Column '{field.Name}' is {SchemaFingerprint.TypeText(field.DataType)}; the catalog says {want}.");
             }
         }
 
-        var known = expected.FieldsList.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
-        errors.AddRange(pushed.FieldsList.Where(f => !known.Contains(f.Name)).Select(f => $"Extra column '{f.Name}' is not an item of the resource."));
-        if (errors.Count == 0 && !expected.FieldsList.Select(f => f.Name).SequenceEqual(pushed.FieldsList.Select(f => f.Name), StringComparer.Ordinal))
+        for (var i = 0; i < columns.Length; i++)
         {
-            errors.Add($"Columns must come in the catalog's order: {string.Join(", ", expected.FieldsList.Select(f => f.Name))}.");
+            if (columns[i] < 0)
+            {
+                errors.Add($"Missing column '{expected.GetFieldByIndex(i).Name}' (item {entry.Items[i].Id}).");
+            }
         }
 
-        return errors;
+        return (columns, errors);
     }
 
     private static string? NullsInRequiredItems(Schema expected, RecordBatch batch)

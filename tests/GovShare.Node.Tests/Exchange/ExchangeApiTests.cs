@@ -297,6 +297,46 @@ public sealed class ExchangeApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Push_ColumnsNamedByItemIdInAnotherOrder_MappedToTheCatalogsItems()
+    {
+        var people = People(4).Single();
+        var schema = new Schema.Builder()
+            .Field(new Field("income", DoubleType.Default, true))
+            .Field(new Field("ADDRESS", StringType.Default, true))
+            .Field(new Field("name", StringType.Default, true))
+            .Field(new Field("birth_date", Date32Type.Default, true))
+            .Field(new Field("Id_Number", StringType.Default, false))
+            .Build();
+        using var reordered = new RecordBatch(schema, [people.Column(3), people.Column(4), people.Column(1), people.Column(2), people.Column(0)], 4);
+        using var client = _f.Node.Client(_f.Provider.Certificate);
+
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync(DataPath(Unconditional), ArrowContent(await StreamAsync([reordered])))).StatusCode);
+
+        using var user = _f.Node.Client(_f.User.Certificate);
+        var (pulledSchema, batches) = await ReadAsync(await user.SendAsync(Pull(Unconditional, "stats")));
+        Assert.Equal(["公民身份号码", "姓名", "出生日期", "Annual Income"], pulledSchema.FieldsList.Select(f => f.Name));
+        Assert.Equal(Name(1), ((StringArray)batches[0].Column(1)).GetString(1));
+        Assert.Equal(30002, ((DoubleArray)batches[0].Column(3)).GetValue(2));
+    }
+
+    [Fact]
+    public async Task Push_TwoColumnsForOneItem_400()
+    {
+        var people = People(2).Single();
+        var schema = new Schema.Builder()
+            .Field(new Field("公民身份号码", StringType.Default, false))
+            .Field(new Field("id_number", StringType.Default, false))
+            .Build();
+        using var doubled = new RecordBatch(schema, [people.Column(0), people.Column(0)], 2);
+        using var client = _f.Node.Client(_f.Provider.Certificate);
+
+        var problem = await ProblemAssert.IsProblemAsync(await client.PostAsync(DataPath(Unconditional), ArrowContent(await StreamAsync([doubled]))), HttpStatusCode.BadRequest, ProblemTypes.SchemaMismatch);
+
+        Assert.Contains(problem.GetProperty("errors").EnumerateArray(), e => e.GetString()!.Contains("are both item", StringComparison.Ordinal));
+        AssertNoVersion(Unconditional);
+    }
+
+    [Fact]
     public async Task Push_NullInRequiredItem_400AndNothingPublished()
     {
         var batch = People(3).Single();
