@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Globalization;
+using GovShare.LoadBenchmark.Servers;
+
+namespace GovShare.LoadBenchmark.Driver;
+
+/// <summary>
+/// A server of the benchmark in its own process (this program with a role argument): its
+/// memory is its own, readable from <c>/proc/&lt;pid&gt;/status</c>, and it competes for the
+/// same two cores as it would in production. Stopped by closing its standard input.
+/// </summary>
+internal sealed class ChildProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly Queue<string> _tail = new();
+
+    private ChildProcess(string name, Process process)
+    {
+        Name = name;
+        _process = process;
+    }
+
+    public string Name { get; }
+
+    public Uri Address { get; private set; } = null!;
+
+    public int Pid => _process.Id;
+
+    public static async Task<ChildProcess> StartAsync(string name, string role, ServerConfig config, string folder)
+    {
+        var configPath = Path.Combine(folder, name + ".json");
+        config.Write(configPath);
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = folder,
+        };
+        start.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);
+        start.ArgumentList.Add(role);
+        start.ArgumentList.Add(configPath);
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {name}.");
+        var child = new ChildProcess(name, process);
+        var ready = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                ready.TrySetException(new InvalidOperationException($"{name} exited before it was ready:\n{child.Tail()}"));
+                return;
+            }
+
+            if (e.Data.StartsWith("READY ", StringComparison.Ordinal))
+            {
+                ready.TrySetResult(new Uri(e.Data["READY ".Length..].Trim()));
+            }
+            else
+            {
+                child.Keep(e.Data);
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                child.Keep(e.Data);
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var finished = await Task.WhenAny(ready.Task, Task.Delay(TimeSpan.FromSeconds(120)));
+        if (finished != ready.Task)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{name} was not ready within 120 s:\n{child.Tail()}");
+        }
+
+        child.Address = await ready.Task;
+        return child;
+    }
+
+    /// <summary>Peak resident set size since the process started (VmHWM), in bytes.</summary>
+    public long PeakWorkingSet => Status("VmHWM:");
+
+    /// <summary>Resident set size now (VmRSS), in bytes.</summary>
+    public long WorkingSet => Status("VmRSS:");
+
+    public string Tail()
+    {
+        lock (_tail)
+        {
+            return string.Join('\n', _tail);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // Already gone.
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        _process.Dispose();
+    }
+
+    private void Keep(string line)
+    {
+        lock (_tail)
+        {
+            _tail.Enqueue(line);
+            if (_tail.Count > 40)
+            {
+                _tail.Dequeue();
+            }
+        }
+    }
+
+    private long Status(string field)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{Pid}/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+            var kilobytes = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+            return kilobytes is null ? 0 : long.Parse(kilobytes, CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}

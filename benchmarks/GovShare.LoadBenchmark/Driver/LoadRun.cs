@@ -1,0 +1,571 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography.X509Certificates;
+using Apache.Arrow.Ipc;
+using Confluent.Kafka;
+using GovShare.LoadBenchmark.Servers;
+using GovShare.Node.Identity;
+using GovShare.Node.Logs;
+using GovShare.Node.Pki;
+using GovShare.Node.Tests.Logs;
+
+namespace GovShare.LoadBenchmark.Driver;
+
+/// <summary>
+/// The load benchmark: a development PKI, a Kunming node (530100) and its province (530000) as
+/// child processes, the raw Kestrel and YARP baselines as child processes, a Kafka mock cluster,
+/// then each case against its baseline in alternating rounds, medians compared.
+/// </summary>
+internal sealed partial class LoadRun
+{
+    private const string Kunming = "530100";
+    private const string Province = "530000";
+    private const string LargeCode = "101001/000101";
+    private const string PushCode = "101001/000102";
+    private const string SmallCode = "101001/000103";
+    private const string TextCode = "101001/000104";
+    private const string ForwardedCode = "101001/000105";
+
+    private readonly Sizes _sizes;
+    private readonly bool _smoke;
+    private readonly string _work;
+    private readonly string _files;
+    private readonly List<CaseResult> _cases = [];
+    private readonly List<string> _notes = [];
+    private readonly Dictionary<string, double> _sizeFigures = [];
+    private PkiFolder _pki = null!;
+    private X509Certificate2Collection _roots = null!;
+    private Dept _provider = null!;
+    private Dept _user = null!;
+    private Dept _provinceUser = null!;
+    private long _kunmingExchanges;
+    private bool _exchangeLog = true;
+
+    private LoadRun(Sizes sizes, bool smoke, string work)
+    {
+        _sizes = sizes;
+        _smoke = smoke;
+        _work = work;
+        _files = Directory.CreateDirectory(Path.Combine(work, "files")).FullName;
+    }
+
+    public static async Task<int> MainAsync(string[] args)
+    {
+        var smoke = args.Contains("--smoke");
+        var output = Option(args, "--out") ?? Path.GetFullPath(smoke ? "load-smoke.json" : "load-results.json");
+        var work = Option(args, "--work") ?? Path.Combine(Path.GetTempPath(), $"govshare-load-{Environment.ProcessId}");
+        var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep" or "--no-exchange-log")).ToList();
+        if (unknown.Count > 0)
+        {
+            await Console.Error.WriteLineAsync($"Unknown options: {string.Join(' ', unknown)}. Usage: GovShare.LoadBenchmark [--smoke] [--out results.json] [--work folder] [--keep]");
+            return 2;
+        }
+
+        Directory.CreateDirectory(work);
+        var run = new LoadRun(smoke ? Sizes.Smoke : Sizes.Full, smoke, work) { _exchangeLog = !args.Contains("--no-exchange-log") };
+        var started = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            await run.ExecuteAsync();
+        }
+        catch (Exception ex)
+        {
+            Progress.End("failed");
+            await Console.Error.WriteLineAsync(ex.ToString());
+            return 1;
+        }
+        finally
+        {
+            if (!args.Contains("--keep"))
+            {
+                TryDelete(work);
+            }
+        }
+
+        var results = new RunResults(started, clock.Elapsed.TotalSeconds, smoke, Machine(), run._sizeFigures, run._cases, run._notes);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+        await File.WriteAllTextAsync(output, results.ToJson());
+        Console.Out.WriteLine(results.ToMarkdown());
+        foreach (var note in run._notes)
+        {
+            Console.Out.WriteLine("- " + note);
+        }
+
+        Console.Out.WriteLine($"Results: {output} ({clock.Elapsed.TotalSeconds:0} s)");
+        return 0;
+    }
+
+    private async Task ExecuteAsync()
+    {
+        Progress.Begin("set-up");
+        CreatePki();
+        using var kafka = new KafkaMockCluster(3);
+        var kunmingPort = FreePort();
+        var provincePort = FreePort();
+        var kunmingConfig = NodeConfig(Kunming, kunmingPort, kafka.BootstrapServers) with
+        {
+            Departments = [_provider.Spec, _user.Spec],
+            Links = [new LinkSpec(Province, "Parent", $"https://localhost:{provincePort}/")],
+            Resources = [.. new[] { LargeCode, PushCode, SmallCode, TextCode, ForwardedCode }.Select(code => new ResourceSpec(code, Kunming, _provider.CreditCode, _provider.Name))],
+        };
+        var provinceConfig = NodeConfig(Province, provincePort, kafka.BootstrapServers) with
+        {
+            Departments = [_provinceUser.Spec],
+            Links = [new LinkSpec(Kunming, "Child", $"https://localhost:{kunmingPort}/")],
+        };
+
+        Progress.Update("starting the Kunming and province nodes", force: true);
+        var kunming = await ChildProcess.StartAsync("node-530100", NodeHost.Role, kunmingConfig, _work);
+        await using var province = await ChildProcess.StartAsync("node-530000", NodeHost.Role, provinceConfig, _work);
+        using var providerClient = Http.Client(_provider.Certificate, _roots, kunming.Address);
+
+        // The provider pushes every resource once (set-up, not measured).
+        await PushGeneratedAsync(providerClient, LargeCode, _sizes.LargeRows, "large resource");
+        await PushGeneratedAsync(providerClient, SmallCode, 1, "one-row resource");
+        await PushGeneratedAsync(providerClient, TextCode, _sizes.TextRows, "text resource");
+        await PushGeneratedAsync(providerClient, ForwardedCode, _sizes.ForwardedRows, "forwarded resource");
+        var pushFile = Path.Combine(_files, "push.arrow");
+        await using (var file = File.Create(pushFile))
+        {
+            await Population.WriteStreamAsync(file, _sizes.PushRows, _sizes.BatchRows);
+        }
+
+        // The bytes the node serves become the baselines' files: same output bytes.
+        long largeRows;
+        using (var userClient = Http.Client(_user.Certificate, _roots, kunming.Address))
+        {
+            largeRows = await CaptureAsync(userClient, Http.Pull(LargeCode), "large.arrow");
+            await CaptureAsync(userClient, Http.Pull(SmallCode), "small.arrow");
+            await CaptureAsync(userClient, Http.Pull(ForwardedCode), "forwarded.arrow");
+        }
+
+        // A fresh node process for the measured cases, so its peak working set is theirs.
+        Progress.Update("restarting the Kunming node", force: true);
+        await kunming.DisposeAsync();
+        kunming = await ChildProcess.StartAsync("node-530100-measured", NodeHost.Role, kunmingConfig with { Departments = [], Links = [], Resources = [] }, _work);
+        await using var _ = kunming;
+        await using var raw = await ChildProcess.StartAsync("raw-kestrel", RawServer.Role, BaselineConfig() with { Folder = _files }, _work);
+        await using var yarp = await ChildProcess.StartAsync("yarp-hop", YarpHop.Role, BaselineConfig() with
+        {
+            Upstream = raw.Address.ToString(),
+            ClientCertificate = Path.Combine(_pki.IssuedFolder, $"node-{Province}.crt"),
+            ClientKey = Path.Combine(_pki.IssuedFolder, $"node-{Province}.key"),
+        }, _work);
+        Progress.End("ready: nodes, raw Kestrel, YARP hop, Kafka mock cluster " + kafka.BootstrapServers);
+
+        using var user = Http.Client(_user.Certificate, _roots, kunming.Address);
+        using var rawClient = Http.Client(_user.Certificate, _roots, raw.Address);
+        using var yarpClient = Http.Client(_user.Certificate, _roots, yarp.Address);
+        using var provinceClient = Http.Client(_provinceUser.Certificate, _roots, province.Address);
+
+        await LargePullAsync(user, rawClient, kunming, raw, largeRows);
+        await PushAsync(providerClient, rawClient, pushFile);
+        await SmallExchangesAsync(user, rawClient);
+        await ForwardedAsync(provinceClient, yarpClient);
+        await ArrowVersusJsonAsync(user);
+        await KafkaCheckAsync(kafka);
+    }
+
+    private async Task LargePullAsync(HttpClient node, HttpClient raw, ChildProcess kunming, ChildProcess rawServer, long rows)
+    {
+        Progress.Begin("pull-large");
+        await WarmUpAsync(node, raw);
+        long sampledPeak = 0;
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                sampledPeak = Math.Max(sampledPeak, kunming.WorkingSet);
+                await Task.Delay(50, CancellationToken.None);
+            }
+        });
+        var (nodeRuns, rawRuns) = await RoundsAsync(
+            () => Http.DownloadAsync(raw, Http.Get("files/large.arrow"), progress: b => Progress.Update($"raw Kestrel {b / 1e6:0} MB")),
+            () => Http.DownloadAsync(node, Http.Pull(LargeCode), progress: b => Progress.Update($"node {b / 1e6:0} MB, node RSS {kunming.WorkingSet / 1e6:0} MB")));
+        await sampling.CancelAsync();
+        await sampler;
+        var nodeMbps = Median(nodeRuns.Select(t => t.MegabytesPerSecond));
+        var rawMbps = Median(rawRuns.Select(t => t.MegabytesPerSecond));
+        var bytes = nodeRuns[0].Bytes;
+        Add("pull-large", "Pull of a large resource (projection + 2 masked items), Arrow", "raw Kestrel mTLS file", "MB/s", nodeMbps, rawMbps, 0.8, new()
+        {
+            ["rows"] = rows,
+            ["bytes"] = bytes,
+            ["nodeRowsPerSecond"] = rows / Median(nodeRuns.Select(t => t.Seconds)),
+            ["baselineRowsPerSecond"] = rows / Median(rawRuns.Select(t => t.Seconds)),
+            ["rounds"] = nodeRuns.Count,
+        });
+
+        var peakMb = kunming.PeakWorkingSet / 1e6;
+        Add("peak-working-set-1gb-pull", $"Node peak working set (VmHWM) during {bytes / 1e9:0.00} GB pulls", "limit", "MB", peakMb, 256, 0, new()
+        {
+            ["nodeSampledPeakRssMB"] = sampledPeak / 1e6,
+            ["rawKestrelPeakMB"] = rawServer.PeakWorkingSet / 1e6,
+            ["pulledBytes"] = bytes,
+        }, met: peakMb <= 256, target: "≤ 256 MB");
+        _kunmingExchanges += nodeRuns.Count + 1;
+    }
+
+    private async Task PushAsync(HttpClient node, HttpClient raw, string file)
+    {
+        Progress.Begin("push");
+        var path = Population.DataPath(PushCode, "mode=replace");
+        var (nodeRuns, rawRuns) = await RoundsAsync(
+            () => Http.UploadAsync(raw, "upload", file),
+            () => Http.UploadAsync(node, path, file),
+            label: "uploading " + new FileInfo(file).Length / 1_000_000 + " MB");
+        var nodeMbps = Median(nodeRuns.Select(t => t.MegabytesPerSecond));
+        Add("push", "Push (validated, written, fsync'd, published)", "raw Kestrel mTLS upload to a file, fsync'd", "MB/s", nodeMbps, Median(rawRuns.Select(t => t.MegabytesPerSecond)), 0.7, new()
+        {
+            ["rows"] = _sizes.PushRows,
+            ["bytes"] = nodeRuns[0].Bytes,
+            ["nodeRowsPerSecond"] = _sizes.PushRows / Median(nodeRuns.Select(t => t.Seconds)),
+            ["rounds"] = nodeRuns.Count,
+        });
+        _kunmingExchanges += nodeRuns.Count;
+    }
+
+    private async Task SmallExchangesAsync(HttpClient node, HttpClient raw)
+    {
+        Progress.Begin("small-exchanges");
+        var rounds = Math.Max(1, _sizes.Rounds - 1);
+        var nodeLoops = new List<Loop>();
+        var rawLoops = new List<Loop>();
+        await ClosedLoopAsync(raw, () => Http.Get("small"), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), "warm-up raw");
+        var warm = await ClosedLoopAsync(node, () => Http.Pull(SmallCode), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), "warm-up node");
+        _kunmingExchanges += warm.Requests;
+        for (var round = 0; round < rounds; round++)
+        {
+            rawLoops.Add(await ClosedLoopAsync(raw, () => Http.Get("small"), _sizes.SmallDuration, $"round {round + 1}/{rounds} raw"));
+            nodeLoops.Add(await ClosedLoopAsync(node, () => Http.Pull(SmallCode), _sizes.SmallDuration, $"round {round + 1}/{rounds} node"));
+        }
+
+        var nodeLatencies = nodeLoops.SelectMany(l => l.LatenciesMs).Order().ToArray();
+        var rawLatencies = rawLoops.SelectMany(l => l.LatenciesMs).Order().ToArray();
+        var nodeRps = nodeLoops.Sum(l => l.Requests) / nodeLoops.Sum(l => l.Seconds);
+        var rawRps = rawLoops.Sum(l => l.Requests) / rawLoops.Sum(l => l.Seconds);
+        _kunmingExchanges += nodeLoops.Sum(l => l.Requests);
+        Add("small-exchanges", "One-row pulls, exchange log on (fsync + Kafka relay)", "raw Kestrel mTLS, same body", "req/s", nodeRps, rawRps, 0.5, new()
+        {
+            ["workers"] = _sizes.SmallWorkers,
+            ["nodeP50Ms"] = Percentile(nodeLatencies, 0.50),
+            ["nodeP99Ms"] = Percentile(nodeLatencies, 0.99),
+            ["baselineP50Ms"] = Percentile(rawLatencies, 0.50),
+            ["baselineP99Ms"] = Percentile(rawLatencies, 0.99),
+            ["nodeRequests"] = nodeLoops.Sum(l => l.Requests),
+            ["bodyBytes"] = new FileInfo(Path.Combine(_files, "small.arrow")).Length,
+        });
+    }
+
+    private async Task ForwardedAsync(HttpClient province, HttpClient yarp)
+    {
+        Progress.Begin("pull-forwarded");
+        await Http.DownloadAsync(yarp, Http.Get("small"));
+        await Http.DownloadAsync(province, Http.Pull(SmallCode));
+        var (nodeRuns, rawRuns) = await RoundsAsync(
+            () => Http.DownloadAsync(yarp, Http.Get("files/forwarded.arrow"), progress: b => Progress.Update($"YARP hop {b / 1e6:0} MB")),
+            () => Http.DownloadAsync(province, Http.Pull(ForwardedCode), progress: b => Progress.Update($"province → Kunming {b / 1e6:0} MB")));
+        Add("pull-forwarded", "Pull forwarded by the province to Kunming (one YARP hop + owner)", "minimal YARP mTLS hop → raw Kestrel", "MB/s", Median(nodeRuns.Select(t => t.MegabytesPerSecond)), Median(rawRuns.Select(t => t.MegabytesPerSecond)), 0.8, new()
+        {
+            ["rows"] = _sizes.ForwardedRows,
+            ["bytes"] = nodeRuns[0].Bytes,
+            ["rounds"] = nodeRuns.Count,
+        });
+        _kunmingExchanges += nodeRuns.Count + 1;
+    }
+
+    private async Task ArrowVersusJsonAsync(HttpClient node)
+    {
+        Progress.Begin("arrow-vs-json");
+        await Http.DownloadAsync(node, Http.Pull(TextCode, "application/json"));
+        var arrow = await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode)), _sizes.TextDuration, "Arrow");
+        var json = await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode, "application/json")), _sizes.TextDuration, "JSON");
+        var arrowRows = arrow.Count * _sizes.TextRows / arrow.Sum(t => t.Seconds);
+        var jsonRows = json.Count * _sizes.TextRows / json.Sum(t => t.Seconds);
+        Add("arrow-vs-json", "Same rows through the node as Arrow", "the node as JSON", "rows/s", arrowRows, jsonRows, 10, new()
+        {
+            ["rowsPerPull"] = _sizes.TextRows,
+            ["arrowBytesPerPull"] = arrow[0].Bytes,
+            ["jsonBytesPerPull"] = json[0].Bytes,
+            ["arrowPulls"] = arrow.Count,
+            ["jsonPulls"] = json.Count,
+        });
+        _kunmingExchanges += arrow.Count + json.Count + 1;
+    }
+
+    private async Task KafkaCheckAsync(KafkaMockCluster kafka)
+    {
+        Progress.Begin("kafka");
+        var topic = KafkaOptions.Topic(Kunming, LogKind.Exchange);
+        if (!_exchangeLog)
+        {
+            _notes.Add("Run with --no-exchange-log: no exchange-log records were appended or relayed.");
+            Progress.End("skipped (--no-exchange-log)");
+            return;
+        }
+
+        long relayed = 0;
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(_smoke ? 10 : 30))
+        {
+            relayed = RecordsIn(kafka.BootstrapServers, topic);
+            Progress.Update($"{relayed} exchange records in {topic}");
+            if (relayed >= _kunmingExchanges)
+            {
+                break;
+            }
+
+            await Task.Delay(500);
+        }
+
+        Progress.End($"{relayed} exchange-log records of Kunming in Kafka topic {topic}");
+        _notes.Add($"Kafka: {relayed} exchange-log records of node 530100 reached topic {topic} of the mock cluster (the driver made about {_kunmingExchanges} exchanges with that node, plus the provider's set-up pushes before its restart).");
+    }
+
+    private static long RecordsIn(string bootstrap, string topic)
+    {
+        try
+        {
+            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
+            var metadata = admin.GetMetadata(topic, TimeSpan.FromSeconds(5));
+            using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "govshare-load-benchmark" }).Build();
+            return metadata.Topics.SelectMany(t => t.Partitions)
+                .Sum(p => consumer.QueryWatermarkOffsets(new TopicPartition(topic, p.PartitionId), TimeSpan.FromSeconds(5)).High.Value);
+        }
+        catch (KafkaException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>Alternates baseline and node rounds (baseline first), so drift from other work on the machine hits both.</summary>
+    private async Task<(List<Transfer> Node, List<Transfer> Baseline)> RoundsAsync(Func<Task<Transfer>> baseline, Func<Task<Transfer>> node, string? label = null)
+    {
+        var nodeRuns = new List<Transfer>();
+        var baselineRuns = new List<Transfer>();
+        for (var round = 0; round < _sizes.Rounds; round++)
+        {
+            Progress.Update($"round {round + 1}/{_sizes.Rounds} baseline {label}", force: true);
+            baselineRuns.Add(await baseline());
+            Progress.Update($"round {round + 1}/{_sizes.Rounds} node {label}", force: true);
+            nodeRuns.Add(await node());
+        }
+
+        Progress.End($"node {Median(nodeRuns.Select(t => t.MegabytesPerSecond)):0} MB/s, baseline {Median(baselineRuns.Select(t => t.MegabytesPerSecond)):0} MB/s");
+        return (nodeRuns, baselineRuns);
+    }
+
+    private static async Task<List<Transfer>> RepeatAsync(Func<Task<Transfer>> transfer, TimeSpan duration, string label)
+    {
+        var runs = new List<Transfer>();
+        var clock = Stopwatch.StartNew();
+        do
+        {
+            runs.Add(await transfer());
+            Progress.Update($"{label}: {runs.Count} pulls");
+        }
+        while (clock.Elapsed < duration);
+        return runs;
+    }
+
+    private async Task<Loop> ClosedLoopAsync(HttpClient client, Func<HttpRequestMessage> request, TimeSpan duration, string label)
+    {
+        var clock = Stopwatch.StartNew();
+        long requests = 0;
+        var workers = Enumerable.Range(0, _sizes.SmallWorkers).Select(worker => Task.Run(async () =>
+        {
+            var latencies = new List<double>(4096);
+            while (clock.Elapsed < duration)
+            {
+                var started = Stopwatch.GetTimestamp();
+                using var message = request();
+                using var response = await client.SendAsync(message);
+                await Http.EnsureOkAsync(response, message);
+                _ = await response.Content.ReadAsByteArrayAsync();
+                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                var done = Interlocked.Increment(ref requests);
+                Progress.Update($"{label}: {done} requests, {done / clock.Elapsed.TotalSeconds:0} req/s");
+            }
+
+            return latencies;
+        })).ToList();
+        var all = await Task.WhenAll(workers);
+        var seconds = clock.Elapsed.TotalSeconds;
+        return new Loop(requests, seconds, [.. all.SelectMany(l => l)]);
+    }
+
+    private static async Task WarmUpAsync(HttpClient node, HttpClient raw)
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await Http.DownloadAsync(raw, Http.Get("small"));
+            await Http.DownloadAsync(node, Http.Pull(SmallCode));
+        }
+    }
+
+    private async Task PushGeneratedAsync(HttpClient provider, string code, long rows, string what)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var content = new GeneratedContent(rows, _sizes.BatchRows, sent => Progress.Update($"pushing the {what}: {sent / 1e6:0} MB"));
+        using var request = new HttpRequestMessage(HttpMethod.Post, Population.DataPath(code, "mode=replace")) { Content = content };
+        using var response = await provider.SendAsync(request);
+        await Http.EnsureOkAsync(response, request);
+        Progress.End($"pushed the {what}: {rows:#,0} rows, {content.Sent / 1e6:0} MB in {Stopwatch.GetElapsedTime(started).TotalSeconds:0.0} s");
+        _sizeFigures[what.Replace(' ', '-') + "-rows"] = rows;
+    }
+
+    /// <summary>Pulls once into a file for the baselines and counts the rows in it (the bytes are a valid Arrow stream).</summary>
+    private async Task<long> CaptureAsync(HttpClient client, HttpRequestMessage request, string name)
+    {
+        var path = Path.Combine(_files, name);
+        await using (var file = File.Create(path))
+        {
+            await Http.DownloadAsync(client, request, file, b => Progress.Update($"capturing {name}: {b / 1e6:0} MB"));
+        }
+
+        long rows = 0;
+        await using (var file = File.OpenRead(path))
+        {
+            using var reader = new ArrowStreamReader(file);
+            while (await reader.ReadNextRecordBatchAsync() is { } batch)
+            {
+                rows += batch.Length;
+                batch.Dispose();
+            }
+        }
+
+        Progress.End($"captured {name}: {new FileInfo(path).Length / 1e6:0.0} MB, {rows:#,0} rows");
+        _sizeFigures[name + "-bytes"] = new FileInfo(path).Length;
+        return rows;
+    }
+
+    private void Add(string id, string title, string baselineTitle, string metric, double node, double baseline, double minimumRatio, Dictionary<string, double> details, bool? met = null, string? target = null)
+    {
+        var ratio = baseline > 0 ? node / baseline : 0;
+        _cases.Add(new CaseResult(id, title, baselineTitle, metric, Math.Round(node, 2), Math.Round(baseline, 2), Math.Round(ratio, 3), target ?? $"≥ {minimumRatio.ToString(CultureInfo.InvariantCulture)}", met ?? ratio >= minimumRatio, details.ToDictionary(d => d.Key, d => Math.Round(d.Value, 2))));
+    }
+
+    private void CreatePki()
+    {
+        _pki = new PkiFolder(Path.Combine(_work, "pki"));
+        var now = DateTimeOffset.UtcNow;
+        _pki.CreateRoot(Province, "Yunnan Province GovShare Root CA (benchmark)", now.AddDays(-1));
+        _pki.CreateIntermediate(Kunming, "Kunming GovShare CA (benchmark)", now.AddDays(-1));
+        foreach (var ca in _pki.AllAuthorities())
+        {
+            _pki.PublishCrl(ca, now);
+        }
+
+        foreach (var division in new[] { Province, Kunming })
+        {
+            _pki.IssueNode(division, now.AddMinutes(-5), now.AddDays(7), ["localhost"], [IPAddress.Loopback]);
+        }
+
+        _roots = [];
+        _roots.ImportFromPemFile(_pki.TrustAnchorsFile);
+        _provider = Issue(Kunming, "11530100MB0000001", "Kunming Public Security Bureau");
+        _user = Issue(Kunming, "11530100MB0000002", "Kunming Civil Affairs Bureau");
+        _provinceUser = Issue(Province, "11530000MB0000003", "Yunnan Provincial Health Commission");
+    }
+
+    private Dept Issue(string division, string body, string name)
+    {
+        var code = CreditCode.Complete(body);
+        var now = DateTimeOffset.UtcNow;
+        var files = _pki.IssueDepartment(division, code, name, now.AddMinutes(-5), now.AddDays(7));
+        return new Dept(new DepartmentSpec(division, code, name), ServerConfig.LoadCertificate(files.CertificatePath, files.KeyPath));
+    }
+
+    private ServerConfig NodeConfig(string division, int port, string kafka) => new()
+    {
+        ExchangeLog = _exchangeLog,
+        Settings = new()
+        {
+            ["Node:DivisionCode"] = division,
+            ["Node:DataPath"] = Path.Combine(_work, "data-" + division),
+            ["Node:ExchangeUrl"] = $"https://127.0.0.1:{port}",
+            ["Node:ManagementUrl"] = "http://127.0.0.1:0",
+            ["Node:Certificate"] = Path.Combine(_pki.IssuedFolder, $"node-{division}.crt"),
+            ["Node:Key"] = Path.Combine(_pki.IssuedFolder, $"node-{division}.key"),
+            ["Node:TrustAnchors"] = _pki.TrustAnchorsFile,
+            ["Node:Intermediates"] = _pki.IntermediatesFile,
+            ["Node:CrlPath"] = _pki.CrlFolder,
+            ["Hierarchy:PublishInterval"] = "00:00:01",
+            ["Hierarchy:HealthInterval"] = "00:00:02",
+            ["Kafka:BootstrapServers"] = kafka,
+            // The shipped appsettings.json: information logging to the console (drained by the driver).
+            ["Logging:LogLevel:Default"] = "Information",
+            ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+            ["Logging:LogLevel:Microsoft.AspNetCore.DataProtection"] = "Error",
+        },
+    };
+
+    private ServerConfig BaselineConfig() => new()
+    {
+        Certificate = Path.Combine(_pki.IssuedFolder, $"node-{Kunming}.crt"),
+        Key = Path.Combine(_pki.IssuedFolder, $"node-{Kunming}.key"),
+        TrustAnchors = _pki.TrustAnchorsFile,
+        Intermediates = _pki.IntermediatesFile,
+    };
+
+    private static Dictionary<string, string> Machine()
+    {
+        var cpu = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() : null;
+        var memory = File.Exists("/proc/meminfo") ? File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() : null;
+        return new()
+        {
+            ["processors"] = Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture),
+            ["cpu"] = cpu ?? "unknown",
+            ["memory"] = memory ?? "unknown",
+            ["os"] = RuntimeInformation.OSDescription,
+            ["runtime"] = RuntimeInformation.FrameworkDescription,
+            ["gc"] = System.Runtime.GCSettings.IsServerGC ? "server" : "workstation",
+        };
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? 0 : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+    }
+
+    private static void TryDelete(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A temp folder left behind is harmless.
+        }
+    }
+
+    private sealed record Dept(DepartmentSpec Spec, X509Certificate2 Certificate)
+    {
+        public string CreditCode => Spec.CreditCode;
+
+        public string Name => Spec.Name;
+    }
+
+    private sealed record Loop(long Requests, double Seconds, double[] LatenciesMs);
+}

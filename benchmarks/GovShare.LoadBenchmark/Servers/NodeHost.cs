@@ -1,0 +1,71 @@
+using GovShare.Node.Catalog;
+using GovShare.Node.Hierarchy;
+using GovShare.Node.Hosting;
+using GovShare.Node.Identity;
+using GovShare.Node.Logs;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GovShare.LoadBenchmark.Servers;
+
+/// <summary>
+/// <c>serve-node</c>: a real GovShare node (<see cref="GovShareNode.Build"/>, as <c>govshare node
+/// run</c> starts it) in its own process, so its working set is its own. Before it reports ready
+/// it does the operator's and provider's set-up: departments, links, catalog entries.
+/// </summary>
+public static class NodeHost
+{
+    public const string Role = "serve-node";
+
+    public static async Task<int> RunAsync(string configPath)
+    {
+        var config = ServerConfig.Read(configPath);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(config.Settings).Build();
+        await using var node = GovShareNode.Build([], config.Settings, services =>
+        {
+            if (config.ExchangeLog)
+            {
+                services.AddGovShareLogs(configuration);
+                services.AddSingleton<IStartupFilter, ExchangeLogMiddleware>();
+            }
+        });
+
+        var registry = node.Services.GetRequiredService<DepartmentRegistry>();
+        foreach (var department in config.Departments)
+        {
+            Check(registry.Register(department.Division, department.CreditCode, department.Name, out _), "department " + department.CreditCode);
+        }
+
+        var links = node.Services.GetRequiredService<NodeLinkRegistry>();
+        foreach (var link in config.Links)
+        {
+            Check(links.Link(link.Division, Enum.Parse<LinkRole>(link.Role), link.Url, out _), "link " + link.Division);
+        }
+
+        var catalog = node.Services.GetRequiredService<CatalogStore>();
+        foreach (var resource in config.Resources)
+        {
+            var provider = new DepartmentRef(resource.ProviderDivision, resource.ProviderCreditCode, resource.ProviderName);
+            var result = catalog.Create(Population.Entry(resource.Code, provider), CallerIdentity.Department(resource.ProviderDivision, resource.ProviderCreditCode));
+            if (!result.Succeeded)
+            {
+                throw new InvalidOperationException($"Catalog entry {resource.Code} refused: {result.Outcome} {string.Join(" ", result.Errors ?? [])} {result.Detail}");
+            }
+        }
+
+        await node.StartAsync();
+        ServerConfig.Ready(node.ExchangeAddress);
+        await ServerConfig.WaitForStopAsync();
+        await node.StopAsync();
+        return 0;
+    }
+
+    private static void Check(IReadOnlyList<string> errors, string what)
+    {
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException($"Set-up of {what} refused: {string.Join(" ", errors)}");
+        }
+    }
+}
