@@ -41,7 +41,6 @@ internal sealed partial class LoadRun
     private Dept _user = null!;
     private Dept _provinceUser = null!;
     private long _kunmingExchanges;
-    private bool _exchangeLog = true;
 
     private LoadRun(Sizes sizes, bool smoke, string work)
     {
@@ -56,7 +55,7 @@ internal sealed partial class LoadRun
         var smoke = args.Contains("--smoke");
         var output = Option(args, "--out") ?? Path.GetFullPath(smoke ? "load-smoke.json" : "load-results.json");
         var work = Option(args, "--work") ?? Path.Combine(Path.GetTempPath(), $"govshare-load-{Environment.ProcessId}");
-        var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep" or "--no-exchange-log")).ToList();
+        var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep")).ToList();
         if (unknown.Count > 0)
         {
             await Console.Error.WriteLineAsync($"Unknown options: {string.Join(' ', unknown)}. Usage: GovShare.LoadBenchmark [--smoke] [--out results.json] [--work folder] [--keep]");
@@ -64,7 +63,7 @@ internal sealed partial class LoadRun
         }
 
         Directory.CreateDirectory(work);
-        var run = new LoadRun(smoke ? Sizes.Smoke : Sizes.Full, smoke, work) { _exchangeLog = !args.Contains("--no-exchange-log") };
+        var run = new LoadRun(smoke ? Sizes.Smoke : Sizes.Full, smoke, work);
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         try
@@ -301,13 +300,6 @@ internal sealed partial class LoadRun
     {
         Progress.Begin("kafka");
         var topic = KafkaOptions.Topic(Kunming, LogKind.Exchange);
-        if (!_exchangeLog)
-        {
-            _notes.Add("Run with --no-exchange-log: no exchange-log records were appended or relayed.");
-            Progress.End("skipped (--no-exchange-log)");
-            return;
-        }
-
         long relayed = 0;
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(_smoke ? 10 : 30))
@@ -482,7 +474,6 @@ internal sealed partial class LoadRun
 
     private ServerConfig NodeConfig(string division, int port, string kafka) => new()
     {
-        ExchangeLog = _exchangeLog,
         Settings = new()
         {
             ["Node:DivisionCode"] = division,

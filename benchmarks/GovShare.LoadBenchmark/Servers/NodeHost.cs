@@ -2,9 +2,6 @@ using GovShare.Node.Catalog;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Hosting;
 using GovShare.Node.Identity;
-using GovShare.Node.Logs;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace GovShare.LoadBenchmark.Servers;
@@ -21,15 +18,9 @@ public static class NodeHost
     public static async Task<int> RunAsync(string configPath)
     {
         var config = ServerConfig.Read(configPath);
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(config.Settings).Build();
-        await using var node = GovShareNode.Build([], config.Settings, services =>
-        {
-            if (config.ExchangeLog)
-            {
-                services.AddGovShareLogs(configuration);
-                services.AddSingleton<IStartupFilter, ExchangeLogMiddleware>();
-            }
-        });
+        // The node writes its own exchange, change and query logs (and relays them to Kafka when
+        // the settings name a cluster): the benchmark measures the product as it runs.
+        await using var node = GovShareNode.Build([], config.Settings);
 
         var registry = node.Services.GetRequiredService<DepartmentRegistry>();
         foreach (var department in config.Departments)

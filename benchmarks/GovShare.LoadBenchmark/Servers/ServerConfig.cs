@@ -20,8 +20,6 @@ public sealed record ServerConfig
     /// <summary>Links to other nodes (operator's work).</summary>
     public List<LinkSpec> Links { get; init; } = [];
 
-    /// <summary>Append one exchange-log record per exchange (see <see cref="ExchangeLogMiddleware"/>).</summary>
-    public bool ExchangeLog { get; init; }
 
     /// <summary>Baseline servers: listen port (0: any).</summary>
     public int Port { get; init; }
