@@ -241,7 +241,10 @@ public static partial class ExchangeApi
         using var projection = ItemProjection.Create(sourceSchema, decision.Items!.Select(i => new ProjectedItem(i.Item.Name, i.Item.Name, i.Masking)).ToList(), key);
 
         context.Response.ContentType = accept;
-        var body = new CountingStream(context.Response.Body);
+        // Arrow's writer emits many small pieces (metadata, each buffer, padding); unbuffered, each
+        // would be its own flush and TLS record. 64 KiB chunks keep the wire full.
+        await using var buffered = new BufferedStream(context.Response.Body, 64 * 1024);
+        var body = new CountingStream(buffered);
         long rows = 0;
         var generation = grants.Generation;
         ArrowStreamWriter? arrow = null;
@@ -304,6 +307,8 @@ public static partial class ExchangeApi
             {
                 await text!.EndAsync(context.RequestAborted);
             }
+
+            await buffered.FlushAsync(context.RequestAborted);
 
             var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             var delivered = string.Join(",", decision.Items!.Select(i => i.Item.Id));

@@ -141,6 +141,7 @@ public sealed class GovShareNode : IAsyncDisposable
         app.UseRouting();
         app.Use(SeparateListeners);
         app.UseAuthentication();
+        app.Use(IdentitySetup.RecheckRevocationAsync);
         app.UseMiddleware<OnBehalfOfMiddleware>();
         app.UseAuthorization();
 

@@ -16,6 +16,8 @@ namespace GovShare.Node.Identity;
 public sealed partial class CrlStore
 {
     private static readonly TimeSpan RescanInterval = TimeSpan.FromSeconds(1);
+    private const int MaxRememberedIssuers = 16_384;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, X509Certificate2?> _issuers = new(StringComparer.Ordinal);
     private readonly string _folder;
     private readonly TimeSpan _grace;
     private readonly TimeProvider _time;
@@ -58,18 +60,60 @@ public sealed partial class CrlStore
             : new RevocationVerdict(RevocationStatus.Good, null);
     }
 
+    /// <summary>
+    /// The verdict on a certificate's whole chain: the leaf against its issuer's CRL, each
+    /// intermediate against the root's, up to a root (whose trust is configuration). Cheap on
+    /// every request: issuers are remembered per certificate, CRLs are hash sets in memory.
+    /// </summary>
+    public RevocationVerdict CheckChain(X509Certificate2 leaf)
+    {
+        var current = leaf;
+        for (var depth = 0; depth < 8 && IssuerOf(current) is { } issuer && !ReferenceEquals(issuer, current); depth++)
+        {
+            var verdict = Check(current, issuer);
+            if (verdict.Status != RevocationStatus.Good)
+            {
+                return verdict;
+            }
+
+            if (issuer.SubjectName.RawData.AsSpan().SequenceEqual(issuer.IssuerName.RawData))
+            {
+                break;
+            }
+
+            current = issuer;
+        }
+
+        return new RevocationVerdict(RevocationStatus.Good, null);
+    }
+
     /// <summary>The issuer of <paramref name="certificate"/> among the known CAs, or null.</summary>
     public X509Certificate2? IssuerOf(X509Certificate2 certificate)
     {
+        // A signature check per request and level costs milliseconds; who issued a certificate never changes.
+        var key = certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        if (_issuers.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        X509Certificate2? found = null;
         foreach (var (net, _) in _authorities)
         {
             if (net.SubjectName.RawData.AsSpan().SequenceEqual(certificate.IssuerName.RawData) && SignedBy(certificate, net))
             {
-                return net;
+                found = net;
+                break;
             }
         }
 
-        return null;
+        if (_issuers.Count >= MaxRememberedIssuers)
+        {
+            _issuers.Clear();
+        }
+
+        _issuers[key] = found;
+        return found;
     }
 
     private static bool SignedBy(X509Certificate2 certificate, X509Certificate2 issuer)

@@ -47,6 +47,13 @@ public static partial class IdentitySetup
                     OnCertificateValidated = OnCertificateValidated,
                     OnChallenge = OnChallenge,
                 };
+            })
+            // Chain validation is the expensive part of authentication; its result is cached per
+            // certificate for two minutes, and revocation is re-checked on every request regardless.
+            .AddCertificateCache(cache =>
+            {
+                cache.CacheSize = 4096;
+                cache.CacheEntryExpiration = TimeSpan.FromMinutes(2);
             });
 
         services.AddAuthorizationBuilder()
@@ -66,34 +73,45 @@ public static partial class IdentitySetup
             return Task.CompletedTask;
         }
 
-        var crls = context.HttpContext.RequestServices.GetRequiredService<CrlStore>();
-        var current = certificate;
-        while (crls.IssuerOf(current) is { } issuer && !ReferenceEquals(issuer, current))
+        if (Refusal(context.HttpContext.RequestServices.GetRequiredService<CrlStore>().CheckChain(certificate)) is { } refusal)
         {
-            var verdict = crls.Check(current, issuer);
-            if (verdict.Status == RevocationStatus.Revoked)
-            {
-                context.Fail(CertificateRefusedException.Revoked($"The certificate{(current == certificate ? "" : $" chain ('{current.Subject}')")} is revoked: {verdict.Reason}."));
-                return Task.CompletedTask;
-            }
-
-            if (verdict.Status == RevocationStatus.Unknown)
-            {
-                context.Fail(CertificateRefusedException.RevocationUnknown($"Revocation cannot be checked: {verdict.Reason}. The node fails closed until a valid CRL is installed."));
-                return Task.CompletedTask;
-            }
-
-            if (issuer.SubjectName.RawData.AsSpan().SequenceEqual(issuer.IssuerName.RawData))
-            {
-                break; // A root: its trust is configuration, not revocation.
-            }
-
-            current = issuer;
+            context.Fail(refusal);
+            return Task.CompletedTask;
         }
 
         context.Principal = caller.ToPrincipal(context.Scheme.Name);
         context.Success();
         return Task.CompletedTask;
+    }
+
+    /// <summary>The refusal a revocation verdict means, or null when the chain is good.</summary>
+    internal static CertificateRefusedException? Refusal(RevocationVerdict verdict) => verdict.Status switch
+    {
+        RevocationStatus.Revoked => CertificateRefusedException.Revoked($"The certificate is revoked: {verdict.Reason}."),
+        RevocationStatus.Unknown => CertificateRefusedException.RevocationUnknown($"Revocation cannot be checked: {verdict.Reason}. The node fails closed until a valid CRL is installed."),
+        _ => null,
+    };
+
+    /// <summary>
+    /// Validating a chain on every request costs milliseconds, so validated certificates are
+    /// cached (the certificate handler's validation cache); revocation, which must act at once, is
+    /// checked again on every request here, against the CRLs held in memory.
+    /// </summary>
+    public static async Task RecheckRevocationAsync(HttpContext context, RequestDelegate next)
+    {
+        if (context.User.Identity?.IsAuthenticated == true && await context.Connection.GetClientCertificateAsync() is { } certificate)
+        {
+            var crls = context.RequestServices.GetRequiredService<CrlStore>();
+            if (Refusal(crls.CheckChain(certificate)) is { } refusal)
+            {
+                var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("GovShare.Node.Identity");
+                LogRefused(logger, certificate.Subject, certificate.SerialNumber, refusal.ProblemType, refusal.Message);
+                await Problem.WriteAsync(context, StatusCodes.Status401Unauthorized, refusal.ProblemType, refusal.Title, refusal.Message);
+                return;
+            }
+        }
+
+        await next(context);
     }
 
     private static async Task OnChallenge(CertificateChallengeContext context)
