@@ -76,7 +76,7 @@ public sealed class AnnualReportBuilder(ScorecardCalculator calculator)
             cards.Sum(c => c.Maintenance.Stale),
             disputes);
 
-        var items = violations.Where(v => v.OccurredOn.Year == year && Covers(v.Department.CreditCode)).ToList();
+        var items = violations.Where(v => v.OccurredOn.Year == year && Covers(v.Department.CreditCode)).OrderBy(v => v.OccurredOn).ThenBy(v => v.Id, StringComparer.Ordinal).ToList();
         var byKind = Enum.GetValues<ViolationKind>().ToDictionary(k => k, k => items.Count(v => v.Kind == k));
         var byStatus = Enum.GetValues<ViolationStatus>().ToDictionary(s => s, s => items.Count(v => v.Status == s));
         return new AnnualReport(

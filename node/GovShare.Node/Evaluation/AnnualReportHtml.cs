@@ -200,7 +200,7 @@ public static class AnnualReportHtml
 
         var max = NiceMax((long)Math.Max(limit + 2, rows.Max(c => c.Requests.P90WorkingDays ?? 0)));
         var height = top + (rows.Count * row) + 36;
-        var width = left + barW + 160;
+        var width = left + barW + 300;
         double X(double days) => left + (barW * days / max);
         var svg = new StringBuilder();
         svg.Append(Invariant, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"Response times\">");
