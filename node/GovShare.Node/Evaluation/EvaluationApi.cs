@@ -111,7 +111,7 @@ public static class EvaluationApi
                 ViolationChangeOutcome.NotFound => UnknownViolation(id),
                 _ => Problem.Result(409, ProblemTypes.ViolationTransitionRefused, "The violation does not take this status",
                     $"Violation {id} is {Name(updated!.Status)}; {Name(updated.Status)} → {Name(input.Status)} is not a transition (notified → rectified | escalated; escalated → rectified).",
-                    new Dictionary<string, object?> { ["status"] = Name(updated.Status) }),
+                    new Dictionary<string, object?> { ["violationStatus"] = Name(updated.Status) }),
             };
         });
         evaluation.MapGet("/report/{file}", (string file, HttpRequest request, EvaluationService service, TimeProvider time) =>
