@@ -12,6 +12,8 @@ command -v curl >/dev/null 2>&1 || packages+=(curl)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 # The adapters' PostgreSQL round trip starts a throwaway cluster from the server binaries.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
+# The evaluation's annual report is rendered by headless Chromium to check it reads and prints.
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing test prerequisites: ${packages[*]}"

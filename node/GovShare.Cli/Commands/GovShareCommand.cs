@@ -18,6 +18,7 @@ internal static class GovShareCommand
         root.Add(CatalogCommands.Create());
         root.Add(SyncCommand.Create());
         RequestCommands.Create().ToList().ForEach(root.Add);
+        root.Add(EvaluationCommands.Create());
         return root;
     }
 }

@@ -111,6 +111,7 @@ public sealed class GovShareNode : IAsyncDisposable
         builder.Services.AddGovShareChangeLog();
         builder.Services.AddGovShareHierarchy(builder.Configuration);
         builder.Services.AddGovShareExchangeApi(builder.Configuration);
+        GovShare.Node.Evaluation.EvaluationApi.AddGovShareEvaluation(builder.Services, builder.Configuration);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         services?.Invoke(builder.Services);

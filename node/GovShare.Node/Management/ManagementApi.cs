@@ -48,6 +48,7 @@ public static class ManagementApi
 
         operators.MapCatalogOperatorApi();
         Requests.RequestsApi.MapRequestsOperatorApi(operators);
+        Evaluation.EvaluationApi.MapEvaluationApi(operators, endpoints);
         operators.MapGet("/departments", IResult (DepartmentRegistry registry) => TypedResults.Ok(registry.All()));
         operators.MapPost("/departments", IResult (DepartmentRegistration? body, DepartmentRegistry registry) =>
         {

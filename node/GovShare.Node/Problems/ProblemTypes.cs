@@ -68,4 +68,9 @@ public static class ProblemTypes
     public const string ResultTooLargeForText = Prefix + "result-too-large-for-text";
     public const string NodeBusy = Prefix + "node-busy";
     public const string LogUnavailable = Prefix + "log-unavailable";
+
+    // Evaluation.
+
+    /// <summary>A violation's status does not take the asked change (rectified is final; a status is not set twice).</summary>
+    public const string ViolationTransitionRefused = Prefix + "violation-transition-refused";
 }

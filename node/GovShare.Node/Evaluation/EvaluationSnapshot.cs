@@ -1,0 +1,176 @@
+using GovShare.Node.Calendar;
+using GovShare.Node.Catalog;
+using GovShare.Node.Exchange;
+using GovShare.Node.Identity;
+using GovShare.Node.Logs;
+using GovShare.Node.Requests;
+
+namespace GovShare.Node.Evaluation;
+
+/// <summary>
+/// Where a figure or a violation comes from: one record of one of the node's logs.
+/// <see cref="Log"/> is <c>exchange</c> or <c>change</c> (the hash-chained logs, addressed by
+/// node, log and sequence), or <c>request-changes</c> (the requests ledger's gap-free sequence).
+/// </summary>
+public sealed record LogReference(string Node, string Log, long Sequence, string? ExchangeId, DateTimeOffset Time, string? Note = null);
+
+/// <summary>One record of a hash-chained log with its address.</summary>
+public sealed record LoggedRecord(string Node, LogKind Log, long Sequence, LogRecord Record)
+{
+    public LogReference Reference(string? note = null) => new(Node, LogEntry.LogName(Log), Sequence, Record.ExchangeId, Record.Time, note);
+}
+
+/// <summary>A department the evaluation reports on.</summary>
+public sealed record EvaluatedDepartment(string DivisionCode, string CreditCode, string Name, DateTimeOffset? RegisteredAt)
+{
+    public DepartmentRef Ref => new(DivisionCode, CreditCode, Name);
+}
+
+/// <summary>
+/// Everything the evaluation reads, taken once: the exchange log and the catalog-change records
+/// of the change log (durable records only), the catalog with retired entries, share requests,
+/// disputes and the requests ledger, the registry. Figures are computed from this and nothing
+/// else, so they can be recomputed from the same logs.
+/// </summary>
+public sealed class EvaluationSnapshot
+{
+    public required string Node { get; init; }
+
+    public required DateTimeOffset Now { get; init; }
+
+    public DateOnly Today => WorkingDayCalendar.ToChinaDate(Now);
+
+    public required IReadOnlyList<LoggedRecord> Exchanges { get; init; }
+
+    /// <summary>Catalog-change records of the change log, in sequence order.</summary>
+    public required IReadOnlyList<LoggedRecord> CatalogChanges { get; init; }
+
+    /// <summary>The last sequence of the change log that was read.</summary>
+    public long ChangeLogSequence { get; init; }
+
+    public required IReadOnlyList<CatalogEntry> Catalog { get; init; }
+
+    public required IReadOnlyList<ShareRequest> Requests { get; init; }
+
+    public required IReadOnlyList<Dispute> Disputes { get; init; }
+
+    public required IReadOnlyList<RequestChange> RequestChanges { get; init; }
+
+    public required IReadOnlyList<EvaluatedDepartment> Departments { get; init; }
+
+    /// <summary>Exchange ids of the published dataset versions, per resource and version number.</summary>
+    public IReadOnlyDictionary<(string Resource, int Version), string> VersionExchanges { get; init; } = new Dictionary<(string, int), string>();
+
+    /// <summary>The credit code a log URI names (a department), else the URI itself.</summary>
+    public static string PartyKey(string uri) => CallerIdentity.TryParse(uri) is { CreditCode: { } code } ? code : uri;
+}
+
+/// <summary>Takes an <see cref="EvaluationSnapshot"/> from a running node's stores and logs.</summary>
+public sealed class EvaluationSources(
+    LogWriter logs,
+    CatalogStore catalog,
+    ShareRequestStore requests,
+    DisputeStore disputes,
+    RequestLedger ledger,
+    DepartmentRegistry registry,
+    DatasetStore datasets,
+    TimeProvider time)
+{
+    public EvaluationSnapshot Capture()
+    {
+        var exchanges = Records(LogKind.Exchange, _ => true);
+        var changeTop = logs.DurableSequence(LogKind.Change);
+        var changes = Records(LogKind.Change, r => r.Kind == ExchangeKind.CatalogChange && r.ResourceCode is not null, changeTop);
+
+        var entries = new List<CatalogEntry>();
+        for (var page = 1; ; page++)
+        {
+            var found = catalog.ListResources(new CatalogQuery(Page: page, PageSize: CatalogQuery.MaxPageSize, IncludeRetired: true));
+            entries.AddRange(found.Entries);
+            if (entries.Count >= found.Total || found.Entries.Count == 0)
+            {
+                break;
+            }
+        }
+
+        var departments = new Dictionary<string, EvaluatedDepartment>(StringComparer.Ordinal);
+        foreach (var registered in registry.All())
+        {
+            departments[registered.CreditCode] = new(registered.DivisionCode, registered.CreditCode, registered.Name, registered.RegisteredAt);
+        }
+
+        foreach (var entry in entries)
+        {
+            departments.TryAdd(entry.Provider.CreditCode, new(entry.Provider.DivisionCode, entry.Provider.CreditCode, entry.Provider.Name ?? entry.Provider.CreditCode, null));
+        }
+
+        // Requests and disputes are held for providers of this node's catalog: list them as each provider would.
+        var shareRequests = new Dictionary<string, ShareRequest>(StringComparer.Ordinal);
+        var raised = new Dictionary<string, Dispute>(StringComparer.Ordinal);
+        foreach (var provider in entries.Select(e => e.Provider).DistinctBy(p => p.Key))
+        {
+            var identity = CallerIdentity.Department(provider.DivisionCode, provider.CreditCode);
+            foreach (var request in requests.List(identity, PartyRole.Provider))
+            {
+                shareRequests[request.Id] = request;
+            }
+
+            foreach (var dispute in disputes.List(identity, PartyRole.Provider))
+            {
+                raised[dispute.Id] = dispute;
+            }
+        }
+
+        var ledgerChanges = new List<RequestChange>();
+        long after = 0;
+        while (true)
+        {
+            var batch = ledger.Changes.Read(after, 10_000);
+            ledgerChanges.AddRange(batch);
+            if (batch.Count < 10_000)
+            {
+                break;
+            }
+
+            after = batch[^1].Sequence;
+        }
+
+        var versions = new Dictionary<(string, int), string>();
+        foreach (var code in entries.Select(e => e.ResourceCode))
+        {
+            foreach (var version in datasets.Versions(code))
+            {
+                versions[(code, version.Version)] = version.ExchangeId;
+            }
+        }
+
+        return new EvaluationSnapshot
+        {
+            Node = logs.Node,
+            Now = time.GetUtcNow(),
+            Exchanges = exchanges,
+            CatalogChanges = changes,
+            ChangeLogSequence = changeTop,
+            Catalog = entries,
+            Requests = [.. shareRequests.Values.OrderBy(r => r.SubmittedAt)],
+            Disputes = [.. raised.Values.OrderBy(d => d.RaisedAt)],
+            RequestChanges = ledgerChanges,
+            Departments = [.. departments.Values.OrderBy(d => d.CreditCode, StringComparer.Ordinal)],
+            VersionExchanges = versions,
+        };
+    }
+
+    private List<LoggedRecord> Records(LogKind log, Func<LogRecord, bool> keep, long? top = null)
+    {
+        var result = new List<LoggedRecord>();
+        foreach (var entry in logs.Store.ReadEntries(log, 1, top ?? logs.DurableSequence(log)))
+        {
+            if (entry.Type == LogEntryType.Record && entry.Record is { } record && keep(record))
+            {
+                result.Add(new LoggedRecord(entry.Node, log, entry.Sequence, record));
+            }
+        }
+
+        return result;
+    }
+}
