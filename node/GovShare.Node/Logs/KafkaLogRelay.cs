@@ -258,6 +258,13 @@ public sealed class KafkaLogRelay : BackgroundService
                 return true;
             }
 
+            if (!_kafka.CreateTopics)
+            {
+                // The Kafka team owns the topics: ship anyway and let the broker say if it is missing.
+                LogsLog.RelayTopicNotCreated(_logger, topic, "Kafka:CreateTopics is false and the topic is not in the cluster's metadata");
+                return true;
+            }
+
             await admin.CreateTopicsAsync([TopicSpecification(topic)], new CreateTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(10) }).ConfigureAwait(false);
             LogsLog.RelayTopicCreated(_logger, topic, _kafka.TopicPartitions, _logs.RetentionMilliseconds);
             return true;

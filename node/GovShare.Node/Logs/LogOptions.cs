@@ -63,6 +63,9 @@ public sealed class KafkaOptions
     /// <summary>Partitions of topics the relay creates; records are keyed by resource code.</summary>
     public int TopicPartitions { get; set; } = 8;
 
+    /// <summary>Create a missing topic (with <c>Logs:RetentionYears</c> retention); off where the Kafka team owns topics.</summary>
+    public bool CreateTopics { get; set; } = true;
+
     public short TopicReplicationFactor { get; set; } = 3;
 
     /// <summary>librdkafka <c>message.timeout.ms</c>: after it a delivery fails and the relay sends again.</summary>

@@ -1,0 +1,34 @@
+using System.Text.RegularExpressions;
+using GovShare.Node.Hierarchy;
+using GovShare.Node.Hosting;
+using GovShare.Node.Logs;
+
+namespace GovShare.Node.Tests.Deploy;
+
+/// <summary>
+/// Every setting the chart writes into the node's appsettings.json is a setting the node reads:
+/// a misspelt key would be silently ignored and the node would run on its default.
+/// </summary>
+public sealed partial class ChartSettingsTests
+{
+    [Theory]
+    [InlineData("node", typeof(NodeOptions))]
+    [InlineData("kafka", typeof(KafkaOptions))]
+    [InlineData("logs", typeof(LogOptions))]
+    [InlineData("upstream", typeof(UpstreamOptions))]
+    public void ConfigMap_EverySectionKey_IsAPropertyOfTheOptions(string variable, Type options)
+    {
+        var template = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "deploy", "helm", "govshare-node", "templates", "configmap.yaml"));
+        var line = template.Split('\n').Single(l => l.Contains($"${variable} := dict", StringComparison.Ordinal));
+
+        var keys = KeyPattern().Matches(line[line.IndexOf("dict", StringComparison.Ordinal)..]).Select(m => m.Groups[1].Value).ToList();
+
+        Assert.NotEmpty(keys);
+        var properties = options.GetProperties().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        Assert.All(keys, key => Assert.Contains(key, properties));
+    }
+
+    // A dict key is a quoted name followed by its value: "Name" .Values… or "Name" (…) or "Name" "literal".
+    [GeneratedRegex("\"([A-Z][A-Za-z]+)\" (?:\\.|\\(|\\$|\")")]
+    private static partial Regex KeyPattern();
+}
