@@ -75,7 +75,17 @@ internal static class NodeCommands
             await beforeStart(node);
         }
 
-        await node.StartAsync(cancellation);
+        try
+        {
+            await node.StartAsync(cancellation);
+        }
+        catch (IOException ex)
+        {
+            // Typically a port already in use: say which settings decide the addresses.
+            await Console.Error.WriteLineAsync($"The node cannot listen: {ex.Message} Check Node:ExchangeUrl ({node.Options.ExchangeUrl}) and Node:ManagementUrl ({node.Options.ManagementUrl}).");
+            return ExitCodes.Usage;
+        }
+
         started?.Invoke(node);
         await Console.Out.WriteLineAsync($"GovShare node {node.Options.DivisionCode} serving departments on {node.ExchangeAddress} (mTLS), management on {node.ManagementAddress}. Ctrl+C stops it.");
         try
