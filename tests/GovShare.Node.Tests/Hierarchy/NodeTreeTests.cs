@@ -144,6 +144,49 @@ public sealed class NodeTreeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task QujingDepartment_AppliesThroughItsOwnNode_KunmingDecides_ThenPullsTheGrantedItems()
+    {
+        using var user = _qujing.Client(_user.Certificate);
+        var today = DateOnly.FromDateTime(DateTime.UtcNow.AddHours(8));
+        var application = new
+        {
+            resourceCode = ExchangeFixture.Conditional,
+            items = new[] { "姓名", "出生日期" },
+            purpose = new { code = "casework", text = "最低生活保障资格审核" },
+            legalBasis = "《社会救助暂行办法》第十一条",
+            period = new { from = today, to = today.AddDays(90) },
+            contact = new { name = "张三", phone = "0874-3120000" },
+        };
+
+        // Qujing holds no such resource: the application travels to the provider's node.
+        using var applied = await user.PostAsync("v1/requests", new StringContent(JsonSerializer.Serialize(application, CatalogJson.Options), System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.Created, applied.StatusCode);
+        var id = (await applied.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+
+        // The provider decides at its own node: fewer items, one masked.
+        using var provider = _kunming.Client(_provider.Certificate);
+        var decision = new { outcome = "approve", items = new object[] { new { item = "出生日期", masking = MaskingRule.GeneraliseDate(DatePrecision.Year) } } };
+        using var decided = await provider.PostAsync($"v1/requests/{id}/decision", new StringContent(JsonSerializer.Serialize(decision, CatalogJson.Options), System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, decided.StatusCode);
+
+        // The applicant follows its request at the provider's node through its own.
+        var followed = await user.GetFromJsonAsync<JsonElement>($"v1/requests/{id}?node=530100");
+        Assert.Equal("approved", followed.GetProperty("status").GetString(), ignoreCase: true);
+
+        using var pull = await user.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Conditional, "casework"));
+        var (schema, batches) = await ExchangeFixture.ReadAsync(pull);
+        Assert.Equal(["出生日期"], schema.FieldsList.Select(f => f.Name));
+        Assert.Equal("1950", ((StringArray)batches[0].Column(0)).GetString(0));
+    }
+
+    [Fact]
+    public async Task NamingAMalformedNode_400()
+    {
+        using var user = _qujing.Client(_user.Certificate);
+        await ProblemAssert.IsProblemAsync(await user.GetAsync("v1/requests?node=53x100"), HttpStatusCode.BadRequest, ProblemTypes.MalformedRequest);
+    }
+
+    [Fact]
     public async Task PrefectureVouchingForAnotherPrefecturesDepartment_Refused()
     {
         using var qujingNode = _province.Client(_pki.NodeCertificate("530300"));
