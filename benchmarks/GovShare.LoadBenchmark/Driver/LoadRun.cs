@@ -163,7 +163,7 @@ internal sealed partial class LoadRun
         await LargePullAsync(user, rawClient, kunming, raw, largeRows);
         await PushAsync(providerClient, rawClient, pushFile);
         await SmallExchangesAsync(user, rawClient);
-        await ForwardedAsync(provinceClient, yarpClient);
+        await ForwardedAsync(provinceClient, yarpClient, province);
         await ArrowVersusJsonAsync(user);
         await KafkaCheckAsync(kafka);
     }
@@ -260,7 +260,7 @@ internal sealed partial class LoadRun
         });
     }
 
-    private async Task ForwardedAsync(HttpClient province, HttpClient yarp)
+    private async Task ForwardedAsync(HttpClient province, HttpClient yarp, ChildProcess provinceProcess)
     {
         Progress.Begin("pull-forwarded");
         await Http.DownloadAsync(yarp, Http.Get("small"));
@@ -273,6 +273,9 @@ internal sealed partial class LoadRun
             ["rows"] = _sizes.ForwardedRows,
             ["bytes"] = nodeRuns[0].Bytes,
             ["rounds"] = nodeRuns.Count,
+            // The middle node streams: its peak stays far below what passed through it.
+            ["provincePeakWorkingSetMB"] = provinceProcess.PeakWorkingSet / 1e6,
+            ["bytesThroughProvinceMB"] = nodeRuns.Sum(r => r.Bytes) / 1e6,
         });
         _kunmingExchanges += nodeRuns.Count + 1;
     }

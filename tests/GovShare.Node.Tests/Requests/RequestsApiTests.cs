@@ -104,6 +104,16 @@ public sealed class RequestsApiTests(RequestsNodeFixture fixture) : IClassFixtur
         Assert.Contains(id, (await Get(user, "v1/inbox")).GetProperty("decisionsReceived").EnumerateArray().Select(r => r.GetProperty("id").GetString()));
         Assert.Contains(grantId, (await Get(provider, "v1/grants?role=provider")).EnumerateArray().Select(g => g.GetProperty("id").GetString()));
 
+        // The pull delivers exactly the decided items, masked as decided.
+        await PushPeopleAsync(provider, code);
+        using (var pull = await user.SendAsync(Exchange.ExchangeFixture.Pull(code, "social-assistance")))
+        {
+            var (schema, batches) = await Exchange.ExchangeFixture.ReadAsync(pull);
+            Assert.Equal(["公民身份号码", "姓名"], schema.FieldsList.Select(f => f.Name));
+            Assert.Equal("530" + new string('*', 13) + "34", ((Apache.Arrow.StringArray)batches[0].Column(0)).GetString(0));
+            Assert.True(batches[0].Column(1).IsNull(0));
+        }
+
         // Revoke: only the provider, with a reason; effective at once.
         await ProblemAssert.IsProblemAsync(await Post(user, $"v1/grants/{grantId}/revoke", new { reasonText = "自行撤销" }), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
         await ProblemAssert.IsProblemAsync(await Post(provider, $"v1/grants/{grantId}/revoke", new { reasonCode = "misuse" }), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
@@ -112,6 +122,7 @@ public sealed class RequestsApiTests(RequestsNodeFixture fixture) : IClassFixtur
         Assert.Equal("revoked", revoked.GetProperty("status").GetString());
         Assert.True(store.Generation > generation);
         Assert.Null(store.Effective(civil.CreditCode, code, "social-assistance", DateTimeOffset.UtcNow));
+        await ProblemAssert.IsProblemAsync(await user.SendAsync(Exchange.ExchangeFixture.Pull(code, "social-assistance")), HttpStatusCode.Forbidden, ProblemTypes.NoGrant);
         await ProblemAssert.IsProblemAsync(await Post(provider, $"v1/grants/{grantId}/revoke", new { reasonText = "again" }), HttpStatusCode.Conflict, ProblemTypes.Conflict);
 
         // Every transition is a change record.
@@ -120,6 +131,24 @@ public sealed class RequestsApiTests(RequestsNodeFixture fixture) : IClassFixtur
         Assert.Equal([(null, "submitted"), ("submitted", "approved")], requestChanges.EnumerateArray().Select(c => (c.TryGetProperty("from", out var f) ? f.GetString() : null, c.GetProperty("to").GetString())));
         var grantChanges = await Get(op, $"v1/operator/requests/changes?subject={grantId}");
         Assert.Equal(["active", "revoked"], grantChanges.EnumerateArray().Select(c => c.GetProperty("to").GetString()));
+    }
+
+    /// <summary>The provider pushes two residents for the catalog fixture's three items.</summary>
+    private static async Task PushPeopleAsync(HttpClient provider, string code)
+    {
+        var schema = new Apache.Arrow.Schema.Builder()
+            .Field(new Apache.Arrow.Field("公民身份号码", Apache.Arrow.Types.StringType.Default, false))
+            .Field(new Apache.Arrow.Field("姓名", Apache.Arrow.Types.StringType.Default, true))
+            .Field(new Apache.Arrow.Field("出生日期", Apache.Arrow.Types.Date32Type.Default, true))
+            .Build();
+        var batch = new Apache.Arrow.RecordBatch(schema,
+        [
+            new Apache.Arrow.StringArray.Builder().Append("530102199001011234").Append("530102198506064321").Build(),
+            new Apache.Arrow.StringArray.Builder().Append("张三").Append("李四").Build(),
+            new Apache.Arrow.Date32Array.Builder().Append(new DateOnly(1990, 1, 1)).Append(new DateOnly(1985, 6, 6)).Build(),
+        ], 2);
+        var response = await provider.PostAsync(Exchange.ExchangeFixture.DataPath(code), Exchange.ExchangeFixture.ArrowContent(await Exchange.ExchangeFixture.StreamAsync([batch])));
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
     }
 
     [Fact]
