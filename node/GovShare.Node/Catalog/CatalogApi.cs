@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using GovShare.Node.Calendar;
+using GovShare.Node.Hosting;
 using GovShare.Node.Identity;
 using GovShare.Node.Problems;
 using Microsoft.AspNetCore.Builder;
@@ -11,7 +12,6 @@ using GovShare.Node.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Net.Http.Headers;
 
 namespace GovShare.Node.Catalog;
 
@@ -281,12 +281,12 @@ public static class CatalogApi
             return preconditionRefusal;
         }
 
-        if (!IsMediaType(context.Request, "text/csv"))
+        if (!JsonBody.IsMediaType(context.Request, "text/csv"))
         {
             return Problem.Result(415, ProblemTypes.UnsupportedMediaType, "Unsupported media type", "send the item list as text/csv");
         }
 
-        var (body, tooLarge) = await ReadBody(context, MaxCsvBytes);
+        var (body, tooLarge) = await JsonBody.ReadBytesAsync(context, MaxCsvBytes);
         if (tooLarge is not null)
         {
             return tooLarge;
@@ -425,64 +425,8 @@ public static class CatalogApi
         return "\"" + entry.Version.ToString(CultureInfo.InvariantCulture) + "\"";
     }
 
-    private static async Task<(T? Value, IResult? Refusal)> ReadJson<T>(HttpContext context, long max)
-        where T : class
-    {
-        if (!IsMediaType(context.Request, "application/json"))
-        {
-            return (null, Problem.Result(415, ProblemTypes.UnsupportedMediaType, "Unsupported media type", "send application/json"));
-        }
-
-        var (body, tooLarge) = await ReadBody(context, max);
-        if (tooLarge is not null)
-        {
-            return (null, tooLarge);
-        }
-
-        try
-        {
-            var value = JsonSerializer.Deserialize<T>(body, CatalogJson.Options);
-            return value is null
-                ? (null, Problem.Result(400, ProblemTypes.MalformedRequest, "Malformed JSON", "the body is null"))
-                : (value, null);
-        }
-        catch (JsonException ex)
-        {
-            // The path and position only: the message may quote the payload.
-            return (null, Problem.Result(400, ProblemTypes.MalformedRequest, "Malformed JSON",
-                $"the body is not a valid {typeof(T).Name} at {ex.Path ?? "$"} (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})"));
-        }
-    }
-
-    private static async Task<(byte[] Body, IResult? Refusal)> ReadBody(HttpContext context, long max)
-    {
-        if (context.Request.ContentLength > max)
-        {
-            return ([], TooLarge(max));
-        }
-
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
-        {
-            if (buffer.Length + read > max)
-            {
-                return ([], TooLarge(max));
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return (buffer.ToArray(), null);
-    }
-
-    private static IResult TooLarge(long max) =>
-        Problem.Result(413, ProblemTypes.PayloadTooLarge, "Body too large", $"at most {max} bytes");
-
-    private static bool IsMediaType(HttpRequest request, string mediaType) =>
-        MediaTypeHeaderValue.TryParse(request.ContentType, out var parsed)
-        && string.Equals(parsed.MediaType.Value, mediaType, StringComparison.OrdinalIgnoreCase);
+    private static Task<(T? Value, IResult? Refusal)> ReadJson<T>(HttpContext context, long max)
+        where T : class => JsonBody.ReadAsync<T>(context, max, CatalogJson.Options);
 
     private static CallerIdentity? Caller(HttpContext context) => CallerIdentity.FromPrincipal(context.User);
 

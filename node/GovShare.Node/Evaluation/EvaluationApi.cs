@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using GovShare.Node.Catalog;
+using GovShare.Node.Hosting;
 using GovShare.Node.Identity;
 using GovShare.Node.Problems;
 using Microsoft.AspNetCore.Builder;
@@ -9,7 +10,6 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using Microsoft.Net.Http.Headers;
 
 namespace GovShare.Node.Evaluation;
 
@@ -230,35 +230,21 @@ public static class EvaluationApi
 
     private static async Task<(ViolationStatusInput? Input, IResult? Refusal)> ReadStatusAsync(HttpContext context)
     {
-        var request = context.Request;
-        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || !type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
+        if (!JsonBody.IsMediaType(context.Request, "application/json"))
         {
-            return (null, Problem.Result(415, ProblemTypes.UnsupportedMediaType, "Unsupported media type", "send application/json"));
+            return (null, JsonBody.UnsupportedMediaType());
         }
 
-        if (request.ContentLength > MaxBodyBytes)
+        var (body, tooLarge) = await JsonBody.ReadBytesAsync(context, MaxBodyBytes);
+        if (tooLarge is not null)
         {
-            return (null, TooLarge());
-        }
-
-        // Counted as it arrives: a chunked body has no Content-Length to trust.
-        var buffer = new byte[MaxBodyBytes + 1];
-        var length = 0;
-        int read;
-        while (length < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted)) > 0)
-        {
-            length += read;
-        }
-
-        if (length > MaxBodyBytes)
-        {
-            return (null, TooLarge());
+            return (null, tooLarge);
         }
 
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(buffer.AsMemory(0, length), new JsonDocumentOptions { MaxDepth = 8 });
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 8 });
         }
         catch (JsonException ex)
         {
@@ -317,8 +303,6 @@ public static class EvaluationApi
         Problem.Result(400, ProblemTypes.ValidationFailed, "Invalid input", string.Join(" ", errors.Select(e => $"{e.Path}: {e.Message}.")), new Dictionary<string, object?> { ["errors"] = errors });
 
     private static IResult UnknownViolation(string id) => Problem.Result(404, ProblemTypes.NotFound, "No such violation", $"No violation {id} is recorded.");
-
-    private static IResult TooLarge() => Problem.Result(413, ProblemTypes.PayloadTooLarge, "Body too large", $"at most {MaxBodyBytes} bytes");
 
     private static string Name(ViolationStatus status) => status.ToString().ToLowerInvariant();
 }

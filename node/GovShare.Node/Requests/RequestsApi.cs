@@ -1,5 +1,6 @@
 using System.Text.Json;
 using GovShare.Node.Catalog;
+using GovShare.Node.Hosting;
 using GovShare.Node.Identity;
 using GovShare.Node.Problems;
 using GovShare.Node.Storage;
@@ -10,7 +11,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
-using Microsoft.Net.Http.Headers;
 
 namespace GovShare.Node.Requests;
 
@@ -191,49 +191,8 @@ public static class RequestsApi
             _ => Problem.Result(409, ProblemTypes.Conflict, "Conflict", result.Detail),
         };
 
-    private static async Task<(T? Value, IResult? Refusal)> ReadJson<T>(HttpContext context)
-        where T : class
-    {
-        var request = context.Request;
-        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var type) || !type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
-        {
-            return (null, Problem.Result(415, ProblemTypes.UnsupportedMediaType, "Unsupported media type", "send application/json"));
-        }
-
-        if (request.ContentLength > MaxBodyBytes)
-        {
-            return (null, TooLarge());
-        }
-
-        // Counted as it arrives: a chunked body has no Content-Length to trust.
-        var buffer = new byte[MaxBodyBytes + 1];
-        var length = 0;
-        int read;
-        while (length < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted)) > 0)
-        {
-            length += read;
-        }
-
-        if (length > MaxBodyBytes)
-        {
-            return (null, TooLarge());
-        }
-
-        try
-        {
-            return JsonSerializer.Deserialize<T>(buffer.AsSpan(0, length), CatalogJson.Options) is { } value
-                ? (value, null)
-                : (null, Problem.Result(400, ProblemTypes.MalformedRequest, "Malformed JSON", "the body is null"));
-        }
-        catch (JsonException ex)
-        {
-            // The path and position only: the message may quote the payload.
-            return (null, Problem.Result(400, ProblemTypes.MalformedRequest, "Malformed JSON",
-                $"the body is not a valid {typeof(T).Name} at {ex.Path ?? "$"} (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})"));
-        }
-    }
-
-    private static IResult TooLarge() => Problem.Result(413, ProblemTypes.PayloadTooLarge, "Body too large", $"at most {MaxBodyBytes} bytes");
+    private static Task<(T? Value, IResult? Refusal)> ReadJson<T>(HttpContext context)
+        where T : class => JsonBody.ReadAsync<T>(context, MaxBodyBytes, CatalogJson.Options);
 
     private static CallerIdentity? Department(HttpContext context) =>
         CallerIdentity.FromPrincipal(context.User) is { Kind: CallerKind.Department, CreditCode: not null } caller ? caller : null;
