@@ -1,5 +1,11 @@
 using System.CommandLine;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Apache.Arrow;
+using Apache.Arrow.Ipc;
+using Apache.Arrow.Types;
+using GovShare.Node.Catalog;
+using GovShare.Node.Desensitisation;
 using GovShare.Node.Hosting;
 using GovShare.Node.Identity;
 using GovShare.Node.Pki;
@@ -44,7 +50,11 @@ internal static class DemoCommand
                 }
 
                 return Task.CompletedTask;
-            }, started: node => PrintHowTo(node, pki));
+            }, started: async node =>
+            {
+                await SeedAsync(node, pki);
+                PrintHowTo(node, pki);
+            });
         });
         return command;
     }
@@ -99,10 +109,107 @@ internal static class DemoCommand
         ["Node:CrlPath"] = pki.CrlFolder,
     };
 
+    /// <summary>The demo's resource: residents registered by the Public Security Bureau, shared unconditionally.</summary>
+    internal const string SampleResource = "101001/000001";
+
+    /// <summary>
+    /// Registers the sample resource and pushes a few rows, through the node's own API as the
+    /// Public Security Bureau would (so the catalog change and the push are logged), unless a
+    /// previous run did.
+    /// </summary>
+    private static async Task SeedAsync(GovShareNode node, PkiFolder pki)
+    {
+        var (name, code) = Departments[0];
+        using var certificate = X509Certificate2.CreateFromPemFile(Path.Combine(pki.IssuedFolder, $"dept-{Division}-{code}.crt"), Path.Combine(pki.IssuedFolder, $"dept-{Division}-{code}.key"));
+        using var client = DepartmentClient(X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null), pki, node);
+        var path = $"v1/catalog/{ResourceCode.ToUrl(SampleResource)}";
+        if ((await client.GetAsync(path)).StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            var entry = new CatalogEntry
+            {
+                ResourceCode = SampleResource,
+                Name = "昆明市户籍人口基本信息 (demo)",
+                Provider = new DepartmentRef(Division, code, name),
+                Abstract = "Sample residents for the demo.",
+                Format = ResourceFormat.Database,
+                Share = new ShareAttributes(ShareType.Unconditional),
+                UpdateCycle = UpdateCycle.Daily,
+                ReleaseDate = new DateOnly(2026, 1, 1),
+                Items =
+                [
+                    new InformationItem("id_number", "公民身份号码", "utf8", 18, Nullable: false, Sensitivity: Sensitivity.Sensitive, Masking: MaskingRule.KeepEnds(6, 4)),
+                    new InformationItem("name", "姓名", "utf8", 50),
+                    new InformationItem("birth_date", "出生日期", "date32", Masking: MaskingRule.GeneraliseDate(DatePrecision.Year)),
+                    new InformationItem("address", "住址", "utf8", 200, Shareable: false),
+                ],
+            };
+            using var created = await client.PostAsync("v1/catalog", new StringContent(System.Text.Json.JsonSerializer.Serialize(entry, CatalogJson.Options), System.Text.Encoding.UTF8, "application/json"));
+            created.EnsureSuccessStatusCode();
+        }
+
+        using var versions = await client.GetAsync($"v1/resources/{ResourceCode.ToUrl(SampleResource)}/versions");
+        if ((await versions.Content.ReadAsStringAsync()).Trim() is "[]")
+        {
+            var schema = new Schema.Builder()
+                .Field(new Field("公民身份号码", StringType.Default, false))
+                .Field(new Field("姓名", StringType.Default, true))
+                .Field(new Field("出生日期", Date32Type.Default, true))
+                .Field(new Field("住址", StringType.Default, true))
+                .Build();
+            using var batch = new RecordBatch(schema,
+            [
+                new StringArray.Builder().Append("530102199001011234").Append("530103198507154321").Append("530111200012300018").Build(),
+                new StringArray.Builder().Append("张三").Append("李四").Append("王五").Build(),
+                new Date32Array.Builder().Append(new DateOnly(1990, 1, 1)).Append(new DateOnly(1985, 7, 15)).Append(new DateOnly(2000, 12, 30)).Build(),
+                new StringArray.Builder().Append("五华区某路1号").Append("盘龙区某路2号").Append("官渡区某路3号").Build(),
+            ], 3);
+            using var stream = new MemoryStream();
+            using (var writer = new ArrowStreamWriter(stream, schema, leaveOpen: true))
+            {
+                await writer.WriteRecordBatchAsync(batch);
+                await writer.WriteEndAsync();
+            }
+
+            var content = new ByteArrayContent(stream.ToArray());
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/vnd.apache.arrow.stream");
+            using var pushed = await client.PostAsync($"v1/resources/{ResourceCode.ToUrl(SampleResource)}/data", content);
+            pushed.EnsureSuccessStatusCode();
+        }
+    }
+
+    private static HttpClient DepartmentClient(X509Certificate2 certificate, PkiFolder pki, GovShareNode node)
+    {
+        var root = X509CertificateLoader.LoadCertificateFromFile(pki.TrustAnchorsFile);
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                ClientCertificates = [certificate],
+                LocalCertificateSelectionCallback = (_, _, _, _, _) => certificate,
+                RemoteCertificateValidationCallback = (_, server, sent, _) =>
+                {
+                    using var chain = new X509Chain();
+                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                    chain.ChainPolicy.CustomTrustStore.Add(root);
+                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                    foreach (var element in sent?.ChainElements ?? (IEnumerable<X509ChainElement>)[])
+                    {
+                        chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+                    }
+
+                    return server is not null && chain.Build(new X509Certificate2(server));
+                },
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = new Uri($"https://localhost:{node.ExchangeAddress.Port}/") };
+    }
+
     private static void PrintHowTo(GovShareNode node, PkiFolder pki)
     {
         var (name, code) = Departments[0];
         var cert = Path.Combine(pki.IssuedFolder, $"dept-{Division}-{code}");
+        var (userName, userCode) = Departments[1];
+        var userCert = Path.Combine(pki.IssuedFolder, $"dept-{Division}-{userCode}");
         var url = $"https://localhost:{node.ExchangeAddress.Port}";
         Console.WriteLine($"""
 
@@ -113,6 +220,13 @@ internal static class DemoCommand
               curl --cacert {pki.TrustAnchorsFile} \
                    --cert {cert}.crt --key {cert}.key \
                    {url}/v1/identity
+
+            Pull the sample resource {SampleResource} as the {userName} — only the shared items,
+            the ID number and birth date desensitised (Arrow is the default; JSON on request):
+              curl --cacert {pki.TrustAnchorsFile} \
+                   --cert {userCert}.crt --key {userCert}.key \
+                   -H 'GovShare-Purpose: demo' -H 'Accept: application/json' \
+                   {url}/v1/resources/{ResourceCode.ToUrl(SampleResource)}/data
 
             Without a certificate you are refused (401, application/problem+json):
               curl --cacert {pki.TrustAnchorsFile} {url}/v1/identity

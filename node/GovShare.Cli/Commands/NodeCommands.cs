@@ -56,7 +56,7 @@ internal static class NodeCommands
     }
 
     /// <summary>Builds and runs a node, turning configuration faults into a readable message and exit code 2.</summary>
-    public static async Task<int> RunAsync(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides, CancellationToken cancellation, Func<GovShareNode, Task>? beforeStart = null, Action<GovShareNode>? started = null)
+    public static async Task<int> RunAsync(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides, CancellationToken cancellation, Func<GovShareNode, Task>? beforeStart = null, Func<GovShareNode, Task>? started = null)
     {
         GovShareNode built;
         try
@@ -86,7 +86,10 @@ internal static class NodeCommands
             return ExitCodes.Usage;
         }
 
-        started?.Invoke(node);
+        if (started is not null)
+        {
+            await started(node);
+        }
         await Console.Out.WriteLineAsync($"GovShare node {node.Options.DivisionCode} serving departments on {node.ExchangeAddress} (mTLS), management on {node.ManagementAddress}. Ctrl+C stops it.");
         try
         {

@@ -24,6 +24,12 @@ public sealed class DepartmentRegistry(NodeDataFolder data, TimeProvider time)
 {
     private readonly ILiteCollection<RegisteredDepartment> _departments = data.Database.GetCollection<RegisteredDepartment>("departments");
 
+    // Every request asks whether its caller is registered: answer from memory. This class is the
+    // only writer of the collection; each change rebuilds the snapshot under the lock and swaps it
+    // whole, so a reader never sees a half-made one or an older one after a change returned.
+    private readonly Lock _writes = new();
+    private volatile Dictionary<string, string>? _divisionByCode;
+
     /// <summary>Registers (or renames) a department; returns the errors instead when the input is invalid.</summary>
     public IReadOnlyList<string> Register(string divisionCode, string creditCode, string name, out RegisteredDepartment? registered)
     {
@@ -56,20 +62,47 @@ public sealed class DepartmentRegistry(NodeDataFolder data, TimeProvider time)
             Name = name.Trim(),
             RegisteredAt = _departments.FindById(creditCode)?.RegisteredAt ?? time.GetUtcNow(),
         };
-        _departments.Upsert(registered);
+        lock (_writes)
+        {
+            _departments.Upsert(registered);
+            _divisionByCode = Load();
+        }
+
         return errors;
     }
 
-    public bool Remove(string creditCode) => _departments.Delete(creditCode);
+    public bool Remove(string creditCode)
+    {
+        lock (_writes)
+        {
+            var removed = _departments.Delete(creditCode);
+            _divisionByCode = Load();
+            return removed;
+        }
+    }
 
     public RegisteredDepartment? Find(string creditCode) => _departments.FindById(creditCode);
 
     public IReadOnlyList<RegisteredDepartment> All() => _departments.FindAll().OrderBy(d => d.CreditCode, StringComparer.Ordinal).ToList();
 
     /// <summary>True when the identity is a department registered here, in the division its certificate names.</summary>
-    public bool IsRegistered(CallerIdentity caller) =>
-        caller.Kind == CallerKind.Department
-        && caller.CreditCode is { } code
-        && _departments.FindById(code) is { } found
-        && found.DivisionCode == caller.DivisionCode;
+    public bool IsRegistered(CallerIdentity caller)
+    {
+        var snapshot = _divisionByCode;
+        if (snapshot is null)
+        {
+            lock (_writes)
+            {
+                snapshot = _divisionByCode ??= Load();
+            }
+        }
+
+        return caller.Kind == CallerKind.Department
+            && caller.CreditCode is { } code
+            && snapshot.TryGetValue(code, out var division)
+            && division == caller.DivisionCode;
+    }
+
+    private Dictionary<string, string> Load() =>
+        _departments.FindAll().ToDictionary(d => d.CreditCode, d => d.DivisionCode, StringComparer.Ordinal);
 }

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+
+namespace GovShare.Node.Tests.Functional;
+
+/// <summary>The README's first command, <c>govshare demo</c>, as a person runs it: a process that serves, twice on one folder.</summary>
+public sealed class DemoTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("govshare-demo-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task Demo_ServesTheSampleResourceMaskedToAnotherDepartment_AndStartsAgainOnTheSameFolder()
+    {
+        for (var run = 0; run < 2; run++)
+        {
+            var port = FreePort();
+            using var demo = Start(port, FreePort());
+            try
+            {
+                await WaitForReadyAsync(demo);
+                using var client = Client(port, "11530100MB0000022C");
+                using var request = new HttpRequestMessage(HttpMethod.Get, "v1/resources/101001-000001/data");
+                request.Headers.Add("GovShare-Purpose", "demo");
+                request.Headers.Accept.ParseAdd("application/json");
+
+                using var response = await client.SendAsync(request);
+
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                var rows = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+                Assert.Equal(3, rows.GetArrayLength()); // seeded once, not again on the second run
+                Assert.Equal("530102********1234", rows[0].GetProperty("公民身份号码").GetString());
+                Assert.False(rows[0].TryGetProperty("住址", out _));
+            }
+            finally
+            {
+                demo.Kill();
+                await demo.WaitForExitAsync();
+            }
+        }
+    }
+
+    private Process Start(int port, int managementPort)
+    {
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+        start.ArgumentList.Add(Path.Combine(Deploy.RepositoryRoot.Path, "node", "GovShare.Cli", "bin", configuration, "net10.0", "govshare.dll"));
+        foreach (var argument in new[] { "demo", "--folder", _folder, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--management-port", managementPort.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return Process.Start(start) ?? throw new InvalidOperationException("the demo did not start");
+    }
+
+    private static async Task WaitForReadyAsync(Process demo)
+    {
+        demo.ErrorDataReceived += (_, _) => { };
+        demo.BeginErrorReadLine();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        while (await demo.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line.Contains("serving departments", StringComparison.Ordinal))
+            {
+                // Keep draining so the demo never blocks on a full pipe.
+                _ = demo.StandardOutput.ReadToEndAsync(CancellationToken.None);
+                return;
+            }
+        }
+
+        Assert.Fail($"the demo exited ({(demo.HasExited ? demo.ExitCode : -1)}) before it was ready");
+    }
+
+    private HttpClient Client(int port, string creditCode)
+    {
+        var issued = Path.Combine(_folder, "pki", "issued", $"dept-530100-{creditCode}");
+        using var pem = X509Certificate2.CreateFromPemFile(issued + ".crt", issued + ".key");
+        var certificate = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        var root = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(_folder, "pki", "trust-anchors.pem"));
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                ClientCertificates = [certificate],
+                LocalCertificateSelectionCallback = (_, _, _, _, _) => certificate,
+                RemoteCertificateValidationCallback = (_, server, sent, _) =>
+                {
+                    using var chain = new X509Chain();
+                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                    chain.ChainPolicy.CustomTrustStore.Add(root);
+                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                    foreach (var element in sent?.ChainElements ?? (IEnumerable<X509ChainElement>)[])
+                    {
+                        chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+                    }
+
+                    return server is not null && chain.Build(new X509Certificate2(server));
+                },
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = new Uri($"https://localhost:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
