@@ -41,11 +41,25 @@ public sealed class TreeAddressingMiddleware(RequestDelegate next)
             return;
         }
 
-        if (HttpMethods.IsPost(context.Request.Method) && (path.Equals("/v1/requests", StringComparison.Ordinal) || path.Equals("/v1/disputes", StringComparison.Ordinal))
-            && await ResourceOfBodyAsync(context) is { } resource && catalog.Get(resource) is null
-            && await router.TryForwardAsync(context, resource, heldLocally: false, exchangeId))
+        if (HttpMethods.IsPost(context.Request.Method) && (path.Equals("/v1/requests", StringComparison.Ordinal) || path.Equals("/v1/disputes", StringComparison.Ordinal)))
         {
-            return;
+            string? resource;
+            try
+            {
+                resource = await ResourceOfBodyAsync(context);
+            }
+            catch (IOException)
+            {
+                // Past the buffer limit: an application or a dispute is never this large.
+                await JsonBody.TooLarge(MaxRoutedBodyBytes).ExecuteAsync(context);
+                return;
+            }
+
+            if (resource is not null && catalog.Get(resource) is null
+                && await router.TryForwardAsync(context, resource, heldLocally: false, exchangeId))
+            {
+                return;
+            }
         }
 
         await next(context);
@@ -59,23 +73,21 @@ public sealed class TreeAddressingMiddleware(RequestDelegate next)
             return null; // The endpoint refuses it with its own size limit.
         }
 
-        context.Request.EnableBuffering(MaxRoutedBodyBytes);
+        context.Request.EnableBuffering(MaxRoutedBodyBytes, MaxRoutedBodyBytes);
         try
         {
             using var document = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            context.Request.Body.Position = 0;
             return document.RootElement.ValueKind == JsonValueKind.Object
                 && document.RootElement.TryGetProperty("resourceCode", out var code) && code.ValueKind == JsonValueKind.String
                 && ResourceCode.IsValid(code.GetString())
                     ? code.GetString()
                     : null;
         }
-        catch (Exception ex) when (ex is JsonException or IOException or BadHttpRequestException)
-        {
-            return null; // Malformed: the endpoint answers with its precise problem.
-        }
-        finally
+        catch (JsonException)
         {
             context.Request.Body.Position = 0;
+            return null; // Malformed: the endpoint answers with its precise problem.
         }
     }
 }

@@ -180,6 +180,21 @@ public sealed class NodeTreeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Application_OversizedChunkedOrMalformed_RefusedPrecisely()
+    {
+        using var user = _qujing.Client(_user.Certificate);
+        // No Content-Length: the size is only known as the bytes arrive.
+        var huge = new StreamContent(new MemoryStream(System.Text.Encoding.UTF8.GetBytes("{\"resourceCode\":\"" + new string('9', 3 * 1024 * 1024) + "\"}")));
+        huge.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/requests") { Content = huge };
+        request.Headers.TransferEncodingChunked = true;
+
+        await ProblemAssert.IsProblemAsync(await user.SendAsync(request), HttpStatusCode.RequestEntityTooLarge, ProblemTypes.PayloadTooLarge);
+        await ProblemAssert.IsProblemAsync(await user.PostAsync("v1/requests", new StringContent("{\"resourceCode\": ", System.Text.Encoding.UTF8, "application/json")), HttpStatusCode.BadRequest, ProblemTypes.MalformedRequest);
+        Assert.Empty(_qujing.Services.GetRequiredService<GovShare.Node.Requests.ShareRequestStore>().List(ExchangeFixture.Caller(_user), GovShare.Node.Requests.PartyRole.User, null));
+    }
+
+    [Fact]
     public async Task NamingAMalformedNode_400()
     {
         using var user = _qujing.Client(_user.Certificate);
