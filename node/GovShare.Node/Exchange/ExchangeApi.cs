@@ -216,6 +216,13 @@ public static partial class ExchangeApi
             return;
         }
 
+        if (decision.Items!.Count == 0)
+        {
+            // E.g. every granted item was since removed from the catalog or made unshareable.
+            await Refuse(context, 403, ProblemTypes.ItemNotGranted, "No information item you may see", $"None of the items of {entry.ResourceCode} is currently shared with you for purpose '{purpose}'.");
+            return;
+        }
+
         if (datasets.Latest(entry.ResourceCode) is not { } version)
         {
             await Refuse(context, 404, ProblemTypes.NoData, "No data has been pushed yet", $"{entry.ResourceCode} has no published version.");
@@ -237,8 +244,20 @@ public static partial class ExchangeApi
 
         await using var reader = datasets.OpenRead(version);
         var sourceSchema = await reader.ReadSchemaAsync(context.RequestAborted);
-        var key = decision.Items!.Any(i => i.Masking.Kind == MaskingKind.Pseudonym) ? PseudonymKey.Derive(secret.Secret, caller.Uri) : null;
-        using var projection = ItemProjection.Create(sourceSchema, decision.Items!.Select(i => new ProjectedItem(i.Item.Name, i.Item.Name, i.Masking)).ToList(), key);
+        // Stored columns carry their item id, so an item renamed in the catalog since the push is
+        // still found; an item added since has no data in this version yet.
+        var columns = StoredColumns(sourceSchema);
+        var missing = decision.Items!.Where(i => !columns.ContainsKey(i.Item.Id)).Select(i => i.Item.Id).ToList();
+        if (missing.Count > 0 && (requested.Count > 0 || missing.Count == decision.Items!.Count))
+        {
+            await Refuse(context, 409, ProblemTypes.NoData, "No data yet for these items", $"Version {version.Version} of {entry.ResourceCode} was pushed before the items {string.Join(", ", missing)} were catalogued; the provider's next push brings them.");
+            return;
+        }
+
+        var delivered = decision.Items!.Where(i => columns.ContainsKey(i.Item.Id)).ToList();
+        step.Items = delivered.Select(i => i.Item.Id).ToList();
+        var key = delivered.Any(i => i.Masking.Kind == MaskingKind.Pseudonym) ? PseudonymKey.Derive(secret.Secret, caller.Uri) : null;
+        using var projection = ItemProjection.Create(sourceSchema, delivered.Select(i => new ProjectedItem(columns[i.Item.Id], i.Item.Name, i.Masking)).ToList(), key);
 
         context.Response.ContentType = accept;
         // Arrow's writer emits many small pieces (metadata, each buffer, padding); unbuffered, each
@@ -311,8 +330,8 @@ public static partial class ExchangeApi
             await buffered.FlushAsync(context.RequestAborted);
 
             var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            var delivered = string.Join(",", decision.Items!.Select(i => i.Item.Id));
-            LogPulled(logger, exchangeId.Value, entry.ResourceCode, version.Version, rows, body.Written, caller.Uri, purpose, delivered, elapsed);
+            var itemIds = string.Join(",", step.Items);
+            LogPulled(logger, exchangeId.Value, entry.ResourceCode, version.Version, rows, body.Written, caller.Uri, purpose, itemIds, elapsed);
         }
         catch (LogUnavailableException)
         {
@@ -449,6 +468,21 @@ public static partial class ExchangeApi
         }
 
         return (columns, errors);
+    }
+
+    /// <summary>Item id → stored column name, from each field's <c>govshare:item-id</c> metadata.</summary>
+    private static Dictionary<string, string> StoredColumns(Schema stored)
+    {
+        var columns = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var field in stored.FieldsList)
+        {
+            if (field.Metadata is { } metadata && metadata.TryGetValue(CatalogEntry.ItemIdMetadataKey, out var id))
+            {
+                columns.TryAdd(id, field.Name);
+            }
+        }
+
+        return columns;
     }
 
     private static string? NullsInRequiredItems(Schema expected, RecordBatch batch)

@@ -110,6 +110,38 @@ public sealed class ExchangeApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Pull_GrantWhoseItemsAllLeftTheCatalog_403NotAServerError()
+    {
+        await _f.PushAsync(Conditional, 5);
+        _f.GrantTo(_f.User, Conditional, "social-assistance", new GrantedItem("address", MaskingRule.None)); // an item that is not shareable
+        using var client = _f.Node.Client(_f.User.Certificate);
+
+        await ProblemAssert.IsProblemAsync(await client.SendAsync(Pull(Conditional, "social-assistance")), HttpStatusCode.Forbidden, ProblemTypes.ItemNotGranted);
+    }
+
+    [Fact]
+    public async Task Pull_CatalogChangedSinceThePush_RenamedItemFoundByIdNewItemHasNoDataYet()
+    {
+        await _f.PushAsync(Unconditional, 5);
+        var catalog = _f.Node.Services.GetRequiredService<GovShare.Node.Catalog.CatalogStore>();
+        var entry = catalog.Get(Unconditional)!;
+        var items = entry.Items.Select(i => i.Id == "name" ? i with { Name = "姓名（户籍）" } : i)
+            .Append(new GovShare.Node.Catalog.InformationItem("phone", "联系电话", "utf8", 20))
+            .ToList();
+        Assert.True(catalog.Update(Unconditional, entry with { Items = items }, entry.Version, ExchangeFixture.Caller(_f.Provider)).Succeeded);
+        using var client = _f.Node.Client(_f.User.Certificate);
+
+        using (var all = await client.SendAsync(Pull(Unconditional, "stats")))
+        {
+            var (schema, batches) = await ReadAsync(all);
+            Assert.Equal(["公民身份号码", "姓名（户籍）", "出生日期", "Annual Income"], schema.FieldsList.Select(f => f.Name));
+            Assert.Equal(Name(2), ((StringArray)batches[0].Column(1)).GetString(2));
+        }
+
+        await ProblemAssert.IsProblemAsync(await client.SendAsync(Pull(Unconditional, "stats", "联系电话")), HttpStatusCode.Conflict, ProblemTypes.NoData);
+    }
+
+    [Fact]
     public async Task Pull_ConditionalWithoutGrant_403NoGrant()
     {
         await _f.PushAsync(Conditional, 10);
