@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Net;
-using System.Security.Cryptography.X509Certificates;
 using Apache.Arrow;
+using GovShare.Adapters;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
 using GovShare.Node.Catalog;
@@ -120,8 +120,8 @@ internal static class DemoCommand
     private static async Task SeedAsync(GovShareNode node, PkiFolder pki)
     {
         var (name, code) = Departments[0];
-        using var certificate = X509Certificate2.CreateFromPemFile(Path.Combine(pki.IssuedFolder, $"dept-{Division}-{code}.crt"), Path.Combine(pki.IssuedFolder, $"dept-{Division}-{code}.key"));
-        using var client = DepartmentClient(X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null), pki, node);
+        var files = Path.Combine(pki.IssuedFolder, $"dept-{Division}-{code}");
+        using var client = new DepartmentConfig(new Uri($"https://localhost:{node.ExchangeAddress.Port}/"), files + ".crt", files + ".key", pki.TrustAnchorsFile).CreateHttpClient();
         var path = $"v1/catalog/{ResourceCode.ToUrl(SampleResource)}";
         if ((await client.GetAsync(path)).StatusCode == System.Net.HttpStatusCode.NotFound)
         {
@@ -175,33 +175,6 @@ internal static class DemoCommand
             using var pushed = await client.PostAsync($"v1/resources/{ResourceCode.ToUrl(SampleResource)}/data", content);
             pushed.EnsureSuccessStatusCode();
         }
-    }
-
-    private static HttpClient DepartmentClient(X509Certificate2 certificate, PkiFolder pki, GovShareNode node)
-    {
-        var root = X509CertificateLoader.LoadCertificateFromFile(pki.TrustAnchorsFile);
-        var handler = new SocketsHttpHandler
-        {
-            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
-            {
-                ClientCertificates = [certificate],
-                LocalCertificateSelectionCallback = (_, _, _, _, _) => certificate,
-                RemoteCertificateValidationCallback = (_, server, sent, _) =>
-                {
-                    using var chain = new X509Chain();
-                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                    chain.ChainPolicy.CustomTrustStore.Add(root);
-                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                    foreach (var element in sent?.ChainElements ?? (IEnumerable<X509ChainElement>)[])
-                    {
-                        chain.ChainPolicy.ExtraStore.Add(element.Certificate);
-                    }
-
-                    return server is not null && chain.Build(new X509Certificate2(server));
-                },
-            },
-        };
-        return new HttpClient(handler) { BaseAddress = new Uri($"https://localhost:{node.ExchangeAddress.Port}/") };
     }
 
     private static void PrintHowTo(GovShareNode node, PkiFolder pki)

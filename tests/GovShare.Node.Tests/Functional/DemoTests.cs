@@ -1,8 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 
 namespace GovShare.Node.Tests.Functional;
@@ -19,8 +16,8 @@ public sealed class DemoTests : IDisposable
     {
         for (var run = 0; run < 2; run++)
         {
-            var port = FreePort();
-            using var demo = Start(port, FreePort());
+            var port = Loopback.FreePort();
+            using var demo = Start(port, Loopback.FreePort());
             try
             {
                 await WaitForReadyAsync(demo);
@@ -48,8 +45,7 @@ public sealed class DemoTests : IDisposable
     private Process Start(int port, int managementPort)
     {
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        start.ArgumentList.Add(Path.Combine(Deploy.RepositoryRoot.Path, "node", "GovShare.Cli", "bin", configuration, "net10.0", "govshare.dll"));
+        start.ArgumentList.Add(Loopback.GovShareDll());
         foreach (var argument in new[] { "demo", "--folder", _folder, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--management-port", managementPort.ToString(System.Globalization.CultureInfo.InvariantCulture) })
         {
             start.ArgumentList.Add(argument);
@@ -78,38 +74,8 @@ public sealed class DemoTests : IDisposable
 
     private HttpClient Client(int port, string creditCode)
     {
+        // The department's own client, as `govshare push|pull` builds it from its config file.
         var issued = Path.Combine(_folder, "pki", "issued", $"dept-530100-{creditCode}");
-        using var pem = X509Certificate2.CreateFromPemFile(issued + ".crt", issued + ".key");
-        var certificate = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
-        var root = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(_folder, "pki", "trust-anchors.pem"));
-        var handler = new SocketsHttpHandler
-        {
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                ClientCertificates = [certificate],
-                LocalCertificateSelectionCallback = (_, _, _, _, _) => certificate,
-                RemoteCertificateValidationCallback = (_, server, sent, _) =>
-                {
-                    using var chain = new X509Chain();
-                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                    chain.ChainPolicy.CustomTrustStore.Add(root);
-                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                    foreach (var element in sent?.ChainElements ?? (IEnumerable<X509ChainElement>)[])
-                    {
-                        chain.ChainPolicy.ExtraStore.Add(element.Certificate);
-                    }
-
-                    return server is not null && chain.Build(new X509Certificate2(server));
-                },
-            },
-        };
-        return new HttpClient(handler) { BaseAddress = new Uri($"https://localhost:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        return new GovShare.Adapters.DepartmentConfig(new Uri($"https://localhost:{port}/"), issued + ".crt", issued + ".key", Path.Combine(_folder, "pki", "trust-anchors.pem")).CreateHttpClient(TimeSpan.FromSeconds(30));
     }
 }

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using GovShare.Node.Catalog;
 using GovShare.Node.Logs;
@@ -27,8 +26,8 @@ public sealed class NodeCrashTests : IDisposable
     public async Task NodeProcess_KilledUnderLoad_EveryAcknowledgedExchangeIsLoggedAfterRestart()
     {
         var settings = TestNode.DefaultSettings(_pki, "530100");
-        var exchangePort = FreePort();
-        var managementPort = FreePort();
+        var exchangePort = Loopback.FreePort();
+        var managementPort = Loopback.FreePort();
         settings["Node:ExchangeUrl"] = $"https://127.0.0.1:{exchangePort}";
         settings["Node:ManagementUrl"] = $"http://127.0.0.1:{managementPort}";
         var provider = _pki.IssueDepartment(name: "Kunming Public Security Bureau");
@@ -109,7 +108,7 @@ public sealed class NodeCrashTests : IDisposable
     private static async Task<Process> StartAsync(Dictionary<string, string?> settings, int managementPort)
     {
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(GovShareDll());
+        start.ArgumentList.Add(Loopback.GovShareDll());
         start.ArgumentList.Add("node");
         start.ArgumentList.Add("run");
         foreach (var (key, value) in settings)
@@ -147,24 +146,5 @@ public sealed class NodeCrashTests : IDisposable
 
         process.Kill();
         throw new InvalidOperationException("govshare node run never became ready");
-    }
-
-    /// <summary>
-    /// The CLI from its own build output (same configuration as this test run): its deps.json
-    /// expects its own copies of the package assemblies, which the test folder does not keep.
-    /// </summary>
-    private static string GovShareDll()
-    {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var dll = Path.Combine(Deploy.RepositoryRoot.Path, "node", "GovShare.Cli", "bin", configuration, "net10.0", "govshare.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing: build the solution first.");
-        return dll;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

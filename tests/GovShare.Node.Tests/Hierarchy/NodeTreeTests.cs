@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using Apache.Arrow;
 using GovShare.Node.Catalog;
@@ -23,7 +22,7 @@ namespace GovShare.Node.Tests.Hierarchy;
 public sealed class NodeTreeTests : IAsyncLifetime
 {
     private readonly TestPki _pki = new();
-    private readonly int _provincePort = FreePort();
+    private readonly int _provincePort = Loopback.FreePort();
     private TestNode _province = null!;
     private TestNode _kunming = null!;
     private TestNode _qujing = null!;
@@ -249,13 +248,6 @@ public sealed class NodeTreeTests : IAsyncLifetime
         GovShare.Node.Logs.LogStore.ForDataFolder(node.DataPath).ReadEntries(GovShare.Node.Logs.LogKind.Exchange).Select(e => e.Record).OfType<GovShare.Node.Logs.LogRecord>().ToList();
 
     private static NodeLinkRegistry Links(TestNode node) => node.Services.GetRequiredService<NodeLinkRegistry>();
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static Task EventuallyAsync(Func<bool> condition, string message) => EventuallyAsync(() => Task.FromResult(condition()), message);
 
