@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Runtime.CompilerServices;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
@@ -35,7 +36,7 @@ public sealed class ArrowFileSource(string path, ItemMapping? mapping = null) : 
         if (!yielded)
         {
             var schema = Project(reader.Schema).Schema;
-            yield return new RecordBatch(schema, schema.FieldsList.Select(f => ColumnAppender.For(ItemType.FromArrow(f.DataType)!, TimeSpan.Zero).Build()), 0);
+            yield return new RecordBatch(schema, schema.FieldsList.Select(f => ColumnAppender.For(ItemDataType.FromArrow(f.DataType)!, TimeSpan.Zero).Build()), 0);
         }
     }
 
@@ -44,7 +45,7 @@ public sealed class ArrowFileSource(string path, ItemMapping? mapping = null) : 
         var errors = new List<string>();
         if (mapping is null)
         {
-            errors.AddRange(schema.FieldsList.Where(f => ItemType.FromArrow(f.DataType) is null).Select(f => $"Field '{f.Name}' has type {f.DataType.Name}, which no item has."));
+            errors.AddRange(schema.FieldsList.Where(f => ItemDataType.FromArrow(f.DataType) is null).Select(f => $"Field '{f.Name}' has type {f.DataType.Name}, which no item has."));
             return errors.Count == 0 ? (schema, Enumerable.Range(0, schema.FieldsList.Count).ToArray()) : throw new MappingException(path, errors);
         }
 
@@ -58,7 +59,7 @@ public sealed class ArrowFileSource(string path, ItemMapping? mapping = null) : 
                 continue;
             }
 
-            if (ItemType.FromArrow(schema.GetFieldByIndex(index).DataType) != column.Type)
+            if (ItemDataType.FromArrow(schema.GetFieldByIndex(index).DataType) != column.Type)
             {
                 errors.Add($"Field '{column.Column}' is {schema.GetFieldByIndex(index).DataType.Name}, the mapping says {column.Type}.");
             }

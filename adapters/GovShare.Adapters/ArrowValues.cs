@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Globalization;
 using Apache.Arrow;
 
@@ -47,7 +48,7 @@ internal static class ArrowValues
         var arrays = new List<IArrowArray>(batch.ColumnCount);
         for (var c = 0; c < batch.ColumnCount; c++)
         {
-            var type = ItemType.FromArrow(batch.Schema.GetFieldByIndex(c).DataType)
+            var type = ItemDataType.FromArrow(batch.Schema.GetFieldByIndex(c).DataType)
                 ?? throw new NotSupportedException($"Field '{batch.Schema.GetFieldByIndex(c).Name}' has no item type.");
             var appender = ColumnAppender.For(type, TimeSpan.Zero);
             var column = batch.Column(c);

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Globalization;
 using Apache.Arrow;
 using Apache.Arrow.Types;
@@ -34,7 +35,7 @@ internal abstract class ColumnAppender
 
     public abstract IArrowArray Build();
 
-    public static ColumnAppender For(ItemType type, TimeSpan assumedOffset) => type.Kind switch
+    public static ColumnAppender For(ItemDataType type, TimeSpan assumedOffset) => type.Kind switch
     {
         ItemTypeKind.Utf8 => new Utf8Appender(),
         ItemTypeKind.Int32 => new Int32Appender(),
@@ -335,7 +336,7 @@ internal abstract class ColumnAppender
 
     private sealed class TimestampAppender(TimeSpan assumedOffset) : ColumnAppender
     {
-        private static readonly TimestampType Type = (TimestampType)ItemType.Timestamp.ToArrowType();
+        private static readonly TimestampType Type = (TimestampType)ItemDataType.Timestamp.ToArrowType();
         private TimestampArray.Builder _builder = new(Type);
 
         public override int Length => _builder.Length;
@@ -393,11 +394,12 @@ internal abstract class ColumnAppender
 
         private string? Append(DateTimeOffset value)
         {
-            // Whole milliseconds: the item's unit. Finer digits would be lost silently, so refuse them.
-            if (value.Ticks % TimeSpan.TicksPerMillisecond != 0)
+            // Whole microseconds: the item's unit on the wire (ItemDataType.TimestampUnit). Finer
+            // digits would be lost silently, so refuse them.
+            if (value.Ticks % TimeSpan.TicksPerMicrosecond != 0)
             {
                 _builder.AppendNull();
-                return "has sub-millisecond digits; timestamps are in milliseconds";
+                return "has sub-microsecond digits; timestamps are in microseconds";
             }
 
             _builder.Append(value.ToUniversalTime());

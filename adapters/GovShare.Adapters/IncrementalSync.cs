@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -204,7 +205,7 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
             {
                 await foreach (var batch in batches.WithCancellation(cancellation).ConfigureAwait(false))
                 {
-                    var fingerprint = string.Join(",", batch.Schema.FieldsList.Select(f => $"{f.Name}:{ItemType.FromArrow(f.DataType)}"));
+                    var fingerprint = string.Join(",", batch.Schema.FieldsList.Select(f => $"{f.Name}:{ItemDataType.FromArrow(f.DataType)}"));
                     if (ItemsFingerprint is null)
                     {
                         ItemsFingerprint = fingerprint;
@@ -322,7 +323,7 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
         private static string? Comparable(object? value) => value switch
         {
             null => null,
-            DateTimeOffset t => "n:" + Number(t.ToUnixTimeMilliseconds()),
+            DateTimeOffset t => "n:" + Number((t.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond),
             DateOnly d => "n:" + Number(d.DayNumber),
             int i => "n:" + Number(i),
             long l => "n:" + Number(l),

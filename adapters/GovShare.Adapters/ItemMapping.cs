@@ -1,10 +1,11 @@
+using GovShare.Contract;
 using System.Text.Json;
 using Apache.Arrow;
 
 namespace GovShare.Adapters;
 
 /// <summary>One source column and the catalog information item it becomes.</summary>
-public sealed record ColumnMapping(string Column, string Item, ItemType Type);
+public sealed record ColumnMapping(string Column, string Item, ItemDataType Type);
 
 /// <summary>
 /// How a department's columns map to a resource's information items, in order. The Arrow schema
@@ -29,7 +30,7 @@ public sealed record ItemMapping(IReadOnlyList<ColumnMapping> Columns)
 
     /// <summary>Every column as utf8, named as in the source: the mapping used when none is given.</summary>
     public static ItemMapping AllText(IEnumerable<string> columns) =>
-        new(columns.Select(c => new ColumnMapping(c, c, ItemType.Utf8)).ToList());
+        new(columns.Select(c => new ColumnMapping(c, c, ItemDataType.Utf8)).ToList());
 
     /// <summary>Checks the mapping, collecting every fault: empty names, duplicate columns or items.</summary>
     public IReadOnlyList<string> Validate()
@@ -82,7 +83,7 @@ public sealed record ItemMapping(IReadOnlyList<ColumnMapping> Columns)
             {
                 var column = Text(entry, "column");
                 var item = Text(entry, "item") ?? column;
-                var type = ItemType.TryParse(Text(entry, "type") ?? "utf8", out var typeError);
+                var type = ItemDataType.Parse(Text(entry, "type") ?? "utf8", out var typeError);
                 if (column is null)
                 {
                     errors.Add($"columns[{index}]: 'column' is missing.");

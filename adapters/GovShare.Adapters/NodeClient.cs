@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
@@ -27,8 +28,8 @@ public sealed record PushReceipt(string ExchangeId, long Version, long Rows);
 /// </summary>
 public sealed class NodeClient(HttpClient http)
 {
-    public const string ArrowStreamMediaType = "application/vnd.apache.arrow.stream";
-    public const string PurposeHeader = "GovShare-Purpose";
+    public const string ArrowStreamMediaType = MediaTypes.ArrowStream;
+    public const string PurposeHeader = GovShareHeaders.Purpose;
 
     /// <summary>The one place a resource's data address is built: the code in URL form (<c>/</c> becomes <c>-</c>), escaped.</summary>
     public static string ResourceDataPath(string resourceCode, string? query = null) =>
@@ -87,7 +88,7 @@ public sealed class NodeClient(HttpClient http)
 
         if (!yielded && reader.Schema is { } schema)
         {
-            yield return new RecordBatch(schema, schema.FieldsList.Select(f => ColumnAppender.For(ItemType.FromArrow(f.DataType) ?? ItemType.Utf8, TimeSpan.Zero).Build()), 0);
+            yield return new RecordBatch(schema, schema.FieldsList.Select(f => ColumnAppender.For(ItemDataType.FromArrow(f.DataType) ?? ItemDataType.Utf8, TimeSpan.Zero).Build()), 0);
         }
     }
 

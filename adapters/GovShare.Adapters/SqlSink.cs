@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Data.Common;
 using Apache.Arrow;
 
@@ -53,7 +54,7 @@ public sealed class SqlSink(DbConnection connection, SqlDialectKind dialect, str
     private async Task<DbCommand> PrepareAsync(Schema schema, DbTransaction transaction, CancellationToken cancellation)
     {
         var name = SqlDialect.QuoteName(table);
-        var columns = schema.FieldsList.Select(f => $"{SqlDialect.QuoteName(f.Name)} {SqlDialect.ColumnType(dialect, ItemType.FromArrow(f.DataType) ?? throw new NotSupportedException($"Field '{f.Name}' has no item type."))}");
+        var columns = schema.FieldsList.Select(f => $"{SqlDialect.QuoteName(f.Name)} {SqlDialect.ColumnType(dialect, ItemDataType.FromArrow(f.DataType) ?? throw new NotSupportedException($"Field '{f.Name}' has no item type."))}");
         await ExecuteAsync($"CREATE TABLE IF NOT EXISTS {name} ({string.Join(", ", columns)})", transaction, cancellation).ConfigureAwait(false);
         if (replace)
         {

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Apache.Arrow;
@@ -63,18 +64,18 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
         {
             var name = reader.GetName(i);
             var type = reader.GetFieldType(i);
-            ItemType? item = type switch
+            ItemDataType? item = type switch
             {
-                _ when type == typeof(string) || type == typeof(Guid) => ItemType.Utf8,
-                _ when type == typeof(int) || type == typeof(short) || type == typeof(byte) => ItemType.Int32,
-                _ when type == typeof(long) => ItemType.Int64,
-                _ when type == typeof(double) || type == typeof(float) => ItemType.Float64,
-                _ when type == typeof(bool) => ItemType.Boolean,
-                _ when type == typeof(DateOnly) => ItemType.Date32,
-                _ when type == typeof(DateTime) || type == typeof(DateTimeOffset) => ItemType.Timestamp,
-                _ when type == typeof(byte[]) => ItemType.Binary,
+                _ when type == typeof(string) || type == typeof(Guid) => ItemDataType.Utf8,
+                _ when type == typeof(int) || type == typeof(short) || type == typeof(byte) => ItemDataType.Int32,
+                _ when type == typeof(long) => ItemDataType.Int64,
+                _ when type == typeof(double) || type == typeof(float) => ItemDataType.Float64,
+                _ when type == typeof(bool) => ItemDataType.Boolean,
+                _ when type == typeof(DateOnly) => ItemDataType.Date32,
+                _ when type == typeof(DateTime) || type == typeof(DateTimeOffset) => ItemDataType.Timestamp,
+                _ when type == typeof(byte[]) => ItemDataType.Binary,
                 _ when type == typeof(decimal) && schema[i].NumericPrecision is > 0 and <= 38 and var p && schema[i].NumericScale is >= 0 and var s =>
-                    ItemType.Decimal(p, s),
+                    ItemDataType.Decimal(p, s),
                 _ => null,
             };
             if (item is null)
@@ -105,7 +106,7 @@ internal static class SqlDialect
     public static string QuoteName(string name) =>
         string.Join('.', name.Split('.').Select(part => "\"" + part.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""));
 
-    public static string ColumnType(SqlDialectKind dialect, ItemType type) => (dialect, type.Kind) switch
+    public static string ColumnType(SqlDialectKind dialect, ItemDataType type) => (dialect, type.Kind) switch
     {
         (SqlDialectKind.Sqlite, ItemTypeKind.Utf8 or ItemTypeKind.Date32 or ItemTypeKind.Timestamp or ItemTypeKind.Decimal128) => "TEXT",
         (SqlDialectKind.Sqlite, ItemTypeKind.Int32 or ItemTypeKind.Int64 or ItemTypeKind.Boolean) => "INTEGER",

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
@@ -98,5 +99,5 @@ public static class Population
 
     public static string DataPath(string code, string? query = null) => $"v1/resources/{UrlOf(code)}/data{(query is null ? "" : "?" + query)}";
 
-    public const string ArrowMediaType = ExchangeProtocol.ArrowStreamMediaType;
+    public const string ArrowMediaType = MediaTypes.ArrowStream;
 }

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using GovShare.Cli.Commands;
 
 namespace GovShare.Adapters.Tests;
@@ -31,7 +32,7 @@ public sealed class CliTests : IDisposable
     {
         File.WriteAllText(_temp.File("govshare.department.json"), """{"node":"http://plain/"}""");
 
-        var failure = Assert.Throws<DepartmentConfigException>(() => DepartmentConfig.Load(_temp.File("govshare.department.json")));
+        var failure = Assert.Throws<DepartmentConnectionException>(() => DepartmentConnection.Load(_temp.File("govshare.department.json")));
 
         Assert.Equal(4, failure.Errors.Count);
         Assert.Contains("https", failure.Errors[0], StringComparison.Ordinal);

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Text;
 using Apache.Arrow;
 
@@ -17,10 +18,10 @@ public sealed class CsvTests : IDisposable
         await File.WriteAllBytesAsync(path, TextEncodings.Gb18030.GetBytes(text));
         var mapping = new ItemMapping(
         [
-            new("姓名", "name", ItemType.Utf8),
-            new("身份证号", "id_number", ItemType.Utf8),
-            new("出生日期", "birth_date", ItemType.Date32),
-            new("户籍地", "residence", ItemType.Utf8),
+            new("姓名", "name", ItemDataType.Utf8),
+            new("身份证号", "id_number", ItemDataType.Utf8),
+            new("出生日期", "birth_date", ItemDataType.Date32),
+            new("户籍地", "residence", ItemDataType.Utf8),
         ]);
 
         var source = new CsvSource(path, mapping);
@@ -58,7 +59,7 @@ public sealed class CsvTests : IDisposable
         }
 
         await File.WriteAllTextAsync(path, lines.ToString());
-        var mapping = new ItemMapping([new("姓名", "name", ItemType.Utf8), new("年龄", "age", ItemType.Int32)]);
+        var mapping = new ItemMapping([new("姓名", "name", ItemDataType.Utf8), new("年龄", "age", ItemDataType.Int32)]);
         var stage = _temp.File("stage");
 
         var failure = await Assert.ThrowsAsync<ConversionFailedException>(() =>
@@ -78,7 +79,7 @@ public sealed class CsvTests : IDisposable
     {
         var path = _temp.File("many.csv");
         await File.WriteAllTextAsync(path, "a,b,c\n1,2024-01-01,1.5\nx,2024-13-01,1.5\n3,2024-01-02\n4,2024-01-03,12.345\n");
-        var mapping = new ItemMapping([new("a", "a", ItemType.Int64), new("b", "b", ItemType.Date32), new("c", "c", ItemType.Decimal(5, 2))]);
+        var mapping = new ItemMapping([new("a", "a", ItemDataType.Int64), new("b", "b", ItemDataType.Date32), new("c", "c", ItemDataType.Decimal(5, 2))]);
 
         var failure = await Assert.ThrowsAsync<ConversionFailedException>(() => StagedDataset.StageAsync(new CsvSource(path, mapping).ReadAsync(), _temp.File("stage")));
 
@@ -90,7 +91,7 @@ public sealed class CsvTests : IDisposable
     {
         var path = _temp.File("cols.csv");
         await File.WriteAllTextAsync(path, "a,b\n1,2\n");
-        var mapping = new ItemMapping([new("x", "x", ItemType.Utf8), new("a", "a", ItemType.Utf8), new("y", "y", ItemType.Utf8)]);
+        var mapping = new ItemMapping([new("x", "x", ItemDataType.Utf8), new("a", "a", ItemDataType.Utf8), new("y", "y", ItemDataType.Utf8)]);
 
         var failure = await Assert.ThrowsAsync<MappingException>(() => ToListAsync(new CsvSource(path, mapping).ReadAsync()));
 
@@ -105,7 +106,7 @@ public sealed class CsvTests : IDisposable
         var path = _temp.File("safe.csv");
         var input = _temp.File("in.csv");
         await File.WriteAllTextAsync(input, "note,amount\n=HYPERLINK(\"http://x\"),-5\n@SUM(A1),3\nplain,\n");
-        var mapping = new ItemMapping([new("note", "note", ItemType.Utf8), new("amount", "amount", ItemType.Int64)]);
+        var mapping = new ItemMapping([new("note", "note", ItemDataType.Utf8), new("amount", "amount", ItemDataType.Int64)]);
 
         await new CsvSink(path, new UTF8Encoding(false)).WriteAsync(new CsvSource(input, mapping).ReadAsync());
 

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using Apache.Arrow;
 using Microsoft.Data.Sqlite;
 
@@ -111,7 +112,7 @@ public sealed class IncrementalSyncTests : IDisposable
         var sync = new IncrementalSync(new SyncSettings("r", SyncStrategy.KeyHash, _temp.File("state"), KeyItems: ["id"]));
 
         var failure = await Assert.ThrowsAsync<ConversionFailedException>(() =>
-            sync.RunOnceAsync(() => new SqlSource(_connection, "SELECT id, name FROM dup ORDER BY rowid", new ItemMapping([new("id", "id", ItemType.Int64), new("name", "name", ItemType.Utf8)])), PushAsync, TimeProvider.System, _temp.Path));
+            sync.RunOnceAsync(() => new SqlSource(_connection, "SELECT id, name FROM dup ORDER BY rowid", new ItemMapping([new("id", "id", ItemDataType.Int64), new("name", "name", ItemDataType.Utf8)])), PushAsync, TimeProvider.System, _temp.Path));
 
         Assert.Equal(3, Assert.Single(failure.Errors).Row);
         Assert.Empty(_pushes);

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Net;
 using System.Text;
 using Apache.Arrow;
@@ -33,7 +34,7 @@ public sealed class NodeClientTests
 
         Assert.Equal(new PushReceipt("ex-1", 3, 2), receipt);
         Assert.Equal("https://node.test/v1/resources/530100-01-0001/data?mode=replace", seen!.RequestUri!.ToString());
-        Assert.Equal(NodeClient.ArrowStreamMediaType, seen.Content!.Headers.ContentType!.MediaType);
+        Assert.Equal(MediaTypes.ArrowStream, seen.Content!.Headers.ContentType!.MediaType);
         using var reader = new ArrowStreamReader(new MemoryStream(body));
         Assert.Equal(2, (await reader.ReadNextRecordBatchAsync())!.Length);
     }
@@ -57,7 +58,7 @@ public sealed class NodeClientTests
 
         Assert.Equal(HttpStatusCode.Forbidden, failure.Status);
         Assert.Contains("not-granted", failure.Body, StringComparison.Ordinal);
-        Assert.Equal("P-01", Assert.Single(seen!.Headers.GetValues(NodeClient.PurposeHeader)));
+        Assert.Equal("P-01", Assert.Single(seen!.Headers.GetValues(GovShareHeaders.Purpose)));
         Assert.Equal("?items=name,id%20number", seen.RequestUri!.Query);
     }
 
@@ -65,7 +66,7 @@ public sealed class NodeClientTests
     {
         await Task.Yield();
         var array = new StringArray.Builder().Append("a").Append("b").Build();
-        yield return new RecordBatch(new Schema.Builder().Field(ItemType.Utf8.ToField("name")).Build(), [array], 2);
+        yield return new RecordBatch(new Schema.Builder().Field(ItemDataType.Utf8.ToField("name")).Build(), [array], 2);
     }
 
     private static HttpResponseMessage Json(HttpStatusCode status, string json) =>

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Globalization;
 using System.Text;
 using Npgsql;
@@ -31,7 +32,7 @@ public sealed class PostgresRoundTripTests(PostgresServer server) : IClassFixtur
         await new CsvSink(csv, new UTF8Encoding(false)).WriteAsync(staged.ReadAsync());
 
         Assert.Equal(1500, copied);
-        Assert.Equal("decimal128(18,2)", ItemType.FromArrow(staged.Schema.GetFieldByName("capital").DataType)!.ToString());
+        Assert.Equal("decimal128(18,2)", ItemDataType.FromArrow(staged.Schema.GetFieldByName("capital").DataType)!.ToString());
         Assert.Equal(await DumpAsync(connection, "enterprises"), await DumpAsync(connection, "enterprises_copy"));
         var lines = await File.ReadAllLinesAsync(csv);
         Assert.Equal(1501, lines.Length);

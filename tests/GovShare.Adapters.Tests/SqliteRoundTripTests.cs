@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
@@ -8,13 +9,13 @@ public sealed class SqliteRoundTripTests : IDisposable
 {
     internal static readonly ItemMapping Mapping = new(
     [
-        new("id", "licence_id", ItemType.Int64),
-        new("holder", "holder_name", ItemType.Utf8),
-        new("capital", "registered_capital", ItemType.Decimal(18, 2)),
-        new("issued", "issue_date", ItemType.Date32),
-        new("active", "active", ItemType.Boolean),
-        new("score", "credit_score", ItemType.Float64),
-        new("updated", "updated_at", ItemType.Timestamp),
+        new("id", "licence_id", ItemDataType.Int64),
+        new("holder", "holder_name", ItemDataType.Utf8),
+        new("capital", "registered_capital", ItemDataType.Decimal(18, 2)),
+        new("issued", "issue_date", ItemDataType.Date32),
+        new("active", "active", ItemDataType.Boolean),
+        new("score", "credit_score", ItemDataType.Float64),
+        new("updated", "updated_at", ItemDataType.Timestamp),
     ]);
 
     private readonly TempFolder _temp = new();

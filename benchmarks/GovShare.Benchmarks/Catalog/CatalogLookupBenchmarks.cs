@@ -2,7 +2,7 @@ using BenchmarkDotNet.Attributes;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Identity;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace GovShare.Benchmarks.Catalog;

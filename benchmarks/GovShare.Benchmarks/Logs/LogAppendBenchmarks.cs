@@ -3,7 +3,7 @@ using System.Text;
 using BenchmarkDotNet.Attributes;
 using GovShare.Node.Exchange;
 using GovShare.Node.Logs;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Benchmarks.Logs;
 

@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Requests;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Benchmarks.Requests;
 

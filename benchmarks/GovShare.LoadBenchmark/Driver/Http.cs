@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
@@ -41,10 +42,10 @@ internal static class Http
     }
 
     /// <summary>A pull of the benchmark's items, as a department sends it.</summary>
-    public static HttpRequestMessage Pull(string code, string accept = ExchangeProtocol.ArrowStreamMediaType)
+    public static HttpRequestMessage Pull(string code, string accept = MediaTypes.ArrowStream)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, Population.DataPath(code, "items=" + Uri.EscapeDataString(Population.PulledItems)));
-        request.Headers.Add(ExchangeApi.PurposeHeader, Purpose);
+        request.Headers.Add(GovShareHeaders.Purpose, Purpose);
         request.Headers.Accept.ParseAdd(accept);
         return request;
     }
@@ -84,7 +85,7 @@ internal static class Http
         var started = Stopwatch.GetTimestamp();
         await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
         using var content = new StreamContent(stream, 1 << 16);
-        content.Headers.ContentType = new MediaTypeHeaderValue(ExchangeProtocol.ArrowStreamMediaType);
+        content.Headers.ContentType = new MediaTypeHeaderValue(MediaTypes.ArrowStream);
         using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
         using var response = await client.SendAsync(request);
         await EnsureOkAsync(response, request);

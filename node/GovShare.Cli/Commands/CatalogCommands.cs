@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.CommandLine;
 using System.Text.Json;
 using GovShare.Adapters;
@@ -14,10 +15,10 @@ internal static class CatalogCommands
         var catalog = new Command("catalog", "The node's sharing catalog.");
         var text = new Argument<string?>("text") { Description = "Words to search for (name, abstract, items).", Arity = ArgumentArity.ZeroOrOne };
         var search = new Command("search", "Search the sharing catalog.") { text };
-        DepartmentConnection.AddOptions(search);
-        search.SetAction((parse, cancellation) => DepartmentConnection.RunAsync(async () =>
+        DepartmentCommand.AddOptions(search);
+        search.SetAction((parse, cancellation) => DepartmentCommand.RunAsync(async () =>
         {
-            var config = DepartmentConnection.Load(parse);
+            var config = DepartmentCommand.Load(parse);
             using var http = config.CreateHttpClient(TimeSpan.FromSeconds(60));
             using var result = await new NodeClient(http).SearchCatalogAsync(parse.GetValue(text), cancellation);
             Console.WriteLine(JsonSerializer.Serialize(result.RootElement, Indented));
@@ -44,31 +45,31 @@ internal static class CatalogCommands
         var output = new Option<string?>("--output") { Description = "Write the answer to this file." };
 
         var get = new Command("get", "One entry as this department sees it; prints its ETag.") { code };
-        DepartmentConnection.Call(get, parse => http => http.GetAsync(EntryPath(parse.GetValue(code)!)));
+        DepartmentCommand.Call(get, parse => http => http.GetAsync(EntryPath(parse.GetValue(code)!)));
 
         var mine = new Command("mine", "This department's resource catalog (all its entries).");
-        DepartmentConnection.Call(mine, _ => http => http.GetAsync("v1/catalog/resources"));
+        DepartmentCommand.Call(mine, _ => http => http.GetAsync("v1/catalog/resources"));
 
         var create = new Command("create", "Register a resource from a JSON entry file.") { file };
-        DepartmentConnection.Call(create, parse => http => http.PostAsync("v1/catalog", JsonFile(parse.GetValue(file)!)));
+        DepartmentCommand.Call(create, parse => http => http.PostAsync("v1/catalog", JsonFile(parse.GetValue(file)!)));
 
         var update = new Command("update", "Replace an entry from a JSON file (If-Match: --etag).") { code, file, etag };
-        DepartmentConnection.Call(update, parse => http => SendAsync(http, HttpMethod.Put, EntryPath(parse.GetValue(code)!), JsonFile(parse.GetValue(file)!), parse.GetValue(etag)!));
+        DepartmentCommand.Call(update, parse => http => SendAsync(http, HttpMethod.Put, EntryPath(parse.GetValue(code)!), JsonFile(parse.GetValue(file)!), parse.GetValue(etag)!));
 
         var retire = new Command("retire", "Retire an entry (If-Match: --etag).") { code, etag };
-        DepartmentConnection.Call(retire, parse => http => SendAsync(http, HttpMethod.Delete, EntryPath(parse.GetValue(code)!), null, parse.GetValue(etag)!));
+        DepartmentCommand.Call(retire, parse => http => SendAsync(http, HttpMethod.Delete, EntryPath(parse.GetValue(code)!), null, parse.GetValue(etag)!));
 
         var import = new Command("import", "Import this department's catalog from JSON (all or nothing).") { file };
-        DepartmentConnection.Call(import, parse => http => http.PostAsync("v1/catalog/import", JsonFile(parse.GetValue(file)!)));
+        DepartmentCommand.Call(import, parse => http => http.PostAsync("v1/catalog/import", JsonFile(parse.GetValue(file)!)));
 
         var export = new Command("export", "Export this department's catalog as JSON.") { output };
-        DepartmentConnection.Call(export, _ => http => http.GetAsync("v1/catalog/export"), output);
+        DepartmentCommand.Call(export, _ => http => http.GetAsync("v1/catalog/export"), output);
 
         var itemsGet = new Command("items-export", "An entry's information items as CSV (UTF-8 with BOM).") { code, output };
-        DepartmentConnection.Call(itemsGet, parse => http => http.GetAsync(EntryPath(parse.GetValue(code)!) + "/items.csv"), output);
+        DepartmentCommand.Call(itemsGet, parse => http => http.GetAsync(EntryPath(parse.GetValue(code)!) + "/items.csv"), output);
 
         var itemsPut = new Command("items-import", "Replace an entry's items from a CSV file (If-Match: --etag).") { code, file, etag };
-        DepartmentConnection.Call(itemsPut, parse => http =>
+        DepartmentCommand.Call(itemsPut, parse => http =>
         {
             var content = new ByteArrayContent(File.ReadAllBytes(parse.GetValue(file)!));
             content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/csv");
@@ -77,7 +78,7 @@ internal static class CatalogCommands
 
         var text = new Argument<string?>("text") { Description = "Words to search for.", Arity = ArgumentArity.ZeroOrOne };
         var tree = new Command("tree", "Search the sharing catalog of the whole tree (every jurisdiction), through this node.") { text };
-        DepartmentConnection.Call(tree, parse => http => http.GetAsync($"v1/catalog/tree?q={Uri.EscapeDataString(parse.GetValue(text) ?? "")}"));
+        DepartmentCommand.Call(tree, parse => http => http.GetAsync($"v1/catalog/tree?q={Uri.EscapeDataString(parse.GetValue(text) ?? "")}"));
 
         return [get, mine, create, update, retire, import, export, itemsGet, itemsPut, tree];
     }

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.CommandLine;
 using System.Data.Common;
 using GovShare.Adapters;
@@ -54,7 +55,7 @@ internal sealed class DataSourceOptions
             return (() => new ArrowFileSource(arrow, mapping), null);
         }
 
-        var (connection, _) = DepartmentConnection.OpenDatabase(parse.GetValue(Sqlite), parse.GetValue(Postgres));
+        var (connection, _) = DepartmentCommand.OpenDatabase(parse.GetValue(Sqlite), parse.GetValue(Postgres));
         var table = parse.GetValue(Table);
         var query = parse.GetValue(Query);
         if ((table is null) == (query is null))

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.CommandLine;
 using System.Net;
 using Apache.Arrow;
@@ -6,6 +7,7 @@ using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
+using GovShare.Node.Kernel;
 using GovShare.Node.Hosting;
 using GovShare.Node.Identity;
 using GovShare.Node.Pki;
@@ -121,7 +123,7 @@ internal static class DemoCommand
     {
         var (name, code) = Departments[0];
         var files = Path.Combine(pki.IssuedFolder, $"dept-{Division}-{code}");
-        using var client = new DepartmentConfig(new Uri($"https://localhost:{node.ExchangeAddress.Port}/"), files + ".crt", files + ".key", pki.TrustAnchorsFile).CreateHttpClient();
+        using var client = new DepartmentConnection(new Uri($"https://localhost:{node.ExchangeAddress.Port}/"), files + ".crt", files + ".key", pki.TrustAnchorsFile).CreateHttpClient();
         var path = $"v1/catalog/{ResourceCode.ToUrl(SampleResource)}";
         if ((await client.GetAsync(path)).StatusCode == System.Net.HttpStatusCode.NotFound)
         {
@@ -171,7 +173,7 @@ internal static class DemoCommand
             }
 
             var content = new ByteArrayContent(stream.ToArray());
-            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/vnd.apache.arrow.stream");
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(MediaTypes.ArrowStream);
             using var pushed = await client.PostAsync($"v1/resources/{ResourceCode.ToUrl(SampleResource)}/data", content);
             pushed.EnsureSuccessStatusCode();
         }

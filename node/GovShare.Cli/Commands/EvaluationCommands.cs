@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.CommandLine;
 using System.Net;
 using System.Net.Http.Json;
@@ -10,7 +11,7 @@ namespace GovShare.Cli.Commands;
 /// <summary>
 /// <c>govshare evaluation …</c>: the evaluation of Art. 38–42. The operator's scorecards, violation
 /// scan, list and status changes and the annual report (through <see cref="OperatorClient"/>),
-/// and a department's own scorecard (mTLS, through <see cref="DepartmentConnection"/>).
+/// and a department's own scorecard (mTLS, through <see cref="DepartmentCommand"/>).
 /// </summary>
 internal static class EvaluationCommands
 {
@@ -71,10 +72,10 @@ internal static class EvaluationCommands
         }));
 
         var scorecard = new Command("scorecard", "Your department's own scorecard (as a department, mTLS).") { from, to };
-        DepartmentConnection.AddOptions(scorecard);
-        scorecard.SetAction((parse, cancellation) => DepartmentConnection.RunAsync(async () =>
+        DepartmentCommand.AddOptions(scorecard);
+        scorecard.SetAction((parse, cancellation) => DepartmentCommand.RunAsync(async () =>
         {
-            var config = DepartmentConnection.Load(parse);
+            var config = DepartmentCommand.Load(parse);
             using var http = config.CreateHttpClient(TimeSpan.FromSeconds(60));
             using var response = await http.GetAsync($"v1/evaluation/scorecard?{Query(("from", parse.GetValue(from)), ("to", parse.GetValue(to)))}", cancellation);
             var body = await response.Content.ReadAsStringAsync(cancellation);

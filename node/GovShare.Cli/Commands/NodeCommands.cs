@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net.Http.Json;
 using GovShare.Node.Hierarchy;
+using GovShare.Node.Kernel;
 using GovShare.Node.Hosting;
 using GovShare.Node.Management;
 

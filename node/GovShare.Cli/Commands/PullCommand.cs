@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.CommandLine;
 using GovShare.Adapters;
 
@@ -21,10 +22,10 @@ internal static class PullCommand
         var table = new Option<string?>("--table") { Description = "The table to write (created when missing)." };
         var replace = new Option<bool>("--replace") { Description = "Empty the table first (in the same transaction)." };
         var command = new Command("pull", "Pull a resource's granted items from the node.") { resource, items, purpose, csv, raw, encoding, jsonl, arrow, sqlite, postgres, table, replace };
-        DepartmentConnection.AddOptions(command);
-        command.SetAction((parse, cancellation) => DepartmentConnection.RunAsync(async () =>
+        DepartmentCommand.AddOptions(command);
+        command.SetAction((parse, cancellation) => DepartmentCommand.RunAsync(async () =>
         {
-            var config = DepartmentConnection.Load(parse);
+            var config = DepartmentCommand.Load(parse);
             var why = parse.GetValue(purpose) ?? config.Purpose ?? throw new ArgumentException("Give --purpose (or 'purpose' in the config file): the node checks it against the grant.");
             var targets = new[] { csv, jsonl, arrow, sqlite, postgres }.Count(o => parse.GetValue(o) is not null);
             if (targets != 1)
@@ -49,7 +50,7 @@ internal static class PullCommand
             else
             {
                 var tableName = parse.GetValue(table) ?? throw new ArgumentException("Give --table with a database target.");
-                (connection, var dialect) = DepartmentConnection.OpenDatabase(parse.GetValue(sqlite), parse.GetValue(postgres));
+                (connection, var dialect) = DepartmentCommand.OpenDatabase(parse.GetValue(sqlite), parse.GetValue(postgres));
                 sink = new SqlSink(connection, dialect, tableName, parse.GetValue(replace));
             }
 

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.CommandLine;
 using GovShare.Adapters;
 
@@ -16,10 +17,10 @@ internal static class PushCommand
         var source = new DataSourceOptions();
         var command = new Command("push", "Push a department's data for one resource to the node (replace by default).") { resource, append };
         source.AddTo(command);
-        DepartmentConnection.AddOptions(command);
-        command.SetAction((parse, cancellation) => DepartmentConnection.RunAsync(async () =>
+        DepartmentCommand.AddOptions(command);
+        command.SetAction((parse, cancellation) => DepartmentCommand.RunAsync(async () =>
         {
-            var config = DepartmentConnection.Load(parse);
+            var config = DepartmentCommand.Load(parse);
             var (open, connection) = source.Resolve(parse);
             await using (connection)
             {

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.CommandLine;
 using System.Globalization;
 using System.Net.Http.Json;
@@ -11,7 +12,7 @@ namespace GovShare.Cli.Commands;
 
 /// <summary>
 /// <c>govshare request|grant|dispute|inbox …</c>: share requests, grants and disputes as a
-/// department (mTLS, through <see cref="DepartmentConnection"/>), and the operator's
+/// department (mTLS, through <see cref="DepartmentCommand"/>), and the operator's
 /// <c>grant create</c> and <c>dispute open</c> (through <see cref="OperatorClient"/>).
 /// </summary>
 internal static class RequestCommands
@@ -33,7 +34,7 @@ internal static class RequestCommands
         var contactPhone = new Option<string>("--contact-phone") { Required = true };
         var contactEmail = new Option<string?>("--contact-email");
         var apply = new Command("apply", "Apply for items of a conditional resource.") { resource, items, purposeCode, purposeText, basis, from, to, contactName, contactPhone, contactEmail };
-        DepartmentConnection.Call(apply, parse => http => http.PostAsJsonAsync("v1/requests", new ShareApplication(parse.GetValue(resource), parse.GetValue(items),
+        DepartmentCommand.Call(apply, parse => http => http.PostAsJsonAsync("v1/requests", new ShareApplication(parse.GetValue(resource), parse.GetValue(items),
             new RequestPurpose(parse.GetValue(purposeCode)!, parse.GetValue(purposeText)!), parse.GetValue(basis),
             parse.GetValue(from) is { } f && parse.GetValue(to) is { } t ? new UsePeriod(f, t) : null,
             new RequestContact(parse.GetValue(contactName)!, parse.GetValue(contactPhone)!, parse.GetValue(contactEmail))), CatalogJson.Options));
@@ -41,26 +42,26 @@ internal static class RequestCommands
         var role = new Option<string?>("--role") { Description = "user (default) or provider." };
         var status = new Option<string?>("--status") { Description = "Only requests in this status." };
         var list = new Command("list", "The department's requests.") { role, status };
-        DepartmentConnection.Call(list, parse => http => http.GetAsync($"v1/requests?{Query(("role", parse.GetValue(role)), ("status", parse.GetValue(status)))}"));
+        DepartmentCommand.Call(list, parse => http => http.GetAsync($"v1/requests?{Query(("role", parse.GetValue(role)), ("status", parse.GetValue(status)))}"));
 
         var id = new Argument<string>("id");
         var show = new Command("show", "One request.") { id };
-        DepartmentConnection.Call(show, parse => http => http.GetAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}"));
+        DepartmentCommand.Call(show, parse => http => http.GetAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}"));
 
         var onward = new Option<bool>("--onward-sharing") { Description = "Allow onward sharing (Art. 33: off unless decided)." };
         var approve = new Command("approve", "Approve, possibly fewer items with masking, for a validity within the requested period.") { id, items, from, to, onward };
-        DepartmentConnection.Call(approve, parse => http => http.PostAsJsonAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision", new DecisionInput(
+        DepartmentCommand.Call(approve, parse => http => http.PostAsJsonAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision", new DecisionInput(
             DecisionOutcome.Approve, parse.GetValue(items) is { Length: > 0 } chosen ? [.. chosen.Select(ParseItem)] : null,
             parse.GetValue(from) is { } f && parse.GetValue(to) is { } t ? new UsePeriod(f, t) : null, OnwardSharing: parse.GetValue(onward)), CatalogJson.Options));
 
         var reasonCode = new Option<string>("--reason-code") { Required = true };
         var reason = new Option<string>("--reason") { Required = true };
         var deny = new Command("deny", "Deny, with a reason code and text.") { id, reasonCode, reason };
-        DepartmentConnection.Call(deny, parse => http => http.PostAsJsonAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision",
+        DepartmentCommand.Call(deny, parse => http => http.PostAsJsonAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision",
             new DecisionInput(DecisionOutcome.Deny, ReasonCode: parse.GetValue(reasonCode), ReasonText: parse.GetValue(reason)), CatalogJson.Options));
 
         var withdraw = new Command("withdraw", "Withdraw an undecided request.") { id };
-        DepartmentConnection.Call(withdraw, parse => http => http.PostAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/withdraw", null));
+        DepartmentCommand.Call(withdraw, parse => http => http.PostAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/withdraw", null));
 
         foreach (var sub in new[] { apply, list, show, approve, deny, withdraw })
         {
@@ -75,16 +76,16 @@ internal static class RequestCommands
         var command = new Command("grant", "Grants: list, show, revoke; the operator creates one directly.");
         var role = new Option<string?>("--role") { Description = "user (default) or provider." };
         var list = new Command("list", "The department's grants.") { role };
-        DepartmentConnection.Call(list, parse => http => http.GetAsync($"v1/grants?{Query(("role", parse.GetValue(role)))}"));
+        DepartmentCommand.Call(list, parse => http => http.GetAsync($"v1/grants?{Query(("role", parse.GetValue(role)))}"));
 
         var id = new Argument<string>("id");
         var show = new Command("show", "One grant.") { id };
-        DepartmentConnection.Call(show, parse => http => http.GetAsync($"v1/grants/{Uri.EscapeDataString(parse.GetValue(id)!)}"));
+        DepartmentCommand.Call(show, parse => http => http.GetAsync($"v1/grants/{Uri.EscapeDataString(parse.GetValue(id)!)}"));
 
         var reasonCode = new Option<string?>("--reason-code");
         var reason = new Option<string>("--reason") { Required = true };
         var revoke = new Command("revoke", "Revoke a grant on your resource, at once.") { id, reasonCode, reason };
-        DepartmentConnection.Call(revoke, parse => http => http.PostAsJsonAsync($"v1/grants/{Uri.EscapeDataString(parse.GetValue(id)!)}/revoke",
+        DepartmentCommand.Call(revoke, parse => http => http.PostAsJsonAsync($"v1/grants/{Uri.EscapeDataString(parse.GetValue(id)!)}/revoke",
             new RevocationInput(parse.GetValue(reasonCode), parse.GetValue(reason)), CatalogJson.Options));
 
         var division = new Option<string>("--user-division") { Required = true };
@@ -119,19 +120,19 @@ internal static class RequestCommands
         var rows = new Option<string[]>("--row-key") { Description = "A row's key; repeat." };
         var items = new Option<string[]>("--item") { Description = "An item (id or name); repeat." };
         var raise = new Command("raise", "Flag data as doubtful or wrong.") { resource, version, kind, description, rows, items };
-        DepartmentConnection.Call(raise, parse => http => http.PostAsJsonAsync("v1/disputes", new DisputeInput(parse.GetValue(resource), parse.GetValue(version), parse.GetValue(kind),
+        DepartmentCommand.Call(raise, parse => http => http.PostAsJsonAsync("v1/disputes", new DisputeInput(parse.GetValue(resource), parse.GetValue(version), parse.GetValue(kind),
             parse.GetValue(rows), parse.GetValue(items), parse.GetValue(description)), CatalogJson.Options));
 
         var role = new Option<string?>("--role") { Description = "user (default) or provider." };
         var list = new Command("list", "The department's disputes.") { role };
-        DepartmentConnection.Call(list, parse => http => http.GetAsync($"v1/disputes?{Query(("role", parse.GetValue(role)))}"));
+        DepartmentCommand.Call(list, parse => http => http.GetAsync($"v1/disputes?{Query(("role", parse.GetValue(role)))}"));
 
         var id = new Argument<string>("id");
         var correctedBy = new Option<string?>("--corrected-by") { Description = "Confirmed: the data version that corrects it." };
         var rejected = new Option<bool>("--rejected") { Description = "Rejected (give --reason)." };
         var reason = new Option<string?>("--reason");
         var answer = new Command("answer", "Answer a dispute of your data.") { id, correctedBy, rejected, reason };
-        DepartmentConnection.Call(answer, parse => http => http.PostAsJsonAsync($"v1/disputes/{Uri.EscapeDataString(parse.GetValue(id)!)}/answer", new DisputeAnswerInput(
+        DepartmentCommand.Call(answer, parse => http => http.PostAsJsonAsync($"v1/disputes/{Uri.EscapeDataString(parse.GetValue(id)!)}/answer", new DisputeAnswerInput(
             parse.GetValue(rejected) ? DisputeStatus.Rejected : parse.GetValue(correctedBy) is null ? null : DisputeStatus.Corrected,
             parse.GetValue(correctedBy), parse.GetValue(reason)), CatalogJson.Options));
 
@@ -150,7 +151,7 @@ internal static class RequestCommands
     private static Command Inbox()
     {
         var inbox = new Command("inbox", "What the department has to decide or answer, and what it received.");
-        DepartmentConnection.Call(inbox, _ => http => http.GetAsync("v1/inbox"));
+        DepartmentCommand.Call(inbox, _ => http => http.GetAsync("v1/inbox"));
         return inbox;
     }
 

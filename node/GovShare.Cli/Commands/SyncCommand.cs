@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.CommandLine;
 using GovShare.Adapters;
 
@@ -19,8 +20,8 @@ internal static class SyncCommand
         var source = new DataSourceOptions();
         var command = new Command("sync", "Push the rows changed since the last sync, once or on a schedule (Art. 16 update rule).") { resource, updatedAt, key, every, state };
         source.AddTo(command);
-        DepartmentConnection.AddOptions(command);
-        command.SetAction((parse, cancellation) => DepartmentConnection.RunAsync(async () =>
+        DepartmentCommand.AddOptions(command);
+        command.SetAction((parse, cancellation) => DepartmentCommand.RunAsync(async () =>
         {
             var keys = parse.GetValue(key)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             if ((parse.GetValue(updatedAt) is null) == (keys is null))
@@ -30,7 +31,7 @@ internal static class SyncCommand
 
             var period = parse.GetValue(every) is { } text ? ParsePeriod(text) : (TimeSpan?)null;
             var settings = new SyncSettings(parse.GetValue(resource)!, keys is null ? SyncStrategy.Watermark : SyncStrategy.KeyHash, parse.GetValue(state)!, parse.GetValue(updatedAt), keys);
-            var config = DepartmentConnection.Load(parse);
+            var config = DepartmentCommand.Load(parse);
             var (open, connection) = source.Resolve(parse);
             await using (connection)
             {

@@ -1,14 +1,13 @@
+using GovShare.Contract;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using GovShare.Node.Calendar;
-using GovShare.Node.Hosting;
+using GovShare.Node.Kernel;
 using GovShare.Node.Identity;
-using GovShare.Node.Problems;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using GovShare.Node.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;

@@ -1,6 +1,8 @@
+using GovShare.Contract;
 using System.Text.Json.Serialization;
 using Apache.Arrow;
 using GovShare.Node.Desensitisation;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Catalog;
 

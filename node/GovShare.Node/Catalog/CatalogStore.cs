@@ -1,6 +1,7 @@
+using GovShare.Contract;
 using GovShare.Node.Calendar;
 using GovShare.Node.Identity;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 using LiteDB;
 using Microsoft.Extensions.Logging;
 using JsonSerializer = System.Text.Json.JsonSerializer;

@@ -1,6 +1,8 @@
+using GovShare.Contract;
 using System.Globalization;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Identity;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Catalog;
 

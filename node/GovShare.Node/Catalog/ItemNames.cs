@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Globalization;
 using System.Text;
 

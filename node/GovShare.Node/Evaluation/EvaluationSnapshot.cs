@@ -4,6 +4,7 @@ using GovShare.Node.Exchange;
 using GovShare.Node.Identity;
 using GovShare.Node.Logs;
 using GovShare.Node.Requests;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Evaluation;
 

@@ -1,9 +1,10 @@
+using GovShare.Contract;
 using System.Globalization;
 using GovShare.Node.Calendar;
 using GovShare.Node.Catalog;
 using GovShare.Node.Identity;
 using GovShare.Node.Logs;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
 
 namespace GovShare.Node.Evaluation;

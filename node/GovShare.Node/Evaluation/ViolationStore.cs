@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using GovShare.Node.Calendar;
 using GovShare.Node.Catalog;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 using LiteDB;
 using Microsoft.Extensions.Logging;
 using JsonSerializer = System.Text.Json.JsonSerializer;

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Apache.Arrow;
@@ -7,9 +8,8 @@ using GovShare.Node.Desensitisation;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
 using GovShare.Node.Logs;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
-using GovShare.Node.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -32,7 +32,7 @@ public sealed record PushReceipt(string ExchangeId, string ResourceCode, int Ver
 public static partial class ExchangeApi
 {
     /// <summary>The purpose of use (Art. 32): mandatory on every pull, matched against the grant's.</summary>
-    public const string PurposeHeader = "GovShare-Purpose";
+    public const string PurposeHeader = GovShareHeaders.Purpose;
 
     private static readonly Regex PurposePattern = PurposeRegex();
 
@@ -83,9 +83,9 @@ public static partial class ExchangeApi
             return;
         }
 
-        if (!string.Equals(context.Request.ContentType?.Split(';')[0].Trim(), ExchangeProtocol.ArrowStreamMediaType, StringComparison.OrdinalIgnoreCase))
+        if (!string.Equals(context.Request.ContentType?.Split(';')[0].Trim(), MediaTypes.ArrowStream, StringComparison.OrdinalIgnoreCase))
         {
-            await Refuse(context, 415, ProblemTypes.UnsupportedMediaType, "A push is an Arrow IPC stream", $"Send Content-Type: {ExchangeProtocol.ArrowStreamMediaType}.");
+            await Refuse(context, 415, ProblemTypes.UnsupportedMediaType, "A push is an Arrow IPC stream", $"Send Content-Type: {MediaTypes.ArrowStream}.");
             return;
         }
 
@@ -232,13 +232,13 @@ public static partial class ExchangeApi
         var accept = Representation(context.Request.Headers.Accept.ToString());
         if (accept is null)
         {
-            await Refuse(context, 406, ProblemTypes.UnsupportedMediaType, "Unsupported representation", $"Ask for {ExchangeProtocol.ArrowStreamMediaType}, {TextRepresentation.Json} or {TextRepresentation.Csv}.");
+            await Refuse(context, 406, ProblemTypes.UnsupportedMediaType, "Unsupported representation", $"Ask for {MediaTypes.ArrowStream}, {TextRepresentation.Json} or {TextRepresentation.Csv}.");
             return;
         }
 
-        if (accept != ExchangeProtocol.ArrowStreamMediaType && version.Rows > options.Value.MaxTextRows)
+        if (accept != MediaTypes.ArrowStream && version.Rows > options.Value.MaxTextRows)
         {
-            await Refuse(context, 406, ProblemTypes.ResultTooLargeForText, "Too many rows for JSON or CSV", $"The resource has {version.Rows} rows; JSON and CSV are offered up to {options.Value.MaxTextRows}. Pull it as {ExchangeProtocol.ArrowStreamMediaType}.");
+            await Refuse(context, 406, ProblemTypes.ResultTooLargeForText, "Too many rows for JSON or CSV", $"The resource has {version.Rows} rows; JSON and CSV are offered up to {options.Value.MaxTextRows}. Pull it as {MediaTypes.ArrowStream}.");
             return;
         }
 
@@ -270,7 +270,7 @@ public static partial class ExchangeApi
         TextRepresentation? text = null;
         try
         {
-            if (accept == ExchangeProtocol.ArrowStreamMediaType)
+            if (accept == MediaTypes.ArrowStream)
             {
                 arrow = new ArrowStreamWriter(body, projection.OutputSchema, leaveOpen: true);
                 await arrow.WriteStartAsync(context.RequestAborted);
@@ -403,10 +403,10 @@ public static partial class ExchangeApi
     /// <summary>The exchange id: a forwarding node's (one id across every hop), else a new one.</summary>
     private static ExchangeId ExchangeIdFor(HttpContext context, TimeProvider time)
     {
-        var id = OnBehalfOfMiddleware.Via(context.User) is not null && ExchangeId.TryParse(context.Request.Headers[HopHeaders.ExchangeId].ToString(), out var forwarded)
+        var id = OnBehalfOfMiddleware.Via(context.User) is not null && ExchangeId.TryParse(context.Request.Headers[GovShareHeaders.ExchangeId].ToString(), out var forwarded)
             ? forwarded
             : ExchangeId.New(time);
-        context.Response.Headers[ExchangeProtocol.ExchangeIdHeader] = id.Value;
+        context.Response.Headers[GovShareHeaders.ExchangeId] = id.Value;
         return id;
     }
 
@@ -503,7 +503,7 @@ public static partial class ExchangeApi
     {
         if (accept.Length == 0)
         {
-            return ExchangeProtocol.ArrowStreamMediaType;
+            return MediaTypes.ArrowStream;
         }
 
         foreach (var part in accept.Split(','))
@@ -511,8 +511,8 @@ public static partial class ExchangeApi
             var media = part.Split(';')[0].Trim().ToLowerInvariant();
             switch (media)
             {
-                case ExchangeProtocol.ArrowStreamMediaType or "*/*" or "application/*":
-                    return ExchangeProtocol.ArrowStreamMediaType;
+                case MediaTypes.ArrowStream or "*/*" or "application/*":
+                    return MediaTypes.ArrowStream;
                 case TextRepresentation.Json:
                     return TextRepresentation.Json;
                 case TextRepresentation.Csv or "text/*":
@@ -527,7 +527,7 @@ public static partial class ExchangeApi
     private static async Task Refuse(HttpContext context, int status, string type, string title, string? detail, Dictionary<string, object?>? extensions = null)
     {
         var problemExtensions = extensions ?? [];
-        if (context.Response.Headers.TryGetValue(ExchangeProtocol.ExchangeIdHeader, out var id))
+        if (context.Response.Headers.TryGetValue(GovShareHeaders.ExchangeId, out var id))
         {
             problemExtensions["exchangeId"] = id.ToString();
         }

@@ -1,4 +1,5 @@
-using GovShare.Node.Problems;
+using GovShare.Contract;
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
 
 namespace GovShare.Node.Exchange;

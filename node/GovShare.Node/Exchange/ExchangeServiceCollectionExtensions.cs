@@ -1,4 +1,4 @@
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using GovShare.Node.Catalog;
 using GovShare.Node.Identity;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 using LiteDB;
 using JsonSerializer = System.Text.Json.JsonSerializer;
 

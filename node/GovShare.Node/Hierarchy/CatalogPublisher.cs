@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
 using GovShare.Node.Catalog;
+using GovShare.Node.Kernel;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,7 @@ namespace GovShare.Node.Hierarchy;
 /// its parent whenever it changed, and again after a failure, so the parent's aggregate catches
 /// up with every change without a change feed to lose.
 /// </summary>
-public sealed partial class CatalogPublisher(IServiceProvider services, IOptions<HierarchyOptions> hierarchy, IOptions<Hosting.NodeOptions> node, ILogger<CatalogPublisher> logger) : BackgroundService
+public sealed partial class CatalogPublisher(IServiceProvider services, IOptions<HierarchyOptions> hierarchy, IOptions<NodeOptions> node, ILogger<CatalogPublisher> logger) : BackgroundService
 {
     private string? _published;
 

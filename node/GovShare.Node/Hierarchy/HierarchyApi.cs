@@ -1,7 +1,8 @@
+using GovShare.Contract;
 using System.Text.Json;
 using GovShare.Node.Catalog;
 using GovShare.Node.Identity;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -65,7 +66,7 @@ public static class HierarchyApi
     /// with a parent passes the search up (for the department, over its own link); the root
     /// answers from its own catalog and its aggregate.
     /// </summary>
-    private static async Task SearchTreeAsync(HttpContext context, NodeLinkRegistry links, NodeForwarder forwarder, CatalogStore catalog, CatalogAggregate aggregate, IOptions<Hosting.NodeOptions> options, TimeProvider time)
+    private static async Task SearchTreeAsync(HttpContext context, NodeLinkRegistry links, NodeForwarder forwarder, CatalogStore catalog, CatalogAggregate aggregate, IOptions<NodeOptions> options, TimeProvider time)
     {
         var caller = CallerIdentity.FromPrincipal(context.User)!;
         if (caller.Kind != CallerKind.Department)

@@ -31,7 +31,7 @@ public static class HierarchySetup
         var errors = links.Link(upstream.ParentDivisionCode ?? "", LinkRole.Parent, upstream.ParentUrl ?? "", out _);
         if (errors.Count > 0)
         {
-            throw new Hosting.NodeConfigurationException(errors.Select(e => $"{UpstreamOptions.Section}: {e}").ToList());
+            throw new Kernel.NodeConfigurationException(errors.Select(e => $"{UpstreamOptions.Section}: {e}").ToList());
         }
     }
 }

@@ -1,8 +1,9 @@
+using GovShare.Contract;
 using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using GovShare.Node.Identity;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,7 +16,7 @@ namespace GovShare.Node.Hierarchy;
 /// <summary>
 /// Forwards a department's exchange to a linked node with YARP, over mTLS with this node's own
 /// certificate, streaming both ways (nothing is buffered, so a large pull passes in bounded
-/// memory). The original department travels in <see cref="HopHeaders.OnBehalfOf"/> with one
+/// memory). The original department travels in <see cref="GovShareHeaders.OnBehalfOf"/> with one
 /// exchange id and the hop count. A failure becomes a 502, 503 or 504 problem naming the hop;
 /// nothing is retried, so a push is never sent twice.
 /// </summary>
@@ -67,7 +68,7 @@ public sealed partial class NodeForwarder : IDisposable
                 Hop = hop + 1,
                 Kind = Logs.ExchangeKind.Forward,
                 ResourceCode = context.Request.RouteValues.TryGetValue("code", out var code) && Catalog.ResourceCode.TryFromUrl(code?.ToString(), out var resource) ? resource : null,
-                Purpose = context.Request.Headers["GovShare-Purpose"].ToString() is { Length: > 0 and <= 64 } purpose ? purpose : null,
+                Purpose = context.Request.Headers[GovShareHeaders.Purpose].ToString() is { Length: > 0 and <= 64 } purpose ? purpose : null,
                 Status = context.Response.StatusCode,
                 Entity = $"node/{link.DivisionCode}",
                 DurationMs = (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,
@@ -198,14 +199,14 @@ public sealed partial class NodeForwarder : IDisposable
         public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
         {
             await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
-            foreach (var header in HopHeaders.All)
+            foreach (var header in GovShareHeaders.NodeOnly)
             {
                 proxyRequest.Headers.Remove(header);
             }
 
-            proxyRequest.Headers.TryAddWithoutValidation(HopHeaders.OnBehalfOf, department.Uri);
-            proxyRequest.Headers.TryAddWithoutValidation(HopHeaders.ExchangeId, exchangeId);
-            proxyRequest.Headers.TryAddWithoutValidation(HopHeaders.Hop, hop.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            proxyRequest.Headers.TryAddWithoutValidation(GovShareHeaders.OnBehalfOf, department.Uri);
+            proxyRequest.Headers.TryAddWithoutValidation(GovShareHeaders.ExchangeId, exchangeId);
+            proxyRequest.Headers.TryAddWithoutValidation(GovShareHeaders.Hop, hop.ToString(System.Globalization.CultureInfo.InvariantCulture));
             ExpectNode(proxyRequest, expectedNode);
         }
     }

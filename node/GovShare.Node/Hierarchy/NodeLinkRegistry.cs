@@ -1,5 +1,5 @@
 using GovShare.Node.Identity;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 using LiteDB;
 
 namespace GovShare.Node.Hierarchy;
@@ -34,7 +34,7 @@ public sealed class NodeLink
 /// calling; the link is the operator's decision to exchange with it, and fixes what it may
 /// vouch for: a child only for departments of its own subtree.
 /// </summary>
-public sealed class NodeLinkRegistry(NodeDataFolder data, Microsoft.Extensions.Options.IOptions<Hosting.NodeOptions> options, TimeProvider time)
+public sealed class NodeLinkRegistry(NodeDataFolder data, Microsoft.Extensions.Options.IOptions<NodeOptions> options, TimeProvider time)
 {
     private readonly ILiteCollection<NodeLink> _links = data.Database.GetCollection<NodeLink>("links");
     private readonly string _self = options.Value.DivisionCode;

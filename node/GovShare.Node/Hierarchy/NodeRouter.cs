@@ -1,6 +1,7 @@
+using GovShare.Contract;
 using System.Globalization;
 using GovShare.Node.Identity;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
@@ -12,7 +13,7 @@ namespace GovShare.Node.Hierarchy;
 /// A request that came down from the parent is never sent back up, and the hop count is capped,
 /// so a request cannot circle.
 /// </summary>
-public sealed class NodeRouter(NodeLinkRegistry links, CatalogAggregate aggregate, NodeForwarder forwarder, IOptions<Hosting.NodeOptions> options)
+public sealed class NodeRouter(NodeLinkRegistry links, CatalogAggregate aggregate, NodeForwarder forwarder, IOptions<NodeOptions> options)
 {
     /// <summary>The query parameter naming the owning node, when a resource code is used by two nodes.</summary>
     public const string NodeParameter = "node";
@@ -41,7 +42,7 @@ public sealed class NodeRouter(NodeLinkRegistry links, CatalogAggregate aggregat
         }
 
         var via = OnBehalfOfMiddleware.Via(context.User) is { } uri ? CallerIdentity.TryParse(uri)?.DivisionCode : null;
-        var hop = via is not null && int.TryParse(context.Request.Headers[HopHeaders.Hop].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var h) ? h : 0;
+        var hop = via is not null && int.TryParse(context.Request.Headers[GovShareHeaders.Hop].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var h) ? h : 0;
         if (hop >= MaxHops)
         {
             await Problem.WriteAsync(context, 508, ProblemTypes.HopLimit, "Too many hops", $"Exchange {exchangeId} passed {hop} nodes without reaching {resourceCode}.");

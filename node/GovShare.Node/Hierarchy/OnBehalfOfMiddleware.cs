@@ -1,6 +1,7 @@
+using GovShare.Contract;
 using System.Security.Claims;
 using GovShare.Node.Identity;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -8,7 +9,7 @@ namespace GovShare.Node.Hierarchy;
 
 /// <summary>
 /// Turns a linked node's forwarded request into the original department's request. The
-/// department's identity travels in <see cref="HopHeaders.OnBehalfOf"/>; it is honoured only
+/// department's identity travels in <see cref="GovShareHeaders.OnBehalfOf"/>; it is honoured only
 /// on an authenticated node connection, from a linked node that may vouch for it: a child for
 /// departments of its own subtree, the parent for departments of its jurisdiction. The owning
 /// node then enforces grants for the department itself. A department connection sending any
@@ -27,7 +28,7 @@ public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkR
             return next(context); // Unauthenticated: authorization answers 401.
         }
 
-        var hopHeader = HopHeaders.All.FirstOrDefault(h => context.Request.Headers.ContainsKey(h));
+        var hopHeader = GovShareHeaders.NodeOnly.FirstOrDefault(h => context.Request.Headers.ContainsKey(h));
         if (caller.Kind == CallerKind.Department)
         {
             if (hopHeader is null)
@@ -45,7 +46,7 @@ public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkR
             return next(context); // Authorization refuses an unlinked node.
         }
 
-        var onBehalfOf = context.Request.Headers[HopHeaders.OnBehalfOf].ToString();
+        var onBehalfOf = context.Request.Headers[GovShareHeaders.OnBehalfOf].ToString();
         if (onBehalfOf.Length == 0)
         {
             return next(context); // The node acting as itself (catalog publication, health).
@@ -54,7 +55,7 @@ public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkR
         if (CallerIdentity.TryParse(onBehalfOf) is not { Kind: CallerKind.Department } department)
         {
             LogRefused(logger, caller.Uri, "malformed on-behalf-of");
-            return Problem.WriteAsync(context, StatusCodes.Status400BadRequest, ProblemTypes.MalformedRequest, "Malformed on-behalf-of identity", $"{HopHeaders.OnBehalfOf} must be a department identity URI.");
+            return Problem.WriteAsync(context, StatusCodes.Status400BadRequest, ProblemTypes.MalformedRequest, "Malformed on-behalf-of identity", $"{GovShareHeaders.OnBehalfOf} must be a department identity URI.");
         }
 
         // A child vouches only for its own subtree; the parent for its jurisdiction, which holds ours.

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using GovShare.Node.Catalog;
 using GovShare.Node.Exchange;
-using GovShare.Node.Hosting;
+using GovShare.Node.Kernel;
 using GovShare.Node.Identity;
 using Microsoft.AspNetCore.Http;
 

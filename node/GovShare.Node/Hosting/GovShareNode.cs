@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Security.Authentication;
 using GovShare.Node.Catalog;
 using GovShare.Node.Exchange;
@@ -5,9 +6,8 @@ using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
 using GovShare.Node.Logs;
 using GovShare.Node.Management;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
-using GovShare.Node.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Diagnostics;

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Identity;
 
@@ -46,9 +47,9 @@ public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string
         var parts = uri[(Scheme.Length + 1)..].Split('/');
         return parts switch
         {
-            ["dept", var division, var code] when Identity.DivisionCode.IsValid(division) && Identity.CreditCode.IsValid(code)
+            ["dept", var division, var code] when Kernel.DivisionCode.IsValid(division) && Identity.CreditCode.IsValid(code)
                 => Department(division, code),
-            ["node", var division] when Identity.DivisionCode.IsValid(division) => ForNode(division),
+            ["node", var division] when Kernel.DivisionCode.IsValid(division) => ForNode(division),
             _ => null,
         };
     }

@@ -1,5 +1,6 @@
+using GovShare.Contract;
 using System.Security.Cryptography.X509Certificates;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Identity;
 

@@ -1,4 +1,4 @@
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 using LiteDB;
 
 namespace GovShare.Node.Identity;

@@ -1,6 +1,6 @@
+using GovShare.Contract;
 using System.Security.Cryptography.X509Certificates;
-using GovShare.Node.Hosting;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Certificate;
 using Microsoft.AspNetCore.Authorization;

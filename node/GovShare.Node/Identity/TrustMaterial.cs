@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using GovShare.Node.Hosting;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Identity;
 

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
 using Microsoft.AspNetCore.Http;
@@ -20,7 +21,7 @@ public readonly record struct LogParties(string Caller, string? OnBehalfOf, int 
             return new LogParties(identity?.Uri ?? "anonymous", null, 0);
         }
 
-        var hop = int.TryParse(context.Request.Headers[HopHeaders.Hop].ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var h) ? h : 1;
+        var hop = int.TryParse(context.Request.Headers[GovShareHeaders.Hop].ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var h) ? h : 1;
         return new LogParties(via, identity?.Uri, hop);
     }
 }

@@ -1,5 +1,6 @@
+using GovShare.Contract;
 using System.Globalization;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

@@ -1,6 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
-using GovShare.Node.Hosting;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

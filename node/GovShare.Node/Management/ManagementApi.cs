@@ -1,7 +1,7 @@
+using GovShare.Contract;
 using GovShare.Node.Catalog;
-using GovShare.Node.Hosting;
+using GovShare.Node.Kernel;
 using GovShare.Node.Identity;
-using GovShare.Node.Problems;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -26,7 +26,7 @@ public static class ManagementApi
         // Operator requests are small; anything bigger is a mistake or an attack.
         var management = endpoints.MapGroup("").WithMetadata(new ManagementEndpointAttribute(), new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxRequestBytes));
         management.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" }));
-        management.MapGet("/health/ready", (Storage.NodeDataFolder data) =>
+        management.MapGet("/health/ready", (NodeDataFolder data) =>
         {
             // Ready when the database answers: a query, not just an open handle.
             _ = data.Database.GetCollectionNames().Count();

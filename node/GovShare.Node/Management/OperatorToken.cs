@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Management;
 

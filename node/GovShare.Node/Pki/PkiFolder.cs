@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using GovShare.Node.Identity;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Pki;
 

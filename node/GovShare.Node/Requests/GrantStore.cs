@@ -1,5 +1,5 @@
 using System.Text.Json;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 using LiteDB;
 using JsonSerializer = System.Text.Json.JsonSerializer;
 

@@ -1,6 +1,7 @@
 using GovShare.Node.Catalog;
-using LiteDB;
+using GovShare.Node.Kernel;
 using JsonSerializer = System.Text.Json.JsonSerializer;
+using LiteDB;
 
 namespace GovShare.Node.Requests;
 
@@ -95,7 +96,7 @@ public sealed class LiteDbRequestChangeSink : IRequestChangeSink
 /// disputes runs under its lock, in one LiteDB transaction with its change records, so a
 /// transition and its record are written together or not at all.
 /// </summary>
-public sealed class RequestLedger(Storage.NodeDataFolder data, IRequestChangeSink changes)
+public sealed class RequestLedger(NodeDataFolder data, IRequestChangeSink changes)
 {
     private readonly Lock _gate = new();
 

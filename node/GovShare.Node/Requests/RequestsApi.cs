@@ -1,9 +1,8 @@
+using GovShare.Contract;
 using System.Text.Json;
 using GovShare.Node.Catalog;
-using GovShare.Node.Hosting;
+using GovShare.Node.Kernel;
 using GovShare.Node.Identity;
-using GovShare.Node.Problems;
-using GovShare.Node.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

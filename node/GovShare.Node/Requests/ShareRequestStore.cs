@@ -1,7 +1,7 @@
 using GovShare.Node.Calendar;
 using GovShare.Node.Catalog;
 using GovShare.Node.Identity;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 using LiteDB;
 using Microsoft.Extensions.Logging;
 using JsonSerializer = System.Text.Json.JsonSerializer;

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Globalization;
 using GovShare.Adapters;
 using GovShare.Node.Tests.Exchange;
@@ -54,11 +55,11 @@ public sealed class DepartmentRoundTripTests : IAsyncLifetime
 
         var mapping = new ItemMapping(
         [
-            new ColumnMapping("sfzh", "公民身份号码", ItemType.Utf8),
-            new ColumnMapping("xm", "姓名", ItemType.Utf8),
-            new ColumnMapping("csrq", "出生日期", ItemType.Date32),
-            new ColumnMapping("income", "Annual Income", ItemType.Float64),
-            new ColumnMapping("zz", "住址", ItemType.Utf8),
+            new ColumnMapping("sfzh", "公民身份号码", ItemDataType.Utf8),
+            new ColumnMapping("xm", "姓名", ItemDataType.Utf8),
+            new ColumnMapping("csrq", "出生日期", ItemDataType.Date32),
+            new ColumnMapping("income", "Annual Income", ItemDataType.Float64),
+            new ColumnMapping("zz", "住址", ItemDataType.Utf8),
         ]);
         await using var staged = await StagedDataset.StageAsync(SqlSource.ForTable(connection, "residents", mapping).ReadAsync(), _folder);
         using var providerHttp = _f.Node.Client(_f.Provider.Certificate);

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 using GovShare.Node.Catalog;

@@ -2,7 +2,7 @@ using GovShare.Node.Calendar;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Identity;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace GovShare.Node.Tests.Catalog;

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using GovShare.Node.Hierarchy;
-using GovShare.Node.Hosting;
+using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
 
 namespace GovShare.Node.Tests.Deploy;

@@ -277,14 +277,14 @@ public sealed class HelmChartTests
     public void ConfigMap_NodeSection_SetsEveryRequiredNodeOptionAndNoUnknownOne()
     {
         var keys = DictKeys(File.ReadAllText(Path.Combine(TemplatesPath, "configmap.yaml")), "$node");
-        var properties = typeof(GovShare.Node.Hosting.NodeOptions).GetProperties();
+        var properties = typeof(GovShare.Node.Kernel.NodeOptions).GetProperties();
         var required = properties
             .Where(p => p.GetCustomAttributes(typeof(System.ComponentModel.DataAnnotations.RequiredAttribute), false).Length > 0)
             .Select(p => p.Name);
 
         Assert.Empty(keys.Except(properties.Select(p => p.Name)));
         Assert.Empty(required.Except(keys));
-        Assert.Contains($"(dict \"{GovShare.Node.Hosting.NodeOptions.Section}\" $node", File.ReadAllText(Path.Combine(TemplatesPath, "configmap.yaml")), StringComparison.Ordinal);
+        Assert.Contains($"(dict \"{GovShare.Node.Kernel.NodeOptions.Section}\" $node", File.ReadAllText(Path.Combine(TemplatesPath, "configmap.yaml")), StringComparison.Ordinal);
     }
 
     [Fact]

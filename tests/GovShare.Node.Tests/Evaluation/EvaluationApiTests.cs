@@ -1,7 +1,8 @@
+using GovShare.Contract;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using GovShare.Node.Tests.Functional;
 using static GovShare.Node.Tests.Requests.RequestsHttp;
 

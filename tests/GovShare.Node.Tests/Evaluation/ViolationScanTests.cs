@@ -1,8 +1,9 @@
+using GovShare.Contract;
 using System.Net;
 using System.Text.Json;
 using GovShare.Node.Catalog;
 using GovShare.Node.Logs;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using GovShare.Node.Tests.Functional;
 using static GovShare.Node.Tests.Requests.RequestsHttp;
 

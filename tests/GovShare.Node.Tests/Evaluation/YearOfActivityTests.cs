@@ -1,10 +1,11 @@
+using GovShare.Contract;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using GovShare.Node.Calendar;
 using GovShare.Node.Logs;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using GovShare.Node.Tests.Functional;
 using static GovShare.Node.Tests.Requests.RequestsHttp;
 

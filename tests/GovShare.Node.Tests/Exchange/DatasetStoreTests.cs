@@ -1,7 +1,7 @@
 using Apache.Arrow;
 using Apache.Arrow.Types;
 using GovShare.Node.Exchange;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace GovShare.Node.Tests.Exchange;

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -6,7 +7,7 @@ using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Exchange;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
 using GovShare.Node.Tests.Functional;
 using Microsoft.Extensions.DependencyInjection;
@@ -31,12 +32,12 @@ public sealed class ExchangeApiTests : IAsyncLifetime
         var receipt = await push.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(2500, receipt.GetProperty("rows").GetInt64());
         Assert.Equal(1, receipt.GetProperty("version").GetInt32());
-        Assert.Equal(receipt.GetProperty("exchangeId").GetString(), push.Headers.GetValues(ExchangeProtocol.ExchangeIdHeader).Single());
+        Assert.Equal(receipt.GetProperty("exchangeId").GetString(), push.Headers.GetValues(GovShareHeaders.ExchangeId).Single());
 
         using var client = _f.Node.Client(_f.User.Certificate);
         using var pull = await client.SendAsync(Pull(Unconditional, "social-assistance"));
         Assert.Equal(HttpStatusCode.OK, pull.StatusCode);
-        Assert.Equal(ExchangeProtocol.ArrowStreamMediaType, pull.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(MediaTypes.ArrowStream, pull.Content.Headers.ContentType?.MediaType);
         var (schema, batches) = await ReadAsync(pull);
 
         Assert.Equal(["公民身份号码", "姓名", "出生日期", "Annual Income"], schema.FieldsList.Select(f => f.Name));
@@ -242,7 +243,7 @@ public sealed class ExchangeApiTests : IAsyncLifetime
     {
         using var client = _f.Node.Client(_f.User.Certificate);
         using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/resources/{code}/data");
-        request.Headers.Add(ExchangeApi.PurposeHeader, "x");
+        request.Headers.Add(GovShareHeaders.Purpose, "x");
         await ProblemAssert.IsProblemAsync(await client.SendAsync(request), HttpStatusCode.BadRequest, ProblemTypes.MalformedRequest);
     }
 
@@ -431,7 +432,7 @@ public sealed class ExchangeApiTests : IAsyncLifetime
         using var client = _f.Node.Client(_f.Provider.Certificate);
         using var abort = new CancellationTokenSource();
         var content = new StreamContent(new AbortingStream(bytes, bytes.Length / 3, abort));
-        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(ExchangeProtocol.ArrowStreamMediaType);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(MediaTypes.ArrowStream);
 
         await Assert.ThrowsAnyAsync<Exception>(() => client.PostAsync(DataPath(Unconditional), content, abort.Token));
 

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Net.Http.Headers;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
@@ -132,7 +133,7 @@ public sealed class ExchangeFixture : IAsyncDisposable
     public static ByteArrayContent ArrowContent(byte[] bytes)
     {
         var content = new ByteArrayContent(bytes);
-        content.Headers.ContentType = new MediaTypeHeaderValue(ExchangeProtocol.ArrowStreamMediaType);
+        content.Headers.ContentType = new MediaTypeHeaderValue(MediaTypes.ArrowStream);
         return content;
     }
 
@@ -149,7 +150,7 @@ public sealed class ExchangeFixture : IAsyncDisposable
         var request = new HttpRequestMessage(HttpMethod.Get, DataPath(code, items is null ? null : "items=" + Uri.EscapeDataString(items)));
         if (purpose is not null)
         {
-            request.Headers.Add(ExchangeApi.PurposeHeader, purpose);
+            request.Headers.Add(GovShareHeaders.Purpose, purpose);
         }
 
         if (accept is not null)

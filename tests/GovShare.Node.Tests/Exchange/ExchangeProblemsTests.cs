@@ -1,6 +1,7 @@
+using GovShare.Contract;
 using System.Text.Json;
 using GovShare.Node.Exchange;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
@@ -23,7 +24,7 @@ public sealed class DemoTests : IDisposable
                 await WaitForReadyAsync(demo);
                 using var client = Client(port, "11530100MB0000022C");
                 using var request = new HttpRequestMessage(HttpMethod.Get, "v1/resources/101001-000001/data");
-                request.Headers.Add("GovShare-Purpose", "demo");
+                request.Headers.Add(GovShareHeaders.Purpose, "demo");
                 request.Headers.Accept.ParseAdd("application/json");
 
                 using var response = await client.SendAsync(request);
@@ -76,6 +77,6 @@ public sealed class DemoTests : IDisposable
     {
         // The department's own client, as `govshare push|pull` builds it from its config file.
         var issued = Path.Combine(_folder, "pki", "issued", $"dept-530100-{creditCode}");
-        return new GovShare.Adapters.DepartmentConfig(new Uri($"https://localhost:{port}/"), issued + ".crt", issued + ".key", Path.Combine(_folder, "pki", "trust-anchors.pem")).CreateHttpClient(TimeSpan.FromSeconds(30));
+        return new GovShare.Contract.DepartmentConnection(new Uri($"https://localhost:{port}/"), issued + ".crt", issued + ".key", Path.Combine(_folder, "pki", "trust-anchors.pem")).CreateHttpClient(TimeSpan.FromSeconds(30));
     }
 }

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
@@ -7,7 +8,7 @@ using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Exchange;
 using GovShare.Node.Hierarchy;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
 using GovShare.Node.Tests.Exchange;
 using GovShare.Node.Tests.Functional;
@@ -104,7 +105,7 @@ public sealed class NodeTreeTests : IAsyncLifetime
         using var pull = await client.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Unconditional, "social-assistance"));
 
         Assert.Equal(HttpStatusCode.OK, pull.StatusCode);
-        var exchangeId = pull.Headers.GetValues(ExchangeProtocol.ExchangeIdHeader).First();
+        var exchangeId = pull.Headers.GetValues(GovShareHeaders.ExchangeId).First();
         var (schema, batches) = await ExchangeFixture.ReadAsync(pull);
         Assert.Equal(["公民身份号码", "姓名", "出生日期", "Annual Income"], schema.FieldsList.Select(f => f.Name));
         Assert.Equal(300, batches.Sum(b => b.Length));
@@ -205,7 +206,7 @@ public sealed class NodeTreeTests : IAsyncLifetime
     {
         using var qujingNode = _province.Client(_pki.NodeCertificate("530300"));
         using var request = ExchangeFixture.Pull(ExchangeFixture.Unconditional, "x");
-        request.Headers.Add(HopHeaders.OnBehalfOf, $"govshare:dept/530102/{TestPki.NewCreditCode()}");
+        request.Headers.Add(GovShareHeaders.OnBehalfOf, $"govshare:dept/530102/{TestPki.NewCreditCode()}");
 
         await ProblemAssert.IsProblemAsync(await qujingNode.SendAsync(request), HttpStatusCode.Forbidden, ProblemTypes.VouchRefused);
     }

@@ -1,8 +1,9 @@
+using GovShare.Contract;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using GovShare.Node.Hierarchy;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using GovShare.Node.Tests.Functional;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -37,7 +38,7 @@ public sealed class OnBehalfOfTests : IAsyncLifetime
         var department = $"govshare:dept/530102/{TestPki.NewCreditCode()}";
         using var child = _province.Client(_pki.NodeCertificate("530100"));
         using var request = new HttpRequestMessage(HttpMethod.Get, "v1/identity");
-        request.Headers.Add(HopHeaders.OnBehalfOf, department);
+        request.Headers.Add(GovShareHeaders.OnBehalfOf, department);
 
         var response = await child.SendAsync(request);
 
@@ -51,7 +52,7 @@ public sealed class OnBehalfOfTests : IAsyncLifetime
     {
         using var child = _province.Client(_pki.NodeCertificate("530100"));
         using var request = new HttpRequestMessage(HttpMethod.Get, "v1/identity");
-        request.Headers.Add(HopHeaders.OnBehalfOf, $"govshare:dept/530302/{TestPki.NewCreditCode()}");
+        request.Headers.Add(GovShareHeaders.OnBehalfOf, $"govshare:dept/530302/{TestPki.NewCreditCode()}");
 
         var problem = await ProblemAssert.IsProblemAsync(await child.SendAsync(request), HttpStatusCode.Forbidden, ProblemTypes.VouchRefused);
 
@@ -60,9 +61,9 @@ public sealed class OnBehalfOfTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(HopHeaders.OnBehalfOf)]
-    [InlineData(HopHeaders.ExchangeId)]
-    [InlineData(HopHeaders.Hop)]
+    [InlineData(GovShareHeaders.OnBehalfOf)]
+    [InlineData(GovShareHeaders.ExchangeId)]
+    [InlineData(GovShareHeaders.Hop)]
     public async Task Department_SendingAHopHeader_403(string header)
     {
         var department = _pki.IssueDepartment("530000");
@@ -87,7 +88,7 @@ public sealed class OnBehalfOfTests : IAsyncLifetime
     {
         using var child = _province.Client(_pki.NodeCertificate("530100"));
         using var request = new HttpRequestMessage(HttpMethod.Get, "v1/identity");
-        request.Headers.Add(HopHeaders.OnBehalfOf, "govshare:node/530100");
+        request.Headers.Add(GovShareHeaders.OnBehalfOf, "govshare:node/530100");
 
         await ProblemAssert.IsProblemAsync(await child.SendAsync(request), HttpStatusCode.BadRequest, ProblemTypes.MalformedRequest);
     }

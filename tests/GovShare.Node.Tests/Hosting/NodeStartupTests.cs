@@ -1,3 +1,4 @@
+using GovShare.Node.Kernel;
 using GovShare.Node.Hosting;
 using GovShare.Node.Tests.Functional;
 

@@ -1,4 +1,5 @@
 using GovShare.Node.Identity;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Tests.Identity;
 

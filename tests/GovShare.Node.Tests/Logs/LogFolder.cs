@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using GovShare.Node.Logs;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Tests.Logs;
 

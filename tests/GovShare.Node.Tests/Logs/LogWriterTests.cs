@@ -1,5 +1,5 @@
 using GovShare.Node.Logs;
-using GovShare.Node.Storage;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Tests.Logs;
 

@@ -1,8 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using GovShare.Node.Hosting;
+using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
-using GovShare.Node.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -5,7 +6,7 @@ using System.Text;
 using System.Text.Json;
 using GovShare.Node.Identity;
 using GovShare.Node.Management;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using GovShare.Node.Tests.Functional;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,6 +1,7 @@
+using GovShare.Contract;
 using System.Globalization;
 using System.Net;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using GovShare.Node.Tests.Functional;
 using static GovShare.Node.Tests.Requests.RequestsHttp;
 

@@ -1,7 +1,8 @@
+using GovShare.Contract;
 using System.Net;
 using System.Text.Json;
 using GovShare.Node.Catalog;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
 using GovShare.Node.Tests.Catalog;
 using GovShare.Node.Tests.Functional;

@@ -1,9 +1,10 @@
+using GovShare.Contract;
 using System.Text.Json;
-using GovShare.Node.Problems;
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 
-namespace GovShare.Node.Hosting;
+namespace GovShare.Node.Kernel;
 
 /// <summary>
 /// Reads a request body for an endpoint the same way everywhere: the media type checked, the

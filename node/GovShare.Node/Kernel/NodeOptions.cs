@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace GovShare.Node.Hosting;
+namespace GovShare.Node.Kernel;
 
 /// <summary>
 /// The node's settings, bound from the <c>Node</c> section (appsettings.json or

@@ -1,6 +1,6 @@
 using LiteDB;
 
-namespace GovShare.Node.Storage;
+namespace GovShare.Node.Kernel;
 
 /// <summary>
 /// The node's data folder: the LiteDB file and everything written beside it. It holds an

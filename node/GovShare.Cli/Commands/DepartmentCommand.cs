@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Data.Common;
 using GovShare.Adapters;
+using GovShare.Contract;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -10,9 +11,9 @@ namespace GovShare.Cli.Commands;
 /// What the department commands (push, pull, catalog, sync) share: the connection to the node
 /// from govshare.department.json or options, and turning failures into messages and exit codes.
 /// </summary>
-internal static class DepartmentConnection
+internal static class DepartmentCommand
 {
-    public static readonly Option<string> Config = new("--config") { Description = $"The department's configuration file.", DefaultValueFactory = _ => DepartmentConfig.FileName, Recursive = true };
+    public static readonly Option<string> Config = new("--config") { Description = $"The department's configuration file.", DefaultValueFactory = _ => GovShare.Contract.DepartmentConnection.FileName, Recursive = true };
     public static readonly Option<string?> Node = new("--node") { Description = "The node's https address (overrides the file)." };
     public static readonly Option<string?> Cert = new("--cert") { Description = "The department's PEM certificate (overrides the file)." };
     public static readonly Option<string?> Key = new("--key") { Description = "The department's PEM private key (overrides the file)." };
@@ -27,16 +28,16 @@ internal static class DepartmentConnection
         command.Add(Ca);
     }
 
-    public static DepartmentConfig Load(ParseResult parse)
+    public static DepartmentConnection Load(ParseResult parse)
     {
         var node = parse.GetValue(Node);
         Uri? uri = null;
         if (node is not null && !Uri.TryCreate(node, UriKind.Absolute, out uri))
         {
-            throw new DepartmentConfigException([$"--node: '{node}' is not an address."]);
+            throw new DepartmentConnectionException([$"--node: '{node}' is not an address."]);
         }
 
-        return DepartmentConfig.Load(parse.GetValue(Config)!, uri, parse.GetValue(Cert), parse.GetValue(Key), parse.GetValue(Ca));
+        return DepartmentConnection.Load(parse.GetValue(Config)!, uri, parse.GetValue(Cert), parse.GetValue(Key), parse.GetValue(Ca));
     }
 
     /// <summary>Opens a database connection: <c>sqlite:</c> a file path, <c>postgres:</c> an Npgsql connection string.</summary>
@@ -57,7 +58,7 @@ internal static class DepartmentConnection
         {
             return await action();
         }
-        catch (Exception ex) when (ex is DepartmentConfigException or MappingException or ArgumentException or FormatException)
+        catch (Exception ex) when (ex is DepartmentConnectionException or MappingException or ArgumentException or FormatException)
         {
             await Console.Error.WriteLineAsync(ex.Message);
             return ExitCodes.Usage;

@@ -1,7 +1,6 @@
 using System.Net;
-using GovShare.Node.Identity;
 
-namespace GovShare.Node.Hosting;
+namespace GovShare.Node.Kernel;
 
 /// <summary>Checks every setting at once, so one failed start lists every fault.</summary>
 internal static class NodeOptionsValidator

@@ -2,19 +2,19 @@ using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 
-namespace GovShare.Adapters;
+namespace GovShare.Contract;
 
 /// <summary>
 /// A department's connection to its node, from <c>govshare.department.json</c>: the node's
 /// address, the department's PEM certificate and key, and the CA bundle that is the only trust
 /// anchor for the node's certificate. Relative paths are relative to the file's folder.
 /// </summary>
-public sealed record DepartmentConfig(Uri Node, string Certificate, string Key, string Ca, string? Purpose = null)
+public sealed record DepartmentConnection(Uri Node, string Certificate, string Key, string Ca, string? Purpose = null)
 {
     public const string FileName = "govshare.department.json";
 
     /// <summary>Reads the file; every missing or bad setting is reported at once.</summary>
-    public static DepartmentConfig Load(string path, Uri? node = null, string? certificate = null, string? key = null, string? ca = null)
+    public static DepartmentConnection Load(string path, Uri? node = null, string? certificate = null, string? key = null, string? ca = null)
     {
         var errors = new List<string>();
         var folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)) ?? ".";
@@ -71,11 +71,11 @@ public sealed record DepartmentConfig(Uri Node, string Certificate, string Key, 
         var caPath = FileSetting("ca", ca);
         if (errors.Count > 0)
         {
-            throw new DepartmentConfigException(errors);
+            throw new DepartmentConnectionException(errors);
         }
 
         var baseAddress = nodeUri!.AbsoluteUri.EndsWith('/') ? nodeUri : new Uri(nodeUri.AbsoluteUri + "/");
-        return new DepartmentConfig(baseAddress, certificatePath!, keyPath!, caPath!, Setting("purpose", null));
+        return new DepartmentConnection(baseAddress, certificatePath!, keyPath!, caPath!, Setting("purpose", null));
     }
 
     /// <summary>
@@ -121,11 +121,4 @@ public sealed record DepartmentConfig(Uri Node, string Certificate, string Key, 
         };
         return new HttpClient(handler, disposeHandler: true) { BaseAddress = Node, Timeout = timeout ?? Timeout.InfiniteTimeSpan };
     }
-}
-
-/// <summary>The department configuration cannot be used; lists every fault.</summary>
-public sealed class DepartmentConfigException(IReadOnlyList<string> errors)
-    : Exception("The department configuration cannot be used:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors))
-{
-    public IReadOnlyList<string> Errors { get; } = errors;
 }

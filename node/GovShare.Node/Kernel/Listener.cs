@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 
-namespace GovShare.Node.Hosting;
+namespace GovShare.Node.Kernel;
 
 /// <summary>
 /// Which Kestrel listener a request came in on. The exchange listener (mTLS, departments and

@@ -1,4 +1,4 @@
-namespace GovShare.Node.Identity;
+namespace GovShare.Node.Kernel;
 
 /// <summary>
 /// GB/T 2260 administrative division codes: six digits, province in the first two

@@ -1,4 +1,4 @@
-namespace GovShare.Node.Problems;
+namespace GovShare.Contract;
 
 /// <summary>
 /// The stable <c>type</c> URIs of every problem+json the node returns (RFC 9457).

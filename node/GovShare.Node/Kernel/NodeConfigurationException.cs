@@ -1,4 +1,4 @@
-namespace GovShare.Node.Hosting;
+namespace GovShare.Node.Kernel;
 
 /// <summary>The node cannot start: each error names the setting at fault.</summary>
 public sealed class NodeConfigurationException(IReadOnlyList<string> errors)

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 
-namespace GovShare.Node.Problems;
+namespace GovShare.Node.Kernel;
 
 /// <summary>Builds the node's problem+json responses, so every refusal has the same shape.</summary>
 public static class Problem

@@ -1,0 +1,26 @@
+namespace GovShare.Contract;
+
+/// <summary>The HTTP header names of the GovShare protocol, shared by the node and every client.</summary>
+public static class GovShareHeaders
+{
+    /// <summary>The purpose of use a pull is made for (Art. 33); it must match the grant's purpose.</summary>
+    public const string Purpose = "GovShare-Purpose";
+
+    /// <summary>
+    /// The exchange id: a response header on every push and pull (refusals too), and between
+    /// nodes one id across every hop, so each node's log names the same exchange.
+    /// </summary>
+    public const string ExchangeId = "GovShare-Exchange-Id";
+
+    /// <summary>The department a node is forwarding for: its identity URI (govshare:dept/…).</summary>
+    public const string OnBehalfOf = "GovShare-On-Behalf-Of";
+
+    /// <summary>How many nodes the request has passed (0 at the department's own node).</summary>
+    public const string Hop = "GovShare-Hop";
+
+    /// <summary>
+    /// Headers that only nodes may send to each other. From a department connection they are
+    /// refused: a department cannot claim to act for another or forge a hop.
+    /// </summary>
+    public static readonly IReadOnlyList<string> NodeOnly = [OnBehalfOf, ExchangeId, Hop];
+}
