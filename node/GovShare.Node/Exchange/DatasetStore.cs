@@ -5,6 +5,7 @@ using GovShare.Node.Kernel;
 using LiteDB;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using GovShare.Node.Logs;
 
 namespace GovShare.Node.Exchange;
 

@@ -403,7 +403,7 @@ public static partial class ExchangeApi
     /// <summary>The exchange id: a forwarding node's (one id across every hop), else a new one.</summary>
     private static ExchangeId ExchangeIdFor(HttpContext context, TimeProvider time)
     {
-        var id = OnBehalfOfMiddleware.Via(context.User) is not null && ExchangeId.TryParse(context.Request.Headers[GovShareHeaders.ExchangeId].ToString(), out var forwarded)
+        var id = Vouching.Via(context.User) is not null && ExchangeId.TryParse(context.Request.Headers[GovShareHeaders.ExchangeId].ToString(), out var forwarded)
             ? forwarded
             : ExchangeId.New(time);
         context.Response.Headers[GovShareHeaders.ExchangeId] = id.Value;

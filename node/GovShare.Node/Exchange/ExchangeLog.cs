@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using GovShare.Node.Logs;
 
 namespace GovShare.Node.Exchange;
 

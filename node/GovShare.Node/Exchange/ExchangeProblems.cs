@@ -1,6 +1,7 @@
 using GovShare.Contract;
 using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
+using GovShare.Node.Logs;
 
 namespace GovShare.Node.Exchange;
 

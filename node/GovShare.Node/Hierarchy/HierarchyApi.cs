@@ -34,7 +34,7 @@ public static class HierarchyApi
     private static async Task<IResult> PublishAsync(HttpContext context, NodeLinkRegistry links, CatalogAggregate aggregate)
     {
         var caller = CallerIdentity.FromPrincipal(context.User);
-        if (caller is not { Kind: CallerKind.Node } || OnBehalfOfMiddleware.Via(context.User) is not null
+        if (caller is not { Kind: CallerKind.Node } || Vouching.Via(context.User) is not null
             || links.Find(caller.DivisionCode) is not { Role: LinkRole.Child })
         {
             return Problem.Result(403, ProblemTypes.Forbidden, "Only a linked child node publishes its catalog here", null);
@@ -77,7 +77,7 @@ public static class HierarchyApi
 
         if (links.Parent() is { } parent)
         {
-            var exchangeId = Exchange.ExchangeId.New(time).Value;
+            var exchangeId = Logs.ExchangeId.New(time).Value;
             await forwarder.ForwardAsync(context, parent, caller, exchangeId, 0);
             return;
         }

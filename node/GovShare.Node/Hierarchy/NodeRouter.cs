@@ -1,5 +1,4 @@
 using GovShare.Contract;
-using System.Globalization;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
@@ -41,8 +40,8 @@ public sealed class NodeRouter(NodeLinkRegistry links, CatalogAggregate aggregat
             return false;
         }
 
-        var via = OnBehalfOfMiddleware.Via(context.User) is { } uri ? CallerIdentity.TryParse(uri)?.DivisionCode : null;
-        var hop = via is not null && int.TryParse(context.Request.Headers[GovShareHeaders.Hop].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var h) ? h : 0;
+        var via = Vouching.Via(context.User) is { } uri ? CallerIdentity.TryParse(uri)?.DivisionCode : null;
+        var hop = Vouching.Hop(context);
         if (hop >= MaxHops)
         {
             await Problem.WriteAsync(context, 508, ProblemTypes.HopLimit, "Too many hops", $"Exchange {exchangeId} passed {hop} nodes without reaching {resourceCode}.");

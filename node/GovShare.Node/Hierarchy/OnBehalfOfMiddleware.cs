@@ -1,5 +1,4 @@
 using GovShare.Contract;
-using System.Security.Claims;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
@@ -17,9 +16,6 @@ namespace GovShare.Node.Hierarchy;
 /// </summary>
 public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkRegistry links, ILogger<OnBehalfOfMiddleware> logger)
 {
-    /// <summary>Claim on a forwarded principal: the node that vouched for the department.</summary>
-    public const string ViaClaim = "govshare:via";
-
     public Task InvokeAsync(HttpContext context)
     {
         var caller = CallerIdentity.FromPrincipal(context.User);
@@ -65,14 +61,9 @@ public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkR
             return Problem.WriteAsync(context, StatusCodes.Status403Forbidden, ProblemTypes.VouchRefused, "The node may not act for this department", $"Node {link.DivisionCode} may vouch only for departments of its own jurisdiction; {department.Uri} is outside it.");
         }
 
-        var principal = department.ToPrincipal(context.User.Identity!.AuthenticationType!);
-        ((ClaimsIdentity)principal.Identity!).AddClaim(new Claim(ViaClaim, caller.Uri));
-        context.User = principal;
+        context.User = Vouching.Vouched(department, context.User.Identity!.AuthenticationType!, caller.Uri);
         return next(context);
     }
-
-    /// <summary>The node that forwarded this request, or null when the caller connected directly.</summary>
-    public static string? Via(ClaimsPrincipal user) => user.FindFirst(ViaClaim)?.Value;
 
     [LoggerMessage(EventId = 7001, EventName = "HopRefused", Level = LogLevel.Warning, Message = "Refused a request from {Caller}: {Reason}")]
     private static partial void LogRefused(ILogger logger, string caller, string reason);

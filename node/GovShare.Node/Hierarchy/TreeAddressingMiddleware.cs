@@ -4,6 +4,7 @@ using GovShare.Node.Exchange;
 using GovShare.Node.Kernel;
 using GovShare.Node.Identity;
 using Microsoft.AspNetCore.Http;
+using GovShare.Node.Logs;
 
 namespace GovShare.Node.Hierarchy;
 

@@ -108,7 +108,9 @@ public sealed class GovShareNode : IAsyncDisposable
         builder.Services.AddGovShareCatalog(builder.Configuration);
         builder.Services.AddGovShareLogs(builder.Configuration);
         builder.Services.AddGovShareRequests(builder.Configuration);
-        builder.Services.AddGovShareChangeLog();
+        // The change log wraps the catalog's and the requests' change streams (Art. 28).
+        CatalogChangeLog.AddTo(builder.Services);
+        RequestChangeLog.AddTo(builder.Services);
         builder.Services.AddGovShareHierarchy(builder.Configuration);
         builder.Services.AddGovShareExchangeApi(builder.Configuration);
         GovShare.Node.Evaluation.EvaluationApi.AddGovShareEvaluation(builder.Services, builder.Configuration);

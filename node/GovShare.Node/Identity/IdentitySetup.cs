@@ -150,7 +150,7 @@ internal sealed partial class RegisteredCallerHandler(DepartmentRegistry registr
         // A department is served if registered here, or if a linked node vouched for it
         // (checked by the on-behalf-of middleware); a node, if linked here.
         var served = caller.Kind == CallerKind.Department
-            ? registry.IsRegistered(caller) || Hierarchy.OnBehalfOfMiddleware.Via(context.User) is not null
+            ? registry.IsRegistered(caller) || Vouching.Via(context.User) is not null
             : links.Find(caller.DivisionCode) is not null;
         if (served)
         {

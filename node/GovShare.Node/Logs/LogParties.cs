@@ -1,5 +1,3 @@
-using GovShare.Contract;
-using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
 using Microsoft.AspNetCore.Http;
 
@@ -15,13 +13,12 @@ public readonly record struct LogParties(string Caller, string? OnBehalfOf, int 
     public static LogParties Of(HttpContext context)
     {
         var identity = CallerIdentity.FromPrincipal(context.User);
-        var via = OnBehalfOfMiddleware.Via(context.User);
+        var via = Vouching.Via(context.User);
         if (via is null)
         {
             return new LogParties(identity?.Uri ?? "anonymous", null, 0);
         }
 
-        var hop = int.TryParse(context.Request.Headers[GovShareHeaders.Hop].ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var h) ? h : 1;
-        return new LogParties(via, identity?.Uri, hop);
+        return new LogParties(via, identity?.Uri, Vouching.Hop(context));
     }
 }

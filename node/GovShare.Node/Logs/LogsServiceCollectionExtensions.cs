@@ -47,31 +47,6 @@ public static class LogsServiceCollectionExtensions
     }
 }
 
-/// <summary>Routes the features' change streams into the tamper-evident change log.</summary>
-public static class ChangeLogServiceCollectionExtensions
-{
-    /// <summary>
-    /// Wraps the registered catalog and request change sinks so every change also goes to the
-    /// change log. Call after the catalog and requests features are added.
-    /// </summary>
-    public static IServiceCollection AddGovShareChangeLog(this IServiceCollection services)
-    {
-        Decorate<Catalog.ICatalogChangeSink>(services, (sp, inner) => new ChangeLogSink(inner, sp.GetRequiredService<LogWriter>(), sp.GetRequiredService<TimeProvider>()));
-        Decorate<Requests.IRequestChangeSink>(services, (sp, inner) => new RequestChangeLogSink(inner, sp.GetRequiredService<LogWriter>(), sp.GetRequiredService<TimeProvider>()));
-        return services;
-    }
-
-    private static void Decorate<T>(IServiceCollection services, Func<IServiceProvider, T, T> wrap)
-        where T : class
-    {
-        var inner = services.Last(d => d.ServiceType == typeof(T));
-        services.Remove(inner);
-        services.AddSingleton(sp => wrap(sp, (T)(inner.ImplementationInstance
-            ?? inner.ImplementationFactory?.Invoke(sp)
-            ?? ActivatorUtilities.CreateInstance(sp, inner.ImplementationType!))));
-    }
-}
-
 /// <summary>Reports every error of the <c>Logs</c> and <c>Kafka</c> sections at start, not just the first.</summary>
 internal sealed class LogsOptionsValidator : IValidateOptions<LogOptions>, IValidateOptions<KafkaOptions>
 {

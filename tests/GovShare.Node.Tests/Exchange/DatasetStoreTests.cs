@@ -3,6 +3,7 @@ using Apache.Arrow.Types;
 using GovShare.Node.Exchange;
 using GovShare.Node.Kernel;
 using Microsoft.Extensions.DependencyInjection;
+using GovShare.Node.Logs;
 
 namespace GovShare.Node.Tests.Exchange;
 

@@ -1,4 +1,5 @@
 using GovShare.Node.Exchange;
+using GovShare.Node.Logs;
 
 namespace GovShare.Node.Tests.Exchange;
 

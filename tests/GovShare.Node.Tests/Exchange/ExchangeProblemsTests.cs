@@ -4,6 +4,7 @@ using GovShare.Node.Exchange;
 using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using GovShare.Node.Logs;
 
 namespace GovShare.Node.Tests.Exchange;
 

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Logs;
 
 /// <summary>
 /// The id of one push or pull, carried in a response header and in every log record of the
