@@ -5,7 +5,6 @@ using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
-using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
 using GovShare.Node.Logs;
 using GovShare.Node.Kernel;
@@ -50,8 +49,8 @@ public static partial class ExchangeApi
 
     public static IEndpointRouteBuilder MapExchangeApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPost("/v1/resources/{code}/data", PushAsync).DisableRequestTimeout();
-        endpoints.MapGet("/v1/resources/{code}/data", PullAsync).DisableRequestTimeout();
+        endpoints.MapPost("/v1/resources/{code}/data", PushAsync).DisableRequestTimeout().RoutedByResource("code");
+        endpoints.MapGet("/v1/resources/{code}/data", PullAsync).DisableRequestTimeout().RoutedByResource("code");
         endpoints.MapGet("/v1/resources/{code}/versions", Versions);
         return endpoints;
     }
@@ -59,10 +58,10 @@ public static partial class ExchangeApi
     private static async Task PushAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, PushGate gate, IOptions<ExchangeOptions> options, TimeProvider time, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("GovShare.Node.Exchange");
-        var exchangeId = ExchangeIdFor(context, time);
+        var exchangeId = ExchangeId.ForRequest(context, time);
         var step = ExchangeStep.Start(context, ExchangeKind.Push, exchangeId);
         var started = Stopwatch.GetTimestamp();
-        if (await ResolveAsync(context, code, exchangeId) is not { } entry)
+        if (await ResolveAsync(context, code) is not { } entry)
         {
             return;
         }
@@ -180,7 +179,7 @@ public static partial class ExchangeApi
     private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, PseudonymSecretHolder secret, IOptions<ExchangeOptions> options, TimeProvider time, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("GovShare.Node.Exchange");
-        var exchangeId = ExchangeIdFor(context, time);
+        var exchangeId = ExchangeId.ForRequest(context, time);
         var step = ExchangeStep.Start(context, ExchangeKind.Pull, exchangeId);
         var started = Stopwatch.GetTimestamp();
         var purpose = context.Request.Headers[PurposeHeader].ToString();
@@ -197,7 +196,7 @@ public static partial class ExchangeApi
             return;
         }
 
-        if (await ResolveAsync(context, code, exchangeId) is not { } entry)
+        if (await ResolveAsync(context, code) is not { } entry)
         {
             return;
         }
@@ -371,11 +370,11 @@ public static partial class ExchangeApi
     }
 
     /// <summary>
-    /// The local entry of a URL's resource code; null when the answer is already written: a 400 or
-    /// 404 problem, or the response of the node the exchange was forwarded to (the resource lives
-    /// elsewhere in the tree).
+    /// The local entry of a URL's resource code; null when the answer is already written: a 400
+    /// or 404 problem. A resource held elsewhere in the tree never reaches here: the hierarchy's
+    /// routing forwards it first (see <see cref="NodeRouting.ByRouteValue"/>).
     /// </summary>
-    private static async Task<CatalogEntry?> ResolveAsync(HttpContext context, string code, ExchangeId exchangeId)
+    private static async Task<CatalogEntry?> ResolveAsync(HttpContext context, string code)
     {
         var catalog = context.RequestServices.GetRequiredService<CatalogStore>();
         if (!ResourceCode.TryFromUrl(code, out var resource))
@@ -384,30 +383,13 @@ public static partial class ExchangeApi
             return null;
         }
 
-        var entry = catalog.Get(resource) is { Status: EntryStatus.Active } active ? active : null;
-        if (await context.RequestServices.GetRequiredService<NodeRouter>().TryForwardAsync(context, resource, entry is not null, exchangeId.Value))
-        {
-            ExchangeStep.Of(context)?.Handled(); // The forwarder logged the hop.
-            return null;
-        }
-
-        if (entry is null)
+        if (catalog.Get(resource) is not { Status: EntryStatus.Active } entry)
         {
             await Refuse(context, 404, ProblemTypes.NotFound, "No such resource", $"No active resource {resource} in this node's catalog.");
             return null;
         }
 
         return entry;
-    }
-
-    /// <summary>The exchange id: a forwarding node's (one id across every hop), else a new one.</summary>
-    private static ExchangeId ExchangeIdFor(HttpContext context, TimeProvider time)
-    {
-        var id = Vouching.Via(context.User) is not null && ExchangeId.TryParse(context.Request.Headers[GovShareHeaders.ExchangeId].ToString(), out var forwarded)
-            ? forwarded
-            : ExchangeId.New(time);
-        context.Response.Headers[GovShareHeaders.ExchangeId] = id.Value;
-        return id;
     }
 
     private static bool TryParseMode(string text, out PushMode mode)

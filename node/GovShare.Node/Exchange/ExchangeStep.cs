@@ -35,9 +35,6 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
         return step;
     }
 
-    /// <summary>Another component records this exchange (the forwarder, for a forwarded one).</summary>
-    public void Handled() => _recorded = true;
-
     /// <summary>Writes the record and waits until it is on disk.</summary>
     public async Task RecordAsync(int status, string? problemType = null)
     {

@@ -26,7 +26,7 @@ public static class HierarchyApi
 
     public static IEndpointRouteBuilder MapHierarchyApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPut(PublishPath, PublishAsync).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxPublicationBytes));
+        endpoints.MapPut(PublishPath, PublishAsync).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxPublicationBytes)).AnsweredLocally();
         endpoints.MapGet("/v1/catalog/tree", SearchTreeAsync);
         return endpoints;
     }

@@ -147,7 +147,7 @@ public sealed class GovShareNode : IAsyncDisposable
         app.Use(IdentitySetup.RecheckRevocationAsync);
         app.UseMiddleware<OnBehalfOfMiddleware>();
         app.UseAuthorization();
-        app.UseMiddleware<TreeAddressingMiddleware>();
+        app.UseMiddleware<NodeRoutingMiddleware>();
 
         app.MapManagementApi();
         var exchange = app.MapGroup("").RequireAuthorization(IdentitySetup.RegisteredCallerPolicy);

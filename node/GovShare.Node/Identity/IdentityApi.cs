@@ -25,6 +25,7 @@ public static class IdentityApi
             return TypedResults.Ok(new IdentityResponse(caller.Uri, caller.Kind.ToString().ToLowerInvariant(), caller.DivisionCode, caller.CreditCode, name, nodeDivision));
         })
         .RequireAuthorization(IdentitySetup.RegisteredCallerPolicy)
+        .AnsweredLocally()
         .WithName("GetIdentity");
         return endpoints;
     }

@@ -1,6 +1,9 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
+using GovShare.Contract;
+using GovShare.Node.Identity;
+using Microsoft.AspNetCore.Http;
 
 namespace GovShare.Node.Logs;
 
@@ -13,6 +16,7 @@ public sealed record ExchangeId
 {
     private const string Alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     private const int Length = 26;
+    private const string ItemKey = "govshare.exchange-id";
 
     private ExchangeId(string value) => Value = value;
 
@@ -28,6 +32,27 @@ public sealed record ExchangeId
         BinaryPrimitives.WriteInt64BigEndian(bytes[..8], ms << 16);
         RandomNumberGenerator.Fill(bytes[6..]);
         return new ExchangeId(Encode(bytes));
+    }
+
+    /// <summary>
+    /// The id of the exchange this request is: the forwarding node's when a linked node vouched
+    /// for the caller (one id across every hop), else a new one. The first call sets the
+    /// response header; later calls in the same request (routing, then the endpoint) get the same id.
+    /// </summary>
+    public static ExchangeId ForRequest(HttpContext context, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Items.TryGetValue(ItemKey, out var known) && known is ExchangeId same)
+        {
+            return same;
+        }
+
+        var id = Vouching.Via(context.User) is not null && TryParse(context.Request.Headers[GovShareHeaders.ExchangeId].ToString(), out var forwarded)
+            ? forwarded
+            : New(time);
+        context.Items[ItemKey] = id;
+        context.Response.Headers[GovShareHeaders.ExchangeId] = id.Value;
+        return id;
     }
 
     /// <summary>The creation time encoded in the id.</summary>

@@ -50,7 +50,8 @@ public static class RequestsApi
         ArgumentNullException.ThrowIfNull(endpoints);
         var requests = endpoints.MapGroup("/v1/requests");
         requests.MapPost("/", async (HttpContext context, ShareRequestStore store) =>
-            await WithBody<ShareApplication>(context, (caller, body) => Created(context, "/v1/requests/", store.Apply(body, caller), r => r.Id)));
+            await WithBody<ShareApplication>(context, (caller, body) => Created(context, "/v1/requests/", store.Apply(body, caller), r => r.Id)))
+            .RoutedByBodyResource();
         requests.MapGet("/", (HttpContext context, ShareRequestStore store, string? role, string? status) =>
             WithCaller(context, caller => Query(role, status, (r, s) => Json(store.List(caller, r, s)), (ShareRequestStatus?)null)));
         requests.MapGet("/{id}", (HttpContext context, ShareRequestStore store, string id) => WithCaller(context, caller => Answer(store.Get(id, caller))));
@@ -67,7 +68,8 @@ public static class RequestsApi
 
         var disputes = endpoints.MapGroup("/v1/disputes");
         disputes.MapPost("/", async (HttpContext context, DisputeStore store) =>
-            await WithBody<DisputeInput>(context, (caller, body) => Created(context, "/v1/disputes/", store.Raise(body, caller), d => d.Id)));
+            await WithBody<DisputeInput>(context, (caller, body) => Created(context, "/v1/disputes/", store.Raise(body, caller), d => d.Id)))
+            .RoutedByBodyResource();
         disputes.MapGet("/", (HttpContext context, DisputeStore store, string? role, string? status) =>
             WithCaller(context, caller => Query(role, status, (r, s) => Json(store.List(caller, r, s)), (DisputeStatus?)null)));
         disputes.MapGet("/{id}", (HttpContext context, DisputeStore store, string id) => WithCaller(context, caller => Answer(store.Get(id, caller))));
