@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Kernel;
 using GovShare.Node.Hosting;
-using GovShare.Node.Management;
 
 namespace GovShare.Cli.Commands;
 

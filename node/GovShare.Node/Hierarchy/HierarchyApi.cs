@@ -13,6 +13,9 @@ namespace GovShare.Node.Hierarchy;
 /// <summary>One page of the tree-wide sharing catalog.</summary>
 public sealed record TreeCatalogPage(IReadOnlyList<AggregatedEntry> Entries, int Page, int PageSize, int Total, string AnsweredBy);
 
+/// <summary>A link as the operator submits it: the other node's division, its role, its exchange address.</summary>
+public sealed record LinkRegistration(string? DivisionCode, LinkRole? Role, string? Url);
+
 /// <summary>
 /// Node-to-node endpoints of the hierarchy: a child publishes its subtree's sharing catalog to
 /// its parent; a department searches the whole tree's sharing catalog through its own node.
@@ -23,6 +26,33 @@ public static class HierarchyApi
 
     /// <summary>The largest catalog publication a parent reads.</summary>
     public const long MaxPublicationBytes = 256L * 1024 * 1024;
+
+    /// <summary>Maps the operator's link management on the management listener's <c>/v1/operator</c> group.</summary>
+    public static IEndpointRouteBuilder MapHierarchyOperatorApi(this IEndpointRouteBuilder operators)
+    {
+        operators.MapGet("/links", (NodeLinkRegistry links, LinkHealth health) =>
+            TypedResults.Ok(links.All().Select(l => new { l.DivisionCode, l.Role, l.Url, l.LinkedAt, Health = health.Of(l.DivisionCode) })));
+        operators.MapPost("/links", IResult (LinkRegistration? body, NodeLinkRegistry links) =>
+        {
+            if (body is null)
+            {
+                return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.MalformedRequest, "A JSON body is required");
+            }
+
+            NodeLink? link = null;
+            var errors = body.Role is { } role
+                ? links.Link(body.DivisionCode ?? "", role, body.Url ?? "", out link)
+                : ["role: 'parent' or 'child' is required."];
+            return errors.Count > 0
+                ? Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The link is invalid", string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors })
+                : TypedResults.Ok(link);
+        });
+        operators.MapDelete("/links/{divisionCode}", IResult (string divisionCode, NodeLinkRegistry links) =>
+            links.Unlink(divisionCode)
+                ? Results.NoContent()
+                : Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such link", $"This node has no link to {divisionCode}."));
+        return operators;
+    }
 
     public static IEndpointRouteBuilder MapHierarchyApi(this IEndpointRouteBuilder endpoints)
     {

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -10,6 +11,7 @@ public static class HierarchySetup
         services.Configure<UpstreamOptions>(configuration.GetSection(UpstreamOptions.Section));
         services.Configure<HierarchyOptions>(configuration.GetSection(HierarchyOptions.Section));
         services.AddSingleton<NodeLinkRegistry>();
+        services.AddSingleton<IAuthorizationHandler, LinkedNodeHandler>();
         services.AddSingleton<LinkHealth>();
         services.AddHttpForwarder();
         services.AddSingleton<NodeForwarder>();

@@ -1,6 +1,7 @@
 using GovShare.Contract;
 using System.Security.Authentication;
 using GovShare.Node.Catalog;
+using GovShare.Node.Evaluation;
 using GovShare.Node.Exchange;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
@@ -113,7 +114,7 @@ public sealed class GovShareNode : IAsyncDisposable
         RequestChangeLog.AddTo(builder.Services);
         builder.Services.AddGovShareHierarchy(builder.Configuration);
         builder.Services.AddGovShareExchangeApi(builder.Configuration);
-        GovShare.Node.Evaluation.EvaluationApi.AddGovShareEvaluation(builder.Services, builder.Configuration);
+        builder.Services.AddGovShareEvaluation(builder.Configuration);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         services?.Invoke(builder.Services);
@@ -149,7 +150,11 @@ public sealed class GovShareNode : IAsyncDisposable
         app.UseAuthorization();
         app.UseMiddleware<NodeRoutingMiddleware>();
 
-        app.MapManagementApi();
+        var operators = app.MapManagementApi();
+        operators.MapCatalogOperatorApi();
+        operators.MapRequestsOperatorApi();
+        operators.MapEvaluationApi(app);
+        operators.MapHierarchyOperatorApi();
         var exchange = app.MapGroup("").RequireAuthorization(IdentitySetup.RegisteredCallerPolicy);
         exchange.MapIdentityApi(options.DivisionCode);
         var queried = exchange.MapGroup("").AddEndpointFilter<QueryLogFilter>();

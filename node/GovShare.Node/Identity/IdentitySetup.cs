@@ -133,36 +133,33 @@ public static partial class IdentitySetup
     private static partial void LogRefused(ILogger logger, string subject, string serial, string problemType, string detail);
 }
 
-/// <summary>The caller must be a department registered here, or a node linked here.</summary>
+/// <summary>
+/// The caller must be a department registered here, or a node linked here. Identity decides for
+/// departments (<see cref="RegisteredCallerHandler"/>); the hierarchy, which holds the links,
+/// adds the handler that decides for nodes.
+/// </summary>
 internal sealed class RegisteredCallerRequirement : IAuthorizationRequirement;
 
-internal sealed partial class RegisteredCallerHandler(DepartmentRegistry registry, Hierarchy.NodeLinkRegistry links, ILogger<RegisteredCallerHandler> logger)
+internal sealed partial class RegisteredCallerHandler(DepartmentRegistry registry, ILogger<RegisteredCallerHandler> logger)
     : AuthorizationHandler<RegisteredCallerRequirement>
 {
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, RegisteredCallerRequirement requirement)
     {
-        var caller = CallerIdentity.FromPrincipal(context.User);
-        if (caller is null)
+        if (CallerIdentity.FromPrincipal(context.User) is not { Kind: CallerKind.Department } caller)
         {
             return Task.CompletedTask;
         }
 
         // A department is served if registered here, or if a linked node vouched for it
-        // (checked by the on-behalf-of middleware); a node, if linked here.
-        var served = caller.Kind == CallerKind.Department
-            ? registry.IsRegistered(caller) || Vouching.Via(context.User) is not null
-            : links.Find(caller.DivisionCode) is not null;
-        if (served)
+        // (checked by the on-behalf-of middleware).
+        if (registry.IsRegistered(caller) || Vouching.Via(context.User) is not null)
         {
             context.Succeed(requirement);
             return Task.CompletedTask;
         }
 
-        var reason = caller.Kind == CallerKind.Department
-            ? $"Department {caller.CreditCode} of {caller.DivisionCode} is not registered with this node; ask the node's operator to register it."
-            : $"Node {caller.DivisionCode} is not linked with this node; its operator and this node's must both run 'govshare node link'.";
         LogNotRegistered(logger, caller.Uri);
-        context.Fail(new AuthorizationFailureReason(this, reason));
+        context.Fail(new AuthorizationFailureReason(this, $"Department {caller.CreditCode} of {caller.DivisionCode} is not registered with this node; ask the node's operator to register it."));
         return Task.CompletedTask;
     }
 
@@ -180,7 +177,7 @@ internal sealed class ProblemAuthorizationResultHandler : IAuthorizationMiddlewa
         if (authorizeResult.Forbidden)
         {
             var reason = authorizeResult.AuthorizationFailure?.FailureReasons.FirstOrDefault();
-            var (type, title) = reason?.Handler is RegisteredCallerHandler
+            var (type, title) = reason?.Handler is AuthorizationHandler<RegisteredCallerRequirement>
                 ? CallerIdentity.FromPrincipal(context.User)?.Kind == CallerKind.Node
                     ? (ProblemTypes.NodeNotLinked, "The node is not linked with this node")
                     : (ProblemTypes.DepartmentNotRegistered, "The caller is not registered with this node")

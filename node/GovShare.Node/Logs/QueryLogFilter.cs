@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using GovShare.Node.Exchange;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
