@@ -29,7 +29,6 @@ public sealed record PushReceipt(string ExchangeId, long Version, long Rows);
 public sealed class NodeClient(HttpClient http)
 {
     public const string ArrowStreamMediaType = MediaTypes.ArrowStream;
-    public const string PurposeHeader = GovShareHeaders.Purpose;
 
     /// <summary>The one place a resource's data address is built: the code in URL form (<c>/</c> becomes <c>-</c>), escaped.</summary>
     public static string ResourceDataPath(string resourceCode, string? query = null) =>
@@ -73,7 +72,7 @@ public sealed class NodeClient(HttpClient http)
         var query = items.Count == 0 ? null : "items=" + string.Join(',', items.Select(Uri.EscapeDataString));
         using var request = new HttpRequestMessage(HttpMethod.Get, ResourceDataPath(resourceCode, query));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(ArrowStreamMediaType));
-        request.Headers.Add(PurposeHeader, purpose);
+        request.Headers.Add(GovShareHeaders.Purpose, purpose);
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation).ConfigureAwait(false);
         await ThrowIfRefusedAsync(response, cancellation).ConfigureAwait(false);
         await using var body = new CountingStream(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), bytesReceived);

@@ -30,9 +30,6 @@ public sealed record PushReceipt(string ExchangeId, string ResourceCode, int Ver
 /// </summary>
 public static partial class ExchangeApi
 {
-    /// <summary>The purpose of use (Art. 32): mandatory on every pull, matched against the grant's.</summary>
-    public const string PurposeHeader = GovShareHeaders.Purpose;
-
     private static readonly Regex PurposePattern = PurposeRegex();
 
     public static IServiceCollection AddGovShareExchangeApi(this IServiceCollection services, IConfiguration configuration)
@@ -182,17 +179,17 @@ public static partial class ExchangeApi
         var exchangeId = ExchangeId.ForRequest(context, time);
         var step = ExchangeStep.Start(context, ExchangeKind.Pull, exchangeId);
         var started = Stopwatch.GetTimestamp();
-        var purpose = context.Request.Headers[PurposeHeader].ToString();
+        var purpose = context.Request.Headers[GovShareHeaders.Purpose].ToString();
         step.Purpose = purpose.Length is > 0 and <= 64 ? purpose : null;
         if (purpose.Length == 0)
         {
-            await Refuse(context, 400, ProblemTypes.PurposeRequired, "A purpose of use is required", $"Send the {PurposeHeader} header with the purpose code of your grant or use (Art. 32).");
+            await Refuse(context, 400, ProblemTypes.PurposeRequired, "A purpose of use is required", $"Send the {GovShareHeaders.Purpose} header with the purpose code of your grant or use (Art. 32).");
             return;
         }
 
         if (!PurposePattern.IsMatch(purpose))
         {
-            await Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed purpose", $"{PurposeHeader} is 1 to 64 letters, digits and . _ : - only.");
+            await Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed purpose", $"{GovShareHeaders.Purpose} is 1 to 64 letters, digits and . _ : - only.");
             return;
         }
 

@@ -1,3 +1,4 @@
+using GovShare.Contract;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 
@@ -6,7 +7,7 @@ namespace GovShare.Node.Kernel;
 /// <summary>Builds the node's problem+json responses, so every refusal has the same shape.</summary>
 public static class Problem
 {
-    public const string ContentType = "application/problem+json";
+    public const string ContentType = MediaTypes.Problem;
 
     public static ProblemDetails Details(int status, string type, string title, string? detail = null, IDictionary<string, object?>? extensions = null)
     {
