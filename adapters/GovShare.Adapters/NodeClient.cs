@@ -8,16 +8,6 @@ using Apache.Arrow.Ipc;
 
 namespace GovShare.Adapters;
 
-/// <summary>How a push changes the resource's data at the node.</summary>
-public enum PushMode
-{
-    /// <summary>The pushed rows become the whole dataset.</summary>
-    Replace,
-
-    /// <summary>The pushed rows are added to the current dataset.</summary>
-    Append,
-}
-
 /// <summary>The node's answer to a push.</summary>
 public sealed record PushReceipt(string ExchangeId, long Version, long Rows);
 

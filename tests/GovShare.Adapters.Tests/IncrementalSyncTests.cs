@@ -1,6 +1,7 @@
 using GovShare.Contract;
 using Apache.Arrow;
 using Microsoft.Data.Sqlite;
+using GovShare.Node.Exchange.Datasets;
 
 namespace GovShare.Adapters.Tests;
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
+using GovShare.Node.Exchange.Datasets;
 
 namespace GovShare.Adapters.Tests;
 

@@ -5,6 +5,7 @@ using GovShare.Node.Identity;
 using GovShare.Node.Logs;
 using GovShare.Node.Requests;
 using GovShare.Node.Kernel;
+using GovShare.Node.Exchange.Datasets;
 
 namespace GovShare.Node.Evaluation;
 

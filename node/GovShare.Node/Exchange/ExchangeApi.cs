@@ -18,6 +18,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using GovShare.Node.Exchange.ArrowInput;
+using GovShare.Node.Exchange.Datasets;
+using GovShare.Node.Exchange.Pull;
 
 namespace GovShare.Node.Exchange;
 

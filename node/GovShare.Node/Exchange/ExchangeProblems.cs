@@ -2,6 +2,8 @@ using GovShare.Contract;
 using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
 using GovShare.Node.Logs;
+using GovShare.Node.Exchange.ArrowInput;
+using GovShare.Node.Exchange.Datasets;
 
 namespace GovShare.Node.Exchange;
 

@@ -101,13 +101,13 @@ public sealed class KafkaLogRelay : BackgroundService
                     if (confirmed > 0)
                     {
                         SetWatermark(log, batch[confirmed - 1].Sequence);
-                        LogsLog.RelayShipped(_logger, log, batch[confirmed - 1].Sequence);
+                        LogsDiagnostics.RelayShipped(_logger, log, batch[confirmed - 1].Sequence);
                     }
 
                     if (failure is not null)
                     {
                         Interlocked.Increment(ref _deliveryFailures);
-                        LogsLog.RelayDeliveryFailed(_logger, batch.Count - confirmed, log, batch[confirmed].Sequence, failure);
+                        LogsDiagnostics.RelayDeliveryFailed(_logger, batch.Count - confirmed, log, batch[confirmed].Sequence, failure);
                         // Everything after the confirmed prefix goes again, in order.
                         cursor.Dispose();
                         cursor = null;
@@ -116,7 +116,7 @@ public sealed class KafkaLogRelay : BackgroundService
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    LogsLog.RelayFailed(_logger, ex, log);
+                    LogsDiagnostics.RelayFailed(_logger, ex, log);
                     cursor?.Dispose();
                     cursor = null;
                     await Task.Delay(RetryDelay, stoppingToken).ConfigureAwait(false);
@@ -199,7 +199,7 @@ public sealed class KafkaLogRelay : BackgroundService
         {
             if (_producer is not null && _producerFatal)
             {
-                LogsLog.RelayProducerFatal(_logger, "fatal producer error");
+                LogsDiagnostics.RelayProducerFatal(_logger, "fatal producer error");
                 _producer.Dispose();
                 _producer = null;
             }
@@ -261,12 +261,12 @@ public sealed class KafkaLogRelay : BackgroundService
             if (!_kafka.CreateTopics)
             {
                 // The Kafka team owns the topics: ship anyway and let the broker say if it is missing.
-                LogsLog.RelayTopicNotCreated(_logger, topic, "Kafka:CreateTopics is false and the topic is not in the cluster's metadata");
+                LogsDiagnostics.RelayTopicNotCreated(_logger, topic, "Kafka:CreateTopics is false and the topic is not in the cluster's metadata");
                 return true;
             }
 
             await admin.CreateTopicsAsync([TopicSpecification(topic)], new CreateTopicsOptions { RequestTimeout = TimeSpan.FromSeconds(10) }).ConfigureAwait(false);
-            LogsLog.RelayTopicCreated(_logger, topic, _kafka.TopicPartitions, _logs.RetentionMilliseconds);
+            LogsDiagnostics.RelayTopicCreated(_logger, topic, _kafka.TopicPartitions, _logs.RetentionMilliseconds);
             return true;
         }
         catch (CreateTopicsException ex) when (ex.Results.All(r => r.Error.Code is ErrorCode.NoError or ErrorCode.TopicAlreadyExists))
@@ -276,17 +276,17 @@ public sealed class KafkaLogRelay : BackgroundService
         catch (CreateTopicsException ex)
         {
             // The broker answered and refused (policy, replication factor): retrying will not help.
-            LogsLog.RelayTopicNotCreated(_logger, topic, ex.Results[0].Error.Reason);
+            LogsDiagnostics.RelayTopicNotCreated(_logger, topic, ex.Results[0].Error.Reason);
             return true;
         }
         catch (KafkaException ex) when (ex.Error.Code is ErrorCode.Local_UnsupportedFeature or ErrorCode.UnsupportedVersion or ErrorCode.TopicAuthorizationFailed or ErrorCode.ClusterAuthorizationFailed)
         {
-            LogsLog.RelayTopicNotCreated(_logger, topic, ex.Message);
+            LogsDiagnostics.RelayTopicNotCreated(_logger, topic, ex.Message);
             return true;
         }
         catch (KafkaException ex)
         {
-            LogsLog.RelayTopicNotCreated(_logger, topic, ex.Message);
+            LogsDiagnostics.RelayTopicNotCreated(_logger, topic, ex.Message);
             return false;
         }
     }

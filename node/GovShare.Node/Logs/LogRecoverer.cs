@@ -75,7 +75,7 @@ internal static class LogRecoverer
                 file.Flush(flushToDisk: true);
             }
 
-            LogsLog.TornRecordTruncated(logger, kind, truncated, lastSeq, truncatedFile);
+            LogsDiagnostics.TornRecordTruncated(logger, kind, truncated, lastSeq, truncatedFile);
         }
 
         if (lastHash is null)

@@ -277,7 +277,7 @@ public sealed class LogWriter : IAsyncDisposable
                 {
                     // After a failed fsync the page cache state is unknown: acknowledge nothing more.
                     _fault = ex;
-                    LogsLog.LogFaulted(_logger, ex, _kind);
+                    LogsDiagnostics.LogFaulted(_logger, ex, _kind);
                     results.ForEach(r => r.Pending.Done.TrySetException(new LogUnavailableException(_kind, ex)));
                     continue;
                 }
@@ -288,7 +288,7 @@ public sealed class LogWriter : IAsyncDisposable
                 if (checkpointed)
                 {
                     _lastCheckpoint = now;
-                    LogsLog.CheckpointSigned(_logger, _kind, sequence);
+                    LogsDiagnostics.CheckpointSigned(_logger, _kind, sequence);
                 }
 
                 lock (_signal)
@@ -332,7 +332,7 @@ public sealed class LogWriter : IAsyncDisposable
             catch (IOException ex)
             {
                 _fault = ex;
-                LogsLog.LogFaulted(_logger, ex, _kind);
+                LogsDiagnostics.LogFaulted(_logger, ex, _kind);
             }
         }
 
@@ -363,11 +363,11 @@ public sealed class LogWriter : IAsyncDisposable
             try
             {
                 LogArchiver.Archive(_store, _kind, segment, firstSeq, lastSeq);
-                LogsLog.SegmentArchived(_logger, _kind, Path.GetFileName(segment), firstSeq, lastSeq);
+                LogsDiagnostics.SegmentArchived(_logger, _kind, Path.GetFileName(segment), firstSeq, lastSeq);
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
             {
-                LogsLog.ArchiveFailed(_logger, ex, _kind, Path.GetFileName(segment));
+                LogsDiagnostics.ArchiveFailed(_logger, ex, _kind, Path.GetFileName(segment));
             }
         }
 

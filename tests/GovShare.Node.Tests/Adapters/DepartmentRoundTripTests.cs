@@ -3,6 +3,7 @@ using System.Globalization;
 using GovShare.Adapters;
 using GovShare.Node.Tests.Exchange;
 using Microsoft.Data.Sqlite;
+using GovShare.Node.Exchange.Datasets;
 using static GovShare.Node.Tests.Exchange.ExchangeFixture;
 
 namespace GovShare.Node.Tests.Adapters;

@@ -6,6 +6,8 @@ using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Exchange;
+using GovShare.Node.Exchange.ArrowInput;
+using GovShare.Node.Exchange.Pull;
 
 namespace GovShare.Node.Tests.Exchange;
 

@@ -3,6 +3,7 @@ using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
 using GovShare.Node.Exchange;
+using GovShare.Node.Exchange.ArrowInput;
 
 namespace GovShare.Node.Tests.Exchange;
 

@@ -4,6 +4,9 @@ using GovShare.Node.Exchange;
 using GovShare.Node.Kernel;
 using Microsoft.Extensions.DependencyInjection;
 using GovShare.Node.Logs;
+using GovShare.Node.Exchange.ArrowInput;
+using GovShare.Node.Exchange.Datasets;
+using GovShare.Contract;
 
 namespace GovShare.Node.Tests.Exchange;
 

@@ -11,6 +11,7 @@ using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
 using GovShare.Node.Tests.Functional;
 using Microsoft.Extensions.DependencyInjection;
+using GovShare.Node.Exchange.Datasets;
 using static GovShare.Node.Tests.Exchange.ExchangeFixture;
 
 namespace GovShare.Node.Tests.Exchange;

@@ -5,6 +5,8 @@ using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using GovShare.Node.Logs;
+using GovShare.Node.Exchange.ArrowInput;
+using GovShare.Node.Exchange.Datasets;
 
 namespace GovShare.Node.Tests.Exchange;
 

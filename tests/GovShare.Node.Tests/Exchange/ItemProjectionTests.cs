@@ -2,6 +2,7 @@ using Apache.Arrow;
 using Apache.Arrow.Types;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Exchange;
+using GovShare.Node.Exchange.Pull;
 
 namespace GovShare.Node.Tests.Exchange;
 

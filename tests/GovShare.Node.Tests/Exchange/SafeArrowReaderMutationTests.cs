@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using GovShare.Node.Exchange;
 using Xunit.Abstractions;
+using GovShare.Node.Exchange.ArrowInput;
 
 namespace GovShare.Node.Tests.Exchange;
 

@@ -4,7 +4,7 @@ using System.Text.Unicode;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Exchange.ArrowInput;
 
 /// <summary>
 /// Checks a schema and every array of a record batch before any value is read: supported

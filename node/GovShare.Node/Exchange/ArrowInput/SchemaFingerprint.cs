@@ -4,7 +4,7 @@ using System.Text;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Exchange.ArrowInput;
 
 /// <summary>
 /// A short stable hash of a schema's columns (name, type with its parameters, nullability, in

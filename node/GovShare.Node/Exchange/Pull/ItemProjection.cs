@@ -1,7 +1,7 @@
 using Apache.Arrow;
 using GovShare.Node.Desensitisation;
 
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Exchange.Pull;
 
 /// <summary>One information item of a pull: which stored column it comes from, what it is called on the wire, how it is masked.</summary>
 /// <param name="SourceColumn">The column name in the stored dataset.</param>

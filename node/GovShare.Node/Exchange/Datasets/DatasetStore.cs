@@ -6,18 +6,11 @@ using LiteDB;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using GovShare.Node.Logs;
+using GovShare.Node.Exchange.ArrowInput;
+using GovShare.Node.Exchange.Datasets;
+using GovShare.Contract;
 
-namespace GovShare.Node.Exchange;
-
-/// <summary>How a push relates to the resource's previous version.</summary>
-public enum PushMode
-{
-    /// <summary>The pushed rows are the whole new version.</summary>
-    Replace,
-
-    /// <summary>The new version is the previous version's rows followed by the pushed rows.</summary>
-    Append,
-}
+namespace GovShare.Node.Exchange.Datasets;
 
 /// <summary>Settings of the dataset store.</summary>
 public sealed record DatasetStoreOptions
@@ -157,7 +150,7 @@ public sealed class DatasetStore : IDisposable
 
         if (removed > 0)
         {
-            ExchangeLog.StrayFilesRemoved(_logger, removed);
+            DatasetDiagnostics.StrayFilesRemoved(_logger, removed);
         }
 
         return removed;
@@ -297,7 +290,7 @@ public sealed class DatasetStore : IDisposable
                 throw;
             }
 
-            ExchangeLog.VersionPublished(_logger, version.ResourceCode, version.Version, version.Mode, version.Rows, version.Bytes, version.ExchangeId);
+            DatasetDiagnostics.VersionPublished(_logger, version.ResourceCode, version.Version, version.Mode, version.Rows, version.Bytes, version.ExchangeId);
             Prune(push.ResourceCode);
             return version;
         }
@@ -310,7 +303,7 @@ public sealed class DatasetStore : IDisposable
     internal void Abandon(DatasetPush push)
     {
         TryDelete(push.TempPath);
-        ExchangeLog.PushAborted(_logger, push.ResourceCode, push.ExchangeId.Value);
+        DatasetDiagnostics.PushAborted(_logger, push.ResourceCode, push.ExchangeId.Value);
     }
 
     private void CheckAppendable(string resourceCode, string fingerprint)
@@ -341,7 +334,7 @@ public sealed class DatasetStore : IDisposable
             TryDelete(Path.Combine(Folder, file));
         }
 
-        ExchangeLog.VersionsPruned(_logger, resourceCode, removed.Count, Options.KeepVersions);
+        DatasetDiagnostics.VersionsPruned(_logger, resourceCode, removed.Count, Options.KeepVersions);
     }
 
     private bool TryDelete(string path)
@@ -353,7 +346,7 @@ public sealed class DatasetStore : IDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            ExchangeLog.FileDeleteFailed(_logger, Path.GetFileName(path), ex);
+            DatasetDiagnostics.FileDeleteFailed(_logger, Path.GetFileName(path), ex);
             return false;
         }
     }

@@ -5,7 +5,7 @@ using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
 
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Exchange.Pull;
 
 /// <summary>One item a pull may deliver, with its masking for this user.</summary>
 public sealed record AllowedItem(InformationItem Item, MaskingRule Masking);

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
+using GovShare.Node.Exchange.ArrowInput;
 
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Exchange.ArrowInput;
 
 /// <summary>The kinds of Arrow IPC message (flatbuffer enum <c>MessageHeader</c>).</summary>
 internal enum ArrowMessageKind : byte

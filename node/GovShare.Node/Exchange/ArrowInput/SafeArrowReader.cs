@@ -3,8 +3,9 @@ using System.Runtime.CompilerServices;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Memory;
+using GovShare.Node.Exchange.ArrowInput;
 
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Exchange.ArrowInput;
 
 /// <summary>
 /// The one way the node reads Arrow IPC input it did not produce in this process: a push body,

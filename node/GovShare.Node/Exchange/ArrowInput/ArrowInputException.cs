@@ -1,4 +1,4 @@
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Exchange.ArrowInput;
 
 /// <summary>
 /// Why an Arrow IPC input was refused. Each value has a stable code (<see cref="ArrowInputException.Code"/>)

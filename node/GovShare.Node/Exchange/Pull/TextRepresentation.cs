@@ -4,7 +4,7 @@ using System.Text.Json;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Exchange.Pull;
 
 /// <summary>
 /// Writes pulled record batches as JSON (an array of objects) or CSV (UTF-8 with BOM, header row,

@@ -1,13 +1,14 @@
 using Microsoft.Extensions.Logging;
 using GovShare.Node.Logs;
+using GovShare.Contract;
 
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Exchange.Datasets;
 
 /// <summary>
-/// Log events of the exchange (event ids 4000-4999). Never payload values, keys or unmasked
+/// ILogger events of the dataset store (event ids 4000-4999; operational diagnostics, not the audit logs). Never payload values, keys or unmasked
 /// items: only resource codes, version numbers, counts, exchange ids and error codes.
 /// </summary>
-internal static partial class ExchangeLog
+internal static partial class DatasetDiagnostics
 {
     [LoggerMessage(EventId = 4001, EventName = "DatasetVersionPublished", Level = LogLevel.Information,
         Message = "Published version {Version} of resource {ResourceCode} ({Mode}, {Rows} rows, {Bytes} bytes) for exchange {ExchangeId}")]

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Exchange.ArrowInput;
 
 /// <summary>
 /// A read-only stream between the sender's bytes and Apache.Arrow's <c>ArrowStreamReader</c>.

@@ -1,4 +1,4 @@
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Exchange.ArrowInput;
 
 /// <summary>
 /// Caps on an Arrow IPC input, checked before the Arrow reader allocates anything. One record

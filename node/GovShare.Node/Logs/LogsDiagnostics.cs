@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace GovShare.Node.Logs;
 
 /// <summary>The feature's log messages, event ids 6000-6999. Never a record's content.</summary>
-internal static partial class LogsLog
+internal static partial class LogsDiagnostics
 {
     [LoggerMessage(6001, LogLevel.Warning, "The {Log} log ended in a torn record (a write cut short by a crash): {Bytes} bytes after sequence {Sequence} in {File} were truncated.", EventName = "TornRecordTruncated")]
     public static partial void TornRecordTruncated(ILogger logger, LogKind log, long bytes, long sequence, string file);
