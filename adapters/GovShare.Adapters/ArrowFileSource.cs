@@ -1,7 +1,7 @@
-using GovShare.Contract;
 using System.Runtime.CompilerServices;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
+using GovShare.Contract;
 
 namespace GovShare.Adapters;
 

@@ -1,7 +1,7 @@
-using GovShare.Contract;
 using System.Globalization;
 using Apache.Arrow;
 using Apache.Arrow.Types;
+using GovShare.Contract;
 
 namespace GovShare.Adapters;
 

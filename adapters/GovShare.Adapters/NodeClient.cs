@@ -1,10 +1,10 @@
-using GovShare.Contract;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
+using GovShare.Contract;
 
 namespace GovShare.Adapters;
 

@@ -1,7 +1,7 @@
-using GovShare.Contract;
 using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Apache.Arrow;
+using GovShare.Contract;
 
 namespace GovShare.Adapters;
 

@@ -1,10 +1,9 @@
-using GovShare.Contract;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
+using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
-using GovShare.Node.Exchange;
 
 namespace GovShare.LoadBenchmark;
 

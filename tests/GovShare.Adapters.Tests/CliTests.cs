@@ -1,5 +1,5 @@
-using GovShare.Contract;
 using GovShare.Cli.Commands;
+using GovShare.Contract;
 
 namespace GovShare.Adapters.Tests;
 

@@ -1,6 +1,6 @@
-using GovShare.Contract;
 using System.Text;
 using Apache.Arrow;
+using GovShare.Contract;
 
 namespace GovShare.Adapters.Tests;
 

@@ -1,7 +1,6 @@
-using GovShare.Contract;
 using Apache.Arrow;
+using GovShare.Contract;
 using Microsoft.Data.Sqlite;
-using GovShare.Node.Exchange.Datasets;
 
 namespace GovShare.Adapters.Tests;
 

@@ -1,9 +1,8 @@
-using GovShare.Contract;
 using System.Net;
 using System.Text;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
-using GovShare.Node.Exchange.Datasets;
+using GovShare.Contract;
 
 namespace GovShare.Adapters.Tests;
 

@@ -1,6 +1,6 @@
-using GovShare.Contract;
 using System.Globalization;
 using System.Text;
+using GovShare.Contract;
 using Npgsql;
 
 namespace GovShare.Adapters.Tests;

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
-using GovShare.Node.Logs;
 using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
 using GovShare.Node.Tests.Logs;
 using LiteDB;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -19,7 +19,7 @@ public class CatalogLookupBenchmarks
     private string _folder = "";
     private ServiceProvider _services = null!;
     private CatalogStore _catalog = null!;
-    private Dictionary<string, CatalogEntry> _entries = [];
+    private readonly Dictionary<string, CatalogEntry> _entries = [];
     private Dictionary<string, InformationItem> _items = [];
     private CatalogEntry _entry = null!;
     private string _code = "";

@@ -1,6 +1,5 @@
 using Apache.Arrow.Ipc;
 using BenchmarkDotNet.Attributes;
-using GovShare.Node.Exchange;
 using GovShare.Node.Exchange.ArrowInput;
 
 namespace GovShare.Benchmarks.Exchange;

@@ -1,7 +1,6 @@
 using Apache.Arrow;
 using BenchmarkDotNet.Attributes;
 using GovShare.Node.Desensitisation;
-using GovShare.Node.Exchange;
 using GovShare.Node.Exchange.Pull;
 
 namespace GovShare.Benchmarks.Exchange;

@@ -1,9 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using BenchmarkDotNet.Attributes;
-using GovShare.Node.Exchange;
-using GovShare.Node.Logs;
 using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
 
 namespace GovShare.Benchmarks.Logs;
 

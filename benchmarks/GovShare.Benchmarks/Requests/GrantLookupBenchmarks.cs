@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using GovShare.Node.Desensitisation;
-using GovShare.Node.Requests;
 using GovShare.Node.Kernel;
+using GovShare.Node.Requests;
 
 namespace GovShare.Benchmarks.Requests;
 
@@ -16,7 +16,7 @@ public class GrantLookupBenchmarks
     private string _folder = "";
     private NodeDataFolder _data = null!;
     private GrantStore _store = null!;
-    private Dictionary<(string User, string Resource, string Purpose), Grant> _dictionary = [];
+    private readonly Dictionary<(string User, string Resource, string Purpose), Grant> _dictionary = [];
     private DateTimeOffset _now;
     private string _user = "";
     private string _resource = "";

@@ -1,10 +1,9 @@
-using GovShare.Contract;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
-using GovShare.Node.Exchange;
+using GovShare.Contract;
 
 namespace GovShare.LoadBenchmark.Driver;
 

@@ -10,7 +10,6 @@ using GovShare.Node.Identity;
 using GovShare.Node.Logs;
 using GovShare.Node.Pki;
 using GovShare.Node.Tests.Logs;
-using GovShare.Node.Kernel;
 
 namespace GovShare.LoadBenchmark.Driver;
 

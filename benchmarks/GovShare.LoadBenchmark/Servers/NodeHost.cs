@@ -1,6 +1,5 @@
 using GovShare.Node.Catalog;
 using GovShare.Node.Hierarchy;
-using GovShare.Node.Kernel;
 using GovShare.Node.Hosting;
 using GovShare.Node.Identity;
 using Microsoft.Extensions.DependencyInjection;

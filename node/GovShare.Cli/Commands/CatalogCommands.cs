@@ -1,4 +1,3 @@
-using GovShare.Contract;
 using System.CommandLine;
 using System.Text.Json;
 using GovShare.Adapters;

@@ -1,4 +1,3 @@
-using GovShare.Contract;
 using System.CommandLine;
 using System.Data.Common;
 using GovShare.Adapters;

@@ -1,13 +1,11 @@
-using GovShare.Contract;
 using System.CommandLine;
 using System.Net;
 using Apache.Arrow;
-using GovShare.Adapters;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
+using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
-using GovShare.Node.Kernel;
 using GovShare.Node.Hosting;
 using GovShare.Node.Identity;
 using GovShare.Node.Pki;

@@ -1,4 +1,3 @@
-using GovShare.Contract;
 using System.CommandLine;
 using System.Net;
 using System.Net.Http.Json;

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Net.Http.Json;
 using GovShare.Node.Hierarchy;
-using GovShare.Node.Kernel;
 using GovShare.Node.Hosting;
+using GovShare.Node.Kernel;
 
 namespace GovShare.Cli.Commands;
 

@@ -1,4 +1,3 @@
-using GovShare.Contract;
 using System.CommandLine;
 using GovShare.Adapters;
 

@@ -1,6 +1,6 @@
-using GovShare.Contract;
 using System.CommandLine;
 using GovShare.Adapters;
+using GovShare.Contract;
 
 namespace GovShare.Cli.Commands;
 

@@ -1,9 +1,6 @@
-using GovShare.Contract;
 using System.CommandLine;
 using System.Globalization;
 using System.Net.Http.Json;
-using System.Text.Json;
-using GovShare.Adapters;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Requests;

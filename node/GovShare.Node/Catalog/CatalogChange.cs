@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using LiteDB;
 using JsonSerializer = System.Text.Json.JsonSerializer;

@@ -1,8 +1,6 @@
-using GovShare.Contract;
-using System.Text.Json.Serialization;
 using Apache.Arrow;
+using GovShare.Contract;
 using GovShare.Node.Desensitisation;
-using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Catalog;
 

@@ -1,5 +1,5 @@
-using GovShare.Contract;
 using System.Globalization;
+using GovShare.Contract;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;

@@ -1,6 +1,6 @@
-using GovShare.Contract;
 using System.Globalization;
 using System.Text;
+using GovShare.Contract;
 
 namespace GovShare.Node.Catalog;
 

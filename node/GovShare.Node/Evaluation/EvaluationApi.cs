@@ -1,9 +1,9 @@
-using GovShare.Contract;
 using System.Globalization;
 using System.Text.Json;
+using GovShare.Contract;
 using GovShare.Node.Catalog;
-using GovShare.Node.Kernel;
 using GovShare.Node.Identity;
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

@@ -1,11 +1,9 @@
 using GovShare.Node.Calendar;
 using GovShare.Node.Catalog;
-using GovShare.Node.Exchange;
+using GovShare.Node.Exchange.Datasets;
 using GovShare.Node.Identity;
 using GovShare.Node.Logs;
 using GovShare.Node.Requests;
-using GovShare.Node.Kernel;
-using GovShare.Node.Exchange.Datasets;
 
 namespace GovShare.Node.Evaluation;
 

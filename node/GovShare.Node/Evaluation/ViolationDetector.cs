@@ -1,10 +1,9 @@
-using GovShare.Contract;
 using System.Globalization;
+using GovShare.Contract;
 using GovShare.Node.Calendar;
 using GovShare.Node.Catalog;
 using GovShare.Node.Identity;
 using GovShare.Node.Logs;
-using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
 
 namespace GovShare.Node.Evaluation;

@@ -1,13 +1,16 @@
-using GovShare.Contract;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
+using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
+using GovShare.Node.Exchange.ArrowInput;
+using GovShare.Node.Exchange.Datasets;
+using GovShare.Node.Exchange.Pull;
 using GovShare.Node.Identity;
-using GovShare.Node.Logs;
 using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
 using GovShare.Node.Requests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -18,9 +21,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using GovShare.Node.Exchange.ArrowInput;
-using GovShare.Node.Exchange.Datasets;
-using GovShare.Node.Exchange.Pull;
 
 namespace GovShare.Node.Exchange;
 

@@ -1,9 +1,9 @@
 using GovShare.Contract;
-using GovShare.Node.Kernel;
-using Microsoft.AspNetCore.Http;
-using GovShare.Node.Logs;
 using GovShare.Node.Exchange.ArrowInput;
 using GovShare.Node.Exchange.Datasets;
+using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
+using Microsoft.AspNetCore.Http;
 
 namespace GovShare.Node.Exchange;
 

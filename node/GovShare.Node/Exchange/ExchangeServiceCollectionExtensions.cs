@@ -1,9 +1,9 @@
+using GovShare.Node.Exchange.Datasets;
 using GovShare.Node.Kernel;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using GovShare.Node.Exchange.Datasets;
 
 namespace GovShare.Node.Exchange;
 

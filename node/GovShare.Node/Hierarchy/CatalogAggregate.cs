@@ -1,6 +1,4 @@
-using System.Text.Json;
 using GovShare.Node.Catalog;
-using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using LiteDB;
 using JsonSerializer = System.Text.Json.JsonSerializer;

@@ -1,5 +1,5 @@
-using GovShare.Contract;
 using System.Text.Json;
+using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;

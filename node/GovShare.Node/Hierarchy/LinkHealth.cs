@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using GovShare.Node.Identity;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -1,7 +1,7 @@
-using GovShare.Contract;
 using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
+using GovShare.Contract;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
@@ -10,7 +10,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
-using GovShare.Node.Logs;
 
 namespace GovShare.Node.Hierarchy;
 

@@ -1,4 +1,3 @@
-using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using LiteDB;
 

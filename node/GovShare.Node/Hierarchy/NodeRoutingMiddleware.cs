@@ -1,8 +1,8 @@
 using System.Text.Json;
 using GovShare.Node.Catalog;
-using GovShare.Node.Logs;
-using GovShare.Node.Kernel;
 using GovShare.Node.Identity;
+using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
 using Microsoft.AspNetCore.Http;
 
 namespace GovShare.Node.Hierarchy;

@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Identity;
 

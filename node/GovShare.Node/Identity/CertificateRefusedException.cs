@@ -1,6 +1,5 @@
-using GovShare.Contract;
 using System.Security.Cryptography.X509Certificates;
-using GovShare.Node.Kernel;
+using GovShare.Contract;
 
 namespace GovShare.Node.Identity;
 

@@ -1,8 +1,8 @@
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
-using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Identity;
 

@@ -1,5 +1,5 @@
-using GovShare.Contract;
 using System.Security.Cryptography.X509Certificates;
+using GovShare.Contract;
 using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Certificate;

@@ -1,6 +1,5 @@
-using GovShare.Contract;
 using System.Text.Json;
-using GovShare.Node.Kernel;
+using GovShare.Contract;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 

@@ -1,5 +1,5 @@
-using GovShare.Contract;
 using System.Globalization;
+using GovShare.Contract;
 using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -1,6 +1,6 @@
 using GovShare.Contract;
-using GovShare.Node.Kernel;
 using GovShare.Node.Identity;
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

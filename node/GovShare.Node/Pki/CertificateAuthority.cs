@@ -2,7 +2,6 @@ using System.Numerics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
-using GovShare.Node.Kernel;
 
 namespace GovShare.Node.Pki;
 

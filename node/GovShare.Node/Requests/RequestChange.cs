@@ -1,7 +1,7 @@
 using GovShare.Node.Catalog;
 using GovShare.Node.Kernel;
-using JsonSerializer = System.Text.Json.JsonSerializer;
 using LiteDB;
+using JsonSerializer = System.Text.Json.JsonSerializer;
 
 namespace GovShare.Node.Requests;
 

@@ -1,8 +1,7 @@
 using GovShare.Contract;
-using System.Text.Json;
 using GovShare.Node.Catalog;
-using GovShare.Node.Kernel;
 using GovShare.Node.Identity;
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

@@ -1,9 +1,8 @@
-using GovShare.Contract;
 using System.Globalization;
 using GovShare.Adapters;
+using GovShare.Contract;
 using GovShare.Node.Tests.Exchange;
 using Microsoft.Data.Sqlite;
-using GovShare.Node.Exchange.Datasets;
 using static GovShare.Node.Tests.Exchange.ExchangeFixture;
 
 namespace GovShare.Node.Tests.Adapters;

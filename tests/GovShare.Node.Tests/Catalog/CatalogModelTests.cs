@@ -1,6 +1,5 @@
-using GovShare.Contract;
-using Apache.Arrow;
 using Apache.Arrow.Types;
+using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
 

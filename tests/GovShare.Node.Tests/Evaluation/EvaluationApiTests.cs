@@ -1,8 +1,7 @@
-using GovShare.Contract;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
-using GovShare.Node.Kernel;
+using GovShare.Contract;
 using GovShare.Node.Tests.Functional;
 using static GovShare.Node.Tests.Requests.RequestsHttp;
 

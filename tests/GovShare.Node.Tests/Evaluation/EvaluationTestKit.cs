@@ -65,7 +65,8 @@ internal sealed class EvaluationNode : IAsyncDisposable
             ShareType.Conditional => new ShareAttributes(ShareType.Conditional, Condition: "For casework only"),
             ShareType.NotShared => new ShareAttributes(ShareType.NotShared, Reason: "State secret"),
             _ => new ShareAttributes(ShareType.Unconditional),
-        }) with { UpdateCycle = cycle };
+        }) with
+        { UpdateCycle = cycle };
         var response = await CatalogHttp.Send(provider.Client, HttpMethod.Post, "v1/catalog", entry);
         Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
     }
@@ -80,7 +81,8 @@ internal sealed class EvaluationNode : IAsyncDisposable
             ShareType.Conditional => new ShareAttributes(ShareType.Conditional, Condition: "For casework only"),
             ShareType.NotShared => new ShareAttributes(ShareType.NotShared, Reason: "State secret"),
             _ => new ShareAttributes(ShareType.Unconditional),
-        }) with { UpdateCycle = cycle, Abstract = note };
+        }) with
+        { UpdateCycle = cycle, Abstract = note };
         var response = await CatalogHttp.Send(provider.Client, HttpMethod.Put, $"v1/catalog/{ResourceCode.ToUrl(code)}", entry, current.Headers.ETag!.Tag);
         Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
     }

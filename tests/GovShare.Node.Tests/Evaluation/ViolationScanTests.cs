@@ -1,9 +1,8 @@
-using GovShare.Contract;
 using System.Net;
 using System.Text.Json;
+using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Logs;
-using GovShare.Node.Kernel;
 using GovShare.Node.Tests.Functional;
 using static GovShare.Node.Tests.Requests.RequestsHttp;
 

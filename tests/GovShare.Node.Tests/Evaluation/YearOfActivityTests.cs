@@ -1,11 +1,9 @@
-using GovShare.Contract;
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using GovShare.Contract;
 using GovShare.Node.Calendar;
 using GovShare.Node.Logs;
-using GovShare.Node.Kernel;
 using GovShare.Node.Tests.Functional;
 using static GovShare.Node.Tests.Requests.RequestsHttp;
 

@@ -5,7 +5,6 @@ using System.Text.Json;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using GovShare.Node.Desensitisation;
-using GovShare.Node.Exchange;
 using GovShare.Node.Exchange.ArrowInput;
 using GovShare.Node.Exchange.Pull;
 

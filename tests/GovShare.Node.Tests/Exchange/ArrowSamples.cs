@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
-using GovShare.Node.Exchange;
 using GovShare.Node.Exchange.ArrowInput;
 
 namespace GovShare.Node.Tests.Exchange;

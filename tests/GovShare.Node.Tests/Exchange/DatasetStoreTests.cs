@@ -1,12 +1,12 @@
 using Apache.Arrow;
 using Apache.Arrow.Types;
+using GovShare.Contract;
 using GovShare.Node.Exchange;
-using GovShare.Node.Kernel;
-using Microsoft.Extensions.DependencyInjection;
-using GovShare.Node.Logs;
 using GovShare.Node.Exchange.ArrowInput;
 using GovShare.Node.Exchange.Datasets;
-using GovShare.Contract;
+using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace GovShare.Node.Tests.Exchange;
 

@@ -1,17 +1,15 @@
-using GovShare.Contract;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
+using GovShare.Contract;
 using GovShare.Node.Desensitisation;
-using GovShare.Node.Exchange;
-using GovShare.Node.Kernel;
+using GovShare.Node.Exchange.Datasets;
 using GovShare.Node.Requests;
 using GovShare.Node.Tests.Functional;
 using Microsoft.Extensions.DependencyInjection;
-using GovShare.Node.Exchange.Datasets;
 using static GovShare.Node.Tests.Exchange.ExchangeFixture;
 
 namespace GovShare.Node.Tests.Exchange;

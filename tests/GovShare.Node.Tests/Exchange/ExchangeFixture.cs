@@ -1,11 +1,10 @@
-using GovShare.Contract;
 using System.Net.Http.Headers;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
+using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
-using GovShare.Node.Exchange;
 using GovShare.Node.Identity;
 using GovShare.Node.Requests;
 using GovShare.Node.Tests.Functional;

@@ -1,4 +1,3 @@
-using GovShare.Node.Exchange;
 using GovShare.Node.Logs;
 
 namespace GovShare.Node.Tests.Exchange;

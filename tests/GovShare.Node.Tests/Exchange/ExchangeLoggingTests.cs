@@ -1,11 +1,9 @@
-using GovShare.Contract;
 using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using GovShare.Contract;
 using GovShare.Node.Logs;
-using GovShare.Node.Kernel;
-using GovShare.Node.Tests.Functional;
 using Microsoft.Extensions.DependencyInjection;
 using static GovShare.Node.Tests.Exchange.ExchangeFixture;
 

@@ -1,12 +1,12 @@
-using GovShare.Contract;
 using System.Text.Json;
+using GovShare.Contract;
 using GovShare.Node.Exchange;
-using GovShare.Node.Kernel;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using GovShare.Node.Logs;
 using GovShare.Node.Exchange.ArrowInput;
 using GovShare.Node.Exchange.Datasets;
+using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace GovShare.Node.Tests.Exchange;
 

@@ -1,7 +1,6 @@
 using Apache.Arrow;
 using Apache.Arrow.Types;
 using GovShare.Node.Desensitisation;
-using GovShare.Node.Exchange;
 using GovShare.Node.Exchange.Pull;
 
 namespace GovShare.Node.Tests.Exchange;

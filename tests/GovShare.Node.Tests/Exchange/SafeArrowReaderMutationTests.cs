@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
-using GovShare.Node.Exchange;
-using Xunit.Abstractions;
 using GovShare.Node.Exchange.ArrowInput;
+using Xunit.Abstractions;
 
 namespace GovShare.Node.Tests.Exchange;
 

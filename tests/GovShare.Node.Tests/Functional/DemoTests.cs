@@ -1,7 +1,7 @@
-using GovShare.Contract;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using GovShare.Contract;
 
 namespace GovShare.Node.Tests.Functional;
 

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
-using GovShare.Node.Kernel;
 using GovShare.Node.Hosting;
 using GovShare.Node.Identity;
 using Microsoft.Extensions.DependencyInjection;

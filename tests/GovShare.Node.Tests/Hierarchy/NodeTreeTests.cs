@@ -1,14 +1,12 @@
-using GovShare.Contract;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Apache.Arrow;
+using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
-using GovShare.Node.Exchange;
 using GovShare.Node.Hierarchy;
-using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
 using GovShare.Node.Tests.Exchange;
 using GovShare.Node.Tests.Functional;

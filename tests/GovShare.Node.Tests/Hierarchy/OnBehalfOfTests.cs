@@ -1,9 +1,8 @@
-using GovShare.Contract;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using GovShare.Contract;
 using GovShare.Node.Hierarchy;
-using GovShare.Node.Kernel;
 using GovShare.Node.Tests.Functional;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,5 +1,5 @@
-using GovShare.Node.Kernel;
 using GovShare.Node.Hosting;
+using GovShare.Node.Kernel;
 using GovShare.Node.Tests.Functional;
 
 namespace GovShare.Node.Tests.Hosting;

@@ -1,9 +1,9 @@
 using System.Text;
 using Confluent.Kafka;
-using Xunit.Abstractions;
 using GovShare.Node.Logs;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Xunit.Abstractions;
 
 namespace GovShare.Node.Tests.Logs;
 

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using GovShare.Node.Logs;
 using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
 
 namespace GovShare.Node.Tests.Logs;
 

@@ -1,5 +1,5 @@
-using GovShare.Node.Logs;
 using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
 
 namespace GovShare.Node.Tests.Logs;
 

@@ -1,12 +1,11 @@
-using GovShare.Contract;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using GovShare.Contract;
 using GovShare.Node.Identity;
 using GovShare.Node.Management;
-using GovShare.Node.Kernel;
 using GovShare.Node.Tests.Functional;
 using Microsoft.Extensions.DependencyInjection;
 

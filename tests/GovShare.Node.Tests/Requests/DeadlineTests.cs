@@ -1,7 +1,6 @@
-using GovShare.Contract;
 using System.Globalization;
 using System.Net;
-using GovShare.Node.Kernel;
+using GovShare.Contract;
 using GovShare.Node.Tests.Functional;
 using static GovShare.Node.Tests.Requests.RequestsHttp;
 

@@ -1,7 +1,7 @@
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
-using GovShare.Node.Requests;
 using GovShare.Node.Kernel;
+using GovShare.Node.Requests;
 using GovShare.Node.Tests.Catalog;
 using Microsoft.Extensions.Logging.Abstractions;
 

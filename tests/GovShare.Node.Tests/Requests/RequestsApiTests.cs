@@ -1,8 +1,7 @@
-using GovShare.Contract;
 using System.Net;
 using System.Text.Json;
+using GovShare.Contract;
 using GovShare.Node.Catalog;
-using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
 using GovShare.Node.Tests.Catalog;
 using GovShare.Node.Tests.Functional;

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using GovShare.Node.Exchange.ArrowInput;
 
 namespace GovShare.Node.Exchange.ArrowInput;
 

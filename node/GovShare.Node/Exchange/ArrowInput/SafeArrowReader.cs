@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Memory;
-using GovShare.Node.Exchange.ArrowInput;
 
 namespace GovShare.Node.Exchange.ArrowInput;
 

@@ -1,6 +1,5 @@
-using Microsoft.Extensions.Logging;
-using GovShare.Node.Logs;
 using GovShare.Contract;
+using Microsoft.Extensions.Logging;
 
 namespace GovShare.Node.Exchange.Datasets;
 

@@ -1,14 +1,13 @@
 using System.Runtime.CompilerServices;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
+using GovShare.Contract;
+using GovShare.Node.Exchange.ArrowInput;
 using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
 using LiteDB;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using GovShare.Node.Logs;
-using GovShare.Node.Exchange.ArrowInput;
-using GovShare.Node.Exchange.Datasets;
-using GovShare.Contract;
 
 namespace GovShare.Node.Exchange.Datasets;
 

@@ -2,7 +2,6 @@ using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Identity;
-using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
 
 namespace GovShare.Node.Exchange.Pull;

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Apache.Arrow;
-using Apache.Arrow.Types;
 
 namespace GovShare.Node.Exchange.Pull;
 
