@@ -56,6 +56,8 @@ public sealed class JsonLinesSink(string path) : IRecordSink
                 json.WriteEndObject();
                 await json.FlushAsync(cancellation).ConfigureAwait(false);
                 stream.WriteByte((byte)'\n');
+                // One writer, many top-level values: a line is a whole JSON document, so the writer starts afresh.
+                json.Reset();
             }
 
             rows += batch.Length;

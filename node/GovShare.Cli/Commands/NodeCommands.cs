@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Hosting;
 using GovShare.Node.Kernel;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace GovShare.Cli.Commands;
 
@@ -91,9 +93,13 @@ internal static class NodeCommands
             await started(node);
         }
         await Console.Out.WriteLineAsync($"GovShare node {node.Options.DivisionCode} serving departments on {node.ExchangeAddress} (mTLS), management on {node.ManagementAddress}. Ctrl+C stops it.");
+        // The host's console lifetime takes SIGTERM, SIGINT and Ctrl+C for itself (it only signals
+        // ApplicationStopping), so waiting on the command line's token alone never ended: wait on both.
+        var lifetime = node.Services.GetRequiredService<IHostApplicationLifetime>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation, lifetime.ApplicationStopping);
         try
         {
-            await Task.Delay(Timeout.Infinite, cancellation);
+            await Task.Delay(Timeout.Infinite, stop.Token);
         }
         catch (OperationCanceledException)
         {

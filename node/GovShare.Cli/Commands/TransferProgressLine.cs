@@ -11,7 +11,7 @@ internal sealed class TransferProgressLine(string verb)
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly bool _terminal = !Console.IsErrorRedirected;
     private readonly Lock _lock = new();
-    private TimeSpan _shown = TimeSpan.MinValue;
+    private TimeSpan? _shown; // Null until the first line: the first report always shows.
     private long _rows;
     private long _bytes;
 
@@ -41,13 +41,13 @@ internal sealed class TransferProgressLine(string verb)
             }
 
             var interval = _terminal ? TimeSpan.FromMilliseconds(250) : TimeSpan.FromSeconds(10);
-            if (_clock.Elapsed - _shown < interval)
+            if (_shown is { } shown && _clock.Elapsed - shown < interval)
             {
                 return;
             }
 
             _shown = _clock.Elapsed;
-            Console.Error.Write(_terminal ? "\r" + Line() + "   " : Line() + Environment.NewLine);
+            Console.Error.Write(_terminal ? Line() + "   " : Line() + Environment.NewLine);
         }
     }
 
