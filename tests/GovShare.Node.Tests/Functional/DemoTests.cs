@@ -37,9 +37,33 @@ public sealed class DemoTests : IDisposable
             }
             finally
             {
-                demo.Kill();
-                await demo.WaitForExitAsync();
+                // Stopped as Kubernetes and a terminal stop it: SIGTERM, and the demo must exit by itself.
+                var stopped = await TerminateAsync(demo, TimeSpan.FromMinutes(1));
+                Assert.True(stopped, "the demo was still running a minute after SIGTERM");
+                Assert.Equal(0, demo.ExitCode);
             }
+        }
+    }
+
+    /// <summary>Sends SIGTERM and waits for the exit; kills the process (and returns false) if it does not exit in time.</summary>
+    private static async Task<bool> TerminateAsync(Process process, TimeSpan within)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        using var timeout = new CancellationTokenSource(within);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            return false;
         }
     }
 
