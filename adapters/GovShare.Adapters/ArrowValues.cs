@@ -29,6 +29,13 @@ internal static class ArrowValues
         };
     }
 
+    /// <summary>
+    /// A timestamp as text: ISO 8601 in UTC with all six fractional digits, since the item's unit
+    /// is the microsecond (<see cref="ItemDataType.TimestampUnit"/>); fewer digits would truncate.
+    /// </summary>
+    public static string TimestampText(DateTimeOffset instant) =>
+        instant.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
+
     /// <summary>Canonical text: invariant numbers, yyyy-MM-dd dates, ISO 8601 UTC timestamps, base64 bytes.</summary>
     public static string? GetText(IArrowArray array, int index) => Get(array, index) switch
     {
@@ -36,7 +43,7 @@ internal static class ArrowValues
         string s => s,
         bool b => b ? "true" : "false",
         DateOnly d => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-        DateTimeOffset t => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
+        DateTimeOffset t => TimestampText(t),
         byte[] bytes => Convert.ToBase64String(bytes),
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         var other => other.ToString(),

@@ -129,7 +129,7 @@ internal static class SqlDialect
     {
         (_, null) => DBNull.Value,
         (SqlDialectKind.Sqlite, DateOnly d) => d.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
-        (SqlDialectKind.Sqlite, DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
+        (SqlDialectKind.Sqlite, DateTimeOffset t) => ArrowValues.TimestampText(t),
         (SqlDialectKind.Sqlite, decimal m) => m.ToString(System.Globalization.CultureInfo.InvariantCulture),
         (SqlDialectKind.PostgreSql, DateTimeOffset t) => t.UtcDateTime,
         (_, var v) => v,

@@ -37,7 +37,7 @@ public sealed class PostgresRoundTripTests(PostgresServer server) : IClassFixtur
         var lines = await File.ReadAllLinesAsync(csv);
         Assert.Equal(1501, lines.Length);
         Assert.Equal("credit_code,name,capital,founded,registered,staff,listed,logo", lines[0]);
-        Assert.Equal("91530100MA00000010,\"昆明10号企业, \"\"有限\"\"\",10002.50,2000-01-11,2024-05-01T00:10:00.000Z,10,true,", lines[10]);
+        Assert.Equal("91530100MA00000010,\"昆明10号企业, \"\"有限\"\"\",10002.50,2000-01-11,2024-05-01T00:10:00.000000Z,10,true,", lines[10]);
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)

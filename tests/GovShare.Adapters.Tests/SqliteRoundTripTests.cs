@@ -74,7 +74,7 @@ public sealed class SqliteRoundTripTests : IDisposable
             insert.Parameters["$issued"].Value = new DateOnly(2020, 1, 1).AddDays(i).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
             insert.Parameters["$active"].Value = i % 2;
             insert.Parameters["$score"].Value = i / 8.0;
-            insert.Parameters["$updated"].Value = new DateTime(2024, 5, 1, 0, 0, 0, DateTimeKind.Utc).AddMinutes(i).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+            insert.Parameters["$updated"].Value = new DateTime(2024, 5, 1, 0, 0, 0, DateTimeKind.Utc).AddMinutes(i).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
             insert.Transaction = transaction;
             insert.ExecuteNonQuery();
         }
