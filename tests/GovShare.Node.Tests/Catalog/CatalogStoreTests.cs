@@ -21,7 +21,7 @@ public sealed class CatalogStoreTests : IDisposable
         var stored = Store.Get("101002/000001")!;
         Assert.Equal(1, stored.Version);
         Assert.Equal(EntryStatus.Active, stored.Status);
-        Assert.Equal(_f.Time.Now, stored.CreatedAt);
+        Assert.Equal(_f.Time.GetUtcNow(), stored.CreatedAt);
         var change = Assert.Single(Store.Changes(0, 10));
         Assert.Equal((1L, ChangeKind.Created, CatalogFixture.Police.Uri), (change.Sequence, change.Kind, change.By));
         Assert.Equal(3, change.Items.Count(i => i.Kind == ItemChangeKind.Added));
@@ -72,7 +72,7 @@ public sealed class CatalogStoreTests : IDisposable
     public void Update_CurrentVersion_BumpsVersionAndRecordsItemDiff()
     {
         var created = Store.Create(CatalogFixture.Entry("101002/000001", CatalogFixture.Police), CatalogFixture.Police).Entry!;
-        _f.Time.Now = _f.Time.Now.AddDays(1);
+        _f.Time.SetUtcNow(_f.Time.GetUtcNow().AddDays(1));
         var changed = created with
         {
             Name = "人口基本信息（更新）",
@@ -84,7 +84,7 @@ public sealed class CatalogStoreTests : IDisposable
         Assert.Equal(CatalogOutcome.Ok, result.Outcome);
         Assert.Equal(2, result.Entry!.Version);
         Assert.Equal(created.CreatedAt, result.Entry.CreatedAt);
-        Assert.Equal(_f.Time.Now, result.Entry.UpdatedAt);
+        Assert.Equal(_f.Time.GetUtcNow(), result.Entry.UpdatedAt);
         var change = Store.Changes(1, 10).Single();
         Assert.Equal(ChangeKind.Updated, change.Kind);
         Assert.Equal(["name"], change.Fields.Select(f => f.Path));
@@ -150,7 +150,7 @@ public sealed class CatalogStoreTests : IDisposable
         Assert.Equal("101002/000001", Assert.Single(deadlines.Reviews).ResourceCode);
         Assert.False(deadlines.Reviews[0].Overdue);
 
-        f.Time.Now = new DateTimeOffset(2026, 4, 18, 1, 0, 0, TimeSpan.Zero);
+        f.Time.SetUtcNow(new DateTimeOffset(2026, 4, 18, 1, 0, 0, TimeSpan.Zero));
         Assert.True(f.Store.Deadlines().Reviews.Single().Overdue);
 
         Assert.True(f.Store.CompleteShareReview("101002/000001", "operator").Succeeded);
@@ -178,11 +178,11 @@ public sealed class CatalogStoreTests : IDisposable
     {
         var created = Store.Create(CatalogFixture.Entry("101002/000001", CatalogFixture.Police), CatalogFixture.Police).Entry!;
         Store.Create(CatalogFixture.Entry("101002/000002", CatalogFixture.Police), CatalogFixture.Police);
-        _f.Time.Now = _f.Time.Now.AddMonths(11);
+        _f.Time.SetUtcNow(_f.Time.GetUtcNow().AddMonths(11));
         Store.Update("101002/000002", Store.Get("101002/000002")!, 1, CatalogFixture.Police); // maintenance, nothing changed
         Assert.Empty(Store.Deadlines().Stale);
 
-        _f.Time.Now = created.UpdatedAt.AddYears(1).AddSeconds(1);
+        _f.Time.SetUtcNow(created.UpdatedAt.AddYears(1).AddSeconds(1));
         Assert.Equal("101002/000001", Assert.Single(Store.Deadlines().Stale).ResourceCode);
     }
 

@@ -4,16 +4,9 @@ using GovShare.Node.Desensitisation;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace GovShare.Node.Tests.Catalog;
-
-/// <summary>A clock the test moves by hand.</summary>
-internal sealed class ManualTime(DateTimeOffset start) : TimeProvider
-{
-    public DateTimeOffset Now { get; set; } = start;
-
-    public override DateTimeOffset GetUtcNow() => Now;
-}
 
 /// <summary>Departments, entries and a store on a real LiteDB file in a temporary folder.</summary>
 internal sealed class CatalogFixture : IDisposable
@@ -31,7 +24,7 @@ internal sealed class CatalogFixture : IDisposable
 
     public string Path { get; }
 
-    public ManualTime Time { get; } = new(new DateTimeOffset(2026, 3, 2, 2, 0, 0, TimeSpan.Zero));
+    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 2, 2, 0, 0, TimeSpan.Zero));
 
     public WorkingDayCalendar Calendar { get; }
 

@@ -7,6 +7,7 @@ using GovShare.Node.Exchange.Datasets;
 using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace GovShare.Node.Tests.Exchange;
 
@@ -15,7 +16,7 @@ public sealed class DatasetStoreTests : IDisposable
 {
     private const string Resource = "1010100000001";
     private readonly string _path = Directory.CreateTempSubdirectory("govshare-datasets-").FullName;
-    private readonly ManualTime _time = new(new DateTimeOffset(2026, 11, 24, 9, 0, 0, TimeSpan.Zero));
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 24, 9, 0, 0, TimeSpan.Zero));
     private NodeDataFolder _folder;
     private DatasetStore _store;
 
@@ -304,12 +305,4 @@ public sealed class DatasetStoreTests : IDisposable
         Assert.Empty(SegmentFiles());
     }
 
-    private sealed class ManualTime(DateTimeOffset now) : TimeProvider
-    {
-        private DateTimeOffset _now = now;
-
-        public void Advance(TimeSpan by) => _now += by;
-
-        public override DateTimeOffset GetUtcNow() => _now;
-    }
 }

@@ -1,4 +1,5 @@
 using GovShare.Node.Logs;
+using Microsoft.Extensions.Time.Testing;
 
 namespace GovShare.Node.Tests.Exchange;
 
@@ -9,7 +10,7 @@ public sealed class ExchangeIdTests
     {
         var now = new DateTimeOffset(2026, 11, 24, 10, 30, 15, 123, TimeSpan.Zero);
 
-        var id = ExchangeId.New(new FixedTime(now));
+        var id = ExchangeId.New(new FakeTimeProvider(now));
 
         Assert.Equal(26, id.Value.Length);
         Assert.Matches("^[0-9A-HJKMNP-TV-Z]{26}$", id.Value);
@@ -19,7 +20,7 @@ public sealed class ExchangeIdTests
     [Fact]
     public void New_SameMillisecond_Distinct()
     {
-        var time = new FixedTime(DateTimeOffset.UnixEpoch.AddYears(56));
+        var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch.AddYears(56));
         var ids = Enumerable.Range(0, 1000).Select(_ => ExchangeId.New(time).Value).ToHashSet();
         Assert.Equal(1000, ids.Count);
     }
@@ -27,8 +28,8 @@ public sealed class ExchangeIdTests
     [Fact]
     public void New_LaterTime_SortsAfter()
     {
-        var earlier = ExchangeId.New(new FixedTime(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero)));
-        var later = ExchangeId.New(new FixedTime(new DateTimeOffset(2026, 1, 1, 0, 0, 0, 1, TimeSpan.Zero)));
+        var earlier = ExchangeId.New(new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        var later = ExchangeId.New(new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, 1, TimeSpan.Zero)));
         Assert.True(string.CompareOrdinal(earlier.Value, later.Value) < 0);
     }
 
@@ -51,8 +52,4 @@ public sealed class ExchangeIdTests
     public void TryParse_NotAnId_False(string? text) =>
         Assert.False(ExchangeId.TryParse(text, out _));
 
-    private sealed class FixedTime(DateTimeOffset now) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => now;
-    }
 }
