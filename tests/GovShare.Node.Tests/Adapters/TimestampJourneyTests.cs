@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using GovShare.Adapters.Tests;
+using GovShare.Cli.Commands;
 using GovShare.Node.Catalog;
 using GovShare.Node.Exchange.Datasets;
 using GovShare.Node.Tests.Exchange;
@@ -62,15 +63,8 @@ public sealed class TimestampJourneyTests : IAsyncLifetime
     [Fact]
     public async Task TimestampColumn_PushedFromCsvByTheCli_ArrivesInSqliteAndPostgresWithTheSameInstants()
     {
-        var provider = Department("provider", _f.Provider);
+        var provider = await ProviderAsync(Times.Select(t => t.Text));
         var user = Department("user", _f.User);
-        var lines = Times.Select((t, i) => $"91530100MA6K00000{i},{1000 + i}.50,{t.Text}");
-        await File.WriteAllTextAsync(Path.Combine(provider, "data.csv"), "统一社会信用代码,注册资本,更新时间\n" + string.Join("\n", lines) + "\n");
-        await File.WriteAllTextAsync(Path.Combine(provider, "mapping.json"), """
-            { "columns": [ { "column": "统一社会信用代码", "item": "code", "type": "utf8" },
-                           { "column": "注册资本", "item": "capital", "type": "decimal128(18,2)" },
-                           { "column": "更新时间", "item": "updated_at", "type": "timestamp" } ] }
-            """);
 
         var push = await GovShareAsync(provider, "push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource);
         Assert.True(push.ExitCode == 0, push.Output);
@@ -93,6 +87,33 @@ public sealed class TimestampJourneyTests : IAsyncLifetime
             await connection.OpenAsync();
             Assert.Equal(Times.Select(t => t.Instant), await InstantsAsync(connection, "SELECT \"更新时间\" FROM registrations ORDER BY \"统一社会信用代码\""));
         }
+    }
+
+    [Fact]
+    public async Task TimestampFinerThanAMicrosecond_PushedFromCsvByTheCli_ExitsDataRejectedAndNothingIsPushed()
+    {
+        // The wire holds whole microseconds; a seventh digit would be lost, so the CLI refuses it.
+        var provider = await ProviderAsync(["2026-03-01 08:30:00.123456", "2026-03-02 09:00:00.1234567"]);
+
+        var push = await GovShareAsync(provider, "push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource);
+
+        Assert.True(push.ExitCode == ExitCodes.DataRejected, push.Output);
+        Assert.Contains("row 2, column '更新时间': has sub-microsecond digits", push.Output, StringComparison.Ordinal);
+        Assert.Empty(_f.Node.Services.GetRequiredService<DatasetStore>().Versions(Resource));
+    }
+
+    /// <summary>The provider's folder: its connection, data.csv with one row per time and the README's mapping.</summary>
+    private async Task<string> ProviderAsync(IEnumerable<string> times)
+    {
+        var provider = Department("provider", _f.Provider);
+        var lines = times.Select((t, i) => $"91530100MA6K00000{i},{1000 + i}.50,{t}");
+        await File.WriteAllTextAsync(Path.Combine(provider, "data.csv"), "统一社会信用代码,注册资本,更新时间\n" + string.Join("\n", lines) + "\n");
+        await File.WriteAllTextAsync(Path.Combine(provider, "mapping.json"), """
+            { "columns": [ { "column": "统一社会信用代码", "item": "code", "type": "utf8" },
+                           { "column": "注册资本", "item": "capital", "type": "decimal128(18,2)" },
+                           { "column": "更新时间", "item": "updated_at", "type": "timestamp" } ] }
+            """);
+        return provider;
     }
 
     private static async Task<List<DateTimeOffset>> InstantsAsync(System.Data.Common.DbConnection connection, string sql)
