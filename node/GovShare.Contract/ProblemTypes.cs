@@ -18,10 +18,19 @@ public static class ProblemTypes
     public const string Forbidden = Prefix + "forbidden";
     public const string OperatorTokenInvalid = Prefix + "operator-token-invalid";
 
+    /// <summary>The certificate's identity lies outside what its issuing CA may speak for (a CA's division; node certificates only from the root).</summary>
+    public const string IssuerOutOfScope = Prefix + "issuer-out-of-scope";
+
+    /// <summary>A valid certificate presented on the wrong listener: operators manage, departments and nodes exchange.</summary>
+    public const string WrongListener = Prefix + "wrong-listener";
+
     // Hierarchy.
     public const string HopHeaderRefused = Prefix + "hop-header-refused";
     public const string VouchRefused = Prefix + "vouch-refused";
     public const string NodeNotLinked = Prefix + "node-not-linked";
+
+    /// <summary>A linked node called with a key other than the one pinned when it was linked (or last re-keyed).</summary>
+    public const string NodeKeyNotPinned = Prefix + "node-key-not-pinned";
     public const string UpstreamUnavailable = Prefix + "upstream-unavailable";
     public const string UpstreamTimeout = Prefix + "upstream-timeout";
     public const string HopLimit = Prefix + "hop-limit";

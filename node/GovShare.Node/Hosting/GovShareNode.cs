@@ -94,7 +94,23 @@ public sealed class GovShareNode : IAsyncDisposable
                     ClientCertificateValidation = (_, _, _) => true,
                 });
             });
-            kestrel.Listen(NodeOptionsValidator.ParseEndpoint(options.ManagementUrl, "http")!, listen => listen.Use(ListenerTag.Tag(Listener.Management)));
+            var managementTls = options.ManagementUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+            kestrel.Listen(NodeOptionsValidator.ParseEndpoint(options.ManagementUrl, managementTls ? "https" : "http")!, listen =>
+            {
+                listen.Use(ListenerTag.Tag(Listener.Management));
+                if (managementTls)
+                {
+                    // Operators are people with their own certificates; probes connect without one.
+                    listen.UseHttps(new HttpsConnectionAdapterOptions
+                    {
+                        ServerCertificate = trust.NodeCertificate,
+                        ServerCertificateChain = trust.NodeChain,
+                        SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                        ClientCertificateMode = ClientCertificateMode.AllowCertificate,
+                        ClientCertificateValidation = (_, _, _) => true,
+                    });
+                }
+            });
         });
 
         builder.Services.TryAddSingleton(TimeProvider.System);
@@ -180,7 +196,9 @@ public sealed class GovShareNode : IAsyncDisposable
     public Uri ExchangeAddress => Address("https");
 
     /// <summary>The management listener's address, with the real port once started.</summary>
-    public Uri ManagementAddress => Address("http");
+    public Uri ManagementAddress => Options.ManagementUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+        ? Address("https", skip: 1)
+        : Address("http");
 
     public async ValueTask DisposeAsync()
     {
@@ -189,10 +207,11 @@ public sealed class GovShareNode : IAsyncDisposable
         _data.Dispose();
     }
 
-    private Uri Address(string scheme)
+    private Uri Address(string scheme, int skip = 0)
     {
+        // Listeners are added exchange first, management second: with both on https the order tells them apart.
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-        return new Uri(addresses.First(a => a.StartsWith(scheme + "://", StringComparison.Ordinal)));
+        return new Uri(addresses.Where(a => a.StartsWith(scheme + "://", StringComparison.Ordinal)).Skip(skip).First());
     }
 
     private static Task SeparateListeners(HttpContext context, RequestDelegate next)

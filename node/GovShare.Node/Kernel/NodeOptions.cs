@@ -27,7 +27,12 @@ public sealed class NodeOptions
     [Required]
     public string ExchangeUrl { get; set; } = "https://127.0.0.1:8443";
 
-    /// <summary>Liveness, readiness and operator API. Plain HTTP, so keep it on loopback.</summary>
+    /// <summary>
+    /// Liveness, readiness and operator API. <c>https://</c>: TLS with the node's certificate, and
+    /// operators present their own certificates (<c>govshare:operator/&lt;division&gt;/&lt;id&gt;</c>), so every
+    /// action names a person. <c>http://</c> (plain, keep it on loopback): only the bootstrap token
+    /// from loopback, each use logged as bootstrap.
+    /// </summary>
     [Required]
     public string ManagementUrl { get; set; } = "http://127.0.0.1:8444";
 
@@ -45,6 +50,12 @@ public sealed class NodeOptions
 
     /// <summary>Optional PEM bundle of intermediate (prefecture) CAs used to build client chains.</summary>
     public string? Intermediates { get; set; }
+
+    /// <summary>
+    /// Optional PEM bundle of the CAs that may issue node certificates; by default only the roots of
+    /// <see cref="TrustAnchors"/>. Each must also be a trust anchor or an intermediate.
+    /// </summary>
+    public string? NodeIssuers { get; set; }
 
     /// <summary>Folder of CRLs (PEM or DER), one per CA; replaced files take effect without restart.</summary>
     [Required]

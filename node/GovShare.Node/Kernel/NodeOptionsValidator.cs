@@ -24,9 +24,9 @@ internal static class NodeOptionsValidator
             errors.Add($"{s}:{nameof(NodeOptions.ExchangeUrl)}: '{options.ExchangeUrl}' is not an https://<ip-or-localhost>:<port> address.");
         }
 
-        if (ParseEndpoint(options.ManagementUrl, "http") is null)
+        if (ParseEndpoint(options.ManagementUrl, "http") is null && ParseEndpoint(options.ManagementUrl, "https") is null)
         {
-            errors.Add($"{s}:{nameof(NodeOptions.ManagementUrl)}: '{options.ManagementUrl}' is not an http://<ip-or-localhost>:<port> address.");
+            errors.Add($"{s}:{nameof(NodeOptions.ManagementUrl)}: '{options.ManagementUrl}' is not an http:// or https://<ip-or-localhost>:<port> address.");
         }
 
         if (string.IsNullOrWhiteSpace(options.CrlPath))
