@@ -76,6 +76,12 @@ public static class ProblemTypes
     public const string NoData = Prefix + "no-data";
     public const string ResultTooLargeForText = Prefix + "result-too-large-for-text";
     public const string NodeBusy = Prefix + "node-busy";
+
+    /// <summary>The department already has its share of the node's push slots in progress (429, Retry-After).</summary>
+    public const string PushShareExceeded = Prefix + "push-share-exceeded";
+
+    /// <summary>The request body arrived slower than the node's minimum data rate and was cut (408).</summary>
+    public const string RequestBodyTooSlow = Prefix + "request-body-too-slow";
     public const string LogUnavailable = Prefix + "log-unavailable";
 
     // Evaluation.

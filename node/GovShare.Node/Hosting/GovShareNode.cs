@@ -75,14 +75,21 @@ public sealed class GovShareNode : IAsyncDisposable
             throw new NodeConfigurationException([$"{NodeOptions.Section}:{nameof(NodeOptions.DataPath)}: {ex.Message}"]);
         }
 
+        var exchangeConnections = new ConnectionLimit(options.MaxConnections);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // Idle and slow connections are what an attacker holds cheaply: close idle ones soon and
+            // cut an upload that trickles, so a push slot is never held by a stalled body.
+            kestrel.Limits.KeepAliveTimeout = options.KeepAliveTimeout;
+            kestrel.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(options.MinRequestBodyBytesPerSecond, options.MinRequestBodyGrace);
             kestrel.Listen(NodeOptionsValidator.ParseEndpoint(options.ExchangeUrl, "https")!, listen =>
             {
+                listen.Use(exchangeConnections.Middleware);
                 listen.Use(ListenerTag.Tag(Listener.Exchange));
                 listen.UseHttps(new HttpsConnectionAdapterOptions
                 {
+                    HandshakeTimeout = options.HandshakeTimeout,
                     ServerCertificate = trust.NodeCertificate,
                     ServerCertificateChain = trust.NodeChain,
                     SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
@@ -103,6 +110,7 @@ public sealed class GovShareNode : IAsyncDisposable
                     // Operators are people with their own certificates; probes connect without one.
                     listen.UseHttps(new HttpsConnectionAdapterOptions
                     {
+                        HandshakeTimeout = options.HandshakeTimeout,
                         ServerCertificate = trust.NodeCertificate,
                         ServerCertificateChain = trust.NodeChain,
                         SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,

@@ -43,6 +43,21 @@ internal static class NodeOptionsValidator
             errors.Add($"{s}:{nameof(NodeOptions.CrlGrace)}: {options.CrlGrace} is outside 0 to 7 days.");
         }
 
+        if (options.MaxConnections < 1)
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.MaxConnections)}: {options.MaxConnections} must be at least 1.");
+        }
+
+        if (options.KeepAliveTimeout <= TimeSpan.Zero || options.HandshakeTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.KeepAliveTimeout)} and {nameof(NodeOptions.HandshakeTimeout)} must be positive.");
+        }
+
+        if (options.MinRequestBodyBytesPerSecond < 1 || options.MinRequestBodyGrace <= TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.MinRequestBodyBytesPerSecond)} must be at least 1 and {nameof(NodeOptions.MinRequestBodyGrace)} more than 1 s.");
+        }
+
         return errors;
     }
 
