@@ -18,10 +18,19 @@ public static class ProblemTypes
     public const string Forbidden = Prefix + "forbidden";
     public const string OperatorTokenInvalid = Prefix + "operator-token-invalid";
 
+    /// <summary>The certificate's identity lies outside what its issuing CA may speak for (a CA's division; node certificates only from the root).</summary>
+    public const string IssuerOutOfScope = Prefix + "issuer-out-of-scope";
+
+    /// <summary>A valid certificate presented on the wrong listener: operators manage, departments and nodes exchange.</summary>
+    public const string WrongListener = Prefix + "wrong-listener";
+
     // Hierarchy.
     public const string HopHeaderRefused = Prefix + "hop-header-refused";
     public const string VouchRefused = Prefix + "vouch-refused";
     public const string NodeNotLinked = Prefix + "node-not-linked";
+
+    /// <summary>A linked node called with a key other than the one pinned when it was linked (or last re-keyed).</summary>
+    public const string NodeKeyNotPinned = Prefix + "node-key-not-pinned";
     public const string UpstreamUnavailable = Prefix + "upstream-unavailable";
     public const string UpstreamTimeout = Prefix + "upstream-timeout";
     public const string HopLimit = Prefix + "hop-limit";
@@ -67,6 +76,12 @@ public static class ProblemTypes
     public const string NoData = Prefix + "no-data";
     public const string ResultTooLargeForText = Prefix + "result-too-large-for-text";
     public const string NodeBusy = Prefix + "node-busy";
+
+    /// <summary>The department already has its share of the node's push slots in progress (429, Retry-After).</summary>
+    public const string PushShareExceeded = Prefix + "push-share-exceeded";
+
+    /// <summary>The request body arrived slower than the node's minimum data rate and was cut (408).</summary>
+    public const string RequestBodyTooSlow = Prefix + "request-body-too-slow";
     public const string LogUnavailable = Prefix + "log-unavailable";
 
     // Evaluation.

@@ -107,13 +107,13 @@ internal sealed partial class LoadRun
         var kunmingConfig = NodeConfig(Kunming, kunmingPort, kafka.BootstrapServers) with
         {
             Departments = [_provider.Spec, _user.Spec],
-            Links = [new LinkSpec(Province, "Parent", $"https://localhost:{provincePort}/")],
+            Links = [new LinkSpec(Province, "Parent", $"https://localhost:{provincePort}/", NodeKey(Province))],
             Resources = [.. new[] { LargeCode, PushCode, SmallCode, TextCode, ForwardedCode }.Select(code => new ResourceSpec(code, Kunming, _provider.CreditCode, _provider.Name))],
         };
         var provinceConfig = NodeConfig(Province, provincePort, kafka.BootstrapServers) with
         {
             Departments = [_provinceUser.Spec],
-            Links = [new LinkSpec(Kunming, "Child", $"https://localhost:{kunmingPort}/")],
+            Links = [new LinkSpec(Kunming, "Child", $"https://localhost:{kunmingPort}/", NodeKey(Kunming))],
         };
 
         Progress.Update("starting the Kunming and province nodes", force: true);
@@ -465,6 +465,13 @@ internal sealed partial class LoadRun
         _provider = Issue(Kunming, "11530100MB0000001", "Kunming Public Security Bureau");
         _user = Issue(Kunming, "11530100MB0000002", "Kunming Civil Affairs Bureau");
         _provinceUser = Issue(Province, "11530000MB0000003", "Yunnan Provincial Health Commission");
+    }
+
+    /// <summary>The SHA-256 of a node's key, which a link to it pins.</summary>
+    private string NodeKey(string division)
+    {
+        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(Path.Combine(_pki.IssuedFolder, $"node-{division}.crt"));
+        return GovShare.Node.Identity.TrustMaterial.SpkiSha256(certificate);
     }
 
     private Dept Issue(string division, string body, string name)

@@ -31,7 +31,7 @@ public static class NodeHost
         var links = node.Services.GetRequiredService<NodeLinkRegistry>();
         foreach (var link in config.Links)
         {
-            Check(links.Link(link.Division, Enum.Parse<LinkRole>(link.Role), link.Url, out _), "link " + link.Division);
+            Check(links.Link(link.Division, Enum.Parse<LinkRole>(link.Role), link.Url, link.KeySha256, out _), "link " + link.Division);
         }
 
         var catalog = node.Services.GetRequiredService<CatalogStore>();

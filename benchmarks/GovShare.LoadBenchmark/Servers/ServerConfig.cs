@@ -103,4 +103,5 @@ public sealed record DepartmentSpec(string Division, string CreditCode, string N
 
 public sealed record ResourceSpec(string Code, string ProviderDivision, string ProviderCreditCode, string ProviderName);
 
-public sealed record LinkSpec(string Division, string Role, string Url);
+/// <summary>A link to make; <paramref name="KeySha256"/> is the peer node's key, which the link pins.</summary>
+public sealed record LinkSpec(string Division, string Role, string Url, string KeySha256);

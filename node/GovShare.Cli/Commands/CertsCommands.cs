@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using GovShare.Node.Identity;
 using GovShare.Node.Pki;
 
@@ -7,7 +8,7 @@ namespace GovShare.Cli.Commands;
 
 /// <summary>
 /// <c>govshare certs …</c>: the development PKI — provincial root, prefecture intermediates,
-/// department and node certificates, revocation and CRLs. See certs/README.md.
+/// department, node and operator certificates, revocation and CRLs. See certs/README.md.
 /// </summary>
 internal static class CertsCommands
 {
@@ -20,11 +21,12 @@ internal static class CertsCommands
 
     public static Command Create()
     {
-        var certs = new Command("certs", "Development PKI: CAs, department and node certificates, CRLs.") { Pki };
+        var certs = new Command("certs", "Development PKI: CAs, department, node and operator certificates, CRLs.") { Pki };
         certs.Add(Root());
         certs.Add(Intermediate());
         certs.Add(Department());
         certs.Add(NodeCertificate());
+        certs.Add(OperatorCertificate());
         certs.Add(Revoke());
         certs.Add(Crl());
         return certs;
@@ -82,7 +84,7 @@ internal static class CertsCommands
         var dns = new Option<string[]>("--dns") { Description = "DNS names the node is reached by.", DefaultValueFactory = _ => ["localhost"], AllowMultipleArgumentsPerToken = true };
         var ip = new Option<string[]>("--ip") { Description = "IP addresses the node is reached by.", DefaultValueFactory = _ => ["127.0.0.1"], AllowMultipleArgumentsPerToken = true };
         var days = new Option<int>("--days") { Description = "Validity in days.", DefaultValueFactory = _ => 365 };
-        var command = new Command("node", "Issue a node certificate (SAN govshare:node/<division>, serverAuth and clientAuth).") { division, dns, ip, days };
+        var command = new Command("node", "Issue a node certificate from the root (SAN govshare:node/<division>, serverAuth and clientAuth); prints its key's SHA-256, which links pin.") { division, dns, ip, days };
         command.SetAction(parse => Guard(() =>
         {
             var addresses = new List<IPAddress>();
@@ -94,6 +96,26 @@ internal static class CertsCommands
             var folder = new PkiFolder(parse.GetValue(Pki)!);
             var now = DateTimeOffset.UtcNow;
             var files = folder.IssueNode(parse.GetValue(division)!, now.AddMinutes(-5), now.AddDays(parse.GetValue(days)), parse.GetValue(dns)!, addresses);
+            Console.WriteLine($"Issued serial {files.Serial}: {files.CertificatePath} (key {files.KeyPath}, mode 0600)");
+            // What the linked nodes' operators pin ('govshare node link … --key-sha256', or compare with what link prints).
+            using var issued = X509Certificate2.CreateFromPem(File.ReadAllText(files.CertificatePath));
+            Console.WriteLine($"Key SHA-256 (for linking): {TrustMaterial.SpkiSha256(issued)}");
+        }));
+        return command;
+    }
+
+    private static Command OperatorCertificate()
+    {
+        var division = new Option<string>("--division") { Description = "The division of the node the operator runs.", Required = true };
+        var id = new Option<string>("--id") { Description = "The operator's id (a-z, 0-9, '.', '_', '-'), e.g. a staff login.", Required = true };
+        var name = new Option<string>("--name") { Description = "The operator's name.", Required = true };
+        var days = new Option<int>("--days") { Description = "Validity in days.", DefaultValueFactory = _ => 365 };
+        var command = new Command("operator", "Issue an operator's client certificate (SAN govshare:operator/<division>/<id>, clientAuth) from the division's CA: for the management listener.") { division, id, name, days };
+        command.SetAction(parse => Guard(() =>
+        {
+            var folder = new PkiFolder(parse.GetValue(Pki)!);
+            var now = DateTimeOffset.UtcNow;
+            var files = folder.IssueOperator(parse.GetValue(division)!, parse.GetValue(id)!, parse.GetValue(name)!, now.AddMinutes(-5), now.AddDays(parse.GetValue(days)));
             Console.WriteLine($"Issued serial {files.Serial}: {files.CertificatePath} (key {files.KeyPath}, mode 0600)");
         }));
         return command;

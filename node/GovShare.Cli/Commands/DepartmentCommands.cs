@@ -12,7 +12,7 @@ internal static class DepartmentCommands
 {
     public static Command Create()
     {
-        var dept = new Command("dept", "Register the departments this node serves (operator).") { OperatorClient.Management, OperatorClient.Data };
+        var dept = new Command("dept", "Register the departments this node serves (operator).") { OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
 
         var division = new Option<string>("--division") { Description = "The department's division code.", Required = true };
         var creditCode = new Option<string>("--credit-code") { Description = "The unified social credit code.", Required = true };

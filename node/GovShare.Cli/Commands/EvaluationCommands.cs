@@ -23,33 +23,33 @@ internal static class EvaluationCommands
         var to = new Option<string?>("--to") { Description = "Last day, yyyy-MM-dd (default: today)." };
         var department = new Option<string?>("--department") { Description = "Only this department (credit code)." };
 
-        var scorecards = new Command("scorecards", "Department scorecards for a period (operator).") { from, to, department, OperatorClient.Management, OperatorClient.Data };
+        var scorecards = new Command("scorecards", "Department scorecards for a period (operator).") { from, to, department, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         scorecards.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client =>
             client.GetAsync($"v1/operator/evaluation/scorecards?{Query(("from", parse.GetValue(from)), ("to", parse.GetValue(to)), ("department", parse.GetValue(department)))}", cancellation)));
 
-        var scan = new Command("scan", "Detect violations in the logs and record the new ones (operator; safe to repeat).") { OperatorClient.Management, OperatorClient.Data };
+        var scan = new Command("scan", "Detect violations in the logs and record the new ones (operator; safe to repeat).") { OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         scan.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostAsync("v1/operator/evaluation/violations/scan", null, cancellation)));
 
         var status = new Option<string?>("--status") { Description = "notified, rectified or escalated." };
         var kind = new Option<string?>("--kind") { Description = "catalogNotCompiled, catalogNotUpdated, dataLate, dataInconsistent or purposeMisuse." };
         var year = new Option<int?>("--year") { Description = "Violations that occurred in this year." };
-        var violations = new Command("violations", "Recorded violations (operator).") { status, kind, department, year, OperatorClient.Management, OperatorClient.Data };
+        var violations = new Command("violations", "Recorded violations (operator).") { status, kind, department, year, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         violations.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client =>
             client.GetAsync($"v1/operator/evaluation/violations?{Query(("status", parse.GetValue(status)), ("kind", parse.GetValue(kind)), ("department", parse.GetValue(department)), ("year", parse.GetValue(year)?.ToString(System.Globalization.CultureInfo.InvariantCulture)))}", cancellation)));
 
         var id = new Argument<string>("id") { Description = "The violation id (vio-…)." };
-        var show = new Command("violation", "One violation with its evidence (operator).") { id, OperatorClient.Management, OperatorClient.Data };
+        var show = new Command("violation", "One violation with its evidence (operator).") { id, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         show.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync($"v1/operator/evaluation/violations/{Uri.EscapeDataString(parse.GetValue(id)!)}", cancellation)));
 
         var next = new Argument<string>("status") { Description = "rectified or escalated." };
         var note = new Option<string?>("--note") { Description = "Why (shown in the violation's history)." };
-        var move = new Command("status", "Mark a violation rectified or escalated (operator).") { id, next, note, OperatorClient.Management, OperatorClient.Data };
+        var move = new Command("status", "Mark a violation rectified or escalated (operator).") { id, next, note, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         move.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client =>
             client.PostAsJsonAsync($"v1/operator/evaluation/violations/{Uri.EscapeDataString(parse.GetValue(id)!)}/status", new { status = parse.GetValue(next), note = parse.GetValue(note) }, cancellation)));
 
         var reportYear = new Argument<int>("year") { Description = "The year reported on (due by 15 January of the next)." };
         var html = new Option<string?>("--html") { Description = "Write the printable HTML report to this file instead of printing JSON." };
-        var report = new Command("report", "The annual report (Art. 40) of the jurisdiction, or of one department (operator).") { reportYear, department, html, OperatorClient.Management, OperatorClient.Data };
+        var report = new Command("report", "The annual report (Art. 40) of the jurisdiction, or of one department (operator).") { reportYear, department, html, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         report.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, async client =>
         {
             var query = Query(("department", parse.GetValue(department)));

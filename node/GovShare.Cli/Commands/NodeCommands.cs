@@ -25,6 +25,7 @@ internal static class NodeCommands
         node.Add(Link());
         node.Add(Links());
         node.Add(Unlink());
+        node.Add(Rekey());
         return node;
     }
 
@@ -34,17 +35,32 @@ internal static class NodeCommands
         role.AcceptOnlyFromAmong("parent", "child");
         var division = new Option<string>("--division") { Description = "The other node's division code.", Required = true };
         var url = new Option<string>("--url") { Description = "The other node's exchange address, https://host:port.", Required = true };
-        var link = new Command("link", "Link this node with its parent or a child (both operators run it, each naming the other).") { role, division, url, OperatorClient.Management, OperatorClient.Data };
+        var key = KeyOption("The SHA-256 of the other node's key (printed by 'govshare certs node'); without it, the node reads the key from the other node's TLS handshake at --url and pins that.");
+        var link = new Command("link", "Link this node with its parent or a child (both operators run it, each naming the other); the link pins the other node's key.") { role, division, url, key, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         link.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostAsJsonAsync(
             "v1/operator/links",
-            new LinkRegistration(parse.GetValue(division), parse.GetValue(role) == "parent" ? LinkRole.Parent : LinkRole.Child, parse.GetValue(url)),
+            new LinkRegistration(parse.GetValue(division), parse.GetValue(role) == "parent" ? LinkRole.Parent : LinkRole.Child, parse.GetValue(url), parse.GetValue(key)),
             cancellation)));
         return link;
     }
 
+    private static Command Rekey()
+    {
+        var division = new Argument<string>("division") { Description = "The linked node's division code." };
+        var key = KeyOption("The SHA-256 of the node's new key; without it, the node reads the key from the linked node's TLS handshake at its address.");
+        var rekey = new Command("rekey", "Pin a linked node's new key after it was issued a new certificate (logged as a re-key).") { division, key, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
+        rekey.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostAsJsonAsync(
+            $"v1/operator/links/{Uri.EscapeDataString(parse.GetValue(division)!)}/rekey",
+            new LinkRekey(parse.GetValue(key)),
+            cancellation)));
+        return rekey;
+    }
+
+    private static Option<string?> KeyOption(string description) => new("--key-sha256") { Description = description };
+
     private static Command Links()
     {
-        var links = new Command("links", "List this node's links.") { OperatorClient.Management, OperatorClient.Data };
+        var links = new Command("links", "List this node's links.") { OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         links.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync("v1/operator/links", cancellation)));
         return links;
     }
@@ -52,7 +68,7 @@ internal static class NodeCommands
     private static Command Unlink()
     {
         var division = new Argument<string>("division") { Description = "The other node's division code." };
-        var unlink = new Command("unlink", "Remove a link.") { division, OperatorClient.Management, OperatorClient.Data };
+        var unlink = new Command("unlink", "Remove a link.") { division, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         unlink.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.DeleteAsync($"v1/operator/links/{Uri.EscapeDataString(parse.GetValue(division)!)}", cancellation)));
         return unlink;
     }

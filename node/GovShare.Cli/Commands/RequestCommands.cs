@@ -94,7 +94,7 @@ internal static class RequestCommands
         var to = new Option<DateOnly>("--to") { Required = true };
         var decision = new Option<string>("--decision") { Description = "The reference of the decision taken outside the node.", Required = true };
         var onward = new Option<bool>("--onward-sharing");
-        var create = new Command("create", "Record a grant directly (operator).") { division, credit, resource, items, purpose, from, to, decision, onward, OperatorClient.Management, OperatorClient.Data };
+        var create = new Command("create", "Record a grant directly (operator).") { division, credit, resource, items, purpose, from, to, decision, onward, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         create.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostAsJsonAsync("v1/operator/grants", new OperatorGrantInput(
             new DepartmentRef(parse.GetValue(division)!, parse.GetValue(credit)!), parse.GetValue(resource), [.. (parse.GetValue(items) ?? []).Select(ParseItem)],
             parse.GetValue(purpose), new UsePeriod(parse.GetValue(from), parse.GetValue(to)), parse.GetValue(decision), parse.GetValue(onward)), CatalogJson.Options, cancellation)));
@@ -134,7 +134,7 @@ internal static class RequestCommands
             parse.GetValue(correctedBy), parse.GetValue(reason)), CatalogJson.Options));
 
         var overdue = new Option<bool>("--overdue") { Description = "Only those past their due day." };
-        var open = new Command("open", "Open disputes of the node (operator).") { overdue, OperatorClient.Management, OperatorClient.Data };
+        var open = new Command("open", "Open disputes of the node (operator).") { overdue, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         open.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync($"v1/operator/disputes?overdue={(parse.GetValue(overdue) ? "true" : "false")}", cancellation)));
 
         foreach (var sub in new[] { raise, list, answer, open })

@@ -48,6 +48,13 @@ public sealed record CatalogEntry
     /// <summary>Only for thematic resources (class 2): the items of other departments' resources it is built from.</summary>
     public ThematicAttributes? Thematic { get; init; }
 
+    /// <summary>
+    /// Extension element: the largest push this resource takes, in bytes, when it needs more than
+    /// the node's <c>Exchange:MaxPushBytes</c> (a province-wide base resource replaced whole);
+    /// null: the node's default. At most <see cref="CatalogLimits.MaxPushBytes"/>.
+    /// </summary>
+    public long? MaxPushBytes { get; init; }
+
     /// <summary>Element 1, derived from the resource code: the part before <c>/</c>.</summary>
     public string ClassificationCode => Catalog.ResourceCode.ClassificationOf(ResourceCode);
 

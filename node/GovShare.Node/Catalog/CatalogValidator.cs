@@ -23,6 +23,9 @@ public static class CatalogLimits
     public const int MaxThematicReferences = 500;
     public const int MaxDepartmentNameLength = 200;
     public const int MaxMaskingBoundaries = 64;
+
+    /// <summary>The largest per-resource push cap a catalog entry may ask for: 64 GiB (disk, not memory: pushes stream to a file).</summary>
+    public const long MaxPushBytes = 64L * 1024 * 1024 * 1024;
 }
 
 /// <summary>
@@ -63,6 +66,11 @@ public static class CatalogValidator
         else
         {
             Text(errors, "open.condition", entry.Open.Condition, CatalogLimits.MaxConditionLength, required: false);
+        }
+
+        if (entry.MaxPushBytes is { } cap && (cap <= 0 || cap > CatalogLimits.MaxPushBytes))
+        {
+            errors.Add(new("maxPushBytes", "out-of-range", $"the push cap must be between 1 and {CatalogLimits.MaxPushBytes} bytes"));
         }
 
         Items(errors, entry);

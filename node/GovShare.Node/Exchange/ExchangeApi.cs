@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
@@ -42,7 +43,7 @@ public static partial class ExchangeApi
         var options = section.Get<ExchangeOptions>() ?? new ExchangeOptions();
         services.AddGovShareExchange(new DatasetStoreOptions { KeepVersions = options.KeepVersions });
         services.TryAddSingleton<GrantStore>();
-        services.AddSingleton(new PushGate(options.MaxConcurrentPushes));
+        services.AddSingleton(new PushGate(options.MaxConcurrentPushes, options.MaxConcurrentPushesPerDepartment));
         services.AddSingleton(provider => new PseudonymSecretHolder(PseudonymSecret.LoadOrCreate(provider.GetRequiredService<NodeDataFolder>().Path)));
         return services;
     }
@@ -88,22 +89,31 @@ public static partial class ExchangeApi
             return;
         }
 
+        // The catalog may give a large resource more than the node's default (a province-wide register replaced whole).
+        var maxBytes = entry.MaxPushBytes ?? options.Value.MaxPushBytes;
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
-            limit.MaxRequestBodySize = options.Value.MaxPushBytes;
+            limit.MaxRequestBodySize = maxBytes;
         }
 
-        if (context.Request.ContentLength > options.Value.MaxPushBytes)
+        if (context.Request.ContentLength > maxBytes)
         {
-            await Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The push is too large", $"At most {options.Value.MaxPushBytes} bytes per push.");
+            await Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The push is too large", $"At most {maxBytes} bytes per push of {entry.ResourceCode}{(entry.MaxPushBytes is null ? " (the node's Exchange:MaxPushBytes; a catalog entry may set its own maxPushBytes)" : " (its catalog entry's maxPushBytes)")}.");
             return;
         }
 
-        if (!gate.TryEnter())
+        // Each department has its share of the slots, so one department's slow uploads never hold them all.
+        var pusher = caller.Uri;
+        switch (gate.TryEnter(pusher))
         {
-            context.Response.Headers.RetryAfter = "5";
-            await Refuse(context, 503, ProblemTypes.NodeBusy, "Too many pushes in progress", "Try again in a few seconds.");
-            return;
+            case PushGate.Admission.DepartmentFull:
+                context.Response.Headers.RetryAfter = "5";
+                await Refuse(context, 429, ProblemTypes.PushShareExceeded, "Your department's pushes in progress are at its share", $"At most {gate.PerDepartment} pushes of one department run at once; let one finish first.");
+                return;
+            case PushGate.Admission.NodeFull:
+                context.Response.Headers.RetryAfter = "5";
+                await Refuse(context, 503, ProblemTypes.NodeBusy, "Too many pushes in progress", "Try again in a few seconds.");
+                return;
         }
 
         try
@@ -144,6 +154,11 @@ public static partial class ExchangeApi
             LogPushed(logger, exchangeId.Value, entry.ResourceCode, version.Version, version.Rows, version.Bytes, caller.Uri, elapsed);
             await TypedResults.Ok(new PushReceipt(exchangeId.Value, entry.ResourceCode, version.Version, version.Rows, version.Bytes, mode)).ExecuteAsync(context);
         }
+        catch (ArrowInputException ex) when (ex.InnerException is BadHttpRequestException body)
+        {
+            // Not the stream's fault but its delivery: cut for arriving too slowly (408) or broken off.
+            await Refuse(context, body.StatusCode, body.StatusCode == StatusCodes.Status408RequestTimeout ? ProblemTypes.RequestBodyTooSlow : ProblemTypes.MalformedRequest, "The push body was not received whole", body.Message);
+        }
         catch (ArrowInputException ex)
         {
             LogPushRefused(logger, exchangeId.Value, entry.ResourceCode, ex.Code);
@@ -158,7 +173,7 @@ public static partial class ExchangeApi
         catch (BadHttpRequestException ex)
         {
             // The body broke off or outgrew its limit: the uncommitted push was removed.
-            await Refuse(context, ex.StatusCode, ex.StatusCode == 413 ? ProblemTypes.PayloadTooLarge : ProblemTypes.MalformedRequest, "The push body was not received whole", ex.Message);
+            await Refuse(context, ex.StatusCode, ex.StatusCode switch { 413 => ProblemTypes.PayloadTooLarge, 408 => ProblemTypes.RequestBodyTooSlow, _ => ProblemTypes.MalformedRequest }, "The push body was not received whole", ex.Message);
         }
         catch (LogUnavailableException ex)
         {
@@ -172,7 +187,7 @@ public static partial class ExchangeApi
         }
         finally
         {
-            gate.Exit();
+            gate.Exit(pusher);
         }
     }
 
@@ -550,16 +565,59 @@ public static partial class ExchangeApi
     private static partial void LogPullAborted(ILogger logger, string exchangeId, string resourceCode);
 }
 
-/// <summary>Bounds the pushes in progress at once (each may hold one record batch in memory).</summary>
-internal sealed class PushGate(int capacity) : IDisposable
+/// <summary>
+/// Bounds the pushes in progress at once (each may hold one record batch in memory), and each
+/// department's share of them: a department at its share is refused while others still push.
+/// </summary>
+internal sealed class PushGate(int capacity, int perDepartment)
 {
-    private readonly SemaphoreSlim _slots = new(Math.Max(1, capacity));
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, int> _held = new(StringComparer.Ordinal);
+    private readonly int _capacity = Math.Max(1, capacity);
+    private int _total;
 
-    public bool TryEnter() => _slots.Wait(0);
+    /// <summary>Whether a push may start.</summary>
+    public enum Admission
+    {
+        Entered,
+        DepartmentFull,
+        NodeFull,
+    }
 
-    public void Exit() => _slots.Release();
+    public int PerDepartment { get; } = Math.Clamp(perDepartment, 1, Math.Max(1, capacity));
 
-    public void Dispose() => _slots.Dispose();
+    public Admission TryEnter(string department)
+    {
+        lock (_gate)
+        {
+            var held = _held.GetValueOrDefault(department);
+            if (held >= PerDepartment)
+            {
+                return Admission.DepartmentFull;
+            }
+
+            if (_total >= _capacity)
+            {
+                return Admission.NodeFull;
+            }
+
+            _held[department] = held + 1;
+            _total++;
+            return Admission.Entered;
+        }
+    }
+
+    public void Exit(string department)
+    {
+        lock (_gate)
+        {
+            _total--;
+            if (--CollectionsMarshal.GetValueRefOrNullRef(_held, department) == 0)
+            {
+                _held.Remove(department);
+            }
+        }
+    }
 }
 
 /// <summary>The node's pseudonym secret, loaded once.</summary>

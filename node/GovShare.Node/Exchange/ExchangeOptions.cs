@@ -5,14 +5,27 @@ public sealed class ExchangeOptions
 {
     public const string Section = "Exchange";
 
-    /// <summary>The largest push body. Pushes stream to disk, so this bounds disk use, not memory.</summary>
-    public long MaxPushBytes { get; set; } = 8L * 1024 * 1024 * 1024;
+    /// <summary>
+    /// The largest push body, unless the resource's catalog entry sets its own
+    /// (<c>maxPushBytes</c>). 1 GiB: a prefecture's largest base resource replaced whole (the
+    /// population register of a city of 8.5 million, about 15 items of about 100 bytes a row in
+    /// Arrow, is some 0.85 GB); larger resources say so in the catalog, and incremental
+    /// (<c>append</c>) pushes are far smaller. Pushes stream to disk, so this bounds disk use.
+    /// </summary>
+    public long MaxPushBytes { get; set; } = 1L * 1024 * 1024 * 1024;
 
     /// <summary>
     /// Pushes in progress at once; each may hold one record batch (up to the Arrow input cap) in
     /// memory, so this bounds the node's memory under a burst. Further pushes get 503 with Retry-After.
     /// </summary>
-    public int MaxConcurrentPushes { get; set; } = 4;
+    public int MaxConcurrentPushes { get; set; } = 8;
+
+    /// <summary>
+    /// Pushes in progress at once for one department: its share of <see cref="MaxConcurrentPushes"/>,
+    /// so that one department's slow or stalled uploads never take every slot. Further pushes of
+    /// that department get 429 with Retry-After; other departments still push.
+    /// </summary>
+    public int MaxConcurrentPushesPerDepartment { get; set; } = 2;
 
     /// <summary>The most rows a pull answers as JSON or CSV; larger results must be pulled as Arrow.</summary>
     public long MaxTextRows { get; set; } = 100_000;

@@ -73,7 +73,7 @@ public sealed partial class CatalogPublisher(IServiceProvider services, IOptions
         {
             Content = new ByteArrayContent(body) { Headers = { ContentType = new("application/json") } },
         };
-        NodeForwarder.ExpectNode(request, parent.DivisionCode);
+        NodeForwarder.ExpectNode(request, parent);
         using var response = await services.GetRequiredService<NodeForwarder>().Invoker.SendAsync(request, cancellation);
         if (!response.IsSuccessStatusCode)
         {

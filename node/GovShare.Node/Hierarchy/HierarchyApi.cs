@@ -3,6 +3,7 @@ using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -13,8 +14,15 @@ namespace GovShare.Node.Hierarchy;
 /// <summary>One page of the tree-wide sharing catalog.</summary>
 public sealed record TreeCatalogPage(IReadOnlyList<AggregatedEntry> Entries, int Page, int PageSize, int Total, string AnsweredBy);
 
-/// <summary>A link as the operator submits it: the other node's division, its role, its exchange address.</summary>
-public sealed record LinkRegistration(string? DivisionCode, LinkRole? Role, string? Url);
+/// <summary>
+/// A link as the operator submits it: the other node's division, its role, its exchange address,
+/// and optionally the SHA-256 of its key; without one, the key is read from the node's TLS
+/// handshake at <paramref name="Url"/>.
+/// </summary>
+public sealed record LinkRegistration(string? DivisionCode, LinkRole? Role, string? Url, string? KeySha256 = null);
+
+/// <summary>A re-key as the operator submits it: the new key's SHA-256, or none to read it from the node's address.</summary>
+public sealed record LinkRekey(string? KeySha256);
 
 /// <summary>
 /// Node-to-node endpoints of the hierarchy: a child publishes its subtree's sharing catalog to
@@ -27,32 +35,104 @@ public static class HierarchyApi
     /// <summary>The largest catalog publication a parent reads.</summary>
     public const long MaxPublicationBytes = 256L * 1024 * 1024;
 
-    /// <summary>Maps the operator's link management on the management listener's <c>/v1/operator</c> group.</summary>
+    /// <summary>
+    /// Maps the operator's link management on the management listener's <c>/v1/operator</c> group.
+    /// Each link, unlink and re-key is a change-log record naming the operator.
+    /// </summary>
     public static IEndpointRouteBuilder MapHierarchyOperatorApi(this IEndpointRouteBuilder operators)
     {
         operators.MapGet("/links", (NodeLinkRegistry links, LinkHealth health) =>
-            TypedResults.Ok(links.All().Select(l => new { l.DivisionCode, l.Role, l.Url, l.LinkedAt, Health = health.Of(l.DivisionCode) })));
-        operators.MapPost("/links", IResult (LinkRegistration? body, NodeLinkRegistry links) =>
+            TypedResults.Ok(links.All().Select(l => new { l.DivisionCode, l.Role, l.Url, l.LinkedAt, l.KeySha256, Health = health.Of(l.DivisionCode) })));
+        operators.MapPost("/links", LinkAsync);
+        operators.MapPost("/links/{divisionCode}/rekey", RekeyAsync);
+        operators.MapDelete("/links/{divisionCode}", async Task<IResult> (HttpContext context, string divisionCode, NodeLinkRegistry links, RegistryChangeLog changes) =>
         {
-            if (body is null)
+            if (!links.Unlink(divisionCode))
             {
-                return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.MalformedRequest, "A JSON body is required");
+                return Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such link", $"This node has no link to {divisionCode}.");
             }
 
-            NodeLink? link = null;
-            var errors = body.Role is { } role
-                ? links.Link(body.DivisionCode ?? "", role, body.Url ?? "", out link)
-                : ["role: 'parent' or 'child' is required."];
-            return errors.Count > 0
-                ? Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The link is invalid", string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors })
-                : TypedResults.Ok(link);
+            await changes.RecordAsync(OperatorOf(context), new RegistryChange { Action = RegistryAction.NodeUnlinked, DivisionCode = divisionCode }, context.RequestAborted);
+            return Results.NoContent();
         });
-        operators.MapDelete("/links/{divisionCode}", IResult (string divisionCode, NodeLinkRegistry links) =>
-            links.Unlink(divisionCode)
-                ? Results.NoContent()
-                : Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such link", $"This node has no link to {divisionCode}."));
         return operators;
     }
+
+    private static async Task<IResult> LinkAsync(HttpContext context, LinkRegistration? body, NodeLinkRegistry links, PeerKeyProbe probe, RegistryChangeLog changes)
+    {
+        if (body is null)
+        {
+            return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.MalformedRequest, "A JSON body is required");
+        }
+
+        var key = body.KeySha256;
+        if (key is null && body.Role is not null)
+        {
+            var (fetched, problem) = await probe.FetchAsync(body.Url ?? "", body.DivisionCode ?? "", context.RequestAborted);
+            if (problem is not null)
+            {
+                return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The link is invalid", problem, new Dictionary<string, object?> { ["errors"] = new[] { problem } });
+            }
+
+            key = fetched;
+        }
+
+        NodeLink? link = null;
+        var errors = body.Role is { } role
+            ? links.Link(body.DivisionCode ?? "", role, body.Url ?? "", key, out link)
+            : ["role: 'parent' or 'child' is required."];
+        if (errors.Count > 0)
+        {
+            return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The link is invalid", string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors });
+        }
+
+        await changes.RecordAsync(OperatorOf(context), Change(RegistryAction.NodeLinked, link!, null), context.RequestAborted);
+        return TypedResults.Ok(link);
+    }
+
+    private static async Task<IResult> RekeyAsync(HttpContext context, string divisionCode, LinkRekey? body, NodeLinkRegistry links, PeerKeyProbe probe, RegistryChangeLog changes)
+    {
+        if (links.Find(divisionCode) is not { } existing)
+        {
+            return Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such link", $"This node has no link to {divisionCode}.");
+        }
+
+        var key = body?.KeySha256;
+        if (key is null)
+        {
+            var (fetched, problem) = await probe.FetchAsync(existing.Url, divisionCode, context.RequestAborted);
+            if (problem is not null)
+            {
+                return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The new key cannot be read", problem, new Dictionary<string, object?> { ["errors"] = new[] { problem } });
+            }
+
+            key = fetched!;
+        }
+
+        if (!NodeLinkRegistry.IsKeySha256(key) || links.Rekey(divisionCode, key, out var previous) is not { } link)
+        {
+            var error = $"keySha256: '{key}' is not the SHA-256 of a key (64 hex digits).";
+            return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The re-key is invalid", error, new Dictionary<string, object?> { ["errors"] = new[] { error } });
+        }
+
+        await changes.RecordAsync(OperatorOf(context), Change(RegistryAction.NodeRekeyed, link, previous), context.RequestAborted);
+        return TypedResults.Ok(link);
+    }
+
+    private static RegistryChange Change(RegistryAction action, NodeLink link, string? previous) => new()
+    {
+        Action = action,
+        DivisionCode = link.DivisionCode,
+        Role = link.Role == LinkRole.Parent ? "parent" : "child",
+        Url = link.Url,
+        KeySha256 = link.KeySha256,
+        PreviousKeySha256 = previous,
+        Since = link.LinkedAt,
+    };
+
+    /// <summary>The operator acting: the management listener admits only operators (a certificate, or the bootstrap token).</summary>
+    private static string OperatorOf(HttpContext context) =>
+        CallerIdentity.FromPrincipal(context.User)?.Uri ?? throw new InvalidOperationException("An operator endpoint ran without an operator identity.");
 
     public static IEndpointRouteBuilder MapHierarchyApi(this IEndpointRouteBuilder endpoints)
     {

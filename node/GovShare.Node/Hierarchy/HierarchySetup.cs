@@ -15,6 +15,7 @@ public static class HierarchySetup
         services.AddSingleton<LinkHealth>();
         services.AddHttpForwarder();
         services.AddSingleton<NodeForwarder>();
+        services.AddSingleton<PeerKeyProbe>();
         services.AddHostedService<LinkHealthMonitor>();
         services.AddSingleton<CatalogAggregate>();
         services.AddSingleton<NodeRouter>();
@@ -30,7 +31,9 @@ public static class HierarchySetup
             return;
         }
 
-        var errors = links.Link(upstream.ParentDivisionCode ?? "", LinkRole.Parent, upstream.ParentUrl ?? "", out _);
+        // A parent from settings is pinned from settings too: at start the parent may be down, and
+        // a key read from whatever answers at its address would pin an impostor as readily.
+        var errors = links.Link(upstream.ParentDivisionCode ?? "", LinkRole.Parent, upstream.ParentUrl ?? "", upstream.ParentKeySha256, out _);
         if (errors.Count > 0)
         {
             throw new Kernel.NodeConfigurationException(errors.Select(e => $"{UpstreamOptions.Section}: {e}").ToList());

@@ -56,7 +56,7 @@ public sealed partial class LinkHealthMonitor(IServiceProvider services, IOption
     private async Task ProbeAsync(NodeLink link, LinkHealth health, NodeForwarder forwarder, CancellationToken cancellation)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(link.Url), "/v1/identity"));
-        NodeForwarder.ExpectNode(request, link.DivisionCode);
+        NodeForwarder.ExpectNode(request, link);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         timeout.CancelAfter(options.Value.ConnectTimeout * 2);
         try

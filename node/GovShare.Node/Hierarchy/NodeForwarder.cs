@@ -23,6 +23,7 @@ namespace GovShare.Node.Hierarchy;
 public sealed partial class NodeForwarder : IDisposable
 {
     private static readonly HttpRequestOptionsKey<string> ExpectedNode = new("govshare.expected-node");
+    private static readonly HttpRequestOptionsKey<string> ExpectedKey = new("govshare.expected-key");
     private readonly IHttpForwarder _forwarder;
     private readonly LinkHealth _health;
     private readonly HierarchyOptions _options;
@@ -45,8 +46,14 @@ public sealed partial class NodeForwarder : IDisposable
     /// <summary>A client for node-to-node calls (forwarding, health, catalog publication): this node's certificate, peers checked against our anchors and CRLs.</summary>
     public HttpMessageInvoker Invoker => _invoker;
 
-    /// <summary>Marks a request to a linked node so the peer's certificate must name that node.</summary>
-    public static void ExpectNode(HttpRequestMessage request, string division) => request.Options.Set(ExpectedNode, division);
+    /// <summary>Marks a request to a linked node so the peer's certificate must name that node and carry the key the link pins.</summary>
+    public static void ExpectNode(HttpRequestMessage request, NodeLink link)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(link);
+        request.Options.Set(ExpectedNode, link.DivisionCode);
+        request.Options.Set(ExpectedKey, link.KeySha256 ?? "");
+    }
 
     /// <summary>Forwards the current request to <paramref name="link"/> for <paramref name="department"/>.</summary>
     public async Task ForwardAsync(HttpContext context, NodeLink link, CallerIdentity department, string exchangeId, int hop)
@@ -102,7 +109,7 @@ public sealed partial class NodeForwarder : IDisposable
                 Version = HttpVersion.Version11,
                 VersionPolicy = HttpVersionPolicy.RequestVersionExact,
             },
-            new HopTransformer(department, exchangeId, hop + 1, link.DivisionCode));
+            new HopTransformer(department, exchangeId, hop + 1, link));
 
         if (error == ForwarderError.None)
         {
@@ -152,7 +159,7 @@ public sealed partial class NodeForwarder : IDisposable
         },
     };
 
-    /// <summary>The peer must be a GovShare node from our own PKI, unrevoked, and the node we meant to reach.</summary>
+    /// <summary>The peer must be a GovShare node from our own PKI, unrevoked, and the node we meant to reach, with the key its link pins.</summary>
     private bool ValidatePeer(object sender, X509Certificate? certificate, X509Chain? sent, SslPolicyErrors errors)
     {
         if (certificate is null)
@@ -161,28 +168,65 @@ public sealed partial class NodeForwarder : IDisposable
         }
 
         using var peer = new X509Certificate2(certificate);
+        string? expected = null;
+        string? key = null;
+        if (sender is HttpRequestMessage request)
+        {
+            request.Options.TryGetValue(ExpectedNode, out expected);
+            request.Options.TryGetValue(ExpectedKey, out key);
+        }
+
+        return PeerProblem(peer, _trust, _crls, expected, key) is null;
+    }
+
+    /// <summary>
+    /// Why <paramref name="peer"/> is not the node we mean to reach, or null when it is: chained to
+    /// our anchors, unrevoked, a node certificate from a CA that may issue node certificates, naming
+    /// <paramref name="expectedDivision"/> and, when given, carrying the pinned <paramref name="expectedKey"/>.
+    /// </summary>
+    internal static string? PeerProblem(X509Certificate2 peer, TrustMaterial trust, CrlStore crls, string? expectedDivision, string? expectedKey)
+    {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(_trust.Roots);
-        chain.ChainPolicy.ExtraStore.AddRange(_trust.Intermediates);
+        chain.ChainPolicy.CustomTrustStore.AddRange(trust.Roots);
+        chain.ChainPolicy.ExtraStore.AddRange(trust.Intermediates);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.1"));
         if (!chain.Build(peer))
         {
-            return false;
+            return "its certificate does not chain to this node's trust anchors for serverAuth";
         }
 
         for (var i = 0; i < chain.ChainElements.Count - 1; i++)
         {
-            if (_crls.Check(chain.ChainElements[i].Certificate, chain.ChainElements[i + 1].Certificate).Status != RevocationStatus.Good)
+            if (crls.Check(chain.ChainElements[i].Certificate, chain.ChainElements[i + 1].Certificate) is { Status: not RevocationStatus.Good } verdict)
             {
-                return false;
+                return $"its certificate chain is not known to be unrevoked ({verdict.Reason})";
             }
         }
 
-        var identity = CallerIdentity.TryParse(TrustMaterial.UriOf(peer));
-        return identity is { Kind: CallerKind.Node }
-            && (sender is not HttpRequestMessage request || !request.Options.TryGetValue(ExpectedNode, out var expected) || expected == identity.DivisionCode);
+        if (CallerIdentity.TryParse(TrustMaterial.UriOf(peer)) is not { Kind: CallerKind.Node } identity)
+        {
+            return "its certificate is not a node certificate";
+        }
+
+        var issuer = crls.IssuerOf(peer);
+        if (trust.Scope.Refusal(identity, issuer, issuer is null ? null : crls.IssuerOf(issuer)) is { } outOfScope)
+        {
+            return outOfScope.Message;
+        }
+
+        if (expectedDivision is not null && expectedDivision != identity.DivisionCode)
+        {
+            return $"it is node {identity.DivisionCode}, not {expectedDivision}";
+        }
+
+        if (expectedKey is not null && !string.Equals(expectedKey, TrustMaterial.SpkiSha256(peer), StringComparison.OrdinalIgnoreCase))
+        {
+            return $"its key sha256:{TrustMaterial.SpkiSha256(peer)} is not the one the link pins (sha256:{expectedKey})";
+        }
+
+        return null;
     }
 
     [LoggerMessage(EventId = 7100, EventName = "Forwarded", Level = LogLevel.Information, Message = "Forwarded exchange {ExchangeId} to node {Division} as hop {Hop}: {Status}")]
@@ -194,7 +238,7 @@ public sealed partial class NodeForwarder : IDisposable
     [LoggerMessage(EventId = 7102, EventName = "ForwardRefusedLinkDown", Level = LogLevel.Warning, Message = "Not forwarding exchange {ExchangeId} to node {Division}: link down ({Reason})")]
     private static partial void LogForwardRefused(ILogger logger, string exchangeId, string division, string reason);
 
-    private sealed class HopTransformer(CallerIdentity department, string exchangeId, int hop, string expectedNode) : HttpTransformer
+    private sealed class HopTransformer(CallerIdentity department, string exchangeId, int hop, NodeLink expectedNode) : HttpTransformer
     {
         public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
         {

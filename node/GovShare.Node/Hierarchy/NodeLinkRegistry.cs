@@ -26,6 +26,14 @@ public sealed class NodeLink
     public string Url { get; set; } = "";
 
     public DateTimeOffset LinkedAt { get; set; }
+
+    /// <summary>
+    /// The pinned key: SHA-256 (lower-case hex) of the other node's SubjectPublicKeyInfo, taken when
+    /// the link was made or last re-keyed. Only a connection with this key is the linked node;
+    /// another valid certificate naming the same division is not (null on links made before pinning:
+    /// such a link is served as nothing until re-keyed).
+    /// </summary>
+    public string? KeySha256 { get; set; }
 }
 
 /// <summary>
@@ -39,10 +47,15 @@ public sealed class NodeLinkRegistry(NodeDataFolder data, Microsoft.Extensions.O
     private readonly string _self = options.Value.DivisionCode;
 
     /// <summary>Registers a link; returns every error instead when it cannot be made.</summary>
-    public IReadOnlyList<string> Link(string divisionCode, LinkRole role, string url, out NodeLink? link)
+    public IReadOnlyList<string> Link(string divisionCode, LinkRole role, string url, string? keySha256, out NodeLink? link)
     {
         var errors = new List<string>();
         link = null;
+        if (!IsKeySha256(keySha256))
+        {
+            errors.Add($"keySha256: '{keySha256}' is not the SHA-256 of a key (64 hex digits).");
+        }
+
         if (!DivisionCode.IsValid(divisionCode))
         {
             errors.Add($"divisionCode: '{divisionCode}' is not a six-digit GB/T 2260 code.");
@@ -74,10 +87,28 @@ public sealed class NodeLinkRegistry(NodeDataFolder data, Microsoft.Extensions.O
             return errors;
         }
 
-        link = new NodeLink { DivisionCode = divisionCode, Role = role, Url = url, LinkedAt = time.GetUtcNow() };
+        link = new NodeLink { DivisionCode = divisionCode, Role = role, Url = url, LinkedAt = time.GetUtcNow(), KeySha256 = keySha256!.ToLowerInvariant() };
         _links.Upsert(link);
         return errors;
     }
+
+    /// <summary>Pins a new key for an existing link (the peer node was re-keyed); null when there is no such link.</summary>
+    public NodeLink? Rekey(string divisionCode, string keySha256, out string? previous)
+    {
+        previous = null;
+        if (!IsKeySha256(keySha256) || _links.FindById(divisionCode) is not { } link)
+        {
+            return null;
+        }
+
+        previous = link.KeySha256;
+        link.KeySha256 = keySha256.ToLowerInvariant();
+        _links.Update(link);
+        return link;
+    }
+
+    /// <summary>True for 64 hex digits: the form of a pinned key.</summary>
+    public static bool IsKeySha256(string? value) => value is { Length: 64 } && value.All(char.IsAsciiHexDigit);
 
     public bool Unlink(string divisionCode) => _links.Delete(divisionCode);
 

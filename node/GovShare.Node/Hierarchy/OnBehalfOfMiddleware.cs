@@ -12,13 +12,32 @@ namespace GovShare.Node.Hierarchy;
 /// on an authenticated node connection, from a linked node that may vouch for it: a child for
 /// departments of its own subtree, the parent for departments of its jurisdiction. The owning
 /// node then enforces grants for the department itself. A department connection sending any
-/// hop header is refused.
+/// hop header is refused. A linked node is served only with the key its link pins.
 /// </summary>
 public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkRegistry links, ILogger<OnBehalfOfMiddleware> logger)
 {
-    public Task InvokeAsync(HttpContext context)
+    public async Task InvokeAsync(HttpContext context)
     {
         var caller = CallerIdentity.FromPrincipal(context.User);
+        if (caller is { Kind: CallerKind.Node } && links.Find(caller.DivisionCode) is { } link
+            && await context.Connection.GetClientCertificateAsync() is { } certificate)
+        {
+            // A link pins the peer's key: another valid certificate naming the same node (a
+            // re-issued one, or one from a compromised issuer) is not the node this operator linked.
+            var presented = TrustMaterial.SpkiSha256(certificate);
+            if (!string.Equals(presented, link.KeySha256, StringComparison.Ordinal))
+            {
+                LogRefused(logger, caller.Uri, $"key sha256:{presented} is not the pinned sha256:{link.KeySha256 ?? "(none)"}");
+                await Problem.WriteAsync(context, StatusCodes.Status403Forbidden, ProblemTypes.NodeKeyNotPinned, "The node's key is not the one its link pins", $"Node {caller.DivisionCode} presented key sha256:{presented}, but the link pins sha256:{link.KeySha256 ?? "(none)"}. If that node was re-keyed, this node's operator confirms the new key with 'govshare node rekey'.");
+                return;
+            }
+        }
+
+        await Vouch(context, caller);
+    }
+
+    private Task Vouch(HttpContext context, CallerIdentity? caller)
+    {
         if (caller is null)
         {
             return next(context); // Unauthenticated: authorization answers 401.

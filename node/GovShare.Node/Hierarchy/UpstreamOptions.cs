@@ -13,4 +13,10 @@ public sealed class UpstreamOptions
 
     /// <summary>The parent's division code, e.g. 530000.</summary>
     public string? ParentDivisionCode { get; set; }
+
+    /// <summary>
+    /// The SHA-256 (hex) of the parent node's key (SubjectPublicKeyInfo), which the link pins:
+    /// <c>govshare certs node</c> prints it when it issues the parent's certificate.
+    /// </summary>
+    public string? ParentKeySha256 { get; set; }
 }

@@ -75,14 +75,21 @@ public sealed class GovShareNode : IAsyncDisposable
             throw new NodeConfigurationException([$"{NodeOptions.Section}:{nameof(NodeOptions.DataPath)}: {ex.Message}"]);
         }
 
+        var exchangeConnections = new ConnectionLimit(options.MaxConnections);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // Idle and slow connections are what an attacker holds cheaply: close idle ones soon and
+            // cut an upload that trickles, so a push slot is never held by a stalled body.
+            kestrel.Limits.KeepAliveTimeout = options.KeepAliveTimeout;
+            kestrel.Limits.MinRequestBodyDataRate = new Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate(options.MinRequestBodyBytesPerSecond, options.MinRequestBodyGrace);
             kestrel.Listen(NodeOptionsValidator.ParseEndpoint(options.ExchangeUrl, "https")!, listen =>
             {
+                listen.Use(exchangeConnections.Middleware);
                 listen.Use(ListenerTag.Tag(Listener.Exchange));
                 listen.UseHttps(new HttpsConnectionAdapterOptions
                 {
+                    HandshakeTimeout = options.HandshakeTimeout,
                     ServerCertificate = trust.NodeCertificate,
                     ServerCertificateChain = trust.NodeChain,
                     SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
@@ -94,7 +101,24 @@ public sealed class GovShareNode : IAsyncDisposable
                     ClientCertificateValidation = (_, _, _) => true,
                 });
             });
-            kestrel.Listen(NodeOptionsValidator.ParseEndpoint(options.ManagementUrl, "http")!, listen => listen.Use(ListenerTag.Tag(Listener.Management)));
+            var managementTls = options.ManagementUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+            kestrel.Listen(NodeOptionsValidator.ParseEndpoint(options.ManagementUrl, managementTls ? "https" : "http")!, listen =>
+            {
+                listen.Use(ListenerTag.Tag(Listener.Management));
+                if (managementTls)
+                {
+                    // Operators are people with their own certificates; probes connect without one.
+                    listen.UseHttps(new HttpsConnectionAdapterOptions
+                    {
+                        HandshakeTimeout = options.HandshakeTimeout,
+                        ServerCertificate = trust.NodeCertificate,
+                        ServerCertificateChain = trust.NodeChain,
+                        SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                        ClientCertificateMode = ClientCertificateMode.AllowCertificate,
+                        ClientCertificateValidation = (_, _, _) => true,
+                    });
+                }
+            });
         });
 
         builder.Services.TryAddSingleton(TimeProvider.System);
@@ -180,7 +204,9 @@ public sealed class GovShareNode : IAsyncDisposable
     public Uri ExchangeAddress => Address("https");
 
     /// <summary>The management listener's address, with the real port once started.</summary>
-    public Uri ManagementAddress => Address("http");
+    public Uri ManagementAddress => Options.ManagementUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+        ? Address("https", skip: 1)
+        : Address("http");
 
     public async ValueTask DisposeAsync()
     {
@@ -189,10 +215,11 @@ public sealed class GovShareNode : IAsyncDisposable
         _data.Dispose();
     }
 
-    private Uri Address(string scheme)
+    private Uri Address(string scheme, int skip = 0)
     {
+        // Listeners are added exchange first, management second: with both on https the order tells them apart.
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-        return new Uri(addresses.First(a => a.StartsWith(scheme + "://", StringComparison.Ordinal)));
+        return new Uri(addresses.Where(a => a.StartsWith(scheme + "://", StringComparison.Ordinal)).Skip(skip).First());
     }
 
     private static Task SeparateListeners(HttpContext context, RequestDelegate next)

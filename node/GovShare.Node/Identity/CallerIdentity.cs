@@ -10,13 +10,17 @@ public enum CallerKind
 
     /// <summary>Another GovShare node (共享平台) of the hierarchy.</summary>
     Node,
+
+    /// <summary>A person of a node's operating unit, on the management listener only.</summary>
+    Operator,
 }
 
 /// <summary>
 /// Who is calling, as read from the SAN URI of a validated client certificate:
-/// <c>govshare:dept/&lt;division&gt;/&lt;credit-code&gt;</c> or <c>govshare:node/&lt;division&gt;</c>.
+/// <c>govshare:dept/&lt;division&gt;/&lt;credit-code&gt;</c>, <c>govshare:node/&lt;division&gt;</c> or
+/// <c>govshare:operator/&lt;division&gt;/&lt;id&gt;</c>.
 /// </summary>
-public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string? CreditCode)
+public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string? CreditCode, string? OperatorId = null)
 {
     /// <summary>The URI scheme of every GovShare identity.</summary>
     public const string Scheme = "govshare";
@@ -24,16 +28,26 @@ public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string
     internal const string KindClaim = "govshare:kind";
     internal const string DivisionClaim = "govshare:division";
     internal const string CreditCodeClaim = "govshare:credit-code";
+    internal const string OperatorIdClaim = "govshare:operator-id";
 
     /// <summary>The identity as its SAN URI, e.g. <c>govshare:dept/530100/11530100MB0000001X</c>.</summary>
-    public string Uri => Kind == CallerKind.Department
-        ? $"{Scheme}:dept/{DivisionCode}/{CreditCode}"
-        : $"{Scheme}:node/{DivisionCode}";
+    public string Uri => Kind switch
+    {
+        CallerKind.Department => $"{Scheme}:dept/{DivisionCode}/{CreditCode}",
+        CallerKind.Operator => $"{Scheme}:operator/{DivisionCode}/{OperatorId}",
+        _ => $"{Scheme}:node/{DivisionCode}",
+    };
 
     public static CallerIdentity Department(string divisionCode, string creditCode) =>
         new(CallerKind.Department, divisionCode, creditCode);
 
     public static CallerIdentity ForNode(string divisionCode) => new(CallerKind.Node, divisionCode, null);
+
+    public static CallerIdentity Operator(string divisionCode, string operatorId) => new(CallerKind.Operator, divisionCode, null, operatorId);
+
+    /// <summary>An operator id: 1-64 of <c>a-z 0-9 . _ -</c>, e.g. the person's staff number or login.</summary>
+    public static bool IsOperatorId(string? id) =>
+        id is { Length: > 0 and <= 64 } && id.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '_' or '-');
 
     /// <summary>Parses a SAN URI; null when it is not a well-formed GovShare identity.</summary>
     public static CallerIdentity? TryParse(string? uri)
@@ -49,6 +63,7 @@ public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string
             ["dept", var division, var code] when Kernel.DivisionCode.IsValid(division) && Identity.CreditCode.IsValid(code)
                 => Department(division, code),
             ["node", var division] when Kernel.DivisionCode.IsValid(division) => ForNode(division),
+            ["operator", var division, var id] when Kernel.DivisionCode.IsValid(division) && IsOperatorId(id) => Operator(division, id),
             _ => null,
         };
     }
@@ -65,6 +80,11 @@ public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string
         if (CreditCode is not null)
         {
             claims.Add(new Claim(CreditCodeClaim, CreditCode));
+        }
+
+        if (OperatorId is not null)
+        {
+            claims.Add(new Claim(OperatorIdClaim, OperatorId));
         }
 
         return new ClaimsPrincipal(new ClaimsIdentity(claims, authenticationType));
@@ -85,6 +105,6 @@ public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string
             return null;
         }
 
-        return new CallerIdentity(parsed, division, principal.FindFirst(CreditCodeClaim)?.Value);
+        return new CallerIdentity(parsed, division, principal.FindFirst(CreditCodeClaim)?.Value, principal.FindFirst(OperatorIdClaim)?.Value);
     }
 }

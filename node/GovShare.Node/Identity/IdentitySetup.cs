@@ -69,13 +69,25 @@ public static partial class IdentitySetup
         var caller = CallerIdentity.TryParse(TrustMaterial.UriOf(certificate));
         if (caller is null)
         {
-            context.Fail(CertificateRefusedException.Unrecognised("The certificate has no SAN URI of the form govshare:dept/<division>/<credit-code> or govshare:node/<division>."));
+            context.Fail(CertificateRefusedException.Unrecognised("The certificate has no SAN URI of the form govshare:dept/<division>/<credit-code>, govshare:node/<division> or govshare:operator/<division>/<id>."));
             return Task.CompletedTask;
         }
 
-        if (Refusal(context.HttpContext.RequestServices.GetRequiredService<CrlStore>().CheckChain(certificate)) is { } refusal)
+        var services = context.HttpContext.RequestServices;
+        var crls = services.GetRequiredService<CrlStore>();
+        if (Refusal(crls.CheckChain(certificate)) is { } refusal)
         {
             context.Fail(refusal);
+            return Task.CompletedTask;
+        }
+
+        // The chain is valid; now whether its CA may speak for this identity at all.
+        var issuer = crls.IssuerOf(certificate);
+        var issuersIssuer = issuer is null ? null : crls.IssuerOf(issuer);
+        if (services.GetRequiredService<TrustMaterial>().Scope.Refusal(caller, issuer, issuersIssuer) is { } outOfScope)
+        {
+            LogOutOfScope(services.GetRequiredService<ILoggerFactory>().CreateLogger("GovShare.Node.Identity"), caller.Uri, issuer?.Subject ?? "(unknown)", outOfScope.Message);
+            context.Fail(outOfScope);
             return Task.CompletedTask;
         }
 
@@ -101,6 +113,17 @@ public static partial class IdentitySetup
     {
         if (context.User.Identity?.IsAuthenticated == true && await context.Connection.GetClientCertificateAsync() is { } certificate)
         {
+            // Operators manage the node, departments and nodes exchange: a certificate opens one
+            // listener only, so a department's key cannot register departments, nor an operator's
+            // pull data. Checked here, per request, because the validation cache knows no listener.
+            if (WrongListener(context) is { } wrong)
+            {
+                var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("GovShare.Node.Identity");
+                LogRefused(logger, certificate.Subject, certificate.SerialNumber, wrong.ProblemType, wrong.Message);
+                await Problem.WriteAsync(context, StatusCodes.Status401Unauthorized, wrong.ProblemType, wrong.Title, wrong.Message);
+                return;
+            }
+
             var crls = context.RequestServices.GetRequiredService<CrlStore>();
             if (Refusal(crls.CheckChain(certificate)) is { } refusal)
             {
@@ -112,6 +135,27 @@ public static partial class IdentitySetup
         }
 
         await next(context);
+    }
+
+    private static CertificateRefusedException? WrongListener(HttpContext context)
+    {
+        if (CallerIdentity.FromPrincipal(context.User) is not { } caller)
+        {
+            return null;
+        }
+
+        var onManagement = ListenerTag.Of(context) == Listener.Management;
+        if (onManagement == (caller.Kind == CallerKind.Operator))
+        {
+            return null;
+        }
+
+        return new CertificateRefusedException(
+            ProblemTypes.WrongListener,
+            "This certificate is not for this listener",
+            onManagement
+                ? $"{caller.Uri} is not an operator: the management listener takes only operator certificates (govshare:operator/<division>/<id>, 'govshare certs operator')."
+                : $"{caller.Uri} is an operator certificate: operators use the management listener, not the exchange listener.");
     }
 
     private static async Task OnChallenge(CertificateChallengeContext context)
@@ -128,6 +172,9 @@ public static partial class IdentitySetup
         context.HandleResponse();
         await Problem.WriteAsync(http, StatusCodes.Status401Unauthorized, refusal.ProblemType, refusal.Title, refusal.Message);
     }
+
+    [LoggerMessage(EventId = 1003, EventName = "IssuerOutOfScope", Level = LogLevel.Warning, Message = "Refused {Caller}: its CA {Issuer} may not speak for it: {Detail}")]
+    private static partial void LogOutOfScope(ILogger logger, string caller, string issuer, string detail);
 
     [LoggerMessage(EventId = 1001, EventName = "CertificateRefused", Level = LogLevel.Warning, Message = "Refused client certificate {Subject} (serial {Serial}): {ProblemType}: {Detail}")]
     private static partial void LogRefused(ILogger logger, string subject, string serial, string problemType, string detail);

@@ -11,8 +11,9 @@ namespace GovShare.Node.Identity;
 /// </summary>
 public sealed class TrustMaterial
 {
-    private TrustMaterial(X509Certificate2Collection roots, X509Certificate2Collection intermediates, X509Certificate2 nodeCertificate, X509Certificate2Collection nodeChain)
+    private TrustMaterial(X509Certificate2Collection roots, X509Certificate2Collection intermediates, X509Certificate2 nodeCertificate, X509Certificate2Collection nodeChain, AuthorityScope scope)
     {
+        Scope = scope;
         Roots = roots;
         Intermediates = intermediates;
         NodeCertificate = nodeCertificate;
@@ -21,6 +22,9 @@ public sealed class TrustMaterial
 
     public X509Certificate2Collection Roots { get; }
     public X509Certificate2Collection Intermediates { get; }
+
+    /// <summary>What each of those CAs may speak for.</summary>
+    public AuthorityScope Scope { get; }
 
     /// <summary>This node's certificate, with its private key: the TLS server certificate and the client certificate to other nodes.</summary>
     public X509Certificate2 NodeCertificate { get; }
@@ -44,6 +48,9 @@ public sealed class TrustMaterial
         }
 
         var intermediates = LoadBundle(options.Intermediates, $"{NodeOptions.Section}:{nameof(NodeOptions.Intermediates)}", required: false, errors);
+        var nodeIssuersSetting = $"{NodeOptions.Section}:{nameof(NodeOptions.NodeIssuers)}";
+        var nodeIssuers = string.IsNullOrWhiteSpace(options.NodeIssuers) ? roots : LoadBundle(options.NodeIssuers, nodeIssuersSetting, required: true, errors);
+        var scope = AuthorityScope.Build(roots, intermediates, nodeIssuers, nodeIssuersSetting, errors);
         X509Certificate2? node = null;
         var chain = new X509Certificate2Collection();
         var certSetting = $"{NodeOptions.Section}:{nameof(NodeOptions.Certificate)}";
@@ -99,7 +106,14 @@ public sealed class TrustMaterial
             }
         }
 
-        return new TrustMaterial(roots, intermediates, node!, chain);
+        return new TrustMaterial(roots, intermediates, node!, chain, scope);
+    }
+
+    /// <summary>The SHA-256 of a certificate's public key (its SubjectPublicKeyInfo), lower-case hex: what a link pins.</summary>
+    public static string SpkiSha256(X509Certificate2 certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        return Convert.ToHexStringLower(SHA256.HashData(certificate.PublicKey.ExportSubjectPublicKeyInfo()));
     }
 
     /// <summary>The GovShare SAN URI of a certificate, if it has exactly one.</summary>

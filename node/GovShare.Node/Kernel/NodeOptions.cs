@@ -27,9 +27,37 @@ public sealed class NodeOptions
     [Required]
     public string ExchangeUrl { get; set; } = "https://127.0.0.1:8443";
 
-    /// <summary>Liveness, readiness and operator API. Plain HTTP, so keep it on loopback.</summary>
+    /// <summary>
+    /// Liveness, readiness and operator API. <c>https://</c>: TLS with the node's certificate, and
+    /// operators present their own certificates (<c>govshare:operator/&lt;division&gt;/&lt;id&gt;</c>), so every
+    /// action names a person. <c>http://</c> (plain, keep it on loopback): only the bootstrap token
+    /// from loopback, each use logged as bootstrap.
+    /// </summary>
     [Required]
     public string ManagementUrl { get; set; } = "http://127.0.0.1:8444";
+
+    /// <summary>
+    /// Connections the exchange listener holds at once; further ones are closed as they arrive.
+    /// Bounds what idle or half-open mTLS connections can take (the management listener is not
+    /// counted, so probes and operators still get in).
+    /// </summary>
+    public int MaxConnections { get; set; } = 1000;
+
+    /// <summary>How long an idle connection is kept open between requests (Kestrel's default is 130 s).</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a client may take to complete the TLS handshake.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The slowest a request body may arrive, on average, after <see cref="MinRequestBodyGrace"/>;
+    /// a slower or stalled upload is cut (408) and its push slot freed. 8 KiB/s is well under any
+    /// government line a department pushes over, and far over a deliberate trickle.
+    /// </summary>
+    public int MinRequestBodyBytesPerSecond { get; set; } = 8 * 1024;
+
+    /// <summary>How long a request body may start slowly before <see cref="MinRequestBodyBytesPerSecond"/> applies.</summary>
+    public TimeSpan MinRequestBodyGrace { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>PEM certificate of this node (<c>govshare:node/&lt;division&gt;</c>).</summary>
     [Required]
@@ -45,6 +73,12 @@ public sealed class NodeOptions
 
     /// <summary>Optional PEM bundle of intermediate (prefecture) CAs used to build client chains.</summary>
     public string? Intermediates { get; set; }
+
+    /// <summary>
+    /// Optional PEM bundle of the CAs that may issue node certificates; by default only the roots of
+    /// <see cref="TrustAnchors"/>. Each must also be a trust anchor or an intermediate.
+    /// </summary>
+    public string? NodeIssuers { get; set; }
 
     /// <summary>Folder of CRLs (PEM or DER), one per CA; replaced files take effect without restart.</summary>
     [Required]

@@ -24,9 +24,9 @@ internal static class NodeOptionsValidator
             errors.Add($"{s}:{nameof(NodeOptions.ExchangeUrl)}: '{options.ExchangeUrl}' is not an https://<ip-or-localhost>:<port> address.");
         }
 
-        if (ParseEndpoint(options.ManagementUrl, "http") is null)
+        if (ParseEndpoint(options.ManagementUrl, "http") is null && ParseEndpoint(options.ManagementUrl, "https") is null)
         {
-            errors.Add($"{s}:{nameof(NodeOptions.ManagementUrl)}: '{options.ManagementUrl}' is not an http://<ip-or-localhost>:<port> address.");
+            errors.Add($"{s}:{nameof(NodeOptions.ManagementUrl)}: '{options.ManagementUrl}' is not an http:// or https://<ip-or-localhost>:<port> address.");
         }
 
         if (string.IsNullOrWhiteSpace(options.CrlPath))
@@ -41,6 +41,21 @@ internal static class NodeOptionsValidator
         if (options.CrlGrace < TimeSpan.Zero || options.CrlGrace > TimeSpan.FromDays(7))
         {
             errors.Add($"{s}:{nameof(NodeOptions.CrlGrace)}: {options.CrlGrace} is outside 0 to 7 days.");
+        }
+
+        if (options.MaxConnections < 1)
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.MaxConnections)}: {options.MaxConnections} must be at least 1.");
+        }
+
+        if (options.KeepAliveTimeout <= TimeSpan.Zero || options.HandshakeTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.KeepAliveTimeout)} and {nameof(NodeOptions.HandshakeTimeout)} must be positive.");
+        }
+
+        if (options.MinRequestBodyBytesPerSecond < 1 || options.MinRequestBodyGrace <= TimeSpan.FromSeconds(1))
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.MinRequestBodyBytesPerSecond)} must be at least 1 and {nameof(NodeOptions.MinRequestBodyGrace)} more than 1 s.");
         }
 
         return errors;

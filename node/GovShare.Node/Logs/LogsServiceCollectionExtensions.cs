@@ -37,6 +37,7 @@ public static class LogsServiceCollectionExtensions
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 sp.GetRequiredService<ILogger<LogWriter>>());
         });
+        services.AddSingleton<RegistryChangeLog>();
         if (configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>() is { Enabled: true })
         {
             services.AddSingleton<KafkaLogRelay>();

@@ -1,10 +1,12 @@
 using GovShare.Contract;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace GovShare.Node.Management;
 
@@ -12,13 +14,16 @@ namespace GovShare.Node.Management;
 public sealed record DepartmentRegistration(string? DivisionCode, string? CreditCode, string? Name);
 
 /// <summary>Health probes and the operator API, on the management listener only.</summary>
-public static class ManagementApi
+public static partial class ManagementApi
 {
     /// <summary>The largest request body the management listener reads.</summary>
     public const int MaxRequestBytes = 64 * 1024;
 
+    /// <summary>The operator id under which the bootstrap token acts, e.g. <c>govshare:operator/530100/bootstrap</c>.</summary>
+    public const string BootstrapOperatorId = "bootstrap";
+
     /// <summary>
-    /// Maps the health probes and the departments' registration, and returns the token-guarded
+    /// Maps the health probes and the departments' registration, and returns the operator-only
     /// <c>/v1/operator</c> group on which the composition root maps each feature's operator API.
     /// </summary>
     public static RouteGroupBuilder MapManagementApi(this IEndpointRouteBuilder endpoints)
@@ -33,21 +38,10 @@ public static class ManagementApi
             return TypedResults.Ok(new { status = "ready" });
         });
 
-        var operators = management.MapGroup("/v1/operator").AddEndpointFilter(async (context, next) =>
-        {
-            var token = context.HttpContext.RequestServices.GetRequiredService<OperatorToken>();
-            var header = context.HttpContext.Request.Headers.Authorization.ToString();
-            const string bearer = "Bearer ";
-            if (!header.StartsWith(bearer, StringComparison.Ordinal) || !token.Matches(header[bearer.Length..]))
-            {
-                return Problem.Result(StatusCodes.Status401Unauthorized, ProblemTypes.OperatorTokenInvalid, "Operator token missing or wrong", $"Send 'Authorization: Bearer <token>' with the token in the node's {OperatorToken.FileName}.");
-            }
-
-            return await next(context);
-        });
+        var operators = management.MapGroup("/v1/operator").AddEndpointFilter(AdmitOperatorAsync);
 
         operators.MapGet("/departments", IResult (DepartmentRegistry registry) => TypedResults.Ok(registry.All()));
-        operators.MapPost("/departments", IResult (DepartmentRegistration? body, DepartmentRegistry registry) =>
+        operators.MapPost("/departments", async Task<IResult> (HttpContext context, DepartmentRegistration? body, DepartmentRegistry registry, RegistryChangeLog changes) =>
         {
             if (body is null)
             {
@@ -55,15 +49,94 @@ public static class ManagementApi
             }
 
             var errors = registry.Register(body.DivisionCode ?? "", body.CreditCode ?? "", body.Name ?? "", out var registered);
-            return errors.Count > 0
-                ? Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The registration is invalid", string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors })
-                : TypedResults.Ok(registered);
+            if (errors.Count > 0)
+            {
+                return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The registration is invalid", string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors });
+            }
+
+            await changes.RecordAsync(OperatorUri(context), new RegistryChange
+            {
+                Action = RegistryAction.DepartmentRegistered,
+                DivisionCode = registered!.DivisionCode,
+                CreditCode = registered.CreditCode,
+                Name = registered.Name,
+                Since = registered.RegisteredAt,
+            }, context.RequestAborted);
+            return TypedResults.Ok(registered);
         });
-        operators.MapDelete("/departments/{creditCode}", IResult (string creditCode, DepartmentRegistry registry) =>
-            registry.Remove(creditCode)
-                ? Results.NoContent()
-                : Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such department", $"No department {creditCode} is registered."));
+        operators.MapDelete("/departments/{creditCode}", async Task<IResult> (HttpContext context, string creditCode, DepartmentRegistry registry, RegistryChangeLog changes) =>
+        {
+            var existing = registry.Find(creditCode);
+            if (existing is null || !registry.Remove(creditCode))
+            {
+                return Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such department", $"No department {creditCode} is registered.");
+            }
+
+            await changes.RecordAsync(OperatorUri(context), new RegistryChange { Action = RegistryAction.DepartmentRemoved, DivisionCode = existing.DivisionCode, CreditCode = creditCode }, context.RequestAborted);
+            return Results.NoContent();
+        });
 
         return operators;
     }
+
+    /// <summary>
+    /// Admits a person: an operator certificate of this node's division (mTLS on the management
+    /// listener), or the bootstrap token from loopback only. The token is the way in before any
+    /// operator certificate exists; its use is logged as bootstrap each time and attributed to
+    /// <c>govshare:operator/&lt;division&gt;/bootstrap</c>, so it is never mistaken for a person.
+    /// </summary>
+    private static async ValueTask<object?> AdmitOperatorAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var node = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<NodeOptions>>().Value;
+        var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("GovShare.Node.Management");
+        if (CallerIdentity.FromPrincipal(http.User) is { Kind: CallerKind.Operator } person)
+        {
+            if (person.DivisionCode != node.DivisionCode)
+            {
+                LogOperatorRefused(logger, person.Uri, http.Request.Path);
+                return Problem.Result(StatusCodes.Status403Forbidden, ProblemTypes.Forbidden, "Not an operator of this node", $"{person.Uri} operates division {person.DivisionCode}; this node is {node.DivisionCode}.");
+            }
+
+            LogOperatorAction(logger, person.Uri, http.Request.Method, http.Request.Path);
+            return await next(context);
+        }
+
+        var token = http.RequestServices.GetRequiredService<OperatorToken>();
+        var header = http.Request.Headers.Authorization.ToString();
+        const string bearer = "Bearer ";
+        if (!header.StartsWith(bearer, StringComparison.Ordinal) || !token.Matches(header[bearer.Length..]))
+        {
+            return Problem.Result(StatusCodes.Status401Unauthorized, ProblemTypes.OperatorTokenInvalid, "Operator certificate or token missing or wrong", $"Connect with an operator certificate (govshare:operator/{node.DivisionCode}/<id>, 'govshare certs operator'), or, on the node's host only, send 'Authorization: Bearer <token>' with the bootstrap token in the node's {OperatorToken.FileName}.");
+        }
+
+        if (http.Connection.RemoteIpAddress is not { } remote || !System.Net.IPAddress.IsLoopback(remote))
+        {
+            LogBootstrapRefused(logger, http.Connection.RemoteIpAddress, http.Request.Path);
+            return Problem.Result(StatusCodes.Status401Unauthorized, ProblemTypes.OperatorTokenInvalid, "The bootstrap token is accepted from loopback only", $"Off the node's host, connect with an operator certificate (govshare:operator/{node.DivisionCode}/<id>).");
+        }
+
+        var bootstrap = CallerIdentity.Operator(node.DivisionCode, BootstrapOperatorId);
+        http.User = bootstrap.ToPrincipal("operator-token");
+        LogBootstrapUsed(logger, http.Request.Method, http.Request.Path);
+        return await next(context);
+    }
+
+    /// <summary>The operator acting on this request, as admitted by <see cref="AdmitOperatorAsync"/>.</summary>
+    public static string OperatorUri(HttpContext context) =>
+        CallerIdentity.FromPrincipal(context?.User) is { Kind: CallerKind.Operator } person
+            ? person.Uri
+            : throw new InvalidOperationException("An operator endpoint ran without an operator identity.");
+
+    [LoggerMessage(EventId = 2001, EventName = "OperatorAction", Level = LogLevel.Information, Message = "Operator {Operator}: {Method} {Path}")]
+    private static partial void LogOperatorAction(ILogger logger, string @operator, string method, PathString path);
+
+    [LoggerMessage(EventId = 2002, EventName = "OperatorBootstrapTokenUsed", Level = LogLevel.Warning, Message = "Bootstrap operator token used from loopback: {Method} {Path}; issue operator certificates ('govshare certs operator') so actions name a person")]
+    private static partial void LogBootstrapUsed(ILogger logger, string method, string path);
+
+    [LoggerMessage(EventId = 2003, EventName = "OperatorBootstrapTokenRefused", Level = LogLevel.Warning, Message = "Bootstrap operator token refused from non-loopback {Remote} for {Path}")]
+    private static partial void LogBootstrapRefused(ILogger logger, System.Net.IPAddress? remote, string path);
+
+    [LoggerMessage(EventId = 2004, EventName = "OperatorOfOtherDivisionRefused", Level = LogLevel.Warning, Message = "Refused operator {Operator} of another division for {Path}")]
+    private static partial void LogOperatorRefused(ILogger logger, string @operator, string path);
 }

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using GovShare.Node.Identity;
 
 namespace GovShare.Node.Pki;
 
@@ -43,7 +44,7 @@ public sealed class CertificateAuthority
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
         var request = new CertificateRequest(new X500DistinguishedName($"CN={name}, O=GovShare, C=CN"), key, HashAlgorithmName.SHA384);
-        AddCaExtensions(request, pathLength: 1);
+        AddCaExtensions(request, pathLength: 1, divisionCode);
         using var self = request.CreateSelfSigned(now.AddMinutes(-5), now.Add(validity));
         return Persist(folder, self, key, new CaState { Id = "root", DivisionCode = divisionCode });
     }
@@ -53,7 +54,7 @@ public sealed class CertificateAuthority
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP384);
         var request = new CertificateRequest(new X500DistinguishedName($"CN={name}, O=GovShare, C=CN"), key, HashAlgorithmName.SHA384);
-        AddCaExtensions(request, pathLength: 0);
+        AddCaExtensions(request, pathLength: 0, divisionCode);
         request.CertificateExtensions.Add(CertificateRevocationListBuilder.BuildCrlDistributionPointExtension([CrlDistributionPoint]));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false));
         var notAfter = Min(now.Add(validity), Certificate.NotAfter);
@@ -144,9 +145,14 @@ public sealed class CertificateAuthority
         return builder.Build(Certificate, number, now.Add(validity), HashAlgorithmName.SHA384, rsaSignaturePadding: null, thisUpdate: now);
     }
 
-    private static void AddCaExtensions(CertificateRequest request, int pathLength)
+    private static void AddCaExtensions(CertificateRequest request, int pathLength, string divisionCode)
     {
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, pathLength, true));
+        // The division this CA speaks for, in the CA certificate itself: a node bounds every leaf
+        // the CA issues by it and never takes a leaf's word for its own scope.
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddUri(new Uri(AuthorityScope.CaUri(divisionCode)));
+        request.CertificateExtensions.Add(san.Build(false));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
     }

@@ -38,6 +38,17 @@ public sealed record LeafProfile(
             dnsNames,
             ipAddresses);
 
+    /// <summary>An operator's client certificate (a person of the node's operating unit): clientAuth only.</summary>
+    public static LeafProfile Operator(string divisionCode, string operatorId, string name, DateTimeOffset notBefore, DateTimeOffset notAfter) =>
+        new(
+            $"CN={Escape($"{name} ({operatorId})")}, OU={divisionCode}, O=GovShare, C=CN",
+            CallerIdentity.Operator(divisionCode, operatorId).Uri,
+            [ClientAuth],
+            notBefore,
+            notAfter,
+            [],
+            []);
+
     private static string Escape(string value) =>
         value.Contains(',', StringComparison.Ordinal) || value.Contains('"', StringComparison.Ordinal) || value.Contains('=', StringComparison.Ordinal)
             ? "\"" + value.Replace("\"", "\\\"", StringComparison.Ordinal) + "\""

@@ -107,11 +107,34 @@ public sealed class PkiFolder(string path)
         return Write($"dept-{divisionCode}-{creditCode}", issuer, LeafProfile.Department(divisionCode, creditCode, name, notBefore, notAfter));
     }
 
-    /// <summary>Issues a node certificate and writes <c>issued/node-&lt;division&gt;.crt/.key</c>.</summary>
+    /// <summary>
+    /// Issues a node certificate from the root (a node vouches for departments across the tree, so
+    /// only the root speaks for nodes) and writes <c>issued/node-&lt;division&gt;.crt/.key</c>.
+    /// </summary>
     public IssuedFiles IssueNode(string divisionCode, DateTimeOffset notBefore, DateTimeOffset notAfter, IReadOnlyList<string> dnsNames, IReadOnlyList<IPAddress> ipAddresses)
     {
+        var root = Root();
+        if (!DivisionCode.IsWithin(divisionCode, root.DivisionCode))
+        {
+            throw new ArgumentException($"'{divisionCode}' is outside {root.DivisionCode}.", nameof(divisionCode));
+        }
+
+        return Write($"node-{divisionCode}", root, LeafProfile.ForNode(divisionCode, notBefore, notAfter, dnsNames, ipAddresses));
+    }
+
+    /// <summary>
+    /// Issues an operator's client certificate from the CA of the operator's division and writes
+    /// <c>issued/operator-&lt;division&gt;-&lt;id&gt;.crt/.key</c>.
+    /// </summary>
+    public IssuedFiles IssueOperator(string divisionCode, string operatorId, string name, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    {
+        if (!CallerIdentity.IsOperatorId(operatorId))
+        {
+            throw new ArgumentException($"'{operatorId}' is not an operator id (1-64 of a-z, 0-9, '.', '_', '-').", nameof(operatorId));
+        }
+
         var issuer = IssuerFor(divisionCode);
-        return Write($"node-{divisionCode}", issuer, LeafProfile.ForNode(divisionCode, notBefore, notAfter, dnsNames, ipAddresses));
+        return Write($"operator-{divisionCode}-{operatorId}", issuer, LeafProfile.Operator(divisionCode, operatorId, name, notBefore, notAfter));
     }
 
     /// <summary>Issues any profile (tests use this for deliberately bad certificates) under the given file name.</summary>

@@ -32,6 +32,17 @@ public sealed class OperatorCommandsTests : IDisposable
 
         Assert.Equal(ExitCodes.Ok, await Run("certs", "revoke", "--pki", pki, "--serial", issued.SerialNumber));
 
+        // Each CA names its division; node certificates come from the root, operators' from their division's CA.
+        var folder = new PkiFolder(pki);
+        Assert.Equal("530000", AuthorityScope.DivisionOf(folder.Root().Certificate));
+        Assert.Equal("530100", AuthorityScope.DivisionOf(folder.IssuerFor("530102").Certificate));
+        using var node = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(Path.Combine(pki, "issued", "node-530100.crt"));
+        Assert.Equal(folder.Root().Certificate.Subject, node.Issuer);
+        Assert.Equal(ExitCodes.Ok, await Run("certs", "operator", "--pki", pki, "--division", "530100", "--id", "zhang.wei", "--name", "Zhang Wei"));
+        using var person = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(Path.Combine(pki, "issued", "operator-530100-zhang.wei.crt"));
+        Assert.Equal("govshare:operator/530100/zhang.wei", TrustMaterial.UriOf(person));
+        Assert.Equal(folder.IssuerFor("530100").Certificate.Subject, person.Issuer);
+
         Assert.Contains(new PkiFolder(pki).IssuerFor("530102").Revoked, r => string.Equals(r.Serial, issued.SerialNumber, StringComparison.OrdinalIgnoreCase));
     }
 
@@ -46,7 +57,10 @@ public sealed class OperatorCommandsTests : IDisposable
         Assert.Equal(ExitCodes.Failed, await Run("certs", "root", "--pki", pki)); // never overwrites a key
         Assert.Equal(rootKey, File.ReadAllText(Path.Combine(pki, "ca", "root", "ca.key")));
         Assert.Equal(ExitCodes.Usage, await Run("certs", "intermediate", "--pki", pki, "--division", "520100")); // not in Yunnan
-        Assert.Equal(ExitCodes.Usage, await Run("certs", "node", "--pki", pki, "--division", "530100")); // no intermediate
+        Assert.Equal(ExitCodes.Usage, await Run("certs", "dept", "--pki", pki, "--division", "530100", "--credit-code", TestPki.NewCreditCode(), "--name", "x")); // no intermediate
+        Assert.Equal(ExitCodes.Usage, await Run("certs", "operator", "--pki", pki, "--division", "530100", "--id", "zhang.wei", "--name", "x")); // no intermediate
+        Assert.Equal(ExitCodes.Usage, await Run("certs", "operator", "--pki", pki, "--division", "530000", "--id", "Zhang Wei", "--name", "x")); // not an id
+        Assert.Equal(ExitCodes.Ok, await Run("certs", "node", "--pki", pki, "--division", "530100")); // from the root: no intermediate needed
         Assert.Equal(ExitCodes.Usage, await Run("certs", "dept", "--pki", pki, "--division", "530000", "--credit-code", "not-a-code", "--name", "x"));
         Assert.Equal(ExitCodes.Usage, await Run("certs", "revoke", "--pki", pki, "--serial", "00DEADBEEF"));
         Assert.Equal(ExitCodes.Usage, await Run("certs", "node", "--pki", pki, "--division", "530000", "--ip", "not-an-ip"));

@@ -7,7 +7,7 @@ namespace GovShare.Node.Tests.Functional;
 
 /// <summary>
 /// A real development PKI in a temporary folder: the Yunnan root, prefecture intermediates
-/// and node certificates for 530000, 530100 and 530300. Certificates for departments are
+/// and node certificates (from the root) for 530000, 530100 and 530300. Certificates for departments are
 /// issued on demand, each a real key pair.
 /// </summary>
 public sealed class TestPki : IDisposable
@@ -60,6 +60,36 @@ public sealed class TestPki : IDisposable
     {
         var files = Folder.Issue(fileName, Folder.IssuerFor(division), profile);
         return new TestDepartment(division, "", "custom", Load(files), files);
+    }
+
+    /// <summary>Issues an arbitrary profile from a named CA: <c>root</c> or a prefecture's division (how an overreaching CA is played).</summary>
+    public TestDepartment IssueFrom(string caId, string fileName, LeafProfile profile)
+    {
+        var issuer = Folder.AllAuthorities().Single(ca => ca.Id == caId);
+        var files = Folder.Issue(fileName, issuer, profile);
+        return new TestDepartment(profile.IdentityUri, "", "custom", Load(files), files);
+    }
+
+    /// <summary>Another valid node certificate for <paramref name="division"/>, from the root, with a new key (a re-keyed node, or an impostor with a stolen issuance).</summary>
+    public X509Certificate2 IssueAnotherNodeCertificate(string division, string fileName)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return Load(Folder.Issue(fileName, Folder.Root(), LeafProfile.ForNode(division, now.AddMinutes(-5), now.AddDays(30), ["localhost"], [IPAddress.Loopback])));
+    }
+
+    /// <summary>Issues an operator certificate (from the CA of <paramref name="division"/>) and loads it with its key.</summary>
+    public TestDepartment IssueOperator(string division, string id, string name = "Test Operator")
+    {
+        var now = DateTimeOffset.UtcNow;
+        var files = Folder.IssueOperator(division, id, name, now.AddMinutes(-5), now.AddDays(30));
+        return new TestDepartment(division, "", name, Load(files), files);
+    }
+
+    /// <summary>The SHA-256 of the test node's key: what a link to it pins.</summary>
+    public string NodeKey(string division)
+    {
+        using var certificate = NodeCertificate(division);
+        return TrustMaterial.SpkiSha256(certificate);
     }
 
     /// <summary>The certificate (with key) of the test node of <paramref name="division"/>.</summary>

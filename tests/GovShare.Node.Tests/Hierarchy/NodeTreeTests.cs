@@ -46,8 +46,8 @@ public sealed class NodeTreeTests : IAsyncLifetime
         _qujing = await TestNode.StartAsync(_pki, "530300", Fast);
         foreach (var child in new[] { _kunming, _qujing })
         {
-            Assert.Empty(Links(_province).Link(child.Division, LinkRole.Child, child.ExchangeAddress.ToString(), out _));
-            Assert.Empty(Links(child).Link("530000", LinkRole.Parent, _province.ExchangeAddress.ToString(), out _));
+            Assert.Empty(Links(_province).Link(child.Division, LinkRole.Child, child.ExchangeAddress.ToString(), _pki.NodeKey(child.Division), out _));
+            Assert.Empty(Links(child).Link("530000", LinkRole.Parent, _province.ExchangeAddress.ToString(), _pki.NodeKey("530000"), out _));
         }
 
         _provider = _pki.IssueDepartment("530100", name: "Kunming Public Security Bureau");

@@ -20,7 +20,7 @@ public sealed class OnBehalfOfTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _province = await TestNode.StartAsync(_pki, "530000");
-        Assert.Empty(Links.Link("530100", LinkRole.Child, "https://127.0.0.1:1", out _));
+        Assert.Empty(Links.Link("530100", LinkRole.Child, "https://127.0.0.1:1", _pki.NodeKey("530100"), out _));
     }
 
     public async Task DisposeAsync()
@@ -99,7 +99,7 @@ public sealed class OnBehalfOfTests : IAsyncLifetime
     [InlineData("530300", LinkRole.Child, "http://127.0.0.1:1")] // not https
     public void Link_Impossible_RefusedWithReason(string division, LinkRole role, string url)
     {
-        Assert.NotEmpty(Links.Link(division, role, url, out var link));
+        Assert.NotEmpty(Links.Link(division, role, url, _pki.NodeKey("530300"), out var link));
         Assert.Null(link);
         Assert.Null(Links.Find(division));
     }

@@ -27,7 +27,7 @@ public sealed partial class LayerTests
         ["Exchange"] = ["Kernel", "Desensitisation", "Identity", "Logs", "Catalog", "Requests"],
         ["Hierarchy"] = ["Kernel", "Identity", "Logs", "Catalog"],
         ["Evaluation"] = ["Kernel", "Calendar", "Identity", "Logs", "Catalog", "Requests", "Exchange"],
-        ["Management"] = ["Kernel", "Identity"],
+        ["Management"] = ["Kernel", "Identity", "Logs"],
         ["Hosting"] = ["Kernel", "Calendar", "Desensitisation", "Identity", "Pki", "Logs", "Catalog", "Requests", "Exchange", "Hierarchy", "Evaluation", "Management"],
     };
 

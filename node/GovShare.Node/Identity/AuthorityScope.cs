@@ -1,0 +1,118 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using GovShare.Contract;
+using GovShare.Node.Kernel;
+
+namespace GovShare.Node.Identity;
+
+/// <summary>
+/// What each CA the node knows may speak for. A CA names its own division in its certificate
+/// (SAN URI <c>govshare:ca/&lt;division&gt;</c>, written by <c>govshare certs</c>); a certificate it
+/// issues is believed only for identities inside that division, and node certificates only from
+/// the CAs named for nodes (the roots, unless <c>Node:NodeIssuers</c> names others). The scope
+/// comes from the CA certificate, which the node holds from its own settings: never from the leaf,
+/// which is exactly what an overreaching CA controls.
+/// </summary>
+public sealed class AuthorityScope
+{
+    private const string CaPrefix = CallerIdentity.Scheme + ":ca/";
+
+    // Keyed by the SHA-256 of the CA certificate: subjects can repeat across PKIs, bytes cannot.
+    private readonly Dictionary<string, string> _divisions;
+    private readonly HashSet<string> _nodeIssuers;
+    private readonly HashSet<string> _roots;
+
+    private AuthorityScope(Dictionary<string, string> divisions, HashSet<string> nodeIssuers, HashSet<string> roots)
+    {
+        _divisions = divisions;
+        _nodeIssuers = nodeIssuers;
+        _roots = roots;
+    }
+
+    /// <summary>The SAN URI naming a CA's division, e.g. <c>govshare:ca/530300</c>.</summary>
+    public static string CaUri(string divisionCode) => CaPrefix + divisionCode;
+
+    /// <summary>The division a CA certificate names for itself, or null when it names none.</summary>
+    public static string? DivisionOf(X509Certificate2 ca)
+    {
+        var uri = TrustMaterial.UriOf(ca);
+        return uri is not null && uri.StartsWith(CaPrefix, StringComparison.Ordinal) && DivisionCode.IsValid(uri[CaPrefix.Length..])
+            ? uri[CaPrefix.Length..]
+            : null;
+    }
+
+    /// <summary>
+    /// Reads every CA's division; a CA that names none is a setting error (the node would
+    /// otherwise have to guess what it may speak for).
+    /// </summary>
+    internal static AuthorityScope Build(X509Certificate2Collection roots, X509Certificate2Collection intermediates, X509Certificate2Collection nodeIssuers, string nodeIssuersSetting, List<string> errors)
+    {
+        var divisions = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (bundle, setting) in new[] { (roots, nameof(NodeOptions.TrustAnchors)), (intermediates, nameof(NodeOptions.Intermediates)) })
+        {
+            foreach (var ca in bundle)
+            {
+                if (DivisionOf(ca) is { } division)
+                {
+                    divisions[Key(ca)] = division;
+                }
+                else
+                {
+                    errors.Add($"{NodeOptions.Section}:{setting}: the CA '{ca.Subject}' names no division (SAN URI govshare:ca/<division>): a CA speaks only for its own division; re-create it with 'govshare certs'.");
+                }
+            }
+        }
+
+        var issuers = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var ca in nodeIssuers)
+        {
+            if (!divisions.ContainsKey(Key(ca)))
+            {
+                errors.Add($"{nodeIssuersSetting}: '{ca.Subject}' is not one of the node's trust anchors or intermediates.");
+            }
+
+            issuers.Add(Key(ca));
+        }
+
+        return new AuthorityScope(divisions, issuers, roots.Select(Key).ToHashSet(StringComparer.Ordinal));
+    }
+
+    /// <summary>
+    /// Why <paramref name="issuer"/> may not speak for <paramref name="identity"/>, or null when it
+    /// may. <paramref name="issuersIssuer"/> is the CA above an intermediate: an intermediate is
+    /// believed only within the division of the root that made it.
+    /// </summary>
+    public CertificateRefusedException? Refusal(CallerIdentity identity, X509Certificate2? issuer, X509Certificate2? issuersIssuer)
+    {
+        ArgumentNullException.ThrowIfNull(identity);
+        if (issuer is null || !_divisions.TryGetValue(Key(issuer), out var scope))
+        {
+            return OutOfScope($"Rule: a certificate speaks only through a CA this node knows; the issuer of {identity.Uri} is not one of its anchors or intermediates.");
+        }
+
+        if (!_roots.Contains(Key(issuer)))
+        {
+            if (issuersIssuer is null || !_divisions.TryGetValue(Key(issuersIssuer), out var above) || !DivisionCode.IsWithin(scope, above))
+            {
+                return OutOfScope($"Rule: a CA speaks only for its own division; the CA '{issuer.Subject}' ({CaUri(scope)}) lies outside the division of the CA that made it.");
+            }
+        }
+
+        if (identity.Kind == CallerKind.Node && !_nodeIssuers.Contains(Key(issuer)))
+        {
+            return OutOfScope($"Rule: node certificates come only from the root CA (or a CA named in {NodeOptions.Section}:{nameof(NodeOptions.NodeIssuers)}); {identity.Uri} was issued by '{issuer.Subject}' ({CaUri(scope)}), which may not issue node certificates.");
+        }
+
+        if (!DivisionCode.IsWithin(identity.DivisionCode, scope))
+        {
+            return OutOfScope($"Rule: a CA speaks only for its own division; '{issuer.Subject}' ({CaUri(scope)}) issued {identity.Uri}, which lies outside {scope}.");
+        }
+
+        return null;
+    }
+
+    private static CertificateRefusedException OutOfScope(string detail) =>
+        new(ProblemTypes.IssuerOutOfScope, "The issuing CA may not speak for this identity", detail);
+
+    private static string Key(X509Certificate2 certificate) => certificate.GetCertHashString(HashAlgorithmName.SHA256);
+}
