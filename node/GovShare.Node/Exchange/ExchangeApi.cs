@@ -249,7 +249,20 @@ public static partial class ExchangeApi
             return;
         }
 
-        await using var reader = datasets.OpenRead(version);
+        DatasetReader reader;
+        try
+        {
+            reader = datasets.OpenRead(version);
+        }
+        catch (IOException ex)
+        {
+            // A segment file lost (e.g. a rename a power cut undid): the previous versions are intact.
+            LogPullFailed(logger, exchangeId.Value, entry.ResourceCode, ProblemTypes.DatasetUnreadable, 0, 0, ex.GetType().Name);
+            await Refuse(context, 500, ProblemTypes.DatasetUnreadable, "The stored version cannot be read", $"Version {version.Version} of {entry.ResourceCode} could not be opened; the operator has been told through the node's log.");
+            return;
+        }
+
+        await using var readerScope = reader;
         Schema sourceSchema;
         try
         {

@@ -357,6 +357,39 @@ public sealed class PushValueRulesTests : IAsyncLifetime
         Assert.Contains(_f.Node.Logs, l => l.Contains("PullFailed", StringComparison.Ordinal) && l.Contains(id, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Pull_ClientGoesAwayMidStream_Logged499WithRowsAndBytesDelivered()
+    {
+        const int total = 200_000;
+        Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, total)).StatusCode);
+        string id;
+        using (var client = _f.Node.Client(_f.Provider.Certificate))
+        {
+            using var response = await client.SendAsync(Pull(Unconditional, "audit"), HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            id = response.Headers.GetValues(GovShareHeaders.ExchangeId).Single();
+            await using var body = await response.Content.ReadAsStreamAsync();
+            var buffer = new byte[64 * 1024];
+            Assert.True(await body.ReadAsync(buffer) > 0);
+        }
+
+        // The connection is gone; the node notices on its next write and logs what got out.
+        LogRecord? record = null;
+        for (var i = 0; i < 600 && record is null; i++)
+        {
+            record = ExchangeRecords().SingleOrDefault(r => r.ExchangeId == id);
+            if (record is null)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        Assert.NotNull(record);
+        Assert.Equal(499, record.Status);
+        Assert.InRange(record.Rows, 0, total - 1);
+        Assert.InRange(record.Bytes, 1, long.MaxValue);
+    }
+
     private List<LogRecord> ExchangeRecords() =>
         LogStore.ForDataFolder(_f.Node.DataPath).ReadEntries(LogKind.Exchange).Select(e => e.Record).OfType<LogRecord>().ToList();
 
