@@ -84,6 +84,15 @@ public static class ProblemTypes
     public const string RequestBodyTooSlow = Prefix + "request-body-too-slow";
     public const string LogUnavailable = Prefix + "log-unavailable";
 
+    /// <summary>A pushed value breaks its item's rule (required, length, date, timestamp or decimal range); the <c>errors</c> extension names item, batch, row and rule.</summary>
+    public const string InvalidValue = Prefix + "invalid-value";
+
+    /// <summary>A masking rule does not fit the type of the item it masks (e.g. a range bucket on text).</summary>
+    public const string MaskingRuleMismatch = Prefix + "masking-rule-mismatch";
+
+    /// <summary>A stored version could not be read back; in the exchange log, why a pull ended early.</summary>
+    public const string DatasetUnreadable = Prefix + "dataset-unreadable";
+
     // Evaluation.
 
     /// <summary>A violation's status does not take the asked change (rectified is final; a status is not set twice).</summary>

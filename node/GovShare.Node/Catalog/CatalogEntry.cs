@@ -106,13 +106,22 @@ public sealed record CatalogEntry
         foreach (var item in Items)
         {
             var type = ItemDataType.Parse(item.DataType);
-            builder.Field(new Field(item.Name, type.ToArrowType(), item.Nullable,
-                [new KeyValuePair<string, string>(ItemIdMetadataKey, item.Id)]));
+            List<KeyValuePair<string, string>> metadata = [new(ItemIdMetadataKey, item.Id)];
+            if (item.Length is { } length)
+            {
+                // The store checks pushed values against it (characters for utf8, bytes for binary).
+                metadata.Add(new(ItemLengthMetadataKey, length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+
+            builder.Field(new Field(item.Name, type.ToArrowType(), item.Nullable, metadata));
         }
 
         builder.Metadata(ResourceCodeMetadataKey, ResourceCode);
         return builder.Build();
     }
+
+    /// <summary>Field metadata key carrying the item's length (utf8: characters; binary: bytes), when the catalog sets one.</summary>
+    public const string ItemLengthMetadataKey = "govshare:item-length";
 
     /// <summary>Field metadata key carrying the stable item id.</summary>
     public const string ItemIdMetadataKey = "govshare:item-id";

@@ -211,6 +211,10 @@ public static class CatalogValidator
             if (item.Masking is not null)
             {
                 Masking(errors, path + ".masking", item.Masking);
+                if (type is not null && item.Masking.TypeMismatch(type.ToArrowType()) is { } mismatch)
+                {
+                    errors.Add(new(path + ".masking", "masking.notForType", $"item '{item.Id}': {mismatch}"));
+                }
             }
         }
 

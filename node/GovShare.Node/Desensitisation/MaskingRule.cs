@@ -116,6 +116,29 @@ public sealed record MaskingRule(
         return errors;
     }
 
+    /// <summary>
+    /// Null when this rule can mask items of <paramref name="itemType"/>, else why not: checked when
+    /// a catalog entry or a grant is written, so no pull ever meets a rule its item cannot take.
+    /// </summary>
+    public string? TypeMismatch(Apache.Arrow.Types.IArrowType itemType)
+    {
+        ArgumentNullException.ThrowIfNull(itemType);
+        if (!Enum.IsDefined(Kind) || ColumnMasker.OutputTypeOf(Kind, itemType) is not null)
+        {
+            return null;
+        }
+
+        var fits = Kind switch
+        {
+            MaskingKind.KeepEnds => "utf8, int32 and int64",
+            MaskingKind.Pseudonym => "utf8, binary, int32 and int64",
+            MaskingKind.GeneraliseDate => "date32, timestamp and utf8",
+            MaskingKind.Bucket => "int32, int64 and float64",
+            _ => "no type",
+        };
+        return $"the masking rule {Kind} is not defined for {itemType.Name} items; it masks {fits} items";
+    }
+
     // Records compare lists by reference; a rule is a value, so compare the boundaries' contents.
     public bool Equals(MaskingRule? other) =>
         other is not null

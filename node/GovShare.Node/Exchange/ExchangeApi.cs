@@ -133,14 +133,8 @@ public static partial class ExchangeApi
                 using (batch)
                 {
                     // The catalog's schema, carrying item ids, over the pushed arrays in catalog order: no copy.
+                    // The store checks every value against its item before writing (ArrowValueException).
                     var canonical = new RecordBatch(expected, columns.Select(batch.Column), batch.Length);
-                    var nulls = NullsInRequiredItems(expected, canonical);
-                    if (nulls is not null)
-                    {
-                        await Refuse(context, 400, ProblemTypes.SchemaMismatch, "A required item has no value", nulls);
-                        return;
-                    }
-
                     await push.WriteAsync(canonical, context.RequestAborted);
                 }
             }
@@ -164,6 +158,20 @@ public static partial class ExchangeApi
             LogPushRefused(logger, exchangeId.Value, entry.ResourceCode, ex.Code);
             await step.RecordAsync(StatusCodes.Status400BadRequest, ProblemTypes.InvalidArrowStream);
             await ExchangeProblems.InvalidArrowStream(ex, exchangeId).ExecuteAsync(context);
+        }
+        catch (ArrowValueException ex)
+        {
+            LogPushRefused(logger, exchangeId.Value, entry.ResourceCode, ex.Violations.Count > 0 ? ex.Violations[0].Rule : "invalid-value");
+            var errors = ex.Violations.Select(v => new Dictionary<string, object?>
+            {
+                ["item"] = v.Item,
+                ["batch"] = v.Batch,
+                ["row"] = v.Row,
+                ["rule"] = v.Rule,
+                ["count"] = v.Count,
+                ["message"] = v.Message,
+            }).ToList();
+            await Refuse(context, 400, ProblemTypes.InvalidValue, "Pushed values break their items' rules", ex.Message, new() { ["errors"] = errors, ["more"] = ex.More });
         }
         catch (DatasetSchemaMismatchException ex)
         {
@@ -256,8 +264,33 @@ public static partial class ExchangeApi
             return;
         }
 
-        await using var reader = datasets.OpenRead(version);
-        var sourceSchema = await reader.ReadSchemaAsync(context.RequestAborted);
+        DatasetReader reader;
+        try
+        {
+            reader = datasets.OpenRead(version);
+        }
+        catch (IOException ex)
+        {
+            // A segment file lost (e.g. a rename a power cut undid): the previous versions are intact.
+            LogPullFailed(logger, exchangeId.Value, entry.ResourceCode, ProblemTypes.DatasetUnreadable, 0, 0, ex.GetType().Name);
+            await Refuse(context, 500, ProblemTypes.DatasetUnreadable, "The stored version cannot be read", $"Version {version.Version} of {entry.ResourceCode} could not be opened; the operator has been told through the node's log.");
+            return;
+        }
+
+        await using var readerScope = reader;
+        Schema sourceSchema;
+        try
+        {
+            sourceSchema = await reader.ReadSchemaAsync(context.RequestAborted);
+        }
+        catch (ArrowInputException ex)
+        {
+            // A damaged stored file: the node's fault, said plainly and logged, never a bare 500.
+            LogPullFailed(logger, exchangeId.Value, entry.ResourceCode, ProblemTypes.DatasetUnreadable, 0, 0, ex.Code);
+            await Refuse(context, 500, ProblemTypes.DatasetUnreadable, "The stored version cannot be read", $"Version {version.Version} of {entry.ResourceCode} could not be read back; the operator has been told through the node's log.");
+            return;
+        }
+
         // Stored columns carry their item id, so an item renamed in the catalog since the push is
         // still found; an item added since has no data in this version yet.
         var columns = StoredColumns(sourceSchema);
@@ -271,13 +304,29 @@ public static partial class ExchangeApi
         var delivered = decision.Items!.Where(i => columns.ContainsKey(i.Item.Id)).ToList();
         step.Items = delivered.Select(i => i.Item.Id).ToList();
         var key = delivered.Any(i => i.Masking.Kind == MaskingKind.Pseudonym) ? PseudonymKey.Derive(secret.Secret, caller.Uri) : null;
-        using var projection = ItemProjection.Create(sourceSchema, delivered.Select(i => new ProjectedItem(columns[i.Item.Id], i.Item.Name, i.Masking)).ToList(), key);
+        ItemProjection projection;
+        try
+        {
+            projection = ItemProjection.Create(sourceSchema, delivered.Select(i => new ProjectedItem(columns[i.Item.Id], i.Item.Name, i.Masking)).ToList(), key);
+        }
+        catch (ItemProjectionException ex)
+        {
+            // A rule that does not fit its item's type (written before rules were checked, or the
+            // item's type changed since the grant): the rule's problem, not the server's.
+            LogPullRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, ProblemTypes.MaskingRuleMismatch);
+            await Refuse(context, 409, ProblemTypes.MaskingRuleMismatch, "A masking rule does not fit its item", string.Join(" ", ex.Errors), new() { ["errors"] = ex.Errors });
+            return;
+        }
 
+        using var projectionScope = projection;
         context.Response.ContentType = accept;
         // Arrow's writer emits many small pieces (metadata, each buffer, padding); unbuffered, each
-        // would be its own flush and TLS record. 64 KiB chunks keep the wire full.
-        await using var buffered = new BufferedStream(context.Response.Body, 64 * 1024);
+        // would be its own flush and TLS record. 64 KiB chunks keep the wire full. `wire` counts
+        // what reached the transport, `body` what was produced: a pull cut short logs the former.
+        var wire = new CountingStream(context.Response.Body);
+        await using var buffered = new BufferedStream(wire, 64 * 1024);
         var body = new CountingStream(buffered);
+        var delivery = new DeliveryMarks();
         long rows = 0;
         var generation = grants.Generation;
         ArrowStreamWriter? arrow = null;
@@ -305,8 +354,8 @@ public static partial class ExchangeApi
                         if (grants.Find(grant.Id) is not { } current || !current.IsEffective(time.GetUtcNow()))
                         {
                             LogPullCut(logger, exchangeId.Value, entry.ResourceCode, grant.Id);
-                            step.Rows = rows;
-                            step.Bytes = body.Written;
+                            step.Rows = delivery.RowsDelivered(wire.Written);
+                            step.Bytes = wire.Written;
                             await step.RecordAsync(StatusCodes.Status403Forbidden, ProblemTypes.NoGrant);
                             context.Abort();
                             return;
@@ -324,6 +373,7 @@ public static partial class ExchangeApi
                     }
 
                     rows += output.Length;
+                    delivery.Mark(body.Written, rows);
                 }
             }
 
@@ -354,9 +404,30 @@ public static partial class ExchangeApi
         catch (Exception ex) when (ex is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
         {
             LogPullAborted(logger, exchangeId.Value, entry.ResourceCode);
-            step.Rows = rows;
-            step.Bytes = body.Written;
+            step.Rows = delivery.RowsDelivered(wire.Written);
+            step.Bytes = wire.Written;
             await step.RecordAsync(ClientClosedRequest);
+        }
+#pragma warning disable CA1031 // Whatever ends a pull early must still leave its exchange-log record (Art. 28).
+        catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested)
+#pragma warning restore CA1031
+        {
+            // Anything else after the answer began (a damaged stored file, a value a representation
+            // cannot spell): the stream is cut without its end, and the log says how far it got and why.
+            var why = ex is ArrowInputException ? ProblemTypes.DatasetUnreadable : ProblemTypes.Internal;
+            step.Rows = delivery.RowsDelivered(wire.Written);
+            step.Bytes = wire.Written;
+            LogPullFailed(logger, exchangeId.Value, entry.ResourceCode, why, step.Rows, step.Bytes, ex is ArrowInputException input ? input.Code : ex.GetType().Name);
+            try
+            {
+                await step.RecordAsync(StatusCodes.Status500InternalServerError, why);
+            }
+            catch (LogUnavailableException)
+            {
+                // Nothing more can be done: the stream is cut below either way.
+            }
+
+            context.Abort();
         }
         finally
         {
@@ -482,19 +553,6 @@ public static partial class ExchangeApi
         return columns;
     }
 
-    private static string? NullsInRequiredItems(Schema expected, RecordBatch batch)
-    {
-        for (var c = 0; c < batch.ColumnCount; c++)
-        {
-            if (!expected.GetFieldByIndex(c).IsNullable && batch.Column(c).NullCount > 0)
-            {
-                return $"Item '{expected.GetFieldByIndex(c).Name}' may not be null, but {batch.Column(c).NullCount} values are.";
-            }
-        }
-
-        return null;
-    }
-
     /// <summary>The representation the client asked for; Arrow when it did not say.</summary>
     private static string? Representation(string accept)
     {
@@ -563,6 +621,9 @@ public static partial class ExchangeApi
 
     [LoggerMessage(EventId = 4114, EventName = "PullAborted", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: pull of {ResourceCode} broke off by the client")]
     private static partial void LogPullAborted(ILogger logger, string exchangeId, string resourceCode);
+
+    [LoggerMessage(EventId = 4115, EventName = "PullFailed", Level = LogLevel.Error, Message = "Exchange {ExchangeId}: pull of {ResourceCode} failed ({ProblemType}) after {Rows} rows, {Bytes} bytes: {Cause}")]
+    private static partial void LogPullFailed(ILogger logger, string exchangeId, string resourceCode, string problemType, long rows, long bytes, string cause);
 }
 
 /// <summary>
@@ -622,6 +683,28 @@ internal sealed class PushGate(int capacity, int perDepartment)
 
 /// <summary>The node's pseudonym secret, loaded once.</summary>
 internal sealed record PseudonymSecretHolder(byte[] Secret);
+
+/// <summary>
+/// Where each pulled batch ended in the produced bytes, so a pull cut short can log the rows
+/// whose bytes all reached the transport, not those still in a buffer.
+/// </summary>
+internal sealed class DeliveryMarks
+{
+    private readonly Queue<(long End, long Rows)> _marks = new();
+    private long _delivered;
+
+    public void Mark(long end, long rows) => _marks.Enqueue((end, rows));
+
+    public long RowsDelivered(long reachedTransport)
+    {
+        while (_marks.TryPeek(out var mark) && mark.End <= reachedTransport)
+        {
+            _delivered = _marks.Dequeue().Rows;
+        }
+
+        return _delivered;
+    }
+}
 
 /// <summary>Counts the bytes written through it, for the exchange log's volume.</summary>
 internal sealed class CountingStream(Stream inner) : Stream

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
 
@@ -214,6 +215,11 @@ internal static partial class RequestChecks
 
             var masking = items[i].Masking ?? item.Masking ?? MaskingRule.None;
             Masking(errors, path + ".masking", masking);
+            if (ItemDataType.TryParse(item.DataType, out var type) && masking.TypeMismatch(type.ToArrowType()) is { } mismatch)
+            {
+                errors.Add(new(path + ".masking", "masking.notForType", $"item '{item.Id}': {mismatch}"));
+            }
+
             granted.Add(new GrantedItem(item.Id, masking));
         }
 

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using GovShare.Contract;
 using GovShare.Node.Catalog;
+using GovShare.Node.Desensitisation;
 using GovShare.Node.Identity;
 using GovShare.Node.Management;
 using GovShare.Node.Tests.Functional;
@@ -158,6 +159,27 @@ public sealed class CatalogApiTests(CatalogNodeFixture fixture) : IClassFixture<
         var resources = await CatalogHttp.Json(await client.GetAsync("v1/catalog/resources"));
         Assert.Equal(1, resources.GetProperty("total").GetInt32());
         Assert.Equal(1, resources.GetProperty("entries")[0].GetProperty("version").GetInt32());
+        Assert.Equal(changesBefore, await ChangeCount());
+    }
+
+    [Fact]
+    public async Task Write_MaskingRuleNotForTheItemsType_400NamingItemAndRuleNothingChanged()
+    {
+        var (police, client) = Department();
+        var good = CatalogHttp.Entry("301005/000001", police);
+        var bucketOnText = good with
+        {
+            Items = [good.Items[0], good.Items[1] with { Masking = MaskingRule.Bucket(18, 60) }, good.Items[2] with { Masking = MaskingRule.KeepEnds(1, 1) }],
+        };
+        var changesBefore = await ChangeCount();
+
+        var response = await CatalogHttp.Send(client, HttpMethod.Post, "v1/catalog", bucketOnText);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
+        var errors = problem.GetProperty("errors").EnumerateArray().Select(e => (Path: e.GetProperty("path").GetString(), Code: e.GetProperty("code").GetString(), Message: e.GetProperty("message").GetString()!)).ToList();
+        Assert.Contains(errors, e => e is { Path: "items[1].masking", Code: "masking.notForType" } && e.Message.Contains("full_name", StringComparison.Ordinal) && e.Message.Contains("Bucket", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e is { Path: "items[2].masking", Code: "masking.notForType" } && e.Message.Contains("KeepEnds", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("v1/catalog/301005-000001")).StatusCode);
         Assert.Equal(changesBefore, await ChangeCount());
     }
 

@@ -305,4 +305,106 @@ public sealed class DatasetStoreTests : IDisposable
         Assert.Empty(SegmentFiles());
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    [InlineData(40)]
+    public async Task Write_Utf8AndBinaryOffsetsNotStartingAtZero_StoredCanonicallyReadBackExactly(int firstOffset)
+    {
+        // Arrays as a sender may build them: offsets starting at firstOffset over a data buffer with
+        // that many bytes before the first value (and some after the last).
+        string?[] names = ["张三", null, "", "欧阳娜娜", "Zhao Liu"];
+        var schema = new Schema.Builder()
+            .Field(f => f.Name("name").DataType(StringType.Default).Nullable(true))
+            .Field(f => f.Name("photo").DataType(BinaryType.Default).Nullable(true))
+            .Build();
+        var text = Shifted(StringType.Default, names.Select(n => n is null ? null : System.Text.Encoding.UTF8.GetBytes(n)).ToArray(), firstOffset);
+        var bytes = Shifted(BinaryType.Default, names.Select(n => n is null ? null : System.Text.Encoding.UTF8.GetBytes(n + "!")).ToArray(), firstOffset);
+        using var batch = new RecordBatch(schema, [ArrowArrayFactory.BuildArray(text), ArrowArrayFactory.BuildArray(bytes)], names.Length);
+
+        var version = await PushAsync(PushMode.Replace, batch);
+
+        var file = await File.ReadAllBytesAsync(Path.Combine(_store.Folder, version.Segments[0].File));
+        var frame = ArrowSamples.Frames(file)[1];
+        foreach (var offsetsBuffer in new[] { 1, 4 })
+        {
+            // Stored canonically: each offsets buffer starts at 0.
+            var (offset, _, _) = frame.Metadata.Buffers[offsetsBuffer];
+            Assert.Equal(0, System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(frame.BodyStart + (int)offset)));
+        }
+
+        await using var reader = _store.OpenRead(version);
+        var read = new List<(string?, string?)>();
+        await foreach (var stored in reader.ReadBatchesAsync())
+        {
+            using (stored)
+            {
+                var s = (StringArray)stored.Column(0);
+                var b = (BinaryArray)stored.Column(1);
+                read.AddRange(Enumerable.Range(0, stored.Length).Select(i => ((string?)s.GetString(i), b.IsNull(i) ? null : System.Text.Encoding.UTF8.GetString(b.GetBytes(i)))));
+            }
+        }
+
+        Assert.Equal(names.Select(n => (n, n is null ? null : n + "!")), read);
+    }
+
+    [Fact]
+    public async Task Commit_RecordsTheSha256OfEachSegmentFile_AndKeepsItAcrossRestart()
+    {
+        var first = await PushAsync(PushMode.Replace, ArrowSamples.People(10, 0));
+        var second = await PushAsync(PushMode.Append, ArrowSamples.People(5, 1));
+
+        foreach (var segment in second.Segments)
+        {
+            var actual = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(_store.Folder, segment.File))));
+            Assert.Equal(actual, segment.Sha256);
+        }
+
+        Assert.Equal(first.Segments[0].Sha256, second.Segments[0].Sha256);
+        Restart();
+        Assert.Equal(second.Segments, _store.Latest(Resource)!.Segments);
+    }
+
+    [Fact]
+    public async Task Write_ValueBreakingItsRule_RefusedAndNothingPublished()
+    {
+        // The rules travel with the schema, so every writer of a version enforces them.
+        var schema = new Schema.Builder()
+            .Field(new Field("code", StringType.Default, false, [new(GovShare.Node.Catalog.CatalogEntry.ItemIdMetadataKey, "code"), new(GovShare.Node.Catalog.CatalogEntry.ItemLengthMetadataKey, "3")]))
+            .Build();
+        using var batch = new RecordBatch(schema, [new StringArray.Builder().Append("abc").Append("云南省").Append("abcd").AppendNull().Build()], 4);
+
+        var refused = await Assert.ThrowsAsync<ArrowValueException>(() => PushAsync(PushMode.Replace, batch));
+
+        Assert.Equal([("code", 0, 3, "required"), ("code", 0, 2, "length")], refused.Violations.Select(v => (v.Item, v.Batch, v.Row, v.Rule)));
+        Assert.Null(_store.Latest(Resource));
+        Assert.Empty(SegmentFiles());
+    }
+
+    /// <summary>A variable-length array whose offsets start at <paramref name="first"/>, with junk before and after the values.</summary>
+    private static ArrayData Shifted(IArrowType type, byte[]?[] values, int first)
+    {
+        var data = new List<byte>(Enumerable.Repeat((byte)0xEE, first));
+        var offsets = new List<int> { first };
+        var validity = new byte[(values.Length + 7) / 8];
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (values[i] is { } v)
+            {
+                data.AddRange(v);
+                validity[i >> 3] |= (byte)(1 << (i & 7));
+            }
+
+            offsets.Add(data.Count);
+        }
+
+        data.AddRange([0xEE, 0xEE, 0xEE]);
+        var offsetBytes = new byte[offsets.Count * 4];
+        for (var i = 0; i < offsets.Count; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(offsetBytes.AsSpan(i * 4), offsets[i]);
+        }
+
+        return new ArrayData(type, values.Length, values.Count(v => v is null), 0, [new ArrowBuffer(validity), new ArrowBuffer(offsetBytes), new ArrowBuffer(data.ToArray())]);
+    }
 }

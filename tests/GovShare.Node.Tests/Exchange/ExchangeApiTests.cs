@@ -378,7 +378,9 @@ public sealed class ExchangeApiTests : IAsyncLifetime
 
         var response = await client.PostAsync(DataPath(Unconditional), ArrowContent(await StreamAsync([broken])));
 
-        await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, ProblemTypes.SchemaMismatch);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, ProblemTypes.InvalidValue);
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal(("id_number", 0, 1, "required"), (error.GetProperty("item").GetString(), error.GetProperty("batch").GetInt32(), error.GetProperty("row").GetInt32(), error.GetProperty("rule").GetString()));
         AssertNoVersion(Unconditional);
     }
 

@@ -75,7 +75,8 @@ public sealed class SafeArrowReaderMutationTests(ITestOutputHelper output)
     private static string Describe(Dictionary<string, int> outcomes) =>
         string.Join(", ", outcomes.OrderByDescending(o => o.Value).Select(o => $"{o.Key}={o.Value}"));
 
-    private static (byte[] Input, string How) Mutate(Random random, byte[][] seeds)
+    /// <summary>One mutant of one of <paramref name="seeds"/>: also the push fuzz's mutator (<see cref="PushMutationFuzzTests"/>).</summary>
+    internal static (byte[] Input, string How) Mutate(Random random, byte[][] seeds)
     {
         var seed = seeds[random.Next(seeds.Length)];
         var input = (byte[])seed.Clone();

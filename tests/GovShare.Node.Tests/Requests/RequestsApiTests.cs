@@ -29,6 +29,7 @@ public sealed class RequestsNodeFixture : IAsyncLifetime
 public sealed class RequestsApiTests(RequestsNodeFixture fixture) : IClassFixture<RequestsNodeFixture>
 {
     private static readonly string[] BadItems = ["full_name", "户籍地址", "full_name"];
+    private static readonly double[] AgeBoundaries = [18, 60];
     private static int _sequence;
 
     private TestNode Node => fixture.Node;
@@ -215,6 +216,34 @@ public sealed class RequestsApiTests(RequestsNodeFixture fixture) : IClassFixtur
         Assert.Equal(1, (await Get(user, "v1/requests")).GetArrayLength());
         Assert.Equal("submitted", (await Get(user, $"v1/requests/{id}")).GetProperty("status").GetString());
         Assert.Equal(changes, (await Get(op, "v1/operator/requests/changes?limit=10000")).GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Decision_MaskingRuleNotForTheItemsType_400NamingItemAndRuleNoGrant()
+    {
+        var (police, provider) = Department(Node);
+        var (_, user) = Department(Node);
+        var code = NewCode();
+        await CreateEntryAsync(provider, police, code);
+        var id = (await Ok(await Post(user, "v1/requests", Application(code, Today, Today.AddDays(30), "full_name", "birth_date")), HttpStatusCode.Created)).GetProperty("id").GetString();
+
+        // A range bucket on a text item and a pseudonym on a date: each would fail every pull.
+        var response = await Post(provider, $"v1/requests/{id}/decision", new
+        {
+            outcome = "approve",
+            items = new object[]
+            {
+                new { item = "full_name", masking = new { kind = "bucket", boundaries = AgeBoundaries } },
+                new { item = "birth_date", masking = new { kind = "pseudonym" } },
+            },
+        });
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
+        var errors = problem.GetProperty("errors").EnumerateArray().ToList();
+        Assert.Contains(errors, e => e.GetProperty("path").GetString() == "items[0].masking" && e.GetProperty("code").GetString() == "masking.notForType"
+            && e.GetProperty("message").GetString()!.Contains("full_name", StringComparison.Ordinal) && e.GetProperty("message").GetString()!.Contains("Bucket", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.GetProperty("path").GetString() == "items[1].masking" && e.GetProperty("message").GetString()!.Contains("Pseudonym", StringComparison.Ordinal));
+        Assert.Equal("submitted", (await Get(user, $"v1/requests/{id}")).GetProperty("status").GetString());
     }
 
     [Fact]

@@ -215,6 +215,7 @@ internal sealed class ArrowFramingGuard : Stream
             throw new ArrowInputException(ArrowInputError.LayoutMismatch, $"Record batch {Batches} has {message.BufferCount} buffers; its schema needs {buffers}.");
         }
 
+        CheckBufferPlacement(message);
         foreach (var (length, _) in message.Nodes)
         {
             if (length != message.Rows)
@@ -225,6 +226,40 @@ internal sealed class ArrowFramingGuard : Stream
 
         LastBatch = message;
         Batches++;
+    }
+
+    /// <summary>
+    /// Each non-empty buffer starts 8-byte aligned and shares no byte with another. Apache.Arrow
+    /// reads either, but the JavaScript reader refuses unaligned buffers, and overlapping ones
+    /// would let one value be two: the stored file must be what every reader reads alike.
+    /// </summary>
+    private void CheckBufferPlacement(ArrowMessageMetadata message)
+    {
+        var placed = new List<(long Offset, long Length, int Index)>(message.Buffers.Count);
+        for (var i = 0; i < message.Buffers.Count; i++)
+        {
+            var (offset, length, _) = message.Buffers[i];
+            if (length == 0)
+            {
+                continue;
+            }
+
+            if (offset % 8 != 0)
+            {
+                throw new ArrowInputException(ArrowInputError.UnalignedBuffer, $"Record batch {Batches}: buffer {i} starts at body offset {offset}, not a multiple of 8.");
+            }
+
+            placed.Add((offset, length, i));
+        }
+
+        placed.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+        for (var i = 1; i < placed.Count; i++)
+        {
+            if (placed[i].Offset < placed[i - 1].Offset + placed[i - 1].Length)
+            {
+                throw new ArrowInputException(ArrowInputError.OverlappingBuffers, $"Record batch {Batches}: buffers {placed[i - 1].Index} and {placed[i].Index} overlap in the body.");
+            }
+        }
     }
 
     private async ValueTask EndAsync(byte[] prefix, CancellationToken cancellationToken)

@@ -78,6 +78,12 @@ public enum ArrowInputError
     /// <summary>The Arrow reader refused the input in a way the checks before it did not foresee.</summary>
     ReaderFailure,
 
+    /// <summary>A record batch buffer does not start at a multiple of 8 bytes in the body (other Arrow readers refuse it).</summary>
+    UnalignedBuffer,
+
+    /// <summary>Two record batch buffers share bytes of the body.</summary>
+    OverlappingBuffers,
+
     /// <summary>Reading the underlying transport failed (the sender went away, a disk error).</summary>
     TransportFailure,
 }
@@ -144,6 +150,8 @@ public sealed class ArrowInputException : Exception
         ArrowInputError.InvalidUtf8 => "arrow-invalid-utf8",
         ArrowInputError.ReaderFailure => "arrow-reader-failure",
         ArrowInputError.TransportFailure => "arrow-transport-failure",
+        ArrowInputError.UnalignedBuffer => "arrow-unaligned-buffer",
+        ArrowInputError.OverlappingBuffers => "arrow-overlapping-buffers",
         _ => "arrow-unknown",
     };
 }

@@ -31,7 +31,8 @@ public sealed record DatasetStoreOptions
 /// <param name="File">File name inside the store folder.</param>
 /// <param name="Rows">Rows in the file.</param>
 /// <param name="Bytes">Size of the file.</param>
-public sealed record DatasetSegment(string File, long Rows, long Bytes);
+/// <param name="Sha256">Lower-case hex SHA-256 of the file as the node wrote it; null for segments written before checksums were recorded.</param>
+public sealed record DatasetSegment(string File, long Rows, long Bytes, string? Sha256 = null);
 
 /// <summary>A published version of a resource's dataset, as recorded in LiteDB.</summary>
 public sealed record DatasetVersion(
@@ -200,9 +201,10 @@ public sealed class DatasetStore : IDisposable
         });
         try
         {
-            var writer = new ArrowStreamWriter(file, schema, leaveOpen: true);
+            var hashing = new HashingStream(file);
+            var writer = new ArrowStreamWriter(hashing, schema, leaveOpen: true);
             await writer.WriteStartAsync(cancellationToken).ConfigureAwait(false);
-            return new DatasetPush(this, resourceCode, mode, schema, fingerprint, exchangeId, temp, file, writer);
+            return new DatasetPush(this, resourceCode, mode, schema, fingerprint, exchangeId, temp, file, hashing, writer);
         }
         catch
         {
@@ -370,6 +372,7 @@ public sealed class DatasetStore : IDisposable
             ["file"] = s.File,
             ["rows"] = s.Rows,
             ["bytes"] = s.Bytes,
+            ["sha256"] = s.Sha256 is null ? BsonValue.Null : new BsonValue(s.Sha256),
         })),
     };
 
@@ -383,23 +386,30 @@ public sealed class DatasetStore : IDisposable
         DateTimeOffset.FromUnixTimeMilliseconds(d["dataUpdatedAt"].AsInt64),
         d["exchangeId"].AsString,
         Enum.Parse<PushMode>(d["mode"].AsString),
-        [.. d["segments"].AsArray.Select(s => new DatasetSegment(s["file"].AsString, s["rows"].AsInt64, s["bytes"].AsInt64))]);
+        [.. d["segments"].AsArray.Select(s => new DatasetSegment(s["file"].AsString, s["rows"].AsInt64, s["bytes"].AsInt64, s["sha256"].IsString ? s["sha256"].AsString : null))]);
 }
 
 /// <summary>
 /// A push being written: batches go to a temporary file; <see cref="CommitAsync"/> fsyncs,
 /// renames and records the version; disposing without commit removes the file.
+/// Every batch is checked against its items' value rules and written in canonical form
+/// (<see cref="ItemValueValidator"/>, <see cref="ArrowCanonicalForm"/>), whatever push mode
+/// produced it: what is stored, every pull can deliver.
 /// </summary>
 public sealed class DatasetPush : IAsyncDisposable
 {
     private readonly DatasetStore _store;
     private readonly FileStream _file;
+    private readonly HashingStream _hashing;
     private readonly ArrowStreamWriter _writer;
+    private readonly ItemValueValidator _values;
     private bool _done;
 
-    internal DatasetPush(DatasetStore store, string resourceCode, PushMode mode, Schema schema, string fingerprint, ExchangeId exchangeId, string tempPath, FileStream file, ArrowStreamWriter writer)
+    internal DatasetPush(DatasetStore store, string resourceCode, PushMode mode, Schema schema, string fingerprint, ExchangeId exchangeId, string tempPath, FileStream file, HashingStream hashing, ArrowStreamWriter writer)
     {
         _store = store;
+        _hashing = hashing;
+        _values = ItemValueValidator.ForSchema(schema);
         ResourceCode = resourceCode;
         Mode = mode;
         Schema = schema;
@@ -421,11 +431,15 @@ public sealed class DatasetPush : IAsyncDisposable
     /// <summary>Rows written so far.</summary>
     public long Rows { get; private set; }
 
+    /// <summary>Record batches written so far (empty ones included).</summary>
+    public int Batches { get; private set; }
+
     internal string Fingerprint { get; }
 
     internal string TempPath { get; }
 
-    /// <summary>Appends a validated batch of the push's schema.</summary>
+    /// <summary>Appends a framing-validated batch of the push's schema, after checking its values.</summary>
+    /// <exception cref="ArrowValueException">A value breaks its item's rule; nothing of the batch is written.</exception>
     public async Task WriteAsync(RecordBatch batch, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(batch);
@@ -435,8 +449,10 @@ public sealed class DatasetPush : IAsyncDisposable
             throw new ArgumentException("The batch's schema is not the push's schema.", nameof(batch));
         }
 
-        await _writer.WriteRecordBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+        _values.Validate(batch, Batches);
+        await _writer.WriteRecordBatchAsync(ArrowCanonicalForm.Canonicalise(batch), cancellationToken).ConfigureAwait(false);
         Rows += batch.Length;
+        Batches++;
     }
 
     /// <summary>
@@ -455,7 +471,7 @@ public sealed class DatasetPush : IAsyncDisposable
         _done = true;
         try
         {
-            var segment = new DatasetSegment(ExchangeId.Value + DatasetStore.SegmentExtension, Rows, bytes);
+            var segment = new DatasetSegment(ExchangeId.Value + DatasetStore.SegmentExtension, Rows, bytes, _hashing.Finish());
             return await _store.PublishAsync(this, segment, dataUpdatedAt, cancellationToken).ConfigureAwait(false);
         }
         catch
@@ -474,8 +490,70 @@ public sealed class DatasetPush : IAsyncDisposable
 
         _done = true;
         _writer.Dispose();
+        _hashing.Finish();
         await _file.DisposeAsync().ConfigureAwait(false);
         _store.Abandon(this);
+    }
+}
+
+/// <summary>
+/// Hashes what the writer writes on its way to the file, so the checksum recorded with a
+/// version is of the bytes the node wrote, without reading the file again.
+/// </summary>
+internal sealed class HashingStream(Stream inner) : Stream
+{
+    private readonly System.Security.Cryptography.IncrementalHash _hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+    private string? _result;
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    /// <summary>The lower-case hex SHA-256 of everything written; the hash is released after the first call.</summary>
+    public string Finish()
+    {
+        if (_result is null)
+        {
+            _result = Convert.ToHexStringLower(_hash.GetHashAndReset());
+            _hash.Dispose();
+        }
+
+        return _result;
+    }
+
+    public override void Flush() => inner.Flush();
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        _hash.AppendData(buffer);
+        inner.Write(buffer);
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        _hash.AppendData(buffer.Span);
+        await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && _result is null)
+        {
+            _hash.Dispose();
+        }
+
+        base.Dispose(disposing);
     }
 }
 
