@@ -69,6 +69,9 @@ public static class ProblemTypes
     public const string NodeBusy = Prefix + "node-busy";
     public const string LogUnavailable = Prefix + "log-unavailable";
 
+    /// <summary>507: the node's disk is (nearly) full; the push was not published. Retry later.</summary>
+    public const string InsufficientStorage = Prefix + "insufficient-storage";
+
     // Evaluation.
 
     /// <summary>A violation's status does not take the asked change (rectified is final; a status is not set twice).</summary>

@@ -43,6 +43,16 @@ internal static class NodeOptionsValidator
             errors.Add($"{s}:{nameof(NodeOptions.CrlGrace)}: {options.CrlGrace} is outside 0 to 7 days.");
         }
 
+        if (options.DrainTimeout < TimeSpan.Zero || options.DrainTimeout > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.DrainTimeout)}: {options.DrainTimeout} is outside 0 to 10 minutes.");
+        }
+
+        if (options.MinFreeBytes < 0)
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.MinFreeBytes)}: {options.MinFreeBytes} is negative.");
+        }
+
         return errors;
     }
 

@@ -100,7 +100,7 @@ public sealed class KafkaLogRelay : BackgroundService
                     var (confirmed, failure) = await ProduceAsync(topic, batch).ConfigureAwait(false);
                     if (confirmed > 0)
                     {
-                        SetWatermark(log, batch[confirmed - 1].Sequence);
+                        SetWatermark(log, batch[confirmed - 1]);
                         LogsDiagnostics.RelayShipped(_logger, log, batch[confirmed - 1].Sequence);
                     }
 
@@ -291,35 +291,53 @@ public sealed class KafkaLogRelay : BackgroundService
         }
     }
 
-    private string WatermarkPath(LogKind log) => Path.Combine(_writer.Store.FolderOf(log), "shipped");
+    private string WatermarkPath(LogKind log) => Path.Combine(_writer.Store.FolderOf(log), LogStore.WatermarkFile);
 
-    private long ReadWatermark(LogKind log)
+    private long ReadWatermark(LogKind log) => LogStore.ReadWatermark(_writer.Store, log)?.Sequence ?? 0;
+
+    /// <summary>
+    /// Write-then-rename, fsync'd: a crash leaves the old or the new watermark, never a torn one.
+    /// The hash goes with the sequence so that start-up recovery can tell a record Kafka already
+    /// holds from a rewritten one, and refuses to start rather than ship a second version of it.
+    /// </summary>
+    private void SetWatermark(LogKind log, LogEntry entry)
     {
-        var path = WatermarkPath(log);
-        return File.Exists(path) && long.TryParse(File.ReadAllText(path).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var seq) ? seq : 0;
-    }
-
-    /// <summary>Write-then-rename, fsync'd: a crash leaves the old or the new watermark, never a torn one.</summary>
-    private void SetWatermark(LogKind log, long sequence)
-    {
-        var path = WatermarkPath(log);
-        var temp = path + ".tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            file.Write(Encoding.ASCII.GetBytes(sequence.ToString(CultureInfo.InvariantCulture) + "\n"));
-            file.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, path, overwrite: true);
-        DirectorySync.Flush(Path.GetDirectoryName(path)!);
+        LogStore.ReplaceFile(WatermarkPath(log), Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{entry.Sequence} {entry.Hash}\n")));
         lock (_shipped)
         {
-            _shipped[log] = sequence;
+            _shipped[log] = entry.Sequence;
         }
     }
 
+    /// <summary>
+    /// Ships everything durable — in a node, the closing checkpoints too: the host stops the server
+    /// (drain) first and <see cref="LogCloser"/> just before this — for at most
+    /// <see cref="KafkaOptions.StopFlushTimeout"/>, then stops and flushes the producer. What Kafka
+    /// did not confirm by then stays in the outbox and is shipped after the next start.
+    /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        var started = TimeProvider.System.GetTimestamp();
+        using (var bound = new CancellationTokenSource(_kafka.StopFlushTimeout))
+        {
+            while (!bound.IsCancellationRequested && ExecuteTask is { IsCompleted: false } && Enum.GetValues<LogKind>().Any(log => Shipped(log) < _writer.DurableSequence(log)))
+            {
+                try
+                {
+                    await Task.Delay(50, bound.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+
+        foreach (var log in Enum.GetValues<LogKind>().Where(log => Shipped(log) < _writer.DurableSequence(log)))
+        {
+            LogsDiagnostics.RelayStopIncomplete(_logger, log, Shipped(log), _writer.DurableSequence(log), TimeProvider.System.GetElapsedTime(started).TotalSeconds);
+        }
+
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         lock (_producerLock)
         {
