@@ -29,6 +29,7 @@ public sealed class KafkaLogRelay : BackgroundService
     private readonly ILogger<KafkaLogRelay> _logger;
     private readonly Lock _producerLock = new();
     private readonly Dictionary<LogKind, long> _shipped = [];
+    private readonly Dictionary<LogKind, string?> _shippedHash = [];
     private IProducer<string?, byte[]>? _producer;
     private bool _producerFatal;
     private long _deliveryFailures;
@@ -50,7 +51,9 @@ public sealed class KafkaLogRelay : BackgroundService
 
         foreach (var log in Enum.GetValues<LogKind>())
         {
-            _shipped[log] = ReadWatermark(log);
+            var watermark = LogStore.ReadWatermark(_writer.Store, log);
+            _shipped[log] = watermark?.Sequence ?? 0;
+            _shippedHash[log] = watermark?.Hash;
         }
     }
 
@@ -94,6 +97,18 @@ public sealed class KafkaLogRelay : BackgroundService
                     if (batch.Count == 0)
                     {
                         await Task.Delay(RetryDelay, stoppingToken).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    if (ShippedHash(log) is { } confirmedHash && batch[0].Sequence == shipped + 1 && batch[0].PreviousHash != confirmedHash)
+                    {
+                        // The record after the last one Kafka confirmed does not link to it: the local
+                        // log was rewritten since. Shipping it would put a second version of the chain
+                        // in Kafka, so nothing more of this log is shipped (start-up refuses it too).
+                        LogsDiagnostics.RelayDiverged(_logger, log, batch[0].Sequence);
+                        cursor.Dispose();
+                        cursor = null;
+                        await Task.Delay(TimeSpan.FromSeconds(30), stoppingToken).ConfigureAwait(false);
                         continue;
                     }
 
@@ -291,9 +306,15 @@ public sealed class KafkaLogRelay : BackgroundService
         }
     }
 
-    private string WatermarkPath(LogKind log) => Path.Combine(_writer.Store.FolderOf(log), LogStore.WatermarkFile);
+    private string? ShippedHash(LogKind log)
+    {
+        lock (_shipped)
+        {
+            return _shippedHash[log];
+        }
+    }
 
-    private long ReadWatermark(LogKind log) => LogStore.ReadWatermark(_writer.Store, log)?.Sequence ?? 0;
+    private string WatermarkPath(LogKind log) => Path.Combine(_writer.Store.FolderOf(log), LogStore.WatermarkFile);
 
     /// <summary>
     /// Write-then-rename, fsync'd: a crash leaves the old or the new watermark, never a torn one.
@@ -306,6 +327,7 @@ public sealed class KafkaLogRelay : BackgroundService
         lock (_shipped)
         {
             _shipped[log] = entry.Sequence;
+            _shippedHash[log] = entry.Hash;
         }
     }
 

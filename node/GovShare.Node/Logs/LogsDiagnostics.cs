@@ -38,6 +38,9 @@ internal static partial class LogsDiagnostics
     [LoggerMessage(6017, LogLevel.Warning, "Stopping: Kafka did not confirm the {Log} log beyond sequence {Shipped} of {Durable} within {Seconds} s; the rest is shipped after the next start.", EventName = "RelayStopIncomplete")]
     public static partial void RelayStopIncomplete(ILogger logger, LogKind log, long shipped, long durable, double seconds);
 
+    [LoggerMessage(6018, LogLevel.Critical, "The {Log} log's record {Sequence} does not follow the record Kafka confirmed last: the local log was rewritten after it was shipped. Nothing more of it is shipped; compare with 'govshare log verify --data <folder> --kafka <servers>'.", EventName = "RelayDiverged")]
+    public static partial void RelayDiverged(ILogger logger, LogKind log, long sequence);
+
     [LoggerMessage(6010, LogLevel.Warning, "Kafka did not confirm {Count} {Log} log records from sequence {Sequence} ({Reason}); they are sent again.", EventName = "RelayDeliveryFailed")]
     public static partial void RelayDeliveryFailed(ILogger logger, int count, LogKind log, long sequence, string reason);
 

@@ -9,6 +9,7 @@ using GovShare.Node.Exchange.Datasets;
 using GovShare.Node.Logs;
 using GovShare.Node.Management;
 using GovShare.Node.Tests.Exchange;
+using Xunit.Abstractions;
 
 namespace GovShare.Node.Tests.Functional;
 
@@ -17,7 +18,7 @@ namespace GovShare.Node.Tests.Functional;
 /// push and pull: it stops taking connections, lets the exchanges in progress finish, signs its
 /// closing checkpoints and exits 0 within the drain timeout; every acknowledged exchange is logged.
 /// </summary>
-public sealed class NodeShutdownTests : IDisposable
+public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
 {
     private readonly TestPki _pki = new();
 
@@ -108,6 +109,7 @@ public sealed class NodeShutdownTests : IDisposable
 
             Assert.True(await node.WaitForExitAsync(drain + TimeSpan.FromSeconds(30)), "the node did not exit after the signal");
             signalled.Stop();
+            output.WriteLine($"SIG{signal}: exited {node.Process.ExitCode} {signalled.Elapsed.TotalSeconds:F1} s after the signal (the gated push held it {2.0:F0} s); {acknowledged.Count} exchanges acknowledged");
             await stop.CancelAsync();
             await Task.WhenAll(workers);
             Assert.True(node.Process.ExitCode == 0, $"exit code {node.Process.ExitCode}:\n{string.Join('\n', node.Output)}");
