@@ -1,4 +1,5 @@
 using GovShare.Cli.Commands;
 
 // The `govshare` program: the node itself (`node run`, `demo`) and the operator's commands.
-return await GovShareCommand.Create().Parse(args).InvokeAsync();
+var parse = GovShareCommand.Create().Parse(args);
+return await parse.InvokeAsync(GovShareCommand.Invocation(parse));

@@ -92,6 +92,8 @@ public static class ProblemTypes
 
     /// <summary>A stored version could not be read back; in the exchange log, why a pull ended early.</summary>
     public const string DatasetUnreadable = Prefix + "dataset-unreadable";
+    /// <summary>507: the node's disk is (nearly) full; the push was not published. Retry later.</summary>
+    public const string InsufficientStorage = Prefix + "insufficient-storage";
 
     // Evaluation.
 

@@ -118,6 +118,7 @@ internal sealed partial class LoadRun
 
         Progress.Update("starting the Kunming and province nodes", force: true);
         var kunming = await ChildProcess.StartAsync("node-530100", NodeHost.Role, kunmingConfig, _work);
+        await using var firstKunming = new StopOnce(kunming);
         await using var province = await ChildProcess.StartAsync("node-530000", NodeHost.Role, provinceConfig, _work);
         using var providerClient = Http.Client(_provider.Certificate, _roots, kunming.Address);
 
@@ -143,7 +144,7 @@ internal sealed partial class LoadRun
 
         // A fresh node process for the measured cases, so its peak working set is theirs.
         Progress.Update("restarting the Kunming node", force: true);
-        await kunming.DisposeAsync();
+        await firstKunming.DisposeAsync();
         kunming = await ChildProcess.StartAsync("node-530100-measured", NodeHost.Role, kunmingConfig with { Departments = [], Links = [], Resources = [] }, _work);
         await using var _ = kunming;
         await using var raw = await ChildProcess.StartAsync("raw-kestrel", RawServer.Role, BaselineConfig() with { Folder = _files }, _work);
@@ -569,4 +570,12 @@ internal sealed partial class LoadRun
     }
 
     private sealed record Loop(long Requests, double Seconds, double[] LatenciesMs);
+}
+
+/// <summary>Stops a child once: early on purpose, or on the way out when something failed before (no orphan node).</summary>
+internal sealed class StopOnce(ChildProcess child) : IAsyncDisposable
+{
+    private int _stopped;
+
+    public ValueTask DisposeAsync() => Interlocked.Exchange(ref _stopped, 1) == 0 ? child.DisposeAsync() : ValueTask.CompletedTask;
 }

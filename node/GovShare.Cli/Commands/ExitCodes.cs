@@ -16,4 +16,10 @@ internal static class ExitCodes
 
     /// <summary>The department's data does not convert to the resource's items: nothing was pushed or written.</summary>
     public const int DataRejected = 4;
+
+    /// <summary>
+    /// <c>node run</c>, <c>demo</c>: a log is damaged or tampered with (not a torn write), so the node
+    /// does not start. The message names the log, the record's sequence and the file.
+    /// </summary>
+    public const int LogDamaged = 5;
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 
 namespace GovShare.Cli.Commands;
 
@@ -20,5 +21,19 @@ internal static class GovShareCommand
         RequestCommands.Create().ToList().ForEach(root.Add);
         root.Add(EvaluationCommands.Create());
         return root;
+    }
+
+    /// <summary>
+    /// How a parsed command is invoked. <c>node run</c> and <c>demo</c> host a node whose own
+    /// lifetime takes SIGTERM, SIGINT and Ctrl+C and stops gracefully (drain, closing checkpoints,
+    /// Kafka flush); System.CommandLine's handling would end the process 2 s after the signal,
+    /// mid-drain, so it is off for them. Other commands keep it (their token is cancelled).
+    /// </summary>
+    public static InvocationConfiguration Invocation(ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        var command = parse.CommandResult.Command;
+        var hostsNode = command.Name == "demo" || (command.Name == "run" && parse.CommandResult.Parent is CommandResult { Command.Name: "node" });
+        return hostsNode ? new InvocationConfiguration { ProcessTerminationTimeout = null } : new InvocationConfiguration();
     }
 }

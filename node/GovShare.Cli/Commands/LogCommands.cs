@@ -10,7 +10,7 @@ internal static class LogCommands
     {
         var log = new Option<LogKind>("--log") { Description = "Which log: Exchange, Change or Query.", DefaultValueFactory = _ => LogKind.Exchange };
         var data = new Option<string?>("--data") { Description = "The node's data folder (read only; the node may be running)." };
-        var kafka = new Option<string?>("--kafka") { Description = "Kafka bootstrap servers, to verify the copy in Kafka instead." };
+        var kafka = new Option<string?>("--kafka") { Description = "Kafka bootstrap servers, to verify the copy in Kafka instead; with --data, compares the two and names the lowest diverging sequence." };
         var topic = new Option<string?>("--topic") { Description = "The topic; default govshare.<node>.<log>." };
         var node = new Option<string?>("--node") { Description = "The node's division code (needed for Kafka unless --topic names it)." };
         var certificate = new Option<string?>("--certificate") { Description = "The node's PEM certificate, to check checkpoint signatures." };

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Hosting;
 using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -85,6 +86,12 @@ internal static class NodeCommands
         {
             await Console.Error.WriteLineAsync(ex.Message);
             return ExitCodes.Usage;
+        }
+        catch (LogCorruptedException ex)
+        {
+            // Continuing the chain would bury the damage under new records: refuse, and say where.
+            await Console.Error.WriteLineAsync(ex.Message);
+            return ExitCodes.LogDamaged;
         }
 
         await using var node = built;

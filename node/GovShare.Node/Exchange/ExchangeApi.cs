@@ -56,7 +56,7 @@ public static partial class ExchangeApi
         return endpoints;
     }
 
-    private static async Task PushAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, PushGate gate, IOptions<ExchangeOptions> options, TimeProvider time, ILoggerFactory loggers)
+    private static async Task PushAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, PushGate gate, IOptions<ExchangeOptions> options, NodeDataFolder data, IOptions<NodeOptions> node, LogWriter log, TimeProvider time, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("GovShare.Node.Exchange");
         var exchangeId = ExchangeId.ForRequest(context, time);
@@ -99,6 +99,24 @@ public static partial class ExchangeApi
         if (context.Request.ContentLength > maxBytes)
         {
             await Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The push is too large", $"At most {maxBytes} bytes per push of {entry.ResourceCode}{(entry.MaxPushBytes is null ? " (the node's Exchange:MaxPushBytes; a catalog entry may set its own maxPushBytes)" : " (its catalog entry's maxPushBytes)")}.");
+            return;
+        }
+
+        if (!log.CanAppend(LogKind.Exchange))
+        {
+            // The outcome could not be logged, so nothing is taken (Art. 28).
+            context.Response.Headers.RetryAfter = "5";
+            await Refuse(context, 503, ProblemTypes.LogUnavailable, "The exchange log cannot be written", "The node cannot log exchanges right now (see /health/ready); try again later.");
+            return;
+        }
+
+        var free = DiskSpace.FreeBytes(data.Path);
+        if (free < node.Value.MinFreeBytes)
+        {
+            // Refused before a byte is read: a push filling the disk would take the logs' space too.
+            LogPushNoSpace(logger, exchangeId.Value, entry.ResourceCode, free);
+            context.Response.Headers.RetryAfter = "60";
+            await Refuse(context, 507, ProblemTypes.InsufficientStorage, "The node is short of disk space", $"The node's data folder has {free} bytes free, below its floor of {node.Value.MinFreeBytes}; nothing was read. Try again later.");
             return;
         }
 
@@ -188,6 +206,14 @@ public static partial class ExchangeApi
             // Published but not durably logged: not acknowledged, so the provider pushes again.
             await Refuse(context, 503, ProblemTypes.LogUnavailable, "The exchange log cannot be written", ex.Message);
         }
+        catch (Exception ex) when (DiskSpace.IsFull(ex))
+        {
+            // The disk filled while the dataset was written: the uncommitted file is already removed
+            // (the push was disposed on the way out), which frees the space for this refusal's record.
+            LogPushNoSpace(logger, exchangeId.Value, entry.ResourceCode, DiskSpace.FreeBytes(data.Path));
+            context.Response.Headers.RetryAfter = "60";
+            await Refuse(context, 507, ProblemTypes.InsufficientStorage, "The node ran out of disk space", "The dataset could not be written for lack of space; nothing was published. Try again later.");
+        }
         catch (Exception ex) when (ex is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
         {
             LogPushAborted(logger, exchangeId.Value, entry.ResourceCode);
@@ -199,10 +225,18 @@ public static partial class ExchangeApi
         }
     }
 
-    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, PseudonymSecretHolder secret, IOptions<ExchangeOptions> options, TimeProvider time, ILoggerFactory loggers)
+    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, PseudonymSecretHolder secret, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("GovShare.Node.Exchange");
         var exchangeId = ExchangeId.ForRequest(context, time);
+        if (!log.CanAppend(LogKind.Exchange))
+        {
+            // Data that cannot be logged is never delivered; say so now rather than cut the stream later.
+            context.Response.Headers.RetryAfter = "5";
+            await Refuse(context, 503, ProblemTypes.LogUnavailable, "The exchange log cannot be written", "The node cannot log exchanges right now (see /health/ready); try again later.");
+            return;
+        }
+
         var step = ExchangeStep.Start(context, ExchangeKind.Pull, exchangeId);
         var started = Stopwatch.GetTimestamp();
         var purpose = context.Request.Headers[GovShareHeaders.Purpose].ToString();
@@ -589,7 +623,14 @@ public static partial class ExchangeApi
 
         if (ExchangeStep.Of(context) is { } step && type != ProblemTypes.LogUnavailable)
         {
-            await step.RecordAsync(status, type);
+            try
+            {
+                await step.RecordAsync(status, type);
+            }
+            catch (LogUnavailableException)
+            {
+                // A refusal acknowledges nothing, so it is still answered; the log's state is on /health/ready.
+            }
         }
 
         await Problem.Result(status, type, title, detail, problemExtensions).ExecuteAsync(context);
@@ -609,6 +650,9 @@ public static partial class ExchangeApi
 
     [LoggerMessage(EventId = 4103, EventName = "PushAborted", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: push of {ResourceCode} broke off; nothing was published")]
     private static partial void LogPushAborted(ILogger logger, string exchangeId, string resourceCode);
+
+    [LoggerMessage(EventId = 4104, EventName = "PushNoSpace", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: push of {ResourceCode} refused for lack of disk space ({Free} bytes free)")]
+    private static partial void LogPushNoSpace(ILogger logger, string exchangeId, string resourceCode, long free);
 
     [LoggerMessage(EventId = 4111, EventName = "Pulled", Level = LogLevel.Information, Message = "Exchange {ExchangeId}: pull of {ResourceCode} v{Version} ({Rows} rows, {Bytes} bytes) by {Caller} for {Purpose}, items {Items}, in {Milliseconds} ms")]
     private static partial void LogPulled(ILogger logger, string exchangeId, string resourceCode, int version, long rows, long bytes, string caller, string purpose, string items, double milliseconds);

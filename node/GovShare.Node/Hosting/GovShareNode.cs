@@ -19,6 +19,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace GovShare.Node.Hosting;
@@ -125,6 +126,10 @@ public sealed class GovShareNode : IAsyncDisposable
         builder.Services.AddSingleton(data);
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         builder.Services.AddSingleton<OperatorToken>();
+        builder.Services.AddGovShareHealth();
+        // The host's stop bounds the server's drain: in-flight exchanges get DrainTimeout, then
+        // their connections are cut; closing checkpoints and the Kafka flush follow (LogCloser).
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout);
         // ASP.NET's authentication stack brings data protection; keep its keys with the node's
         // state, not in the service account's home folder.
         builder.Services.AddDataProtection().PersistKeysToFileSystem(new DirectoryInfo(data.SubFolder("keys")));
@@ -187,8 +192,11 @@ public sealed class GovShareNode : IAsyncDisposable
         exchange.MapRequestsApi();
         exchange.MapLogsApi();
 
-        // Eager: the operator token file exists as soon as the node does.
+        // Eager: the operator token file exists as soon as the node does, and the logs are
+        // recovered and verified now — a damaged or tampered log stops the start here
+        // (LogCorruptedException) instead of failing every request that needs a log.
         _ = app.Services.GetRequiredService<OperatorToken>();
+        _ = app.Services.GetRequiredService<LogWriter>();
         _ = app.Services.GetRequiredService<CrlStore>();
         app.Services.GetRequiredService<NodeLinkRegistry>().SeedParent(app.Services.GetRequiredService<IOptions<UpstreamOptions>>().Value);
     }

@@ -86,4 +86,17 @@ public sealed class NodeOptions
 
     /// <summary>How long after a CRL's nextUpdate it is still honoured; after that the node fails closed.</summary>
     public TimeSpan CrlGrace { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// On SIGTERM or SIGINT, how long exchanges in progress may take to finish before their
+    /// connections are cut. Keep the orchestrator's grace period (Helm: terminationGracePeriodSeconds)
+    /// a good margin above it: closing checkpoints, the Kafka flush and the database close follow.
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// Below this many free bytes on the data folder's file system the node is not ready and
+    /// refuses new pushes (507) up front, keeping the rest for the logs of pulls and queries.
+    /// </summary>
+    public long MinFreeBytes { get; set; } = 512L * 1024 * 1024;
 }

@@ -58,6 +58,16 @@ internal static class NodeOptionsValidator
             errors.Add($"{s}:{nameof(NodeOptions.MinRequestBodyBytesPerSecond)} must be at least 1 and {nameof(NodeOptions.MinRequestBodyGrace)} more than 1 s.");
         }
 
+        if (options.DrainTimeout < TimeSpan.Zero || options.DrainTimeout > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.DrainTimeout)}: {options.DrainTimeout} is outside 0 to 10 minutes.");
+        }
+
+        if (options.MinFreeBytes < 0)
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.MinFreeBytes)}: {options.MinFreeBytes} is negative.");
+        }
+
         return errors;
     }
 

@@ -29,6 +29,7 @@ public sealed class KafkaLogRelay : BackgroundService
     private readonly ILogger<KafkaLogRelay> _logger;
     private readonly Lock _producerLock = new();
     private readonly Dictionary<LogKind, long> _shipped = [];
+    private readonly Dictionary<LogKind, string?> _shippedHash = [];
     private IProducer<string?, byte[]>? _producer;
     private bool _producerFatal;
     private long _deliveryFailures;
@@ -50,7 +51,9 @@ public sealed class KafkaLogRelay : BackgroundService
 
         foreach (var log in Enum.GetValues<LogKind>())
         {
-            _shipped[log] = ReadWatermark(log);
+            var watermark = LogStore.ReadWatermark(_writer.Store, log);
+            _shipped[log] = watermark?.Sequence ?? 0;
+            _shippedHash[log] = watermark?.Hash;
         }
     }
 
@@ -97,10 +100,22 @@ public sealed class KafkaLogRelay : BackgroundService
                         continue;
                     }
 
+                    if (ShippedHash(log) is { } confirmedHash && batch[0].Sequence == shipped + 1 && batch[0].PreviousHash != confirmedHash)
+                    {
+                        // The record after the last one Kafka confirmed does not link to it: the local
+                        // log was rewritten since. Shipping it would put a second version of the chain
+                        // in Kafka, so nothing more of this log is shipped (start-up refuses it too).
+                        LogsDiagnostics.RelayDiverged(_logger, log, batch[0].Sequence);
+                        cursor.Dispose();
+                        cursor = null;
+                        await Task.Delay(TimeSpan.FromSeconds(30), stoppingToken).ConfigureAwait(false);
+                        continue;
+                    }
+
                     var (confirmed, failure) = await ProduceAsync(topic, batch).ConfigureAwait(false);
                     if (confirmed > 0)
                     {
-                        SetWatermark(log, batch[confirmed - 1].Sequence);
+                        SetWatermark(log, batch[confirmed - 1]);
                         LogsDiagnostics.RelayShipped(_logger, log, batch[confirmed - 1].Sequence);
                     }
 
@@ -291,35 +306,60 @@ public sealed class KafkaLogRelay : BackgroundService
         }
     }
 
-    private string WatermarkPath(LogKind log) => Path.Combine(_writer.Store.FolderOf(log), "shipped");
-
-    private long ReadWatermark(LogKind log)
+    private string? ShippedHash(LogKind log)
     {
-        var path = WatermarkPath(log);
-        return File.Exists(path) && long.TryParse(File.ReadAllText(path).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var seq) ? seq : 0;
-    }
-
-    /// <summary>Write-then-rename, fsync'd: a crash leaves the old or the new watermark, never a torn one.</summary>
-    private void SetWatermark(LogKind log, long sequence)
-    {
-        var path = WatermarkPath(log);
-        var temp = path + ".tmp";
-        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            file.Write(Encoding.ASCII.GetBytes(sequence.ToString(CultureInfo.InvariantCulture) + "\n"));
-            file.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, path, overwrite: true);
-        DirectorySync.Flush(Path.GetDirectoryName(path)!);
         lock (_shipped)
         {
-            _shipped[log] = sequence;
+            return _shippedHash[log];
         }
     }
 
+    private string WatermarkPath(LogKind log) => Path.Combine(_writer.Store.FolderOf(log), LogStore.WatermarkFile);
+
+    /// <summary>
+    /// Write-then-rename, fsync'd: a crash leaves the old or the new watermark, never a torn one.
+    /// The hash goes with the sequence so that start-up recovery can tell a record Kafka already
+    /// holds from a rewritten one, and refuses to start rather than ship a second version of it.
+    /// </summary>
+    private void SetWatermark(LogKind log, LogEntry entry)
+    {
+        LogStore.ReplaceFile(WatermarkPath(log), Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{entry.Sequence} {entry.Hash}\n")));
+        lock (_shipped)
+        {
+            _shipped[log] = entry.Sequence;
+            _shippedHash[log] = entry.Hash;
+        }
+    }
+
+    /// <summary>
+    /// Ships everything durable — in a node, the closing checkpoints too: the host stops the server
+    /// (drain) first and <see cref="LogCloser"/> just before this — for at most
+    /// <see cref="KafkaOptions.StopFlushTimeout"/>, then stops and flushes the producer. What Kafka
+    /// did not confirm by then stays in the outbox and is shipped after the next start.
+    /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        var started = TimeProvider.System.GetTimestamp();
+        using (var bound = new CancellationTokenSource(_kafka.StopFlushTimeout))
+        {
+            while (!bound.IsCancellationRequested && ExecuteTask is { IsCompleted: false } && Enum.GetValues<LogKind>().Any(log => Shipped(log) < _writer.DurableSequence(log)))
+            {
+                try
+                {
+                    await Task.Delay(50, bound.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+
+        foreach (var log in Enum.GetValues<LogKind>().Where(log => Shipped(log) < _writer.DurableSequence(log)))
+        {
+            LogsDiagnostics.RelayStopIncomplete(_logger, log, Shipped(log), _writer.DurableSequence(log), TimeProvider.System.GetElapsedTime(started).TotalSeconds);
+        }
+
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         lock (_producerLock)
         {

@@ -74,6 +74,9 @@ public sealed class KafkaOptions
     /// <summary>Records read and produced per round.</summary>
     public int BatchSize { get; set; } = 2000;
 
+    /// <summary>How long a stopping node waits for Kafka to confirm the last records (the closing checkpoints included).</summary>
+    public TimeSpan StopFlushTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Extra librdkafka settings (e.g. <c>security.protocol</c>, <c>ssl.*</c>).</summary>
     public Dictionary<string, string> Producer { get; set; } = [];
 
@@ -103,6 +106,11 @@ public sealed class KafkaOptions
         if (BatchSize < 1)
         {
             errors.Add("Kafka:BatchSize must be at least 1.");
+        }
+
+        if (StopFlushTimeout < TimeSpan.Zero || StopFlushTimeout > TimeSpan.FromMinutes(1))
+        {
+            errors.Add("Kafka:StopFlushTimeout must be between 0 and 1 minute.");
         }
 
         return errors;

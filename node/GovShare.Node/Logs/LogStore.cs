@@ -29,6 +29,12 @@ public sealed class LogStore(string logsFolder)
     internal const string ArchiveFolder = "archive";
     internal const string IndexFile = "index.jsonl";
 
+    /// <summary>A copy of the log's last signed checkpoint line, replaced (write, fsync, rename) after each one.</summary>
+    public const string CheckpointFile = "checkpoint";
+
+    /// <summary>The Kafka relay's watermark: "&lt;sequence&gt; &lt;hash&gt;" of the last record Kafka confirmed.</summary>
+    public const string WatermarkFile = "shipped";
+
     public string LogsFolder { get; } = logsFolder;
 
     /// <summary>The logs folder inside a node data folder.</summary>
@@ -167,6 +173,51 @@ public sealed class LogStore(string logsFolder)
                 yield return entry;
             }
         }
+    }
+
+    /// <summary>The copy of the log's last signed checkpoint (<see cref="CheckpointFile"/>); null when absent, and an unparsable copy as an entry-less result.</summary>
+    public static (bool Present, LogEntry? Entry) ReadCheckpointCopy(LogStore store, LogKind log)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var path = Path.Combine(store.FolderOf(log), CheckpointFile);
+        if (!File.Exists(path))
+        {
+            return (false, null);
+        }
+
+        var bytes = File.ReadAllBytes(path);
+        var length = bytes.Length > 0 && bytes[^1] == (byte)'\n' ? bytes.Length - 1 : bytes.Length;
+        return (true, LogEntry.TryParse(bytes.AsMemory(0, length)));
+    }
+
+    /// <summary>The relay's watermark of a log, if it has shipped anything; the hash is absent in watermarks of older nodes.</summary>
+    public static (long Sequence, string? Hash)? ReadWatermark(LogStore store, LogKind log)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var path = Path.Combine(store.FolderOf(log), WatermarkFile);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        var parts = File.ReadAllText(path).Split(' ', '\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return parts.Length > 0 && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var seq)
+            ? (seq, parts.Length > 1 ? parts[1] : null)
+            : null;
+    }
+
+    /// <summary>Replaces a small file so that a crash leaves the old or the new content, never a torn one: write, fsync, rename, fsync the folder.</summary>
+    internal static void ReplaceFile(string path, ReadOnlySpan<byte> content)
+    {
+        var temp = path + ".tmp";
+        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            file.Write(content);
+            file.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, path, overwrite: true);
+        DirectorySync.Flush(Path.GetDirectoryName(path)!);
     }
 
     internal static IEnumerable<StoredLine> SplitLines(Stream stream, string source)

@@ -40,6 +40,9 @@ public enum LogFault
 public sealed record LogVerification(LogFault Fault, long? Sequence, string Message, long RecordsChecked, int CheckpointsChecked, bool SignaturesChecked)
 {
     public bool Ok => Fault == LogFault.None;
+
+    /// <summary>The last sequence that verified.</summary>
+    public long LastSequence { get; init; }
 }
 
 /// <summary>
@@ -61,10 +64,40 @@ public static class LogVerifier
         }
 
         var items = store.ReadLines(log, Math.Max(1, fromSeq - 1)).Select(line =>
-            line.Complete && LogEntry.TryParse(line.Bytes) is { } entry
-                ? new Item(entry, null)
-                : new Item(null, $"{Path.GetFileName(line.Source)} line {line.LineNumber}"));
-        return Verify(items, log, node, publicKey, fromSeq, toSeq);
+            new Item(line.Complete ? LogEntry.TryParse(line.Bytes) : null, $"{Path.GetFileName(line.Source)} line {line.LineNumber}"));
+        var marks = Marks(store, log);
+        var result = Verify(items, log, node, publicKey, fromSeq, toSeq, marks);
+        if (result.Ok && toSeq == long.MaxValue)
+        {
+            // Records deleted from the end leave an intact chain: only what outside it says it reached tells.
+            foreach (var (file, sequence, _) in marks.Where(m => m.Sequence > result.LastSequence))
+            {
+                return new LogVerification(LogFault.Missing, result.LastSequence + 1,
+                    Invariant($"The {log} log: it ends at record {result.LastSequence} but {Describe(file)} ({LogEntry.LogName(log)}/{file}) is at record {sequence}: records {result.LastSequence + 1} to {sequence} were deleted."),
+                    result.RecordsChecked, result.CheckpointsChecked, result.SignaturesChecked);
+            }
+        }
+
+        return result;
+    }
+
+    private static string Describe(string file) => file == LogStore.CheckpointFile ? "its last signed checkpoint" : "the Kafka relay's watermark";
+
+    /// <summary>The last checkpoint kept beside the log and the relay's watermark: sequences the log must reach, with the hash found there.</summary>
+    private static List<(string File, long Sequence, string? Hash)> Marks(LogStore store, LogKind log)
+    {
+        var marks = new List<(string, long, string?)>();
+        if (LogStore.ReadCheckpointCopy(store, log).Entry is { } copy)
+        {
+            marks.Add((LogStore.CheckpointFile, copy.Sequence, copy.Hash));
+        }
+
+        if (LogStore.ReadWatermark(store, log) is { } watermark)
+        {
+            marks.Add((LogStore.WatermarkFile, watermark.Sequence, watermark.Hash));
+        }
+
+        return marks;
     }
 
     /// <summary>Verifies records read from Kafka: duplicates dropped (identical) or reported (different), then ordered by sequence.</summary>
@@ -145,14 +178,16 @@ public static class LogVerifier
         return new LogVerification(LogFault.None, null, Invariant($"{index.Count} archives intact."), 0, 0, false);
     }
 
-    private static LogVerification Verify(IEnumerable<Item> items, LogKind log, string? node, ECDsa? publicKey, long fromSeq, long toSeq)
+    private static LogVerification Verify(IEnumerable<Item> items, LogKind log, string? node, ECDsa? publicKey, long fromSeq, long toSeq, List<(string File, long Sequence, string? Hash)>? marks = null)
     {
         var signatures = publicKey is not null;
         var expected = Math.Max(1, fromSeq);
         var prevHash = expected == 1 ? LogEntry.GenesisHash : null;
         long records = 0;
         var checkpoints = 0;
-        LogVerification Fail(LogFault fault, long? seq, string message) => new(fault, seq, $"The {log} log: {message}", records, checkpoints, signatures);
+        string? place = null;
+        LogVerification Fail(LogFault fault, long? seq, string message) =>
+            new(fault, seq, $"The {log} log: {message}{(place is null ? "" : $" ({place})")}", records, checkpoints, signatures);
 
         using var cursor = items.GetEnumerator();
         var hasItem = cursor.MoveNext();
@@ -160,6 +195,7 @@ public static class LogVerifier
         {
             var item = cursor.Current;
             hasItem = cursor.MoveNext();
+            place = item.Place;
             if (item.Entry is not { } entry)
             {
                 return Fail(LogFault.Unreadable, expected, Invariant($"{item.Place} is not a log entry (expected sequence {expected}): damaged or edited."));
@@ -204,6 +240,11 @@ public static class LogVerifier
                 return Fail(LogFault.BrokenLink, entry.Sequence, Invariant($"record {entry.Sequence} does not link to record {entry.Sequence - 1}: the chain was replaced."));
             }
 
+            if (marks?.FirstOrDefault(m => m.Sequence == entry.Sequence && m.Hash is not null && m.Hash != entry.Hash) is { File: { } markFile })
+            {
+                return Fail(LogFault.BrokenLink, entry.Sequence, Invariant($"record {entry.Sequence} is not the one {Describe(markFile)} ({LogEntry.LogName(log)}/{markFile}) names: the chain was rewritten."));
+            }
+
             if (entry.Type == LogEntryType.Checkpoint)
             {
                 var checkpoint = TryReadCheckpoint(entry);
@@ -226,6 +267,7 @@ public static class LogVerifier
             expected++;
         }
 
+        place = null;
         if (toSeq != long.MaxValue && expected <= toSeq)
         {
             return Fail(LogFault.Missing, expected, Invariant($"the log ends before record {expected} (range ends at {toSeq})."));
@@ -234,7 +276,8 @@ public static class LogVerifier
         var signed = signatures ? "signatures verified" : "signatures NOT checked (no certificate given)";
         return new LogVerification(LogFault.None, null,
             Invariant($"The {log} log: {records} records and {checkpoints} checkpoints from {Math.Max(1, fromSeq)} to {expected - 1} verify; {signed}."),
-            records, checkpoints, signatures);
+            records, checkpoints, signatures)
+        { LastSequence = expected - 1 };
     }
 
     private static LogCheckpoint? TryReadCheckpoint(LogEntry entry)

@@ -51,9 +51,9 @@ public static class LogVerifyCommand
         var errors = new List<string>();
         var local = !string.IsNullOrWhiteSpace(request.DataPath);
         var kafka = !string.IsNullOrWhiteSpace(request.KafkaBootstrapServers);
-        if (local == kafka)
+        if (!local && !kafka)
         {
-            errors.Add("Give exactly one source: --data <path> or --kafka <bootstrap servers>.");
+            errors.Add("Give a source: --data <path>, --kafka <bootstrap servers>, or both to compare the Kafka copy with the local log.");
         }
 
         if (local && !Directory.Exists(request.DataPath))
@@ -121,9 +121,11 @@ public static class LogVerifyCommand
                 }
             }
 
-            var result = local
-                ? LogVerifier.VerifyStore(LogStore.ForDataFolder(request.DataPath!), request.Log, key, request.From, request.To, request.Node)
-                : VerifyKafka(request, topic!, node!, key);
+            var result = local && kafka
+                ? Compare(request, topic!, node!, key)
+                : local
+                    ? LogVerifier.VerifyStore(LogStore.ForDataFolder(request.DataPath!), request.Log, key, request.From, request.To, request.Node)
+                    : VerifyKafka(request, topic!, node!, key);
             return new LogVerifyOutcome(result.Ok ? Verified : BadRecord, result.Message, result);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or KafkaException or TimeoutException or InvalidDataException)
@@ -134,6 +136,66 @@ public static class LogVerifyCommand
         {
             key?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Both copies verified, then compared sequence by sequence: the lowest sequence whose record
+    /// differs, or that only one side holds up to where both should, is named. A local log that was
+    /// rewritten after shipping, or a Kafka copy that was, diverges there.
+    /// </summary>
+    private static LogVerification Compare(LogVerifyRequest request, string topic, string node, ECDsa? key)
+    {
+        var store = LogStore.ForDataFolder(request.DataPath!);
+        var copy = KafkaLogReader.ReadTopic(request.KafkaBootstrapServers!, topic, request.KafkaTimeout);
+        var shipped = new Dictionary<long, LogEntry>();
+        var dedup = new LogDeduplicator();
+        long checkedCount = 0;
+        foreach (var entry in copy.Entries.Where(e => e.Sequence >= request.From && e.Sequence <= request.To))
+        {
+            if (dedup.Add(entry) == DeduplicationOutcome.New)
+            {
+                shipped[entry.Sequence] = entry;
+            }
+            else if (shipped[entry.Sequence].Hash != entry.Hash)
+            {
+                return Diverged(request.Log, entry.Sequence, $"Kafka holds two versions of record {entry.Sequence}.");
+            }
+        }
+
+        var localLast = 0L;
+        foreach (var entry in store.ReadEntries(request.Log, request.From, request.To))
+        {
+            localLast = entry.Sequence;
+            if (shipped.TryGetValue(entry.Sequence, out var remote))
+            {
+                if (remote.Hash != entry.Hash || !remote.HashMatches || !entry.HashMatches)
+                {
+                    return Diverged(request.Log, entry.Sequence,
+                        $"record {entry.Sequence} differs: Kafka has hash {remote.Hash}, the local log {entry.Hash}.");
+                }
+
+                checkedCount++;
+            }
+        }
+
+        var missingLocally = shipped.Keys.Where(s => s > localLast).Order().FirstOrDefault();
+        if (missingLocally > 0)
+        {
+            return Diverged(request.Log, missingLocally, $"Kafka holds record {missingLocally} but the local log ends at {localLast}: deleted locally.");
+        }
+
+        var local = LogVerifier.VerifyStore(store, request.Log, key, request.From, request.To, request.Node);
+        if (!local.Ok)
+        {
+            return local;
+        }
+
+        return new LogVerification(LogFault.None, null,
+            $"The {request.Log} log: the local log verifies and its {checkedCount} records in Kafka ({topic}) are identical; {shipped.Count - checkedCount} only in Kafka, none diverging.",
+            local.RecordsChecked, local.CheckpointsChecked, local.SignaturesChecked);
+
+        LogVerification Diverged(LogKind log, long sequence, string detail) =>
+            new(LogFault.ConflictingDuplicate, sequence, $"The {log} log diverges from its Kafka copy ({topic}) at sequence {sequence}: {detail}", checkedCount, 0, key is not null);
     }
 
     private static LogVerification VerifyKafka(LogVerifyRequest request, string topic, string node, ECDsa? key)

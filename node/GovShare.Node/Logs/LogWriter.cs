@@ -8,6 +8,21 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace GovShare.Node.Logs;
 
+/// <summary>Whether a log can append.</summary>
+public enum LogCondition
+{
+    Writable,
+
+    /// <summary>The last write failed for lack of space; the writer retries and resumes by itself.</summary>
+    Retrying,
+
+    /// <summary>The log failed in a way it cannot repair (an I/O error); only a restart helps.</summary>
+    Failed,
+}
+
+/// <summary>The condition of one log and, unless writable, why.</summary>
+public sealed record LogState(LogKind Log, LogCondition Condition, string? Reason);
+
 /// <summary>What start-up recovery found in one log.</summary>
 public sealed record LogRecovery(LogKind Log, long LastSequence, long TruncatedBytes, string? TruncatedFile);
 
@@ -88,6 +103,12 @@ public sealed class LogWriter : IAsyncDisposable
     /// <summary>Appends a signed checkpoint now if records were added since the last one.</summary>
     public Task CheckpointAsync(LogKind log) => _logs[log].CheckpointAsync();
 
+    /// <summary>True when <paramref name="log"/> can append now: an exchange that could not be logged is refused up front.</summary>
+    public bool CanAppend(LogKind log) => _logs[log].State.Condition == LogCondition.Writable;
+
+    /// <summary>Whether each log can append now, and why not (for the health probes).</summary>
+    public IReadOnlyList<LogState> States() => [.. _logs.Values.Select(l => l.State)];
+
     /// <summary>Waits for archiving of closed segments to finish (tests and shutdown).</summary>
     public Task ArchivingCompleted(LogKind log) => _logs[log].Archiving;
 
@@ -104,6 +125,9 @@ public sealed class LogWriter : IAsyncDisposable
     private sealed class LogChannel : IAsyncDisposable
     {
         private const int MaxBatch = 4096;
+
+        /// <summary>How often a log that could not write tries again (a signed checkpoint as the probe).</summary>
+        private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
         private readonly LogKind _kind;
         private readonly string _node;
         private readonly LogStore _store;
@@ -125,7 +149,10 @@ public sealed class LogWriter : IAsyncDisposable
         private int _sinceCheckpoint;
         private DateTimeOffset _lastCheckpoint;
         private long _durableSequence;
+        private long _durableLength;
         private Exception? _fault;
+        private Exception? _retrying;
+        private Task? _retryTimer;
 
         public LogChannel(LogKind kind, string node, LogStore store, ECDsa key, string keyId, LogOptions options, TimeProvider time, ILogger logger)
         {
@@ -148,6 +175,7 @@ public sealed class LogWriter : IAsyncDisposable
             _segmentPath = recovery.SegmentPath ?? Path.Combine(_folder, LogStore.SegmentName(_sequence + 1));
             _segmentFirstSeq = LogStore.SegmentFirstSeq(_segmentPath) ?? 1;
             _segment = OpenSegment(_segmentPath);
+            _durableLength = _segment.Length;
             _lastCheckpoint = time.GetUtcNow();
             Archiving = Task.Run(() => ArchiveClosedSegments());
             _loop = Task.Run(RunAsync);
@@ -159,11 +187,19 @@ public sealed class LogWriter : IAsyncDisposable
 
         public long DurableSequence => Volatile.Read(ref _durableSequence);
 
+        public LogState State => Volatile.Read(ref _fault) is { } fault
+            ? new LogState(_kind, LogCondition.Failed, fault.Message)
+            : Volatile.Read(ref _retrying) is { } retrying
+                ? new LogState(_kind, LogCondition.Retrying, retrying.Message)
+                : new LogState(_kind, LogCondition.Writable, null);
+
         public Task<long> AppendAsync(LogRecord record, CancellationToken cancellationToken)
         {
-            if (_fault is not null)
+            // Fail fast while the log cannot write: the caller answers at once (503/507) instead of
+            // queueing behind a disk that is full. The retry loop brings the log back.
+            if ((Volatile.Read(ref _fault) ?? Volatile.Read(ref _retrying)) is { } failure)
             {
-                throw new LogUnavailableException(_kind, _fault);
+                throw new LogUnavailableException(_kind, failure);
             }
 
             if (record.Time == default)
@@ -182,6 +218,13 @@ public sealed class LogWriter : IAsyncDisposable
         public Task CheckpointAsync()
         {
             var pending = new Pending(null, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously));
+            return _queue.Writer.TryWrite(pending) ? pending.Done.Task : Task.CompletedTask;
+        }
+
+        /// <summary>A checkpoint written even if one was just written: the retry's probe of the disk.</summary>
+        private Task ProbeAsync()
+        {
+            var pending = new Pending(null, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously), Probe: true);
             return _queue.Writer.TryWrite(pending) ? pending.Done.Task : Task.CompletedTask;
         }
 
@@ -220,19 +263,36 @@ public sealed class LogWriter : IAsyncDisposable
                     continue;
                 }
 
+                if (_retrying is not null)
+                {
+                    // Records queued before the failure are refused like those after it; only the
+                    // probe writes, so the chain resumes exactly where the durable part ends.
+                    foreach (var refused in batch.Where(p => !p.Probe))
+                    {
+                        refused.Done.TrySetException(new LogUnavailableException(_kind, _retrying));
+                    }
+
+                    batch.RemoveAll(p => !p.Probe);
+                    if (batch.Count == 0)
+                    {
+                        continue;
+                    }
+                }
+
                 results.Clear();
                 buffer.SetLength(0);
                 var sequence = _sequence;
                 var hash = _lastHash;
                 var sinceCheckpoint = _sinceCheckpoint;
                 var checkpointed = false;
+                byte[]? checkpointLine = null;
                 foreach (var pending in batch)
                 {
                     if (pending.Json is null)
                     {
-                        if (sinceCheckpoint > 0)
+                        if (sinceCheckpoint > 0 || (pending.Probe && !checkpointed))
                         {
-                            AppendCheckpoint(buffer, ref sequence, ref hash);
+                            checkpointLine = AppendCheckpoint(buffer, ref sequence, ref hash);
                             sinceCheckpoint = 0;
                             checkpointed = true;
                         }
@@ -248,7 +308,7 @@ public sealed class LogWriter : IAsyncDisposable
                     results.Add((pending, sequence));
                     if (++sinceCheckpoint >= _options.CheckpointEvery)
                     {
-                        AppendCheckpoint(buffer, ref sequence, ref hash);
+                        checkpointLine = AppendCheckpoint(buffer, ref sequence, ref hash);
                         sinceCheckpoint = 0;
                         checkpointed = true;
                     }
@@ -257,7 +317,7 @@ public sealed class LogWriter : IAsyncDisposable
                 var now = _time.GetUtcNow();
                 if (sinceCheckpoint > 0 && now - _lastCheckpoint >= _options.CheckpointInterval)
                 {
-                    AppendCheckpoint(buffer, ref sequence, ref hash);
+                    checkpointLine = AppendCheckpoint(buffer, ref sequence, ref hash);
                     sinceCheckpoint = 0;
                     checkpointed = true;
                 }
@@ -270,16 +330,46 @@ public sealed class LogWriter : IAsyncDisposable
 
                 try
                 {
+                    if (_retrying is not null)
+                    {
+                        RestoreDurableEnd();
+                    }
+
                     _segment.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
                     _segment.Flush(flushToDisk: true);
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
-                    // After a failed fsync the page cache state is unknown: acknowledge nothing more.
-                    _fault = ex;
-                    LogsDiagnostics.LogFaulted(_logger, ex, _kind);
                     results.ForEach(r => r.Pending.Done.TrySetException(new LogUnavailableException(_kind, ex)));
+                    if (DiskSpace.IsFull(ex))
+                    {
+                        // Nothing of this batch was acknowledged, and the bytes it may have left are
+                        // cut off before the next write: same sequence, same hash, no gap, no duplicate.
+                        if (_retrying is null)
+                        {
+                            LogsDiagnostics.LogRetrying(_logger, ex, _kind, _sequence);
+                        }
+
+                        Volatile.Write(ref _retrying, ex);
+                        TryRestoreDurableEnd();
+                        ScheduleRetry();
+                    }
+                    else
+                    {
+                        // An I/O error: after a failed fsync the page cache state is unknown, so
+                        // acknowledge nothing more. Liveness turns false; a restart recovers.
+                        Volatile.Write(ref _fault, ex);
+                        LogsDiagnostics.LogFaulted(_logger, ex, _kind);
+                    }
+
                     continue;
+                }
+
+                _durableLength += buffer.Length;
+                if (_retrying is not null)
+                {
+                    Volatile.Write(ref _retrying, null);
+                    LogsDiagnostics.LogResumed(_logger, _kind, sequence);
                 }
 
                 _sequence = sequence;
@@ -299,6 +389,11 @@ public sealed class LogWriter : IAsyncDisposable
                 }
 
                 results.ForEach(r => r.Pending.Done.TrySetResult(r.Sequence));
+                if (checkpointLine is not null)
+                {
+                    SaveLastCheckpoint(checkpointLine);
+                }
+
                 if (_segment.Length >= _options.SegmentBytes)
                 {
                     Rotate();
@@ -306,7 +401,74 @@ public sealed class LogWriter : IAsyncDisposable
             }
         }
 
-        private void AppendCheckpoint(MemoryStream buffer, ref long sequence, ref string hash)
+        /// <summary>
+        /// Keeps a copy of the last signed checkpoint beside the segments, so that records deleted
+        /// from the end of the log (which leave the chain itself intact) are noticed at start.
+        /// </summary>
+        private void SaveLastCheckpoint(byte[] line)
+        {
+            try
+            {
+                LogStore.ReplaceFile(Path.Combine(_folder, LogStore.CheckpointFile), line);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The previous copy stays; it names an earlier checkpoint, which is still true.
+                LogsDiagnostics.CheckpointFileFailed(_logger, ex, _kind);
+            }
+        }
+
+        /// <summary>Cuts the segment back to what was fsync'd, dropping whatever a failed write left.</summary>
+        private void RestoreDurableEnd()
+        {
+            _segment.Dispose();
+            using (var file = new FileStream(_segmentPath, FileMode.Open, FileAccess.Write, FileShare.Read | FileShare.Delete))
+            {
+                file.SetLength(_durableLength);
+                file.Flush(flushToDisk: true);
+            }
+
+            _segment = OpenSegment(_segmentPath);
+        }
+
+        private void TryRestoreDurableEnd()
+        {
+            try
+            {
+                RestoreDurableEnd();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Tried again before the next write.
+            }
+        }
+
+        /// <summary>While the log cannot write, a probe checkpoint is tried every second until one is durable.</summary>
+        private void ScheduleRetry()
+        {
+            if (_retryTimer is { IsCompleted: false })
+            {
+                return;
+            }
+
+            _retryTimer = Task.Run(async () =>
+            {
+                while (Volatile.Read(ref _retrying) is not null && Volatile.Read(ref _fault) is null && !_queue.Reader.Completion.IsCompleted)
+                {
+                    await Task.Delay(RetryInterval).ConfigureAwait(false);
+                    try
+                    {
+                        await ProbeAsync().ConfigureAwait(false);
+                    }
+                    catch (LogUnavailableException)
+                    {
+                        // Still no space: the next round tries again.
+                    }
+                }
+            });
+        }
+
+        private byte[] AppendCheckpoint(MemoryStream buffer, ref long sequence, ref string hash)
         {
             var checkpoint = LogCheckpoint.Sign(_key, _keyId, _node, _kind, sequence, hash, _time.GetUtcNow());
             var json = JsonSerializer.SerializeToUtf8Bytes(checkpoint, LogJson.Options);
@@ -314,26 +476,34 @@ public sealed class LogWriter : IAsyncDisposable
             buffer.Write(entry.Line.Span);
             buffer.WriteByte((byte)'\n');
             hash = entry.Hash;
+            return entry.Line.ToArray();
         }
 
         private void Rotate()
         {
+            // The new segment first: if it cannot be made (no space for a file), the full one stays
+            // live and rotation is tried after the next write.
+            var path = Path.Combine(_folder, LogStore.SegmentName(_sequence + 1));
+            FileStream next;
             try
             {
-                _segment.Dispose();
-                var closed = _segmentPath;
-                var closedFirst = _segmentFirstSeq;
-                _segmentPath = Path.Combine(_folder, LogStore.SegmentName(_sequence + 1));
-                _segmentFirstSeq = _sequence + 1;
-                _segment = OpenSegment(_segmentPath);
-                var lastSeq = _sequence;
-                Archiving = Archiving.ContinueWith(_ => Archive(closed, closedFirst, lastSeq), TaskScheduler.Default);
+                next = OpenSegment(path);
             }
             catch (IOException ex)
             {
-                _fault = ex;
-                LogsDiagnostics.LogFaulted(_logger, ex, _kind);
+                LogsDiagnostics.RotationFailed(_logger, ex, _kind);
+                return;
             }
+
+            _segment.Dispose();
+            var closed = _segmentPath;
+            var closedFirst = _segmentFirstSeq;
+            _segmentPath = path;
+            _segmentFirstSeq = _sequence + 1;
+            _segment = next;
+            _durableLength = 0;
+            var lastSeq = _sequence;
+            Archiving = Archiving.ContinueWith(_ => Archive(closed, closedFirst, lastSeq), TaskScheduler.Default);
         }
 
         private static FileStream OpenSegment(string path)
@@ -373,18 +543,30 @@ public sealed class LogWriter : IAsyncDisposable
 
         public async ValueTask DisposeAsync()
         {
-            if (_fault is null)
+            if (_fault is null && _retrying is null)
             {
-                await CheckpointAsync().ConfigureAwait(false);
+                try
+                {
+                    await CheckpointAsync().ConfigureAwait(false);
+                }
+                catch (LogUnavailableException)
+                {
+                    // The disk filled at the last moment: the log ends without its closing checkpoint.
+                }
             }
 
             _queue.Writer.TryComplete();
             await _loop.ConfigureAwait(false);
+            if (_retryTimer is not null)
+            {
+                await _retryTimer.ConfigureAwait(false);
+            }
+
             await Archiving.ConfigureAwait(false);
             await _segment.DisposeAsync().ConfigureAwait(false);
         }
 
-        private sealed record Pending(byte[]? Json, TaskCompletionSource<long> Done);
+        private sealed record Pending(byte[]? Json, TaskCompletionSource<long> Done, bool Probe = false);
     }
 }
 
@@ -392,5 +574,15 @@ public sealed class LogWriter : IAsyncDisposable
 public sealed class LogUnavailableException(LogKind log, Exception inner)
     : Exception($"The {log} log cannot be written: {inner.Message}", inner);
 
-/// <summary>A record inside a log segment is damaged; the node refuses to continue the chain.</summary>
-public sealed class LogCorruptedException(string message) : Exception(message);
+/// <summary>
+/// A log is damaged or tampered with (not a torn write): the node refuses to continue the chain.
+/// <see cref="Sequence"/> and <see cref="File"/> name the first bad record.
+/// </summary>
+public sealed class LogCorruptedException(LogKind log, long sequence, string file, string message) : Exception(message)
+{
+    public LogKind Log { get; } = log;
+
+    public long Sequence { get; } = sequence;
+
+    public string File { get; } = file;
+}

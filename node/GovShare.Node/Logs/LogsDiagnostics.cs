@@ -20,6 +20,27 @@ internal static partial class LogsDiagnostics
     [LoggerMessage(6005, LogLevel.Debug, "Signed {Log} log checkpoint at sequence {Sequence}.", EventName = "CheckpointSigned")]
     public static partial void CheckpointSigned(ILogger logger, LogKind log, long sequence);
 
+    [LoggerMessage(6006, LogLevel.Error, "The {Log} log cannot be written for lack of space after sequence {Sequence}; appends are refused and retried every second until space returns.", EventName = "LogRetrying")]
+    public static partial void LogRetrying(ILogger logger, Exception exception, LogKind log, long sequence);
+
+    [LoggerMessage(6007, LogLevel.Warning, "The {Log} log is writable again; the chain continues at sequence {Sequence}.", EventName = "LogResumed")]
+    public static partial void LogResumed(ILogger logger, LogKind log, long sequence);
+
+    [LoggerMessage(6008, LogLevel.Warning, "The copy of the {Log} log's last checkpoint could not be replaced; the previous copy stays.", EventName = "CheckpointFileFailed")]
+    public static partial void CheckpointFileFailed(ILogger logger, Exception exception, LogKind log);
+
+    [LoggerMessage(6009, LogLevel.Warning, "A new {Log} log segment could not be created; the current one stays live and rotation is tried again.", EventName = "RotationFailed")]
+    public static partial void RotationFailed(ILogger logger, Exception exception, LogKind log);
+
+    [LoggerMessage(6016, LogLevel.Information, "Stopping: signed the closing checkpoints of the logs (change {Change}, exchange {Exchange}, query {Query}).", EventName = "ClosingCheckpoints")]
+    public static partial void ClosingCheckpoints(ILogger logger, long change, long exchange, long query);
+
+    [LoggerMessage(6017, LogLevel.Warning, "Stopping: Kafka did not confirm the {Log} log beyond sequence {Shipped} of {Durable} within {Seconds} s; the rest is shipped after the next start.", EventName = "RelayStopIncomplete")]
+    public static partial void RelayStopIncomplete(ILogger logger, LogKind log, long shipped, long durable, double seconds);
+
+    [LoggerMessage(6018, LogLevel.Critical, "The {Log} log's record {Sequence} does not follow the record Kafka confirmed last: the local log was rewritten after it was shipped. Nothing more of it is shipped; compare with 'govshare log verify --data <folder> --kafka <servers>'.", EventName = "RelayDiverged")]
+    public static partial void RelayDiverged(ILogger logger, LogKind log, long sequence);
+
     [LoggerMessage(6010, LogLevel.Warning, "Kafka did not confirm {Count} {Log} log records from sequence {Sequence} ({Reason}); they are sent again.", EventName = "RelayDeliveryFailed")]
     public static partial void RelayDeliveryFailed(ILogger logger, int count, LogKind log, long sequence, string reason);
 

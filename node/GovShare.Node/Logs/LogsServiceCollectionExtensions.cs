@@ -2,6 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using GovShare.Node.Kernel;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -43,6 +44,11 @@ public static class LogsServiceCollectionExtensions
             services.AddSingleton<KafkaLogRelay>();
             services.AddHostedService(sp => sp.GetRequiredService<KafkaLogRelay>());
         }
+
+        services.AddHostedService<LogCloser>();
+        services.AddHealthChecks()
+            .Add(new HealthCheckRegistration("logs", sp => new LogHealthCheck(sp.GetRequiredService<LogWriter>(), liveness: false), null, [HealthTags.Ready]))
+            .Add(new HealthCheckRegistration("logs-failed", sp => new LogHealthCheck(sp.GetRequiredService<LogWriter>(), liveness: true), null, [HealthTags.Live]));
 
         return services;
     }

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 
 namespace GovShare.Node.Management;
@@ -30,13 +31,8 @@ public static partial class ManagementApi
     {
         // Operator requests are small; anything bigger is a mistake or an attack.
         var management = endpoints.MapGroup("").WithMetadata(new ManagementEndpointAttribute(), new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxRequestBytes));
-        management.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" }));
-        management.MapGet("/health/ready", (NodeDataFolder data) =>
-        {
-            // Ready when the database answers: a query, not just an open handle.
-            _ = data.Database.GetCollectionNames().Count();
-            return TypedResults.Ok(new { status = "ready" });
-        });
+        management.MapGet("/health/live", (HealthCheckService health, CancellationToken cancellation) => NodeHealth.ProbeAsync(health, HealthTags.Live, "live", "not live", cancellation));
+        management.MapGet("/health/ready", (HealthCheckService health, CancellationToken cancellation) => NodeHealth.ProbeAsync(health, HealthTags.Ready, "ready", "not ready", cancellation));
 
         var operators = management.MapGroup("/v1/operator").AddEndpointFilter(AdmitOperatorAsync);
 

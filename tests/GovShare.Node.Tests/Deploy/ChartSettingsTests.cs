@@ -28,6 +28,21 @@ public sealed partial class ChartSettingsTests
         Assert.All(keys, key => Assert.Contains(key, properties));
     }
 
+    [Fact]
+    public void Values_GracePeriod_OutlastsTheDrainWithRoomForCheckpointsKafkaAndTheDatabase()
+    {
+        var chart = Path.Combine(RepositoryRoot.Path, "deploy", "helm", "govshare-node");
+        var values = YamlJson.Load(File.ReadAllText(Path.Combine(chart, "values.yaml")), "values.yaml")!;
+        var drain = (int)values["node"]!["drainTimeoutSeconds"]!;
+        var grace = (int)values["terminationGracePeriodSeconds"]!;
+
+        Assert.True(grace >= drain + 15, $"terminationGracePeriodSeconds {grace} leaves too little after a {drain} s drain");
+        // The chart's defaults are the node's: a pod behaves as the documented node does.
+        Assert.Equal(new NodeOptions().DrainTimeout, TimeSpan.FromSeconds(drain));
+        Assert.Equal(new NodeOptions().MinFreeBytes, (long)values["node"]!["minFreeBytes"]!);
+        Assert.Contains("add (int .Values.node.drainTimeoutSeconds) 15", File.ReadAllText(Path.Combine(chart, "templates", "_helpers.tpl")), StringComparison.Ordinal);
+    }
+
     // A dict key is a quoted name followed by its value: "Name" .Values… or "Name" (…) or "Name" "literal".
     [GeneratedRegex("\"([A-Z][A-Za-z]+)\" (?:\\.|\\(|\\$|\")")]
     private static partial Regex KeyPattern();

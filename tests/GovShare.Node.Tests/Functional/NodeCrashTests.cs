@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -34,7 +33,7 @@ public sealed class NodeCrashTests : IDisposable
         var user = _pki.IssueDepartment(name: "Kunming Civil Affairs Bureau");
         var acknowledged = new ConcurrentBag<string>();
 
-        using (var node = await StartAsync(settings, managementPort))
+        await using (var node = await NodeProcess.StartAsync(settings, managementPort))
         {
             using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{managementPort}/") };
             management.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", OperatorToken.ReadFrom(settings["Node:DataPath"]!));
@@ -80,14 +79,15 @@ public sealed class NodeCrashTests : IDisposable
                 await Task.Delay(50);
             }
 
-            node.Kill(); // SIGKILL: no shutdown, no flush.
-            await node.WaitForExitAsync();
+            node.Process.Kill(); // SIGKILL: no shutdown, no flush.
+            await node.Process.WaitForExitAsync();
             await stop.CancelAsync();
             await Task.WhenAll(workers);
         }
 
         // Restart on the same folder: recovery runs, then the log is read as the operator would.
-        using (await StartAsync(settings, managementPort))
+        // Disposing it stops it with SIGTERM and asserts a clean exit: no node outlives the test.
+        await using (await NodeProcess.StartAsync(settings, managementPort))
         {
             var store = LogStore.ForDataFolder(settings["Node:DataPath"]!);
             var records = store.ReadEntries(LogKind.Exchange).Select(e => e.Record).OfType<LogRecord>().ToList();
@@ -104,47 +104,4 @@ public sealed class NodeCrashTests : IDisposable
     /// <summary>A whole Arrow stream ends with the end-of-stream marker: continuation, then a zero length.</summary>
     private static bool EndsWithEndOfStream(byte[] content) =>
         content.Length >= 8 && content.AsSpan(content.Length - 8).SequenceEqual(new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0 });
-
-    private static async Task<Process> StartAsync(Dictionary<string, string?> settings, int managementPort)
-    {
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Loopback.GovShareDll());
-        start.ArgumentList.Add("node");
-        start.ArgumentList.Add("run");
-        foreach (var (key, value) in settings)
-        {
-            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException("the node did not start");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        for (var i = 0; i < 300; i++)
-        {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"govshare node run exited with {process.ExitCode}");
-            }
-
-            try
-            {
-                if ((await probe.GetAsync(new Uri($"http://127.0.0.1:{managementPort}/health/ready"))).IsSuccessStatusCode)
-                {
-                    return process;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(100);
-        }
-
-        process.Kill();
-        throw new InvalidOperationException("govshare node run never became ready");
-    }
 }

@@ -151,6 +151,52 @@ public sealed class KafkaLogRelayTests(ITestOutputHelper output)
         Assert.Contains("Kafka:BootstrapServers", ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task VerifyAgainstKafka_LocalLogRewrittenAfterShipping_NamesTheLowestDivergingSequence_AndTheNodeRefusesIt()
+    {
+        using var cluster = new KafkaMockCluster(brokers: 1);
+        cluster.CreateTopic(KafkaOptions.Topic(LogFolder.Node, LogKind.Exchange), partitions: 8, replicationFactor: 1);
+        using var folder = new LogFolder();
+        await using (var open = folder.Open())
+        {
+            using var relay = Relay(open.Writer, cluster);
+            await relay.StartAsync(CancellationToken.None);
+            await AppendAsync(open.Writer, 0, 20, ["5301001000000001"]);
+            await Eventually(() => relay.Shipped(LogKind.Exchange) == 20, "20 records shipped");
+            await relay.StopAsync(CancellationToken.None);
+        }
+
+        // Records 7 onwards replaced by a self-consistent forgery: valid hashes, valid links.
+        var path = folder.Store.Segments(LogKind.Exchange).Single().Path;
+        var lines = (await File.ReadAllLinesAsync(path)).Take(6).ToList();
+        var previous = LogEntry.TryParse(Encoding.UTF8.GetBytes(lines[^1]))!;
+        for (var seq = 7L; seq <= 20; seq++)
+        {
+            var forged = LogEntry.Create(LogKind.Exchange, LogFolder.Node, seq, LogEntryType.Record, previous.Hash,
+                System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(LogFolder.Exchange((int)seq + 500), LogJson.Options));
+            lines.Add(Encoding.UTF8.GetString(forged.Line.Span));
+            previous = forged;
+        }
+
+        await File.WriteAllLinesAsync(path, lines);
+
+        var outcome = LogVerifyCommand.Run(new LogVerifyRequest
+        {
+            Log = LogKind.Exchange,
+            DataPath = folder.Path,
+            KafkaBootstrapServers = cluster.BootstrapServers,
+            Node = LogFolder.Node,
+            KafkaTimeout = TimeSpan.FromMinutes(1),
+        });
+
+        Assert.Equal(LogVerifyCommand.BadRecord, outcome.ExitCode);
+        Assert.Equal(7, outcome.Verification!.Sequence);
+        Assert.Contains("diverges from its Kafka copy", outcome.Message, StringComparison.Ordinal);
+        Assert.Contains("at sequence 7", outcome.Message, StringComparison.Ordinal);
+        // The writer refuses it too: what Kafka confirmed is not what the log now says.
+        Assert.Throws<LogCorruptedException>(() => folder.Open());
+    }
+
     private static async Task AppendAsync(LogWriter writer, int from, int to, string[] resources, LogKind log = LogKind.Exchange)
     {
         // 32 appenders at a time, so group commit is exercised the way a busy node does.

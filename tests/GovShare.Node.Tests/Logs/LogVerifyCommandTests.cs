@@ -68,7 +68,7 @@ public sealed class LogVerifyCommandTests
         Assert.Equal(LogVerifyCommand.Usage, outcome.ExitCode);
         var problems = outcome.Message.Split(Environment.NewLine);
         Assert.Equal(4, problems.Length);
-        Assert.Contains(problems, p => p.Contains("exactly one source", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("Give a source", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("--from", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("--to", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.Contains("certificate", StringComparison.Ordinal));

@@ -8,6 +8,7 @@ using GovShare.Node.Identity;
 using GovShare.Node.Management;
 using GovShare.Node.Tests.Functional;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace GovShare.Node.Tests.Management;
 
@@ -31,6 +32,35 @@ public sealed class ManagementApiTests : IAsyncLifetime
         using var client = _node.ManagementClient();
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("health/live")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("health/ready")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Health_Ready_SaysReadyWithNoReasons()
+    {
+        using var client = _node.ManagementClient();
+
+        var ready = await client.GetFromJsonAsync<JsonElement>("health/ready");
+
+        Assert.Equal("ready", ready.GetProperty("status").GetString());
+        Assert.Equal(0, ready.GetProperty("reasons").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Health_OnceAStopBegins_NotReadyNamingShutdown_ButLive()
+    {
+        using var client = _node.ManagementClient();
+
+        // What SIGTERM does first; readiness must turn at once, before the listeners close.
+        _node.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+
+        var ready = await client.GetAsync("health/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        var body = JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("not ready", body.GetProperty("status").GetString());
+        var reason = Assert.Single(body.GetProperty("reasons").EnumerateArray());
+        Assert.Equal("shutdown", reason.GetProperty("check").GetString());
+        Assert.Contains("stopping", reason.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("health/live")).StatusCode);
     }
 
     [Fact]

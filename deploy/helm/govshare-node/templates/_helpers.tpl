@@ -68,6 +68,9 @@ Refusals that the schema cannot express: they name the value to fix.
 {{- if eq .Values.upstream.parentDivisionCode .Values.node.divisionCode -}}
 {{- fail "upstream.parentDivisionCode must differ from node.divisionCode" -}}
 {{- end -}}
+{{- if lt (int .Values.terminationGracePeriodSeconds) (add (int .Values.node.drainTimeoutSeconds) 15) -}}
+{{- fail "terminationGracePeriodSeconds must be at least node.drainTimeoutSeconds + 15: after the drain the node signs closing checkpoints, flushes Kafka and closes its database; cut short, the pod stop becomes a SIGKILL" -}}
+{{- end -}}
 {{- if eq (int .Values.ports.exchange) (int .Values.ports.management) -}}
 {{- fail "ports.exchange and ports.management must differ" -}}
 {{- end -}}

@@ -491,8 +491,20 @@ public sealed class DatasetPush : IAsyncDisposable
         _done = true;
         _writer.Dispose();
         _hashing.Finish();
-        await _file.DisposeAsync().ConfigureAwait(false);
-        _store.Abandon(this);
+        try
+        {
+            await _file.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The buffered tail of a push being abandoned cannot be flushed (typically: the disk is
+            // full); it is not wanted anyway, and the error that ended the push is already on its way.
+        }
+        finally
+        {
+            // Always: the temporary file must go, or a failed push keeps its space.
+            _store.Abandon(this);
+        }
     }
 }
 

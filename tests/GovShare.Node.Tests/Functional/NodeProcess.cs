@@ -1,0 +1,123 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+
+namespace GovShare.Node.Tests.Functional;
+
+/// <summary>
+/// A <c>govshare node run</c> process, as operators run it, settings in <c>Node__*</c> environment
+/// variables. Disposing it stops it the way Kubernetes does — SIGTERM — and fails the test unless
+/// it exits by itself with code 0 (it is killed then, so no test leaves a node behind).
+/// </summary>
+public sealed class NodeProcess : IAsyncDisposable
+{
+    /// <summary>How long a stopped node may take: the default drain (20 s) plus a generous margin.</summary>
+    public static readonly TimeSpan StopPatience = TimeSpan.FromSeconds(60);
+
+    private NodeProcess(Process process, int managementPort)
+    {
+        Process = process;
+        ManagementPort = managementPort;
+    }
+
+    public Process Process { get; }
+
+    public int ManagementPort { get; }
+
+    /// <summary>Standard output and error, line by line.</summary>
+    public ConcurrentQueue<string> Output { get; } = new();
+
+    /// <summary>Starts the node and waits until <c>/health/ready</c> answers 200.</summary>
+    public static async Task<NodeProcess> StartAsync(Dictionary<string, string?> settings, int managementPort)
+    {
+        var node = Launch(settings, managementPort);
+        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        for (var i = 0; i < 600; i++)
+        {
+            if (node.Process.HasExited)
+            {
+                throw new InvalidOperationException($"govshare node run exited with {node.Process.ExitCode}:\n{string.Join('\n', node.Output)}");
+            }
+
+            try
+            {
+                if ((await probe.GetAsync(new Uri($"http://127.0.0.1:{managementPort}/health/ready"))).IsSuccessStatusCode)
+                {
+                    return node;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(100);
+        }
+
+        await node.DisposeAsync();
+        throw new InvalidOperationException("govshare node run never became ready");
+    }
+
+    /// <summary>Starts the process without waiting for it to serve (for nodes expected to refuse to start).</summary>
+    public static NodeProcess Launch(Dictionary<string, string?> settings, int managementPort)
+    {
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Loopback.GovShareDll());
+        start.ArgumentList.Add("node");
+        start.ArgumentList.Add("run");
+        foreach (var (key, value) in settings)
+        {
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("the node did not start");
+        var node = new NodeProcess(process, managementPort);
+        process.OutputDataReceived += (_, e) => node.Output.Enqueue(e.Data ?? "");
+        process.ErrorDataReceived += (_, e) => node.Output.Enqueue(e.Data ?? "");
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return node;
+    }
+
+    /// <summary>Sends SIGTERM (as Kubernetes and <c>kill</c> do).</summary>
+    public async Task SignalAsync(string signal = "TERM")
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", Process.Id.ToString(CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+    }
+
+    /// <summary>Waits for the exit; kills the process and returns false if it does not exit in time.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan within)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        try
+        {
+            await Process.WaitForExitAsync(timeout.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            Process.Kill(entireProcessTree: true);
+            await Process.WaitForExitAsync();
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!Process.HasExited)
+            {
+                await SignalAsync();
+                var stopped = await WaitForExitAsync(StopPatience);
+                Assert.True(stopped, $"the node was still running {StopPatience.TotalSeconds} s after SIGTERM (killed):\n{string.Join('\n', Output)}");
+                Assert.True(Process.ExitCode == 0, $"the node exited with {Process.ExitCode} after SIGTERM:\n{string.Join('\n', Output)}");
+            }
+        }
+        finally
+        {
+            Process.Dispose();
+        }
+    }
+}
