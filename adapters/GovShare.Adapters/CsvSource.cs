@@ -61,6 +61,7 @@ public sealed class CsvSource(string path, ItemMapping? mapping = null, Encoding
 
             if ((row & 0x3FFF) == 0)
             {
+                options?.BytesRead?.Report(text.BaseStream.Position);
                 cancellation.ThrowIfCancellationRequested();
                 await Task.Yield();
             }

@@ -1,4 +1,4 @@
 using GovShare.Cli.Commands;
 
-// The `govshare` program: the node itself (`node run`, `demo`) and the operator's commands.
-return await GovShareCommand.Create().Parse(args).InvokeAsync();
+// The `govshare` program: the node itself (`node run`, `demo`) and the operator's and departments' commands.
+return await GovShareCommand.RunAsync(args);

@@ -2,7 +2,7 @@ using System.CommandLine;
 
 namespace GovShare.Cli.Commands;
 
-/// <summary>The command tree. Each area adds its commands; this file only assembles them.</summary>
+/// <summary>The command tree. Each area adds its commands; this file only assembles them and runs one.</summary>
 internal static class GovShareCommand
 {
     public static RootCommand Create()
@@ -19,6 +19,59 @@ internal static class GovShareCommand
         root.Add(SyncCommand.Create());
         RequestCommands.Create().ToList().ForEach(root.Add);
         root.Add(EvaluationCommands.Create());
+        CommandExamples.AddTo(root);
         return root;
+    }
+
+    /// <summary>
+    /// Parses and runs one command line with the documented exit codes: a parse error (a typo, a
+    /// missing option) is 2, not System.CommandLine's 1, and an unexpected fault is one readable
+    /// line and 1 — never a stack trace.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var parse = Create().Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                await Console.Error.WriteLineAsync(error.Message);
+            }
+
+            await Console.Error.WriteLineAsync($"See '{CommandLine(parse.CommandResult.Command)} --help' for the options and an example.");
+            return ExitCodes.Usage;
+        }
+
+        // Ctrl+C cancels the action's token; the time allowed lets it delete its temporary files
+        // (a push's staged file, a pull's .partial) before the process ends.
+        var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TimeSpan.FromSeconds(10) };
+        try
+        {
+            return await parse.InvokeAsync(invocation);
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("Cancelled; nothing was pushed or written.");
+            return ExitCodes.Cancelled;
+        }
+#pragma warning disable CA1031 // The last line of defence: a person sees one line, not a .NET stack trace.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            await Console.Error.WriteLineAsync($"govshare failed: {ex.Message}");
+            return ExitCodes.Failed;
+        }
+    }
+
+    /// <summary>The command as typed, e.g. <c>govshare catalog create</c>.</summary>
+    internal static string CommandLine(Command command)
+    {
+        var names = new List<string>();
+        for (var current = command; current is not null and not RootCommand; current = current.Parents.OfType<Command>().FirstOrDefault())
+        {
+            names.Insert(0, current.Name);
+        }
+
+        return string.Join(' ', names.Prepend("govshare"));
     }
 }
