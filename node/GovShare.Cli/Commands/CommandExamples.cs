@@ -46,7 +46,7 @@ internal static class CommandExamples
         ["govshare catalog items-import"] = "govshare catalog items-import 102001/000001 --file items.csv --etag \"3\"   (UTF-8 or GB18030)",
         ["govshare catalog tree"] = "govshare catalog tree 企业",
         ["govshare request"] = "govshare request list --role provider --status pending",
-        ["govshare request apply"] = "govshare request apply 301100/000001 --item 姓名 --item 出生日期 --purpose-code P-2024-001 --purpose \"Social assistance review\" --legal-basis \"Yunnan rules Art. 25\" --contact-name 王五 --contact-phone 0871-1234567",
+        ["govshare request apply"] = "govshare request apply 301100/000001 --item 姓名 --item 出生日期 --purpose-code P-2024-001 --purpose \"Social assistance review\" --legal-basis \"Yunnan rules Art. 25\" --from 2026-01-01 --to 2026-12-31 --contact-name 王五 --contact-phone 0871-1234567",
         ["govshare request list"] = "govshare request list --role provider --status pending",
         ["govshare request show"] = "govshare request show req-0001",
         ["govshare request approve"] = "govshare request approve req-0001 --item 姓名 --item 出生日期:date,year --from 2026-01-01 --to 2026-12-31",

@@ -98,7 +98,7 @@ internal static class DepartmentCommand
         {
             return await action();
         }
-        catch (Exception ex) when (ex is DepartmentConnectionException or MappingException or ArgumentException or FormatException or CatalogCheckException)
+        catch (Exception ex) when (ex is DepartmentConnectionException or MappingException or ArgumentException or FormatException or CatalogCheckException or SqlTargetException)
         {
             await Console.Error.WriteLineAsync(ex.Message);
             return ExitCodes.Usage;

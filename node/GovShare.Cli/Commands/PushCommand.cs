@@ -48,7 +48,7 @@ internal static class PushCommand
                     return ExitCodes.Ok;
                 }
 
-                await using var staged = await StagedDataset.StageAsync(check.CheckAsync(open().ReadAsync(cancellation), cancellation), rowsRead: progress.Rows, cancellation: cancellation);
+                await using var staged = await StagedDataset.StageAsync(check.CheckAsync(open().ReadAsync(cancellation), cancellation), TemporaryFiles.Folder, rowsRead: progress.Rows, cancellation: cancellation);
                 progress.Done();
                 var upload = new TransferProgressLine($"push {staged.Rows:N0} rows", staged.Bytes);
                 var receipt = await client.PushAsync(code, parse.GetValue(append) ? PushMode.Append : PushMode.Replace, staged, upload.Bytes, cancellation);

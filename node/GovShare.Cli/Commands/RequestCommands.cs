@@ -39,10 +39,12 @@ internal static class RequestCommands
         var contactName = new Option<string>("--contact-name") { Required = true };
         var contactPhone = new Option<string>("--contact-phone") { Required = true };
         var contactEmail = new Option<string?>("--contact-email");
-        var apply = new Command("apply", "Apply for items of a conditional resource.") { resource, items, purposeCode, purposeText, basis, from, to, contactName, contactPhone, contactEmail };
+        var useFrom = new Option<DateOnly>("--from") { Description = "First day of use (yyyy-MM-dd).", Required = true };
+        var useTo = new Option<DateOnly>("--to") { Description = "Last day of use (yyyy-MM-dd).", Required = true };
+        var apply = new Command("apply", "Apply for items of a conditional resource.") { resource, items, purposeCode, purposeText, basis, useFrom, useTo, contactName, contactPhone, contactEmail };
         DepartmentCommand.Call(apply, parse => http => http.PostAsJsonAsync("v1/requests", new ShareApplication(parse.GetValue(resource), parse.GetValue(items),
             new RequestPurpose(parse.GetValue(purposeCode)!, parse.GetValue(purposeText)!), parse.GetValue(basis),
-            parse.GetValue(from) is { } f && parse.GetValue(to) is { } t ? new UsePeriod(f, t) : null,
+            new UsePeriod(parse.GetValue(useFrom), parse.GetValue(useTo)),
             new RequestContact(parse.GetValue(contactName)!, parse.GetValue(contactPhone)!, parse.GetValue(contactEmail))), CatalogJson.Options));
 
         var role = new Option<string?>("--role") { Description = "user (default) or provider." };
