@@ -144,6 +144,9 @@ public sealed class CatalogCheck
         errors.ThrowIfAny();
     }
 
+    /// <summary>A source whose batches pass this check on their way out.</summary>
+    public IRecordSource Wrap(IRecordSource source) => new CheckedSource(source, this);
+
     private CatalogItem? Resolve(string nameOrId)
     {
         var key = Canonical(nameOrId);
@@ -152,6 +155,11 @@ public sealed class CatalogCheck
 
     /// <summary>As the node compares item names: NFKC, trimmed, invariant lower case.</summary>
     private static string Canonical(string text) => text.Normalize(NormalizationForm.FormKC).Trim().ToLowerInvariant();
+}
+
+internal sealed class CheckedSource(IRecordSource inner, CatalogCheck check) : IRecordSource
+{
+    public IAsyncEnumerable<RecordBatch> ReadAsync(CancellationToken cancellation = default) => check.CheckAsync(inner.ReadAsync(cancellation), cancellation);
 }
 
 /// <summary>The data's items do not match the resource's catalog entry: a mapping to fix (exit 2).</summary>
