@@ -10,7 +10,7 @@ public sealed class CliTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     [Fact]
-    public async Task Push_ValueDoesNotConvert_ExitsDataRejectedBeforeContactingTheNode()
+    public async Task Push_CertificateFilesThatAreNotPem_ExitUsageBeforeContactingTheNode()
     {
         var csv = _temp.File("a.csv");
         await File.WriteAllTextAsync(csv, "姓名,年龄\n张三,abc\n");
@@ -24,7 +24,10 @@ public sealed class CliTests : IDisposable
 
         var code = await GovShareCommand.Create().Parse(["push", "--csv", csv, "--mapping", _temp.File("m.json"), "--resource", "R1", "--config", _temp.File("govshare.department.json")]).InvokeAsync();
 
-        Assert.Equal(ExitCodes.DataRejected, code);
+        // Empty files are no certificate, key or CA: a setting to fix (2), found before any
+        // connection — not "unreachable" (3). Rejected values are tested against a real node
+        // (tests/GovShare.Node.Tests/Cli/DepartmentCommandsTests.cs): the catalog check needs it.
+        Assert.Equal(ExitCodes.Usage, code);
     }
 
     [Fact]

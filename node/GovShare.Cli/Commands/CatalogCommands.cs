@@ -30,6 +30,10 @@ internal static class CatalogCommands
     /// The department's own catalog entries (Art. 7, 8): read, create, update and retire with
     /// ETag concurrency, import and export as JSON, an entry's items as CSV for spreadsheets.
     /// </summary>
+    /// <summary>The tree's answer: each entry with the node that holds it.</summary>
+    private static readonly TableSpec TreeEntries = TableSpec.Of("entries",
+        new("Node", "ownerNode"), new("Code", "entry.resourceCode"), new("Name", "entry.name"), new("Provider", "entry.provider.name"), new("Share", "entry.share.type"), new("Update", "entry.updateCycle"));
+
     private static IEnumerable<Command> Manage()
     {
         var code = new Argument<string>("resource") { Description = "The resource code, e.g. 101001/000001." };
@@ -72,7 +76,7 @@ internal static class CatalogCommands
 
         var text = new Argument<string?>("text") { Description = "Words to search for.", Arity = ArgumentArity.ZeroOrOne };
         var tree = new Command("tree", "Search the sharing catalog of the whole tree (every jurisdiction), through this node.") { text };
-        DepartmentCommand.Call(tree, parse => http => http.GetAsync($"v1/catalog/tree?q={Uri.EscapeDataString(parse.GetValue(text) ?? "")}"), table: Entries);
+        DepartmentCommand.Call(tree, parse => http => http.GetAsync($"v1/catalog/tree?q={Uri.EscapeDataString(parse.GetValue(text) ?? "")}"), table: TreeEntries);
 
         return [get, mine, create, update, retire, import, export, itemsGet, itemsPut, tree];
     }
