@@ -295,7 +295,16 @@ public sealed class SqlSink(DbConnection connection, SqlDialectKind dialect, str
                     insert.Parameters[c].Value = SqlDialect.Parameter(dialect, ArrowValues.Get(batch.Column(c), r));
                 }
 
-                await insert.ExecuteNonQueryAsync(cancellation).ConfigureAwait(false);
+                // SQLite's provider is synchronous underneath: the async call only adds a task per row.
+                if (dialect == SqlDialectKind.Sqlite)
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    insert.ExecuteNonQuery();
+                }
+                else
+                {
+                    await insert.ExecuteNonQueryAsync(cancellation).ConfigureAwait(false);
+                }
             }
         }
 

@@ -228,6 +228,12 @@ public sealed class DepartmentCommandsTests : IAsyncLifetime
         Assert.Contains("Code ", table.Stdout, StringComparison.Ordinal);
         Assert.Matches(@"101001/000032 \| 企业年报 +\| Kunming Public Security Bureau", table.Stdout);
         Assert.StartsWith("{", json.Stdout.TrimStart(), StringComparison.Ordinal);
+
+        // Another department finds it in the sharing catalog (the README's `catalog search 企业`).
+        var user = GovShareProcess.DepartmentFolder(_folder, "searcher", _f.Node.ExchangeAddress, _f.User, _f.Pki.Folder.TrustAnchorsFile);
+        var search = await GovShareProcess.RunAsync(user, ["catalog", "search", "企业"]);
+        Assert.True(search.ExitCode == ExitCodes.Ok, search.ToString());
+        Assert.Contains("101001/000032 | 企业年报", search.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
