@@ -36,6 +36,17 @@ internal static class ArrowValues
     public static string TimestampText(DateTimeOffset instant) =>
         instant.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture);
 
+    /// <summary>A timestamp as ISO 8601 at a stated offset (<c>2026-03-01T08:30:00.000000+08:00</c>): the zone is always written.</summary>
+    public static string TimestampText(DateTimeOffset instant, TimeSpan offset) =>
+        offset == TimeSpan.Zero ? TimestampText(instant) : instant.ToOffset(offset).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffffzzz", CultureInfo.InvariantCulture);
+
+    /// <summary>Canonical text: invariant numbers, yyyy-MM-dd dates, ISO 8601 timestamps (UTC unless an offset is given), base64 bytes.</summary>
+    public static string? GetText(IArrowArray array, int index, TimeSpan? offset) => Get(array, index) switch
+    {
+        DateTimeOffset t when offset is { } o => TimestampText(t, o),
+        _ => GetText(array, index),
+    };
+
     /// <summary>Canonical text: invariant numbers, yyyy-MM-dd dates, ISO 8601 UTC timestamps, base64 bytes.</summary>
     public static string? GetText(IArrowArray array, int index) => Get(array, index) switch
     {

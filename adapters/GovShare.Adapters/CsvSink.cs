@@ -15,7 +15,12 @@ namespace GovShare.Adapters;
 /// apostrophe. Numbers are typed items and never prefixed. UTF-8 is written with a BOM so
 /// spreadsheets show Chinese text correctly.
 /// </remarks>
-public sealed class CsvSink(string path, Encoding? encoding = null, bool spreadsheetSafe = true, char delimiter = ',') : IRecordSink
+/// <param name="path">The file to write (through <c>path.partial</c>, renamed at the end).</param>
+/// <param name="encoding">UTF-8 with BOM when null.</param>
+/// <param name="spreadsheetSafe">Guard text that a spreadsheet would run as a formula.</param>
+/// <param name="delimiter">The field delimiter.</param>
+/// <param name="timeOffset">The offset timestamps are written at (with it, e.g. <c>+08:00</c>); UTC (<c>Z</c>) when null.</param>
+public sealed class CsvSink(string path, Encoding? encoding = null, bool spreadsheetSafe = true, char delimiter = ',', TimeSpan? timeOffset = null) : IRecordSink
 {
     public async Task<long> WriteAsync(IAsyncEnumerable<RecordBatch> batches, CancellationToken cancellation = default)
     {
@@ -63,7 +68,7 @@ public sealed class CsvSink(string path, Encoding? encoding = null, bool spreads
                         line.Append(delimiter);
                     }
 
-                    line.Append(Field(ArrowValues.GetText(batch.Column(c), r), text[c]));
+                    line.Append(Field(ArrowValues.GetText(batch.Column(c), r, timeOffset), text[c]));
                 }
 
                 line.Append("\r\n");

@@ -61,6 +61,11 @@ public sealed class CsvSource(string path, ItemMapping? mapping = null, Encoding
 
             if ((row & 0x3FFF) == 0)
             {
+                if (text.BaseStream.CanSeek)
+                {
+                    options?.BytesRead?.Report(text.BaseStream.Position);
+                }
+
                 cancellation.ThrowIfCancellationRequested();
                 await Task.Yield();
             }

@@ -52,7 +52,8 @@ public enum SyncOutcome
 }
 
 /// <summary>What one sync did.</summary>
-public sealed record SyncResult(SyncOutcome Outcome, PushMode? Mode, long RowsScanned, long RowsPushed, long DeletionsDetected, PushReceipt? Receipt);
+/// <remarks><c>Diverged</c>: why this sync re-sent in full although it was not the first (the node's version was not the one the last sync made).</remarks>
+public sealed record SyncResult(SyncOutcome Outcome, PushMode? Mode, long RowsScanned, long RowsPushed, long DeletionsDetected, PushReceipt? Receipt, string? Diverged = null);
 
 /// <summary>Pushes a staged dataset to the node (normally <see cref="NodeClient.PushAsync(string, PushMode, StagedDataset, IProgress{long}?, CancellationToken)"/>).</summary>
 public delegate Task<PushReceipt> PushStaged(StagedDataset dataset, PushMode mode, CancellationToken cancellation);
@@ -76,10 +77,18 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
     private const string ItemsKey = "items";
     private const string WatermarkKey = "watermark";
     private const string LastSyncKey = "lastSync";
+    private const string NodeVersionKey = "nodeVersion";
     private readonly ILogger _logger = logger ?? NullLogger.Instance;
 
     /// <summary>Runs one sync: reads the source, stages the changed rows, pushes them, keeps the state.</summary>
-    public async Task<SyncResult> RunOnceAsync(Func<IRecordSource> openSource, PushStaged push, TimeProvider time, string? tempFolder = null, CancellationToken cancellation = default)
+    /// <remarks>
+    /// <c>nodeVersion</c> reads the node's latest dataset version. When given, a sync that is not
+    /// the first compares it with the version its last push made: if they differ, someone else
+    /// pushed (or the node lost a version), the state no longer describes the node, and this sync
+    /// re-sends in full rather than appending to a dataset it does not know.
+    /// </remarks>
+    public async Task<SyncResult> RunOnceAsync(Func<IRecordSource> openSource, PushStaged push, TimeProvider time, string? tempFolder = null,
+        Func<CancellationToken, Task<long>>? nodeVersion = null, CancellationToken cancellation = default)
     {
         var errors = settings.Validate();
         if (errors.Count > 0)
@@ -90,6 +99,21 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
         using var state = SyncState.Open(settings.StateFolder, settings.ResourceCode);
         var strategy = settings.Strategy.ToString();
         var first = state.Get(LastSyncKey) is null || state.Get(StrategyKey) != strategy;
+        string? diverged = null;
+        if (!first && nodeVersion is not null)
+        {
+            var expected = long.TryParse(state.Get(NodeVersionKey), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1;
+            var actual = await nodeVersion(cancellation).ConfigureAwait(false);
+            if (actual != expected)
+            {
+                diverged = expected < 0
+                    ? $"the last sync recorded no node version; the node is at version {actual}"
+                    : $"the last sync left the node at version {expected}, but it is at version {actual} (another push happened)";
+                LogDiverged(_logger, settings.ResourceCode, expected, actual);
+                first = true;
+            }
+        }
+
         LogSyncStarted(_logger, settings.ResourceCode, strategy, first);
 
         var pass = new Pass(settings, state, first ? null : state.Get(WatermarkKey), first ? null : state.Get(ItemsKey), selectAll: first);
@@ -113,7 +137,7 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
             if (staged.Rows == 0 && mode == PushMode.Append)
             {
                 LogUpToDate(_logger, settings.ResourceCode, pass.Scanned);
-                return new SyncResult(SyncOutcome.UpToDate, null, pass.Scanned, 0, 0, null);
+                return new SyncResult(SyncOutcome.UpToDate, null, pass.Scanned, 0, 0, null, diverged);
             }
 
             var receipt = await push(staged, mode, cancellation).ConfigureAwait(false);
@@ -122,6 +146,7 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
                 [StrategyKey] = strategy,
                 [ItemsKey] = pass.ItemsFingerprint ?? "",
                 [LastSyncKey] = time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
+                [NodeVersionKey] = receipt.Version.ToString(CultureInfo.InvariantCulture),
             };
             if (pass.NewWatermark is { } watermark)
             {
@@ -130,7 +155,7 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
 
             state.Commit(meta, rowsFromPending: settings.Strategy == SyncStrategy.KeyHash);
             LogPushed(_logger, settings.ResourceCode, staged.Rows, mode, receipt.ExchangeId);
-            return new SyncResult(SyncOutcome.Pushed, mode, pass.Scanned, staged.Rows, deleted, receipt);
+            return new SyncResult(SyncOutcome.Pushed, mode, pass.Scanned, staged.Rows, deleted, receipt, diverged);
         }
         finally
         {
@@ -142,13 +167,14 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
     /// Syncs now and then every <paramref name="period"/> until cancelled. A failed run is logged and
     /// reported, and the next run tries again (its state was not advanced).
     /// </summary>
-    public async Task RunEveryAsync(TimeSpan period, Func<IRecordSource> openSource, PushStaged push, TimeProvider time, Action<SyncResult?, Exception?> report, string? tempFolder = null, CancellationToken cancellation = default)
+    public async Task RunEveryAsync(TimeSpan period, Func<IRecordSource> openSource, PushStaged push, TimeProvider time, Action<SyncResult?, Exception?> report, string? tempFolder = null,
+        Func<CancellationToken, Task<long>>? nodeVersion = null, CancellationToken cancellation = default)
     {
         while (!cancellation.IsCancellationRequested)
         {
             try
             {
-                report(await RunOnceAsync(openSource, push, time, tempFolder, cancellation).ConfigureAwait(false), null);
+                report(await RunOnceAsync(openSource, push, time, tempFolder, nodeVersion, cancellation).ConfigureAwait(false), null);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -175,6 +201,9 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
 
     [LoggerMessage(EventId = 9002, EventName = "SyncPushed", Level = LogLevel.Information, Message = "Sync of {ResourceCode}: {Rows} rows pushed ({Mode}), exchange {ExchangeId}")]
     private static partial void LogPushed(ILogger logger, string resourceCode, long rows, PushMode mode, string exchangeId);
+
+    [LoggerMessage(EventId = 9005, EventName = "SyncDiverged", Level = LogLevel.Warning, Message = "Sync of {ResourceCode}: the node is at version {Actual}, not {Expected} as the last sync left it; re-sending in full")]
+    private static partial void LogDiverged(ILogger logger, string resourceCode, long expected, long actual);
 
     [LoggerMessage(EventId = 9003, EventName = "SyncDeletionsReplace", Level = LogLevel.Information, Message = "Sync of {ResourceCode}: {Deleted} keys deleted at the source; the whole dataset is pushed with replace")]
     private static partial void LogDeletionsReplace(ILogger logger, string resourceCode, long deleted);

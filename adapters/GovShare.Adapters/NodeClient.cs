@@ -81,6 +81,27 @@ public sealed class NodeClient(HttpClient http)
         }
     }
 
+    /// <summary>The resource's catalog entry, for checking data against its items before a push.</summary>
+    /// <exception cref="NodeRefusedException">No such resource, or the node refused.</exception>
+    public async Task<CatalogCheck> GetCatalogCheckAsync(string resourceCode, CancellationToken cancellation = default)
+    {
+        using var response = await http.GetAsync("v1/catalog/" + Uri.EscapeDataString(resourceCode.Replace('/', '-')), cancellation).ConfigureAwait(false);
+        await ThrowIfRefusedAsync(response, cancellation).ConfigureAwait(false);
+        using var entry = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), cancellationToken: cancellation).ConfigureAwait(false);
+        return CatalogCheck.FromEntry(resourceCode, entry.RootElement);
+    }
+
+    /// <summary>The node's latest dataset version of the resource (0 when none), for the provider.</summary>
+    public async Task<long> GetLatestVersionAsync(string resourceCode, CancellationToken cancellation = default)
+    {
+        using var response = await http.GetAsync($"v1/resources/{Uri.EscapeDataString(resourceCode.Replace('/', '-'))}/versions", cancellation).ConfigureAwait(false);
+        await ThrowIfRefusedAsync(response, cancellation).ConfigureAwait(false);
+        using var versions = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), cancellationToken: cancellation).ConfigureAwait(false);
+        return versions.RootElement.ValueKind == JsonValueKind.Array
+            ? versions.RootElement.EnumerateArray().Select(v => v.TryGetProperty("version", out var n) && n.TryGetInt64(out var x) ? x : 0).DefaultIfEmpty(0).Max()
+            : 0;
+    }
+
     /// <summary>Searches the sharing catalog; the node's JSON answer as is.</summary>
     public async Task<JsonDocument> SearchCatalogAsync(string? query, CancellationToken cancellation = default)
     {

@@ -69,4 +69,7 @@ public sealed record ReadOptions
 
     /// <summary>Offset of local times written without one; Beijing time unless said otherwise.</summary>
     public TimeSpan AssumedOffset { get; init; } = TimeSpan.FromHours(8);
+
+    /// <summary>Where a file source reports how many of its bytes it has read (for a progress display).</summary>
+    public IProgress<long>? BytesRead { get; init; }
 }

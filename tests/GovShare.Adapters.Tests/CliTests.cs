@@ -10,7 +10,7 @@ public sealed class CliTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     [Fact]
-    public async Task Push_ValueDoesNotConvert_ExitsDataRejectedBeforeContactingTheNode()
+    public async Task Push_CertificateFilesThatAreNotPem_ExitUsageBeforeContactingTheNode()
     {
         var csv = _temp.File("a.csv");
         await File.WriteAllTextAsync(csv, "姓名,年龄\n张三,abc\n");
@@ -24,7 +24,10 @@ public sealed class CliTests : IDisposable
 
         var code = await GovShareCommand.Create().Parse(["push", "--csv", csv, "--mapping", _temp.File("m.json"), "--resource", "R1", "--config", _temp.File("govshare.department.json")]).InvokeAsync();
 
-        Assert.Equal(ExitCodes.DataRejected, code);
+        // Empty files are no certificate, key or CA: a setting to fix (2), found before any
+        // connection — not "unreachable" (3). Rejected values are tested against a real node
+        // (tests/GovShare.Node.Tests/Cli/DepartmentCommandsTests.cs): the catalog check needs it.
+        Assert.Equal(ExitCodes.Usage, code);
     }
 
     [Fact]
@@ -55,5 +58,38 @@ public sealed class CliTests : IDisposable
         var failure = Assert.Throws<MappingException>(() => ItemMapping.Parse(json, "m.json"));
 
         Assert.Equal(3, failure.Errors.Count);
+    }
+
+    [Theory]
+    [InlineData("+08:00", 8 * 60)]
+    [InlineData("-05:30", -(5 * 60 + 30))]
+    [InlineData("UTC", 0)]
+    [InlineData("Asia/Shanghai", 8 * 60)]
+    public void ParseZone_OffsetUtcOrName_Minutes(string text, int minutes) => Assert.Equal(TimeSpan.FromMinutes(minutes), DataSourceOptions.ParseZone(text));
+
+    [Theory]
+    [InlineData("Beijing")]
+    [InlineData("+8")]
+    public void ParseZone_NotAZone_Refused(string text) => Assert.Throws<ArgumentException>(() => DataSourceOptions.ParseZone(text));
+
+    [Theory]
+    [InlineData(",", ',')]
+    [InlineData("tab", '\t')]
+    [InlineData(";", ';')]
+    public void ParseDelimiter_OneCharacterOrTab(string text, char expected) => Assert.Equal(expected, DataSourceOptions.ParseDelimiter(text));
+
+    [Fact]
+    public void TableOutput_ChineseText_AlignedByDisplayWidth()
+    {
+        using var document = System.Text.Json.JsonDocument.Parse("""{"entries":[{"code":"101001/000001","name":"企业登记"},{"code":"101001/000002","name":"abc"}]}""");
+        using var output = new StringWriter();
+
+        TableOutput.Print(output, document.RootElement, TableSpec.Of("entries", new("Code", "code"), new("Name", "name")));
+
+        var lines = output.ToString().Split(Environment.NewLine);
+        Assert.Equal("Code          | Name", lines[0]);
+        Assert.Equal("101001/000001 | 企业登记", lines[2]);
+        Assert.Equal(8, TableOutput.Width("企业登记"));
+        Assert.Equal("(2 rows)", lines[4]);
     }
 }

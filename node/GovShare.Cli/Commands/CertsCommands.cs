@@ -72,7 +72,7 @@ internal static class CertsCommands
         {
             var folder = new PkiFolder(parse.GetValue(Pki)!);
             var now = DateTimeOffset.UtcNow;
-            var files = folder.IssueDepartment(parse.GetValue(division)!, parse.GetValue(creditCode)!, parse.GetValue(name)!, now.AddMinutes(-5), now.AddDays(parse.GetValue(days)));
+            var files = folder.IssueDepartment(parse.GetValue(division)!, parse.GetValue(creditCode)!, parse.GetValue(name)!, now.AddMinutes(-5), now.AddDays(Days(parse.GetValue(days))));
             Console.WriteLine($"Issued serial {files.Serial}: {files.CertificatePath} (key {files.KeyPath}, mode 0600)");
         }));
         return command;
@@ -95,7 +95,7 @@ internal static class CertsCommands
 
             var folder = new PkiFolder(parse.GetValue(Pki)!);
             var now = DateTimeOffset.UtcNow;
-            var files = folder.IssueNode(parse.GetValue(division)!, now.AddMinutes(-5), now.AddDays(parse.GetValue(days)), parse.GetValue(dns)!, addresses);
+            var files = folder.IssueNode(parse.GetValue(division)!, now.AddMinutes(-5), now.AddDays(Days(parse.GetValue(days))), parse.GetValue(dns)!, addresses);
             Console.WriteLine($"Issued serial {files.Serial}: {files.CertificatePath} (key {files.KeyPath}, mode 0600)");
             // What the linked nodes' operators pin ('govshare node link … --key-sha256', or compare with what link prints).
             using var issued = X509Certificate2.CreateFromPem(File.ReadAllText(files.CertificatePath));
@@ -147,7 +147,7 @@ internal static class CertsCommands
             var published = 0;
             foreach (var authority in folder.AllAuthorities().Where(a => wanted is null || a.Id == wanted))
             {
-                Console.WriteLine($"Published {folder.PublishCrl(authority, DateTimeOffset.UtcNow, TimeSpan.FromDays(parse.GetValue(days)))}");
+                Console.WriteLine($"Published {folder.PublishCrl(authority, DateTimeOffset.UtcNow, TimeSpan.FromDays(Days(parse.GetValue(days))))}");
                 published++;
             }
 
@@ -158,6 +158,14 @@ internal static class CertsCommands
         }));
         return command;
     }
+
+    /// <summary>
+    /// A validity of at least one day: 0 would issue a certificate (or CRL) that is already
+    /// expired, which no node accepts — better refused here than found at the first handshake.
+    /// </summary>
+    private static int Days(int days) => days is >= 1 and <= 3650
+        ? days
+        : throw new ArgumentException($"--days {days}: give a validity from 1 to 3650 days (a certificate valid for {days} day(s) would be expired or absurd).");
 
     /// <summary>Runs a PKI action, turning expected faults into a message and an exit code.</summary>
     private static int Guard(Action action)

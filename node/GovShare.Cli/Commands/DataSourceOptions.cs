@@ -7,7 +7,7 @@ namespace GovShare.Cli.Commands;
 /// <summary>Where push and sync read a department's data: a CSV, JSON lines or Arrow file, or an SQL table or query.</summary>
 internal sealed class DataSourceOptions
 {
-    public Option<string?> Csv { get; } = new("--csv") { Description = "A CSV file with a header row (UTF-8 or GB18030, detected)." };
+    public Option<string?> Csv { get; } = new("--csv") { Description = "A CSV file with a header row (UTF-8 or GB18030, detected); '-' reads standard input." };
     public Option<string?> Jsonl { get; } = new("--jsonl") { Description = "A JSON lines file." };
     public Option<string?> Arrow { get; } = new("--arrow") { Description = "An Arrow IPC file." };
     public Option<string?> Sqlite { get; } = new("--sqlite") { Description = "An SQLite database file (with --table or --query)." };
@@ -15,11 +15,16 @@ internal sealed class DataSourceOptions
     public Option<string?> Table { get; } = new("--table") { Description = "The table to read." };
     public Option<string?> Query { get; } = new("--query") { Description = "The SQL query to read." };
     public Option<string?> Mapping { get; } = new("--mapping") { Description = "Mapping file: source column → item name and type (see adapters/README.md)." };
-    public Option<string?> Encoding { get; } = new("--encoding") { Description = "The CSV's encoding: utf-8 or gb18030 (detected when not given)." };
+    public Option<string?> Encoding { get; } = new("--encoding") { Description = "The CSV's encoding: utf-8 or gb18030 (default: detected — a BOM decides, else UTF-8 if the whole file is valid UTF-8, else GB18030)." };
+    public Option<string> Delimiter { get; } = new("--delimiter") { Description = "The CSV's field delimiter: one character, or 'tab' (default ',').", DefaultValueFactory = _ => "," };
+    public Option<string> TimeZone { get; } = new("--time-zone") { Description = "The zone of date-times written without an offset: an offset (+08:00), 'UTC' or an IANA name (default +08:00, Beijing time). Times with an offset or Z keep it; the node stores UTC.", DefaultValueFactory = _ => "+08:00" };
+
+    /// <summary>The size of the source file once resolved (CSV), for a progress display's total.</summary>
+    public long? FileBytes { get; private set; }
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Csv, Jsonl, Arrow, Sqlite, Postgres, Table, Query, Mapping, Encoding })
+        foreach (var option in new Option[] { Csv, Jsonl, Arrow, Sqlite, Postgres, Table, Query, Mapping, Encoding, Delimiter, TimeZone })
         {
             command.Add(option);
         }
@@ -29,7 +34,7 @@ internal sealed class DataSourceOptions
     /// A factory of the chosen source (a sync reads it more than once) and the database connection
     /// it uses, if any, for the caller to dispose.
     /// </summary>
-    public (Func<IRecordSource> Open, DbConnection? Connection) Resolve(ParseResult parse)
+    public (Func<IRecordSource> Open, DbConnection? Connection) Resolve(ParseResult parse, IProgress<long>? bytesRead = null)
     {
         var given = new[] { Csv, Jsonl, Arrow, Sqlite, Postgres }.Where(o => parse.GetValue(o) is not null).ToList();
         if (given.Count != 1)
@@ -38,20 +43,46 @@ internal sealed class DataSourceOptions
         }
 
         var mapping = parse.GetValue(Mapping) is { } path ? ItemMapping.Load(path) : null;
+        var options = ReadOptions.Default with { AssumedOffset = ParseZone(parse.GetValue(TimeZone)!), BytesRead = bytesRead };
         if (parse.GetValue(Csv) is { } csv)
         {
             var encoding = parse.GetValue(Encoding) is { } name ? TextEncodings.Get(name) : null;
-            return (() => new CsvSource(csv, mapping, encoding), null);
+            var delimiter = ParseDelimiter(parse.GetValue(Delimiter)!);
+            var file = csv == "-" ? StandardInput.Spool() : csv;
+            if (!File.Exists(file))
+            {
+                throw new FileNotFoundException($"--csv: {Path.GetFullPath(file)} does not exist.");
+            }
+
+            FileBytes = new FileInfo(file).Length;
+            return (() => new CsvSource(file, mapping, encoding, options, delimiter), null);
         }
 
         if (parse.GetValue(Jsonl) is { } jsonl)
         {
-            return (() => new JsonLinesSource(jsonl, mapping), null);
+            var file = jsonl == "-" ? StandardInput.Spool() : jsonl;
+            if (!File.Exists(file))
+            {
+                throw new FileNotFoundException($"--jsonl: {Path.GetFullPath(file)} does not exist.");
+            }
+
+            return (() => new JsonLinesSource(file, mapping, options), null);
         }
 
         if (parse.GetValue(Arrow) is { } arrow)
         {
+            if (!File.Exists(arrow))
+            {
+                throw new FileNotFoundException($"--arrow: {Path.GetFullPath(arrow)} does not exist.");
+            }
+
             return (() => new ArrowFileSource(arrow, mapping), null);
+        }
+
+        if (parse.GetValue(Sqlite) is { } sqliteFile && !File.Exists(sqliteFile))
+        {
+            // SQLite would create an empty database and then find no table: say what is wrong.
+            throw new FileNotFoundException($"--sqlite: {Path.GetFullPath(sqliteFile)} does not exist.");
         }
 
         var (connection, _) = DepartmentCommand.OpenDatabase(parse.GetValue(Sqlite), parse.GetValue(Postgres));
@@ -63,6 +94,40 @@ internal sealed class DataSourceOptions
             throw new ArgumentException("Give --table or --query (one of them) with a database.");
         }
 
-        return (() => table is not null ? SqlSource.ForTable(connection, table, mapping) : new SqlSource(connection, query!, mapping), connection);
+        return (() => table is not null ? SqlSource.ForTable(connection, table, mapping, options) : new SqlSource(connection, query!, mapping, options), connection);
+    }
+
+    /// <summary><c>,</c>, <c>;</c>, <c>|</c>, <c>tab</c> or <c>\t</c>: one character.</summary>
+    internal static char ParseDelimiter(string text) => text switch
+    {
+        "tab" or "\\t" or "\t" => '\t',
+        { Length: 1 } when text[0] is not ('"' or '\r' or '\n') => text[0],
+        _ => throw new ArgumentException($"--delimiter: '{text}' is not one character (or 'tab').", nameof(text)),
+    };
+
+    /// <summary>
+    /// The offset of local date-times: <c>+08:00</c>, <c>-05:30</c>, <c>UTC</c>/<c>Z</c>, or an IANA
+    /// zone taken at its current offset (China has had no daylight saving time since 1991).
+    /// </summary>
+    internal static TimeSpan ParseZone(string text)
+    {
+        if (text is "UTC" or "utc" or "Z" or "z")
+        {
+            return TimeSpan.Zero;
+        }
+
+        if (text.Length == 6 && (text[0] == '+' || text[0] == '-') && TimeSpan.TryParseExact(text[1..], @"hh\:mm", System.Globalization.CultureInfo.InvariantCulture, out var offset) && offset <= TimeSpan.FromHours(14))
+        {
+            return text[0] == '-' ? -offset : offset;
+        }
+
+        try
+        {
+            return TimeZoneInfo.FindSystemTimeZoneById(text).GetUtcOffset(DateTimeOffset.UtcNow);
+        }
+        catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
+        {
+            throw new ArgumentException($"--time-zone: '{text}' is not an offset (+08:00), UTC or a time zone name (Asia/Shanghai).", nameof(text));
+        }
     }
 }

@@ -37,7 +37,47 @@ internal static class DepartmentCommand
             throw new DepartmentConnectionException([$"--node: '{node}' is not an address."]);
         }
 
-        return DepartmentConnection.Load(parse.GetValue(Config)!, uri, parse.GetValue(Cert), parse.GetValue(Key), parse.GetValue(Ca));
+        var connection = DepartmentConnection.Load(parse.GetValue(Config)!, uri, parse.GetValue(Cert), parse.GetValue(Key), parse.GetValue(Ca));
+        CheckCredentials(connection);
+        return connection;
+    }
+
+    /// <summary>
+    /// Reads the certificate, key and CA bundle before any connection, so a wrong file is a
+    /// settings error that names the file (exit 2), not a TLS failure taken for an unreachable node.
+    /// </summary>
+    private static void CheckCredentials(DepartmentConnection connection)
+    {
+        var errors = new List<string>();
+        try
+        {
+            using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(connection.Certificate, connection.Key);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            errors.Add($"'certificate' and 'key': {connection.Certificate} and {connection.Key} are not a PEM certificate and its PEM private key. "
+                + "A DER file (.cer, .der) converts with: openssl x509 -inform der -in dept.cer -out dept.crt");
+        }
+
+        var anchors = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+        try
+        {
+            anchors.ImportFromPemFile(connection.Ca);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            anchors.Clear();
+        }
+
+        if (anchors.Count == 0)
+        {
+            errors.Add($"'ca': {connection.Ca} holds no PEM certificate; it must be the province's trust anchors (trust-anchors.pem).");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new DepartmentConnectionException(errors);
+        }
     }
 
     /// <summary>Opens a database connection: <c>sqlite:</c> a file path, <c>postgres:</c> an Npgsql connection string.</summary>
@@ -58,9 +98,14 @@ internal static class DepartmentCommand
         {
             return await action();
         }
-        catch (Exception ex) when (ex is DepartmentConnectionException or MappingException or ArgumentException or FormatException)
+        catch (Exception ex) when (ex is DepartmentConnectionException or MappingException or ArgumentException or FormatException or CatalogCheckException or SqlTargetException)
         {
             await Console.Error.WriteLineAsync(ex.Message);
+            return ExitCodes.Usage;
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            await Console.Error.WriteLineAsync(ex.Message + " Nothing was pushed or written.");
             return ExitCodes.Usage;
         }
         catch (ConversionFailedException ex)
@@ -78,9 +123,22 @@ internal static class DepartmentCommand
             await Console.Error.WriteLineAsync(ProblemText.Describe(ex.Status, ex.Body));
             return ExitCodes.Failed;
         }
+        catch (HttpRequestException ex) when (ex.InnerException is System.Security.Authentication.AuthenticationException)
+        {
+            // The handshake failed: the node's certificate does not chain to the configured CA, or
+            // names another host. The node answered, so this is a setting to fix, not an outage.
+            await Console.Error.WriteLineAsync("The TLS handshake with the node failed: its certificate does not chain to the CA bundle given by 'ca' (or --ca), "
+                + "or is not issued for the host in 'node'. Check both settings in govshare.department.json.");
+            return ExitCodes.Usage;
+        }
         catch (HttpRequestException ex)
         {
-            await Console.Error.WriteLineAsync($"The node cannot be reached: {ex.Message}");
+            await Console.Error.WriteLineAsync($"The node cannot be reached: {Reason(ex)}");
+            return ExitCodes.Unreachable;
+        }
+        catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
+        {
+            await Console.Error.WriteLineAsync("The node did not answer in time (it may be overloaded or unreachable).");
             return ExitCodes.Unreachable;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DbException)
@@ -90,13 +148,31 @@ internal static class DepartmentCommand
         }
     }
 
+    /// <summary>The innermost socket message ("Connection refused"), without .NET's "see inner exception".</summary>
+    private static string Reason(Exception ex)
+    {
+        var inner = ex;
+        while (inner.InnerException is not null)
+        {
+            inner = inner.InnerException;
+        }
+
+        return inner.Message;
+    }
+
     /// <summary>
     /// Makes <paramref name="command"/> one call to the node as the department: prints a JSON answer
     /// indented (or the raw body, to <paramref name="output"/>'s file when given), a refusal readably.
     /// </summary>
-    public static void Call(Command command, Func<ParseResult, Func<HttpClient, Task<HttpResponseMessage>>> call, Option<string?>? output = null)
+    public static void Call(Command command, Func<ParseResult, Func<HttpClient, Task<HttpResponseMessage>>> call, Option<string?>? output = null, TableSpec? table = null)
     {
         AddOptions(command);
+        var json = new Option<bool>("--json") { Description = "Print the node's JSON answer (for scripts) instead of a table." };
+        if (table is not null)
+        {
+            command.Add(json);
+        }
+
         command.SetAction((parse, cancellation) => RunAsync(async () =>
         {
             var config = Load(parse);
@@ -112,6 +188,11 @@ internal static class DepartmentCommand
             {
                 await File.WriteAllBytesAsync(file, body, cancellation);
                 await Console.Error.WriteLineAsync($"Wrote {body.Length} bytes to {file}.");
+            }
+            else if (table is not null && !parse.GetValue(json) && response.Content.Headers.ContentType?.MediaType?.Contains("json", StringComparison.Ordinal) == true && body.Length > 0)
+            {
+                using var document = System.Text.Json.JsonDocument.Parse(body);
+                TableOutput.Print(Console.Out, document.RootElement, table);
             }
             else if (response.Content.Headers.ContentType?.MediaType?.Contains("json", StringComparison.Ordinal) == true && body.Length > 0)
             {

@@ -1,6 +1,6 @@
 namespace GovShare.Cli.Commands;
 
-/// <summary>What the program's exit code means, for scripts that call it.</summary>
+/// <summary>What the program's exit code means, for scripts that call it (README.md, "Exit codes").</summary>
 internal static class ExitCodes
 {
     public const int Ok = 0;
@@ -8,7 +8,7 @@ internal static class ExitCodes
     /// <summary>The operation failed: the node refused it, or a file could not be written.</summary>
     public const int Failed = 1;
 
-    /// <summary>Bad arguments or settings: nothing was done.</summary>
+    /// <summary>Bad arguments or settings (a typo, a missing option or file, a CA that does not vouch for the node): nothing was done.</summary>
     public const int Usage = 2;
 
     /// <summary>The node could not be reached.</summary>
@@ -22,4 +22,6 @@ internal static class ExitCodes
     /// does not start. The message names the log, the record's sequence and the file.
     /// </summary>
     public const int LogDamaged = 5;
+    /// <summary>Interrupted (Ctrl+C): the shell's convention, 128 + SIGINT.</summary>
+    public const int Cancelled = 130;
 }

@@ -3,7 +3,7 @@ using System.CommandLine.Parsing;
 
 namespace GovShare.Cli.Commands;
 
-/// <summary>The command tree. Each area adds its commands; this file only assembles them.</summary>
+/// <summary>The command tree. Each area adds its commands; this file only assembles them and runs one.</summary>
 internal static class GovShareCommand
 {
     public static RootCommand Create()
@@ -20,20 +20,76 @@ internal static class GovShareCommand
         root.Add(SyncCommand.Create());
         RequestCommands.Create().ToList().ForEach(root.Add);
         root.Add(EvaluationCommands.Create());
+        CommandExamples.AddTo(root);
         return root;
+    }
+
+    /// <summary>
+    /// Parses and runs one command line with the documented exit codes: a parse error (a typo, a
+    /// missing option) is 2, not System.CommandLine's 1, and an unexpected fault is one readable
+    /// line and 1 — never a stack trace.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var parse = Create().Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                await Console.Error.WriteLineAsync(error.Message);
+            }
+
+            await Console.Error.WriteLineAsync($"See '{CommandLine(parse.CommandResult.Command)} --help' for the options and an example.");
+            return ExitCodes.Usage;
+        }
+
+        var invocation = Invocation(parse);
+        try
+        {
+            return await parse.InvokeAsync(invocation);
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("Cancelled; nothing was pushed or written.");
+            return ExitCodes.Cancelled;
+        }
+#pragma warning disable CA1031 // The last line of defence: a person sees one line, not a .NET stack trace.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            await Console.Error.WriteLineAsync($"govshare failed: {ex.Message}");
+            return ExitCodes.Failed;
+        }
     }
 
     /// <summary>
     /// How a parsed command is invoked. <c>node run</c> and <c>demo</c> host a node whose own
     /// lifetime takes SIGTERM, SIGINT and Ctrl+C and stops gracefully (drain, closing checkpoints,
-    /// Kafka flush); System.CommandLine's handling would end the process 2 s after the signal,
-    /// mid-drain, so it is off for them. Other commands keep it (their token is cancelled).
+    /// Kafka flush); System.CommandLine's handling would end the process a fixed time after the
+    /// signal, mid-drain, so it is off for them. Other commands keep it: Ctrl+C cancels the action's
+    /// token, and the time allowed lets it delete its temporary files (a push's staged file, a
+    /// pull's .partial) before the process ends.
     /// </summary>
-    public static InvocationConfiguration Invocation(ParseResult parse)
+    private static InvocationConfiguration Invocation(ParseResult parse)
     {
-        ArgumentNullException.ThrowIfNull(parse);
         var command = parse.CommandResult.Command;
         var hostsNode = command.Name == "demo" || (command.Name == "run" && parse.CommandResult.Parent is CommandResult { Command.Name: "node" });
-        return hostsNode ? new InvocationConfiguration { ProcessTerminationTimeout = null } : new InvocationConfiguration();
+        return new InvocationConfiguration
+        {
+            EnableDefaultExceptionHandler = false,
+            ProcessTerminationTimeout = hostsNode ? null : TimeSpan.FromSeconds(10),
+        };
+    }
+
+    /// <summary>The command as typed, e.g. <c>govshare catalog create</c>.</summary>
+    internal static string CommandLine(Command command)
+    {
+        var names = new List<string>();
+        for (var current = command; current is not null and not RootCommand; current = current.Parents.OfType<Command>().FirstOrDefault())
+        {
+            names.Insert(0, current.Name);
+        }
+
+        return string.Join(' ', names.Prepend("govshare"));
     }
 }

@@ -20,7 +20,9 @@ internal static class ProblemText
 
             if (root.TryGetProperty("errors", out var errors) && errors.ValueKind == JsonValueKind.Array)
             {
-                lines.AddRange(errors.EnumerateArray().Select(e => "  - " + (e.ValueKind == JsonValueKind.String ? e.GetString() : e.ToString())));
+                lines.AddRange(errors.EnumerateArray().Select(e => "  - " + (e.ValueKind == JsonValueKind.String ? e.GetString()
+                    : Text(e, "message") is { } message ? (Text(e, "path") is { Length: > 0 } path ? $"{path}: {message}" : message)
+                    : e.ToString())));
             }
 
             if (Text(root, "type") is { } type)

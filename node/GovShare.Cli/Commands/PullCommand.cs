@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text;
 using GovShare.Adapters;
 
 namespace GovShare.Cli.Commands;
@@ -11,16 +12,21 @@ internal static class PullCommand
         var resource = new Option<string>("--resource") { Description = "The resource code (catalog).", Required = true };
         var items = new Option<string?>("--items") { Description = "Comma-separated items (default: all granted)." };
         var purpose = new Option<string?>("--purpose") { Description = "The purpose code of the grant (default: 'purpose' in the config file)." };
-        var csv = new Option<string?>("--csv") { Description = "Write a CSV file (UTF-8 with BOM, spreadsheet-safe)." };
+        var csv = new Option<string?>("--csv") { Description = "Write a CSV file (UTF-8 with BOM, spreadsheet-safe); '-' writes standard output (UTF-8, no BOM)." };
         var raw = new Option<bool>("--raw-csv") { Description = "Do not guard text cells that look like spreadsheet formulas." };
         var encoding = new Option<string?>("--encoding") { Description = "CSV encoding: utf-8-bom (default), utf-8 or gb18030." };
-        var jsonl = new Option<string?>("--jsonl") { Description = "Write a JSON lines file." };
+        var delimiter = new Option<string>("--delimiter") { Description = "CSV field delimiter: one character or 'tab' (default ',').", DefaultValueFactory = _ => "," };
+        var zone = new Option<string?>("--time-zone") { Description = "Write CSV timestamps at this offset, e.g. +08:00 or Asia/Shanghai (default: UTC, written with Z). The offset is always written." };
+        var jsonl = new Option<string?>("--jsonl") { Description = "Write a JSON lines file; '-' writes standard output." };
         var arrow = new Option<string?>("--arrow") { Description = "Write an Arrow IPC file." };
         var sqlite = new Option<string?>("--sqlite") { Description = "Write into a table of an SQLite database file." };
-        var postgres = new Option<string?>("--postgres") { Description = "Write into a table of a PostgreSQL database (connection string)." };
-        var table = new Option<string?>("--table") { Description = "The table to write (created when missing)." };
+        var postgres = new Option<string?>("--postgres") { Description = "Write into a table of a PostgreSQL database (connection string), by binary COPY." };
+        var table = new Option<string?>("--table") { Description = "The table to write (created when missing; an existing table must be empty unless --replace, --append or --upsert-key)." };
         var replace = new Option<bool>("--replace") { Description = "Empty the table first (in the same transaction)." };
-        var command = new Command("pull", "Pull a resource's granted items from the node.") { resource, items, purpose, csv, raw, encoding, jsonl, arrow, sqlite, postgres, table, replace };
+        var append = new Option<bool>("--append") { Description = "Add the rows to what the table holds." };
+        var upsertKey = new Option<string?>("--upsert-key") { Description = "Comma-separated key column(s): insert new keys, update existing rows (needs a unique index; a created table gets a primary key)." };
+        var mapping = new Option<string?>("--mapping") { Description = "Column names for an existing table: a mapping file (adapters/README.md) whose 'item' is written to its 'column'." };
+        var command = new Command("pull", "Pull a resource's granted items from the node.") { resource, items, purpose, csv, raw, encoding, delimiter, zone, jsonl, arrow, sqlite, postgres, table, replace, append, upsertKey, mapping };
         DepartmentCommand.AddOptions(command);
         command.SetAction((parse, cancellation) => DepartmentCommand.RunAsync(async () =>
         {
@@ -32,25 +38,48 @@ internal static class PullCommand
                 throw new ArgumentException("Give exactly one target: --csv, --jsonl, --arrow, --sqlite or --postgres.");
             }
 
+            var toStdout = parse.GetValue(csv) == "-" || parse.GetValue(jsonl) == "-";
             System.Data.Common.DbConnection? connection = null;
             IRecordSink sink;
             if (parse.GetValue(csv) is { } csvPath)
             {
-                sink = new CsvSink(csvPath, parse.GetValue(encoding) is { } name ? TextEncodings.Get(name) : null, spreadsheetSafe: !parse.GetValue(raw));
+                var offset = parse.GetValue(zone) is { } z ? DataSourceOptions.ParseZone(z) : (TimeSpan?)null;
+                var separator = DataSourceOptions.ParseDelimiter(parse.GetValue(delimiter)!);
+                var chosen = parse.GetValue(encoding) is { } name ? TextEncodings.Get(name) : null;
+                sink = csvPath == "-"
+                    ? new StdoutSink(async (batches, token) =>
+                    {
+                        await using var writer = Stdout(chosen);
+                        var written = await new CsvSink("-", null, !parse.GetValue(raw), separator, offset).WriteAsync(writer, batches, token);
+                        await writer.FlushAsync(token);
+                        return written;
+                    })
+                    : new CsvSink(Partial(csvPath), chosen, spreadsheetSafe: !parse.GetValue(raw), separator, offset);
             }
             else if (parse.GetValue(jsonl) is { } jsonlPath)
             {
-                sink = new JsonLinesSink(jsonlPath);
+                sink = jsonlPath == "-"
+                    ? new StdoutSink((batches, token) => JsonLinesSink.WriteAsync(Console.OpenStandardOutput(), batches, token))
+                    : new JsonLinesSink(Partial(jsonlPath));
             }
             else if (parse.GetValue(arrow) is { } arrowPath)
             {
-                sink = new ArrowFileSink(arrowPath);
+                sink = new ArrowFileSink(Partial(arrowPath));
             }
             else
             {
                 var tableName = parse.GetValue(table) ?? throw new ArgumentException("Give --table with a database target.");
+                var keys = parse.GetValue(upsertKey)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                var modes = new[] { parse.GetValue(replace), parse.GetValue(append), keys is not null }.Count(m => m);
+                if (modes > 1)
+                {
+                    throw new ArgumentException("Give at most one of --replace, --append and --upsert-key.");
+                }
+
+                var mode = parse.GetValue(replace) ? SqlWriteMode.Replace : parse.GetValue(append) ? SqlWriteMode.Append : keys is not null ? SqlWriteMode.Upsert : SqlWriteMode.New;
+                var names = parse.GetValue(mapping) is { } file ? ItemMapping.Load(file).Columns.ToDictionary(c => c.Item, c => c.Column, StringComparer.Ordinal) : null;
                 (connection, var dialect) = DepartmentCommand.OpenDatabase(parse.GetValue(sqlite), parse.GetValue(postgres));
-                sink = new SqlSink(connection, dialect, tableName, parse.GetValue(replace));
+                sink = new SqlSink(connection, dialect, tableName, mode, names, keys);
             }
 
             await using (connection)
@@ -60,12 +89,31 @@ internal static class PullCommand
                 var wanted = parse.GetValue(items)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
                 var rows = await sink.WriteAsync(Counted(new NodeClient(http).PullAsync(parse.GetValue(resource)!, wanted, why, progress.Bytes, cancellation), progress.Rows), cancellation);
                 progress.Done();
-                Console.WriteLine($"Pulled {rows:N0} rows of {parse.GetValue(resource)}.");
+                var done = $"Pulled {rows:N0} rows of {parse.GetValue(resource)}.";
+                if (toStdout)
+                {
+                    await Console.Error.WriteLineAsync(done); // Standard output is the data.
+                }
+                else
+                {
+                    Console.WriteLine(done);
+                }
+
                 return ExitCodes.Ok;
             }
         }));
         return command;
     }
+
+    /// <summary>The sinks write <c>path.partial</c> and rename it at the end; Ctrl+C must not leave it behind.</summary>
+    private static string Partial(string path)
+    {
+        TemporaryFiles.DeleteAtExit(path + ".partial");
+        return path;
+    }
+
+    private static StreamWriter Stdout(Encoding? encoding) =>
+        new(Console.OpenStandardOutput(), encoding ?? new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), 1 << 16) { AutoFlush = false };
 
     private static async IAsyncEnumerable<Apache.Arrow.RecordBatch> Counted(IAsyncEnumerable<Apache.Arrow.RecordBatch> batches, IProgress<long> rows)
     {
@@ -75,6 +123,17 @@ internal static class PullCommand
             count += batch.Length;
             rows.Report(count);
             yield return batch;
+        }
+    }
+
+    /// <summary>Standard output as a sink: written as it comes (nothing to rename), flushed at the end.</summary>
+    private sealed class StdoutSink(Func<IAsyncEnumerable<Apache.Arrow.RecordBatch>, CancellationToken, Task<long>> write) : IRecordSink
+    {
+        public async Task<long> WriteAsync(IAsyncEnumerable<Apache.Arrow.RecordBatch> batches, CancellationToken cancellation = default)
+        {
+            var rows = await write(batches, cancellation);
+            await Console.Out.FlushAsync(cancellation);
+            return rows;
         }
     }
 }

@@ -15,6 +15,15 @@ namespace GovShare.Cli.Commands;
 internal static class RequestCommands
 {
 
+    private static readonly TableColumn[] Requests =
+        [new("Id", "id"), new("Resource", "resourceCode"), new("User", "user.name"), new("Provider", "provider.name"), new("Purpose", "purpose.code"), new("Items", "items"), new("Status", "status"), new("Due", "due")];
+
+    private static readonly TableColumn[] Grants =
+        [new("Id", "id"), new("Resource", "resourceCode"), new("User", "userCreditCode"), new("Purpose", "purpose"), new("Items", "items"), new("Valid to", "validTo"), new("Status", "status")];
+
+    private static readonly TableColumn[] Disputes =
+        [new("Id", "id"), new("Resource", "resourceCode"), new("Version", "dataVersion"), new("Kind", "kind"), new("Status", "status"), new("Due", "due"), new("Description", "description")];
+
     public static IEnumerable<Command> Create() => [Request(), Grant(), Dispute(), Inbox()];
 
     private static Command Request()
@@ -30,16 +39,18 @@ internal static class RequestCommands
         var contactName = new Option<string>("--contact-name") { Required = true };
         var contactPhone = new Option<string>("--contact-phone") { Required = true };
         var contactEmail = new Option<string?>("--contact-email");
-        var apply = new Command("apply", "Apply for items of a conditional resource.") { resource, items, purposeCode, purposeText, basis, from, to, contactName, contactPhone, contactEmail };
+        var useFrom = new Option<DateOnly>("--from") { Description = "First day of use (yyyy-MM-dd).", Required = true };
+        var useTo = new Option<DateOnly>("--to") { Description = "Last day of use (yyyy-MM-dd).", Required = true };
+        var apply = new Command("apply", "Apply for items of a conditional resource.") { resource, items, purposeCode, purposeText, basis, useFrom, useTo, contactName, contactPhone, contactEmail };
         DepartmentCommand.Call(apply, parse => http => http.PostAsJsonAsync("v1/requests", new ShareApplication(parse.GetValue(resource), parse.GetValue(items),
             new RequestPurpose(parse.GetValue(purposeCode)!, parse.GetValue(purposeText)!), parse.GetValue(basis),
-            parse.GetValue(from) is { } f && parse.GetValue(to) is { } t ? new UsePeriod(f, t) : null,
+            new UsePeriod(parse.GetValue(useFrom), parse.GetValue(useTo)),
             new RequestContact(parse.GetValue(contactName)!, parse.GetValue(contactPhone)!, parse.GetValue(contactEmail))), CatalogJson.Options));
 
         var role = new Option<string?>("--role") { Description = "user (default) or provider." };
         var status = new Option<string?>("--status") { Description = "Only requests in this status." };
         var list = new Command("list", "The department's requests.") { role, status };
-        DepartmentCommand.Call(list, parse => http => http.GetAsync($"v1/requests?{Query(("role", parse.GetValue(role)), ("status", parse.GetValue(status)))}"));
+        DepartmentCommand.Call(list, parse => http => http.GetAsync($"v1/requests?{Query(("role", parse.GetValue(role)), ("status", parse.GetValue(status)))}"), table: TableSpec.Of("", Requests));
 
         var id = new Argument<string>("id");
         var show = new Command("show", "One request.") { id };
@@ -73,7 +84,7 @@ internal static class RequestCommands
         var command = new Command("grant", "Grants: list, show, revoke; the operator creates one directly.");
         var role = new Option<string?>("--role") { Description = "user (default) or provider." };
         var list = new Command("list", "The department's grants.") { role };
-        DepartmentCommand.Call(list, parse => http => http.GetAsync($"v1/grants?{Query(("role", parse.GetValue(role)))}"));
+        DepartmentCommand.Call(list, parse => http => http.GetAsync($"v1/grants?{Query(("role", parse.GetValue(role)))}"), table: TableSpec.Of("", Grants));
 
         var id = new Argument<string>("id");
         var show = new Command("show", "One grant.") { id };
@@ -122,7 +133,7 @@ internal static class RequestCommands
 
         var role = new Option<string?>("--role") { Description = "user (default) or provider." };
         var list = new Command("list", "The department's disputes.") { role };
-        DepartmentCommand.Call(list, parse => http => http.GetAsync($"v1/disputes?{Query(("role", parse.GetValue(role)))}"));
+        DepartmentCommand.Call(list, parse => http => http.GetAsync($"v1/disputes?{Query(("role", parse.GetValue(role)))}"), table: TableSpec.Of("", Disputes));
 
         var id = new Argument<string>("id");
         var correctedBy = new Option<string?>("--corrected-by") { Description = "Confirmed: the data version that corrects it." };
@@ -148,7 +159,16 @@ internal static class RequestCommands
     private static Command Inbox()
     {
         var inbox = new Command("inbox", "What the department has to decide or answer, and what it received.");
-        DepartmentCommand.Call(inbox, _ => http => http.GetAsync("v1/inbox"));
+        DepartmentCommand.Call(inbox, _ => http => http.GetAsync("v1/inbox"), table: new TableSpec(
+        [
+            ("Requests to decide", "toDecide", Requests),
+            ("Your requests awaiting a decision", "awaitingDecision", Requests),
+            ("Decisions received", "decisionsReceived", Requests),
+            ("Grants ending", "grantsEnding", Grants),
+            ("Suspended grants", "suspendedGrants", Grants),
+            ("Disputes to answer", "disputesToAnswer", Disputes),
+            ("Disputes raised", "disputesRaised", Disputes),
+        ]));
         return inbox;
     }
 

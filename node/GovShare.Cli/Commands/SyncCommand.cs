@@ -37,14 +37,18 @@ internal static class SyncCommand
                 using var http = config.CreateHttpClient();
                 var client = new NodeClient(http);
                 var sync = new IncrementalSync(settings);
+                // Checked against the catalog entry on the way to the staged file, as a push is.
+                var check = await client.GetCatalogCheckAsync(settings.ResourceCode, cancellation);
+                Func<IRecordSource> checkedSource = () => check.Wrap(open());
                 PushStaged push = (staged, mode, token) => client.PushAsync(settings.ResourceCode, mode, staged, null, token);
+                Func<CancellationToken, Task<long>> nodeVersion = token => client.GetLatestVersionAsync(settings.ResourceCode, token);
                 if (period is null)
                 {
-                    Report(await sync.RunOnceAsync(open, push, TimeProvider.System, cancellation: cancellation), settings);
+                    Report(await sync.RunOnceAsync(checkedSource, push, TimeProvider.System, TemporaryFiles.Folder, nodeVersion, cancellation), settings);
                     return ExitCodes.Ok;
                 }
 
-                await sync.RunEveryAsync(period.Value, open, push, TimeProvider.System, (result, error) =>
+                await sync.RunEveryAsync(period.Value, checkedSource, push, TimeProvider.System, (result, error) =>
                 {
                     if (result is not null)
                     {
@@ -52,9 +56,9 @@ internal static class SyncCommand
                     }
                     else
                     {
-                        Console.Error.WriteLine($"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} sync failed, retried in {period}: {(error is NodeRefusedException refused ? ProblemText.Describe(refused.Status, refused.Body) : error!.Message)}");
+                        Console.Error.WriteLine($"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss zzz} sync failed, retried in {period}: {(error is NodeRefusedException refused ? ProblemText.Describe(refused.Status, refused.Body) : error!.Message)}");
                     }
-                }, cancellation: cancellation);
+                }, TemporaryFiles.Folder, nodeVersion, cancellation);
                 return ExitCodes.Ok;
             }
         }));
@@ -77,7 +81,17 @@ internal static class SyncCommand
         throw new ArgumentException($"--every: '{text}' is not a period (e.g. 30m, 1h, 1d).");
     }
 
-    private static void Report(SyncResult result, SyncSettings settings) => Console.WriteLine(result.Outcome == SyncOutcome.UpToDate
-        ? $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} {settings.ResourceCode}: {result.RowsScanned:N0} rows scanned, none changed; nothing pushed."
-        : $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss} {settings.ResourceCode}: pushed {result.RowsPushed:N0} of {result.RowsScanned:N0} rows ({result.Mode}{(result.DeletionsDetected > 0 ? $", {result.DeletionsDetected:N0} deleted at the source" : "")}), exchange {result.Receipt!.ExchangeId}.");
+    private static void Report(SyncResult result, SyncSettings settings)
+    {
+        if (result.Diverged is { } why)
+        {
+            Console.WriteLine($"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss zzz} {settings.ResourceCode}: {why}; re-sent in full so the node matches the source.");
+        }
+
+        Print(result, settings);
+    }
+
+    private static void Print(SyncResult result, SyncSettings settings) => Console.WriteLine(result.Outcome == SyncOutcome.UpToDate
+        ? $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss zzz} {settings.ResourceCode}: {result.RowsScanned:N0} rows scanned, none changed; nothing pushed."
+        : $"{DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss zzz} {settings.ResourceCode}: pushed {result.RowsPushed:N0} of {result.RowsScanned:N0} rows ({result.Mode}{(result.DeletionsDetected > 0 ? $", {result.DeletionsDetected:N0} deleted at the source" : "")}), exchange {result.Receipt!.ExchangeId}.");
 }

@@ -1,19 +1,32 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace GovShare.Cli.Commands;
 
 /// <summary>
-/// Progress of a long transfer on stderr: rows, MB and MB/s. On a terminal one line redrawn in
-/// place a few times a second; when stderr is a file or pipe, a plain line every 10 seconds.
+/// Progress of a long transfer on stderr. On a terminal: one line redrawn in place a few times a
+/// second with rows, bytes, and — when the total is known — percentage, rate and time left, as
+/// <c>aws s3 cp</c> shows it. When stderr is a file or pipe: a plain line every 10 seconds and
+/// one at the end, so logs stay readable.
 /// </summary>
-internal sealed class TransferProgressLine(string verb)
+internal sealed class TransferProgressLine(string verb, long? totalBytes = null)
 {
+    private long? _total = totalBytes;
+
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly bool _terminal = !Console.IsErrorRedirected;
     private readonly Lock _lock = new();
     private TimeSpan? _shown; // Null until the first line: the first report always shows.
     private long _rows;
     private long _bytes;
+    private int _width;
+
+    /// <summary>The bytes the transfer will move, when known only after it was set up (a source file's size).</summary>
+    public long? Total
+    {
+        get => _total;
+        set => _total = value;
+    }
 
     public IProgress<long> Rows => new Progress(this, rows: true);
 
@@ -23,7 +36,12 @@ internal sealed class TransferProgressLine(string verb)
     {
         lock (_lock)
         {
-            Console.Error.Write(Line() + Environment.NewLine);
+            if (_total is { } total)
+            {
+                _bytes = total;
+            }
+
+            Write(Line(done: true), newLine: true);
         }
     }
 
@@ -47,17 +65,65 @@ internal sealed class TransferProgressLine(string verb)
             }
 
             _shown = _clock.Elapsed;
-            Console.Error.Write(_terminal ? Line() + "   " : Line() + Environment.NewLine);
+            Write(Line(done: false), newLine: !_terminal);
         }
     }
 
-    private string Line()
+    private void Write(string line, bool newLine)
     {
-        var seconds = Math.Max(_clock.Elapsed.TotalSeconds, 0.001);
-        var megabytes = _bytes / 1_000_000.0;
-        var rows = _rows > 0 ? $"{_rows:N0} rows, " : "";
-        return $"{(_terminal ? "\r" : "")}{verb}: {rows}{megabytes:N1} MB, {megabytes / seconds:N1} MB/s, {_clock.Elapsed:hh\\:mm\\:ss}";
+        if (_terminal)
+        {
+            // Redraw in place; pad over a longer previous line.
+            Console.Error.Write("\r" + line.PadRight(_width) + (newLine ? Environment.NewLine : ""));
+            _width = newLine ? 0 : Math.Max(_width, line.Length);
+        }
+        else
+        {
+            Console.Error.Write(line + Environment.NewLine);
+        }
     }
+
+    private string Line(bool done)
+    {
+        var elapsed = _clock.Elapsed;
+        var seconds = Math.Max(elapsed.TotalSeconds, 0.001);
+        var parts = new List<string>();
+        if (_rows > 0)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{_rows:N0} rows"));
+        }
+
+        if (_total is { } total and > 0)
+        {
+            var fraction = Math.Min(1.0, (double)_bytes / total);
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{fraction * 100:0}% of {Megabytes(total)}"));
+        }
+        else if (_bytes > 0)
+        {
+            parts.Add(Megabytes(_bytes));
+        }
+
+        if (_bytes > 0)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{_bytes / 1_000_000.0 / seconds:N1} MB/s"));
+        }
+        else if (_rows > 0)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{_rows / seconds:N0} rows/s"));
+        }
+
+        if (!done && _total is { } all and > 0 && _bytes > 0 && _bytes < all)
+        {
+            parts.Add("ETA " + Clock(TimeSpan.FromSeconds((all - _bytes) / (_bytes / seconds))));
+        }
+
+        parts.Add((done ? "done in " : "") + Clock(elapsed));
+        return $"{verb}: {string.Join(", ", parts)}";
+    }
+
+    private static string Megabytes(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1_000_000.0:N1} MB");
+
+    private static string Clock(TimeSpan span) => span.ToString(span.TotalHours >= 1 ? @"h\:mm\:ss" : @"m\:ss", CultureInfo.InvariantCulture);
 
     private sealed class Progress(TransferProgressLine line, bool rows) : IProgress<long>
     {

@@ -64,7 +64,7 @@ internal static partial class RequestChecks
     public const int MaxPeriodDays = 5 * 366;
 
     /// <summary>Purpose and reason codes travel in headers and URLs: short ASCII.</summary>
-    [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", RegexOptions.CultureInvariant)]
     private static partial Regex CodePattern();
 
     [GeneratedRegex(@"^[0-9+\-() ]{3,40}$", RegexOptions.CultureInvariant)]
@@ -78,7 +78,7 @@ internal static partial class RequestChecks
         }
         else if (!CodePattern().IsMatch(value))
         {
-            errors.Add(new(path, "code.format", "a code is 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"));
+            errors.Add(new(path, "code.format", "a code is 1 to 64 of A-Z, a-z, 0-9, '.', '_', '-', starting with a letter or digit"));
         }
     }
 

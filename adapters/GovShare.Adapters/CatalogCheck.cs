@@ -1,0 +1,170 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using Apache.Arrow;
+using GovShare.Contract;
+
+namespace GovShare.Adapters;
+
+/// <summary>An information item as the node's catalog entry describes it (element 8).</summary>
+public sealed record CatalogItem(string Id, string Name, string DataType, int? Length, bool Nullable);
+
+/// <summary>
+/// Checks a department's data against the resource's catalog entry, fetched from the node before
+/// anything is uploaded: every mapped item exists, with the catalog's type (decimal precision and
+/// scale included), every item is mapped, required items have a value and text fits the item's
+/// length. Finds before the upload what the node would otherwise refuse after it, and names the
+/// row and the item.
+/// </summary>
+public sealed class CatalogCheck
+{
+    private readonly string _resourceCode;
+    private readonly IReadOnlyList<CatalogItem> _items;
+
+    public CatalogCheck(string resourceCode, IReadOnlyList<CatalogItem> items)
+    {
+        _resourceCode = resourceCode;
+        _items = items;
+    }
+
+    public IReadOnlyList<CatalogItem> Items => _items;
+
+    /// <summary>Reads the items of a catalog entry answer (<c>GET v1/catalog/{code}</c>).</summary>
+    public static CatalogCheck FromEntry(string resourceCode, JsonElement entry)
+    {
+        var items = new List<CatalogItem>();
+        if (entry.TryGetProperty("items", out var list) && list.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var item in list.EnumerateArray())
+            {
+                items.Add(new CatalogItem(
+                    item.GetProperty("id").GetString() ?? "",
+                    item.TryGetProperty("name", out var name) ? name.GetString() ?? "" : "",
+                    item.TryGetProperty("dataType", out var type) ? type.GetString() ?? "utf8" : "utf8",
+                    item.TryGetProperty("length", out var length) && length.ValueKind == JsonValueKind.Number ? length.GetInt32() : null,
+                    !item.TryGetProperty("nullable", out var nullable) || nullable.ValueKind != JsonValueKind.False));
+            }
+        }
+
+        return new CatalogCheck(resourceCode, items);
+    }
+
+    /// <summary>
+    /// The pushed schema against the entry, every fault at once: unknown items (with the entry's
+    /// items listed), types that differ, items mapped twice or not at all.
+    /// </summary>
+    public IReadOnlyList<string> CheckSchema(Schema pushed)
+    {
+        var errors = new List<string>();
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var field in pushed.FieldsList)
+        {
+            if (Resolve(field.Name) is not { } item)
+            {
+                errors.Add($"'{field.Name}' is not an item of {_resourceCode}; its items are {string.Join(", ", _items.Select(i => $"{i.Id} ({i.Name})"))}.");
+                continue;
+            }
+
+            if (!seen.TryAdd(item.Id, field.Name))
+            {
+                errors.Add($"'{seen[item.Id]}' and '{field.Name}' are both item {item.Id} ({item.Name}).");
+                continue;
+            }
+
+            var mapped = ItemDataType.FromArrow(field.DataType)?.ToString() ?? field.DataType.Name;
+            var catalogued = ItemDataType.Parse(item.DataType, out _)?.ToString() ?? item.DataType;
+            if (!string.Equals(mapped, catalogued, StringComparison.Ordinal))
+            {
+                errors.Add($"Item {item.Id} ({item.Name}) is {mapped} in the mapping; the catalog says {catalogued}.");
+            }
+        }
+
+        errors.AddRange(_items.Where(i => !seen.ContainsKey(i.Id)).Select(i => $"Item {i.Id} ({i.Name}, {i.DataType}) is not mapped: every item of {_resourceCode} is pushed."));
+        return errors;
+    }
+
+    /// <summary>
+    /// Passes the batches through, checking every value: a null in a required item and text longer
+    /// than its item's length are collected with their row (1-based, in read order); at the end
+    /// the errors, if any, are thrown as a <see cref="ConversionFailedException"/>.
+    /// </summary>
+    /// <exception cref="CatalogCheckException">The schema does not match the entry.</exception>
+    public async IAsyncEnumerable<RecordBatch> CheckAsync(IAsyncEnumerable<RecordBatch> batches, [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        var errors = new ConversionErrors();
+        long offset = 0;
+        (int Column, CatalogItem Item)[]? rules = null;
+        await foreach (var batch in batches.WithCancellation(cancellation).ConfigureAwait(false))
+        {
+            if (rules is null)
+            {
+                var schemaErrors = CheckSchema(batch.Schema);
+                if (schemaErrors.Count > 0)
+                {
+                    throw new CatalogCheckException(_resourceCode, schemaErrors);
+                }
+
+                rules = [.. batch.Schema.FieldsList.Select((f, c) => (c, Resolve(f.Name)!)).Where(r => !r.Item2.Nullable || r.Item2.Length is not null)];
+            }
+
+            foreach (var (column, item) in rules)
+            {
+                var array = batch.Column(column);
+                if (!item.Nullable && array.NullCount > 0)
+                {
+                    for (var r = 0; r < array.Length; r++)
+                    {
+                        if (array.IsNull(r))
+                        {
+                            errors.Add(ConversionError.Create(offset + r + 1, $"{item.Id} ({item.Name})", null, "is empty, but the item is required"));
+                        }
+                    }
+                }
+
+                if (item.Length is { } max && array is StringArray text)
+                {
+                    for (var r = 0; r < text.Length; r++)
+                    {
+                        var value = text.GetString(r);
+                        if (value is not null && value.Length > max)
+                        {
+                            errors.Add(ConversionError.Create(offset + r + 1, $"{item.Id} ({item.Name})", value, $"has {value.Length} characters; the item holds at most {max}"));
+                        }
+                    }
+                }
+            }
+
+            offset += batch.Length;
+            if (!errors.Any)
+            {
+                yield return batch;
+            }
+        }
+
+        errors.ThrowIfAny();
+    }
+
+    /// <summary>A source whose batches pass this check on their way out.</summary>
+    public IRecordSource Wrap(IRecordSource source) => new CheckedSource(source, this);
+
+    private CatalogItem? Resolve(string nameOrId)
+    {
+        var key = Canonical(nameOrId);
+        return _items.FirstOrDefault(i => Canonical(i.Id) == key) ?? _items.FirstOrDefault(i => Canonical(i.Name) == key);
+    }
+
+    /// <summary>As the node compares item names: NFKC, trimmed, invariant lower case.</summary>
+    private static string Canonical(string text) => text.Normalize(NormalizationForm.FormKC).Trim().ToLowerInvariant();
+}
+
+internal sealed class CheckedSource(IRecordSource inner, CatalogCheck check) : IRecordSource
+{
+    public IAsyncEnumerable<RecordBatch> ReadAsync(CancellationToken cancellation = default) => check.CheckAsync(inner.ReadAsync(cancellation), cancellation);
+}
+
+/// <summary>The data's items do not match the resource's catalog entry: a mapping to fix (exit 2).</summary>
+public sealed class CatalogCheckException(string resourceCode, IReadOnlyList<string> errors)
+    : Exception($"The mapping does not match the catalog entry of {resourceCode}; nothing was pushed:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", errors)}")
+{
+    public IReadOnlyList<string> Errors { get; } = errors;
+}

@@ -1,0 +1,92 @@
+using System.CommandLine;
+
+namespace GovShare.Cli.Commands;
+
+/// <summary>
+/// One example per command, shown at the end of its <c>--help</c>: people copy an example before
+/// they read an option list. Kept in one table so a test can check that no command lacks one.
+/// </summary>
+internal static class CommandExamples
+{
+    private static readonly Dictionary<string, string> Examples = new(StringComparer.Ordinal)
+    {
+        ["govshare"] = "govshare push --csv 企业登记.csv --mapping mapping.json --resource 102001/000001",
+        ["govshare node"] = "govshare node run --Node:DivisionCode=530100",
+        ["govshare node run"] = "govshare node run --Node:DivisionCode=530100 --Node:DataPath=data",
+        ["govshare node link"] = "govshare node link parent --data data --division 530000 --url https://yn.govshare.example:8443",
+        ["govshare node links"] = "govshare node links --data data",
+        ["govshare node unlink"] = "govshare node unlink 530000 --data data",
+        ["govshare demo"] = "govshare demo --folder .govshare-demo --port 8443",
+        ["govshare certs"] = "govshare certs root --pki certs/dev",
+        ["govshare certs root"] = "govshare certs root --pki certs/dev --division 530000",
+        ["govshare certs intermediate"] = "govshare certs intermediate --pki certs/dev --division 530100",
+        ["govshare certs dept"] = "govshare certs dept --pki certs/dev --division 530100 --credit-code 11530100MB00000118 --name \"Kunming Public Security Bureau\" --days 365",
+        ["govshare certs node"] = "govshare certs node --pki certs/dev --division 530100 --dns km.govshare.example --days 365",
+        ["govshare certs revoke"] = "govshare certs revoke --pki certs/dev --serial 5F3A9C…",
+        ["govshare certs crl"] = "govshare certs crl --pki certs/dev --ca 530100 --days 7",
+        ["govshare dept"] = "govshare dept list --data data",
+        ["govshare dept register"] = "govshare dept register --data data --division 530100 --credit-code 11530100MB00000118 --name \"Kunming Public Security Bureau\"",
+        ["govshare dept list"] = "govshare dept list --data data",
+        ["govshare dept remove"] = "govshare dept remove 11530100MB00000118 --data data",
+        ["govshare log"] = "govshare log verify --data data --log Exchange --certificate node.crt",
+        ["govshare log verify"] = "govshare log verify --data data --log Exchange --certificate node.crt",
+        ["govshare push"] = "govshare push --csv 企业登记.csv --mapping mapping.json --resource 102001/000001 --dry-run",
+        ["govshare pull"] = "govshare pull --resource 102001/000001 --postgres \"Host=db;Database=dept\" --table enterprises --upsert-key credit_code",
+        ["govshare sync"] = "govshare sync --sqlite dept.db --table enterprises --mapping mapping.json --resource 102001/000001 --key credit_code --every 1h",
+        ["govshare catalog"] = "govshare catalog search 企业",
+        ["govshare catalog search"] = "govshare catalog search 企业 --json",
+        ["govshare catalog get"] = "govshare catalog get 102001/000001",
+        ["govshare catalog mine"] = "govshare catalog mine",
+        ["govshare catalog create"] = "govshare catalog create --file entry.json   (the provider is you: left out, it is filled in)",
+        ["govshare catalog update"] = "govshare catalog update 102001/000001 --file entry.json --etag \"3\"",
+        ["govshare catalog retire"] = "govshare catalog retire 102001/000001 --etag \"4\"",
+        ["govshare catalog import"] = "govshare catalog import --file catalog.json",
+        ["govshare catalog export"] = "govshare catalog export --output catalog.json",
+        ["govshare catalog items-export"] = "govshare catalog items-export 102001/000001 --output items.csv",
+        ["govshare catalog items-import"] = "govshare catalog items-import 102001/000001 --file items.csv --etag \"3\"   (UTF-8 or GB18030)",
+        ["govshare catalog tree"] = "govshare catalog tree 企业",
+        ["govshare request"] = "govshare request list --role provider --status pending",
+        ["govshare request apply"] = "govshare request apply 301100/000001 --item 姓名 --item 出生日期 --purpose-code P-2024-001 --purpose \"Social assistance review\" --legal-basis \"Yunnan rules Art. 25\" --from 2026-01-01 --to 2026-12-31 --contact-name 王五 --contact-phone 0871-1234567",
+        ["govshare request list"] = "govshare request list --role provider --status pending",
+        ["govshare request show"] = "govshare request show req-0001",
+        ["govshare request approve"] = "govshare request approve req-0001 --item 姓名 --item 出生日期:date,year --from 2026-01-01 --to 2026-12-31",
+        ["govshare request deny"] = "govshare request deny req-0001 --reason-code no-legal-basis --reason \"The stated basis does not cover identity numbers.\"",
+        ["govshare request withdraw"] = "govshare request withdraw req-0001",
+        ["govshare grant"] = "govshare grant list",
+        ["govshare grant list"] = "govshare grant list --role provider",
+        ["govshare grant show"] = "govshare grant show grant-0001",
+        ["govshare grant revoke"] = "govshare grant revoke grant-0001 --reason \"Purpose ended.\"",
+        ["govshare grant create"] = "govshare grant create --data data --user-division 530100 --user-credit-code 11530100MB0000022C --resource 101001/000001 --item 姓名 --purpose-code P-2024-001 --from 2026-01-01 --to 2026-12-31 --decision DOC-2026-17",
+        ["govshare dispute"] = "govshare dispute list --role provider",
+        ["govshare dispute raise"] = "govshare dispute raise 101001/000001 --data-version 3 --kind doubtful --description \"Birth date after registration date\" --row-key 530102199001011234",
+        ["govshare dispute list"] = "govshare dispute list --role provider",
+        ["govshare dispute answer"] = "govshare dispute answer dsp-0001 --corrected-by 4",
+        ["govshare dispute open"] = "govshare dispute open --data data --overdue",
+        ["govshare inbox"] = "govshare inbox --json",
+        ["govshare evaluation"] = "govshare evaluation scan --data data",
+        ["govshare evaluation scorecards"] = "govshare evaluation scorecards --data data --from 2026-01-01 --to 2026-06-30",
+        ["govshare evaluation scan"] = "govshare evaluation scan --data data",
+        ["govshare evaluation violations"] = "govshare evaluation violations --data data --status notified --year 2026",
+        ["govshare evaluation violation"] = "govshare evaluation violation vio-0001 --data data",
+        ["govshare evaluation status"] = "govshare evaluation status vio-0001 rectified --data data --note \"Catalog updated 2026-03-02\"",
+        ["govshare evaluation report"] = "govshare evaluation report 2026 --data data --html report-2026.html",
+        ["govshare evaluation scorecard"] = "govshare evaluation scorecard --from 2026-01-01",
+    };
+
+    /// <summary>The commands that have no example (a test keeps this empty).</summary>
+    public static IReadOnlyList<string> Missing(Command root) =>
+        [.. All(root).Select(GovShareCommand.CommandLine).Where(name => !Examples.ContainsKey(name))];
+
+    public static void AddTo(Command root)
+    {
+        foreach (var command in All(root))
+        {
+            if (Examples.TryGetValue(GovShareCommand.CommandLine(command), out var example))
+            {
+                command.Description = $"{command.Description}{Environment.NewLine}{Environment.NewLine}Example:{Environment.NewLine}  {example}";
+            }
+        }
+    }
+
+    private static IEnumerable<Command> All(Command command) => command.Subcommands.SelectMany(All).Prepend(command);
+}

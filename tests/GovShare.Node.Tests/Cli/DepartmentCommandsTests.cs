@@ -1,0 +1,272 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using GovShare.Cli.Commands;
+using GovShare.Node.Catalog;
+using GovShare.Node.Exchange.Datasets;
+using GovShare.Node.Tests.Exchange;
+using GovShare.Node.Tests.Functional;
+using Microsoft.Extensions.DependencyInjection;
+using static GovShare.Node.Tests.Exchange.ExchangeFixture;
+
+namespace GovShare.Node.Tests.Cli;
+
+/// <summary>
+/// The department commands as the built <c>govshare</c> process, against a real node over mTLS:
+/// every refusal exits with its documented code and a readable message (README.md "Exit codes"),
+/// mistakes in a push are found before the upload, and nothing reaches the node then.
+/// </summary>
+public sealed class DepartmentCommandsTests : IAsyncLifetime
+{
+    private const string Resource = "101001/000031";
+    private const string Mapping = """
+        { "columns": [ { "column": "统一社会信用代码", "item": "code", "type": "utf8" },
+                       { "column": "注册资本", "item": "capital", "type": "decimal128(18,2)" },
+                       { "column": "更新时间", "item": "updated_at", "type": "timestamp" } ] }
+        """;
+
+    private ExchangeFixture _f = null!;
+    private string _folder = null!;
+    private string _provider = null!;
+
+    public async Task InitializeAsync()
+    {
+        _f = await ExchangeFixture.StartAsync();
+        _folder = Directory.CreateTempSubdirectory("govshare-cli-").FullName;
+        var entry = Entry(Resource, _f.Provider, new ShareAttributes(ShareType.Unconditional)) with
+        {
+            Name = "企业登记（检查）",
+            Items =
+            [
+                new InformationItem("code", "统一社会信用代码", "utf8", 18, Nullable: false),
+                new InformationItem("capital", "注册资本", "decimal128(18,2)"),
+                new InformationItem("updated_at", "更新时间", "timestamp"),
+            ],
+        };
+        Assert.True(_f.Node.Services.GetRequiredService<CatalogStore>().Create(entry, Caller(_f.Provider)).Succeeded);
+        _provider = GovShareProcess.DepartmentFolder(_folder, "provider", _f.Node.ExchangeAddress, _f.Provider, _f.Pki.Folder.TrustAnchorsFile);
+        await File.WriteAllTextAsync(Path.Combine(_provider, "mapping.json"), Mapping);
+        await File.WriteAllTextAsync(Path.Combine(_provider, "data.csv"), "统一社会信用代码,注册资本,更新时间\n91530100MA6K000001,1000.50,2026-03-01 08:30:00\n91530100MA6K000002,20.00,2026-03-02 09:00:00\n91530100MA6K000003,3.25,\n");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _f.DisposeAsync();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    private int Versions => _f.Node.Services.GetRequiredService<DatasetStore>().Versions(Resource).Count;
+
+    private Task<GovShareRun> Provider(params string[] arguments) => GovShareProcess.RunAsync(_provider, arguments);
+
+    [Fact]
+    public async Task Push_TypoOrMissingOption_ExitsUsageWithTheOptionNamed()
+    {
+        var typo = await Provider("push", "--csvv", "data.csv", "--resource", Resource);
+        var missing = await Provider("push", "--csv", "data.csv");
+
+        Assert.True(typo.ExitCode == ExitCodes.Usage, typo.ToString());
+        Assert.Contains("--csvv", typo.Stderr, StringComparison.Ordinal);
+        Assert.True(missing.ExitCode == ExitCodes.Usage, missing.ToString());
+        Assert.Contains("--resource", missing.Stderr, StringComparison.Ordinal);
+        Assert.Contains("govshare push --help", missing.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Push_MissingCsvFile_ExitsUsage()
+    {
+        var run = await Provider("push", "--csv", "no-such.csv", "--mapping", "mapping.json", "--resource", Resource);
+
+        Assert.True(run.ExitCode == ExitCodes.Usage, run.ToString());
+        Assert.Contains("no-such.csv does not exist", run.Stderr, StringComparison.Ordinal);
+        Assert.True(run.ShowsNoInternals, run.ToString());
+    }
+
+    [Fact]
+    public async Task Push_GarbageCaFile_ExitsUsageNamingTheFile()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_provider, "garbage.pem"), "not a certificate\n");
+
+        var run = await Provider("push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--ca", Path.Combine(_provider, "garbage.pem"));
+
+        Assert.True(run.ExitCode == ExitCodes.Usage, run.ToString());
+        Assert.Contains("garbage.pem holds no PEM certificate", run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Push_CaOfAnotherPki_ExitsUsage_NotUnreachable_AndShowsNoInternals()
+    {
+        using var other = new TestPki();
+
+        var run = await Provider("push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--ca", other.Folder.TrustAnchorsFile);
+
+        Assert.True(run.ExitCode == ExitCodes.Usage, run.ToString());
+        Assert.Contains("TLS handshake with the node failed", run.Stderr, StringComparison.Ordinal);
+        Assert.True(run.ShowsNoInternals, run.ToString());
+        Assert.Equal(0, Versions);
+    }
+
+    [Fact]
+    public async Task Push_DerCertificate_ExitsUsage_WithoutStackTrace()
+    {
+        var der = Path.Combine(_provider, "dept.cer");
+        using (var pem = X509CertificateLoader.LoadCertificateFromFile(_f.Provider.Files.CertificatePath))
+        {
+            await File.WriteAllBytesAsync(der, pem.Export(X509ContentType.Cert));
+        }
+
+        var run = await Provider("push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--cert", der);
+
+        Assert.True(run.ExitCode == ExitCodes.Usage, run.ToString());
+        Assert.Contains("openssl x509 -inform der", run.Stderr, StringComparison.Ordinal);
+        Assert.True(run.ShowsNoInternals, run.ToString());
+    }
+
+    [Fact]
+    public async Task Push_NodeDown_ExitsUnreachable()
+    {
+        var run = await Provider("push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--node", $"https://127.0.0.1:{Loopback.FreePort()}/");
+
+        Assert.True(run.ExitCode == ExitCodes.Unreachable, run.ToString());
+        Assert.Contains("cannot be reached", run.Stderr, StringComparison.Ordinal);
+        Assert.True(run.ShowsNoInternals, run.ToString());
+    }
+
+    [Fact]
+    public async Task Pull_WithoutAGrant_ExitsRefused_AndLeavesNoFile()
+    {
+        var user = GovShareProcess.DepartmentFolder(_folder, "user", _f.Node.ExchangeAddress, _f.User, _f.Pki.Folder.TrustAnchorsFile);
+
+        var run = await GovShareProcess.RunAsync(user, ["pull", "--resource", Conditional, "--csv", "out.csv"]);
+
+        Assert.True(run.ExitCode == ExitCodes.Failed, run.ToString());
+        Assert.Contains("Refused (403)", run.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(user, "out.csv*"));
+    }
+
+    [Fact]
+    public async Task Push_WrongItemNameOrDecimalScale_ExitsUsageBeforeTheUpload()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_provider, "wrong.json"), Mapping.Replace("\"capital\"", "\"capitl\"", StringComparison.Ordinal).Replace("(18,2)", "(18,3)", StringComparison.Ordinal));
+        await File.WriteAllTextAsync(Path.Combine(_provider, "scale.json"), Mapping.Replace("(18,2)", "(18,3)", StringComparison.Ordinal));
+
+        var name = await Provider("push", "--csv", "data.csv", "--mapping", "wrong.json", "--resource", Resource);
+        var scale = await Provider("push", "--csv", "data.csv", "--mapping", "scale.json", "--resource", Resource, "--dry-run");
+
+        Assert.True(name.ExitCode == ExitCodes.Usage, name.ToString());
+        Assert.Contains("'capitl' is not an item of 101001/000031", name.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Item capital (注册资本, decimal128(18,2)) is not mapped", name.Stderr, StringComparison.Ordinal);
+        Assert.True(scale.ExitCode == ExitCodes.Usage, scale.ToString());
+        Assert.Contains("is decimal128(18,3) in the mapping; the catalog says decimal128(18,2)", scale.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, Versions);
+    }
+
+    [Fact]
+    public async Task Push_NullInARequiredItem_ExitsDataRejectedNamingRowAndItem()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_provider, "nulls.csv"), "统一社会信用代码,注册资本,更新时间\n91530100MA6K000001,1.00,\n,2.00,\n91530100MA6K000003,3.00,\n,4.00,\n");
+
+        var run = await Provider("push", "--csv", "nulls.csv", "--mapping", "mapping.json", "--resource", Resource);
+
+        Assert.True(run.ExitCode == ExitCodes.DataRejected, run.ToString());
+        Assert.Contains("row 2, column 'code (统一社会信用代码)': is empty, but the item is required", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("row 4, column 'code (统一社会信用代码)'", run.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, Versions);
+    }
+
+    [Fact]
+    public async Task Push_DryRun_ChecksEveryValue_AndPushesNothing_ThenThePushArrives()
+    {
+        var dry = await Provider("push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--dry-run");
+        Assert.True(dry.ExitCode == ExitCodes.Ok, dry.ToString());
+        Assert.Contains("Dry run: 3 rows match the 3 items", dry.Stdout, StringComparison.Ordinal);
+        Assert.Equal(0, Versions);
+
+        var push = await Provider("push", "--csv", "-", "--mapping", "mapping.json", "--resource", Resource, "--delimiter", ";");
+        Assert.True(push.ExitCode == ExitCodes.Usage || push.ExitCode == ExitCodes.DataRejected, push.ToString()); // empty stdin: no header
+
+        var piped = await GovShareProcess.RunAsync(_provider, ["push", "--csv", "-", "--mapping", "mapping.json", "--resource", Resource, "--delimiter", ";"],
+            stdin: "统一社会信用代码;注册资本;更新时间\n91530100MA6K000001;1000.50;2026-03-01 08:30:00\n");
+        Assert.True(piped.ExitCode == ExitCodes.Ok, piped.ToString());
+        Assert.Equal(1, Versions);
+    }
+
+    [Fact]
+    public async Task CertsDept_ZeroOrNegativeDays_RefusedWithAMessage_AndNothingIssued()
+    {
+        var pki = Path.Combine(_folder, "pki");
+        Assert.Equal(0, (await GovShareProcess.RunAsync(_folder, ["certs", "root", "--pki", pki])).ExitCode);
+        Assert.Equal(0, (await GovShareProcess.RunAsync(_folder, ["certs", "intermediate", "--pki", pki, "--division", "530100"])).ExitCode);
+
+        foreach (var days in new[] { "0", "-1" })
+        {
+            var run = await GovShareProcess.RunAsync(_folder, ["certs", "dept", "--pki", pki, "--division", "530100", "--credit-code", TestPki.NewCreditCode(), "--name", "x", "--days", days]);
+
+            Assert.True(run.ExitCode == ExitCodes.Usage, run.ToString());
+            Assert.Contains($"--days {days}: give a validity from 1 to 3650 days", run.Stderr, StringComparison.Ordinal);
+            Assert.True(run.ShowsNoInternals, run.ToString());
+        }
+
+        Assert.False(Directory.Exists(Path.Combine(pki, "issued")) && Directory.GetFiles(Path.Combine(pki, "issued"), "dept-*").Length > 0);
+    }
+
+    [Fact]
+    public async Task Catalog_CreateWithoutProvider_IsTheCaller_ThenMineShowsATable_AndJsonForScripts()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_provider, "entry.json"), """
+            {"resourceCode":"101001/000032","name":"企业年报","abstract":"annual reports","format":"database",
+             "items":[{"id":"code","name":"统一社会信用代码","dataType":"utf8","length":18,"nullable":false,"shareable":true,"sensitivity":"public"}],
+             "share":{"type":"unconditional","method":"api"},"open":{"openToPublic":false},"updateCycle":"yearly","releaseDate":"2026-01-01","relatedResourceCodes":[]}
+            """);
+
+        var create = await Provider("catalog", "create", "--file", "entry.json");
+        var table = await Provider("catalog", "mine");
+        var json = await Provider("catalog", "mine", "--json");
+
+        Assert.True(create.ExitCode == ExitCodes.Ok, create.ToString());
+        Assert.Contains(_f.Provider.CreditCode, create.Stdout, StringComparison.Ordinal);
+        Assert.True(table.ExitCode == ExitCodes.Ok, table.ToString());
+        Assert.Contains("Code ", table.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"101001/000032 \| 企业年报 +\| Kunming Public Security Bureau", table.Stdout);
+        Assert.StartsWith("{", json.Stdout.TrimStart(), StringComparison.Ordinal);
+
+        // Another department finds it in the sharing catalog (the README's `catalog search 企业`).
+        var user = GovShareProcess.DepartmentFolder(_folder, "searcher", _f.Node.ExchangeAddress, _f.User, _f.Pki.Folder.TrustAnchorsFile);
+        var search = await GovShareProcess.RunAsync(user, ["catalog", "search", "企业"]);
+        Assert.True(search.ExitCode == ExitCodes.Ok, search.ToString());
+        Assert.Contains("101001/000032 | 企业年报", search.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ItemsImport_Gb18030File_IsRead()
+    {
+        var etag = (await Provider("catalog", "get", Resource)).Stderr.Split("ETag: ")[1].Trim();
+        var export = await Provider("catalog", "items-export", Resource, "--output", "items.csv");
+        Assert.True(export.ExitCode == ExitCodes.Ok, export.ToString());
+        var text = (await File.ReadAllTextAsync(Path.Combine(_provider, "items.csv"))).Replace("注册资本", "注册资本金", StringComparison.Ordinal);
+        Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+        await File.WriteAllBytesAsync(Path.Combine(_provider, "items-gb.csv"), Encoding.GetEncoding("GB18030").GetBytes(text));
+
+        var run = await Provider("catalog", "items-import", Resource, "--file", "items-gb.csv", "--etag", etag);
+
+        Assert.True(run.ExitCode == ExitCodes.Ok, run.ToString());
+        Assert.Contains("注册资本金", _f.Node.Services.GetRequiredService<CatalogStore>().Get(Resource)!.Items.Select(i => i.Name));
+    }
+
+    [Fact]
+    public async Task RequestApply_TheReadmePurposeCode_IsAccepted_AndInboxIsATable()
+    {
+        var user = GovShareProcess.DepartmentFolder(_folder, "user", _f.Node.ExchangeAddress, _f.User, _f.Pki.Folder.TrustAnchorsFile);
+
+        var apply = await GovShareProcess.RunAsync(user, ["request", "apply", Conditional, "--item", "姓名", "--purpose-code", "P-2024-001", "--purpose", "Social assistance review",
+            "--legal-basis", "Yunnan rules Art. 25", "--from", "2027-01-04", "--to", "2027-06-30", "--contact-name", "王五", "--contact-phone", "0871-1234567"]);
+        var inbox = await Provider("inbox");
+
+        Assert.True(apply.ExitCode == ExitCodes.Ok, apply.ToString());
+        Assert.True(inbox.ExitCode == ExitCodes.Ok, inbox.ToString());
+        Assert.Contains("Requests to decide (1)", inbox.Stdout, StringComparison.Ordinal);
+        Assert.Contains("P-2024-001", inbox.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Help_EveryCommandHasAnExample() => Assert.Empty(CommandExamples.Missing(GovShareCommand.Create()));
+}

@@ -1,0 +1,232 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using GovShare.Adapters.Tests;
+using GovShare.Cli.Commands;
+using GovShare.Node.Catalog;
+using GovShare.Node.Exchange.Datasets;
+using GovShare.Node.Tests.Exchange;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using static GovShare.Node.Tests.Exchange.ExchangeFixture;
+
+namespace GovShare.Node.Tests.Cli;
+
+/// <summary>
+/// A department's journey with the built <c>govshare</c>, as README.md and adapters/README.md show
+/// it: 100,000 rows of a GB18030 spreadsheet export with every item type, pushed redirected and on
+/// a terminal, pulled by another department into CSV (Beijing time, saying so), JSON lines on
+/// standard output, PostgreSQL (binary COPY, no duplicates unasked, upsert by key) and SQLite,
+/// pushed back from PostgreSQL, and kept in sync from SQLite — including a manual push between two
+/// syncs, which the sync notices and repairs instead of diverging.
+/// </summary>
+public sealed class DepartmentJourneyTests : IAsyncLifetime
+{
+    private const string Resource = "101001/000041";
+    private const int Rows = 100_000;
+
+    private static readonly (string Id, string Name, string Type)[] Items =
+    [
+        ("code", "统一社会信用代码", "utf8"), ("name", "企业名称", "utf8"), ("capital", "注册资本", "decimal128(18,2)"),
+        ("employees", "从业人数", "int32"), ("revenue", "营业收入", "int64"), ("score", "信用评分", "float64"),
+        ("active", "是否存续", "boolean"), ("founded", "成立日期", "date32"), ("updated_at", "更新时间", "timestamp"), ("logo", "标志", "binary"),
+    ];
+
+    private ExchangeFixture _f = null!;
+    private string _folder = null!;
+    private string _provider = null!;
+    private string _user = null!;
+
+    public async Task InitializeAsync()
+    {
+        _f = await ExchangeFixture.StartAsync();
+        _folder = Directory.CreateTempSubdirectory("govshare-journey-").FullName;
+        var entry = Entry(Resource, _f.Provider, new ShareAttributes(ShareType.Unconditional)) with
+        {
+            Name = "企业登记",
+            Items = [.. Items.Select(i => new InformationItem(i.Id, i.Name, i.Type, i.Id == "code" ? 18 : null, Nullable: i.Id != "code"))],
+        };
+        Assert.True(_f.Node.Services.GetRequiredService<CatalogStore>().Create(entry, Caller(_f.Provider)).Succeeded);
+        _provider = GovShareProcess.DepartmentFolder(_folder, "provider", _f.Node.ExchangeAddress, _f.Provider, _f.Pki.Folder.TrustAnchorsFile);
+        _user = GovShareProcess.DepartmentFolder(_folder, "user", _f.Node.ExchangeAddress, _f.User, _f.Pki.Folder.TrustAnchorsFile);
+        // The README's mapping form: spreadsheet column → item id and type.
+        await File.WriteAllTextAsync(Path.Combine(_provider, "mapping.json"),
+            "{ \"columns\": [" + string.Join(",", Items.Select(i => $"{{ \"column\": \"{i.Name}\", \"item\": \"{i.Id}\", \"type\": \"{i.Type}\" }}")) + "] }");
+        await WriteGb18030CsvAsync(Path.Combine(_provider, "企业登记.csv"));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _f.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    private IReadOnlyList<DatasetVersion> Versions => _f.Node.Services.GetRequiredService<DatasetStore>().Versions(Resource);
+
+    [Fact]
+    public async Task Journey_Gb18030EveryType_PushPullSync_RedirectedAndOnATerminal()
+    {
+        // Push, redirected (as cron or a script runs it): a plain progress line, then the receipt.
+        var push = await GovShareProcess.RunAsync(_provider, ["push", "--csv", "企业登记.csv", "--mapping", "mapping.json", "--resource", Resource]);
+        Assert.True(push.ExitCode == ExitCodes.Ok, push.ToString());
+        Assert.Contains($"Pushed {Rows:N0} rows to {Resource}", push.Stdout, StringComparison.Ordinal);
+        Assert.Contains("push 100,000 rows: ", push.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("\r", push.Stderr, StringComparison.Ordinal);
+        Assert.Equal(Rows, Versions[^1].Rows);
+
+        // The same push on a terminal: the line is redrawn in place, with a percentage.
+        var terminal = await GovShareProcess.RunOnTerminalAsync(_provider, ["push", "--csv", "企业登记.csv", "--mapping", "mapping.json", "--resource", Resource]);
+        Assert.True(terminal.ExitCode == ExitCodes.Ok, terminal.ToString());
+        Assert.Contains("\r", terminal.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"push 100,000 rows: 100% of [0-9.]+ MB", terminal.Stdout);
+        Assert.Equal(2, Versions.Count);
+
+        // Another department pulls it: CSV at Beijing time, saying so; JSON lines to a pipe.
+        var csv = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Resource, "--csv", "out.csv", "--time-zone", "+08:00"]);
+        Assert.True(csv.ExitCode == ExitCodes.Ok, csv.ToString());
+        var lines = await File.ReadAllLinesAsync(Path.Combine(_user, "out.csv"));
+        Assert.Equal(Rows + 1, lines.Length);
+        Assert.Equal("91530100MA00000001,云南测试企业1号,1.01,1,1000003,0.125,false,2000-01-02,2026-03-01T08:30:01.000000+08:00,AQEC", lines[1]);
+        var jsonl = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Resource, "--jsonl", "-"]);
+        Assert.True(jsonl.ExitCode == ExitCodes.Ok, jsonl.ToString());
+        Assert.Equal(Rows, jsonl.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Contains("\"更新时间\":\"2026-03-01T00:30:01.000000Z\"", jsonl.Stdout, StringComparison.Ordinal);
+
+        // Into PostgreSQL by COPY; a second pull is refused rather than doubling the rows; upsert by key is not.
+        using var postgres = new PostgresServer();
+        var pg = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Resource, "--postgres", postgres.ConnectionString, "--table", "enterprises"]);
+        Assert.True(pg.ExitCode == ExitCodes.Ok, pg.ToString());
+        var again = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Resource, "--postgres", postgres.ConnectionString, "--table", "enterprises"]);
+        Assert.True(again.ExitCode == ExitCodes.Usage, again.ToString());
+        Assert.Contains("already holds 100,000 rows", again.Stderr, StringComparison.Ordinal);
+        await ExecuteAsync(postgres, "ALTER TABLE enterprises ADD PRIMARY KEY (\"统一社会信用代码\")");
+        var upsert = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Resource, "--postgres", postgres.ConnectionString, "--table", "enterprises", "--upsert-key", "统一社会信用代码"]);
+        Assert.True(upsert.ExitCode == ExitCodes.Ok, upsert.ToString());
+        Assert.Equal(Rows, await ScalarAsync(postgres, "SELECT COUNT(*) FROM enterprises"));
+        Assert.Equal(new DateTime(2026, 3, 1, 0, 30, 1, DateTimeKind.Utc), await ScalarAsync(postgres, "SELECT \"更新时间\" FROM enterprises WHERE \"统一社会信用代码\" = '91530100MA00000001'"));
+
+        // The provider pushes from PostgreSQL (its columns named by the items: the mapping names them).
+        await File.WriteAllTextAsync(Path.Combine(_provider, "pg.json"), "{ \"columns\": [" + string.Join(",", Items.Select(i => $"{{ \"column\": \"{i.Name}\", \"item\": \"{i.Id}\", \"type\": \"{i.Type}\" }}")) + "] }");
+        var fromPg = await GovShareProcess.RunAsync(_provider, ["push", "--postgres", postgres.ConnectionString, "--table", "enterprises", "--mapping", "pg.json", "--resource", Resource]);
+        Assert.True(fromPg.ExitCode == ExitCodes.Ok, fromPg.ToString());
+        Assert.Equal(Rows, Versions[^1].Rows);
+
+        // Sync from SQLite (the README's command): first in full, then one changed row.
+        var db = Path.Combine(_provider, "dept.db");
+        var toSqlite = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Resource, "--sqlite", db, "--table", "enterprises"]);
+        Assert.True(toSqlite.ExitCode == ExitCodes.Ok, toSqlite.ToString());
+        string[] sync = ["sync", "--sqlite", "dept.db", "--table", "enterprises", "--mapping", "mapping.json", "--resource", Resource, "--key", "code"];
+        var first = await GovShareProcess.RunAsync(_provider, sync);
+        Assert.True(first.ExitCode == ExitCodes.Ok, first.ToString());
+        Assert.Contains($"pushed {Rows:N0} of {Rows:N0} rows (Replace", first.Stdout, StringComparison.Ordinal);
+        await using (var connection = new SqliteConnection($"Data Source={db};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var insert = connection.CreateCommand();
+            insert.CommandText = "INSERT INTO enterprises (\"统一社会信用代码\", \"企业名称\") VALUES ('91530100MB99999999', '新设企业')";
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        var oneNew = await GovShareProcess.RunAsync(_provider, sync);
+        Assert.True(oneNew.ExitCode == ExitCodes.Ok, oneNew.ToString());
+        Assert.Contains("pushed 1 of 100,001 rows (Append", oneNew.Stdout, StringComparison.Ordinal);
+        Assert.Equal(Rows + 1, Versions[^1].Rows);
+
+        // Someone pushes by hand between two syncs: the next sync says so and re-sends in full.
+        await File.WriteAllTextAsync(Path.Combine(_provider, "four.csv"), "统一社会信用代码\n91530100MC00000001\n91530100MC00000002\n91530100MC00000003\n91530100MC00000004\n");
+        await File.WriteAllTextAsync(Path.Combine(_provider, "code-only.json"), "{ \"columns\": [ { \"column\": \"统一社会信用代码\", \"item\": \"code\" } ] }");
+        var manual = await GovShareProcess.RunAsync(_provider, ["push", "--csv", "four.csv", "--mapping", "code-only.json", "--resource", Resource]);
+        Assert.True(manual.ExitCode == ExitCodes.Usage, manual.ToString()); // every item is pushed: a partial mapping is refused before the upload
+        var small = await GovShareProcess.RunAsync(_provider, ["push", "--csv", "企业登记.csv", "--mapping", "mapping.json", "--resource", Resource]);
+        Assert.True(small.ExitCode == ExitCodes.Ok, small.ToString());
+        var repaired = await GovShareProcess.RunAsync(_provider, sync);
+        Assert.True(repaired.ExitCode == ExitCodes.Ok, repaired.ToString());
+        Assert.Contains("another push happened", repaired.Stdout, StringComparison.Ordinal);
+        Assert.Equal(Rows + 1, Versions[^1].Rows);
+    }
+
+    [Fact]
+    public async Task Push_InterruptedByCtrlC_LeavesNoTemporaryFile()
+    {
+        var temp = Directory.CreateDirectory(Path.Combine(_folder, "tmp")).FullName;
+        var fifo = Path.Combine(_provider, "feed.csv");
+        using (var mkfifo = Process.Start("mkfifo", [fifo]))
+        {
+            await mkfifo.WaitForExitAsync();
+        }
+
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _provider, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { Functional.Loopback.GovShareDll(), "push", "--csv", fifo, "--encoding", "utf-8", "--mapping", "mapping.json", "--resource", Resource })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["TMPDIR"] = temp;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        // A source that is still being written (an export in progress): 70,000 rows, then nothing yet.
+        await using var feed = new StreamWriter(new FileStream(fifo, FileMode.Open, FileAccess.Write), new UTF8Encoding(false));
+        await feed.WriteAsync(string.Join("\n", Enumerable.Range(0, 70_001).Select(i => i == 0 ? string.Join(",", Items.Select(t => t.Name)) : Row(i))) + "\n");
+        await feed.FlushAsync();
+        string? line;
+        while ((line = await process.StandardError.ReadLineAsync()) is not null && !line.StartsWith("read:", StringComparison.Ordinal))
+        {
+        }
+
+        Assert.NotEmpty(Directory.GetFiles(temp, "*", SearchOption.AllDirectories)); // the staged file exists now
+
+        using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await interrupt.WaitForExitAsync();
+        }
+
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(limit.Token);
+        var rest = await process.StandardError.ReadToEndAsync();
+
+        Assert.True(process.ExitCode == ExitCodes.Cancelled, $"exit {process.ExitCode}: {await stdout}{rest}");
+        Assert.Empty(Directory.GetFiles(temp, "*", SearchOption.AllDirectories));
+        Assert.Empty(Versions);
+    }
+
+    /// <summary>One row of the export; row 1 is the one the journey checks field by field.</summary>
+    private static string Row(int i)
+    {
+        var name = i % 1000 == 0 ? $"\"昆明,\"\"{i}\"\"号\"" : $"云南测试企业{i}号";
+        var time = new DateTime(2026, 3, 1, 8, 30, 0).AddSeconds(i).ToString(i % 7 == 0 ? "yyyy-MM-dd HH:mm:ss.ffffff" : "yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+        var logo = i % 3 == 0 ? "" : Convert.ToBase64String([(byte)(i % 256), 1, 2]);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"91530100MA{i:D8},{name},{i}.{i % 100:D2},{i % 5000},{(long)i * 1_000_003},{i % 1000 / 8.0},{(i % 2 == 0 ? "true" : "false")},{new DateOnly(2000, 1, 1).AddDays(i % 9000):yyyy-MM-dd},{time},{logo}");
+    }
+
+    /// <summary>What Chinese Excel saves: GB18030, CRLF, with a header of the items' names.</summary>
+    private static async Task WriteGb18030CsvAsync(string path)
+    {
+        Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+        await using var writer = new StreamWriter(path, false, Encoding.GetEncoding("GB18030"), 1 << 16) { NewLine = "\r\n" };
+        await writer.WriteLineAsync(string.Join(",", Items.Select(i => i.Name)));
+        for (var i = 1; i <= Rows; i++)
+        {
+            await writer.WriteLineAsync(Row(i));
+        }
+    }
+
+    private static async Task ExecuteAsync(PostgresServer server, string sql)
+    {
+        await using var connection = new NpgsqlConnection(server.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<object?> ScalarAsync(PostgresServer server, string sql)
+    {
+        await using var connection = new NpgsqlConnection(server.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        var value = await command.ExecuteScalarAsync();
+        return value is long count ? (int)count : value;
+    }
+}
