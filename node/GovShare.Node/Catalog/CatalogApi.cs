@@ -64,10 +64,10 @@ public static class CatalogApi
         group.MapGet("/deadlines", (CatalogStore store) => Json(store.Deadlines()));
         group.MapGet("/changes", (CatalogStore store, long? after, int? limit, string? code) =>
             Json(store.Changes(after ?? 0, limit ?? 500, code is null ? null : ResourceCode.TryFromUrl(code, out var c) ? c : "-")));
-        group.MapPost("/{code}/review/complete", (CatalogStore store, string code) =>
+        group.MapPost("/{code}/review/complete", (HttpContext context, CatalogStore store, string code) =>
             !ResourceCode.TryFromUrl(code, out var resource)
                 ? BadCode()
-                : store.CompleteShareReview(resource, "operator") is { Succeeded: true } r ? Json(r.Entry) : Problem.Result(404, ProblemTypes.NotFound, "No open review", "no open share review for this resource"));
+                : store.CompleteShareReview(resource, OperatorAttribution.Of(context)) is { Succeeded: true } r ? Json(r.Entry) : Problem.Result(404, ProblemTypes.NotFound, "No open review", "no open share review for this resource"));
         return endpoints;
     }
 

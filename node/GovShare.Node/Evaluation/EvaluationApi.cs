@@ -105,7 +105,7 @@ public static class EvaluationApi
                 return refusal;
             }
 
-            return service.Violations.ChangeStatus(id, input!.Status, "operator", input.Note, out var updated) switch
+            return service.Violations.ChangeStatus(id, input!.Status, OperatorAttribution.Of(context), input.Note, out var updated) switch
             {
                 ViolationChangeOutcome.Ok => Json(updated),
                 ViolationChangeOutcome.NotFound => UnknownViolation(id),

@@ -691,6 +691,15 @@ internal sealed class PushGate(int capacity, int perDepartment)
 
     public int PerDepartment { get; } = Math.Clamp(perDepartment, 1, Math.Max(1, capacity));
 
+    /// <summary>The pushes of <paramref name="department"/> in progress now.</summary>
+    public int Held(string department)
+    {
+        lock (_gate)
+        {
+            return _held.GetValueOrDefault(department);
+        }
+    }
+
     public Admission TryEnter(string department)
     {
         lock (_gate)

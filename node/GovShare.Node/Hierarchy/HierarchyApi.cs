@@ -52,7 +52,7 @@ public static class HierarchyApi
                 return Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such link", $"This node has no link to {divisionCode}.");
             }
 
-            await changes.RecordAsync(OperatorOf(context), new RegistryChange { Action = RegistryAction.NodeUnlinked, DivisionCode = divisionCode }, context.RequestAborted);
+            await changes.RecordAsync(OperatorAttribution.Of(context), new RegistryChange { Action = RegistryAction.NodeUnlinked, DivisionCode = divisionCode }, context.RequestAborted);
             return Results.NoContent();
         });
         return operators;
@@ -86,7 +86,7 @@ public static class HierarchyApi
             return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The link is invalid", string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors });
         }
 
-        await changes.RecordAsync(OperatorOf(context), Change(RegistryAction.NodeLinked, link!, null), context.RequestAborted);
+        await changes.RecordAsync(OperatorAttribution.Of(context), Change(RegistryAction.NodeLinked, link!, null), context.RequestAborted);
         return TypedResults.Ok(link);
     }
 
@@ -115,7 +115,7 @@ public static class HierarchyApi
             return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The re-key is invalid", error, new Dictionary<string, object?> { ["errors"] = new[] { error } });
         }
 
-        await changes.RecordAsync(OperatorOf(context), Change(RegistryAction.NodeRekeyed, link, previous), context.RequestAborted);
+        await changes.RecordAsync(OperatorAttribution.Of(context), Change(RegistryAction.NodeRekeyed, link, previous), context.RequestAborted);
         return TypedResults.Ok(link);
     }
 
@@ -129,10 +129,6 @@ public static class HierarchyApi
         PreviousKeySha256 = previous,
         Since = link.LinkedAt,
     };
-
-    /// <summary>The operator acting: the management listener admits only operators (a certificate, or the bootstrap token).</summary>
-    private static string OperatorOf(HttpContext context) =>
-        CallerIdentity.FromPrincipal(context.User)?.Uri ?? throw new InvalidOperationException("An operator endpoint ran without an operator identity.");
 
     public static IEndpointRouteBuilder MapHierarchyApi(this IEndpointRouteBuilder endpoints)
     {

@@ -50,7 +50,7 @@ public static partial class ManagementApi
                 return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The registration is invalid", string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors });
             }
 
-            await changes.RecordAsync(OperatorUri(context), new RegistryChange
+            await changes.RecordAsync(OperatorAttribution.Of(context), new RegistryChange
             {
                 Action = RegistryAction.DepartmentRegistered,
                 DivisionCode = registered!.DivisionCode,
@@ -68,7 +68,7 @@ public static partial class ManagementApi
                 return Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such department", $"No department {creditCode} is registered.");
             }
 
-            await changes.RecordAsync(OperatorUri(context), new RegistryChange { Action = RegistryAction.DepartmentRemoved, DivisionCode = existing.DivisionCode, CreditCode = creditCode }, context.RequestAborted);
+            await changes.RecordAsync(OperatorAttribution.Of(context), new RegistryChange { Action = RegistryAction.DepartmentRemoved, DivisionCode = existing.DivisionCode, CreditCode = creditCode }, context.RequestAborted);
             return Results.NoContent();
         });
 
@@ -117,12 +117,6 @@ public static partial class ManagementApi
         LogBootstrapUsed(logger, http.Request.Method, http.Request.Path);
         return await next(context);
     }
-
-    /// <summary>The operator acting on this request, as admitted by <see cref="AdmitOperatorAsync"/>.</summary>
-    public static string OperatorUri(HttpContext context) =>
-        CallerIdentity.FromPrincipal(context?.User) is { Kind: CallerKind.Operator } person
-            ? person.Uri
-            : throw new InvalidOperationException("An operator endpoint ran without an operator identity.");
 
     [LoggerMessage(EventId = 2001, EventName = "OperatorAction", Level = LogLevel.Information, Message = "Operator {Operator}: {Method} {Path}")]
     private static partial void LogOperatorAction(ILogger logger, string @operator, string method, PathString path);

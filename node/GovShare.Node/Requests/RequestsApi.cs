@@ -93,7 +93,7 @@ public static class RequestsApi
         endpoints.MapPost("/grants", async (HttpContext context, ShareRequestStore store) =>
         {
             var (body, refusal) = await ReadJson<OperatorGrantInput>(context);
-            return refusal ?? Created(context, "/v1/operator/grants/", store.CreateByOperator(body!), g => g.Id);
+            return refusal ?? Created(context, "/v1/operator/grants/", store.CreateByOperator(body!, OperatorAttribution.Of(context)), g => g.Id);
         });
         endpoints.MapGet("/disputes", (DisputeStore store, bool? overdue) => Json(store.Open(overdue ?? false)));
         return endpoints;

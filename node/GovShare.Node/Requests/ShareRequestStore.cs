@@ -417,7 +417,9 @@ public sealed partial class ShareRequestStore
     /// Records a grant the operator enters directly (a decision taken outside the node): the
     /// same checks as an approval — a conditional, active resource, shared items, a registered user.
     /// </summary>
-    public RequestResult<Grant> CreateByOperator(OperatorGrantInput input)
+    /// <param name="input">The grant as the operator enters it.</param>
+    /// <param name="by">The operator recorded in the change stream and the change log (<see cref="Identity.OperatorAttribution"/>).</param>
+    public RequestResult<Grant> CreateByOperator(OperatorGrantInput input, string by = "operator")
     {
         ArgumentNullException.ThrowIfNull(input);
         var errors = new List<CatalogValidationError>();
@@ -454,7 +456,7 @@ public sealed partial class ShareRequestStore
         return _ledger.Write(() =>
         {
             _grants.Save(grant);
-            _ledger.Record(RequestSubject.Grant, grant.Id, grant.ResourceCode, null, GrantStatus.Active, "operator", now, "decision " + input.Decision);
+            _ledger.Record(RequestSubject.Grant, grant.Id, grant.ResourceCode, null, GrantStatus.Active, by, now, "decision " + input.Decision);
             Log.OperatorGrant(_logger, grant.Id, grant.ResourceCode);
             return new RequestResult<Grant>(RequestOutcome.Created, grant);
         });

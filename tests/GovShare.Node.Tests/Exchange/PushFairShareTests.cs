@@ -37,16 +37,14 @@ public sealed class PushFairShareTests
         await using var second = await TricklingUpload.StartAsync(f, stream);
         using var provider = f.Node.Client(f.Provider.Certificate);
 
-        // Once both trickles hold their slots, the department's next push is refused; until then it may pass.
-        HttpResponseMessage? refused = null;
-        await EventuallyAsync(async () =>
-        {
-            refused = await provider.PostAsync(DataPath(Unconditional), ArrowContent(stream));
-            return refused.StatusCode == HttpStatusCode.TooManyRequests;
-        });
-        var problem = await ProblemAssert.IsProblemAsync(refused!, HttpStatusCode.TooManyRequests, ProblemTypes.PushShareExceeded);
+        // Both uploads are in progress at the node (and neither was refused: each still waits for its answer).
+        var gate = f.Node.Services.GetRequiredService<GovShare.Node.Exchange.PushGate>();
+        await EventuallyAsync(() => Task.FromResult(gate.Held(Caller(f.Provider).Uri) == 2));
+
+        var refused = await provider.PostAsync(DataPath(Unconditional), ArrowContent(stream));
+        var problem = await ProblemAssert.IsProblemAsync(refused, HttpStatusCode.TooManyRequests, ProblemTypes.PushShareExceeded);
         Assert.Contains("At most 2 pushes of one department", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
-        Assert.Equal("5", refused!.Headers.RetryAfter?.ToString());
+        Assert.Equal("5", refused.Headers.RetryAfter?.ToString());
 
         // Another department pushes its own resource meanwhile.
         using var other = f.Node.Client(f.Other.Certificate);
@@ -156,7 +154,7 @@ public sealed class PushFairShareTests
     private static async Task EventuallyAsync(Func<Task<bool>> condition)
     {
         // Bounded polling for the trickles to reach the node; nothing here is a timing assertion.
-        for (var attempt = 0; attempt < 100; attempt++)
+        for (var attempt = 0; attempt < 600; attempt++)
         {
             if (await condition())
             {
