@@ -58,10 +58,23 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(HttpStatusCode.OK, (await providerClient.PostAsync(ExchangeFixture.DataPath(ExchangeFixture.Unconditional), ExchangeFixture.ArrowContent(body))).StatusCode);
 
             using var stop = new CancellationTokenSource();
+            var pushesPaused = false;
+            var pushesInFlight = 0;
             async Task Load(HttpClient client, bool push)
             {
                 while (!stop.IsCancellationRequested)
                 {
+                    if (push && Volatile.Read(ref pushesPaused))
+                    {
+                        await Task.Delay(20);
+                        continue;
+                    }
+
+                    if (push)
+                    {
+                        Interlocked.Increment(ref pushesInFlight);
+                    }
+
                     try
                     {
                         using var response = push
@@ -77,6 +90,13 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
                     {
                         // Refused or cut after the stop: never acknowledged, so the department retries elsewhere.
                     }
+                    finally
+                    {
+                        if (push)
+                        {
+                            Interlocked.Decrement(ref pushesInFlight);
+                        }
+                    }
                 }
             }
 
@@ -86,11 +106,28 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
                 await Task.Delay(50);
             }
 
-            // One push is mid-body when the signal arrives: the drain must let it finish.
+            // One push is mid-body when the signal arrives: the drain must let it finish. The load's
+            // pushes pause meanwhile, so the one temporary dataset file is this push's: proof that
+            // the node is writing it (not merely that the client sent half), whatever the load.
+            Volatile.Write(ref pushesPaused, true);
+            while (Volatile.Read(ref pushesInFlight) > 0)
+            {
+                await Task.Delay(20);
+            }
+
             var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var halfSent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var inFlight = slowClient.PostAsync(ExchangeFixture.DataPath(ExchangeFixture.Unconditional, "mode=append"), new GatedContent(body, halfSent, gate.Task));
             await halfSent.Task;
+            var datasets = Path.Combine(settings["Node:DataPath"]!, "datasets");
+            var writing = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+            while (!Directory.EnumerateFiles(datasets, "*" + DatasetStore.TempExtension).Any())
+            {
+                Assert.True(DateTime.UtcNow < writing, "the node never began writing the gated push");
+                await Task.Delay(20);
+            }
+
+            Volatile.Write(ref pushesPaused, false);
             var signalled = Stopwatch.StartNew();
             await node.SignalAsync(signal);
             await Task.Delay(TimeSpan.FromSeconds(2));
