@@ -166,7 +166,27 @@ public sealed class GovShareNode : IAsyncDisposable
         // Eager: the operator token file exists as soon as the node does.
         _ = app.Services.GetRequiredService<OperatorToken>();
         _ = app.Services.GetRequiredService<CrlStore>();
+        OpenState(app.Services);
         app.Services.GetRequiredService<NodeLinkRegistry>().SeedParent(app.Services.GetRequiredService<IOptions<UpstreamOptions>>().Value);
+    }
+
+    /// <summary>
+    /// Opens the node's state before anything runs concurrently: every store is constructed here,
+    /// on this one thread, so each LiteDB collection is created with its indexes and each document
+    /// type mapped before a request or a background service can touch it (issue 18: a collection's
+    /// creating write racing a reader of it corrupts the file). Then the change log's records newer
+    /// than the state's watermark are replayed, and the stores' snapshots hold the result.
+    /// </summary>
+    private static void OpenState(IServiceProvider services)
+    {
+        _ = services.GetRequiredService<LogWriter>();
+        _ = services.GetRequiredService<ICatalogChangeSink>();
+        _ = services.GetRequiredService<IRequestChangeSink>();
+        _ = services.GetRequiredService<ViolationStore>();
+        _ = services.GetRequiredService<CatalogAggregate>();
+        _ = services.GetRequiredService<Exchange.Datasets.DatasetStore>();
+        _ = services.GetServices<IStateReplayer>().ToList();
+        services.GetRequiredService<ChangeLogReplay>().Run();
     }
 
     public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);

@@ -105,7 +105,9 @@ public sealed class NodeCrashTests : IDisposable
     private static bool EndsWithEndOfStream(byte[] content) =>
         content.Length >= 8 && content.AsSpan(content.Length - 8).SequenceEqual(new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0 });
 
-    private static async Task<Process> StartAsync(Dictionary<string, string?> settings, int managementPort)
+    /// <summary>Starts `govshare node run` with <paramref name="settings"/> as environment variables; returns once it is ready.
+    /// <paramref name="lines"/> receives its console output.</summary>
+    internal static async Task<Process> StartAsync(Dictionary<string, string?> settings, int managementPort, Action<string>? lines = null)
     {
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Loopback.GovShareDll());
@@ -117,11 +119,19 @@ public sealed class NodeCrashTests : IDisposable
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("the node did not start");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        void Forward(string? line)
+        {
+            if (line is not null)
+            {
+                lines?.Invoke(line);
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => Forward(e.Data);
+        process.ErrorDataReceived += (_, e) => Forward(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         for (var i = 0; i < 300; i++)
         {
             if (process.HasExited)
@@ -136,9 +146,9 @@ public sealed class NodeCrashTests : IDisposable
                     return process;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
             {
-                // Not listening yet.
+                // Not listening yet, or not answering yet on a loaded machine.
             }
 
             await Task.Delay(100);
