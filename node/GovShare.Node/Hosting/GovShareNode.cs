@@ -46,10 +46,12 @@ public sealed class GovShareNode : IAsyncDisposable
 
     /// <summary>
     /// Builds a node from configuration: the host's defaults (appsettings.json in the content
-    /// root, environment variables, command-line) plus <paramref name="overrides"/>.
+    /// root, environment variables, command-line) plus <paramref name="overrides"/>. With
+    /// <c>rebuildState</c> the state database is set aside first, so that the change-log replay at
+    /// open rebuilds it whole (<c>govshare node rebuild-state</c>).
     /// </summary>
     /// <exception cref="NodeConfigurationException">A setting is missing or invalid; every fault is listed.</exception>
-    public static GovShareNode Build(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides = null, Action<IServiceCollection>? services = null)
+    public static GovShareNode Build(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides = null, Action<IServiceCollection>? services = null, bool rebuildState = false)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
         if (overrides is not null)
@@ -68,7 +70,7 @@ public sealed class GovShareNode : IAsyncDisposable
         NodeDataFolder data;
         try
         {
-            data = NodeDataFolder.Open(options.DataPath);
+            data = NodeDataFolder.Open(options.DataPath, rebuildState);
         }
         catch (Exception ex) when (ex is DataFolderInUseException or IOException or UnauthorizedAccessException)
         {

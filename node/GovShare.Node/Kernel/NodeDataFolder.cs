@@ -38,9 +38,12 @@ public sealed class NodeDataFolder : IDisposable
     /// <summary>The state database's file name in the folder.</summary>
     public const string DatabaseFile = "govshare.db";
 
-    /// <summary>Opens (creating if needed) the folder and its database.</summary>
+    /// <summary>
+    /// Opens (creating if needed) the folder and its database. With <paramref name="setStateAside"/>,
+    /// the state database is set aside first (under the folder's lock), to be rebuilt from the change log.
+    /// </summary>
     /// <exception cref="DataFolderInUseException">Another process holds the folder.</exception>
-    public static NodeDataFolder Open(string path)
+    public static NodeDataFolder Open(string path, bool setStateAside = false)
     {
         var full = System.IO.Path.GetFullPath(path);
         Directory.CreateDirectory(full);
@@ -62,14 +65,14 @@ public sealed class NodeDataFolder : IDisposable
             var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
             lockFile.Write(pid);
             lockFile.Flush(true);
-            string? setAside = null;
+            var setAside = setStateAside ? SetStateAside(full) : null;
             LiteDatabase database;
             StateStore state;
             try
             {
                 (database, state) = OpenState(full);
             }
-            catch (LiteException)
+            catch (Exception ex) when (ex is LiteException or InvalidDataException or InvalidCastException or ArgumentOutOfRangeException)
             {
                 // The state is a cache of the change log: a database that cannot be opened is set
                 // aside (kept for the operator, never deleted) and rebuilt by the replay at start.

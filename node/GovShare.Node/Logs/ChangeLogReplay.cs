@@ -20,6 +20,9 @@ public sealed class ChangeLogReplay(NodeDataFolder data, LogWriter log, IEnumera
     // Records per transaction: large enough that a full rebuild is not one commit per record.
     private const int Batch = 500;
 
+    /// <summary>What the replay at open did (null before it ran).</summary>
+    public ReplayResult? Last { get; private set; }
+
     public ReplayResult Run()
     {
         var state = data.State;
@@ -75,6 +78,7 @@ public sealed class ChangeLogReplay(NodeDataFolder data, LogWriter log, IEnumera
 
         Flush();
         var result = new ReplayResult(from, state.AppliedThrough, replayed, skipped, clock.Elapsed);
+        Last = result;
         if (result.Replayed + result.Skipped > 0)
         {
             LogsDiagnostics.StateReplayed(logger, result.Replayed, result.Skipped, result.From, result.AppliedThrough, (long)result.Took.TotalMilliseconds);

@@ -190,7 +190,7 @@ public sealed class StateCrashTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>The state of a data folder as the stores hold it after open (and replay), as JSON text per part.</summary>
-    private static async Task<(string Departments, string Catalog, string Grants, string Streams)> StateOfAsync(Dictionary<string, string?> settings, string dataPath)
+    internal static async Task<(string Departments, string Catalog, string Grants, string Streams)> StateOfAsync(Dictionary<string, string?> settings, string dataPath)
     {
         var node = GovShareNode.Build([], new Dictionary<string, string?>(settings) { ["Node:DataPath"] = dataPath });
         try
