@@ -95,7 +95,7 @@ public sealed partial class CatalogStore
     /// <summary>Working days a share-attribute review may take (Art. 17).</summary>
     public const int ShareReviewWorkingDays = 30;
 
-    private readonly StateStore _state;
+    private readonly IStateStore _state;
     private readonly ILiteCollection<EntryDocument> _entries;
     private readonly ILiteCollection<ItemKeyDocument> _itemKeys;
     private readonly ICatalogChangeSink _changes;
@@ -116,8 +116,8 @@ public sealed partial class CatalogStore
         _calendar = calendar;
         _time = time;
         _logger = logger;
-        _entries = _state.Collection<EntryDocument>("catalog_entries", d => d.Credit, d => d.Classification);
-        _itemKeys = _state.Collection<ItemKeyDocument>("catalog_item_keys", d => d.Key, d => d.ResourceCode);
+        _entries = folder.Collection<EntryDocument>("catalog_entries", d => d.Credit, d => d.Classification);
+        _itemKeys = folder.Collection<ItemKeyDocument>("catalog_item_keys", d => d.Key, d => d.ResourceCode);
         _snapshot = _entries.FindAll().Select(Read).ToImmutableDictionary(e => e.ResourceCode, StringComparer.Ordinal);
     }
 

@@ -46,7 +46,7 @@ public sealed class NodeLinkRegistry
     public const string EntityPrefix = "link/";
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    private readonly StateStore _state;
+    private readonly IStateStore _state;
     private readonly IStateJournal _journal;
     private readonly TimeProvider _time;
     private readonly ILiteCollection<NodeLink> _links;
@@ -61,7 +61,7 @@ public sealed class NodeLinkRegistry
         _journal = journal;
         _time = time;
         _self = options.Value.DivisionCode;
-        _links = _state.Collection<NodeLink>("links", l => l.Role);
+        _links = data.Collection<NodeLink>("links", l => l.Role);
         _snapshot = Load();
     }
 

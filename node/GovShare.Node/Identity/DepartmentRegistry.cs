@@ -34,7 +34,7 @@ public sealed class DepartmentRegistry
     public const string EntityPrefix = "department/";
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    private readonly StateStore _state;
+    private readonly IStateStore _state;
     private readonly IStateJournal _journal;
     private readonly TimeProvider _time;
     private readonly ILiteCollection<RegisteredDepartment> _departments;
@@ -50,7 +50,7 @@ public sealed class DepartmentRegistry
         _state = data.State;
         _journal = journal;
         _time = time;
-        _departments = _state.Collection<RegisteredDepartment>("departments", d => d.DivisionCode);
+        _departments = data.Collection<RegisteredDepartment>("departments", d => d.DivisionCode);
         _snapshot = Load();
     }
 

@@ -10,13 +10,14 @@ namespace GovShare.Node.Kernel;
 public sealed class NodeDataFolder : IDisposable
 {
     private readonly FileStream _lock;
+    private readonly StateStore _state;
 
     private NodeDataFolder(string path, FileStream lockFile, LiteDatabase database, StateStore state, string? setAside)
     {
         Path = path;
         _lock = lockFile;
         Database = database;
-        State = state;
+        _state = state;
         StateSetAside = setAside;
     }
 
@@ -27,7 +28,11 @@ public sealed class NodeDataFolder : IDisposable
     public LiteDatabase Database { get; }
 
     /// <summary>The node's state in <see cref="Database"/>: the gate of every change and the change-log watermark.</summary>
-    public StateStore State { get; }
+    public IStateStore State => _state;
+
+    /// <summary>A collection of the state database, opened safely (<see cref="StateStore.Collection{T}"/>).</summary>
+    public ILiteCollection<T> Collection<T>(string name, params System.Linq.Expressions.Expression<Func<T, object>>[] indexes)
+        where T : new() => _state.Collection(name, indexes);
 
     /// <summary>
     /// Where an unreadable state database was moved at open (null when it opened): the node then

@@ -40,3 +40,30 @@ public interface IStateReplayer
     /// <summary>Applies the record's after-image; false when the record carries none (written before records carried it).</summary>
     bool Replay(StateRecord record);
 }
+
+/// <summary>
+/// The seam between the features and where node state is kept: one gate and one transaction per
+/// state change, the change-log watermark committed with it, and actions run after the commit
+/// (snapshot swaps). An interface although LiteDB (<see cref="StateStore"/>) is its only
+/// implementation today, because the scale-out issue (19) asks for PostgreSQL shared by several
+/// replicas, where the gate becomes an advisory lock and the watermark a row, without touching the
+/// features that call it. Documents themselves are still LiteDB collections
+/// (<see cref="StateStore.Collection{T}"/>); moving them is the next step of that issue.
+/// </summary>
+public interface IStateStore
+{
+    /// <summary>The last change-log sequence whose change the state holds (0: none).</summary>
+    long AppliedThrough { get; }
+
+    /// <summary>Runs <paramref name="work"/> as one state change, joining the current one on this thread.</summary>
+    T Write<T>(Func<T> work);
+
+    /// <inheritdoc cref="Write{T}(Func{T})"/>
+    void Write(Action work);
+
+    /// <summary>Inside <see cref="Write{T}(Func{T})"/>: this change holds change-log record <paramref name="changeSequence"/>.</summary>
+    void MarkApplied(long changeSequence);
+
+    /// <summary>Runs <paramref name="action"/> once the current state change has committed (at once outside one).</summary>
+    void AfterCommit(Action action);
+}

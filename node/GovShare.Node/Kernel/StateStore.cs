@@ -16,7 +16,7 @@ namespace GovShare.Node.Kernel;
 /// them. With two writers each holding its own lock, record 10 could commit after record 11, and
 /// a crash between the two would leave a watermark of 11 over a lost 10.
 /// </remarks>
-public sealed class StateStore
+public sealed class StateStore : IStateStore
 {
     internal const string MetaCollection = "state_meta";
     private const string WatermarkId = "change-log";

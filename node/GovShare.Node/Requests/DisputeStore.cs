@@ -41,7 +41,7 @@ public sealed partial class DisputeStore
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
-        _disputes = data.State.Collection<DisputeDocument>("disputes", d => d.User, d => d.Provider, d => d.Status);
+        _disputes = data.Collection<DisputeDocument>("disputes", d => d.User, d => d.Provider, d => d.Status);
         _catalog = catalog;
         _requests = requests;
         _ledger = ledger;

@@ -17,7 +17,7 @@ namespace GovShare.Node.Requests;
 public sealed class GrantStore
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    private readonly StateStore _state;
+    private readonly IStateStore _state;
     private readonly ILiteCollection<GrantRecord> _grants;
     private volatile Snapshot _snapshot;
     private long _generation;
@@ -26,7 +26,7 @@ public sealed class GrantStore
     {
         ArgumentNullException.ThrowIfNull(data);
         _state = data.State;
-        _grants = _state.Collection<GrantRecord>("grants", g => g.ResourceCode, g => g.UserCreditCode);
+        _grants = data.Collection<GrantRecord>("grants", g => g.ResourceCode, g => g.UserCreditCode);
         _snapshot = Snapshot.Empty.With(_grants.FindAll().Select(Read));
     }
 

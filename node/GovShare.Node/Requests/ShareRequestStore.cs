@@ -77,7 +77,7 @@ public sealed partial class ShareRequestStore
         WorkingDayCalendar calendar, TimeProvider time, ILogger<ShareRequestStore> logger)
     {
         ArgumentNullException.ThrowIfNull(data);
-        _requests = data.State.Collection<RequestDocument>("share_requests", d => d.User, d => d.Provider, d => d.Status);
+        _requests = data.Collection<RequestDocument>("share_requests", d => d.User, d => d.Provider, d => d.Status);
         _catalog = catalog;
         _grants = grants;
         _ledger = ledger;
