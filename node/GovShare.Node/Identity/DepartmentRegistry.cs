@@ -1,4 +1,4 @@
-using System.Collections.Frozen;
+using System.Collections.Immutable;
 using System.Text.Json;
 using GovShare.Node.Kernel;
 using LiteDB;
@@ -42,7 +42,7 @@ public sealed class DepartmentRegistry
     // Every request asks whether its caller is registered: it reads this snapshot, never the
     // database. It is replaced whole after each committed change (StateStore.AfterCommit), so a
     // reader sees the state before or after a change, never half of one or a rolled-back one.
-    private volatile FrozenDictionary<string, RegisteredDepartment> _snapshot;
+    private volatile ImmutableDictionary<string, RegisteredDepartment> _snapshot;
 
     public DepartmentRegistry(NodeDataFolder data, TimeProvider time, IStateJournal journal)
     {
@@ -134,11 +134,12 @@ public sealed class DepartmentRegistry
             _departments.Upsert(department);
         }
 
-        _state.AfterCommit(() => _snapshot = Load());
+        // Changed, not reloaded: a registry of thousands of departments must not be re-read per registration.
+        _state.AfterCommit(() => _snapshot = department is null ? _snapshot.Remove(creditCode) : _snapshot.SetItem(creditCode, department));
     }
 
-    private FrozenDictionary<string, RegisteredDepartment> Load() =>
-        _departments.FindAll().ToFrozenDictionary(d => d.CreditCode, StringComparer.Ordinal);
+    private ImmutableDictionary<string, RegisteredDepartment> Load() =>
+        _departments.FindAll().ToImmutableDictionary(d => d.CreditCode, StringComparer.Ordinal);
 }
 
 /// <summary>The <c>diff</c> of a registry-change record: what happened and the department after it.</summary>
