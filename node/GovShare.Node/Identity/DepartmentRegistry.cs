@@ -132,6 +132,8 @@ public sealed class DepartmentRegistry
         else
         {
             _departments.Upsert(department);
+            // The snapshot holds the department as stored (LiteDB keeps times to the millisecond), as a reload would.
+            department = _departments.FindById(creditCode);
         }
 
         // Changed, not reloaded: a registry of thousands of departments must not be re-read per registration.

@@ -119,11 +119,15 @@ public sealed class NodeDataFolder : IDisposable
 
     private static (LiteDatabase, StateStore) OpenState(string folder)
     {
+        // A mapper of its own, not BsonMapper.Global: the mappings are then built once, on the one
+        // thread that opens the state, even when several nodes share a process (tests, the demo).
+        // 5.0.21 lost fields, or failed with "Member … not found on BsonMapper", when threads
+        // built one type's mapping at once.
         var database = new LiteDatabase(new ConnectionString
         {
             Filename = System.IO.Path.Combine(folder, DatabaseFile),
             Connection = ConnectionType.Direct,
-        });
+        }, new BsonMapper());
         try
         {
             return (database, new StateStore(database));
