@@ -87,7 +87,8 @@ public sealed class NodeCrashTests : IDisposable
         }
 
         // Restart on the same folder: recovery runs, then the log is read as the operator would.
-        using (await StartAsync(settings, managementPort))
+        var restarted = await StartAsync(settings, managementPort);
+        try
         {
             var store = LogStore.ForDataFolder(settings["Node:DataPath"]!);
             var records = store.ReadEntries(LogKind.Exchange).Select(e => e.Record).OfType<LogRecord>().ToList();
@@ -98,6 +99,11 @@ public sealed class NodeCrashTests : IDisposable
             using var key = certificate.GetECDsaPublicKey();
             var verification = LogVerifier.VerifyStore(store, LogKind.Exchange, key);
             Assert.True(verification.Ok, verification.Message);
+        }
+        finally
+        {
+            // Stopped as an operator stops it; a Process object's disposal leaves the node running.
+            await State.StateCrashTests.StopAsync(restarted);
         }
     }
 
