@@ -23,11 +23,43 @@ internal static class NodeCommands
             return await RunAsync(passThrough, overrides: null, cancellation);
         });
         node.Add(run);
+        node.Add(RebuildState());
         node.Add(Link());
         node.Add(Links());
         node.Add(Unlink());
         node.Add(Rekey());
         return node;
+    }
+
+    private static Command RebuildState()
+    {
+        var data = new Option<string>("--data") { Description = "The node's data folder (Node:DataPath). No node may be running on it.", Required = true };
+        var rebuild = new Command("rebuild-state", "Rebuild the node's state database from its change log (the old database is kept in state-set-aside/). Other settings as for 'node run'.") { data };
+        rebuild.TreatUnmatchedTokensAsErrors = false;
+        rebuild.SetAction(async (parse, cancellation) =>
+        {
+            var folder = parse.GetValue(data)!;
+            GovShareNode built;
+            try
+            {
+                // Build opens the folder under its lock, sets the database aside and replays the whole change log into a new one.
+                built = GovShareNode.Build(parse.UnmatchedTokens.ToArray(), [new("Node:DataPath", folder)], rebuildState: true);
+            }
+            catch (NodeConfigurationException ex)
+            {
+                await Console.Error.WriteLineAsync(ex.Message);
+                return ExitCodes.Usage;
+            }
+
+            await using var node = built;
+            var folderState = node.Services.GetRequiredService<NodeDataFolder>();
+            var result = node.Services.GetRequiredService<ChangeLogReplay>().Last!;
+            await Console.Out.WriteLineAsync(
+                $"Rebuilt the state of {folderState.Path} from its change log: {result.Replayed} records replayed, {result.Skipped} without state, through sequence {result.AppliedThrough}, in {result.Took.TotalSeconds:F1} s. "
+                + (folderState.StateSetAside is { } aside ? $"The previous database is in {aside}." : "There was no previous database."));
+            return ExitCodes.Ok;
+        });
+        return rebuild;
     }
 
     private static Command Link()

@@ -472,6 +472,7 @@ public static class CatalogServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ICatalogChangeSink>(sp => new LiteDbCatalogChangeSink(sp.GetRequiredService<NodeDataFolder>().Database));
         services.TryAddSingleton<CatalogStore>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IStateReplayer, CatalogReplayer>());
         return services;
     }
 }

@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using GovShare.Node.Kernel;
 using LiteDB;
 using JsonSerializer = System.Text.Json.JsonSerializer;
 
@@ -41,6 +43,13 @@ public sealed record CatalogChange(
     IReadOnlyList<FieldChange> Fields,
     IReadOnlyList<ItemChange> Items)
 {
+    /// <summary>
+    /// The entry as stored by this change (its after-image): not part of the change stream, but
+    /// written to the change log so that a replay can set the entry exactly as it was acknowledged.
+    /// </summary>
+    [JsonIgnore]
+    public CatalogEntry? Entry { get; init; }
+
     private static readonly HashSet<string> StoreOwned =
         ["items", "version", "status", "createdAt", "updatedAt", "shareReview", "classificationCode", "category"];
 
@@ -123,8 +132,7 @@ public sealed class LiteDbCatalogChangeSink : ICatalogChangeSink
     public LiteDbCatalogChangeSink(LiteDatabase database)
     {
         ArgumentNullException.ThrowIfNull(database);
-        _changes = database.GetCollection<ChangeDocument>(CollectionName);
-        _changes.EnsureIndex(d => d.ResourceCode);
+        _changes = StateStore.Open<ChangeDocument>(database, CollectionName, d => d.ResourceCode);
     }
 
     public CatalogChange Append(CatalogChange change)
@@ -142,6 +150,14 @@ public sealed class LiteDbCatalogChangeSink : ICatalogChangeSink
         });
         return stored;
     }
+
+    /// <summary>Puts back a change the database lost, under its own sequence (the change-log replay).</summary>
+    internal void Restore(CatalogChange change) => _changes.Upsert(new ChangeDocument
+    {
+        Sequence = change.Sequence,
+        ResourceCode = change.ResourceCode,
+        Json = JsonSerializer.Serialize(change, CatalogJson.Options),
+    });
 
     public IReadOnlyList<CatalogChange> Read(long afterSequence, int limit, string? resourceCode = null)
     {

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using GovShare.Contract;
 using GovShare.Node.Calendar;
 using GovShare.Node.Identity;
@@ -94,7 +95,7 @@ public sealed partial class CatalogStore
     /// <summary>Working days a share-attribute review may take (Art. 17).</summary>
     public const int ShareReviewWorkingDays = 30;
 
-    private readonly LiteDatabase _db;
+    private readonly IStateStore _state;
     private readonly ILiteCollection<EntryDocument> _entries;
     private readonly ILiteCollection<ItemKeyDocument> _itemKeys;
     private readonly ICatalogChangeSink _changes;
@@ -103,20 +104,21 @@ public sealed partial class CatalogStore
     private readonly ILogger _logger;
     private readonly Lock _write = new();
 
+    // What a pull's authorisation reads: every entry by code, from memory. Replaced after each
+    // committed write (StateStore.AfterCommit), so it never shows a rolled-back or half-made write.
+    private volatile ImmutableDictionary<string, CatalogEntry> _snapshot;
+
     public CatalogStore(NodeDataFolder folder, ICatalogChangeSink changes, WorkingDayCalendar calendar, TimeProvider time, ILogger<CatalogStore> logger)
     {
         ArgumentNullException.ThrowIfNull(folder);
-        _db = folder.Database;
+        _state = folder.State;
         _changes = changes;
         _calendar = calendar;
         _time = time;
         _logger = logger;
-        _entries = _db.GetCollection<EntryDocument>("catalog_entries");
-        _entries.EnsureIndex(d => d.Credit);
-        _entries.EnsureIndex(d => d.Classification);
-        _itemKeys = _db.GetCollection<ItemKeyDocument>("catalog_item_keys");
-        _itemKeys.EnsureIndex(d => d.Key);
-        _itemKeys.EnsureIndex(d => d.ResourceCode);
+        _entries = folder.Collection<EntryDocument>("catalog_entries", d => d.Credit, d => d.Classification);
+        _itemKeys = folder.Collection<ItemKeyDocument>("catalog_item_keys", d => d.Key, d => d.ResourceCode);
+        _snapshot = _entries.FindAll().Select(Read).ToImmutableDictionary(e => e.ResourceCode, StringComparer.Ordinal);
     }
 
     /// <summary>The stored entry, retired or not; null when unknown or the code is malformed.</summary>
@@ -127,8 +129,7 @@ public sealed partial class CatalogStore
             return null;
         }
 
-        var doc = _entries.FindById(code);
-        return doc is null ? null : Read(doc);
+        return _snapshot.GetValueOrDefault(code);
     }
 
     /// <summary>Registers a new entry of the caller's department.</summary>
@@ -155,7 +156,7 @@ public sealed partial class CatalogStore
 
         lock (_write)
         {
-            if (_entries.FindById(entry.ResourceCode) is not null)
+            if (_snapshot.ContainsKey(entry.ResourceCode))
             {
                 return new(CatalogOutcome.CodeTaken, Detail: $"the resource code {entry.ResourceCode} is already registered");
             }
@@ -270,7 +271,8 @@ public sealed partial class CatalogStore
             {
                 Write(stored);
                 _changes.Append(new CatalogChange(0, code, ChangeKind.Retired, stored.Version, caller.Uri, now,
-                    [new FieldChange("status", "\"active\"", "\"retired\"")], []));
+                    [new FieldChange("status", "\"active\"", "\"retired\"")], [])
+                { Entry = stored });
                 return 0;
             });
             Log.Retired(_logger, code, caller.Uri);
@@ -295,7 +297,8 @@ public sealed partial class CatalogStore
             {
                 Write(stored);
                 _changes.Append(new CatalogChange(0, code, ChangeKind.ReviewCompleted, stored.Version, by, now,
-                    [new FieldChange("shareReview", JsonSerializer.Serialize(current.ShareReview, CatalogJson.Options), null)], []));
+                    [new FieldChange("shareReview", JsonSerializer.Serialize(current.ShareReview, CatalogJson.Options), null)], [])
+                { Entry = stored });
                 return 0;
             });
             return new(CatalogOutcome.Ok, stored);
@@ -534,35 +537,17 @@ public sealed partial class CatalogStore
     private void Append(ChangeKind kind, CatalogEntry? before, CatalogEntry after, string by, DateTimeOffset at)
     {
         var (fields, items) = CatalogChange.Diff(before, after);
-        _changes.Append(new CatalogChange(0, after.ResourceCode, kind, after.Version, by, at, fields, items));
+        _changes.Append(new CatalogChange(0, after.ResourceCode, kind, after.Version, by, at, fields, items) { Entry = after });
     }
 
-    private T Transaction<T>(Func<T> work)
+    // One state change: the state store's gate and transaction (the catalog's own lock above
+    // only keeps check-then-write sequences of the catalog atomic).
+    private T Transaction<T>(Func<T> work) => _state.Write(work);
+
+    /// <summary>Stores an entry as it is after a change; the snapshot follows at commit. Call inside a state write.</summary>
+    internal void Write(CatalogEntry entry)
     {
-        var own = _db.BeginTrans();
-        try
-        {
-            var result = work();
-            if (own)
-            {
-                _db.Commit();
-            }
-
-            return result;
-        }
-        catch
-        {
-            if (own)
-            {
-                _db.Rollback();
-            }
-
-            throw;
-        }
-    }
-
-    private void Write(CatalogEntry entry)
-    {
+        _state.AfterCommit(() => _snapshot = _snapshot.SetItem(entry.ResourceCode, entry));
         var sharing = CatalogViews.ForSharing(entry);
         _entries.Upsert(new EntryDocument
         {

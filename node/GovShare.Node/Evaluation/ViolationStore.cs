@@ -39,9 +39,7 @@ public sealed partial class ViolationStore
     public ViolationStore(NodeDataFolder data, WorkingDayCalendar calendar, EvaluationOptions options, TimeProvider time, ILogger<ViolationStore> logger)
     {
         ArgumentNullException.ThrowIfNull(data);
-        _violations = data.Database.GetCollection<ViolationDocument>("evaluation_violations");
-        _violations.EnsureIndex(d => d.Department);
-        _violations.EnsureIndex(d => d.Status);
+        _violations = data.Collection<ViolationDocument>("evaluation_violations", d => d.Department, d => d.Status);
         _calendar = calendar;
         _options = options;
         _time = time;

@@ -27,9 +27,7 @@ public sealed class CatalogAggregate
     public CatalogAggregate(NodeDataFolder data)
     {
         _database = data.Database;
-        _records = data.Database.GetCollection<AggregateRecord>("catalog_aggregate");
-        _records.EnsureIndex(r => r.ResourceCode);
-        _records.EnsureIndex(r => r.Child);
+        _records = data.Collection<AggregateRecord>("catalog_aggregate", r => r.ResourceCode, r => r.Child);
     }
 
     /// <summary>Replaces what <paramref name="child"/> published; returns the errors instead when any entry is not of its subtree.</summary>

@@ -3,7 +3,6 @@ using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
-using GovShare.Node.Logs;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -45,20 +44,19 @@ public static class HierarchyApi
             TypedResults.Ok(links.All().Select(l => new { l.DivisionCode, l.Role, l.Url, l.LinkedAt, l.KeySha256, Health = health.Of(l.DivisionCode) })));
         operators.MapPost("/links", LinkAsync);
         operators.MapPost("/links/{divisionCode}/rekey", RekeyAsync);
-        operators.MapDelete("/links/{divisionCode}", async Task<IResult> (HttpContext context, string divisionCode, NodeLinkRegistry links, RegistryChangeLog changes) =>
+        operators.MapDelete("/links/{divisionCode}", IResult (HttpContext context, string divisionCode, NodeLinkRegistry links) =>
         {
-            if (!links.Unlink(divisionCode))
+            if (!links.Unlink(divisionCode, by: OperatorAttribution.Of(context)))
             {
                 return Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such link", $"This node has no link to {divisionCode}.");
             }
 
-            await changes.RecordAsync(OperatorAttribution.Of(context), new RegistryChange { Action = RegistryAction.NodeUnlinked, DivisionCode = divisionCode }, context.RequestAborted);
             return Results.NoContent();
         });
         return operators;
     }
 
-    private static async Task<IResult> LinkAsync(HttpContext context, LinkRegistration? body, NodeLinkRegistry links, PeerKeyProbe probe, RegistryChangeLog changes)
+    private static async Task<IResult> LinkAsync(HttpContext context, LinkRegistration? body, NodeLinkRegistry links, PeerKeyProbe probe)
     {
         if (body is null)
         {
@@ -79,18 +77,17 @@ public static class HierarchyApi
 
         NodeLink? link = null;
         var errors = body.Role is { } role
-            ? links.Link(body.DivisionCode ?? "", role, body.Url ?? "", key, out link)
+            ? links.Link(body.DivisionCode ?? "", role, body.Url ?? "", key, out link, by: OperatorAttribution.Of(context))
             : ["role: 'parent' or 'child' is required."];
         if (errors.Count > 0)
         {
             return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The link is invalid", string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors });
         }
 
-        await changes.RecordAsync(OperatorAttribution.Of(context), Change(RegistryAction.NodeLinked, link!, null), context.RequestAborted);
         return TypedResults.Ok(link);
     }
 
-    private static async Task<IResult> RekeyAsync(HttpContext context, string divisionCode, LinkRekey? body, NodeLinkRegistry links, PeerKeyProbe probe, RegistryChangeLog changes)
+    private static async Task<IResult> RekeyAsync(HttpContext context, string divisionCode, LinkRekey? body, NodeLinkRegistry links, PeerKeyProbe probe)
     {
         if (links.Find(divisionCode) is not { } existing)
         {
@@ -109,26 +106,14 @@ public static class HierarchyApi
             key = fetched!;
         }
 
-        if (!NodeLinkRegistry.IsKeySha256(key) || links.Rekey(divisionCode, key, out var previous) is not { } link)
+        if (!NodeLinkRegistry.IsKeySha256(key) || links.Rekey(divisionCode, key, by: OperatorAttribution.Of(context)) is not { } link)
         {
             var error = $"keySha256: '{key}' is not the SHA-256 of a key (64 hex digits).";
             return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The re-key is invalid", error, new Dictionary<string, object?> { ["errors"] = new[] { error } });
         }
 
-        await changes.RecordAsync(OperatorAttribution.Of(context), Change(RegistryAction.NodeRekeyed, link, previous), context.RequestAborted);
         return TypedResults.Ok(link);
     }
-
-    private static RegistryChange Change(RegistryAction action, NodeLink link, string? previous) => new()
-    {
-        Action = action,
-        DivisionCode = link.DivisionCode,
-        Role = link.Role == LinkRole.Parent ? "parent" : "child",
-        Url = link.Url,
-        KeySha256 = link.KeySha256,
-        PreviousKeySha256 = previous,
-        Since = link.LinkedAt,
-    };
 
     public static IEndpointRouteBuilder MapHierarchyApi(this IEndpointRouteBuilder endpoints)
     {

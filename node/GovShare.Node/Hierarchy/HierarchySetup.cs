@@ -1,3 +1,4 @@
+using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,6 +12,7 @@ public static class HierarchySetup
         services.Configure<UpstreamOptions>(configuration.GetSection(UpstreamOptions.Section));
         services.Configure<HierarchyOptions>(configuration.GetSection(HierarchyOptions.Section));
         services.AddSingleton<NodeLinkRegistry>();
+        services.AddSingleton<IStateReplayer, NodeLinkReplayer>();
         services.AddSingleton<IAuthorizationHandler, LinkedNodeHandler>();
         services.AddSingleton<LinkHealth>();
         services.AddHttpForwarder();

@@ -1,5 +1,9 @@
+using System.Collections.Frozen;
+using System.Text.Json;
+using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using LiteDB;
+using JsonSerializer = System.Text.Json.JsonSerializer;
 
 namespace GovShare.Node.Hierarchy;
 
@@ -39,15 +43,38 @@ public sealed class NodeLink
 /// <summary>
 /// The links of this node to its parent and children. A node certificate proves which node is
 /// calling; the link is the operator's decision to exchange with it, and fixes what it may
-/// vouch for: a child only for departments of its own subtree.
+/// vouch for: a child only for departments of its own subtree. Every link and unlink is a
+/// <c>registry-change</c> change-log record with entity <c>link/&lt;division&gt;</c> carrying the
+/// link as made (<see cref="NodeLinkReplayer"/> redoes it after a crash). Readers (routing, the
+/// on-behalf-of check, the background services) read an in-memory snapshot, never the database.
 /// </summary>
-public sealed class NodeLinkRegistry(NodeDataFolder data, Microsoft.Extensions.Options.IOptions<NodeOptions> options, TimeProvider time)
+public sealed class NodeLinkRegistry
 {
-    private readonly ILiteCollection<NodeLink> _links = data.Database.GetCollection<NodeLink>("links");
-    private readonly string _self = options.Value.DivisionCode;
+    /// <summary>The change-log entity of a link: <c>link/&lt;division&gt;</c>.</summary>
+    public const string EntityPrefix = "link/";
+
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly IStateStore _state;
+    private readonly IStateJournal _journal;
+    private readonly TimeProvider _time;
+    private readonly ILiteCollection<NodeLink> _links;
+    private readonly string _self;
+    private volatile FrozenDictionary<string, NodeLink> _snapshot;
+
+    public NodeLinkRegistry(NodeDataFolder data, Microsoft.Extensions.Options.IOptions<NodeOptions> options, TimeProvider time, IStateJournal journal)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(options);
+        _state = data.State;
+        _journal = journal;
+        _time = time;
+        _self = options.Value.DivisionCode;
+        _links = data.Collection<NodeLink>("links", l => l.Role);
+        _snapshot = Load();
+    }
 
     /// <summary>Registers a link; returns every error instead when it cannot be made.</summary>
-    public IReadOnlyList<string> Link(string divisionCode, LinkRole role, string url, string? keySha256, out NodeLink? link)
+    public IReadOnlyList<string> Link(string divisionCode, LinkRole role, string url, string? keySha256, out NodeLink? link, string by = "operator")
     {
         var errors = new List<string>();
         link = null;
@@ -87,40 +114,104 @@ public sealed class NodeLinkRegistry(NodeDataFolder data, Microsoft.Extensions.O
             return errors;
         }
 
-        link = new NodeLink { DivisionCode = divisionCode, Role = role, Url = url, LinkedAt = time.GetUtcNow(), KeySha256 = keySha256!.ToLowerInvariant() };
-        _links.Upsert(link);
+        var made = new NodeLink { DivisionCode = divisionCode, Role = role, Url = url, LinkedAt = _time.GetUtcNow(), KeySha256 = keySha256!.ToLowerInvariant() };
+        _state.Write(() =>
+        {
+            Apply(made, divisionCode);
+            // Logged (fsync'd) inside the transaction, before it commits: acknowledged means logged.
+            Journal("linked", made, by, made.LinkedAt);
+        });
+        link = made;
         return errors;
     }
 
     /// <summary>Pins a new key for an existing link (the peer node was re-keyed); null when there is no such link.</summary>
-    public NodeLink? Rekey(string divisionCode, string keySha256, out string? previous)
+    public NodeLink? Rekey(string divisionCode, string keySha256, string by = "operator")
     {
-        previous = null;
-        if (!IsKeySha256(keySha256) || _links.FindById(divisionCode) is not { } link)
+        if (!IsKeySha256(keySha256) || Find(divisionCode) is not { } current)
         {
             return null;
         }
 
-        previous = link.KeySha256;
-        link.KeySha256 = keySha256.ToLowerInvariant();
-        _links.Update(link);
-        return link;
+        var rekeyed = new NodeLink { DivisionCode = current.DivisionCode, Role = current.Role, Url = current.Url, LinkedAt = current.LinkedAt, KeySha256 = keySha256.ToLowerInvariant() };
+        _state.Write(() =>
+        {
+            Apply(rekeyed, divisionCode);
+            Journal("rekeyed", rekeyed, by, _time.GetUtcNow(), current.KeySha256);
+        });
+        return rekeyed;
     }
 
     /// <summary>True for 64 hex digits: the form of a pinned key.</summary>
     public static bool IsKeySha256(string? value) => value is { Length: 64 } && value.All(char.IsAsciiHexDigit);
 
-    public bool Unlink(string divisionCode) => _links.Delete(divisionCode);
+    public bool Unlink(string divisionCode, string by = "operator") => _state.Write(() =>
+    {
+        if (!_snapshot.ContainsKey(divisionCode))
+        {
+            return false;
+        }
 
-    public NodeLink? Find(string divisionCode) => _links.FindById(divisionCode);
+        Apply(null, divisionCode);
+        Journal("unlinked", null, by, _time.GetUtcNow());
+        return true;
+    });
 
-    public NodeLink? Parent() => _links.FindOne(l => l.Role == LinkRole.Parent);
+    // Each link change is one registry-change record naming who made it (an operator, Art. 29),
+    // with the link after the change: enough to redo it on replay.
+    private void Journal(string action, NodeLink? after, string by, DateTimeOffset at, string? previousKeySha256 = null) =>
+        _state.MarkApplied(_journal.Append(new StateChange(DepartmentRegistry.ChangeKind, EntityPrefix + (after?.DivisionCode ?? ""), by, at,
+            JsonSerializer.SerializeToElement(new LinkChange(action, after, previousKeySha256), Json))));
 
-    public IReadOnlyList<NodeLink> Children() => _links.Find(l => l.Role == LinkRole.Child).ToList();
+    public NodeLink? Find(string divisionCode) => _snapshot.GetValueOrDefault(divisionCode);
 
-    public IReadOnlyList<NodeLink> All() => _links.FindAll().OrderBy(l => l.DivisionCode, StringComparer.Ordinal).ToList();
+    public NodeLink? Parent() => _snapshot.Values.FirstOrDefault(l => l.Role == LinkRole.Parent);
+
+    public IReadOnlyList<NodeLink> Children() => [.. _snapshot.Values.Where(l => l.Role == LinkRole.Child)];
+
+    public IReadOnlyList<NodeLink> All() => [.. _snapshot.Values.OrderBy(l => l.DivisionCode, StringComparer.Ordinal)];
 
     /// <summary>The child whose subtree holds <paramref name="divisionCode"/>, if any.</summary>
     public NodeLink? ChildHolding(string divisionCode) =>
-        Children().FirstOrDefault(c => DivisionCode.IsWithin(divisionCode, c.DivisionCode));
+        _snapshot.Values.FirstOrDefault(c => c.Role == LinkRole.Child && DivisionCode.IsWithin(divisionCode, c.DivisionCode));
+
+    /// <summary>Sets a link's stored state (null: unlinked); the snapshot follows at commit. Call inside a state write.</summary>
+    internal void Apply(NodeLink? link, string divisionCode)
+    {
+        if (link is null)
+        {
+            _links.Delete(divisionCode);
+        }
+        else
+        {
+            _links.Upsert(link);
+        }
+
+        _state.AfterCommit(() => _snapshot = Load());
+    }
+
+    private FrozenDictionary<string, NodeLink> Load() => _links.FindAll().ToFrozenDictionary(l => l.DivisionCode, StringComparer.Ordinal);
+}
+
+/// <summary>The <c>diff</c> of a link's registry-change record: what happened and the link after it.</summary>
+/// <remarks>A re-key also names the key pinned before (<c>previousKeySha256</c>). Never rename a property: records already written keep their names.</remarks>
+public sealed record LinkChange(string Action, NodeLink? Link, string? PreviousKeySha256 = null);
+
+/// <summary>Redoes logged links and unlinks (the hierarchy's part of the change-log replay).</summary>
+public sealed class NodeLinkReplayer(NodeLinkRegistry links) : IStateReplayer
+{
+    public string EntityPrefix => NodeLinkRegistry.EntityPrefix;
+
+    public bool Replay(StateRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var change = record.Diff.Deserialize<LinkChange>(NodeLinkRegistry.Json);
+        if (change is null || change.Action is not ("linked" or "rekeyed" or "unlinked"))
+        {
+            return false;
+        }
+
+        links.Apply(change.Link, record.Entity[NodeLinkRegistry.EntityPrefix.Length..]);
+        return true;
+    }
 }

@@ -47,10 +47,12 @@ public sealed class GovShareNode : IAsyncDisposable
 
     /// <summary>
     /// Builds a node from configuration: the host's defaults (appsettings.json in the content
-    /// root, environment variables, command-line) plus <paramref name="overrides"/>.
+    /// root, environment variables, command-line) plus <paramref name="overrides"/>. With
+    /// <c>rebuildState</c> the state database is set aside first, so that the change-log replay at
+    /// open rebuilds it whole (<c>govshare node rebuild-state</c>).
     /// </summary>
     /// <exception cref="NodeConfigurationException">A setting is missing or invalid; every fault is listed.</exception>
-    public static GovShareNode Build(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides = null, Action<IServiceCollection>? services = null)
+    public static GovShareNode Build(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides = null, Action<IServiceCollection>? services = null, bool rebuildState = false)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
         if (overrides is not null)
@@ -69,7 +71,7 @@ public sealed class GovShareNode : IAsyncDisposable
         NodeDataFolder data;
         try
         {
-            data = NodeDataFolder.Open(options.DataPath);
+            data = NodeDataFolder.Open(options.DataPath, rebuildState);
         }
         catch (Exception ex) when (ex is DataFolderInUseException or IOException or UnauthorizedAccessException)
         {
@@ -198,7 +200,27 @@ public sealed class GovShareNode : IAsyncDisposable
         _ = app.Services.GetRequiredService<OperatorToken>();
         _ = app.Services.GetRequiredService<LogWriter>();
         _ = app.Services.GetRequiredService<CrlStore>();
+        OpenState(app.Services);
         app.Services.GetRequiredService<NodeLinkRegistry>().SeedParent(app.Services.GetRequiredService<IOptions<UpstreamOptions>>().Value);
+    }
+
+    /// <summary>
+    /// Opens the node's state before anything runs concurrently: every store is constructed here,
+    /// on this one thread, so each LiteDB collection is created with its indexes and each document
+    /// type mapped before a request or a background service can touch it (issue 18: a collection's
+    /// creating write racing a reader of it corrupts the file). Then the change log's records newer
+    /// than the state's watermark are replayed, and the stores' snapshots hold the result.
+    /// </summary>
+    private static void OpenState(IServiceProvider services)
+    {
+        _ = services.GetRequiredService<LogWriter>();
+        _ = services.GetRequiredService<ICatalogChangeSink>();
+        _ = services.GetRequiredService<IRequestChangeSink>();
+        _ = services.GetRequiredService<ViolationStore>();
+        _ = services.GetRequiredService<CatalogAggregate>();
+        _ = services.GetRequiredService<Exchange.Datasets.DatasetStore>();
+        _ = services.GetServices<IStateReplayer>().ToList();
+        services.GetRequiredService<ChangeLogReplay>().Run();
     }
 
     public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);

@@ -1,5 +1,8 @@
+using System.Collections.Immutable;
+using System.Text.Json;
 using GovShare.Node.Kernel;
 using LiteDB;
+using JsonSerializer = System.Text.Json.JsonSerializer;
 
 namespace GovShare.Node.Identity;
 
@@ -19,19 +22,40 @@ public sealed class RegisteredDepartment
 /// The departments this node serves. A certificate proves who a department is; registration
 /// is the operator's decision that this node serves it (Art. 21: a department shares through
 /// its own level's platform). A valid certificate of an unregistered department gets 403.
+/// Every registration and removal is a <c>registry-change</c> change-log record carrying the
+/// department as registered (<see cref="DepartmentReplayer"/> redoes it after a crash).
 /// </summary>
-public sealed class DepartmentRegistry(NodeDataFolder data, TimeProvider time)
+public sealed class DepartmentRegistry
 {
-    private readonly ILiteCollection<RegisteredDepartment> _departments = data.Database.GetCollection<RegisteredDepartment>("departments");
+    /// <summary>The change-log record kind of registrations and removals.</summary>
+    public const string ChangeKind = "registry-change";
 
-    // Every request asks whether its caller is registered: answer from memory. This class is the
-    // only writer of the collection; each change rebuilds the snapshot under the lock and swaps it
-    // whole, so a reader never sees a half-made one or an older one after a change returned.
-    private readonly Lock _writes = new();
-    private volatile Dictionary<string, string>? _divisionByCode;
+    /// <summary>The change-log entity of a department: <c>department/&lt;credit code&gt;</c>.</summary>
+    public const string EntityPrefix = "department/";
+
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly IStateStore _state;
+    private readonly IStateJournal _journal;
+    private readonly TimeProvider _time;
+    private readonly ILiteCollection<RegisteredDepartment> _departments;
+
+    // Every request asks whether its caller is registered: it reads this snapshot, never the
+    // database. It is replaced whole after each committed change (StateStore.AfterCommit), so a
+    // reader sees the state before or after a change, never half of one or a rolled-back one.
+    private volatile ImmutableDictionary<string, RegisteredDepartment> _snapshot;
+
+    public DepartmentRegistry(NodeDataFolder data, TimeProvider time, IStateJournal journal)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        _state = data.State;
+        _journal = journal;
+        _time = time;
+        _departments = data.Collection<RegisteredDepartment>("departments", d => d.DivisionCode);
+        _snapshot = Load();
+    }
 
     /// <summary>Registers (or renames) a department; returns the errors instead when the input is invalid.</summary>
-    public IReadOnlyList<string> Register(string divisionCode, string creditCode, string name, out RegisteredDepartment? registered)
+    public IReadOnlyList<string> Register(string divisionCode, string creditCode, string name, out RegisteredDepartment? registered, string by = "operator")
     {
         var errors = new List<string>();
         if (!DivisionCode.IsValid(divisionCode))
@@ -55,54 +79,89 @@ public sealed class DepartmentRegistry(NodeDataFolder data, TimeProvider time)
             return errors;
         }
 
-        registered = new RegisteredDepartment
+        var now = _time.GetUtcNow();
+        registered = _state.Write(() =>
         {
-            CreditCode = creditCode,
-            DivisionCode = divisionCode,
-            Name = name.Trim(),
-            RegisteredAt = _departments.FindById(creditCode)?.RegisteredAt ?? time.GetUtcNow(),
-        };
-        lock (_writes)
-        {
-            _departments.Upsert(registered);
-            _divisionByCode = Load();
-        }
-
+            var department = new RegisteredDepartment
+            {
+                CreditCode = creditCode,
+                DivisionCode = divisionCode,
+                Name = name.Trim(),
+                RegisteredAt = _snapshot.TryGetValue(creditCode, out var existing) ? existing.RegisteredAt : now,
+            };
+            Apply(department, creditCode);
+            // Logged (fsync'd) inside the transaction, before it commits: acknowledged means logged.
+            _state.MarkApplied(_journal.Append(new StateChange(ChangeKind, EntityPrefix + creditCode, by, now,
+                JsonSerializer.SerializeToElement(new DepartmentChange("registered", department), Json))));
+            return department;
+        });
         return errors;
     }
 
-    public bool Remove(string creditCode)
+    public bool Remove(string creditCode, string by = "operator") => _state.Write(() =>
     {
-        lock (_writes)
+        if (!_snapshot.ContainsKey(creditCode))
         {
-            var removed = _departments.Delete(creditCode);
-            _divisionByCode = Load();
-            return removed;
+            return false;
         }
-    }
 
-    public RegisteredDepartment? Find(string creditCode) => _departments.FindById(creditCode);
+        Apply(null, creditCode);
+        _state.MarkApplied(_journal.Append(new StateChange(ChangeKind, EntityPrefix + creditCode, by, _time.GetUtcNow(),
+            JsonSerializer.SerializeToElement(new DepartmentChange("removed", null), Json))));
+        return true;
+    });
 
-    public IReadOnlyList<RegisteredDepartment> All() => _departments.FindAll().OrderBy(d => d.CreditCode, StringComparer.Ordinal).ToList();
+    public RegisteredDepartment? Find(string creditCode) => _snapshot.GetValueOrDefault(creditCode);
+
+    public IReadOnlyList<RegisteredDepartment> All() => [.. _snapshot.Values.OrderBy(d => d.CreditCode, StringComparer.Ordinal)];
 
     /// <summary>True when the identity is a department registered here, in the division its certificate names.</summary>
-    public bool IsRegistered(CallerIdentity caller)
+    public bool IsRegistered(CallerIdentity caller) =>
+        caller.Kind == CallerKind.Department
+        && caller.CreditCode is { } code
+        && _snapshot.TryGetValue(code, out var department)
+        && department.DivisionCode == caller.DivisionCode;
+
+    /// <summary>Sets a department's stored state (null: removed); the snapshot follows at commit. Call inside a state write.</summary>
+    internal void Apply(RegisteredDepartment? department, string creditCode)
     {
-        var snapshot = _divisionByCode;
-        if (snapshot is null)
+        if (department is null)
         {
-            lock (_writes)
-            {
-                snapshot = _divisionByCode ??= Load();
-            }
+            _departments.Delete(creditCode);
+        }
+        else
+        {
+            _departments.Upsert(department);
+            // The snapshot holds the department as stored (LiteDB keeps times to the millisecond), as a reload would.
+            department = _departments.FindById(creditCode);
         }
 
-        return caller.Kind == CallerKind.Department
-            && caller.CreditCode is { } code
-            && snapshot.TryGetValue(code, out var division)
-            && division == caller.DivisionCode;
+        // Changed, not reloaded: a registry of thousands of departments must not be re-read per registration.
+        _state.AfterCommit(() => _snapshot = department is null ? _snapshot.Remove(creditCode) : _snapshot.SetItem(creditCode, department));
     }
 
-    private Dictionary<string, string> Load() =>
-        _departments.FindAll().ToDictionary(d => d.CreditCode, d => d.DivisionCode, StringComparer.Ordinal);
+    private ImmutableDictionary<string, RegisteredDepartment> Load() =>
+        _departments.FindAll().ToImmutableDictionary(d => d.CreditCode, StringComparer.Ordinal);
+}
+
+/// <summary>The <c>diff</c> of a registry-change record: what happened and the department after it.</summary>
+internal sealed record DepartmentChange(string Action, RegisteredDepartment? Department);
+
+/// <summary>Redoes logged registrations and removals (the registry's part of the change-log replay).</summary>
+public sealed class DepartmentReplayer(DepartmentRegistry registry) : IStateReplayer
+{
+    public string EntityPrefix => DepartmentRegistry.EntityPrefix;
+
+    public bool Replay(StateRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var change = record.Diff.Deserialize<DepartmentChange>(DepartmentRegistry.Json);
+        if (change is null || change.Action is not ("registered" or "removed"))
+        {
+            return false;
+        }
+
+        registry.Apply(change.Department, record.Entity[DepartmentRegistry.EntityPrefix.Length..]);
+        return true;
+    }
 }

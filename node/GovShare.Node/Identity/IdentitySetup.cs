@@ -27,6 +27,7 @@ public static partial class IdentitySetup
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<CrlStore>>()));
         services.AddSingleton<DepartmentRegistry>();
+        services.AddSingleton<IStateReplayer, DepartmentReplayer>();
         services.AddSingleton<IAuthorizationHandler, RegisteredCallerHandler>();
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
 

@@ -10,12 +10,15 @@ namespace GovShare.Node.Kernel;
 public sealed class NodeDataFolder : IDisposable
 {
     private readonly FileStream _lock;
+    private readonly StateStore _state;
 
-    private NodeDataFolder(string path, FileStream lockFile, LiteDatabase database)
+    private NodeDataFolder(string path, FileStream lockFile, LiteDatabase database, StateStore state, string? setAside)
     {
         Path = path;
         _lock = lockFile;
         Database = database;
+        _state = state;
+        StateSetAside = setAside;
     }
 
     /// <summary>Absolute path of the folder.</summary>
@@ -24,9 +27,28 @@ public sealed class NodeDataFolder : IDisposable
     /// <summary>The node's embedded database (catalog, registry, grants, outbox …).</summary>
     public LiteDatabase Database { get; }
 
-    /// <summary>Opens (creating if needed) the folder and its database.</summary>
+    /// <summary>The node's state in <see cref="Database"/>: the gate of every change and the change-log watermark.</summary>
+    public IStateStore State => _state;
+
+    /// <summary>A collection of the state database, opened safely (<see cref="StateStore.Collection{T}"/>).</summary>
+    public ILiteCollection<T> Collection<T>(string name, params System.Linq.Expressions.Expression<Func<T, object>>[] indexes)
+        where T : new() => _state.Collection(name, indexes);
+
+    /// <summary>
+    /// Where an unreadable state database was moved at open (null when it opened): the node then
+    /// starts from an empty state, which the change-log replay fills.
+    /// </summary>
+    public string? StateSetAside { get; }
+
+    /// <summary>The state database's file name in the folder.</summary>
+    public const string DatabaseFile = "govshare.db";
+
+    /// <summary>
+    /// Opens (creating if needed) the folder and its database. With <paramref name="setStateAside"/>,
+    /// the state database is set aside first (under the folder's lock), to be rebuilt from the change log.
+    /// </summary>
     /// <exception cref="DataFolderInUseException">Another process holds the folder.</exception>
-    public static NodeDataFolder Open(string path)
+    public static NodeDataFolder Open(string path, bool setStateAside = false)
     {
         var full = System.IO.Path.GetFullPath(path);
         Directory.CreateDirectory(full);
@@ -48,16 +70,71 @@ public sealed class NodeDataFolder : IDisposable
             var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
             lockFile.Write(pid);
             lockFile.Flush(true);
-            var database = new LiteDatabase(new ConnectionString
+            var setAside = setStateAside ? SetStateAside(full) : null;
+            LiteDatabase database;
+            StateStore state;
+            try
             {
-                Filename = System.IO.Path.Combine(full, "govshare.db"),
-                Connection = ConnectionType.Direct,
-            });
-            return new NodeDataFolder(full, lockFile, database);
+                (database, state) = OpenState(full);
+            }
+            catch (Exception ex) when (ex is LiteException or InvalidDataException or InvalidCastException or ArgumentOutOfRangeException)
+            {
+                // The state is a cache of the change log: a database that cannot be opened is set
+                // aside (kept for the operator, never deleted) and rebuilt by the replay at start.
+                setAside = SetStateAside(full);
+                (database, state) = OpenState(full);
+            }
+
+            return new NodeDataFolder(full, lockFile, database, state, setAside);
         }
         catch
         {
             lockFile.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Moves the state database (and LiteDB's journal beside it) to <c>state-set-aside/&lt;UTC time&gt;/</c>
+    /// so that the next start rebuilds it from the change log; returns that folder, or null when there was no database.
+    /// Only with the folder's lock held, or with no node running on it.
+    /// </summary>
+    public static string? SetStateAside(string folder)
+    {
+        var files = Directory.GetFiles(folder, "govshare*.db");
+        if (files.Length == 0)
+        {
+            return null;
+        }
+
+        var target = System.IO.Path.Combine(folder, "state-set-aside", DateTime.UtcNow.ToString("yyyyMMdd'T'HHmmssfff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+        Directory.CreateDirectory(target);
+        foreach (var file in files)
+        {
+            File.Move(file, System.IO.Path.Combine(target, System.IO.Path.GetFileName(file)));
+        }
+
+        return target;
+    }
+
+    private static (LiteDatabase, StateStore) OpenState(string folder)
+    {
+        // A mapper of its own, not BsonMapper.Global: the mappings are then built once, on the one
+        // thread that opens the state, even when several nodes share a process (tests, the demo).
+        // 5.0.21 lost fields, or failed with "Member … not found on BsonMapper", when threads
+        // built one type's mapping at once.
+        var database = new LiteDatabase(new ConnectionString
+        {
+            Filename = System.IO.Path.Combine(folder, DatabaseFile),
+            Connection = ConnectionType.Direct,
+        }, new BsonMapper());
+        try
+        {
+            return (database, new StateStore(database));
+        }
+        catch
+        {
+            database.Dispose();
             throw;
         }
     }

@@ -58,4 +58,10 @@ internal static partial class LogsDiagnostics
 
     [LoggerMessage(6015, LogLevel.Error, "The Kafka relay of the {Log} log failed; it retries.", EventName = "RelayFailed")]
     public static partial void RelayFailed(ILogger logger, Exception exception, LogKind log);
+
+    [LoggerMessage(6020, LogLevel.Warning, "Replayed {Replayed} change-log records into the node state ({Skipped} without a replayer or after-image), sequences {From}-{Through}, in {Ms} ms.", EventName = "StateReplayed")]
+    public static partial void StateReplayed(ILogger logger, int replayed, int skipped, long from, long through, long ms);
+
+    [LoggerMessage(6021, LogLevel.Critical, "The state database could not be opened; it was set aside in {Folder} and the state is rebuilt from the change log.", EventName = "StateSetAside")]
+    public static partial void StateSetAside(ILogger logger, string folder);
 }

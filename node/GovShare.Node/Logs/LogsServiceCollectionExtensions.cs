@@ -38,7 +38,8 @@ public static class LogsServiceCollectionExtensions
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 sp.GetRequiredService<ILogger<LogWriter>>());
         });
-        services.AddSingleton<RegistryChangeLog>();
+        services.AddSingleton<IStateJournal, ChangeLogJournal>();
+        services.AddSingleton<ChangeLogReplay>();
         if (configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>() is { Enabled: true })
         {
             services.AddSingleton<KafkaLogRelay>();

@@ -1,7 +1,6 @@
 using GovShare.Contract;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
-using GovShare.Node.Logs;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -37,38 +36,28 @@ public static partial class ManagementApi
         var operators = management.MapGroup("/v1/operator").AddEndpointFilter(AdmitOperatorAsync);
 
         operators.MapGet("/departments", IResult (DepartmentRegistry registry) => TypedResults.Ok(registry.All()));
-        operators.MapPost("/departments", async Task<IResult> (HttpContext context, DepartmentRegistration? body, DepartmentRegistry registry, RegistryChangeLog changes) =>
+        operators.MapPost("/departments", IResult (HttpContext context, DepartmentRegistration? body, DepartmentRegistry registry) =>
         {
             if (body is null)
             {
                 return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.MalformedRequest, "A JSON body is required");
             }
 
-            var errors = registry.Register(body.DivisionCode ?? "", body.CreditCode ?? "", body.Name ?? "", out var registered);
+            var errors = registry.Register(body.DivisionCode ?? "", body.CreditCode ?? "", body.Name ?? "", out var registered, by: OperatorAttribution.Of(context));
             if (errors.Count > 0)
             {
                 return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The registration is invalid", string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors });
             }
 
-            await changes.RecordAsync(OperatorAttribution.Of(context), new RegistryChange
-            {
-                Action = RegistryAction.DepartmentRegistered,
-                DivisionCode = registered!.DivisionCode,
-                CreditCode = registered.CreditCode,
-                Name = registered.Name,
-                Since = registered.RegisteredAt,
-            }, context.RequestAborted);
             return TypedResults.Ok(registered);
         });
-        operators.MapDelete("/departments/{creditCode}", async Task<IResult> (HttpContext context, string creditCode, DepartmentRegistry registry, RegistryChangeLog changes) =>
+        operators.MapDelete("/departments/{creditCode}", IResult (HttpContext context, string creditCode, DepartmentRegistry registry) =>
         {
-            var existing = registry.Find(creditCode);
-            if (existing is null || !registry.Remove(creditCode))
+            if (!registry.Remove(creditCode, by: OperatorAttribution.Of(context)))
             {
                 return Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such department", $"No department {creditCode} is registered.");
             }
 
-            await changes.RecordAsync(OperatorAttribution.Of(context), new RegistryChange { Action = RegistryAction.DepartmentRemoved, DivisionCode = existing.DivisionCode, CreditCode = creditCode }, context.RequestAborted);
             return Results.NoContent();
         });
 

@@ -41,10 +41,7 @@ public sealed partial class DisputeStore
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
-        _disputes = data.Database.GetCollection<DisputeDocument>("disputes");
-        _disputes.EnsureIndex(d => d.User);
-        _disputes.EnsureIndex(d => d.Provider);
-        _disputes.EnsureIndex(d => d.Status);
+        _disputes = data.Collection<DisputeDocument>("disputes", d => d.User, d => d.Provider, d => d.Status);
         _catalog = catalog;
         _requests = requests;
         _ledger = ledger;
@@ -120,7 +117,7 @@ public sealed partial class DisputeStore
         return _ledger.Write(() =>
         {
             Write(dispute);
-            _ledger.Record(RequestSubject.Dispute, dispute.Id, dispute.ResourceCode, null, DisputeStatus.Open, caller.Uri, now, $"data version {dispute.DataVersion}; due {due:yyyy-MM-dd}");
+            _ledger.Record(RequestSubject.Dispute, dispute, dispute.Id, dispute.ResourceCode, null, DisputeStatus.Open, caller.Uri, now, $"data version {dispute.DataVersion}; due {due:yyyy-MM-dd}");
             Log.Raised(_logger, dispute.Id, caller.Uri, dispute.ResourceCode);
             return new RequestResult<Dispute>(RequestOutcome.Created, Flag(dispute, WorkingDayCalendar.ToChinaDate(now)));
         });
@@ -188,7 +185,7 @@ public sealed partial class DisputeStore
                     outcome == DisputeStatus.Corrected ? input.CorrectingVersion : null, input.Reason),
             };
             Write(answered);
-            _ledger.Record(RequestSubject.Dispute, id, dispute.ResourceCode, dispute.Status, outcome, caller.Uri, now,
+            _ledger.Record(RequestSubject.Dispute, answered, id, dispute.ResourceCode, dispute.Status, outcome, caller.Uri, now,
                 outcome == DisputeStatus.Corrected ? $"corrected by data version {input.CorrectingVersion}" : "rejected");
             Log.Answered(_logger, id, caller.Uri, outcome);
             return new RequestResult<Dispute>(RequestOutcome.Ok, Flag(answered, today));
@@ -246,7 +243,8 @@ public sealed partial class DisputeStore
 
     private Dispute? Find(string id) => _disputes.FindById(id) is { } doc ? Read(doc) : null;
 
-    private void Write(Dispute dispute) => _disputes.Upsert(new DisputeDocument
+    /// <summary>Stores a dispute as it is after a change; call inside a state write (also the change-log replay).</summary>
+    internal void Write(Dispute dispute) => _disputes.Upsert(new DisputeDocument
     {
         Id = dispute.Id,
         User = dispute.User.CreditCode,

@@ -77,8 +77,9 @@ public sealed partial class GrantReconciler(ICatalogChangeSink inner, GrantStore
             {
                 if (grant.Status == GrantStatus.Active && (affected.All || grant.Items.Any(i => affected.Items.Contains(i.ItemId))))
                 {
-                    grants.Save(grant with { Status = GrantStatus.Suspended, StatusReason = affected.Reason, StatusChangedAt = change.At });
-                    ledger.Record(RequestSubject.Grant, grant.Id, grant.ResourceCode, grant.Status, GrantStatus.Suspended, change.By, change.At, $"catalog change {change.Sequence}");
+                    var held = grant with { Status = GrantStatus.Suspended, StatusReason = affected.Reason, StatusChangedAt = change.At };
+                    grants.Save(held);
+                    ledger.Record(RequestSubject.Grant, held, grant.Id, grant.ResourceCode, grant.Status, GrantStatus.Suspended, change.By, change.At, $"catalog change {change.Sequence}");
                     count++;
                 }
             }

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using GovShare.Node.Catalog;
 using GovShare.Node.Kernel;
 using LiteDB;
@@ -27,7 +29,15 @@ public sealed record RequestChange(
     string To,
     string By,
     DateTimeOffset At,
-    string? Detail = null);
+    string? Detail = null)
+{
+    /// <summary>
+    /// The subject as stored by this transition (its after-image, as JSON): not part of the change
+    /// stream, but written to the change log so that a replay can set the subject exactly as acknowledged.
+    /// </summary>
+    [JsonIgnore]
+    public JsonElement? After { get; init; }
+}
 
 /// <summary>
 /// Where request, grant and dispute transitions go; the same seam as the catalog's
@@ -52,8 +62,7 @@ public sealed class LiteDbRequestChangeSink : IRequestChangeSink
     public LiteDbRequestChangeSink(LiteDatabase database)
     {
         ArgumentNullException.ThrowIfNull(database);
-        _changes = database.GetCollection<ChangeDocument>("request_changes");
-        _changes.EnsureIndex(d => d.SubjectId);
+        _changes = StateStore.Open<ChangeDocument>(database, "request_changes", d => d.SubjectId);
     }
 
     public RequestChange Append(RequestChange change)
@@ -66,6 +75,10 @@ public sealed class LiteDbRequestChangeSink : IRequestChangeSink
         _changes.Insert(new ChangeDocument { Sequence = stored.Sequence, SubjectId = stored.SubjectId, Json = JsonSerializer.Serialize(stored, CatalogJson.Options) });
         return stored;
     }
+
+    /// <summary>Puts back a transition the database lost, under its own sequence (the change-log replay).</summary>
+    internal void Restore(RequestChange change) =>
+        _changes.Upsert(new ChangeDocument { Sequence = change.Sequence, SubjectId = change.SubjectId, Json = JsonSerializer.Serialize(change, CatalogJson.Options) });
 
     public IReadOnlyList<RequestChange> Read(long afterSequence, int limit, string? subjectId = null)
     {
@@ -92,49 +105,24 @@ public sealed class LiteDbRequestChangeSink : IRequestChangeSink
 }
 
 /// <summary>
-/// The one writer's gate of the requests feature: every write of requests, grants and
-/// disputes runs under its lock, in one LiteDB transaction with its change records, so a
-/// transition and its record are written together or not at all.
+/// The writer's gate of the requests feature: every write of requests, grants and disputes runs
+/// as one state change (<see cref="StateStore.Write{T}(Func{T})"/>: the node's one gate and one
+/// transaction) with its change records, so a transition and its record are written together or
+/// not at all.
 /// </summary>
 public sealed class RequestLedger(NodeDataFolder data, IRequestChangeSink changes)
 {
-    private readonly Lock _gate = new();
-
     public IRequestChangeSink Changes => changes;
 
-    /// <summary>Runs <paramref name="work"/> under the lock in a transaction (joining the caller's, if the thread has one).</summary>
-    public T Write<T>(Func<T> work)
-    {
-        ArgumentNullException.ThrowIfNull(work);
-        lock (_gate)
+    /// <summary>Runs <paramref name="work"/> as one state change (joining the caller's, if the thread is in one).</summary>
+    public T Write<T>(Func<T> work) => data.State.Write(work);
+
+    /// <summary>Appends a transition record with the subject as it now is (<paramref name="after"/>); call inside <see cref="Write{T}"/>.</summary>
+    public void Record(RequestSubject subject, object after, string id, string resourceCode, Enum? from, Enum to, string by, DateTimeOffset at, string? detail = null) =>
+        changes.Append(new RequestChange(0, subject, id, resourceCode, from is null ? null : Name(from), Name(to), by, at, detail)
         {
-            var db = data.Database;
-            var own = db.BeginTrans();
-            try
-            {
-                var result = work();
-                if (own)
-                {
-                    db.Commit();
-                }
-
-                return result;
-            }
-            catch
-            {
-                if (own)
-                {
-                    db.Rollback();
-                }
-
-                throw;
-            }
-        }
-    }
-
-    /// <summary>Appends a transition record; call inside <see cref="Write{T}"/>.</summary>
-    public void Record(RequestSubject subject, string id, string resourceCode, Enum? from, Enum to, string by, DateTimeOffset at, string? detail = null) =>
-        changes.Append(new RequestChange(0, subject, id, resourceCode, from is null ? null : Name(from), Name(to), by, at, detail));
+            After = JsonSerializer.SerializeToElement(after, after.GetType(), CatalogJson.Options),
+        });
 
     private static string Name(Enum value)
     {

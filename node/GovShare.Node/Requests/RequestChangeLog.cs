@@ -10,16 +10,21 @@ namespace GovShare.Node.Requests;
 /// Puts every share-request, grant and dispute transition into the tamper-evident change log as
 /// well as the requests' own change stream.
 /// </summary>
-public sealed class RequestChangeLog(IRequestChangeSink inner, LogWriter log, TimeProvider time) : IRequestChangeSink
+/// <remarks>
+/// The change log is also the write-ahead log of requests, grants and disputes: the record carries
+/// the subject as stored (<c>after</c>) and its sequence becomes the state's watermark in the same
+/// transaction, so <see cref="RequestReplayer"/> can redo a transition the database lost.
+/// </remarks>
+public sealed class RequestChangeLog(IRequestChangeSink inner, LogWriter log, NodeDataFolder data, TimeProvider time) : IRequestChangeSink
 {
     /// <summary>Wraps the registered request change sink; call after the requests and the logs are added.</summary>
     public static void AddTo(IServiceCollection services) =>
-        services.Decorate<IRequestChangeSink>((sp, inner) => new RequestChangeLog(inner, sp.GetRequiredService<LogWriter>(), sp.GetRequiredService<TimeProvider>()));
+        services.Decorate<IRequestChangeSink>((sp, inner) => new RequestChangeLog(inner, sp.GetRequiredService<LogWriter>(), sp.GetRequiredService<NodeDataFolder>(), sp.GetRequiredService<TimeProvider>()));
 
     public RequestChange Append(RequestChange change)
     {
         var stored = inner.Append(change);
-        log.AppendAsync(LogKind.Change, new LogRecord
+        var sequence = log.AppendAsync(LogKind.Change, new LogRecord
         {
             ExchangeId = ExchangeId.New(time).Value,
             Time = stored.At,
@@ -33,10 +38,68 @@ public sealed class RequestChangeLog(IRequestChangeSink inner, LogWriter log, Ti
             ResourceCode = stored.ResourceCode,
             Entity = $"{stored.Subject.ToString().ToLowerInvariant()}/{stored.SubjectId}",
             Status = 200,
-            Diff = JsonSerializer.SerializeToElement(new { from = stored.From, to = stored.To, detail = stored.Detail, requestSequence = stored.Sequence }, CatalogJson.Options),
+            Diff = JsonSerializer.SerializeToElement(new { from = stored.From, to = stored.To, detail = stored.Detail, requestSequence = stored.Sequence, after = stored.After }, CatalogJson.Options),
         }).GetAwaiter().GetResult();
+        data.State.MarkApplied(sequence);
         return stored;
     }
 
     public IReadOnlyList<RequestChange> Read(long afterSequence, int limit, string? subjectId = null) => inner.Read(afterSequence, limit, subjectId);
+}
+
+/// <summary>
+/// Redoes logged transitions of one subject kind (the requests' part of the change-log replay):
+/// the subject's after-image is stored as it was, and the transition goes back into the requests'
+/// change stream under its own sequence.
+/// </summary>
+public sealed class RequestReplayer(RequestSubject subject, NodeDataFolder data, ShareRequestStore requests, GrantStore grants, DisputeStore disputes) : IStateReplayer
+{
+    private readonly LiteDbRequestChangeSink _stream = new(data.Database);
+
+    public string EntityPrefix { get; } = subject.ToString().ToLowerInvariant() + "/";
+
+    /// <summary>One replayer per subject kind: <c>request/</c>, <c>grant/</c>, <c>dispute/</c>.</summary>
+    public static void AddTo(IServiceCollection services)
+    {
+        foreach (var subject in Enum.GetValues<RequestSubject>())
+        {
+            services.AddSingleton<IStateReplayer>(sp => new RequestReplayer(subject, sp.GetRequiredService<NodeDataFolder>(),
+                sp.GetRequiredService<ShareRequestStore>(), sp.GetRequiredService<GrantStore>(), sp.GetRequiredService<DisputeStore>()));
+        }
+    }
+
+    public bool Replay(StateRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var diff = record.Diff.Deserialize<LoggedTransition>(CatalogJson.Options);
+        if (diff?.After is not { } after || diff.To is null)
+        {
+            return false;
+        }
+
+        string resourceCode;
+        switch (subject)
+        {
+            case RequestSubject.Request:
+                var request = after.Deserialize<ShareRequest>(CatalogJson.Options)!;
+                requests.Write(request);
+                resourceCode = request.ResourceCode;
+                break;
+            case RequestSubject.Grant:
+                var grant = after.Deserialize<Grant>(CatalogJson.Options)!;
+                grants.Save(grant);
+                resourceCode = grant.ResourceCode;
+                break;
+            default:
+                var dispute = after.Deserialize<Dispute>(CatalogJson.Options)!;
+                disputes.Write(dispute);
+                resourceCode = dispute.ResourceCode;
+                break;
+        }
+
+        _stream.Restore(new RequestChange(diff.RequestSequence, subject, record.Entity[EntityPrefix.Length..], resourceCode, diff.From, diff.To, record.By, record.At, diff.Detail));
+        return true;
+    }
+
+    private sealed record LoggedTransition(string? From, string? To, string? Detail, long RequestSequence, JsonElement? After);
 }

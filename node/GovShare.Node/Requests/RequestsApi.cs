@@ -39,6 +39,8 @@ public static class RequestsApi
         services.TryAddSingleton<ShareRequestStore>();
         services.TryAddSingleton<DisputeStore>();
         services.TryAddSingleton<Inbox>();
+        RequestReplayer.AddTo(services);
+
         DecorateCatalogSink(services);
         return services;
     }

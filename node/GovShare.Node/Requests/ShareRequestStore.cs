@@ -77,10 +77,7 @@ public sealed partial class ShareRequestStore
         WorkingDayCalendar calendar, TimeProvider time, ILogger<ShareRequestStore> logger)
     {
         ArgumentNullException.ThrowIfNull(data);
-        _requests = data.Database.GetCollection<RequestDocument>("share_requests");
-        _requests.EnsureIndex(d => d.User);
-        _requests.EnsureIndex(d => d.Provider);
-        _requests.EnsureIndex(d => d.Status);
+        _requests = data.Collection<RequestDocument>("share_requests", d => d.User, d => d.Provider, d => d.Status);
         _catalog = catalog;
         _grants = grants;
         _ledger = ledger;
@@ -157,7 +154,7 @@ public sealed partial class ShareRequestStore
             }
 
             Write(request);
-            _ledger.Record(RequestSubject.Request, request.Id, request.ResourceCode, null, ShareRequestStatus.Submitted, caller.Uri, now, $"due {due:yyyy-MM-dd}");
+            _ledger.Record(RequestSubject.Request, request, request.Id, request.ResourceCode, null, ShareRequestStatus.Submitted, caller.Uri, now, $"due {due:yyyy-MM-dd}");
             Log.Submitted(_logger, request.Id, caller.Uri, request.ResourceCode, request.Items.Count);
             return new RequestResult<ShareRequest>(RequestOutcome.Created, WithFlags(request, today));
         });
@@ -283,12 +280,12 @@ public sealed partial class ShareRequestStore
             var status = decision.Outcome == DecisionOutcome.Approve ? ShareRequestStatus.Approved : ShareRequestStatus.Denied;
             var decidedRequest = request with { Status = status, StatusChangedAt = now, Decision = decision };
             Write(decidedRequest);
-            _ledger.Record(RequestSubject.Request, request.Id, request.ResourceCode, request.Status, status, caller.Uri, now,
+            _ledger.Record(RequestSubject.Request, decidedRequest, request.Id, request.ResourceCode, request.Status, status, caller.Uri, now,
                 grant is null ? $"reason {decision.ReasonCode}" : $"grant {grant.Id}: {grant.Items.Count} of {request.Items.Count} items");
             if (grant is not null)
             {
                 _grants.Save(grant);
-                _ledger.Record(RequestSubject.Grant, grant.Id, grant.ResourceCode, null, GrantStatus.Active, caller.Uri, now, $"request {request.Id}");
+                _ledger.Record(RequestSubject.Grant, grant, grant.Id, grant.ResourceCode, null, GrantStatus.Active, caller.Uri, now, $"request {request.Id}");
             }
 
             Log.Decided(_logger, request.Id, caller.Uri, status, late);
@@ -322,7 +319,7 @@ public sealed partial class ShareRequestStore
             var now = _time.GetUtcNow();
             var withdrawn = request with { Status = ShareRequestStatus.Withdrawn, StatusChangedAt = now };
             Write(withdrawn);
-            _ledger.Record(RequestSubject.Request, id, request.ResourceCode, request.Status, withdrawn.Status, caller.Uri, now);
+            _ledger.Record(RequestSubject.Request, withdrawn, id, request.ResourceCode, request.Status, withdrawn.Status, caller.Uri, now);
             return new RequestResult<ShareRequest>(RequestOutcome.Ok, WithFlags(withdrawn, Today));
         });
     }
@@ -407,7 +404,7 @@ public sealed partial class ShareRequestStore
             var reason = input.ReasonCode is null ? input.ReasonText! : $"{input.ReasonCode}: {input.ReasonText}";
             var revoked = grant with { Status = GrantStatus.Revoked, StatusReason = reason, StatusChangedAt = now };
             _grants.Save(revoked);
-            _ledger.Record(RequestSubject.Grant, id, grant.ResourceCode, grant.Status, GrantStatus.Revoked, caller.Uri, now, input.ReasonCode);
+            _ledger.Record(RequestSubject.Grant, revoked, id, grant.ResourceCode, grant.Status, GrantStatus.Revoked, caller.Uri, now, input.ReasonCode);
             Log.Revoked(_logger, id, caller.Uri, grant.ResourceCode);
             return new RequestResult<Grant>(RequestOutcome.Ok, revoked);
         });
@@ -456,7 +453,7 @@ public sealed partial class ShareRequestStore
         return _ledger.Write(() =>
         {
             _grants.Save(grant);
-            _ledger.Record(RequestSubject.Grant, grant.Id, grant.ResourceCode, null, GrantStatus.Active, by, now, "decision " + input.Decision);
+            _ledger.Record(RequestSubject.Grant, grant, grant.Id, grant.ResourceCode, null, GrantStatus.Active, by, now, "decision " + input.Decision);
             Log.OperatorGrant(_logger, grant.Id, grant.ResourceCode);
             return new RequestResult<Grant>(RequestOutcome.Created, grant);
         });
@@ -481,8 +478,9 @@ public sealed partial class ShareRequestStore
                 // Re-read under the lock: a decision may have come in between.
                 if (Find(request.Id) is { Status: ShareRequestStatus.Submitted } current)
                 {
-                    Write(current with { Status = ShareRequestStatus.Expired, StatusChangedAt = now });
-                    _ledger.Record(RequestSubject.Request, current.Id, current.ResourceCode, current.Status, ShareRequestStatus.Expired, "node", now, "the requested period ended without a decision");
+                    var expired = current with { Status = ShareRequestStatus.Expired, StatusChangedAt = now };
+                    Write(expired);
+                    _ledger.Record(RequestSubject.Request, expired, current.Id, current.ResourceCode, current.Status, ShareRequestStatus.Expired, "node", now, "the requested period ended without a decision");
                     count++;
                 }
             }
@@ -577,7 +575,8 @@ public sealed partial class ShareRequestStore
         return char.ToLowerInvariant(text[0]) + text[1..];
     }
 
-    private void Write(ShareRequest request) => _requests.Upsert(new RequestDocument
+    /// <summary>Stores a request as it is after a change; call inside a state write (also the change-log replay).</summary>
+    internal void Write(ShareRequest request) => _requests.Upsert(new RequestDocument
     {
         Id = request.Id,
         User = request.User.CreditCode,

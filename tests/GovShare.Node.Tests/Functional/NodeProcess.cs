@@ -28,9 +28,9 @@ public sealed class NodeProcess : IAsyncDisposable
     public ConcurrentQueue<string> Output { get; } = new();
 
     /// <summary>Starts the node and waits until <c>/health/ready</c> answers 200.</summary>
-    public static async Task<NodeProcess> StartAsync(Dictionary<string, string?> settings, int managementPort)
+    public static async Task<NodeProcess> StartAsync(Dictionary<string, string?> settings, int managementPort, Action<string>? lines = null)
     {
-        var node = Launch(settings, managementPort);
+        var node = Launch(settings, managementPort, lines);
         using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         for (var i = 0; i < 600; i++)
         {
@@ -59,7 +59,7 @@ public sealed class NodeProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the process without waiting for it to serve (for nodes expected to refuse to start).</summary>
-    public static NodeProcess Launch(Dictionary<string, string?> settings, int managementPort)
+    public static NodeProcess Launch(Dictionary<string, string?> settings, int managementPort, Action<string>? lines = null)
     {
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Loopback.GovShareDll());
@@ -72,8 +72,17 @@ public sealed class NodeProcess : IAsyncDisposable
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("the node did not start");
         var node = new NodeProcess(process, managementPort);
-        process.OutputDataReceived += (_, e) => node.Output.Enqueue(e.Data ?? "");
-        process.ErrorDataReceived += (_, e) => node.Output.Enqueue(e.Data ?? "");
+        void Receive(string? line)
+        {
+            node.Output.Enqueue(line ?? "");
+            if (line is not null)
+            {
+                lines?.Invoke(line);
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => Receive(e.Data);
+        process.ErrorDataReceived += (_, e) => Receive(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return node;

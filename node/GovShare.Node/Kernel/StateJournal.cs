@@ -1,0 +1,69 @@
+using System.Text.Json;
+
+namespace GovShare.Node.Kernel;
+
+/// <summary>
+/// One change of node state as the change log carries it: the change-log record kind
+/// (<c>registry-change</c>, …), the entity it changed (<c>department/&lt;credit code&gt;</c>,
+/// <c>link/&lt;division&gt;</c>, …), who and when, and the change as JSON. Whatever a replayer
+/// needs to redo the change must be in <see cref="Diff"/>: features put the entity's whole state
+/// after the change there (an after-image), so a replay sets it rather than re-deciding it.
+/// </summary>
+public sealed record StateChange(string Kind, string Entity, string By, DateTimeOffset At, JsonElement Diff);
+
+/// <summary>A change-log record handed back for replay, with its change-log sequence.</summary>
+public sealed record StateRecord(long Sequence, string Kind, string Entity, string By, DateTimeOffset At, JsonElement Diff);
+
+/// <summary>
+/// Appends a state change to the change log and returns its sequence once it is on disk
+/// (fsync'd). The logs feature implements it; the interface is here, below the features, so that
+/// a feature under the logs in the layers (the registry, in Identity) can log its changes too.
+/// </summary>
+public interface IStateJournal
+{
+    /// <summary>Appends durably; the returned change-log sequence goes to <see cref="StateStore.MarkApplied"/>.</summary>
+    long Append(StateChange change);
+}
+
+/// <summary>
+/// Redoes one kind of logged state change in the database: each feature supplies one for the
+/// entities it owns, and the start-up replay (<c>Logs/ChangeLogReplay</c>) hands it every
+/// change-log record newer than the state's watermark whose entity starts with <see cref="EntityPrefix"/>.
+/// Replay runs inside <see cref="StateStore.Write{T}(Func{T})"/>; it must be idempotent (a record
+/// may be replayed onto a state that already holds it) and must not log again.
+/// </summary>
+public interface IStateReplayer
+{
+    /// <summary>The entities this replayer owns, e.g. <c>catalog/</c>.</summary>
+    string EntityPrefix { get; }
+
+    /// <summary>Applies the record's after-image; false when the record carries none (written before records carried it).</summary>
+    bool Replay(StateRecord record);
+}
+
+/// <summary>
+/// The seam between the features and where node state is kept: one gate and one transaction per
+/// state change, the change-log watermark committed with it, and actions run after the commit
+/// (snapshot swaps). An interface although LiteDB (<see cref="StateStore"/>) is its only
+/// implementation today, because the scale-out issue (19) asks for PostgreSQL shared by several
+/// replicas, where the gate becomes an advisory lock and the watermark a row, without touching the
+/// features that call it. Documents themselves are still LiteDB collections
+/// (<see cref="StateStore.Collection{T}"/>); moving them is the next step of that issue.
+/// </summary>
+public interface IStateStore
+{
+    /// <summary>The last change-log sequence whose change the state holds (0: none).</summary>
+    long AppliedThrough { get; }
+
+    /// <summary>Runs <paramref name="work"/> as one state change, joining the current one on this thread.</summary>
+    T Write<T>(Func<T> work);
+
+    /// <inheritdoc cref="Write{T}(Func{T})"/>
+    void Write(Action work);
+
+    /// <summary>Inside <see cref="Write{T}(Func{T})"/>: this change holds change-log record <paramref name="changeSequence"/>.</summary>
+    void MarkApplied(long changeSequence);
+
+    /// <summary>Runs <paramref name="action"/> once the current state change has committed (at once outside one).</summary>
+    void AfterCommit(Action action);
+}

@@ -1,0 +1,200 @@
+using System.Linq.Expressions;
+using LiteDB;
+
+namespace GovShare.Node.Kernel;
+
+/// <summary>
+/// The node's state (registry, links, catalog, requests, grants, disputes) as kept in the data
+/// folder's database, and the one gate every change of it passes. The change log is the
+/// write-ahead log of this state (<c>Kernel/README.md</c>): a change is written in a transaction
+/// that also records the change-log sequence it was logged under (<see cref="MarkApplied"/>), so
+/// at start the node knows exactly which logged changes the database may have lost and replays them.
+/// </summary>
+/// <remarks>
+/// One gate for every state change, not one per feature: the watermark is a single "applied
+/// through" sequence, which is only sound if changes commit in the order the change log numbers
+/// them. With two writers each holding its own lock, record 10 could commit after record 11, and
+/// a crash between the two would leave a watermark of 11 over a lost 10.
+/// </remarks>
+public sealed class StateStore : IStateStore
+{
+    internal const string MetaCollection = "state_meta";
+    private const string WatermarkId = "change-log";
+    private readonly LiteDatabase _db;
+    private readonly ILiteCollection<MetaDocument> _meta;
+    private readonly Lock _gate = new();
+
+    // Touched only by the thread holding the gate.
+    private int _depth;
+    private List<Action>? _afterCommit;
+    private long _pendingWatermark;
+
+    internal StateStore(LiteDatabase database)
+    {
+        _db = database;
+        _meta = Collection<MetaDocument>(MetaCollection, m => m.Value);
+        AppliedThrough = _meta.FindById(WatermarkId)?.Value ?? 0;
+    }
+
+    /// <summary>The last change-log sequence whose change the database holds (0: none).</summary>
+    public long AppliedThrough { get; private set; }
+
+    /// <summary>
+    /// A collection opened safely: created with a real index and its document type mapped before
+    /// anything else uses it. LiteDB 5 corrupts a collection ("page type must be collection page")
+    /// when the write that creates it races a reader of it (litedb-org/LiteDB #2792), and 5.0.21
+    /// saved documents with missing fields when several threads built a type's mapping at once.
+    /// <c>GetCollection</c> alone creates nothing and <c>EnsureIndex("_id")</c> does nothing, so
+    /// every collection names at least one index of a real field. Call it from a store's
+    /// constructor; the host constructs every store on one thread before it starts serving.
+    /// </summary>
+    public ILiteCollection<T> Collection<T>(string name, params Expression<Func<T, object>>[] indexes)
+        where T : new()
+    {
+        return Open(_db, name, indexes);
+    }
+
+    /// <inheritdoc cref="Collection{T}(string, Expression{Func{T, object}}[])"/>
+    public static ILiteCollection<T> Open<T>(LiteDatabase database, string name, params Expression<Func<T, object>>[] indexes)
+        where T : new()
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(indexes);
+        if (indexes.Length == 0)
+        {
+            throw new ArgumentException($"collection {name}: name at least one index of a real field; without one the collection is created by its first write, racing its readers", nameof(indexes));
+        }
+
+        // Builds and caches the type's mapping now, on this one thread.
+        _ = database.Mapper.ToDocument(new T());
+        var collection = database.GetCollection<T>(name);
+        foreach (var index in indexes)
+        {
+            collection.EnsureIndex(index);
+        }
+
+        return collection;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> as one state change: under the gate, in one database
+    /// transaction (joining the caller's, when this thread is already inside one). Actions given
+    /// to <see cref="AfterCommit"/> run once the outermost transaction has committed, still under
+    /// the gate, so in-memory snapshots change in commit order and never show a rolled-back write.
+    /// </summary>
+    public T Write<T>(Func<T> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        lock (_gate)
+        {
+            if (_depth > 0)
+            {
+                _depth++;
+                try
+                {
+                    return work();
+                }
+                finally
+                {
+                    _depth--;
+                }
+            }
+
+            _depth = 1;
+            _afterCommit = [];
+            _pendingWatermark = AppliedThrough;
+            var own = _db.BeginTrans();
+            List<Action> actions;
+            T result;
+            try
+            {
+                result = work();
+                if (_pendingWatermark > AppliedThrough)
+                {
+                    _meta.Upsert(new MetaDocument { Id = WatermarkId, Value = _pendingWatermark });
+                }
+
+                if (own)
+                {
+                    _db.Commit();
+                }
+
+                AppliedThrough = Math.Max(AppliedThrough, _pendingWatermark);
+                actions = _afterCommit;
+            }
+            catch
+            {
+                if (own)
+                {
+                    _db.Rollback();
+                }
+
+                throw;
+            }
+            finally
+            {
+                _depth = 0;
+                _afterCommit = null;
+            }
+
+            foreach (var action in actions)
+            {
+                action();
+            }
+
+            return result;
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> as one state change (see <see cref="Write{T}(Func{T})"/>).</summary>
+    public void Write(Action work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        Write(() =>
+        {
+            work();
+            return 0;
+        });
+    }
+
+    /// <summary>
+    /// Records, inside <see cref="Write{T}(Func{T})"/>, that this transaction holds the change the
+    /// change log numbered <paramref name="changeSequence"/>: the watermark commits with it.
+    /// </summary>
+    public void MarkApplied(long changeSequence)
+    {
+        lock (_gate)
+        {
+            if (_depth == 0)
+            {
+                throw new InvalidOperationException("MarkApplied belongs inside StateStore.Write: the watermark must commit with the change it covers.");
+            }
+
+            _pendingWatermark = Math.Max(_pendingWatermark, changeSequence);
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> after the current state change commits (at once outside one).</summary>
+    public void AfterCommit(Action action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        lock (_gate)
+        {
+            if (_afterCommit is null)
+            {
+                action();
+                return;
+            }
+
+            _afterCommit.Add(action);
+        }
+    }
+
+    internal sealed class MetaDocument
+    {
+        [BsonId(autoId: false)]
+        public string Id { get; set; } = "";
+
+        public long Value { get; set; }
+    }
+}
