@@ -5,12 +5,14 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using GovShare.Contract;
+using GovShare.Node.Catalog;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
 using GovShare.Node.Management;
 using GovShare.Node.Pki;
+using GovShare.Node.Tests.Exchange;
 using GovShare.Node.Tests.Functional;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -189,6 +191,33 @@ public sealed class TrustBoundaryTests : IAsyncLifetime
         Assert.Equal((newKey, _pki.NodeKey("530100")), (records[2].Change.KeySha256, records[2].Change.PreviousKeySha256));
         Assert.Equal($"department/{code}", records[4].Record.Entity);
         AssertLogged("OperatorAction", operatorUri);
+    }
+
+    [Fact]
+    public async Task OperatorGrant_ItsChangeLogRecordNamesTheOperator()
+    {
+        var provider = _pki.IssueDepartment("530100", name: "Kunming Public Security Bureau");
+        var user = _pki.IssueDepartment("530100", name: "Kunming Civil Affairs Bureau");
+        _kunming.Register(provider);
+        _kunming.Register(user);
+        var entry = ExchangeFixture.Entry(ExchangeFixture.Conditional, provider, new ShareAttributes(ShareType.Conditional, Condition: "casework"));
+        Assert.True(_kunming.Services.GetRequiredService<CatalogStore>().Create(entry, ExchangeFixture.Caller(provider)).Succeeded);
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        using var client = ManagementClient(_pki.IssueOperator("530100", "zhang.wei").Certificate);
+
+        var created = await client.PostAsJsonAsync("v1/operator/grants", new
+        {
+            user = new { divisionCode = user.Division, creditCode = user.CreditCode },
+            resourceCode = ExchangeFixture.Conditional,
+            items = new object[] { new { item = "name" } },
+            purpose = "social-assistance",
+            validity = new { from = today, to = today.AddDays(10) },
+            decision = "昆公复〔2026〕12号",
+        });
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var grant = Assert.Single(LogStore.ForDataFolder(_kunming.DataPath).ReadEntries(LogKind.Change).Select(e => e.Record).OfType<LogRecord>(), r => r.Kind == ExchangeKind.GrantChange);
+        Assert.Equal("govshare:operator/530100/zhang.wei", grant.Caller);
     }
 
     [Fact]
