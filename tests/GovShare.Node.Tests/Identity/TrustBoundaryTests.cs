@@ -267,6 +267,22 @@ public sealed class TrustBoundaryTests : IAsyncLifetime
         Assert.Contains(error.Errors, e => e.StartsWith("Node:TrustAnchors:", StringComparison.Ordinal) && e.Contains("govshare:ca/<division>", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task NodeCertificateFromAPrefectureCa_NodeRefusesToStart_NamingTheSetting()
+    {
+        // What a node certificate made before this rule looks like: Kunming's node issued by Kunming's CA.
+        var now = DateTimeOffset.UtcNow;
+        var old = _pki.Folder.Issue("node-530100-by-prefecture", _pki.Folder.IssuerFor("530100"), LeafProfile.ForNode("530100", now.AddMinutes(-5), now.AddDays(30), ["localhost"], [IPAddress.Loopback]));
+
+        var error = await Assert.ThrowsAsync<NodeConfigurationException>(() => TestNode.StartAsync(_pki, "530100", s =>
+        {
+            s["Node:Certificate"] = old.CertificatePath;
+            s["Node:Key"] = old.KeyPath;
+        }));
+
+        Assert.Contains(error.Errors, e => e.StartsWith("Node:Certificate:", StringComparison.Ordinal) && e.Contains("may not issue node certificates", StringComparison.Ordinal));
+    }
+
     private static HttpRequestMessage OnBehalfOf(string department)
     {
         var request = new HttpRequestMessage(HttpMethod.Get, "v1/identity");
