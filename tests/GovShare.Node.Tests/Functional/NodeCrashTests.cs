@@ -87,7 +87,8 @@ public sealed class NodeCrashTests : IDisposable
         }
 
         // Restart on the same folder: recovery runs, then the log is read as the operator would.
-        using (await StartAsync(settings, managementPort))
+        using var restarted = await StartAsync(settings, managementPort);
+        try
         {
             var store = LogStore.ForDataFolder(settings["Node:DataPath"]!);
             var records = store.ReadEntries(LogKind.Exchange).Select(e => e.Record).OfType<LogRecord>().ToList();
@@ -98,6 +99,12 @@ public sealed class NodeCrashTests : IDisposable
             using var key = certificate.GetECDsaPublicKey();
             var verification = LogVerifier.VerifyStore(store, LogKind.Exchange, key);
             Assert.True(verification.Ok, verification.Message);
+        }
+        finally
+        {
+            // Disposing a Process does not stop it: SIGTERM, and wait, so no node outlives the test.
+            Process.Start("kill", ["-TERM", restarted.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])?.WaitForExit();
+            await restarted.WaitForExitAsync();
         }
     }
 
@@ -136,9 +143,9 @@ public sealed class NodeCrashTests : IDisposable
                     return process;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
             {
-                // Not listening yet.
+                // Not listening yet, or too busy to answer within the probe's timeout on a loaded machine.
             }
 
             await Task.Delay(100);
