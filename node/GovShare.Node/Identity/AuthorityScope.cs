@@ -111,6 +111,22 @@ public sealed class AuthorityScope
         return null;
     }
 
+    /// <summary>
+    /// True when <paramref name="nodeCertificate"/> chains, through the node's anchors and
+    /// intermediates, to an issuer that may issue node certificates: checked at start for the node's
+    /// own certificate, which every peer would otherwise refuse.
+    /// </summary>
+    internal bool IssuesNodes(X509Certificate2 nodeCertificate, X509Certificate2Collection roots, X509Certificate2Collection intermediates)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+        chain.ChainPolicy.ExtraStore.AddRange(intermediates);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.VerificationFlags = X509VerificationFlags.IgnoreNotTimeValid;
+        return chain.Build(nodeCertificate) && chain.ChainElements.Count > 1 && _nodeIssuers.Contains(Key(chain.ChainElements[1].Certificate));
+    }
+
     private static CertificateRefusedException OutOfScope(string detail) =>
         new(ProblemTypes.IssuerOutOfScope, "The issuing CA may not speak for this identity", detail);
 

@@ -106,6 +106,11 @@ public sealed class TrustMaterial
             }
         }
 
+        if (node is not null && errors.Count == 0 && !scope.IssuesNodes(node, roots, intermediates))
+        {
+            errors.Add($"{certSetting}: '{options.Certificate}' was issued by '{node.Issuer}', which may not issue node certificates (only the root, or a CA in {NodeOptions.Section}:{nameof(NodeOptions.NodeIssuers)}): every other node would refuse it. Re-issue it with 'govshare certs node'.");
+        }
+
         return new TrustMaterial(roots, intermediates, node!, chain, scope);
     }
 

@@ -5,12 +5,14 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using GovShare.Contract;
+using GovShare.Node.Catalog;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
 using GovShare.Node.Management;
 using GovShare.Node.Pki;
+using GovShare.Node.Tests.Exchange;
 using GovShare.Node.Tests.Functional;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -192,6 +194,33 @@ public sealed class TrustBoundaryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OperatorGrant_ItsChangeLogRecordNamesTheOperator()
+    {
+        var provider = _pki.IssueDepartment("530100", name: "Kunming Public Security Bureau");
+        var user = _pki.IssueDepartment("530100", name: "Kunming Civil Affairs Bureau");
+        _kunming.Register(provider);
+        _kunming.Register(user);
+        var entry = ExchangeFixture.Entry(ExchangeFixture.Conditional, provider, new ShareAttributes(ShareType.Conditional, Condition: "casework"));
+        Assert.True(_kunming.Services.GetRequiredService<CatalogStore>().Create(entry, ExchangeFixture.Caller(provider)).Succeeded);
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        using var client = ManagementClient(_pki.IssueOperator("530100", "zhang.wei").Certificate);
+
+        var created = await client.PostAsJsonAsync("v1/operator/grants", new
+        {
+            user = new { divisionCode = user.Division, creditCode = user.CreditCode },
+            resourceCode = ExchangeFixture.Conditional,
+            items = new object[] { new { item = "name" } },
+            purpose = "social-assistance",
+            validity = new { from = today, to = today.AddDays(10) },
+            decision = "昆公复〔2026〕12号",
+        });
+
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var grant = Assert.Single(LogStore.ForDataFolder(_kunming.DataPath).ReadEntries(LogKind.Change).Select(e => e.Record).OfType<LogRecord>(), r => r.Kind == ExchangeKind.GrantChange);
+        Assert.Equal("govshare:operator/530100/zhang.wei", grant.Caller);
+    }
+
+    [Fact]
     public async Task BootstrapToken_FromLoopback_ActsAsTheBootstrapOperator_AndIsLoggedAsSuch()
     {
         using var client = ManagementClient(null);
@@ -236,6 +265,22 @@ public sealed class TrustBoundaryTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<NodeConfigurationException>(() => TestNode.StartAsync(_pki, "530100", s => s["Node:TrustAnchors"] = anchors));
 
         Assert.Contains(error.Errors, e => e.StartsWith("Node:TrustAnchors:", StringComparison.Ordinal) && e.Contains("govshare:ca/<division>", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task NodeCertificateFromAPrefectureCa_NodeRefusesToStart_NamingTheSetting()
+    {
+        // What a node certificate made before this rule looks like: Kunming's node issued by Kunming's CA.
+        var now = DateTimeOffset.UtcNow;
+        var old = _pki.Folder.Issue("node-530100-by-prefecture", _pki.Folder.IssuerFor("530100"), LeafProfile.ForNode("530100", now.AddMinutes(-5), now.AddDays(30), ["localhost"], [IPAddress.Loopback]));
+
+        var error = await Assert.ThrowsAsync<NodeConfigurationException>(() => TestNode.StartAsync(_pki, "530100", s =>
+        {
+            s["Node:Certificate"] = old.CertificatePath;
+            s["Node:Key"] = old.KeyPath;
+        }));
+
+        Assert.Contains(error.Errors, e => e.StartsWith("Node:Certificate:", StringComparison.Ordinal) && e.Contains("may not issue node certificates", StringComparison.Ordinal));
     }
 
     private static HttpRequestMessage OnBehalfOf(string department)
