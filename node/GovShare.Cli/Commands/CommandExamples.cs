@@ -15,6 +15,7 @@ internal static class CommandExamples
         ["govshare node run"] = "govshare node run --Node:DivisionCode=530100 --Node:DataPath=data",
         ["govshare node link"] = "govshare node link parent --data data --division 530000 --url https://yn.govshare.example:8443",
         ["govshare node links"] = "govshare node links --data data",
+        ["govshare node rebuild-state"] = "govshare node rebuild-state --data data --Node:DivisionCode=530100   (with the node stopped; the old database is kept in state-set-aside/)",
         ["govshare node rekey"] = "govshare node rekey 530000 --data data --key-sha256 9f2c…   (after the parent was issued a new certificate)",
         ["govshare node unlink"] = "govshare node unlink 530000 --data data",
         ["govshare demo"] = "govshare demo --folder .govshare-demo --port 8443",

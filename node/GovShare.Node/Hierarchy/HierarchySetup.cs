@@ -25,17 +25,28 @@ public static class HierarchySetup
         return services;
     }
 
-    /// <summary>Makes the configured parent link, if settings name one; a bad one stops the node.</summary>
-    public static void SeedParent(this NodeLinkRegistry links, UpstreamOptions upstream)
+    /// <summary>
+    /// Makes the configured parent link, if settings name one; a bad one stops the node. A link
+    /// already as configured is left alone, so a restart writes no change-log record; a changed
+    /// one is recorded as made by the node itself (<c>govshare:node/&lt;division&gt;</c>) from its settings.
+    /// </summary>
+    public static void SeedParent(this NodeLinkRegistry links, UpstreamOptions upstream, string selfDivision)
     {
         if (string.IsNullOrWhiteSpace(upstream.ParentUrl) && string.IsNullOrWhiteSpace(upstream.ParentDivisionCode))
         {
             return;
         }
 
+        if (links.Find(upstream.ParentDivisionCode ?? "") is { Role: LinkRole.Parent } existing
+            && existing.Url == upstream.ParentUrl
+            && string.Equals(existing.KeySha256, upstream.ParentKeySha256, StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
         // A parent from settings is pinned from settings too: at start the parent may be down, and
         // a key read from whatever answers at its address would pin an impostor as readily.
-        var errors = links.Link(upstream.ParentDivisionCode ?? "", LinkRole.Parent, upstream.ParentUrl ?? "", upstream.ParentKeySha256, out _);
+        var errors = links.Link(upstream.ParentDivisionCode ?? "", LinkRole.Parent, upstream.ParentUrl ?? "", upstream.ParentKeySha256, out _, by: $"{Identity.CallerIdentity.Scheme}:node/{selfDivision}");
         if (errors.Count > 0)
         {
             throw new Kernel.NodeConfigurationException(errors.Select(e => $"{UpstreamOptions.Section}: {e}").ToList());

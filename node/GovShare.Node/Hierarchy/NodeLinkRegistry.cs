@@ -53,7 +53,8 @@ public sealed class NodeLinkRegistry
     /// <summary>The change-log entity of a link: <c>link/&lt;division&gt;</c>.</summary>
     public const string EntityPrefix = "link/";
 
-    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    // Roles as words in the change log ("parent", "child"); numbers written before still read.
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) } };
     private readonly IStateStore _state;
     private readonly IStateJournal _journal;
     private readonly TimeProvider _time;
@@ -119,7 +120,7 @@ public sealed class NodeLinkRegistry
         {
             Apply(made, divisionCode);
             // Logged (fsync'd) inside the transaction, before it commits: acknowledged means logged.
-            Journal("linked", made, by, made.LinkedAt);
+            Journal("linked", divisionCode, made, by, made.LinkedAt);
         });
         link = made;
         return errors;
@@ -137,7 +138,7 @@ public sealed class NodeLinkRegistry
         _state.Write(() =>
         {
             Apply(rekeyed, divisionCode);
-            Journal("rekeyed", rekeyed, by, _time.GetUtcNow(), current.KeySha256);
+            Journal("rekeyed", divisionCode, rekeyed, by, _time.GetUtcNow(), current.KeySha256);
         });
         return rekeyed;
     }
@@ -153,14 +154,14 @@ public sealed class NodeLinkRegistry
         }
 
         Apply(null, divisionCode);
-        Journal("unlinked", null, by, _time.GetUtcNow());
+        Journal("unlinked", divisionCode, null, by, _time.GetUtcNow());
         return true;
     });
 
     // Each link change is one registry-change record naming who made it (an operator, Art. 29),
     // with the link after the change: enough to redo it on replay.
-    private void Journal(string action, NodeLink? after, string by, DateTimeOffset at, string? previousKeySha256 = null) =>
-        _state.MarkApplied(_journal.Append(new StateChange(DepartmentRegistry.ChangeKind, EntityPrefix + (after?.DivisionCode ?? ""), by, at,
+    private void Journal(string action, string divisionCode, NodeLink? after, string by, DateTimeOffset at, string? previousKeySha256 = null) =>
+        _state.MarkApplied(_journal.Append(new StateChange(DepartmentRegistry.ChangeKind, EntityPrefix + divisionCode, by, at,
             JsonSerializer.SerializeToElement(new LinkChange(action, after, previousKeySha256), Json))));
 
     public NodeLink? Find(string divisionCode) => _snapshot.GetValueOrDefault(divisionCode);

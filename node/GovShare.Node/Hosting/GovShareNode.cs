@@ -201,7 +201,7 @@ public sealed class GovShareNode : IAsyncDisposable
         _ = app.Services.GetRequiredService<LogWriter>();
         _ = app.Services.GetRequiredService<CrlStore>();
         OpenState(app.Services);
-        app.Services.GetRequiredService<NodeLinkRegistry>().SeedParent(app.Services.GetRequiredService<IOptions<UpstreamOptions>>().Value);
+        app.Services.GetRequiredService<NodeLinkRegistry>().SeedParent(app.Services.GetRequiredService<IOptions<UpstreamOptions>>().Value, options.DivisionCode);
     }
 
     /// <summary>
