@@ -1,11 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography.X509Certificates;
 using GovShare.Node.Catalog;
 using GovShare.Node.Logs;
-using GovShare.Node.Management;
 using GovShare.Node.Tests.Exchange;
 
 namespace GovShare.Node.Tests.Functional;
@@ -35,12 +33,7 @@ public sealed class NodeCrashTests : IDisposable
 
         await using (var node = await NodeProcess.StartAsync(settings, managementPort))
         {
-            using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{managementPort}/") };
-            management.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", OperatorToken.ReadFrom(settings["Node:DataPath"]!));
-            foreach (var department in new[] { provider, user })
-            {
-                Assert.True((await management.PostAsJsonAsync("v1/operator/departments", new DepartmentRegistration(department.Division, department.CreditCode, department.Name))).IsSuccessStatusCode);
-            }
+            await node.RegisterAsync(settings["Node:DataPath"]!, provider, user);
 
             var address = new Uri($"https://localhost:{exchangePort}/");
             using var providerClient = TestNode.ClientFor(_pki, address, provider.Certificate);

@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using GovShare.Node.Management;
 
 namespace GovShare.Node.Tests.Functional;
 
@@ -86,6 +89,18 @@ public sealed class NodeProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return node;
+    }
+
+    /// <summary>Registers departments as the node's operator does, through its management listener (bootstrap token).</summary>
+    public async Task RegisterAsync(string dataPath, params TestDepartment[] departments)
+    {
+        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{ManagementPort}/"), Timeout = TimeSpan.FromSeconds(30) };
+        management.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", OperatorToken.ReadFrom(dataPath));
+        foreach (var department in departments)
+        {
+            using var response = await management.PostAsJsonAsync("v1/operator/departments", new DepartmentRegistration(department.Division, department.CreditCode, department.Name));
+            Assert.True(response.IsSuccessStatusCode, $"registering {department.CreditCode}: {(int)response.StatusCode}");
+        }
     }
 
     /// <summary>Sends SIGTERM (as Kubernetes and <c>kill</c> do).</summary>

@@ -7,7 +7,6 @@ using System.Security.Cryptography.X509Certificates;
 using GovShare.Node.Catalog;
 using GovShare.Node.Exchange.Datasets;
 using GovShare.Node.Logs;
-using GovShare.Node.Management;
 using GovShare.Node.Tests.Exchange;
 using Xunit.Abstractions;
 
@@ -41,12 +40,7 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
         var node = await NodeProcess.StartAsync(settings, managementPort);
         await using (node)
         {
-            using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{managementPort}/"), Timeout = TimeSpan.FromSeconds(30) };
-            management.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", OperatorToken.ReadFrom(settings["Node:DataPath"]!));
-            foreach (var department in new[] { provider, user })
-            {
-                Assert.True((await management.PostAsJsonAsync("v1/operator/departments", new DepartmentRegistration(department.Division, department.CreditCode, department.Name))).IsSuccessStatusCode);
-            }
+            await node.RegisterAsync(settings["Node:DataPath"]!, provider, user);
 
             var address = new Uri($"https://localhost:{exchangePort}/");
             using var providerClient = TestNode.ClientFor(_pki, address, provider.Certificate);
