@@ -633,7 +633,7 @@ public static partial class ExchangeApi
             }
         }
 
-        await Problem.Result(status, type, title, detail, problemExtensions).ExecuteAsync(context);
+        await Problem.ExecuteAsync(context, status, type, title, detail, problemExtensions);
     }
 
     /// <summary>The client went away before the exchange ended (nginx's convention).</summary>

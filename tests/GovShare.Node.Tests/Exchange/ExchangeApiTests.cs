@@ -284,6 +284,18 @@ public sealed class ExchangeApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Pull_AcceptRulesOutJson_406ProblemStillNamesInstanceAndTraceId()
+    {
+        await _f.PushAsync(Unconditional, 3);
+        using var client = _f.Node.Client(_f.User.Certificate);
+
+        var problem = await ProblemAssert.IsProblemAsync(await client.SendAsync(Pull(Unconditional, "stats", accept: "text/xml")), HttpStatusCode.NotAcceptable, ProblemTypes.UnsupportedMediaType);
+
+        Assert.StartsWith("/v1/resources/", problem.GetProperty("instance").GetString(), StringComparison.Ordinal);
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
+    }
+
+    [Fact]
     public async Task Push_Append_NewVersionHoldsBoth()
     {
         await _f.PushAsync(Unconditional, 10);
