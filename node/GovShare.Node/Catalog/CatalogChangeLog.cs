@@ -14,27 +14,19 @@ namespace GovShare.Node.Catalog;
 /// stored (<c>entry</c>) and its sequence becomes the state's watermark in the catalog's
 /// transaction, so <see cref="CatalogReplayer"/> can redo a change the database lost.
 /// </remarks>
-public sealed class CatalogChangeLog(ICatalogChangeSink inner, LogWriter log, NodeDataFolder data, TimeProvider time) : ICatalogChangeSink
+public sealed class CatalogChangeLog(ICatalogChangeSink inner, ChangeLogJournal journal, NodeDataFolder data) : ICatalogChangeSink
 {
     /// <summary>Wraps the registered catalog change sink; call after the catalog and the logs are added.</summary>
     public static void AddTo(IServiceCollection services) =>
-        services.Decorate<ICatalogChangeSink>((sp, inner) => new CatalogChangeLog(inner, sp.GetRequiredService<LogWriter>(), sp.GetRequiredService<NodeDataFolder>(), sp.GetRequiredService<TimeProvider>()));
+        services.Decorate<ICatalogChangeSink>((sp, inner) => new CatalogChangeLog(inner, sp.GetRequiredService<ChangeLogJournal>(), sp.GetRequiredService<NodeDataFolder>()));
 
     public CatalogChange Append(CatalogChange change)
     {
         var stored = inner.Append(change);
         // The catalog's write waits for the durable record: a change is not acknowledged unlogged.
-        var sequence = log.AppendAsync(LogKind.Change, new LogRecord
-        {
-            ExchangeId = ExchangeId.New(time).Value,
-            Time = stored.At,
-            Caller = stored.By,
-            Kind = ExchangeKind.CatalogChange,
-            ResourceCode = stored.ResourceCode,
-            Entity = $"catalog/{stored.ResourceCode}",
-            Status = 200,
-            Diff = JsonSerializer.SerializeToElement(new { kind = stored.Kind, version = stored.Version, catalogSequence = stored.Sequence, fields = stored.Fields, items = stored.Items, entry = stored.Entry }, CatalogJson.Options),
-        }).GetAwaiter().GetResult();
+        var sequence = journal.Append(ExchangeKind.CatalogChange, $"catalog/{stored.ResourceCode}", stored.By, stored.At,
+            JsonSerializer.SerializeToElement(new { kind = stored.Kind, version = stored.Version, catalogSequence = stored.Sequence, fields = stored.Fields, items = stored.Items, entry = stored.Entry }, CatalogJson.Options),
+            stored.ResourceCode);
         data.State.MarkApplied(sequence);
         return stored;
     }

@@ -12,16 +12,25 @@ public sealed class ChangeLogJournal(LogWriter log, TimeProvider time) : IStateJ
     public long Append(StateChange change)
     {
         ArgumentNullException.ThrowIfNull(change);
+        return Append(JsonSerializer.Deserialize<ExchangeKind>(JsonSerializer.Serialize(change.Kind)), change.Entity, change.By, change.At, change.Diff);
+    }
+
+    /// <summary>
+    /// Appends one change-log record and returns its sequence once it is fsync'd. The one place a
+    /// state change becomes a record: the registry and links (through <see cref="IStateJournal"/>),
+    /// the catalog and the requests (their change-log decorators) all write through it.
+    /// </summary>
+    public long Append(ExchangeKind kind, string entity, string by, DateTimeOffset at, JsonElement diff, string? resourceCode = null) =>
         // The caller is inside its state transaction and must not acknowledge before the record is on disk.
-        return log.AppendAsync(LogKind.Change, new LogRecord
+        log.AppendAsync(LogKind.Change, new LogRecord
         {
             ExchangeId = ExchangeId.New(time).Value,
-            Time = change.At,
-            Caller = change.By,
-            Kind = JsonSerializer.Deserialize<ExchangeKind>(JsonSerializer.Serialize(change.Kind)),
-            Entity = change.Entity,
+            Time = at,
+            Caller = by,
+            Kind = kind,
+            ResourceCode = resourceCode,
+            Entity = entity,
             Status = 200,
-            Diff = change.Diff,
+            Diff = diff,
         }).GetAwaiter().GetResult();
-    }
 }

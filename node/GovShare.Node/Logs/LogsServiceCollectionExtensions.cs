@@ -38,7 +38,8 @@ public static class LogsServiceCollectionExtensions
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 sp.GetRequiredService<ILogger<LogWriter>>());
         });
-        services.AddSingleton<IStateJournal, ChangeLogJournal>();
+        services.AddSingleton<ChangeLogJournal>();
+        services.AddSingleton<IStateJournal>(sp => sp.GetRequiredService<ChangeLogJournal>());
         services.AddSingleton<ChangeLogReplay>();
         if (configuration.GetSection(KafkaOptions.Section).Get<KafkaOptions>() is { Enabled: true })
         {

@@ -15,31 +15,24 @@ namespace GovShare.Node.Requests;
 /// the subject as stored (<c>after</c>) and its sequence becomes the state's watermark in the same
 /// transaction, so <see cref="RequestReplayer"/> can redo a transition the database lost.
 /// </remarks>
-public sealed class RequestChangeLog(IRequestChangeSink inner, LogWriter log, NodeDataFolder data, TimeProvider time) : IRequestChangeSink
+public sealed class RequestChangeLog(IRequestChangeSink inner, ChangeLogJournal journal, NodeDataFolder data) : IRequestChangeSink
 {
     /// <summary>Wraps the registered request change sink; call after the requests and the logs are added.</summary>
     public static void AddTo(IServiceCollection services) =>
-        services.Decorate<IRequestChangeSink>((sp, inner) => new RequestChangeLog(inner, sp.GetRequiredService<LogWriter>(), sp.GetRequiredService<NodeDataFolder>(), sp.GetRequiredService<TimeProvider>()));
+        services.Decorate<IRequestChangeSink>((sp, inner) => new RequestChangeLog(inner, sp.GetRequiredService<ChangeLogJournal>(), sp.GetRequiredService<NodeDataFolder>()));
 
     public RequestChange Append(RequestChange change)
     {
         var stored = inner.Append(change);
-        var sequence = log.AppendAsync(LogKind.Change, new LogRecord
+        var kind = stored.Subject switch
         {
-            ExchangeId = ExchangeId.New(time).Value,
-            Time = stored.At,
-            Caller = stored.By,
-            Kind = stored.Subject switch
-            {
-                RequestSubject.Grant => ExchangeKind.GrantChange,
-                RequestSubject.Dispute => ExchangeKind.DisputeChange,
-                _ => ExchangeKind.RequestDecision,
-            },
-            ResourceCode = stored.ResourceCode,
-            Entity = $"{stored.Subject.ToString().ToLowerInvariant()}/{stored.SubjectId}",
-            Status = 200,
-            Diff = JsonSerializer.SerializeToElement(new { from = stored.From, to = stored.To, detail = stored.Detail, requestSequence = stored.Sequence, after = stored.After }, CatalogJson.Options),
-        }).GetAwaiter().GetResult();
+            RequestSubject.Grant => ExchangeKind.GrantChange,
+            RequestSubject.Dispute => ExchangeKind.DisputeChange,
+            _ => ExchangeKind.RequestDecision,
+        };
+        var sequence = journal.Append(kind, $"{stored.Subject.ToString().ToLowerInvariant()}/{stored.SubjectId}", stored.By, stored.At,
+            JsonSerializer.SerializeToElement(new { from = stored.From, to = stored.To, detail = stored.Detail, requestSequence = stored.Sequence, after = stored.After }, CatalogJson.Options),
+            stored.ResourceCode);
         data.State.MarkApplied(sequence);
         return stored;
     }
