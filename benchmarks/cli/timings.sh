@@ -26,7 +26,7 @@ dept provider 11530100MB00000118; dept user 11530100MB0000022C
 cd "$work/provider"
 cat > entry.json <<'J'
 {"resourceCode":"101001/000077","name":"企业登记（计时）","abstract":"timings","format":"database",
- "items":[{"id":"code","name":"统一社会信用代码","dataType":"utf8","length":18,"nullable":false,"shareable":true,"sensitivity":"public"},
+ "items":[{"id":"code","name":"统一社会信用代码","dataType":"utf8","length":18,"nullable":false,"key":true,"shareable":true,"sensitivity":"public"},
   {"id":"name","name":"企业名称","dataType":"utf8","nullable":true,"shareable":true,"sensitivity":"public"},
   {"id":"capital","name":"注册资本","dataType":"decimal128(18,2)","nullable":true,"shareable":true,"sensitivity":"public"},
   {"id":"employees","name":"从业人数","dataType":"int32","nullable":true,"shareable":true,"sensitivity":"public"},
