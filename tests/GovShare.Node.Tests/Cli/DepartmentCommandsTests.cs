@@ -122,6 +122,28 @@ public sealed class DepartmentCommandsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DateTimeFormat_ThatReadsNothing_ExitsUsageNamingTheOption_PushAndPull()
+    {
+        var push = await Provider("push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--datetime-format", "'text'");
+        var pull = await Provider("pull", "--resource", Resource, "--purpose", "stats", "--csv", "out.csv", "--date-format", "'nothing'");
+
+        Assert.True(push.ExitCode == ExitCodes.Usage, push.ToString());
+        Assert.Contains("--datetime-format: ''text'' is not a date/time format", push.Stderr, StringComparison.Ordinal);
+        Assert.True(pull.ExitCode == ExitCodes.Usage, pull.ToString());
+        Assert.Contains("--date-format", pull.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_provider, "out.csv")));
+        Assert.Equal(0, Versions);
+
+        // A format that fits: the export's day-first times go in at Beijing time, and come out in another format.
+        await File.WriteAllTextAsync(Path.Combine(_provider, "dayfirst.csv"), "统一社会信用代码,注册资本,更新时间\n91530100MA6K000001,1000.50,01.03.2026 08:30\n");
+        var dayFirst = await Provider("push", "--csv", "dayfirst.csv", "--mapping", "mapping.json", "--resource", Resource, "--datetime-format", "dd.MM.yyyy HH:mm");
+        Assert.True(dayFirst.ExitCode == ExitCodes.Ok, dayFirst.ToString());
+        var back = await Provider("pull", "--resource", Resource, "--purpose", "stats", "--csv", "-", "--time-zone", "+08:00", "--datetime-format", "yyyy/MM/dd HH:mm:ss zzz");
+        Assert.True(back.ExitCode == ExitCodes.Ok, back.ToString());
+        Assert.Contains("91530100MA6K000001,1000.50,2026/03/01 08:30:00 +08:00", back.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Push_NodeDown_ExitsUnreachable()
     {
         var run = await Provider("push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--node", $"https://127.0.0.1:{Loopback.FreePort()}/");
