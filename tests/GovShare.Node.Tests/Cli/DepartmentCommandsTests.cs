@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using GovShare.Cli.Commands;
@@ -287,6 +288,41 @@ public sealed class DepartmentCommandsTests : IAsyncLifetime
         Assert.True(inbox.ExitCode == ExitCodes.Ok, inbox.ToString());
         Assert.Contains("Requests to decide (1)", inbox.Stdout, StringComparison.Ordinal);
         Assert.Contains("P-2024-001", inbox.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CatalogTree_AndDispute_RaiseListAnswer_AsTheReadmeShowsThem()
+    {
+        var user = GovShareProcess.DepartmentFolder(_folder, "user", _f.Node.ExchangeAddress, _f.User, _f.Pki.Folder.TrustAnchorsFile);
+        var push = await Provider("push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource);
+        Assert.True(push.ExitCode == ExitCodes.Ok, push.ToString());
+
+        // The tree's catalog (one node here): a table naming the owning node, and JSON for scripts.
+        var tree = await GovShareProcess.RunAsync(user, ["catalog", "tree", "企业"]);
+        var treeJson = await GovShareProcess.RunAsync(user, ["catalog", "tree", "企业", "--json"]);
+        Assert.True(tree.ExitCode == ExitCodes.Ok, tree.ToString());
+        Assert.Contains("Node", tree.Stdout, StringComparison.Ordinal);
+        Assert.Contains(Resource, tree.Stdout, StringComparison.Ordinal);
+        Assert.True(treeJson.ExitCode == ExitCodes.Ok, treeJson.ToString());
+        Assert.Contains(JsonDocument.Parse(treeJson.Stdout).RootElement.GetProperty("entries").EnumerateArray(), e => e.GetProperty("entry").GetProperty("resourceCode").GetString() == Resource);
+
+        // The user flags a row as doubtful; both sides list it; the provider answers.
+        var raise = await GovShareProcess.RunAsync(user, ["dispute", "raise", Resource, "--data-version", "1", "--kind", "doubtful", "--description", "注册资本与工商登记不符", "--row-key", "91530100MA6K000001", "--item", "注册资本"]);
+        Assert.True(raise.ExitCode == ExitCodes.Ok, raise.ToString());
+        var mine = await GovShareProcess.RunAsync(user, ["dispute", "list"]);
+        Assert.True(mine.ExitCode == ExitCodes.Ok, mine.ToString());
+        Assert.Contains("注册资本与工商登记不符", mine.Stdout, StringComparison.Ordinal);
+        var toAnswer = await Provider("dispute", "list", "--role", "provider", "--json");
+        Assert.True(toAnswer.ExitCode == ExitCodes.Ok, toAnswer.ToString());
+        var id = Assert.Single(JsonDocument.Parse(toAnswer.Stdout).RootElement.EnumerateArray()).GetProperty("id").GetString()!;
+        var answer = await Provider("dispute", "answer", id, "--rejected", "--reason", "与登记机关核对一致");
+        Assert.True(answer.ExitCode == ExitCodes.Ok, answer.ToString());
+        var after = await GovShareProcess.RunAsync(user, ["dispute", "list"]);
+        Assert.Contains("rejected", after.Stdout, StringComparison.OrdinalIgnoreCase);
+
+        // Answering it again is refused by the node: exit 1 with its problem.
+        var again = await Provider("dispute", "answer", id, "--rejected", "--reason", "again");
+        Assert.True(again.ExitCode == ExitCodes.Failed, again.ToString());
     }
 
     [Fact]
