@@ -1,6 +1,6 @@
-using System.Text.Json;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using System.Text.Json;
 using GovShare.Cli.Commands;
 using GovShare.Node.Catalog;
 using GovShare.Node.Exchange.Datasets;
