@@ -7,7 +7,7 @@ using GovShare.Contract;
 namespace GovShare.Adapters;
 
 /// <summary>An information item as the node's catalog entry describes it (element 8).</summary>
-public sealed record CatalogItem(string Id, string Name, string DataType, int? Length, bool Nullable);
+public sealed record CatalogItem(string Id, string Name, string DataType, int? Length, bool Nullable, bool Key = false);
 
 /// <summary>
 /// Checks a department's data against the resource's catalog entry, fetched from the node before
@@ -29,6 +29,20 @@ public sealed class CatalogCheck
 
     public IReadOnlyList<CatalogItem> Items => _items;
 
+    /// <summary>
+    /// Whether <paramref name="keyItems"/> (names or ids, as a sync's <c>--key</c>) are exactly the
+    /// entry's key items, so the node's merge matches rows by the same key as the sync.
+    /// </summary>
+    public bool HasKeyItems(IReadOnlyList<string> keyItems)
+    {
+        ArgumentNullException.ThrowIfNull(keyItems);
+        var catalogKeys = _items.Where(i => i.Key).Select(i => i.Id).ToHashSet(StringComparer.Ordinal);
+        var named = keyItems.Select(k => _items.FirstOrDefault(i => Same(i.Id, k)) ?? _items.FirstOrDefault(i => Same(i.Name, k))).ToList();
+        return catalogKeys.Count > 0 && named.All(i => i is not null) && named.Select(i => i!.Id).ToHashSet(StringComparer.Ordinal).SetEquals(catalogKeys);
+
+        static bool Same(string a, string b) => string.Equals(a.Trim(), b.Trim(), StringComparison.OrdinalIgnoreCase);
+    }
+
     /// <summary>Reads the items of a catalog entry answer (<c>GET v1/catalog/{code}</c>).</summary>
     public static CatalogCheck FromEntry(string resourceCode, JsonElement entry)
     {
@@ -42,7 +56,8 @@ public sealed class CatalogCheck
                     item.TryGetProperty("name", out var name) ? name.GetString() ?? "" : "",
                     item.TryGetProperty("dataType", out var type) ? type.GetString() ?? "utf8" : "utf8",
                     item.TryGetProperty("length", out var length) && length.ValueKind == JsonValueKind.Number ? length.GetInt32() : null,
-                    !item.TryGetProperty("nullable", out var nullable) || nullable.ValueKind != JsonValueKind.False));
+                    !item.TryGetProperty("nullable", out var nullable) || nullable.ValueKind != JsonValueKind.False,
+                    item.TryGetProperty("key", out var key) && key.ValueKind == JsonValueKind.True));
             }
         }
 

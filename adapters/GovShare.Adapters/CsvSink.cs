@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Apache.Arrow;
 using Apache.Arrow.Types;
@@ -20,7 +21,9 @@ namespace GovShare.Adapters;
 /// <param name="spreadsheetSafe">Guard text that a spreadsheet would run as a formula.</param>
 /// <param name="delimiter">The field delimiter.</param>
 /// <param name="timeOffset">The offset timestamps are written at (with it, e.g. <c>+08:00</c>); UTC (<c>Z</c>) when null.</param>
-public sealed class CsvSink(string path, Encoding? encoding = null, bool spreadsheetSafe = true, char delimiter = ',', TimeSpan? timeOffset = null) : IRecordSink
+/// <param name="timestampFormat">A .NET custom format for timestamps (at <paramref name="timeOffset"/>), e.g. <c>yyyy-MM-dd HH:mm:ss</c>; null: ISO 8601 with microseconds and the offset (or <c>Z</c>).</param>
+/// <param name="dateFormat">A .NET custom format for dates, e.g. <c>yyyy/MM/dd</c>; null: <c>yyyy-MM-dd</c>.</param>
+public sealed class CsvSink(string path, Encoding? encoding = null, bool spreadsheetSafe = true, char delimiter = ',', TimeSpan? timeOffset = null, string? timestampFormat = null, string? dateFormat = null) : IRecordSink
 {
     public async Task<long> WriteAsync(IAsyncEnumerable<RecordBatch> batches, CancellationToken cancellation = default)
     {
@@ -68,7 +71,7 @@ public sealed class CsvSink(string path, Encoding? encoding = null, bool spreads
                         line.Append(delimiter);
                     }
 
-                    line.Append(Field(ArrowValues.GetText(batch.Column(c), r, timeOffset), text[c]));
+                    line.Append(Field(Text(batch.Column(c), r), text[c]));
                 }
 
                 line.Append("\r\n");
@@ -80,6 +83,14 @@ public sealed class CsvSink(string path, Encoding? encoding = null, bool spreads
 
         return rows;
     }
+
+    private string? Text(IArrowArray column, int row) => column switch
+    {
+        TimestampArray when timestampFormat is not null && ArrowValues.Get(column, row) is DateTimeOffset t =>
+            t.ToOffset(timeOffset ?? TimeSpan.Zero).ToString(timestampFormat, CultureInfo.InvariantCulture),
+        Date32Array when dateFormat is not null && ArrowValues.Get(column, row) is DateOnly d => d.ToString(dateFormat, CultureInfo.InvariantCulture),
+        _ => ArrowValues.GetText(column, row, timeOffset),
+    };
 
     private string Field(string? value, bool text)
     {

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using Apache.Arrow;
+using Apache.Arrow.Types;
 using GovShare.Contract;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -22,6 +23,13 @@ public enum SyncStrategy
 /// <summary>One resource's sync: the strategy, its item(s) and where its local state lives.</summary>
 public sealed record SyncSettings(string ResourceCode, SyncStrategy Strategy, string StateFolder, string? UpdatedAtItem = null, IReadOnlyList<string>? KeyItems = null)
 {
+    /// <summary>
+    /// Key-hash only: the node's catalog entry names the same key items, so changes go as a merge
+    /// push (<see cref="PushMode.Merge"/>): new and changed rows as upserts, keys gone from the
+    /// source as deletes. Without it, a changed or deleted key re-sends the whole dataset.
+    /// </summary>
+    public bool Merge { get; init; }
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
@@ -64,9 +72,12 @@ public delegate Task<PushReceipt> PushStaged(StagedDataset dataset, PushMode mod
 /// </summary>
 /// <remarks>
 /// The first sync (no state, or a different strategy or items than last time) pushes everything
-/// with <see cref="PushMode.Replace"/>. Later syncs push only new rows with <see cref="PushMode.Append"/>.
-/// The node's append has no update or delete by key, so when the key-hash strategy sees an existing
-/// key changed or gone it pushes the whole current dataset with Replace instead. The watermark
+/// with <see cref="PushMode.Replace"/>. With <see cref="SyncSettings.Merge"/> (the key-hash strategy
+/// on a resource whose catalog names the same key items), later syncs push only the new and changed
+/// rows and a delete per key gone, as one <see cref="PushMode.Merge"/>: one changed row sends one row.
+/// Otherwise later syncs push only new rows with <see cref="PushMode.Append"/>, and because an
+/// append cannot update or delete by key, an existing key changed or gone makes the key-hash
+/// strategy push the whole current dataset with Replace instead. The watermark
 /// strategy sees neither: it is for insert-only sources (event and register tables); use key-hash
 /// for tables whose rows change. State is committed only after
 /// the node accepted the push, so a failed push is retried whole next time.
@@ -120,9 +131,9 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
         var staged = await StagedDataset.StageAsync(pass.Filter(openSource().ReadAsync(cancellation), cancellation), tempFolder, cancellation: cancellation).ConfigureAwait(false);
         try
         {
-            var mode = pass.SelectAll ? PushMode.Replace : PushMode.Append;
+            var mode = pass.SelectAll ? PushMode.Replace : pass.Merging ? PushMode.Merge : PushMode.Append;
             var deleted = settings.Strategy == SyncStrategy.KeyHash && !pass.SelectAll ? state.CountDeleted() : 0;
-            if (deleted > 0 || pass.ChangedExisting > 0)
+            if (mode == PushMode.Append && (deleted > 0 || pass.ChangedExisting > 0))
             {
                 // The node's push appends and has no delete or update by key: when rows were
                 // deleted or existing rows changed, the current rows replace the dataset instead,
@@ -134,7 +145,7 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
                 mode = PushMode.Replace;
             }
 
-            if (staged.Rows == 0 && mode == PushMode.Append)
+            if (staged.Rows == 0 && mode is PushMode.Append or PushMode.Merge)
             {
                 LogUpToDate(_logger, settings.ResourceCode, pass.Scanned);
                 return new SyncResult(SyncOutcome.UpToDate, null, pass.Scanned, 0, 0, null, diverged);
@@ -217,6 +228,9 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
         public bool SelectAll { get; private set; } = selectAll;
         public long Scanned { get; private set; }
 
+        /// <summary>This pass stages a merge: upserts and deletes, each row with the delete column.</summary>
+        public bool Merging => settings.Merge && settings.Strategy == SyncStrategy.KeyHash && !SelectAll;
+
         /// <summary>Rows whose key was synced before with other values (key-hash strategy).</summary>
         public long ChangedExisting { get; private set; }
         public string? NewWatermark { get; private set; }
@@ -229,6 +243,8 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
             {
                 state.BeginPass();
             }
+
+            Schema? items = null;
 
             try
             {
@@ -244,9 +260,11 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
 
                     var selected = settings.Strategy == SyncStrategy.Watermark ? ByWatermark(batch) : ByKeyHash(batch, duplicates);
                     Scanned += batch.Length;
+                    items ??= batch.Schema;
                     if (!duplicates.Any)
                     {
-                        yield return selected.Count == batch.Length ? batch : ArrowValues.Take(batch, selected);
+                        var rows = selected.Count == batch.Length ? batch : ArrowValues.Take(batch, selected);
+                        yield return Merging ? WithDeleteColumn(rows, false) : rows;
                     }
                 }
 
@@ -258,6 +276,69 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
                 {
                     state.EndPass();
                 }
+            }
+
+            if (Merging && items is not null)
+            {
+                foreach (var deletes in DeleteBatches(items))
+                {
+                    yield return deletes;
+                }
+            }
+        }
+
+        private static RecordBatch WithDeleteColumn(RecordBatch batch, bool delete)
+        {
+            var flags = new BooleanArray.Builder();
+            for (var r = 0; r < batch.Length; r++)
+            {
+                flags.Append(delete);
+            }
+
+            var schema = new Schema([.. batch.Schema.FieldsList, new Field(MergeWire.DeleteColumn, BooleanType.Default, false)], batch.Schema.Metadata);
+            return new RecordBatch(schema, [.. Enumerable.Range(0, batch.ColumnCount).Select(batch.Column), flags.Build()], batch.Length);
+        }
+
+        /// <summary>
+        /// A delete row for each key the last sync pushed that this pass did not see: its key items
+        /// parsed back from the key text (the values as <see cref="ArrowValues.GetText(IArrowArray, int)"/>
+        /// wrote them), every other item null.
+        /// </summary>
+        private IEnumerable<RecordBatch> DeleteBatches(Schema items)
+        {
+            const int BatchRows = 10_000;
+            var keyIndexes = settings.KeyItems!.Select(k => items.GetFieldIndex(k)).ToArray();
+            var appenders = items.FieldsList.Select(f => ColumnAppender.For(ItemDataType.FromArrow(f.DataType) ?? ItemDataType.Utf8, TimeSpan.Zero)).ToArray();
+            foreach (var key in state.DeletedKeys())
+            {
+                var parts = key.Split('\u001F');
+                for (var c = 0; c < appenders.Length; c++)
+                {
+                    var k = System.Array.IndexOf(keyIndexes, c);
+                    var text = k < 0 || parts[k] == "\0" ? null : parts[k];
+                    if (appenders[c].AppendText(text) is { } error)
+                    {
+                        throw new MappingException(settings.ResourceCode, [$"The deleted key '{key.Replace('\u001F', ' ').TrimEnd()}' cannot be sent back as item '{items.GetFieldByIndex(c).Name}': {error}"]);
+                    }
+                }
+
+                if (appenders[0].Length == BatchRows)
+                {
+                    yield return Flush();
+                }
+            }
+
+            if (appenders[0].Length > 0)
+            {
+                yield return Flush();
+            }
+
+            RecordBatch Flush()
+            {
+                var length = appenders[0].Length;
+                var columns = appenders.Select(a => a.Build()).ToArray();
+                appenders = items.FieldsList.Select(f => ColumnAppender.For(ItemDataType.FromArrow(f.DataType) ?? ItemDataType.Utf8, TimeSpan.Zero)).ToArray();
+                return WithDeleteColumn(new RecordBatch(items, columns, length), true);
             }
         }
 

@@ -28,7 +28,12 @@ public sealed class NodeClient(HttpClient http)
     /// <exception cref="NodeRefusedException">The node answered with an error (problem+json).</exception>
     public async Task<PushReceipt> PushAsync(string resourceCode, PushMode mode, Stream arrowStream, IProgress<long>? bytesSent = null, CancellationToken cancellation = default)
     {
-        var query = "mode=" + (mode == PushMode.Replace ? "replace" : "append");
+        var query = "mode=" + mode switch
+        {
+            PushMode.Append => "append",
+            PushMode.Merge => MergeWire.Mode,
+            _ => "replace",
+        };
         using var content = new StreamContent(new CountingStream(arrowStream, bytesSent), 1 << 16);
         content.Headers.ContentType = new MediaTypeHeaderValue(ArrowStreamMediaType);
         if (arrowStream.CanSeek)

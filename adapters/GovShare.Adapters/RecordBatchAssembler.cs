@@ -19,7 +19,7 @@ internal sealed class RecordBatchAssembler
         _mapping = mapping;
         _schema = mapping.ToSchema();
         _batchSize = options.BatchSize;
-        _appenders = mapping.Columns.Select(c => ColumnAppender.For(c.Type, options.AssumedOffset)).ToArray();
+        _appenders = mapping.Columns.Select(c => ColumnAppender.For(c.Type, options.AssumedOffset, options.TimestampFormat, options.DateFormat)).ToArray();
     }
 
     public ConversionErrors Errors { get; } = new();
@@ -69,6 +69,17 @@ public sealed record ReadOptions
 
     /// <summary>Offset of local times written without one; Beijing time unless said otherwise.</summary>
     public TimeSpan AssumedOffset { get; init; } = TimeSpan.FromHours(8);
+
+    /// <summary>
+    /// The one .NET custom format text timestamps are written in (e.g. <c>yyyy/MM/dd HH:mm</c>);
+    /// with an offset specifier (<c>zzz</c>, <c>K</c>) the written offset counts, without one the
+    /// time is taken at <see cref="AssumedOffset"/>. Null (the default): ISO 8601 with an offset or
+    /// <c>Z</c>, or <c>yyyy-MM-dd[ T]HH:mm[:ss[.ffffff]]</c> and <c>yyyy/M/d H:mm[:ss]</c> local times.
+    /// </summary>
+    public string? TimestampFormat { get; init; }
+
+    /// <summary>The one .NET custom format text dates are written in (e.g. <c>dd.MM.yyyy</c>); null (the default): <c>yyyy-MM-dd</c>, <c>yyyy/MM/dd</c>, <c>yyyyMMdd</c>, <c>yyyy-M-d</c>, <c>yyyy/M/d</c>.</summary>
+    public string? DateFormat { get; init; }
 
     /// <summary>Where a file source reports how many of its bytes it has read (for a progress display).</summary>
     public IProgress<long>? BytesRead { get; init; }

@@ -1,7 +1,11 @@
+using System.Data;
 using System.Data.Common;
 using System.Runtime.CompilerServices;
 using Apache.Arrow;
 using GovShare.Contract;
+using Npgsql;
+using Npgsql.Schema;
+using NpgsqlTypes;
 
 namespace GovShare.Adapters;
 
@@ -20,6 +24,16 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
         if (connection.State != System.Data.ConnectionState.Open)
         {
             await connection.OpenAsync(cancellation).ConfigureAwait(false);
+        }
+
+        if (connection is NpgsqlConnection npgsql)
+        {
+            await foreach (var batch in ReadByCopyAsync(npgsql, cancellation).ConfigureAwait(false))
+            {
+                yield return batch;
+            }
+
+            yield break;
         }
 
         await using var command = connection.CreateCommand();
@@ -52,6 +66,106 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
         {
             yield return last!;
         }
+    }
+
+    /// <summary>
+    /// PostgreSQL: the query's rows through binary COPY (Npgsql's exporter), as <c>psql \copy</c>
+    /// reads them — one stream in PostgreSQL's binary format instead of a result set row by row.
+    /// The columns' types come from the query's schema (run with <c>SchemaOnly</c>), each value read
+    /// as the CLR type the data reader would give, so both paths convert alike.
+    /// </summary>
+    private async IAsyncEnumerable<RecordBatch> ReadByCopyAsync(NpgsqlConnection npgsql, [EnumeratorCancellation] CancellationToken cancellation)
+    {
+        ItemMapping map;
+        int[] ordinals;
+        List<Func<NpgsqlBinaryExporter, object>> readers;
+        await using (var command = npgsql.CreateCommand())
+        {
+            command.CommandText = query;
+            await using var schemaReader = await command.ExecuteReaderAsync(CommandBehavior.SchemaOnly, cancellation).ConfigureAwait(false);
+            var header = Enumerable.Range(0, schemaReader.FieldCount).Select(schemaReader.GetName).ToList();
+            map = mapping ?? Infer(schemaReader);
+            ordinals = CsvSource.Ordinals(header, map, "query");
+            readers = [.. schemaReader.GetColumnSchema().Select(c => CopyReader(c.DataType!, ((NpgsqlDbColumn)c).NpgsqlDbType))];
+        }
+
+        var wanted = new int[readers.Count];
+        System.Array.Fill(wanted, -1);
+        for (var c = 0; c < ordinals.Length; c++)
+        {
+            wanted[ordinals[c]] = c;
+        }
+
+        var assembler = new RecordBatchAssembler(map, options ?? ReadOptions.Default);
+        long row = 0;
+        var yielded = false;
+        var exporter = await npgsql.BeginBinaryExportAsync($"COPY ({query.TrimEnd().TrimEnd(';')}) TO STDOUT (FORMAT BINARY)", cancellation).ConfigureAwait(false);
+        await using (exporter.ConfigureAwait(false))
+        {
+            // The synchronous reads serve from Npgsql's buffer; it refills from the socket as needed.
+            while (exporter.StartRow() != -1)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                row++;
+                for (var i = 0; i < readers.Count; i++)
+                {
+                    if (wanted[i] < 0)
+                    {
+                        exporter.Skip();
+                    }
+                    else if (exporter.IsNull)
+                    {
+                        exporter.Skip();
+                        assembler.AppendValue(row, wanted[i], null);
+                    }
+                    else
+                    {
+                        assembler.AppendValue(row, wanted[i], readers[i](exporter));
+                    }
+                }
+
+                if (assembler.IsFull && assembler.Flush() is { } batch)
+                {
+                    yielded = true;
+                    yield return batch;
+                }
+            }
+        }
+
+        var last = assembler.Flush();
+        assembler.Errors.ThrowIfAny();
+        if (last is { Length: > 0 } || !yielded)
+        {
+            yield return last!;
+        }
+    }
+
+    /// <summary>Reads one column's value from the exporter as the CLR type its data reader gives.</summary>
+    private static Func<NpgsqlBinaryExporter, object> CopyReader(Type type, NpgsqlDbType? dbType)
+    {
+        if (dbType is not { } t)
+        {
+            // No binary mapping known (a domain or extension type): read it as text.
+            return e => e.Read<string>(NpgsqlDbType.Text);
+        }
+
+        return type switch
+        {
+            _ when type == typeof(string) => e => e.Read<string>(t),
+            _ when type == typeof(int) => e => e.Read<int>(t),
+            _ when type == typeof(short) => e => e.Read<short>(t),
+            _ when type == typeof(long) => e => e.Read<long>(t),
+            _ when type == typeof(double) => e => e.Read<double>(t),
+            _ when type == typeof(float) => e => e.Read<float>(t),
+            _ when type == typeof(bool) => e => e.Read<bool>(t),
+            _ when type == typeof(decimal) => e => e.Read<decimal>(t),
+            _ when type == typeof(DateTime) => e => e.Read<DateTime>(t),
+            _ when type == typeof(DateOnly) => e => e.Read<DateOnly>(t),
+            _ when type == typeof(DateTimeOffset) => e => e.Read<DateTimeOffset>(t),
+            _ when type == typeof(Guid) => e => e.Read<Guid>(t),
+            _ when type == typeof(byte[]) => e => e.Read<byte[]>(t),
+            _ => e => e.Read<object>(t),
+        };
     }
 
     /// <summary>Item types from the provider's column types, when no mapping is given.</summary>

@@ -89,6 +89,17 @@ internal sealed class SyncState : IDisposable
 
     public long CountKept() => Scalar("SELECT COUNT(*) FROM rows");
 
+    /// <summary>The keys <see cref="CountDeleted"/> counts, in key order; after <see cref="EndPass"/>.</summary>
+    public IEnumerable<string> DeletedKeys()
+    {
+        using var command = Command("SELECT key FROM rows WHERE key NOT IN (SELECT key FROM pending) ORDER BY key");
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            yield return reader.GetString(0);
+        }
+    }
+
     /// <summary>After the node accepted the push: the pass becomes the kept state, atomically.</summary>
     public void Commit(IReadOnlyDictionary<string, string> meta, bool rowsFromPending)
     {

@@ -26,7 +26,7 @@ dept provider 11530100MB00000118; dept user 11530100MB0000022C
 cd "$work/provider"
 cat > entry.json <<'J'
 {"resourceCode":"101001/000077","name":"企业登记（计时）","abstract":"timings","format":"database",
- "items":[{"id":"code","name":"统一社会信用代码","dataType":"utf8","length":18,"nullable":false,"shareable":true,"sensitivity":"public"},
+ "items":[{"id":"code","name":"统一社会信用代码","dataType":"utf8","length":18,"nullable":false,"key":true,"shareable":true,"sensitivity":"public"},
   {"id":"name","name":"企业名称","dataType":"utf8","nullable":true,"shareable":true,"sensitivity":"public"},
   {"id":"capital","name":"注册资本","dataType":"decimal128(18,2)","nullable":true,"shareable":true,"sensitivity":"public"},
   {"id":"employees","name":"从业人数","dataType":"int32","nullable":true,"shareable":true,"sensitivity":"public"},
@@ -63,6 +63,7 @@ pull_pg=$(t $G pull --resource 101001/000077 --postgres "$PG" --table enterprise
 pull_sqlite=$(t $G pull --resource 101001/000077 --sqlite "$work/provider/dept.db" --table enterprises)
 cd "$work/provider"
 push_pg=$(t $G push --postgres "$PG" --table enterprises --mapping mapping.json --resource 101001/000077)
+push_pg_rows=$(grep -o 'Pushed [0-9,]* rows' "$work/last.out" || echo 'no receipt')
 sync=(sync --sqlite dept.db --table enterprises --mapping mapping.json --resource 101001/000077 --key code)
 sync_full=$(t $G "${sync[@]}")
 sqlite3_update() { python3 -c "import sqlite3; c = sqlite3.connect('dept.db'); c.execute(\"UPDATE enterprises SET 企业名称 = '改名企业' WHERE 统一社会信用代码 = '91530100MA00000007'\"); c.commit()"; }
@@ -74,7 +75,7 @@ echo "| ${rows} rows (GB18030 CSV, 6 items) | govshare | \`psql \\copy\` (same r
 echo "|---|---|---|"
 echo "| CSV push (convert, check against the catalog, stage, upload) | ${push_csv} s | ${copy_in} s (\\copy FROM csv) |"
 echo "| PostgreSQL pull (binary COPY into a new table) | ${pull_pg} s | ${copy_in} s (\\copy FROM csv) |"
-echo "| PostgreSQL push (read the table, stage, upload) | ${push_pg} s | ${copy_out} s (\\copy TO csv) |"
+echo "| PostgreSQL push (binary COPY out of the table, stage, upload) | ${push_pg} s (${push_pg_rows}) | ${copy_out} s (\\copy TO csv) |"
 echo "| SQLite pull (new table) | ${pull_sqlite} s | |"
 echo "| SQLite sync, first (full) | ${sync_full} s | |"
 echo "| SQLite sync, one row changed | ${sync_one} s (${one_line}) | |"

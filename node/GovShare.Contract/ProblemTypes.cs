@@ -87,6 +87,15 @@ public static class ProblemTypes
     /// <summary>A pushed value breaks its item's rule (required, length, date, timestamp or decimal range); the <c>errors</c> extension names item, batch, row and rule.</summary>
     public const string InvalidValue = Prefix + "invalid-value";
 
+    /// <summary>A merge push with a null key item or one key twice (400); the <c>errors</c> extension names item, batch, row and rule (<c>key-null</c>, <c>key-duplicate</c>).</summary>
+    public const string InvalidMergeKey = Prefix + "invalid-merge-key";
+
+    /// <summary>A merge push to a resource whose catalog entry names no key item (409): merge needs keys to match rows.</summary>
+    public const string NoKeyItems = Prefix + "no-key-items";
+
+    /// <summary>Another push published a version while a merge was being made on the one before (409); nothing was published, push the merge again.</summary>
+    public const string MergeConflict = Prefix + "merge-conflict";
+
     /// <summary>A masking rule does not fit the type of the item it masks (e.g. a range bucket on text).</summary>
     public const string MaskingRuleMismatch = Prefix + "masking-rule-mismatch";
 

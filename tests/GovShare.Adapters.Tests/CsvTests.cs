@@ -37,6 +37,39 @@ public sealed class CsvTests : IDisposable
     }
 
     [Fact]
+    public async Task ReadAsync_GivenDateAndTimeFormats_ReadsOnlyThoseAtTheGivenZone_AndTheSinkWritesThemBack()
+    {
+        var path = _temp.File("formats.csv");
+        await File.WriteAllTextAsync(path, "日期,时间\n03.04.2026,03.04.2026 08:30\n31.12.2025,01.01.2026 00:00 +00:00\n2026-04-03,2026-04-03 08:30:00\n");
+        var mapping = new ItemMapping([new("日期", "day", ItemDataType.Date32), new("时间", "at", ItemDataType.Timestamp)]);
+        var options = new ReadOptions { AssumedOffset = TimeSpan.FromHours(8), DateFormat = "dd.MM.yyyy", TimestampFormat = "dd.MM.yyyy HH:mm" };
+
+        // Row 3 is in the default forms, which a named format does not accept; row 2's offset is not in the format.
+        var failure = await Assert.ThrowsAsync<ConversionFailedException>(() => StagedDataset.StageAsync(new CsvSource(path, mapping, options: options).ReadAsync(), _temp.File("stage")));
+        Assert.Contains(failure.Errors, e => e.Row == 3 && e.Message.Contains("dd.MM.yyyy", StringComparison.Ordinal));
+        Assert.Contains(failure.Errors, e => e.Row == 2 && e.Message.Contains("dd.MM.yyyy HH:mm", StringComparison.Ordinal));
+
+        var withOffsets = options with { TimestampFormat = "dd.MM.yyyy HH:mm zzz" };
+        await File.WriteAllTextAsync(path, "日期,时间\n03.04.2026,03.04.2026 08:30 +08:00\n31.12.2025,01.01.2026 00:00 +00:00\n");
+        var batch = Assert.Single(await ToListAsync(new CsvSource(path, mapping, options: withOffsets).ReadAsync()));
+        Assert.Equal(new DateOnly(2026, 4, 3), ((Date32Array)batch.Column(0)).GetDateOnly(0));
+        Assert.Equal(new DateOnly(2025, 12, 31), ((Date32Array)batch.Column(0)).GetDateOnly(1));
+        Assert.Equal(new DateTimeOffset(2026, 4, 3, 0, 30, 0, TimeSpan.Zero), ArrowValues.Get(batch.Column(1), 0));
+        Assert.Equal(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), ArrowValues.Get(batch.Column(1), 1));
+
+        // Written back in formats of the department's choosing, at Beijing time.
+        var output = _temp.File("out.csv");
+        await new CsvSink(output, new UTF8Encoding(false), timeOffset: TimeSpan.FromHours(8), timestampFormat: "yyyy/MM/dd HH:mm:ss", dateFormat: "yyyy年M月d日").WriteAsync(AsAsync(batch));
+        Assert.Equal(["day,at", "2026年4月3日,2026/04/03 08:30:00", "2025年12月31日,2026/01/01 08:00:00"], await File.ReadAllLinesAsync(output));
+    }
+
+    private static async IAsyncEnumerable<RecordBatch> AsAsync(RecordBatch batch)
+    {
+        await Task.Yield();
+        yield return batch;
+    }
+
+    [Fact]
     public async Task ReadAsync_Utf8WithBom_ReadsHeaderWithoutBom()
     {
         var path = _temp.File("bom.csv");

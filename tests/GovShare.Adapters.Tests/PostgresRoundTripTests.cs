@@ -40,6 +40,34 @@ public sealed class PostgresRoundTripTests(PostgresServer server) : IClassFixtur
         Assert.Equal("91530100MA00000010,\"昆明10号企业, \"\"有限\"\"\",10002.50,2000-01-11,2024-05-01T00:10:00.000000Z,10,true,", lines[10]);
     }
 
+    [Fact]
+    public async Task PostgresQuery_ReadByBinaryCopy_LocalTimesAtTheGivenZone_NullsAndUnmappedColumns()
+    {
+        await using var connection = new NpgsqlConnection(server.ConnectionString);
+        await connection.OpenAsync();
+        await ExecuteAsync(connection, """
+            DROP TABLE IF EXISTS events;
+            CREATE TABLE events (id bigint, code varchar(20), score double precision, at timestamp, note text);
+            INSERT INTO events VALUES (1, 'a', 0.5, '2026-03-01 08:30:00', 'x'), (2, NULL, NULL, NULL, 'y'), (3, '云南', -1e10, '2026-03-01 23:59:59.123456', NULL);
+            """);
+        var mapping = new ItemMapping([new ColumnMapping("id", "id", ItemDataType.Int64), new ColumnMapping("code", "code", ItemDataType.Utf8), new ColumnMapping("score", "score", ItemDataType.Float64), new ColumnMapping("at", "at", ItemDataType.Timestamp)]);
+
+        // A query with a trailing semicolon, as people write them; "note" is not mapped.
+        var source = new SqlSource(connection, "SELECT * FROM events WHERE id <= 3 ORDER BY id;", mapping, new ReadOptions { AssumedOffset = TimeSpan.FromHours(8) });
+        var rows = new List<string>();
+        await foreach (var batch in source.ReadAsync())
+        {
+            for (var r = 0; r < batch.Length; r++)
+            {
+                rows.Add(string.Join("|", Enumerable.Range(0, batch.ColumnCount).Select(c => ArrowValues.GetText(batch.Column(c), r) ?? "NULL")));
+            }
+        }
+
+        Assert.Equal(
+            ["1|a|0.5|2026-03-01T00:30:00.000000Z", "2|NULL|NULL|NULL", "3|云南|-10000000000|2026-03-01T15:59:59.123456Z"],
+            rows);
+    }
+
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
     {
         await using var command = new NpgsqlCommand(sql, connection);

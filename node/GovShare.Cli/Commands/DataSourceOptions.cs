@@ -19,12 +19,15 @@ internal sealed class DataSourceOptions
     public Option<string> Delimiter { get; } = new("--delimiter") { Description = "The CSV's field delimiter: one character, or 'tab' (default ',').", DefaultValueFactory = _ => "," };
     public Option<string> TimeZone { get; } = new("--time-zone") { Description = "The zone of date-times written without an offset: an offset (+08:00), 'UTC' or an IANA name (default +08:00, Beijing time). Times with an offset or Z keep it; the node stores UTC.", DefaultValueFactory = _ => "+08:00" };
 
+    public Option<string?> DateTimeFormat { get; } = new("--datetime-format") { Description = "The one format CSV/JSON timestamps are written in, .NET style, e.g. 'yyyy/MM/dd HH:mm' or 'dd.MM.yyyy HH:mm:ss zzz' (default: ISO 8601, or 'yyyy-MM-dd HH:mm[:ss[.ffffff]]' and 'yyyy/M/d H:mm[:ss]' local times). Without an offset in it, times are at --time-zone." };
+    public Option<string?> DateFormat { get; } = new("--date-format") { Description = "The one format CSV/JSON dates are written in, .NET style, e.g. 'dd.MM.yyyy' (default: yyyy-MM-dd, yyyy/MM/dd, yyyyMMdd, yyyy-M-d or yyyy/M/d)." };
+
     /// <summary>The size of the source file once resolved (CSV), for a progress display's total.</summary>
     public long? FileBytes { get; private set; }
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Csv, Jsonl, Arrow, Sqlite, Postgres, Table, Query, Mapping, Encoding, Delimiter, TimeZone })
+        foreach (var option in new Option[] { Csv, Jsonl, Arrow, Sqlite, Postgres, Table, Query, Mapping, Encoding, Delimiter, TimeZone, DateTimeFormat, DateFormat })
         {
             command.Add(option);
         }
@@ -43,7 +46,13 @@ internal sealed class DataSourceOptions
         }
 
         var mapping = parse.GetValue(Mapping) is { } path ? ItemMapping.Load(path) : null;
-        var options = ReadOptions.Default with { AssumedOffset = ParseZone(parse.GetValue(TimeZone)!), BytesRead = bytesRead };
+        var options = ReadOptions.Default with
+        {
+            AssumedOffset = ParseZone(parse.GetValue(TimeZone)!),
+            BytesRead = bytesRead,
+            TimestampFormat = ParseFormat(parse.GetValue(DateTimeFormat), "--datetime-format", new DateTime(2026, 3, 1, 8, 30, 5)),
+            DateFormat = ParseFormat(parse.GetValue(DateFormat), "--date-format", new DateTime(2026, 3, 1)),
+        };
         if (parse.GetValue(Csv) is { } csv)
         {
             var encoding = parse.GetValue(Encoding) is { } name ? TextEncodings.Get(name) : null;
@@ -98,6 +107,32 @@ internal sealed class DataSourceOptions
     }
 
     /// <summary><c>,</c>, <c>;</c>, <c>|</c>, <c>tab</c> or <c>\t</c>: one character.</summary>
+    /// <summary>A custom date/time format, checked now (a format .NET cannot use is a usage error, exit 2); null stays null.</summary>
+    internal static string? ParseFormat(string? format, string option, DateTime sample)
+    {
+        if (format is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            // A format that writes nothing of the value (or one .NET rejects) would read nothing either.
+            var written = sample.ToString(format, System.Globalization.CultureInfo.InvariantCulture);
+            var other = sample.AddYears(1).AddMonths(1).AddDays(1).AddHours(1).AddMinutes(1).AddSeconds(1).ToString(format, System.Globalization.CultureInfo.InvariantCulture);
+            if (format.Length == 0 || written == other)
+            {
+                throw new FormatException();
+            }
+        }
+        catch (FormatException)
+        {
+            throw new ArgumentException($"{option}: '{format}' is not a date/time format (.NET custom format, e.g. yyyy/MM/dd HH:mm).");
+        }
+
+        return format;
+    }
+
     internal static char ParseDelimiter(string text) => text switch
     {
         "tab" or "\\t" or "\t" => '\t',

@@ -17,6 +17,8 @@ internal static class PullCommand
         var encoding = new Option<string?>("--encoding") { Description = "CSV encoding: utf-8-bom (default), utf-8 or gb18030." };
         var delimiter = new Option<string>("--delimiter") { Description = "CSV field delimiter: one character or 'tab' (default ',').", DefaultValueFactory = _ => "," };
         var zone = new Option<string?>("--time-zone") { Description = "Write CSV timestamps at this offset, e.g. +08:00 or Asia/Shanghai (default: UTC, written with Z). The offset is always written." };
+        var dateTimeFormat = new Option<string?>("--datetime-format") { Description = "Write CSV timestamps in this .NET format, e.g. 'yyyy-MM-dd HH:mm:ss' (at --time-zone; default: ISO 8601 with microseconds and the offset, e.g. 2026-03-01T00:30:00.000000Z)." };
+        var dateFormat = new Option<string?>("--date-format") { Description = "Write CSV dates in this .NET format, e.g. 'yyyy/MM/dd' (default: yyyy-MM-dd)." };
         var jsonl = new Option<string?>("--jsonl") { Description = "Write a JSON lines file; '-' writes standard output." };
         var arrow = new Option<string?>("--arrow") { Description = "Write an Arrow IPC file." };
         var sqlite = new Option<string?>("--sqlite") { Description = "Write into a table of an SQLite database file." };
@@ -26,7 +28,7 @@ internal static class PullCommand
         var append = new Option<bool>("--append") { Description = "Add the rows to what the table holds." };
         var upsertKey = new Option<string?>("--upsert-key") { Description = "Comma-separated key column(s): insert new keys, update existing rows (needs a unique index; a created table gets a primary key)." };
         var mapping = new Option<string?>("--mapping") { Description = "Column names for an existing table: a mapping file (adapters/README.md) whose 'item' is written to its 'column'." };
-        var command = new Command("pull", "Pull a resource's granted items from the node.") { resource, items, purpose, csv, raw, encoding, delimiter, zone, jsonl, arrow, sqlite, postgres, table, replace, append, upsertKey, mapping };
+        var command = new Command("pull", "Pull a resource's granted items from the node.") { resource, items, purpose, csv, raw, encoding, delimiter, zone, dateTimeFormat, dateFormat, jsonl, arrow, sqlite, postgres, table, replace, append, upsertKey, mapping };
         DepartmentCommand.AddOptions(command);
         command.SetAction((parse, cancellation) => DepartmentCommand.RunAsync(async () =>
         {
@@ -46,15 +48,17 @@ internal static class PullCommand
                 var offset = parse.GetValue(zone) is { } z ? DataSourceOptions.ParseZone(z) : (TimeSpan?)null;
                 var separator = DataSourceOptions.ParseDelimiter(parse.GetValue(delimiter)!);
                 var chosen = parse.GetValue(encoding) is { } name ? TextEncodings.Get(name) : null;
+                var timestamps = DataSourceOptions.ParseFormat(parse.GetValue(dateTimeFormat), "--datetime-format", new DateTime(2026, 3, 1, 8, 30, 5));
+                var dates = DataSourceOptions.ParseFormat(parse.GetValue(dateFormat), "--date-format", new DateTime(2026, 3, 1));
                 sink = csvPath == "-"
                     ? new StdoutSink(async (batches, token) =>
                     {
                         await using var writer = Stdout(chosen);
-                        var written = await new CsvSink("-", null, !parse.GetValue(raw), separator, offset).WriteAsync(writer, batches, token);
+                        var written = await new CsvSink("-", null, !parse.GetValue(raw), separator, offset, timestamps, dates).WriteAsync(writer, batches, token);
                         await writer.FlushAsync(token);
                         return written;
                     })
-                    : new CsvSink(Partial(csvPath), chosen, spreadsheetSafe: !parse.GetValue(raw), separator, offset);
+                    : new CsvSink(Partial(csvPath), chosen, spreadsheetSafe: !parse.GetValue(raw), separator, offset, timestamps, dates);
             }
             else if (parse.GetValue(jsonl) is { } jsonlPath)
             {

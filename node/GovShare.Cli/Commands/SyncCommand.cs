@@ -13,7 +13,7 @@ internal static class SyncCommand
     {
         var resource = new Option<string>("--resource") { Description = "The resource code (catalog).", Required = true };
         var updatedAt = new Option<string?>("--updated-at") { Description = "Item holding each row's last change time: push rows changed since the last sync." };
-        var key = new Option<string?>("--key") { Description = "Comma-separated key item(s): push rows whose content hash changed; deletions replace the dataset." };
+        var key = new Option<string?>("--key") { Description = "Comma-separated key item(s): push rows whose content hash changed, and keys gone as deletes (a merge push, when the catalog names the same key items; else the whole dataset)." };
         var every = new Option<string?>("--every") { Description = "Repeat every period, e.g. 30m, 1h, 1d (default: once)." };
         var state = new Option<string>("--state") { Description = "Folder of the local sync state.", DefaultValueFactory = _ => ".govshare-sync" };
         var source = new DataSourceOptions();
@@ -36,9 +36,16 @@ internal static class SyncCommand
             {
                 using var http = config.CreateHttpClient();
                 var client = new NodeClient(http);
-                var sync = new IncrementalSync(settings);
                 // Checked against the catalog entry on the way to the staged file, as a push is.
                 var check = await client.GetCatalogCheckAsync(settings.ResourceCode, cancellation);
+
+                // Changes go as a merge when the node matches rows by the same key as this sync.
+                settings = settings with { Merge = keys is not null && check.HasKeyItems(keys) };
+                if (keys is not null && !settings.Merge)
+                {
+                    Console.Error.WriteLine($"note: the catalog entry of {settings.ResourceCode} does not name {string.Join("+", keys)} as its key items, so a changed or deleted row re-sends the whole dataset (mark the key items in the catalog and changes go as a merge push).");
+                }
+                var sync = new IncrementalSync(settings);
                 Func<IRecordSource> checkedSource = () => check.Wrap(open());
                 PushStaged push = (staged, mode, token) => client.PushAsync(settings.ResourceCode, mode, staged, null, token);
                 Func<CancellationToken, Task<long>> nodeVersion = token => client.GetLatestVersionAsync(settings.ResourceCode, token);

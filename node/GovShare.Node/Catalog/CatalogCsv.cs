@@ -6,7 +6,9 @@ namespace GovShare.Node.Catalog;
 
 /// <summary>
 /// An entry's item list as CSV, the way departments keep catalogs in spreadsheets.
-/// Columns: <c>id,name,dataType,length,nullable,shareable,sensitivity,masking</c>; UTF-8 with a
+/// Columns: <c>id,name,dataType,length,nullable,shareable,sensitivity,masking</c>, and a ninth,
+/// <c>key</c> (true or false), written only when some item is a key item and optional on import
+/// (so item lists written before key items existed still import); UTF-8 with a
 /// BOM (so spreadsheet programs read Chinese names correctly), CRLF, RFC 4180 quoting.
 /// A text cell that a spreadsheet would run as a formula (starting with <c>= + - @</c>, tab or
 /// CR) is written with a leading <c>'</c>, which the parser removes again.
@@ -18,13 +20,15 @@ public static class CatalogCsv
     public const string ContentType = "text/csv; charset=utf-8";
     public const int MaxRows = CatalogLimits.MaxItems;
     private static readonly string[] Header = ["id", "name", "dataType", "length", "nullable", "shareable", "sensitivity", "masking"];
+    private static readonly string[] HeaderWithKey = [.. Header, "key"];
 
     /// <summary>The item list as CSV bytes, BOM included.</summary>
     public static byte[] Write(IReadOnlyList<InformationItem> items)
     {
         ArgumentNullException.ThrowIfNull(items);
         var text = new StringBuilder();
-        text.AppendJoin(',', Header).Append("\r\n");
+        var withKey = items.Any(i => i.Key);
+        text.AppendJoin(',', withKey ? HeaderWithKey : Header).Append("\r\n");
         foreach (var i in items)
         {
             string[] cells =
@@ -35,6 +39,7 @@ public static class CatalogCsv
                 i.Shareable ? "true" : "false",
                 JsonName(i.Sensitivity.ToString()),
                 FormatMasking(i.Masking),
+                .. withKey ? [i.Key ? "true" : "false"] : Array.Empty<string>(),
             ];
             text.AppendJoin(',', cells.Select(Cell)).Append("\r\n");
         }
@@ -54,9 +59,10 @@ public static class CatalogCsv
             return (items, errors);
         }
 
-        if (rows.Count == 0 || !rows[0].Select(h => h.Trim()).SequenceEqual(Header, StringComparer.OrdinalIgnoreCase))
+        var withKey = rows.Count > 0 && rows[0].Select(h => h.Trim()).SequenceEqual(HeaderWithKey, StringComparer.OrdinalIgnoreCase);
+        if (rows.Count == 0 || !(withKey || rows[0].Select(h => h.Trim()).SequenceEqual(Header, StringComparer.OrdinalIgnoreCase)))
         {
-            errors.Add(new("items.csv:row 1", "csv.header", $"the header must be {string.Join(",", Header)}"));
+            errors.Add(new("items.csv:row 1", "csv.header", $"the header must be {string.Join(",", Header)}, optionally followed by ,key"));
             return (items, errors);
         }
 
@@ -70,9 +76,10 @@ public static class CatalogCsv
         {
             var row = rows[r];
             var path = $"items.csv:row {r + 1}";
-            if (row.Count != Header.Length)
+            var width = withKey ? HeaderWithKey.Length : Header.Length;
+            if (row.Count != width)
             {
-                errors.Add(new(path, "csv.columns", $"{row.Count} cells; expected {Header.Length}"));
+                errors.Add(new(path, "csv.columns", $"{row.Count} cells; expected {width}"));
                 continue;
             }
 
@@ -102,7 +109,8 @@ public static class CatalogCsv
                 errors.Add(new(path + ".masking", "masking.invalid", "masking is none, redact, pseudonym, keepEnds(a,b), generaliseDate(year|month) or bucket(x;y;…)"));
             }
 
-            items.Add(new InformationItem(c[0], c[1], c[2], length, nullable, shareable, sensitivity, masking));
+            var key = withKey && Bool(c[8], path + ".key", errors);
+            items.Add(new InformationItem(c[0], c[1], c[2], length, nullable, shareable, sensitivity, masking, key));
         }
 
         return (items, errors);

@@ -151,6 +151,10 @@ public sealed record DepartmentRef(string DivisionCode, string CreditCode, strin
 /// <param name="Shareable">False keeps the item out of the sharing catalog and of every grant.</param>
 /// <param name="Sensitivity">How sensitive the item is.</param>
 /// <param name="Masking">Default desensitisation (Art. 26) a grant starts from; null means none.</param>
+/// <param name="Key">
+/// Part of the resource's key: together the key items name one row (a person by 公民身份号码, a
+/// licence by its number). A merge push matches rows by them; a key item is never nullable.
+/// </param>
 public sealed record InformationItem(
     string Id,
     string Name,
@@ -159,7 +163,8 @@ public sealed record InformationItem(
     bool Nullable = true,
     bool Shareable = true,
     Sensitivity Sensitivity = Sensitivity.Public,
-    MaskingRule? Masking = null);
+    MaskingRule? Masking = null,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)] bool Key = false);
 
 /// <summary>Element 9: share type, its condition or reason, and how the resource is shared.</summary>
 /// <param name="Type">The share type.</param>

@@ -207,6 +207,16 @@ public static class CatalogValidator
                 errors.Add(new(path + ".length", "length.outOfRange", $"the length must be 1 to {CatalogLimits.MaxItemLength}"));
             }
 
+            if (item.Key && item.Nullable)
+            {
+                errors.Add(new(path + ".key", "key.nullable", $"key item '{item.Id}' must not be nullable: a row without its key cannot be matched"));
+            }
+
+            if (item.Key && type?.Kind is ItemTypeKind.Float64)
+            {
+                errors.Add(new(path + ".key", "key.notForType", $"key item '{item.Id}' is {type}; floating-point values do not compare reliably, use an integer, decimal, date or text key"));
+            }
+
             Defined(errors, path + ".sensitivity", item.Sensitivity);
             if (item.Masking is not null)
             {

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
+using Apache.Arrow.Types;
 using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
@@ -25,8 +26,19 @@ using Microsoft.Extensions.Options;
 
 namespace GovShare.Node.Exchange;
 
-/// <summary>What a push answers.</summary>
-public sealed record PushReceipt(string ExchangeId, string ResourceCode, int Version, long Rows, long Bytes, PushMode Mode);
+/// <summary>What a push answers. <see cref="Rows"/> and <see cref="Bytes"/> are the new version's.</summary>
+public sealed record PushReceipt(string ExchangeId, string ResourceCode, int Version, long Rows, long Bytes, PushMode Mode)
+{
+    /// <summary>What a merge push did; absent for the other modes.</summary>
+    public MergeReceipt? Merge { get; init; }
+}
+
+/// <summary>What a merge push did.</summary>
+/// <param name="Upserts">Upsert rows in the push.</param>
+/// <param name="Deletes">Delete rows in the push.</param>
+/// <param name="Replaced">Rows of the previous version an upsert took the place of (the other upserts were added).</param>
+/// <param name="Deleted">Rows of the previous version a delete removed (the other deletes named no row).</param>
+public sealed record MergeReceipt(long Upserts, long Deletes, long Replaced, long Deleted);
 
 /// <summary>
 /// The exchange endpoints: a provider pushes an Arrow IPC stream of its resource; a user pulls
@@ -79,7 +91,15 @@ public static partial class ExchangeApi
         var modeText = context.Request.Query["mode"].ToString();
         if (!TryParseMode(modeText, out var mode))
         {
-            await Refuse(context, 400, ProblemTypes.MalformedRequest, "Unknown push mode", $"mode must be 'replace' or 'append', not '{modeText}'.");
+            await Refuse(context, 400, ProblemTypes.MalformedRequest, "Unknown push mode", $"mode must be 'replace', 'append' or 'merge', not '{modeText}'.");
+            return;
+        }
+
+        step.Mode = ModeText(mode);
+        var keyColumns = entry.Items.Select((item, index) => (item, index)).Where(p => p.item.Key).Select(p => p.index).ToList();
+        if (mode == PushMode.Merge && keyColumns.Count == 0)
+        {
+            await Refuse(context, 409, ProblemTypes.NoKeyItems, "The resource has no key items", $"A merge matches rows by the resource's key items; the catalog entry of {entry.ResourceCode} marks none (an item's \"key\": true). Push with mode=replace, or have the entry name its key.");
             return;
         }
 
@@ -138,10 +158,44 @@ public static partial class ExchangeApi
         {
             var expected = entry.ArrowSchema();
             await using var reader = await SafeArrowReader.OpenAsync(context.Request.Body, declaredLength: context.Request.ContentLength, cancellationToken: context.RequestAborted);
-            var (columns, mismatch) = MatchColumns(entry, expected, reader.Schema);
+            // A merge may carry the delete column beside the items; no other push may.
+            var deleteColumn = mode == PushMode.Merge ? reader.Schema.GetFieldIndex(MergeWire.DeleteColumn) : -1;
+            var itemsSchema = deleteColumn < 0 ? reader.Schema : new Schema(reader.Schema.FieldsList.Where((_, i) => i != deleteColumn), reader.Schema.Metadata);
+            var (columns, mismatch) = MatchColumns(entry, expected, itemsSchema);
+            if (deleteColumn >= 0)
+            {
+                columns = [.. columns.Select(c => c >= deleteColumn ? c + 1 : c)];
+                if (reader.Schema.GetFieldByIndex(deleteColumn).DataType is not BooleanType)
+                {
+                    mismatch.Add($"Column '{MergeWire.DeleteColumn}' is {SchemaFingerprint.TypeText(reader.Schema.GetFieldByIndex(deleteColumn).DataType)}; it must be bool.");
+                }
+            }
+
             if (mismatch.Count > 0)
             {
                 await Refuse(context, 400, ProblemTypes.SchemaMismatch, "The pushed columns do not match the catalog's items", string.Join(" ", mismatch), new() { ["errors"] = mismatch });
+                return;
+            }
+
+            if (mode == PushMode.Merge)
+            {
+                var changes = new MergeChanges(expected, keyColumns);
+                while (await reader.ReadNextBatchAsync(context.RequestAborted) is { } batch)
+                {
+                    changes.Add(new RecordBatch(expected, columns.Select(batch.Column), batch.Length), deleteColumn < 0 ? null : (BooleanArray)batch.Column(deleteColumn));
+                }
+
+                var merged = await MergePush.PublishAsync(datasets, entry.ResourceCode, changes, exchangeId, context.RequestAborted);
+                step.Rows = changes.Rows;
+                step.Bytes = context.Request.ContentLength ?? merged.Version.Bytes;
+                step.Items = entry.Items.Select(i => i.Id).ToList();
+                await step.RecordAsync(StatusCodes.Status200OK);
+                var mergeMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                LogMerged(logger, exchangeId.Value, entry.ResourceCode, merged.Version.Version, changes.Upserts, changes.Deletes, merged.Replaced, merged.Deleted, merged.Version.Rows, caller.Uri, mergeMs);
+                await TypedResults.Ok(new PushReceipt(exchangeId.Value, entry.ResourceCode, merged.Version.Version, merged.Version.Rows, merged.Version.Bytes, mode)
+                {
+                    Merge = new MergeReceipt(changes.Upserts, changes.Deletes, merged.Replaced, merged.Deleted),
+                }).ExecuteAsync(context);
                 return;
             }
 
@@ -190,6 +244,23 @@ public static partial class ExchangeApi
                 ["message"] = v.Message,
             }).ToList();
             await Refuse(context, 400, ProblemTypes.InvalidValue, "Pushed values break their items' rules", ex.Message, new() { ["errors"] = errors, ["more"] = ex.More });
+        }
+        catch (MergeKeyException ex)
+        {
+            LogPushRefused(logger, exchangeId.Value, entry.ResourceCode, ex.Violations.Count > 0 ? ex.Violations[0].Rule : "invalid-merge-key");
+            var errors = ex.Violations.Select(v => new Dictionary<string, object?>
+            {
+                ["item"] = v.Item,
+                ["batch"] = v.Batch,
+                ["row"] = v.Row,
+                ["rule"] = v.Rule,
+                ["message"] = v.Message,
+            }).ToList();
+            await Refuse(context, 400, ProblemTypes.InvalidMergeKey, "The merge's keys are not one per row", ex.Message, new() { ["errors"] = errors, ["more"] = ex.More });
+        }
+        catch (DatasetMergeConflictException ex)
+        {
+            await Refuse(context, 409, ProblemTypes.MergeConflict, "Another push published a version meanwhile", ex.Message);
         }
         catch (DatasetSchemaMismatchException ex)
         {
@@ -512,6 +583,13 @@ public static partial class ExchangeApi
         return entry;
     }
 
+    private static string ModeText(PushMode mode) => mode switch
+    {
+        PushMode.Append => "append",
+        PushMode.Merge => MergeWire.Mode,
+        _ => "replace",
+    };
+
     private static bool TryParseMode(string text, out PushMode mode)
     {
         mode = PushMode.Replace;
@@ -521,6 +599,9 @@ public static partial class ExchangeApi
                 return true;
             case "append":
                 mode = PushMode.Append;
+                return true;
+            case MergeWire.Mode:
+                mode = PushMode.Merge;
                 return true;
             default:
                 return false;
@@ -644,6 +725,9 @@ public static partial class ExchangeApi
 
     [LoggerMessage(EventId = 4101, EventName = "Pushed", Level = LogLevel.Information, Message = "Exchange {ExchangeId}: push of {ResourceCode} published version {Version} ({Rows} rows, {Bytes} bytes) by {Caller} in {Milliseconds} ms")]
     private static partial void LogPushed(ILogger logger, string exchangeId, string resourceCode, int version, long rows, long bytes, string caller, double milliseconds);
+
+    [LoggerMessage(EventId = 4105, EventName = "Merged", Level = LogLevel.Information, Message = "Exchange {ExchangeId}: merge push of {ResourceCode} published version {Version} ({Upserts} upserts, {Deletes} deletes; {Replaced} rows replaced, {Deleted} removed; {Rows} rows) by {Caller} in {Milliseconds} ms")]
+    private static partial void LogMerged(ILogger logger, string exchangeId, string resourceCode, int version, long upserts, long deletes, long replaced, long deleted, long rows, string caller, double milliseconds);
 
     [LoggerMessage(EventId = 4102, EventName = "PushRefused", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: push of {ResourceCode} refused: {Code}")]
     private static partial void LogPushRefused(ILogger logger, string exchangeId, string resourceCode, string code);

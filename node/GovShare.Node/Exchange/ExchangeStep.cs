@@ -22,6 +22,7 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
     public string? GrantId { get; set; }
     public long Rows { get; set; }
     public long Bytes { get; set; }
+    public string? Mode { get; set; }
 
     internal const string ItemKey = "govshare.exchange-step";
 
@@ -59,6 +60,7 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
             GrantId = GrantId,
             Rows = Rows,
             Bytes = Bytes,
+            Mode = Mode,
             Status = status,
             ProblemType = problemType,
             DurationMs = (long)Stopwatch.GetElapsedTime(_started).TotalMilliseconds,

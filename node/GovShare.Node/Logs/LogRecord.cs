@@ -71,6 +71,9 @@ public sealed record LogRecord
 
     public long Bytes { get; init; }
 
+    /// <summary>A push's mode (<c>replace</c>, <c>append</c>, <c>merge</c>); absent elsewhere, and in records written before it existed (so their hashes stand).</summary>
+    public string? Mode { get; init; }
+
     /// <summary>HTTP status of the outcome.</summary>
     public int Status { get; init; }
 

@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using System.Text.Json;
 using GovShare.Cli.Commands;
 using GovShare.Node.Catalog;
 using GovShare.Node.Exchange.Datasets;
@@ -119,6 +120,28 @@ public sealed class DepartmentCommandsTests : IAsyncLifetime
         Assert.True(run.ExitCode == ExitCodes.Usage, run.ToString());
         Assert.Contains("openssl x509 -inform der", run.Stderr, StringComparison.Ordinal);
         Assert.True(run.ShowsNoInternals, run.ToString());
+    }
+
+    [Fact]
+    public async Task DateTimeFormat_ThatReadsNothing_ExitsUsageNamingTheOption_PushAndPull()
+    {
+        var push = await Provider("push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--datetime-format", "'text'");
+        var pull = await Provider("pull", "--resource", Resource, "--purpose", "stats", "--csv", "out.csv", "--date-format", "'nothing'");
+
+        Assert.True(push.ExitCode == ExitCodes.Usage, push.ToString());
+        Assert.Contains("--datetime-format: ''text'' is not a date/time format", push.Stderr, StringComparison.Ordinal);
+        Assert.True(pull.ExitCode == ExitCodes.Usage, pull.ToString());
+        Assert.Contains("--date-format", pull.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_provider, "out.csv")));
+        Assert.Equal(0, Versions);
+
+        // A format that fits: the export's day-first times go in at Beijing time, and come out in another format.
+        await File.WriteAllTextAsync(Path.Combine(_provider, "dayfirst.csv"), "统一社会信用代码,注册资本,更新时间\n91530100MA6K000001,1000.50,01.03.2026 08:30\n");
+        var dayFirst = await Provider("push", "--csv", "dayfirst.csv", "--mapping", "mapping.json", "--resource", Resource, "--datetime-format", "dd.MM.yyyy HH:mm");
+        Assert.True(dayFirst.ExitCode == ExitCodes.Ok, dayFirst.ToString());
+        var back = await Provider("pull", "--resource", Resource, "--purpose", "stats", "--csv", "-", "--time-zone", "+08:00", "--datetime-format", "yyyy/MM/dd HH:mm:ss zzz");
+        Assert.True(back.ExitCode == ExitCodes.Ok, back.ToString());
+        Assert.Contains("91530100MA6K000001,1000.50,2026/03/01 08:30:00 +08:00", back.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -265,6 +288,41 @@ public sealed class DepartmentCommandsTests : IAsyncLifetime
         Assert.True(inbox.ExitCode == ExitCodes.Ok, inbox.ToString());
         Assert.Contains("Requests to decide (1)", inbox.Stdout, StringComparison.Ordinal);
         Assert.Contains("P-2024-001", inbox.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CatalogTree_AndDispute_RaiseListAnswer_AsTheReadmeShowsThem()
+    {
+        var user = GovShareProcess.DepartmentFolder(_folder, "user", _f.Node.ExchangeAddress, _f.User, _f.Pki.Folder.TrustAnchorsFile);
+        var push = await Provider("push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource);
+        Assert.True(push.ExitCode == ExitCodes.Ok, push.ToString());
+
+        // The tree's catalog (one node here): a table naming the owning node, and JSON for scripts.
+        var tree = await GovShareProcess.RunAsync(user, ["catalog", "tree", "企业"]);
+        var treeJson = await GovShareProcess.RunAsync(user, ["catalog", "tree", "企业", "--json"]);
+        Assert.True(tree.ExitCode == ExitCodes.Ok, tree.ToString());
+        Assert.Contains("Node", tree.Stdout, StringComparison.Ordinal);
+        Assert.Contains(Resource, tree.Stdout, StringComparison.Ordinal);
+        Assert.True(treeJson.ExitCode == ExitCodes.Ok, treeJson.ToString());
+        Assert.Contains(JsonDocument.Parse(treeJson.Stdout).RootElement.GetProperty("entries").EnumerateArray(), e => e.GetProperty("entry").GetProperty("resourceCode").GetString() == Resource);
+
+        // The user flags a row as doubtful; both sides list it; the provider answers.
+        var raise = await GovShareProcess.RunAsync(user, ["dispute", "raise", Resource, "--data-version", "1", "--kind", "doubtful", "--description", "注册资本与工商登记不符", "--row-key", "91530100MA6K000001", "--item", "注册资本"]);
+        Assert.True(raise.ExitCode == ExitCodes.Ok, raise.ToString());
+        var mine = await GovShareProcess.RunAsync(user, ["dispute", "list"]);
+        Assert.True(mine.ExitCode == ExitCodes.Ok, mine.ToString());
+        Assert.Contains("注册资本与工商登记不符", mine.Stdout, StringComparison.Ordinal);
+        var toAnswer = await Provider("dispute", "list", "--role", "provider", "--json");
+        Assert.True(toAnswer.ExitCode == ExitCodes.Ok, toAnswer.ToString());
+        var id = Assert.Single(JsonDocument.Parse(toAnswer.Stdout).RootElement.EnumerateArray()).GetProperty("id").GetString()!;
+        var answer = await Provider("dispute", "answer", id, "--rejected", "--reason", "与登记机关核对一致");
+        Assert.True(answer.ExitCode == ExitCodes.Ok, answer.ToString());
+        var after = await GovShareProcess.RunAsync(user, ["dispute", "list"]);
+        Assert.Contains("rejected", after.Stdout, StringComparison.OrdinalIgnoreCase);
+
+        // Answering it again is refused by the node: exit 1 with its problem.
+        var again = await Provider("dispute", "answer", id, "--rejected", "--reason", "again");
+        Assert.True(again.ExitCode == ExitCodes.Failed, again.ToString());
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using GovShare.Adapters.Tests;
 using GovShare.Cli.Commands;
+using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Exchange.Datasets;
 using GovShare.Node.Tests.Exchange;
@@ -148,6 +149,56 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sync_ByTheCatalogsKey_OneChangedRowSendsOneRow_ADeletedRowOneDelete_NodeHoldsTheSourceRows()
+    {
+        // The same register, its catalog entry naming 统一社会信用代码 as the key.
+        const string Keyed = "101001/000042";
+        var entry = Entry(Keyed, _f.Provider, new ShareAttributes(ShareType.Unconditional)) with
+        {
+            Name = "企业登记（按键同步）",
+            Items = [.. Items.Select(i => new InformationItem(i.Id, i.Name, i.Type, i.Id == "code" ? 18 : null, Nullable: i.Id != "code", Key: i.Id == "code"))],
+        };
+        Assert.True(_f.Node.Services.GetRequiredService<CatalogStore>().Create(entry, Caller(_f.Provider)).Succeeded);
+        var push = await GovShareProcess.RunAsync(_provider, ["push", "--csv", "企业登记.csv", "--mapping", "mapping.json", "--resource", Keyed]);
+        Assert.True(push.ExitCode == ExitCodes.Ok, push.ToString());
+        var db = Path.Combine(_provider, "dept.db");
+        var toSqlite = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Keyed, "--sqlite", db, "--table", "enterprises"]);
+        Assert.True(toSqlite.ExitCode == ExitCodes.Ok, toSqlite.ToString());
+        string[] sync = ["sync", "--sqlite", "dept.db", "--table", "enterprises", "--mapping", "mapping.json", "--resource", Keyed, "--key", "code"];
+        var first = await GovShareProcess.RunAsync(_provider, sync);
+        Assert.True(first.ExitCode == ExitCodes.Ok, first.ToString());
+        Assert.Contains($"pushed {Rows:N0} of {Rows:N0} rows (Replace", first.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("note:", first.Stderr, StringComparison.Ordinal);
+
+        // One row changes at the source: one row goes, as a merge.
+        await SqliteAsync(db, "UPDATE enterprises SET \"企业名称\" = '改名企业', \"从业人数\" = 7 WHERE \"统一社会信用代码\" = '91530100MA00000002'");
+        var changed = await GovShareProcess.RunAsync(_provider, sync);
+        Assert.True(changed.ExitCode == ExitCodes.Ok, changed.ToString());
+        Assert.Contains($"pushed 1 of {Rows:N0} rows (Merge)", changed.Stdout, StringComparison.Ordinal);
+        Assert.Equal((PushMode.Merge, (long)Rows), (VersionsOf(Keyed)[^1].Mode, VersionsOf(Keyed)[^1].Rows));
+
+        // One row is deleted at the source and one added: two rows go, one of them a delete by key.
+        await SqliteAsync(db, "DELETE FROM enterprises WHERE \"统一社会信用代码\" = '91530100MA00000003'");
+        await SqliteAsync(db, "INSERT INTO enterprises (\"统一社会信用代码\", \"企业名称\") VALUES ('91530100MB99999999', '新设企业')");
+        var deleted = await GovShareProcess.RunAsync(_provider, sync);
+        Assert.True(deleted.ExitCode == ExitCodes.Ok, deleted.ToString());
+        Assert.Contains($"pushed 2 of {Rows:N0} rows (Merge, 1 deleted at the source)", deleted.Stdout, StringComparison.Ordinal);
+
+        // Nothing changed: nothing goes.
+        var idle = await GovShareProcess.RunAsync(_provider, sync);
+        Assert.True(idle.ExitCode == ExitCodes.Ok, idle.ToString());
+        Assert.Contains("none changed; nothing pushed", idle.Stdout, StringComparison.Ordinal);
+
+        // The node holds exactly the source's rows: pulled back into a second table, neither has a row the other lacks.
+        var back = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Keyed, "--sqlite", db, "--table", "on_node"]);
+        Assert.True(back.ExitCode == ExitCodes.Ok, back.ToString());
+        Assert.Equal(Rows, await SqliteScalarAsync(db, "SELECT COUNT(*) FROM on_node"));
+        Assert.Equal(0, await SqliteScalarAsync(db, "SELECT COUNT(*) FROM (SELECT * FROM enterprises EXCEPT SELECT * FROM on_node)"));
+        Assert.Equal(0, await SqliteScalarAsync(db, "SELECT COUNT(*) FROM (SELECT * FROM on_node EXCEPT SELECT * FROM enterprises)"));
+        Assert.Equal(1, await SqliteScalarAsync(db, "SELECT COUNT(*) FROM on_node WHERE \"企业名称\" = '改名企业' AND \"从业人数\" = 7"));
+    }
+
+    [Fact]
     public async Task Push_InterruptedByCtrlC_LeavesNoTemporaryFile()
     {
         var temp = Directory.CreateDirectory(Path.Combine(_folder, "tmp")).FullName;
@@ -211,6 +262,26 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
         {
             await writer.WriteLineAsync(Row(i));
         }
+    }
+
+    private IReadOnlyList<DatasetVersion> VersionsOf(string resource) => _f.Node.Services.GetRequiredService<DatasetStore>().Versions(resource);
+
+    private static async Task SqliteAsync(string db, string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={db};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<long> SqliteScalarAsync(string db, string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={db};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), CultureInfo.InvariantCulture);
     }
 
     private static async Task ExecuteAsync(PostgresServer server, string sql)

@@ -421,7 +421,7 @@ public sealed class ExchangeApiTests : IAsyncLifetime
         json.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
 
         await ProblemAssert.IsProblemAsync(await client.PostAsync(DataPath(Unconditional), json), HttpStatusCode.UnsupportedMediaType, ProblemTypes.UnsupportedMediaType);
-        await ProblemAssert.IsProblemAsync(await client.PostAsync(DataPath(Unconditional, "mode=merge"), ArrowContent(bytes)), HttpStatusCode.BadRequest, ProblemTypes.MalformedRequest);
+        await ProblemAssert.IsProblemAsync(await client.PostAsync(DataPath(Unconditional, "mode=upsert"), ArrowContent(bytes)), HttpStatusCode.BadRequest, ProblemTypes.MalformedRequest);
         AssertNoVersion(Unconditional);
     }
 

@@ -178,14 +178,22 @@ public sealed class DatasetStore : IDisposable
     /// Starts a push of <paramref name="schema"/> for a resource. Nothing is visible until
     /// <see cref="DatasetPush.CommitAsync"/>; disposing an uncommitted push removes its file.
     /// </summary>
-    /// <exception cref="DatasetSchemaMismatchException">An append whose schema differs from the latest version's.</exception>
-    public async Task<DatasetPush> BeginPushAsync(string resourceCode, PushMode mode, Schema schema, ExchangeId exchangeId, CancellationToken cancellationToken = default)
+    /// <exception cref="DatasetSchemaMismatchException">An append or merge whose schema differs from the latest version's.</exception>
+    public Task<DatasetPush> BeginPushAsync(string resourceCode, PushMode mode, Schema schema, ExchangeId exchangeId, CancellationToken cancellationToken = default) =>
+        BeginPushAsync(resourceCode, mode, schema, exchangeId, basedOn: null, cancellationToken);
+
+    /// <summary>
+    /// As above, for a push made from a version (a merge, <see cref="MergePush"/>):
+    /// <paramref name="basedOn"/> is that version's number, 0 for none; the commit publishes only
+    /// if it is still the latest (else <see cref="DatasetMergeConflictException"/>).
+    /// </summary>
+    public async Task<DatasetPush> BeginPushAsync(string resourceCode, PushMode mode, Schema schema, ExchangeId exchangeId, int? basedOn, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(resourceCode);
         ArgumentNullException.ThrowIfNull(schema);
         ArgumentNullException.ThrowIfNull(exchangeId);
         var fingerprint = SchemaFingerprint.Of(schema);
-        if (mode == PushMode.Append)
+        if (mode is PushMode.Append or PushMode.Merge)
         {
             CheckAppendable(resourceCode, fingerprint);
         }
@@ -204,7 +212,7 @@ public sealed class DatasetStore : IDisposable
             var hashing = new HashingStream(file);
             var writer = new ArrowStreamWriter(hashing, schema, leaveOpen: true);
             await writer.WriteStartAsync(cancellationToken).ConfigureAwait(false);
-            return new DatasetPush(this, resourceCode, mode, schema, fingerprint, exchangeId, temp, file, hashing, writer);
+            return new DatasetPush(this, resourceCode, mode, schema, fingerprint, exchangeId, temp, file, hashing, writer) { BasedOn = basedOn };
         }
         catch
         {
@@ -257,6 +265,11 @@ public sealed class DatasetStore : IDisposable
         {
             var latest = Latest(push.ResourceCode);
             IReadOnlyList<DatasetSegment> segments = [segment];
+            if (push.BasedOn is { } basedOn && (latest?.Version ?? 0) != basedOn)
+            {
+                throw new DatasetMergeConflictException($"Resource {push.ResourceCode}: version {latest?.Version} was published while this push was made from version {basedOn}; nothing was published.");
+            }
+
             if (push.Mode == PushMode.Append && latest is not null)
             {
                 // Checked again under the lock: a replace with another schema may have landed meanwhile.
@@ -437,6 +450,9 @@ public sealed class DatasetPush : IAsyncDisposable
     internal string Fingerprint { get; }
 
     internal string TempPath { get; }
+
+    /// <summary>The version this push was made from (a merge), checked at commit; null when it stands alone.</summary>
+    internal int? BasedOn { get; init; }
 
     /// <summary>Appends a framing-validated batch of the push's schema, after checking its values.</summary>
     /// <exception cref="ArrowValueException">A value breaks its item's rule; nothing of the batch is written.</exception>

@@ -1,0 +1,306 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Apache.Arrow;
+using Apache.Arrow.Types;
+using GovShare.Contract;
+using GovShare.Node.Catalog;
+using GovShare.Node.Exchange.Datasets;
+using GovShare.Node.Logs;
+using GovShare.Node.Tests.Functional;
+using Microsoft.Extensions.DependencyInjection;
+using static GovShare.Node.Tests.Exchange.ExchangeFixture;
+
+namespace GovShare.Node.Tests.Exchange;
+
+/// <summary>
+/// Merge pushes through a real node over real TLS: upserts and deletes by the resource's key items
+/// make the next version, every refusal publishes nothing, and the version chain stays whole.
+/// </summary>
+public sealed class MergePushTests : IAsyncLifetime
+{
+    private ExchangeFixture _f = null!;
+
+    public async Task InitializeAsync()
+    {
+        _f = await ExchangeFixture.StartAsync();
+
+        // The person's id number is the resource's key.
+        var catalog = _f.Node.Services.GetRequiredService<CatalogStore>();
+        var entry = catalog.Get(Unconditional)!;
+        var items = entry.Items.Select(i => i.Id == "id_number" ? i with { Key = true } : i).ToList();
+        Assert.True(catalog.Update(Unconditional, entry with { Items = items }, entry.Version, Caller(_f.Provider)).Succeeded);
+    }
+
+    public async Task DisposeAsync() => await _f.DisposeAsync();
+
+    private DatasetStore Store => _f.Node.Services.GetRequiredService<DatasetStore>();
+
+    [Fact]
+    public async Task Merge_UpsertsAndDeletes_NextVersionIsUntouchedRowsInOrderThenUpserts()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, 2500)).StatusCode);
+
+        // Row 5 changes its name, row 1200 is deleted (only its key given), a new person is added.
+        var change = new MergeRow(IdNumber(5), "王五", Income: 1);
+        var delete = new MergeRow(IdNumber(1200), null, Delete: true);
+        var added = new MergeRow("530102199901019999", "赵六", Income: 2);
+        using var response = await MergeAsync(Batch(change, delete, added));
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+        var receipt = JsonDocument.Parse(body).RootElement;
+        Assert.Equal(2, receipt.GetProperty("version").GetInt32());
+        Assert.Equal(JsonValueKind.String, receipt.GetProperty("mode").ValueKind);
+        Assert.Equal("merge", receipt.GetProperty("mode").GetString(), ignoreCase: true);
+        Assert.Equal(2500, receipt.GetProperty("rows").GetInt64());
+        var merge = receipt.GetProperty("merge");
+        Assert.Equal((2, 1, 1, 1), (merge.GetProperty("upserts").GetInt64(), merge.GetProperty("deletes").GetInt64(), merge.GetProperty("replaced").GetInt64(), merge.GetProperty("deleted").GetInt64()));
+
+        var rows = await StoredRowsAsync();
+        var expected = Enumerable.Range(0, 2500).Where(i => i is not 5 and not 1200).Select(i => (IdNumber(i), Name(i), 30000.0 + i))
+            .Append((change.Id!, change.Name!, 1.0)).Append((added.Id!, added.Name!, 2.0)).ToList();
+        Assert.Equal(expected, rows.Select(r => (r.Id, r.Name!, r.Income!.Value)));
+
+        // The version chain: a replace, then the merge; version 1 is untouched (immutable).
+        var versions = Store.Versions(Unconditional);
+        Assert.Equal([(1, PushMode.Replace, 2500L), (2, PushMode.Merge, 2500L)], versions.Select(v => (v.Version, v.Mode, v.Rows)));
+        Assert.Equal(2500, (await StoredRowsAsync(versions[0])).Count);
+        Assert.DoesNotContain(versions[0].Segments, s => versions[1].Segments.Contains(s));
+
+        // The exchange log records the push as a push, with its mode and the rows it carried.
+        var record = LogStore.ForDataFolder(_f.Node.DataPath).ReadEntries(LogKind.Exchange)
+            .Where(e => e.Type == LogEntryType.Record)
+            .Select(e => JsonDocument.Parse(e.RecordJson).RootElement.Clone())
+            .Single(r => r.GetProperty("exchangeId").GetString() == receipt.GetProperty("exchangeId").GetString());
+        Assert.Equal("push", record.GetProperty("kind").GetString());
+        Assert.Equal("merge", record.GetProperty("mode").GetString());
+        Assert.Equal(3, record.GetProperty("rows").GetInt64());
+        Assert.Equal(200, record.GetProperty("status").GetInt32());
+    }
+
+    [Fact]
+    public async Task Merge_AgainAndAgain_EachVersionBuildsOnTheLast_DeleteOfAnUnknownKeyIsNoError()
+    {
+        // The first version may come from a merge: there is nothing to merge into.
+        using (var first = await MergeAsync(Batch(new MergeRow("530102200001010001", "甲"), new MergeRow("530102200001010002", "乙"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        using (var second = await MergeAsync(Batch(new MergeRow("530102200001010001", null, Delete: true), new MergeRow("530102200001010009", null, Delete: true))))
+        {
+            var merge = (await second.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("merge");
+            Assert.Equal(1, merge.GetProperty("deleted").GetInt64());
+        }
+
+        using (var third = await MergeAsync(Batch(new MergeRow("530102200001010002", "乙（改）"), new MergeRow("530102200001010003", "丙"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, third.StatusCode);
+        }
+
+        Assert.Equal([("530102200001010002", "乙（改）"), ("530102200001010003", "丙")], (await StoredRowsAsync()).Select(r => (r.Id, r.Name)));
+        Assert.Equal([1, 2, 3], Store.Versions(Unconditional).Select(v => v.Version));
+        Assert.Equal([2L, 1L, 2L], Store.Versions(Unconditional).Select(v => v.Rows));
+    }
+
+    [Fact]
+    public async Task Merge_ResourceWithoutKeyItems_409NoKeyItems_NothingPublished()
+    {
+        using var response = await MergeAsync(Batch(new MergeRow(IdNumber(1), "x")), Conditional);
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Conflict, ProblemTypes.NoKeyItems);
+        Assert.Contains("key", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Empty(Store.Versions(Conditional));
+    }
+
+    [Fact]
+    public async Task Merge_KeyTwice_400NamesBothRows_NothingPublished()
+    {
+        await _f.PushAsync(Unconditional, 10);
+
+        using var response = await MergeAsync(Batch(new MergeRow(IdNumber(1), "a"), new MergeRow(IdNumber(2), "b")), Batch(new MergeRow(IdNumber(3), "c"), new MergeRow(IdNumber(1), null, Delete: true)));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, ProblemTypes.InvalidMergeKey);
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal("key-duplicate", error.GetProperty("rule").GetString());
+        Assert.Equal((1, 1), (error.GetProperty("batch").GetInt32(), error.GetProperty("row").GetInt32()));
+        Assert.Contains("batch 0, row 0", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Single(Store.Versions(Unconditional));
+    }
+
+    [Fact]
+    public async Task Merge_NullKey_400NamesItemAndRow_NothingPublished()
+    {
+        await _f.PushAsync(Unconditional, 10);
+
+        using var response = await MergeAsync(Batch(new MergeRow(IdNumber(1), "a"), new MergeRow(null, "b")));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, ProblemTypes.InvalidMergeKey);
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal(("key-null", "id_number", 0, 1), (error.GetProperty("rule").GetString(), error.GetProperty("item").GetString(), error.GetProperty("batch").GetInt32(), error.GetProperty("row").GetInt32()));
+        Assert.Single(Store.Versions(Unconditional));
+    }
+
+    [Fact]
+    public async Task Merge_UpsertValueBreaksItsRule_400NamesThePushRowNotTheUpsertRow()
+    {
+        await _f.PushAsync(Unconditional, 10);
+
+        // Row 2 of the push is the second upsert; its name is longer than the item's 50 characters.
+        using var response = await MergeAsync(Batch(new MergeRow(IdNumber(1), null, Delete: true), new MergeRow(IdNumber(2), "b"), new MergeRow(IdNumber(3), new string('长', 51))));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, ProblemTypes.InvalidValue);
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+        Assert.Equal(("length", "name", 2), (error.GetProperty("rule").GetString(), error.GetProperty("item").GetString(), error.GetProperty("row").GetInt32()));
+        Assert.Contains("row 2:", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Single(Store.Versions(Unconditional));
+    }
+
+    [Fact]
+    public async Task Merge_DeleteColumnNotBoolean_400SchemaMismatch_AndOtherModesRefuseIt()
+    {
+        await _f.PushAsync(Unconditional, 10);
+        var text = Batch(new MergeRow(IdNumber(1), "a"));
+        var wrong = new RecordBatch(
+            new Schema([.. text.Schema.FieldsList.Take(5), new Field(MergeWire.DeleteColumn, StringType.Default, true)], null),
+            [.. Enumerable.Range(0, 5).Select(text.Column), new StringArray.Builder().Append("yes").Build()],
+            1);
+
+        using (var response = await MergeAsync(wrong))
+        {
+            var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, ProblemTypes.SchemaMismatch);
+            Assert.Contains(MergeWire.DeleteColumn, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        // A replace does not know the delete column: it is an extra column there.
+        using var client = _f.Node.Client(_f.Provider.Certificate);
+        using (var replace = await client.PostAsync(DataPath(Unconditional, "mode=replace"), ArrowContent(await StreamAsync([Batch(new MergeRow(IdNumber(1), "a"))]))))
+        {
+            var problem = await ProblemAssert.IsProblemAsync(replace, HttpStatusCode.BadRequest, ProblemTypes.SchemaMismatch);
+            Assert.Contains(MergeWire.DeleteColumn, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Single(Store.Versions(Unconditional));
+    }
+
+    [Fact]
+    public async Task Merge_AnotherVersionPublishedMeanwhile_ConflictNothingPublished()
+    {
+        await _f.PushAsync(Unconditional, 10);
+        var schema = _f.Node.Services.GetRequiredService<CatalogStore>().Get(Unconditional)!.ArrowSchema();
+        var latest = Store.Latest(Unconditional)!;
+
+        // A merge made from version 1 …
+        await using var merge = await Store.BeginPushAsync(Unconditional, PushMode.Merge, schema, ExchangeId.New(TimeProvider.System), basedOn: latest.Version);
+
+        // … while a replace publishes version 2.
+        Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, 3)).StatusCode);
+
+        await Assert.ThrowsAsync<DatasetMergeConflictException>(() => merge.CommitAsync());
+        Assert.Equal([1, 2], Store.Versions(Unconditional).Select(v => v.Version));
+        Assert.Empty(Directory.EnumerateFiles(Store.Folder, "*" + ".arrows.tmp"));
+    }
+
+    [Fact]
+    public async Task CatalogKeyItem_MustNotBeNullableNorFloat()
+    {
+        var catalog = _f.Node.Services.GetRequiredService<CatalogStore>();
+        var entry = catalog.Get(Conditional)!;
+        var items = entry.Items.Select(i => i.Id is "name" or "income" ? i with { Key = true } : i).ToList();
+
+        var result = catalog.Update(Conditional, entry with { Items = items }, entry.Version, Caller(_f.Provider));
+
+        Assert.False(result.Succeeded);
+        Assert.Contains(result.Errors!, e => e.Code == "key.nullable" && e.Path.EndsWith(".key", StringComparison.Ordinal));
+        Assert.Contains(result.Errors!, e => e.Code == "key.notForType");
+        await Task.CompletedTask;
+    }
+
+    private async Task<HttpResponseMessage> MergeAsync(params RecordBatch[] batches) => await MergeAsync(batches, Unconditional);
+
+    private async Task<HttpResponseMessage> MergeAsync(RecordBatch batch, string code) => await MergeAsync([batch], code);
+
+    private async Task<HttpResponseMessage> MergeAsync(RecordBatch[] batches, string code)
+    {
+        using var client = _f.Node.Client(_f.Provider.Certificate);
+        return await client.PostAsync(DataPath(code, "mode=merge"), ArrowContent(await StreamAsync(batches)));
+    }
+
+    private sealed record MergeRow(string? Id, string? Name, double? Income = 0, bool Delete = false);
+
+    private sealed record StoredRow(string Id, string? Name, double? Income);
+
+    /// <summary>A merge batch: the resource's five items by name, then the delete column.</summary>
+    private static RecordBatch Batch(params MergeRow[] rows)
+    {
+        var ids = new StringArray.Builder();
+        var names = new StringArray.Builder();
+        var births = new Date32Array.Builder();
+        var incomes = new DoubleArray.Builder();
+        var addresses = new StringArray.Builder();
+        var deletes = new BooleanArray.Builder();
+        foreach (var row in rows)
+        {
+            if (row.Id is null)
+            {
+                ids.AppendNull();
+            }
+            else
+            {
+                ids.Append(row.Id);
+            }
+
+            if (row.Name is null)
+            {
+                names.AppendNull();
+            }
+            else
+            {
+                names.Append(row.Name);
+            }
+
+            births.AppendNull();
+            if (row.Delete)
+            {
+                incomes.AppendNull();
+            }
+            else
+            {
+                incomes.Append(row.Income ?? 0);
+            }
+
+            addresses.AppendNull();
+            deletes.Append(row.Delete);
+        }
+
+        var schema = new Schema.Builder()
+            .Field(new Field("公民身份号码", StringType.Default, true))
+            .Field(new Field("姓名", StringType.Default, true))
+            .Field(new Field("出生日期", Date32Type.Default, true))
+            .Field(new Field("Annual Income", DoubleType.Default, true))
+            .Field(new Field("住址", StringType.Default, true))
+            .Field(new Field(MergeWire.DeleteColumn, BooleanType.Default, true))
+            .Build();
+        return new RecordBatch(schema, [ids.Build(), names.Build(), births.Build(), incomes.Build(), addresses.Build(), deletes.Build()], rows.Length);
+    }
+
+    private async Task<List<StoredRow>> StoredRowsAsync(DatasetVersion? version = null)
+    {
+        await using var reader = Store.OpenRead(version ?? Store.Latest(Unconditional)!);
+        var rows = new List<StoredRow>();
+        await foreach (var batch in reader.ReadBatchesAsync())
+        {
+            using (batch)
+            {
+                for (var i = 0; i < batch.Length; i++)
+                {
+                    var income = (DoubleArray)batch.Column(3);
+                    rows.Add(new StoredRow(((StringArray)batch.Column(0)).GetString(i), ((StringArray)batch.Column(1)).GetString(i), income.IsNull(i) ? null : income.GetValue(i)));
+                }
+            }
+        }
+
+        return rows;
+    }
+}
