@@ -97,6 +97,9 @@ public sealed class DatasetStore : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _commitLock = new(1, 1);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<DatasetVersion>> _snapshots = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, int, string), Schema> _schemas = new();
+    private long _generation;
 
     public DatasetStore(NodeDataFolder dataFolder, DatasetStoreOptions? options = null, TimeProvider? time = null, ILogger<DatasetStore>? logger = null)
     {
@@ -168,10 +171,63 @@ public sealed class DatasetStore : IDisposable
     }
 
     /// <summary>The published versions of a resource, oldest first.</summary>
+    /// <remarks>
+    /// Every pull asks for the latest version, so the list is an immutable snapshot kept per
+    /// resource, read from LiteDB once and dropped whenever a version is published or pruned
+    /// (both happen in this class, under <c>_commitLock</c>): no LiteDB query on a pull's path.
+    /// </remarks>
     public IReadOnlyList<DatasetVersion> Versions(string resourceCode)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(resourceCode);
-        return [.. _versions.Find(Query.EQ("resource", resourceCode)).Select(ToVersion).OrderBy(v => v.Version)];
+        if (_snapshots.TryGetValue(resourceCode, out var snapshot))
+        {
+            return snapshot;
+        }
+
+        var generation = Volatile.Read(ref _generation);
+        IReadOnlyList<DatasetVersion> read = [.. _versions.Find(Query.EQ("resource", resourceCode)).Select(ToVersion).OrderBy(v => v.Version)];
+        // Kept only if nothing was published or pruned while we read, so a stale list never sticks.
+        lock (_snapshots)
+        {
+            if (Volatile.Read(ref _generation) == generation)
+            {
+                _snapshots[resourceCode] = read;
+            }
+        }
+
+        return read;
+    }
+
+    /// <summary>Forgets a resource's snapshot after a change to its versions.</summary>
+    private void Changed(string resourceCode)
+    {
+        lock (_snapshots)
+        {
+            Interlocked.Increment(ref _generation);
+            _snapshots.TryRemove(resourceCode, out _);
+        }
+    }
+
+    /// <summary>
+    /// A version's schema, read from its first segment once: stored files never change (a
+    /// changed file is a damaged one, found by its checksum when its batches are read).
+    /// </summary>
+    internal async Task<Schema> SchemaOfAsync(DatasetVersion version, Func<Task<Schema>> read)
+    {
+        var key = (version.ResourceCode, version.Version, version.ExchangeId);
+        if (_schemas.TryGetValue(key, out var schema))
+        {
+            return schema;
+        }
+
+        schema = await read().ConfigureAwait(false);
+        if (_schemas.Count >= 4096)
+        {
+            _schemas.Clear(); // a bound, not a policy: schemas are small and re-read cheaply
+        }
+
+        _schemas[key] = schema;
+        return schema;
     }
 
     /// <summary>
@@ -245,7 +301,7 @@ public sealed class DatasetStore : IDisposable
             throw;
         }
 
-        return new DatasetReader(version, streams, Options.ReadLimits);
+        return new DatasetReader(this, version, streams, Options.ReadLimits);
     }
 
     public void Dispose() => _commitLock.Dispose();
@@ -291,6 +347,8 @@ public sealed class DatasetStore : IDisposable
                 throw;
             }
 
+            Changed(push.ResourceCode);
+
             DatasetDiagnostics.VersionPublished(_logger, version.ResourceCode, version.Version, version.Mode, version.Rows, version.Bytes, version.ExchangeId);
             Prune(push.ResourceCode);
             return version;
@@ -329,6 +387,8 @@ public sealed class DatasetStore : IDisposable
         {
             _versions.Delete(DocumentId(resourceCode, version.Version));
         }
+
+        Changed(resourceCode);
 
         foreach (var file in removed.SelectMany(v => v.Segments).Select(s => s.File).Distinct().Where(f => !kept.Contains(f)))
         {
@@ -575,11 +635,13 @@ internal sealed class HashingStream(Stream inner) : Stream
 /// </summary>
 public sealed class DatasetReader : IAsyncDisposable
 {
+    private readonly DatasetStore _store;
     private readonly IReadOnlyList<FileStream> _segments;
     private readonly ArrowInputLimits _limits;
 
-    internal DatasetReader(DatasetVersion version, IReadOnlyList<FileStream> segments, ArrowInputLimits limits)
+    internal DatasetReader(DatasetStore store, DatasetVersion version, IReadOnlyList<FileStream> segments, ArrowInputLimits limits)
     {
+        _store = store;
         Version = version;
         _segments = segments;
         _limits = limits;
@@ -588,7 +650,10 @@ public sealed class DatasetReader : IAsyncDisposable
     public DatasetVersion Version { get; }
 
     /// <summary>The version's schema, read from its first segment.</summary>
-    public async Task<Schema> ReadSchemaAsync(CancellationToken cancellationToken = default)
+    public Task<Schema> ReadSchemaAsync(CancellationToken cancellationToken = default) =>
+        _store.SchemaOfAsync(Version, () => ReadFirstSchemaAsync(cancellationToken));
+
+    private async Task<Schema> ReadFirstSchemaAsync(CancellationToken cancellationToken)
     {
         var first = _segments[0];
         var position = first.Position;
