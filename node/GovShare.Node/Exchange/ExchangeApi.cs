@@ -377,10 +377,12 @@ public static partial class ExchangeApi
                 text = await TextRepresentation.StartAsync(body, projection.OutputSchema, accept == TextRepresentation.Csv, context.RequestAborted);
             }
 
-            await foreach (var batch in reader.ReadBatchesAsync(context.RequestAborted))
+            // Reading and masking run one batch ahead of encoding and writing, on another thread.
+            await foreach (var (batch, projected) in ProjectionPipeline.ProjectAheadAsync(reader.ReadBatchesAsync(context.RequestAborted), projection, depth: 2, context.RequestAborted))
             {
                 using (batch)
                 {
+                    using var output = projected;
                     // A revocation takes effect at once, in the middle of a pull too (Art. 25, 32).
                     if (decision.Grant is { } grant && grants.Generation != Interlocked.Read(ref generation))
                     {
@@ -396,7 +398,6 @@ public static partial class ExchangeApi
                         }
                     }
 
-                    using var output = projection.Project(batch);
                     if (arrow is not null)
                     {
                         await arrow.WriteRecordBatchAsync(output, context.RequestAborted);

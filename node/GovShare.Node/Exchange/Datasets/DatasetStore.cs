@@ -630,6 +630,75 @@ internal sealed class HashingStream(Stream inner) : Stream
 }
 
 /// <summary>
+/// Reads a stored segment and hashes every byte taken from it; <see cref="FinishAsync"/> hashes
+/// whatever the reader left unread (nothing, for a file the node wrote) and returns the SHA-256.
+/// </summary>
+internal sealed class HashingReadStream(Stream inner, bool enabled) : Stream
+{
+    private readonly System.Security.Cryptography.IncrementalHash? _hash = enabled ? System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256) : null;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => inner.Length;
+    public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+
+    public async Task<string> FinishAsync(CancellationToken cancellationToken)
+    {
+        var rest = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
+        try
+        {
+            while (await ReadAsync(rest.AsMemory(), cancellationToken).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rest);
+        }
+
+        return Convert.ToHexStringLower(_hash!.GetHashAndReset());
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var read = inner.Read(buffer);
+        _hash?.AppendData(buffer[..read]);
+        return read;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        _hash?.AppendData(buffer.Span[..read]);
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _hash?.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>
 /// A published version read as one stream of batches, segment after segment, each batch
 /// validated as it is read (stored files are read with the same guard as pushes).
 /// </summary>
@@ -663,14 +732,28 @@ public sealed class DatasetReader : IAsyncDisposable
         return reader.Schema;
     }
 
-    /// <summary>Every batch of the version in order; each is disposed by the caller.</summary>
-    /// <exception cref="ArrowInputException">A stored file is damaged.</exception>
+    /// <summary>
+    /// Every batch of the version in order; each is disposed by the caller, and must not be
+    /// touched after that (its body goes back to a pool, cleared).
+    /// </summary>
+    /// <remarks>
+    /// A segment the node wrote with a recorded SHA-256 is hashed as it is read, and the hash is
+    /// compared when the segment ends — before the caller can write the stream's end, so a file
+    /// altered behind the node's back (even into other valid Arrow) never reaches a user as a
+    /// complete stream: the pull is cut and logged as unreadable. Every batch still passes the
+    /// structural checks of <see cref="SafeArrowReader"/> before anything reads its values, so a
+    /// hostile file cannot make the node read out of bounds before its hash is checked.
+    /// </remarks>
+    /// <exception cref="ArrowInputException">A stored file is damaged or altered.</exception>
     public async IAsyncEnumerable<RecordBatch> ReadBatchesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        foreach (var segment in _segments)
+        for (var s = 0; s < _segments.Count; s++)
         {
+            var segment = _segments[s];
+            var expected = s < Version.Segments.Count ? Version.Segments[s].Sha256 : null;
             segment.Position = 0;
-            await using var reader = await SafeArrowReader.OpenAsync(segment, _limits, segment.Length, cancellationToken).ConfigureAwait(false);
+            await using var hashing = new HashingReadStream(segment, expected is not null);
+            await using var reader = await SafeArrowReader.OpenAsync(hashing, _limits, segment.Length, pooled: true, cancellationToken).ConfigureAwait(false);
             if (SchemaFingerprint.Of(reader.Schema) != Version.SchemaFingerprint)
             {
                 throw new ArrowInputException(ArrowInputError.LayoutMismatch, $"A segment of version {Version.Version} of {Version.ResourceCode} has another schema than the version.");
@@ -679,6 +762,15 @@ public sealed class DatasetReader : IAsyncDisposable
             while (await reader.ReadNextBatchAsync(cancellationToken).ConfigureAwait(false) is { } batch)
             {
                 yield return batch;
+            }
+
+            if (expected is not null)
+            {
+                var actual = await hashing.FinishAsync(cancellationToken).ConfigureAwait(false);
+                if (!string.Equals(actual, expected, StringComparison.Ordinal))
+                {
+                    throw new ArrowInputException(ArrowInputError.ChecksumMismatch, $"Segment {Version.Segments[s].File} of version {Version.Version} of {Version.ResourceCode} does not hash to the SHA-256 recorded when it was written.");
+                }
             }
         }
     }
