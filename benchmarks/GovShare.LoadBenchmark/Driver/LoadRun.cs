@@ -57,7 +57,8 @@ internal sealed partial class LoadRun
     {
         var smoke = args.Contains("--smoke");
         var output = Option(args, "--out") ?? Path.GetFullPath(smoke ? "load-smoke.json" : "load-results.json");
-        var work = Option(args, "--work") ?? Path.Combine(Path.GetTempPath(), $"govshare-load-{Environment.ProcessId}");
+        // Absolute: the children run in folders of their own and are handed paths inside this one.
+        var work = Path.GetFullPath(Option(args, "--work") ?? Path.Combine(Path.GetTempPath(), $"govshare-load-{Environment.ProcessId}"));
         var only = Option(args, "--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
         var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep" or "--only")).ToList();
         var unknownCases = only?.Except(RunResults.CaseIds).ToList() ?? [];

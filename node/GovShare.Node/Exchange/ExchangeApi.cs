@@ -378,7 +378,7 @@ public static partial class ExchangeApi
             }
 
             // Reading and masking run one batch ahead of encoding and writing, on another thread.
-            await foreach (var (batch, projected) in ProjectionPipeline.ProjectAheadAsync(reader.ReadBatchesAsync(context.RequestAborted), projection, depth: 2, context.RequestAborted))
+            await foreach (var (batch, projected) in ProjectionPipeline.ProjectAheadAsync(reader.ReadBatchesAsync(context.RequestAborted), projection, depth: 1, context.RequestAborted))
             {
                 using (batch)
                 {

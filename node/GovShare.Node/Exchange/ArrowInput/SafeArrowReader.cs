@@ -50,20 +50,12 @@ public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
     /// when unknown (chunked transfer): no message may declare more.
     /// </summary>
     /// <exception cref="ArrowInputException">The stream does not start with a valid, supported schema.</exception>
-    public static Task<SafeArrowReader> OpenAsync(Stream source, ArrowInputLimits? limits = null, long? declaredLength = null, CancellationToken cancellationToken = default) =>
-        OpenAsync(source, limits, declaredLength, pooled: false, cancellationToken);
-
-    /// <summary>
-    /// As above; <paramref name="pooled"/> takes batch bodies from a pool that only stored-dataset
-    /// reads share (see <see cref="PooledAllocator"/>), for a caller that disposes every batch once
-    /// it is done with it and never touches it afterwards — the pull's pipeline.
-    /// </summary>
-    internal static async Task<SafeArrowReader> OpenAsync(Stream source, ArrowInputLimits? limits, long? declaredLength, bool pooled, CancellationToken cancellationToken)
+    public static async Task<SafeArrowReader> OpenAsync(Stream source, ArrowInputLimits? limits = null, long? declaredLength = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         limits ??= ArrowInputLimits.Default;
         var guard = new ArrowFramingGuard(source, limits, declaredLength);
-        var reader = new ArrowStreamReader(guard, pooled ? new PooledAllocator(limits.MaxBodyBytes) : new BoundedAllocator(limits.MaxBodyBytes), leaveOpen: true);
+        var reader = new ArrowStreamReader(guard, new BoundedAllocator(limits.MaxBodyBytes), leaveOpen: true);
         try
         {
             var schema = await Guarded(async () => await reader.GetSchema(cancellationToken).ConfigureAwait(false)).ConfigureAwait(false)
@@ -194,44 +186,6 @@ public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
 
             public void Dispose()
             {
-            }
-        }
-    }
-
-    /// <summary>
-    /// Bodies rented from a pool private to stored-dataset reads, refused above the cap like
-    /// <see cref="BoundedAllocator"/>. A large pull reuses a handful of arrays instead of
-    /// allocating its whole size on the large-object heap (80 MB a million rows), which is what
-    /// held its working set up. Each array is cleared when it goes back: a batch used after its
-    /// disposal by mistake sees zeros, never another pull's (another department's) data.
-    /// </summary>
-    private sealed class PooledAllocator(long maxBytes) : MemoryAllocator(alignment: 8)
-    {
-        private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 256 * 1024 * 1024, maxArraysPerBucket: 8);
-
-        protected override IMemoryOwner<byte> AllocateInternal(int length, out int bytesAllocated)
-        {
-            if (length > maxBytes)
-            {
-                throw new ArrowInputException(ArrowInputError.BodyTooLarge, $"A message body of {length} bytes exceeds the cap of {maxBytes}.");
-            }
-
-            bytesAllocated = length;
-            return new Owner(Pool.Rent(length), length);
-        }
-
-        private sealed class Owner(byte[] array, int length) : IMemoryOwner<byte>
-        {
-            private byte[]? _array = array;
-
-            public Memory<byte> Memory => _array is { } a ? a.AsMemory(0, length) : throw new ObjectDisposedException(nameof(Owner));
-
-            public void Dispose()
-            {
-                if (Interlocked.Exchange(ref _array, null) is { } a)
-                {
-                    Pool.Return(a, clearArray: true);
-                }
             }
         }
     }

@@ -286,7 +286,8 @@ public sealed class DatasetStore : IDisposable
                     Mode = FileMode.Open,
                     Access = FileAccess.Read,
                     Share = FileShare.Read | FileShare.Delete,
-                    Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+                    // Synchronous handle: HashingReadStream reads it synchronously (see there).
+                    Options = FileOptions.SequentialScan,
                     BufferSize = 1 << 16,
                 }));
             }
@@ -669,11 +670,16 @@ internal sealed class HashingReadStream(Stream inner, bool enabled) : Stream
         return read;
     }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Reads synchronously: on Linux an asynchronous file read is a hop to the thread pool and
+    /// back, which for a one-row pull's few small reads cost more than the reads (profiled). A
+    /// stored file is read from the page cache or a local disk, and a large pull reads on the
+    /// pipeline's own stage (<see cref="Pull.ProjectionPipeline"/>), so blocking briefly is cheap.
+    /// </summary>
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-        _hash?.AppendData(buffer.Span[..read]);
-        return read;
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Read(buffer.Span));
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -727,15 +733,13 @@ public sealed class DatasetReader : IAsyncDisposable
         var first = _segments[0];
         var position = first.Position;
         first.Position = 0;
-        await using var reader = await SafeArrowReader.OpenAsync(first, _limits with { RequireEndOfStreamMarker = false }, first.Length, cancellationToken).ConfigureAwait(false);
+        await using var unhashed = new HashingReadStream(first, enabled: false);
+        await using var reader = await SafeArrowReader.OpenAsync(unhashed, _limits with { RequireEndOfStreamMarker = false }, first.Length, cancellationToken).ConfigureAwait(false);
         first.Position = position;
         return reader.Schema;
     }
 
-    /// <summary>
-    /// Every batch of the version in order; each is disposed by the caller, and must not be
-    /// touched after that (its body goes back to a pool, cleared).
-    /// </summary>
+    /// <summary>Every batch of the version in order; each is disposed by the caller.</summary>
     /// <remarks>
     /// A segment the node wrote with a recorded SHA-256 is hashed as it is read, and the hash is
     /// compared when the segment ends — before the caller can write the stream's end, so a file
@@ -753,7 +757,7 @@ public sealed class DatasetReader : IAsyncDisposable
             var expected = s < Version.Segments.Count ? Version.Segments[s].Sha256 : null;
             segment.Position = 0;
             await using var hashing = new HashingReadStream(segment, expected is not null);
-            await using var reader = await SafeArrowReader.OpenAsync(hashing, _limits, segment.Length, pooled: true, cancellationToken).ConfigureAwait(false);
+            await using var reader = await SafeArrowReader.OpenAsync(hashing, _limits, segment.Length, cancellationToken).ConfigureAwait(false);
             if (SchemaFingerprint.Of(reader.Schema) != Version.SchemaFingerprint)
             {
                 throw new ArrowInputException(ArrowInputError.LayoutMismatch, $"A segment of version {Version.Version} of {Version.ResourceCode} has another schema than the version.");
