@@ -36,6 +36,9 @@ public static class Population
         Share = new ShareAttributes(ShareType.Unconditional),
         UpdateCycle = UpdateCycle.Daily,
         ReleaseDate = new DateOnly(2026, 1, 1),
+        // The large resource's push (12 M rows with the unshareable address) is above the node's
+        // 1 GiB default: the provider's catalog entry allows it, as for a province-wide register.
+        MaxPushBytes = CatalogLimits.MaxPushBytes,
         Items =
         [
             new InformationItem("id_number", "公民身份号码", "utf8", 18, Nullable: false, Sensitivity: Sensitivity.Sensitive, Masking: MaskingRule.KeepEnds(6, 4)),

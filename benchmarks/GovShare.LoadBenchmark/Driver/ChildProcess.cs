@@ -36,7 +36,11 @@ internal sealed class ChildProcess : IAsyncDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = folder,
+            // Each child in an empty folder of its own: ASP.NET watches its content root (the working
+            // directory) recursively for appsettings changes, and a node started in the folder that
+            // holds its data folder would take an inotify event for every log write (profiled: 3 % of
+            // its CPU on small exchanges). The node's settings come from the config file below.
+            WorkingDirectory = Directory.CreateDirectory(Path.Combine(folder, "cwd-" + name)).FullName,
         };
         start.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);
         start.ArgumentList.Add(role);
@@ -86,6 +90,29 @@ internal sealed class ChildProcess : IAsyncDisposable
 
     /// <summary>Resident set size now (VmRSS), in bytes.</summary>
     public long WorkingSet => Status("VmRSS:");
+
+    /// <summary>
+    /// CPU time the process has used so far, user + system (<c>/proc/&lt;pid&gt;/stat</c> fields 14
+    /// and 15, in clock ticks of 1/100 s — Linux's USER_HZ). Differences over a measured run give
+    /// CPU per exchange or per byte, which a shared machine disturbs far less than throughput.
+    /// </summary>
+    public double CpuSeconds
+    {
+        get
+        {
+            try
+            {
+                var stat = File.ReadAllText($"/proc/{Pid}/stat");
+                // The command name (field 2) may hold spaces; the fields after it are plain numbers.
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+            }
+            catch (IOException)
+            {
+                return 0;
+            }
+        }
+    }
 
     public string Tail()
     {

@@ -41,12 +41,15 @@ internal sealed partial class LoadRun
     private Dept _user = null!;
     private Dept _provinceUser = null!;
     private long _kunmingExchanges;
+    private readonly HashSet<string>? _only;
+    private int _recordBytes;
 
-    private LoadRun(Sizes sizes, bool smoke, string work)
+    private LoadRun(Sizes sizes, bool smoke, string work, HashSet<string>? only)
     {
         _sizes = sizes;
         _smoke = smoke;
         _work = work;
+        _only = only;
         _files = Directory.CreateDirectory(Path.Combine(work, "files")).FullName;
     }
 
@@ -54,16 +57,19 @@ internal sealed partial class LoadRun
     {
         var smoke = args.Contains("--smoke");
         var output = Option(args, "--out") ?? Path.GetFullPath(smoke ? "load-smoke.json" : "load-results.json");
-        var work = Option(args, "--work") ?? Path.Combine(Path.GetTempPath(), $"govshare-load-{Environment.ProcessId}");
-        var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep")).ToList();
-        if (unknown.Count > 0)
+        // Absolute: the children run in folders of their own and are handed paths inside this one.
+        var work = Path.GetFullPath(Option(args, "--work") ?? Path.Combine(Path.GetTempPath(), $"govshare-load-{Environment.ProcessId}"));
+        var only = Option(args, "--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+        var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep" or "--only")).ToList();
+        var unknownCases = only?.Except(RunResults.CaseIds).ToList() ?? [];
+        if (unknown.Count > 0 || unknownCases.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"Unknown options: {string.Join(' ', unknown)}. Usage: GovShare.LoadBenchmark [--smoke] [--out results.json] [--work folder] [--keep]");
+            await Console.Error.WriteLineAsync($"Unknown options or cases: {string.Join(' ', unknown.Concat(unknownCases))}. Usage: GovShare.LoadBenchmark [--smoke] [--out results.json] [--work folder] [--keep] [--only case,case] (cases: {string.Join(", ", RunResults.CaseIds)})");
             return 2;
         }
 
         Directory.CreateDirectory(work);
-        var run = new LoadRun(smoke ? Sizes.Smoke : Sizes.Full, smoke, work);
+        var run = new LoadRun(smoke ? Sizes.Smoke : Sizes.Full, smoke, work, only);
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         try
@@ -122,11 +128,12 @@ internal sealed partial class LoadRun
         await using var province = await ChildProcess.StartAsync("node-530000", NodeHost.Role, provinceConfig, _work);
         using var providerClient = Http.Client(_provider.Certificate, _roots, kunming.Address);
 
-        // The provider pushes every resource once (set-up, not measured).
-        await PushGeneratedAsync(providerClient, LargeCode, _sizes.LargeRows, "large resource");
+        // The provider pushes every resource once (set-up, not measured; a case left out by --only
+        // is not set up: a large resource of one row).
+        await PushGeneratedAsync(providerClient, LargeCode, Wants("pull-large") ? _sizes.LargeRows : 1, "large resource");
         await PushGeneratedAsync(providerClient, SmallCode, 1, "one-row resource");
-        await PushGeneratedAsync(providerClient, TextCode, _sizes.TextRows, "text resource");
-        await PushGeneratedAsync(providerClient, ForwardedCode, _sizes.ForwardedRows, "forwarded resource");
+        await PushGeneratedAsync(providerClient, TextCode, Wants("arrow-vs-json") ? _sizes.TextRows : 1, "text resource");
+        await PushGeneratedAsync(providerClient, ForwardedCode, Wants("pull-forwarded") ? _sizes.ForwardedRows : 1, "forwarded resource");
         var pushFile = Path.Combine(_files, "push.arrow");
         await using (var file = File.Create(pushFile))
         {
@@ -142,12 +149,15 @@ internal sealed partial class LoadRun
             await CaptureAsync(userClient, Http.Pull(ForwardedCode), "forwarded.arrow");
         }
 
+        _recordBytes = ExchangeRecordBytes(Path.Combine(_work, "data-" + Kunming));
+        _sizeFigures["exchange-record-bytes"] = _recordBytes;
+
         // A fresh node process for the measured cases, so its peak working set is theirs.
         Progress.Update("restarting the Kunming node", force: true);
         await firstKunming.DisposeAsync();
         kunming = await ChildProcess.StartAsync("node-530100-measured", NodeHost.Role, kunmingConfig with { Departments = [], Links = [], Resources = [] }, _work);
         await using var _ = kunming;
-        await using var raw = await ChildProcess.StartAsync("raw-kestrel", RawServer.Role, BaselineConfig() with { Folder = _files }, _work);
+        await using var raw = await ChildProcess.StartAsync("raw-kestrel", RawServer.Role, BaselineConfig() with { Folder = _files, RecordBytes = _recordBytes }, _work);
         await using var yarp = await ChildProcess.StartAsync("yarp-hop", YarpHop.Role, BaselineConfig() with
         {
             Upstream = raw.Address.ToString(),
@@ -161,11 +171,31 @@ internal sealed partial class LoadRun
         using var yarpClient = Http.Client(_user.Certificate, _roots, yarp.Address);
         using var provinceClient = Http.Client(_provinceUser.Certificate, _roots, province.Address);
 
-        await LargePullAsync(user, rawClient, kunming, raw, largeRows);
-        await PushAsync(providerClient, rawClient, pushFile);
-        await SmallExchangesAsync(user, rawClient);
-        await ForwardedAsync(provinceClient, yarpClient, province);
-        await ArrowVersusJsonAsync(user);
+        if (Wants("pull-large") || Wants("peak-working-set-1gb-pull"))
+        {
+            await LargePullAsync(user, rawClient, kunming, raw, largeRows);
+        }
+
+        if (Wants("push"))
+        {
+            await PushAsync(providerClient, rawClient, pushFile, kunming, raw);
+        }
+
+        if (Wants("small-exchanges") || Wants("small-exchanges-durable"))
+        {
+            await SmallExchangesAsync(user, rawClient, kunming, raw);
+        }
+
+        if (Wants("pull-forwarded"))
+        {
+            await ForwardedAsync(provinceClient, yarpClient, province, kunming, yarp, raw);
+        }
+
+        if (Wants("arrow-vs-json"))
+        {
+            await ArrowVersusJsonAsync(user);
+        }
+
         await KafkaCheckAsync(kafka);
     }
 
@@ -183,9 +213,11 @@ internal sealed partial class LoadRun
                 await Task.Delay(50, CancellationToken.None);
             }
         });
-        var (nodeRuns, rawRuns) = await RoundsAsync(
+        var (nodeRuns, rawRuns, nodeCpu, rawCpu) = await RoundsAsync(
             () => Http.DownloadAsync(raw, Http.Get("files/large.arrow"), progress: b => Progress.Update($"raw Kestrel {b / 1e6:0} MB")),
-            () => Http.DownloadAsync(node, Http.Pull(LargeCode), progress: b => Progress.Update($"node {b / 1e6:0} MB, node RSS {kunming.WorkingSet / 1e6:0} MB")));
+            () => Http.DownloadAsync(node, Http.Pull(LargeCode), progress: b => Progress.Update($"node {b / 1e6:0} MB, node RSS {kunming.WorkingSet / 1e6:0} MB")),
+            [rawServer],
+            [kunming]);
         await sampling.CancelAsync();
         await sampler;
         var nodeMbps = Median(nodeRuns.Select(t => t.MegabytesPerSecond));
@@ -198,6 +230,8 @@ internal sealed partial class LoadRun
             ["nodeRowsPerSecond"] = rows / Median(nodeRuns.Select(t => t.Seconds)),
             ["baselineRowsPerSecond"] = rows / Median(rawRuns.Select(t => t.Seconds)),
             ["rounds"] = nodeRuns.Count,
+            ["nodeCpuNsPerByte"] = NsPerByte(nodeCpu, nodeRuns),
+            ["baselineCpuNsPerByte"] = NsPerByte(rawCpu, rawRuns),
         });
 
         var peakMb = kunming.PeakWorkingSet / 1e6;
@@ -210,46 +244,56 @@ internal sealed partial class LoadRun
         _kunmingExchanges += nodeRuns.Count + 1;
     }
 
-    private async Task PushAsync(HttpClient node, HttpClient raw, string file)
+    private async Task PushAsync(HttpClient node, HttpClient raw, string file, ChildProcess kunming, ChildProcess rawServer)
     {
         Progress.Begin("push");
         var path = Population.DataPath(PushCode, "mode=replace");
-        var (nodeRuns, rawRuns) = await RoundsAsync(
+        var (nodeRuns, rawRuns, nodeCpu, rawCpu) = await RoundsAsync(
             () => Http.UploadAsync(raw, "upload", file),
             () => Http.UploadAsync(node, path, file),
+            [rawServer],
+            [kunming],
             label: "uploading " + new FileInfo(file).Length / 1_000_000 + " MB");
         var nodeMbps = Median(nodeRuns.Select(t => t.MegabytesPerSecond));
-        Add("push", "Push (validated, written, fsync'd, published)", "raw Kestrel mTLS upload to a file, fsync'd", "MB/s", nodeMbps, Median(rawRuns.Select(t => t.MegabytesPerSecond)), 0.7, new()
+        Add("push", "Push (validated, written, fsync'd, published)", "raw Kestrel mTLS: body from the pipe to a file in 1 MiB writes, one fsync", "MB/s", nodeMbps, Median(rawRuns.Select(t => t.MegabytesPerSecond)), 0.7, new()
         {
             ["rows"] = _sizes.PushRows,
             ["bytes"] = nodeRuns[0].Bytes,
             ["nodeRowsPerSecond"] = _sizes.PushRows / Median(nodeRuns.Select(t => t.Seconds)),
             ["rounds"] = nodeRuns.Count,
+            ["nodeCpuNsPerByte"] = NsPerByte(nodeCpu, nodeRuns),
+            ["baselineCpuNsPerByte"] = NsPerByte(rawCpu, rawRuns),
         });
         _kunmingExchanges += nodeRuns.Count;
     }
 
-    private async Task SmallExchangesAsync(HttpClient node, HttpClient raw)
+    private async Task SmallExchangesAsync(HttpClient node, HttpClient raw, ChildProcess kunming, ChildProcess rawServer)
     {
         Progress.Begin("small-exchanges");
         var rounds = Math.Max(1, _sizes.Rounds - 1);
         var nodeLoops = new List<Loop>();
         var rawLoops = new List<Loop>();
-        await ClosedLoopAsync(raw, () => Http.Get("small"), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), "warm-up raw");
-        var warm = await ClosedLoopAsync(node, () => Http.Pull(SmallCode), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), "warm-up node");
+        var durableLoops = new List<Loop>();
+        await ClosedLoopAsync(raw, () => Http.Get("small"), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), "warm-up raw", rawServer);
+        await ClosedLoopAsync(raw, () => Http.Get("small-durable"), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), "warm-up durable", rawServer);
+        var warm = await ClosedLoopAsync(node, () => Http.Pull(SmallCode), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), "warm-up node", kunming);
         _kunmingExchanges += warm.Requests;
         for (var round = 0; round < rounds; round++)
         {
-            rawLoops.Add(await ClosedLoopAsync(raw, () => Http.Get("small"), _sizes.SmallDuration, $"round {round + 1}/{rounds} raw"));
-            nodeLoops.Add(await ClosedLoopAsync(node, () => Http.Pull(SmallCode), _sizes.SmallDuration, $"round {round + 1}/{rounds} node"));
+            rawLoops.Add(await ClosedLoopAsync(raw, () => Http.Get("small"), _sizes.SmallDuration, $"round {round + 1}/{rounds} raw", rawServer));
+            durableLoops.Add(await ClosedLoopAsync(raw, () => Http.Get("small-durable"), _sizes.SmallDuration, $"round {round + 1}/{rounds} durable", rawServer));
+            nodeLoops.Add(await ClosedLoopAsync(node, () => Http.Pull(SmallCode), _sizes.SmallDuration, $"round {round + 1}/{rounds} node", kunming));
         }
 
         var nodeLatencies = nodeLoops.SelectMany(l => l.LatenciesMs).Order().ToArray();
         var rawLatencies = rawLoops.SelectMany(l => l.LatenciesMs).Order().ToArray();
-        var nodeRps = nodeLoops.Sum(l => l.Requests) / nodeLoops.Sum(l => l.Seconds);
-        var rawRps = rawLoops.Sum(l => l.Requests) / rawLoops.Sum(l => l.Seconds);
+        var durableLatencies = durableLoops.SelectMany(l => l.LatenciesMs).Order().ToArray();
+        static double Rate(List<Loop> loops) => loops.Sum(l => l.Requests) / loops.Sum(l => l.Seconds);
+        static double CpuUs(List<Loop> loops) => loops.Sum(l => l.ServerCpuSeconds) * 1e6 / Math.Max(1, loops.Sum(l => l.Requests));
+        var nodeRps = Rate(nodeLoops);
         _kunmingExchanges += nodeLoops.Sum(l => l.Requests);
-        Add("small-exchanges", "One-row pulls, exchange log on (fsync + Kafka relay)", "raw Kestrel mTLS, same body", "req/s", nodeRps, rawRps, 0.5, new()
+        var bodyBytes = new FileInfo(Path.Combine(_files, "small.arrow")).Length;
+        Add("small-exchanges", "One-row pulls, exchange log on (fsync + Kafka relay)", "raw Kestrel mTLS, same body", "req/s", nodeRps, Rate(rawLoops), 0.5, new()
         {
             ["workers"] = _sizes.SmallWorkers,
             ["nodeP50Ms"] = Percentile(nodeLatencies, 0.50),
@@ -257,18 +301,35 @@ internal sealed partial class LoadRun
             ["baselineP50Ms"] = Percentile(rawLatencies, 0.50),
             ["baselineP99Ms"] = Percentile(rawLatencies, 0.99),
             ["nodeRequests"] = nodeLoops.Sum(l => l.Requests),
-            ["bodyBytes"] = new FileInfo(Path.Combine(_files, "small.arrow")).Length,
+            ["bodyBytes"] = bodyBytes,
+            ["nodeCpuUsPerExchange"] = CpuUs(nodeLoops),
+            ["baselineCpuUsPerExchange"] = CpuUs(rawLoops),
         });
+        var durableP99 = Percentile(durableLatencies, 0.99);
+        var ratio = nodeRps / Math.Max(1e-9, Rate(durableLoops));
+        Add("small-exchanges-durable", "One-row pulls, exchange log on, against durability alone", $"raw Kestrel mTLS + a {_recordBytes}-byte record group-committed to an fsync'd file", "req/s", nodeRps, Rate(durableLoops), 0.8, new()
+        {
+            ["workers"] = _sizes.SmallWorkers,
+            ["nodeP99Ms"] = Percentile(nodeLatencies, 0.99),
+            ["baselineP50Ms"] = Percentile(durableLatencies, 0.50),
+            ["baselineP99Ms"] = durableP99,
+            ["recordBytes"] = _recordBytes,
+            ["nodeCpuUsPerExchange"] = CpuUs(nodeLoops),
+            ["baselineCpuUsPerExchange"] = CpuUs(durableLoops),
+            ["baselineRequests"] = durableLoops.Sum(l => l.Requests),
+        }, met: ratio >= 0.8 && Percentile(nodeLatencies, 0.99) <= 2 * durableP99, target: "≥ 0.8, p99 ≤ 2 × baseline's");
     }
 
-    private async Task ForwardedAsync(HttpClient province, HttpClient yarp, ChildProcess provinceProcess)
+    private async Task ForwardedAsync(HttpClient province, HttpClient yarp, ChildProcess provinceProcess, ChildProcess kunming, ChildProcess yarpHop, ChildProcess rawServer)
     {
         Progress.Begin("pull-forwarded");
         await Http.DownloadAsync(yarp, Http.Get("small"));
         await Http.DownloadAsync(province, Http.Pull(SmallCode));
-        var (nodeRuns, rawRuns) = await RoundsAsync(
+        var (nodeRuns, rawRuns, nodeCpu, rawCpu) = await RoundsAsync(
             () => Http.DownloadAsync(yarp, Http.Get("files/forwarded.arrow"), progress: b => Progress.Update($"YARP hop {b / 1e6:0} MB")),
-            () => Http.DownloadAsync(province, Http.Pull(ForwardedCode), progress: b => Progress.Update($"province → Kunming {b / 1e6:0} MB")));
+            () => Http.DownloadAsync(province, Http.Pull(ForwardedCode), progress: b => Progress.Update($"province → Kunming {b / 1e6:0} MB")),
+            [yarpHop, rawServer],
+            [provinceProcess, kunming]);
         Add("pull-forwarded", "Pull forwarded by the province to Kunming (one YARP hop + owner)", "minimal YARP mTLS hop → raw Kestrel", "MB/s", Median(nodeRuns.Select(t => t.MegabytesPerSecond)), Median(rawRuns.Select(t => t.MegabytesPerSecond)), 0.8, new()
         {
             ["rows"] = _sizes.ForwardedRows,
@@ -277,6 +338,8 @@ internal sealed partial class LoadRun
             // The middle node streams: its peak stays far below what passed through it.
             ["provincePeakWorkingSetMB"] = provinceProcess.PeakWorkingSet / 1e6,
             ["bytesThroughProvinceMB"] = nodeRuns.Sum(r => r.Bytes) / 1e6,
+            ["nodesCpuNsPerByte"] = NsPerByte(nodeCpu, nodeRuns),
+            ["baselineCpuNsPerByte"] = NsPerByte(rawCpu, rawRuns),
         });
         _kunmingExchanges += nodeRuns.Count + 1;
     }
@@ -339,20 +402,52 @@ internal sealed partial class LoadRun
     }
 
     /// <summary>Alternates baseline and node rounds (baseline first), so drift from other work on the machine hits both.</summary>
-    private async Task<(List<Transfer> Node, List<Transfer> Baseline)> RoundsAsync(Func<Task<Transfer>> baseline, Func<Task<Transfer>> node, string? label = null)
+    private async Task<(List<Transfer> Node, List<Transfer> Baseline, double NodeCpuSeconds, double BaselineCpuSeconds)> RoundsAsync(Func<Task<Transfer>> baseline, Func<Task<Transfer>> node, ChildProcess[] baselineServers, ChildProcess[] nodeServers, string? label = null)
     {
         var nodeRuns = new List<Transfer>();
         var baselineRuns = new List<Transfer>();
+        double nodeCpu = 0, baselineCpu = 0;
         for (var round = 0; round < _sizes.Rounds; round++)
         {
             Progress.Update($"round {round + 1}/{_sizes.Rounds} baseline {label}", force: true);
+            var cpu = CpuOf(baselineServers);
             baselineRuns.Add(await baseline());
+            baselineCpu += CpuOf(baselineServers) - cpu;
             Progress.Update($"round {round + 1}/{_sizes.Rounds} node {label}", force: true);
+            cpu = CpuOf(nodeServers);
             nodeRuns.Add(await node());
+            nodeCpu += CpuOf(nodeServers) - cpu;
         }
 
         Progress.End($"node {Median(nodeRuns.Select(t => t.MegabytesPerSecond)):0} MB/s, baseline {Median(baselineRuns.Select(t => t.MegabytesPerSecond)):0} MB/s");
-        return (nodeRuns, baselineRuns);
+        return (nodeRuns, baselineRuns, nodeCpu, baselineCpu);
+    }
+
+    private static double CpuOf(ChildProcess[] servers) => servers.Sum(s => s.CpuSeconds);
+
+    /// <summary>Server CPU (user + system) per byte moved, in nanoseconds.</summary>
+    private static double NsPerByte(double cpuSeconds, List<Transfer> runs) => cpuSeconds * 1e9 / Math.Max(1, runs.Sum(r => r.Bytes));
+
+    private bool Wants(string caseId) => _only is null || _only.Contains(caseId);
+
+    /// <summary>
+    /// The mean size of a line of the node's exchange log (records and the odd checkpoint), read
+    /// from its data folder after the set-up's exchanges: what the durable baseline appends.
+    /// </summary>
+    private static int ExchangeRecordBytes(string dataFolder)
+    {
+        var folder = LogStore.ForDataFolder(dataFolder).FolderOf(LogKind.Exchange);
+        long bytes = 0, lines = 0;
+        foreach (var segment in Directory.EnumerateFiles(folder).Where(f => f.EndsWith(".log", StringComparison.Ordinal) || f.EndsWith(".jsonl", StringComparison.Ordinal)))
+        {
+            foreach (var line in File.ReadLines(segment))
+            {
+                bytes += System.Text.Encoding.UTF8.GetByteCount(line) + 1;
+                lines++;
+            }
+        }
+
+        return lines == 0 ? 512 : (int)(bytes / lines);
     }
 
     private static async Task<List<Transfer>> RepeatAsync(Func<Task<Transfer>> transfer, TimeSpan duration, string label)
@@ -368,8 +463,9 @@ internal sealed partial class LoadRun
         return runs;
     }
 
-    private async Task<Loop> ClosedLoopAsync(HttpClient client, Func<HttpRequestMessage> request, TimeSpan duration, string label)
+    private async Task<Loop> ClosedLoopAsync(HttpClient client, Func<HttpRequestMessage> request, TimeSpan duration, string label, ChildProcess server)
     {
+        var cpu = server.CpuSeconds;
         var clock = Stopwatch.StartNew();
         long requests = 0;
         var workers = Enumerable.Range(0, _sizes.SmallWorkers).Select(worker => Task.Run(async () =>
@@ -391,7 +487,7 @@ internal sealed partial class LoadRun
         })).ToList();
         var all = await Task.WhenAll(workers);
         var seconds = clock.Elapsed.TotalSeconds;
-        return new Loop(requests, seconds, [.. all.SelectMany(l => l)]);
+        return new Loop(requests, seconds, [.. all.SelectMany(l => l)], server.CpuSeconds - cpu);
     }
 
     private static async Task WarmUpAsync(HttpClient node, HttpClient raw)
@@ -442,6 +538,8 @@ internal sealed partial class LoadRun
     private void Add(string id, string title, string baselineTitle, string metric, double node, double baseline, double minimumRatio, Dictionary<string, double> details, bool? met = null, string? target = null)
     {
         var ratio = baseline > 0 ? node / baseline : 0;
+        // The machine is shared: the 1-minute load average when the case ended says how shared.
+        details["loadAverage1m"] = LoadAverage();
         _cases.Add(new CaseResult(id, title, baselineTitle, metric, Math.Round(node, 2), Math.Round(baseline, 2), Math.Round(ratio, 3), target ?? $"≥ {minimumRatio.ToString(CultureInfo.InvariantCulture)}", met ?? ratio >= minimumRatio, details.ToDictionary(d => d.Key, d => Math.Round(d.Value, 2))));
     }
 
@@ -526,8 +624,12 @@ internal sealed partial class LoadRun
             ["os"] = RuntimeInformation.OSDescription,
             ["runtime"] = RuntimeInformation.FrameworkDescription,
             ["gc"] = System.Runtime.GCSettings.IsServerGC ? "server" : "workstation",
+            ["loadAverageAtEnd"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "unknown",
         };
     }
+
+    private static double LoadAverage() =>
+        File.Exists("/proc/loadavg") && double.TryParse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture, out var load) ? load : -1;
 
     private static double Median(IEnumerable<double> values)
     {
@@ -569,7 +671,7 @@ internal sealed partial class LoadRun
         public string Name => Spec.Name;
     }
 
-    private sealed record Loop(long Requests, double Seconds, double[] LatenciesMs);
+    private sealed record Loop(long Requests, double Seconds, double[] LatenciesMs, double ServerCpuSeconds);
 }
 
 /// <summary>Stops a child once: early on purpose, or on the way out when something failed before (no orphan node).</summary>

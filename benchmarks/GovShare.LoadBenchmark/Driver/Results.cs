@@ -39,7 +39,7 @@ public sealed record RunResults(
     IReadOnlyList<string> Notes)
 {
     /// <summary>Every case id a run produces.</summary>
-    public static readonly string[] CaseIds = ["pull-large", "push", "small-exchanges", "pull-forwarded", "arrow-vs-json", "peak-working-set-1gb-pull"];
+    public static readonly string[] CaseIds = ["pull-large", "push", "small-exchanges", "small-exchanges-durable", "pull-forwarded", "arrow-vs-json", "peak-working-set-1gb-pull"];
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 

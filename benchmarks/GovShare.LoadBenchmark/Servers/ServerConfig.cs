@@ -37,6 +37,9 @@ public sealed record ServerConfig
     /// <summary>Raw server: folder of files served by name and of uploads.</summary>
     public string Folder { get; init; } = "";
 
+    /// <summary>Raw server: the size of the record the durable baseline appends per exchange (the node's exchange-record size).</summary>
+    public int RecordBytes { get; init; }
+
     /// <summary>YARP hop: the upstream raw server, and the client certificate it presents there.</summary>
     public string Upstream { get; init; } = "";
 

@@ -448,10 +448,12 @@ public static partial class ExchangeApi
                 text = await TextRepresentation.StartAsync(body, projection.OutputSchema, accept == TextRepresentation.Csv, context.RequestAborted);
             }
 
-            await foreach (var batch in reader.ReadBatchesAsync(context.RequestAborted))
+            // Reading and masking run one batch ahead of encoding and writing, on another thread.
+            await foreach (var (batch, projected) in ProjectionPipeline.ProjectAheadAsync(reader.ReadBatchesAsync(context.RequestAborted), projection, depth: 1, context.RequestAborted))
             {
                 using (batch)
                 {
+                    using var output = projected;
                     // A revocation takes effect at once, in the middle of a pull too (Art. 25, 32).
                     if (decision.Grant is { } grant && grants.Generation != Interlocked.Read(ref generation))
                     {
@@ -467,7 +469,6 @@ public static partial class ExchangeApi
                         }
                     }
 
-                    using var output = projection.Project(batch);
                     if (arrow is not null)
                     {
                         await arrow.WriteRecordBatchAsync(output, context.RequestAborted);

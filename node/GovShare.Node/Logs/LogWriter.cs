@@ -207,7 +207,7 @@ public sealed class LogWriter : IAsyncDisposable
                 record = record with { Time = _time.GetUtcNow() };
             }
 
-            var json = JsonSerializer.SerializeToUtf8Bytes(record, LogJson.Options);
+            var json = LogJson.Serialize(record);
             var pending = new Pending(json, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously));
             ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(pending), typeof(LogWriter));
 

@@ -9,7 +9,7 @@ namespace GovShare.Node.Tests.Benchmarks;
 /// </summary>
 public sealed class LoadBenchmarkSmokeTests
 {
-    private static readonly string[] Cases = ["pull-large", "push", "small-exchanges", "pull-forwarded", "arrow-vs-json", "peak-working-set-1gb-pull"];
+    private static readonly string[] Cases = ["pull-large", "push", "small-exchanges", "small-exchanges-durable", "pull-forwarded", "arrow-vs-json", "peak-working-set-1gb-pull"];
 
     [Fact]
     public async Task LoadBenchmark_SmokeMode_CompletesWithEveryCaseInResults()

@@ -358,6 +358,55 @@ public sealed class PushValueRulesTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Pull_StoredFileAlteredIntoOtherValidArrow_CutBeforeItsEndAndLoggedAsChecksumMismatch()
+    {
+        // An attacker with the disk changes one ID number digit in a stored file: still valid Arrow,
+        // same length, so only the SHA-256 recorded at push can tell. The pull must not end whole.
+        Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, 3_000)).StatusCode);
+        var store = _f.Node.Services.GetRequiredService<DatasetStore>();
+        var path = Path.Combine(store.Folder, store.Latest(Unconditional)!.Segments[0].File);
+        var bytes = await File.ReadAllBytesAsync(path);
+        var at = DigitInFirstBatch(bytes);
+        bytes[at] = (byte)(bytes[at] == (byte)'1' ? '2' : '1');
+        await File.WriteAllBytesAsync(path, bytes);
+
+        using var client = _f.Node.Client(_f.Provider.Certificate);
+        using var response = await client.SendAsync(Pull(Unconditional, "audit"), HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var id = response.Headers.GetValues(GovShareHeaders.ExchangeId).Single();
+        var cut = await Record.ExceptionAsync(async () =>
+        {
+            await using var body = await response.Content.ReadAsStreamAsync();
+            using var reader = new Apache.Arrow.Ipc.ArrowStreamReader(body);
+            while (await reader.ReadNextRecordBatchAsync() is { } batch)
+            {
+                batch.Dispose();
+            }
+        });
+
+        Assert.NotNull(cut); // no end-of-stream: the client cannot take the altered rows for a whole delivery
+        var record = Assert.Single(ExchangeRecords(), r => r.ExchangeId == id);
+        Assert.Equal((500, ProblemTypes.DatasetUnreadable), (record.Status, record.ProblemType));
+        Assert.Contains(_f.Node.Logs, l => l.Contains("PullFailed", StringComparison.Ordinal) && l.Contains(id, StringComparison.Ordinal) && l.Contains("arrow-checksum-mismatch", StringComparison.Ordinal));
+    }
+
+    /// <summary>A digit inside a run of ≥ 12 digits (an ID number's value) after the schema message.</summary>
+    private static int DigitInFirstBatch(byte[] file)
+    {
+        var schemaEnd = 8 + BitConverter.ToInt32(file, 4);
+        for (int i = schemaEnd, run = 0; i < file.Length; i++)
+        {
+            run = file[i] is >= (byte)'0' and <= (byte)'9' ? run + 1 : 0;
+            if (run == 12)
+            {
+                return i - 6;
+            }
+        }
+
+        throw new InvalidOperationException("No ID number digits found in the stored file.");
+    }
+
+    [Fact]
     public async Task Pull_ClientGoesAwayMidStream_Logged499WithRowsAndBytesDelivered()
     {
         const int total = 200_000;

@@ -86,6 +86,9 @@ public enum ArrowInputError
 
     /// <summary>Reading the underlying transport failed (the sender went away, a disk error).</summary>
     TransportFailure,
+
+    /// <summary>A stored file's bytes do not hash to the SHA-256 the node recorded when it wrote them (altered behind the node's back).</summary>
+    ChecksumMismatch,
 }
 
 /// <summary>
@@ -150,6 +153,7 @@ public sealed class ArrowInputException : Exception
         ArrowInputError.InvalidUtf8 => "arrow-invalid-utf8",
         ArrowInputError.ReaderFailure => "arrow-reader-failure",
         ArrowInputError.TransportFailure => "arrow-transport-failure",
+        ArrowInputError.ChecksumMismatch => "arrow-checksum-mismatch",
         ArrowInputError.UnalignedBuffer => "arrow-unaligned-buffer",
         ArrowInputError.OverlappingBuffers => "arrow-overlapping-buffers",
         _ => "arrow-unknown",

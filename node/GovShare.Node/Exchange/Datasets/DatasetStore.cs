@@ -97,6 +97,9 @@ public sealed class DatasetStore : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _commitLock = new(1, 1);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<DatasetVersion>> _snapshots = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, int, string), Schema> _schemas = new();
+    private long _generation;
 
     public DatasetStore(NodeDataFolder dataFolder, DatasetStoreOptions? options = null, TimeProvider? time = null, ILogger<DatasetStore>? logger = null)
     {
@@ -168,10 +171,63 @@ public sealed class DatasetStore : IDisposable
     }
 
     /// <summary>The published versions of a resource, oldest first.</summary>
+    /// <remarks>
+    /// Every pull asks for the latest version, so the list is an immutable snapshot kept per
+    /// resource, read from LiteDB once and dropped whenever a version is published or pruned
+    /// (both happen in this class, under <c>_commitLock</c>): no LiteDB query on a pull's path.
+    /// </remarks>
     public IReadOnlyList<DatasetVersion> Versions(string resourceCode)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(resourceCode);
-        return [.. _versions.Find(Query.EQ("resource", resourceCode)).Select(ToVersion).OrderBy(v => v.Version)];
+        if (_snapshots.TryGetValue(resourceCode, out var snapshot))
+        {
+            return snapshot;
+        }
+
+        var generation = Volatile.Read(ref _generation);
+        IReadOnlyList<DatasetVersion> read = [.. _versions.Find(Query.EQ("resource", resourceCode)).Select(ToVersion).OrderBy(v => v.Version)];
+        // Kept only if nothing was published or pruned while we read, so a stale list never sticks.
+        lock (_snapshots)
+        {
+            if (Volatile.Read(ref _generation) == generation)
+            {
+                _snapshots[resourceCode] = read;
+            }
+        }
+
+        return read;
+    }
+
+    /// <summary>Forgets a resource's snapshot after a change to its versions.</summary>
+    private void Changed(string resourceCode)
+    {
+        lock (_snapshots)
+        {
+            Interlocked.Increment(ref _generation);
+            _snapshots.TryRemove(resourceCode, out _);
+        }
+    }
+
+    /// <summary>
+    /// A version's schema, read from its first segment once: stored files never change (a
+    /// changed file is a damaged one, found by its checksum when its batches are read).
+    /// </summary>
+    internal async Task<Schema> SchemaOfAsync(DatasetVersion version, Func<Task<Schema>> read)
+    {
+        var key = (version.ResourceCode, version.Version, version.ExchangeId);
+        if (_schemas.TryGetValue(key, out var schema))
+        {
+            return schema;
+        }
+
+        schema = await read().ConfigureAwait(false);
+        if (_schemas.Count >= 4096)
+        {
+            _schemas.Clear(); // a bound, not a policy: schemas are small and re-read cheaply
+        }
+
+        _schemas[key] = schema;
+        return schema;
     }
 
     /// <summary>
@@ -238,7 +294,8 @@ public sealed class DatasetStore : IDisposable
                     Mode = FileMode.Open,
                     Access = FileAccess.Read,
                     Share = FileShare.Read | FileShare.Delete,
-                    Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+                    // Synchronous handle: HashingReadStream reads it synchronously (see there).
+                    Options = FileOptions.SequentialScan,
                     BufferSize = 1 << 16,
                 }));
             }
@@ -253,7 +310,7 @@ public sealed class DatasetStore : IDisposable
             throw;
         }
 
-        return new DatasetReader(version, streams, Options.ReadLimits);
+        return new DatasetReader(this, version, streams, Options.ReadLimits);
     }
 
     public void Dispose() => _commitLock.Dispose();
@@ -304,6 +361,8 @@ public sealed class DatasetStore : IDisposable
                 throw;
             }
 
+            Changed(push.ResourceCode);
+
             DatasetDiagnostics.VersionPublished(_logger, version.ResourceCode, version.Version, version.Mode, version.Rows, version.Bytes, version.ExchangeId);
             Prune(push.ResourceCode);
             return version;
@@ -342,6 +401,8 @@ public sealed class DatasetStore : IDisposable
         {
             _versions.Delete(DocumentId(resourceCode, version.Version));
         }
+
+        Changed(resourceCode);
 
         foreach (var file in removed.SelectMany(v => v.Segments).Select(s => s.File).Distinct().Where(f => !kept.Contains(f)))
         {
@@ -586,16 +647,92 @@ internal sealed class HashingStream(Stream inner) : Stream
 }
 
 /// <summary>
+/// Reads a stored segment and hashes every byte taken from it; <see cref="FinishAsync"/> hashes
+/// whatever the reader left unread (nothing, for a file the node wrote) and returns the SHA-256.
+/// </summary>
+internal sealed class HashingReadStream(Stream inner, bool enabled) : Stream
+{
+    private readonly System.Security.Cryptography.IncrementalHash? _hash = enabled ? System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256) : null;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => inner.Length;
+    public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+
+    public async Task<string> FinishAsync(CancellationToken cancellationToken)
+    {
+        var rest = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
+        try
+        {
+            while (await ReadAsync(rest.AsMemory(), cancellationToken).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rest);
+        }
+
+        return Convert.ToHexStringLower(_hash!.GetHashAndReset());
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var read = inner.Read(buffer);
+        _hash?.AppendData(buffer[..read]);
+        return read;
+    }
+
+    /// <summary>
+    /// Reads synchronously: on Linux an asynchronous file read is a hop to the thread pool and
+    /// back, which for a one-row pull's few small reads cost more than the reads (profiled). A
+    /// stored file is read from the page cache or a local disk, and a large pull reads on the
+    /// pipeline's own stage (<see cref="Pull.ProjectionPipeline"/>), so blocking briefly is cheap.
+    /// </summary>
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Read(buffer.Span));
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _hash?.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}
+
+/// <summary>
 /// A published version read as one stream of batches, segment after segment, each batch
 /// validated as it is read (stored files are read with the same guard as pushes).
 /// </summary>
 public sealed class DatasetReader : IAsyncDisposable
 {
+    private readonly DatasetStore _store;
     private readonly IReadOnlyList<FileStream> _segments;
     private readonly ArrowInputLimits _limits;
 
-    internal DatasetReader(DatasetVersion version, IReadOnlyList<FileStream> segments, ArrowInputLimits limits)
+    internal DatasetReader(DatasetStore store, DatasetVersion version, IReadOnlyList<FileStream> segments, ArrowInputLimits limits)
     {
+        _store = store;
         Version = version;
         _segments = segments;
         _limits = limits;
@@ -604,24 +741,39 @@ public sealed class DatasetReader : IAsyncDisposable
     public DatasetVersion Version { get; }
 
     /// <summary>The version's schema, read from its first segment.</summary>
-    public async Task<Schema> ReadSchemaAsync(CancellationToken cancellationToken = default)
+    public Task<Schema> ReadSchemaAsync(CancellationToken cancellationToken = default) =>
+        _store.SchemaOfAsync(Version, () => ReadFirstSchemaAsync(cancellationToken));
+
+    private async Task<Schema> ReadFirstSchemaAsync(CancellationToken cancellationToken)
     {
         var first = _segments[0];
         var position = first.Position;
         first.Position = 0;
-        await using var reader = await SafeArrowReader.OpenAsync(first, _limits with { RequireEndOfStreamMarker = false }, first.Length, cancellationToken).ConfigureAwait(false);
+        await using var unhashed = new HashingReadStream(first, enabled: false);
+        await using var reader = await SafeArrowReader.OpenAsync(unhashed, _limits with { RequireEndOfStreamMarker = false }, first.Length, cancellationToken).ConfigureAwait(false);
         first.Position = position;
         return reader.Schema;
     }
 
     /// <summary>Every batch of the version in order; each is disposed by the caller.</summary>
-    /// <exception cref="ArrowInputException">A stored file is damaged.</exception>
+    /// <remarks>
+    /// A segment the node wrote with a recorded SHA-256 is hashed as it is read, and the hash is
+    /// compared when the segment ends — before the caller can write the stream's end, so a file
+    /// altered behind the node's back (even into other valid Arrow) never reaches a user as a
+    /// complete stream: the pull is cut and logged as unreadable. Every batch still passes the
+    /// structural checks of <see cref="SafeArrowReader"/> before anything reads its values, so a
+    /// hostile file cannot make the node read out of bounds before its hash is checked.
+    /// </remarks>
+    /// <exception cref="ArrowInputException">A stored file is damaged or altered.</exception>
     public async IAsyncEnumerable<RecordBatch> ReadBatchesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        foreach (var segment in _segments)
+        for (var s = 0; s < _segments.Count; s++)
         {
+            var segment = _segments[s];
+            var expected = s < Version.Segments.Count ? Version.Segments[s].Sha256 : null;
             segment.Position = 0;
-            await using var reader = await SafeArrowReader.OpenAsync(segment, _limits, segment.Length, cancellationToken).ConfigureAwait(false);
+            await using var hashing = new HashingReadStream(segment, expected is not null);
+            await using var reader = await SafeArrowReader.OpenAsync(hashing, _limits, segment.Length, cancellationToken).ConfigureAwait(false);
             if (SchemaFingerprint.Of(reader.Schema) != Version.SchemaFingerprint)
             {
                 throw new ArrowInputException(ArrowInputError.LayoutMismatch, $"A segment of version {Version.Version} of {Version.ResourceCode} has another schema than the version.");
@@ -630,6 +782,15 @@ public sealed class DatasetReader : IAsyncDisposable
             while (await reader.ReadNextBatchAsync(cancellationToken).ConfigureAwait(false) is { } batch)
             {
                 yield return batch;
+            }
+
+            if (expected is not null)
+            {
+                var actual = await hashing.FinishAsync(cancellationToken).ConfigureAwait(false);
+                if (!string.Equals(actual, expected, StringComparison.Ordinal))
+                {
+                    throw new ArrowInputException(ArrowInputError.ChecksumMismatch, $"Segment {Version.Segments[s].File} of version {Version.Version} of {Version.ResourceCode} does not hash to the SHA-256 recorded when it was written.");
+                }
             }
         }
     }

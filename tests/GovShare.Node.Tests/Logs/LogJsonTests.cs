@@ -1,0 +1,59 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using GovShare.Node.Logs;
+
+namespace GovShare.Node.Tests.Logs;
+
+/// <summary>
+/// Records are hashed as written, and read back by verifiers and consumers that expect one shape:
+/// the source-generated writer must produce exactly the bytes reflection produced before it.
+/// </summary>
+public sealed class LogJsonTests
+{
+    private static readonly JsonSerializerOptions Reflection = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        WriteIndented = false,
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
+    };
+
+    public static TheoryData<string> Records => new() { "full", "sparse" };
+
+    [Theory]
+    [MemberData(nameof(Records))]
+    public void Serialize_SourceGenerated_SameBytesAsReflectionAndReadsBack(string which)
+    {
+        using var diff = JsonDocument.Parse("""{"before":null,"after":{"name":"Kunming \"Civil\" Affairs","n":3}}""");
+        var record = which == "full"
+            ? new LogRecord
+            {
+                ExchangeId = "20261204T120000Z-0123456789abcdef",
+                Time = new DateTimeOffset(2026, 12, 4, 12, 0, 0, 123, TimeSpan.FromHours(8)),
+                Caller = "govshare:530100:11530100MB0000002",
+                OnBehalfOf = "govshare:530000:11530000MB0000003",
+                Kind = ExchangeKind.CatalogQuery,
+                ResourceCode = "101001/000101",
+                Provider = "11530100MB0000001",
+                Items = ["101001000101001", "101001000101002"],
+                Purpose = "benchmark",
+                GrantId = "g-1",
+                Rows = 12_000_000,
+                Bytes = 1_209_100_736,
+                Status = 200,
+                ProblemType = "https://govshare.yn.gov.cn/problems/no-grant",
+                DurationMs = 6400,
+                Hop = 1,
+                Entity = "department",
+                Diff = diff.RootElement.Clone(),
+            }
+            : new LogRecord { ExchangeId = "x", Caller = "c", Kind = ExchangeKind.Pull, Status = 403 };
+
+        var generated = LogJson.Serialize(record);
+
+        Assert.Equal(JsonSerializer.Serialize(record, Reflection), System.Text.Encoding.UTF8.GetString(generated));
+        var back = JsonSerializer.Deserialize<LogRecord>(generated, LogJson.Options)!;
+        Assert.Equal(JsonSerializer.Serialize(record, Reflection), JsonSerializer.Serialize(back, Reflection));
+        Assert.Contains(which == "full" ? "\"kind\":\"catalog-query\"" : "\"kind\":\"pull\"", System.Text.Encoding.UTF8.GetString(generated), StringComparison.Ordinal);
+    }
+}
