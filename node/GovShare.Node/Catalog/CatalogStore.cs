@@ -96,8 +96,8 @@ public sealed partial class CatalogStore
     public const int ShareReviewWorkingDays = 30;
 
     private readonly IStateStore _state;
-    private readonly ILiteCollection<EntryDocument> _entries;
-    private readonly ILiteCollection<ItemKeyDocument> _itemKeys;
+    private readonly IStateDocuments<EntryDocument> _entries;
+    private readonly IStateDocuments<ItemKeyDocument> _itemKeys;
     private readonly ICatalogChangeSink _changes;
     private readonly WorkingDayCalendar _calendar;
     private readonly TimeProvider _time;
@@ -118,8 +118,12 @@ public sealed partial class CatalogStore
         _logger = logger;
         _entries = folder.Collection<EntryDocument>("catalog_entries", d => d.Credit, d => d.Classification);
         _itemKeys = folder.Collection<ItemKeyDocument>("catalog_item_keys", d => d.Key, d => d.ResourceCode);
-        _snapshot = _entries.FindAll().Select(Read).ToImmutableDictionary(e => e.ResourceCode, StringComparer.Ordinal);
+        _snapshot = Load();
+        _state.OnChangedElsewhere(() => _snapshot = Load());
     }
+
+    private ImmutableDictionary<string, CatalogEntry> Load() =>
+        _entries.All().Select(Read).ToImmutableDictionary(e => e.ResourceCode, StringComparer.Ordinal);
 
     /// <summary>The stored entry, retired or not; null when unknown or the code is malformed.</summary>
     public CatalogEntry? Get(string code)
@@ -432,8 +436,8 @@ public sealed partial class CatalogStore
         var page = Math.Max(1, query.Page);
         var size = Math.Clamp(query.PageSize, 1, CatalogQuery.MaxPageSize);
         var source = query.Department is null
-            ? _entries.FindAll()
-            : _entries.Find(d => d.Credit == query.Department);
+            ? _entries.All()
+            : _entries.Where(d => d.Credit, query.Department);
         var text = ItemNames.Canonical(query.Text);
         var shareType = query.ShareType?.ToString();
         var matches = source
@@ -456,7 +460,7 @@ public sealed partial class CatalogStore
     public IReadOnlyList<PossibleDuplicate> Duplicates(string? department = null)
     {
         var result = new List<PossibleDuplicate>();
-        foreach (var group in _itemKeys.FindAll().GroupBy(k => k.Key).Where(g => g.Select(k => k.Credit).Distinct().Skip(1).Any()))
+        foreach (var group in _itemKeys.All().GroupBy(k => k.Key).Where(g => g.Select(k => k.Credit).Distinct().Skip(1).Any()))
         {
             var keys = group.OrderBy(k => k.ResourceCode, StringComparer.Ordinal).ToList();
             for (var i = 0; i < keys.Count; i++)
@@ -483,7 +487,7 @@ public sealed partial class CatalogStore
         var staleBefore = now.AddYears(-1);
         var reviews = new List<ReviewDeadline>();
         var stale = new List<StaleEntry>();
-        foreach (var doc in _entries.Find(d => !d.Retired))
+        foreach (var doc in _entries.All().Where(d => !d.Retired))
         {
             var entry = Read(doc);
             if (entry.ShareReview is { } review)
@@ -549,7 +553,7 @@ public sealed partial class CatalogStore
     {
         _state.AfterCommit(() => _snapshot = _snapshot.SetItem(entry.ResourceCode, entry));
         var sharing = CatalogViews.ForSharing(entry);
-        _entries.Upsert(new EntryDocument
+        _entries.Put(new EntryDocument
         {
             Code = entry.ResourceCode,
             Division = entry.Provider.DivisionCode,
@@ -562,10 +566,10 @@ public sealed partial class CatalogStore
             Json = JsonSerializer.Serialize(entry, CatalogJson.Options),
         });
 
-        _itemKeys.DeleteMany(k => k.ResourceCode == entry.ResourceCode);
+        _itemKeys.DeleteWhere(k => k.ResourceCode, entry.ResourceCode);
         if (entry.Status == EntryStatus.Active)
         {
-            _itemKeys.InsertBulk(entry.Items.Select(i => new ItemKeyDocument
+            _itemKeys.PutMany(entry.Items.Select(i => new ItemKeyDocument
             {
                 Id = entry.ResourceCode + "#" + i.Id,
                 Key = ItemNames.CollectionKey(i),
@@ -588,7 +592,7 @@ public sealed partial class CatalogStore
         foreach (var item in entry.Items)
         {
             var key = ItemNames.CollectionKey(item);
-            foreach (var held in _itemKeys.Find(k => k.Key == key))
+            foreach (var held in _itemKeys.Where(k => k.Key, key))
             {
                 if (held.Credit != entry.Provider.CreditCode)
                 {
