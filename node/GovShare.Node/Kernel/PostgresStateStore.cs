@@ -30,9 +30,14 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
     internal const string Channel = "govshare_state";
     private const long GateLock = 0x476F_7653_6861_7265; // "GovShare"
     private const long SchemaLock = GateLock + 1;
+    private const long LeaderLock = GateLock + 2;
     private const string VersionId = "state-version";
 
     private readonly NpgsqlDataSource _source;
+
+    // Unpooled, for the listening and the leader sessions: closing one must end its session (and
+    // so release the leader lock), not park it in the pool still holding the lock.
+    private readonly string _dedicated;
     private readonly string _watermarkId;
     private readonly string _replica;
     private readonly TimeSpan _catchUp;
@@ -40,6 +45,8 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
     private readonly List<Action> _reloads = [];
     private readonly CancellationTokenSource _stop = new();
     private Thread? _listener;
+    private Thread? _leadership;
+    private volatile bool _leader;
 
     // Touched only by the thread holding the gate (and read by others only to learn they are not it).
     private int _depth;
@@ -51,9 +58,10 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
     private volatile int _owner;
     private long _seenVersion;
 
-    private PostgresStateStore(NpgsqlDataSource source, string replica, TimeSpan catchUp)
+    private PostgresStateStore(NpgsqlDataSource source, string dedicated, string replica, TimeSpan catchUp)
     {
         _source = source;
+        _dedicated = dedicated;
         _replica = replica;
         _watermarkId = "change-log/" + replica;
         _catchUp = catchUp;
@@ -66,6 +74,8 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
 
     public bool ReplaysChangeLog => false;
 
+    public bool IsLeader => _leader;
+
     /// <summary>The state version this replica's snapshots reflect (moves with every committed change of any replica).</summary>
     public long SeenVersion => Interlocked.Read(ref _seenVersion);
 
@@ -75,7 +85,8 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString) { Enlist = false };
-        var store = new PostgresStateStore(NpgsqlDataSource.Create(builder), options.Replica, options.CatchUpInterval);
+        var dedicated = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false }.ConnectionString;
+        var store = new PostgresStateStore(NpgsqlDataSource.Create(builder), dedicated, options.Replica, options.CatchUpInterval);
         try
         {
             using var connection = store._source.OpenConnection();
@@ -150,6 +161,8 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
 
             _listener = new Thread(Follow) { IsBackground = true, Name = "state-follower" };
             _listener.Start();
+            _leadership = new Thread(Lead) { IsBackground = true, Name = "state-leader" };
+            _leadership.Start();
         }
     }
 
@@ -322,10 +335,15 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
 
     public void Dispose()
     {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
         _stop.Cancel();
         _listener?.Join(TimeSpan.FromSeconds(10));
+        _leadership?.Join(TimeSpan.FromSeconds(10));
         _source.Dispose();
-        _stop.Dispose();
     }
 
     // Under the gate, with _connection set: every store rebuilds its snapshot from the documents.
@@ -343,7 +361,8 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
         {
             try
             {
-                using var connection = _source.OpenConnection();
+                using var connection = new NpgsqlConnection(_dedicated);
+                connection.Open();
                 using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
                 {
                     listen.ExecuteNonQuery();
@@ -369,6 +388,57 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
                 _stop.Token.WaitHandle.WaitOne(_catchUp);
             }
         }
+    }
+
+    /// <summary>
+    /// Holds or seeks the leader lock: a session-level advisory lock on a connection of its own.
+    /// The holder checks its session every catch-up interval and steps down the moment the check
+    /// fails (its lock may then be gone); the others try to take it at the same pace. A dead
+    /// leader's session ends with its process (or, for a lost host, when PostgreSQL's TCP
+    /// keepalive gives up), which releases the lock.
+    /// </summary>
+    private void Lead()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                using var connection = new NpgsqlConnection(_dedicated);
+                connection.Open();
+                while (!_stop.IsCancellationRequested)
+                {
+                    using (var command = new NpgsqlCommand(_leader ? "SELECT true" : $"SELECT pg_try_advisory_lock({LeaderLock})", connection))
+                    {
+                        var held = command.ExecuteScalar() is true;
+                        if (held != _leader)
+                        {
+                            _leader = held;
+                            StateDiagnostics.Leadership(Logger, _replica, held);
+                        }
+                    }
+
+                    _stop.Token.WaitHandle.WaitOne(_catchUp);
+                }
+            }
+            catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException or TimeoutException)
+            {
+                if (_leader)
+                {
+                    _leader = false;
+                    StateDiagnostics.Leadership(Logger, _replica, false);
+                }
+
+                if (_stop.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                StateDiagnostics.FollowFailed(Logger, _catchUp, ex);
+                _stop.Token.WaitHandle.WaitOne(_catchUp);
+            }
+        }
+
+        _leader = false;
     }
 
     // The connection and transaction a document call uses: the state change's or catch-up's on
@@ -566,4 +636,7 @@ internal static partial class StateDiagnostics
 {
     [LoggerMessage(6101, LogLevel.Warning, "Following other replicas' state changes failed; checking again in {Interval}.", EventName = "StateFollowFailed")]
     public static partial void FollowFailed(ILogger logger, TimeSpan interval, Exception exception);
+
+    [LoggerMessage(6102, LogLevel.Information, "Replica {Replica} leads the node's background work: {Leads}.", EventName = "StateLeadership")]
+    public static partial void Leadership(ILogger logger, string replica, bool leads);
 }

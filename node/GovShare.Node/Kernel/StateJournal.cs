@@ -91,4 +91,13 @@ public interface IStateStore
 
     /// <summary>Throws when the state cannot be read (the readiness check).</summary>
     void Check();
+
+    /// <summary>
+    /// True on the one replica that does the node's background work (publication to the parent,
+    /// and any periodic job whose effect must happen once per node, not once per replica). LiteDB:
+    /// always (one process). PostgreSQL: the replica holding the leader advisory lock; when it
+    /// dies its session ends, the lock is released and another replica takes it within
+    /// <see cref="StateOptions.CatchUpInterval"/>. Check it at each run of the job, not once.
+    /// </summary>
+    bool IsLeader { get; }
 }

@@ -41,6 +41,9 @@ public sealed class StateStore : IStateStore
 
     public bool ReplaysChangeLog => true;
 
+    /// <summary>One process owns a LiteDB file: it is the node's only replica, so its leader.</summary>
+    public bool IsLeader => true;
+
     /// <summary>
     /// A collection opened safely: created with a real index and its document type mapped before
     /// anything else uses it. LiteDB 5 corrupts a collection ("page type must be collection page")

@@ -220,6 +220,31 @@ public sealed class PostgresStateTests(PostgresCluster cluster) : IClassFixture<
         Assert.Equal(41, again.State.AppliedThrough);
     }
 
+    [Fact]
+    public void Leader_IsOneReplica_AndAnotherTakesOverWhenItGoes()
+    {
+        var connection = cluster.NewDatabase();
+        var replicas = new[] { Replica(connection, "a", TimeSpan.FromMilliseconds(200)), Replica(connection, "b", TimeSpan.FromMilliseconds(200)) };
+        foreach (var replica in replicas)
+        {
+            ((PostgresStateStore)replica.State).StartFollowing();
+        }
+
+        Eventually(() => replicas.Count(r => r.State.IsLeader) == 1);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.True(replicas.Count(r => r.State.IsLeader) <= 1, "two leaders at once");
+            Thread.Sleep(50);
+        }
+
+        var leader = replicas.Single(r => r.State.IsLeader);
+        var other = replicas.Single(r => r != leader);
+        leader.Dispose();
+
+        Eventually(() => other.State.IsLeader);
+        Assert.False(leader.State.IsLeader);
+    }
+
     private static void Eventually(Func<bool> condition)
     {
         // Generous for a loaded machine; the notification normally lands within milliseconds.

@@ -123,6 +123,40 @@ public sealed class ReplicaProcessTests(PostgresCluster cluster, ITestOutputHelp
         return ExchangeFixture.StreamAsync([new Apache.Arrow.RecordBatch(schema, [ids.Build(), names.Build(), births.Build()], rows)]);
     }
 
+    [Fact]
+    public async Task LeaderReplicaKilled_AnotherTakesOverTheBackgroundWork()
+    {
+        var database = cluster.NewDatabase();
+        var datasets = Path.Combine(_pki.Root, "shared-datasets");
+        var (a, _) = await StartReplicaAsync("a", database, datasets);
+        await using var replicaA = a;
+        var (b, _) = await StartReplicaAsync("b", database, datasets);
+        await using var replicaB = b;
+        static bool Leads(Replica replica) => replica.Process.Output.Any(l => l.Contains("leads the node's background work: True", StringComparison.Ordinal));
+
+        var clock = Stopwatch.StartNew();
+        while (!Leads(replicaA) && !Leads(replicaB))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "no replica became the leader");
+            await Task.Delay(50);
+        }
+
+        Assert.False(Leads(replicaA) && Leads(replicaB), "two leaders at once");
+        var (leader, other) = Leads(replicaA) ? (replicaA, replicaB) : (replicaB, replicaA);
+        leader.Process.Process.Kill(); // SIGKILL: its session ends with it, and so does its lock.
+        await leader.Process.Process.WaitForExitAsync();
+
+        clock.Restart();
+        while (!Leads(other))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "the surviving replica never took over");
+            await Task.Delay(50);
+        }
+
+        output.WriteLine($"the other replica led {clock.ElapsedMilliseconds} ms after the leader was killed (bound: State:CatchUpInterval = 2 s, plus PostgreSQL noticing the dead session)");
+        leader.Killed = true;
+    }
+
     private async Task<(Replica Process, Dictionary<string, string?> Settings)> StartReplicaAsync(string id, string database, string datasets)
     {
         var settings = TestNode.DefaultSettings(_pki, "530100");
@@ -144,6 +178,18 @@ public sealed class ReplicaProcessTests(PostgresCluster cluster, ITestOutputHelp
 
         public int ExchangePort { get; } = exchangePort;
 
-        public ValueTask DisposeAsync() => Process.DisposeAsync();
+        /// <summary>Killed by the test: exit code 137 is expected, not a failed stop.</summary>
+        public bool Killed { get; set; }
+
+        public ValueTask DisposeAsync()
+        {
+            if (Killed)
+            {
+                Process.Process.Dispose();
+                return ValueTask.CompletedTask;
+            }
+
+            return Process.DisposeAsync();
+        }
     }
 }
