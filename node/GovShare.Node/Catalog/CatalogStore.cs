@@ -102,7 +102,6 @@ public sealed partial class CatalogStore
     private readonly WorkingDayCalendar _calendar;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Lock _write = new();
 
     // What a pull's authorisation reads: every entry by code, from memory. Replaced after each
     // committed write (StateStore.AfterCommit), so it never shows a rolled-back or half-made write.
@@ -158,7 +157,7 @@ public sealed partial class CatalogStore
             return new(CatalogOutcome.Forbidden, Detail: "a department registers only its own resources: the provider must be the caller");
         }
 
-        lock (_write)
+        return _state.Write<CatalogWriteResult>(() =>
         {
             if (_snapshot.ContainsKey(entry.ResourceCode))
             {
@@ -175,7 +174,7 @@ public sealed partial class CatalogStore
             });
             Log.Created(_logger, stored.ResourceCode, caller.Uri, duplicates.Count);
             return new(CatalogOutcome.Created, stored, Duplicates: duplicates);
-        }
+        });
     }
 
     /// <summary>
@@ -187,7 +186,7 @@ public sealed partial class CatalogStore
     {
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(caller);
-        lock (_write)
+        return _state.Write<CatalogWriteResult>(() =>
         {
             var current = Get(code);
             if (current is null)
@@ -237,14 +236,14 @@ public sealed partial class CatalogStore
             var (stored, duplicates) = Transaction(() => Replace(current, entry, caller.Uri));
             Log.Updated(_logger, code, caller.Uri, stored.Version);
             return new(CatalogOutcome.Ok, stored, Duplicates: duplicates);
-        }
+        });
     }
 
     /// <summary>Retires the caller's entry: it leaves the sharing catalog; its history stays.</summary>
     public CatalogWriteResult Retire(string code, long expectedVersion, CallerIdentity caller)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        lock (_write)
+        return _state.Write<CatalogWriteResult>(() =>
         {
             var current = Get(code);
             if (current is null)
@@ -281,13 +280,13 @@ public sealed partial class CatalogStore
             });
             Log.Retired(_logger, code, caller.Uri);
             return new(CatalogOutcome.Ok, stored);
-        }
+        });
     }
 
     /// <summary>Closes an entry's open share review (the operator's decision is recorded in the change log).</summary>
     public CatalogWriteResult CompleteShareReview(string code, string by)
     {
-        lock (_write)
+        return _state.Write<CatalogWriteResult>(() =>
         {
             var current = Get(code);
             if (current?.ShareReview is null)
@@ -306,7 +305,7 @@ public sealed partial class CatalogStore
                 return 0;
             });
             return new(CatalogOutcome.Ok, stored);
-        }
+        });
     }
 
     /// <summary>
@@ -318,7 +317,7 @@ public sealed partial class CatalogStore
     {
         ArgumentNullException.ThrowIfNull(entries);
         ArgumentNullException.ThrowIfNull(caller);
-        lock (_write)
+        return _state.Write<CatalogImportResult>(() =>
         {
             var errors = new List<CatalogValidationError>();
             var codes = new HashSet<string>(StringComparer.Ordinal);
@@ -411,7 +410,7 @@ public sealed partial class CatalogStore
             });
             Log.Imported(_logger, caller.Uri, written.Count);
             return new(CatalogOutcome.Ok, written, [], duplicates);
-        }
+        });
     }
 
     /// <summary>The resource catalog: full entries, retired ones only on request.</summary>
@@ -544,8 +543,10 @@ public sealed partial class CatalogStore
         _changes.Append(new CatalogChange(0, after.ResourceCode, kind, after.Version, by, at, fields, items) { Entry = after });
     }
 
-    // One state change: the state store's gate and transaction (the catalog's own lock above
-    // only keeps check-then-write sequences of the catalog atomic).
+    // One state change: the state store's gate and transaction. The public writers run their
+    // checks (expected version, provider, duplicates) inside the gate too, so a check and its
+    // write are atomic across replicas as well (the gate is node-wide with PostgreSQL, which
+    // also brings this replica's snapshot up to date before the check); the inner call joins.
     private T Transaction<T>(Func<T> work) => _state.Write(work);
 
     /// <summary>Stores an entry as it is after a change; the snapshot follows at commit. Call inside a state write.</summary>

@@ -1,10 +1,13 @@
 using System.Diagnostics;
 using GovShare.Adapters.Tests;
+using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
+using GovShare.Node.Tests.Catalog;
 using GovShare.Node.Tests.Functional;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace GovShare.Node.Tests.State;
@@ -199,6 +202,27 @@ public sealed class PostgresStateTests(PostgresCluster cluster) : IClassFixture<
         Assert.NotNull(registryA.Find(code));
         Assert.False(registryA.Remove(code));
         Assert.Null(registryA.Find(code));
+    }
+
+    [Fact]
+    public void CatalogUpdate_WithTheSameExpectedVersionOnTwoReplicas_OnlyOneWins()
+    {
+        var connection = cluster.NewDatabase();
+        var a = Replica(connection, "a");
+        var b = Replica(connection, "b");
+        var calendar = CatalogFixture.PlainCalendar(2026, 2027);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 3, 2, 2, 0, 0, TimeSpan.Zero));
+        var catalogA = new CatalogStore(a, new StateCatalogChangeSink(a), calendar, time, NullLogger<CatalogStore>.Instance);
+        var catalogB = new CatalogStore(b, new StateCatalogChangeSink(b), calendar, time, NullLogger<CatalogStore>.Instance);
+        var entry = CatalogFixture.Entry("101001/000001", CatalogFixture.Police);
+        Assert.Equal(CatalogOutcome.Created, catalogA.Create(entry, CatalogFixture.Police).Outcome);
+
+        // Both replicas are asked to update version 1 (B has not even seen the entry yet): the
+        // check runs inside the node-wide gate on the committed state, so only the first wins.
+        Assert.Equal(CatalogOutcome.Ok, catalogB.Update(entry.ResourceCode, entry with { Name = "人口基本信息（B）" }, 1, CatalogFixture.Police).Outcome);
+        Assert.Equal(CatalogOutcome.PreconditionFailed, catalogA.Update(entry.ResourceCode, entry with { Name = "人口基本信息（A）" }, 1, CatalogFixture.Police).Outcome);
+        Assert.Equal("人口基本信息（B）", catalogA.Get(entry.ResourceCode)?.Name);
+        Assert.Equal(2, catalogA.Get(entry.ResourceCode)?.Version);
     }
 
     [Fact]
