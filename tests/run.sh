@@ -12,6 +12,8 @@ command -v curl >/dev/null 2>&1 || packages+=(curl)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 # The adapters' PostgreSQL round trip starts a throwaway cluster from the server binaries.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
+# The scale-out test puts three node replicas behind HAProxy in TCP mode (TLS passthrough).
+command -v haproxy >/dev/null 2>&1 || packages+=(haproxy)
 # The evaluation's annual report is rendered by headless Chromium to check it reads and prints.
 [ -x /usr/bin/chromium ] || packages+=(chromium)
 if [ ${#packages[@]} -gt 0 ]; then

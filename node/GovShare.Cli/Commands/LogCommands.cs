@@ -9,7 +9,7 @@ internal static class LogCommands
     public static Command Create()
     {
         var log = new Option<LogKind>("--log") { Description = "Which log: Exchange, Change or Query.", DefaultValueFactory = _ => LogKind.Exchange };
-        var data = new Option<string?>("--data") { Description = "The node's data folder (read only; the node may be running)." };
+        var data = new Option<string?>("--data") { Description = "The node's data folder (read only; the node may be running), or the folder a node's replicas share: then every replicas/<replica>/ chain is verified." };
         var kafka = new Option<string?>("--kafka") { Description = "Kafka bootstrap servers, to verify the copy in Kafka instead; with --data, compares the two and names the lowest diverging sequence." };
         var topic = new Option<string?>("--topic") { Description = "The topic; default govshare.<node>.<log>." };
         var node = new Option<string?>("--node") { Description = "The node's division code (needed for Kafka unless --topic names it)." };

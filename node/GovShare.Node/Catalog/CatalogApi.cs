@@ -470,7 +470,7 @@ public static class CatalogServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         services.AddGovShareCalendar(configuration);
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<ICatalogChangeSink>(sp => new LiteDbCatalogChangeSink(sp.GetRequiredService<NodeDataFolder>().Database));
+        services.TryAddSingleton<ICatalogChangeSink>(sp => new StateCatalogChangeSink(sp.GetRequiredService<NodeDataFolder>()));
         services.TryAddSingleton<CatalogStore>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStateReplayer, CatalogReplayer>());
         return services;

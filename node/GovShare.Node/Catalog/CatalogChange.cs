@@ -123,26 +123,25 @@ public interface ICatalogChangeSink
     IReadOnlyList<CatalogChange> Read(long afterSequence, int limit, string? resourceCode = null);
 }
 
-/// <summary>The change stream as the <c>catalog_changes</c> LiteDB collection, keyed by sequence.</summary>
-public sealed class LiteDbCatalogChangeSink : ICatalogChangeSink
+/// <summary>The change stream as the <c>catalog_changes</c> collection of the node's state, keyed by sequence.</summary>
+public sealed class StateCatalogChangeSink : ICatalogChangeSink
 {
     internal const string CollectionName = "catalog_changes";
-    private readonly ILiteCollection<ChangeDocument> _changes;
+    private readonly IStateDocuments<ChangeDocument> _changes;
 
-    public LiteDbCatalogChangeSink(LiteDatabase database)
+    public StateCatalogChangeSink(NodeDataFolder data)
     {
-        ArgumentNullException.ThrowIfNull(database);
-        _changes = StateStore.Open<ChangeDocument>(database, CollectionName, d => d.ResourceCode);
+        ArgumentNullException.ThrowIfNull(data);
+        _changes = data.Collection<ChangeDocument>(CollectionName, d => d.ResourceCode);
     }
 
     public CatalogChange Append(CatalogChange change)
     {
         ArgumentNullException.ThrowIfNull(change);
 
-        // The caller holds the catalog's write lock, so max+1 is gap-free and unique.
-        var last = _changes.Query().OrderByDescending(d => d.Sequence).Limit(1).FirstOrDefault()?.Sequence ?? 0;
-        var stored = change with { Sequence = last + 1 };
-        _changes.Insert(new ChangeDocument
+        // The caller holds the state's gate (across replicas with PostgreSQL), so max+1 is gap-free and unique.
+        var stored = change with { Sequence = _changes.MaxKey() + 1 };
+        _changes.Put(new ChangeDocument
         {
             Sequence = stored.Sequence,
             ResourceCode = stored.ResourceCode,
@@ -152,7 +151,7 @@ public sealed class LiteDbCatalogChangeSink : ICatalogChangeSink
     }
 
     /// <summary>Puts back a change the database lost, under its own sequence (the change-log replay).</summary>
-    internal void Restore(CatalogChange change) => _changes.Upsert(new ChangeDocument
+    internal void Restore(CatalogChange change) => _changes.Put(new ChangeDocument
     {
         Sequence = change.Sequence,
         ResourceCode = change.ResourceCode,
@@ -161,13 +160,7 @@ public sealed class LiteDbCatalogChangeSink : ICatalogChangeSink
 
     public IReadOnlyList<CatalogChange> Read(long afterSequence, int limit, string? resourceCode = null)
     {
-        var query = _changes.Query().Where(d => d.Sequence > afterSequence);
-        if (resourceCode is not null)
-        {
-            query = query.Where(d => d.ResourceCode == resourceCode);
-        }
-
-        return query.OrderBy(d => d.Sequence).Limit(Math.Clamp(limit, 1, 10_000)).ToList()
+        return _changes.After(afterSequence, Math.Clamp(limit, 1, 10_000), resourceCode is null ? null : d => d.ResourceCode, resourceCode)
             .Select(d => JsonSerializer.Deserialize<CatalogChange>(d.Json, CatalogJson.Options)!)
             .ToList();
     }

@@ -41,7 +41,7 @@ public sealed class CatalogChangeLog(ICatalogChangeSink inner, ChangeLogJournal 
 /// </summary>
 public sealed class CatalogReplayer(CatalogStore catalog, NodeDataFolder data) : IStateReplayer
 {
-    private readonly LiteDbCatalogChangeSink _stream = new(data.Database);
+    private readonly StateCatalogChangeSink _stream = new(data);
 
     public string EntityPrefix => "catalog/";
 

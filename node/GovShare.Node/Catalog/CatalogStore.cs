@@ -96,13 +96,12 @@ public sealed partial class CatalogStore
     public const int ShareReviewWorkingDays = 30;
 
     private readonly IStateStore _state;
-    private readonly ILiteCollection<EntryDocument> _entries;
-    private readonly ILiteCollection<ItemKeyDocument> _itemKeys;
+    private readonly IStateDocuments<EntryDocument> _entries;
+    private readonly IStateDocuments<ItemKeyDocument> _itemKeys;
     private readonly ICatalogChangeSink _changes;
     private readonly WorkingDayCalendar _calendar;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Lock _write = new();
 
     // What a pull's authorisation reads: every entry by code, from memory. Replaced after each
     // committed write (StateStore.AfterCommit), so it never shows a rolled-back or half-made write.
@@ -118,8 +117,12 @@ public sealed partial class CatalogStore
         _logger = logger;
         _entries = folder.Collection<EntryDocument>("catalog_entries", d => d.Credit, d => d.Classification);
         _itemKeys = folder.Collection<ItemKeyDocument>("catalog_item_keys", d => d.Key, d => d.ResourceCode);
-        _snapshot = _entries.FindAll().Select(Read).ToImmutableDictionary(e => e.ResourceCode, StringComparer.Ordinal);
+        _snapshot = Load();
+        _state.OnChangedElsewhere(() => _snapshot = Load());
     }
+
+    private ImmutableDictionary<string, CatalogEntry> Load() =>
+        _entries.All().Select(Read).ToImmutableDictionary(e => e.ResourceCode, StringComparer.Ordinal);
 
     /// <summary>The stored entry, retired or not; null when unknown or the code is malformed.</summary>
     public CatalogEntry? Get(string code)
@@ -154,7 +157,7 @@ public sealed partial class CatalogStore
             return new(CatalogOutcome.Forbidden, Detail: "a department registers only its own resources: the provider must be the caller");
         }
 
-        lock (_write)
+        return _state.Write<CatalogWriteResult>(() =>
         {
             if (_snapshot.ContainsKey(entry.ResourceCode))
             {
@@ -171,7 +174,7 @@ public sealed partial class CatalogStore
             });
             Log.Created(_logger, stored.ResourceCode, caller.Uri, duplicates.Count);
             return new(CatalogOutcome.Created, stored, Duplicates: duplicates);
-        }
+        });
     }
 
     /// <summary>
@@ -183,7 +186,7 @@ public sealed partial class CatalogStore
     {
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(caller);
-        lock (_write)
+        return _state.Write<CatalogWriteResult>(() =>
         {
             var current = Get(code);
             if (current is null)
@@ -233,14 +236,14 @@ public sealed partial class CatalogStore
             var (stored, duplicates) = Transaction(() => Replace(current, entry, caller.Uri));
             Log.Updated(_logger, code, caller.Uri, stored.Version);
             return new(CatalogOutcome.Ok, stored, Duplicates: duplicates);
-        }
+        });
     }
 
     /// <summary>Retires the caller's entry: it leaves the sharing catalog; its history stays.</summary>
     public CatalogWriteResult Retire(string code, long expectedVersion, CallerIdentity caller)
     {
         ArgumentNullException.ThrowIfNull(caller);
-        lock (_write)
+        return _state.Write<CatalogWriteResult>(() =>
         {
             var current = Get(code);
             if (current is null)
@@ -277,13 +280,13 @@ public sealed partial class CatalogStore
             });
             Log.Retired(_logger, code, caller.Uri);
             return new(CatalogOutcome.Ok, stored);
-        }
+        });
     }
 
     /// <summary>Closes an entry's open share review (the operator's decision is recorded in the change log).</summary>
     public CatalogWriteResult CompleteShareReview(string code, string by)
     {
-        lock (_write)
+        return _state.Write<CatalogWriteResult>(() =>
         {
             var current = Get(code);
             if (current?.ShareReview is null)
@@ -302,7 +305,7 @@ public sealed partial class CatalogStore
                 return 0;
             });
             return new(CatalogOutcome.Ok, stored);
-        }
+        });
     }
 
     /// <summary>
@@ -314,7 +317,7 @@ public sealed partial class CatalogStore
     {
         ArgumentNullException.ThrowIfNull(entries);
         ArgumentNullException.ThrowIfNull(caller);
-        lock (_write)
+        return _state.Write<CatalogImportResult>(() =>
         {
             var errors = new List<CatalogValidationError>();
             var codes = new HashSet<string>(StringComparer.Ordinal);
@@ -407,7 +410,7 @@ public sealed partial class CatalogStore
             });
             Log.Imported(_logger, caller.Uri, written.Count);
             return new(CatalogOutcome.Ok, written, [], duplicates);
-        }
+        });
     }
 
     /// <summary>The resource catalog: full entries, retired ones only on request.</summary>
@@ -432,8 +435,8 @@ public sealed partial class CatalogStore
         var page = Math.Max(1, query.Page);
         var size = Math.Clamp(query.PageSize, 1, CatalogQuery.MaxPageSize);
         var source = query.Department is null
-            ? _entries.FindAll()
-            : _entries.Find(d => d.Credit == query.Department);
+            ? _entries.All()
+            : _entries.Where(d => d.Credit, query.Department);
         var text = ItemNames.Canonical(query.Text);
         var shareType = query.ShareType?.ToString();
         var matches = source
@@ -456,7 +459,7 @@ public sealed partial class CatalogStore
     public IReadOnlyList<PossibleDuplicate> Duplicates(string? department = null)
     {
         var result = new List<PossibleDuplicate>();
-        foreach (var group in _itemKeys.FindAll().GroupBy(k => k.Key).Where(g => g.Select(k => k.Credit).Distinct().Skip(1).Any()))
+        foreach (var group in _itemKeys.All().GroupBy(k => k.Key).Where(g => g.Select(k => k.Credit).Distinct().Skip(1).Any()))
         {
             var keys = group.OrderBy(k => k.ResourceCode, StringComparer.Ordinal).ToList();
             for (var i = 0; i < keys.Count; i++)
@@ -483,7 +486,7 @@ public sealed partial class CatalogStore
         var staleBefore = now.AddYears(-1);
         var reviews = new List<ReviewDeadline>();
         var stale = new List<StaleEntry>();
-        foreach (var doc in _entries.Find(d => !d.Retired))
+        foreach (var doc in _entries.All().Where(d => !d.Retired))
         {
             var entry = Read(doc);
             if (entry.ShareReview is { } review)
@@ -540,8 +543,10 @@ public sealed partial class CatalogStore
         _changes.Append(new CatalogChange(0, after.ResourceCode, kind, after.Version, by, at, fields, items) { Entry = after });
     }
 
-    // One state change: the state store's gate and transaction (the catalog's own lock above
-    // only keeps check-then-write sequences of the catalog atomic).
+    // One state change: the state store's gate and transaction. The public writers run their
+    // checks (expected version, provider, duplicates) inside the gate too, so a check and its
+    // write are atomic across replicas as well (the gate is node-wide with PostgreSQL, which
+    // also brings this replica's snapshot up to date before the check); the inner call joins.
     private T Transaction<T>(Func<T> work) => _state.Write(work);
 
     /// <summary>Stores an entry as it is after a change; the snapshot follows at commit. Call inside a state write.</summary>
@@ -549,7 +554,7 @@ public sealed partial class CatalogStore
     {
         _state.AfterCommit(() => _snapshot = _snapshot.SetItem(entry.ResourceCode, entry));
         var sharing = CatalogViews.ForSharing(entry);
-        _entries.Upsert(new EntryDocument
+        _entries.Put(new EntryDocument
         {
             Code = entry.ResourceCode,
             Division = entry.Provider.DivisionCode,
@@ -562,10 +567,10 @@ public sealed partial class CatalogStore
             Json = JsonSerializer.Serialize(entry, CatalogJson.Options),
         });
 
-        _itemKeys.DeleteMany(k => k.ResourceCode == entry.ResourceCode);
+        _itemKeys.DeleteWhere(k => k.ResourceCode, entry.ResourceCode);
         if (entry.Status == EntryStatus.Active)
         {
-            _itemKeys.InsertBulk(entry.Items.Select(i => new ItemKeyDocument
+            _itemKeys.PutMany(entry.Items.Select(i => new ItemKeyDocument
             {
                 Id = entry.ResourceCode + "#" + i.Id,
                 Key = ItemNames.CollectionKey(i),
@@ -588,7 +593,7 @@ public sealed partial class CatalogStore
         foreach (var item in entry.Items)
         {
             var key = ItemNames.CollectionKey(item);
-            foreach (var held in _itemKeys.Find(k => k.Key == key))
+            foreach (var held in _itemKeys.Where(k => k.Key, key))
             {
                 if (held.Credit != entry.Provider.CreditCode)
                 {

@@ -29,7 +29,7 @@ public sealed record ViolationQuery(ViolationStatus? Status = null, ViolationKin
 /// </summary>
 public sealed partial class ViolationStore
 {
-    private readonly ILiteCollection<ViolationDocument> _violations;
+    private readonly IStateDocuments<ViolationDocument> _violations;
     private readonly WorkingDayCalendar _calendar;
     private readonly EvaluationOptions _options;
     private readonly TimeProvider _time;
@@ -62,7 +62,7 @@ public sealed partial class ViolationStore
             foreach (var finding in findings)
             {
                 var id = IdOf(finding.Key);
-                if (_violations.FindById(id) is not null)
+                if (_violations.Find(id) is not null)
                 {
                     continue;
                 }
@@ -70,7 +70,7 @@ public sealed partial class ViolationStore
                 var due = _calendar.AddWorkingDays(today, _options.RectificationWorkingDays, out var provisional);
                 var violation = new Violation(id, finding.Key, finding.Kind, finding.Rule, finding.Department, finding.ResourceCode, finding.Summary, finding.Evidence, finding.OccurredOn,
                     now, due, provisional, ViolationStatus.Notified, [new ViolationStatusChange(null, ViolationStatus.Notified, "scan", now, null)]);
-                _violations.Insert(ToDocument(violation));
+                _violations.Put(ToDocument(violation));
                 Log.Recorded(_logger, id, finding.Kind, finding.Department.CreditCode, finding.ResourceCode ?? "-");
                 recorded.Add(Flag(violation, today));
             }
@@ -79,13 +79,13 @@ public sealed partial class ViolationStore
         return recorded;
     }
 
-    public Violation? Get(string id) => _violations.FindById(id) is { } doc ? Flag(Read(doc), Today) : null;
+    public Violation? Get(string id) => _violations.Find(id) is { } doc ? Flag(Read(doc), Today) : null;
 
     public IReadOnlyList<Violation> List(ViolationQuery query)
     {
         ArgumentNullException.ThrowIfNull(query);
         var today = Today;
-        var docs = query.Department is { } department ? _violations.Find(d => d.Department == department) : _violations.FindAll();
+        var docs = query.Department is { } department ? _violations.Where(d => d.Department, department) : _violations.All();
         return [.. docs.Select(Read)
             .Where(v => query.Status is null || v.Status == query.Status)
             .Where(v => query.Kind is null || v.Kind == query.Kind)
@@ -100,7 +100,7 @@ public sealed partial class ViolationStore
         lock (_gate)
         {
             updated = null;
-            if (_violations.FindById(id) is not { } doc)
+            if (_violations.Find(id) is not { } doc)
             {
                 return ViolationChangeOutcome.NotFound;
             }
@@ -114,7 +114,7 @@ public sealed partial class ViolationStore
 
             var now = _time.GetUtcNow();
             var next = current with { Status = to, History = [.. current.History, new ViolationStatusChange(current.Status, to, by, now, note)] };
-            _violations.Update(ToDocument(next));
+            _violations.Put(ToDocument(next));
             Log.StatusChanged(_logger, id, current.Status, to);
             updated = Flag(next, Today);
             return ViolationChangeOutcome.Ok;

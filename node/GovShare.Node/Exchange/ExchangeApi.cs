@@ -53,10 +53,19 @@ public static partial class ExchangeApi
         var section = configuration.GetSection(ExchangeOptions.Section);
         services.Configure<ExchangeOptions>(section);
         var options = section.Get<ExchangeOptions>() ?? new ExchangeOptions();
-        services.AddGovShareExchange(new DatasetStoreOptions { KeepVersions = options.KeepVersions });
+        services.AddGovShareExchange(new DatasetStoreOptions
+        {
+            KeepVersions = options.KeepVersions,
+            FolderName = string.IsNullOrWhiteSpace(options.DatasetPath) ? "datasets" : Path.GetFullPath(options.DatasetPath),
+            // A shared folder holds other replicas' pushes in progress: only long-untouched leftovers are strays.
+            StrayAge = string.IsNullOrWhiteSpace(options.DatasetPath) ? null : TimeSpan.FromMinutes(10),
+        });
         services.TryAddSingleton<GrantStore>();
         services.AddSingleton(new PushGate(options.MaxConcurrentPushes, options.MaxConcurrentPushesPerDepartment));
-        services.AddSingleton(provider => new PseudonymSecretHolder(PseudonymSecret.LoadOrCreate(provider.GetRequiredService<NodeDataFolder>().Path)));
+        // One secret per node, not per replica: the replicas share the dataset folder, so it lives
+        // there (whoever can read that folder holds the raw data the pseudonyms stand for anyway).
+        services.AddSingleton(provider => new PseudonymSecretHolder(PseudonymSecret.LoadOrCreate(
+            string.IsNullOrWhiteSpace(options.DatasetPath) ? provider.GetRequiredService<NodeDataFolder>().Path : Directory.CreateDirectory(Path.GetFullPath(options.DatasetPath)).FullName)));
         return services;
     }
 

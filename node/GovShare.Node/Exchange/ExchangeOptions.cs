@@ -32,4 +32,11 @@ public sealed class ExchangeOptions
 
     /// <summary>Dataset versions kept per resource.</summary>
     public int KeepVersions { get; set; } = 5;
+
+    /// <summary>
+    /// The folder of dataset files when it is not <c>&lt;Node:DataPath&gt;/datasets</c>: with several
+    /// replicas (<c>State:Backend=postgresql</c>), one folder every replica mounts (ReadWriteMany).
+    /// A version is published by its record in the shared state, so every replica serves it at once.
+    /// </summary>
+    public string? DatasetPath { get; set; }
 }

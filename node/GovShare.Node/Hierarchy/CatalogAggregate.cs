@@ -21,12 +21,13 @@ public sealed class CatalogAggregate
     /// <summary>The most entries one publication may carry.</summary>
     public const int MaxEntries = 100_000;
 
-    private readonly ILiteCollection<AggregateRecord> _records;
-    private readonly LiteDatabase _database;
+    private readonly IStateDocuments<AggregateRecord> _records;
+    private readonly IStateStore _state;
 
     public CatalogAggregate(NodeDataFolder data)
     {
-        _database = data.Database;
+        ArgumentNullException.ThrowIfNull(data);
+        _state = data.State;
         _records = data.Collection<AggregateRecord>("catalog_aggregate", r => r.ResourceCode, r => r.Child);
     }
 
@@ -59,11 +60,12 @@ public sealed class CatalogAggregate
             return errors;
         }
 
-        _database.BeginTrans();
-        try
+        // One state change (not logged: the aggregate is the child's to publish again), so a
+        // reader never sees the child's old entries half replaced.
+        _state.Write(() =>
         {
-            _records.DeleteMany(r => r.Child == child);
-            _records.InsertBulk(publication.Entries.Select(e => new AggregateRecord
+            _records.DeleteWhere(r => r.Child, child);
+            _records.PutMany(publication.Entries.Select(e => new AggregateRecord
             {
                 Id = $"{e.OwnerNode}|{e.Entry.ResourceCode}",
                 Child = child,
@@ -71,22 +73,16 @@ public sealed class CatalogAggregate
                 ResourceCode = e.Entry.ResourceCode,
                 Json = JsonSerializer.Serialize(e.Entry, CatalogJson.Options),
             }));
-            _database.Commit();
-        }
-        catch
-        {
-            _database.Rollback();
-            throw;
-        }
+        });
 
         return errors;
     }
 
     /// <summary>Every entry of the subtree below this node.</summary>
-    public IReadOnlyList<AggregatedEntry> All() => _records.FindAll().Select(Read).ToList();
+    public IReadOnlyList<AggregatedEntry> All() => _records.All().Select(Read).ToList();
 
     /// <summary>The subtree's entries with this resource code (several when two nodes use one code).</summary>
-    public IReadOnlyList<AggregatedEntry> Find(string resourceCode) => _records.Find(r => r.ResourceCode == resourceCode).Select(Read).ToList();
+    public IReadOnlyList<AggregatedEntry> Find(string resourceCode) => _records.Where(r => r.ResourceCode, resourceCode).Select(Read).ToList();
 
     private static AggregatedEntry Read(AggregateRecord record) =>
         new(record.OwnerNode, JsonSerializer.Deserialize<CatalogEntry>(record.Json, CatalogJson.Options) ?? throw new InvalidDataException($"Aggregate entry {record.Id} is unreadable."));

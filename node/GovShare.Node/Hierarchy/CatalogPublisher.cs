@@ -56,8 +56,10 @@ public sealed partial class CatalogPublisher(IServiceProvider services, IOptions
     private async Task PublishIfChangedAsync(CancellationToken cancellation)
     {
         var links = services.GetRequiredService<NodeLinkRegistry>();
-        if (links.Parent() is not { } parent)
+        // Once per node, not once per replica: only the leader publishes (State:Backend=postgresql).
+        if (links.Parent() is not { } parent || !services.GetRequiredService<NodeDataFolder>().State.IsLeader)
         {
+            _published = null;
             return;
         }
 

@@ -58,7 +58,7 @@ public sealed class NodeLinkRegistry
     private readonly IStateStore _state;
     private readonly IStateJournal _journal;
     private readonly TimeProvider _time;
-    private readonly ILiteCollection<NodeLink> _links;
+    private readonly IStateDocuments<NodeLink> _links;
     private readonly string _self;
     private volatile FrozenDictionary<string, NodeLink> _snapshot;
 
@@ -72,6 +72,7 @@ public sealed class NodeLinkRegistry
         _self = options.Value.DivisionCode;
         _links = data.Collection<NodeLink>("links", l => l.Role);
         _snapshot = Load();
+        _state.OnChangedElsewhere(() => _snapshot = Load());
     }
 
     /// <summary>Registers a link; returns every error instead when it cannot be made.</summary>
@@ -185,13 +186,13 @@ public sealed class NodeLinkRegistry
         }
         else
         {
-            _links.Upsert(link);
+            _links.Put(link);
         }
 
         _state.AfterCommit(() => _snapshot = Load());
     }
 
-    private FrozenDictionary<string, NodeLink> Load() => _links.FindAll().ToFrozenDictionary(l => l.DivisionCode, StringComparer.Ordinal);
+    private FrozenDictionary<string, NodeLink> Load() => _links.All().ToFrozenDictionary(l => l.DivisionCode, StringComparer.Ordinal);
 }
 
 /// <summary>The <c>diff</c> of a link's registry-change record: what happened and the link after it.</summary>

@@ -20,6 +20,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace GovShare.Node.Hosting;
@@ -62,6 +63,14 @@ public sealed class GovShareNode : IAsyncDisposable
 
         var options = builder.Configuration.GetSection(NodeOptions.Section).Get<NodeOptions>() ?? new NodeOptions();
         var errors = NodeOptionsValidator.Validate(options);
+        var stateOptions = builder.Configuration.GetSection(StateOptions.Section).Get<StateOptions>() ?? new StateOptions();
+        errors.AddRange(stateOptions.Validate());
+        if (rebuildState && stateOptions.IsPostgreSql)
+        {
+            // PostgreSQL is durable and shared: there is no cache to rebuild, and one replica's log is not the node's history.
+            errors.Add($"{StateOptions.Section}:{nameof(StateOptions.Backend)}: rebuild-state rebuilds the embedded LiteDB state; with {StateOptions.PostgreSql} the database is the durable state (restore it with PostgreSQL's own backups).");
+        }
+
         var trust = TrustMaterial.Load(options, errors);
         if (errors.Count > 0)
         {
@@ -71,11 +80,16 @@ public sealed class GovShareNode : IAsyncDisposable
         NodeDataFolder data;
         try
         {
-            data = NodeDataFolder.Open(options.DataPath, rebuildState);
+            data = NodeDataFolder.Open(options.DataPath, rebuildState, stateOptions);
         }
         catch (Exception ex) when (ex is DataFolderInUseException or IOException or UnauthorizedAccessException)
         {
             throw new NodeConfigurationException([$"{NodeOptions.Section}:{nameof(NodeOptions.DataPath)}: {ex.Message}"]);
+        }
+        catch (Exception ex) when (ex is Npgsql.NpgsqlException or ArgumentException)
+        {
+            // A wrong connection string (ArgumentException) or an unreachable database: name the setting, show no password.
+            throw new NodeConfigurationException([$"{StateOptions.Section}:{nameof(StateOptions.ConnectionString)}: the state database cannot be opened: {ex.Message}"]);
         }
 
         var exchangeConnections = new ConnectionLimit(options.MaxConnections);
@@ -221,6 +235,12 @@ public sealed class GovShareNode : IAsyncDisposable
         _ = services.GetRequiredService<Exchange.Datasets.DatasetStore>();
         _ = services.GetServices<IStateReplayer>().ToList();
         services.GetRequiredService<ChangeLogReplay>().Run();
+        if (services.GetRequiredService<NodeDataFolder>().State is PostgresStateStore shared)
+        {
+            // Every store is constructed and registered its reload: now follow the other replicas.
+            shared.Logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<PostgresStateStore>();
+            shared.StartFollowing();
+        }
     }
 
     public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);

@@ -37,7 +37,7 @@ public sealed class DepartmentRegistry
     private readonly IStateStore _state;
     private readonly IStateJournal _journal;
     private readonly TimeProvider _time;
-    private readonly ILiteCollection<RegisteredDepartment> _departments;
+    private readonly IStateDocuments<RegisteredDepartment> _departments;
 
     // Every request asks whether its caller is registered: it reads this snapshot, never the
     // database. It is replaced whole after each committed change (StateStore.AfterCommit), so a
@@ -52,6 +52,8 @@ public sealed class DepartmentRegistry
         _time = time;
         _departments = data.Collection<RegisteredDepartment>("departments", d => d.DivisionCode);
         _snapshot = Load();
+        // A department removed through another replica is refused here too (IsRegistered).
+        _state.OnChangedElsewhere(() => _snapshot = Load());
     }
 
     /// <summary>Registers (or renames) a department; returns the errors instead when the input is invalid.</summary>
@@ -131,9 +133,9 @@ public sealed class DepartmentRegistry
         }
         else
         {
-            _departments.Upsert(department);
+            _departments.Put(department);
             // The snapshot holds the department as stored (LiteDB keeps times to the millisecond), as a reload would.
-            department = _departments.FindById(creditCode);
+            department = _departments.Find(creditCode);
         }
 
         // Changed, not reloaded: a registry of thousands of departments must not be re-read per registration.
@@ -141,7 +143,7 @@ public sealed class DepartmentRegistry
     }
 
     private ImmutableDictionary<string, RegisteredDepartment> Load() =>
-        _departments.FindAll().ToImmutableDictionary(d => d.CreditCode, StringComparer.Ordinal);
+        _departments.All().ToImmutableDictionary(d => d.CreditCode, StringComparer.Ordinal);
 }
 
 /// <summary>The <c>diff</c> of a registry-change record: what happened and the department after it.</summary>

@@ -3,36 +3,34 @@ using LiteDB;
 namespace GovShare.Node.Kernel;
 
 /// <summary>
-/// The node's data folder: the LiteDB file and everything written beside it. It holds an
-/// exclusive lock file for its whole life, so a second node process on the same folder
-/// fails at start instead of corrupting the single-writer LiteDB file.
+/// The node's data folder: the state (the LiteDB file, or a PostgreSQL database with
+/// <c>State:Backend=postgresql</c>) and everything written beside it. It holds an exclusive lock
+/// file for its whole life, so a second node process on the same folder fails at start instead
+/// of corrupting the single-writer LiteDB file or interleaving one log chain.
 /// </summary>
 public sealed class NodeDataFolder : IDisposable
 {
     private readonly FileStream _lock;
-    private readonly StateStore _state;
+    private readonly LiteDatabase? _database;
 
-    private NodeDataFolder(string path, FileStream lockFile, LiteDatabase database, StateStore state, string? setAside)
+    private NodeDataFolder(string path, FileStream lockFile, LiteDatabase? database, IStateStore state, string? setAside)
     {
         Path = path;
         _lock = lockFile;
-        Database = database;
-        _state = state;
+        _database = database;
+        State = state;
         StateSetAside = setAside;
     }
 
     /// <summary>Absolute path of the folder.</summary>
     public string Path { get; }
 
-    /// <summary>The node's embedded database (catalog, registry, grants, outbox …).</summary>
-    public LiteDatabase Database { get; }
+    /// <summary>The node's state: its documents, the gate of every change and the change-log watermark.</summary>
+    public IStateStore State { get; }
 
-    /// <summary>The node's state in <see cref="Database"/>: the gate of every change and the change-log watermark.</summary>
-    public IStateStore State => _state;
-
-    /// <summary>A collection of the state database, opened safely (<see cref="StateStore.Collection{T}"/>).</summary>
-    public ILiteCollection<T> Collection<T>(string name, params System.Linq.Expressions.Expression<Func<T, object>>[] indexes)
-        where T : new() => _state.Collection(name, indexes);
+    /// <summary>A collection of the node's state, opened safely (<see cref="IStateStore.Collection{T}"/>).</summary>
+    public IStateDocuments<T> Collection<T>(string name, params System.Linq.Expressions.Expression<Func<T, object>>[] indexes)
+        where T : class, new() => State.Collection(name, indexes);
 
     /// <summary>
     /// Where an unreadable state database was moved at open (null when it opened): the node then
@@ -48,7 +46,8 @@ public sealed class NodeDataFolder : IDisposable
     /// the state database is set aside first (under the folder's lock), to be rebuilt from the change log.
     /// </summary>
     /// <exception cref="DataFolderInUseException">Another process holds the folder.</exception>
-    public static NodeDataFolder Open(string path, bool setStateAside = false)
+    /// <exception cref="Npgsql.NpgsqlException">With PostgreSQL: the database cannot be reached.</exception>
+    public static NodeDataFolder Open(string path, bool setStateAside = false, StateOptions? stateOptions = null)
     {
         var full = System.IO.Path.GetFullPath(path);
         Directory.CreateDirectory(full);
@@ -70,6 +69,12 @@ public sealed class NodeDataFolder : IDisposable
             var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
             lockFile.Write(pid);
             lockFile.Flush(true);
+            if (stateOptions is { IsPostgreSql: true })
+            {
+                // The state is PostgreSQL's: nothing to set aside here, and no LiteDB file is opened.
+                return new NodeDataFolder(full, lockFile, null, PostgresStateStore.Open(stateOptions), null);
+            }
+
             var setAside = setStateAside ? SetStateAside(full) : null;
             LiteDatabase database;
             StateStore state;
@@ -149,7 +154,12 @@ public sealed class NodeDataFolder : IDisposable
 
     public void Dispose()
     {
-        Database.Dispose();
+        if (State is IDisposable disposable)
+        {
+            disposable.Dispose();
+        }
+
+        _database?.Dispose();
         _lock.Dispose();
     }
 }

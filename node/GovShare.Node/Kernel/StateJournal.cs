@@ -43,17 +43,32 @@ public interface IStateReplayer
 
 /// <summary>
 /// The seam between the features and where node state is kept: one gate and one transaction per
-/// state change, the change-log watermark committed with it, and actions run after the commit
-/// (snapshot swaps). An interface although LiteDB (<see cref="StateStore"/>) is its only
-/// implementation today, because the scale-out issue (19) asks for PostgreSQL shared by several
-/// replicas, where the gate becomes an advisory lock and the watermark a row, without touching the
-/// features that call it. Documents themselves are still LiteDB collections
-/// (<see cref="StateStore.Collection{T}"/>); moving them is the next step of that issue.
+/// state change, the change-log watermark committed with it, actions run after the commit
+/// (snapshot swaps), and the documents themselves (<see cref="Collection{T}"/>). Two
+/// implementations: LiteDB (<see cref="StateStore"/>, the embedded default) and PostgreSQL
+/// (<see cref="PostgresStateStore"/>, shared by several replicas of a node, issue 19), where the
+/// gate is an advisory lock and the watermark a row per replica.
 /// </summary>
 public interface IStateStore
 {
     /// <summary>The last change-log sequence whose change the state holds (0: none).</summary>
     long AppliedThrough { get; }
+
+    /// <summary>
+    /// True when the state is a cache of this process's change log, rebuilt from it after a crash
+    /// (LiteDB); false when the state is durable on its own and shared (PostgreSQL), where the
+    /// change log is the audit trail and replaying a replica's log could undo other replicas'
+    /// later changes (Kernel/README.md).
+    /// </summary>
+    bool ReplaysChangeLog { get; }
+
+    /// <summary>
+    /// A collection of documents of this state, opened safely: call it from a store's constructor
+    /// (the host constructs every store on one thread before serving). Name at least one index:
+    /// the fields <see cref="IStateDocuments{T}.Where"/> looks documents up by.
+    /// </summary>
+    IStateDocuments<T> Collection<T>(string name, params System.Linq.Expressions.Expression<Func<T, object>>[] indexes)
+        where T : class, new();
 
     /// <summary>Runs <paramref name="work"/> as one state change, joining the current one on this thread.</summary>
     T Write<T>(Func<T> work);
@@ -66,4 +81,23 @@ public interface IStateStore
 
     /// <summary>Runs <paramref name="action"/> once the current state change has committed (at once outside one).</summary>
     void AfterCommit(Action action);
+
+    /// <summary>
+    /// Registers how a store rebuilds its in-memory snapshot from its documents, for when another
+    /// replica changed the state. Runs under the gate, so it never interleaves with a change; with
+    /// LiteDB (one process) it is never called.
+    /// </summary>
+    void OnChangedElsewhere(Action reload);
+
+    /// <summary>Throws when the state cannot be read (the readiness check).</summary>
+    void Check();
+
+    /// <summary>
+    /// True on the one replica that does the node's background work (publication to the parent,
+    /// and any periodic job whose effect must happen once per node, not once per replica). LiteDB:
+    /// always (one process). PostgreSQL: the replica holding the leader advisory lock; when it
+    /// dies its session ends, the lock is released and another replica takes it within
+    /// <see cref="StateOptions.CatchUpInterval"/>. Check it at each run of the job, not once.
+    /// </summary>
+    bool IsLeader { get; }
 }

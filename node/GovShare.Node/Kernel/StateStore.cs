@@ -32,12 +32,17 @@ public sealed class StateStore : IStateStore
     internal StateStore(LiteDatabase database)
     {
         _db = database;
-        _meta = Collection<MetaDocument>(MetaCollection, m => m.Value);
+        _meta = Open<MetaDocument>(database, MetaCollection, m => m.Value);
         AppliedThrough = _meta.FindById(WatermarkId)?.Value ?? 0;
     }
 
     /// <summary>The last change-log sequence whose change the database holds (0: none).</summary>
     public long AppliedThrough { get; private set; }
+
+    public bool ReplaysChangeLog => true;
+
+    /// <summary>One process owns a LiteDB file: it is the node's only replica, so its leader.</summary>
+    public bool IsLeader => true;
 
     /// <summary>
     /// A collection opened safely: created with a real index and its document type mapped before
@@ -48,14 +53,15 @@ public sealed class StateStore : IStateStore
     /// every collection names at least one index of a real field. Call it from a store's
     /// constructor; the host constructs every store on one thread before it starts serving.
     /// </summary>
-    public ILiteCollection<T> Collection<T>(string name, params Expression<Func<T, object>>[] indexes)
-        where T : new()
+    public IStateDocuments<T> Collection<T>(string name, params Expression<Func<T, object>>[] indexes)
+        where T : class, new()
     {
-        return Open(_db, name, indexes);
+        ArgumentNullException.ThrowIfNull(indexes);
+        return new LiteStateDocuments<T>(Open(_db, name, indexes), DocumentShape.Members(indexes));
     }
 
     /// <inheritdoc cref="Collection{T}(string, Expression{Func{T, object}}[])"/>
-    public static ILiteCollection<T> Open<T>(LiteDatabase database, string name, params Expression<Func<T, object>>[] indexes)
+    internal static ILiteCollection<T> Open<T>(LiteDatabase database, string name, params Expression<Func<T, object>>[] indexes)
         where T : new()
     {
         ArgumentNullException.ThrowIfNull(database);
@@ -75,6 +81,11 @@ public sealed class StateStore : IStateStore
 
         return collection;
     }
+
+    /// <summary>One process owns a LiteDB file: nothing else changes it, so there is nothing to reload.</summary>
+    public void OnChangedElsewhere(Action reload) => ArgumentNullException.ThrowIfNull(reload);
+
+    public void Check() => _ = _db.GetCollectionNames().Count();
 
     /// <summary>
     /// Runs <paramref name="work"/> as one state change: under the gate, in one database

@@ -35,6 +35,20 @@ public sealed class ChangeLogReplay(NodeDataFolder data, LogWriter log, IEnumera
         var from = state.AppliedThrough;
         var durable = log.DurableSequence(LogKind.Change);
         var clock = Stopwatch.StartNew();
+        if (!state.ReplaysChangeLog)
+        {
+            // Shared, durable state (PostgreSQL): a record after this replica's watermark was logged
+            // but never committed. Replaying its after-image could undo a later change another
+            // replica made to the same entity, so it is only reported (Kernel/README.md).
+            var uncommitted = durable > from ? (int)Math.Min(int.MaxValue, durable - from) : 0;
+            if (uncommitted > 0)
+            {
+                LogsDiagnostics.StateNotCommitted(logger, uncommitted, from + 1, durable);
+            }
+
+            return Last = new ReplayResult(from, from, 0, uncommitted, clock.Elapsed);
+        }
+
         int replayed = 0, skipped = 0;
         var pending = new List<(long Sequence, LogRecord? Record)>(Batch);
 

@@ -45,6 +45,20 @@ public static class LogVerifyCommand
     public const int Usage = 2;
     public const int Unreadable = 3;
 
+    /// <summary>Every replica's chain of the log: verified only when each is; the worst exit code, each replica named.</summary>
+    private static LogVerifyOutcome RunReplicas(LogVerifyRequest request, List<string> replicas)
+    {
+        if (replicas.Count == 0)
+        {
+            return new LogVerifyOutcome(Usage, $"'{request.DataPath}' has a replicas folder but no replica in it.", null);
+        }
+
+        var outcomes = replicas.Select(r => (Replica: Path.GetFileName(r), Outcome: Run(request with { DataPath = r }))).ToList();
+        var worst = outcomes.Select(o => o.Outcome.ExitCode).Max();
+        var message = string.Join(Environment.NewLine, outcomes.Select(o => $"replica {o.Replica}: {o.Outcome.Message}"));
+        return new LogVerifyOutcome(worst, message, outcomes.FirstOrDefault(o => o.Outcome.ExitCode == worst).Outcome.Verification);
+    }
+
     public static LogVerifyOutcome Run(LogVerifyRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -103,9 +117,24 @@ public static class LogVerifyCommand
             errors.Add($"The certificate '{request.CertificatePath}' does not exist.");
         }
 
+        // A node of several replicas (State:Backend=postgresql): the folder all of them share holds
+        // replicas/<replica>/, each a data folder with its own chains. Verify every one.
+        var replicas = local && Directory.Exists(request.DataPath) && !Directory.Exists(Path.Combine(request.DataPath!, "logs")) && Directory.Exists(Path.Combine(request.DataPath!, "replicas"))
+            ? Directory.GetDirectories(Path.Combine(request.DataPath!, "replicas")).Order(StringComparer.Ordinal).ToList()
+            : null;
+        if (replicas is not null && kafka)
+        {
+            errors.Add("With --kafka give one replica's folder (replicas/<replica>), not the folder all replicas share.");
+        }
+
         if (errors.Count > 0)
         {
             return new LogVerifyOutcome(Usage, string.Join(Environment.NewLine, errors), null);
+        }
+
+        if (replicas is not null)
+        {
+            return RunReplicas(request, replicas);
         }
 
         ECDsa? key = null;

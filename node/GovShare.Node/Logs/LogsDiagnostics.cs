@@ -62,6 +62,9 @@ internal static partial class LogsDiagnostics
     [LoggerMessage(6020, LogLevel.Warning, "Replayed {Replayed} change-log records into the node state ({Skipped} without a replayer or after-image), sequences {From}-{Through}, in {Ms} ms.", EventName = "StateReplayed")]
     public static partial void StateReplayed(ILogger logger, int replayed, int skipped, long from, long through, long ms);
 
+    [LoggerMessage(6022, LogLevel.Warning, "{Count} change-log records of this replica (sequences {From}-{Through}) are after its watermark in the shared state: logged, but their transactions never committed (the replica stopped in between). The shared state holds the truth; they are not replayed.", EventName = "StateNotCommitted")]
+    public static partial void StateNotCommitted(ILogger logger, int count, long from, long through);
+
     [LoggerMessage(6021, LogLevel.Critical, "The state database could not be opened; it was set aside in {Folder} and the state is rebuilt from the change log.", EventName = "StateSetAside")]
     public static partial void StateSetAside(ILogger logger, string folder);
 }

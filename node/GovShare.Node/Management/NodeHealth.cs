@@ -71,10 +71,10 @@ internal sealed class DatabaseHealthCheck(NodeDataFolder data) : IHealthCheck
     {
         try
         {
-            _ = data.Database.GetCollectionNames().Count();
+            data.State.Check();
             return Task.FromResult(HealthCheckResult.Healthy());
         }
-        catch (Exception ex) when (ex is LiteDB.LiteException or IOException or ObjectDisposedException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is LiteDB.LiteException or Npgsql.NpgsqlException or IOException or ObjectDisposedException or UnauthorizedAccessException)
         {
             return Task.FromResult(HealthCheckResult.Unhealthy($"the database does not answer: {ex.Message}"));
         }

@@ -27,7 +27,7 @@ public sealed partial class DisputeStore
 {
     public const int MaxVersionLength = 64;
 
-    private readonly ILiteCollection<DisputeDocument> _disputes;
+    private readonly IStateDocuments<DisputeDocument> _disputes;
     private readonly CatalogStore _catalog;
     private readonly ShareRequestStore _requests;
     private readonly RequestLedger _ledger;
@@ -212,7 +212,7 @@ public sealed partial class DisputeStore
     {
         ArgumentNullException.ThrowIfNull(caller);
         var today = _requests.Today;
-        var docs = role == PartyRole.User ? _disputes.Find(d => d.User == caller.CreditCode) : _disputes.Find(d => d.Provider == caller.CreditCode);
+        var docs = role == PartyRole.User ? _disputes.Where(d => d.User, caller.CreditCode!) : _disputes.Where(d => d.Provider, caller.CreditCode!);
         return docs.Select(Read)
             .Where(d => (role == PartyRole.User ? d.User : d.Provider).DivisionCode == caller.DivisionCode)
             .Where(d => status is null || d.Status == status)
@@ -223,7 +223,7 @@ public sealed partial class DisputeStore
     public IReadOnlyList<Dispute> Open(bool overdueOnly)
     {
         var today = _requests.Today;
-        return _disputes.Find(d => d.Status == nameof(DisputeStatus.Open)).Select(Read)
+        return _disputes.Where(d => d.Status, nameof(DisputeStatus.Open)).Select(Read)
             .Where(d => !overdueOnly || d.IsOverdue(today)).OrderBy(d => d.Due).Select(d => Flag(d, today)).ToList();
     }
 
@@ -241,10 +241,10 @@ public sealed partial class DisputeStore
 
     private static Dispute Flag(Dispute dispute, DateOnly today) => dispute with { Overdue = dispute.IsOverdue(today) };
 
-    private Dispute? Find(string id) => _disputes.FindById(id) is { } doc ? Read(doc) : null;
+    private Dispute? Find(string id) => _disputes.Find(id) is { } doc ? Read(doc) : null;
 
     /// <summary>Stores a dispute as it is after a change; call inside a state write (also the change-log replay).</summary>
-    internal void Write(Dispute dispute) => _disputes.Upsert(new DisputeDocument
+    internal void Write(Dispute dispute) => _disputes.Put(new DisputeDocument
     {
         Id = dispute.Id,
         User = dispute.User.CreditCode,

@@ -7,7 +7,7 @@ using JsonSerializer = System.Text.Json.JsonSerializer;
 namespace GovShare.Node.Requests;
 
 /// <summary>
-/// The grants of this node: kept in LiteDB (each grant as its JSON with the fields it is looked up
+/// The grants of this node: kept in the node's state (each grant as its JSON with the fields it is looked up
 /// by beside it), read from an in-memory snapshot. A pull's grant check is a dictionary look-up
 /// by (user, resource); the snapshot is replaced after each committed change
 /// (<see cref="StateStore.AfterCommit"/>), so a reader never sees a rolled-back grant.
@@ -18,7 +18,7 @@ public sealed class GrantStore
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly IStateStore _state;
-    private readonly ILiteCollection<GrantRecord> _grants;
+    private readonly IStateDocuments<GrantRecord> _grants;
     private volatile Snapshot _snapshot;
     private long _generation;
 
@@ -27,7 +27,13 @@ public sealed class GrantStore
         ArgumentNullException.ThrowIfNull(data);
         _state = data.State;
         _grants = data.Collection<GrantRecord>("grants", g => g.ResourceCode, g => g.UserCreditCode);
-        _snapshot = Snapshot.Empty.With(_grants.FindAll().Select(Read));
+        _snapshot = Snapshot.Empty.With(_grants.All().Select(Read));
+        // Another replica revoked or changed a grant: the pull check and Generation follow it.
+        _state.OnChangedElsewhere(() =>
+        {
+            _snapshot = Snapshot.Empty.With(_grants.All().Select(Read));
+            Interlocked.Increment(ref _generation);
+        });
     }
 
     /// <summary>Changes whenever any grant changes.</summary>
@@ -39,7 +45,7 @@ public sealed class GrantStore
         ArgumentNullException.ThrowIfNull(grant);
         _state.Write(() =>
         {
-            _grants.Upsert(new GrantRecord
+            _grants.Put(new GrantRecord
             {
                 Id = grant.Id,
                 ResourceCode = grant.ResourceCode,

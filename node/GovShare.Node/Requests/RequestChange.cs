@@ -54,41 +54,34 @@ public interface IRequestChangeSink
     IReadOnlyList<RequestChange> Read(long afterSequence, int limit, string? subjectId = null);
 }
 
-/// <summary>The change stream as the <c>request_changes</c> LiteDB collection, keyed by sequence.</summary>
-public sealed class LiteDbRequestChangeSink : IRequestChangeSink
+/// <summary>The change stream as the <c>request_changes</c> collection of the node's state, keyed by sequence.</summary>
+public sealed class StateRequestChangeSink : IRequestChangeSink
 {
-    private readonly ILiteCollection<ChangeDocument> _changes;
+    private readonly IStateDocuments<ChangeDocument> _changes;
 
-    public LiteDbRequestChangeSink(LiteDatabase database)
+    public StateRequestChangeSink(NodeDataFolder data)
     {
-        ArgumentNullException.ThrowIfNull(database);
-        _changes = StateStore.Open<ChangeDocument>(database, "request_changes", d => d.SubjectId);
+        ArgumentNullException.ThrowIfNull(data);
+        _changes = data.Collection<ChangeDocument>("request_changes", d => d.SubjectId);
     }
 
     public RequestChange Append(RequestChange change)
     {
         ArgumentNullException.ThrowIfNull(change);
 
-        // Writers hold the requests ledger's lock, so max+1 is gap-free and unique.
-        var last = _changes.Query().OrderByDescending(d => d.Sequence).Limit(1).FirstOrDefault()?.Sequence ?? 0;
-        var stored = change with { Sequence = last + 1 };
-        _changes.Insert(new ChangeDocument { Sequence = stored.Sequence, SubjectId = stored.SubjectId, Json = JsonSerializer.Serialize(stored, CatalogJson.Options) });
+        // Writers hold the state's gate (across replicas with PostgreSQL), so max+1 is gap-free and unique.
+        var stored = change with { Sequence = _changes.MaxKey() + 1 };
+        _changes.Put(new ChangeDocument { Sequence = stored.Sequence, SubjectId = stored.SubjectId, Json = JsonSerializer.Serialize(stored, CatalogJson.Options) });
         return stored;
     }
 
     /// <summary>Puts back a transition the database lost, under its own sequence (the change-log replay).</summary>
     internal void Restore(RequestChange change) =>
-        _changes.Upsert(new ChangeDocument { Sequence = change.Sequence, SubjectId = change.SubjectId, Json = JsonSerializer.Serialize(change, CatalogJson.Options) });
+        _changes.Put(new ChangeDocument { Sequence = change.Sequence, SubjectId = change.SubjectId, Json = JsonSerializer.Serialize(change, CatalogJson.Options) });
 
     public IReadOnlyList<RequestChange> Read(long afterSequence, int limit, string? subjectId = null)
     {
-        var query = _changes.Query().Where(d => d.Sequence > afterSequence);
-        if (subjectId is not null)
-        {
-            query = query.Where(d => d.SubjectId == subjectId);
-        }
-
-        return query.OrderBy(d => d.Sequence).Limit(Math.Clamp(limit, 1, 10_000)).ToList()
+        return _changes.After(afterSequence, Math.Clamp(limit, 1, 10_000), subjectId is null ? null : d => d.SubjectId, subjectId)
             .Select(d => JsonSerializer.Deserialize<RequestChange>(d.Json, CatalogJson.Options)!)
             .ToList();
     }

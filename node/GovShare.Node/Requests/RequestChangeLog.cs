@@ -47,7 +47,7 @@ public sealed class RequestChangeLog(IRequestChangeSink inner, ChangeLogJournal 
 /// </summary>
 public sealed class RequestReplayer(RequestSubject subject, NodeDataFolder data, ShareRequestStore requests, GrantStore grants, DisputeStore disputes) : IStateReplayer
 {
-    private readonly LiteDbRequestChangeSink _stream = new(data.Database);
+    private readonly StateRequestChangeSink _stream = new(data);
 
     public string EntityPrefix { get; } = subject.ToString().ToLowerInvariant() + "/";
 

@@ -33,7 +33,7 @@ public static class RequestsApi
         }
 
         options.Validate(o => o.DisputeWorkingDays is >= 1 and <= 60, $"{RequestsOptions.Section}:{nameof(RequestsOptions.DisputeWorkingDays)} must be 1 to 60").ValidateOnStart();
-        services.TryAddSingleton<IRequestChangeSink>(sp => new LiteDbRequestChangeSink(sp.GetRequiredService<NodeDataFolder>().Database));
+        services.TryAddSingleton<IRequestChangeSink>(sp => new StateRequestChangeSink(sp.GetRequiredService<NodeDataFolder>()));
         services.TryAddSingleton<RequestLedger>();
         services.TryAddSingleton<GrantStore>();
         services.TryAddSingleton<ShareRequestStore>();

@@ -64,7 +64,7 @@ public sealed partial class ShareRequestStore
     /// <summary>The inbox lists grants that end within this many working days.</summary>
     public const int EndingWithinWorkingDays = 10;
 
-    private readonly ILiteCollection<RequestDocument> _requests;
+    private readonly IStateDocuments<RequestDocument> _requests;
     private readonly CatalogStore _catalog;
     private readonly GrantStore _grants;
     private readonly RequestLedger _ledger;
@@ -146,7 +146,7 @@ public sealed partial class ShareRequestStore
             now);
         return _ledger.Write(() =>
         {
-            var open = _requests.Find(d => d.User == caller.CreditCode && d.Status == nameof(ShareRequestStatus.Submitted)).Select(Read)
+            var open = _requests.Where(d => d.User, caller.CreditCode!).Where(d => d.Status == nameof(ShareRequestStatus.Submitted)).Select(Read)
                 .FirstOrDefault(r => r.ResourceCode == request.ResourceCode && r.Purpose.Code == request.Purpose.Code);
             if (open is not null)
             {
@@ -183,8 +183,8 @@ public sealed partial class ShareRequestStore
         ExpireLapsed();
         var today = Today;
         var docs = role == PartyRole.User
-            ? _requests.Find(d => d.User == caller.CreditCode)
-            : _requests.Find(d => d.Provider == caller.CreditCode);
+            ? _requests.Where(d => d.User, caller.CreditCode!)
+            : _requests.Where(d => d.Provider, caller.CreditCode!);
         return docs.Select(Read)
             .Where(r => (role == PartyRole.User ? r.User : r.Provider).DivisionCode == caller.DivisionCode)
             .Where(r => status is null || r.Status == status)
@@ -198,7 +198,7 @@ public sealed partial class ShareRequestStore
     {
         ExpireLapsed();
         var today = Today;
-        return _requests.Find(d => d.Status == nameof(ShareRequestStatus.Submitted)).Select(Read)
+        return _requests.Where(d => d.Status, nameof(ShareRequestStatus.Submitted)).Select(Read)
             .Where(r => r.IsOverdue(today)).OrderBy(r => r.Due).Select(r => WithFlags(r, today)).ToList();
     }
 
@@ -463,7 +463,7 @@ public sealed partial class ShareRequestStore
     public int ExpireLapsed()
     {
         var today = Today;
-        var lapsed = _requests.Find(d => d.Status == nameof(ShareRequestStatus.Submitted)).Select(Read).Where(r => r.Period.To < today).ToList();
+        var lapsed = _requests.Where(d => d.Status, nameof(ShareRequestStatus.Submitted)).Select(Read).Where(r => r.Period.To < today).ToList();
         if (lapsed.Count == 0)
         {
             return 0;
@@ -535,7 +535,7 @@ public sealed partial class ShareRequestStore
         }
     }
 
-    internal ShareRequest? Find(string id) => _requests.FindById(id) is { } doc ? Read(doc) : null;
+    internal ShareRequest? Find(string id) => _requests.Find(id) is { } doc ? Read(doc) : null;
 
     internal DepartmentRef Party(string division, string creditCode) => new(division, creditCode, _departments.Find(creditCode)?.Name);
 
@@ -576,7 +576,7 @@ public sealed partial class ShareRequestStore
     }
 
     /// <summary>Stores a request as it is after a change; call inside a state write (also the change-log replay).</summary>
-    internal void Write(ShareRequest request) => _requests.Upsert(new RequestDocument
+    internal void Write(ShareRequest request) => _requests.Put(new RequestDocument
     {
         Id = request.Id,
         User = request.User.CreditCode,

@@ -42,7 +42,7 @@ internal sealed class CatalogFixture : IDisposable
     private void Open()
     {
         Folder = NodeDataFolder.Open(Path);
-        Store = new CatalogStore(Folder, new LiteDbCatalogChangeSink(Folder.Database), Calendar, Time, NullLogger<CatalogStore>.Instance);
+        Store = new CatalogStore(Folder, new StateCatalogChangeSink(Folder), Calendar, Time, NullLogger<CatalogStore>.Instance);
     }
 
     public void Dispose()

@@ -16,6 +16,8 @@ public sealed partial class ChartSettingsTests
     [InlineData("kafka", typeof(KafkaOptions))]
     [InlineData("logs", typeof(LogOptions))]
     [InlineData("upstream", typeof(UpstreamOptions))]
+    [InlineData("state", typeof(StateOptions))]
+    [InlineData("exchange", typeof(GovShare.Node.Exchange.ExchangeOptions))]
     public void ConfigMap_EverySectionKey_IsAPropertyOfTheOptions(string variable, Type options)
     {
         var template = File.ReadAllText(Path.Combine(RepositoryRoot.Path, "deploy", "helm", "govshare-node", "templates", "configmap.yaml"));

@@ -16,8 +16,8 @@ public sealed class HelmChartTests
     private static readonly string TemplatesPath = Path.Combine(ChartPath, "templates");
     private static readonly string[] Probes = ["startupProbe", "livenessProbe", "readinessProbe"];
     private static readonly string[] NamedPorts = ["exchange", "management"];
-    private static readonly string[] EgressDestinations = ["kafka", "parent", "children", "dns"];
-    private static readonly string[] ValidatedTemplates = ["configmap.yaml", "statefulset.yaml"];
+    private static readonly string[] EgressDestinations = ["kafka", "parent", "postgresql", "children", "dns"];
+    private static readonly string[] ValidatedTemplates = ["configmap.yaml", "statefulset.yaml", "deployment.yaml"];
 
     public static TheoryData<string> CiValuesFiles() =>
         new(Directory.GetFiles(Path.Combine(ChartPath, "ci"), "*.yaml").Select(Path.GetFileName).OfType<string>());
@@ -61,6 +61,10 @@ public sealed class HelmChartTests
     [InlineData("networkPolicy: { egress: { dns: { to: [] } } }", "/networkPolicy/egress/dns/to")]
     [InlineData("networkPolicy: { egress: { kafka: { to: [ { ipBlock: { cidr: everywhere } } ], ports: [9093] } } }", "/networkPolicy/egress/kafka/to/0/ipBlock/cidr")]
     [InlineData("replicas: 2", "/replicas")]
+    [InlineData("state: { replicas: 1 }", "/state/replicas")]
+    [InlineData("state: { backend: mysql }", "/state/backend")]
+    [InlineData("state: { catchUpIntervalSeconds: 0 }", "/state/catchUpIntervalSeconds")]
+    [InlineData("state: { connectionStringSecret: 'Host=pg;Password=x' }", "/state/connectionStringSecret")]
     [InlineData("image: { digest: 'sha256:abc' }", "/image/digest")]
     public void Schema_InvalidValue_IsRejectedAtItsLocation(string overrideYaml, string location)
     {
@@ -174,6 +178,38 @@ public sealed class HelmChartTests
     }
 
     [Fact]
+    public void Deployment_WithPostgreSql_RunsReplicasOnOneSharedVolumeEachWithItsOwnFolder()
+    {
+        var spec = Single("deployment.yaml", "Deployment")["spec"]!;
+        var pod = spec["template"]!["spec"]!;
+        var container = Assert.Single(pod["containers"]!.AsArray())!;
+
+        Assert.Equal(TemplateSkeleton.Placeholder + ".Values.state.replicas", (string?)spec["replicas"]);
+        // A new pod is ready before an old one drains: a rolling update never lowers capacity.
+        Assert.Equal(0, (int?)spec["strategy"]!["rollingUpdate"]!["maxUnavailable"]);
+        var data = pod["volumes"]!.AsArray().Single(v => (string?)v!["name"] == "data")!;
+        Assert.NotNull(data["persistentVolumeClaim"]);
+        var env = container["env"]!.AsArray().ToDictionary(e => (string)e!["name"]!, e => e!);
+        Assert.Equal("/var/lib/govshare/replicas/$(POD_NAME)", (string?)env["Node__DataPath"]["value"]);
+        Assert.Equal("$(POD_NAME)", (string?)env["State__ReplicaId"]["value"]);
+        Assert.Equal("connectionString", (string?)env["State__ConnectionString"]["valueFrom"]!["secretKeyRef"]!["key"]);
+        Assert.Equal("metadata.name", (string?)env["POD_NAME"]["valueFrom"]!["fieldRef"]!["fieldPath"]);
+        Assert.Equal("/health/ready", (string?)container["readinessProbe"]!["httpGet"]!["path"]);
+        var context = container["securityContext"]!;
+        Assert.True((bool?)context["readOnlyRootFilesystem"]);
+        Assert.Equal(["ALL"], context["capabilities"]!["drop"]!.AsArray().Select(c => (string?)c));
+        Assert.False((bool?)pod["automountServiceAccountToken"]);
+        var shared = Single("pvc-shared.yaml", "PersistentVolumeClaim");
+        Assert.Equal(["ReadWriteMany"], shared["spec"]!["accessModes"]!.AsArray().Select(m => (string?)m));
+        Assert.Equal("keep", (string?)shared["metadata"]!["annotations"]!["helm.sh/resource-policy"]);
+        // Each workload renders only for its backend, and the configmap points the replicas at the shared dataset folder.
+        Assert.StartsWith("{{- include \"govshare-node.validate\" . }}\n{{- if eq .Values.state.backend \"postgresql\" }}", File.ReadAllText(Path.Combine(TemplatesPath, "deployment.yaml")), StringComparison.Ordinal);
+        Assert.Contains("{{- if ne .Values.state.backend \"postgresql\" }}", File.ReadAllText(Path.Combine(TemplatesPath, "statefulset.yaml")), StringComparison.Ordinal);
+        Assert.Contains("\"DatasetPath\" \"/var/lib/govshare/datasets\"", File.ReadAllText(Path.Combine(TemplatesPath, "configmap.yaml")), StringComparison.Ordinal);
+        Assert.Contains("state.connectionStringSecret is required", File.ReadAllText(Path.Combine(TemplatesPath, "_helpers.tpl")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void StatefulSet_Probes_AskTheManagementPortForHealth()
     {
         var container = Single("statefulset.yaml", "StatefulSet")["spec"]!["template"]!["spec"]!["containers"]![0]!;
@@ -251,7 +287,7 @@ public sealed class HelmChartTests
         // A rule without `to` would let the node reach anything on its ports.
         Assert.All(rules, rule => Assert.True(rule!.AsObject().ContainsKey("to"), "every egress rule names its destinations"));
         Assert.All(rules, rule => Assert.NotEmpty(rule!["ports"]!.AsArray()));
-        Assert.Equal(4, rules.Count);
+        Assert.Equal(5, rules.Count);
         var dns = rules[^1]!["ports"]!.AsArray().Select(p => (p!["port"]!.ToString(), (string?)p["protocol"]));
         Assert.Equal([("53", "UDP"), ("53", "TCP")], dns);
         var text = File.ReadAllText(Path.Combine(TemplatesPath, "networkpolicy.yaml"));

@@ -61,6 +61,60 @@ public sealed class LogVerifyCommandTests
     }
 
     [Fact]
+    public async Task Run_FolderOfSeveralReplicas_VerifiesEveryReplicasChainAndNamesTheBadOne()
+    {
+        // The folder all replicas of a node share: replicas/<replica>/ is each one's data folder.
+        using var r1 = new LogFolder();
+        using var r2 = new LogFolder();
+        await AppendAsync(r1, 30);
+        await AppendAsync(r2, 12);
+        var shared = Path.Combine(Path.GetTempPath(), "govshare-replicas-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            CopyFolder(r1.Path, Path.Combine(shared, "replicas", "r1"));
+            CopyFolder(r2.Path, Path.Combine(shared, "replicas", "r2"));
+
+            var intact = LogVerifyCommand.Run(new LogVerifyRequest { DataPath = shared });
+
+            Assert.Equal(LogVerifyCommand.Verified, intact.ExitCode);
+            Assert.Contains("replica r1: ", intact.Message, StringComparison.Ordinal);
+            Assert.Contains("30 records", intact.Message, StringComparison.Ordinal);
+            Assert.Contains("replica r2: ", intact.Message, StringComparison.Ordinal);
+            Assert.Contains("12 records", intact.Message, StringComparison.Ordinal);
+
+            var segment = Directory.GetFiles(Path.Combine(shared, "replicas", "r2", "logs", "exchange"), "segment-*.jsonl").Single();
+            var lines = File.ReadAllLines(segment).ToList();
+            lines.RemoveAt(4);
+            await File.WriteAllLinesAsync(segment, lines);
+
+            var tampered = LogVerifyCommand.Run(new LogVerifyRequest { DataPath = shared });
+
+            Assert.Equal(LogVerifyCommand.BadRecord, tampered.ExitCode);
+            Assert.Contains("replica r2: ", tampered.Message, StringComparison.Ordinal);
+            Assert.Contains("record 5 is missing", tampered.Message, StringComparison.Ordinal);
+            Assert.Equal(LogVerifyCommand.Usage, LogVerifyCommand.Run(new LogVerifyRequest { DataPath = shared, KafkaBootstrapServers = "127.0.0.1:1", Node = "530100" }).ExitCode);
+        }
+        finally
+        {
+            Directory.Delete(shared, recursive: true);
+        }
+    }
+
+    private static void CopyFolder(string from, string to)
+    {
+        foreach (var directory in Directory.GetDirectories(from, "*", SearchOption.AllDirectories))
+        {
+            Directory.CreateDirectory(directory.Replace(from, to, StringComparison.Ordinal));
+        }
+
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            File.Copy(file, file.Replace(from, to, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public void Run_BadArguments_ExitsTwoListingEveryProblem()
     {
         var outcome = LogVerifyCommand.Run(new LogVerifyRequest { From = 0, To = -1, CertificatePath = "/nonexistent/node.pem" });

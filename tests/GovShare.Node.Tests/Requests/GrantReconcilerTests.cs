@@ -59,8 +59,8 @@ public sealed class GrantReconcilerTests : IDisposable
     public void Append_ItemRemoved_OnlyGrantsHoldingItSuspendedGenerationMovesChangeRecorded()
     {
         var grants = new GrantStore(_data);
-        var changes = new LiteDbRequestChangeSink(_data.Database);
-        var sink = new GrantReconciler(new LiteDbCatalogChangeSink(_data.Database), grants, new RequestLedger(_data, changes), NullLogger<GrantReconciler>.Instance);
+        var changes = new StateRequestChangeSink(_data);
+        var sink = new GrantReconciler(new StateCatalogChangeSink(_data), grants, new RequestLedger(_data, changes), NullLogger<GrantReconciler>.Instance);
         Grant Make(string id, string item, GrantStatus status = GrantStatus.Active) => new(id, "530100", "11530100MB0000001X", "301100/000001",
             [new GrantedItem(item, MaskingRule.None)], "p", Now.AddDays(-1), Now.AddDays(30), status, "dec", false, Now);
         grants.Save(Make("g1", "full_name"));

@@ -52,6 +52,14 @@ app.kubernetes.io/component: node
 {{- end -}}
 {{- end -}}
 
+{{- define "govshare-node.sharedClaimName" -}}
+{{- if .Values.state.sharedVolume.existingClaim -}}
+{{- .Values.state.sharedVolume.existingClaim -}}
+{{- else -}}
+{{- printf "%s-shared" (include "govshare-node.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
 {{/*
 Refusals that the schema cannot express: they name the value to fix.
 */}}
@@ -71,12 +79,18 @@ Refusals that the schema cannot express: they name the value to fix.
 {{- if lt (int .Values.terminationGracePeriodSeconds) (add (int .Values.node.drainTimeoutSeconds) 15) -}}
 {{- fail "terminationGracePeriodSeconds must be at least node.drainTimeoutSeconds + 15: after the drain the node signs closing checkpoints, flushes Kafka and closes its database; cut short, the pod stop becomes a SIGKILL" -}}
 {{- end -}}
+{{- if and (eq .Values.state.backend "postgresql") (not .Values.state.connectionStringSecret) -}}
+{{- fail "state.connectionStringSecret is required with state.backend=postgresql: a Secret whose key connectionString is the Npgsql connection string" -}}
+{{- end -}}
 {{- if eq (int .Values.ports.exchange) (int .Values.ports.management) -}}
 {{- fail "ports.exchange and ports.management must differ" -}}
 {{- end -}}
 {{- if .Values.networkPolicy.enabled -}}
 {{- if empty .Values.networkPolicy.egress.kafka.to -}}
 {{- fail "networkPolicy.egress.kafka.to is empty: the policy would cut the node off from Kafka" -}}
+{{- end -}}
+{{- if and (eq .Values.state.backend "postgresql") (empty .Values.networkPolicy.egress.postgresql.to) -}}
+{{- fail "networkPolicy.egress.postgresql.to is empty but state.backend is postgresql: the policy would cut the replicas off from their state" -}}
 {{- end -}}
 {{- if and .Values.upstream.parentUrl (empty .Values.networkPolicy.egress.parent.to) -}}
 {{- fail "networkPolicy.egress.parent.to is empty but upstream.parentUrl is set: the policy would cut the link to the parent" -}}

@@ -17,8 +17,16 @@ public sealed record DatasetStoreOptions
     /// <summary>Versions kept per resource; older ones are removed when a newer one is published.</summary>
     public int KeepVersions { get; init; } = 5;
 
-    /// <summary>The sub-folder of the data folder holding segment files.</summary>
+    /// <summary>The sub-folder of the data folder holding segment files (an absolute path: a folder elsewhere, e.g. shared by replicas).</summary>
     public string FolderName { get; init; } = "datasets";
+
+    /// <summary>
+    /// Null (one process owns the folder): every leftover of an interrupted push is removed at start.
+    /// Set (a folder several replicas share): only leftovers untouched this long — a push in
+    /// progress on another replica writes its file all the time (a stalled body is cut by
+    /// Node:MinRequestBodyBytesPerSecond) and records its renamed file within moments.
+    /// </summary>
+    public TimeSpan? StrayAge { get; init; }
 
     /// <summary>
     /// Caps when reading stored segments back. Re-writing a batch may pad its body slightly, so
@@ -93,13 +101,18 @@ public sealed class DatasetStore : IDisposable
     internal const string TempExtension = ".arrows.tmp";
     private const string CollectionName = "dataset_versions";
 
-    private readonly ILiteCollection<BsonDocument> _versions;
+    private readonly IStateDocuments<VersionDocument> _versions;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _commitLock = new(1, 1);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<DatasetVersion>> _snapshots = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, int, string), Schema> _schemas = new();
     private long _generation;
+
+    // Version lists are cached only while this process is the one writer of them (LiteDB). On a
+    // shared backend another replica publishes without telling this cache, so every read goes to
+    // the committed records: a pull never serves a version list older than the database's.
+    private readonly bool _cacheVersions;
 
     public DatasetStore(NodeDataFolder dataFolder, DatasetStoreOptions? options = null, TimeProvider? time = null, ILogger<DatasetStore>? logger = null)
     {
@@ -111,8 +124,8 @@ public sealed class DatasetStore : IDisposable
         }
 
         Folder = dataFolder.SubFolder(Options.FolderName);
-        _versions = dataFolder.Database.GetCollection(CollectionName);
-        _versions.EnsureIndex("resource");
+        _versions = dataFolder.Collection<VersionDocument>(CollectionName, d => d.Resource);
+        _cacheVersions = dataFolder.State.ReplaysChangeLog;
         _time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger<DatasetStore>.Instance;
     }
@@ -131,7 +144,7 @@ public sealed class DatasetStore : IDisposable
     public int RemoveStrayFiles()
     {
         var referenced = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var doc in _versions.FindAll())
+        foreach (var doc in _versions.All())
         {
             foreach (var segment in ToVersion(doc).Segments)
             {
@@ -143,8 +156,9 @@ public sealed class DatasetStore : IDisposable
         foreach (var path in Directory.EnumerateFiles(Folder))
         {
             var name = Path.GetFileName(path);
-            var stray = name.EndsWith(TempExtension, StringComparison.Ordinal)
-                || (name.EndsWith(SegmentExtension, StringComparison.Ordinal) && !referenced.Contains(name));
+            var stray = (name.EndsWith(TempExtension, StringComparison.Ordinal)
+                || (name.EndsWith(SegmentExtension, StringComparison.Ordinal) && !referenced.Contains(name)))
+                && (Options.StrayAge is not { } age || File.GetLastWriteTimeUtc(path) < _time.GetUtcNow().UtcDateTime - age);
             if (stray && TryDelete(path))
             {
                 removed++;
@@ -166,7 +180,7 @@ public sealed class DatasetStore : IDisposable
     /// <summary>One published version, or null when it does not exist (any more).</summary>
     public DatasetVersion? Find(string resourceCode, int version)
     {
-        var doc = _versions.FindById(DocumentId(resourceCode, version));
+        var doc = _versions.Find(DocumentId(resourceCode, version));
         return doc is null ? null : ToVersion(doc);
     }
 
@@ -175,17 +189,23 @@ public sealed class DatasetStore : IDisposable
     /// Every pull asks for the latest version, so the list is an immutable snapshot kept per
     /// resource, read from LiteDB once and dropped whenever a version is published or pruned
     /// (both happen in this class, under <c>_commitLock</c>): no LiteDB query on a pull's path.
+    /// On PostgreSQL (several replicas) the list is read from the committed records every time.
     /// </remarks>
     public IReadOnlyList<DatasetVersion> Versions(string resourceCode)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(resourceCode);
-        if (_snapshots.TryGetValue(resourceCode, out var snapshot))
+        if (_cacheVersions && _snapshots.TryGetValue(resourceCode, out var snapshot))
         {
             return snapshot;
         }
 
         var generation = Volatile.Read(ref _generation);
-        IReadOnlyList<DatasetVersion> read = [.. _versions.Find(Query.EQ("resource", resourceCode)).Select(ToVersion).OrderBy(v => v.Version)];
+        IReadOnlyList<DatasetVersion> read = [.. _versions.Where(d => d.Resource, resourceCode).Select(ToVersion).OrderBy(v => v.Version)];
+        if (!_cacheVersions)
+        {
+            return read;
+        }
+
         // Kept only if nothing was published or pruned while we read, so a stale list never sticks.
         lock (_snapshots)
         {
@@ -320,40 +340,34 @@ public sealed class DatasetStore : IDisposable
         await _commitLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var latest = Latest(push.ResourceCode);
-            IReadOnlyList<DatasetSegment> segments = [segment];
-            if (push.BasedOn is { } basedOn && (latest?.Version ?? 0) != basedOn)
-            {
-                throw new DatasetMergeConflictException($"Resource {push.ResourceCode}: version {latest?.Version} was published while this push was made from version {basedOn}; nothing was published.");
-            }
-
-            if (push.Mode == PushMode.Append && latest is not null)
-            {
-                // Checked again under the lock: a replace with another schema may have landed meanwhile.
-                CheckAppendable(push.ResourceCode, push.Fingerprint);
-                segments = [.. latest.Segments, segment];
-            }
-
-            var now = _time.GetUtcNow();
-            var version = new DatasetVersion(
-                push.ResourceCode,
-                (latest?.Version ?? 0) + 1,
-                segments.Sum(s => s.Rows),
-                segments.Sum(s => s.Bytes),
-                push.Fingerprint,
-                now,
-                dataUpdatedAt ?? now,
-                push.ExchangeId.Value,
-                push.Mode,
-                segments);
-
             // The rename is atomic and after the fsync; the insert below is the publication.
             // A crash between them leaves an unreferenced segment, removed at the next start.
             var final = Path.Combine(Folder, segment.File);
             File.Move(push.TempPath, final);
+            DatasetVersion version;
             try
             {
-                _versions.Insert(ToDocument(version));
+                // The version number is the key: when several replicas share the version records
+                // (State:Backend=postgresql), two may pick the same number for one resource. The
+                // insert that loses adds nothing, and this push is published again on top of the
+                // winner (an append then carries the winner's segments too): never interleaved,
+                // never half-visible, never lost.
+                var attempt = 0;
+                while (true)
+                {
+                    version = NextVersion(push, segment, dataUpdatedAt);
+                    if (_versions.Add(ToDocument(version)))
+                    {
+                        break;
+                    }
+
+                    Changed(push.ResourceCode); // another replica's version: read the list afresh
+
+                    if (++attempt == 100)
+                    {
+                        throw new IOException($"Resource {version.ResourceCode}: 100 other versions were published while this one was; push again.");
+                    }
+                }
             }
             catch
             {
@@ -377,6 +391,38 @@ public sealed class DatasetStore : IDisposable
     {
         TryDelete(push.TempPath);
         DatasetDiagnostics.PushAborted(_logger, push.ResourceCode, push.ExchangeId.Value);
+    }
+
+    private DatasetVersion NextVersion(DatasetPush push, DatasetSegment segment, DateTimeOffset? dataUpdatedAt)
+    {
+        var latest = Latest(push.ResourceCode);
+        IReadOnlyList<DatasetSegment> segments = [segment];
+        if (push.BasedOn is { } basedOn && (latest?.Version ?? 0) != basedOn)
+        {
+            // Checked here, under the lock and again on each retry: a merge is made from one
+            // version, so another replica's version published meanwhile voids it.
+            throw new DatasetMergeConflictException($"Resource {push.ResourceCode}: version {latest?.Version} was published while this push was made from version {basedOn}; nothing was published.");
+        }
+
+        if (push.Mode == PushMode.Append && latest is not null)
+        {
+            // Checked again under the lock: a replace with another schema may have landed meanwhile.
+            CheckAppendable(push.ResourceCode, push.Fingerprint);
+            segments = [.. latest.Segments, segment];
+        }
+
+        var now = _time.GetUtcNow();
+        return new DatasetVersion(
+            push.ResourceCode,
+            (latest?.Version ?? 0) + 1,
+            segments.Sum(s => s.Rows),
+            segments.Sum(s => s.Bytes),
+            push.Fingerprint,
+            now,
+            dataUpdatedAt ?? now,
+            push.ExchangeId.Value,
+            push.Mode,
+            segments);
     }
 
     private void CheckAppendable(string resourceCode, string fingerprint)
@@ -429,38 +475,84 @@ public sealed class DatasetStore : IDisposable
     private static string DocumentId(string resourceCode, int version) =>
         FormattableString.Invariant($"{resourceCode}#{version:D10}");
 
-    private static BsonDocument ToDocument(DatasetVersion v) => new()
+    private static VersionDocument ToDocument(DatasetVersion v) => new()
     {
-        ["_id"] = DocumentId(v.ResourceCode, v.Version),
-        ["resource"] = v.ResourceCode,
-        ["version"] = v.Version,
-        ["rows"] = v.Rows,
-        ["bytes"] = v.Bytes,
-        ["fingerprint"] = v.SchemaFingerprint,
-        ["pushedAt"] = v.PushedAt.ToUnixTimeMilliseconds(),
-        ["dataUpdatedAt"] = v.DataUpdatedAt.ToUnixTimeMilliseconds(),
-        ["exchangeId"] = v.ExchangeId,
-        ["mode"] = v.Mode.ToString(),
-        ["segments"] = new BsonArray(v.Segments.Select(s => new BsonDocument
-        {
-            ["file"] = s.File,
-            ["rows"] = s.Rows,
-            ["bytes"] = s.Bytes,
-            ["sha256"] = s.Sha256 is null ? BsonValue.Null : new BsonValue(s.Sha256),
-        })),
+        Id = DocumentId(v.ResourceCode, v.Version),
+        Resource = v.ResourceCode,
+        Version = v.Version,
+        Rows = v.Rows,
+        Bytes = v.Bytes,
+        Fingerprint = v.SchemaFingerprint,
+        PushedAt = v.PushedAt.ToUnixTimeMilliseconds(),
+        DataUpdatedAt = v.DataUpdatedAt.ToUnixTimeMilliseconds(),
+        ExchangeId = v.ExchangeId,
+        Mode = v.Mode.ToString(),
+        Segments = [.. v.Segments.Select(s => new SegmentDocument { File = s.File, Rows = s.Rows, Bytes = s.Bytes, Sha256 = s.Sha256 })],
     };
 
-    private static DatasetVersion ToVersion(BsonDocument d) => new(
-        d["resource"].AsString,
-        d["version"].AsInt32,
-        d["rows"].AsInt64,
-        d["bytes"].AsInt64,
-        d["fingerprint"].AsString,
-        DateTimeOffset.FromUnixTimeMilliseconds(d["pushedAt"].AsInt64),
-        DateTimeOffset.FromUnixTimeMilliseconds(d["dataUpdatedAt"].AsInt64),
-        d["exchangeId"].AsString,
-        Enum.Parse<PushMode>(d["mode"].AsString),
-        [.. d["segments"].AsArray.Select(s => new DatasetSegment(s["file"].AsString, s["rows"].AsInt64, s["bytes"].AsInt64, s["sha256"].IsString ? s["sha256"].AsString : null))]);
+    private static DatasetVersion ToVersion(VersionDocument d) => new(
+        d.Resource,
+        d.Version,
+        d.Rows,
+        d.Bytes,
+        d.Fingerprint,
+        DateTimeOffset.FromUnixTimeMilliseconds(d.PushedAt),
+        DateTimeOffset.FromUnixTimeMilliseconds(d.DataUpdatedAt),
+        d.ExchangeId,
+        Enum.Parse<PushMode>(d.Mode),
+        [.. d.Segments.Select(s => new DatasetSegment(s.File, s.Rows, s.Bytes, s.Sha256))]);
+
+    /// <summary>A version record as stored; the field names are those LiteDB data folders already hold.</summary>
+    internal sealed class VersionDocument
+    {
+        [BsonId(autoId: false)]
+        public string Id { get; set; } = "";
+
+        [BsonField("resource")]
+        public string Resource { get; set; } = "";
+
+        [BsonField("version")]
+        public int Version { get; set; }
+
+        [BsonField("rows")]
+        public long Rows { get; set; }
+
+        [BsonField("bytes")]
+        public long Bytes { get; set; }
+
+        [BsonField("fingerprint")]
+        public string Fingerprint { get; set; } = "";
+
+        [BsonField("pushedAt")]
+        public long PushedAt { get; set; }
+
+        [BsonField("dataUpdatedAt")]
+        public long DataUpdatedAt { get; set; }
+
+        [BsonField("exchangeId")]
+        public string ExchangeId { get; set; } = "";
+
+        [BsonField("mode")]
+        public string Mode { get; set; } = "";
+
+        [BsonField("segments")]
+        public List<SegmentDocument> Segments { get; set; } = [];
+    }
+
+    internal sealed class SegmentDocument
+    {
+        [BsonField("file")]
+        public string File { get; set; } = "";
+
+        [BsonField("rows")]
+        public long Rows { get; set; }
+
+        [BsonField("bytes")]
+        public long Bytes { get; set; }
+
+        [BsonField("sha256")]
+        public string? Sha256 { get; set; }
+    }
 }
 
 /// <summary>
