@@ -50,6 +50,11 @@ internal static class NodeCommands
                 await Console.Error.WriteLineAsync(ex.Message);
                 return ExitCodes.Usage;
             }
+            catch (DataFolderFormatException ex)
+            {
+                await Console.Error.WriteLineAsync(ex.Message);
+                return ExitCodes.DataFolderFormat;
+            }
 
             await using var node = built;
             var folderState = node.Services.GetRequiredService<NodeDataFolder>();
@@ -124,6 +129,12 @@ internal static class NodeCommands
             // Continuing the chain would bury the damage under new records: refuse, and say where.
             await Console.Error.WriteLineAsync(ex.Message);
             return ExitCodes.LogDamaged;
+        }
+        catch (DataFolderFormatException ex)
+        {
+            // A downgrade: an older build must not write into a folder it cannot read.
+            await Console.Error.WriteLineAsync(ex.Message);
+            return ExitCodes.DataFolderFormat;
         }
 
         await using var node = built;

@@ -20,6 +20,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace GovShare.Node.Hosting;
@@ -165,6 +166,9 @@ public sealed class GovShareNode : IAsyncDisposable
         return new GovShareNode(app, options, data);
     }
 
+    private static readonly Action<ILogger, string, int, int, Exception?> FolderMigrated = LoggerMessage.Define<string, int, int>(
+        LogLevel.Warning, new EventId(1001, "DataFolderMigrated"), "The data folder {Folder} was migrated from format version {From} to {To}; a release older than this one can no longer open it.");
+
     private static void Configure(WebApplication app, NodeOptions options)
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions
@@ -197,6 +201,12 @@ public sealed class GovShareNode : IAsyncDisposable
         // Eager: the operator token file exists as soon as the node does, and the logs are
         // recovered and verified now — a damaged or tampered log stops the start here
         // (LogCorruptedException) instead of failing every request that needs a log.
+        var data = app.Services.GetRequiredService<NodeDataFolder>();
+        if (data.FormatFound is { } found && found < DataFolderFormat.Current)
+        {
+            FolderMigrated(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DataFolderFormat).FullName!), data.Path, found, DataFolderFormat.Current, null);
+        }
+
         _ = app.Services.GetRequiredService<OperatorToken>();
         _ = app.Services.GetRequiredService<LogWriter>();
         _ = app.Services.GetRequiredService<CrlStore>();

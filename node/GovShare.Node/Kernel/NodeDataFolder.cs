@@ -12,9 +12,10 @@ public sealed class NodeDataFolder : IDisposable
     private readonly FileStream _lock;
     private readonly StateStore _state;
 
-    private NodeDataFolder(string path, FileStream lockFile, LiteDatabase database, StateStore state, string? setAside)
+    private NodeDataFolder(string path, FileStream lockFile, LiteDatabase database, StateStore state, string? setAside, int? formatFound)
     {
         Path = path;
+        FormatFound = formatFound;
         _lock = lockFile;
         Database = database;
         _state = state;
@@ -40,6 +41,12 @@ public sealed class NodeDataFolder : IDisposable
     /// </summary>
     public string? StateSetAside { get; }
 
+    /// <summary>
+    /// The folder's format version before this open (null for a new folder); when lower than
+    /// <see cref="DataFolderFormat.Current"/>, the open migrated it.
+    /// </summary>
+    public int? FormatFound { get; }
+
     /// <summary>The state database's file name in the folder.</summary>
     public const string DatabaseFile = "govshare.db";
 
@@ -48,6 +55,7 @@ public sealed class NodeDataFolder : IDisposable
     /// the state database is set aside first (under the folder's lock), to be rebuilt from the change log.
     /// </summary>
     /// <exception cref="DataFolderInUseException">Another process holds the folder.</exception>
+    /// <exception cref="DataFolderFormatException">The folder is of a newer format than this build reads (<see cref="DataFolderFormat"/>).</exception>
     public static NodeDataFolder Open(string path, bool setStateAside = false)
     {
         var full = System.IO.Path.GetFullPath(path);
@@ -70,6 +78,8 @@ public sealed class NodeDataFolder : IDisposable
             var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
             lockFile.Write(pid);
             lockFile.Flush(true);
+            // Before anything reads a file: an older folder is migrated here, a newer one refused.
+            var formatFound = DataFolderFormat.Ensure(full);
             var setAside = setStateAside ? SetStateAside(full) : null;
             LiteDatabase database;
             StateStore state;
@@ -85,7 +95,7 @@ public sealed class NodeDataFolder : IDisposable
                 (database, state) = OpenState(full);
             }
 
-            return new NodeDataFolder(full, lockFile, database, state, setAside);
+            return new NodeDataFolder(full, lockFile, database, state, setAside, formatFound);
         }
         catch
         {
