@@ -28,6 +28,8 @@ internal static class NodeCommands
         node.Add(Links());
         node.Add(Unlink());
         node.Add(Rekey());
+        node.Add(Trust());
+        node.Add(RefreshCrl());
         return node;
     }
 
@@ -92,6 +94,20 @@ internal static class NodeCommands
             new LinkRekey(parse.GetValue(key)),
             cancellation)));
         return rekey;
+    }
+
+    private static Command Trust()
+    {
+        var trust = new Command("trust", "List the dates the node's trust depends on — its certificate, each CA certificate, each CRL's nextUpdate — with the seconds left and whether each is within the warning's reach (Node:ExpiryWarning, Node:CrlExpiryWarning).") { OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
+        trust.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync("v1/operator/trust", cancellation)));
+        return trust;
+    }
+
+    private static Command RefreshCrl()
+    {
+        var refresh = new Command("refresh-crl", "Make the node re-read its CRL folder (Node:CrlPath) now, after new CRLs were published; prints each CA's CRL dates.") { OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
+        refresh.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostAsync("v1/operator/crl/refresh", content: null, cancellation)));
+        return refresh;
     }
 
     private static Option<string?> KeyOption(string description) => new("--key-sha256") { Description = description };
