@@ -168,6 +168,38 @@ public sealed class TrustLifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task Inbox_DepartmentWhoseCertificateExpiresWithin30Days_GetsANotice_OthersNone()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var expiring = _pki.IssueDepartment(name: "Kunming Public Security Bureau", notBefore: now.AddDays(-300), notAfter: now.AddDays(12));
+        var fresh = _pki.IssueDepartment(name: "Kunming Civil Affairs Bureau", notAfter: now.AddDays(200));
+        await using var node = await TestNode.StartAsync(_pki);
+        node.Register(expiring);
+        node.Register(fresh);
+
+        var notice = (await Inbox(node, expiring.Certificate)).GetProperty("certificateExpiring");
+        Assert.Equal(expiring.Certificate.SerialNumber, notice.GetProperty("serial").GetString());
+        Assert.InRange(notice.GetProperty("daysLeft").GetInt32(), 11, 12);
+        Assert.Contains("Ask your CA for a renewal", notice.GetProperty("notice").GetString(), StringComparison.Ordinal);
+        Assert.False(HasNotice(await Inbox(node, fresh.Certificate)));
+
+        // Renewed, and calling with the new certificate: no notice any more.
+        var renewed = TestPki.Load(_pki.Folder.Renew(expiring.Files.CertificatePath, now.AddMinutes(-5), now.AddDays(365)));
+        Assert.False(HasNotice(await Inbox(node, renewed)));
+    }
+
+    // The API leaves null properties out.
+    private static bool HasNotice(JsonElement inbox) => inbox.TryGetProperty("certificateExpiring", out var notice) && notice.ValueKind != JsonValueKind.Null;
+
+    private static async Task<JsonElement> Inbox(TestNode node, X509Certificate2 certificate)
+    {
+        using var client = node.Client(certificate);
+        using var response = await client.GetAsync("v1/inbox");
+        Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+    }
+
+    [Fact]
     public void Renew_NodeCertificate_KeepsItsNamesAndAddresses()
     {
         var now = DateTimeOffset.UtcNow;
