@@ -29,6 +29,12 @@ internal static class ExitCodes
     /// </summary>
     public const int DataFolderFormat = 6;
 
+    /// <summary>
+    /// <c>node restore</c>: the backup does not match its MANIFEST.json (a file changed, truncated, added
+    /// or missing), or is not a GovShare backup. The message names the files; nothing was restored.
+    /// </summary>
+    public const int BackupInvalid = 7;
+
     /// <summary>Interrupted (Ctrl+C): the shell's convention, 128 + SIGINT.</summary>
     public const int Cancelled = 130;
 }

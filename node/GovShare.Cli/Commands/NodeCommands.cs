@@ -4,6 +4,7 @@ using GovShare.Node.Hierarchy;
 using GovShare.Node.Hosting;
 using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
+using GovShare.Node.Management;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -30,7 +31,103 @@ internal static class NodeCommands
         node.Add(Rekey());
         node.Add(Trust());
         node.Add(RefreshCrl());
+        node.Add(Backup());
+        node.Add(Restore());
         return node;
+    }
+
+    private static Command Backup()
+    {
+        var to = new Option<string>("--to") { Description = "Where to write the backup: a file ending in .tar, or a new or empty folder (unpacked there, with MANIFEST.json).", Required = true };
+        var backup = new Command("backup", "Back up the running node without stopping it: its state at one change-log sequence, the dataset files, each log up to its head at that moment, and MANIFEST.json (SHA-256 of every file). The backup holds the node's secrets: keep it like the data folder.") { to, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
+        backup.SetAction(async (parse, cancellation) =>
+        {
+            var target = Path.GetFullPath(parse.GetValue(to)!);
+            var asFile = target.EndsWith(".tar", StringComparison.OrdinalIgnoreCase);
+            if (asFile ? File.Exists(target) : Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
+            {
+                await Console.Error.WriteLineAsync($"--to: '{target}' exists{(asFile ? "" : " and is not empty")}; a backup never overwrites one.");
+                return ExitCodes.Usage;
+            }
+
+            return await OperatorClient.CallAsync(
+                parse,
+                client => client.GetAsync("v1/operator/backup", HttpCompletionOption.ResponseHeadersRead, cancellation),
+                async response => await SaveBackupAsync(response, target, asFile, cancellation),
+                Timeout.InfiniteTimeSpan);
+        });
+        return backup;
+    }
+
+    private static async Task<int> SaveBackupAsync(HttpResponseMessage response, string target, bool asFile, CancellationToken cancellation)
+    {
+        // Written beside the target and renamed when complete: a cut connection leaves no file that looks like a backup.
+        var partial = (asFile ? target : target.TrimEnd(Path.DirectorySeparatorChar) + ".tar") + ".partial";
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
+            await using (var file = new FileStream(partial, FileMode.Create, FileAccess.Write))
+            {
+                await response.Content.CopyToAsync(file, cancellation);
+            }
+
+            if (asFile)
+            {
+                File.Move(partial, target);
+            }
+            else
+            {
+                Directory.CreateDirectory(target);
+                await System.Formats.Tar.TarFile.ExtractToDirectoryAsync(partial, target, overwriteFiles: false, cancellation);
+                File.Delete(partial);
+            }
+
+            // Checked now, not only at restore: a backup that does not match its manifest is known bad today.
+            var manifest = asFile ? null : NodeRestore.Check(target);
+            await Console.Out.WriteLineAsync(manifest is null
+                ? $"Backup written to {target} ({new FileInfo(target).Length} bytes)."
+                : $"Backup written to {target}: {manifest.Files.Count} files, state at change {manifest.ChangeSequence}, logs "
+                  + string.Join(", ", manifest.Logs.Select(l => $"{LogEntry.LogName(l.Key)} through {l.Value.Sequence}")) + ".");
+            return ExitCodes.Ok;
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException or BackupInvalidException or InvalidDataException)
+        {
+            File.Delete(partial);
+            await Console.Error.WriteLineAsync($"The backup was not completed: {ex.Message}");
+            return ExitCodes.Failed;
+        }
+    }
+
+    private static Command Restore()
+    {
+        var from = new Option<string>("--from") { Description = "The backup: a folder written by 'node backup', or its .tar file.", Required = true };
+        var data = new Option<string>("--data") { Description = "The new data folder; must be empty or absent. Start a node on it afterwards (Node:DataPath).", Required = true };
+        var restore = new Command("restore", "Check a backup against its manifest and lay it out as a new data folder. At its first start the node verifies every log chain and writes a restore record into each log, naming the head it was restored to.") { from, data };
+        restore.SetAction(async (parse, cancellation) =>
+        {
+            BackupManifest manifest;
+            try
+            {
+                manifest = NodeRestore.Restore(parse.GetValue(from)!, parse.GetValue(data)!);
+            }
+            catch (BackupInvalidException ex)
+            {
+                await Console.Error.WriteLineAsync(ex.Message);
+                return ExitCodes.BackupInvalid;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                await Console.Error.WriteLineAsync(ex.Message);
+                return ExitCodes.Usage;
+            }
+
+            await Console.Out.WriteLineAsync(
+                $"Restored node {manifest.Node}'s backup of {manifest.Taken:u} into {Path.GetFullPath(parse.GetValue(data)!)}: state at change {manifest.ChangeSequence}, logs "
+                + string.Join(", ", manifest.Logs.Select(l => $"{LogEntry.LogName(l.Key)} through {l.Value.Sequence}"))
+                + ". Start the node on it; its first start writes a restore record into each log.");
+            return ExitCodes.Ok;
+        });
+        return restore;
     }
 
     private static Command RebuildState()

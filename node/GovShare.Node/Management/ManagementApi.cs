@@ -71,8 +71,33 @@ public static partial class ManagementApi
             return TypedResults.Ok(TrustDates(watch));
         });
 
+        // An online backup (NodeBackup): staged first, so a failure is a problem, not a truncated tar.
+        // The body has no size limit and the client should have no timeout: it is the whole node.
+        operators.MapGet("/backup", async Task<IResult> (NodeBackup backup, ILogger<NodeBackup> logger, CancellationToken cancellation) =>
+        {
+            var staged = await backup.StageAsync(cancellation);
+            LogBackupStaged(logger, staged);
+            return Results.Stream(
+                async output =>
+                {
+                    try
+                    {
+                        await NodeBackup.WriteTarAsync(staged, output, cancellation);
+                    }
+                    finally
+                    {
+                        NodeBackup.Discard(staged);
+                    }
+                },
+                "application/x-tar",
+                $"govshare-backup-{Path.GetFileName(staged)}.tar");
+        });
+
         return operators;
     }
+
+    [LoggerMessage(EventId = 2005, EventName = "BackupStaged", Level = LogLevel.Information, Message = "Backup staged in {Folder}; streaming it to the operator")]
+    private static partial void LogBackupStaged(ILogger logger, string folder);
 
     private static IReadOnlyList<TrustDate> TrustDates(TrustExpiryWatch watch) =>
         [.. watch.Check().Select(i => new TrustDate(i.Kind, i.Subject, i.At, (long)Math.Round(i.Left.TotalSeconds), i.Warn))];
