@@ -50,9 +50,12 @@ public static class LogRestore
                 Caller = "govshare:node/" + writer.Node,
                 Kind = ExchangeKind.Restore,
                 Status = 200,
+                // The change log wants an entity and a diff; no replayer has this prefix, so the replay skips it.
+                Entity = "restore/" + writer.Node,
+                Diff = JsonSerializer.SerializeToElement(new { restoredThrough = head?.Sequence ?? 0, hash = head is { Sequence: > 0 } ? head.Hash : null, backupTaken = restored.BackupTaken, changeSequence = restored.ChangeSequence }),
                 // Purpose is the record's free-text field: what a reader of the log must know.
                 Purpose = string.Create(CultureInfo.InvariantCulture,
-                    $"restored from a backup taken {restored.BackupTaken:O} (state at change {restored.ChangeSequence}); this log was restored through record {head?.Sequence ?? 0} ({head?.Hash ?? "empty"}); records the node wrote after that are not in this log"),
+                    $"restored from a backup taken {restored.BackupTaken:O} (state at change {restored.ChangeSequence}); this log was restored through record {head?.Sequence ?? 0} ({(head is { Sequence: > 0 } ? head.Hash : "empty")}); records the node wrote after that are not in this log"),
             };
             // Sync over async at start, on the composition root's thread (no synchronisation context).
             writer.AppendAsync(log, record).GetAwaiter().GetResult();

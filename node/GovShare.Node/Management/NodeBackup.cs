@@ -27,7 +27,7 @@ public sealed class BackupInvalidException(string message) : Exception(message);
 /// <summary>
 /// The online backup (<c>GET /v1/operator/backup</c>, <c>govshare node backup</c>) while the node serves.
 /// Order makes it consistent: the state first (<see cref="IStateStore.Snapshot"/>, at change sequence N),
-/// then the dataset files, then the logs. The state is a cache of the change log, so a change log that
+/// then the logs, then the dataset files. The state is a cache of the change log, so a change log that
 /// reaches past N is replayed at the restored node's start. Each log's <c>checkpoint</c> and <c>shipped</c>
 /// files are copied before its segments, so they never name a record past the copied head (else the
 /// restored node would refuse to start: "records … were deleted"); the live segment is copied up to its
@@ -51,12 +51,17 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
         try
         {
             var sequence = data.State.Snapshot(work);
+            // Right after the state: the versions it names, before a newer push's retention prunes them.
             CopyDatasets(work);
             var heads = new Dictionary<LogKind, LogHead>();
             foreach (var kind in Enum.GetValues<LogKind>())
             {
                 heads[kind] = await CopyLogAsync(kind, work, cancellation);
             }
+
+            // Again after the logs: a version's file is in place before its push is logged, so every
+            // version the copied logs name is copied too (files already copied are kept).
+            CopyDatasets(work);
 
             CopyTheRest(data.Path, work);
             var files = Directory.EnumerateFiles(work, "*", SearchOption.AllDirectories)
@@ -118,6 +123,11 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
             }
 
             var target = Path.Combine(work, "datasets", Path.GetFileName(file));
+            if (File.Exists(target))
+            {
+                continue;
+            }
+
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             try
             {
