@@ -19,7 +19,7 @@ internal static class CommandExamples
         ["govshare node rekey"] = "govshare node rekey 530000 --data data --key-sha256 9f2c…   (after the parent was issued a new certificate)",
         ["govshare node trust"] = "govshare node trust --data data",
         ["govshare node refresh-crl"] = "govshare node refresh-crl --data data   (after copying new CRLs into Node:CrlPath)",
-        ["govshare node backup"] = "govshare node backup --data data --to /backups/530100-2026-12-04.tar   (while the node serves; or --to a new folder)",
+        ["govshare node backup"] = "govshare node backup --data data --to /backups/530100-2026-12-04.tar.gsbk --key-file backup.key   (while the node serves; without --key-file, --to x.tar or a new folder)",
         ["govshare node restore"] = "govshare node restore --from /backups/530100-2026-12-04.tar --data data-restored   (then start the node on data-restored)",
         ["govshare node unlink"] = "govshare node unlink 530000 --data data",
         ["govshare demo"] = "govshare demo --folder .govshare-demo --port 8443",

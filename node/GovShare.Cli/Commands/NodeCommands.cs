@@ -39,11 +39,26 @@ internal static class NodeCommands
     private static Command Backup()
     {
         var to = new Option<string>("--to") { Description = "Where to write the backup: a file ending in .tar, or a new or empty folder (unpacked there, with MANIFEST.json).", Required = true };
-        var backup = new Command("backup", "Back up the running node without stopping it: its state at one change-log sequence, the dataset files, each log up to its head at that moment, and MANIFEST.json (SHA-256 of every file). The backup holds the node's secrets: keep it like the data folder.") { to, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
+        var keyFile = KeyFileOption("Encrypt the backup (AES-256-GCM, chunked; deploy/README.md) with this 32-byte key file; --to is then a file. Keep the key apart from the backups.");
+        var backup = new Command("backup", "Back up the running node without stopping it: its state at one change-log sequence, the dataset files, each log up to its head at that moment, and MANIFEST.json (SHA-256 of every file). The backup holds the node's secrets: encrypt it (--key-file) or keep it like the data folder.") { to, keyFile, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         backup.SetAction(async (parse, cancellation) =>
         {
             var target = Path.GetFullPath(parse.GetValue(to)!);
-            var asFile = target.EndsWith(".tar", StringComparison.OrdinalIgnoreCase);
+            byte[]? key = null;
+            if (parse.GetValue(keyFile) is { } keyPath)
+            {
+                try
+                {
+                    key = BackupEncryption.ReadKeyFile(keyPath);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+                {
+                    await Console.Error.WriteLineAsync($"--key-file: {ex.Message}");
+                    return ExitCodes.Usage;
+                }
+            }
+
+            var asFile = key is not null || target.EndsWith(".tar", StringComparison.OrdinalIgnoreCase);
             if (asFile ? File.Exists(target) : Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
             {
                 await Console.Error.WriteLineAsync($"--to: '{target}' exists{(asFile ? "" : " and is not empty")}; a backup never overwrites one.");
@@ -53,13 +68,15 @@ internal static class NodeCommands
             return await OperatorClient.CallAsync(
                 parse,
                 client => client.GetAsync("v1/operator/backup", HttpCompletionOption.ResponseHeadersRead, cancellation),
-                async response => await SaveBackupAsync(response, target, asFile, cancellation),
+                async response => await SaveBackupAsync(response, target, asFile, key, cancellation),
                 Timeout.InfiniteTimeSpan);
         });
         return backup;
     }
 
-    private static async Task<int> SaveBackupAsync(HttpResponseMessage response, string target, bool asFile, CancellationToken cancellation)
+    private static Option<string?> KeyFileOption(string description) => new("--key-file") { Description = description };
+
+    private static async Task<int> SaveBackupAsync(HttpResponseMessage response, string target, bool asFile, byte[]? key, CancellationToken cancellation)
     {
         // Written beside the target and renamed when complete: a cut connection leaves no file that looks like a backup.
         var partial = (asFile ? target : target.TrimEnd(Path.DirectorySeparatorChar) + ".tar") + ".partial";
@@ -68,7 +85,15 @@ internal static class NodeCommands
             Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
             await using (var file = new FileStream(partial, FileMode.Create, FileAccess.Write))
             {
-                await response.Content.CopyToAsync(file, cancellation);
+                if (key is null)
+                {
+                    await response.Content.CopyToAsync(file, cancellation);
+                }
+                else
+                {
+                    await using var body = await response.Content.ReadAsStreamAsync(cancellation);
+                    await BackupEncryption.EncryptAsync(body, file, key, cancellation);
+                }
             }
 
             if (asFile)
@@ -85,7 +110,7 @@ internal static class NodeCommands
             // Checked now, not only at restore: a backup that does not match its manifest is known bad today.
             var manifest = asFile ? null : NodeRestore.Check(target);
             await Console.Out.WriteLineAsync(manifest is null
-                ? $"Backup written to {target} ({new FileInfo(target).Length} bytes)."
+                ? $"Backup written to {target} ({new FileInfo(target).Length} bytes{(key is null ? "" : ", encrypted")})."
                 : $"Backup written to {target}: {manifest.Files.Count} files, state at change {manifest.ChangeSequence}, logs "
                   + string.Join(", ", manifest.Logs.Select(l => $"{LogEntry.LogName(l.Key)} through {l.Value.Sequence}")) + ".");
             return ExitCodes.Ok;
@@ -102,13 +127,46 @@ internal static class NodeCommands
     {
         var from = new Option<string>("--from") { Description = "The backup: a folder written by 'node backup', or its .tar file.", Required = true };
         var data = new Option<string>("--data") { Description = "The new data folder; must be empty or absent. Start a node on it afterwards (Node:DataPath).", Required = true };
-        var restore = new Command("restore", "Check a backup against its manifest and lay it out as a new data folder. At its first start the node verifies every log chain and writes a restore record into each log, naming the head it was restored to.") { from, data };
+        var keyFile = KeyFileOption("The 32-byte key file the backup was encrypted with (node backup --key-file).");
+        var restore = new Command("restore", "Check a backup against its manifest and lay it out as a new data folder. At its first start the node verifies every log chain and writes a restore record into each log, naming the head it was restored to.") { from, data, keyFile };
         restore.SetAction(async (parse, cancellation) =>
         {
             BackupManifest manifest;
+            var source = parse.GetValue(from)!;
+            var decrypted = Path.GetFullPath(parse.GetValue(data)!).TrimEnd(Path.DirectorySeparatorChar) + ".decrypted.tar.partial";
             try
             {
-                manifest = NodeRestore.Restore(parse.GetValue(from)!, parse.GetValue(data)!);
+                if (File.Exists(source) && BackupEncryption.IsEncrypted(source))
+                {
+                    if (parse.GetValue(keyFile) is not { } keyPath)
+                    {
+                        await Console.Error.WriteLineAsync($"'{source}' is an encrypted backup: give --key-file with the key it was written with.");
+                        return ExitCodes.Usage;
+                    }
+
+                    byte[] key;
+                    try
+                    {
+                        key = BackupEncryption.ReadKeyFile(keyPath);
+                    }
+                    catch (ArgumentException ex)
+                    {
+                        await Console.Error.WriteLineAsync($"--key-file: {ex.Message}");
+                        return ExitCodes.Usage;
+                    }
+
+                    // Decrypted (and authenticated, chunk by chunk) beside the target, then checked and laid out like any tar.
+                    Directory.CreateDirectory(Path.GetDirectoryName(decrypted)!);
+                    await using (var input = File.OpenRead(source))
+                    await using (var output = new FileStream(decrypted, FileMode.Create, FileAccess.Write))
+                    {
+                        await BackupEncryption.DecryptAsync(input, output, key, cancellation);
+                    }
+
+                    source = decrypted;
+                }
+
+                manifest = NodeRestore.Restore(source, parse.GetValue(data)!);
             }
             catch (BackupInvalidException ex)
             {
@@ -119,6 +177,13 @@ internal static class NodeCommands
             {
                 await Console.Error.WriteLineAsync(ex.Message);
                 return ExitCodes.Usage;
+            }
+            finally
+            {
+                if (File.Exists(decrypted))
+                {
+                    File.Delete(decrypted);
+                }
             }
 
             await Console.Out.WriteLineAsync(

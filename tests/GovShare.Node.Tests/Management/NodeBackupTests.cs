@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using GovShare.Cli.Commands;
@@ -33,6 +34,8 @@ public sealed class NodeBackupTests : IDisposable
         var user = _pki.IssueDepartment(name: "Kunming Civil Affairs Bureau");
         var tar = Path.Combine(_pki.Root, "backups", "530100.tar");
         var folder = Path.Combine(_pki.Root, "backups", "530100-folder");
+        var sealedTar = Path.Combine(_pki.Root, "backups", "530100.tar.gsbk");
+        var keyFile = Path.Combine(_pki.Root, "backup.key");
         int pushedBefore, pushedAfter;
 
         await using (var node = await NodeProcess.StartAsync(settings, ManagementPort(settings)))
@@ -84,6 +87,9 @@ public sealed class NodeBackupTests : IDisposable
             var toFolder = await GovShareProcess.RunAsync(_pki.Root, Operator("node", "backup", "--to", folder));
             Assert.True(toFolder.ExitCode == ExitCodes.Ok, toFolder.ToString());
             Assert.Contains("state at change", toFolder.Stdout, StringComparison.Ordinal);
+            await File.WriteAllBytesAsync(keyFile, RandomNumberGenerator.GetBytes(32));
+            var encrypted = await GovShareProcess.RunAsync(_pki.Root, Operator("node", "backup", "--to", sealedTar, "--key-file", keyFile));
+            Assert.True(encrypted.ExitCode == ExitCodes.Ok, encrypted.ToString());
             var again = await GovShareProcess.RunAsync(_pki.Root, Operator("node", "backup", "--to", tar));
             Assert.Equal(ExitCodes.Usage, again.ExitCode);
 
@@ -157,6 +163,26 @@ public sealed class NodeBackupTests : IDisposable
         var cut = await GovShareProcess.RunAsync(_pki.Root, ["node", "restore", "--from", truncated, "--data", Path.Combine(_pki.Root, "cut-target")]);
         Assert.Equal(ExitCodes.BackupInvalid, cut.ExitCode);
         Assert.True(cut.ShowsNoInternals, cut.ToString());
+
+        // The encrypted backup: restored with its key; refused without it (2), with another key or cut short (7).
+        var fromSealed = await GovShareProcess.RunAsync(_pki.Root, ["node", "restore", "--from", sealedTar, "--data", Path.Combine(_pki.Root, "from-sealed"), "--key-file", keyFile]);
+        Assert.True(fromSealed.ExitCode == ExitCodes.Ok, fromSealed.ToString());
+        Assert.True(File.Exists(Path.Combine(_pki.Root, "from-sealed", LogRestore.MarkerFile)));
+        Assert.Empty(Directory.GetFiles(_pki.Root, "*.partial"));
+        var noKey = await GovShareProcess.RunAsync(_pki.Root, ["node", "restore", "--from", sealedTar, "--data", Path.Combine(_pki.Root, "sealed-no-key")]);
+        Assert.Equal(ExitCodes.Usage, noKey.ExitCode);
+        Assert.Contains("--key-file", noKey.Stderr, StringComparison.Ordinal);
+        var otherKey = Path.Combine(_pki.Root, "other.key");
+        await File.WriteAllBytesAsync(otherKey, RandomNumberGenerator.GetBytes(32));
+        var wrongKey = await GovShareProcess.RunAsync(_pki.Root, ["node", "restore", "--from", sealedTar, "--data", Path.Combine(_pki.Root, "sealed-wrong-key"), "--key-file", otherKey]);
+        Assert.Equal(ExitCodes.BackupInvalid, wrongKey.ExitCode);
+        Assert.True(wrongKey.ShowsNoInternals, wrongKey.ToString());
+        var sealedBytes = await File.ReadAllBytesAsync(sealedTar);
+        var sealedCut = Path.Combine(_pki.Root, "backups", "cut.tar.gsbk");
+        await File.WriteAllBytesAsync(sealedCut, sealedBytes.AsSpan(0, sealedBytes.Length - 1).ToArray());
+        var cutSealed = await GovShareProcess.RunAsync(_pki.Root, ["node", "restore", "--from", sealedCut, "--data", Path.Combine(_pki.Root, "sealed-cut"), "--key-file", keyFile]);
+        Assert.Equal(ExitCodes.BackupInvalid, cutSealed.ExitCode);
+
         var over = await GovShareProcess.RunAsync(_pki.Root, ["node", "restore", "--from", tar, "--data", source]);
         Assert.Equal(ExitCodes.Usage, over.ExitCode);
         Assert.Contains("not empty", over.Stderr, StringComparison.Ordinal);
