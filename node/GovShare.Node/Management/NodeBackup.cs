@@ -217,12 +217,39 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
         }
 
         using var source = new FileStream(from, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var length = source.Length;
-        var buffer = new byte[length];
-        source.ReadExactly(buffer);
-        var end = Array.LastIndexOf(buffer, (byte)'\n') + 1;
+        // The length now, then back to its last newline in blocks: segments are up to Logs:SegmentBytes (64 MiB), never read whole into memory.
+        var end = source.Length;
+        var block = new byte[64 * 1024];
+        while (end > 0)
+        {
+            var start = Math.Max(0, end - block.Length);
+            source.Position = start;
+            var read = (int)(end - start);
+            source.ReadExactly(block, 0, read);
+            var newline = Array.LastIndexOf(block, (byte)'\n', read - 1, read);
+            if (newline >= 0)
+            {
+                end = start + newline + 1;
+                break;
+            }
+
+            end = start;
+        }
+
+        source.Position = 0;
         using var target = new FileStream(to, FileMode.CreateNew, FileAccess.Write);
-        target.Write(buffer, 0, end);
+        var left = end;
+        while (left > 0)
+        {
+            var read = source.Read(block, 0, (int)Math.Min(block.Length, left));
+            if (read == 0)
+            {
+                throw new EndOfStreamException($"{from} became shorter while it was copied.");
+            }
+
+            target.Write(block, 0, read);
+            left -= read;
+        }
     }
 
     /// <summary>The node's other files (format version, secrets, data-protection keys …), whole.</summary>
