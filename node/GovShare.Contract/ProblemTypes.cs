@@ -104,6 +104,9 @@ public static class ProblemTypes
     /// <summary>507: the node's disk is (nearly) full; the push was not published. Retry later.</summary>
     public const string InsufficientStorage = Prefix + "insufficient-storage";
 
+    /// <summary>409: the node cannot back itself up (its state is PostgreSQL's: use pg_dump, deploy/README.md).</summary>
+    public const string BackupNotSupported = Prefix + "backup-not-supported";
+
     // Evaluation.
 
     /// <summary>A violation's status does not take the asked change (rectified is final; a status is not set twice).</summary>

@@ -27,6 +27,7 @@ internal static class CertsCommands
         certs.Add(Department());
         certs.Add(NodeCertificate());
         certs.Add(OperatorCertificate());
+        certs.Add(Renew());
         certs.Add(Revoke());
         certs.Add(Crl());
         return certs;
@@ -168,6 +169,27 @@ internal static class CertsCommands
         : throw new ArgumentException($"--days {days}: give a validity from 1 to 3650 days (a certificate valid for {days} day(s) would be expired or absurd).");
 
     /// <summary>Runs a PKI action, turning expected faults into a message and an exit code.</summary>
+    private static Command Renew()
+    {
+        var certificate = new Option<string>("--certificate") { Description = "The certificate to renew (PEM, as issued: issued/dept-….crt, node-….crt, operator-….crt).", Required = true };
+        var days = new Option<int>("--days") { Description = "Validity of the new certificate in days.", DefaultValueFactory = _ => 365 };
+        var command = new Command("renew", "Re-issue a department, node or operator certificate with the same identity (same subject and SAN, new key) from the same CA; the old one keeps working until it expires or is revoked.") { certificate, days };
+        command.SetAction(parse => Guard(() =>
+        {
+            var folder = new PkiFolder(parse.GetValue(Pki)!);
+            var now = DateTimeOffset.UtcNow;
+            var files = folder.Renew(parse.GetValue(certificate)!, now.AddMinutes(-5), now.AddDays(Days(parse.GetValue(days))));
+            Console.WriteLine($"Issued serial {files.Serial}: {files.CertificatePath} (key {files.KeyPath}, mode 0600). The old certificate still works until it expires or you revoke it.");
+            using var issued = X509Certificate2.CreateFromPem(File.ReadAllText(files.CertificatePath));
+            if (TrustMaterial.UriOf(issued)?.StartsWith("govshare:node/", StringComparison.Ordinal) == true)
+            {
+                // A node's new key breaks the links that pinned the old one until their operators re-key.
+                Console.WriteLine($"Key SHA-256 (for 'govshare node rekey' on the linked nodes): {TrustMaterial.SpkiSha256(issued)}");
+            }
+        }));
+        return command;
+    }
+
     private static int Guard(Action action)
     {
         try

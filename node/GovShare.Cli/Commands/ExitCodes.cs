@@ -22,6 +22,19 @@ internal static class ExitCodes
     /// does not start. The message names the log, the record's sequence and the file.
     /// </summary>
     public const int LogDamaged = 5;
+
+    /// <summary>
+    /// <c>node run</c>, <c>demo</c>, <c>node rebuild-state</c>: the data folder is of a newer format than this
+    /// build reads (written by a later release), or its format-version file is unreadable. The message names both versions.
+    /// </summary>
+    public const int DataFolderFormat = 6;
+
+    /// <summary>
+    /// <c>node restore</c>: the backup does not match its MANIFEST.json (a file changed, truncated, added
+    /// or missing), or is not a GovShare backup. The message names the files; nothing was restored.
+    /// </summary>
+    public const int BackupInvalid = 7;
+
     /// <summary>Interrupted (Ctrl+C): the shell's convention, 128 + SIGINT.</summary>
     public const int Cancelled = 130;
 }

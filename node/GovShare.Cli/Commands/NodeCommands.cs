@@ -4,6 +4,7 @@ using GovShare.Node.Hierarchy;
 using GovShare.Node.Hosting;
 using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
+using GovShare.Node.Management;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -28,7 +29,170 @@ internal static class NodeCommands
         node.Add(Links());
         node.Add(Unlink());
         node.Add(Rekey());
+        node.Add(Trust());
+        node.Add(RefreshCrl());
+        node.Add(Backup());
+        node.Add(Restore());
         return node;
+    }
+
+    private static Command Backup()
+    {
+        var to = new Option<string>("--to") { Description = "Where to write the backup: a file ending in .tar, or a new or empty folder (unpacked there, with MANIFEST.json).", Required = true };
+        var keyFile = KeyFileOption("Encrypt the backup (AES-256-GCM, chunked; deploy/README.md) with this 32-byte key file; --to is then a file. Keep the key apart from the backups.");
+        var backup = new Command("backup", "Back up the running node without stopping it: its state at one change-log sequence, the dataset files, each log up to its head at that moment, and MANIFEST.json (SHA-256 of every file). The backup holds the node's secrets: encrypt it (--key-file) or keep it like the data folder.") { to, keyFile, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
+        backup.SetAction(async (parse, cancellation) =>
+        {
+            var target = Path.GetFullPath(parse.GetValue(to)!);
+            byte[]? key = null;
+            if (parse.GetValue(keyFile) is { } keyPath)
+            {
+                try
+                {
+                    key = BackupEncryption.ReadKeyFile(keyPath);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+                {
+                    await Console.Error.WriteLineAsync($"--key-file: {ex.Message}");
+                    return ExitCodes.Usage;
+                }
+            }
+
+            var asFile = key is not null || target.EndsWith(".tar", StringComparison.OrdinalIgnoreCase);
+            if (asFile ? File.Exists(target) : Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
+            {
+                await Console.Error.WriteLineAsync($"--to: '{target}' exists{(asFile ? "" : " and is not empty")}; a backup never overwrites one.");
+                return ExitCodes.Usage;
+            }
+
+            return await OperatorClient.CallAsync(
+                parse,
+                client => client.GetAsync("v1/operator/backup", HttpCompletionOption.ResponseHeadersRead, cancellation),
+                async response => await SaveBackupAsync(response, target, asFile, key, cancellation),
+                Timeout.InfiniteTimeSpan);
+        });
+        return backup;
+    }
+
+    private static Option<string?> KeyFileOption(string description) => new("--key-file") { Description = description };
+
+    private static async Task<int> SaveBackupAsync(HttpResponseMessage response, string target, bool asFile, byte[]? key, CancellationToken cancellation)
+    {
+        // Written beside the target and renamed when complete: a cut connection leaves no file that looks like a backup.
+        var partial = (asFile ? target : target.TrimEnd(Path.DirectorySeparatorChar) + ".tar") + ".partial";
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(partial)!);
+            await using (var file = new FileStream(partial, FileMode.Create, FileAccess.Write))
+            {
+                if (key is null)
+                {
+                    await response.Content.CopyToAsync(file, cancellation);
+                }
+                else
+                {
+                    await using var body = await response.Content.ReadAsStreamAsync(cancellation);
+                    await BackupEncryption.EncryptAsync(body, file, key, cancellation);
+                }
+            }
+
+            if (asFile)
+            {
+                File.Move(partial, target);
+            }
+            else
+            {
+                Directory.CreateDirectory(target);
+                await System.Formats.Tar.TarFile.ExtractToDirectoryAsync(partial, target, overwriteFiles: false, cancellation);
+                File.Delete(partial);
+            }
+
+            // Checked now, not only at restore: a backup that does not match its manifest is known bad today.
+            var manifest = asFile ? null : NodeRestore.Check(target);
+            await Console.Out.WriteLineAsync(manifest is null
+                ? $"Backup written to {target} ({new FileInfo(target).Length} bytes{(key is null ? "" : ", encrypted")})."
+                : $"Backup written to {target}: {manifest.Files.Count} files, state at change {manifest.ChangeSequence}, logs "
+                  + string.Join(", ", manifest.Logs.Select(l => $"{LogEntry.LogName(l.Key)} through {l.Value.Sequence}")) + ".");
+            return ExitCodes.Ok;
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException or BackupInvalidException or InvalidDataException)
+        {
+            File.Delete(partial);
+            await Console.Error.WriteLineAsync($"The backup was not completed: {ex.Message}");
+            return ExitCodes.Failed;
+        }
+    }
+
+    private static Command Restore()
+    {
+        var from = new Option<string>("--from") { Description = "The backup: a folder written by 'node backup', or its .tar file.", Required = true };
+        var data = new Option<string>("--data") { Description = "The new data folder; must be empty or absent. Start a node on it afterwards (Node:DataPath).", Required = true };
+        var keyFile = KeyFileOption("The 32-byte key file the backup was encrypted with (node backup --key-file).");
+        var restore = new Command("restore", "Check a backup against its manifest and lay it out as a new data folder. At its first start the node verifies every log chain and writes a restore record into each log, naming the head it was restored to.") { from, data, keyFile };
+        restore.SetAction(async (parse, cancellation) =>
+        {
+            BackupManifest manifest;
+            var source = parse.GetValue(from)!;
+            var decrypted = Path.GetFullPath(parse.GetValue(data)!).TrimEnd(Path.DirectorySeparatorChar) + ".decrypted.tar.partial";
+            try
+            {
+                if (File.Exists(source) && BackupEncryption.IsEncrypted(source))
+                {
+                    if (parse.GetValue(keyFile) is not { } keyPath)
+                    {
+                        await Console.Error.WriteLineAsync($"'{source}' is an encrypted backup: give --key-file with the key it was written with.");
+                        return ExitCodes.Usage;
+                    }
+
+                    byte[] key;
+                    try
+                    {
+                        key = BackupEncryption.ReadKeyFile(keyPath);
+                    }
+                    catch (ArgumentException ex)
+                    {
+                        await Console.Error.WriteLineAsync($"--key-file: {ex.Message}");
+                        return ExitCodes.Usage;
+                    }
+
+                    // Decrypted (and authenticated, chunk by chunk) beside the target, then checked and laid out like any tar.
+                    Directory.CreateDirectory(Path.GetDirectoryName(decrypted)!);
+                    await using (var input = File.OpenRead(source))
+                    await using (var output = new FileStream(decrypted, FileMode.Create, FileAccess.Write))
+                    {
+                        await BackupEncryption.DecryptAsync(input, output, key, cancellation);
+                    }
+
+                    source = decrypted;
+                }
+
+                manifest = NodeRestore.Restore(source, parse.GetValue(data)!);
+            }
+            catch (BackupInvalidException ex)
+            {
+                await Console.Error.WriteLineAsync(ex.Message);
+                return ExitCodes.BackupInvalid;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                await Console.Error.WriteLineAsync(ex.Message);
+                return ExitCodes.Usage;
+            }
+            finally
+            {
+                if (File.Exists(decrypted))
+                {
+                    File.Delete(decrypted);
+                }
+            }
+
+            await Console.Out.WriteLineAsync(
+                $"Restored node {manifest.Node}'s backup of {manifest.Taken:u} into {Path.GetFullPath(parse.GetValue(data)!)}: state at change {manifest.ChangeSequence}, logs "
+                + string.Join(", ", manifest.Logs.Select(l => $"{LogEntry.LogName(l.Key)} through {l.Value.Sequence}"))
+                + ". Start the node on it; its first start writes a restore record into each log.");
+            return ExitCodes.Ok;
+        });
+        return restore;
     }
 
     private static Command RebuildState()
@@ -49,6 +213,11 @@ internal static class NodeCommands
             {
                 await Console.Error.WriteLineAsync(ex.Message);
                 return ExitCodes.Usage;
+            }
+            catch (DataFolderFormatException ex)
+            {
+                await Console.Error.WriteLineAsync(ex.Message);
+                return ExitCodes.DataFolderFormat;
             }
 
             await using var node = built;
@@ -89,6 +258,20 @@ internal static class NodeCommands
         return rekey;
     }
 
+    private static Command Trust()
+    {
+        var trust = new Command("trust", "List the dates the node's trust depends on — its certificate, each CA certificate, each CRL's nextUpdate — with the seconds left and whether each is within the warning's reach (Node:ExpiryWarning, Node:CrlExpiryWarning).") { OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
+        trust.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync("v1/operator/trust", cancellation)));
+        return trust;
+    }
+
+    private static Command RefreshCrl()
+    {
+        var refresh = new Command("refresh-crl", "Make the node re-read its CRL folder (Node:CrlPath) now, after new CRLs were published; prints each CA's CRL dates.") { OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
+        refresh.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostAsync("v1/operator/crl/refresh", content: null, cancellation)));
+        return refresh;
+    }
+
     private static Option<string?> KeyOption(string description) => new("--key-sha256") { Description = description };
 
     private static Command Links()
@@ -124,6 +307,12 @@ internal static class NodeCommands
             // Continuing the chain would bury the damage under new records: refuse, and say where.
             await Console.Error.WriteLineAsync(ex.Message);
             return ExitCodes.LogDamaged;
+        }
+        catch (DataFolderFormatException ex)
+        {
+            // A downgrade: an older build must not write into a folder it cannot read.
+            await Console.Error.WriteLineAsync(ex.Message);
+            return ExitCodes.DataFolderFormat;
         }
 
         await using var node = built;

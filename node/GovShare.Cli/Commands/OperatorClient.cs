@@ -47,7 +47,11 @@ internal static class OperatorClient
         Recursive = true,
     };
 
-    public static async Task<int> CallAsync(ParseResult parse, Func<HttpClient, Task<HttpResponseMessage>> call)
+    /// <summary>
+    /// Calls the node; on success <paramref name="success"/> takes the response (default: print its JSON).
+    /// <paramref name="timeout"/> null means the default 30 s; a backup passes <see cref="Timeout.InfiniteTimeSpan"/>.
+    /// </summary>
+    public static async Task<int> CallAsync(ParseResult parse, Func<HttpClient, Task<HttpResponseMessage>> call, Func<HttpResponseMessage, Task<int>>? success = null, TimeSpan? timeout = null)
     {
         if (!Uri.TryCreate(parse.GetValue(Management), UriKind.Absolute, out var management))
         {
@@ -81,11 +85,12 @@ internal static class OperatorClient
                 return ExitCodes.Usage;
             }
 
-            client = new HttpClient { BaseAddress = management, Timeout = TimeSpan.FromSeconds(30) };
+            client = new HttpClient { BaseAddress = management };
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         }
 
         using var owned = client;
+        client.Timeout = timeout ?? TimeSpan.FromSeconds(30);
         HttpResponseMessage response;
         try
         {
@@ -99,6 +104,11 @@ internal static class OperatorClient
 
         using (response)
         {
+            if (response.IsSuccessStatusCode && success is not null)
+            {
+                return await success(response);
+            }
+
             var body = await response.Content.ReadAsStringAsync();
             if (response.IsSuccessStatusCode)
             {
@@ -155,6 +165,6 @@ internal static class OperatorClient
                 },
             },
         };
-        return new HttpClient(handler) { BaseAddress = management, Timeout = TimeSpan.FromSeconds(30) };
+        return new HttpClient(handler) { BaseAddress = management };
     }
 }

@@ -168,6 +168,7 @@ internal static class RequestCommands
             ("Suspended grants", "suspendedGrants", Grants),
             ("Disputes to answer", "disputesToAnswer", Disputes),
             ("Disputes raised", "disputesRaised", Disputes),
+            ("Your certificate expiring", "certificateExpiring", [new("Serial", "serial"), new("Expires", "notAfter"), new("Days left", "daysLeft"), new("Notice", "notice")]),
         ]));
         return inbox;
     }

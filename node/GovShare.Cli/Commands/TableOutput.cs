@@ -27,7 +27,8 @@ internal static class TableOutput
         foreach (var (title, property, columns) in spec.Sections)
         {
             var rows = property.Length == 0 ? answer : answer.ValueKind == JsonValueKind.Object && answer.TryGetProperty(property, out var value) ? value : default;
-            var list = rows.ValueKind == JsonValueKind.Array ? rows.EnumerateArray().ToList() : [];
+            // A section may also be one object (e.g. the inbox's certificate notice), or null for none.
+            var list = rows.ValueKind == JsonValueKind.Array ? rows.EnumerateArray().ToList() : rows.ValueKind == JsonValueKind.Object && property.Length > 0 ? [rows] : [];
             if (title.Length > 0)
             {
                 output.WriteLine($"{title} ({list.Count})");

@@ -142,6 +142,12 @@ public sealed class GovShareNode : IAsyncDisposable
         builder.Services.AddSingleton(data);
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         builder.Services.AddSingleton<OperatorToken>();
+        // The dataset folder may lie outside the data folder (Exchange:DatasetPath): the backup copies it from where it is.
+        builder.Services.AddSingleton(provider => new NodeBackup(
+            provider.GetRequiredService<NodeDataFolder>(),
+            provider.GetRequiredService<LogWriter>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<Exchange.Datasets.DatasetStore>().Folder));
         builder.Services.AddGovShareHealth();
         // The host's stop bounds the server's drain: in-flight exchanges get DrainTimeout, then
         // their connections are cut; closing checkpoints and the Kafka flush follow (LogCloser).
@@ -179,6 +185,12 @@ public sealed class GovShareNode : IAsyncDisposable
         return new GovShareNode(app, options, data);
     }
 
+    private static readonly Action<ILogger, string, DateTimeOffset, long, Exception?> NodeRestored = LoggerMessage.Define<string, DateTimeOffset, long>(
+        LogLevel.Warning, new EventId(1190, "NodeRestored"), "The data folder {Folder} was restored from a backup taken {Taken} (state at change {Sequence}); each log now holds a restore record naming its restored head. Anything logged after the backup on the source node is not here.");
+
+    private static readonly Action<ILogger, string, int, int, Exception?> FolderMigrated = LoggerMessage.Define<string, int, int>(
+        LogLevel.Warning, new EventId(1001, "DataFolderMigrated"), "The data folder {Folder} was migrated from format version {From} to {To}; a release older than this one can no longer open it.");
+
     private static void Configure(WebApplication app, NodeOptions options)
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions
@@ -211,8 +223,20 @@ public sealed class GovShareNode : IAsyncDisposable
         // Eager: the operator token file exists as soon as the node does, and the logs are
         // recovered and verified now — a damaged or tampered log stops the start here
         // (LogCorruptedException) instead of failing every request that needs a log.
+        var data = app.Services.GetRequiredService<NodeDataFolder>();
+        if (data.FormatFound is { } found && found < DataFolderFormat.Current)
+        {
+            FolderMigrated(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(DataFolderFormat).FullName!), data.Path, found, DataFolderFormat.Current, null);
+        }
+
         _ = app.Services.GetRequiredService<OperatorToken>();
-        _ = app.Services.GetRequiredService<LogWriter>();
+        var logs = app.Services.GetRequiredService<LogWriter>();
+        // A restored folder: the chains verified above (the writer's recovery); now each log says it was restored, before anything serves.
+        if (LogRestore.MarkIfRestored(data.Path, logs, app.Services.GetRequiredService<TimeProvider>()) is { } restored)
+        {
+            NodeRestored(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(LogRestore).FullName!), data.Path, restored.BackupTaken, restored.ChangeSequence, null);
+        }
+
         _ = app.Services.GetRequiredService<CrlStore>();
         OpenState(app.Services);
         app.Services.GetRequiredService<NodeLinkRegistry>().SeedParent(app.Services.GetRequiredService<IOptions<UpstreamOptions>>().Value, options.DivisionCode);

@@ -87,6 +87,20 @@ public sealed partial class CrlStore
         return new RevocationVerdict(RevocationStatus.Good, null);
     }
 
+    /// <summary>
+    /// Each known CA with the CRL held for it (number and nextUpdate; null when none is held), as of now.
+    /// With <paramref name="reread"/>, the CRL folder is read again first, whatever its files' stamps say
+    /// (the operator's <c>govshare node crl refresh</c>).
+    /// </summary>
+    public IReadOnlyList<HeldCrlInfo> Held(bool reread = false)
+    {
+        Refresh(force: reread);
+        var snapshot = Volatile.Read(ref _snapshot);
+        return [.. _authorities.Select(a => snapshot.ByIssuer.TryGetValue(a.Net.Thumbprint, out var crl)
+            ? new HeldCrlInfo(a.Net, crl.Number, crl.NextUpdate)
+            : new HeldCrlInfo(a.Net, null, null))];
+    }
+
     /// <summary>The issuer of <paramref name="certificate"/> among the known CAs, or null.</summary>
     public X509Certificate2? IssuerOf(X509Certificate2 certificate)
     {
@@ -234,6 +248,9 @@ public sealed partial class CrlStore
         public static readonly Snapshot Empty = new("", new Dictionary<string, HeldCrl>());
     }
 }
+
+/// <summary>A CA and the CRL the node holds for it: its number and nextUpdate, both null when none is held (its certificates fail closed).</summary>
+public sealed record HeldCrlInfo(X509Certificate2 Authority, long? Number, DateTimeOffset? NextUpdate);
 
 /// <summary>What a CRL says of a certificate.</summary>
 public enum RevocationStatus

@@ -27,6 +27,9 @@ public static partial class IdentitySetup
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<CrlStore>>()));
         services.AddSingleton<DepartmentRegistry>();
+        services.AddSingleton<TrustExpiryWatch>();
+        services.AddHostedService<TrustExpiryWatch.Monitor>();
+        services.AddHealthChecks().AddCheck<TrustExpiryWatch.HealthCheck>("trust-expiry", tags: [HealthTags.Detail]);
         services.AddSingleton<IStateReplayer, DepartmentReplayer>();
         services.AddSingleton<IAuthorizationHandler, RegisteredCallerHandler>();
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();

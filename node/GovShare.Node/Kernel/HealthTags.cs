@@ -12,4 +12,10 @@ public static class HealthTags
 
     /// <summary>False only when the process cannot recover by itself: the orchestrator should restart it.</summary>
     public const string Live = "live";
+
+    /// <summary>
+    /// Only in <c>/health</c>, the operator's detail: warnings (Degraded) that must not take the node out of
+    /// service, e.g. a certificate that expires in two weeks.
+    /// </summary>
+    public const string Detail = "detail";
 }

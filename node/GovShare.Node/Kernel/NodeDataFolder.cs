@@ -13,9 +13,10 @@ public sealed class NodeDataFolder : IDisposable
     private readonly FileStream _lock;
     private readonly LiteDatabase? _database;
 
-    private NodeDataFolder(string path, FileStream lockFile, LiteDatabase? database, IStateStore state, string? setAside)
+    private NodeDataFolder(string path, FileStream lockFile, LiteDatabase? database, IStateStore state, string? setAside, int? formatFound)
     {
         Path = path;
+        FormatFound = formatFound;
         _lock = lockFile;
         _database = database;
         State = state;
@@ -38,6 +39,12 @@ public sealed class NodeDataFolder : IDisposable
     /// </summary>
     public string? StateSetAside { get; }
 
+    /// <summary>
+    /// The folder's format version before this open (null for a new folder); when lower than
+    /// <see cref="DataFolderFormat.Current"/>, the open migrated it.
+    /// </summary>
+    public int? FormatFound { get; }
+
     /// <summary>The state database's file name in the folder.</summary>
     public const string DatabaseFile = "govshare.db";
 
@@ -47,6 +54,7 @@ public sealed class NodeDataFolder : IDisposable
     /// </summary>
     /// <exception cref="DataFolderInUseException">Another process holds the folder.</exception>
     /// <exception cref="Npgsql.NpgsqlException">With PostgreSQL: the database cannot be reached.</exception>
+    /// <exception cref="DataFolderFormatException">The folder is of a newer format than this build reads (<see cref="DataFolderFormat"/>).</exception>
     public static NodeDataFolder Open(string path, bool setStateAside = false, StateOptions? stateOptions = null)
     {
         var full = System.IO.Path.GetFullPath(path);
@@ -69,10 +77,12 @@ public sealed class NodeDataFolder : IDisposable
             var pid = System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
             lockFile.Write(pid);
             lockFile.Flush(true);
+            // Before anything reads a file: an older folder is migrated here, a newer one refused.
+            var formatFound = DataFolderFormat.Ensure(full);
             if (stateOptions is { IsPostgreSql: true })
             {
                 // The state is PostgreSQL's: nothing to set aside here, and no LiteDB file is opened.
-                return new NodeDataFolder(full, lockFile, null, PostgresStateStore.Open(stateOptions), null);
+                return new NodeDataFolder(full, lockFile, null, PostgresStateStore.Open(stateOptions), null, formatFound);
             }
 
             var setAside = setStateAside ? SetStateAside(full) : null;
@@ -90,7 +100,7 @@ public sealed class NodeDataFolder : IDisposable
                 (database, state) = OpenState(full);
             }
 
-            return new NodeDataFolder(full, lockFile, database, state, setAside);
+            return new NodeDataFolder(full, lockFile, database, state, setAside, formatFound);
         }
         catch
         {

@@ -88,6 +88,18 @@ public sealed class NodeOptions
     public TimeSpan CrlGrace { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>
+    /// How far ahead the node warns (health detail, log, gauge) that its own certificate or a CA
+    /// certificate expires.
+    /// </summary>
+    public TimeSpan ExpiryWarning { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// How far ahead the node warns that a CRL reaches its nextUpdate. CRLs are re-published every
+    /// few days (the development PKI: 7), so this reach is short: a warning means a publication was missed.
+    /// </summary>
+    public TimeSpan CrlExpiryWarning { get; set; } = TimeSpan.FromDays(2);
+
+    /// <summary>
     /// On SIGTERM or SIGINT, how long exchanges in progress may take to finish before their
     /// connections are cut. Keep the orchestrator's grace period (Helm: terminationGracePeriodSeconds)
     /// a good margin above it: closing checkpoints, the Kafka flush and the database close follow.

@@ -43,6 +43,16 @@ internal static class NodeOptionsValidator
             errors.Add($"{s}:{nameof(NodeOptions.CrlGrace)}: {options.CrlGrace} is outside 0 to 7 days.");
         }
 
+        if (options.ExpiryWarning <= TimeSpan.Zero || options.ExpiryWarning > TimeSpan.FromDays(365))
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.ExpiryWarning)}: {options.ExpiryWarning} is outside 1 second to 365 days.");
+        }
+
+        if (options.CrlExpiryWarning <= TimeSpan.Zero || options.CrlExpiryWarning > TimeSpan.FromDays(365))
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.CrlExpiryWarning)}: {options.CrlExpiryWarning} is outside 1 second to 365 days.");
+        }
+
         if (options.MaxConnections < 1)
         {
             errors.Add($"{s}:{nameof(NodeOptions.MaxConnections)}: {options.MaxConnections} must be at least 1.");

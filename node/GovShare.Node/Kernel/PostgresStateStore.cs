@@ -166,6 +166,13 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
         }
     }
 
+    /// <summary>
+    /// Refused: the state is the database server's, shared by every replica, and is backed up with
+    /// its own tools (a copy taken by one replica would not be consistent with the others' logs).
+    /// </summary>
+    public long Snapshot(string targetFolder) =>
+        throw new NotSupportedException("The state is in PostgreSQL (State:Backend=postgresql): back it up with pg_dump, then the shared dataset volume and each replica's logs (deploy/README.md, Backup and restore).");
+
     public void Check()
     {
         using var connection = _source.OpenConnection();

@@ -100,4 +100,14 @@ public interface IStateStore
     /// <see cref="StateOptions.CatchUpInterval"/>. Check it at each run of the job, not once.
     /// </summary>
     bool IsLeader { get; }
+
+    /// <summary>
+    /// Writes a consistent copy of the whole state into <paramref name="targetFolder"/> (created if
+    /// absent; the backend's own format) while the node serves, and returns the change-log sequence it
+    /// holds (<see cref="AppliedThrough"/> at that instant): the copy has every change up to it and none
+    /// after. For the online backup (issue 26). An implementation that cannot copy itself (a database
+    /// server backed up with its own tools, e.g. pg_dump) throws <see cref="NotSupportedException"/>
+    /// saying how to back it up instead.
+    /// </summary>
+    long Snapshot(string targetFolder);
 }

@@ -157,6 +157,55 @@ public sealed class StateStore : IStateStore
         }
     }
 
+    /// <summary>
+    /// A logical copy, not a file copy: under the gate (no state change runs) and inside one read
+    /// transaction (LiteDB's snapshot, so documents that other writers change outside the gate are read
+    /// as of one instant too), every collection's documents go into a new <c>govshare.db</c> in
+    /// <paramref name="targetFolder"/>. Copying the file of an open database would race LiteDB's own
+    /// checkpoints of its write-ahead file. Indexes are not copied: the stores ensure theirs when they open it.
+    /// </summary>
+    public long Snapshot(string targetFolder)
+    {
+        Directory.CreateDirectory(targetFolder);
+        var file = Path.Combine(targetFolder, NodeDataFolder.DatabaseFile);
+        if (File.Exists(file))
+        {
+            throw new IOException($"'{file}' exists: a snapshot is written into a new folder only.");
+        }
+
+        lock (_gate)
+        {
+            if (_depth > 0)
+            {
+                throw new InvalidOperationException("A snapshot cannot be taken inside a state change.");
+            }
+
+            using var target = new LiteDatabase(new ConnectionString { Filename = file, Connection = ConnectionType.Direct }, new BsonMapper());
+            var own = _db.BeginTrans();
+            try
+            {
+                foreach (var name in _db.GetCollectionNames().Order(StringComparer.Ordinal).ToList())
+                {
+                    var copy = target.GetCollection(name);
+                    foreach (var chunk in _db.GetCollection(name).FindAll().Chunk(1000))
+                    {
+                        copy.InsertBulk(chunk);
+                    }
+                }
+
+                target.Checkpoint();
+                return AppliedThrough;
+            }
+            finally
+            {
+                if (own)
+                {
+                    _db.Rollback();
+                }
+            }
+        }
+    }
+
     /// <summary>Runs <paramref name="work"/> as one state change (see <see cref="Write{T}(Func{T})"/>).</summary>
     public void Write(Action work)
     {

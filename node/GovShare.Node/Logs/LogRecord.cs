@@ -31,6 +31,14 @@ public enum ExchangeKind
     GrantChange,
     DisputeChange,
     RegistryChange,
+
+    /// <summary>
+    /// The node was restored from a backup (<c>govshare node restore</c>): written at the first start on
+    /// the restored folder, in each log, naming the head the backup held. Records the source node wrote
+    /// after that head are not in this log; the record says so instead of the chain silently going on.
+    /// No state: the change-log replay skips it.
+    /// </summary>
+    Restore,
 }
 
 /// <summary>

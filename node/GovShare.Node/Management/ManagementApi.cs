@@ -31,6 +31,7 @@ public static partial class ManagementApi
         // Operator requests are small; anything bigger is a mistake or an attack.
         var management = endpoints.MapGroup("").WithMetadata(new ManagementEndpointAttribute(), new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxRequestBytes));
         management.MapGet("/health/live", (HealthCheckService health, CancellationToken cancellation) => NodeHealth.ProbeAsync(health, HealthTags.Live, "live", "not live", cancellation));
+        management.MapGet("/health", (HealthCheckService health, CancellationToken cancellation) => NodeHealth.DetailAsync(health, cancellation));
         management.MapGet("/health/ready", (HealthCheckService health, CancellationToken cancellation) => NodeHealth.ProbeAsync(health, HealthTags.Ready, "ready", "not ready", cancellation));
 
         var operators = management.MapGroup("/v1/operator").AddEndpointFilter(AdmitOperatorAsync);
@@ -61,8 +62,55 @@ public static partial class ManagementApi
             return Results.NoContent();
         });
 
+        // The trust dates the node watches (TrustExpiryWatch), and a re-read of the CRL folder now —
+        // after publishing new CRLs, instead of waiting for the next request to notice the files changed.
+        operators.MapGet("/trust", IResult (TrustExpiryWatch watch) => TypedResults.Ok(TrustDates(watch)));
+        operators.MapPost("/crl/refresh", IResult (CrlStore crls, TrustExpiryWatch watch) =>
+        {
+            _ = crls.Held(reread: true);
+            return TypedResults.Ok(TrustDates(watch));
+        });
+
+        // An online backup (NodeBackup): staged first, so a failure is a problem, not a truncated tar.
+        // The body has no size limit and the client should have no timeout: it is the whole node.
+        operators.MapGet("/backup", async Task<IResult> (NodeBackup backup, ILogger<NodeBackup> logger, CancellationToken cancellation) =>
+        {
+            string staged;
+            try
+            {
+                staged = await backup.StageAsync(cancellation);
+            }
+            catch (NotSupportedException ex)
+            {
+                // PostgreSQL state: one replica's copy would not be the node's; the database has its own tools.
+                return Problem.Result(StatusCodes.Status409Conflict, ProblemTypes.BackupNotSupported, "This node is not backed up by itself", ex.Message);
+            }
+
+            LogBackupStaged(logger, staged);
+            return Results.Stream(
+                async output =>
+                {
+                    try
+                    {
+                        await NodeBackup.WriteTarAsync(staged, output, cancellation);
+                    }
+                    finally
+                    {
+                        NodeBackup.Discard(staged);
+                    }
+                },
+                "application/x-tar",
+                $"govshare-backup-{Path.GetFileName(staged)}.tar");
+        });
+
         return operators;
     }
+
+    [LoggerMessage(EventId = 2005, EventName = "BackupStaged", Level = LogLevel.Information, Message = "Backup staged in {Folder}; streaming it to the operator")]
+    private static partial void LogBackupStaged(ILogger logger, string folder);
+
+    private static IReadOnlyList<TrustDate> TrustDates(TrustExpiryWatch watch) =>
+        [.. watch.Check().Select(i => new TrustDate(i.Kind, i.Subject, i.At, (long)Math.Round(i.Left.TotalSeconds), i.Warn))];
 
     /// <summary>
     /// Admits a person: an operator certificate of this node's division (mTLS on the management
@@ -119,3 +167,6 @@ public static partial class ManagementApi
     [LoggerMessage(EventId = 2004, EventName = "OperatorOfOtherDivisionRefused", Level = LogLevel.Warning, Message = "Refused operator {Operator} of another division for {Path}")]
     private static partial void LogOperatorRefused(ILogger logger, string @operator, string path);
 }
+
+/// <summary>One trust date in <c>GET /v1/operator/trust</c> and <c>POST /v1/operator/crl/refresh</c>: what, whose, when, seconds left, whether it is within the warning's reach.</summary>
+public sealed record TrustDate(ExpiryKind Kind, string Subject, DateTimeOffset At, long SecondsLeft, bool Warn);

@@ -34,7 +34,35 @@ public static class NodeHealth
         var body = new HealthAnswer(reasons.Count == 0 ? healthyStatus : unhealthyStatus, reasons);
         return reasons.Count == 0 ? TypedResults.Ok(body) : TypedResults.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable);
     }
+
+    /// <summary>Runs every check and answers <see cref="HealthDetail"/>.</summary>
+    internal static async Task<IResult> DetailAsync(HealthCheckService health, CancellationToken cancellationToken)
+    {
+        var report = await health.CheckHealthAsync(cancellationToken);
+        var checks = report.Entries
+            .OrderBy(e => e.Key, StringComparer.Ordinal)
+            .Select(e => new HealthCheckDetail(e.Key, Word(e.Value.Status), e.Value.Description ?? e.Value.Exception?.Message, e.Value.Data))
+            .ToList();
+        var body = new HealthDetail(Word(report.Status), checks);
+        return report.Status == HealthStatus.Unhealthy ? TypedResults.Json(body, statusCode: StatusCodes.Status503ServiceUnavailable) : TypedResults.Ok(body);
+    }
+
+    private static string Word(HealthStatus status) => status switch
+    {
+        HealthStatus.Healthy => "healthy",
+        HealthStatus.Degraded => "degraded",
+        _ => "unhealthy",
+    };
 }
+
+/// <summary>
+/// <c>/health</c>: every check (probes' and <see cref="HealthTags.Detail"/> ones) with its status, reason and
+/// values; 200 when healthy or degraded (warnings), 503 when a check is unhealthy.
+/// </summary>
+public sealed record HealthDetail(string Status, IReadOnlyList<HealthCheckDetail> Checks);
+
+/// <summary>One check in <see cref="HealthDetail"/>: <c>healthy</c>, <c>degraded</c> or <c>unhealthy</c>, why, and its values (e.g. seconds left).</summary>
+public sealed record HealthCheckDetail(string Check, string Status, string? Reason, IReadOnlyDictionary<string, object> Data);
 
 /// <summary>The probes' answer.</summary>
 public sealed record HealthAnswer(string Status, IReadOnlyList<HealthReason> Reasons);

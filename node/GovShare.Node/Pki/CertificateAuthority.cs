@@ -78,7 +78,7 @@ public sealed class CertificateAuthority
     public X509Certificate2 Issue(LeafProfile profile)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest(new X500DistinguishedName(profile.Subject), key, HashAlgorithmName.SHA256);
+        var request = new CertificateRequest(profile.EncodedSubject ?? new X500DistinguishedName(profile.Subject), key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         var ekus = new OidCollection();

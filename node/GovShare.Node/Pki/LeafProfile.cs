@@ -13,6 +13,9 @@ public sealed record LeafProfile(
     IReadOnlyList<string> DnsNames,
     IReadOnlyList<IPAddress> IpAddresses)
 {
+    /// <summary>The subject exactly as encoded in a certificate being renewed (wins over <see cref="Subject"/>), so the renewal names the same subject byte for byte.</summary>
+    public System.Security.Cryptography.X509Certificates.X500DistinguishedName? EncodedSubject { get; init; }
+
     public const string ClientAuth = "1.3.6.1.5.5.7.3.2";
     public const string ServerAuth = "1.3.6.1.5.5.7.3.1";
 

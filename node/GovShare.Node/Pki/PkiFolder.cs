@@ -183,6 +183,56 @@ public sealed class PkiFolder(string path)
         }
     }
 
+    /// <summary>
+    /// Re-issues a department, node or operator certificate with the same identity — same subject, same
+    /// SAN (identity URI, DNS names, IP addresses), same EKUs, same issuing CA — and a new key, valid from
+    /// <paramref name="notBefore"/> to <paramref name="notAfter"/>. Writes <c>issued/&lt;old name&gt;.renewed-&lt;UTC time&gt;.crt/.key</c>
+    /// beside the old files, which it leaves as they are: the old certificate keeps working until it expires
+    /// or is revoked (<see cref="Revoke"/>), so the holder can switch when ready.
+    /// </summary>
+    /// <exception cref="ArgumentException">The file holds no GovShare leaf certificate, or none issued by a CA of this folder.</exception>
+    public IssuedFiles Renew(string certificatePath, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    {
+        using var old = X509Certificate2.CreateFromPem(File.ReadAllText(certificatePath));
+        var uri = TrustMaterial.UriOf(old)
+            ?? throw new ArgumentException($"'{certificatePath}' has no GovShare identity (a govshare: SAN URI): it is not a department, node or operator certificate.", nameof(certificatePath));
+        if (old.Extensions.OfType<X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority))
+        {
+            throw new ArgumentException($"'{certificatePath}' is a CA certificate; rotate a CA as deploy/README.md describes.", nameof(certificatePath));
+        }
+
+        var issuer = AllAuthorities().FirstOrDefault(ca => ca.Certificate.SubjectName.RawData.AsSpan().SequenceEqual(old.IssuerName.RawData) && SignedBy(old, ca.Certificate))
+            ?? throw new ArgumentException($"'{certificatePath}' was not issued by a CA of {Path} (issuer '{old.Issuer}').", nameof(certificatePath));
+        if (!issuer.Issued(old.SerialNumber))
+        {
+            throw new ArgumentException($"'{certificatePath}' (serial {old.SerialNumber}) is not in the issuance record of '{issuer.Certificate.Subject}'.", nameof(certificatePath));
+        }
+
+        var san = old.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single();
+        var ekus = old.Extensions.OfType<X509EnhancedKeyUsageExtension>().SelectMany(e => e.EnhancedKeyUsages.Cast<System.Security.Cryptography.Oid>()).Select(o => o.Value!).ToList();
+        var profile = new LeafProfile(old.Subject, uri, ekus, notBefore, notAfter, [.. san.EnumerateDnsNames()], [.. san.EnumerateIPAddresses()])
+        {
+            EncodedSubject = new X500DistinguishedName(old.SubjectName.RawData),
+        };
+        var name = System.IO.Path.GetFileNameWithoutExtension(certificatePath);
+        return Write($"{name}.renewed-{notBefore.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture)}", issuer, profile);
+    }
+
+    private static bool SignedBy(X509Certificate2 certificate, X509Certificate2 issuer)
+    {
+        // Only the signature matters: an expired certificate may still be renewed by its CA.
+        var parser = new Org.BouncyCastle.X509.X509CertificateParser();
+        try
+        {
+            parser.ReadCertificate(certificate.RawData).Verify(parser.ReadCertificate(issuer.RawData).GetPublicKey());
+            return true;
+        }
+        catch (Exception ex) when (ex is Org.BouncyCastle.Security.InvalidKeyException or Org.BouncyCastle.Security.SignatureException or Org.BouncyCastle.Security.Certificates.CertificateException)
+        {
+            return false;
+        }
+    }
+
     private IssuedFiles Write(string fileName, CertificateAuthority issuer, LeafProfile profile)
     {
         Directory.CreateDirectory(IssuedFolder);

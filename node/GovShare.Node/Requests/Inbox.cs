@@ -18,7 +18,14 @@ public sealed record DepartmentInbox(
     IReadOnlyList<Grant> GrantsEnding,
     IReadOnlyList<Grant> SuspendedGrants,
     IReadOnlyList<Dispute> DisputesToAnswer,
-    IReadOnlyList<Dispute> DisputesRaised);
+    IReadOnlyList<Dispute> DisputesRaised,
+    CertificateNotice? CertificateExpiring = null);
+
+/// <summary>
+/// The department's certificate (the one it called with) expires within <see cref="Inbox.CertificateNoticeDays"/>:
+/// past <see cref="NotAfter"/> the node refuses it (fail closed), so it should ask its CA for a renewal now.
+/// </summary>
+public sealed record CertificateNotice(string Serial, DateTimeOffset NotAfter, int DaysLeft, string Notice);
 
 /// <summary>Builds a department's inbox from the request, grant and dispute stores.</summary>
 public sealed class Inbox(ShareRequestStore requests, DisputeStore disputes, WorkingDayCalendar calendar, TimeProvider time)
@@ -26,7 +33,12 @@ public sealed class Inbox(ShareRequestStore requests, DisputeStore disputes, Wor
     /// <summary>How many decided requests the inbox lists; the full history is <c>GET /v1/requests</c>.</summary>
     public const int MaxDecided = 100;
 
-    public DepartmentInbox For(CallerIdentity caller)
+    /// <summary>How many days before its certificate expires a department is told in its inbox.</summary>
+    public const int CertificateNoticeDays = 30;
+
+    /// <param name="caller">The department.</param>
+    /// <param name="presented">The certificate it called with, when its own (not a forwarding node's): checked for expiry.</param>
+    public DepartmentInbox For(CallerIdentity caller, System.Security.Cryptography.X509Certificates.X509Certificate2? presented = null)
     {
         ArgumentNullException.ThrowIfNull(caller);
         var now = time.GetUtcNow();
@@ -46,6 +58,27 @@ public sealed class Inbox(ShareRequestStore requests, DisputeStore disputes, Wor
                 .OrderBy(g => g.ValidTo).ToList(),
             held.Where(g => g.Status == GrantStatus.Suspended).ToList(),
             disputes.List(caller, PartyRole.Provider, DisputeStatus.Open).OrderBy(d => d.Due).ToList(),
-            disputes.List(caller, PartyRole.User));
+            disputes.List(caller, PartyRole.User),
+            Notice(presented, now));
+    }
+
+    private static CertificateNotice? Notice(System.Security.Cryptography.X509Certificates.X509Certificate2? presented, DateTimeOffset now)
+    {
+        if (presented is null)
+        {
+            return null;
+        }
+
+        var notAfter = new DateTimeOffset(presented.NotAfter.ToUniversalTime());
+        var left = notAfter - now;
+        if (left > TimeSpan.FromDays(CertificateNoticeDays))
+        {
+            return null;
+        }
+
+        var days = (int)Math.Max(0, Math.Floor(left.TotalDays));
+        return new CertificateNotice(presented.SerialNumber, notAfter, days,
+            string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"Your certificate (serial {presented.SerialNumber}) expires at {notAfter:u}, in {days} days; after that this node refuses it. Ask your CA for a renewal now (same identity, new key): the old certificate keeps working until then."));
     }
 }

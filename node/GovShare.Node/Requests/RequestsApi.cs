@@ -77,7 +77,7 @@ public static class RequestsApi
         disputes.MapPost("/{id}/answer", async (HttpContext context, DisputeStore store, string id) =>
             await WithBody<DisputeAnswerInput>(context, (caller, body) => Answer(store.Answer(id, body, caller))));
 
-        endpoints.MapGet("/v1/inbox", (HttpContext context, Inbox inbox) => WithCaller(context, caller => Json(inbox.For(caller))));
+        endpoints.MapGet("/v1/inbox", (HttpContext context, Inbox inbox) => WithCaller(context, caller => Json(inbox.For(caller, OwnCertificate(context, caller)))));
         return endpoints;
     }
 
@@ -198,6 +198,10 @@ public static class RequestsApi
 
     private static CallerIdentity? Department(HttpContext context) =>
         CallerIdentity.FromPrincipal(context.User) is { Kind: CallerKind.Department, CreditCode: not null } caller ? caller : null;
+
+    /// <summary>The client certificate of the connection when it is the caller's own (not that of a node forwarding for it).</summary>
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? OwnCertificate(HttpContext context, CallerIdentity caller) =>
+        context.Connection.ClientCertificate is { } presented && TrustMaterial.UriOf(presented) == caller.Uri ? presented : null;
 
     private static IResult Json(object? value) => Results.Json(value, CatalogJson.Options);
 

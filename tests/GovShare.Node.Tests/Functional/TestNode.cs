@@ -64,6 +64,14 @@ public sealed class TestNode : IAsyncDisposable
         return node;
     }
 
+    /// <summary>Starts a node of <paramref name="division"/> on an existing data folder, which the test keeps (not deleted on dispose).</summary>
+    public static async Task<TestNode> StartOnAsync(TestPki pki, string division, string dataPath)
+    {
+        var node = new TestNode(pki, division, DefaultSettings(pki, division, dataPath), ownsData: false);
+        await node.StartNodeAsync();
+        return node;
+    }
+
     /// <summary>Stops the node and starts a new process-equivalent on the same data folder.</summary>
     public async Task RestartAsync()
     {

@@ -100,6 +100,13 @@ public sealed class ReplicaProcessTests(PostgresCluster cluster, ITestOutputHelp
         // The provider's own view through B agrees.
         var grant = await RequestsHttp.Get(providerOnB, $"v1/grants/{grantId}");
         Assert.Equal("revoked", grant.GetProperty("status").GetString());
+
+        // An online backup of one replica would not be the node's: refused, naming pg_dump.
+        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{replicaA.Process.ManagementPort}/"), Timeout = TimeSpan.FromMinutes(2) };
+        management.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", GovShare.Node.Management.OperatorToken.ReadFrom(aSettings["Node:DataPath"]!));
+        using var backup = await management.GetAsync("v1/operator/backup");
+        var refusal = await ProblemAssert.IsProblemAsync(backup, HttpStatusCode.Conflict, ProblemTypes.BackupNotSupported);
+        Assert.Contains("pg_dump", refusal.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
     /// <summary>Rows for the catalog fixture's three items (公民身份号码, 姓名, 出生日期).</summary>
