@@ -47,6 +47,11 @@ public sealed class TrustCommandsTests : IDisposable
         Assert.True(trust.ExitCode == ExitCodes.Ok, trust.ToString());
         Assert.Contains("NodeCertificate", trust.Stdout, StringComparison.Ordinal);
         Assert.Contains("\"Crl\"", trust.Stdout, StringComparison.Ordinal);
+        // As an operator types it: on a terminal, the same dates.
+        var onTerminal = await GovShareProcess.RunOnTerminalAsync(_pki.Root, Management("node", "trust"));
+        Assert.True(onTerminal.ExitCode == ExitCodes.Ok, onTerminal.ToString());
+        Assert.Contains("NodeCertificate", onTerminal.Stdout, StringComparison.Ordinal);
+        Assert.True(onTerminal.ShowsNoInternals, onTerminal.ToString());
 
         _pki.Folder.PublishCrl(_pki.Folder.IssuerFor("530100"), DateTimeOffset.UtcNow, TimeSpan.FromDays(30));
         var refreshed = await GovShareProcess.RunAsync(_pki.Root, Management("node", "refresh-crl"));

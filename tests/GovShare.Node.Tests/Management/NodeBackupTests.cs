@@ -88,8 +88,11 @@ public sealed class NodeBackupTests : IDisposable
             Assert.True(toFolder.ExitCode == ExitCodes.Ok, toFolder.ToString());
             Assert.Contains("state at change", toFolder.Stdout, StringComparison.Ordinal);
             await File.WriteAllBytesAsync(keyFile, RandomNumberGenerator.GetBytes(32));
-            var encrypted = await GovShareProcess.RunAsync(_pki.Root, Operator("node", "backup", "--to", sealedTar, "--key-file", keyFile));
+            // The README's form (encrypted), as an operator types it: on a terminal.
+            var encrypted = await GovShareProcess.RunOnTerminalAsync(_pki.Root, Operator("node", "backup", "--to", sealedTar, "--key-file", keyFile));
             Assert.True(encrypted.ExitCode == ExitCodes.Ok, encrypted.ToString());
+            Assert.Contains("Backup written to", encrypted.Stdout, StringComparison.Ordinal);
+            Assert.True(encrypted.ShowsNoInternals, encrypted.ToString());
             var again = await GovShareProcess.RunAsync(_pki.Root, Operator("node", "backup", "--to", tar));
             Assert.Equal(ExitCodes.Usage, again.ExitCode);
 
@@ -165,8 +168,9 @@ public sealed class NodeBackupTests : IDisposable
         Assert.True(cut.ShowsNoInternals, cut.ToString());
 
         // The encrypted backup: restored with its key; refused without it (2), with another key or cut short (7).
-        var fromSealed = await GovShareProcess.RunAsync(_pki.Root, ["node", "restore", "--from", sealedTar, "--data", Path.Combine(_pki.Root, "from-sealed"), "--key-file", keyFile]);
+        var fromSealed = await GovShareProcess.RunOnTerminalAsync(_pki.Root, ["node", "restore", "--from", sealedTar, "--data", Path.Combine(_pki.Root, "from-sealed"), "--key-file", keyFile]);
         Assert.True(fromSealed.ExitCode == ExitCodes.Ok, fromSealed.ToString());
+        Assert.Contains("Restored node", fromSealed.Stdout, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(_pki.Root, "from-sealed", LogRestore.MarkerFile)));
         Assert.Empty(Directory.GetFiles(_pki.Root, "*.partial"));
         var noKey = await GovShareProcess.RunAsync(_pki.Root, ["node", "restore", "--from", sealedTar, "--data", Path.Combine(_pki.Root, "sealed-no-key")]);
