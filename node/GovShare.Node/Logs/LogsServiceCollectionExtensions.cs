@@ -38,6 +38,7 @@ public static class LogsServiceCollectionExtensions
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 sp.GetRequiredService<ILogger<LogWriter>>());
         });
+        services.AddSingleton<ExchangeStatistics>();
         services.AddSingleton<ChangeLogJournal>();
         services.AddSingleton<IStateJournal>(sp => sp.GetRequiredService<ChangeLogJournal>());
         services.AddSingleton<ChangeLogReplay>();

@@ -169,7 +169,8 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
                     foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
                     {
                         var relative = Path.GetRelativePath(source, file);
-                        if (relative is LogStore.CheckpointFile or LogStore.WatermarkFile || relative == Path.Combine("archive", "index.jsonl") || file.EndsWith(".tmp", StringComparison.Ordinal))
+                        // The statistics file is a cache of the chain (ExchangeStatistics): rebuilt after a restore, never copied.
+                        if (relative is LogStore.CheckpointFile or LogStore.WatermarkFile or ExchangeStatistics.FileName || relative == Path.Combine("archive", "index.jsonl") || file.EndsWith(".tmp", StringComparison.Ordinal))
                         {
                             continue;
                         }

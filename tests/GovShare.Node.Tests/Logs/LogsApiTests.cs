@@ -17,6 +17,7 @@ public sealed class LogsApiTests
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
         builder.Services.AddSingleton(writer);
+        builder.Services.AddSingleton<ExchangeStatistics>();
         var app = builder.Build();
         app.MapLogsApi();
         await app.StartAsync();

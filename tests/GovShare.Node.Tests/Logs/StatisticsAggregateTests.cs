@@ -1,0 +1,216 @@
+using GovShare.Node.Identity;
+using GovShare.Node.Logs;
+
+namespace GovShare.Node.Tests.Logs;
+
+/// <summary>
+/// The incremental statistics must equal a full scan of the same log (<see cref="LogStatistics.Compute"/>)
+/// for every dimension, period and date range, also after a restart and after the persisted
+/// aggregate was torn, deleted or belongs to another chain.
+/// </summary>
+public sealed class StatisticsAggregateTests
+{
+    private static readonly string[] Departments =
+        [.. new[] { "11530100MB0000001", "11530100MB0000002", "11530100MB0000003", "11530100MB0000004" }.Select(CreditCode.Complete)];
+
+    private static readonly string[] Resources = ["5301001000000001", "5301001000000002", "5301001000000003"];
+
+    private static readonly ExchangeKind[] Kinds = [ExchangeKind.Push, ExchangeKind.Pull, ExchangeKind.Forward, ExchangeKind.Compare, ExchangeKind.CatalogQuery];
+
+    /// <summary>
+    /// Records around month ends in China Standard Time, in roughly increasing time, with exchange
+    /// ids repeated a few hours later (retries across midnight and month ends), failures, non-data
+    /// kinds, callers acting for others and node callers.
+    /// </summary>
+    private static List<LogRecord> Generate(int seed, int count, DateTimeOffset start)
+    {
+        var random = new Random(seed);
+        var records = new List<LogRecord>(count);
+        var time = start;
+        for (var i = 0; i < count; i++)
+        {
+            time += TimeSpan.FromMinutes(random.Next(1, 180));
+            var repeat = records.Count > 0 && random.Next(5) == 0;
+            var earlier = repeat ? records[random.Next(Math.Max(0, records.Count - 8), records.Count)] : null;
+            var caller = random.Next(6) == 0 ? "govshare:node/530000" : $"govshare:dept/530100/{Departments[random.Next(Departments.Length)]}";
+            records.Add(new LogRecord
+            {
+                ExchangeId = earlier?.ExchangeId ?? $"ex-{seed}-{i}",
+                Time = time,
+                Caller = caller,
+                OnBehalfOf = random.Next(5) == 0 ? $"govshare:dept/530100/{Departments[random.Next(Departments.Length)]}" : null,
+                Kind = Kinds[random.Next(Kinds.Length)],
+                ResourceCode = random.Next(10) == 0 ? null : Resources[random.Next(Resources.Length)],
+                Provider = random.Next(10) == 0 ? null : Departments[random.Next(Departments.Length)],
+                Rows = random.Next(0, 1000),
+                Bytes = random.Next(0, 100_000),
+                Status = random.Next(8) == 0 ? 403 : 200,
+            });
+        }
+
+        return records;
+    }
+
+    /// <summary>An in-memory hash chain of the records, as the writer would make it (checkpoints between).</summary>
+    private static List<LogEntry> Chain(IEnumerable<LogRecord> records)
+    {
+        var entries = new List<LogEntry>();
+        var previous = LogEntry.GenesisHash;
+        foreach (var record in records)
+        {
+            var entry = LogEntry.Create(LogKind.Exchange, LogFolder.Node, entries.Count + 1, LogEntryType.Record, previous, LogJson.Serialize(record));
+            entries.Add(entry);
+            previous = entry.Hash;
+        }
+
+        return entries;
+    }
+
+    private static IEnumerable<(DateOnly? From, DateOnly? To)> Ranges(IReadOnlyList<LogRecord> records)
+    {
+        yield return (null, null);
+        var days = records.Select(r => DateOnly.FromDateTime(r.Time.ToOffset(LogStatistics.ChinaStandardTime).DateTime)).Distinct().Order().ToList();
+        var random = new Random(days.Count);
+        for (var i = 0; i < 12; i++)
+        {
+            var a = days[random.Next(days.Count)];
+            var b = days[random.Next(days.Count)];
+            yield return a <= b ? (a, b) : (b, a);
+            yield return (a, null);
+            yield return (null, b);
+        }
+    }
+
+    private static void AssertSameAsFullScan(IReadOnlyList<LogRecord> records, Func<StatisticsDimension, StatisticsPeriod, DateOnly?, DateOnly?, IReadOnlyList<ServiceStatistic>> query)
+    {
+        foreach (var dimension in Enum.GetValues<StatisticsDimension>())
+        {
+            foreach (var period in Enum.GetValues<StatisticsPeriod>())
+            {
+                foreach (var (from, to) in Ranges(records))
+                {
+                    var expected = LogStatistics.Compute(records, dimension, period, LogStatistics.ChinaStandardTime, from, to);
+                    Assert.Equal(expected, query(dimension, period, from, to));
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    public void Fold_GeneratedLog_EqualsFullScan(int seed)
+    {
+        var records = Generate(seed, 1500, new DateTimeOffset(2026, 1, 25, 0, 0, 0, TimeSpan.Zero));
+        Assert.Contains(records.GroupBy(r => r.ExchangeId), g => g.Count() > 1);
+        var aggregate = new StatisticsAggregate(LogStatistics.ChinaStandardTime);
+        foreach (var entry in Chain(records))
+        {
+            aggregate.Fold(entry);
+        }
+
+        AssertSameAsFullScan(records, aggregate.Query);
+    }
+
+    [Fact]
+    public void Fold_SerializedAndLoadedHalfway_EqualsFullScan()
+    {
+        var records = Generate(7, 1200, new DateTimeOffset(2026, 2, 20, 0, 0, 0, TimeSpan.Zero));
+        var chain = Chain(records);
+        var first = new StatisticsAggregate(LogStatistics.ChinaStandardTime);
+        foreach (var entry in chain.Take(600))
+        {
+            first.Fold(entry);
+        }
+
+        var loaded = StatisticsAggregate.TryLoad(first.Serialize(), LogStatistics.ChinaStandardTime);
+        Assert.NotNull(loaded);
+        Assert.Equal((600L, chain[599].Hash), (loaded.Sequence, loaded.Hash));
+        foreach (var entry in chain.Skip(600))
+        {
+            loaded.Fold(entry);
+        }
+
+        AssertSameAsFullScan(records, loaded.Query);
+    }
+
+    [Fact]
+    public void Fold_EntryOutOfSequence_Refused()
+    {
+        var chain = Chain(Generate(8, 3, DateTimeOffset.UnixEpoch));
+        var aggregate = new StatisticsAggregate(LogStatistics.ChinaStandardTime);
+        aggregate.Fold(chain[0]);
+
+        Assert.Throws<ArgumentException>(() => aggregate.Fold(chain[2]));
+    }
+
+    [Fact]
+    public void TryLoad_TornOrOtherOffset_ReturnsNull()
+    {
+        var aggregate = new StatisticsAggregate(LogStatistics.ChinaStandardTime);
+        foreach (var entry in Chain(Generate(9, 50, DateTimeOffset.UnixEpoch)))
+        {
+            aggregate.Fold(entry);
+        }
+
+        var bytes = aggregate.Serialize();
+        Assert.Null(StatisticsAggregate.TryLoad(bytes.AsSpan(0, bytes.Length / 2), LogStatistics.ChinaStandardTime));
+        Assert.Null(StatisticsAggregate.TryLoad(bytes, TimeSpan.Zero));
+        Assert.NotNull(StatisticsAggregate.TryLoad(bytes, LogStatistics.ChinaStandardTime));
+    }
+
+    /// <summary>The journey of a node: append through the real writer, answer, stop, start, append more, answer.</summary>
+    [Fact]
+    public async Task ExchangeStatistics_AcrossRestartsAndDamagedFiles_EqualsFullScanOfTheChain()
+    {
+        using var folder = new LogFolder();
+        var records = Generate(11, 900, new DateTimeOffset(2026, 3, 28, 0, 0, 0, TimeSpan.Zero));
+        var path = Path.Combine(folder.Store.FolderOf(LogKind.Exchange), ExchangeStatistics.FileName);
+
+        async Task<List<LogRecord>> AppendAndCheck(IEnumerable<LogRecord> batch, Action<string>? damage, bool expectRebuild)
+        {
+            await using var open = folder.Open(new LogOptions { CheckpointEvery = 100 });
+            damage?.Invoke(path);
+            using var statistics = new ExchangeStatistics(open.Writer);
+            await Task.WhenAll(batch.Select(r => open.Writer.AppendAsync(LogKind.Exchange, r)));
+
+            var logged = folder.Store.ReadEntries(LogKind.Exchange, 1, open.Writer.DurableSequence(LogKind.Exchange))
+                .Where(e => e.Type == LogEntryType.Record).Select(e => e.Record!).ToList();
+            AssertSameAsFullScan(logged, statistics.Query);
+            Assert.Equal(expectRebuild, statistics.Rebuilt);
+            return logged;
+        }
+
+        // First start: no file, built from the (empty) chain; saved at stop.
+        await AppendAndCheck(records.Take(300), null, expectRebuild: true);
+        Assert.True(File.Exists(path));
+
+        // Restart: the file covers the chain up to its end; only the new records are folded.
+        await AppendAndCheck(records.Skip(300).Take(200), null, expectRebuild: false);
+
+        // Torn file (a crash in a copy, a full disk): rebuilt from the chain.
+        await AppendAndCheck(records.Skip(500).Take(100), p => File.WriteAllBytes(p, File.ReadAllBytes(p).AsSpan(0, 40).ToArray()), expectRebuild: true);
+
+        // Missing file.
+        await AppendAndCheck(records.Skip(600).Take(100), File.Delete, expectRebuild: true);
+
+        // A file of another chain (same sequence, other hash): rebuilt, never trusted.
+        using (var other = new LogFolder())
+        {
+            await using (var open = other.Open())
+            {
+                await Task.WhenAll(Generate(12, 700, DateTimeOffset.UnixEpoch).Select(r => open.Writer.AppendAsync(LogKind.Exchange, r)));
+
+                using var statistics = new ExchangeStatistics(open.Writer);
+                statistics.Query(StatisticsDimension.Resource, StatisticsPeriod.Day);
+            }
+
+            var foreign = Path.Combine(other.Store.FolderOf(LogKind.Exchange), ExchangeStatistics.FileName);
+            var logged = await AppendAndCheck(records.Skip(700), p => File.Copy(foreign, p, overwrite: true), expectRebuild: true);
+            Assert.True(logged.Count >= 900);
+        }
+    }
+}
