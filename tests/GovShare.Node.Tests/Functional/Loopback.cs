@@ -6,11 +6,40 @@ namespace GovShare.Node.Tests.Functional;
 /// <summary>What process-level tests need: a free loopback port, and the built <c>govshare</c> program.</summary>
 public static class Loopback
 {
+    // Below Linux's ephemeral range (32768–60999): a port handed out here is bound later by a node
+    // process, and in between any outgoing connection of the suite could take an ephemeral port as its
+    // local port ("address already in use" on a loaded machine). Never the same port twice per run.
+    private const int FirstPort = 20000;
+    private const int LastPort = 32767;
+    private static readonly HashSet<int> Issued = [];
+
+    /// <summary>A loopback port free now, outside the ephemeral range, not handed out before in this run.</summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        lock (Issued)
+        {
+            for (var attempt = 0; attempt < 1000; attempt++)
+            {
+                var port = Random.Shared.Next(FirstPort, LastPort + 1);
+                if (!Issued.Add(port))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    using var listener = new TcpListener(IPAddress.Loopback, port);
+                    listener.Start();
+                    return port;
+                }
+                catch (SocketException)
+                {
+                    // Taken by something else on the machine: try another.
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"no free loopback port in {FirstPort}–{LastPort} after 1000 tries");
     }
 
     /// <summary>
