@@ -25,7 +25,7 @@ namespace GovShare.Node.Kernel;
 /// also checks the version after taking the lock and reloads first when it is behind, so a change
 /// is always decided on the state as committed, never on a stale snapshot.</para>
 /// </remarks>
-public sealed class PostgresStateStore : IStateStore, IDisposable
+public sealed class PostgresStateStore : GatedStateStore, IStateStore, IDisposable
 {
     internal const string Channel = "govshare_state";
     private const long GateLock = 0x476F_7653_6861_7265; // "GovShare"
@@ -41,7 +41,6 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
     private readonly string _watermarkId;
     private readonly string _replica;
     private readonly TimeSpan _catchUp;
-    private readonly Lock _gate = new();
     private readonly List<Action> _reloads = [];
     private readonly CancellationTokenSource _stop = new();
     private Thread? _listener;
@@ -49,9 +48,6 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
     private volatile bool _leader;
 
     // Touched only by the thread holding the gate (and read by others only to learn they are not it).
-    private int _depth;
-    private List<Action>? _afterCommit;
-    private long _pendingWatermark;
     private bool _dirty;
     private NpgsqlConnection? _connection;
     private NpgsqlTransaction? _transaction;
@@ -69,8 +65,6 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
 
     /// <summary>Where warnings of the listener go (set by the host once logging exists).</summary>
     public ILogger Logger { get; set; } = NullLogger.Instance;
-
-    public long AppliedThrough { get; private set; }
 
     public bool ReplaysChangeLog => false;
 
@@ -143,7 +137,7 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
     public void OnChangedElsewhere(Action reload)
     {
         ArgumentNullException.ThrowIfNull(reload);
-        lock (_gate)
+        lock (Gate)
         {
             _reloads.Add(reload);
         }
@@ -152,7 +146,7 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
     /// <summary>Starts listening for other replicas' changes (once every store is constructed).</summary>
     public void StartFollowing()
     {
-        lock (_gate)
+        lock (Gate)
         {
             if (_listener is not null)
             {
@@ -180,121 +174,50 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
         command.ExecuteScalar();
     }
 
-    public T Write<T>(Func<T> work)
+    /// <inheritdoc/>
+    protected override T Commit<T>(Func<T> work, Func<long?> watermark)
     {
-        ArgumentNullException.ThrowIfNull(work);
-        lock (_gate)
+        _dirty = false;
+        using var connection = _source.OpenConnection();
+        using var transaction = connection.BeginTransaction();
+        _connection = connection;
+        _transaction = transaction;
+        _owner = Environment.CurrentManagedThreadId;
+        try
         {
-            if (_depth > 0)
+            // The node-wide gate: one state change at a time across replicas.
+            Execute(connection, transaction, $"SELECT pg_advisory_xact_lock({GateLock})");
+            var version = Scalar(connection, transaction, "SELECT value FROM govshare_state_meta WHERE id = @id", ("id", VersionId)) ?? 0;
+            if (version != _seenVersion)
             {
-                _depth++;
-                try
-                {
-                    return work();
-                }
-                finally
-                {
-                    _depth--;
-                }
+                // Another replica changed the state since our snapshots: decide on what is committed.
+                Reload();
             }
 
-            _depth = 1;
-            _afterCommit = [];
-            _pendingWatermark = AppliedThrough;
-            _dirty = false;
-            List<Action> actions;
-            T result;
-            using (var connection = _source.OpenConnection())
-            using (var transaction = connection.BeginTransaction())
+            var result = work();
+            var next = version;
+            if (_dirty)
             {
-                _connection = connection;
-                _transaction = transaction;
-                _owner = Environment.CurrentManagedThreadId;
-                try
-                {
-                    // The node-wide gate: one state change at a time across replicas.
-                    Execute(connection, transaction, $"SELECT pg_advisory_xact_lock({GateLock})");
-                    var version = Scalar(connection, transaction, "SELECT value FROM govshare_state_meta WHERE id = @id", ("id", VersionId)) ?? 0;
-                    if (version != _seenVersion)
-                    {
-                        // Another replica changed the state since our snapshots: decide on what is committed.
-                        Reload();
-                    }
-
-                    result = work();
-                    var next = version;
-                    if (_dirty)
-                    {
-                        next = version + 1;
-                        Execute(connection, transaction, "UPDATE govshare_state_meta SET value = @v WHERE id = @id", ("v", next), ("id", VersionId));
-                        Execute(connection, transaction, $"SELECT pg_notify('{Channel}', @r)", ("r", _replica));
-                    }
-
-                    if (_pendingWatermark > AppliedThrough)
-                    {
-                        Execute(connection, transaction, "INSERT INTO govshare_state_meta (id, value) VALUES (@id, @v) ON CONFLICT (id) DO UPDATE SET value = excluded.value",
-                            ("id", _watermarkId), ("v", _pendingWatermark));
-                    }
-
-                    transaction.Commit();
-                    Interlocked.Exchange(ref _seenVersion, next);
-                    AppliedThrough = Math.Max(AppliedThrough, _pendingWatermark);
-                    actions = _afterCommit;
-                }
-                finally
-                {
-                    _owner = 0;
-                    _connection = null;
-                    _transaction = null;
-                    _depth = 0;
-                    _afterCommit = null;
-                }
+                next = version + 1;
+                Execute(connection, transaction, "UPDATE govshare_state_meta SET value = @v WHERE id = @id", ("v", next), ("id", VersionId));
+                Execute(connection, transaction, $"SELECT pg_notify('{Channel}', @r)", ("r", _replica));
             }
 
-            foreach (var action in actions)
+            if (watermark() is { } sequence)
             {
-                action();
+                Execute(connection, transaction, "INSERT INTO govshare_state_meta (id, value) VALUES (@id, @v) ON CONFLICT (id) DO UPDATE SET value = excluded.value",
+                    ("id", _watermarkId), ("v", sequence));
             }
 
+            transaction.Commit();
+            Interlocked.Exchange(ref _seenVersion, next);
             return result;
         }
-    }
-
-    public void Write(Action work)
-    {
-        ArgumentNullException.ThrowIfNull(work);
-        Write(() =>
+        finally
         {
-            work();
-            return 0;
-        });
-    }
-
-    public void MarkApplied(long changeSequence)
-    {
-        lock (_gate)
-        {
-            if (_depth == 0)
-            {
-                throw new InvalidOperationException("MarkApplied belongs inside IStateStore.Write: the watermark must commit with the change it covers.");
-            }
-
-            _pendingWatermark = Math.Max(_pendingWatermark, changeSequence);
-        }
-    }
-
-    public void AfterCommit(Action action)
-    {
-        ArgumentNullException.ThrowIfNull(action);
-        lock (_gate)
-        {
-            if (_afterCommit is null)
-            {
-                action();
-                return;
-            }
-
-            _afterCommit.Add(action);
+            _owner = 0;
+            _connection = null;
+            _transaction = null;
         }
     }
 
@@ -305,9 +228,9 @@ public sealed class PostgresStateStore : IStateStore, IDisposable
     /// </summary>
     public bool CatchUp()
     {
-        lock (_gate)
+        lock (Gate)
         {
-            if (_depth > 0)
+            if (InChange)
             {
                 return false;
             }

@@ -21,7 +21,7 @@ public sealed record StateRecord(long Sequence, string Kind, string Entity, stri
 /// </summary>
 public interface IStateJournal
 {
-    /// <summary>Appends durably; the returned change-log sequence goes to <see cref="StateStore.MarkApplied"/>.</summary>
+    /// <summary>Appends durably; the returned change-log sequence goes to <see cref="IStateStore.MarkApplied"/>.</summary>
     long Append(StateChange change);
 }
 
@@ -29,7 +29,7 @@ public interface IStateJournal
 /// Redoes one kind of logged state change in the database: each feature supplies one for the
 /// entities it owns, and the start-up replay (<c>Logs/ChangeLogReplay</c>) hands it every
 /// change-log record newer than the state's watermark whose entity starts with <see cref="EntityPrefix"/>.
-/// Replay runs inside <see cref="StateStore.Write{T}(Func{T})"/>; it must be idempotent (a record
+/// Replay runs inside <see cref="IStateStore.Write{T}(Func{T})"/>; it must be idempotent (a record
 /// may be replayed onto a state that already holds it) and must not log again.
 /// </summary>
 public interface IStateReplayer

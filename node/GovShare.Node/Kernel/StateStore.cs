@@ -7,7 +7,7 @@ namespace GovShare.Node.Kernel;
 /// The node's state (registry, links, catalog, requests, grants, disputes) as kept in the data
 /// folder's database, and the one gate every change of it passes. The change log is the
 /// write-ahead log of this state (<c>Kernel/README.md</c>): a change is written in a transaction
-/// that also records the change-log sequence it was logged under (<see cref="MarkApplied"/>), so
+/// that also records the change-log sequence it was logged under (<see cref="GatedStateStore.MarkApplied"/>), so
 /// at start the node knows exactly which logged changes the database may have lost and replays them.
 /// </summary>
 /// <remarks>
@@ -16,18 +16,12 @@ namespace GovShare.Node.Kernel;
 /// them. With two writers each holding its own lock, record 10 could commit after record 11, and
 /// a crash between the two would leave a watermark of 11 over a lost 10.
 /// </remarks>
-public sealed class StateStore : IStateStore
+public sealed class StateStore : GatedStateStore, IStateStore
 {
     internal const string MetaCollection = "state_meta";
     private const string WatermarkId = "change-log";
     private readonly LiteDatabase _db;
     private readonly ILiteCollection<MetaDocument> _meta;
-    private readonly Lock _gate = new();
-
-    // Touched only by the thread holding the gate.
-    private int _depth;
-    private List<Action>? _afterCommit;
-    private long _pendingWatermark;
 
     internal StateStore(LiteDatabase database)
     {
@@ -36,8 +30,6 @@ public sealed class StateStore : IStateStore
         AppliedThrough = _meta.FindById(WatermarkId)?.Value ?? 0;
     }
 
-    /// <summary>The last change-log sequence whose change the database holds (0: none).</summary>
-    public long AppliedThrough { get; private set; }
 
     public bool ReplaysChangeLog => true;
 
@@ -87,73 +79,33 @@ public sealed class StateStore : IStateStore
 
     public void Check() => _ = _db.GetCollectionNames().Count();
 
-    /// <summary>
-    /// Runs <paramref name="work"/> as one state change: under the gate, in one database
-    /// transaction (joining the caller's, when this thread is already inside one). Actions given
-    /// to <see cref="AfterCommit"/> run once the outermost transaction has committed, still under
-    /// the gate, so in-memory snapshots change in commit order and never show a rolled-back write.
-    /// </summary>
-    public T Write<T>(Func<T> work)
+    /// <inheritdoc/>
+    protected override T Commit<T>(Func<T> work, Func<long?> watermark)
     {
-        ArgumentNullException.ThrowIfNull(work);
-        lock (_gate)
+        var own = _db.BeginTrans();
+        try
         {
-            if (_depth > 0)
+            var result = work();
+            if (watermark() is { } sequence)
             {
-                _depth++;
-                try
-                {
-                    return work();
-                }
-                finally
-                {
-                    _depth--;
-                }
+                _meta.Upsert(new MetaDocument { Id = WatermarkId, Value = sequence });
             }
 
-            _depth = 1;
-            _afterCommit = [];
-            _pendingWatermark = AppliedThrough;
-            var own = _db.BeginTrans();
-            List<Action> actions;
-            T result;
-            try
+            if (own)
             {
-                result = work();
-                if (_pendingWatermark > AppliedThrough)
-                {
-                    _meta.Upsert(new MetaDocument { Id = WatermarkId, Value = _pendingWatermark });
-                }
-
-                if (own)
-                {
-                    _db.Commit();
-                }
-
-                AppliedThrough = Math.Max(AppliedThrough, _pendingWatermark);
-                actions = _afterCommit;
-            }
-            catch
-            {
-                if (own)
-                {
-                    _db.Rollback();
-                }
-
-                throw;
-            }
-            finally
-            {
-                _depth = 0;
-                _afterCommit = null;
-            }
-
-            foreach (var action in actions)
-            {
-                action();
+                _db.Commit();
             }
 
             return result;
+        }
+        catch
+        {
+            if (own)
+            {
+                _db.Rollback();
+            }
+
+            throw;
         }
     }
 
@@ -173,9 +125,9 @@ public sealed class StateStore : IStateStore
             throw new IOException($"'{file}' exists: a snapshot is written into a new folder only.");
         }
 
-        lock (_gate)
+        lock (Gate)
         {
-            if (_depth > 0)
+            if (InChange)
             {
                 throw new InvalidOperationException("A snapshot cannot be taken inside a state change.");
             }
@@ -203,50 +155,6 @@ public sealed class StateStore : IStateStore
                     _db.Rollback();
                 }
             }
-        }
-    }
-
-    /// <summary>Runs <paramref name="work"/> as one state change (see <see cref="Write{T}(Func{T})"/>).</summary>
-    public void Write(Action work)
-    {
-        ArgumentNullException.ThrowIfNull(work);
-        Write(() =>
-        {
-            work();
-            return 0;
-        });
-    }
-
-    /// <summary>
-    /// Records, inside <see cref="Write{T}(Func{T})"/>, that this transaction holds the change the
-    /// change log numbered <paramref name="changeSequence"/>: the watermark commits with it.
-    /// </summary>
-    public void MarkApplied(long changeSequence)
-    {
-        lock (_gate)
-        {
-            if (_depth == 0)
-            {
-                throw new InvalidOperationException("MarkApplied belongs inside StateStore.Write: the watermark must commit with the change it covers.");
-            }
-
-            _pendingWatermark = Math.Max(_pendingWatermark, changeSequence);
-        }
-    }
-
-    /// <summary>Runs <paramref name="action"/> after the current state change commits (at once outside one).</summary>
-    public void AfterCommit(Action action)
-    {
-        ArgumentNullException.ThrowIfNull(action);
-        lock (_gate)
-        {
-            if (_afterCommit is null)
-            {
-                action();
-                return;
-            }
-
-            _afterCommit.Add(action);
         }
     }
 

@@ -10,7 +10,7 @@ public sealed record ReplayResult(long From, long AppliedThrough, int Replayed, 
 
 /// <summary>
 /// Brings the node's state up to its change log at start: every change-log record newer than the
-/// state's watermark (<see cref="StateStore.AppliedThrough"/>) is handed to the feature that owns
+/// state's watermark (<see cref="IStateStore.AppliedThrough"/>) is handed to the feature that owns
 /// its entity (<see cref="IStateReplayer"/>), and the watermark moves in the same transaction.
 /// After a crash these are the acknowledged changes the database lost; on an empty state (set
 /// aside, or <c>govshare node rebuild-state</c>) it is the whole log. Runs before the node serves.

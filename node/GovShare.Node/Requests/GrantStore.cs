@@ -10,7 +10,7 @@ namespace GovShare.Node.Requests;
 /// The grants of this node: kept in the node's state (each grant as its JSON with the fields it is looked up
 /// by beside it), read from an in-memory snapshot. A pull's grant check is a dictionary look-up
 /// by (user, resource); the snapshot is replaced after each committed change
-/// (<see cref="StateStore.AfterCommit"/>), so a reader never sees a rolled-back grant.
+/// (<see cref="IStateStore.AfterCommit"/>), so a reader never sees a rolled-back grant.
 /// <see cref="Generation"/> moves with every committed change so a pull in progress can notice a
 /// revocation between two record batches without a database read.
 /// </summary>

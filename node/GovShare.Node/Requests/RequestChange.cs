@@ -99,7 +99,7 @@ public sealed class StateRequestChangeSink : IRequestChangeSink
 
 /// <summary>
 /// The writer's gate of the requests feature: every write of requests, grants and disputes runs
-/// as one state change (<see cref="StateStore.Write{T}(Func{T})"/>: the node's one gate and one
+/// as one state change (<see cref="IStateStore.Write{T}(Func{T})"/>: the node's one gate and one
 /// transaction) with its change records, so a transition and its record are written together or
 /// not at all.
 /// </summary>
