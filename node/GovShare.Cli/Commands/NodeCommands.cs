@@ -209,15 +209,10 @@ internal static class NodeCommands
                 // Build opens the folder under its lock, sets the database aside and replays the whole change log into a new one.
                 built = GovShareNode.Build(parse.UnmatchedTokens.ToArray(), [new("Node:DataPath", folder)], rebuildState: true);
             }
-            catch (NodeConfigurationException ex)
+            catch (Exception ex) when (BuildRefusal(ex) is { } code)
             {
                 await Console.Error.WriteLineAsync(ex.Message);
-                return ExitCodes.Usage;
-            }
-            catch (DataFolderFormatException ex)
-            {
-                await Console.Error.WriteLineAsync(ex.Message);
-                return ExitCodes.DataFolderFormat;
+                return code;
             }
 
             await using var node = built;
@@ -289,7 +284,21 @@ internal static class NodeCommands
         return unlink;
     }
 
-    /// <summary>Builds and runs a node, turning configuration faults into a readable message and exit code 2.</summary>
+    /// <summary>
+    /// The exit code of a node that refuses to be built (its message is for the operator as it
+    /// stands), or null for a fault that is not a refusal.
+    /// </summary>
+    private static int? BuildRefusal(Exception ex) => ex switch
+    {
+        NodeConfigurationException => ExitCodes.Usage,
+        // Continuing the chain would bury the damage under new records: refuse, and say where.
+        LogCorruptedException => ExitCodes.LogDamaged,
+        // A downgrade: an older build must not write into a folder it cannot read.
+        DataFolderFormatException => ExitCodes.DataFolderFormat,
+        _ => null,
+    };
+
+    /// <summary>Builds and runs a node, turning a refusal to start into a readable message and its exit code.</summary>
     public static async Task<int> RunAsync(string[] args, IEnumerable<KeyValuePair<string, string?>>? overrides, CancellationToken cancellation, Func<GovShareNode, Task>? beforeStart = null, Func<GovShareNode, Task>? started = null)
     {
         GovShareNode built;
@@ -297,22 +306,10 @@ internal static class NodeCommands
         {
             built = GovShareNode.Build(args, overrides);
         }
-        catch (NodeConfigurationException ex)
+        catch (Exception ex) when (BuildRefusal(ex) is { } code)
         {
             await Console.Error.WriteLineAsync(ex.Message);
-            return ExitCodes.Usage;
-        }
-        catch (LogCorruptedException ex)
-        {
-            // Continuing the chain would bury the damage under new records: refuse, and say where.
-            await Console.Error.WriteLineAsync(ex.Message);
-            return ExitCodes.LogDamaged;
-        }
-        catch (DataFolderFormatException ex)
-        {
-            // A downgrade: an older build must not write into a folder it cannot read.
-            await Console.Error.WriteLineAsync(ex.Message);
-            return ExitCodes.DataFolderFormat;
+            return code;
         }
 
         await using var node = built;
