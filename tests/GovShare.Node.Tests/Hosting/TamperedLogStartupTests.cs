@@ -57,6 +57,14 @@ public sealed class TamperedLogStartupTests : IDisposable
         Assert.Contains("The query log is damaged or tampered with at record 2", output, StringComparison.Ordinal);
         Assert.Contains(Path.GetFileName(segment), output, StringComparison.Ordinal);
 
+        // Rebuilding the state from a damaged log is refused the same way (exit 5), the log left as it is.
+        var environment = settings.Where(s => s.Value is not null).ToDictionary(s => s.Key.Replace(":", "__", StringComparison.Ordinal), s => s.Value!);
+        var rebuild = await Cli.GovShareProcess.RunAsync(_pki.Root, ["node", "rebuild-state", "--data", settings["Node:DataPath"]!], environment);
+        Assert.True(rebuild.ExitCode == 5, rebuild.ToString());
+        Assert.Contains("The query log is damaged or tampered with at record 2", rebuild.Stderr, StringComparison.Ordinal);
+        Assert.True(rebuild.ShowsNoInternals, rebuild.ToString());
+        Assert.Equal(lines, await File.ReadAllLinesAsync(segment));
+
         var verify = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in new[] { Loopback.GovShareDll(), "log", "verify", "--log", "Query", "--data", settings["Node:DataPath"]! })
         {
