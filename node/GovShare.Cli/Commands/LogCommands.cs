@@ -10,7 +10,7 @@ internal static class LogCommands
     {
         var log = new Option<LogKind>("--log") { Description = "Which log: Exchange, Change or Query.", DefaultValueFactory = _ => LogKind.Exchange };
         var data = new Option<string?>("--data") { Description = "The node's data folder (read only; the node may be running), or the folder a node's replicas share: then every replicas/<replica>/ chain is verified." };
-        var kafka = new Option<string?>("--kafka") { Description = "Kafka bootstrap servers, to verify the copy in Kafka instead; with --data, compares the two and names the lowest diverging sequence." };
+        var kafka = new Option<string?>("--kafka") { Description = "Kafka bootstrap servers, to verify the copy in Kafka instead (every replica's chain in the topic, each reported on its own); with --data, compares each local chain with its copy and names the lowest diverging sequence." };
         var topic = new Option<string?>("--topic") { Description = "The topic; default govshare.<node>.<log>." };
         var node = new Option<string?>("--node") { Description = "The node's division code (needed for Kafka unless --topic names it)." };
         var certificate = new Option<string?>("--certificate") { Description = "The node's PEM certificate, to check checkpoint signatures." };

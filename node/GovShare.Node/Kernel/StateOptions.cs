@@ -62,6 +62,11 @@ public sealed class StateOptions
         {
             errors.Add($"{Section}:{nameof(ReplicaId)}: '{id}' must be 1-63 letters, digits, '-', '_' or '.'.");
         }
+        else if (ReplicaId is null && IsPostgreSql && (Replica.Length > 63 || !Replica.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        {
+            // The replica id names the replica's log chain (and is hashed into it): the host name must be one too.
+            errors.Add($"{Section}:{nameof(ReplicaId)}: the host name '{Replica}' is not a replica id (1-63 letters, digits, '-', '_' or '.'); set {Section}:{nameof(ReplicaId)}.");
+        }
 
         if (CatchUpInterval < TimeSpan.FromMilliseconds(100) || CatchUpInterval > TimeSpan.FromMinutes(5))
         {

@@ -13,7 +13,7 @@ namespace GovShare.Node.Logs;
 /// with an idempotent producer and acks=all. A record counts as shipped only when its delivery
 /// report says so; the shipped-up-to watermark of each log is kept on disk, so after a restart
 /// or a failed delivery everything after it is sent again (consumers de-duplicate by
-/// node, log and sequence). Only records already fsync'd locally are shipped.
+/// node, replica, log and sequence). Only records already fsync'd locally are shipped.
 /// </summary>
 public sealed class KafkaLogRelay : BackgroundService
 {
@@ -21,6 +21,9 @@ public sealed class KafkaLogRelay : BackgroundService
     public const string NodeHeader = "govshare-node";
     public const string LogHeader = "govshare-log";
     public const string SequenceHeader = "govshare-seq";
+
+    /// <summary>Only on entries of a replica's chain (<see cref="LogEntry.Replica"/>); the value's <c>replica</c> is what is hashed.</summary>
+    public const string ReplicaHeader = "govshare-replica";
 
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
     private readonly LogWriter _writer;
@@ -172,6 +175,11 @@ public sealed class KafkaLogRelay : BackgroundService
                     { SequenceHeader, Encoding.ASCII.GetBytes(entry.Sequence.ToString(CultureInfo.InvariantCulture)) },
                 },
             };
+            if (entry.Replica is { } replica)
+            {
+                message.Headers.Add(ReplicaHeader, Encoding.ASCII.GetBytes(replica));
+            }
+
             try
             {
                 producer.Produce(topic, message, report =>

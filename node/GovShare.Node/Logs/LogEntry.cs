@@ -15,7 +15,8 @@ public enum LogEntryType
 
 /// <summary>
 /// One line of a log as stored on disk and as the value of a Kafka message:
-/// <c>{"log":"exchange","node":"530100","seq":42,"type":"record","prev":"…","record":{…},"hash":"…"}</c>.
+/// <c>{"log":"exchange","node":"530100","seq":42,"type":"record","prev":"…","record":{…},"hash":"…"}</c>,
+/// with <c>"replica":"…"</c> after <c>node</c> when a replica of a node of several wrote it.
 /// <see cref="Hash"/> is SHA-256 over a fixed header and the exact bytes of <c>record</c>
 /// (see <see cref="ComputeHash"/>), so an edit of any byte, a gap or a swap breaks the chain.
 /// </summary>
@@ -32,6 +33,14 @@ public sealed record LogEntry(
     /// <summary>The <c>prev</c> of the first record of every log.</summary>
     public static readonly string GenesisHash = new('0', 64);
 
+    /// <summary>
+    /// The replica whose chain this is (<c>State:ReplicaId</c>), when the node runs as several
+    /// replicas, each writing its own chain; null for a node of one process (and every record
+    /// written before replicas existed). Part of the hash, so a record cannot be moved into
+    /// another replica's chain, nor its replica rewritten.
+    /// </summary>
+    public string? Replica { get; init; }
+
     /// <summary>The record, when <see cref="Type"/> is <see cref="LogEntryType.Record"/>.</summary>
     public LogRecord? Record => Type == LogEntryType.Record
         ? JsonSerializer.Deserialize<LogRecord>(RecordJson.Span, LogJson.Options)
@@ -43,12 +52,19 @@ public sealed record LogEntry(
         : null;
 
     /// <summary>Whether <see cref="Hash"/> matches the content.</summary>
-    public bool HashMatches => string.Equals(Hash, ComputeHash(Log, Node, Sequence, Type, PreviousHash, RecordJson.Span), StringComparison.Ordinal);
+    public bool HashMatches => string.Equals(Hash, ComputeHash(Log, Node, Sequence, Type, PreviousHash, RecordJson.Span, Replica), StringComparison.Ordinal);
 
-    /// <summary>Lower-case hex SHA-256 of <c>govshare-log/1\n{log}\n{node}\n{seq}\n{type}\n{prev}\n</c> + the record's bytes.</summary>
-    public static string ComputeHash(LogKind log, string node, long sequence, LogEntryType type, string previousHash, ReadOnlySpan<byte> recordJson)
+    /// <summary>
+    /// Lower-case hex SHA-256 of <c>govshare-log/1\n{log}\n{node}\n{seq}\n{type}\n{prev}\n</c> + the
+    /// record's bytes; for a replica's chain <c>govshare-log/2\n{log}\n{node}\n{replica}\n{seq}\n…</c>.
+    /// A second header version rather than an empty replica line: every record written before
+    /// replicas keeps its hash, and no record of one form hashes like a record of the other.
+    /// </summary>
+    public static string ComputeHash(LogKind log, string node, long sequence, LogEntryType type, string previousHash, ReadOnlySpan<byte> recordJson, string? replica = null)
     {
-        var header = string.Create(CultureInfo.InvariantCulture, $"govshare-log/1\n{LogName(log)}\n{node}\n{sequence}\n{TypeName(type)}\n{previousHash}\n");
+        var header = replica is null
+            ? string.Create(CultureInfo.InvariantCulture, $"govshare-log/1\n{LogName(log)}\n{node}\n{sequence}\n{TypeName(type)}\n{previousHash}\n")
+            : string.Create(CultureInfo.InvariantCulture, $"govshare-log/2\n{LogName(log)}\n{node}\n{replica}\n{sequence}\n{TypeName(type)}\n{previousHash}\n");
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         sha.AppendData(Encoding.UTF8.GetBytes(header));
         sha.AppendData(recordJson);
@@ -65,16 +81,30 @@ public sealed record LogEntry(
 
     public static string TypeName(LogEntryType type) => type == LogEntryType.Record ? "record" : "checkpoint";
 
+    /// <summary>A replica id as <c>State:ReplicaId</c> allows it: 1-63 ASCII letters, digits, '-', '_' or '.' (never a line break in the hashed header).</summary>
+    public static bool IsValidReplica(string? replica) =>
+        replica is { Length: > 0 and <= 63 } && replica.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
     /// <summary>Builds the entry that follows <paramref name="previousHash"/>; the line has no newline.</summary>
-    public static LogEntry Create(LogKind log, string node, long sequence, LogEntryType type, string previousHash, ReadOnlyMemory<byte> recordJson)
+    public static LogEntry Create(LogKind log, string node, long sequence, LogEntryType type, string previousHash, ReadOnlyMemory<byte> recordJson, string? replica = null)
     {
-        var hash = ComputeHash(log, node, sequence, type, previousHash, recordJson.Span);
+        if (replica is not null && !IsValidReplica(replica))
+        {
+            throw new ArgumentException($"'{replica}' is not a replica id.", nameof(replica));
+        }
+
+        var hash = ComputeHash(log, node, sequence, type, previousHash, recordJson.Span, replica);
         var buffer = new ArrayBufferWriter<byte>(recordJson.Length + 256);
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartObject();
             writer.WriteString("log", LogName(log));
             writer.WriteString("node", node);
+            if (replica is not null)
+            {
+                writer.WriteString("replica", replica);
+            }
+
             writer.WriteNumber("seq", sequence);
             writer.WriteString("type", TypeName(type));
             writer.WriteString("prev", previousHash);
@@ -85,7 +115,7 @@ public sealed record LogEntry(
             writer.WriteEndObject();
         }
 
-        return new LogEntry(log, node, sequence, type, previousHash, hash, recordJson, buffer.WrittenMemory);
+        return new LogEntry(log, node, sequence, type, previousHash, hash, recordJson, buffer.WrittenMemory) { Replica = replica };
     }
 
     /// <summary>Parses one stored line (no newline); null when it is not a well-formed entry.</summary>
@@ -107,6 +137,16 @@ public sealed record LogEntry(
                 return null;
             }
 
+            string? replica = null;
+            if (root.TryGetProperty("replica", out var replicaProperty))
+            {
+                replica = replicaProperty.ValueKind == JsonValueKind.String ? replicaProperty.GetString() : null;
+                if (!IsValidReplica(replica))
+                {
+                    return null;
+                }
+            }
+
             LogEntryType entryType;
             switch (type.GetString())
             {
@@ -116,7 +156,7 @@ public sealed record LogEntry(
             }
 
             var raw = Encoding.UTF8.GetBytes(record.GetRawText());
-            return new LogEntry(kind, node.GetString()!, sequence, entryType, prev.GetString()!, hash.GetString()!, raw, line);
+            return new LogEntry(kind, node.GetString()!, sequence, entryType, prev.GetString()!, hash.GetString()!, raw, line) { Replica = replica };
         }
         catch (JsonException)
         {

@@ -29,7 +29,7 @@ public enum LogFault
     /// <summary>Two copies of one (node, log, sequence) differ.</summary>
     ConflictingDuplicate,
 
-    /// <summary>A record of another node or log is in this one.</summary>
+    /// <summary>A record of another node, log or replica is in this one.</summary>
     Foreign,
 
     /// <summary>An archive file or its index line does not match the archive index chain.</summary>
@@ -43,6 +43,30 @@ public sealed record LogVerification(LogFault Fault, long? Sequence, string Mess
 
     /// <summary>The last sequence that verified.</summary>
     public long LastSequence { get; init; }
+
+    /// <summary>The replica whose chain this is (null: a node of one process, or not known).</summary>
+    public string? Replica { get; init; }
+}
+
+/// <summary>One chain of a node's log: the records one replica (or the node of one process) wrote.</summary>
+public sealed record LogChain(string Node, string? Replica, IReadOnlyList<LogEntry> Entries)
+{
+    /// <summary>"replica r1", or "the node's chain" for records written without a replica id.</summary>
+    public string Name => Replica is null ? $"node {Node} (no replica id)" : $"node {Node} replica {Replica}";
+
+    /// <summary>
+    /// Records of one log, as consumed from a topic every replica ships to, split into chains by
+    /// (node, replica), in the order they were given; chains ordered by node, then replica
+    /// (the chain without a replica id first).
+    /// </summary>
+    public static IReadOnlyList<LogChain> Group(IEnumerable<LogEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        return [.. entries
+            .GroupBy(e => (e.Node, e.Replica))
+            .OrderBy(g => g.Key.Node, StringComparer.Ordinal).ThenBy(g => g.Key.Replica, StringComparer.Ordinal)
+            .Select(g => new LogChain(g.Key.Node, g.Key.Replica, [.. g]))];
+    }
 }
 
 /// <summary>
@@ -100,7 +124,22 @@ public static class LogVerifier
         return marks;
     }
 
-    /// <summary>Verifies records read from Kafka: duplicates dropped (identical) or reported (different), then ordered by sequence.</summary>
+    /// <summary>
+    /// Verifies every chain in records read from a topic all replicas of a node ship to: grouped by
+    /// (node, replica) (<see cref="LogChain.Group"/>), each chain de-duplicated, ordered and checked
+    /// on its own, so a gap or a fork in one replica's chain is named with that replica.
+    /// </summary>
+    public static IReadOnlyList<LogVerification> VerifyChains(IEnumerable<LogEntry> consumed, LogKind log, string node, ECDsa? publicKey, long fromSeq = 1, long toSeq = long.MaxValue)
+    {
+        var chains = LogChain.Group(consumed);
+        return [.. chains.Select(chain =>
+        {
+            var result = VerifyCopy(chain.Entries, log, node, publicKey, fromSeq, toSeq);
+            return result with { Message = $"{chain.Name}: {result.Message}", Replica = chain.Replica };
+        })];
+    }
+
+    /// <summary>Verifies one chain's records read from Kafka: duplicates dropped (identical) or reported (different), then ordered by sequence.</summary>
     public static LogVerification VerifyCopy(IEnumerable<LogEntry> consumed, LogKind log, string node, ECDsa? publicKey, long fromSeq = 1, long toSeq = long.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(consumed);
@@ -181,13 +220,16 @@ public static class LogVerifier
     private static LogVerification Verify(IEnumerable<Item> items, LogKind log, string? node, ECDsa? publicKey, long fromSeq, long toSeq, List<(string File, long Sequence, string? Hash)>? marks = null)
     {
         var signatures = publicKey is not null;
+        // A chain is one replica's from its first record on: the first entry read names it.
+        var pinned = false;
+        string? replica = null;
         var expected = Math.Max(1, fromSeq);
         var prevHash = expected == 1 ? LogEntry.GenesisHash : null;
         long records = 0;
         var checkpoints = 0;
         string? place = null;
         LogVerification Fail(LogFault fault, long? seq, string message) =>
-            new(fault, seq, $"The {log} log: {message}{(place is null ? "" : $" ({place})")}", records, checkpoints, signatures);
+            new(fault, seq, $"The {log} log: {message}{(place is null ? "" : $" ({place})")}", records, checkpoints, signatures) { Replica = replica };
 
         using var cursor = items.GetEnumerator();
         var hasItem = cursor.MoveNext();
@@ -199,6 +241,16 @@ public static class LogVerifier
             if (item.Entry is not { } entry)
             {
                 return Fail(LogFault.Unreadable, expected, Invariant($"{item.Place} is not a log entry (expected sequence {expected}): damaged or edited."));
+            }
+
+            if (!pinned)
+            {
+                pinned = true;
+                replica = entry.Replica;
+            }
+            else if (entry.Replica != replica)
+            {
+                return Fail(LogFault.Foreign, entry.Sequence, Invariant($"record {entry.Sequence} belongs to the chain of {ReplicaName(entry.Replica)}, not of {ReplicaName(replica)}: moved from another replica's chain."));
             }
 
             if (entry.Sequence < expected)
@@ -277,8 +329,10 @@ public static class LogVerifier
         return new LogVerification(LogFault.None, null,
             Invariant($"The {log} log: {records} records and {checkpoints} checkpoints from {Math.Max(1, fromSeq)} to {expected - 1} verify; {signed}."),
             records, checkpoints, signatures)
-        { LastSequence = expected - 1 };
+        { LastSequence = expected - 1, Replica = replica };
     }
+
+    private static string ReplicaName(string? replica) => replica is null ? "the node without a replica id" : $"replica {replica}";
 
     private static LogCheckpoint? TryReadCheckpoint(LogEntry entry)
     {
@@ -306,17 +360,18 @@ public enum DeduplicationOutcome
 }
 
 /// <summary>
-/// Consumer-side de-duplication by (node, log, sequence): the relay is at-least-once, so a
-/// record may arrive twice; the copies must be identical, or the log was forked.
+/// Consumer-side de-duplication by (node, replica, log, sequence): the relay is at-least-once, so a
+/// record may arrive twice; the copies must be identical, or the log was forked. Each replica of a
+/// node has its own chain and sequence, so the same sequence from two replicas is two records.
 /// </summary>
 public sealed class LogDeduplicator
 {
-    private readonly Dictionary<(string Node, LogKind Log, long Sequence), string> _seen = [];
+    private readonly Dictionary<(string Node, string? Replica, LogKind Log, long Sequence), string> _seen = [];
 
     public DeduplicationOutcome Add(LogEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        var key = (entry.Node, entry.Log, entry.Sequence);
+        var key = (entry.Node, entry.Replica, entry.Log, entry.Sequence);
         if (_seen.TryGetValue(key, out var hash))
         {
             return hash == entry.Hash && entry.HashMatches ? DeduplicationOutcome.Duplicate : DeduplicationOutcome.Conflict;

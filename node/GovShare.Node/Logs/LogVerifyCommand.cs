@@ -45,7 +45,7 @@ public static class LogVerifyCommand
     public const int Usage = 2;
     public const int Unreadable = 3;
 
-    /// <summary>Every replica's chain of the log: verified only when each is; the worst exit code, each replica named.</summary>
+    /// <summary>Every replica's chain of the log (each compared with its chain in Kafka when given): verified only when each is; the worst exit code, each replica named.</summary>
     private static LogVerifyOutcome RunReplicas(LogVerifyRequest request, List<string> replicas)
     {
         if (replicas.Count == 0)
@@ -122,11 +122,6 @@ public static class LogVerifyCommand
         var replicas = local && Directory.Exists(request.DataPath) && !Directory.Exists(Path.Combine(request.DataPath!, "logs")) && Directory.Exists(Path.Combine(request.DataPath!, "replicas"))
             ? Directory.GetDirectories(Path.Combine(request.DataPath!, "replicas")).Order(StringComparer.Ordinal).ToList()
             : null;
-        if (replicas is not null && kafka)
-        {
-            errors.Add("With --kafka give one replica's folder (replicas/<replica>), not the folder all replicas share.");
-        }
-
         if (errors.Count > 0)
         {
             return new LogVerifyOutcome(Usage, string.Join(Environment.NewLine, errors), null);
@@ -176,10 +171,12 @@ public static class LogVerifyCommand
     {
         var store = LogStore.ForDataFolder(request.DataPath!);
         var copy = KafkaLogReader.ReadTopic(request.KafkaBootstrapServers!, topic, request.KafkaTimeout);
+        // Every replica of the node ships to the same topic: compare with this folder's chain only.
+        var replica = store.ReadEntries(request.Log).FirstOrDefault()?.Replica;
         var shipped = new Dictionary<long, LogEntry>();
         var dedup = new LogDeduplicator();
         long checkedCount = 0;
-        foreach (var entry in copy.Entries.Where(e => e.Sequence >= request.From && e.Sequence <= request.To))
+        foreach (var entry in copy.Entries.Where(e => e.Replica == replica && e.Sequence >= request.From && e.Sequence <= request.To))
         {
             if (dedup.Add(entry) == DeduplicationOutcome.New)
             {
@@ -237,6 +234,19 @@ public static class LogVerifyCommand
                 $"The {request.Log} log on {topic}: partition {first.Partition} offset {first.Offset} is not a log entry.", 0, 0, key is not null);
         }
 
-        return LogVerifier.VerifyCopy(copy.Entries, request.Log, node, key, request.From, request.To);
+        // The chains of every replica share the topic: each is verified on its own and reported.
+        var chains = LogVerifier.VerifyChains(copy.Entries, request.Log, node, key, request.From, request.To);
+        if (chains.Count <= 1)
+        {
+            return chains.Count == 1 ? chains[0] : LogVerifier.VerifyCopy([], request.Log, node, key, request.From, request.To);
+        }
+
+        var named = chains.FirstOrDefault(c => !c.Ok) ?? chains[0];
+        return named with
+        {
+            Message = string.Join(Environment.NewLine, chains.Select(c => c.Message)),
+            RecordsChecked = chains.Sum(c => c.RecordsChecked),
+            CheckpointsChecked = chains.Sum(c => c.CheckpointsChecked),
+        };
     }
 }

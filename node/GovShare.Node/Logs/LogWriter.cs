@@ -36,9 +36,10 @@ public sealed class LogWriter : IAsyncDisposable
     private readonly Dictionary<LogKind, LogChannel> _logs = [];
 
     /// <summary>Opens the logs of <paramref name="folder"/>, recovering a torn tail, and starts the writers.</summary>
-    /// <remarks>The node's private key (ECDSA) signs the checkpoints.</remarks>
+    /// <remarks>The node's private key (ECDSA) signs the checkpoints. <c>replica</c>: this replica's id when the node runs as several replicas (<c>State:ReplicaId</c>), written into and hashed with every entry; null for a node of one process.</remarks>
     /// <exception cref="LogCorruptedException">A record in the middle of a segment is damaged.</exception>
-    public LogWriter(NodeDataFolder folder, string node, ECDsa signingKey, LogOptions options, TimeProvider time, ILogger<LogWriter>? logger = null)
+    /// <exception cref="NodeConfigurationException">The folder's chains were written by another replica (or by a node of one process).</exception>
+    public LogWriter(NodeDataFolder folder, string node, ECDsa signingKey, LogOptions options, TimeProvider time, ILogger<LogWriter>? logger = null, string? replica = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
         ArgumentNullException.ThrowIfNull(signingKey);
@@ -49,29 +50,51 @@ public sealed class LogWriter : IAsyncDisposable
             throw new ArgumentException(string.Join(" ", errors), nameof(options));
         }
 
+        if (replica is not null && !LogEntry.IsValidReplica(replica))
+        {
+            throw new ArgumentException($"'{replica}' is not a replica id.", nameof(replica));
+        }
+
         Node = node;
+        Replica = replica;
         Store = new LogStore(folder.SubFolder("logs"));
         ILogger log = logger ?? NullLogger<LogWriter>.Instance;
         var keyId = LogCheckpoint.KeyId(signingKey);
         var recoveries = new List<LogRecovery>();
-        foreach (var kind in Enum.GetValues<LogKind>())
+        try
         {
-            var channel = new LogChannel(kind, node, Store, signingKey, keyId, options, time, log);
-            _logs[kind] = channel;
-            recoveries.Add(channel.Recovery);
+            foreach (var kind in Enum.GetValues<LogKind>())
+            {
+                var channel = new LogChannel(kind, node, replica, Store, signingKey, keyId, options, time, log);
+                _logs[kind] = channel;
+                recoveries.Add(channel.Recovery);
+            }
+        }
+        catch
+        {
+            // A later log refused to open: stop the writers already started, so no file stays open.
+            foreach (var started in _logs.Values)
+            {
+                started.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+
+            throw;
         }
 
         Recoveries = recoveries;
     }
 
     /// <summary>Same, with the key of the node's certificate.</summary>
-    public LogWriter(NodeDataFolder folder, string node, X509Certificate2 certificate, LogOptions options, TimeProvider time, ILogger<LogWriter>? logger = null)
-        : this(folder, node, certificate?.GetECDsaPrivateKey() ?? throw new ArgumentException("The node certificate has no ECDSA private key.", nameof(certificate)), options, time, logger)
+    public LogWriter(NodeDataFolder folder, string node, X509Certificate2 certificate, LogOptions options, TimeProvider time, ILogger<LogWriter>? logger = null, string? replica = null)
+        : this(folder, node, certificate?.GetECDsaPrivateKey() ?? throw new ArgumentException("The node certificate has no ECDSA private key.", nameof(certificate)), options, time, logger, replica)
     {
     }
 
     /// <summary>Division code of the node writing the logs.</summary>
     public string Node { get; }
+
+    /// <summary>The replica whose chains these are (null for a node of one process); see <see cref="LogEntry.Replica"/>.</summary>
+    public string? Replica { get; }
 
     public LogStore Store { get; }
 
@@ -130,6 +153,7 @@ public sealed class LogWriter : IAsyncDisposable
         private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
         private readonly LogKind _kind;
         private readonly string _node;
+        private readonly string? _replica;
         private readonly LogStore _store;
         private readonly string _folder;
         private readonly ECDsa _key;
@@ -154,10 +178,11 @@ public sealed class LogWriter : IAsyncDisposable
         private Exception? _retrying;
         private Task? _retryTimer;
 
-        public LogChannel(LogKind kind, string node, LogStore store, ECDsa key, string keyId, LogOptions options, TimeProvider time, ILogger logger)
+        public LogChannel(LogKind kind, string node, string? replica, LogStore store, ECDsa key, string keyId, LogOptions options, TimeProvider time, ILogger logger)
         {
             _kind = kind;
             _node = node;
+            _replica = replica;
             _store = store;
             _folder = store.FolderOf(kind);
             _key = key;
@@ -171,6 +196,7 @@ public sealed class LogWriter : IAsyncDisposable
             Recovery = recovery.Report;
             _sequence = recovery.LastSequence;
             _lastHash = recovery.LastHash;
+            CheckChainOwner(kind, store, replica, _sequence);
             _durableSequence = _sequence;
             _segmentPath = recovery.SegmentPath ?? Path.Combine(_folder, LogStore.SegmentName(_sequence + 1));
             _segmentFirstSeq = LogStore.SegmentFirstSeq(_segmentPath) ?? 1;
@@ -184,6 +210,24 @@ public sealed class LogWriter : IAsyncDisposable
         public LogRecovery Recovery { get; }
 
         public Task Archiving { get; private set; }
+
+        /// <summary>
+        /// A chain has one writer for its whole life: the replica (or the node of one process) that
+        /// began it. Continuing another's chain under a new replica id would split it in two for
+        /// every reader that tells chains apart (statistics, log verify over Kafka).
+        /// </summary>
+        private static void CheckChainOwner(LogKind kind, LogStore store, string? replica, long last)
+        {
+            if (last == 0 || store.ReadEntries(kind, last, last).FirstOrDefault() is not { } entry || entry.Replica == replica)
+            {
+                return;
+            }
+
+            string Name(string? r) => r is null ? "a node of one process (no replica id)" : $"replica '{r}'";
+            throw new NodeConfigurationException([
+                $"Node:DataPath: the {LogEntry.LogName(kind)} log in {store.FolderOf(kind)} is the chain of {Name(entry.Replica)}, but this process runs as {Name(replica)} (State:Backend, State:ReplicaId). Each replica writes its own chain: give it its own data folder.",
+            ]);
+        }
 
         public long DurableSequence => Volatile.Read(ref _durableSequence);
 
@@ -301,7 +345,7 @@ public sealed class LogWriter : IAsyncDisposable
                         continue;
                     }
 
-                    var entry = LogEntry.Create(_kind, _node, ++sequence, LogEntryType.Record, hash, pending.Json);
+                    var entry = LogEntry.Create(_kind, _node, ++sequence, LogEntryType.Record, hash, pending.Json, _replica);
                     buffer.Write(entry.Line.Span);
                     buffer.WriteByte((byte)'\n');
                     hash = entry.Hash;
@@ -472,7 +516,7 @@ public sealed class LogWriter : IAsyncDisposable
         {
             var checkpoint = LogCheckpoint.Sign(_key, _keyId, _node, _kind, sequence, hash, _time.GetUtcNow());
             var json = JsonSerializer.SerializeToUtf8Bytes(checkpoint, LogJson.Options);
-            var entry = LogEntry.Create(_kind, _node, ++sequence, LogEntryType.Checkpoint, hash, json);
+            var entry = LogEntry.Create(_kind, _node, ++sequence, LogEntryType.Checkpoint, hash, json, _replica);
             buffer.Write(entry.Line.Span);
             buffer.WriteByte((byte)'\n');
             hash = entry.Hash;

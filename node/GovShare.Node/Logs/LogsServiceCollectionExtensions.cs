@@ -27,6 +27,7 @@ public static class LogsServiceCollectionExtensions
         services.AddSingleton(sp =>
         {
             var node = sp.GetRequiredService<IOptions<NodeOptions>>().Value;
+            var state = configuration.GetSection(StateOptions.Section).Get<StateOptions>() ?? new StateOptions();
             using var certificate = X509Certificate2.CreateFromPemFile(node.Certificate, node.Key);
             var key = certificate.GetECDsaPrivateKey()
                 ?? throw new InvalidOperationException("Node:Certificate has no ECDSA key; log checkpoints need one.");
@@ -36,7 +37,9 @@ public static class LogsServiceCollectionExtensions
                 key,
                 sp.GetRequiredService<IOptions<LogOptions>>().Value,
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
-                sp.GetRequiredService<ILogger<LogWriter>>());
+                sp.GetRequiredService<ILogger<LogWriter>>(),
+                // Several replicas each write their own chain, named in (and hashed with) every entry.
+                state.IsPostgreSql ? state.Replica : null);
         });
         services.AddSingleton<ExchangeStatistics>();
         services.AddSingleton<ChangeLogJournal>();

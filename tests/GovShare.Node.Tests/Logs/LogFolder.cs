@@ -23,12 +23,12 @@ internal sealed class LogFolder : IDisposable
     public LogStore Store => LogStore.ForDataFolder(Path);
 
     /// <summary>Opens the folder (taking its lock) and a writer on it; dispose both with <see cref="OpenWriter.DisposeAsync"/>.</summary>
-    public OpenWriter Open(LogOptions? options = null, TimeProvider? time = null)
+    public OpenWriter Open(LogOptions? options = null, TimeProvider? time = null, string? replica = null)
     {
         var folder = NodeDataFolder.Open(Path);
         try
         {
-            return new OpenWriter(folder, new LogWriter(folder, Node, Key, options ?? new LogOptions(), time ?? TimeProvider.System));
+            return new OpenWriter(folder, new LogWriter(folder, Node, Key, options ?? new LogOptions(), time ?? TimeProvider.System, replica: replica));
         }
         catch
         {
