@@ -10,14 +10,15 @@ namespace GovShare.Node.Evaluation;
 /// <summary>
 /// Where a figure or a violation comes from: one record of one of the node's logs.
 /// <see cref="Log"/> is <c>exchange</c> or <c>change</c> (the hash-chained logs, addressed by
-/// node, log and sequence), or <c>request-changes</c> (the requests ledger's gap-free sequence).
+/// node, replica, log and sequence; <see cref="Replica"/> is null for a node of one process), or
+/// <c>request-changes</c> (the requests ledger's gap-free sequence).
 /// </summary>
-public sealed record LogReference(string Node, string Log, long Sequence, string? ExchangeId, DateTimeOffset Time, string? Note = null);
+public sealed record LogReference(string Node, string Log, long Sequence, string? ExchangeId, DateTimeOffset Time, string? Note = null, string? Replica = null);
 
-/// <summary>One record of a hash-chained log with its address.</summary>
-public sealed record LoggedRecord(string Node, LogKind Log, long Sequence, LogRecord Record)
+/// <summary>One record of a hash-chained log with its address (the replica whose chain holds it, when the node runs as several).</summary>
+public sealed record LoggedRecord(string Node, LogKind Log, long Sequence, LogRecord Record, string? Replica = null)
 {
-    public LogReference Reference(string? note = null) => new(Node, LogEntry.LogName(Log), Sequence, Record.ExchangeId, Record.Time, note);
+    public LogReference Reference(string? note = null) => new(Node, LogEntry.LogName(Log), Sequence, Record.ExchangeId, Record.Time, note, Replica);
 }
 
 /// <summary>A department the evaluation reports on.</summary>
@@ -68,6 +69,7 @@ public sealed class EvaluationSnapshot
 /// <summary>Takes an <see cref="EvaluationSnapshot"/> from a running node's stores and logs.</summary>
 public sealed class EvaluationSources(
     LogWriter logs,
+    ReplicaChains chains,
     CatalogStore catalog,
     ShareRequestStore requests,
     DisputeStore disputes,
@@ -160,17 +162,26 @@ public sealed class EvaluationSources(
         };
     }
 
+    /// <summary>
+    /// The records of every chain of the node (<see cref="ReplicaChains"/>: this process's and, with
+    /// several replicas, the others'), so exchanges and catalog changes made through any replica
+    /// count. One chain is in sequence order; records of several are put in time order.
+    /// </summary>
     private List<LoggedRecord> Records(LogKind log, Func<LogRecord, bool> keep, long? top = null)
     {
         var result = new List<LoggedRecord>();
-        foreach (var entry in logs.Store.ReadEntries(log, 1, top ?? logs.DurableSequence(log)))
+        var replicas = new HashSet<string?>();
+        foreach (var entry in chains.ReadAll(log, top ?? logs.DurableSequence(log)))
         {
+            replicas.Add(entry.Replica);
             if (entry.Type == LogEntryType.Record && entry.Record is { } record && keep(record))
             {
-                result.Add(new LoggedRecord(entry.Node, log, entry.Sequence, record));
+                result.Add(new LoggedRecord(entry.Node, log, entry.Sequence, record, entry.Replica));
             }
         }
 
-        return result;
+        return replicas.Count > 1
+            ? [.. result.OrderBy(r => r.Record.Time).ThenBy(r => r.Replica, StringComparer.Ordinal).ThenBy(r => r.Sequence)]
+            : result;
     }
 }

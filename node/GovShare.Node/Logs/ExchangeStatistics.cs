@@ -4,12 +4,17 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace GovShare.Node.Logs;
 
 /// <summary>
-/// The node's <see cref="StatisticsAggregate"/> over its own exchange-log chain, kept up to date
-/// by tailing the chain: each answer first folds the entries made durable since the last one.
-/// Persisted beside the chain in <c>logs/exchange/statistics</c> with the sequence and hash it
-/// covers, so a start reads that file and folds only the newer entries; when the file is missing,
-/// torn, of another format, or the chain no longer has that hash at that sequence (restored,
-/// replaced), it is rebuilt from the chain. The file is a cache: deleting it is always safe.
+/// The node's service statistics: one <see cref="StatisticsAggregate"/> per exchange-log chain,
+/// kept up to date by tailing it (each answer first folds the entries appended since the last),
+/// answered together (<see cref="StatisticsAggregate.Query(IReadOnlyList{StatisticsAggregate}, StatisticsDimension, StatisticsPeriod, DateOnly?, DateOnly?)"/>).
+/// The chains are this process's own and, with several replicas, every other replica's
+/// (<see cref="ReplicaChains"/>), so every replica answers for the whole node.
+/// Each aggregate is persisted with the sequence and hash it covers, so a start reads that file and
+/// folds only the newer entries; when the file is missing, torn, of another format, or the chain no
+/// longer has that hash at that sequence (restored, replaced), it is rebuilt from the chain. The
+/// own chain's is <c>logs/exchange/statistics</c>, another replica's
+/// <c>logs/exchange/statistics.&lt;replica&gt;</c> in this replica's folder (never written into the
+/// other's). The files are a cache: deleting them is always safe.
 /// </summary>
 public sealed class ExchangeStatistics : IDisposable
 {
@@ -19,49 +24,63 @@ public sealed class ExchangeStatistics : IDisposable
     /// <summary>Save after this many newly folded entries (and at stop), so a crash re-folds at most this many.</summary>
     private const long SaveEvery = 10_000;
 
-    private readonly LogStore _store;
-    private readonly Func<long> _durable;
+    private readonly ChainStatistics _own;
+    private readonly ReplicaChains? _chains;
+    private readonly Dictionary<string, ChainStatistics> _others = new(StringComparer.Ordinal);
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
-    private readonly string _path;
-    private StatisticsAggregate? _aggregate;
-    private long _savedSequence;
 
     public ExchangeStatistics(LogWriter writer, ILogger<ExchangeStatistics>? logger = null)
         : this((writer ?? throw new ArgumentNullException(nameof(writer))).Store, () => writer.DurableSequence(LogKind.Exchange), logger)
     {
     }
 
+    /// <summary>Over this process's chain and every other replica's (<paramref name="chains"/>).</summary>
+    public ExchangeStatistics(ReplicaChains chains, ILogger<ExchangeStatistics>? logger = null)
+        : this((chains ?? throw new ArgumentNullException(nameof(chains))).Own.Store, () => chains.Own.DurableSequence(LogKind.Exchange), logger) => _chains = chains;
+
     /// <summary>Over any exchange-log chain (<paramref name="durableSequence"/> = how far it may be read).</summary>
     public ExchangeStatistics(LogStore store, Func<long> durableSequence, ILogger<ExchangeStatistics>? logger = null)
     {
-        _store = store ?? throw new ArgumentNullException(nameof(store));
-        _durable = durableSequence ?? throw new ArgumentNullException(nameof(durableSequence));
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(durableSequence);
         _logger = logger ?? NullLogger<ExchangeStatistics>.Instance;
-        _path = Path.Combine(store.FolderOf(LogKind.Exchange), FileName);
+        _own = new ChainStatistics(store, durableSequence, Path.Combine(store.FolderOf(LogKind.Exchange), FileName), _logger);
     }
 
-    /// <summary>True when the last load found no usable file and rebuilt from the chain (for tests and logs).</summary>
-    public bool Rebuilt { get; private set; }
+    /// <summary>True when the last load of the own chain's aggregate found no usable file and rebuilt it from the chain (for tests and logs).</summary>
+    public bool Rebuilt => _own.Rebuilt;
 
-    /// <summary>The statistics over every durable exchange record (see <see cref="LogStatistics"/>).</summary>
+    /// <summary>The statistics over every durable exchange record of every chain (see <see cref="LogStatistics"/>).</summary>
     public IReadOnlyList<ServiceStatistic> Query(StatisticsDimension dimension, StatisticsPeriod period, DateOnly? from = null, DateOnly? to = null)
     {
         lock (_lock)
         {
-            return CatchUp().Query(dimension, period, from, to);
+            var parts = new List<StatisticsAggregate> { _own.CatchUp() };
+            foreach (var chain in _chains?.Others() ?? [])
+            {
+                if (!_others.TryGetValue(chain.Replica, out var other))
+                {
+                    var path = Path.Combine(_own.Store.FolderOf(LogKind.Exchange), $"{FileName}.{chain.Replica}");
+                    other = _others[chain.Replica] = new ChainStatistics(chain.Store, null, path, _logger);
+                }
+
+                parts.Add(other.CatchUp());
+            }
+
+            return StatisticsAggregate.Query(parts, dimension, period, from, to);
         }
     }
 
-    /// <summary>Writes the aggregate if it moved since the last save.</summary>
+    /// <summary>Writes each aggregate that moved since its last save.</summary>
     public void Save()
     {
         lock (_lock)
         {
-            if (_aggregate is { } aggregate && aggregate.Sequence != _savedSequence && Directory.Exists(Path.GetDirectoryName(_path)))
+            _own.Save();
+            foreach (var other in _others.Values)
             {
-                LogStore.ReplaceFile(_path, aggregate.Serialize());
-                _savedSequence = aggregate.Sequence;
+                other.Save();
             }
         }
     }
@@ -75,69 +94,104 @@ public sealed class ExchangeStatistics : IDisposable
         catch (IOException e)
         {
             // A cache: the next start rebuilds or folds the rest.
-            LogsDiagnostics.StatisticsNotSaved(_logger, e, _path);
+            LogsDiagnostics.StatisticsNotSaved(_logger, e, _own.Path);
         }
     }
 
-    private StatisticsAggregate CatchUp()
+    /// <summary>The aggregate of one chain. <c>durable</c> null: another replica's chain, read as far as it is whole.</summary>
+    private sealed class ChainStatistics(LogStore store, Func<long>? durable, string path, ILogger logger)
     {
-        var aggregate = _aggregate ??= Load();
-        var top = _durable();
-        if (top < aggregate.Sequence)
-        {
-            // The chain is shorter than what was folded: it was replaced; start over.
-            aggregate = _aggregate = Rebuild("the exchange log is shorter than the statistics");
-        }
+        private StatisticsAggregate? _aggregate;
+        private long _savedSequence;
 
-        if (top > aggregate.Sequence)
-        {
-            foreach (var entry in _store.ReadEntries(LogKind.Exchange, aggregate.Sequence + 1, top))
-            {
-                aggregate.Fold(entry);
-            }
+        public LogStore Store { get; } = store;
 
-            if (aggregate.Sequence - _savedSequence >= SaveEvery)
+        public string Path { get; } = path;
+
+        public bool Rebuilt { get; private set; }
+
+        public void Save()
+        {
+            if (_aggregate is { } aggregate && aggregate.Sequence != _savedSequence && Directory.Exists(System.IO.Path.GetDirectoryName(Path)))
             {
-                LogStore.ReplaceFile(_path, aggregate.Serialize());
+                LogStore.ReplaceFile(Path, aggregate.Serialize());
                 _savedSequence = aggregate.Sequence;
             }
         }
 
-        return aggregate;
-    }
-
-    private StatisticsAggregate Load()
-    {
-        if (!File.Exists(_path))
+        public StatisticsAggregate CatchUp()
         {
-            return Rebuild("no statistics file");
-        }
-
-        var loaded = StatisticsAggregate.TryLoad(File.ReadAllBytes(_path), LogStatistics.ChinaStandardTime);
-        if (loaded is null)
-        {
-            return Rebuild("the statistics file is torn or of another format");
-        }
-
-        if (loaded.Sequence > 0)
-        {
-            var entry = loaded.Sequence <= _durable() ? _store.ReadEntries(LogKind.Exchange, loaded.Sequence, loaded.Sequence).FirstOrDefault() : null;
-            if (entry is null || entry.Sequence != loaded.Sequence || entry.Hash != loaded.Hash)
+            var aggregate = _aggregate ??= Load();
+            if (durable is null)
             {
-                return Rebuild("the exchange log does not have the statistics' hash at their sequence");
+                // Another replica's chain: it alone writes it; fold what follows, as far as the chain is whole.
+                foreach (var entry in ReplicaChains.ReadWhole(Store, LogKind.Exchange, aggregate.Sequence + 1))
+                {
+                    aggregate.Fold(entry);
+                }
             }
+            else
+            {
+                var top = durable();
+                if (top < aggregate.Sequence)
+                {
+                    // The chain is shorter than what was folded: it was replaced; start over.
+                    aggregate = _aggregate = Rebuild("the exchange log is shorter than the statistics");
+                }
+
+                if (top > aggregate.Sequence)
+                {
+                    foreach (var entry in Store.ReadEntries(LogKind.Exchange, aggregate.Sequence + 1, top))
+                    {
+                        aggregate.Fold(entry);
+                    }
+                }
+            }
+
+            if (aggregate.Sequence - _savedSequence >= SaveEvery)
+            {
+                LogStore.ReplaceFile(Path, aggregate.Serialize());
+                _savedSequence = aggregate.Sequence;
+            }
+
+            return aggregate;
         }
 
-        _savedSequence = loaded.Sequence;
-        Rebuilt = false;
-        return loaded;
-    }
+        private StatisticsAggregate Load()
+        {
+            if (!File.Exists(Path))
+            {
+                return Rebuild("no statistics file");
+            }
 
-    private StatisticsAggregate Rebuild(string why)
-    {
-        LogsDiagnostics.StatisticsRebuilt(_logger, why);
-        Rebuilt = true;
-        _savedSequence = -1;
-        return new StatisticsAggregate(LogStatistics.ChinaStandardTime);
+            var loaded = StatisticsAggregate.TryLoad(File.ReadAllBytes(Path), LogStatistics.ChinaStandardTime);
+            if (loaded is null)
+            {
+                return Rebuild("the statistics file is torn or of another format");
+            }
+
+            if (loaded.Sequence > 0)
+            {
+                var entry = durable is null || loaded.Sequence <= durable()
+                    ? ReplicaChains.ReadWhole(Store, LogKind.Exchange, loaded.Sequence).FirstOrDefault()
+                    : null;
+                if (entry is null || entry.Sequence != loaded.Sequence || entry.Hash != loaded.Hash)
+                {
+                    return Rebuild("the exchange log does not have the statistics' hash at their sequence");
+                }
+            }
+
+            _savedSequence = loaded.Sequence;
+            Rebuilt = false;
+            return loaded;
+        }
+
+        private StatisticsAggregate Rebuild(string why)
+        {
+            LogsDiagnostics.StatisticsRebuilt(logger, why);
+            Rebuilt = true;
+            _savedSequence = -1;
+            return new StatisticsAggregate(LogStatistics.ChinaStandardTime);
+        }
     }
 }

@@ -22,6 +22,14 @@ public sealed class LogOptions
     /// <summary>Years that archives (and Kafka topics the node creates) are kept. At least 10.</summary>
     public int RetentionYears { get; set; } = MinimumRetentionYears;
 
+    /// <summary>
+    /// With several replicas (<c>State:Backend=postgresql</c>): the folder on the shared volume that
+    /// holds every replica's data folder as <c>&lt;replica&gt;/</c>, this one's included. Statistics and
+    /// the evaluation read the other replicas' chains from there (read only). Default: the parent of
+    /// <c>Node:DataPath</c> when that parent is named <c>replicas</c> (the chart's layout).
+    /// </summary>
+    public string? ReplicasPath { get; set; }
+
     /// <summary>Every problem of the settings; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -41,7 +41,14 @@ public static class LogsServiceCollectionExtensions
                 // Several replicas each write their own chain, named in (and hashed with) every entry.
                 state.IsPostgreSql ? state.Replica : null);
         });
-        services.AddSingleton<ExchangeStatistics>();
+        services.AddSingleton(sp =>
+        {
+            var state = configuration.GetSection(StateOptions.Section).Get<StateOptions>() ?? new StateOptions();
+            var folder = ReplicaChains.ReplicasFolder(sp.GetRequiredService<IOptions<LogOptions>>().Value, state, sp.GetRequiredService<IOptions<NodeOptions>>().Value.DataPath);
+            return new ReplicaChains(sp.GetRequiredService<LogWriter>(), folder);
+        });
+        // Over every replica's chain, so each replica answers for the whole node.
+        services.AddSingleton(sp => new ExchangeStatistics(sp.GetRequiredService<ReplicaChains>(), sp.GetRequiredService<ILogger<ExchangeStatistics>>()));
         services.AddSingleton<ChangeLogJournal>();
         services.AddSingleton<IStateJournal>(sp => sp.GetRequiredService<ChangeLogJournal>());
         services.AddSingleton<ChangeLogReplay>();

@@ -129,15 +129,28 @@ public sealed class StatisticsAggregate
     }
 
     /// <summary>The same rows as <see cref="LogStatistics.Compute"/> over the folded entries.</summary>
-    public IReadOnlyList<ServiceStatistic> Query(StatisticsDimension dimension, StatisticsPeriod period, DateOnly? from = null, DateOnly? to = null)
+    public IReadOnlyList<ServiceStatistic> Query(StatisticsDimension dimension, StatisticsPeriod period, DateOnly? from = null, DateOnly? to = null) =>
+        Query([this], dimension, period, from, to);
+
+    /// <summary>
+    /// The same rows as <see cref="LogStatistics.Compute"/> over the entries of several chains
+    /// (the replicas of one node): day buckets of one key and day add up and their users are
+    /// united; each chain's carries are subtracted as in one. Exact because an exchange id lives
+    /// in one chain: one request is served by one replica, which logs every record of it.
+    /// </summary>
+    public static IReadOnlyList<ServiceStatistic> Query(IReadOnlyList<StatisticsAggregate> parts, StatisticsDimension dimension, StatisticsPeriod period, DateOnly? from = null, DateOnly? to = null)
     {
+        ArgumentNullException.ThrowIfNull(parts);
         bool InRange(DateOnly day) => (from is not { } f || day >= f) && (to is not { } t || day <= t);
-        var selected = _buckets.Where(b => b.Key.Dimension == dimension && InRange(b.Key.Day));
+        var selected = parts.SelectMany(p => p._buckets).Where(b => b.Key.Dimension == dimension && InRange(b.Key.Day)).ToList();
         if (period == StatisticsPeriod.Day)
         {
             return [.. selected
-                .OrderBy(b => b.Key.Day).ThenBy(b => b.Key.Key, StringComparer.Ordinal)
-                .Select(b => new ServiceStatistic(dimension, b.Key.Key, period, b.Key.Day, b.Value.Exchanges, b.Value.Rows, b.Value.Bytes, b.Value.Users.Count))];
+                .GroupBy(b => b.Key)
+                .Select(day => new ServiceStatistic(dimension, day.Key.Key, period, day.Key.Day,
+                    day.Sum(b => b.Value.Exchanges), day.Sum(b => b.Value.Rows), day.Sum(b => b.Value.Bytes),
+                    day.Count() == 1 ? day.First().Value.Users.Count : day.SelectMany(b => b.Value.Users).Distinct(StringComparer.Ordinal).Count()))
+                .OrderBy(r => r.PeriodStart).ThenBy(r => r.Key, StringComparer.Ordinal)];
         }
 
         var rows = new List<ServiceStatistic>();

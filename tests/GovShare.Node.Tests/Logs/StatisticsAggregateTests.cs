@@ -213,4 +213,86 @@ public sealed class StatisticsAggregateTests
             Assert.True(logged.Count >= 900);
         }
     }
+
+    /// <summary>Several replicas' chains, each exchange id in one of them (one request is served by one replica): answered together they equal a full scan of all records.</summary>
+    [Theory]
+    [InlineData(21)]
+    [InlineData(22)]
+    [InlineData(23)]
+    public void Query_OverSeveralReplicasChains_EqualsFullScanOfAllRecords(int seed)
+    {
+        var records = Generate(seed, 1500, new DateTimeOffset(2026, 4, 27, 0, 0, 0, TimeSpan.Zero));
+        var parts = records.GroupBy(r => (r.ExchangeId.GetHashCode(StringComparison.Ordinal) & int.MaxValue) % 3).Select(chain =>
+        {
+            var aggregate = new StatisticsAggregate(LogStatistics.ChinaStandardTime);
+            foreach (var entry in Chain(chain))
+            {
+                aggregate.Fold(entry);
+            }
+
+            return aggregate;
+        }).ToList();
+        Assert.Equal(3, parts.Count);
+
+        AssertSameAsFullScan(records, (dimension, period, from, to) => StatisticsAggregate.Query(parts, dimension, period, from, to));
+    }
+
+    /// <summary>
+    /// Two replicas' data folders side by side (replicas/r1, replicas/r2): r1 answers for both chains,
+    /// follows r2's new records, and after a restart reads its saved aggregate of r2's chain
+    /// (<c>statistics.r2</c> in its own folder, r2's folder untouched) instead of re-reading r2's chain.
+    /// </summary>
+    [Fact]
+    public async Task ExchangeStatistics_OfSeveralReplicas_CountsEveryReplicasChain()
+    {
+        var shared = Path.Combine(Path.GetTempPath(), "govshare-replicas-" + Guid.NewGuid().ToString("N"));
+        var r1Path = Path.Combine(shared, "replicas", "r1");
+        var r2Path = Path.Combine(shared, "replicas", "r2");
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var records = Generate(31, 600, new DateTimeOffset(2026, 5, 28, 0, 0, 0, TimeSpan.Zero));
+        var state = new GovShare.Node.Kernel.StateOptions { Backend = "postgresql", ConnectionString = "Host=unused" };
+        var replicas = ReplicaChains.ReplicasFolder(new LogOptions(), state, r1Path);
+        Assert.Equal(Path.Combine(shared, "replicas"), replicas);
+        Assert.Null(ReplicaChains.ReplicasFolder(new LogOptions(), new GovShare.Node.Kernel.StateOptions(), r1Path));
+
+        async Task<List<LogRecord>> Append(string path, string replica, IEnumerable<LogRecord> batch)
+        {
+            using var folder = GovShare.Node.Kernel.NodeDataFolder.Open(path);
+            await using var writer = new LogWriter(folder, LogFolder.Node, key, new LogOptions(), TimeProvider.System, replica: replica);
+            await Task.WhenAll(batch.Select(r => writer.AppendAsync(LogKind.Exchange, r)));
+            return [.. batch];
+        }
+
+        try
+        {
+            var byReplica = records.GroupBy(r => (r.ExchangeId.GetHashCode(StringComparison.Ordinal) & 1) == 0).ToDictionary(g => g.Key, g => g.ToList());
+            await Append(r2Path, "r2", byReplica[true].Take(200));
+            using (var folder = GovShare.Node.Kernel.NodeDataFolder.Open(r1Path))
+            {
+                await using var writer = new LogWriter(folder, LogFolder.Node, key, new LogOptions(), TimeProvider.System, replica: "r1");
+                await Task.WhenAll(byReplica[false].Select(r => writer.AppendAsync(LogKind.Exchange, r)));
+                using var statistics = new ExchangeStatistics(new ReplicaChains(writer, replicas));
+                AssertSameAsFullScan([.. byReplica[false], .. byReplica[true].Take(200)], statistics.Query);
+
+                // r2 serves more while r1 runs: the next answer counts them.
+                await Append(r2Path, "r2", byReplica[true].Skip(200));
+                AssertSameAsFullScan(records, statistics.Query);
+            }
+
+            var saved = Path.Combine(r1Path, "logs", "exchange", ExchangeStatistics.FileName + ".r2");
+            Assert.True(File.Exists(saved));
+            Assert.False(File.Exists(Path.Combine(r2Path, "logs", "exchange", ExchangeStatistics.FileName + ".r1")));
+            using (var folder = GovShare.Node.Kernel.NodeDataFolder.Open(r1Path))
+            {
+                await using var writer = new LogWriter(folder, LogFolder.Node, key, new LogOptions(), TimeProvider.System, replica: "r1");
+                using var statistics = new ExchangeStatistics(new ReplicaChains(writer, replicas));
+                AssertSameAsFullScan(records, statistics.Query);
+                Assert.False(statistics.Rebuilt);
+            }
+        }
+        finally
+        {
+            Directory.Delete(shared, recursive: true);
+        }
+    }
 }

@@ -13,8 +13,9 @@ namespace GovShare.Node.Tests.State;
 /// Two replicas of one node (issue 19) as operators run them: two <c>govshare node run</c>
 /// processes of division 530100 with <c>State:Backend=postgresql</c> on one throwaway PostgreSQL
 /// and one shared dataset folder. A department registered through one is served by the other; a
-/// request made on one is decided on the other; a version pushed to one is pulled from the other;
-/// and a grant revoked through one refuses pulls on the other.
+/// request made on one is decided on the other; a version pushed to one is pulled from the other,
+/// and both replicas' statistics and scorecards count the two exchanges; and a grant revoked
+/// through one refuses pulls on the other.
 /// </summary>
 public sealed class ReplicaProcessTests(PostgresCluster cluster, ITestOutputHelper output) : IClassFixture<PostgresCluster>, IDisposable
 {
@@ -77,6 +78,29 @@ public sealed class ReplicaProcessTests(PostgresCluster cluster, ITestOutputHelp
 
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"B never served the grant made through A: {(int)pull.StatusCode} {await pull.Content.ReadAsStringAsync()}");
             await Task.Delay(50);
+        }
+
+        // Pushed through A, pulled through B: each replica's statistics and the provider's scorecard count both,
+        // read from both replicas' chains on the shared volume (replicas/a, replicas/b).
+        foreach (var (name, client) in new[] { ("A", providerOnA), ("B", providerOnB) })
+        {
+            clock.Restart();
+            while (true)
+            {
+                var stats = await RequestsHttp.Get(client, "v1/stats?dimension=resource&period=month");
+                var exchanges = stats.GetProperty("rows").EnumerateArray()
+                    .Where(r => r.GetProperty("key").GetString() == RequestsHttp.Conditional).Sum(r => r.GetProperty("exchanges").GetInt64());
+                var card = await RequestsHttp.Get(client, "v1/evaluation/scorecard");
+                var (pushes, served) = (card.GetProperty("pushed").GetProperty("exchanges").GetInt64(), card.GetProperty("served").GetProperty("exchanges").GetInt64());
+                if (exchanges == 2 && pushes == 1 && served == 1)
+                {
+                    break;
+                }
+
+                Assert.True(exchanges <= 2 && pushes <= 1 && served <= 1, $"{name} counted more than happened: {stats} {card}");
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"{name} does not count the other replica's exchange: {exchanges} exchanges in /v1/stats, scorecard pushed {pushes} served {served}");
+                await Task.Delay(100);
+            }
         }
 
         // Revoked through A; B refuses the next pull within the bound (notification, else State:CatchUpInterval).
@@ -167,6 +191,9 @@ public sealed class ReplicaProcessTests(PostgresCluster cluster, ITestOutputHelp
     private async Task<(Replica Process, Dictionary<string, string?> Settings)> StartReplicaAsync(string id, string database, string datasets)
     {
         var settings = TestNode.DefaultSettings(_pki, "530100");
+        // As the chart lays them out: each replica's data folder under one replicas/ folder, where
+        // statistics and evaluation find the other replicas' chains.
+        settings["Node:DataPath"] = Path.Combine(_pki.Root, "replicas", id);
         var exchangePort = Loopback.FreePort();
         var managementPort = Loopback.FreePort();
         settings["Node:ExchangeUrl"] = $"https://127.0.0.1:{exchangePort}";
