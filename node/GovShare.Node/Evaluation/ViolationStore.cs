@@ -30,6 +30,7 @@ public sealed record ViolationQuery(ViolationStatus? Status = null, ViolationKin
 public sealed partial class ViolationStore
 {
     private readonly IStateDocuments<ViolationDocument> _violations;
+    private readonly IStateStore _state;
     private readonly WorkingDayCalendar _calendar;
     private readonly EvaluationOptions _options;
     private readonly TimeProvider _time;
@@ -40,6 +41,7 @@ public sealed partial class ViolationStore
     {
         ArgumentNullException.ThrowIfNull(data);
         _violations = data.Collection<ViolationDocument>("evaluation_violations", d => d.Department, d => d.Status);
+        _state = data.State;
         _calendar = calendar;
         _options = options;
         _time = time;
@@ -57,23 +59,28 @@ public sealed partial class ViolationStore
         var now = _time.GetUtcNow();
         var today = WorkingDayCalendar.ToChinaDate(now);
         var recorded = new List<Violation>();
+        // Check and write inside the state gate: node-wide with PostgreSQL, so two replicas scanning
+        // at once cannot both record (the later overwriting the first's status history).
         lock (_gate)
         {
-            foreach (var finding in findings)
+            _state.Write(() =>
             {
-                var id = IdOf(finding.Key);
-                if (_violations.Find(id) is not null)
+                foreach (var finding in findings)
                 {
-                    continue;
-                }
+                    var id = IdOf(finding.Key);
+                    if (_violations.Find(id) is not null)
+                    {
+                        continue;
+                    }
 
-                var due = _calendar.AddWorkingDays(today, _options.RectificationWorkingDays, out var provisional);
-                var violation = new Violation(id, finding.Key, finding.Kind, finding.Rule, finding.Department, finding.ResourceCode, finding.Summary, finding.Evidence, finding.OccurredOn,
-                    now, due, provisional, ViolationStatus.Notified, [new ViolationStatusChange(null, ViolationStatus.Notified, "scan", now, null)]);
-                _violations.Put(ToDocument(violation));
-                Log.Recorded(_logger, id, finding.Kind, finding.Department.CreditCode, finding.ResourceCode ?? "-");
-                recorded.Add(Flag(violation, today));
-            }
+                    var due = _calendar.AddWorkingDays(today, _options.RectificationWorkingDays, out var provisional);
+                    var violation = new Violation(id, finding.Key, finding.Kind, finding.Rule, finding.Department, finding.ResourceCode, finding.Summary, finding.Evidence, finding.OccurredOn,
+                        now, due, provisional, ViolationStatus.Notified, [new ViolationStatusChange(null, ViolationStatus.Notified, "scan", now, null)]);
+                    _violations.Put(ToDocument(violation));
+                    Log.Recorded(_logger, id, finding.Kind, finding.Department.CreditCode, finding.ResourceCode ?? "-");
+                    recorded.Add(Flag(violation, today));
+                }
+            });
         }
 
         return recorded;
@@ -97,28 +104,36 @@ public sealed partial class ViolationStore
     /// <summary>Moves a violation on; <paramref name="updated"/> is the violation after (or as it stands, when refused).</summary>
     public ViolationChangeOutcome ChangeStatus(string id, ViolationStatus to, string by, string? note, out Violation? updated)
     {
+        // Read, check and write inside the state gate: across replicas a status change is never lost.
+        Violation? after = null;
+        ViolationChangeOutcome outcome;
         lock (_gate)
         {
-            updated = null;
-            if (_violations.Find(id) is not { } doc)
+            outcome = _state.Write(() =>
             {
-                return ViolationChangeOutcome.NotFound;
-            }
+                if (_violations.Find(id) is not { } doc)
+                {
+                    return ViolationChangeOutcome.NotFound;
+                }
 
-            var current = Read(doc);
-            if (!current.CanMoveTo(to))
-            {
-                updated = Flag(current, Today);
-                return ViolationChangeOutcome.Refused;
-            }
+                var current = Read(doc);
+                if (!current.CanMoveTo(to))
+                {
+                    after = Flag(current, Today);
+                    return ViolationChangeOutcome.Refused;
+                }
 
-            var now = _time.GetUtcNow();
-            var next = current with { Status = to, History = [.. current.History, new ViolationStatusChange(current.Status, to, by, now, note)] };
-            _violations.Put(ToDocument(next));
-            Log.StatusChanged(_logger, id, current.Status, to);
-            updated = Flag(next, Today);
-            return ViolationChangeOutcome.Ok;
+                var now = _time.GetUtcNow();
+                var next = current with { Status = to, History = [.. current.History, new ViolationStatusChange(current.Status, to, by, now, note)] };
+                _violations.Put(ToDocument(next));
+                Log.StatusChanged(_logger, id, current.Status, to);
+                after = Flag(next, Today);
+                return ViolationChangeOutcome.Ok;
+            });
         }
+
+        updated = after;
+        return outcome;
     }
 
     private DateOnly Today => WorkingDayCalendar.ToChinaDate(_time.GetUtcNow());

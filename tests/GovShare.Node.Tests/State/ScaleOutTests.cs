@@ -143,17 +143,39 @@ public sealed class ScaleOutTests(PostgresCluster cluster, ITestOutputHelper out
             output.WriteLine($"{exchanges} exchanges in {clock.Elapsed.TotalSeconds:F0} s through HAProxy, {acknowledged.Count} acknowledged, {retries} retries, {failures.Count} failures ({failures.Count - failuresBeforeRolling} during the rolling restart)");
             Assert.True(failures.IsEmpty, string.Join('\n', failures.Take(10)));
 
+            // Every replica answers the node's statistics from all three chains: the same totals on each,
+            // at least every acknowledged exchange (an exchange cut after it was logged counts, unacknowledged).
+            var totals = new long[replicas.Length];
+            var counted = Stopwatch.StartNew();
+            do
+            {
+                for (var i = 0; i < replicas.Length; i++)
+                {
+                    using var direct = TestNode.ClientFor(_pki, new Uri($"https://localhost:{replicas[i].ExchangePort}/"), providers[0].Certificate);
+                    using var stats = await direct.GetAsync("v1/stats?dimension=resource&period=month");
+                    Assert.True(stats.StatusCode == HttpStatusCode.OK, await stats.Content.ReadAsStringAsync());
+                    using var body = System.Text.Json.JsonDocument.Parse(await stats.Content.ReadAsStringAsync());
+                    totals[i] = body.RootElement.GetProperty("rows").EnumerateArray().Sum(r => r.GetProperty("exchanges").GetInt64());
+                }
+
+                Assert.True(counted.Elapsed < TimeSpan.FromSeconds(60), $"the replicas' statistics disagree: {string.Join(", ", totals)} exchanges; {acknowledged.Distinct().Count()} acknowledged");
+            }
+            while (totals.Distinct().Count() > 1 || totals[0] < acknowledged.Distinct().Count());
+
+            output.WriteLine($"each replica's /v1/stats counts {totals[0]} exchanges over the three chains ({acknowledged.Distinct().Count()} acknowledged)");
+
             // Every acknowledged exchange is in some replica's log, and every replica's chain verifies.
             foreach (var replica in replicas)
             {
                 await replica.StopAsync();
             }
 
+            var verify = await GovShareProcessRunner.RunAsync(["log", "verify", "--log", "Exchange", "--data", Path.Combine(_pki.Root, "node")]);
+            Assert.True(verify.ExitCode == 0, verify.Output);
             var logged = new HashSet<string>(StringComparer.Ordinal);
             foreach (var replica in replicas)
             {
-                var verify = await GovShareProcessRunner.RunAsync(["log", "verify", "--log", "Exchange", "--data", replica.DataPath]);
-                Assert.True(verify.ExitCode == 0, $"{replica.Id}: {verify.Output}");
+                Assert.Contains($"replica {replica.Id}: ", verify.Output, StringComparison.Ordinal);
                 foreach (var entry in new LogStore(Path.Combine(replica.DataPath, "logs")).ReadEntries(LogKind.Exchange))
                 {
                     if (entry.Record?.ExchangeId is { } id)
@@ -276,6 +298,8 @@ public sealed class ScaleOutTests(PostgresCluster cluster, ITestOutputHelper out
         private static Dictionary<string, string?> Build(TestPki pki, string id, string database, string datasets)
         {
             var settings = TestNode.DefaultSettings(pki, "530100");
+            // The chart's layout: every replica's data folder under one replicas/ folder of the shared volume.
+            settings["Node:DataPath"] = Path.Combine(pki.Root, "node", "replicas", id);
             settings["Node:ExchangeUrl"] = $"https://127.0.0.1:{Loopback.FreePort()}";
             settings["Node:ManagementUrl"] = $"http://127.0.0.1:{Loopback.FreePort()}";
             // A short drain keeps the rolling restart quick; HAProxy stops sending within one check.
