@@ -103,6 +103,7 @@ public sealed class ExchangeStatistics : IDisposable
     {
         private StatisticsAggregate? _aggregate;
         private long _savedSequence;
+        private (string? Segment, long Length) _folded;
 
         public LogStore Store { get; } = store;
 
@@ -125,9 +126,19 @@ public sealed class ExchangeStatistics : IDisposable
             if (durable is null)
             {
                 // Another replica's chain: it alone writes it; fold what follows, as far as the chain is whole.
-                foreach (var entry in ReplicaChains.ReadWhole(Store, LogKind.Exchange, aggregate.Sequence + 1))
+                // A chain that has not grown since (a replica that is gone, most of them after years of
+                // rollouts) is not read again: its live segment is the same file at the same length.
+                var segments = Store.Segments(LogKind.Exchange);
+                var live = segments.Count > 0 ? segments[^1].Path : null;
+                var now = (live, live is not null && File.Exists(live) ? new FileInfo(live).Length : 0);
+                if (now != _folded)
                 {
-                    aggregate.Fold(entry);
+                    foreach (var entry in ReplicaChains.ReadWhole(Store, LogKind.Exchange, aggregate.Sequence + 1))
+                    {
+                        aggregate.Fold(entry);
+                    }
+
+                    _folded = now;
                 }
             }
             else
