@@ -295,6 +295,8 @@ internal static class NodeCommands
         LogCorruptedException => ExitCodes.LogDamaged,
         // A downgrade: an older build must not write into a folder it cannot read.
         DataFolderFormatException => ExitCodes.DataFolderFormat,
+        // A restored node whose Kafka copy does not continue its chain: writing on would fork it.
+        LogRestoreRefusedException => ExitCodes.RestoreRefused,
         _ => null,
     };
 
