@@ -148,7 +148,9 @@ public sealed class GovShareNode : IAsyncDisposable
             provider.GetRequiredService<NodeDataFolder>(),
             provider.GetRequiredService<LogWriter>(),
             provider.GetRequiredService<TimeProvider>(),
-            provider.GetRequiredService<Exchange.Datasets.DatasetStore>().Folder));
+            provider.GetRequiredService<Exchange.Datasets.DatasetStore>().Folder,
+            // The manifest is signed with the node's key, read when a backup is taken (a renewed certificate counts from then on).
+            () => X509Certificate2.CreateFromPemFile(options.Certificate, options.Key)));
         builder.Services.AddGovShareHealth();
         // The host's stop bounds the server's drain: in-flight exchanges get DrainTimeout, then
         // their connections are cut; closing checkpoints and the Kafka flush follow (LogCloser).

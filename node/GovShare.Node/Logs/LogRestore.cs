@@ -13,7 +13,11 @@ public sealed record LogHead(long Sequence, string Hash);
 /// What <c>govshare node restore</c> leaves in the data folder (<see cref="LogRestore.MarkerFile"/>):
 /// when the backup was taken, the change-log sequence of its state, and each log's head.
 /// </summary>
-public sealed record RestoredFrom(DateTimeOffset BackupTaken, long ChangeSequence, IReadOnlyDictionary<LogKind, LogHead> Heads);
+public sealed record RestoredFrom(DateTimeOffset BackupTaken, long ChangeSequence, IReadOnlyDictionary<LogKind, LogHead> Heads)
+{
+    /// <summary>The key id (SHA-256 of the public key) that signed the backup's manifest; the first start refuses one that is not the node's.</summary>
+    public string? SignedBy { get; init; }
+}
 
 /// <summary>
 /// One log after the first start on a restored folder: the head it was restored to, the records taken
@@ -26,9 +30,10 @@ public sealed record RestoredLog(LogKind Log, LogHead Restored, long Refetched, 
 /// continue the restored chain, or could not be read). Nothing was appended to any log; the marker stays,
 /// so the next start tries again.
 /// </summary>
-public sealed class LogRestoreRefusedException(LogKind log, string message) : Exception(message)
+public sealed class LogRestoreRefusedException(LogKind? log, string message) : Exception(message)
 {
-    public LogKind Log { get; } = log;
+    /// <summary>The log whose Kafka copy was refused; null when the backup itself was (not signed with the node's key).</summary>
+    public LogKind? Log { get; } = log;
 }
 
 /// <summary>
@@ -77,6 +82,12 @@ public static class LogRestore
 
         var restored = JsonSerializer.Deserialize<RestoredFrom>(File.ReadAllBytes(marker), LogJson.Options)
             ?? throw new InvalidDataException($"{marker} is empty.");
+        // The certificate that counts is the node's own: a backup signed with another key is not this node's history.
+        if (restored.SignedBy is { } signer && nodeKey is not null && signer != LogCheckpoint.KeyId(nodeKey))
+        {
+            throw new LogRestoreRefusedException(null, $"The data folder was restored from a backup whose manifest was signed with key {signer}, not with this node's key ({LogCheckpoint.KeyId(nodeKey)}, Node:Certificate): it is another node's backup, or was rewritten. Nothing was appended. Start it with the certificate the backup was taken with.");
+        }
+
         var logs = Enum.GetValues<LogKind>();
 
         // Every log's Kafka copy is read and verified before anything is appended to any of them.
