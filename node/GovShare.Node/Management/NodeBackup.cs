@@ -1,4 +1,5 @@
 using System.Formats.Tar;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -111,7 +112,7 @@ public sealed class BackupInvalidException(string message) : Exception(message);
 /// last complete line. Everything is staged in <c>&lt;data&gt;/backup-work/</c> (same disk), hashed into
 /// the manifest, then streamed as a tar.
 /// </summary>
-public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider time, string datasetFolder, Func<X509Certificate2> nodeCertificate)
+public sealed partial class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider time, string datasetFolder, Func<X509Certificate2> nodeCertificate)
 {
     /// <summary>Where backups are staged; never part of a backup.</summary>
     public const string WorkFolder = "backup-work";
@@ -242,7 +243,7 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
             {
                 if (!reuse.TryReuse(file, "datasets/" + Path.GetFileName(file), target, link: false))
                 {
-                    File.Copy(file, target);
+                    LinkOrCopy(file, target);
                 }
             }
             catch (FileNotFoundException)
@@ -293,7 +294,16 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
                         }
 
                         var path = "logs/" + LogEntry.LogName(kind) + "/" + relative.Replace('\\', '/');
-                        if (!reuse.TryReuse(file, path, Path.Combine(folder, relative), link: true))
+                        if (reuse.TryReuse(file, path, Path.Combine(folder, relative), link: true))
+                        {
+                            continue;
+                        }
+
+                        if (BackupManifest.IsImmutable(path))
+                        {
+                            LinkOrCopy(file, Path.Combine(folder, relative));
+                        }
+                        else
                         {
                             CopyCompleteLines(file, Path.Combine(folder, relative));
                         }
@@ -318,6 +328,26 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
             }
         }
     }
+
+    /// <summary>
+    /// An immutable file (a dataset version, a log archive) is staged as a hard link, not a copy: no
+    /// space for a second copy of the bulk of the folder, and the link keeps the bytes even if retention
+    /// removes the original name before the backup is streamed. A copy where a link cannot be made
+    /// (another file system, e.g. Exchange:DatasetPath on its own volume).
+    /// </summary>
+    private static void LinkOrCopy(string from, string to)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+        if (!OperatingSystem.IsWindows() && Link(from, to) == 0)
+        {
+            return;
+        }
+
+        File.Copy(from, to);
+    }
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Link(string existing, string created);
 
     private static void CopyIfPresent(string from, string to)
     {
