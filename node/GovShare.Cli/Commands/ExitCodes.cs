@@ -35,6 +35,15 @@ internal static class ExitCodes
     /// </summary>
     public const int BackupInvalid = 7;
 
+    /// <summary>
+    /// <c>node run</c>: the data folder was restored from a backup and Kafka's copy of one of its logs cannot be
+    /// taken back — it does not continue the restored chain (another record at a sequence, a gap, a bad
+    /// signature), or Kafka could not be read; or the backup's manifest was not signed with the node's own key.
+    /// Nothing was appended; the message names the log, the topic and the record (or the two keys). The next
+    /// start tries again.
+    /// </summary>
+    public const int RestoreRefused = 8;
+
     /// <summary>Interrupted (Ctrl+C): the shell's convention, 128 + SIGINT.</summary>
     public const int Cancelled = 130;
 }

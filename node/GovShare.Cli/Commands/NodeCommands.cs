@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Hosting;
 using GovShare.Node.Kernel;
@@ -40,7 +42,8 @@ internal static class NodeCommands
     {
         var to = new Option<string>("--to") { Description = "Where to write the backup: a file ending in .tar, or a new or empty folder (unpacked there, with MANIFEST.json).", Required = true };
         var keyFile = KeyFileOption("Encrypt the backup (AES-256-GCM, chunked; deploy/README.md) with this 32-byte key file; --to is then a file. Keep the key apart from the backups.");
-        var backup = new Command("backup", "Back up the running node without stopping it: its state at one change-log sequence, the dataset files, each log up to its head at that moment, and MANIFEST.json (SHA-256 of every file). The backup holds the node's secrets: encrypt it (--key-file) or keep it like the data folder.") { to, keyFile, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
+        var since = new Option<string?>("--since") { Description = "Incremental: a previous backup of this node (folder, .tar, or encrypted with the same --key-file). Dataset files and log archives it holds are not copied again; restoring then needs it (node restore --previous)." };
+        var backup = new Command("backup", "Back up the running node without stopping it: its state at one change-log sequence, the dataset files, each log up to its head at that moment, and MANIFEST.json (SHA-256 of every file) signed with the node's key (MANIFEST.sig). The backup holds the node's secrets: encrypt it (--key-file) or keep it like the data folder.") { to, keyFile, since, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         backup.SetAction(async (parse, cancellation) =>
         {
             var target = Path.GetFullPath(parse.GetValue(to)!);
@@ -65,9 +68,25 @@ internal static class NodeCommands
                 return ExitCodes.Usage;
             }
 
+            BackupSince? previous = null;
+            if (parse.GetValue(since) is { } sincePath)
+            {
+                try
+                {
+                    previous = BackupSince.Of(await ReadEarlierAsync(sincePath, key, target, cancellation));
+                }
+                catch (Exception ex) when (ex is BackupInvalidException or IOException or UnauthorizedAccessException or InvalidDataException)
+                {
+                    await Console.Error.WriteLineAsync($"--since: {ex.Message}");
+                    return ex is BackupInvalidException or InvalidDataException ? ExitCodes.BackupInvalid : ExitCodes.Usage;
+                }
+            }
+
             return await OperatorClient.CallAsync(
                 parse,
-                client => client.GetAsync("v1/operator/backup", HttpCompletionOption.ResponseHeadersRead, cancellation),
+                client => previous is null
+                    ? client.GetAsync("v1/operator/backup", HttpCompletionOption.ResponseHeadersRead, cancellation)
+                    : client.SendAsync(new HttpRequestMessage(HttpMethod.Post, "v1/operator/backup") { Content = JsonContent.Create(previous) }, HttpCompletionOption.ResponseHeadersRead, cancellation),
                 async response => await SaveBackupAsync(response, target, asFile, key, cancellation),
                 Timeout.InfiniteTimeSpan);
         });
@@ -75,6 +94,59 @@ internal static class NodeCommands
     }
 
     private static Option<string?> KeyFileOption(string description) => new("--key-file") { Description = description };
+
+    /// <summary>An earlier backup's manifest, its signature verified (an encrypted one is decrypted beside <paramref name="near"/> for the reading).</summary>
+    private static async Task<BackupManifest> ReadEarlierAsync(string backup, byte[]? key, string near, CancellationToken cancellation)
+    {
+        if (!File.Exists(backup) && !Directory.Exists(backup))
+        {
+            throw new FileNotFoundException($"No backup at '{backup}'.", backup);
+        }
+
+        var plain = await DecryptedAsync(backup, key, near, cancellation);
+        try
+        {
+            return NodeRestore.ReadSignedBackup(plain ?? backup).Manifest;
+        }
+        finally
+        {
+            if (plain is not null)
+            {
+                File.Delete(plain);
+            }
+        }
+    }
+
+    /// <summary>Decrypts an encrypted backup file to a temporary tar beside <paramref name="near"/>; null when it is not encrypted.</summary>
+    /// <exception cref="IOException">It is encrypted and no key was given.</exception>
+    private static async Task<string?> DecryptedAsync(string backup, byte[]? key, string near, CancellationToken cancellation)
+    {
+        if (!File.Exists(backup) || !BackupEncryption.IsEncrypted(backup))
+        {
+            return null;
+        }
+
+        if (key is null)
+        {
+            throw new IOException($"'{backup}' is an encrypted backup: give --key-file with the key it was written with.");
+        }
+
+        var plain = Path.GetFullPath(near).TrimEnd(Path.DirectorySeparatorChar) + $".{Path.GetFileName(backup)}.decrypted.partial";
+        Directory.CreateDirectory(Path.GetDirectoryName(plain)!);
+        try
+        {
+            await using var input = File.OpenRead(backup);
+            await using var output = new FileStream(plain, FileMode.Create, FileAccess.Write);
+            await BackupEncryption.DecryptAsync(input, output, key, cancellation);
+        }
+        catch
+        {
+            File.Delete(plain);
+            throw;
+        }
+
+        return plain;
+    }
 
     private static async Task<int> SaveBackupAsync(HttpResponseMessage response, string target, bool asFile, byte[]? key, CancellationToken cancellation)
     {
@@ -108,10 +180,10 @@ internal static class NodeCommands
             }
 
             // Checked now, not only at restore: a backup that does not match its manifest is known bad today.
-            var manifest = asFile ? null : NodeRestore.Check(target);
+            var manifest = asFile ? null : NodeRestore.Check(target, references: true);
             await Console.Out.WriteLineAsync(manifest is null
                 ? $"Backup written to {target} ({new FileInfo(target).Length} bytes{(key is null ? "" : ", encrypted")})."
-                : $"Backup written to {target}: {manifest.Files.Count} files, state at change {manifest.ChangeSequence}, logs "
+                : $"Backup written to {target}: {manifest.Files.Count} files{(manifest.Since is null ? "" : $" ({manifest.Files.Count(f => f.From is not null)} kept in earlier backups, since {manifest.Since})")}, state at change {manifest.ChangeSequence}, logs "
                   + string.Join(", ", manifest.Logs.Select(l => $"{LogEntry.LogName(l.Key)} through {l.Value.Sequence}")) + ".");
             return ExitCodes.Ok;
         }
@@ -125,26 +197,23 @@ internal static class NodeCommands
 
     private static Command Restore()
     {
-        var from = new Option<string>("--from") { Description = "The backup: a folder written by 'node backup', or its .tar file.", Required = true };
+        var from = new Option<string>("--from") { Description = "The backup: a folder written by 'node backup', or its .tar file (or an encrypted one, with --key-file).", Required = true };
         var data = new Option<string>("--data") { Description = "The new data folder; must be empty or absent. Start a node on it afterwards (Node:DataPath).", Required = true };
-        var keyFile = KeyFileOption("The 32-byte key file the backup was encrypted with (node backup --key-file).");
-        var restore = new Command("restore", "Check a backup against its manifest and lay it out as a new data folder. At its first start the node verifies every log chain and writes a restore record into each log, naming the head it was restored to.") { from, data, keyFile };
+        var keyFile = KeyFileOption("The 32-byte key file the backup (and the --previous ones) were encrypted with (node backup --key-file).");
+        var previous = new Option<string[]>("--previous") { Description = "For an incremental backup (node backup --since): each earlier backup of its chain, back to the full one. Repeat the option.", AllowMultipleArgumentsPerToken = true };
+        var nodeCertificate = new Option<string?>("--node-certificate") { Description = "The node's certificate (PEM, Node:Certificate) to verify the manifest's signature with here. Without it the signature is checked against the certificate in the backup, and the node's first start refuses a backup not signed with its own key." };
+        var restore = new Command("restore", "Check a backup against its signed manifest and lay it out as a new data folder. At its first start the node verifies every log chain, takes back from Kafka what it shipped after the backup, and writes a restore record into each log naming what is missing.") { from, data, keyFile, previous, nodeCertificate };
         restore.SetAction(async (parse, cancellation) =>
         {
             BackupManifest manifest;
-            var source = parse.GetValue(from)!;
-            var decrypted = Path.GetFullPath(parse.GetValue(data)!).TrimEnd(Path.DirectorySeparatorChar) + ".decrypted.tar.partial";
+            var target = parse.GetValue(data)!;
+            var temporary = new List<string>();
+            X509Certificate2? certificate = null;
             try
             {
-                if (File.Exists(source) && BackupEncryption.IsEncrypted(source))
+                byte[]? key = null;
+                if (parse.GetValue(keyFile) is { } keyPath)
                 {
-                    if (parse.GetValue(keyFile) is not { } keyPath)
-                    {
-                        await Console.Error.WriteLineAsync($"'{source}' is an encrypted backup: give --key-file with the key it was written with.");
-                        return ExitCodes.Usage;
-                    }
-
-                    byte[] key;
                     try
                     {
                         key = BackupEncryption.ReadKeyFile(keyPath);
@@ -154,19 +223,47 @@ internal static class NodeCommands
                         await Console.Error.WriteLineAsync($"--key-file: {ex.Message}");
                         return ExitCodes.Usage;
                     }
-
-                    // Decrypted (and authenticated, chunk by chunk) beside the target, then checked and laid out like any tar.
-                    Directory.CreateDirectory(Path.GetDirectoryName(decrypted)!);
-                    await using (var input = File.OpenRead(source))
-                    await using (var output = new FileStream(decrypted, FileMode.Create, FileAccess.Write))
-                    {
-                        await BackupEncryption.DecryptAsync(input, output, key, cancellation);
-                    }
-
-                    source = decrypted;
                 }
 
-                manifest = NodeRestore.Restore(source, parse.GetValue(data)!);
+                if (parse.GetValue(nodeCertificate) is { } certificatePath)
+                {
+                    try
+                    {
+                        certificate = X509CertificateLoader.LoadCertificateFromFile(certificatePath);
+                    }
+                    catch (CryptographicException ex)
+                    {
+                        await Console.Error.WriteLineAsync($"--node-certificate: '{certificatePath}' is not a certificate ({ex.Message}).");
+                        return ExitCodes.Usage;
+                    }
+                }
+
+                // Encrypted backups are decrypted (and authenticated, chunk by chunk) beside the target, then checked and laid out like any tar.
+                async Task<string> Plain(string backup)
+                {
+                    if (await DecryptedAsync(backup, key, target, cancellation) is { } plain)
+                    {
+                        temporary.Add(plain);
+                        return plain;
+                    }
+
+                    return backup;
+                }
+
+                var source = await Plain(parse.GetValue(from)!);
+                var earlier = new List<string>();
+                foreach (var backup in parse.GetValue(previous) ?? [])
+                {
+                    if (!File.Exists(backup) && !Directory.Exists(backup))
+                    {
+                        await Console.Error.WriteLineAsync($"--previous: no backup at '{backup}'.");
+                        return ExitCodes.Usage;
+                    }
+
+                    earlier.Add(await Plain(backup));
+                }
+
+                manifest = NodeRestore.Restore(source, target, earlier, certificate);
             }
             catch (BackupInvalidException ex)
             {
@@ -180,16 +277,15 @@ internal static class NodeCommands
             }
             finally
             {
-                if (File.Exists(decrypted))
-                {
-                    File.Delete(decrypted);
-                }
+                certificate?.Dispose();
+                temporary.ForEach(File.Delete);
             }
 
             await Console.Out.WriteLineAsync(
-                $"Restored node {manifest.Node}'s backup of {manifest.Taken:u} into {Path.GetFullPath(parse.GetValue(data)!)}: state at change {manifest.ChangeSequence}, logs "
+                $"Restored node {manifest.Node}'s backup of {manifest.Taken:u} into {Path.GetFullPath(target)}: state at change {manifest.ChangeSequence}, logs "
                 + string.Join(", ", manifest.Logs.Select(l => $"{LogEntry.LogName(l.Key)} through {l.Value.Sequence}"))
-                + ". Start the node on it; its first start writes a restore record into each log.");
+                + $"; manifest signature verified with {(certificate is null ? "the certificate in the backup (the node's first start checks it is its own key)" : "the given node certificate")}"
+                + ". Start the node on it; its first start takes back from Kafka what it shipped after the backup, then writes a restore record into each log.");
             return ExitCodes.Ok;
         });
         return restore;
@@ -295,6 +391,8 @@ internal static class NodeCommands
         LogCorruptedException => ExitCodes.LogDamaged,
         // A downgrade: an older build must not write into a folder it cannot read.
         DataFolderFormatException => ExitCodes.DataFolderFormat,
+        // A restored node whose Kafka copy does not continue its chain: writing on would fork it.
+        LogRestoreRefusedException => ExitCodes.RestoreRefused,
         _ => null,
     };
 

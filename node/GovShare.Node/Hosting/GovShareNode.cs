@@ -1,4 +1,5 @@
 using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Evaluation;
@@ -147,7 +148,9 @@ public sealed class GovShareNode : IAsyncDisposable
             provider.GetRequiredService<NodeDataFolder>(),
             provider.GetRequiredService<LogWriter>(),
             provider.GetRequiredService<TimeProvider>(),
-            provider.GetRequiredService<Exchange.Datasets.DatasetStore>().Folder));
+            provider.GetRequiredService<Exchange.Datasets.DatasetStore>().Folder,
+            // The manifest is signed with the node's key, read when a backup is taken (a renewed certificate counts from then on).
+            () => X509Certificate2.CreateFromPemFile(options.Certificate, options.Key)));
         builder.Services.AddGovShareHealth();
         // The host's stop bounds the server's drain: in-flight exchanges get DrainTimeout, then
         // their connections are cut; closing checkpoints and the Kafka flush follow (LogCloser).
@@ -186,7 +189,10 @@ public sealed class GovShareNode : IAsyncDisposable
     }
 
     private static readonly Action<ILogger, string, DateTimeOffset, long, Exception?> NodeRestored = LoggerMessage.Define<string, DateTimeOffset, long>(
-        LogLevel.Warning, new EventId(1190, "NodeRestored"), "The data folder {Folder} was restored from a backup taken {Taken} (state at change {Sequence}); each log now holds a restore record naming its restored head. Anything logged after the backup on the source node is not here.");
+        LogLevel.Warning, new EventId(1190, "NodeRestored"), "The data folder {Folder} was restored from a backup taken {Taken} (state at change {Sequence}); each log now holds a restore record naming its restored head and what was taken back from Kafka after it. Anything the source node logged after that and did not ship is not here.");
+
+    private static readonly Action<ILogger, LogKind, long, long, long, Exception?> LogRestored = LoggerMessage.Define<LogKind, long, long, long>(
+        LogLevel.Warning, new EventId(1191, "LogRestored"), "The {Log} log was restored through record {Head}; {Refetched} records after it were taken back from Kafka, and the restore record is record {RestoreRecord}.");
 
     private static readonly Action<ILogger, string, int, int, Exception?> FolderMigrated = LoggerMessage.Define<string, int, int>(
         LogLevel.Warning, new EventId(1001, "DataFolderMigrated"), "The data folder {Folder} was migrated from format version {From} to {To}; a release older than this one can no longer open it.");
@@ -232,14 +238,32 @@ public sealed class GovShareNode : IAsyncDisposable
         _ = app.Services.GetRequiredService<OperatorToken>();
         var logs = app.Services.GetRequiredService<LogWriter>();
         // A restored folder: the chains verified above (the writer's recovery); now each log says it was restored, before anything serves.
-        if (LogRestore.MarkIfRestored(data.Path, logs, app.Services.GetRequiredService<TimeProvider>()) is { } restored)
-        {
-            NodeRestored(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(LogRestore).FullName!), data.Path, restored.BackupTaken, restored.ChangeSequence, null);
-        }
+        // With Kafka, each log first takes back what the node shipped after its restored head (LogRestore).
+        RestoreLogs(app.Services, data.Path, logs, options);
 
         _ = app.Services.GetRequiredService<CrlStore>();
         OpenState(app.Services);
         app.Services.GetRequiredService<NodeLinkRegistry>().SeedParent(app.Services.GetRequiredService<IOptions<UpstreamOptions>>().Value, options.DivisionCode);
+    }
+
+    private static void RestoreLogs(IServiceProvider services, string dataPath, LogWriter logs, NodeOptions options)
+    {
+        if (!File.Exists(Path.Combine(dataPath, LogRestore.MarkerFile)))
+        {
+            return;
+        }
+
+        using var certificate = X509CertificateLoader.LoadCertificateFromFile(options.Certificate);
+        using var key = certificate.GetECDsaPublicKey();
+        if (LogRestore.MarkIfRestored(dataPath, logs, services.GetRequiredService<TimeProvider>(), services.GetRequiredService<IOptions<KafkaOptions>>().Value, key) is { } restored)
+        {
+            var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(LogRestore).FullName!);
+            NodeRestored(logger, dataPath, restored.From.BackupTaken, restored.From.ChangeSequence, null);
+            foreach (var log in restored.Logs)
+            {
+                LogRestored(logger, log.Log, log.Restored.Sequence, log.Refetched, log.RestoreRecord, null);
+            }
+        }
     }
 
     /// <summary>

@@ -25,7 +25,8 @@ public static class KafkaLogReader
             AutoOffsetReset = AutoOffsetReset.Earliest,
         };
         using var consumer = new ConsumerBuilder<byte[]?, byte[]>(config).SetLogHandler((_, _) => { }).Build();
-        var metadata = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers }).Build();
+        // The same settings (security.protocol, ssl.*) for the metadata request: a secured cluster refuses a plain one.
+        var metadata = new AdminClientBuilder(new AdminClientConfig(settings?.ToDictionary() ?? []) { BootstrapServers = bootstrapServers }).Build();
         List<TopicPartition> partitions;
         using (metadata)
         {

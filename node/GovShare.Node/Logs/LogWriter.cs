@@ -126,6 +126,19 @@ public sealed class LogWriter : IAsyncDisposable
     /// <summary>Appends a signed checkpoint now if records were added since the last one.</summary>
     public Task CheckpointAsync(LogKind log) => _logs[log].CheckpointAsync();
 
+    /// <summary>
+    /// Appends entries this node wrote before, byte for byte (a restored node taking back what it had
+    /// shipped to Kafka: <see cref="LogRestore"/>); returns the last sequence once they are on disk.
+    /// The first must follow the log's head (sequence and hash) and each the one before; otherwise
+    /// nothing is written. The caller has verified them (<see cref="LogVerifier.VerifyCopy"/>).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The entries do not continue the log's chain.</exception>
+    public Task<long> AppendCopiedAsync(LogKind log, IReadOnlyList<LogEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        return entries.Count == 0 ? Task.FromResult(DurableSequence(log)) : _logs[log].AppendCopiedAsync(entries);
+    }
+
     /// <summary>True when <paramref name="log"/> can append now: an exchange that could not be logged is refused up front.</summary>
     public bool CanAppend(LogKind log) => _logs[log].State.Condition == LogCondition.Writable;
 
@@ -259,6 +272,13 @@ public sealed class LogWriter : IAsyncDisposable
             return pending.Done.Task.WaitAsync(cancellationToken);
         }
 
+        public Task<long> AppendCopiedAsync(IReadOnlyList<LogEntry> entries)
+        {
+            var pending = new Pending(null, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously), Copied: entries);
+            ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(pending), typeof(LogWriter));
+            return pending.Done.Task;
+        }
+
         public Task CheckpointAsync()
         {
             var pending = new Pending(null, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously));
@@ -332,6 +352,36 @@ public sealed class LogWriter : IAsyncDisposable
                 byte[]? checkpointLine = null;
                 foreach (var pending in batch)
                 {
+                    if (pending.Copied is { } copied)
+                    {
+                        // Written as they are: they carry their own hashes and the source's checkpoints.
+                        if (ChainProblem(copied, sequence, hash) is { } problem)
+                        {
+                            pending.Done.TrySetException(new InvalidDataException($"The {_kind} log: {problem}; nothing was appended."));
+                            continue;
+                        }
+
+                        foreach (var copy in copied)
+                        {
+                            buffer.Write(copy.Line.Span);
+                            buffer.WriteByte((byte)'\n');
+                            if (copy.Type == LogEntryType.Checkpoint)
+                            {
+                                checkpointLine = copy.Line.ToArray();
+                                sinceCheckpoint = 0;
+                            }
+                            else
+                            {
+                                sinceCheckpoint++;
+                            }
+                        }
+
+                        sequence = copied[^1].Sequence;
+                        hash = copied[^1].Hash;
+                        results.Add((pending, sequence));
+                        continue;
+                    }
+
                     if (pending.Json is null)
                     {
                         if (sinceCheckpoint > 0 || (pending.Probe && !checkpointed))
@@ -610,7 +660,29 @@ public sealed class LogWriter : IAsyncDisposable
             await _segment.DisposeAsync().ConfigureAwait(false);
         }
 
-        private sealed record Pending(byte[]? Json, TaskCompletionSource<long> Done, bool Probe = false);
+        /// <summary>Why copied entries cannot follow (<paramref name="sequence"/>, <paramref name="hash"/>), or null when they can.</summary>
+        private string? ChainProblem(IReadOnlyList<LogEntry> copied, long sequence, string hash)
+        {
+            foreach (var copy in copied)
+            {
+                if (copy.Log != _kind || copy.Node != _node || copy.Sequence != sequence + 1 || copy.PreviousHash != hash || !copy.HashMatches)
+                {
+                    return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"copied entry {copy.Sequence} of node {copy.Node} does not follow record {sequence} ({hash})");
+                }
+
+                if (copy.Line.Span.IndexOfAny((byte)'\n', (byte)'\r') >= 0)
+                {
+                    return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"copied entry {copy.Sequence} spans more than one line");
+                }
+
+                sequence = copy.Sequence;
+                hash = copy.Hash;
+            }
+
+            return null;
+        }
+
+        private sealed record Pending(byte[]? Json, TaskCompletionSource<long> Done, bool Probe = false, IReadOnlyList<LogEntry>? Copied = null);
     }
 }
 

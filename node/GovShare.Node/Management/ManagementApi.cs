@@ -73,37 +73,51 @@ public static partial class ManagementApi
 
         // An online backup (NodeBackup): staged first, so a failure is a problem, not a truncated tar.
         // The body has no size limit and the client should have no timeout: it is the whole node.
-        operators.MapGet("/backup", async Task<IResult> (NodeBackup backup, ILogger<NodeBackup> logger, CancellationToken cancellation) =>
-        {
-            string staged;
-            try
-            {
-                staged = await backup.StageAsync(cancellation);
-            }
-            catch (NotSupportedException ex)
-            {
-                // PostgreSQL state: one replica's copy would not be the node's; the database has its own tools.
-                return Problem.Result(StatusCodes.Status409Conflict, ProblemTypes.BackupNotSupported, "This node is not backed up by itself", ex.Message);
-            }
+        operators.MapGet("/backup", (NodeBackup backup, ILogger<NodeBackup> logger, CancellationToken cancellation) => BackupAsync(backup, null, logger, cancellation));
 
-            LogBackupStaged(logger, staged);
-            return Results.Stream(
-                async output =>
-                {
-                    try
-                    {
-                        await NodeBackup.WriteTarAsync(staged, output, cancellation);
-                    }
-                    finally
-                    {
-                        NodeBackup.Discard(staged);
-                    }
-                },
-                "application/x-tar",
-                $"govshare-backup-{Path.GetFileName(staged)}.tar");
-        });
+        // An incremental backup: the body names the previous backup and its files; its immutable files are not sent again.
+        operators.MapPost("/backup", (BackupSince since, NodeBackup backup, ILogger<NodeBackup> logger, CancellationToken cancellation) => BackupAsync(backup, since, logger, cancellation));
 
         return operators;
+    }
+
+    private static async Task<IResult> BackupAsync(NodeBackup backup, BackupSince? since, ILogger<NodeBackup> logger, CancellationToken cancellation)
+    {
+        if (since is { Files: null } or { Id: null or "" })
+        {
+            return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.MalformedRequest, "Not a backup manifest", "The body must name a previous backup of this node: its id, node and files (from its MANIFEST.json).");
+        }
+
+        string staged;
+        try
+        {
+            staged = await backup.StageAsync(since, cancellation);
+        }
+        catch (NotSupportedException ex)
+        {
+            // PostgreSQL state: one replica's copy would not be the node's; the database has its own tools.
+            return Problem.Result(StatusCodes.Status409Conflict, ProblemTypes.BackupNotSupported, "This node is not backed up by itself", ex.Message);
+        }
+        catch (ArgumentException ex)
+        {
+            return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.MalformedRequest, "Not a backup of this node", ex.Message);
+        }
+
+        LogBackupStaged(logger, staged);
+        return Results.Stream(
+            async output =>
+            {
+                try
+                {
+                    await NodeBackup.WriteTarAsync(staged, output, cancellation);
+                }
+                finally
+                {
+                    NodeBackup.Discard(staged);
+                }
+            },
+            "application/x-tar",
+            $"govshare-backup-{Path.GetFileName(staged)}.tar");
     }
 
     [LoggerMessage(EventId = 2005, EventName = "BackupStaged", Level = LogLevel.Information, Message = "Backup staged in {Folder}; streaming it to the operator")]

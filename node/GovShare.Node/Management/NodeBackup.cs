@@ -1,13 +1,66 @@
 using System.Formats.Tar;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
 
 namespace GovShare.Node.Management;
 
-/// <summary>One file of a backup: its path (forward slashes, relative to the data folder), length and SHA-256.</summary>
-public sealed record BackupFile(string Path, long Bytes, string Sha256);
+/// <summary>
+/// One file of a backup: its path (forward slashes, relative to the data folder), length and SHA-256.
+/// <see cref="From"/> names the earlier backup that holds it, in an incremental backup (<c>--since</c>).
+/// </summary>
+public sealed record BackupFile(string Path, long Bytes, string Sha256)
+{
+    public string? From { get; init; }
+}
+
+/// <summary>
+/// <c>MANIFEST.sig</c> beside the manifest: the node's ECDSA signature (P-256, SHA-256, P1363) over the exact
+/// bytes of <c>MANIFEST.json</c>, and the certificate it was made with. Restore verifies it with the
+/// certificate the operator gives (<c>--certificate</c>) or else the one inside, and the restored node's
+/// first start refuses a backup not signed with its own key.
+/// </summary>
+public sealed record BackupSignature(string Certificate, string KeyId, string Signature)
+{
+    public const string FileName = "MANIFEST.sig";
+
+    public static BackupSignature Sign(byte[] manifest, X509Certificate2 certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        using var key = certificate.GetECDsaPrivateKey() ?? throw new InvalidOperationException("Node:Certificate has no ECDSA key; a backup manifest is signed with it.");
+        return new BackupSignature(certificate.ExportCertificatePem(), LogCheckpoint.KeyId(key), Convert.ToBase64String(key.SignData(manifest, HashAlgorithmName.SHA256)));
+    }
+
+    /// <summary>Verifies the signature with <paramref name="trusted"/> (else the certificate inside); returns the signer's key id.</summary>
+    /// <exception cref="BackupInvalidException">The signature does not verify.</exception>
+    public string Verify(byte[] manifest, X509Certificate2? trusted, string where)
+    {
+        using var embedded = trusted is null ? X509Certificate2.CreateFromPem(Certificate) : null;
+        var certificate = trusted ?? embedded!;
+        using var key = certificate.GetECDsaPublicKey() ?? throw new BackupInvalidException($"{where}: the certificate {(trusted is null ? "in " + FileName : "given")} has no ECDSA key.");
+        byte[] signature;
+        try
+        {
+            signature = Convert.FromBase64String(Signature);
+        }
+        catch (FormatException)
+        {
+            signature = [];
+        }
+
+        if (!key.VerifyData(manifest, signature, HashAlgorithmName.SHA256))
+        {
+            throw new BackupInvalidException(trusted is null
+                ? $"{where}: {BackupManifest.FileName} does not verify with the signature in {FileName}: the manifest was changed after it was signed; nothing was restored."
+                : $"{where}: {BackupManifest.FileName} is not signed by the certificate given ({certificate.Subject}): the backup was rewritten, or is another node's; nothing was restored.");
+        }
+
+        return LogCheckpoint.KeyId(key);
+    }
+}
 
 /// <summary>
 /// <c>MANIFEST.json</c> at the root of a backup: the data folder format, the change-log sequence the
@@ -18,7 +71,32 @@ public sealed record BackupManifest(string Format, int DataFolderFormat, string 
 {
     public const string FileName = "MANIFEST.json";
 
-    public const string CurrentFormat = "govshare-backup/1";
+    /// <summary>2: signed (<see cref="BackupSignature"/>), with <see cref="Id"/> and files kept in earlier backups (<see cref="BackupFile.From"/>).</summary>
+    public const string CurrentFormat = "govshare-backup/2";
+
+    /// <summary>This backup's id; an incremental backup's files name it in <see cref="BackupFile.From"/>.</summary>
+    public string Id { get; init; } = "";
+
+    /// <summary>The backup this one was taken since (<c>--since</c>); null for a full backup.</summary>
+    public string? Since { get; init; }
+
+    /// <summary>
+    /// Files that never change once written, so an incremental backup refers to an earlier copy instead of
+    /// copying them again: dataset version files and log archives (the archive index is not: it grows).
+    /// </summary>
+    public static bool IsImmutable(string path) =>
+        (path.StartsWith("datasets/", StringComparison.Ordinal) && path.EndsWith(".arrows", StringComparison.Ordinal))
+        || (path.StartsWith("logs/", StringComparison.Ordinal) && path.Contains("/archive/", StringComparison.Ordinal) && !path.EndsWith("/index.jsonl", StringComparison.Ordinal));
+}
+
+/// <summary>What an incremental backup is taken since: the previous backup's id, node and files (from its manifest).</summary>
+public sealed record BackupSince(string Id, string Node, IReadOnlyList<BackupFile> Files)
+{
+    public static BackupSince Of(BackupManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        return new BackupSince(manifest.Id, manifest.Node, manifest.Files);
+    }
 }
 
 /// <summary>A backup refused at restore: tampered, truncated, or not a GovShare backup. The message says which file and why.</summary>
@@ -34,7 +112,7 @@ public sealed class BackupInvalidException(string message) : Exception(message);
 /// last complete line. Everything is staged in <c>&lt;data&gt;/backup-work/</c> (same disk), hashed into
 /// the manifest, then streamed as a tar.
 /// </summary>
-public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider time, string datasetFolder)
+public sealed partial class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider time, string datasetFolder, Func<X509Certificate2> nodeCertificate)
 {
     /// <summary>Where backups are staged; never part of a backup.</summary>
     public const string WorkFolder = "backup-work";
@@ -42,34 +120,65 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
     // Never copied: the lock, the live state database (copied logically by Snapshot), staging, old set-aside states.
     private static readonly string[] Skipped = ["node.lock", WorkFolder, "state-set-aside", "logs", "datasets", LogRestore.MarkerFile];
 
+
+
     private static readonly JsonSerializerOptions ManifestJson = new(LogJson.Options) { WriteIndented = true };
 
-    /// <summary>Stages a backup and returns its folder (the caller streams it with <see cref="WriteTarAsync"/> and deletes it).</summary>
-    public async Task<string> StageAsync(CancellationToken cancellation)
+    /// <summary>
+    /// Stages a backup and returns its folder (the caller streams it with <see cref="WriteTarAsync"/> and deletes it).
+    /// With <paramref name="since"/> (the previous backup's manifest) it is incremental: an immutable file whose
+    /// bytes the previous backup holds is neither copied nor sent, only listed with the backup that has it.
+    /// </summary>
+    public async Task<string> StageAsync(BackupSince? since, CancellationToken cancellation)
     {
-        var work = Path.Combine(data.SubFolder(WorkFolder), ExchangeId.New(time).Value);
+        var id = ExchangeId.New(time).Value;
+        var work = Path.Combine(data.SubFolder(WorkFolder), id);
+        if (since is not null && since.Node != log.Node)
+        {
+            throw new ArgumentException($"--since names a backup of node {since.Node}; this is node {log.Node}.");
+        }
+
+        var reuse = new Reusable(since?.Files.Where(f => BackupManifest.IsImmutable(f.Path)).ToDictionary(f => f.Path, f => f with { From = f.From ?? since.Id }, StringComparer.Ordinal) ?? []);
         try
         {
             var sequence = data.State.Snapshot(work);
             // Right after the state: the versions it names, before a newer push's retention prunes them.
-            CopyDatasets(work);
+            CopyDatasets(work, reuse);
             var heads = new Dictionary<LogKind, LogHead>();
             foreach (var kind in Enum.GetValues<LogKind>())
             {
-                heads[kind] = await CopyLogAsync(kind, work, cancellation);
+                heads[kind] = await CopyLogAsync(kind, work, reuse, cancellation);
             }
 
             // Again after the logs: a version's file is in place before its push is logged, so every
             // version the copied logs name is copied too (files already copied are kept).
-            CopyDatasets(work);
+            CopyDatasets(work, reuse);
 
             CopyTheRest(data.Path, work);
+
+            // The links that stood for a previous backup's copy (for the log verification above) are not sent.
+            foreach (var reused in reuse.Reused.Keys.Select(path => Path.Combine(work, path)).Where(File.Exists))
+            {
+                File.Delete(reused);
+            }
+
             var files = Directory.EnumerateFiles(work, "*", SearchOption.AllDirectories)
                 .Select(f => Describe(work, f))
+                .Concat(reuse.Reused.Values)
                 .OrderBy(f => f.Path, StringComparer.Ordinal)
                 .ToList();
-            var manifest = new BackupManifest(BackupManifest.CurrentFormat, Kernel.DataFolderFormat.Current, log.Node, time.GetUtcNow(), sequence, heads, files);
-            await File.WriteAllBytesAsync(Path.Combine(work, BackupManifest.FileName), JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJson), cancellation);
+            var manifest = new BackupManifest(BackupManifest.CurrentFormat, Kernel.DataFolderFormat.Current, log.Node, time.GetUtcNow(), sequence, heads, files)
+            {
+                Id = id,
+                Since = since?.Id,
+            };
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(manifest, ManifestJson);
+            await File.WriteAllBytesAsync(Path.Combine(work, BackupManifest.FileName), bytes, cancellation);
+            using (var certificate = nodeCertificate())
+            {
+                await File.WriteAllBytesAsync(Path.Combine(work, BackupSignature.FileName), JsonSerializer.SerializeToUtf8Bytes(BackupSignature.Sign(bytes, certificate), ManifestJson), cancellation);
+            }
+
             return work;
         }
         catch
@@ -79,15 +188,16 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
         }
     }
 
-    /// <summary>Streams a staged backup as a tar, the manifest first.</summary>
+    /// <summary>Streams a staged backup as a tar, the manifest and its signature first.</summary>
     public static async Task WriteTarAsync(string staged, Stream output, CancellationToken cancellation)
     {
         await using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
         await tar.WriteEntryAsync(Path.Combine(staged, BackupManifest.FileName), BackupManifest.FileName, cancellation);
+        await tar.WriteEntryAsync(Path.Combine(staged, BackupSignature.FileName), BackupSignature.FileName, cancellation);
         foreach (var file in Directory.EnumerateFiles(staged, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
             var name = Path.GetRelativePath(staged, file).Replace('\\', '/');
-            if (name != BackupManifest.FileName)
+            if (name is not BackupManifest.FileName and not BackupSignature.FileName)
             {
                 await tar.WriteEntryAsync(file, name, cancellation);
             }
@@ -106,7 +216,7 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
         }
     }
 
-    private void CopyDatasets(string work)
+    private void CopyDatasets(string work, Reusable reuse)
     {
         var source = datasetFolder;
         if (!Directory.Exists(source))
@@ -123,7 +233,7 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
             }
 
             var target = Path.Combine(work, "datasets", Path.GetFileName(file));
-            if (File.Exists(target))
+            if (File.Exists(target) || reuse.Reused.ContainsKey("datasets/" + Path.GetFileName(file)))
             {
                 continue;
             }
@@ -131,7 +241,10 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             try
             {
-                File.Copy(file, target);
+                if (!reuse.TryReuse(file, "datasets/" + Path.GetFileName(file), target, link: false))
+                {
+                    LinkOrCopy(file, target);
+                }
             }
             catch (FileNotFoundException)
             {
@@ -141,7 +254,7 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
     }
 
     /// <summary>Copies one log consistently; retried when the archiver moved a segment under the copy.</summary>
-    private async Task<LogHead> CopyLogAsync(LogKind kind, string work, CancellationToken cancellation)
+    private async Task<LogHead> CopyLogAsync(LogKind kind, string work, Reusable reuse, CancellationToken cancellation)
     {
         var source = log.Store.FolderOf(kind);
         var target = LogStore.ForDataFolder(work);
@@ -155,6 +268,11 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
             }
 
             Directory.CreateDirectory(folder);
+            foreach (var stale in reuse.Reused.Keys.Where(k => k.StartsWith("logs/" + LogEntry.LogName(kind) + "/", StringComparison.Ordinal)).ToList())
+            {
+                reuse.Reused.Remove(stale);
+            }
+
             try
             {
                 if (Directory.Exists(source))
@@ -175,7 +293,20 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
                             continue;
                         }
 
-                        CopyCompleteLines(file, Path.Combine(folder, relative));
+                        var path = "logs/" + LogEntry.LogName(kind) + "/" + relative.Replace('\\', '/');
+                        if (reuse.TryReuse(file, path, Path.Combine(folder, relative), link: true))
+                        {
+                            continue;
+                        }
+
+                        if (BackupManifest.IsImmutable(path))
+                        {
+                            LinkOrCopy(file, Path.Combine(folder, relative));
+                        }
+                        else
+                        {
+                            CopyCompleteLines(file, Path.Combine(folder, relative));
+                        }
                     }
                 }
 
@@ -197,6 +328,26 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
             }
         }
     }
+
+    /// <summary>
+    /// An immutable file (a dataset version, a log archive) is staged as a hard link, not a copy: no
+    /// space for a second copy of the bulk of the folder, and the link keeps the bytes even if retention
+    /// removes the original name before the backup is streamed. A copy where a link cannot be made
+    /// (another file system, e.g. Exchange:DatasetPath on its own volume).
+    /// </summary>
+    private static void LinkOrCopy(string from, string to)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+        if (!OperatingSystem.IsWindows() && Link(from, to) == 0)
+        {
+            return;
+        }
+
+        File.Copy(from, to);
+    }
+
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Link(string existing, string created);
 
     private static void CopyIfPresent(string from, string to)
     {
@@ -283,19 +434,61 @@ public sealed class NodeBackup(NodeDataFolder data, LogWriter log, TimeProvider 
         using var stream = File.OpenRead(file);
         return new BackupFile(Path.GetRelativePath(root, file).Replace('\\', '/'), stream.Length, Convert.ToHexStringLower(SHA256.HashData(stream)));
     }
+
+    /// <summary>
+    /// In an incremental backup: when the previous backup holds exactly a file's bytes (same path, length and
+    /// SHA-256 — read, not copied), the file is listed as that backup's and not copied. A log archive gets a
+    /// link in the staging folder, so the staged log still verifies; the link is not sent.
+    /// </summary>
+    private sealed class Reusable(Dictionary<string, BackupFile> previous)
+    {
+        /// <summary>Staged paths that stand for an earlier backup's copy, with the entry naming that backup.</summary>
+        public Dictionary<string, BackupFile> Reused { get; } = new(StringComparer.Ordinal);
+
+        public bool TryReuse(string file, string path, string staged, bool link)
+        {
+            if (!previous.TryGetValue(path, out var earlier) || !BackupManifest.IsImmutable(path))
+            {
+                return false;
+            }
+
+            using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+            {
+                if (stream.Length != earlier.Bytes || Convert.ToHexStringLower(SHA256.HashData(stream)) != earlier.Sha256)
+                {
+                    return false;
+                }
+            }
+
+            if (link)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(staged)!);
+                File.CreateSymbolicLink(staged, Path.GetFullPath(file));
+            }
+
+            Reused[path] = earlier;
+            return true;
+        }
+    }
 }
 
 /// <summary>
-/// <c>govshare node restore</c>: checks a backup against its manifest and lays it out as a data folder,
-/// with the <see cref="LogRestore.MarkerFile"/> that makes the first start write a restore record into each log.
+/// <c>govshare node restore</c>: checks a backup against its signed manifest and lays it out as a data folder,
+/// with the <see cref="LogRestore.MarkerFile"/> that makes the first start take back from Kafka and write a
+/// restore record into each log. An incremental backup also needs the earlier backups it names (<c>--previous</c>).
 /// No node may run on the target, which must be empty.
 /// </summary>
 public static class NodeRestore
 {
-    /// <summary>Restores <paramref name="from"/> (a backup folder, or a tar file) into the empty <paramref name="target"/>; returns the manifest.</summary>
-    /// <exception cref="BackupInvalidException">The backup does not match its manifest, or is not a backup.</exception>
+    /// <summary>
+    /// Restores <paramref name="from"/> (a backup folder, or a tar file) into the empty <paramref name="target"/>, taking the
+    /// files an incremental backup refers to from <paramref name="previous"/>; returns the manifest. The manifest's signature
+    /// is verified with <paramref name="certificate"/> when given, else with the certificate inside the backup (and the
+    /// node's first start then refuses a signer other than its own key).
+    /// </summary>
+    /// <exception cref="BackupInvalidException">A backup does not match its manifest or signature, is not a backup, or an earlier backup it needs is missing.</exception>
     /// <exception cref="IOException">The target is not empty.</exception>
-    public static BackupManifest Restore(string from, string target)
+    public static BackupManifest Restore(string from, string target, IReadOnlyList<string>? previous = null, X509Certificate2? certificate = null)
     {
         var full = Path.GetFullPath(target);
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
@@ -308,35 +501,39 @@ public static class NodeRestore
         {
             if (Directory.Exists(from))
             {
-                var manifest = Check(from);
-                foreach (var file in manifest.Files)
+                var (listed, _) = ReadSigned(from, certificate);
+                foreach (var name in listed.Files.Where(f => f.From is null).Select(f => f.Path).Append(BackupManifest.FileName).Append(BackupSignature.FileName))
                 {
-                    var to = Path.Combine(full, file.Path);
+                    var to = Inside(full, name);
                     Directory.CreateDirectory(Path.GetDirectoryName(to)!);
-                    File.Copy(Path.Combine(from, file.Path), to);
+                    File.Copy(Inside(from, name), to);
                 }
-
-                // Copied files are checked again: the source may change while it is read.
-                Check(full, manifest);
-                return Finish(full, manifest);
             }
-
-            if (!File.Exists(from))
+            else if (File.Exists(from))
+            {
+                try
+                {
+                    // ExtractToDirectory refuses entries that would land outside the folder (../, absolute paths, links out).
+                    TarFile.ExtractToDirectory(from, full, overwriteFiles: false);
+                }
+                catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or FormatException or IOException and not FileNotFoundException)
+                {
+                    throw new BackupInvalidException($"'{from}' is not a readable backup (tar): {ex.Message}");
+                }
+            }
+            else
             {
                 throw new FileNotFoundException($"No backup at '{from}' (a folder with {BackupManifest.FileName}, or a .tar file).", from);
             }
 
-            try
-            {
-                // ExtractToDirectory refuses entries that would land outside the folder (../, absolute paths, links out).
-                TarFile.ExtractToDirectory(from, full, overwriteFiles: false);
-            }
-            catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or FormatException or IOException and not FileNotFoundException)
-            {
-                throw new BackupInvalidException($"'{from}' is not a readable backup (tar): {ex.Message}");
-            }
-
-            return Finish(full, Check(full));
+            // Checked where it now lies: the source may change while it is read.
+            var (manifest, signer) = ReadSigned(full, certificate);
+            FillFromEarlierBackups(full, manifest, signer, previous ?? [], certificate);
+            Check(full, manifest);
+            File.Delete(Path.Combine(full, BackupManifest.FileName));
+            File.Delete(Path.Combine(full, BackupSignature.FileName));
+            LogRestore.WriteMarker(full, new RestoredFrom(manifest.Taken, manifest.ChangeSequence, manifest.Logs) { SignedBy = signer });
+            return manifest;
         }
         catch
         {
@@ -357,24 +554,86 @@ public static class NodeRestore
         }
     }
 
-    /// <summary>Checks every file of a backup folder against its manifest: none missing, none changed, none added.</summary>
-    public static BackupManifest Check(string folder, BackupManifest? expected = null)
+    /// <summary>Reads a backup folder's manifest and verifies its signature; returns it with the signer's key id.</summary>
+    public static (BackupManifest Manifest, string Signer) ReadSigned(string folder, X509Certificate2? certificate = null)
     {
         var path = Path.Combine(folder, BackupManifest.FileName);
-        BackupManifest manifest;
+        byte[] bytes;
         try
         {
-            manifest = expected ?? JsonSerializer.Deserialize<BackupManifest>(File.ReadAllBytes(path), LogJson.Options)
-                ?? throw new BackupInvalidException($"{path} is empty.");
+            bytes = File.ReadAllBytes(path);
         }
-        catch (Exception ex) when (ex is JsonException or FileNotFoundException or DirectoryNotFoundException)
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new BackupInvalidException($"'{folder}' is not a GovShare backup: {BackupManifest.FileName} is missing or unreadable ({ex.Message}).");
+            throw new BackupInvalidException($"'{folder}' is not a GovShare backup: {BackupManifest.FileName} is missing ({ex.Message}).");
+        }
+
+        var signature = Path.Combine(folder, BackupSignature.FileName);
+        if (!File.Exists(signature))
+        {
+            throw new BackupInvalidException($"'{folder}': {BackupSignature.FileName} is missing, so the manifest is not the node's (format {BackupManifest.CurrentFormat} backups are signed); nothing was restored.");
+        }
+
+        return Verified(bytes, File.ReadAllBytes(signature), certificate, folder);
+    }
+
+    /// <summary>The manifest and signature of a backup (folder or tar), verified; for the earlier backups of an incremental one.</summary>
+    public static (BackupManifest Manifest, string Signer) ReadSignedBackup(string backup, X509Certificate2? certificate = null)
+    {
+        if (Directory.Exists(backup))
+        {
+            return ReadSigned(backup, certificate);
+        }
+
+        byte[]? manifest = null, signature = null;
+        try
+        {
+            using var tar = new TarReader(File.OpenRead(backup));
+            // The manifest and its signature are the first two entries (NodeBackup.WriteTarAsync).
+            for (var i = 0; i < 2 && tar.GetNextEntry() is { } entry; i++)
+            {
+                using var content = new MemoryStream();
+                entry.DataStream?.CopyTo(content);
+                if (entry.Name == BackupManifest.FileName)
+                {
+                    manifest = content.ToArray();
+                }
+                else if (entry.Name == BackupSignature.FileName)
+                {
+                    signature = content.ToArray();
+                }
+            }
+        }
+        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or FormatException or IOException)
+        {
+            throw new BackupInvalidException($"'{backup}' is not a readable backup (tar): {ex.Message}");
+        }
+
+        if (manifest is null || signature is null)
+        {
+            throw new BackupInvalidException($"'{backup}' is not a signed GovShare backup: it does not begin with {BackupManifest.FileName} and {BackupSignature.FileName}.");
+        }
+
+        return Verified(manifest, signature, certificate, backup);
+    }
+
+    private static (BackupManifest, string) Verified(byte[] manifestBytes, byte[] signatureBytes, X509Certificate2? certificate, string where)
+    {
+        BackupManifest manifest;
+        BackupSignature signature;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<BackupManifest>(manifestBytes, LogJson.Options) ?? throw new JsonException("empty");
+            signature = JsonSerializer.Deserialize<BackupSignature>(signatureBytes, LogJson.Options) ?? throw new JsonException("empty");
+        }
+        catch (JsonException ex)
+        {
+            throw new BackupInvalidException($"'{where}' is not a GovShare backup: {BackupManifest.FileName} or {BackupSignature.FileName} is unreadable ({ex.Message}).");
         }
 
         if (manifest.Format != BackupManifest.CurrentFormat || manifest.Files is null || manifest.Logs is null)
         {
-            throw new BackupInvalidException($"{path}: format '{manifest.Format}' is not {BackupManifest.CurrentFormat}.");
+            throw new BackupInvalidException($"'{where}': format '{manifest.Format}' is not {BackupManifest.CurrentFormat}.");
         }
 
         if (manifest.DataFolderFormat > DataFolderFormat.Current)
@@ -382,12 +641,104 @@ public static class NodeRestore
             throw new BackupInvalidException($"The backup is of data folder format {manifest.DataFolderFormat}; this build reads up to {DataFolderFormat.Current}. Restore it with the release that took it.");
         }
 
-        var listed = manifest.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+        try
+        {
+            return (manifest, signature.Verify(manifestBytes, certificate, where));
+        }
+        catch (CryptographicException ex)
+        {
+            throw new BackupInvalidException($"'{where}': the certificate in {BackupSignature.FileName} is unreadable ({ex.Message}).");
+        }
+    }
+
+    /// <summary>An incremental backup's files kept in earlier backups: each taken from the backup the manifest names, signed by the same key.</summary>
+    private static void FillFromEarlierBackups(string target, BackupManifest manifest, string signer, IReadOnlyList<string> previous, X509Certificate2? certificate)
+    {
+        var needed = manifest.Files.Where(f => f.From is not null).GroupBy(f => f.From!).ToDictionary(g => g.Key, g => g.ToDictionary(f => f.Path, StringComparer.Ordinal), StringComparer.Ordinal);
+        if (needed.Count == 0)
+        {
+            return;
+        }
+
+        var earlier = new Dictionary<string, (string Path, BackupManifest Manifest)>(StringComparer.Ordinal);
+        foreach (var backup in previous)
+        {
+            var (other, otherSigner) = ReadSignedBackup(backup, certificate);
+            if (otherSigner != signer || other.Node != manifest.Node)
+            {
+                throw new BackupInvalidException($"'{backup}' (backup {other.Id} of node {other.Node}) is not signed with the key that signed this backup: it is not part of this node's chain of backups; nothing was restored.");
+            }
+
+            earlier[other.Id] = (backup, other);
+        }
+
+        foreach (var (id, files) in needed)
+        {
+            if (!earlier.TryGetValue(id, out var source))
+            {
+                throw new BackupInvalidException($"This is an incremental backup (taken {manifest.Taken:u} since backup {manifest.Since}): {files.Count} of its files are kept in the earlier backup {id}, which was not given. Give every earlier backup of the chain with --previous; nothing was restored.");
+            }
+
+            if (Directory.Exists(source.Path))
+            {
+                foreach (var name in files.Keys)
+                {
+                    var from = Inside(source.Path, name);
+                    if (!File.Exists(from))
+                    {
+                        throw new BackupInvalidException($"The earlier backup '{source.Path}' ({id}) lacks {name}, which this backup refers to; nothing was restored.");
+                    }
+
+                    var to = Inside(target, name);
+                    Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+                    File.Copy(from, to);
+                }
+            }
+            else
+            {
+                var left = new HashSet<string>(files.Keys, StringComparer.Ordinal);
+                using var tar = new TarReader(File.OpenRead(source.Path));
+                while (left.Count > 0 && tar.GetNextEntry() is { } entry)
+                {
+                    if (left.Remove(entry.Name))
+                    {
+                        var to = Inside(target, entry.Name);
+                        Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+                        entry.ExtractToFile(to, overwrite: false);
+                    }
+                }
+
+                if (left.Count > 0)
+                {
+                    throw new BackupInvalidException($"The earlier backup '{source.Path}' ({id}) lacks {string.Join(", ", left.Take(5))}, which this backup refers to; nothing was restored.");
+                }
+            }
+        }
+    }
+
+    /// <summary>A manifest path inside <paramref name="root"/>; a path that would leave it is refused.</summary>
+    private static string Inside(string root, string name)
+    {
+        var rootFull = Path.GetFullPath(root);
+        var path = Path.GetFullPath(Path.Combine(rootFull, name));
+        return path.StartsWith(rootFull.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal)
+            ? path
+            : throw new BackupInvalidException($"The manifest names '{name}', which lies outside the backup; nothing was restored.");
+    }
+
+    /// <summary>
+    /// Checks every file of a backup folder against its manifest: none missing, none changed, none added. Files an
+    /// incremental backup keeps in earlier backups may be absent when <paramref name="references"/> is true.
+    /// </summary>
+    public static BackupManifest Check(string folder, BackupManifest? expected = null, bool references = false)
+    {
+        var manifest = expected ?? ReadSigned(folder).Manifest;
+        var listed = manifest.Files.Where(f => !(references && f.From is not null)).ToDictionary(f => f.Path, StringComparer.Ordinal);
         var problems = new List<string>();
         foreach (var file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
         {
             var name = Path.GetRelativePath(folder, file).Replace('\\', '/');
-            if (name == BackupManifest.FileName)
+            if (name is BackupManifest.FileName or BackupSignature.FileName)
             {
                 continue;
             }
@@ -401,7 +752,7 @@ public static class NodeRestore
             using var stream = File.OpenRead(file);
             if (stream.Length != entry.Bytes || Convert.ToHexStringLower(SHA256.HashData(stream)) != entry.Sha256)
             {
-                problems.Add($"{name} differs from the manifest (changed or truncated: {stream.Length} bytes, manifest {entry.Bytes})");
+                problems.Add($"{name} differs from the manifest (changed or truncated: {stream.Length} bytes, manifest {entry.Bytes}){(entry.From is null ? "" : $", taken from the earlier backup {entry.From}")}");
             }
         }
 
@@ -411,13 +762,6 @@ public static class NodeRestore
             throw new BackupInvalidException($"The backup at '{folder}' does not match its manifest, so it is damaged or tampered with; nothing was restored: {string.Join("; ", problems.Take(10))}{(problems.Count > 10 ? $" … ({problems.Count} problems)" : "")}.");
         }
 
-        return manifest;
-    }
-
-    private static BackupManifest Finish(string folder, BackupManifest manifest)
-    {
-        File.Delete(Path.Combine(folder, BackupManifest.FileName));
-        LogRestore.WriteMarker(folder, new RestoredFrom(manifest.Taken, manifest.ChangeSequence, manifest.Logs));
         return manifest;
     }
 }

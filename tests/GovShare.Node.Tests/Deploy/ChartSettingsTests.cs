@@ -42,6 +42,8 @@ public sealed partial class ChartSettingsTests
         // The chart's defaults are the node's: a pod behaves as the documented node does.
         Assert.Equal(new NodeOptions().DrainTimeout, TimeSpan.FromSeconds(drain));
         Assert.Equal(new NodeOptions().MinFreeBytes, (long)values["node"]!["minFreeBytes"]!);
+        Assert.Equal(new NodeOptions().ExpiryWarning, TimeSpan.Parse((string)values["node"]!["expiryWarning"]!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(new NodeOptions().CrlExpiryWarning, TimeSpan.Parse((string)values["node"]!["crlExpiryWarning"]!, System.Globalization.CultureInfo.InvariantCulture));
         Assert.Contains("add (int .Values.node.drainTimeoutSeconds) 15", File.ReadAllText(Path.Combine(chart, "templates", "_helpers.tpl")), StringComparison.Ordinal);
     }
 

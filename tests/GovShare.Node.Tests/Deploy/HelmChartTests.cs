@@ -66,6 +66,12 @@ public sealed class HelmChartTests
     [InlineData("state: { catchUpIntervalSeconds: 0 }", "/state/catchUpIntervalSeconds")]
     [InlineData("state: { connectionStringSecret: 'Host=pg;Password=x' }", "/state/connectionStringSecret")]
     [InlineData("image: { digest: 'sha256:abc' }", "/image/digest")]
+    [InlineData("node: { expiryWarning: 30d }", "/node/expiryWarning")]
+    [InlineData("node: { crlExpiryWarning: '2 days' }", "/node/crlExpiryWarning")]
+    [InlineData("backup: { schedule: daily }", "/backup/schedule")]
+    [InlineData("backup: { keepDays: 7 }", "/backup/keepDays")]
+    [InlineData("backup: { fullOnWeekday: 7 }", "/backup/fullOnWeekday")]
+    [InlineData("backup: { keySecret: 'My Key' }", "/backup/keySecret")]
     public void Schema_InvalidValue_IsRejectedAtItsLocation(string overrideYaml, string location)
     {
         var values = YamlJson.Merge(DefaultValues(), YamlJson.Load(overrideYaml, "override"));
@@ -172,7 +178,11 @@ public sealed class HelmChartTests
             .Where(m => (bool?)m!["readOnly"] != true)
             .Select(m => (string?)m!["mountPath"])
             .Order(StringComparer.Ordinal);
-        Assert.Equal(["/tmp", "/var/lib/govshare"], writable);
+        // The backups volume is mounted only with backup.enabled (off by default).
+        Assert.Equal(["/tmp", "/var/lib/govshare", "/var/lib/govshare-backups"], writable);
+        var template = File.ReadAllText(Path.Combine(TemplatesPath, "statefulset.yaml"));
+        var mount = template.IndexOf("mountPath: /var/lib/govshare-backups", StringComparison.Ordinal);
+        Assert.True(template.LastIndexOf("{{- if .Values.backup.enabled }}", mount, StringComparison.Ordinal) > template.LastIndexOf("{{- end }}", mount, StringComparison.Ordinal), "the backups volume is mounted without backup.enabled");
         var tmp = spec["template"]!["spec"]!["volumes"]!.AsArray().Single(v => (string?)v!["name"] == "tmp")!;
         Assert.NotNull(tmp["emptyDir"]);
     }
@@ -207,6 +217,37 @@ public sealed class HelmChartTests
         Assert.Contains("{{- if ne .Values.state.backend \"postgresql\" }}", File.ReadAllText(Path.Combine(TemplatesPath, "statefulset.yaml")), StringComparison.Ordinal);
         Assert.Contains("\"DatasetPath\" \"/var/lib/govshare/datasets\"", File.ReadAllText(Path.Combine(TemplatesPath, "configmap.yaml")), StringComparison.Ordinal);
         Assert.Contains("state.connectionStringSecret is required", File.ReadAllText(Path.Combine(TemplatesPath, "_helpers.tpl")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BackupCronJob_IsOffByDefault_ExecsAnEncryptedBackupInTheNodePod_AndMayExecNowhereElse()
+    {
+        var values = DefaultValues()!;
+        Assert.False((bool?)values["backup"]?["enabled"] ?? true);
+        var template = File.ReadAllText(Path.Combine(TemplatesPath, "cronjob-backup.yaml"));
+        Assert.StartsWith("{{- if .Values.backup.enabled }}", template, StringComparison.Ordinal);
+        Assert.StartsWith("{{- if and .Values.backup.enabled (not .Values.backup.volume.existingClaim) }}", File.ReadAllText(Path.Combine(TemplatesPath, "pvc-backup.yaml")), StringComparison.Ordinal);
+
+        var documents = TemplateDocuments("cronjob-backup.yaml");
+        var cronJob = documents.Single(d => (string?)d["kind"] == "CronJob")["spec"]!;
+        Assert.Equal("Forbid", (string?)cronJob["concurrencyPolicy"]);
+        var script = (string)cronJob["jobTemplate"]!["spec"]!["template"]!["spec"]!["containers"]![0]!["args"]![0]!;
+        Assert.Contains("govshare node backup", script, StringComparison.Ordinal);
+        Assert.Contains("--key-file /etc/govshare/backup/backup.key", script, StringComparison.Ordinal);
+        Assert.Contains("--since \"$newest\"", script, StringComparison.Ordinal);
+        Assert.Contains("-mtime +TPL_", script, StringComparison.Ordinal);
+
+        // The job's account may exec into the release's one pod, and nothing else.
+        var rules = documents.Single(d => (string?)d["kind"] == "Role")["rules"]!.AsArray();
+        Assert.All(rules, rule =>
+        {
+            Assert.Single(rule!["resourceNames"]!.AsArray());
+            Assert.DoesNotContain("*", rule["verbs"]!.AsArray().Select(v => (string?)v));
+        });
+        Assert.Equal(["create"], rules.Single(r => (string?)r!["resources"]![0] == "pods/exec")!["verbs"]!.AsArray().Select(v => (string?)v));
+
+        // Without a key the render fails: a backup holds the node's secrets and is never written unencrypted.
+        Assert.Contains("backup.keySecret is required with backup.enabled", File.ReadAllText(Path.Combine(TemplatesPath, "_helpers.tpl")), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -33,6 +33,44 @@ public sealed class LogWriterTests
     }
 
     [Fact]
+    public async Task AppendCopiedAsync_EntriesThatContinueTheChain_AreWrittenByteForByte_OthersAreRefusedWithNothingWritten()
+    {
+        // Another folder's chain (the same node and key): the source of the copies.
+        using var source = new LogFolder();
+        await using (var open = source.Open(new LogOptions { CheckpointEvery = 3 }))
+        {
+            for (var i = 0; i < 7; i++)
+            {
+                await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(i));
+            }
+        }
+
+        var chain = source.Store.ReadEntries(LogKind.Exchange).ToList();
+        using var target = new LogFolder();
+        await using (var open = target.Open())
+        {
+            // Not following the head (the target is empty: the copy must start at 1).
+            await Assert.ThrowsAsync<InvalidDataException>(() => open.Writer.AppendCopiedAsync(LogKind.Exchange, chain.Skip(1).ToList()));
+            // A gap inside the copy.
+            await Assert.ThrowsAsync<InvalidDataException>(() => open.Writer.AppendCopiedAsync(LogKind.Exchange, [chain[0], chain[2]]));
+            // An edited record (its hash no longer matches).
+            var edited = chain[0] with { RecordJson = LogJson.Serialize(LogFolder.Exchange(99)) };
+            await Assert.ThrowsAsync<InvalidDataException>(() => open.Writer.AppendCopiedAsync(LogKind.Exchange, [edited]));
+            Assert.Equal(0, open.Writer.DurableSequence(LogKind.Exchange));
+
+            Assert.Equal(chain[^1].Sequence, await open.Writer.AppendCopiedAsync(LogKind.Exchange, chain));
+            // The writer goes on from the copied head.
+            Assert.Equal(chain[^1].Sequence + 1, await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(100)));
+        }
+
+        var copied = target.Store.ReadEntries(LogKind.Exchange).Take(chain.Count).Select(e => Convert.ToHexString(e.Line.Span));
+        Assert.Equal(chain.Select(e => Convert.ToHexString(e.Line.Span)), copied);
+        // One chain: the copied part, then the target's own records (its checkpoints signed with its own key).
+        var result = LogVerifier.VerifyStore(target.Store, LogKind.Exchange, publicKey: null);
+        Assert.True(result.Ok, result.Message);
+    }
+
+    [Fact]
     public async Task AppendAsync_AfterReopen_ContinuesTheChain()
     {
         using var folder = new LogFolder();

@@ -6,9 +6,11 @@ using System.Text.Json;
 using GovShare.Cli.Commands;
 using GovShare.Node.Catalog;
 using GovShare.Node.Logs;
+using GovShare.Node.Management;
 using GovShare.Node.Tests.Cli;
 using GovShare.Node.Tests.Exchange;
 using GovShare.Node.Tests.Functional;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace GovShare.Node.Tests.Management;
 
@@ -190,6 +192,43 @@ public sealed class NodeBackupTests : IDisposable
         var over = await GovShareProcess.RunAsync(_pki.Root, ["node", "restore", "--from", tar, "--data", source]);
         Assert.Equal(ExitCodes.Usage, over.ExitCode);
         Assert.Contains("not empty", over.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Staging_LinksTheDatasetFilesInsteadOfCopying_AndKeepsThemWhenRetentionRemovesTheOriginal()
+    {
+        await using var f = await ExchangeFixture.StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await f.PushAsync(ExchangeFixture.Unconditional, 200)).StatusCode);
+        var backup = f.Node.Services.GetRequiredService<NodeBackup>();
+        var staged = await backup.StageAsync(since: null, CancellationToken.None);
+        try
+        {
+            var live = Directory.GetFiles(Path.Combine(f.Node.DataPath, "datasets"), "*.arrows").Single();
+            var copy = Path.Combine(staged, "datasets", Path.GetFileName(live));
+            // A hard link: one inode, two names — no second copy of the bulk of the folder on the data volume.
+            Assert.Equal("2", await StatAsync("%h", copy));
+            Assert.Equal(await StatAsync("%i", live), await StatAsync("%i", copy));
+            var bytes = await File.ReadAllBytesAsync(live);
+
+            // Retention removing the version before the backup is streamed does not take it from the backup.
+            File.Delete(live);
+            Assert.Equal(bytes, await File.ReadAllBytesAsync(copy));
+            using var tar = new MemoryStream();
+            await NodeBackup.WriteTarAsync(staged, tar, CancellationToken.None);
+            Assert.True(tar.Length > bytes.Length);
+        }
+        finally
+        {
+            NodeBackup.Discard(staged);
+        }
+
+        static async Task<string> StatAsync(string format, string path)
+        {
+            using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", format, path]) { RedirectStandardOutput = true })!;
+            var output = await stat.StandardOutput.ReadToEndAsync();
+            await stat.WaitForExitAsync();
+            return output.Trim();
+        }
     }
 
     [Fact]

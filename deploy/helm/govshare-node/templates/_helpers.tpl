@@ -61,6 +61,17 @@ app.kubernetes.io/component: node
 {{- end -}}
 
 {{/*
+The claim scheduled backups are written to (backup.enabled).
+*/}}
+{{- define "govshare-node.backupClaimName" -}}
+{{- if .Values.backup.volume.existingClaim -}}
+{{- .Values.backup.volume.existingClaim -}}
+{{- else -}}
+{{- printf "%s-backups" (include "govshare-node.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Refusals that the schema cannot express: they name the value to fix.
 */}}
 {{- define "govshare-node.validate" -}}
@@ -81,6 +92,12 @@ Refusals that the schema cannot express: they name the value to fix.
 {{- end -}}
 {{- if and (eq .Values.state.backend "postgresql") (not .Values.state.connectionStringSecret) -}}
 {{- fail "state.connectionStringSecret is required with state.backend=postgresql: a Secret whose key connectionString is the Npgsql connection string" -}}
+{{- end -}}
+{{- if and .Values.backup.enabled (not .Values.backup.keySecret) -}}
+{{- fail "backup.keySecret is required with backup.enabled: a Secret whose key backup.key is the 32-byte key the backups are encrypted with (they hold the node's secrets)" -}}
+{{- end -}}
+{{- if and .Values.backup.enabled (eq .Values.state.backend "postgresql") -}}
+{{- fail "backup.enabled works with state.backend=litedb only: on PostgreSQL back up the database with pg_dump and the shared volume (deploy/README.md)" -}}
 {{- end -}}
 {{- if eq (int .Values.ports.exchange) (int .Values.ports.management) -}}
 {{- fail "ports.exchange and ports.management must differ" -}}
