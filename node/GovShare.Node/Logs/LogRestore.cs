@@ -200,9 +200,12 @@ public static class LogRestore
             throw new LogRestoreRefusedException(log, string.Create(CultureInfo.InvariantCulture, $"The restored {name} log cannot be reconciled with Kafka: {topic} partition {first.Partition} offset {first.Offset} is not a log entry, so what Kafka holds after record {headSequence} is unknown. Nothing was appended."));
         }
 
+        // A topic holds every chain of the node (one per replica); only this writer's chain continues the restored one.
+        var chain = copy.Entries.Where(e => e.Replica == writer.Replica).ToList();
+
         // The restored head leads the list: Kafka's copy must hold the same record there (or none), and its next record must link to it.
         var head = headSequence == 0 ? null : writer.Store.ReadEntries(log, headSequence, headSequence).Last();
-        var offered = head is null ? copy.Entries : [head, .. copy.Entries];
+        var offered = head is null ? chain : [head, .. chain];
         var verification = LogVerifier.VerifyCopy(offered, log, writer.Node, nodeKey, fromSeq: headSequence + 1);
         if (!verification.Ok)
         {
@@ -211,12 +214,12 @@ public static class LogRestore
 
         var dedup = new LogDeduplicator();
         var after = new List<LogEntry>();
-        foreach (var entry in copy.Entries)
+        foreach (var entry in chain)
         {
             if (dedup.Add(entry) == DeduplicationOutcome.New && entry.Sequence > headSequence)
             {
                 // Stored exactly as the writer writes it: an envelope field outside the hash cannot ride along.
-                if (!entry.Line.Span.SequenceEqual(LogEntry.Create(entry.Log, entry.Node, entry.Sequence, entry.Type, entry.PreviousHash, entry.RecordJson).Line.Span))
+                if (!entry.Line.Span.SequenceEqual(LogEntry.Create(entry.Log, entry.Node, entry.Sequence, entry.Type, entry.PreviousHash, entry.RecordJson, entry.Replica).Line.Span))
                 {
                     throw new LogRestoreRefusedException(log, string.Create(CultureInfo.InvariantCulture, $"The restored {name} log cannot take back record {entry.Sequence} from {topic}: its line is not in the form the node writes. Nothing was appended."));
                 }

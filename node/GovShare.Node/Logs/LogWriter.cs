@@ -665,9 +665,9 @@ public sealed class LogWriter : IAsyncDisposable
         {
             foreach (var copy in copied)
             {
-                if (copy.Log != _kind || copy.Node != _node || copy.Sequence != sequence + 1 || copy.PreviousHash != hash || !copy.HashMatches)
+                if (copy.Log != _kind || copy.Node != _node || copy.Replica != _replica || copy.Sequence != sequence + 1 || copy.PreviousHash != hash || !copy.HashMatches)
                 {
-                    return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"copied entry {copy.Sequence} of node {copy.Node} does not follow record {sequence} ({hash})");
+                    return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"copied entry {copy.Sequence} of node {copy.Node}{(copy.Replica is null ? "" : " replica " + copy.Replica)} does not follow record {sequence} ({hash})");
                 }
 
                 if (copy.Line.Span.IndexOfAny((byte)'\n', (byte)'\r') >= 0)
