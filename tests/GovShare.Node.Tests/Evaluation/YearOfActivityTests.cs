@@ -119,7 +119,7 @@ public sealed class YearOfActivityTests(YearOfActivity year) : IClassFixture<Yea
         var months = report.GetProperty("months").EnumerateArray().ToList();
         Assert.Equal(12, months.Count);
         Assert.Equal(pulls, months.Sum(m => m.GetProperty("pulls").GetInt32()));
-        Assert.Equal([3, 2, 2, 2, 1, 1, 3, 2, 2, 2, 2, 2], months.Select(m => m.GetProperty("pushes").GetInt32()));
+        Assert.Equal([3, 2, 2, 2, 1, 2, 3, 2, 2, 2, 2, 2], months.Select(m => m.GetProperty("pushes").GetInt32()));
         Assert.Equal(6, report.GetProperty("violations").GetProperty("total").GetInt32());
 
         var one = await Get(year.Env.Operator, $"v1/operator/evaluation/report/{year.Year}.json?department={year.Health.CreditCode}");
