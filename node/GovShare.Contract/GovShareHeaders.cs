@@ -7,6 +7,16 @@ public static class GovShareHeaders
     public const string Purpose = "GovShare-Purpose";
 
     /// <summary>
+    /// The department a pull's data will be provided on to (onward sharing, Art. 33): its identity
+    /// URI (govshare:dept/…). Absent: the data is for the caller's own use. Present: the pull is
+    /// refused unless the provider consented for this purpose and this recipient.
+    /// </summary>
+    public const string OnwardRecipient = "GovShare-Onward-Recipient";
+
+    /// <summary>On a pull's answer: the number of the data version delivered (what a dispute names, Art. 27).</summary>
+    public const string DataVersion = "GovShare-Data-Version";
+
+    /// <summary>
     /// The exchange id: a response header on every push and pull (refusals too), and between
     /// nodes one id across every hop, so each node's log names the same exchange.
     /// </summary>

@@ -68,6 +68,9 @@ public static class ProblemTypes
     public const string SchemaMismatch = Prefix + "schema-mismatch";
     public const string PurposeRequired = Prefix + "purpose-required";
     public const string PurposeMismatch = Prefix + "purpose-mismatch";
+
+    /// <summary>A pull names a recipient it will provide the data on to, without the provider's consent for that purpose and recipient (Art. 33).</summary>
+    public const string OnwardSharingNotConsented = Prefix + "onward-sharing-not-consented";
     public const string NoGrant = Prefix + "no-grant";
     public const string NotShared = Prefix + "not-shared";
     public const string UnknownItem = Prefix + "unknown-item";

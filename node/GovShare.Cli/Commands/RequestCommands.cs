@@ -8,9 +8,10 @@ using GovShare.Node.Requests;
 namespace GovShare.Cli.Commands;
 
 /// <summary>
-/// <c>govshare request|grant|dispute|inbox …</c>: share requests, grants and disputes as a
-/// department (mTLS, through <see cref="DepartmentCommand"/>), and the operator's
-/// <c>grant create</c> and <c>dispute open</c> (through <see cref="OperatorClient"/>).
+/// <c>govshare request|grant|dispute|consent|complaint|inbox …</c>: share requests, grants, disputes,
+/// onward-sharing consents and complaints as a department (mTLS, through <see cref="DepartmentCommand"/>),
+/// and the operator's <c>grant create</c>, <c>dispute open</c>, <c>consent all</c>, <c>complaint public|open</c>
+/// (through <see cref="OperatorClient"/>).
 /// </summary>
 internal static class RequestCommands
 {
@@ -24,7 +25,90 @@ internal static class RequestCommands
     private static readonly TableColumn[] Disputes =
         [new("Id", "id"), new("Resource", "resourceCode"), new("Version", "dataVersion"), new("Kind", "kind"), new("Status", "status"), new("Due", "due"), new("Description", "description")];
 
-    public static IEnumerable<Command> Create() => [Request(), Grant(), Dispute(), Inbox()];
+    private static readonly TableColumn[] Consents =
+        [new("Id", "id"), new("Resource", "resourceCode"), new("User", "user.name"), new("Recipient", "recipient"), new("Purpose", "purpose"), new("Status", "status")];
+
+    private static readonly TableColumn[] Complaints =
+        [new("Id", "id"), new("Number", "number"), new("Respondent", "respondent.name"), new("Subject", "subject"), new("Status", "status"), new("Due", "due")];
+
+    private static readonly TableColumn[] Notices =
+        [new("Id", "id"), new("Rule", "rule"), new("Resource", "resourceCode"), new("Rectify by", "rectifyBy"), new("Status", "status"), new("Summary", "summary")];
+
+    public static IEnumerable<Command> Create() => [Request(), Grant(), Dispute(), Consent(), Complaint(), Inbox()];
+
+    private static Command Consent()
+    {
+        var command = new Command("consent", "Onward-sharing consents (Art. 33): apply, list, grant, refuse, withdraw; the operator lists all.");
+        var resource = new Argument<string>("resource") { Description = "The resource code, e.g. 301100/000001." };
+        var purpose = new Option<string>("--purpose") { Description = "The purpose code your pulls name.", Required = true };
+        var recipient = new Option<string>("--recipient") { Description = "The department to provide the data on to: govshare:dept/<division>/<credit code>.", Required = true };
+        var reason = new Option<string?>("--reason") { Description = "Why (required to apply, to refuse, and for a provider's withdrawal)." };
+        var apply = new Command("apply", "Ask the provider's consent to provide its data on to a recipient.") { resource, purpose, recipient, reason };
+        DepartmentCommand.Call(apply, parse => http => http.PostAsJsonAsync("v1/consents", new ConsentApplication(parse.GetValue(resource), parse.GetValue(purpose), parse.GetValue(recipient), parse.GetValue(reason)), CatalogJson.Options));
+
+        var role = new Option<string?>("--role") { Description = "user (default) or provider." };
+        var list = new Command("list", "The department's consents.") { role };
+        DepartmentCommand.Call(list, parse => http => http.GetAsync($"v1/consents?{Query(("role", parse.GetValue(role)))}"), table: TableSpec.Of("", Consents));
+
+        var id = new Argument<string>("id");
+        var grant = new Command("grant", "Consent to an application (provider).") { id, reason };
+        DepartmentCommand.Call(grant, parse => http => http.PostAsJsonAsync($"v1/consents/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision", new ConsentDecisionInput(ConsentDecision.Grant, parse.GetValue(reason)), CatalogJson.Options));
+        var refuse = new Command("refuse", "Refuse an application, with --reason (provider).") { id, reason };
+        DepartmentCommand.Call(refuse, parse => http => http.PostAsJsonAsync($"v1/consents/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision", new ConsentDecisionInput(ConsentDecision.Refuse, parse.GetValue(reason)), CatalogJson.Options));
+        var withdraw = new Command("withdraw", "Withdraw an application (user) or a consent given (provider, with --reason).") { id, reason };
+        DepartmentCommand.Call(withdraw, parse => http => http.PostAsJsonAsync($"v1/consents/{Uri.EscapeDataString(parse.GetValue(id)!)}/withdraw", new ConsentWithdrawal(parse.GetValue(reason)), CatalogJson.Options));
+
+        var all = new Command("all", "Every consent of the node (operator).") { OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
+        all.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync("v1/operator/consents", cancellation)));
+
+        foreach (var sub in new[] { apply, list, grant, refuse, withdraw, all })
+        {
+            command.Add(sub);
+        }
+
+        return command;
+    }
+
+    private static Command Complaint()
+    {
+        var command = new Command("complaint", "Complaints (Art. 29): file, list, answer; the operator files for the public and lists them.");
+        var respondent = new Option<string?>("--respondent") { Description = "The credit code of the department complained of." };
+        var resource = new Option<string?>("--resource") { Description = "Or the resource whose provider it is." };
+        var subject = new Option<string>("--subject") { Description = "What it is about, in a line.", Required = true };
+        var description = new Option<string>("--description") { Required = true };
+        var file = new Command("file", "File a complaint about another department.") { respondent, resource, subject, description };
+        DepartmentCommand.Call(file, parse => http => http.PostAsJsonAsync("v1/complaints", new ComplaintInput(parse.GetValue(respondent), parse.GetValue(resource), parse.GetValue(subject), parse.GetValue(description)), CatalogJson.Options));
+
+        var role = new Option<string?>("--role") { Description = "user: those you filed (default); provider: those you must answer." };
+        var list = new Command("list", "The department's complaints.") { role };
+        DepartmentCommand.Call(list, parse => http => http.GetAsync($"v1/complaints?{Query(("role", parse.GetValue(role)))}"), table: TableSpec.Of("", Complaints));
+
+        var id = new Argument<string>("id");
+        var upheld = new Option<bool>("--upheld") { Description = "The complaint is justified (default: dismissed)." };
+        var reply = new Option<string>("--reply") { Description = "The answer: what was done, or why it is dismissed.", Required = true };
+        var answer = new Command("answer", "Answer a complaint about your department.") { id, upheld, reply };
+        DepartmentCommand.Call(answer, parse => http => http.PostAsJsonAsync($"v1/complaints/{Uri.EscapeDataString(parse.GetValue(id)!)}/answer",
+            new ComplaintAnswerInput(parse.GetValue(upheld) ? ComplaintStatus.Upheld : ComplaintStatus.Dismissed, parse.GetValue(reply)), CatalogJson.Options));
+
+        var name = new Option<string>("--name") { Description = "The person complaining.", Required = true };
+        var contact = new Option<string>("--contact") { Description = "How to reach them (seen by operators only).", Required = true };
+        var publicFile = new Command("public", "File a complaint of the public, taken down by the operator.")
+            { respondent, resource, subject, description, name, contact, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
+        publicFile.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostAsJsonAsync("v1/operator/complaints",
+            new ComplaintInput(parse.GetValue(respondent), parse.GetValue(resource), parse.GetValue(subject), parse.GetValue(description), new PublicComplainant(parse.GetValue(name), parse.GetValue(contact))),
+            CatalogJson.Options, cancellation)));
+
+        var overdue = new Option<bool>("--overdue") { Description = "Only those past their due day." };
+        var open = new Command("open", "Complaints of the node, open ones first (operator).") { overdue, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
+        open.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync($"v1/operator/complaints?overdue={(parse.GetValue(overdue) ? "true" : "false")}", cancellation)));
+
+        foreach (var sub in new[] { file, list, answer, publicFile, open })
+        {
+            command.Add(sub);
+        }
+
+        return command;
+    }
 
     private static Command Request()
     {
@@ -168,6 +252,9 @@ internal static class RequestCommands
             ("Suspended grants", "suspendedGrants", Grants),
             ("Disputes to answer", "disputesToAnswer", Disputes),
             ("Disputes raised", "disputesRaised", Disputes),
+            ("Complaints to answer", "complaintsToAnswer", Complaints),
+            ("Consents to answer", "consentsToAnswer", Consents),
+            ("Notices to rectify (Art. 42)", "notices", Notices),
             ("Your certificate expiring", "certificateExpiring", [new("Serial", "serial"), new("Expires", "notAfter"), new("Days left", "daysLeft"), new("Notice", "notice")]),
         ]));
         return inbox;

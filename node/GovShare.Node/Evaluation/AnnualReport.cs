@@ -35,8 +35,12 @@ public sealed record JurisdictionSummary(
 /// <summary>Successful exchanges of one month (China time): pulls (and forwarded pulls) and pushes.</summary>
 public sealed record MonthlyExchanges(int Month, long Pulls, long Pushes, long Rows);
 
-/// <summary>The year's violations by kind and status, and the list.</summary>
-public sealed record ViolationSummary(int Total, IReadOnlyDictionary<ViolationKind, int> ByKind, IReadOnlyDictionary<ViolationStatus, int> ByStatus, IReadOnlyList<Violation> Items);
+/// <summary>
+/// The year's violations by kind and status, and the list; <see cref="EscalatedToLeadingGroup"/> are those
+/// escalated at the top of the tree, still escalated (not rectified since): the provincial leading group's part (Art. 42).
+/// </summary>
+public sealed record ViolationSummary(int Total, IReadOnlyDictionary<ViolationKind, int> ByKind, IReadOnlyDictionary<ViolationStatus, int> ByStatus, IReadOnlyList<Violation> Items,
+    IReadOnlyList<Violation> EscalatedToLeadingGroup);
 
 /// <summary>Builds <see cref="AnnualReport"/>s from a snapshot and the recorded violations.</summary>
 public sealed class AnnualReportBuilder(ScorecardCalculator calculator)
@@ -89,6 +93,7 @@ public sealed class AnnualReportBuilder(ScorecardCalculator calculator)
             summary,
             months,
             cards,
-            new ViolationSummary(items.Count, byKind, byStatus, items));
+            new ViolationSummary(items.Count, byKind, byStatus, items,
+                [.. items.Where(v => v.Status == ViolationStatus.Escalated && v.EscalatedTo == EscalationTarget.LeadingGroupReport)]));
     }
 }

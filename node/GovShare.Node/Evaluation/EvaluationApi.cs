@@ -4,11 +4,13 @@ using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
+using GovShare.Node.Requests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace GovShare.Node.Evaluation;
@@ -42,6 +44,10 @@ public static class EvaluationApi
         services.AddSingleton<ScorecardCalculator>();
         services.AddSingleton<ViolationDetector>();
         services.AddSingleton<ViolationStore>();
+        services.AddSingleton<IStateReplayer, ViolationReplayer>();
+        services.AddSingleton<IInboxNoticeSource, ViolationNotices>();
+        services.TryAddSingleton(new EscalationTarget(() => null));
+        services.AddHostedService<ViolationSchedule>();
         services.AddSingleton<AnnualReportBuilder>();
         services.AddSingleton<EvaluationService>();
         return services;
@@ -71,7 +77,7 @@ public static class EvaluationApi
 
             return Json(service.Scorecards(period!, department.Length > 0 ? department : null));
         });
-        evaluation.MapPost("/violations/scan", (EvaluationService service) => Json(service.Scan()));
+        evaluation.MapPost("/violations/scan", (HttpContext context, EvaluationService service) => Json(service.Scan(OperatorAttribution.Of(context))));
         evaluation.MapGet("/violations", (HttpRequest request, EvaluationService service) =>
         {
             var errors = new List<CatalogValidationError>();

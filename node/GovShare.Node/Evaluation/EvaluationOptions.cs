@@ -23,6 +23,9 @@ public sealed class EvaluationOptions
     /// <summary>…when they fall within this many days (24-hour periods from the first).</summary>
     public int NoGrantWindowDays { get; set; } = 7;
 
+    /// <summary>How often the violation scan runs by itself (Art. 42); zero switches the schedule off (scans on demand only).</summary>
+    public TimeSpan ScanInterval { get; set; } = TimeSpan.FromHours(6);
+
     /// <summary>Longest period a scorecard covers, in days; longer ones are refused (the log is read whole).</summary>
     public int MaxPeriodDays { get; set; } = 3 * 366;
 
@@ -36,6 +39,10 @@ public sealed class EvaluationOptions
         Range(errors, nameof(NoGrantAttempts), NoGrantAttempts, 2, 1000);
         Range(errors, nameof(NoGrantWindowDays), NoGrantWindowDays, 1, 366);
         Range(errors, nameof(MaxPeriodDays), MaxPeriodDays, 1, 10 * 366);
+        if (ScanInterval != TimeSpan.Zero && (ScanInterval < TimeSpan.FromSeconds(1) || ScanInterval > TimeSpan.FromDays(7)))
+        {
+            errors.Add($"{Section}:{nameof(ScanInterval)} must be 0 (off) or between 00:00:01 and 7.00:00:00 (is {ScanInterval}).");
+        }
         return errors;
     }
 

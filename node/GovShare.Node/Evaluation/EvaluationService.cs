@@ -13,6 +13,7 @@ public sealed partial class EvaluationService(
     ViolationDetector detector,
     ViolationStore violations,
     AnnualReportBuilder reports,
+    EscalationTarget escalation,
     ILogger<EvaluationService> logger)
 {
     public ViolationStore Violations => violations;
@@ -26,14 +27,20 @@ public sealed partial class EvaluationService(
     /// <summary>Whether the node knows the department (registered or a catalog provider).</summary>
     public bool Knows(string creditCode) => sources.Capture().Departments.Any(d => d.CreditCode == creditCode);
 
-    /// <summary>Detects every violation the logs show and records the new ones; running it again records nothing new.</summary>
-    public ViolationScan Scan()
+    /// <summary>
+    /// The loop of Art. 42 in one pass: detects every violation the records show, notifies the new ones
+    /// (each to its department's inbox, with the day to rectify by), then re-checks the open ones:
+    /// rectified when no longer standing, escalated when still standing after their day. Running it
+    /// again on the same records changes nothing. <paramref name="by"/> names who ran it (the schedule or an operator).
+    /// </summary>
+    public ViolationScan Scan(string by = "scan")
     {
         var snapshot = sources.Capture();
         var findings = detector.Detect(snapshot);
-        var recorded = violations.Record(findings);
-        LogScan(logger, findings.Count, recorded.Count, snapshot.Exchanges.Count, snapshot.CatalogChanges.Count);
-        return new ViolationScan(snapshot.Now, findings.Count, recorded.Count, recorded);
+        var recorded = violations.Record(findings, by);
+        var (rectified, escalated) = violations.Recheck(findings, escalation.Current(), by);
+        LogScan(logger, by, findings.Count, recorded.Count, rectified.Count, escalated.Count, snapshot.Exchanges.Count, snapshot.CatalogChanges.Count);
+        return new ViolationScan(snapshot.Now, by, findings.Count, recorded.Count, recorded, rectified, escalated);
     }
 
     public AnnualReport Report(int year, string? department = null)
@@ -45,8 +52,8 @@ public sealed partial class EvaluationService(
     }
 
     [LoggerMessage(EventId = 8001, EventName = "ViolationScanCompleted", Level = LogLevel.Information,
-        Message = "Violation scan: {Detected} detected, {Recorded} newly recorded ({Exchanges} exchange records, {Changes} catalog changes read)")]
-    private static partial void LogScan(ILogger logger, int detected, int recorded, int exchanges, int changes);
+        Message = "Violation scan by {By}: {Detected} detected, {Recorded} newly notified, {Rectified} rectified, {Escalated} escalated ({Exchanges} exchange records, {Changes} catalog changes read)")]
+    private static partial void LogScan(ILogger logger, string by, int detected, int recorded, int rectified, int escalated, int exchanges, int changes);
 
     [LoggerMessage(EventId = 8002, EventName = "AnnualReportGenerated", Level = LogLevel.Information,
         Message = "Annual report {Year} generated for {Subject} ({Departments} departments)")]

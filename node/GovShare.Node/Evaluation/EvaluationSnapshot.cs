@@ -55,6 +55,9 @@ public sealed class EvaluationSnapshot
 
     public required IReadOnlyList<Dispute> Disputes { get; init; }
 
+    /// <summary>Complaints (Art. 29) against the node's departments.</summary>
+    public IReadOnlyList<Complaint> Complaints { get; init; } = [];
+
     public required IReadOnlyList<RequestChange> RequestChanges { get; init; }
 
     public required IReadOnlyList<EvaluatedDepartment> Departments { get; init; }
@@ -73,6 +76,7 @@ public sealed class EvaluationSources(
     CatalogStore catalog,
     ShareRequestStore requests,
     DisputeStore disputes,
+    ComplaintStore complaints,
     RequestLedger ledger,
     DepartmentRegistry registry,
     DatasetStore datasets,
@@ -156,6 +160,7 @@ public sealed class EvaluationSources(
             Catalog = entries,
             Requests = [.. shareRequests.Values.OrderBy(r => r.SubmittedAt)],
             Disputes = [.. raised.Values.OrderBy(d => d.RaisedAt)],
+            Complaints = [.. complaints.Snapshot().OrderBy(c => c.FiledAt)],
             RequestChanges = ledgerChanges,
             Departments = [.. departments.Values.OrderBy(d => d.CreditCode, StringComparer.Ordinal)],
             VersionExchanges = versions,

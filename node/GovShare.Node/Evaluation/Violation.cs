@@ -18,11 +18,21 @@ public enum ViolationKind
     /// <summary>Data was found inconsistent: a dispute confirmed, or left unanswered past its due day (Art. 27).</summary>
     DataInconsistent,
 
-    /// <summary>Use outside the stated purpose or beyond the grant (Art. 32).</summary>
+    /// <summary>Use outside the stated purpose or beyond the grant (Art. 32), or data provided on without consent (Art. 33).</summary>
     PurposeMisuse,
+
+    /// <summary>A share request not answered within its 10 working days (Art. 25).</summary>
+    RequestOverdue,
+
+    /// <summary>A complaint not answered by its due day (Art. 29).</summary>
+    ComplaintUnanswered,
 }
 
-/// <summary>Where a violation stands. Notified → rectified | escalated; escalated → rectified; rectified is final.</summary>
+/// <summary>
+/// Where a violation stands. Notified → rectified | escalated; escalated → rectified; rectified is final.
+/// A scan moves them too (Evaluation/README.md, "The loop"): rectified when a re-check no longer finds
+/// the violation standing, escalated when it still stands after its rectification day.
+/// </summary>
 public enum ViolationStatus
 {
     Notified,
@@ -55,6 +65,12 @@ public sealed record Violation(
     ViolationStatus Status,
     IReadOnlyList<ViolationStatusChange> History)
 {
+    /// <summary>
+    /// Where an escalation went: the parent node's office (<c>govshare:node/&lt;division&gt;</c>) for a child
+    /// node, <see cref="EscalationTarget.LeadingGroupReport"/> at the top of the tree (the province). Null until escalated.
+    /// </summary>
+    public string? EscalatedTo { get; init; }
+
     /// <summary>Computed on read: still notified after the rectification day.</summary>
     [JsonInclude]
     public bool RectificationOverdue { get; init; }
@@ -77,7 +93,19 @@ public sealed record ViolationFinding(
     string? ResourceCode,
     string Summary,
     IReadOnlyList<LogReference> Evidence,
-    DateOnly OccurredOn);
+    DateOnly OccurredOn)
+{
+    /// <summary>
+    /// Whether the violation still stands as of the scan: the request still unanswered, the data still
+    /// late. False when the records already show it put right (a late answer, a late push, a correction).
+    /// An event (a refused pull) always stands: only the operator declares it rectified.
+    /// </summary>
+    public bool Standing { get; init; } = true;
+}
 
-/// <summary>The answer of a scan: how many violations the logs show, and the ones new to this scan.</summary>
-public sealed record ViolationScan(DateTimeOffset ScannedAt, int Detected, int Recorded, IReadOnlyList<Violation> New);
+/// <summary>
+/// The answer of a scan: how many violations the records show, the ones new to this scan (each notified
+/// to its department), and the recorded ones the re-check moved on: rectified (no longer standing) or
+/// escalated (still standing after their rectification day).
+/// </summary>
+public sealed record ViolationScan(DateTimeOffset ScannedAt, string By, int Detected, int Recorded, IReadOnlyList<Violation> New, IReadOnlyList<Violation> Rectified, IReadOnlyList<Violation> Escalated);

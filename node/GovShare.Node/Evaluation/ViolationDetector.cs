@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using GovShare.Contract;
 using GovShare.Node.Calendar;
 using GovShare.Node.Catalog;
@@ -18,6 +19,9 @@ public static class ViolationRules
     public const string DisputeUnanswered = "dispute-unanswered";
     public const string PurposeMismatch = "purpose-mismatch";
     public const string RepeatedNoGrant = "repeated-no-grant";
+    public const string OnwardNotConsented = "onward-not-consented";
+    public const string RequestOverdue = "request-overdue";
+    public const string ComplaintUnanswered = "complaint-unanswered";
 }
 
 /// <summary>
@@ -37,6 +41,13 @@ public sealed class ViolationDetector(ScorecardCalculator calculator, Evaluation
         Inconsistent(snapshot, findings);
         PurposeMismatches(snapshot, findings);
         RepeatedNoGrant(snapshot, findings);
+        RequestsOverdue(snapshot, findings);
+        foreach (var complaint in snapshot.Complaints)
+        {
+            Unanswered(snapshot, complaint, RequestSubject.Complaint, ViolationKind.ComplaintUnanswered, ViolationRules.ComplaintUnanswered,
+                $"Complaint {complaint.Number} against {complaint.Respondent.Name ?? complaint.Respondent.CreditCode} was not answered by its due day {complaint.Due:yyyy-MM-dd} (Art. 29).", [], findings);
+        }
+
         return findings;
     }
 
@@ -133,7 +144,8 @@ public sealed class ViolationDetector(ScorecardCalculator calculator, Evaluation
                     entry.ResourceCode,
                     $"{entry.Name} ({entry.ResourceCode}, {entry.UpdateCycle}) was due to be updated by {spell.Due:yyyy-MM-dd}{(spell.DueProvisional ? " (provisional)" : "")}; {ending} (Art. 16).",
                     evidence,
-                    spell.Due.AddDays(1)));
+                    spell.Due.AddDays(1))
+                { Standing = spell.EndedBy is null });
             }
         }
     }
@@ -143,16 +155,12 @@ public sealed class ViolationDetector(ScorecardCalculator calculator, Evaluation
         foreach (var dispute in snapshot.Disputes)
         {
             var confirmed = dispute.Status == DisputeStatus.Corrected;
-            var unanswered = dispute.IsOverdue(snapshot.Today);
-            if (!confirmed && !unanswered)
+            if (!confirmed && !dispute.IsOverdue(snapshot.Today))
             {
                 continue;
             }
 
-            var evidence = snapshot.RequestChanges
-                .Where(c => c.Subject == RequestSubject.Dispute && c.SubjectId == dispute.Id)
-                .Select(c => new LogReference(snapshot.Node, "request-changes", c.Sequence, null, c.At, $"dispute {c.From ?? "raised"} → {c.To}"))
-                .ToList();
+            var evidence = new List<LogReference>();
             if (int.TryParse(dispute.DataVersion, NumberStyles.None, CultureInfo.InvariantCulture, out var version)
                 && snapshot.VersionExchanges.TryGetValue((dispute.ResourceCode, version), out var exchangeId)
                 && snapshot.Exchanges.FirstOrDefault(r => r.Record.ExchangeId == exchangeId && r.Record.Kind == ExchangeKind.Push) is { } push)
@@ -160,33 +168,102 @@ public sealed class ViolationDetector(ScorecardCalculator calculator, Evaluation
                 evidence.Add(push.Reference($"push of the disputed data version {version}"));
             }
 
-            var rule = confirmed ? ViolationRules.DisputeConfirmed : ViolationRules.DisputeUnanswered;
+            if (!confirmed)
+            {
+                Unanswered(snapshot, dispute, RequestSubject.Dispute, ViolationKind.DataInconsistent, ViolationRules.DisputeUnanswered,
+                    $"Dispute {dispute.Id} on {dispute.ResourceCode} (data version {dispute.DataVersion}) was not answered by its due day {dispute.Due:yyyy-MM-dd} (Art. 27).", evidence, findings);
+                continue;
+            }
+
+            // The correction is the rectification: recorded (it counts in the report) but not standing.
             findings.Add(new ViolationFinding(
-                $"{rule}:{dispute.Id}",
+                $"{ViolationRules.DisputeConfirmed}:{dispute.Id}",
                 ViolationKind.DataInconsistent,
-                rule,
+                ViolationRules.DisputeConfirmed,
                 dispute.Provider,
                 dispute.ResourceCode,
-                confirmed
-                    ? $"Dispute {dispute.Id} on {dispute.ResourceCode} (data version {dispute.DataVersion}) was confirmed: the provider corrected the data."
-                    : $"Dispute {dispute.Id} on {dispute.ResourceCode} (data version {dispute.DataVersion}) was not answered by its due day {dispute.Due:yyyy-MM-dd} (Art. 27).",
-                evidence,
-                confirmed ? WorkingDayCalendar.ToChinaDate(dispute.Answer!.At) : dispute.Due.AddDays(1)));
+                $"Dispute {dispute.Id} on {dispute.ResourceCode} (data version {dispute.DataVersion}) was confirmed: the provider corrected the data.",
+                [.. LedgerEvidence(snapshot, RequestSubject.Dispute, dispute.Id), .. evidence],
+                WorkingDayCalendar.ToChinaDate(dispute.Answer!.At))
+            { Standing = false });
         }
     }
 
+    /// <summary>
+    /// A case (dispute, complaint, or any later <see cref="IAnswerableCase"/>) still open after its due day: one
+    /// violation of the department that must answer, standing until it answers. Keyed <c>&lt;rule&gt;:&lt;case id&gt;</c>.
+    /// </summary>
+    internal static void Unanswered(EvaluationSnapshot snapshot, IAnswerableCase @case, RequestSubject subject, ViolationKind kind, string rule, string summary,
+        IReadOnlyList<LogReference> evidence, List<ViolationFinding> findings)
+    {
+        if (!@case.IsOverdue(snapshot.Today))
+        {
+            return;
+        }
+
+        findings.Add(new ViolationFinding(
+            $"{rule}:{@case.Id}",
+            kind,
+            rule,
+            @case.Respondent,
+            @case.CaseResource,
+            summary,
+            [.. LedgerEvidence(snapshot, subject, @case.Id), .. evidence],
+            @case.Due.AddDays(1)));
+    }
+
+    /// <summary>
+    /// Art. 25: a share request not decided within its 10 working days. It stands while still undecided;
+    /// a late decision, or a request withdrawn or expired after its due day, shows it was broken but is no longer open.
+    /// </summary>
+    private static void RequestsOverdue(EvaluationSnapshot snapshot, List<ViolationFinding> findings)
+    {
+        foreach (var request in snapshot.Requests)
+        {
+            var open = request.IsOverdue(snapshot.Today);
+            var closedLate = request.Status != ShareRequestStatus.Submitted
+                && (request.Decision is { Late: true } || (request.Decision is null && WorkingDayCalendar.ToChinaDate(request.StatusChangedAt) > request.Due));
+            if (!open && !closedLate)
+            {
+                continue;
+            }
+
+            findings.Add(new ViolationFinding(
+                $"{ViolationRules.RequestOverdue}:{request.Id}",
+                ViolationKind.RequestOverdue,
+                ViolationRules.RequestOverdue,
+                request.Provider,
+                request.ResourceCode,
+                open
+                    ? $"Share request {request.Id} for {request.ResourceCode} has not been answered by its due day {request.Due:yyyy-MM-dd} (Art. 25: 10 working days)."
+                    : $"Share request {request.Id} for {request.ResourceCode} was not answered by its due day {request.Due:yyyy-MM-dd} (Art. 25: 10 working days).",
+                LedgerEvidence(snapshot, RequestSubject.Request, request.Id),
+                request.Due.AddDays(1))
+            { Standing = open });
+        }
+    }
+
+    private static List<LogReference> LedgerEvidence(EvaluationSnapshot snapshot, RequestSubject subject, string id) =>
+        [.. snapshot.RequestChanges
+            .Where(c => c.Subject == subject && c.SubjectId == id)
+            .Select(c => new LogReference(snapshot.Node, "request-changes", c.Sequence, null, c.At, $"{JsonNamingPolicy.CamelCase.ConvertName(subject.ToString())} {c.From ?? "raised"} → {c.To}"))];
+
     private static void PurposeMismatches(EvaluationSnapshot snapshot, List<ViolationFinding> findings)
     {
-        foreach (var refusal in snapshot.Exchanges.Where(r => r.Record.Kind == ExchangeKind.Pull && r.Record.ProblemType == ProblemTypes.PurposeMismatch))
+        foreach (var refusal in snapshot.Exchanges.Where(r => r.Record.Kind == ExchangeKind.Pull && r.Record.ProblemType is ProblemTypes.PurposeMismatch or ProblemTypes.OnwardSharingNotConsented))
         {
+            var onward = refusal.Record.ProblemType == ProblemTypes.OnwardSharingNotConsented;
+            var rule = onward ? ViolationRules.OnwardNotConsented : ViolationRules.PurposeMismatch;
             findings.Add(new ViolationFinding(
-                $"{ViolationRules.PurposeMismatch}:{refusal.Node}:{refusal.Sequence}",
+                $"{rule}:{refusal.Node}:{refusal.Sequence}",
                 ViolationKind.PurposeMisuse,
-                ViolationRules.PurposeMismatch,
+                rule,
                 Offender(snapshot, refusal),
                 refusal.Record.ResourceCode,
-                $"A pull of {refusal.Record.ResourceCode} named purpose '{refusal.Record.Purpose}', which is not the purpose of the user's grant (Art. 32).",
-                [refusal.Reference("pull refused: purpose mismatch")],
+                onward
+                    ? $"A pull of {refusal.Record.ResourceCode} for purpose '{refusal.Record.Purpose}' named {refusal.Record.Recipient ?? "a recipient"} to provide it on to, without the provider's consent (Art. 33)."
+                    : $"A pull of {refusal.Record.ResourceCode} named purpose '{refusal.Record.Purpose}', which is not the purpose of the user's grant (Art. 32).",
+                [refusal.Reference(onward ? "pull refused: onward sharing not consented" : "pull refused: purpose mismatch")],
                 WorkingDayCalendar.ToChinaDate(refusal.Record.Time)));
         }
     }

@@ -61,6 +61,7 @@ public static partial class ExchangeApi
             StrayAge = string.IsNullOrWhiteSpace(options.DatasetPath) ? null : TimeSpan.FromMinutes(10),
         });
         services.TryAddSingleton<GrantStore>();
+        services.TryAddSingleton<IPublishedVersions, DatasetPublishedVersions>();
         services.AddSingleton(new PushGate(options.MaxConcurrentPushes, options.MaxConcurrentPushesPerDepartment));
         // One secret per node, not per replica: the replicas share the dataset folder, so it lives
         // there (whoever can read that folder holds the raw data the pseudonyms stand for anyway).
@@ -305,7 +306,7 @@ public static partial class ExchangeApi
         }
     }
 
-    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, PseudonymSecretHolder secret, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ILoggerFactory loggers)
+    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, ConsentStore consents, PseudonymSecretHolder secret, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("GovShare.Node.Exchange");
         var exchangeId = ExchangeId.ForRequest(context, time);
@@ -357,6 +358,27 @@ public static partial class ExchangeApi
             // E.g. every granted item was since removed from the catalog or made unshareable.
             await Refuse(context, 403, ProblemTypes.ItemNotGranted, "No information item you may see", $"None of the items of {entry.ResourceCode} is currently shared with you for purpose '{purpose}'.");
             return;
+        }
+
+        // Art. 33: data provided on to a third party needs its provider's consent for this purpose and
+        // this recipient. Only a pull that names a recipient pays for the check (one snapshot look-up).
+        if (context.Request.Headers.TryGetValue(GovShareHeaders.OnwardRecipient, out var onward))
+        {
+            var named = onward.ToString();
+            step.Recipient = named.Length <= 200 ? named : null;
+            if (onward.Count != 1 || CallerIdentity.TryParse(named) is not { Kind: CallerKind.Department, CreditCode: not null } recipient)
+            {
+                await Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed onward recipient", $"{GovShareHeaders.OnwardRecipient} is one department identity URI (govshare:dept/<division>/<credit code>).");
+                return;
+            }
+
+            if (!entry.Provider.SameAs(caller.DivisionCode, caller.CreditCode) && !consents.Allows(caller, entry.ResourceCode, purpose, recipient.Uri, time.GetUtcNow()))
+            {
+                LogPullRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, ProblemTypes.OnwardSharingNotConsented);
+                await Refuse(context, 403, ProblemTypes.OnwardSharingNotConsented, "No consent to provide this data on",
+                    $"{entry.Provider.Key} has not consented to {entry.ResourceCode} being provided on to {recipient.Uri} for purpose '{purpose}' (Art. 33); apply with POST /v1/consents.");
+                return;
+            }
         }
 
         if (datasets.Latest(entry.ResourceCode) is not { } version)
@@ -434,6 +456,8 @@ public static partial class ExchangeApi
 
         using var projectionScope = projection;
         context.Response.ContentType = accept;
+        // The version read, so that a user disputing the data can name it (Art. 27).
+        context.Response.Headers[GovShareHeaders.DataVersion] = version.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
         // Arrow's writer emits many small pieces (metadata, each buffer, padding); unbuffered, each
         // would be its own flush and TLS record. 64 KiB chunks keep the wire full. `wire` counts
         // what reached the transport, `body` what was produced: a pull cut short logs the former.

@@ -20,6 +20,7 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
     public IReadOnlyList<string> Items { get; set; } = [];
     public string? Purpose { get; set; }
     public string? GrantId { get; set; }
+    public string? Recipient { get; set; }
     public long Rows { get; set; }
     public long Bytes { get; set; }
     public string? Mode { get; set; }
@@ -58,6 +59,7 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
             Items = Items,
             Purpose = Purpose,
             GrantId = GrantId,
+            Recipient = Recipient,
             Rows = Rows,
             Bytes = Bytes,
             Mode = Mode,

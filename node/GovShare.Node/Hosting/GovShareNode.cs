@@ -167,6 +167,8 @@ public sealed class GovShareNode : IAsyncDisposable
         RequestChangeLog.AddTo(builder.Services);
         builder.Services.AddGovShareHierarchy(builder.Configuration);
         builder.Services.AddGovShareExchangeApi(builder.Configuration);
+        // Art. 42: a child node escalates to its parent's office, read from the links at each escalation.
+        builder.Services.AddSingleton(sp => new EscalationTarget(() => sp.GetRequiredService<NodeLinkRegistry>().Parent()?.DivisionCode));
         builder.Services.AddGovShareEvaluation(builder.Configuration);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));

@@ -39,6 +39,15 @@ public enum ExchangeKind
     /// No state: the change-log replay skips it.
     /// </summary>
     Restore,
+
+    /// <summary>An onward-sharing consent applied for, granted, refused or withdrawn (Art. 33).</summary>
+    ConsentChange,
+
+    /// <summary>A complaint filed or answered (Art. 29).</summary>
+    ComplaintChange,
+
+    /// <summary>A violation notified, rectified or escalated (Art. 42).</summary>
+    ViolationChange,
 }
 
 /// <summary>
@@ -74,6 +83,9 @@ public sealed record LogRecord
     public string? Purpose { get; init; }
 
     public string? GrantId { get; init; }
+
+    /// <summary>A pull's onward recipient (Art. 33): the department the caller said it provides the data on to; absent otherwise, and in records written before it existed (so their hashes stand).</summary>
+    public string? Recipient { get; init; }
 
     public long Rows { get; init; }
 

@@ -24,14 +24,19 @@ public enum DisputeStatus
     Rejected,
 }
 
-/// <summary>The provider's answer to a dispute; <see cref="Late"/> when given after the due day.</summary>
+/// <summary>
+/// The provider's answer to a dispute; <see cref="Late"/> when given after the due day. A correction
+/// names the pushed version that corrects the data (<see cref="CorrectingVersion"/>, later than the
+/// disputed one) and points to that push (<see cref="CorrectingExchangeId"/>, its exchange id in the exchange log).
+/// </summary>
 public sealed record DisputeAnswer(
     DisputeStatus Outcome,
     string By,
     DateTimeOffset At,
     bool Late,
     string? CorrectingVersion = null,
-    string? Reason = null);
+    string? Reason = null,
+    string? CorrectingExchangeId = null);
 
 /// <summary>
 /// A user's flag of doubtful or wrong data (Art. 27): a resource, the data version it read,
@@ -52,10 +57,18 @@ public sealed record Dispute(
     DateOnly Due,
     bool DueProvisional,
     DisputeStatus Status,
-    DisputeAnswer? Answer = null)
+    DisputeAnswer? Answer = null) : IAnswerableCase
 {
     /// <summary>Computed on read, never stored: still open after its due day.</summary>
     public bool Overdue { get; init; }
 
     public bool IsOverdue(DateOnly today) => Status == DisputeStatus.Open && today > Due;
+
+    DepartmentRef IAnswerableCase.Respondent => Provider;
+
+    string? IAnswerableCase.CaseResource => ResourceCode;
+
+    DateTimeOffset IAnswerableCase.OpenedAt => RaisedAt;
+
+    bool IAnswerableCase.IsAnswered => Status != DisputeStatus.Open;
 }

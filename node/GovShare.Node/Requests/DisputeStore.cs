@@ -1,3 +1,4 @@
+using System.Globalization;
 using GovShare.Node.Calendar;
 using GovShare.Node.Catalog;
 using GovShare.Node.Identity;
@@ -16,6 +17,9 @@ public sealed class RequestsOptions
 
     /// <summary>Working days a provider has to answer a dispute (Art. 27); 1 to 60.</summary>
     public int DisputeWorkingDays { get; set; } = 10;
+
+    /// <summary>Working days the department complained of has to answer a complaint (Art. 29); 1 to 60.</summary>
+    public int ComplaintWorkingDays { get; set; } = 10;
 }
 
 /// <summary>
@@ -25,8 +29,6 @@ public sealed class RequestsOptions
 /// </summary>
 public sealed partial class DisputeStore
 {
-    public const int MaxVersionLength = 64;
-
     private readonly IStateDocuments<DisputeDocument> _disputes;
     private readonly CatalogStore _catalog;
     private readonly ShareRequestStore _requests;
@@ -34,10 +36,11 @@ public sealed partial class DisputeStore
     private readonly WorkingDayCalendar _calendar;
     private readonly TimeProvider _time;
     private readonly int _workingDays;
+    private readonly IPublishedVersions _versions;
     private readonly ILogger _logger;
 
     public DisputeStore(NodeDataFolder data, CatalogStore catalog, ShareRequestStore requests, RequestLedger ledger, WorkingDayCalendar calendar,
-        TimeProvider time, IOptions<RequestsOptions> options, ILogger<DisputeStore> logger)
+        TimeProvider time, IOptions<RequestsOptions> options, IPublishedVersions versions, ILogger<DisputeStore> logger)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
@@ -48,6 +51,7 @@ public sealed partial class DisputeStore
         _calendar = calendar;
         _time = time;
         _workingDays = options.Value.DisputeWorkingDays;
+        _versions = versions;
         _logger = logger;
     }
 
@@ -81,7 +85,19 @@ public sealed partial class DisputeStore
             }
         }
 
-        Version(errors, "dataVersion", input.DataVersion);
+        if (Version(errors, "dataVersion", input.DataVersion) is { } disputed && entry is not null)
+        {
+            // Art. 27: a dispute names data the user could have read. Versions are numbered from 1 without
+            // gaps, so every number up to the latest was published (older ones may since be pruned).
+            var latest = _versions.Latest(entry.ResourceCode);
+            if (latest is null || disputed > latest)
+            {
+                errors.Add(new("dataVersion", "version.unknown", latest is null
+                    ? $"no data of {entry.ResourceCode} has been pushed; there is no version to dispute"
+                    : $"{entry.ResourceCode} has no data version {disputed}; the latest is {latest}"));
+            }
+        }
+
         if (input.Kind is null)
         {
             errors.Add(new("kind", "required", "the kind is 'doubtful' or 'wrong'"));
@@ -111,7 +127,7 @@ public sealed partial class DisputeStore
         }
 
         var now = _time.GetUtcNow();
-        var due = _calendar.AddWorkingDays(WorkingDayCalendar.ToChinaDate(now), _workingDays, out var provisional);
+        var due = CaseDeadline.Due(_calendar, now, _workingDays, out var provisional);
         var dispute = new Dispute("dsp-" + Guid.NewGuid().ToString("N"), _requests.Party(caller.DivisionCode, caller.CreditCode!), entry!.Provider, entry.ResourceCode,
             input.DataVersion!, input.Kind!.Value, [.. rowKeys], items, input.Description!, now, due, provisional, DisputeStatus.Open);
         return _ledger.Write(() =>
@@ -147,13 +163,23 @@ public sealed partial class DisputeStore
             }
 
             var errors = new List<CatalogValidationError>();
+            PublishedVersion? correcting = null;
             switch (input.Outcome)
             {
                 case DisputeStatus.Corrected:
-                    Version(errors, "correctingVersion", input.CorrectingVersion);
-                    if (input.CorrectingVersion == dispute.DataVersion)
+                    // The correction is a push: the dispute points to the version it published, which must
+                    // be later than the disputed data (a dispute raised before this check may name free text).
+                    if (Version(errors, "correctingVersion", input.CorrectingVersion) is { } number)
                     {
-                        errors.Add(new("correctingVersion", "version.same", "the correcting version must differ from the disputed one"));
+                        correcting = _versions.Find(dispute.ResourceCode, number);
+                        if (int.TryParse(dispute.DataVersion, NumberStyles.None, CultureInfo.InvariantCulture, out var disputed) && number <= disputed)
+                        {
+                            errors.Add(new("correctingVersion", "version.notLater", $"the correction is a push after the disputed data version {disputed}; push the corrected data, then name its version"));
+                        }
+                        else if (correcting is null)
+                        {
+                            errors.Add(new("correctingVersion", "version.unknown", $"{dispute.ResourceCode} has no data version {number} held (latest: {_versions.Latest(dispute.ResourceCode)?.ToString(CultureInfo.InvariantCulture) ?? "none"}); push the corrected data first"));
+                        }
                     }
 
                     if (input.Reason is { Length: > RequestChecks.MaxText })
@@ -182,11 +208,11 @@ public sealed partial class DisputeStore
             {
                 Status = outcome,
                 Answer = new DisputeAnswer(outcome, caller.Uri, now, dispute.IsOverdue(today),
-                    outcome == DisputeStatus.Corrected ? input.CorrectingVersion : null, input.Reason),
+                    outcome == DisputeStatus.Corrected ? correcting!.Version.ToString(CultureInfo.InvariantCulture) : null, input.Reason, correcting?.ExchangeId),
             };
             Write(answered);
             _ledger.Record(RequestSubject.Dispute, answered, id, dispute.ResourceCode, dispute.Status, outcome, caller.Uri, now,
-                outcome == DisputeStatus.Corrected ? $"corrected by data version {input.CorrectingVersion}" : "rejected");
+                outcome == DisputeStatus.Corrected ? $"corrected by data version {correcting!.Version} (push {correcting.ExchangeId})" : "rejected");
             Log.Answered(_logger, id, caller.Uri, outcome);
             return new RequestResult<Dispute>(RequestOutcome.Ok, Flag(answered, today));
         });
@@ -227,16 +253,22 @@ public sealed partial class DisputeStore
             .Where(d => !overdueOnly || d.IsOverdue(today)).OrderBy(d => d.Due).Select(d => Flag(d, today)).ToList();
     }
 
-    private static void Version(List<CatalogValidationError> errors, string path, string? version)
+    /// <summary>A data version is the number a push published (1, 2, …), as a string on the wire.</summary>
+    private static int? Version(List<CatalogValidationError> errors, string path, string? version)
     {
         if (string.IsNullOrWhiteSpace(version))
         {
             errors.Add(new(path, "required", "a data version is required"));
+            return null;
         }
-        else if (version.Length > MaxVersionLength || version.Any(char.IsControl))
+
+        if (version.Length > 9 || !int.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number < 1)
         {
-            errors.Add(new(path, "version.format", $"a data version is 1 to {MaxVersionLength} printable characters"));
+            errors.Add(new(path, "version.format", "a data version is the number of a pushed version (1, 2, …), as the pull's version header or the push's answer names it"));
+            return null;
         }
+
+        return number;
     }
 
     private static Dispute Flag(Dispute dispute, DateOnly today) => dispute with { Overdue = dispute.IsOverdue(today) };

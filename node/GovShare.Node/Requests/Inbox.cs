@@ -7,7 +7,8 @@ namespace GovShare.Node.Requests;
 /// What a department has to see to or has received, as of <see cref="AsOf"/> (China date):
 /// requests to decide (provider), its own requests awaiting a decision and those decided
 /// (user, the latest <see cref="Inbox.MaxDecided"/>), grants ending within 10 working days,
-/// suspended grants with their reason, and open disputes on both sides.
+/// suspended grants with their reason, open disputes on both sides, complaints to answer, consent
+/// applications to answer, and the notices of violations to rectify (Art. 42).
 /// </summary>
 public sealed record DepartmentInbox(
     string Department,
@@ -19,7 +20,37 @@ public sealed record DepartmentInbox(
     IReadOnlyList<Grant> SuspendedGrants,
     IReadOnlyList<Dispute> DisputesToAnswer,
     IReadOnlyList<Dispute> DisputesRaised,
+    IReadOnlyList<Complaint> ComplaintsToAnswer,
+    IReadOnlyList<OnwardConsent> ConsentsToAnswer,
+    IReadOnlyList<InboxNotice> Notices,
     CertificateNotice? CertificateExpiring = null);
+
+/// <summary>
+/// A notice to a department (Art. 42): a violation found in its records, the day it must be put right
+/// by, and where it stands (<c>notified</c>, <c>escalated</c>); rectified ones leave the inbox.
+/// </summary>
+public sealed record InboxNotice(
+    string Id,
+    string Kind,
+    string Rule,
+    string? ResourceCode,
+    string Summary,
+    DateOnly NotifiedOn,
+    DateOnly RectifyBy,
+    bool RectifyByProvisional,
+    string Status,
+    bool RectificationOverdue,
+    string? EscalatedTo);
+
+/// <summary>
+/// Where a department's notices come from: the evaluation (above this feature in the layers) supplies
+/// them from its violations, so the inbox shows them without the requests feature knowing violations.
+/// </summary>
+public interface IInboxNoticeSource
+{
+    /// <summary>The department's open notices, the oldest deadline first.</summary>
+    IReadOnlyList<InboxNotice> NoticesOf(string divisionCode, string creditCode);
+}
 
 /// <summary>
 /// The department's certificate (the one it called with) expires within <see cref="Inbox.CertificateNoticeDays"/>:
@@ -28,7 +59,8 @@ public sealed record DepartmentInbox(
 public sealed record CertificateNotice(string Serial, DateTimeOffset NotAfter, int DaysLeft, string Notice);
 
 /// <summary>Builds a department's inbox from the request, grant and dispute stores.</summary>
-public sealed class Inbox(ShareRequestStore requests, DisputeStore disputes, WorkingDayCalendar calendar, TimeProvider time)
+public sealed class Inbox(ShareRequestStore requests, DisputeStore disputes, ComplaintStore complaints, ConsentStore consents, IEnumerable<IInboxNoticeSource> notices,
+    WorkingDayCalendar calendar, TimeProvider time)
 {
     /// <summary>How many decided requests the inbox lists; the full history is <c>GET /v1/requests</c>.</summary>
     public const int MaxDecided = 100;
@@ -59,6 +91,9 @@ public sealed class Inbox(ShareRequestStore requests, DisputeStore disputes, Wor
             held.Where(g => g.Status == GrantStatus.Suspended).ToList(),
             disputes.List(caller, PartyRole.Provider, DisputeStatus.Open).OrderBy(d => d.Due).ToList(),
             disputes.List(caller, PartyRole.User),
+            [.. complaints.List(caller, PartyRole.Provider, ComplaintStatus.Open).OrderBy(c => c.Due)],
+            consents.List(caller, PartyRole.Provider, ConsentStatus.Applied),
+            [.. notices.SelectMany(n => n.NoticesOf(caller.DivisionCode, caller.CreditCode!))],
             Notice(presented, now));
     }
 

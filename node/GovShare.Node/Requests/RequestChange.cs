@@ -13,6 +13,12 @@ public enum RequestSubject
     Request,
     Grant,
     Dispute,
+
+    /// <summary>An onward-sharing consent (Art. 33).</summary>
+    Consent,
+
+    /// <summary>A complaint (Art. 29).</summary>
+    Complaint,
 }
 
 /// <summary>

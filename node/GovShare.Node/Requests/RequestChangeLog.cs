@@ -28,11 +28,13 @@ public sealed class RequestChangeLog(IRequestChangeSink inner, ChangeLogJournal 
         {
             RequestSubject.Grant => ExchangeKind.GrantChange,
             RequestSubject.Dispute => ExchangeKind.DisputeChange,
+            RequestSubject.Consent => ExchangeKind.ConsentChange,
+            RequestSubject.Complaint => ExchangeKind.ComplaintChange,
             _ => ExchangeKind.RequestDecision,
         };
         var sequence = journal.Append(kind, $"{stored.Subject.ToString().ToLowerInvariant()}/{stored.SubjectId}", stored.By, stored.At,
             JsonSerializer.SerializeToElement(new { from = stored.From, to = stored.To, detail = stored.Detail, requestSequence = stored.Sequence, after = stored.After }, CatalogJson.Options),
-            stored.ResourceCode);
+            stored.ResourceCode.Length > 0 ? stored.ResourceCode : null);
         data.State.MarkApplied(sequence);
         return stored;
     }
@@ -45,19 +47,27 @@ public sealed class RequestChangeLog(IRequestChangeSink inner, ChangeLogJournal 
 /// the subject's after-image is stored as it was, and the transition goes back into the requests'
 /// change stream under its own sequence.
 /// </summary>
-public sealed class RequestReplayer(RequestSubject subject, NodeDataFolder data, ShareRequestStore requests, GrantStore grants, DisputeStore disputes) : IStateReplayer
+public sealed class RequestReplayer(RequestSubject subject, NodeDataFolder data, IServiceProvider services) : IStateReplayer
 {
     private readonly StateRequestChangeSink _stream = new(data);
 
     public string EntityPrefix { get; } = subject.ToString().ToLowerInvariant() + "/";
 
-    /// <summary>One replayer per subject kind: <c>request/</c>, <c>grant/</c>, <c>dispute/</c>.</summary>
+    /// <summary>One replayer per subject kind: <c>request/</c>, <c>grant/</c>, <c>dispute/</c>, <c>consent/</c>, <c>complaint/</c>.</summary>
     public static void AddTo(IServiceCollection services)
     {
         foreach (var subject in Enum.GetValues<RequestSubject>())
         {
-            services.AddSingleton<IStateReplayer>(sp => new RequestReplayer(subject, sp.GetRequiredService<NodeDataFolder>(),
-                sp.GetRequiredService<ShareRequestStore>(), sp.GetRequiredService<GrantStore>(), sp.GetRequiredService<DisputeStore>()));
+            services.AddSingleton<IStateReplayer>(sp =>
+            {
+                // Every store is built now, on the host's start-up thread (Kernel/README.md: collections open before serving).
+                _ = sp.GetRequiredService<ShareRequestStore>();
+                _ = sp.GetRequiredService<GrantStore>();
+                _ = sp.GetRequiredService<DisputeStore>();
+                _ = sp.GetRequiredService<ConsentStore>();
+                _ = sp.GetRequiredService<ComplaintStore>();
+                return new RequestReplayer(subject, sp.GetRequiredService<NodeDataFolder>(), sp);
+            });
         }
     }
 
@@ -75,17 +85,27 @@ public sealed class RequestReplayer(RequestSubject subject, NodeDataFolder data,
         {
             case RequestSubject.Request:
                 var request = after.Deserialize<ShareRequest>(CatalogJson.Options)!;
-                requests.Write(request);
+                services.GetRequiredService<ShareRequestStore>().Write(request);
                 resourceCode = request.ResourceCode;
                 break;
             case RequestSubject.Grant:
                 var grant = after.Deserialize<Grant>(CatalogJson.Options)!;
-                grants.Save(grant);
+                services.GetRequiredService<GrantStore>().Save(grant);
                 resourceCode = grant.ResourceCode;
+                break;
+            case RequestSubject.Consent:
+                var consent = after.Deserialize<OnwardConsent>(CatalogJson.Options)!;
+                services.GetRequiredService<ConsentStore>().Write(consent);
+                resourceCode = consent.ResourceCode;
+                break;
+            case RequestSubject.Complaint:
+                var complaint = after.Deserialize<Complaint>(CatalogJson.Options)!;
+                services.GetRequiredService<ComplaintStore>().Write(complaint);
+                resourceCode = complaint.ResourceCode ?? "";
                 break;
             default:
                 var dispute = after.Deserialize<Dispute>(CatalogJson.Options)!;
-                disputes.Write(dispute);
+                services.GetRequiredService<DisputeStore>().Write(dispute);
                 resourceCode = dispute.ResourceCode;
                 break;
         }

@@ -32,12 +32,16 @@ public static class RequestsApi
             options.Bind(configuration.GetSection(RequestsOptions.Section));
         }
 
-        options.Validate(o => o.DisputeWorkingDays is >= 1 and <= 60, $"{RequestsOptions.Section}:{nameof(RequestsOptions.DisputeWorkingDays)} must be 1 to 60").ValidateOnStart();
+        options.Validate(o => o.DisputeWorkingDays is >= 1 and <= 60, $"{RequestsOptions.Section}:{nameof(RequestsOptions.DisputeWorkingDays)} must be 1 to 60")
+            .Validate(o => o.ComplaintWorkingDays is >= 1 and <= 60, $"{RequestsOptions.Section}:{nameof(RequestsOptions.ComplaintWorkingDays)} must be 1 to 60")
+            .ValidateOnStart();
         services.TryAddSingleton<IRequestChangeSink>(sp => new StateRequestChangeSink(sp.GetRequiredService<NodeDataFolder>()));
         services.TryAddSingleton<RequestLedger>();
         services.TryAddSingleton<GrantStore>();
         services.TryAddSingleton<ShareRequestStore>();
         services.TryAddSingleton<DisputeStore>();
+        services.TryAddSingleton<ConsentStore>();
+        services.TryAddSingleton<ComplaintStore>();
         services.TryAddSingleton<Inbox>();
         RequestReplayer.AddTo(services);
 
@@ -45,7 +49,7 @@ public static class RequestsApi
         return services;
     }
 
-    /// <summary>Maps the department endpoints: <c>/v1/requests</c>, <c>/v1/grants</c>, <c>/v1/disputes</c>, <c>/v1/inbox</c>.</summary>
+    /// <summary>Maps the department endpoints: <c>/v1/requests</c>, <c>/v1/grants</c>, <c>/v1/disputes</c>, <c>/v1/consents</c>, <c>/v1/complaints</c>, <c>/v1/inbox</c>.</summary>
     public static IEndpointRouteBuilder MapRequestsApi(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
@@ -77,13 +81,37 @@ public static class RequestsApi
         disputes.MapPost("/{id}/answer", async (HttpContext context, DisputeStore store, string id) =>
             await WithBody<DisputeAnswerInput>(context, (caller, body) => Answer(store.Answer(id, body, caller))));
 
+        var consents = endpoints.MapGroup("/v1/consents");
+        consents.MapPost("/", async (HttpContext context, ConsentStore store) =>
+            await WithBody<ConsentApplication>(context, (caller, body) => Created(context, "/v1/consents/", store.Apply(body, caller), c => c.Id)))
+            .RoutedByBodyResource();
+        consents.MapGet("/", (HttpContext context, ConsentStore store, string? role, string? status) =>
+            WithCaller(context, caller => Query(role, status, (r, s) => Json(store.List(caller, r, s)), (ConsentStatus?)null)));
+        consents.MapGet("/{id}", (HttpContext context, ConsentStore store, string id) => WithCaller(context, caller => Answer(store.Get(id, caller))));
+        consents.MapPost("/{id}/decision", async (HttpContext context, ConsentStore store, string id) =>
+            await WithBody<ConsentDecisionInput>(context, (caller, body) => Answer(store.Decide(id, body, caller))));
+        consents.MapPost("/{id}/withdraw", async (HttpContext context, ConsentStore store, string id) =>
+            await WithBody<ConsentWithdrawal>(context, (caller, body) => Answer(store.Withdraw(id, body, caller))));
+
+        var complaints = endpoints.MapGroup("/v1/complaints");
+        complaints.MapPost("/", async (HttpContext context, ComplaintStore store) =>
+            await WithBody<ComplaintInput>(context, (caller, body) => body.Complainant is not null
+                ? Invalid([new("complainant", "notAllowed", "a department files in its own name; complaints of the public are filed by an operator")])
+                : Created(context, "/v1/complaints/", store.File(body, caller), c => c.Id)));
+        complaints.MapGet("/", (HttpContext context, ComplaintStore store, string? role, string? status) =>
+            WithCaller(context, caller => Query(role, status, (r, s) => Json(store.List(caller, r, s)), (ComplaintStatus?)null)));
+        complaints.MapGet("/{id}", (HttpContext context, ComplaintStore store, string id) => WithCaller(context, caller => Answer(store.Get(id, caller))));
+        complaints.MapPost("/{id}/answer", async (HttpContext context, ComplaintStore store, string id) =>
+            await WithBody<ComplaintAnswerInput>(context, (caller, body) => Answer(store.Answer(id, body, caller))));
+
         endpoints.MapGet("/v1/inbox", (HttpContext context, Inbox inbox) => WithCaller(context, caller => Json(inbox.For(caller, OwnCertificate(context, caller)))));
         return endpoints;
     }
 
     /// <summary>
     /// Maps the operator's endpoints on the management listener's operator group:
-    /// <c>requests/overdue</c>, <c>requests/changes</c>, <c>grants</c> (list, create), <c>disputes</c> (open; <c>?overdue=true</c>).
+    /// <c>requests/overdue</c>, <c>requests/changes</c>, <c>grants</c> (list, create), <c>disputes</c> (open; <c>?overdue=true</c>),
+    /// <c>consents</c>, <c>complaints</c> (list, one, file for the public).
     /// </summary>
     public static IEndpointRouteBuilder MapRequestsOperatorApi(this IEndpointRouteBuilder endpoints)
     {
@@ -98,6 +126,16 @@ public static class RequestsApi
             return refusal ?? Created(context, "/v1/operator/grants/", store.CreateByOperator(body!, OperatorAttribution.Of(context)), g => g.Id);
         });
         endpoints.MapGet("/disputes", (DisputeStore store, bool? overdue) => Json(store.Open(overdue ?? false)));
+        endpoints.MapGet("/consents", (ConsentStore store) => Json(store.All()));
+        endpoints.MapGet("/complaints", (ComplaintStore store, bool? overdue) => Json(store.All(overdue ?? false)));
+        endpoints.MapGet("/complaints/{id}", (ComplaintStore store, string id) =>
+            store.ForOperator(id) is { } complaint ? Json(complaint) : Problem.Result(404, ProblemTypes.NotFound, "Not found", "no such complaint"));
+        endpoints.MapPost("/complaints", async (HttpContext context, ComplaintStore store) =>
+        {
+            // A complaint of the public (Art. 29), taken down by an operator: it is filed in the operator's name.
+            var (body, refusal) = await ReadJson<ComplaintInput>(context);
+            return refusal ?? Created(context, "/v1/operator/complaints/", store.FileForPublic(body!, OperatorAttribution.Of(context)), c => c.Id);
+        });
         return endpoints;
     }
 

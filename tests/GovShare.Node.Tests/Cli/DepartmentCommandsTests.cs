@@ -326,5 +326,37 @@ public sealed class DepartmentCommandsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ConsentAndComplaint_ApplyGrantFileAnswer_AsTheReadmeShowsThem()
+    {
+        var user = GovShareProcess.DepartmentFolder(_folder, "user-consent", _f.Node.ExchangeAddress, _f.User, _f.Pki.Folder.TrustAnchorsFile);
+        var street = _f.Pki.IssueDepartment(name: "Wuhua Street Office");
+        _f.Node.Register(street);
+        var recipient = $"govshare:dept/{street.Division}/{street.CreditCode}";
+
+        // Art. 33: the user asks, the provider consents; a second answer is refused by the node (exit 1).
+        var apply = await GovShareProcess.RunAsync(user, ["consent", "apply", Resource, "--purpose", "casework", "--recipient", recipient, "--reason", "街道办代为核查低保资格"]);
+        Assert.True(apply.ExitCode == ExitCodes.Ok, apply.ToString());
+        var consent = JsonDocument.Parse(apply.Stdout).RootElement.GetProperty("id").GetString()!;
+        var grant = await Provider("consent", "grant", consent);
+        Assert.True(grant.ExitCode == ExitCodes.Ok, grant.ToString());
+        var listed = await GovShareProcess.RunAsync(user, ["consent", "list"]);
+        Assert.True(listed.ExitCode == ExitCodes.Ok, listed.ToString());
+        Assert.Contains("granted", listed.Stdout, StringComparison.Ordinal);
+        var again = await Provider("consent", "refuse", consent, "--reason", "改变主意");
+        Assert.True(again.ExitCode == ExitCodes.Failed, again.ToString());
+
+        // Art. 29: the user complains about the provider, who answers; both list it.
+        var file = await GovShareProcess.RunAsync(user, ["complaint", "file", "--resource", Resource, "--subject", "数据更新不及时", "--description", "企业登记信息三个月未更新"]);
+        Assert.True(file.ExitCode == ExitCodes.Ok, file.ToString());
+        var complaint = JsonDocument.Parse(file.Stdout).RootElement;
+        Assert.StartsWith("TS", complaint.GetProperty("number").GetString(), StringComparison.Ordinal);
+        var answer = await Provider("complaint", "answer", complaint.GetProperty("id").GetString()!, "--upheld", "--reply", "已恢复每日更新");
+        Assert.True(answer.ExitCode == ExitCodes.Ok, answer.ToString());
+        var mine = await GovShareProcess.RunAsync(user, ["complaint", "list"]);
+        Assert.True(mine.ExitCode == ExitCodes.Ok, mine.ToString());
+        Assert.Contains("upheld", mine.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Help_EveryCommandHasAnExample() => Assert.Empty(CommandExamples.Missing(GovShareCommand.Create()));
 }

@@ -106,9 +106,13 @@ public sealed class YearOfActivity : IAsyncLifetime
         At(3, 10, 11, async () => await Refused(Civil, PoliceConditional, "tax-check"));
         At(4, 20, 11, async () => await Refused(Health, PoliceConditional, "survey"));
 
-        // A dispute on the conditional data, corrected two days later.
+        // A dispute on the conditional data (June's push, version 6), corrected two days later by a correcting push (version 7, Art. 27).
         At(6, 8, 10, async () => dispute = (await Ok(await Post(Civil.Client, "v1/disputes", new { resourceCode = PoliceConditional, dataVersion = "6", kind = "wrong", description = "出生日期与户籍档案不一致" }), HttpStatusCode.Created)).GetProperty("id").GetString());
-        At(6, 10, 10, async () => await Ok(await Post(Police.Client, $"v1/disputes/{dispute}/answer", new { outcome = "corrected", correctingVersion = "7", reason = "已更正" })));
+        At(6, 10, 10, async () =>
+        {
+            await Push(Police, PoliceConditional, 26);
+            await Ok(await Post(Police.Client, $"v1/disputes/{dispute}/answer", new { outcome = "corrected", correctingVersion = "7", reason = "已更正" }));
+        });
 
         // Applied on Monday 2 August, approved on the 4th: 2 working days.
         At(8, 2, 9, async () => laterRequest = await Apply(Health, "health-check", new DateOnly(y, 8, 2)));

@@ -93,7 +93,12 @@ public sealed class YearOfActivityTests(YearOfActivity year) : IClassFixture<Yea
     public async Task Scan_YearOfActivity_FindsLateDataDisputeMisuseAndUncompiledCatalog()
     {
         var rules = year.Scan.GetProperty("new").EnumerateArray().Select(v => v.GetProperty("rule").GetString()).Order(StringComparer.Ordinal).ToList();
-        Assert.Equal(["catalog-not-compiled", "catalog-stale", "data-late", "data-late", "data-late", "dispute-confirmed", "purpose-mismatch"], rules);
+        Assert.Equal(["catalog-not-compiled", "catalog-stale", "data-late", "data-late", "data-late", "dispute-confirmed", "purpose-mismatch", "request-overdue", "request-overdue"], rules);
+
+        // Art. 25: March's request was answered late, October's never; both are the provider's.
+        var overdue = year.Scan.GetProperty("new").EnumerateArray().Where(v => v.GetProperty("rule").GetString() == "request-overdue").ToList();
+        Assert.All(overdue, v => Assert.Equal(year.Police.CreditCode, v.GetProperty("department").GetProperty("creditCode").GetString()));
+        Assert.Equal([$"{year.Year}-03-23", $"{year.Year}-10-19"], overdue.Select(v => v.GetProperty("occurredOn").GetString()).Order(StringComparer.Ordinal));
         var stale = year.Scan.GetProperty("new").EnumerateArray().Single(v => v.GetProperty("rule").GetString() == "catalog-stale");
         Assert.Equal(YearOfActivity.HealthQuarterly, stale.GetProperty("resourceCode").GetString());
         var notCompiled = year.Scan.GetProperty("new").EnumerateArray().Single(v => v.GetProperty("rule").GetString() == "catalog-not-compiled");
@@ -101,10 +106,10 @@ public sealed class YearOfActivityTests(YearOfActivity year) : IClassFixture<Yea
 
         // A second scan finds the same and records nothing.
         var again = await year.Env.ScanAsync();
-        Assert.Equal(7, again.GetProperty("detected").GetInt32());
+        Assert.Equal(9, again.GetProperty("detected").GetInt32());
         Assert.Equal(0, again.GetProperty("recorded").GetInt32());
         // The stale entry's year of maintenance ran out in January: it belongs to the next year's report.
-        Assert.Equal(6, (await Get(year.Env.Operator, $"v1/operator/evaluation/violations?year={year.Year}")).GetArrayLength());
+        Assert.Equal(8, (await Get(year.Env.Operator, $"v1/operator/evaluation/violations?year={year.Year}")).GetArrayLength());
     }
 
     [Fact]
@@ -119,8 +124,8 @@ public sealed class YearOfActivityTests(YearOfActivity year) : IClassFixture<Yea
         var months = report.GetProperty("months").EnumerateArray().ToList();
         Assert.Equal(12, months.Count);
         Assert.Equal(pulls, months.Sum(m => m.GetProperty("pulls").GetInt32()));
-        Assert.Equal([3, 2, 2, 2, 1, 1, 3, 2, 2, 2, 2, 2], months.Select(m => m.GetProperty("pushes").GetInt32()));
-        Assert.Equal(6, report.GetProperty("violations").GetProperty("total").GetInt32());
+        Assert.Equal([3, 2, 2, 2, 1, 2, 3, 2, 2, 2, 2, 2], months.Select(m => m.GetProperty("pushes").GetInt32()));
+        Assert.Equal(8, report.GetProperty("violations").GetProperty("total").GetInt32());
 
         var one = await Get(year.Env.Operator, $"v1/operator/evaluation/report/{year.Year}.json?department={year.Health.CreditCode}");
         Assert.Equal(year.Health.CreditCode, one.GetProperty("department").GetProperty("creditCode").GetString());

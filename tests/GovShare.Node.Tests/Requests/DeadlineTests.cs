@@ -105,16 +105,19 @@ public sealed class DeadlineTests : IDisposable
         var (police, provider) = Department(node, clock: clock);
         var (_, user) = Department(node, clock: clock);
         var (_, stranger) = Department(node, clock: clock);
-        await CreateEntryAsync(provider, police);
+        // The exchange fixture's entry, so that the provider can push the versions a dispute names (Art. 27).
+        var source = new Evaluation.Party(police, provider);
+        await Evaluation.EvaluationNode.CreateEntryAsync(source, Conditional, Node.Catalog.ShareType.Conditional, Node.Catalog.UpdateCycle.Yearly);
+        await Evaluation.EvaluationNode.PushAsync(source, Conditional, 3);
 
-        await ProblemAssert.IsProblemAsync(await Post(provider, "v1/disputes", new { resourceCode = Conditional, dataVersion = "v41", kind = "wrong", description = "自查" }), HttpStatusCode.Conflict, ProblemTypes.OwnResource);
+        await ProblemAssert.IsProblemAsync(await Post(provider, "v1/disputes", new { resourceCode = Conditional, dataVersion = "1", kind = "wrong", description = "自查" }), HttpStatusCode.Conflict, ProblemTypes.OwnResource);
         var missing = await ProblemAssert.IsProblemAsync(await Post(user, "v1/disputes", new { resourceCode = Conditional, items = NoSuchItem }), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
         Assert.Equal([("dataVersion", "required"), ("kind", "required"), ("description", "required"), ("items[0].item", "item.unknown")], Errors(missing));
 
         var raised = await Ok(await Post(user, "v1/disputes", new
         {
             resourceCode = Conditional,
-            dataVersion = "v41",
+            dataVersion = "1",
             kind = "wrong",
             rowKeys = RowKeys,
             items = BirthDate,
@@ -138,15 +141,16 @@ public sealed class DeadlineTests : IDisposable
 
         // The answer: only the provider; corrected needs a new version.
         await ProblemAssert.IsProblemAsync(await Post(stranger, $"v1/disputes/{id}/answer", new { outcome = "rejected", reason = "无" }), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
-        var same = await ProblemAssert.IsProblemAsync(await Post(provider, $"v1/disputes/{id}/answer", new { outcome = "corrected", correctingVersion = "v41" }), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
-        Assert.Equal([("correctingVersion", "version.same")], Errors(same));
+        var same = await ProblemAssert.IsProblemAsync(await Post(provider, $"v1/disputes/{id}/answer", new { outcome = "corrected", correctingVersion = "1" }), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
+        Assert.Equal([("correctingVersion", "version.notLater")], Errors(same));
         var noReason = await ProblemAssert.IsProblemAsync(await Post(provider, $"v1/disputes/{id}/answer", new { outcome = "rejected" }), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
         Assert.Equal([("reason", "required")], Errors(noReason));
 
-        var answered = await Ok(await Post(provider, $"v1/disputes/{id}/answer", new { outcome = "corrected", correctingVersion = "v42", reason = "已按户籍档案更正" }));
+        await Evaluation.EvaluationNode.PushAsync(source, Conditional, 3);
+        var answered = await Ok(await Post(provider, $"v1/disputes/{id}/answer", new { outcome = "corrected", correctingVersion = "2", reason = "已按户籍档案更正" }));
         Assert.Equal("corrected", answered.GetProperty("status").GetString());
-        Assert.Equal("v41", answered.GetProperty("dataVersion").GetString());
-        Assert.Equal("v42", answered.GetProperty("answer").GetProperty("correctingVersion").GetString());
+        Assert.Equal("1", answered.GetProperty("dataVersion").GetString());
+        Assert.Equal("2", answered.GetProperty("answer").GetProperty("correctingVersion").GetString());
         Assert.True(answered.GetProperty("answer").GetProperty("late").GetBoolean());
         await ProblemAssert.IsProblemAsync(await Post(provider, $"v1/disputes/{id}/answer", new { outcome = "rejected", reason = "再答" }), HttpStatusCode.Conflict, ProblemTypes.Conflict);
         Assert.Empty((await Get(op, "v1/operator/disputes")).EnumerateArray());

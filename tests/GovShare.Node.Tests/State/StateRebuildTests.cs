@@ -51,6 +51,58 @@ public sealed class StateRebuildTests(ITestOutputHelper output) : IDisposable
         Assert.Single(Directory.GetDirectories(Path.Combine(data, "state-set-aside")));
     }
 
+    /// <summary>Issue 22's state — an onward-sharing consent, a complaint, a violation and its escalation — comes back whole from the change log.</summary>
+    [Fact]
+    public async Task UnreadableStateDatabase_ConsentComplaintAndViolation_RebuiltFromTheChangeLog()
+    {
+        // The folder outlives the first node (StartOnAsync does not delete it); the PKI's folder holding it is removed at the end.
+        var data = TestNode.DefaultSettings(_pki, "530100")["Node:DataPath"]!;
+        var provider = _pki.IssueDepartment(name: "Kunming Public Security Bureau");
+        var user = _pki.IssueDepartment(name: "Kunming Civil Affairs Bureau");
+        var street = _pki.IssueDepartment(name: "Wuhua Street Office");
+        var recipient = $"govshare:dept/{street.Division}/{street.CreditCode}";
+        OnwardConsent consent;
+        Complaint complaint;
+        Node.Evaluation.Violation violation;
+        await using (var node = await TestNode.StartOnAsync(_pki, "530100", data))
+        {
+            node.Register(provider);
+            node.Register(user);
+            node.Register(street);
+            Assert.True(node.Services.GetRequiredService<CatalogStore>().Create(ExchangeFixture.Entry(ExchangeFixture.Unconditional, provider, new ShareAttributes(ShareType.Unconditional)), ExchangeFixture.Caller(provider)).Succeeded);
+            var consents = node.Services.GetRequiredService<ConsentStore>();
+            var applied = consents.Apply(new ConsentApplication(ExchangeFixture.Unconditional, "casework", recipient, "街道办代为核查"), ExchangeFixture.Caller(user));
+            Assert.True(applied.Succeeded, applied.Detail);
+            consent = consents.Decide(applied.Value!.Id, new ConsentDecisionInput(ConsentDecision.Grant, null), ExchangeFixture.Caller(provider)).Value!;
+            var filed = node.Services.GetRequiredService<ComplaintStore>().File(new ComplaintInput(provider.CreditCode, null, "数据更新不及时", "三个月未更新"), ExchangeFixture.Caller(user));
+            Assert.True(filed.Succeeded, string.Join("; ", filed.Errors?.Select(e => e.Message) ?? []));
+            complaint = filed.Value!;
+            var violations = node.Services.GetRequiredService<Node.Evaluation.ViolationStore>();
+            var recorded = Assert.Single(violations.Record([new Node.Evaluation.ViolationFinding("test:rebuild", Node.Evaluation.ViolationKind.PurposeMisuse, "purpose-mismatch",
+                new DepartmentRef(user.Division, user.CreditCode, user.Name), ExchangeFixture.Unconditional, "a refused pull", [], DateOnly.FromDateTime(DateTime.UtcNow))]));
+            Assert.Equal(Node.Evaluation.ViolationChangeOutcome.Ok, violations.ChangeStatus(recorded.Id, Node.Evaluation.ViolationStatus.Escalated, "govshare:operator/530100/op-1", "referred", out var escalated));
+            violation = escalated!;
+        }
+
+        var database = Path.Combine(data, NodeDataFolder.DatabaseFile);
+        var garbage = new byte[new FileInfo(database).Length];
+        Random.Shared.NextBytes(garbage);
+        await File.WriteAllBytesAsync(database, garbage);
+
+        await using (var node = await TestNode.StartOnAsync(_pki, "530100", data))
+        {
+            Assert.Single(Directory.GetDirectories(Path.Combine(data, "state-set-aside")));
+            var consents = node.Services.GetRequiredService<ConsentStore>();
+            Assert.Equal(consent, consents.Get(consent.Id, ExchangeFixture.Caller(user)).Value);
+            Assert.True(consents.Allows(ExchangeFixture.Caller(user), ExchangeFixture.Unconditional, "casework", recipient, DateTimeOffset.UtcNow));
+            var back = node.Services.GetRequiredService<ComplaintStore>().Get(complaint.Id, ExchangeFixture.Caller(provider)).Value!;
+            Assert.Equal((complaint.Number, complaint.Status, complaint.Due), (back.Number, back.Status, back.Due));
+            var rebuilt = node.Services.GetRequiredService<Node.Evaluation.ViolationStore>().Get(violation.Id)!;
+            Assert.Equal(Node.Evaluation.ViolationStatus.Escalated, rebuilt.Status);
+            Assert.Equal(violation.History, rebuilt.History);
+        }
+    }
+
     /// <summary>A stopped node's settings after it registered departments, linked a child, made catalog entries and a grant.</summary>
     private async Task<Dictionary<string, string?>> NodeWithStateAsync()
     {
