@@ -1,6 +1,7 @@
 using System.Security.Authentication;
 using GovShare.Contract;
 using GovShare.Node.Catalog;
+using GovShare.Node.Compare;
 using GovShare.Node.Evaluation;
 using GovShare.Node.Exchange;
 using GovShare.Node.Hierarchy;
@@ -164,6 +165,7 @@ public sealed class GovShareNode : IAsyncDisposable
         RequestChangeLog.AddTo(builder.Services);
         builder.Services.AddGovShareHierarchy(builder.Configuration);
         builder.Services.AddGovShareExchangeApi(builder.Configuration);
+        builder.Services.AddGovShareCompare(builder.Configuration);
         builder.Services.AddGovShareEvaluation(builder.Configuration);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
@@ -217,6 +219,7 @@ public sealed class GovShareNode : IAsyncDisposable
         queried.MapCatalogApi();
         queried.MapHierarchyApi();
         exchange.MapExchangeApi();
+        exchange.MapCompareApi();
         exchange.MapRequestsApi();
         exchange.MapLogsApi();
 
