@@ -296,6 +296,8 @@ public static partial class CompareApi
         }
         catch (ArrowInputException ex) when (ex.InnerException is BadHttpRequestException body)
         {
+            // Cut off or too slow: the log says how many rows had arrived.
+            step.Rows = join.SubmittedRows;
             await Refuse(context, body.StatusCode, body.StatusCode == StatusCodes.Status408RequestTimeout ? ProblemTypes.RequestBodyTooSlow : ProblemTypes.MalformedRequest, "The submission was not received whole", body.Message);
         }
         catch (ArrowInputException ex) when (!readingStored)

@@ -52,7 +52,7 @@ public sealed class CompareApiTests
     /// The user's copy: residents 0..899 as the provider holds them, except the name of every 10th
     /// and a birth date left empty for every 25th; and residents 1000..1049 the provider does not hold.
     /// </summary>
-    internal static IEnumerable<RecordBatch> UserCopy(int inBoth = 900, int extra = 50)
+    internal static IEnumerable<RecordBatch> UserCopy(int inBoth = 900, int extra = 50, int from = 0)
     {
         var schema = new Schema.Builder()
             .Field(new Field("公民身份号码", StringType.Default, false))
@@ -62,7 +62,7 @@ public sealed class CompareApiTests
         var ids = new StringArray.Builder();
         var names = new StringArray.Builder();
         var births = new Date32Array.Builder();
-        foreach (var i in Enumerable.Range(0, inBoth).Concat(Enumerable.Range(1000, extra)))
+        foreach (var i in Enumerable.Range(from, inBoth).Concat(Enumerable.Range(1000, extra)))
         {
             ids.Append(ExchangeFixture.IdNumber(i));
             names.Append(i % 10 == 0 ? "王五" : ExchangeFixture.Name(i));
@@ -282,5 +282,65 @@ public sealed class CompareApiTests
         using var other = f.Node.Client(f.Other.Certificate);
         using var theirs = await CompareAsync(other, Keyed, UserCopy(inBoth: 1, extra: 0));
         Assert.Equal(HttpStatusCode.OK, theirs.StatusCode);
+    }
+
+    [Fact]
+    public async Task Compare_ClientGoesAwayMidSubmissionAfterTheJoinSpilled_LoggedAndNoSpillFileLeft()
+    {
+        await using var f = await StartAsync(s => s["Compare:MemoryBytes"] = "4096");
+        GrantIdNameBirth(f, f.User);
+        using var client = f.Node.Client(f.User.Certificate);
+        // Ten batches of 90 rows: the first ones already spill; the upload stops half way and the client gives up.
+        var stream = await ExchangeFixture.StreamAsync(Enumerable.Range(0, 10).SelectMany(b => UserCopy(inBoth: 90, extra: 0, from: b * 90)));
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"v1/resources/{ResourceCode.ToUrl(Keyed)}/compare?key=公民身份号码&items=姓名,birth_date") { Content = new HalfThenFail(stream) };
+        request.Headers.Add(GovShareHeaders.Purpose, Purpose);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => client.SendAsync(request));
+
+        LogRecord? aborted = null;
+        for (var i = 0; i < 300 && aborted is null; i++)
+        {
+            await Task.Delay(100);
+            aborted = LogStore.ForDataFolder(f.Node.DataPath).ReadEntries(LogKind.Exchange).Select(e => e.Record).OfType<LogRecord>().FirstOrDefault(r => r.Kind == ExchangeKind.Compare);
+        }
+
+        Assert.NotNull(aborted);
+        // Kestrel reports a body cut mid-way as a client gone (499) or a body not received whole (400).
+        Assert.True(aborted.Status is 400 or 499, $"status {aborted.Status}");
+        Assert.InRange(aborted.Rows, 1, 899);
+        // The record is written on the way out, the spill files go in the finally just after it.
+        var spill = Path.Combine(f.Node.DataPath, CompareGate.SpillFolderName);
+        for (var i = 0; i < 300 && Directory.EnumerateFileSystemEntries(spill).Any(); i++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Empty(Directory.EnumerateFileSystemEntries(spill));
+    }
+
+    /// <summary>Sends the first half of a body, then fails: the connection is cut mid-request.</summary>
+    private sealed class HalfThenFail : HttpContent
+    {
+        private readonly byte[] _bytes;
+
+        public HalfThenFail(byte[] bytes)
+        {
+            _bytes = bytes;
+            Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(MediaTypes.ArrowStream);
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            await stream.WriteAsync(_bytes.AsMemory(0, _bytes.Length / 2));
+            await stream.FlushAsync();
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            throw new IOException("The department's system went away.");
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
     }
 }
