@@ -43,6 +43,33 @@ public sealed class CatalogCheck
         static bool Same(string a, string b) => string.Equals(a.Trim(), b.Trim(), StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>
+    /// The check of a part of the entry: only <paramref name="namesOrIds"/> (a comparison sends its
+    /// key and compared items, not the whole resource), each then required exactly once.
+    /// </summary>
+    /// <exception cref="CatalogCheckException">A name that is no item of the entry.</exception>
+    public CatalogCheck Subset(IEnumerable<string> namesOrIds)
+    {
+        var chosen = new List<CatalogItem>();
+        var errors = new List<string>();
+        foreach (var name in namesOrIds)
+        {
+            if (Resolve(name) is not { } item)
+            {
+                errors.Add($"'{name}' is not an item of {_resourceCode}; its items are {string.Join(", ", _items.Select(i => $"{i.Id} ({i.Name})"))}.");
+            }
+            else if (!chosen.Contains(item))
+            {
+                chosen.Add(item);
+            }
+        }
+
+        return errors.Count > 0 ? throw new CatalogCheckException(_resourceCode, errors) : new CatalogCheck(_resourceCode, chosen);
+    }
+
+    /// <summary>Whether a source column is one of this check's items (by id or name, as the node resolves them).</summary>
+    public bool Covers(string column) => Resolve(column) is not null;
+
     /// <summary>Reads the items of a catalog entry answer (<c>GET v1/catalog/{code}</c>).</summary>
     public static CatalogCheck FromEntry(string resourceCode, JsonElement entry)
     {

@@ -24,6 +24,33 @@ public sealed class NodeClient(HttpClient http)
     public static string ResourceDataPath(string resourceCode, string? query = null) =>
         $"v1/resources/{Uri.EscapeDataString(resourceCode.Replace('/', '-'))}/data" + (string.IsNullOrEmpty(query) ? "" : "?" + query);
 
+    /// <summary>The address of a comparison with a resource (<c>POST</c>, the department's rows as an Arrow stream).</summary>
+    public static string ResourceComparePath(string resourceCode, string? query = null) =>
+        $"v1/resources/{Uri.EscapeDataString(resourceCode.Replace('/', '-'))}/compare" + (string.IsNullOrEmpty(query) ? "" : "?" + query);
+
+    /// <summary>
+    /// Compares a staged dataset (the key and compared items only) with the resource's current
+    /// version inside the node; the answer is the node's JSON (counts, and the differing keys masked
+    /// as the grant masks the key items).
+    /// </summary>
+    /// <exception cref="NodeRefusedException">The node answered with an error (problem+json).</exception>
+    public async Task<JsonDocument> CompareAsync(string resourceCode, IReadOnlyList<string> keyItems, IReadOnlyList<string> items, string purpose, StagedDataset dataset, IProgress<long>? bytesSent = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(keyItems);
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(dataset);
+        var query = string.Join("&", new[] { ("key", keyItems), ("items", items) }.Where(p => p.Item2.Count > 0).Select(p => p.Item1 + "=" + Uri.EscapeDataString(string.Join(",", p.Item2))));
+        await using var stream = dataset.OpenRead();
+        using var content = new StreamContent(new CountingStream(stream, bytesSent), 1 << 16);
+        content.Headers.ContentType = new MediaTypeHeaderValue(ArrowStreamMediaType);
+        content.Headers.ContentLength = stream.Length;
+        using var request = new HttpRequestMessage(HttpMethod.Post, ResourceComparePath(resourceCode, query)) { Content = content };
+        request.Headers.Add(GovShareHeaders.Purpose, purpose);
+        using var response = await http.SendAsync(request, cancellation).ConfigureAwait(false);
+        await ThrowIfRefusedAsync(response, cancellation).ConfigureAwait(false);
+        return await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), cancellationToken: cancellation).ConfigureAwait(false);
+    }
+
     /// <summary>Pushes an Arrow IPC stream; <paramref name="bytesSent"/> reports upload progress.</summary>
     /// <exception cref="NodeRefusedException">The node answered with an error (problem+json).</exception>
     public async Task<PushReceipt> PushAsync(string resourceCode, PushMode mode, Stream arrowStream, IProgress<long>? bytesSent = null, CancellationToken cancellation = default)

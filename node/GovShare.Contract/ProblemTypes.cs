@@ -99,6 +99,15 @@ public static class ProblemTypes
     /// <summary>Another push published a version while a merge was being made on the one before (409); nothing was published, push the merge again.</summary>
     public const string MergeConflict = Prefix + "merge-conflict";
 
+    /// <summary>A comparison's submission with a null key item or one key twice (400); <c>code</c> is <c>key-null</c>, <c>key-duplicate</c> or <c>key-too-long</c>.</summary>
+    public const string InvalidCompareKey = Prefix + "invalid-compare-key";
+
+    /// <summary>A comparison touching items the caller sees only masked, over fewer rows than the node's minimum (422): it would answer for single rows.</summary>
+    public const string CompareTooSmall = Prefix + "compare-too-small";
+
+    /// <summary>The department made as many comparisons of the resource as the node allows in an hour (429, Retry-After): comparisons must not enumerate values.</summary>
+    public const string CompareRateExceeded = Prefix + "compare-rate-exceeded";
+
     /// <summary>A masking rule does not fit the type of the item it masks (e.g. a range bucket on text).</summary>
     public const string MaskingRuleMismatch = Prefix + "masking-rule-mismatch";
 

@@ -41,6 +41,7 @@ internal static class CommandExamples
         ["govshare push"] = "govshare push --csv 企业登记.csv --mapping mapping.json --resource 102001/000001 --dry-run",
         ["govshare pull"] = "govshare pull --resource 102001/000001 --postgres \"Host=db;Database=dept\" --table enterprises --upsert-key credit_code",
         ["govshare sync"] = "govshare sync --sqlite dept.db --table enterprises --mapping mapping.json --resource 102001/000001 --key credit_code --every 1h",
+        ["govshare compare"] = "govshare compare --csv 低保对象.csv --resource 101001/000001 --key 公民身份号码 --items 姓名,出生日期 --keys-file differing.csv",
         ["govshare catalog"] = "govshare catalog search 企业",
         ["govshare catalog search"] = "govshare catalog search 企业 --json",
         ["govshare catalog get"] = "govshare catalog get 102001/000001",

@@ -18,6 +18,7 @@ internal static class GovShareCommand
         root.Add(PullCommand.Create());
         root.Add(CatalogCommands.Create());
         root.Add(SyncCommand.Create());
+        root.Add(CompareCommand.Create());
         RequestCommands.Create().ToList().ForEach(root.Add);
         root.Add(EvaluationCommands.Create());
         CommandExamples.AddTo(root);

@@ -2,6 +2,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using GovShare.Contract;
 using GovShare.Node.Catalog;
+using GovShare.Node.Compare;
 using GovShare.Node.Evaluation;
 using GovShare.Node.Exchange;
 using GovShare.Node.Hierarchy;
@@ -169,6 +170,7 @@ public sealed class GovShareNode : IAsyncDisposable
         builder.Services.AddGovShareExchangeApi(builder.Configuration);
         // Art. 42: a child node escalates to its parent's office, read from the links at each escalation.
         builder.Services.AddSingleton(sp => new EscalationTarget(() => sp.GetRequiredService<NodeLinkRegistry>().Parent()?.DivisionCode));
+        builder.Services.AddGovShareCompare(builder.Configuration);
         builder.Services.AddGovShareEvaluation(builder.Configuration);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
@@ -225,6 +227,7 @@ public sealed class GovShareNode : IAsyncDisposable
         queried.MapCatalogApi();
         queried.MapHierarchyApi();
         exchange.MapExchangeApi();
+        exchange.MapCompareApi();
         exchange.MapRequestsApi();
         exchange.MapLogsApi();
 

@@ -125,6 +125,35 @@ public sealed class NodeTreeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task QujingDepartment_ComparesWithKunmingResource_RoutedLikeAPull_OwnerJoinsUnderTheDepartmentsGrant()
+    {
+        using var client = _qujing.Client(_user.Certificate);
+        const string query = "key=公民身份号码&items=姓名,birth_date";
+        // No grant at Kunming yet: the owner refuses the department, as for a pull.
+        using var refused = await Compare.CompareApiTests.CompareAsync(client, ExchangeFixture.Conditional, Compare.CompareApiTests.UserCopy(), "casework", query);
+        await ProblemAssert.IsProblemAsync(refused, HttpStatusCode.Forbidden, ProblemTypes.NoGrant);
+
+        var now = DateTimeOffset.UtcNow;
+        _kunming.Services.GetRequiredService<GrantStore>().Save(new Grant("g-compare", _user.Division, _user.CreditCode, ExchangeFixture.Conditional,
+            [new GrantedItem("id_number", MaskingRule.None), new GrantedItem("name", MaskingRule.None), new GrantedItem("birth_date", MaskingRule.None)], "casework", now.AddMinutes(-1), now.AddDays(1), GrantStatus.Active, "operator", false, now));
+
+        // Residents 0..249 (names changed for every 10th, birth dates left out for every 25th) and 1000..1049; Kunming holds 0..299.
+        using var response = await Compare.CompareApiTests.CompareAsync(client, ExchangeFixture.Conditional, Compare.CompareApiTests.UserCopy(inBoth: 250, extra: 50), "casework", query);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal((300L, 250L, 50L, 50L, 30L), (answer.GetProperty("resourceRows").GetInt64(), answer.GetProperty("rowsInBoth").GetInt64(), answer.GetProperty("onlyInSubmission").GetInt64(), answer.GetProperty("onlyInResource").GetInt64(), answer.GetProperty("differingRows").GetInt64()));
+        var name = answer.GetProperty("items").EnumerateArray().Single(i => i.GetProperty("item").GetString() == "name");
+        Assert.Equal((225L, 25L), (name.GetProperty("matched").GetInt64(), name.GetProperty("differing").GetInt64()));
+        var exchangeId = answer.GetProperty("exchangeId").GetString();
+        var department = $"govshare:dept/530302/{_user.CreditCode}";
+        Assert.Equal(GovShare.Node.Logs.ExchangeKind.Forward, Assert.Single(ExchangeRecords(_qujing), r => r.ExchangeId == exchangeId).Kind);
+        Assert.Equal(GovShare.Node.Logs.ExchangeKind.Forward, Assert.Single(ExchangeRecords(_province), r => r.ExchangeId == exchangeId).Kind);
+        var atOwner = Assert.Single(ExchangeRecords(_kunming), r => r.ExchangeId == exchangeId);
+        Assert.Equal((GovShare.Node.Logs.ExchangeKind.Compare, 2, department, 300L, "g-compare"), (atOwner.Kind, atOwner.Hop, atOwner.OnBehalfOf, atOwner.Rows, atOwner.GrantId));
+    }
+
+    [Fact]
     public async Task ConditionalResource_OwnerEnforcesTheRemoteDepartmentsGrant()
     {
         using var client = _qujing.Client(_user.Certificate);

@@ -26,9 +26,10 @@ public sealed partial class LayerTests
         ["Requests"] = ["Kernel", "Calendar", "Desensitisation", "Identity", "Logs", "Catalog"],
         ["Exchange"] = ["Kernel", "Desensitisation", "Identity", "Logs", "Catalog", "Requests"],
         ["Hierarchy"] = ["Kernel", "Identity", "Logs", "Catalog"],
+        ["Compare"] = ["Kernel", "Desensitisation", "Identity", "Logs", "Catalog", "Requests", "Exchange"],
         ["Evaluation"] = ["Kernel", "Calendar", "Identity", "Logs", "Catalog", "Requests", "Exchange"],
         ["Management"] = ["Kernel", "Identity", "Logs"],
-        ["Hosting"] = ["Kernel", "Calendar", "Desensitisation", "Identity", "Pki", "Logs", "Catalog", "Requests", "Exchange", "Hierarchy", "Evaluation", "Management"],
+        ["Hosting"] = ["Kernel", "Calendar", "Desensitisation", "Identity", "Pki", "Logs", "Catalog", "Requests", "Exchange", "Hierarchy", "Compare", "Evaluation", "Management"],
     };
 
     private static readonly string Library = Path.Combine(RepositoryRoot.Path, "node", "GovShare.Node");

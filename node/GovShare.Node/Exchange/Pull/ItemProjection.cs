@@ -135,7 +135,7 @@ public sealed class ItemProjection : IDisposable
         }
     }
 
-    private static string MaskingName(MaskingRule rule) => rule.Kind switch
+    internal static string MaskingName(MaskingRule rule) => rule.Kind switch
     {
         MaskingKind.KeepEnds => FormattableString.Invariant($"KeepEnds({rule.Keep},{rule.KeepEnd})"),
         MaskingKind.GeneraliseDate => $"GeneraliseDate({rule.Precision})",
