@@ -20,6 +20,9 @@ public enum ViolationKind
 
     /// <summary>Use outside the stated purpose or beyond the grant (Art. 32).</summary>
     PurposeMisuse,
+
+    /// <summary>The catalog was not updated within 15 working days of a recorded change in law or duties (Art. 11).</summary>
+    CatalogUpdateMissed,
 }
 
 /// <summary>Where a violation stands. Notified → rectified | escalated; escalated → rectified; rectified is final.</summary>
