@@ -20,6 +20,7 @@ internal static class GovShareCommand
         root.Add(SyncCommand.Create());
         RequestCommands.Create().ToList().ForEach(root.Add);
         root.Add(EvaluationCommands.Create());
+        root.Add(OfficeCommands.Create());
         CommandExamples.AddTo(root);
         return root;
     }
