@@ -48,6 +48,7 @@ public static class CatalogApi
         group.MapGet("/", ListSharing);
         group.MapGet("/resources", ListResources);
         group.MapGet("/duplicates", OwnDuplicates);
+        group.MapGet("/deadlines", OwnDeadlines);
         group.MapGet("/export", Export);
         group.MapPost("/import", Import);
         group.MapPost("/", Create);
@@ -159,6 +160,22 @@ public static class CatalogApi
 
     private static IResult OwnDuplicates(HttpContext context, CatalogStore store) =>
         Department(context) is { } caller ? Json(store.Duplicates(caller.CreditCode)) : NoDepartment();
+
+    // The department's own deadlines: its catalog updates due after duty changes (Art. 11) and its entries' open share reviews (Art. 17).
+    private static IResult OwnDeadlines(HttpContext context, CatalogStore store, DutyChangeRegister duties)
+    {
+        if (Department(context) is not { } caller)
+        {
+            return NoDepartment();
+        }
+
+        var all = store.Deadlines();
+        var key = $"{caller.DivisionCode}/{caller.CreditCode}";
+        return Json(new CatalogDeadlines(all.AsOf, [.. all.Reviews.Where(r => r.Department == key)], [.. all.Stale.Where(s => s.Department == key)])
+        {
+            CatalogUpdates = [.. duties.Deadlines(all.AsOf).Where(d => d.Department.SameAs(caller.DivisionCode, caller.CreditCode))],
+        });
+    }
 
     private static IResult Export(HttpContext context, CatalogStore store, TimeProvider time)
     {

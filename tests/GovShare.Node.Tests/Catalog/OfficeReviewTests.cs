@@ -129,6 +129,9 @@ public sealed class OfficeReviewTests
         var after = Deadlines(await Get(env.Operator, "v1/operator/catalog/deadlines"));
         Assert.True(after[civil.CreditCode].GetProperty("overdue").GetBoolean());
         Assert.False(after[police.CreditCode].GetProperty("overdue").GetBoolean());
+        // The department sees its own missed deadline, and only its own.
+        var own = Assert.Single((await Get(civil.Client, "v1/catalog/deadlines")).GetProperty("catalogUpdates").EnumerateArray());
+        Assert.Equal((id, true), (own.GetProperty("dutyChange").GetString(), own.GetProperty("overdue").GetBoolean()));
         var violation = Assert.Single((await env.ScanAsync()).GetProperty("new").EnumerateArray(), v => v.GetProperty("kind").GetString() == "catalogUpdateMissed");
         Assert.Equal(civil.CreditCode, violation.GetProperty("department").GetProperty("creditCode").GetString());
         Assert.Equal("catalog-update-missed", violation.GetProperty("rule").GetString());
