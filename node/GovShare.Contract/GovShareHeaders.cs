@@ -17,6 +17,12 @@ public static class GovShareHeaders
     public const string DataVersion = "GovShare-Data-Version";
 
     /// <summary>
+    /// On a push: when the data changed at its source (RFC 3339, e.g. <c>2026-05-06T09:00:00+08:00</c>).
+    /// Art. 16's 10 working days to update the shared data run from it; without it, from the push.
+    /// </summary>
+    public const string SourceChangedAt = "GovShare-Source-Changed-At";
+
+    /// <summary>
     /// The exchange id: a response header on every push and pull (refusals too), and between
     /// nodes one id across every hop, so each node's log names the same exchange.
     /// </summary>

@@ -73,6 +73,9 @@ public static class ProblemTypes
     public const string OnwardSharingNotConsented = Prefix + "onward-sharing-not-consented";
     public const string NoGrant = Prefix + "no-grant";
     public const string NotShared = Prefix + "not-shared";
+
+    /// <summary>The resource has no recorded secrecy review (保密审查, Art. 34), so it is not shared yet.</summary>
+    public const string SecrecyReviewMissing = Prefix + "secrecy-review-missing";
     public const string UnknownItem = Prefix + "unknown-item";
     public const string ItemNotGranted = Prefix + "item-not-granted";
     public const string NotProvider = Prefix + "not-provider";

@@ -93,6 +93,20 @@ internal static class CommandExamples
         ["govshare evaluation status"] = "govshare evaluation status vio-0001 rectified --data data --note \"Catalog updated 2026-03-02\"",
         ["govshare evaluation report"] = "govshare evaluation report 2026 --data data --html report-2026.html",
         ["govshare evaluation scorecard"] = "govshare evaluation scorecard --from 2026-01-01",
+        ["govshare office"] = "govshare office deadlines --data data",
+        ["govshare office deadlines"] = "govshare office deadlines --data data",
+        ["govshare office review"] = "govshare office review approve 102001/000001 --data data",
+        ["govshare office review approve"] = "govshare office review approve 102001/000001 --data data",
+        ["govshare office review reject"] = "govshare office review reject 102001/000001 --reason \"No legal basis for restricting it\" --data data",
+        ["govshare office duty-change"] = "govshare office duty-change list --data data",
+        ["govshare office duty-change record"] = "govshare office duty-change record --description \"Household registration moves to public security\" --legal-basis \"云南省人民政府令第200号\" --department 11530100MB0000001X --department 11530100MB0000002Y --data data",
+        ["govshare office duty-change list"] = "govshare office duty-change list --data data",
+        ["govshare office filing"] = "govshare office filing list --child 530100 --data data",
+        ["govshare office filing list"] = "govshare office filing list --child 530100 --data data",
+        ["govshare office filing approve"] = "govshare office filing approve fil-530100-0003 --data data",
+        ["govshare office filing send-back"] = "govshare office filing send-back fil-530100-0003 --reason \"101002/000001: update cycle contradicts the abstract\" --data data",
+        ["govshare office designate"] = "govshare office designate --item 公民身份号码 --type utf8 --division 530100 --credit-code 11530100MB0000001X --reason \"户籍登记职责\" --data data",
+        ["govshare office duplicates"] = "govshare office duplicates --data data",
     };
 
     /// <summary>The commands that have no example (a test keeps this empty).</summary>

@@ -31,7 +31,7 @@ internal static class EvaluationCommands
         scan.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostAsync("v1/operator/evaluation/violations/scan", null, cancellation)));
 
         var status = new Option<string?>("--status") { Description = "notified, rectified or escalated." };
-        var kind = new Option<string?>("--kind") { Description = "catalogNotCompiled, catalogNotUpdated, dataLate, dataInconsistent or purposeMisuse." };
+        var kind = new Option<string?>("--kind") { Description = "catalogNotCompiled, catalogNotUpdated, catalogUpdateMissed, dataLate, dataInconsistent or purposeMisuse." };
         var year = new Option<int?>("--year") { Description = "Violations that occurred in this year." };
         var violations = new Command("violations", "Recorded violations (operator).") { status, kind, department, year, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         violations.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client =>

@@ -21,6 +21,7 @@ internal static class GovShareCommand
         root.Add(CompareCommand.Create());
         RequestCommands.Create().ToList().ForEach(root.Add);
         root.Add(EvaluationCommands.Create());
+        root.Add(OfficeCommands.Create());
         CommandExamples.AddTo(root);
         return root;
     }

@@ -16,6 +16,15 @@ namespace GovShare.Node.Catalog;
 /// <summary>The body of a successful create or update: the entry and any possible duplicate collection (Art. 13).</summary>
 public sealed record CatalogWriteResponse(CatalogEntry Entry, IReadOnlyList<PossibleDuplicate> PossibleDuplicates);
 
+/// <summary>The office's rejection of a share-attribute change: the reason is required.</summary>
+public sealed record ReviewRejection(string? Reason);
+
+/// <summary>A change in law or duties as the office records it: what changed, its legal basis, the affected departments (credit codes).</summary>
+public sealed record DutyChangeSubmission(string? Description, string? LegalBasis, IReadOnlyList<string>? Departments);
+
+/// <summary>The office's designation of a datum's collecting department.</summary>
+public sealed record DesignationSubmission(string? ItemName, string? DataType, string? DivisionCode, string? CreditCode, string? Reason);
+
 /// <summary>A department's catalog as exchanged by export and import.</summary>
 public sealed record CatalogExport(string? Department, DateTimeOffset? ExportedAt, IReadOnlyList<CatalogEntry> Entries);
 
@@ -39,6 +48,7 @@ public static class CatalogApi
         group.MapGet("/", ListSharing);
         group.MapGet("/resources", ListResources);
         group.MapGet("/duplicates", OwnDuplicates);
+        group.MapGet("/deadlines", OwnDeadlines);
         group.MapGet("/export", Export);
         group.MapPost("/import", Import);
         group.MapPost("/", Create);
@@ -53,23 +63,78 @@ public static class CatalogApi
     /// <summary>
     /// Maps the operator's endpoints under <c>catalog/</c> of the given builder — the management
     /// listener's operator group, so <c>/v1/operator/catalog/…</c> behind the operator token:
-    /// all possible duplicate collections, deadlines (share reviews, stale entries), the change
-    /// stream, completing a review.
+    /// all possible duplicate collections, deadlines (share reviews, stale entries, Art. 11 catalog
+    /// updates), the change stream, the office's decision on share reviews, duty changes and designations.
     /// </summary>
     public static IEndpointRouteBuilder MapCatalogOperatorApi(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         var group = endpoints.MapGroup("/catalog");
         group.MapGet("/duplicates", (CatalogStore store) => Json(store.Duplicates()));
-        group.MapGet("/deadlines", (CatalogStore store) => Json(store.Deadlines()));
+        group.MapGet("/deadlines", (CatalogStore store, DutyChangeRegister duties) =>
+        {
+            var deadlines = store.Deadlines();
+            return Json(deadlines with { CatalogUpdates = duties.Deadlines(deadlines.AsOf) });
+        });
         group.MapGet("/changes", (CatalogStore store, long? after, int? limit, string? code) =>
             Json(store.Changes(after ?? 0, limit ?? 500, code is null ? null : ResourceCode.TryFromUrl(code, out var c) ? c : "-")));
-        group.MapPost("/{code}/review/complete", (HttpContext context, CatalogStore store, string code) =>
-            !ResourceCode.TryFromUrl(code, out var resource)
-                ? BadCode()
-                : store.CompleteShareReview(resource, OperatorAttribution.Of(context)) is { Succeeded: true } r ? Json(r.Entry) : Problem.Result(404, ProblemTypes.NotFound, "No open review", "no open share review for this resource"));
+
+        // Art. 17: a reported change of share attributes waits for the office's decision.
+        group.MapPost("/{code}/review/approve", (HttpContext context, CatalogStore store, string code) =>
+            !ResourceCode.TryFromUrl(code, out var resource) ? BadCode() : Decided(store.DecideShareReview(resource, approve: true, null, OperatorAttribution.Of(context))));
+        group.MapPost("/{code}/review/reject", async (HttpContext context, CatalogStore store, string code) =>
+        {
+            if (!ResourceCode.TryFromUrl(code, out var resource))
+            {
+                return BadCode();
+            }
+
+            var (body, refusal) = await ReadJson<ReviewRejection>(context, OperatorBodyBytes);
+            return refusal ?? Decided(store.DecideShareReview(resource, approve: false, body!.Reason, OperatorAttribution.Of(context)));
+        });
+
+        // Art. 11: a change in law or duties starts the affected departments' catalog-update deadline.
+        group.MapGet("/duty-changes", (DutyChangeRegister duties) => Json(duties.All()));
+        group.MapPost("/duty-changes", async (HttpContext context, DutyChangeRegister duties) =>
+        {
+            var (body, refusal) = await ReadJson<DutyChangeSubmission>(context, OperatorBodyBytes);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
+
+            var errors = duties.Record(body!.Description, body.LegalBasis, body.Departments, OperatorAttribution.Of(context), out var recorded);
+            return errors.Count > 0 ? Rejected("The duty change is invalid", errors) : Results.Json(recorded, CatalogJson.Options, statusCode: StatusCodes.Status201Created);
+        });
+
+        // Art. 13: the one collecting department of a datum.
+        group.MapGet("/designations", (CollectorDesignations designations) => Json(designations.All()));
+        group.MapPut("/designations", async (HttpContext context, CollectorDesignations designations) =>
+        {
+            var (body, refusal) = await ReadJson<DesignationSubmission>(context, OperatorBodyBytes);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
+
+            var errors = designations.Designate(body!.ItemName, body.DataType, body.DivisionCode, body.CreditCode, body.Reason, OperatorAttribution.Of(context), out var made);
+            return errors.Count > 0 ? Rejected("The designation is invalid", errors) : Json(made);
+        });
         return endpoints;
     }
+
+    /// <summary>The largest operator body the catalog's operator endpoints read (the management listener caps it too).</summary>
+    private const long OperatorBodyBytes = 64 * 1024;
+
+    private static IResult Decided(CatalogWriteResult result) => result.Outcome switch
+    {
+        CatalogOutcome.Ok => Json(result.Entry),
+        CatalogOutcome.Invalid => Invalid(result.Errors ?? []),
+        _ => Problem.Result(404, ProblemTypes.NotFound, "No open review", result.Detail),
+    };
+
+    private static IResult Rejected(string title, IReadOnlyList<string> errors) =>
+        Problem.Result(400, ProblemTypes.ValidationFailed, title, string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors });
 
     private static IResult ListSharing(HttpContext context, CatalogStore store)
     {
@@ -95,6 +160,22 @@ public static class CatalogApi
 
     private static IResult OwnDuplicates(HttpContext context, CatalogStore store) =>
         Department(context) is { } caller ? Json(store.Duplicates(caller.CreditCode)) : NoDepartment();
+
+    // The department's own deadlines: its catalog updates due after duty changes (Art. 11) and its entries' open share reviews (Art. 17).
+    private static IResult OwnDeadlines(HttpContext context, CatalogStore store, DutyChangeRegister duties)
+    {
+        if (Department(context) is not { } caller)
+        {
+            return NoDepartment();
+        }
+
+        var all = store.Deadlines();
+        var key = $"{caller.DivisionCode}/{caller.CreditCode}";
+        return Json(new CatalogDeadlines(all.AsOf, [.. all.Reviews.Where(r => r.Department == key)], [.. all.Stale.Where(s => s.Department == key)])
+        {
+            CatalogUpdates = [.. duties.Deadlines(all.AsOf).Where(d => d.Department.SameAs(caller.DivisionCode, caller.CreditCode))],
+        });
+    }
 
     private static IResult Export(HttpContext context, CatalogStore store, TimeProvider time)
     {
@@ -473,6 +554,10 @@ public static class CatalogServiceCollectionExtensions
         services.TryAddSingleton<ICatalogChangeSink>(sp => new StateCatalogChangeSink(sp.GetRequiredService<NodeDataFolder>()));
         services.TryAddSingleton<CatalogStore>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStateReplayer, CatalogReplayer>());
+        services.TryAddSingleton<DutyChangeRegister>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IStateReplayer, DutyChangeReplayer>());
+        services.TryAddSingleton<CollectorDesignations>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IStateReplayer, CollectorDesignationReplayer>());
         return services;
     }
 }

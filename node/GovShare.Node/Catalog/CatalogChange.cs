@@ -12,7 +12,14 @@ public enum ChangeKind
     Created,
     Updated,
     Retired,
+    /// <summary>A review closed without a decision (written by releases before reviews were decided).</summary>
     ReviewCompleted,
+
+    /// <summary>The office approved a share-attribute change: the proposed terms now apply (Art. 17).</summary>
+    ReviewApproved,
+
+    /// <summary>The office rejected a share-attribute change, with its reason: the terms in force stay.</summary>
+    ReviewRejected,
 }
 
 /// <summary>How an item changed.</summary>
@@ -51,7 +58,7 @@ public sealed record CatalogChange(
     public CatalogEntry? Entry { get; init; }
 
     private static readonly HashSet<string> StoreOwned =
-        ["items", "version", "status", "createdAt", "updatedAt", "shareReview", "classificationCode", "category"];
+        ["items", "version", "status", "createdAt", "updatedAt", "shareReview", "lastShareDecision", "classificationCode", "category"];
 
     /// <summary>The diff from <paramref name="before"/> (null on create) to <paramref name="after"/>.</summary>
     public static (IReadOnlyList<FieldChange> Fields, IReadOnlyList<ItemChange> Items) Diff(CatalogEntry? before, CatalogEntry after)

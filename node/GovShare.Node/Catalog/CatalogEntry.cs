@@ -73,8 +73,21 @@ public sealed record CatalogEntry
     /// <summary>Store-owned: last maintenance (any write, even one that changes nothing, Art. 18).</summary>
     public DateTimeOffset UpdatedAt { get; init; }
 
-    /// <summary>Store-owned: the open share-attribute review, if any (Art. 17).</summary>
+    /// <summary>
+    /// Store-owned: the open share-attribute review, if any (Art. 17). While it is open, <see cref="Share"/>
+    /// holds the terms in force and <see cref="ShareReview.Proposed"/> the reported change.
+    /// </summary>
     public ShareReview? ShareReview { get; init; }
+
+    /// <summary>Store-owned: the office's last decision on a share-attribute change (Art. 17), kept so the department sees why.</summary>
+    public ShareDecision? LastShareDecision { get; init; }
+
+    /// <summary>
+    /// The department's secrecy review (保密审查, Art. 34) of this resource before it is shared:
+    /// when, by whom, under which document. Where <c>Catalog:SecrecyReviewRequired</c> is set, a
+    /// resource without one is not pulled (403 <c>secrecy-review-missing</c>).
+    /// </summary>
+    public SecrecyReview? SecrecyReview { get; init; }
 
     /// <summary>
     /// The item <paramref name="nameOrId"/> designates, after NFKC normalisation, trimming and
@@ -182,8 +195,18 @@ public sealed record ThematicAttributes(IReadOnlyList<ItemReference> References)
 /// <summary>An item of another resource, by resource code and item id.</summary>
 public sealed record ItemReference(string ResourceCode, string ItemId);
 
-/// <summary>An open review of changed share attributes, due 30 working days after the change (Art. 17).</summary>
-public sealed record ShareReview(DateTimeOffset OpenedAt, DateOnly Due, ShareType From, ShareType To, bool DueProvisional = false);
+/// <summary>
+/// An open review of changed share attributes, due 30 working days after the change was reported
+/// (Art. 17). <see cref="Proposed"/> is the change waiting for the office: it applies only when
+/// approved (null on reviews opened before changes waited, whose change applied at once).
+/// </summary>
+public sealed record ShareReview(DateTimeOffset OpenedAt, DateOnly Due, ShareType From, ShareType To, bool DueProvisional = false, ShareAttributes? Proposed = null);
+
+/// <summary>The office's decision on a share-attribute change: approved (applied) or rejected with its reason.</summary>
+public sealed record ShareDecision(bool Approved, ShareAttributes? Proposed, string By, DateTimeOffset At, DateOnly Due, bool Late, string? Reason);
+
+/// <summary>A secrecy review (保密审查, Art. 34): the day, the reviewer (person or office) and the document that records it.</summary>
+public sealed record SecrecyReview(DateOnly ReviewedOn, string Reviewer, string? Reference = null);
 
 /// <summary>Top-level classes of the classification (class digit 1, 2, 3).</summary>
 public enum ResourceCategory

@@ -76,7 +76,11 @@ public sealed record CatalogQuery(
 public sealed record CatalogPage(IReadOnlyList<CatalogEntry> Entries, int Page, int PageSize, int Total);
 
 /// <summary>Catalog deadlines as of a date: open share reviews (Art. 17) and stale entries (Art. 18).</summary>
-public sealed record CatalogDeadlines(DateOnly AsOf, IReadOnlyList<ReviewDeadline> Reviews, IReadOnlyList<StaleEntry> Stale);
+public sealed record CatalogDeadlines(DateOnly AsOf, IReadOnlyList<ReviewDeadline> Reviews, IReadOnlyList<StaleEntry> Stale)
+{
+    /// <summary>Art. 11 catalog-update deadlines started by recorded duty changes (<see cref="DutyChangeRegister"/>).</summary>
+    public IReadOnlyList<CatalogUpdateDeadline> CatalogUpdates { get; init; } = [];
+}
 
 /// <summary>An open share-attribute review.</summary>
 public sealed record ReviewDeadline(string ResourceCode, string Name, string Department, DateOnly Due, bool Overdue);
@@ -165,11 +169,12 @@ public sealed partial class CatalogStore
             }
 
             var now = _time.GetUtcNow();
-            var stored = entry with { Version = 1, Status = EntryStatus.Active, CreatedAt = now, UpdatedAt = now, ShareReview = null };
+            var stored = entry with { Version = 1, Status = EntryStatus.Active, CreatedAt = now, UpdatedAt = now, ShareReview = null, LastShareDecision = null };
             var duplicates = Transaction(() =>
             {
                 Write(stored);
                 Append(ChangeKind.Created, null, stored, caller.Uri, now);
+                DepartmentWrote?.Invoke(stored.Provider, now);
                 return FindDuplicates(stored);
             });
             Log.Created(_logger, stored.ResourceCode, caller.Uri, duplicates.Count);
@@ -276,6 +281,7 @@ public sealed partial class CatalogStore
                 _changes.Append(new CatalogChange(0, code, ChangeKind.Retired, stored.Version, caller.Uri, now,
                     [new FieldChange("status", "\"active\"", "\"retired\"")], [])
                 { Entry = stored });
+                DepartmentWrote?.Invoke(stored.Provider, now);
                 return 0;
             });
             Log.Retired(_logger, code, caller.Uri);
@@ -283,27 +289,55 @@ public sealed partial class CatalogStore
         });
     }
 
-    /// <summary>Closes an entry's open share review (the operator's decision is recorded in the change log).</summary>
-    public CatalogWriteResult CompleteShareReview(string code, string by)
+    /// <summary>
+    /// The office's decision on an entry's open share review (Art. 17): approved, the proposed
+    /// terms apply now; rejected (a reason is required), the terms in force stay. Either way the
+    /// review closes, the decision is kept on the entry (<see cref="CatalogEntry.LastShareDecision"/>)
+    /// and logged as a <see cref="ChangeKind.ReviewApproved"/> or <see cref="ChangeKind.ReviewRejected"/> change by <paramref name="by"/>.
+    /// </summary>
+    public CatalogWriteResult DecideShareReview(string code, bool approve, string? reason, string by)
     {
+        reason = string.IsNullOrWhiteSpace(reason) ? null : reason.Trim();
+        if (!approve && reason is null)
+        {
+            return new(CatalogOutcome.Invalid, Errors: [new("reason", "required", "a rejection states its reason")]);
+        }
+
+        if (reason?.Length > CatalogLimits.MaxConditionLength)
+        {
+            return new(CatalogOutcome.Invalid, Errors: [new("reason", "tooLong", $"at most {CatalogLimits.MaxConditionLength} characters")]);
+        }
+
         return _state.Write<CatalogWriteResult>(() =>
         {
             var current = Get(code);
-            if (current?.ShareReview is null)
+            if (current?.ShareReview is not { } review || current.Status == EntryStatus.Retired)
             {
                 return new(CatalogOutcome.NotFound, Detail: "no open share review for this resource");
             }
 
             var now = _time.GetUtcNow();
-            var stored = current with { ShareReview = null, Version = current.Version + 1 };
+            var late = WorkingDayCalendar.ToChinaDate(now) > review.Due;
+            var decision = new ShareDecision(approve, review.Proposed, by, now, review.Due, late, reason);
+            var stored = current with
+            {
+                // A review opened before changes waited for approval carries no proposal: its change applied already.
+                Share = approve && review.Proposed is { } proposed ? proposed : current.Share,
+                ShareReview = null,
+                LastShareDecision = decision,
+                Version = current.Version + 1,
+            };
+            var (fields, items) = CatalogChange.Diff(current, stored);
+            var recorded = fields.Append(new FieldChange("shareReview", JsonSerializer.Serialize(review, CatalogJson.Options), null))
+                .Append(new FieldChange("lastShareDecision", null, JsonSerializer.Serialize(decision, CatalogJson.Options)))
+                .ToList();
             Transaction(() =>
             {
                 Write(stored);
-                _changes.Append(new CatalogChange(0, code, ChangeKind.ReviewCompleted, stored.Version, by, now,
-                    [new FieldChange("shareReview", JsonSerializer.Serialize(current.ShareReview, CatalogJson.Options), null)], [])
-                { Entry = stored });
+                _changes.Append(new CatalogChange(0, code, approve ? ChangeKind.ReviewApproved : ChangeKind.ReviewRejected, stored.Version, by, now, recorded, items) { Entry = stored });
                 return 0;
             });
+            Log.ReviewDecided(_logger, code, approve ? "approved" : "rejected", by, late);
             return new(CatalogOutcome.Ok, stored);
         });
     }
@@ -390,9 +424,10 @@ public sealed partial class CatalogStore
                     if (current is null)
                     {
                         var now = _time.GetUtcNow();
-                        var stored = entry with { Version = 1, Status = EntryStatus.Active, CreatedAt = now, UpdatedAt = now, ShareReview = null };
+                        var stored = entry with { Version = 1, Status = EntryStatus.Active, CreatedAt = now, UpdatedAt = now, ShareReview = null, LastShareDecision = null };
                         Write(stored);
                         Append(ChangeKind.Created, null, stored, caller.Uri, now);
+                        DepartmentWrote?.Invoke(stored.Provider, now);
                         written.Add(stored);
                     }
                     else
@@ -511,26 +546,48 @@ public sealed partial class CatalogStore
     {
         var now = _time.GetUtcNow();
         var review = current.ShareReview;
+        var share = entry.Share;
         if (!SameShare(current.Share, entry.Share))
         {
-            // A change is never refused for want of next year's holiday file: the due date is then
-            // provisional (weekends only) and says so.
-            var due = _calendar.AddWorkingDays(WorkingDayCalendar.ToChinaDate(now), ShareReviewWorkingDays, out var provisional);
-            review = new ShareReview(now, due, current.Share.Type, entry.Share.Type, provisional);
+            // Art. 17: a change of share type or conditions is reported to the office and applies
+            // only when approved. Until then the terms in force stay (every exchange reads Share);
+            // the change waits in the review. Reporting the same change again keeps its review and
+            // due day; a different change replaces the proposal and is due anew.
+            share = current.Share;
+            if (review?.Proposed is null || !SameShare(review.Proposed, entry.Share))
+            {
+                // A change is never refused for want of next year's holiday file: the due date is then
+                // provisional (weekends only) and says so.
+                var due = _calendar.AddWorkingDays(WorkingDayCalendar.ToChinaDate(now), ShareReviewWorkingDays, out var provisional);
+                review = new ShareReview(now, due, current.Share.Type, entry.Share.Type, provisional, entry.Share);
+            }
         }
 
         var stored = entry with
         {
+            Share = share,
             Version = current.Version + 1,
             Status = EntryStatus.Active,
             CreatedAt = current.CreatedAt,
             UpdatedAt = now,
             ShareReview = review,
+            LastShareDecision = current.LastShareDecision,
         };
         Write(stored);
         Append(ChangeKind.Updated, current, stored, by, now);
+        DepartmentWrote?.Invoke(stored.Provider, now);
         return (stored, FindDuplicates(stored));
     }
+
+    /// <summary>
+    /// Called inside the state change of every accepted write of a department's own catalog (create,
+    /// update, import, retire) with the department and the time: the catalog update that meets an
+    /// Art. 11 deadline (<see cref="DutyChangeRegister"/>). Not called on replay: what it records is logged on its own.
+    /// </summary>
+    internal event Action<DepartmentRef, DateTimeOffset>? DepartmentWrote;
+
+    /// <summary>Every active entry (the full resource catalog, from memory).</summary>
+    public IReadOnlyList<CatalogEntry> Active() => [.. _snapshot.Values.Where(e => e.Status == EntryStatus.Active).OrderBy(e => e.ResourceCode, StringComparer.Ordinal)];
 
     private static bool SameShare(ShareAttributes a, ShareAttributes b) =>
         a.Type == b.Type && a.Method == b.Method
@@ -710,6 +767,9 @@ public sealed partial class CatalogStore
 
         [LoggerMessage(EventId = 3006, EventName = "CatalogDuplicateCollection", Level = LogLevel.Warning, Message = "Catalog entry {ResourceCode} has {Count} items another department's resource already holds (possible duplicate collection)")]
         public static partial void PossibleDuplicate(ILogger logger, string resourceCode, int count);
+
+        [LoggerMessage(EventId = 3008, EventName = "CatalogShareReviewDecided", Level = LogLevel.Information, Message = "Share review of {ResourceCode} {Decision} by {By} (late: {Late})")]
+        public static partial void ReviewDecided(ILogger logger, string resourceCode, string decision, string by, bool late);
 
         [LoggerMessage(EventId = 3007, EventName = "CatalogImported", Level = LogLevel.Information, Message = "Catalog import by {Caller}: {Count} entries written")]
         public static partial void Imported(ILogger logger, string caller, int count);

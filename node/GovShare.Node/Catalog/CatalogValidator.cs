@@ -59,6 +59,7 @@ public static class CatalogValidator
         }
 
         Share(errors, entry.Share);
+        Secrecy(errors, entry.SecrecyReview);
         if (entry.Open is null)
         {
             errors.Add(new("open", "required", "the open attributes are required"));
@@ -144,6 +145,22 @@ public static class CatalogValidator
         Defined(errors, "share.method", share.Method);
         Text(errors, "share.condition", share.Condition, CatalogLimits.MaxConditionLength, required: share.Type == ShareType.Conditional);
         Text(errors, "share.reason", share.Reason, CatalogLimits.MaxConditionLength, required: share.Type == ShareType.NotShared);
+    }
+
+    private static void Secrecy(List<CatalogValidationError> errors, SecrecyReview? review)
+    {
+        if (review is null)
+        {
+            return;
+        }
+
+        if (review.ReviewedOn == default)
+        {
+            errors.Add(new("secrecyReview.reviewedOn", "required", "the day of the secrecy review is required"));
+        }
+
+        Text(errors, "secrecyReview.reviewer", review.Reviewer, CatalogLimits.MaxDepartmentNameLength, required: true);
+        Text(errors, "secrecyReview.reference", review.Reference, CatalogLimits.MaxConditionLength, required: false);
     }
 
     private static void Items(List<CatalogValidationError> errors, CatalogEntry entry)

@@ -271,6 +271,7 @@ public static class AnnualReportHtml
         ViolationKind.CatalogNotUpdated => "catalog not updated",
         ViolationKind.DataLate => "data late",
         ViolationKind.DataInconsistent => "data inconsistent",
+        ViolationKind.CatalogUpdateMissed => "catalog update missed",
         _ => "use outside purpose",
     };
 

@@ -62,6 +62,9 @@ public sealed class EvaluationSnapshot
 
     public required IReadOnlyList<EvaluatedDepartment> Departments { get; init; }
 
+    /// <summary>The Art. 11 catalog-update deadlines the office's recorded duty changes started (<see cref="DutyChangeRegister"/>).</summary>
+    public IReadOnlyList<CatalogUpdateDeadline> CatalogUpdates { get; init; } = [];
+
     /// <summary>Exchange ids of the published dataset versions, per resource and version number.</summary>
     public IReadOnlyDictionary<(string Resource, int Version), string> VersionExchanges { get; init; } = new Dictionary<(string, int), string>();
 
@@ -80,7 +83,8 @@ public sealed class EvaluationSources(
     RequestLedger ledger,
     DepartmentRegistry registry,
     DatasetStore datasets,
-    TimeProvider time)
+    TimeProvider time,
+    DutyChangeRegister duties)
 {
     public EvaluationSnapshot Capture()
     {
@@ -164,6 +168,7 @@ public sealed class EvaluationSources(
             RequestChanges = ledgerChanges,
             Departments = [.. departments.Values.OrderBy(d => d.CreditCode, StringComparer.Ordinal)],
             VersionExchanges = versions,
+            CatalogUpdates = duties.Deadlines(WorkingDayCalendar.ToChinaDate(time.GetUtcNow())),
         };
     }
 

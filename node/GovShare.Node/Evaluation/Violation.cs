@@ -26,6 +26,9 @@ public enum ViolationKind
 
     /// <summary>A complaint not answered by its due day (Art. 29).</summary>
     ComplaintUnanswered,
+
+    /// <summary>The catalog was not updated within 15 working days of a recorded change in law or duties (Art. 11).</summary>
+    CatalogUpdateMissed,
 }
 
 /// <summary>

@@ -22,6 +22,7 @@ public static class ViolationRules
     public const string OnwardNotConsented = "onward-not-consented";
     public const string RequestOverdue = "request-overdue";
     public const string ComplaintUnanswered = "complaint-unanswered";
+    public const string CatalogUpdateMissed = "catalog-update-missed";
 }
 
 /// <summary>
@@ -48,7 +49,26 @@ public sealed class ViolationDetector(ScorecardCalculator calculator, Evaluation
                 $"Complaint {complaint.Number} against {complaint.Respondent.Name ?? complaint.Respondent.CreditCode} was not answered by its due day {complaint.Due:yyyy-MM-dd} (Art. 29).", [], findings);
         }
 
+        CatalogUpdatesMissed(snapshot, findings);
         return findings;
+    }
+
+    // Art. 11: a department named in a recorded duty change that did not update its catalog by the due day (late or still not).
+    private static void CatalogUpdatesMissed(EvaluationSnapshot snapshot, List<ViolationFinding> findings)
+    {
+        foreach (var deadline in snapshot.CatalogUpdates.Where(d => d.Overdue || d.Late))
+        {
+            var outcome = deadline.UpdatedAt is { } at ? $"updated on {WorkingDayCalendar.ToChinaDate(at):yyyy-MM-dd}" : "not updated since";
+            findings.Add(new ViolationFinding(
+                $"{ViolationRules.CatalogUpdateMissed}:{deadline.DutyChange}:{deadline.Department.CreditCode}",
+                ViolationKind.CatalogUpdateMissed,
+                ViolationRules.CatalogUpdateMissed,
+                deadline.Department,
+                null,
+                $"Duty change {deadline.DutyChange} ({deadline.Description}) required a catalog update by {deadline.Due:yyyy-MM-dd}{(deadline.DueProvisional ? " (provisional)" : "")}; {outcome} (Art. 11).",
+                [new(snapshot.Node, "change", snapshot.ChangeLogSequence, null, snapshot.Now, $"change log read to here; the duty change is entity duty-change/{deadline.DutyChange}")],
+                deadline.Due.AddDays(1)));
+        }
     }
 
     private void NotCompiled(EvaluationSnapshot snapshot, List<ViolationFinding> findings)

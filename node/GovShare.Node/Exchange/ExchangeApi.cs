@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
 using Apache.Arrow.Types;
 using GovShare.Contract;
+using GovShare.Node.Calendar;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Exchange.ArrowInput;
@@ -29,8 +31,28 @@ namespace GovShare.Node.Exchange;
 /// <summary>What a push answers. <see cref="Rows"/> and <see cref="Bytes"/> are the new version's.</summary>
 public sealed record PushReceipt(string ExchangeId, string ResourceCode, int Version, long Rows, long Bytes, PushMode Mode)
 {
+    /// <summary>The stated source-change time and Art. 16's measure of it; absent when the push stated none.</summary>
+    public SourceChangeReceipt? SourceChange { get; init; }
+
     /// <summary>What a merge push did; absent for the other modes.</summary>
     public MergeReceipt? Merge { get; init; }
+}
+
+/// <summary>
+/// Art. 16 measured from the source: the data changed at <paramref name="ChangedAt"/>; it was due on
+/// the platform by <paramref name="UpdateDue"/> (10 working days later, China time); <paramref name="Late"/> when pushed after that day.
+/// </summary>
+public sealed record SourceChangeReceipt(DateTimeOffset ChangedAt, DateOnly UpdateDue, bool DueProvisional, bool Late)
+{
+    /// <summary>Working days from a change at the source to its update on the platform (Art. 16).</summary>
+    public const int UpdateWorkingDays = 10;
+
+    public static SourceChangeReceipt Measure(DateTimeOffset changedAt, DateTimeOffset pushedAt, WorkingDayCalendar calendar)
+    {
+        ArgumentNullException.ThrowIfNull(calendar);
+        var due = calendar.AddWorkingDays(WorkingDayCalendar.ToChinaDate(changedAt), UpdateWorkingDays, out var provisional);
+        return new SourceChangeReceipt(changedAt, due, provisional, WorkingDayCalendar.ToChinaDate(pushedAt) > due);
+    }
 }
 
 /// <summary>What a merge push did.</summary>
@@ -78,7 +100,7 @@ public static partial class ExchangeApi
         return endpoints;
     }
 
-    private static async Task PushAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, PushGate gate, IOptions<ExchangeOptions> options, NodeDataFolder data, IOptions<NodeOptions> node, LogWriter log, TimeProvider time, ILoggerFactory loggers)
+    private static async Task PushAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, PushGate gate, IOptions<ExchangeOptions> options, NodeDataFolder data, IOptions<NodeOptions> node, LogWriter log, TimeProvider time, WorkingDayCalendar calendar, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("GovShare.Node.Exchange");
         var exchangeId = ExchangeId.ForRequest(context, time);
@@ -106,6 +128,29 @@ public static partial class ExchangeApi
         }
 
         step.Mode = ModeText(mode);
+
+        // Art. 16: the department may state when the data changed at its source; lateness runs from it.
+        DateTimeOffset? sourceChangedAt = null;
+        var stated = context.Request.Headers[GovShareHeaders.SourceChangedAt].ToString();
+        if (stated.Length > 0)
+        {
+            if (!TryParseInstant(stated, out var changed))
+            {
+                await Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed source-change time", $"{GovShareHeaders.SourceChangedAt} is an RFC 3339 instant with its offset, e.g. 2026-05-06T09:00:00+08:00.");
+                return;
+            }
+
+            if (changed > time.GetUtcNow() + options.Value.SourceChangeClockSkew)
+            {
+                // A change not yet made would make any push look early.
+                await Refuse(context, 400, ProblemTypes.ValidationFailed, "The source-change time is in the future", $"{GovShareHeaders.SourceChangedAt} {stated} is later than the node's clock.");
+                return;
+            }
+
+            sourceChangedAt = changed;
+            step.Diff = JsonSerializer.SerializeToElement(new { sourceChangedAt = changed });
+        }
+
         var keyColumns = entry.Items.Select((item, index) => (item, index)).Where(p => p.item.Key).Select(p => p.index).ToList();
         if (mode == PushMode.Merge && keyColumns.Count == 0)
         {
@@ -195,7 +240,7 @@ public static partial class ExchangeApi
                     changes.Add(new RecordBatch(expected, columns.Select(batch.Column), batch.Length), deleteColumn < 0 ? null : (BooleanArray)batch.Column(deleteColumn));
                 }
 
-                var merged = await MergePush.PublishAsync(datasets, entry.ResourceCode, changes, exchangeId, context.RequestAborted);
+                var merged = await MergePush.PublishAsync(datasets, entry.ResourceCode, changes, exchangeId, sourceChangedAt, context.RequestAborted);
                 step.Rows = changes.Rows;
                 step.Bytes = context.Request.ContentLength ?? merged.Version.Bytes;
                 step.Items = entry.Items.Select(i => i.Id).ToList();
@@ -205,6 +250,7 @@ public static partial class ExchangeApi
                 await TypedResults.Ok(new PushReceipt(exchangeId.Value, entry.ResourceCode, merged.Version.Version, merged.Version.Rows, merged.Version.Bytes, mode)
                 {
                     Merge = new MergeReceipt(changes.Upserts, changes.Deletes, merged.Replaced, merged.Deleted),
+                    SourceChange = sourceChangedAt is { } mergedChange ? SourceChangeReceipt.Measure(mergedChange, merged.Version.PushedAt, calendar) : null,
                 }).ExecuteAsync(context);
                 return;
             }
@@ -221,14 +267,17 @@ public static partial class ExchangeApi
                 }
             }
 
-            var version = await push.CommitAsync(cancellationToken: context.RequestAborted);
+            var version = await push.CommitAsync(sourceChangedAt, context.RequestAborted);
             step.Rows = version.Rows;
             step.Bytes = context.Request.ContentLength ?? version.Bytes;
             step.Items = entry.Items.Select(i => i.Id).ToList();
             await step.RecordAsync(StatusCodes.Status200OK);
             var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             LogPushed(logger, exchangeId.Value, entry.ResourceCode, version.Version, version.Rows, version.Bytes, caller.Uri, elapsed);
-            await TypedResults.Ok(new PushReceipt(exchangeId.Value, entry.ResourceCode, version.Version, version.Rows, version.Bytes, mode)).ExecuteAsync(context);
+            await TypedResults.Ok(new PushReceipt(exchangeId.Value, entry.ResourceCode, version.Version, version.Rows, version.Bytes, mode)
+            {
+                SourceChange = sourceChangedAt is { } change ? SourceChangeReceipt.Measure(change, version.PushedAt, calendar) : null,
+            }).ExecuteAsync(context);
         }
         catch (ArrowInputException ex) when (ex.InnerException is BadHttpRequestException body)
         {
@@ -342,6 +391,14 @@ public static partial class ExchangeApi
         step.ResourceCode = entry.ResourceCode;
         step.Provider = entry.Provider.CreditCode;
         var caller = CallerIdentity.FromPrincipal(context.User)!;
+        if (options.Value.SecrecyReviewRequired && entry.SecrecyReview is null && !entry.Provider.SameAs(caller.DivisionCode, caller.CreditCode))
+        {
+            // Art. 34: no secrecy review on record, so the resource is not shared yet (its provider still reads its own).
+            LogPullRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, ProblemTypes.SecrecyReviewMissing);
+            await Refuse(context, 403, ProblemTypes.SecrecyReviewMissing, "The resource has no secrecy review on record", $"{entry.ResourceCode} is shared only after its provider records the secrecy review (保密审查, Art. 34) in its catalog entry (secrecyReview).");
+            return;
+        }
+
         var requested = context.Request.Query["items"].SelectMany(v => (v ?? "").Split(',')).Select(v => v.Trim()).Where(v => v.Length > 0).ToList();
         var decision = PullAuthorisation.Decide(entry, caller, purpose, requested, grants, time.GetUtcNow());
         step.GrantId = decision.Grant?.Id;
@@ -578,7 +635,7 @@ public static partial class ExchangeApi
         }
     }
 
-    private static IResult Versions(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets)
+    private static IResult Versions(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, WorkingDayCalendar calendar)
     {
         if (!ResourceCode.TryFromUrl(code, out var resource) || catalog.Get(resource) is not { } entry)
         {
@@ -591,7 +648,12 @@ public static partial class ExchangeApi
             return Problem.Result(403, ProblemTypes.NotProvider, "Only the source department sees its versions", null);
         }
 
-        return TypedResults.Ok(datasets.Versions(resource).Select(v => new { v.Version, v.Rows, v.Bytes, v.PushedAt, v.DataUpdatedAt, v.ExchangeId, v.Mode }));
+        // dataUpdatedAt is the stated source-change time, or the push time when none was stated (then never late).
+        return TypedResults.Ok(datasets.Versions(resource).Select(v =>
+        {
+            var measured = SourceChangeReceipt.Measure(v.DataUpdatedAt, v.PushedAt, calendar);
+            return new { v.Version, v.Rows, v.Bytes, v.PushedAt, v.DataUpdatedAt, updateDue = measured.UpdateDue, late = measured.Late, v.ExchangeId, v.Mode };
+        }));
     }
 
     /// <summary>
@@ -728,6 +790,17 @@ public static partial class ExchangeApi
     }
 
     /// <summary>Answers with a problem, after the refusal's exchange-log record is durable.</summary>
+    private static bool TryParseInstant(string text, out DateTimeOffset instant)
+    {
+        instant = default;
+        // RFC 3339 with an explicit offset: a bare local time would be read in the node's zone, not the department's.
+        return SourceChangePattern().IsMatch(text)
+            && DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out instant);
+    }
+
+    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})$")]
+    private static partial Regex SourceChangePattern();
+
     private static async Task Refuse(HttpContext context, int status, string type, string title, string? detail, Dictionary<string, object?>? extensions = null)
     {
         var problemExtensions = extensions ?? [];

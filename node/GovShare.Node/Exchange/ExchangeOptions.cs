@@ -27,6 +27,17 @@ public sealed class ExchangeOptions
     /// </summary>
     public int MaxConcurrentPushesPerDepartment { get; set; } = 2;
 
+    /// <summary>
+    /// Refuse pulls of a resource whose catalog entry records no secrecy review (保密审查, Art. 34):
+    /// 403 <c>secrecy-review-missing</c>. Off by default so that catalogs registered before entries
+    /// carried the review keep being shared while departments record theirs; a province turns it on
+    /// once its departments have.
+    /// </summary>
+    public bool SecrecyReviewRequired { get; set; }
+
+    /// <summary>How far in the future a push's stated source-change time may lie (clocks differ a little).</summary>
+    public TimeSpan SourceChangeClockSkew { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>The most rows a pull answers as JSON or CSV; larger results must be pulled as Arrow.</summary>
     public long MaxTextRows { get; set; } = 100_000;
 

@@ -25,6 +25,9 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
     public long Bytes { get; set; }
     public string? Mode { get; set; }
 
+    /// <summary>What else the record carries (a push's stated source-change time, Art. 16).</summary>
+    public System.Text.Json.JsonElement? Diff { get; set; }
+
     internal const string ItemKey = "govshare.exchange-step";
 
     /// <summary>The step of the current request, if it is an exchange.</summary>
@@ -63,6 +66,7 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
             Rows = Rows,
             Bytes = Bytes,
             Mode = Mode,
+            Diff = Diff,
             Status = status,
             ProblemType = problemType,
             DurationMs = (long)Stopwatch.GetElapsedTime(_started).TotalMilliseconds,

@@ -81,6 +81,9 @@ public sealed class CatalogAggregate
     /// <summary>Every entry of the subtree below this node.</summary>
     public IReadOnlyList<AggregatedEntry> All() => _records.All().Select(Read).ToList();
 
+    /// <summary>What <paramref name="child"/> last published.</summary>
+    public IReadOnlyList<AggregatedEntry> Of(string child) => _records.Where(r => r.Child, child).Select(Read).ToList();
+
     /// <summary>The subtree's entries with this resource code (several when two nodes use one code).</summary>
     public IReadOnlyList<AggregatedEntry> Find(string resourceCode) => _records.Where(r => r.ResourceCode, resourceCode).Select(Read).ToList();
 

@@ -20,6 +20,9 @@ public sealed record TreeCatalogPage(IReadOnlyList<AggregatedEntry> Entries, int
 /// </summary>
 public sealed record LinkRegistration(string? DivisionCode, LinkRole? Role, string? Url, string? KeySha256 = null);
 
+/// <summary>The office's review of a filing: send-back needs a reason.</summary>
+public sealed record FilingReview(string? Reason);
+
 /// <summary>A re-key as the operator submits it: the new key's SHA-256, or none to read it from the node's address.</summary>
 public sealed record LinkRekey(string? KeySha256);
 
@@ -53,8 +56,35 @@ public static class HierarchyApi
 
             return Results.NoContent();
         });
+
+        // Art. 12: what the children filed here, and the office's review of each filing.
+        operators.MapGet("/hierarchy/filings", (CatalogFilings filings, string? child) =>
+            Results.Json(child is null ? filings.All() : filings.Of(child), CatalogJson.Options));
+        operators.MapPost("/hierarchy/filings/{id}/approve", (HttpContext context, CatalogFilings filings, string id) =>
+            Reviewed(filings.Review(id, approve: true, null, OperatorAttribution.Of(context), out var filing), filing));
+        operators.MapPost("/hierarchy/filings/{id}/send-back", async (HttpContext context, CatalogFilings filings, string id) =>
+        {
+            var (body, refusal) = await JsonBody.ReadAsync<FilingReview>(context, 64 * 1024, CatalogJson.Options);
+            return refusal ?? Reviewed(filings.Review(id, approve: false, body!.Reason, OperatorAttribution.Of(context), out var filing), filing);
+        });
+
+        // Art. 13: one datum, one source, checked across the whole tree below this node.
+        operators.MapGet("/hierarchy/duplicates", (CatalogStore catalog, CatalogAggregate aggregate, CollectorDesignations designations, IOptions<NodeOptions> node) =>
+            Results.Json(TreeDuplicates.Find(catalog, aggregate, designations, node.Value.DivisionCode), CatalogJson.Options));
         return operators;
     }
+
+    private static readonly string[] SendBackReasonRequired = ["reason: a filing sent back states its reason."];
+
+    private static IResult Reviewed(FilingReviewOutcome outcome, CatalogFiling? filing) => outcome switch
+    {
+        FilingReviewOutcome.Ok => Results.Json(filing, CatalogJson.Options),
+        FilingReviewOutcome.NotFound => Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such filing", null),
+        FilingReviewOutcome.AlreadyReviewed => Problem.Result(StatusCodes.Status409Conflict, ProblemTypes.Conflict, "The filing was reviewed already",
+            $"It was {(filing!.Status == FilingStatus.Approved ? "approved" : "sent back")} by {filing.ReviewedBy} at {filing.ReviewedAt:O}; a later publication is a new filing."),
+        _ => Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The review is invalid", "A filing sent back states its reason (at most 2000 characters).",
+            new Dictionary<string, object?> { ["errors"] = SendBackReasonRequired }),
+    };
 
     private static async Task<IResult> LinkAsync(HttpContext context, LinkRegistration? body, NodeLinkRegistry links, PeerKeyProbe probe)
     {
@@ -122,7 +152,7 @@ public static class HierarchyApi
         return endpoints;
     }
 
-    private static async Task<IResult> PublishAsync(HttpContext context, NodeLinkRegistry links, CatalogAggregate aggregate)
+    private static async Task<IResult> PublishAsync(HttpContext context, NodeLinkRegistry links, CatalogAggregate aggregate, CatalogFilings filings, NodeDataFolder data)
     {
         var caller = CallerIdentity.FromPrincipal(context.User);
         if (caller is not { Kind: CallerKind.Node } || Vouching.Via(context.User) is not null
@@ -146,7 +176,18 @@ public static class HierarchyApi
             return Problem.Result(400, ProblemTypes.MalformedRequest, "Malformed catalog publication", "A JSON object with 'entries' is required.");
         }
 
-        var errors = aggregate.Replace(caller.DivisionCode, publication);
+        // One state change: the aggregate replaced and the filing (备案, Art. 12) recorded together.
+        var errors = data.State.Write(() =>
+        {
+            var before = aggregate.Of(caller.DivisionCode);
+            var refused = aggregate.Replace(caller.DivisionCode, publication);
+            if (refused.Count == 0)
+            {
+                filings.Receive(caller.DivisionCode, before, publication, caller.Uri);
+            }
+
+            return refused;
+        });
         return errors.Count > 0
             ? Problem.Result(400, ProblemTypes.ValidationFailed, "The publication is invalid", string.Join(" ", errors.Take(20)), new Dictionary<string, object?> { ["errors"] = errors })
             : Results.NoContent();

@@ -20,6 +20,8 @@ public static class HierarchySetup
         services.AddSingleton<PeerKeyProbe>();
         services.AddHostedService<LinkHealthMonitor>();
         services.AddSingleton<CatalogAggregate>();
+        services.AddSingleton<CatalogFilings>();
+        services.AddSingleton<IStateReplayer, CatalogFilingReplayer>();
         services.AddSingleton<NodeRouter>();
         services.AddHostedService<CatalogPublisher>();
         return services;

@@ -285,6 +285,10 @@ public sealed class GovShareNode : IAsyncDisposable
         _ = services.GetRequiredService<IRequestChangeSink>();
         _ = services.GetRequiredService<ViolationStore>();
         _ = services.GetRequiredService<CatalogAggregate>();
+        _ = services.GetRequiredService<CatalogFilings>();
+        _ = services.GetRequiredService<CollectorDesignations>();
+        // Listens to the catalog's writes from now on: each department's Art. 11 catalog update is recorded as it happens.
+        _ = services.GetRequiredService<DutyChangeRegister>();
         _ = services.GetRequiredService<Exchange.Datasets.DatasetStore>();
         _ = services.GetServices<IStateReplayer>().ToList();
         services.GetRequiredService<ChangeLogReplay>().Run();

@@ -35,7 +35,8 @@ public sealed partial class GrantReconciler(ICatalogChangeSink inner, GrantStore
             return (true, new HashSet<string>(), $"the provider retired resource {change.ResourceCode}");
         }
 
-        if (change.Kind != ChangeKind.Updated)
+        // A change of share attributes applies when the office approves it (Art. 17), so that change, not the report, suspends grants.
+        if (change.Kind is not (ChangeKind.Updated or ChangeKind.ReviewApproved))
         {
             return null;
         }

@@ -146,6 +146,11 @@ public sealed class CatalogStoreTests : IDisposable
         Assert.Equal((ShareType.Unconditional, ShareType.Conditional), (review.From, review.To));
         Assert.Equal(30, calendar.WorkingDaysBetween(new DateOnly(2026, 3, 2), review.Due));
 
+        // Art. 17: the change waits for the office; the terms in force stay meanwhile.
+        Assert.Equal(ShareType.Unconditional, result.Entry.Share.Type);
+        Assert.Equal(ShareType.Conditional, review.Proposed!.Type);
+        Assert.Equal(ShareType.Unconditional, f.Store.Get("101002/000001")!.Share.Type);
+
         var deadlines = f.Store.Deadlines();
         Assert.Equal("101002/000001", Assert.Single(deadlines.Reviews).ResourceCode);
         Assert.False(deadlines.Reviews[0].Overdue);
@@ -153,8 +158,13 @@ public sealed class CatalogStoreTests : IDisposable
         f.Time.SetUtcNow(new DateTimeOffset(2026, 4, 18, 1, 0, 0, TimeSpan.Zero));
         Assert.True(f.Store.Deadlines().Reviews.Single().Overdue);
 
-        Assert.True(f.Store.CompleteShareReview("101002/000001", "operator").Succeeded);
+        var approved = f.Store.DecideShareReview("101002/000001", approve: true, null, "govshare:operator/530100/zhang.wei");
+        Assert.True(approved.Succeeded);
+        Assert.Equal(ShareType.Conditional, approved.Entry!.Share.Type);
+        Assert.Equal("仅限公安业务", approved.Entry.Share.Condition);
+        Assert.True(approved.Entry.LastShareDecision is { Approved: true, Late: true, By: "govshare:operator/530100/zhang.wei" });
         Assert.Empty(f.Store.Deadlines().Reviews);
+        Assert.Equal(ChangeKind.ReviewApproved, f.Store.Changes(0, 10)[^1].Kind);
     }
 
     [Fact]

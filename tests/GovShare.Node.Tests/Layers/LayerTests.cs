@@ -24,7 +24,7 @@ public sealed partial class LayerTests
         ["Logs"] = ["Kernel", "Identity"],
         ["Catalog"] = ["Kernel", "Calendar", "Desensitisation", "Identity", "Logs"],
         ["Requests"] = ["Kernel", "Calendar", "Desensitisation", "Identity", "Logs", "Catalog"],
-        ["Exchange"] = ["Kernel", "Desensitisation", "Identity", "Logs", "Catalog", "Requests"],
+        ["Exchange"] = ["Kernel", "Calendar", "Desensitisation", "Identity", "Logs", "Catalog", "Requests"],
         ["Hierarchy"] = ["Kernel", "Identity", "Logs", "Catalog"],
         ["Compare"] = ["Kernel", "Desensitisation", "Identity", "Logs", "Catalog", "Requests", "Exchange"],
         ["Evaluation"] = ["Kernel", "Calendar", "Identity", "Logs", "Catalog", "Requests", "Exchange"],

@@ -288,12 +288,18 @@ public sealed class RequestsApiTests(RequestsNodeFixture fixture) : IClassFixtur
         var inbox = await Get(user, "v1/inbox");
         Assert.Equal([names], inbox.GetProperty("suspendedGrants").EnumerateArray().Select(g => g.GetProperty("id").GetString()));
 
-        // Not shared any more: the rest goes too, with the catalog's reason.
+        // Not shared any more: reported, the terms in force stay until the office approves (Art. 17); then the rest goes too, with the catalog's reason.
         await Ok(await CatalogHttp.Send(provider, HttpMethod.Put, $"v1/catalog/{ResourceCode.ToUrl(code)}", entry with
         {
             Items = [.. entry.Items.Where(i => i.Id != "full_name")],
             Share = new ShareAttributes(ShareType.NotShared, Reason: "涉及国家秘密"),
         }, "\"2\""));
+        Assert.Equal("active", (await Get(user, $"v1/grants/{births}")).GetProperty("status").GetString());
+        using (var office = Operator(Node))
+        {
+            await Ok(await office.PostAsync($"v1/operator/catalog/{ResourceCode.ToUrl(code)}/review/approve", null));
+        }
+
         var second = await Get(user, $"v1/grants/{births}");
         Assert.Equal("suspended", second.GetProperty("status").GetString());
         Assert.Contains("涉及国家秘密", second.GetProperty("statusReason").GetString(), StringComparison.Ordinal);

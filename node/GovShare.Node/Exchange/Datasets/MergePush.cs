@@ -260,7 +260,7 @@ public static class MergePush
 
     /// <exception cref="DatasetSchemaMismatchException">The latest version was pushed under another item list.</exception>
     /// <exception cref="DatasetMergeConflictException">Another push published a version meanwhile.</exception>
-    public static async Task<Outcome> PublishAsync(DatasetStore store, string resourceCode, MergeChanges changes, ExchangeId exchangeId, CancellationToken cancellationToken = default)
+    public static async Task<Outcome> PublishAsync(DatasetStore store, string resourceCode, MergeChanges changes, ExchangeId exchangeId, DateTimeOffset? dataUpdatedAt = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(changes);
@@ -309,7 +309,7 @@ public static class MergePush
             await push.WriteAsync(upserts, cancellationToken).ConfigureAwait(false);
         }
 
-        var version = await push.CommitAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        var version = await push.CommitAsync(dataUpdatedAt, cancellationToken).ConfigureAwait(false);
         return new Outcome(version, replaced, deleted);
     }
 }
