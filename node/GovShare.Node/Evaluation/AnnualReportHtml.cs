@@ -272,7 +272,11 @@ public static class AnnualReportHtml
         ViolationKind.DataLate => "data late",
         ViolationKind.DataInconsistent => "data inconsistent",
         ViolationKind.CatalogUpdateMissed => "catalog update missed",
-        _ => "use outside purpose",
+        ViolationKind.PurposeMisuse => "use outside purpose",
+        ViolationKind.RequestOverdue => "request unanswered",
+        ViolationKind.ComplaintUnanswered => "complaint unanswered",
+        // A kind added later shows under its own name rather than under another kind's label.
+        _ => kind.ToString(),
     };
 
     private static string Short(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";
