@@ -22,6 +22,7 @@ namespace GovShare.Node.Tests.Evaluation;
 public sealed class InconsistencyCaseTests
 {
     private const string Code = "101001/000001";
+    private const string OtherCode = "101001/000002";
     private const string Purpose = "casework";
 
     [Fact]
@@ -36,6 +37,8 @@ public sealed class InconsistencyCaseTests
         var health = env.Department("Kunming Health Commission");
         await EvaluationNode.CreateEntryAsync(police, Code, ShareType.Unconditional, UpdateCycle.Yearly);
         await EvaluationNode.PushAsync(police, Code, 1000);
+        await EvaluationNode.CreateEntryAsync(police, OtherCode, ShareType.Unconditional, UpdateCycle.Yearly);
+        await EvaluationNode.PushAsync(police, OtherCode, 5);
 
         // The comparison: 90 names and 36 birth dates differ (CompareApiTests' known differences).
         using var compared = await CompareApiTests.CompareAsync(civil.Client, Code, CompareApiTests.UserCopy(), Purpose, "key=公民身份号码&items=姓名,birth_date");
@@ -61,6 +64,8 @@ public sealed class InconsistencyCaseTests
         Assert.Equal([("rowKeys", "required")], Errors(noKeys));
         var noComparison = await ProblemAssert.IsProblemAsync(await Post(civil.Client, "v1/disputes", Case(null, "name")), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
         Assert.Equal([("comparisonId", "required")], Errors(noComparison));
+        var otherResource = await ProblemAssert.IsProblemAsync(await Post(civil.Client, "v1/disputes", Case(comparison, "name", code: OtherCode)), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
+        Assert.Equal([("comparisonId", "comparison.otherResource")], Errors(otherResource));
         var wrongKind = await ProblemAssert.IsProblemAsync(await Post(civil.Client, "v1/disputes", new { resourceCode = Code, dataVersion = "1", kind = "wrong", description = "x", comparisonId = comparison }), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
         Assert.Equal([("comparisonId", "comparison.notInconsistent")], Errors(wrongKind));
         Assert.Equal(changesBefore, env.ReadLog(LogKind.Change).Count);
@@ -118,9 +123,9 @@ public sealed class InconsistencyCaseTests
         return (dispute.GetProperty("status").GetString(), dispute.GetProperty("comparisonId").GetString());
     }
 
-    private static object Case(string? comparison, string item, string[]? keys = null) => new
+    private static object Case(string? comparison, string item, string[]? keys = null, string code = Code) => new
     {
-        resourceCode = Code,
+        resourceCode = code,
         dataVersion = "1",
         kind = "inconsistent",
         items = new[] { item },
