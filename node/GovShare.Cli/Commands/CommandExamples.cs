@@ -68,6 +68,7 @@ internal static class CommandExamples
         ["govshare grant create"] = "govshare grant create --data data --user-division 530100 --user-credit-code 11530100MB0000022C --resource 101001/000001 --item 姓名 --purpose-code P-2024-001 --from 2026-01-01 --to 2026-12-31 --decision DOC-2026-17",
         ["govshare dispute"] = "govshare dispute list --role provider",
         ["govshare dispute raise"] = "govshare dispute raise 101001/000001 --data-version 3 --kind doubtful --description \"Birth date after registration date\" --row-key 530102199001011234",
+        ["govshare dispute case"] = "govshare dispute case 101001/000001 --comparison 01JF3Z8K2M4N6P8Q0R2S4T6V8W --data-version 3 --item 姓名 --row-key 530102199001011234 --description \"Our register differs on 90 names\"",
         ["govshare dispute list"] = "govshare dispute list --role provider",
         ["govshare dispute answer"] = "govshare dispute answer dsp-0001 --corrected-by 4",
         ["govshare dispute open"] = "govshare dispute open --data data --overdue",

@@ -204,7 +204,7 @@ internal static class RequestCommands
 
     private static Command Dispute()
     {
-        var command = new Command("dispute", "Disputes of data (Art. 27): raise, list, answer; the operator lists open ones.");
+        var command = new Command("dispute", "Disputes of data (Art. 27): raise, open an inconsistency case from a comparison, list, answer; the operator lists open ones.");
         var resource = new Argument<string>("resource");
         var version = new Option<string>("--data-version") { Description = "The data version you read.", Required = true };
         var kind = new Option<DisputeKind>("--kind") { Description = "doubtful or wrong.", Required = true };
@@ -214,6 +214,20 @@ internal static class RequestCommands
         var raise = new Command("raise", "Flag data as doubtful or wrong.") { resource, version, kind, description, rows, items };
         DepartmentCommand.Call(raise, parse => http => http.PostAsJsonAsync("v1/disputes", new DisputeInput(parse.GetValue(resource), parse.GetValue(version), parse.GetValue(kind),
             parse.GetValue(rows), parse.GetValue(items), parse.GetValue(description)), CatalogJson.Options));
+
+        // An inconsistency case (issue 23): a dispute of kind inconsistent, opened from the caller's own comparison.
+        var caseResource = new Argument<string>("resource");
+        var comparison = new Option<string>("--comparison") { Description = "The exchangeId of your comparison's answer (govshare compare prints it).", Required = true };
+        var caseVersion = new Option<string>("--data-version") { Description = "The data version compared (the comparison's answer names it).", Required = true };
+        var caseRows = new Option<string[]>("--row-key") { Description = "A differing row's key; repeat.", Required = true };
+        var caseItems = new Option<string[]>("--item") { Description = "A differing item (id or name) the comparison compared; repeat.", Required = true };
+        var caseDescription = new Option<string>("--description") { Required = true };
+        var openCase = new Command("case", "Open an inconsistency case from a comparison: the provider must correct (a new version) or answer by the due day.")
+        {
+            caseResource, comparison, caseVersion, caseRows, caseItems, caseDescription,
+        };
+        DepartmentCommand.Call(openCase, parse => http => http.PostAsJsonAsync("v1/disputes", new DisputeInput(parse.GetValue(caseResource), parse.GetValue(caseVersion), DisputeKind.Inconsistent,
+            parse.GetValue(caseRows), parse.GetValue(caseItems), parse.GetValue(caseDescription), parse.GetValue(comparison)), CatalogJson.Options));
 
         var role = new Option<string?>("--role") { Description = "user (default) or provider." };
         var list = new Command("list", "The department's disputes.") { role };
@@ -232,7 +246,7 @@ internal static class RequestCommands
         var open = new Command("open", "Open disputes of the node (operator).") { overdue, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         open.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync($"v1/operator/disputes?overdue={(parse.GetValue(overdue) ? "true" : "false")}", cancellation)));
 
-        foreach (var sub in new[] { raise, list, answer, open })
+        foreach (var sub in new[] { raise, openCase, list, answer, open })
         {
             command.Add(sub);
         }

@@ -188,10 +188,20 @@ public sealed class ViolationDetector(ScorecardCalculator calculator, Evaluation
                 evidence.Add(push.Reference($"push of the disputed data version {version}"));
             }
 
+            // An inconsistency case (issue 23) points to the comparison that found it: that record is evidence too.
+            if (dispute.ComparisonId is { } comparisonId
+                && snapshot.Exchanges.FirstOrDefault(r => r.Record.ExchangeId == comparisonId && r.Record.Kind == ExchangeKind.Compare) is { } comparison)
+            {
+                evidence.Add(comparison.Reference("comparison that found the inconsistency"));
+            }
+
             if (!confirmed)
             {
                 Unanswered(snapshot, dispute, RequestSubject.Dispute, ViolationKind.DataInconsistent, ViolationRules.DisputeUnanswered,
-                    $"Dispute {dispute.Id} on {dispute.ResourceCode} (data version {dispute.DataVersion}) was not answered by its due day {dispute.Due:yyyy-MM-dd} (Art. 27).", evidence, findings);
+                    dispute.ComparisonId is null
+                        ? $"Dispute {dispute.Id} on {dispute.ResourceCode} (data version {dispute.DataVersion}) was not answered by its due day {dispute.Due:yyyy-MM-dd} (Art. 27)."
+                        : $"Inconsistency case {dispute.Id} on {dispute.ResourceCode} (data version {dispute.DataVersion}, found by comparison {dispute.ComparisonId}) was not corrected or answered by its due day {dispute.Due:yyyy-MM-dd} (Art. 27, 42).",
+                    evidence, findings);
                 continue;
             }
 

@@ -10,6 +10,12 @@ public enum DisputeKind
 
     /// <summary>Wrong (错误): the user holds evidence it is wrong.</summary>
     Wrong,
+
+    /// <summary>
+    /// Inconsistent (不一致): a comparison (issue 23) found the user's copy and the provider's data differ.
+    /// The dispute names that comparison (<see cref="Dispute.ComparisonId"/>, its exchange id) and only items it compared.
+    /// </summary>
+    Inconsistent,
 }
 
 /// <summary>Where a dispute stands: open until the provider answers.</summary>
@@ -41,7 +47,9 @@ public sealed record DisputeAnswer(
 /// <summary>
 /// A user's flag of doubtful or wrong data (Art. 27): a resource, the data version it read,
 /// optionally some rows (by key) and items. The provider must verify and answer by
-/// <see cref="Due"/> (working days after raising, a setting).
+/// <see cref="Due"/> (working days after raising, a setting). An inconsistency case is a dispute of kind
+/// <see cref="DisputeKind.Inconsistent"/> opened from a comparison: <see cref="ComparisonId"/> is that comparison's
+/// exchange id in the exchange log, so the case's life (inbox, due day, correction by a push, Art. 42 scan) is the dispute's.
 /// </summary>
 public sealed record Dispute(
     string Id,
@@ -57,7 +65,8 @@ public sealed record Dispute(
     DateOnly Due,
     bool DueProvisional,
     DisputeStatus Status,
-    DisputeAnswer? Answer = null) : IAnswerableCase
+    DisputeAnswer? Answer = null,
+    string? ComparisonId = null) : IAnswerableCase
 {
     /// <summary>Computed on read, never stored: still open after its due day.</summary>
     public bool Overdue { get; init; }

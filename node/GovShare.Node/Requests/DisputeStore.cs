@@ -3,6 +3,7 @@ using GovShare.Node.Calendar;
 using GovShare.Node.Catalog;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
+using GovShare.Node.Logs;
 using LiteDB;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -37,10 +38,11 @@ public sealed partial class DisputeStore
     private readonly TimeProvider _time;
     private readonly int _workingDays;
     private readonly IPublishedVersions _versions;
+    private readonly ReplicaChains _exchanges;
     private readonly ILogger _logger;
 
     public DisputeStore(NodeDataFolder data, CatalogStore catalog, ShareRequestStore requests, RequestLedger ledger, WorkingDayCalendar calendar,
-        TimeProvider time, IOptions<RequestsOptions> options, IPublishedVersions versions, ILogger<DisputeStore> logger)
+        TimeProvider time, IOptions<RequestsOptions> options, IPublishedVersions versions, ReplicaChains exchanges, ILogger<DisputeStore> logger)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
@@ -52,6 +54,7 @@ public sealed partial class DisputeStore
         _time = time;
         _workingDays = options.Value.DisputeWorkingDays;
         _versions = versions;
+        _exchanges = exchanges;
         _logger = logger;
     }
 
@@ -121,6 +124,18 @@ public sealed partial class DisputeStore
         var items = input.Items is { Count: > 0 } && entry is not null
             ? RequestChecks.GrantedItems(errors, [.. input.Items.Select(i => new DecidedItem(i))], CatalogViews.ForSharing(entry), null).Select(g => g.ItemId).ToList()
             : [];
+        if (input.Kind == DisputeKind.Inconsistent)
+        {
+            if (Comparison(input, entry, items, rowKeys, caller, errors) is { } refused)
+            {
+                return refused;
+            }
+        }
+        else if (input.ComparisonId is not null)
+        {
+            errors.Add(new("comparisonId", "comparison.notInconsistent", "only an 'inconsistent' dispute names a comparison"));
+        }
+
         if (errors.Count > 0)
         {
             return RequestResult<Dispute>.Invalid(errors);
@@ -129,11 +144,13 @@ public sealed partial class DisputeStore
         var now = _time.GetUtcNow();
         var due = CaseDeadline.Due(_calendar, now, _workingDays, out var provisional);
         var dispute = new Dispute("dsp-" + Guid.NewGuid().ToString("N"), _requests.Party(caller.DivisionCode, caller.CreditCode!), entry!.Provider, entry.ResourceCode,
-            input.DataVersion!, input.Kind!.Value, [.. rowKeys], items, input.Description!, now, due, provisional, DisputeStatus.Open);
+            input.DataVersion!, input.Kind!.Value, [.. rowKeys], items, input.Description!, now, due, provisional, DisputeStatus.Open,
+            ComparisonId: input.Kind == DisputeKind.Inconsistent ? input.ComparisonId : null);
         return _ledger.Write(() =>
         {
             Write(dispute);
-            _ledger.Record(RequestSubject.Dispute, dispute, dispute.Id, dispute.ResourceCode, null, DisputeStatus.Open, caller.Uri, now, $"data version {dispute.DataVersion}; due {due:yyyy-MM-dd}");
+            _ledger.Record(RequestSubject.Dispute, dispute, dispute.Id, dispute.ResourceCode, null, DisputeStatus.Open, caller.Uri, now,
+                dispute.ComparisonId is null ? $"data version {dispute.DataVersion}; due {due:yyyy-MM-dd}" : $"inconsistency found by comparison {dispute.ComparisonId}; data version {dispute.DataVersion}; due {due:yyyy-MM-dd}");
             Log.Raised(_logger, dispute.Id, caller.Uri, dispute.ResourceCode);
             return new RequestResult<Dispute>(RequestOutcome.Created, Flag(dispute, WorkingDayCalendar.ToChinaDate(now)));
         });
@@ -251,6 +268,78 @@ public sealed partial class DisputeStore
         var today = _requests.Today;
         return _disputes.Where(d => d.Status, nameof(DisputeStatus.Open)).Select(Read)
             .Where(d => !overdueOnly || d.IsOverdue(today)).OrderBy(d => d.Due).Select(d => Flag(d, today)).ToList();
+    }
+
+    /// <summary>
+    /// An inconsistency case stands on a comparison the caller made itself: the comparison's record in the
+    /// exchange log (this process's chain and those of other replicas) must be an answered comparison of the
+    /// same resource by the same department, and every item named must be one it compared. Without this a
+    /// department could put the provider on a deadline about data it never looked at. The keys cannot be
+    /// checked (the log holds no keys, by design); they are capped and checked for form like a dispute's.
+    /// </summary>
+    private RequestResult<Dispute>? Comparison(DisputeInput input, CatalogEntry? entry, IReadOnlyList<string> items, IReadOnlyList<string> rowKeys, CallerIdentity caller, List<CatalogValidationError> errors)
+    {
+        if (input.Items is not { Count: > 0 })
+        {
+            errors.Add(new("items", "required", "an inconsistency case names the items the comparison found different"));
+        }
+
+        if (rowKeys.Count == 0)
+        {
+            errors.Add(new("rowKeys", "required", "an inconsistency case names the keys of the rows the comparison found different"));
+        }
+
+        var id = input.ComparisonId;
+        if (string.IsNullOrWhiteSpace(id) || id.Length > RequestChecks.MaxShort)
+        {
+            errors.Add(new("comparisonId", "required", "an inconsistency case names its comparison: the exchangeId of the comparison's answer"));
+            return null;
+        }
+
+        if (entry is null)
+        {
+            return null;
+        }
+
+        var record = FindComparison(id);
+        if (record is null)
+        {
+            return RequestResult<Dispute>.Refused(RequestOutcome.NotFound, $"no answered comparison {id} in the exchange log");
+        }
+
+        if (!string.Equals(record.EffectiveUser, caller.Uri, StringComparison.Ordinal))
+        {
+            return RequestResult<Dispute>.Refused(RequestOutcome.Forbidden, $"comparison {id} was made by another department; a department opens a case only from its own comparison");
+        }
+
+        if (!string.Equals(record.ResourceCode, entry.ResourceCode, StringComparison.Ordinal))
+        {
+            errors.Add(new("comparisonId", "comparison.otherResource", $"comparison {id} was of {record.ResourceCode}, not {entry.ResourceCode}"));
+            return null;
+        }
+
+        foreach (var item in items.Where(i => !record.Items.Contains(i, StringComparer.Ordinal)))
+        {
+            errors.Add(new("items", "item.notCompared", $"item {item} was not compared by {id} (it compared {string.Join(", ", record.Items)})"));
+        }
+
+        return null;
+    }
+
+    /// <summary>The answered comparison with this exchange id; a scan of the exchange log, cheap per line (bytes first), and cases are rare.</summary>
+    private LogRecord? FindComparison(string exchangeId)
+    {
+        var needle = System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(exchangeId));
+        foreach (var entry in _exchanges.ReadAll(LogKind.Exchange))
+        {
+            if (entry.Type == LogEntryType.Record && entry.RecordJson.Span.IndexOf(needle) >= 0
+                && entry.Record is { Kind: ExchangeKind.Compare, Status: 200 } record && record.ExchangeId == exchangeId)
+            {
+                return record;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>A data version is the number a push published (1, 2, …), as a string on the wire.</summary>

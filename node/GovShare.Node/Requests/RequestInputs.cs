@@ -42,14 +42,15 @@ public sealed record OperatorGrantInput(
     string? Decision,
     bool OnwardSharing = false);
 
-/// <summary>A dispute as the user raises it.</summary>
+/// <summary>A dispute as the user raises it; an inconsistency case (kind <c>inconsistent</c>) also names its comparison (<see cref="ComparisonId"/>, the comparison's exchange id).</summary>
 public sealed record DisputeInput(
     string? ResourceCode,
     string? DataVersion,
     DisputeKind? Kind,
     IReadOnlyList<string>? RowKeys,
     IReadOnlyList<string>? Items,
-    string? Description);
+    string? Description,
+    string? ComparisonId = null);
 
 /// <summary>A provider's answer: corrected (with the correcting data version) or rejected (with a reason).</summary>
 public sealed record DisputeAnswerInput(DisputeStatus? Outcome, string? CorrectingVersion, string? Reason);

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using GovShare.Cli.Commands;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Requests;
@@ -50,6 +51,14 @@ public sealed class CompareCommandTests
             Assert.Equal(expected, lines.Skip(1));
             Assert.True(run.ShowsNoInternals, run.ToString());
 
+            // From the comparison the user opens an inconsistency case (issue 23), naming the exchange the summary printed.
+            var comparison = System.Text.RegularExpressions.Regex.Match(run.Stdout, @"exchange (\S+)\.").Groups[1].Value;
+            string[] openCase = ["dispute", "case", CompareApiTests.Keyed, "--comparison", comparison, "--data-version", "1", "--item", "姓名", "--row-key", ExchangeFixture.IdNumber(10), "--description", "比对发现姓名不一致"];
+            var opened = await GovShareProcess.RunAsync(user, openCase);
+            Assert.True(opened.ExitCode == ExitCodes.Ok, opened.ToString());
+            var openedCase = JsonDocument.Parse(opened.Stdout).RootElement;
+            Assert.Equal(("inconsistent", comparison, "name"), (openedCase.GetProperty("kind").GetString(), openedCase.GetProperty("comparisonId").GetString(), openedCase.GetProperty("items")[0].GetString()));
+
             // On a terminal: the same answer, the progress lines drawn in place.
             var terminal = await GovShareProcess.RunOnTerminalAsync(user, command);
             Assert.True(terminal.ExitCode == ExitCodes.Ok, terminal.ToString());
@@ -63,6 +72,12 @@ public sealed class CompareCommandTests
             Assert.Contains("share request", refused.Stderr, StringComparison.Ordinal);
             Assert.False(File.Exists(Path.Combine(other, "refused.csv")));
             Assert.True(refused.ShowsNoInternals, refused.ToString());
+
+            // Nor may it open a case from the user's comparison: the node's 403, exit 1.
+            var notTheirs = await GovShareProcess.RunAsync(other, openCase);
+            Assert.True(notTheirs.ExitCode == ExitCodes.Failed, notTheirs.ToString());
+            Assert.Contains("another department", notTheirs.Stderr, StringComparison.Ordinal);
+            Assert.True(notTheirs.ShowsNoInternals, notTheirs.ToString());
 
             // No source: a usage error, exit 2.
             var usage = await GovShareProcess.RunAsync(user, ["compare", "--resource", CompareApiTests.Keyed]);
