@@ -268,6 +268,8 @@ public static partial class CompareApi
             var listedKeys = RenderKeys(result.Listed, keys, [.. compared.Select(a => a.Item.Id)], expected, entry, caller, services);
             step.Rows = result.SubmittedRows;
             step.Bytes = context.Request.ContentLength ?? 0;
+            // The version compared with, so that an inconsistency case opened from this comparison names it (Art. 27).
+            step.Diff = System.Text.Json.JsonSerializer.SerializeToElement(new { version = version.Version });
             await step.RecordAsync(StatusCodes.Status200OK);
             var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             LogCompared(logger, exchangeId.Value, entry.ResourceCode, version.Version, result.SubmittedRows, result.ResourceRows, result.RowsInBoth, result.DifferingRows, result.SpilledPartitions, caller.Uri, elapsed);

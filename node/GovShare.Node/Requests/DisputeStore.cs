@@ -8,6 +8,7 @@ using LiteDB;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using JsonSerializer = System.Text.Json.JsonSerializer;
+using JsonValueKind = System.Text.Json.JsonValueKind;
 
 namespace GovShare.Node.Requests;
 
@@ -316,6 +317,13 @@ public sealed partial class DisputeStore
         {
             errors.Add(new("comparisonId", "comparison.otherResource", $"comparison {id} was of {record.ResourceCode}, not {entry.ResourceCode}"));
             return null;
+        }
+
+        // The case is about the data the comparison saw: the version it compared with, recorded in its exchange record.
+        if (record.Diff is { ValueKind: JsonValueKind.Object } diff && diff.TryGetProperty("version", out var compared) && compared.TryGetInt32(out var comparedVersion)
+            && input.DataVersion is not null && input.DataVersion != comparedVersion.ToString(CultureInfo.InvariantCulture))
+        {
+            errors.Add(new("dataVersion", "comparison.otherVersion", $"comparison {id} compared version {comparedVersion}, not {input.DataVersion}"));
         }
 
         foreach (var item in items.Where(i => !record.Items.Contains(i, StringComparer.Ordinal)))

@@ -91,6 +91,10 @@ public sealed class InconsistencyCaseTests
             corrected.GetProperty("answer").GetProperty("correctingExchangeId").GetString()));
         Assert.DoesNotContain((await Get(police.Client, "v1/inbox")).GetProperty("disputesToAnswer").EnumerateArray(), d => d.GetProperty("id").GetString() == id);
 
+        // A case names the version its comparison saw: version 2 exists now, but the comparison compared version 1.
+        var otherVersion = await ProblemAssert.IsProblemAsync(await Post(civil.Client, "v1/disputes", Case(comparison, "name", version: "2")), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
+        Assert.Equal([("dataVersion", "comparison.otherVersion")], Errors(otherVersion));
+
         // Every step in the change log, the case's comparison with it.
         var logged = env.ReadLog(LogKind.Change).Where(c => c.Record.GetProperty("entity").GetString() == "dispute/" + id).Select(c => c.Record.GetProperty("diff")).ToList();
         Assert.Equal(["open", "corrected"], logged.Select(d => d.GetProperty("to").GetString()));
@@ -123,10 +127,10 @@ public sealed class InconsistencyCaseTests
         return (dispute.GetProperty("status").GetString(), dispute.GetProperty("comparisonId").GetString());
     }
 
-    private static object Case(string? comparison, string item, string[]? keys = null, string code = Code) => new
+    private static object Case(string? comparison, string item, string[]? keys = null, string code = Code, string version = "1") => new
     {
         resourceCode = code,
-        dataVersion = "1",
+        dataVersion = version,
         kind = "inconsistent",
         items = new[] { item },
         rowKeys = keys ?? [ExchangeFixture.IdNumber(10)],
