@@ -5,8 +5,10 @@ using System.Text.Json;
 using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Logs;
+using GovShare.Node.Tests.Deploy;
 using GovShare.Node.Tests.Exchange;
 using GovShare.Node.Tests.Functional;
+using GovShare.Node.Tests.Logs;
 
 namespace GovShare.Node.Tests.Hosting;
 
@@ -18,8 +20,21 @@ namespace GovShare.Node.Tests.Hosting;
 public sealed class MetricsTests : IDisposable
 {
     private readonly TestPki _pki = new();
+    private readonly KafkaMockCluster _kafka = new();
 
-    public void Dispose() => _pki.Dispose();
+    public MetricsTests()
+    {
+        foreach (var log in Enum.GetValues<LogKind>())
+        {
+            _kafka.CreateTopic(KafkaOptions.Topic("530100", log), partitions: 3, replicationFactor: 3);
+        }
+    }
+
+    public void Dispose()
+    {
+        _kafka.Dispose();
+        _pki.Dispose();
+    }
 
     [Fact]
     public async Task NodeProcess_PushPullAndRefusals_ScrapeCountsExactlyWhatWasDone()
@@ -29,6 +44,8 @@ public sealed class MetricsTests : IDisposable
         var managementPort = Loopback.FreePort();
         settings["Node:ExchangeUrl"] = $"https://127.0.0.1:{exchangePort}";
         settings["Node:ManagementUrl"] = $"http://127.0.0.1:{managementPort}";
+        settings["Kafka:BootstrapServers"] = _kafka.BootstrapServers;
+        settings["Kafka:MessageTimeoutMs"] = "3000";
         var provider = _pki.IssueDepartment(name: "Kunming Public Security Bureau");
         var user = _pki.IssueDepartment(name: "Kunming Civil Affairs Bureau");
         var stranger = _pki.IssueDepartment(name: "A department never registered");
@@ -104,8 +121,51 @@ public sealed class MetricsTests : IDisposable
         Assert.True(after.Sum("govshare_log_sequence", ("govshare_log", "exchange")) >= 3);
         Assert.True(after.Sum("govshare_disk_free_bytes") > 0);
         Assert.Contains(after.Samples, s => s.Name == "govshare_trust_expiry_seconds");
+        // The Kafka relay's lag is there for each log, and falls to 0 once the mock cluster confirmed everything.
+        Assert.Equal(3, after.Samples.Count(x => x.Name == "govshare_log_kafka_lag"));
+        var caughtUp = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while ((await ScrapeAsync(scraper)).Sum("govshare_log_kafka_lag") > 0)
+        {
+            Assert.True(DateTime.UtcNow < caughtUp, "the Kafka relay never caught up");
+            await Task.Delay(200);
+        }
+
         // ASP.NET Core's own meters: the requests above, by route.
         Assert.Contains(after.Samples, s => s.Name == "http_server_request_duration_seconds_count" && s.Labels.GetValueOrDefault("http_route") == "/v1/resources/{code}/data");
+
+        // The dashboard and the alert rules in deploy/monitoring read what the node really exports.
+        AssertMonitoringMatches(after);
+    }
+
+    /// <summary>
+    /// Every metric a query in deploy/monitoring names is in the scrape, and every label it groups
+    /// or filters by is a label some exported series carries: a renamed instrument or tag breaks
+    /// this test, not an operator's dashboard in silence.
+    /// </summary>
+    private static void AssertMonitoringMatches(Scrape scrape)
+    {
+        var folder = Path.Combine(RepositoryRoot.Path, "deploy", "monitoring");
+        using var dashboard = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "govshare-dashboard.json")));
+        var queries = dashboard.RootElement.GetProperty("panels").EnumerateArray()
+            .SelectMany(p => p.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("expr").GetString()!))
+            .Concat(dashboard.RootElement.GetProperty("templating").GetProperty("list").EnumerateArray()
+                .Where(v => v.GetProperty("type").GetString() == "query").Select(v => v.GetProperty("query").GetString()!))
+            .ToList();
+        var rules = YamlJson.Load(File.ReadAllText(Path.Combine(folder, "govshare-alerts.yaml")), "govshare-alerts.yaml");
+        queries.AddRange(rules!["groups"]!.AsArray().SelectMany(g => g!["rules"]!.AsArray()).Select(r => (string)r!["expr"]!));
+        Assert.True(queries.Count >= 15, $"only {queries.Count} queries found");
+
+        var names = scrape.Samples.Select(x => x.Name).ToHashSet(StringComparer.Ordinal);
+        var labels = scrape.Samples.SelectMany(x => x.Labels.Keys).Concat(["le", "job", "instance"]).ToHashSet(StringComparer.Ordinal);
+        foreach (var query in queries)
+        {
+            var metrics = System.Text.RegularExpressions.Regex.Matches(System.Text.RegularExpressions.Regex.Replace(query, @"by \([^)]*\)|\{[^}]*\}", " "), @"\b(govshare_[a-z_]+|http_server_[a-z_]+)\b").Select(m => m.Value).ToList();
+            Assert.NotEmpty(metrics);
+            Assert.All(metrics, m => Assert.True(names.Contains(m), $"'{m}' in '{query}' is not exported"));
+            var used = System.Text.RegularExpressions.Regex.Matches(query, @"by \(([^)]*)\)").SelectMany(m => m.Groups[1].Value.Split(',', StringSplitOptions.TrimEntries))
+                .Concat(System.Text.RegularExpressions.Regex.Matches(query, @"[{,]\s*([a-z_]+)\s*=~?").Select(m => m.Groups[1].Value));
+            Assert.All(used, l => Assert.True(labels.Contains(l), $"label '{l}' in '{query}' is on no exported series"));
+        }
     }
 
     private static async Task<string> ProblemTypeAsync(HttpResponseMessage response, HttpStatusCode expected)
