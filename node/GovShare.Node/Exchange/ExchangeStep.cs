@@ -14,6 +14,9 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
     private readonly long _started = Stopwatch.GetTimestamp();
     private bool _recorded;
 
+    /// <summary>The step's trace span (null unless a tracer listens: OTLP off costs nothing).</summary>
+    private readonly Activity? _activity = StartActivity(kind, exchangeId);
+
     public ExchangeId ExchangeId { get; } = exchangeId;
     public string? ResourceCode { get; set; }
     public string? Provider { get; set; }
@@ -49,6 +52,22 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
         }
 
         _recorded = true;
+        var elapsed = Stopwatch.GetElapsedTime(_started);
+        ExchangeMetrics.Record(kind, status, Rows, Bytes, elapsed);
+        if (_activity is not null)
+        {
+            _activity.SetTag("http.response.status_code", status);
+            _activity.SetTag("govshare.exchange.rows", Rows);
+            _activity.SetTag("govshare.exchange.bytes", Bytes);
+            if (problemType is not null)
+            {
+                _activity.SetTag("govshare.problem.type", problemType);
+                _activity.SetStatus(ActivityStatusCode.Error, problemType);
+            }
+
+            _activity.Dispose();
+        }
+
         var parties = LogParties.Of(context);
         await log.AppendAsync(LogKind.Exchange, new LogRecord
         {
@@ -69,7 +88,20 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
             Diff = Diff,
             Status = status,
             ProblemType = problemType,
-            DurationMs = (long)Stopwatch.GetElapsedTime(_started).TotalMilliseconds,
+            DurationMs = (long)elapsed.TotalMilliseconds,
         }, CancellationToken.None);
+    }
+
+    private static Activity? StartActivity(ExchangeKind kind, ExchangeId exchangeId)
+    {
+        if (!ExchangeMetrics.Source.HasListeners())
+        {
+            return null;
+        }
+
+        var activity = ExchangeMetrics.Source.StartActivity("govshare.exchange " + kind.ToString().ToLowerInvariant());
+        activity?.SetTag("govshare.exchange.id", exchangeId.Value);
+        activity?.SetTag("govshare.exchange.kind", kind.ToString().ToLowerInvariant());
+        return activity;
     }
 }

@@ -67,6 +67,7 @@ public sealed class GovShareNode : IAsyncDisposable
         var errors = NodeOptionsValidator.Validate(options);
         var stateOptions = builder.Configuration.GetSection(StateOptions.Section).Get<StateOptions>() ?? new StateOptions();
         errors.AddRange(stateOptions.Validate());
+        errors.AddRange(NodeTelemetry.Validate(builder.Configuration));
         if (rebuildState && stateOptions.IsPostgreSql)
         {
             // PostgreSQL is durable and shared: there is no cache to rebuild, and one replica's log is not the node's history.
@@ -172,6 +173,7 @@ public sealed class GovShareNode : IAsyncDisposable
         builder.Services.AddSingleton(sp => new EscalationTarget(() => sp.GetRequiredService<NodeLinkRegistry>().Parent()?.DivisionCode));
         builder.Services.AddGovShareCompare(builder.Configuration);
         builder.Services.AddGovShareEvaluation(builder.Configuration);
+        builder.Services.AddGovShareTelemetry(builder.Configuration, options.DivisionCode);
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         services?.Invoke(builder.Services);
@@ -217,6 +219,7 @@ public sealed class GovShareNode : IAsyncDisposable
         app.UseMiddleware<NodeRoutingMiddleware>();
 
         var operators = app.MapManagementApi();
+        app.MapGovShareMetrics();
         operators.MapCatalogOperatorApi();
         operators.MapRequestsOperatorApi();
         operators.MapEvaluationApi(app);
@@ -364,5 +367,6 @@ public sealed class GovShareNode : IAsyncDisposable
         }
 
         problem.Instance ??= context.HttpContext.Request.Path;
+        NodeMetrics.Refused(problem.Type, ListenerTag.Of(context.HttpContext));
     }
 }

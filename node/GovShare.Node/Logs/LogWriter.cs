@@ -460,6 +460,12 @@ public sealed class LogWriter : IAsyncDisposable
                 }
 
                 _durableLength += buffer.Length;
+                LogMetrics.RecordGroup(_kind, results.Count);
+                foreach (var (pending, _) in results)
+                {
+                    LogMetrics.RecordAppend(_kind, pending.Enqueued);
+                }
+
                 if (_retrying is not null)
                 {
                     Volatile.Write(ref _retrying, null);
@@ -682,7 +688,11 @@ public sealed class LogWriter : IAsyncDisposable
             return null;
         }
 
-        private sealed record Pending(byte[]? Json, TaskCompletionSource<long> Done, bool Probe = false, IReadOnlyList<LogEntry>? Copied = null);
+        private sealed record Pending(byte[]? Json, TaskCompletionSource<long> Done, bool Probe = false, IReadOnlyList<LogEntry>? Copied = null)
+        {
+            /// <summary>When the append was handed over, for <c>govshare.log.append.duration</c>.</summary>
+            public long Enqueued { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
     }
 }
 

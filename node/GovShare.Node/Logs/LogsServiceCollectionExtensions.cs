@@ -59,6 +59,8 @@ public static class LogsServiceCollectionExtensions
         }
 
         services.AddHostedService<LogCloser>();
+        // The lag and sequence gauges of /metrics; the relay only when Kafka is on.
+        services.AddSingleton(sp => new LogGauges(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), sp.GetRequiredService<LogWriter>(), sp.GetService<KafkaLogRelay>()));
         services.AddHealthChecks()
             .Add(new HealthCheckRegistration("logs", sp => new LogHealthCheck(sp.GetRequiredService<LogWriter>(), liveness: false), null, [HealthTags.Ready]))
             .Add(new HealthCheckRegistration("logs-failed", sp => new LogHealthCheck(sp.GetRequiredService<LogWriter>(), liveness: true), null, [HealthTags.Live]));

@@ -69,6 +69,8 @@ public sealed class HelmChartTests
     [InlineData("node: { expiryWarning: 30d }", "/node/expiryWarning")]
     [InlineData("node: { crlExpiryWarning: '2 days' }", "/node/crlExpiryWarning")]
     [InlineData("backup: { schedule: daily }", "/backup/schedule")]
+    [InlineData("metrics: { podMonitor: { interval: soon } }", "/metrics/podMonitor/interval")]
+    [InlineData("metrics: { serviceMonitor: { enabled: true } }", "/metrics/serviceMonitor")]
     [InlineData("backup: { keepDays: 7 }", "/backup/keepDays")]
     [InlineData("backup: { fullOnWeekday: 7 }", "/backup/fullOnWeekday")]
     [InlineData("backup: { keySecret: 'My Key' }", "/backup/keySecret")]
@@ -217,6 +219,37 @@ public sealed class HelmChartTests
         Assert.Contains("{{- if ne .Values.state.backend \"postgresql\" }}", File.ReadAllText(Path.Combine(TemplatesPath, "statefulset.yaml")), StringComparison.Ordinal);
         Assert.Contains("\"DatasetPath\" \"/var/lib/govshare/datasets\"", File.ReadAllText(Path.Combine(TemplatesPath, "configmap.yaml")), StringComparison.Ordinal);
         Assert.Contains("state.connectionStringSecret is required", File.ReadAllText(Path.Combine(TemplatesPath, "_helpers.tpl")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Metrics_ScrapeIsOffByDefault_TargetsTheManagementPortsMetrics_AndIsRefusedWithoutANetworkPolicyRule()
+    {
+        var values = DefaultValues()!;
+        Assert.False((bool?)values["metrics"]?["scrapeAnnotations"] ?? true);
+        Assert.False((bool?)values["metrics"]?["podMonitor"]?["enabled"] ?? true);
+
+        // A PodMonitor, because the Service never carries the management port; rendered only when asked for.
+        var template = File.ReadAllText(Path.Combine(TemplatesPath, "podmonitor.yaml"));
+        Assert.StartsWith("{{- if .Values.metrics.podMonitor.enabled }}", template, StringComparison.Ordinal);
+        var monitor = TemplateDocuments("podmonitor.yaml").Single(d => (string?)d["kind"] == "PodMonitor");
+        Assert.Equal("monitoring.coreos.com/v1", (string?)monitor["apiVersion"]);
+        var endpoint = monitor["spec"]!["podMetricsEndpoints"]!.AsArray().Single()!;
+        Assert.Equal("management", (string?)endpoint["port"]);
+        Assert.Equal("/metrics", (string?)endpoint["path"]);
+        Assert.Contains("govshare-node.selectorLabels", template, StringComparison.Ordinal);
+
+        foreach (var workload in new[] { "statefulset.yaml", "deployment.yaml" })
+        {
+            var text = File.ReadAllText(Path.Combine(TemplatesPath, workload));
+            var scrape = text.IndexOf("prometheus.io/scrape: \"true\"", StringComparison.Ordinal);
+            Assert.True(scrape > 0, $"{workload} has no scrape annotations");
+            Assert.True(text.LastIndexOf("{{- if .Values.metrics.scrapeAnnotations }}", scrape, StringComparison.Ordinal) > text.LastIndexOf("{{- end }}", scrape, StringComparison.Ordinal), $"{workload} annotates without metrics.scrapeAnnotations");
+            Assert.Contains("prometheus.io/port: {{ .Values.ports.management | quote }}", text, StringComparison.Ordinal);
+        }
+
+        // /metrics needs no token; the NetworkPolicy is what keeps it in the cluster, so a scrape it would block is refused at render.
+        Assert.Contains("metrics.scrapeAnnotations or metrics.podMonitor.enabled needs networkPolicy.ingress.managementFrom", File.ReadAllText(Path.Combine(TemplatesPath, "_helpers.tpl")), StringComparison.Ordinal);
+        Assert.Contains("(empty .Values.networkPolicy.ingress.managementFrom)", File.ReadAllText(Path.Combine(TemplatesPath, "_helpers.tpl")), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -22,6 +22,8 @@ public sealed class NodeStartupTests : IDisposable
     [InlineData("Node:ManagementUrl", "not a url", "Node:ManagementUrl")]
     [InlineData("Node:CrlPath", "/nonexistent/crl", "Node:CrlPath: the folder '/nonexistent/crl' does not exist")]
     [InlineData("Node:CrlGrace", "30.00:00:00", "Node:CrlGrace")]
+    [InlineData("Telemetry:OtlpEndpoint", "collector:4317", "Telemetry:OtlpEndpoint: 'collector:4317' is not an http(s) URL")]
+    [InlineData("Telemetry:OtlpProtocol", "udp", "Telemetry:OtlpProtocol: 'udp' is neither 'grpc' nor 'http'")]
     public void Build_BadSetting_FailsNamingTheSetting(string setting, string? value, string expected)
     {
         var settings = TestNode.DefaultSettings(_pki, "530100");

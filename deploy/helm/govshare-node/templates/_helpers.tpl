@@ -93,6 +93,9 @@ Refusals that the schema cannot express: they name the value to fix.
 {{- if and (eq .Values.state.backend "postgresql") (not .Values.state.connectionStringSecret) -}}
 {{- fail "state.connectionStringSecret is required with state.backend=postgresql: a Secret whose key connectionString is the Npgsql connection string" -}}
 {{- end -}}
+{{- if and (or .Values.metrics.scrapeAnnotations .Values.metrics.podMonitor.enabled) .Values.networkPolicy.enabled (empty .Values.networkPolicy.ingress.managementFrom) -}}
+{{- fail "metrics.scrapeAnnotations or metrics.podMonitor.enabled needs networkPolicy.ingress.managementFrom: name Prometheus's namespace or pods there, or the NetworkPolicy refuses its scrapes of the management port" -}}
+{{- end -}}
 {{- if and .Values.backup.enabled (not .Values.backup.keySecret) -}}
 {{- fail "backup.keySecret is required with backup.enabled: a Secret whose key backup.key is the 32-byte key the backups are encrypted with (they hold the node's secrets)" -}}
 {{- end -}}
