@@ -4,6 +4,7 @@ using System.Text.Json;
 using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Hierarchy;
+using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
 using GovShare.Node.Tests.Exchange;
 using GovShare.Node.Tests.Functional;
@@ -102,7 +103,9 @@ public sealed class EnforcementTests
         });
 
         // The parent: the province, a second real node on loopback, linked both ways with pinned keys.
-        await using var province = await TestNode.StartAsync(env.Pki, "530000", s => s["Hierarchy:PublishInterval"] = "00:00:01");
+        var provinceData = Path.Combine(env.Pki.Root, "province-" + Guid.NewGuid().ToString("N"));
+        var province = await TestNode.StartOnAsync(env.Pki, "530000", provinceData);
+        await using var stopProvince = new AsyncCleanup(() => province.DisposeAsync());
         using var office = Operator(province);
         office.Timeout = TimeSpan.FromSeconds(120);
         Assert.Empty(province.Services.GetRequiredService<NodeLinkRegistry>().Link("530100", LinkRole.Child, env.Node.ExchangeAddress.ToString(), env.Pki.NodeKey("530100"), out _));
@@ -178,11 +181,23 @@ public sealed class EnforcementTests
         Assert.Equal([("escalation/530100/" + id, "received", "govshare:node/530100")],
             received.Select(r => (r.GetProperty("entity").GetString(), r.GetProperty("diff").GetProperty("action").GetString(), r.GetProperty("caller").GetString())));
 
-        // The office's record survives the parent's restart (replayed or read back from its state).
-        await province.RestartAsync();
+        // The office's record comes back from the parent's change log alone: its state database unreadable.
+        await province.DisposeAsync();
+        var database = Path.Combine(provinceData, NodeDataFolder.DatabaseFile);
+        var garbage = new byte[new FileInfo(database).Length];
+        Random.Shared.NextBytes(garbage);
+        await File.WriteAllBytesAsync(database, garbage);
+        province = await TestNode.StartOnAsync(env.Pki, "530000", provinceData);
+        Assert.Single(Directory.GetDirectories(Path.Combine(provinceData, "state-set-aside")));
         using var restarted = Operator(province);
         restarted.Timeout = TimeSpan.FromSeconds(120);
         Assert.Equal("530100/" + id, (await Get(restarted, "v1/operator/hierarchy/escalations")).EnumerateArray().Single().GetProperty("id").GetString());
+    }
+
+    /// <summary>Runs an async clean-up at the end of a scope (the node variable is replaced midway).</summary>
+    private sealed class AsyncCleanup(Func<ValueTask> cleanup) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => cleanup();
     }
 
     private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
