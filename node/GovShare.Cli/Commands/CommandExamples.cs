@@ -108,6 +108,7 @@ internal static class CommandExamples
         ["govshare office filing send-back"] = "govshare office filing send-back fil-530100-0003 --reason \"101002/000001: update cycle contradicts the abstract\" --data data",
         ["govshare office designate"] = "govshare office designate --item 公民身份号码 --type utf8 --division 530100 --credit-code 11530100MB0000001X --reason \"户籍登记职责\" --data data",
         ["govshare office duplicates"] = "govshare office duplicates --data data",
+        ["govshare office escalations"] = "govshare office escalations --child 530100 --data data",
     };
 
     /// <summary>The commands that have no example (a test keeps this empty).</summary>

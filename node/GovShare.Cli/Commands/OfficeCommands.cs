@@ -13,7 +13,7 @@ internal static class OfficeCommands
 {
     public static Command Create()
     {
-        var command = new Command("office", "The office's controls: share reviews (Art. 17), duty changes (Art. 11), filings (Art. 12), designations (Art. 13).");
+        var command = new Command("office", "The office's controls: share reviews (Art. 17), duty changes (Art. 11), filings (Art. 12), designations (Art. 13), escalations from child nodes (Art. 42).");
 
         var deadlines = Operator(new Command("deadlines", "Open share reviews, stale entries and Art. 11 catalog-update deadlines as of today."));
         deadlines.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync("v1/operator/catalog/deadlines", cancellation)));
@@ -62,7 +62,12 @@ internal static class OfficeCommands
         var duplicates = Operator(new Command("duplicates", "Data collected by more than one department anywhere below this node, with their designated collector (Art. 13)."));
         duplicates.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync("v1/operator/hierarchy/duplicates", cancellation)));
 
-        foreach (var sub in new[] { deadlines, review, duty, filing, designate, duplicates })
+        var from = new Option<string?>("--child") { Description = "Only the escalations of this child node (division code)." };
+        var escalations = Operator(new Command("escalations", "Violations the child nodes escalated to this office, not rectified in time there (Art. 42).") { from });
+        escalations.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client =>
+            client.GetAsync("v1/operator/hierarchy/escalations" + (parse.GetValue(from) is { } c ? "?child=" + Uri.EscapeDataString(c) : ""), cancellation)));
+
+        foreach (var sub in new[] { deadlines, review, duty, filing, designate, duplicates, escalations })
         {
             command.Add(sub);
         }

@@ -272,3 +272,13 @@ public sealed class EscalationTarget(Func<string?> parentDivision)
     /// <summary>The parent node's identity URI, or <see cref="LeadingGroupReport"/>.</summary>
     public string Current() => parentDivision() is { Length: > 0 } division ? $"govshare:node/{division}" : LeadingGroupReport;
 }
+
+/// <summary>The violations escalated to a parent node's office, as the hierarchy delivers them over the link (Art. 42).</summary>
+public sealed class EscalatedViolations(ViolationStore violations) : IEscalationSource
+{
+    public IReadOnlyList<EscalationNotice> EscalatedTo(string target) =>
+        [.. violations.List(new ViolationQuery(Status: ViolationStatus.Escalated))
+            .Where(v => v.EscalatedTo == target)
+            .Select(v => new EscalationNotice(v.Id, JsonNamingPolicy.CamelCase.ConvertName(v.Kind.ToString()), v.Rule, v.Department.DivisionCode, v.Department.CreditCode,
+                v.ResourceCode, v.Summary, v.OccurredOn, v.RectifyBy, v.History.LastOrDefault(h => h.To == ViolationStatus.Escalated)?.At ?? v.DetectedAt))];
+}

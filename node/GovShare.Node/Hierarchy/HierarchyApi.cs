@@ -34,6 +34,9 @@ public static class HierarchyApi
 {
     public const string PublishPath = "/v1/hierarchy/catalog";
 
+    /// <summary>Where a linked child delivers the violations it escalated to this node's office (Art. 42).</summary>
+    public const string EscalationsPath = "/v1/hierarchy/escalations";
+
     /// <summary>The largest catalog publication a parent reads.</summary>
     public const long MaxPublicationBytes = 256L * 1024 * 1024;
 
@@ -67,6 +70,10 @@ public static class HierarchyApi
             var (body, refusal) = await JsonBody.ReadAsync<FilingReview>(context, 64 * 1024, CatalogJson.Options);
             return refusal ?? Reviewed(filings.Review(id, approve: false, body!.Reason, OperatorAttribution.Of(context), out var filing), filing);
         });
+
+        // Art. 42: violations the children escalated to this office.
+        operators.MapGet("/hierarchy/escalations", (ChildEscalations escalations, string? child) =>
+            Results.Json(child is null ? escalations.All() : escalations.Of(child), CatalogJson.Options));
 
         // Art. 13: one datum, one source, checked across the whole tree below this node.
         operators.MapGet("/hierarchy/duplicates", (CatalogStore catalog, CatalogAggregate aggregate, CollectorDesignations designations, IOptions<NodeOptions> node) =>
@@ -148,6 +155,7 @@ public static class HierarchyApi
     public static IEndpointRouteBuilder MapHierarchyApi(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapPut(PublishPath, PublishAsync).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxPublicationBytes)).AnsweredLocally();
+        endpoints.MapPost(EscalationsPath, ReceiveEscalationAsync).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxEscalationBytes)).AnsweredLocally();
         endpoints.MapGet("/v1/catalog/tree", SearchTreeAsync);
         return endpoints;
     }
@@ -191,6 +199,75 @@ public static class HierarchyApi
         return errors.Count > 0
             ? Problem.Result(400, ProblemTypes.ValidationFailed, "The publication is invalid", string.Join(" ", errors.Take(20)), new Dictionary<string, object?> { ["errors"] = errors })
             : Results.NoContent();
+    }
+
+    /// <summary>The largest escalation a parent reads: one violation's summary, not its evidence.</summary>
+    public const long MaxEscalationBytes = 64 * 1024;
+
+    /// <summary>
+    /// Receives a violation a linked child escalated (Art. 42). The same trust as a publication: the
+    /// caller is the child node itself (mTLS, pinned key), never a department vouched for by it; and
+    /// a child escalates only for departments inside its own division.
+    /// </summary>
+    private static async Task<IResult> ReceiveEscalationAsync(HttpContext context, NodeLinkRegistry links, ChildEscalations escalations)
+    {
+        var caller = CallerIdentity.FromPrincipal(context.User);
+        if (caller is not { Kind: CallerKind.Node } || Vouching.Via(context.User) is not null
+            || links.Find(caller.DivisionCode) is not { Role: LinkRole.Child })
+        {
+            return Problem.Result(403, ProblemTypes.Forbidden, "Only a linked child node escalates to this office", null);
+        }
+
+        var (notice, refusal) = await JsonBody.ReadAsync<EscalationNotice>(context, MaxEscalationBytes, CatalogJson.Options);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
+        var errors = Invalid(notice!);
+        if (errors.Count > 0)
+        {
+            return Problem.Result(400, ProblemTypes.ValidationFailed, "The escalation is invalid", string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors });
+        }
+
+        if (!DivisionCode.IsWithin(notice!.DepartmentDivision, caller.DivisionCode))
+        {
+            return Problem.Result(403, ProblemTypes.Forbidden, "Outside the child's division",
+                $"Node {caller.DivisionCode} escalates only for departments inside its division; {notice.DepartmentDivision} is not.");
+        }
+
+        var added = escalations.Receive(caller.DivisionCode, notice, caller.Uri);
+        var stored = escalations.Of(caller.DivisionCode).First(e => e.Violation.ViolationId == notice.ViolationId);
+        return Results.Json(stored, CatalogJson.Options, statusCode: added ? StatusCodes.Status201Created : StatusCodes.Status200OK);
+    }
+
+    private static List<string> Invalid(EscalationNotice notice)
+    {
+        var errors = new List<string>();
+        if (notice.ViolationId is null || !System.Text.RegularExpressions.Regex.IsMatch(notice.ViolationId, "^vio-[0-9a-f]{20}$"))
+        {
+            errors.Add("violationId: 'vio-' and 20 hex digits.");
+        }
+
+        if (!DivisionCode.IsValid(notice.DepartmentDivision))
+        {
+            errors.Add("departmentDivision: a six-digit division code.");
+        }
+
+        foreach (var (name, value, max) in new[] { ("kind", notice.Kind, 64), ("rule", notice.Rule, 128), ("departmentCreditCode", notice.DepartmentCreditCode, 64), ("summary", notice.Summary, 4000) })
+        {
+            if (string.IsNullOrWhiteSpace(value) || value.Length > max)
+            {
+                errors.Add($"{name}: required, at most {max} characters.");
+            }
+        }
+
+        if (notice.ResourceCode?.Length > 64)
+        {
+            errors.Add("resourceCode: at most 64 characters.");
+        }
+
+        return errors;
     }
 
     /// <summary>

@@ -22,6 +22,9 @@ public static class HierarchySetup
         services.AddSingleton<CatalogAggregate>();
         services.AddSingleton<CatalogFilings>();
         services.AddSingleton<IStateReplayer, CatalogFilingReplayer>();
+        services.AddSingleton<ChildEscalations>();
+        services.AddSingleton<IStateReplayer, ChildEscalationReplayer>();
+        services.AddHostedService<EscalationSender>();
         services.AddSingleton<NodeRouter>();
         services.AddHostedService<CatalogPublisher>();
         return services;

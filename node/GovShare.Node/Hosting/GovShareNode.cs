@@ -171,6 +171,7 @@ public sealed class GovShareNode : IAsyncDisposable
         builder.Services.AddGovShareExchangeApi(builder.Configuration);
         // Art. 42: a child node escalates to its parent's office, read from the links at each escalation.
         builder.Services.AddSingleton(sp => new EscalationTarget(() => sp.GetRequiredService<NodeLinkRegistry>().Parent()?.DivisionCode));
+        builder.Services.AddSingleton<IEscalationSource>(sp => new EscalatedViolations(sp.GetRequiredService<ViolationStore>()));
         builder.Services.AddGovShareCompare(builder.Configuration);
         builder.Services.AddGovShareEvaluation(builder.Configuration);
         builder.Services.AddGovShareTelemetry(builder.Configuration, options.DivisionCode);

@@ -3,9 +3,12 @@ using System.Net;
 using System.Text.Json;
 using GovShare.Contract;
 using GovShare.Node.Catalog;
+using GovShare.Node.Hierarchy;
+using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
 using GovShare.Node.Tests.Exchange;
 using GovShare.Node.Tests.Functional;
+using Microsoft.Extensions.DependencyInjection;
 using static GovShare.Node.Tests.Requests.RequestsHttp;
 
 namespace GovShare.Node.Tests.Evaluation;
@@ -96,10 +99,17 @@ public sealed class EnforcementTests
             s["Evaluation:RectificationWorkingDays"] = "1";
             s["Evaluation:ScanInterval"] = "00:00:01";
             s["Requests:DisputeWorkingDays"] = "3";
-            s["Upstream:ParentUrl"] = "https://localhost:9/";
-            s["Upstream:ParentDivisionCode"] = "530000";
-            s["Upstream:ParentKeySha256"] = new string('a', 64);
+            s["Hierarchy:PublishInterval"] = "00:00:01";
         });
+
+        // The parent: the province, a second real node on loopback, linked both ways with pinned keys.
+        var provinceData = Path.Combine(env.Pki.Root, "province-" + Guid.NewGuid().ToString("N"));
+        var province = await TestNode.StartOnAsync(env.Pki, "530000", provinceData);
+        await using var stopProvince = new AsyncCleanup(() => province.DisposeAsync());
+        using var office = Operator(province);
+        office.Timeout = TimeSpan.FromSeconds(120);
+        Assert.Empty(province.Services.GetRequiredService<NodeLinkRegistry>().Link("530100", LinkRole.Child, env.Node.ExchangeAddress.ToString(), env.Pki.NodeKey("530100"), out _));
+        Assert.Empty(env.Node.Services.GetRequiredService<NodeLinkRegistry>().Link("530000", LinkRole.Parent, province.ExchangeAddress.ToString(), env.Pki.NodeKey("530000"), out _));
         env.At(w, 16);
         var police = env.Department("Kunming Public Security Bureau");
         var civil = env.Department("Kunming Civil Affairs Bureau");
@@ -125,6 +135,89 @@ public sealed class EnforcementTests
         var record = env.ReadLog(LogKind.Change).Last(c => c.Record.GetProperty("entity").GetString() == "violation/" + id).Record;
         Assert.Equal(("violation-change", "schedule"), (record.GetProperty("kind").GetString(), record.GetProperty("caller").GetString()));
         Assert.Equal("govshare:node/530000", record.GetProperty("diff").GetProperty("after").GetProperty("escalatedTo").GetString());
+
+        // The child delivers it over the link: the province's office sees it, from the child node, recorded once.
+        var delivered = await UntilDeliveredAsync(office, id);
+        Assert.Equal(("530100/" + id, "530100"), (delivered.GetProperty("id").GetString(), delivered.GetProperty("child").GetString()));
+        var notice = delivered.GetProperty("violation");
+        Assert.Equal(("dataInconsistent", "dispute-unanswered", "530100", police.CreditCode, Code, Day(w.AddDays(13))),
+            (notice.GetProperty("kind").GetString(), notice.GetProperty("rule").GetString(), notice.GetProperty("departmentDivision").GetString(),
+             notice.GetProperty("departmentCreditCode").GetString(), notice.GetProperty("resourceCode").GetString(), notice.GetProperty("rectifyBy").GetString()));
+        Assert.Empty((await Get(office, "v1/operator/hierarchy/escalations?child=530300")).EnumerateArray());
+
+        // A repeated delivery (the child retries until it hears back) is answered and records nothing new.
+        using var child = province.Client(env.Pki.NodeCertificate("530100"));
+        child.Timeout = TimeSpan.FromSeconds(120);
+        using (var again = await child.PostAsync("v1/hierarchy/escalations", Json(notice.GetRawText())))
+        {
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        }
+
+        // Refusals: not a linked child; malformed; invalid; a department outside the child's division.
+        using var stranger = province.Client(env.Pki.NodeCertificate("530300"));
+        stranger.Timeout = TimeSpan.FromSeconds(120);
+        await ProblemAssert.IsProblemAsync(await stranger.PostAsync("v1/hierarchy/escalations", Json(notice.GetRawText())), HttpStatusCode.Forbidden, ProblemTypes.NodeNotLinked);
+        var provincial = env.Pki.IssueDepartment("530000", name: "Yunnan Civil Affairs Department");
+        province.Register(provincial);
+        using var department = province.Client(provincial.Certificate);
+        department.Timeout = TimeSpan.FromSeconds(120);
+        await ProblemAssert.IsProblemAsync(await department.PostAsync("v1/hierarchy/escalations", Json(notice.GetRawText())), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
+        await ProblemAssert.IsProblemAsync(await child.PostAsync("v1/hierarchy/escalations", Json("{\"violationId\":")), HttpStatusCode.BadRequest, ProblemTypes.MalformedRequest);
+        var forged = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(notice.GetRawText())!;
+        forged["violationId"] = JsonSerializer.SerializeToElement("not-a-violation");
+        forged["summary"] = JsonSerializer.SerializeToElement("");
+        var invalid = await ProblemAssert.IsProblemAsync(await child.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(forged))), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
+        Assert.Equal(2, invalid.GetProperty("errors").GetArrayLength());
+        forged["violationId"] = JsonSerializer.SerializeToElement("vio-0123456789abcdef0123");
+        forged["summary"] = JsonSerializer.SerializeToElement("Qujing's police, escalated by Kunming");
+        forged["departmentDivision"] = JsonSerializer.SerializeToElement("530300");
+        await ProblemAssert.IsProblemAsync(await child.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(forged))), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
+
+        // After all that, one escalation at the office and one change-log record, by the child node.
+        Assert.Single((await Get(office, "v1/operator/hierarchy/escalations")).EnumerateArray());
+        var received = LogStore.ForDataFolder(province.DataPath).ReadEntries(LogKind.Change)
+            .Where(e => e.Type == LogEntryType.Record).Select(e => JsonDocument.Parse(e.RecordJson).RootElement.Clone())
+            .Where(r => r.GetProperty("entity").GetString()!.StartsWith("escalation/", StringComparison.Ordinal)).ToList();
+        Assert.Equal([("escalation/530100/" + id, "received", "govshare:node/530100")],
+            received.Select(r => (r.GetProperty("entity").GetString(), r.GetProperty("diff").GetProperty("action").GetString(), r.GetProperty("caller").GetString())));
+
+        // The office's record comes back from the parent's change log alone: its state database unreadable.
+        await province.DisposeAsync();
+        var database = Path.Combine(provinceData, NodeDataFolder.DatabaseFile);
+        var garbage = new byte[new FileInfo(database).Length];
+        Random.Shared.NextBytes(garbage);
+        await File.WriteAllBytesAsync(database, garbage);
+        province = await TestNode.StartOnAsync(env.Pki, "530000", provinceData);
+        Assert.Single(Directory.GetDirectories(Path.Combine(provinceData, "state-set-aside")));
+        using var restarted = Operator(province);
+        restarted.Timeout = TimeSpan.FromSeconds(120);
+        Assert.Equal("530100/" + id, (await Get(restarted, "v1/operator/hierarchy/escalations")).EnumerateArray().Single().GetProperty("id").GetString());
+    }
+
+    /// <summary>Runs an async clean-up at the end of a scope (the node variable is replaced midway).</summary>
+    private sealed class AsyncCleanup(Func<ValueTask> cleanup) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => cleanup();
+    }
+
+    private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
+
+    /// <summary>Waits (up to 60 s, the child tries every second) for the escalation of <paramref name="violationId"/> at the parent's office.</summary>
+    private static async Task<JsonElement> UntilDeliveredAsync(HttpClient office, string violationId)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var found = (await Get(office, "v1/operator/hierarchy/escalations")).EnumerateArray()
+                .Where(e => e.GetProperty("violation").GetProperty("violationId").GetString() == violationId).ToList();
+            if (found.Count > 0)
+            {
+                return found[0];
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the child did not deliver the escalation within 60 s");
+            await Task.Delay(200);
+        }
     }
 
     /// <summary>Art. 27: the disputed version must exist; the correction is a later push, which the dispute points to.</summary>
