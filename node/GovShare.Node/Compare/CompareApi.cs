@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using System.Text.RegularExpressions;
 using Apache.Arrow;
 using Apache.Arrow.Types;
 using GovShare.Contract;
@@ -68,25 +67,25 @@ public static partial class CompareApi
         step.Purpose = purpose.Length is > 0 and <= 64 ? purpose : null;
         if (purpose.Length == 0)
         {
-            await Refuse(context, 400, ProblemTypes.PurposeRequired, "A purpose of use is required", $"Send the {GovShareHeaders.Purpose} header with the purpose code of your grant or use (Art. 32); a comparison is authorised like a pull.");
+            await ExchangeApi.Refuse(context, 400, ProblemTypes.PurposeRequired, "A purpose of use is required", $"Send the {GovShareHeaders.Purpose} header with the purpose code of your grant or use (Art. 32); a comparison is authorised like a pull.");
             return;
         }
 
-        if (!PurposeRegex().IsMatch(purpose))
+        if (!ExchangeApi.PurposePattern.IsMatch(purpose))
         {
-            await Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed purpose", $"{GovShareHeaders.Purpose} is 1 to 64 letters, digits and . _ : - only.");
+            await ExchangeApi.Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed purpose", $"{GovShareHeaders.Purpose} is 1 to 64 letters, digits and . _ : - only.");
             return;
         }
 
         if (!ResourceCode.TryFromUrl(code, out var resource))
         {
-            await Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed resource code", $"'{code}' is not a resource code in URL form (<classification>-<sequence>).");
+            await ExchangeApi.Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed resource code", $"'{code}' is not a resource code in URL form (<classification>-<sequence>).");
             return;
         }
 
         if (catalog.Get(resource) is not { Status: EntryStatus.Active } entry)
         {
-            await Refuse(context, 404, ProblemTypes.NotFound, "No such resource", $"No active resource {resource} in this node's catalog.");
+            await ExchangeApi.Refuse(context, 404, ProblemTypes.NotFound, "No such resource", $"No active resource {resource} in this node's catalog.");
             return;
         }
 
@@ -103,7 +102,7 @@ public static partial class CompareApi
 
         if (keyNames.Count == 0)
         {
-            await Refuse(context, 409, ProblemTypes.NoKeyItems, "No key items to compare by", $"Name the key items with ?key=…; the catalog entry of {entry.ResourceCode} marks none.");
+            await ExchangeApi.Refuse(context, 409, ProblemTypes.NoKeyItems, "No key items to compare by", $"Name the key items with ?key=…; the catalog entry of {entry.ResourceCode} marks none.");
             return;
         }
 
@@ -112,7 +111,7 @@ public static partial class CompareApi
         if (!decision.Allowed)
         {
             LogCompareRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, decision.ProblemType!);
-            await Refuse(context, decision.Status, decision.ProblemType!, decision.Title!, decision.Detail!);
+            await ExchangeApi.Refuse(context, decision.Status, decision.ProblemType!, decision.Title!, decision.Detail!);
             return;
         }
 
@@ -125,25 +124,25 @@ public static partial class CompareApi
         step.Items = [.. keys.Concat(compared).Select(a => a.Item.Id)];
         if (keys.Intersect(compared).FirstOrDefault() is { } both)
         {
-            await Refuse(context, 400, ProblemTypes.MalformedRequest, "An item is both key and compared", $"Item '{both.Item.Name}' ({both.Item.Id}) is a key item; name it in ?key= or ?items=, not both.");
+            await ExchangeApi.Refuse(context, 400, ProblemTypes.MalformedRequest, "An item is both key and compared", $"Item '{both.Item.Name}' ({both.Item.Id}) is a key item; name it in ?key= or ?items=, not both.");
             return;
         }
 
         if (compared.Count is 0 or > 64)
         {
-            await Refuse(context, 400, ProblemTypes.MalformedRequest, "Name 1 to 64 items to compare", $"A comparison compares between 1 and 64 items besides its key; {compared.Count} were named or allowed.");
+            await ExchangeApi.Refuse(context, 400, ProblemTypes.MalformedRequest, "Name 1 to 64 items to compare", $"A comparison compares between 1 and 64 items besides its key; {compared.Count} were named or allowed.");
             return;
         }
 
         if (keys.Concat(compared).FirstOrDefault(a => !CompareRows.Supports(TypeOf(entry, entry.ArrowSchema(), a.Item))) is { } odd)
         {
-            await Refuse(context, 400, ProblemTypes.MalformedRequest, "An item of this type cannot be compared", $"Item '{odd.Item.Name}' ({odd.Item.Id}) cannot be compared.");
+            await ExchangeApi.Refuse(context, 400, ProblemTypes.MalformedRequest, "An item of this type cannot be compared", $"Item '{odd.Item.Name}' ({odd.Item.Id}) cannot be compared.");
             return;
         }
 
         if (!string.Equals(context.Request.ContentType?.Split(';')[0].Trim(), MediaTypes.ArrowStream, StringComparison.OrdinalIgnoreCase))
         {
-            await Refuse(context, 415, ProblemTypes.UnsupportedMediaType, "A comparison's rows are an Arrow IPC stream", $"Send Content-Type: {MediaTypes.ArrowStream}.");
+            await ExchangeApi.Refuse(context, 415, ProblemTypes.UnsupportedMediaType, "A comparison's rows are an Arrow IPC stream", $"Send Content-Type: {MediaTypes.ArrowStream}.");
             return;
         }
 
@@ -155,13 +154,13 @@ public static partial class CompareApi
 
         if (context.Request.ContentLength > maxBytes)
         {
-            await Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The submission is too large", $"At most {maxBytes} bytes per comparison of {entry.ResourceCode}.");
+            await ExchangeApi.Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The submission is too large", $"At most {maxBytes} bytes per comparison of {entry.ResourceCode}.");
             return;
         }
 
         if (datasets.Latest(entry.ResourceCode) is not { } version)
         {
-            await Refuse(context, 404, ProblemTypes.NoData, "No data has been pushed yet", $"{entry.ResourceCode} has no published version to compare with.");
+            await ExchangeApi.Refuse(context, 404, ProblemTypes.NoData, "No data has been pushed yet", $"{entry.ResourceCode} has no published version to compare with.");
             return;
         }
 
@@ -171,21 +170,21 @@ public static partial class CompareApi
         {
             LogCompareRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, ProblemTypes.CompareRateExceeded);
             context.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-            await Refuse(context, 429, ProblemTypes.CompareRateExceeded, "Too many comparisons of this resource", $"At most {settings.MaxPerDepartmentPerHour} comparisons of {entry.ResourceCode} per department in an hour (Compare:MaxPerDepartmentPerHour), so that comparisons cannot enumerate values.");
+            await ExchangeApi.Refuse(context, 429, ProblemTypes.CompareRateExceeded, "Too many comparisons of this resource", $"At most {settings.MaxPerDepartmentPerHour} comparisons of {entry.ResourceCode} per department in an hour (Compare:MaxPerDepartmentPerHour), so that comparisons cannot enumerate values.");
             return;
         }
 
         if (DiskSpace.FreeBytes(data.Path) < node.Value.MinFreeBytes)
         {
             context.Response.Headers.RetryAfter = "60";
-            await Refuse(context, 507, ProblemTypes.InsufficientStorage, "The node is short of disk space", "A comparison may spill to disk; the node's data folder is below its floor. Try again later.");
+            await ExchangeApi.Refuse(context, 507, ProblemTypes.InsufficientStorage, "The node is short of disk space", "A comparison may spill to disk; the node's data folder is below its floor. Try again later.");
             return;
         }
 
         if (!gate.TryEnter(settings.MaxConcurrent))
         {
             context.Response.Headers.RetryAfter = "5";
-            await Refuse(context, 503, ProblemTypes.NodeBusy, "Too many comparisons in progress", $"At most {settings.MaxConcurrent} comparisons run at once; try again in a few seconds.");
+            await ExchangeApi.Refuse(context, 503, ProblemTypes.NodeBusy, "Too many comparisons in progress", $"At most {settings.MaxConcurrent} comparisons run at once; try again in a few seconds.");
             return;
         }
 
@@ -209,7 +208,7 @@ public static partial class CompareApi
                 var (columns, mismatch) = MatchColumns(entry, expected, reader.Schema, wanted);
                 if (mismatch.Count > 0)
                 {
-                    await Refuse(context, 400, ProblemTypes.SchemaMismatch, "The submitted columns are not the comparison's items", string.Join(" ", mismatch), new() { ["errors"] = mismatch });
+                    await ExchangeApi.Refuse(context, 400, ProblemTypes.SchemaMismatch, "The submitted columns are not the comparison's items", string.Join(" ", mismatch), new() { ["errors"] = mismatch });
                     return;
                 }
 
@@ -226,7 +225,7 @@ public static partial class CompareApi
             {
                 LogCompareRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, ProblemTypes.CompareTooSmall);
                 step.Rows = join.SubmittedRows;
-                await Refuse(context, 422, ProblemTypes.CompareTooSmall, "Too few rows to compare on masked items", $"You see {string.Join(", ", masked.Select(a => $"'{a.Item.Name}' ({a.Item.Id})"))} only masked; a comparison on them needs at least {settings.MinRowsWithMaskedItems} rows (Compare:MinRowsWithMaskedItems), so that it never answers for a single row. You sent {join.SubmittedRows}.");
+                await ExchangeApi.Refuse(context, 422, ProblemTypes.CompareTooSmall, "Too few rows to compare on masked items", $"You see {string.Join(", ", masked.Select(a => $"'{a.Item.Name}' ({a.Item.Id})"))} only masked; a comparison on them needs at least {settings.MinRowsWithMaskedItems} rows (Compare:MinRowsWithMaskedItems), so that it never answers for a single row. You sent {join.SubmittedRows}.");
                 return;
             }
 
@@ -252,7 +251,7 @@ public static partial class CompareApi
 
             if (storedProblems.Count > 0)
             {
-                await Refuse(context, 409, ProblemTypes.NoData, "The current version cannot be compared on these items", string.Join(" ", storedProblems));
+                await ExchangeApi.Refuse(context, 409, ProblemTypes.NoData, "The current version cannot be compared on these items", string.Join(" ", storedProblems));
                 return;
             }
 
@@ -294,13 +293,13 @@ public static partial class CompareApi
         {
             LogCompareRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, ex.Code);
             step.Rows = join.SubmittedRows;
-            await Refuse(context, 400, ProblemTypes.InvalidCompareKey, "The submission's keys are not one per row", ex.Message, new() { ["code"] = ex.Code });
+            await ExchangeApi.Refuse(context, 400, ProblemTypes.InvalidCompareKey, "The submission's keys are not one per row", ex.Message, new() { ["code"] = ex.Code });
         }
         catch (ArrowInputException ex) when (ex.InnerException is BadHttpRequestException body)
         {
             // Cut off or too slow: the log says how many rows had arrived.
             step.Rows = join.SubmittedRows;
-            await Refuse(context, body.StatusCode, body.StatusCode == StatusCodes.Status408RequestTimeout ? ProblemTypes.RequestBodyTooSlow : ProblemTypes.MalformedRequest, "The submission was not received whole", body.Message);
+            await ExchangeApi.Refuse(context, body.StatusCode, body.StatusCode == StatusCodes.Status408RequestTimeout ? ProblemTypes.RequestBodyTooSlow : ProblemTypes.MalformedRequest, "The submission was not received whole", body.Message);
         }
         catch (ArrowInputException ex) when (!readingStored)
         {
@@ -311,20 +310,20 @@ public static partial class CompareApi
         catch (Exception ex) when (ex is ArrowInputException or IOException && readingStored && !context.RequestAborted.IsCancellationRequested && !DiskSpace.IsFull(ex))
         {
             LogCompareFailed(logger, exchangeId.Value, entry.ResourceCode, ex is ArrowInputException input ? input.Code : ex.GetType().Name);
-            await Refuse(context, 500, ProblemTypes.DatasetUnreadable, "The stored version cannot be read", $"Version {version.Version} of {entry.ResourceCode} could not be read back; the operator has been told through the node's log.");
+            await ExchangeApi.Refuse(context, 500, ProblemTypes.DatasetUnreadable, "The stored version cannot be read", $"Version {version.Version} of {entry.ResourceCode} could not be read back; the operator has been told through the node's log.");
         }
         catch (BadHttpRequestException ex)
         {
-            await Refuse(context, ex.StatusCode, ex.StatusCode switch { 413 => ProblemTypes.PayloadTooLarge, 408 => ProblemTypes.RequestBodyTooSlow, _ => ProblemTypes.MalformedRequest }, "The submission was not received whole", ex.Message);
+            await ExchangeApi.Refuse(context, ex.StatusCode, ex.StatusCode switch { 413 => ProblemTypes.PayloadTooLarge, 408 => ProblemTypes.RequestBodyTooSlow, _ => ProblemTypes.MalformedRequest }, "The submission was not received whole", ex.Message);
         }
         catch (LogUnavailableException ex)
         {
-            await Refuse(context, 503, ProblemTypes.LogUnavailable, "The exchange log cannot be written", ex.Message);
+            await ExchangeApi.Refuse(context, 503, ProblemTypes.LogUnavailable, "The exchange log cannot be written", ex.Message);
         }
         catch (Exception ex) when (DiskSpace.IsFull(ex))
         {
             context.Response.Headers.RetryAfter = "60";
-            await Refuse(context, 507, ProblemTypes.InsufficientStorage, "The node ran out of disk space", "The comparison's spill files could not be written; nothing was kept. Try again later.");
+            await ExchangeApi.Refuse(context, 507, ProblemTypes.InsufficientStorage, "The node ran out of disk space", "The comparison's spill files could not be written; nothing was kept. Try again later.");
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
         {
@@ -456,34 +455,7 @@ public static partial class CompareApi
     private static List<string> Names(HttpContext context, string parameter) =>
         [.. context.Request.Query[parameter].SelectMany(v => (v ?? "").Split(',')).Select(v => v.Trim()).Where(v => v.Length > 0)];
 
-    /// <summary>Answers with a problem, after the refusal's exchange-log record is durable.</summary>
-    private static async Task Refuse(HttpContext context, int status, string type, string title, string? detail, Dictionary<string, object?>? extensions = null)
-    {
-        var problemExtensions = extensions ?? [];
-        if (context.Response.Headers.TryGetValue(GovShareHeaders.ExchangeId, out var id))
-        {
-            problemExtensions["exchangeId"] = id.ToString();
-        }
-
-        if (ExchangeStep.Of(context) is { } step && type != ProblemTypes.LogUnavailable)
-        {
-            try
-            {
-                await step.RecordAsync(status, type);
-            }
-            catch (LogUnavailableException)
-            {
-                // A refusal acknowledges nothing, so it is still answered.
-            }
-        }
-
-        await Problem.ExecuteAsync(context, status, type, title, detail, problemExtensions);
-    }
-
     private const int ClientClosedRequest = 499;
-
-    [GeneratedRegex("^[A-Za-z0-9._:-]{1,64}$")]
-    private static partial Regex PurposeRegex();
 
     [LoggerMessage(EventId = 4201, EventName = "Compared", Level = LogLevel.Information, Message = "Exchange {ExchangeId}: comparison with {ResourceCode} v{Version}: {Submitted} rows submitted, {ResourceRows} held, {InBoth} in both, {Differing} differing rows listed; {Partitions} spill partitions; by {Caller} in {Milliseconds} ms")]
     private static partial void LogCompared(ILogger logger, string exchangeId, string resourceCode, int version, long submitted, long resourceRows, long inBoth, long differing, int partitions, string caller, double milliseconds);

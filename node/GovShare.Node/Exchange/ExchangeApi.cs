@@ -68,7 +68,8 @@ public sealed record MergeReceipt(long Upserts, long Deletes, long Replaced, lon
 /// </summary>
 public static partial class ExchangeApi
 {
-    private static readonly Regex PurposePattern = PurposeRegex();
+    /// <summary>What a purpose code may hold: the pull's and the comparison's check.</summary>
+    internal static readonly Regex PurposePattern = PurposeRegex();
 
     public static IServiceCollection AddGovShareExchangeApi(this IServiceCollection services, IConfiguration configuration)
     {
@@ -801,7 +802,8 @@ public static partial class ExchangeApi
     [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})$")]
     private static partial Regex SourceChangePattern();
 
-    private static async Task Refuse(HttpContext context, int status, string type, string title, string? detail, Dictionary<string, object?>? extensions = null)
+    /// <summary>Answers an exchange (push, pull, comparison) with a problem, after the refusal's exchange-log record is durable.</summary>
+    internal static async Task Refuse(HttpContext context, int status, string type, string title, string? detail, Dictionary<string, object?>? extensions = null)
     {
         var problemExtensions = extensions ?? [];
         if (context.Response.Headers.TryGetValue(GovShareHeaders.ExchangeId, out var id))
