@@ -65,28 +65,10 @@ public sealed partial class DisputeStore
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(caller);
         var errors = new List<CatalogValidationError>();
-        CatalogEntry? entry = null;
-        if (string.IsNullOrEmpty(input.ResourceCode) || !Catalog.ResourceCode.IsValid(input.ResourceCode))
+        var entry = ShareRequestStore.OthersSharedResource(_catalog, input.ResourceCode, caller, "a provider corrects its own data; it does not dispute it", errors, out var refusal);
+        if (refusal is { } resourceRefused)
         {
-            errors.Add(new("resourceCode", "resourceCode.format", "a resource code (<classification>/<sequence>) is required"));
-        }
-        else
-        {
-            entry = _catalog.Get(input.ResourceCode);
-            if (entry is null || entry.Status == EntryStatus.Retired)
-            {
-                return RequestResult<Dispute>.Refused(RequestOutcome.NotFound, $"no active resource {input.ResourceCode} in the catalog");
-            }
-
-            if (ShareRequestStore.IsParty(entry.Provider, caller))
-            {
-                return RequestResult<Dispute>.Refused(RequestOutcome.OwnResource, "a provider corrects its own data; it does not dispute it");
-            }
-
-            if (entry.Share.Type == ShareType.NotShared)
-            {
-                return RequestResult<Dispute>.Refused(RequestOutcome.NotShared, $"resource {entry.ResourceCode} is not shared: {entry.Share.Reason}");
-            }
+            return RequestResult<Dispute>.Refused(resourceRefused.Outcome, resourceRefused.Reason);
         }
 
         if (Version(errors, "dataVersion", input.DataVersion) is { } disputed && entry is not null)

@@ -109,28 +109,10 @@ public sealed partial class ConsentStore
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(caller);
         var errors = new List<CatalogValidationError>();
-        CatalogEntry? entry = null;
-        if (string.IsNullOrEmpty(input.ResourceCode) || !Catalog.ResourceCode.IsValid(input.ResourceCode))
+        var entry = ShareRequestStore.OthersSharedResource(_catalog, input.ResourceCode, caller, "a provider shares its own data as it decides; it needs no consent", errors, out var refusal);
+        if (refusal is { } resourceRefused)
         {
-            errors.Add(new("resourceCode", "resourceCode.format", "a resource code (<classification>/<sequence>) is required"));
-        }
-        else
-        {
-            entry = _catalog.Get(input.ResourceCode);
-            if (entry is null || entry.Status == EntryStatus.Retired)
-            {
-                return RequestResult<OnwardConsent>.Refused(RequestOutcome.NotFound, $"no active resource {input.ResourceCode} in the catalog");
-            }
-
-            if (ShareRequestStore.IsParty(entry.Provider, caller))
-            {
-                return RequestResult<OnwardConsent>.Refused(RequestOutcome.OwnResource, "a provider shares its own data as it decides; it needs no consent");
-            }
-
-            if (entry.Share.Type == ShareType.NotShared)
-            {
-                return RequestResult<OnwardConsent>.Refused(RequestOutcome.NotShared, $"resource {entry.ResourceCode} is not shared: {entry.Share.Reason}");
-            }
+            return RequestResult<OnwardConsent>.Refused(resourceRefused.Outcome, resourceRefused.Reason);
         }
 
         RequestChecks.Code(errors, "purpose", input.Purpose);

@@ -535,6 +535,43 @@ public sealed partial class ShareRequestStore
         }
     }
 
+    /// <summary>
+    /// The active, shared resource <paramref name="code"/> of a department other than the caller: what a
+    /// dispute or an onward-sharing consent is about. A malformed code is added to <paramref name="errors"/>
+    /// (null entry, no refusal); an unknown, own (<paramref name="ownResource"/> says why) or not-shared
+    /// resource is the <paramref name="refusal"/>.
+    /// </summary>
+    internal static CatalogEntry? OthersSharedResource(CatalogStore catalog, string? code, CallerIdentity caller, string ownResource, List<CatalogValidationError> errors, out (RequestOutcome Outcome, string Reason)? refusal)
+    {
+        refusal = null;
+        if (string.IsNullOrEmpty(code) || !Catalog.ResourceCode.IsValid(code))
+        {
+            errors.Add(new("resourceCode", "resourceCode.format", "a resource code (<classification>/<sequence>) is required"));
+            return null;
+        }
+
+        var entry = catalog.Get(code);
+        if (entry is null || entry.Status == EntryStatus.Retired)
+        {
+            refusal = (RequestOutcome.NotFound, $"no active resource {code} in the catalog");
+            return null;
+        }
+
+        if (IsParty(entry.Provider, caller))
+        {
+            refusal = (RequestOutcome.OwnResource, ownResource);
+            return null;
+        }
+
+        if (entry.Share.Type == ShareType.NotShared)
+        {
+            refusal = (RequestOutcome.NotShared, $"resource {entry.ResourceCode} is not shared: {entry.Share.Reason}");
+            return null;
+        }
+
+        return entry;
+    }
+
     internal ShareRequest? Find(string id) => _requests.Find(id) is { } doc ? Read(doc) : null;
 
     internal DepartmentRef Party(string division, string creditCode) => new(division, creditCode, _departments.Find(creditCode)?.Name);
