@@ -431,7 +431,8 @@ internal static class NodeCommands
         {
             await started(node);
         }
-        await Console.Out.WriteLineAsync($"GovShare node {node.Options.DivisionCode} serving departments on {node.ExchangeAddress} (mTLS), management on {node.ManagementAddress}. Ctrl+C stops it.");
+        // A log entry, not a bare line: with Logging:Console:FormatterName=json every line of the console is JSON.
+        node.LogServing();
         // The host's console lifetime takes SIGTERM, SIGINT and Ctrl+C for itself (it only signals
         // ApplicationStopping), so waiting on the command line's token alone never ended: wait on both.
         var lifetime = node.Services.GetRequiredService<IHostApplicationLifetime>();

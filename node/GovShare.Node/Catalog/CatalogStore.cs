@@ -756,13 +756,13 @@ public sealed partial class CatalogStore
         [LoggerMessage(EventId = 3002, EventName = "CatalogEntryRetired", Level = LogLevel.Information, Message = "Catalog entry {ResourceCode} retired by {Caller}")]
         public static partial void Retired(ILogger logger, string resourceCode, string caller);
 
-        [LoggerMessage(EventId = 3003, EventName = "CatalogWriteInvalid", Level = LogLevel.Information, Message = "Catalog {Operation} refused: {ErrorCount} validation errors")]
+        [LoggerMessage(EventId = 3003, EventName = "CatalogWriteInvalid", Level = LogLevel.Debug, Message = "Catalog {Operation} refused: {ErrorCount} validation errors")]
         public static partial void Refused(ILogger logger, string operation, int errorCount);
 
-        [LoggerMessage(EventId = 3004, EventName = "CatalogWriteStale", Level = LogLevel.Information, Message = "Catalog update of {ResourceCode} refused: expected version {Expected}, current {Current}")]
+        [LoggerMessage(EventId = 3004, EventName = "CatalogWriteStale", Level = LogLevel.Debug, Message = "Catalog update of {ResourceCode} refused: expected version {Expected}, current {Current}")]
         public static partial void Stale(ILogger logger, string resourceCode, long expected, long current);
 
-        [LoggerMessage(EventId = 3005, EventName = "CatalogWriteForbidden", Level = LogLevel.Warning, Message = "Catalog write by {Caller} to {ResourceCode} refused: not the provider")]
+        [LoggerMessage(EventId = 3005, EventName = "CatalogWriteForbidden", Level = LogLevel.Debug, Message = "Catalog write by {Caller} to {ResourceCode} refused: not the provider")]
         public static partial void Forbidden(ILogger logger, string caller, string resourceCode);
 
         [LoggerMessage(EventId = 3006, EventName = "CatalogDuplicateCollection", Level = LogLevel.Warning, Message = "Catalog entry {ResourceCode} has {Count} items another department's resource already holds (possible duplicate collection)")]

@@ -457,13 +457,13 @@ public static partial class CompareApi
 
     private const int ClientClosedRequest = 499;
 
-    [LoggerMessage(EventId = 4201, EventName = "Compared", Level = LogLevel.Information, Message = "Exchange {ExchangeId}: comparison with {ResourceCode} v{Version}: {Submitted} rows submitted, {ResourceRows} held, {InBoth} in both, {Differing} differing rows listed; {Partitions} spill partitions; by {Caller} in {Milliseconds} ms")]
+    [LoggerMessage(EventId = 4201, EventName = "Compared", Level = LogLevel.Debug, Message = "Exchange {ExchangeId}: comparison with {ResourceCode} v{Version}: {Submitted} rows submitted, {ResourceRows} held, {InBoth} in both, {Differing} differing rows listed; {Partitions} spill partitions; by {Caller} in {Milliseconds} ms")]
     private static partial void LogCompared(ILogger logger, string exchangeId, string resourceCode, int version, long submitted, long resourceRows, long inBoth, long differing, int partitions, string caller, double milliseconds);
 
-    [LoggerMessage(EventId = 4202, EventName = "CompareRefused", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: comparison with {ResourceCode} by {Caller} refused: {Code}")]
+    [LoggerMessage(EventId = 4202, EventName = "CompareRefused", Level = LogLevel.Debug, Message = "Exchange {ExchangeId}: comparison with {ResourceCode} by {Caller} refused: {Code}")]
     private static partial void LogCompareRefused(ILogger logger, string exchangeId, string resourceCode, string caller, string code);
 
-    [LoggerMessage(EventId = 4203, EventName = "CompareAborted", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: comparison with {ResourceCode} broke off by the client; its spill files were removed")]
+    [LoggerMessage(EventId = 4203, EventName = "CompareAborted", Level = LogLevel.Debug, Message = "Exchange {ExchangeId}: comparison with {ResourceCode} broke off by the client; its spill files were removed")]
     private static partial void LogCompareAborted(ILogger logger, string exchangeId, string resourceCode);
 
     [LoggerMessage(EventId = 4204, EventName = "CompareFailed", Level = LogLevel.Error, Message = "Exchange {ExchangeId}: comparison with {ResourceCode} failed reading the stored version: {Cause}")]

@@ -832,31 +832,31 @@ public static partial class ExchangeApi
     [GeneratedRegex("^[A-Za-z0-9._:-]{1,64}$")]
     private static partial Regex PurposeRegex();
 
-    [LoggerMessage(EventId = 4101, EventName = "Pushed", Level = LogLevel.Information, Message = "Exchange {ExchangeId}: push of {ResourceCode} published version {Version} ({Rows} rows, {Bytes} bytes) by {Caller} in {Milliseconds} ms")]
+    [LoggerMessage(EventId = 4101, EventName = "Pushed", Level = LogLevel.Debug, Message = "Exchange {ExchangeId}: push of {ResourceCode} published version {Version} ({Rows} rows, {Bytes} bytes) by {Caller} in {Milliseconds} ms")]
     private static partial void LogPushed(ILogger logger, string exchangeId, string resourceCode, int version, long rows, long bytes, string caller, double milliseconds);
 
-    [LoggerMessage(EventId = 4105, EventName = "Merged", Level = LogLevel.Information, Message = "Exchange {ExchangeId}: merge push of {ResourceCode} published version {Version} ({Upserts} upserts, {Deletes} deletes; {Replaced} rows replaced, {Deleted} removed; {Rows} rows) by {Caller} in {Milliseconds} ms")]
+    [LoggerMessage(EventId = 4105, EventName = "Merged", Level = LogLevel.Debug, Message = "Exchange {ExchangeId}: merge push of {ResourceCode} published version {Version} ({Upserts} upserts, {Deletes} deletes; {Replaced} rows replaced, {Deleted} removed; {Rows} rows) by {Caller} in {Milliseconds} ms")]
     private static partial void LogMerged(ILogger logger, string exchangeId, string resourceCode, int version, long upserts, long deletes, long replaced, long deleted, long rows, string caller, double milliseconds);
 
-    [LoggerMessage(EventId = 4102, EventName = "PushRefused", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: push of {ResourceCode} refused: {Code}")]
+    [LoggerMessage(EventId = 4102, EventName = "PushRefused", Level = LogLevel.Debug, Message = "Exchange {ExchangeId}: push of {ResourceCode} refused: {Code}")]
     private static partial void LogPushRefused(ILogger logger, string exchangeId, string resourceCode, string code);
 
-    [LoggerMessage(EventId = 4103, EventName = "PushAborted", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: push of {ResourceCode} broke off; nothing was published")]
+    [LoggerMessage(EventId = 4103, EventName = "PushAborted", Level = LogLevel.Debug, Message = "Exchange {ExchangeId}: push of {ResourceCode} broke off; nothing was published")]
     private static partial void LogPushAborted(ILogger logger, string exchangeId, string resourceCode);
 
     [LoggerMessage(EventId = 4104, EventName = "PushNoSpace", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: push of {ResourceCode} refused for lack of disk space ({Free} bytes free)")]
     private static partial void LogPushNoSpace(ILogger logger, string exchangeId, string resourceCode, long free);
 
-    [LoggerMessage(EventId = 4111, EventName = "Pulled", Level = LogLevel.Information, Message = "Exchange {ExchangeId}: pull of {ResourceCode} v{Version} ({Rows} rows, {Bytes} bytes) by {Caller} for {Purpose}, items {Items}, in {Milliseconds} ms")]
+    [LoggerMessage(EventId = 4111, EventName = "Pulled", Level = LogLevel.Debug, Message = "Exchange {ExchangeId}: pull of {ResourceCode} v{Version} ({Rows} rows, {Bytes} bytes) by {Caller} for {Purpose}, items {Items}, in {Milliseconds} ms")]
     private static partial void LogPulled(ILogger logger, string exchangeId, string resourceCode, int version, long rows, long bytes, string caller, string purpose, string items, double milliseconds);
 
-    [LoggerMessage(EventId = 4112, EventName = "PullRefused", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: pull of {ResourceCode} by {Caller} refused: {ProblemType}")]
+    [LoggerMessage(EventId = 4112, EventName = "PullRefused", Level = LogLevel.Debug, Message = "Exchange {ExchangeId}: pull of {ResourceCode} by {Caller} refused: {ProblemType}")]
     private static partial void LogPullRefused(ILogger logger, string exchangeId, string resourceCode, string caller, string problemType);
 
     [LoggerMessage(EventId = 4113, EventName = "PullCut", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: pull of {ResourceCode} cut off: grant {GrantId} no longer effective")]
     private static partial void LogPullCut(ILogger logger, string exchangeId, string resourceCode, string grantId);
 
-    [LoggerMessage(EventId = 4114, EventName = "PullAborted", Level = LogLevel.Warning, Message = "Exchange {ExchangeId}: pull of {ResourceCode} broke off by the client")]
+    [LoggerMessage(EventId = 4114, EventName = "PullAborted", Level = LogLevel.Debug, Message = "Exchange {ExchangeId}: pull of {ResourceCode} broke off by the client")]
     private static partial void LogPullAborted(ILogger logger, string exchangeId, string resourceCode);
 
     [LoggerMessage(EventId = 4115, EventName = "PullFailed", Level = LogLevel.Error, Message = "Exchange {ExchangeId}: pull of {ResourceCode} failed ({ProblemType}) after {Rows} rows, {Bytes} bytes: {Cause}")]

@@ -15,6 +15,7 @@ public static class HierarchySetup
         services.AddSingleton<IStateReplayer, NodeLinkReplayer>();
         services.AddSingleton<IAuthorizationHandler, LinkedNodeHandler>();
         services.AddSingleton<LinkHealth>();
+        services.AddSingleton<LinkGauges>();
         services.AddHttpForwarder();
         services.AddSingleton<NodeForwarder>();
         services.AddSingleton<PeerKeyProbe>();

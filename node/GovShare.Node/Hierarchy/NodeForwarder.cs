@@ -59,12 +59,21 @@ public sealed partial class NodeForwarder : IDisposable
     public async Task ForwardAsync(HttpContext context, NodeLink link, CallerIdentity department, string exchangeId, int hop)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        // The bodies YARP relays, counted on their way through for govshare.exchange.bytes (kind forward).
+        var requestBody = new CountingStream(context.Request.Body);
+        var responseBody = new CountingStream(context.Response.Body);
+        context.Request.Body = requestBody;
+        context.Response.Body = responseBody;
         try
         {
             await ForwardCoreAsync(context, link, department, exchangeId, hop);
         }
         finally
         {
+            context.Request.Body = requestBody.Inner;
+            context.Response.Body = responseBody.Inner;
+            var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            Logs.ExchangeMetrics.Record(Logs.ExchangeKind.Forward, context.Response.StatusCode, 0, requestBody.Count + responseBody.Count, elapsed);
             // Every hop logs the exchange under the one exchange id, with its hop (Art. 29: traceable).
             var parties = Logs.LogParties.Of(context);
             await context.RequestServices.GetRequiredService<Logs.LogWriter>().AppendAsync(Logs.LogKind.Exchange, new Logs.LogRecord
@@ -78,7 +87,7 @@ public sealed partial class NodeForwarder : IDisposable
                 Purpose = context.Request.Headers[GovShareHeaders.Purpose].ToString() is { Length: > 0 and <= 64 } purpose ? purpose : null,
                 Status = context.Response.StatusCode,
                 Entity = $"node/{link.DivisionCode}",
-                DurationMs = (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                DurationMs = (long)elapsed.TotalMilliseconds,
             }, CancellationToken.None);
         }
     }
@@ -229,7 +238,7 @@ public sealed partial class NodeForwarder : IDisposable
         return null;
     }
 
-    [LoggerMessage(EventId = 7100, EventName = "Forwarded", Level = LogLevel.Information, Message = "Forwarded exchange {ExchangeId} to node {Division} as hop {Hop}: {Status}")]
+    [LoggerMessage(EventId = 7100, EventName = "Forwarded", Level = LogLevel.Debug, Message = "Forwarded exchange {ExchangeId} to node {Division} as hop {Hop}: {Status}")]
     private static partial void LogForwarded(ILogger logger, string exchangeId, string division, int hop, int status);
 
     [LoggerMessage(EventId = 7101, EventName = "ForwardFailed", Level = LogLevel.Warning, Message = "Forwarding exchange {ExchangeId} to node {Division} failed: {Error} {Reason}")]
@@ -237,6 +246,54 @@ public sealed partial class NodeForwarder : IDisposable
 
     [LoggerMessage(EventId = 7102, EventName = "ForwardRefusedLinkDown", Level = LogLevel.Warning, Message = "Not forwarding exchange {ExchangeId} to node {Division}: link down ({Reason})")]
     private static partial void LogForwardRefused(ILogger logger, string exchangeId, string division, string reason);
+
+    /// <summary>Passes a body through and counts its bytes (one per forward: YARP reads and writes the request's own streams).</summary>
+    private sealed class CountingStream(Stream inner) : Stream
+    {
+        public Stream Inner => inner;
+
+        public long Count { get; private set; }
+
+        public override bool CanRead => inner.CanRead;
+        public override bool CanSeek => false;
+        public override bool CanWrite => inner.CanWrite;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Counted(inner.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => Counted(await inner.ReadAsync(buffer, cancellationToken));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            inner.Write(buffer, offset, count);
+            Count += count;
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            await inner.WriteAsync(buffer, cancellationToken);
+            Count += buffer.Length;
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush() => inner.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        private int Counted(int read)
+        {
+            Count += read;
+            return read;
+        }
+    }
 
     private sealed class HopTransformer(CallerIdentity department, string exchangeId, int hop, NodeLink expectedNode) : HttpTransformer
     {

@@ -63,11 +63,14 @@ public sealed class GovShareNode : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(overrides);
         }
 
+        builder.AddGovShareLogging();
+
         var options = builder.Configuration.GetSection(NodeOptions.Section).Get<NodeOptions>() ?? new NodeOptions();
         var errors = NodeOptionsValidator.Validate(options);
         var stateOptions = builder.Configuration.GetSection(StateOptions.Section).Get<StateOptions>() ?? new StateOptions();
         errors.AddRange(stateOptions.Validate());
         errors.AddRange(NodeTelemetry.Validate(builder.Configuration));
+        errors.AddRange(NodeLogging.Validate(builder.Configuration));
         if (rebuildState && stateOptions.IsPostgreSql)
         {
             // PostgreSQL is durable and shared: there is no cache to rebuild, and one replica's log is not the node's history.
@@ -201,6 +204,9 @@ public sealed class GovShareNode : IAsyncDisposable
     private static readonly Action<ILogger, LogKind, long, long, long, Exception?> LogRestored = LoggerMessage.Define<LogKind, long, long, long>(
         LogLevel.Warning, new EventId(1191, "LogRestored"), "The {Log} log was restored through record {Head}; {Refetched} records after it were taken back from Kafka, and the restore record is record {RestoreRecord}.");
 
+    private static readonly Action<ILogger, string, Uri, Uri, Exception?> Serving = LoggerMessage.Define<string, Uri, Uri>(
+        LogLevel.Information, new EventId(2101, "NodeServing"), "GovShare node {Division} serving departments on {ExchangeAddress} (mTLS), management on {ManagementAddress}. Ctrl+C stops it.");
+
     private static readonly Action<ILogger, string, int, int, Exception?> FolderMigrated = LoggerMessage.Define<string, int, int>(
         LogLevel.Warning, new EventId(1001, "DataFolderMigrated"), "The data folder {Folder} was migrated from format version {From} to {To}; a release older than this one can no longer open it.");
 
@@ -307,6 +313,10 @@ public sealed class GovShareNode : IAsyncDisposable
     public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);
 
     public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
+
+    /// <summary>Says, once started, where the node serves: a log entry like the rest, so that JSON logs stay JSON on every line.</summary>
+    public void LogServing() =>
+        Serving(_app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<GovShareNode>(), Options.DivisionCode, ExchangeAddress, ManagementAddress, null);
 
     /// <summary>Runs until Ctrl+C or SIGTERM.</summary>
     public Task RunAsync() => _app.RunAsync();

@@ -1,4 +1,4 @@
-using GovShare.Node.Exchange;
+using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
@@ -42,6 +42,7 @@ internal static class NodeTelemetry
         LogMetrics.MeterName,
         NodeMetrics.MeterName,
         TrustExpiryWatch.MeterName,
+        LinkGauges.MeterName,
         "Microsoft.AspNetCore.Hosting",
         "Microsoft.AspNetCore.Server.Kestrel",
         "Microsoft.AspNetCore.Http.Connections",
@@ -66,10 +67,9 @@ internal static class NodeTelemetry
                 .AddAspNetCoreInstrumentation()
                 .AddOtlpExporter(otlp =>
                 {
-                    otlp.Endpoint = new Uri(options.OtlpEndpoint);
-                    otlp.Protocol = string.Equals(options.OtlpProtocol, "http", StringComparison.OrdinalIgnoreCase)
-                        ? OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf
-                        : OpenTelemetry.Exporter.OtlpExportProtocol.Grpc;
+                    var http = string.Equals(options.OtlpProtocol, "http", StringComparison.OrdinalIgnoreCase);
+                    otlp.Endpoint = TracesEndpoint(options.OtlpEndpoint, http);
+                    otlp.Protocol = http ? OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf : OpenTelemetry.Exporter.OtlpExportProtocol.Grpc;
                 }));
         }
 
@@ -81,8 +81,20 @@ internal static class NodeTelemetry
     {
         _ = app.Services.GetRequiredService<NodeGauges>();
         _ = app.Services.GetRequiredService<LogGauges>();
+        _ = app.Services.GetRequiredService<LinkGauges>();
         _ = app.Services.GetService<TrustExpiryWatch>();
         app.MapPrometheusScrapingEndpoint("/metrics").WithMetadata(new ManagementEndpointAttribute());
+    }
+
+    /// <summary>
+    /// The URL spans are posted to. An endpoint set in code is used as it stands (the SDK appends
+    /// <c>/v1/traces</c> only to one read from OTEL_* variables), so over http/protobuf a collector's
+    /// base address (<c>http://collector:4318</c>) gets the signal path here; one with a path is kept.
+    /// </summary>
+    internal static Uri TracesEndpoint(string endpoint, bool http)
+    {
+        var uri = new Uri(endpoint);
+        return http && uri.AbsolutePath == "/" ? new Uri(uri, "v1/traces") : uri;
     }
 
     /// <summary>Validates the settings; every fault is listed.</summary>

@@ -180,7 +180,7 @@ public static partial class IdentitySetup
     [LoggerMessage(EventId = 1003, EventName = "IssuerOutOfScope", Level = LogLevel.Warning, Message = "Refused {Caller}: its CA {Issuer} may not speak for it: {Detail}")]
     private static partial void LogOutOfScope(ILogger logger, string caller, string issuer, string detail);
 
-    [LoggerMessage(EventId = 1001, EventName = "CertificateRefused", Level = LogLevel.Warning, Message = "Refused client certificate {Subject} (serial {Serial}): {ProblemType}: {Detail}")]
+    [LoggerMessage(EventId = 1001, EventName = "CertificateRefused", Level = LogLevel.Debug, Message = "Refused client certificate {Subject} (serial {Serial}): {ProblemType}: {Detail}")]
     private static partial void LogRefused(ILogger logger, string subject, string serial, string problemType, string detail);
 }
 
@@ -214,7 +214,7 @@ internal sealed partial class RegisteredCallerHandler(DepartmentRegistry registr
         return Task.CompletedTask;
     }
 
-    [LoggerMessage(EventId = 1002, EventName = "CallerNotRegistered", Level = LogLevel.Warning, Message = "Refused {Caller}: valid certificate, but not registered with this node")]
+    [LoggerMessage(EventId = 1002, EventName = "CallerNotRegistered", Level = LogLevel.Debug, Message = "Refused {Caller}: valid certificate, but not registered with this node")]
     private static partial void LogNotRegistered(ILogger logger, string caller);
 }
 

@@ -21,7 +21,7 @@ public static class NodeMetrics
         Refusals.Add(1, new KeyValuePair<string, object?>("govshare.problem.type", type), new KeyValuePair<string, object?>("govshare.listener", listener == Listener.Management ? "management" : "exchange"));
 }
 
-/// <summary>The node's gauges read at each scrape: the data folder's free space. One per node, on its own meter instance.</summary>
+/// <summary>The node's gauges read at each scrape: the data folder's free space, the state snapshots' age. One per node, on its own meter instance.</summary>
 public sealed class NodeGauges
 {
     public NodeGauges(IMeterFactory meters, NodeDataFolder data)
@@ -34,5 +34,12 @@ public sealed class NodeGauges
             () => DiskSpace.FreeBytes(data.Path),
             unit: "By",
             description: "Free bytes on the file system of the data folder (logs, state, datasets); the logs refuse appends when it is full.");
+        // LiteDB: one process replaces its snapshots in each commit, so they are never behind (0).
+        // PostgreSQL: the time since this replica last confirmed them current; it grows while following the others fails.
+        meter.CreateObservableGauge(
+            "govshare.state.snapshot.age",
+            () => data.State is PostgresStateStore shared ? shared.SnapshotAge.TotalSeconds : 0,
+            unit: "s",
+            description: "Seconds since this replica last confirmed its in-memory state snapshots (registry, links, catalog, grants) match the committed state; always 0 with LiteDB (Kernel/README.md).");
     }
 }

@@ -54,6 +54,9 @@ public sealed class PostgresStateStore : GatedStateStore, IStateStore, IDisposab
     private volatile int _owner;
     private long _seenVersion;
 
+    // When this replica last knew its snapshots matched the committed state version (Stopwatch ticks).
+    private long _confirmedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+
     private PostgresStateStore(NpgsqlDataSource source, string dedicated, string replica, TimeSpan catchUp)
     {
         _source = source;
@@ -72,6 +75,16 @@ public sealed class PostgresStateStore : GatedStateStore, IStateStore, IDisposab
 
     /// <summary>The state version this replica's snapshots reflect (moves with every committed change of any replica).</summary>
     public long SeenVersion => Interlocked.Read(ref _seenVersion);
+
+    /// <summary>
+    /// How long since this replica last confirmed that its snapshots reflect the committed state (a
+    /// catch-up check, after a notification or every <see cref="StateOptions.CatchUpInterval"/>, or
+    /// a change of its own): the bound on how stale what it serves may be. It grows while following
+    /// fails (the database unreachable), which is what <c>govshare.state.snapshot.age</c> shows.
+    /// </summary>
+    public TimeSpan SnapshotAge => System.Diagnostics.Stopwatch.GetElapsedTime(Interlocked.Read(ref _confirmedAt));
+
+    private void Confirmed() => Interlocked.Exchange(ref _confirmedAt, System.Diagnostics.Stopwatch.GetTimestamp());
 
     /// <summary>Opens the database, creating the tables when absent (safe when several replicas start at once).</summary>
     /// <exception cref="NpgsqlException">The database cannot be reached.</exception>
@@ -211,6 +224,7 @@ public sealed class PostgresStateStore : GatedStateStore, IStateStore, IDisposab
 
             transaction.Commit();
             Interlocked.Exchange(ref _seenVersion, next);
+            Confirmed();
             return result;
         }
         finally
@@ -241,6 +255,7 @@ public sealed class PostgresStateStore : GatedStateStore, IStateStore, IDisposab
             var version = Scalar(connection, transaction, "SELECT value FROM govshare_state_meta WHERE id = @id", ("id", VersionId)) ?? 0;
             if (version == _seenVersion)
             {
+                Confirmed();
                 return false;
             }
 
@@ -252,6 +267,7 @@ public sealed class PostgresStateStore : GatedStateStore, IStateStore, IDisposab
                 Reload();
                 transaction.Commit();
                 Interlocked.Exchange(ref _seenVersion, version);
+                Confirmed();
                 return true;
             }
             finally

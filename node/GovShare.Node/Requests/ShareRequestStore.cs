@@ -644,13 +644,13 @@ public sealed partial class ShareRequestStore
         [LoggerMessage(EventId = 5000, EventName = "ShareRequestSubmitted", Level = LogLevel.Information, Message = "Share request {RequestId} submitted by {Caller} for {ResourceCode} ({ItemCount} items)")]
         public static partial void Submitted(ILogger logger, string requestId, string caller, string resourceCode, int itemCount);
 
-        [LoggerMessage(EventId = 5001, EventName = "ShareRequestRefused", Level = LogLevel.Information, Message = "Share request by {Caller} refused: {Outcome}")]
+        [LoggerMessage(EventId = 5001, EventName = "ShareRequestRefused", Level = LogLevel.Debug, Message = "Share request by {Caller} refused: {Outcome}")]
         public static partial void ApplicationRefused(ILogger logger, string caller, RequestOutcome outcome);
 
         [LoggerMessage(EventId = 5002, EventName = "ShareRequestDecided", Level = LogLevel.Information, Message = "Share request {RequestId} {Status} by {Caller} (late: {Late})")]
         public static partial void Decided(ILogger logger, string requestId, string caller, ShareRequestStatus status, bool late);
 
-        [LoggerMessage(EventId = 5003, EventName = "ShareDecisionForbidden", Level = LogLevel.Warning, Message = "Decision on share request {RequestId} by {Caller} refused: not the provider")]
+        [LoggerMessage(EventId = 5003, EventName = "ShareDecisionForbidden", Level = LogLevel.Debug, Message = "Decision on share request {RequestId} by {Caller} refused: not the provider")]
         public static partial void DecisionForbidden(ILogger logger, string caller, string requestId);
 
         [LoggerMessage(EventId = 5004, EventName = "GrantRevoked", Level = LogLevel.Information, Message = "Grant {GrantId} on {ResourceCode} revoked by {Caller}")]

@@ -45,6 +45,62 @@ public sealed class DemoTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Demo_ManyPulls_HowToStaysOnScreen_OneSummaryInsteadOfALinePerRequest()
+    {
+        const int pulls = 40;
+        var port = Loopback.FreePort();
+        using var demo = Start(port, Loopback.FreePort());
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        demo.OutputDataReceived += (_, e) => lines.Enqueue(e.Data ?? "");
+        demo.ErrorDataReceived += (_, e) => lines.Enqueue(e.Data ?? "");
+        demo.BeginOutputReadLine();
+        demo.BeginErrorReadLine();
+        var ids = new List<string>();
+        try
+        {
+            var until = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+            while (!lines.Any(l => l.Contains("serving departments", StringComparison.Ordinal)))
+            {
+                Assert.False(demo.HasExited, $"the demo exited ({(demo.HasExited ? demo.ExitCode : -1)}) before it was ready");
+                Assert.True(DateTime.UtcNow < until, "the demo never said it was serving");
+                await Task.Delay(100);
+            }
+
+            using var client = Client(port, "11530100MB0000022C");
+            for (var i = 0; i < pulls; i++)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "v1/resources/101001-000001/data");
+                request.Headers.Add(GovShareHeaders.Purpose, "demo");
+                using var response = await client.SendAsync(request);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                ids.Add(response.Headers.GetValues(GovShareHeaders.ExchangeId).Single());
+                await response.Content.ReadAsByteArrayAsync();
+            }
+        }
+        finally
+        {
+            Assert.True(await TerminateAsync(demo, TimeSpan.FromMinutes(1)), "the demo was still running a minute after SIGTERM");
+            Assert.Equal(0, demo.ExitCode);
+        }
+
+        var output = lines.ToList();
+        var text = string.Join('\n', output);
+        // The how-to is there, whole, and what follows it does not grow with the requests made.
+        var howTo = output.FindIndex(l => l.Contains("Demo node ready", StringComparison.Ordinal));
+        var howToEnd = output.FindIndex(l => l.Contains("Health: curl", StringComparison.Ordinal));
+        Assert.True(howTo >= 0 && howToEnd > howTo, text);
+        Assert.Contains(output, l => l.Contains("Pull the sample resource 101001/000001", StringComparison.Ordinal));
+        var after = output.Skip(howToEnd + 1).Where(l => l.Length > 0).ToList();
+        Assert.True(after.Count < pulls, $"{after.Count} lines after the how-to for {pulls} pulls:\n{string.Join('\n', after)}");
+        Assert.All(ids, id => Assert.DoesNotContain(id, text, StringComparison.Ordinal));
+        Assert.DoesNotContain("Request finished", text, StringComparison.Ordinal);
+        // The summaries (one a minute, the rest at stop) count them all: the seeding push and the pulls.
+        var summaries = after.Select(l => System.Text.RegularExpressions.Regex.Match(l, @"Activity in the last \d+ s: (\d+) exchanges")).Where(m => m.Success).ToList();
+        Assert.NotEmpty(summaries);
+        Assert.Equal(pulls + 1, summaries.Sum(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
     /// <summary>Sends SIGTERM and waits for the exit; kills the process (and returns false) if it does not exit in time.</summary>
     private static async Task<bool> TerminateAsync(Process process, TimeSpan within)
     {

@@ -50,7 +50,9 @@ public sealed class TestNode : IAsyncDisposable
         ["Node:Intermediates"] = pki.Folder.IntermediatesFile,
         ["Node:CrlPath"] = pki.Folder.CrlFolder,
         ["Logging:LogLevel:Default"] = "Warning",
-        ["Logging:LogLevel:GovShare"] = "Information",
+        // Per-request lines (refusals included) are Debug: captured for the tests' assertions, kept off the console.
+        ["Logging:LogLevel:GovShare"] = "Debug",
+        ["Logging:Console:LogLevel:GovShare"] = "Information",
     };
 
     /// <summary>Starts a node of <paramref name="division"/>; <paramref name="configure"/> edits its settings, <paramref name="services"/> runs
@@ -159,7 +161,7 @@ public sealed class CapturingLoggerProvider(ConcurrentQueue<string> lines) : ILo
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
             lines.Enqueue($"{logLevel} {category}[{eventId.Id}:{eventId.Name}] {formatter(state, exception)}");

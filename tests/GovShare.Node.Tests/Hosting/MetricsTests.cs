@@ -46,6 +46,11 @@ public sealed class MetricsTests : IDisposable
         settings["Node:ManagementUrl"] = $"http://127.0.0.1:{managementPort}";
         settings["Kafka:BootstrapServers"] = _kafka.BootstrapServers;
         settings["Kafka:MessageTimeoutMs"] = "3000";
+        // A parent that never answers (nothing listens there): its link shows down, 0.
+        settings["Upstream:ParentUrl"] = $"https://localhost:{Loopback.FreePort()}/";
+        settings["Upstream:ParentDivisionCode"] = "530000";
+        settings["Upstream:ParentKeySha256"] = _pki.NodeKey("530000");
+        settings["Hierarchy:HealthInterval"] = "00:00:01";
         var provider = _pki.IssueDepartment(name: "Kunming Public Security Bureau");
         var user = _pki.IssueDepartment(name: "Kunming Civil Affairs Bureau");
         var stranger = _pki.IssueDepartment(name: "A department never registered");
@@ -129,6 +134,23 @@ public sealed class MetricsTests : IDisposable
             Assert.True(DateTime.UtcNow < caughtUp, "the Kafka relay never caught up");
             await Task.Delay(200);
         }
+
+        // The state snapshots of a LiteDB node are replaced in each commit: never behind.
+        Assert.Equal(0, after.Sum("govshare_state_snapshot_age_seconds"));
+        Assert.Single(after.Samples, s => s.Name == "govshare_state_snapshot_age_seconds");
+        // The parent link, once probed, is down: nothing answers at its address.
+        var probed = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while (!after.Samples.Any(s => s.Name == "govshare_link_up"))
+        {
+            Assert.True(DateTime.UtcNow < probed, "the parent link was never probed");
+            await Task.Delay(200);
+            after = await ScrapeAsync(scraper);
+        }
+
+        var link = Assert.Single(after.Samples, s => s.Name == "govshare_link_up");
+        Assert.Equal(0, link.Value);
+        Assert.Equal("530000", link.Labels["govshare_link_division"]);
+        Assert.Equal("parent", link.Labels["govshare_link_direction"]);
 
         // ASP.NET Core's own meters: the requests above, by route.
         Assert.Contains(after.Samples, s => s.Name == "http_server_request_duration_seconds_count" && s.Labels.GetValueOrDefault("http_route") == "/v1/resources/{code}/data");

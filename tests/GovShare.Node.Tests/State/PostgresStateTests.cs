@@ -73,6 +73,30 @@ public sealed class PostgresStateTests(PostgresCluster cluster) : IClassFixture<
             Now.AddDays(-1), Now.AddDays(30), status, "dec", false, Now);
 
     [Fact]
+    public async Task SnapshotAge_GrowsWhileNothingConfirmsTheSnapshots_BackToNearZeroAfterACatchUp()
+    {
+        // No follower runs here (the host starts it): nothing confirms the snapshots but the calls below.
+        var connection = cluster.NewDatabase();
+        var store = (PostgresStateStore)Replica(connection, "a").State;
+        var registry = new DepartmentRegistry(Replica(connection, "b"), TimeProvider.System, new CountingJournal());
+
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var stale = store.SnapshotAge;
+        Assert.True(stale >= TimeSpan.FromSeconds(1), $"age {stale} after 1.5 s without a check");
+
+        // Another replica's change, then this replica's catch-up: reloaded, and confirmed current.
+        Assert.Empty(registry.Register("530100", TestPki.NewCreditCode(), "Kunming Civil Affairs Bureau", out _));
+        Assert.True(store.CatchUp());
+        Assert.True(store.SnapshotAge < stale, $"age {store.SnapshotAge} after a catch-up, {stale} before");
+
+        // A check that finds nothing new confirms them too.
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var again = store.SnapshotAge;
+        Assert.False(store.CatchUp());
+        Assert.True(store.SnapshotAge < again);
+    }
+
+    [Fact]
     public void Documents_OnPostgreSqlAndLiteDb_AnswerAlike()
     {
         var lite = Path.Combine(Path.GetTempPath(), "govshare-tests", "lite-" + Guid.NewGuid().ToString("N"));

@@ -9,7 +9,7 @@ namespace GovShare.Node.Exchange.Datasets;
 /// </summary>
 internal static partial class DatasetDiagnostics
 {
-    [LoggerMessage(EventId = 4001, EventName = "DatasetVersionPublished", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 4001, EventName = "DatasetVersionPublished", Level = LogLevel.Debug,
         Message = "Published version {Version} of resource {ResourceCode} ({Mode}, {Rows} rows, {Bytes} bytes) for exchange {ExchangeId}")]
     public static partial void VersionPublished(ILogger logger, string resourceCode, int version, PushMode mode, long rows, long bytes, string exchangeId);
 
@@ -29,7 +29,7 @@ internal static partial class DatasetDiagnostics
         Message = "Could not delete dataset file {File}; it is removed at the next start")]
     public static partial void FileDeleteFailed(ILogger logger, string file, Exception exception);
 
-    [LoggerMessage(EventId = 4010, EventName = "ArrowInputRefused", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 4010, EventName = "ArrowInputRefused", Level = LogLevel.Debug,
         Message = "Arrow input of exchange {ExchangeId} refused: {Code} {Detail}")]
     public static partial void ArrowInputRefused(ILogger logger, string exchangeId, string code, string detail);
 }

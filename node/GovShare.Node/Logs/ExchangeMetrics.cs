@@ -1,15 +1,15 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
-using GovShare.Node.Logs;
-
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Logs;
 
 /// <summary>
-/// The exchange feature's instruments (exported at the management listener's <c>/metrics</c>):
-/// one push, pull or comparison step as its exchange-log record sees it. Recorded where the record
-/// is written (<see cref="ExchangeStep.RecordAsync"/>), so the counts and the log agree.
-/// Recording allocates nothing: tag values are cached strings, never a boxed status.
+/// The exchange instruments (exported at the management listener's <c>/metrics</c>): one push,
+/// pull, comparison or forward as its exchange-log record sees it. Recorded where the record is
+/// written — Exchange's <c>ExchangeStep.RecordAsync</c> and Hierarchy's <c>NodeForwarder</c>, which
+/// writes its own — so the counts and the log agree. Here, beside the record kinds, because both
+/// features record and neither may use the other. Recording allocates nothing: tag values are
+/// cached strings, never a boxed status.
 /// </summary>
 public static class ExchangeMetrics
 {
@@ -22,10 +22,10 @@ public static class ExchangeMetrics
     private static readonly Meter Meter = new(MeterName);
 
     private static readonly Counter<long> Exchanges = Meter.CreateCounter<long>(
-        "govshare.exchanges", unit: "{exchange}", description: "Exchange steps ended, by kind (push, pull, compare) and HTTP status; refusals included.");
+        "govshare.exchanges", unit: "{exchange}", description: "Exchange steps ended, by kind (push, pull, compare, forward) and HTTP status; refusals included.");
 
     private static readonly Counter<long> Bytes = Meter.CreateCounter<long>(
-        "govshare.exchange.bytes", unit: "By", description: "Arrow bytes taken (push) or delivered (pull), by kind; successful steps only.");
+        "govshare.exchange.bytes", unit: "By", description: "Arrow bytes taken (push) or delivered (pull), by kind; a forward: the request and response bodies it relayed; successful steps only.");
 
     private static readonly Counter<long> Rows = Meter.CreateCounter<long>(
         "govshare.exchange.rows", unit: "{row}", description: "Rows taken (push) or delivered (pull), by kind; successful steps only.");

@@ -1,8 +1,7 @@
 using System.Diagnostics.Metrics;
-using GovShare.Node.Exchange;
 using GovShare.Node.Logs;
 
-namespace GovShare.Node.Tests.Exchange;
+namespace GovShare.Node.Tests.Logs;
 
 /// <summary>The exchange instruments on the hot path: each step recorded with its tags, and no allocation per step.</summary>
 public sealed class ExchangeMetricsTests
