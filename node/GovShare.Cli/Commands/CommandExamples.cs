@@ -109,6 +109,11 @@ internal static class CommandExamples
         ["govshare office designate"] = "govshare office designate --item 公民身份号码 --type utf8 --division 530100 --credit-code 11530100MB0000001X --reason \"户籍登记职责\" --data data",
         ["govshare office duplicates"] = "govshare office duplicates --data data",
         ["govshare office escalations"] = "govshare office escalations --child 530100 --data data",
+        ["govshare office reports"] = "govshare office reports show 2026 --data data",
+        ["govshare office reports show"] = "govshare office reports show 2026 --data data",
+        ["govshare office reports received"] = "govshare office reports received 2026 --child 530100 --data data",
+        ["govshare office reports status"] = "govshare office reports status 2026 --data data",
+        ["govshare office reports submit"] = "govshare office reports submit 2026 --data data",
     };
 
     /// <summary>The commands that have no example (a test keeps this empty).</summary>

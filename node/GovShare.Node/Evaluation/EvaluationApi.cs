@@ -50,6 +50,7 @@ public static class EvaluationApi
         services.AddHostedService<ViolationSchedule>();
         services.AddSingleton<AnnualReportBuilder>();
         services.AddSingleton<EvaluationService>();
+        services.AddGovShareReports();
         return services;
     }
 
@@ -77,6 +78,8 @@ public static class EvaluationApi
 
             return Json(service.Scorecards(period!, department.Length > 0 ? department : null));
         });
+        evaluation.MapReportOperatorApi();
+        endpoints.MapReportNodeApi();
         evaluation.MapPost("/violations/scan", (HttpContext context, EvaluationService service) => Json(service.Scan(OperatorAttribution.Of(context))));
         evaluation.MapGet("/violations", (HttpRequest request, EvaluationService service) =>
         {
