@@ -114,6 +114,12 @@ internal static class CommandExamples
         ["govshare office reports received"] = "govshare office reports received 2026 --child 530100 --data data",
         ["govshare office reports status"] = "govshare office reports status 2026 --data data",
         ["govshare office reports submit"] = "govshare office reports submit 2026 --data data",
+        ["govshare office reports publish"] = "govshare office reports publish 2026 --advice-file advice-2026.txt --data data",
+        ["govshare office reports published"] = "govshare office reports published 2026 --data data",
+        ["govshare report"] = "govshare report published 2026",
+        ["govshare report scorecard"] = "govshare report scorecard --from 2026-01-01 --to 2026-12-31",
+        ["govshare report notices"] = "govshare report notices --year 2026",
+        ["govshare report published"] = "govshare report published 2026",
     };
 
     /// <summary>The commands that have no example (a test keeps this empty).</summary>

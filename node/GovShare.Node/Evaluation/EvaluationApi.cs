@@ -80,6 +80,7 @@ public static class EvaluationApi
         });
         evaluation.MapReportOperatorApi();
         endpoints.MapReportNodeApi();
+        endpoints.MapPublicationDepartmentApi();
         evaluation.MapPost("/violations/scan", (HttpContext context, EvaluationService service) => Json(service.Scan(OperatorAttribution.Of(context))));
         evaluation.MapGet("/violations", (HttpRequest request, EvaluationService service) =>
         {
@@ -165,6 +166,11 @@ public static class EvaluationApi
             if (CallerIdentity.FromPrincipal(context.User) is not { Kind: CallerKind.Department, CreditCode: { } credit })
             {
                 return Problem.Result(403, ProblemTypes.Forbidden, "Departments only", "A scorecard is a department's; call with a department certificate.");
+            }
+
+            if (context.Request.Query["department"].ToString() is { Length: > 0 } other && other != credit)
+            {
+                return Problem.Result(403, ProblemTypes.Forbidden, "Your own scorecard only", "A department sees its own scorecard; the office sees every department's.");
             }
 
             if (!Period(context.Request, time, options, out var period, out var refusal))

@@ -20,6 +20,9 @@ namespace GovShare.Node.Evaluation;
 /// </summary>
 public static class ReportApi
 {
+    /// <summary>The office's publication as it submits it: the improvement advice (Art. 38).</summary>
+    public sealed record PublishInput(string? Advice);
+
     /// <summary>Where a linked child submits (PUT) and asks about (GET) its report of <paramref name="year"/>.</summary>
     public static string NodePath(int year) => $"/v1/hierarchy/reports/{year.ToString(CultureInfo.InvariantCulture)}";
 
@@ -30,6 +33,8 @@ public static class ReportApi
         services.AddSingleton<LateReports>();
         services.AddSingleton<ReportTree>();
         services.AddHostedService<ReportSchedule>();
+        services.AddSingleton<Publications>();
+        services.AddSingleton<IStateReplayer, PublicationReplayer>();
         return services;
     }
 
@@ -59,8 +64,94 @@ public static class ReportApi
                 : status == 0 ? Problem.Result(409, ProblemTypes.Conflict, "No parent to report to", problem)
                 : Problem.Result(502, ProblemTypes.UpstreamUnavailable, "The parent refused the report", $"The parent answered {status}: {problem}");
         });
+
+        // Art. 38: the office publishes the year's evaluation with its improvement advice; final once published.
+        reports.MapPost("/publish", async (HttpContext context, string year, ReportTree tree, Publications publications, TimeProvider time) =>
+        {
+            if (Year(year, time, out var y) is { } refusal)
+            {
+                return refusal;
+            }
+
+            var (input, bad) = await JsonBody.ReadAsync<PublishInput>(context, 256 * 1024, CatalogJson.Options);
+            if (bad is not null)
+            {
+                return bad;
+            }
+
+            var errors = new List<CatalogValidationError>();
+            if (y >= WorkingDayCalendar.ToChinaDate(time.GetUtcNow()).Year)
+            {
+                errors.Add(new("year", "year.notComplete", $"only a finished year's evaluation is published; {y} is not over"));
+            }
+
+            if (string.IsNullOrWhiteSpace(input!.Advice) || input.Advice.Length > Publications.MaxAdviceLength || input.Advice.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t')))
+            {
+                errors.Add(new("advice", "advice.format", $"the improvement advice is required: 1 to {Publications.MaxAdviceLength} printable characters"));
+            }
+
+            if (errors.Count > 0)
+            {
+                return Problem.Result(400, ProblemTypes.ValidationFailed, "Invalid input", string.Join(" ", errors.Select(e => $"{e.Path}: {e.Message}.")), new Dictionary<string, object?> { ["errors"] = errors });
+            }
+
+            var (outcome, publication) = publications.Publish(tree.Build(y), input.Advice!, OperatorAttribution.Of(context));
+            return outcome == PublishOutcome.Published
+                ? Results.Json(publication, CatalogJson.Options, statusCode: StatusCodes.Status201Created)
+                : Problem.Result(409, ProblemTypes.Conflict, "Published already", $"The evaluation of {y} was published by {publication.PublishedBy} at {publication.PublishedAt:O}; a publication is final.");
+        });
+        reports.MapGet("/published", (string year, Publications publications, TimeProvider time) =>
+            Year(year, time, out var y) is { } refusal ? refusal
+            : publications.Of(y) is { } publication ? Json(publication)
+            : NotPublished(y));
         return evaluation;
     }
+
+    /// <summary>
+    /// Maps what a department reads of the evaluation through its certificate (Art. 38): its notices, and the published
+    /// report with its own scorecard as published. Its current scorecard is <c>GET /v1/evaluation/scorecard</c>.
+    /// </summary>
+    public static IEndpointRouteBuilder MapPublicationDepartmentApi(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/v1/evaluation/notices", (HttpContext context, EvaluationService service, TimeProvider time) =>
+        {
+            if (CallerIdentity.FromPrincipal(context.User) is not { Kind: CallerKind.Department, CreditCode: { } credit } caller)
+            {
+                return DepartmentsOnly();
+            }
+
+            int? year = null;
+            if (context.Request.Query["year"].ToString() is { Length: > 0 } text)
+            {
+                if (Year(text, time, out var y) is { } refusal)
+                {
+                    return refusal;
+                }
+
+                year = y;
+            }
+
+            return Json(service.Violations.List(new ViolationQuery(Department: credit, Year: year)).Where(v => v.Department.DivisionCode == caller.DivisionCode));
+        }).RequireAuthorization(IdentitySetup.RegisteredCallerPolicy);
+        endpoints.MapGet("/v1/evaluation/published/{year}", (HttpContext context, string year, Publications publications, TimeProvider time) =>
+        {
+            if (CallerIdentity.FromPrincipal(context.User) is not { Kind: CallerKind.Department, CreditCode: { } credit })
+            {
+                return DepartmentsOnly();
+            }
+
+            return Year(year, time, out var y) is { } refusal ? refusal
+                : publications.Of(y) is { } publication ? Json(PublishedView.For(publication, credit))
+                : NotPublished(y);
+        }).RequireAuthorization(IdentitySetup.RegisteredCallerPolicy);
+        return endpoints;
+    }
+
+    private static IResult NotPublished(int year) =>
+        Problem.Result(404, ProblemTypes.NotFound, "Not published", $"The office has not published the evaluation of {year}.");
+
+    private static IResult DepartmentsOnly() =>
+        Problem.Result(403, ProblemTypes.Forbidden, "Departments only", "The evaluation a department reads is its own; call with a department certificate.");
 
     /// <summary>Maps where a linked child submits its signed report (exchange listener, answered here, never routed on).</summary>
     public static IEndpointRouteBuilder MapReportNodeApi(this IEndpointRouteBuilder endpoints)

@@ -7,6 +7,7 @@ using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Logs;
+using GovShare.Node.Tests.Cli;
 using GovShare.Node.Tests.Functional;
 using GovShare.Node.Tests.Requests;
 using Microsoft.Extensions.DependencyInjection;
@@ -79,6 +80,7 @@ public sealed class ReportTreeTests
         var kmCivil = Department(kunming, "Kunming Civil Affairs Bureau");
         var qjPolice = Department(qujing, "Qujing Public Security Bureau");
         var ynCivil = Department(province, "Yunnan Civil Affairs Department");
+        var provincial = Department(province, "Yunnan Statistics Bureau"); // compiles no catalog: a violation notice of its own
         await EvaluationNode.CreateEntryAsync(kmPolice, Code, ShareType.Unconditional, UpdateCycle.Yearly);
         await EvaluationNode.CreateEntryAsync(qjPolice, Code, ShareType.Unconditional, UpdateCycle.Yearly);
         await EvaluationNode.CreateEntryAsync(ynCivil, "102001/000001", ShareType.Unconditional, UpdateCycle.Yearly);
@@ -184,7 +186,6 @@ public sealed class ReportTreeTests
         using var qjNode = province.Client(pki.NodeCertificate("530300"));
         qjNode.Timeout = TimeSpan.FromSeconds(120);
         await ProblemAssert.IsProblemAsync(await qjNode.PutAsync(path, Json(submission)), HttpStatusCode.BadRequest, ProblemTypes.ReportMismatch);
-        var provincial = Department(province, "Yunnan Statistics Bureau");
         await ProblemAssert.IsProblemAsync(await provincial.Client.PutAsync(path, Json(submission)), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
 
         // After all that: two reports, each received once, each a change-log record naming the child node.
@@ -193,7 +194,51 @@ public sealed class ReportTreeTests
             .Where(r => r.GetProperty("entity").GetString()!.StartsWith(ChildReportsPrefix, StringComparison.Ordinal)).ToList();
         Assert.Equal([($"report/530100/{y}", "received", "govshare:node/530100"), ($"report/530300/{y}", "received", "govshare:node/530300")],
             records.Select(r => (r.GetProperty("entity").GetString(), r.GetProperty("diff").GetProperty("action").GetString(), r.GetProperty("caller").GetString())));
+
+        // Art. 38: the office publishes the evaluation with its advice (the CLI); final once published; only finished years, with advice.
+        var published = await Publish(province, y, "--advice", "各州市共享目录更新须及时；曲靖市年度报告逾期报送，请于下年度按时报送。");
+        Assert.Equal(ExitCodes.Ok, published);
+        Assert.Equal(ExitCodes.Failed, await Publish(province, y, "--advice", "again"));
+        Assert.Equal(ExitCodes.Failed, await Publish(province, y + 1, "--advice", "this year is not over"));
+        Assert.Equal(ExitCodes.Usage, await Publish(province, y - 1));
+        await ProblemAssert.IsProblemAsync(await Post(office, $"v1/operator/evaluation/reports/{y - 1}/publish", new { advice = "" }), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
+        var publication = await Get(office, $"v1/operator/evaluation/reports/{y}/published");
+        Assert.Equal(("govshare:operator/530000/bootstrap", 2), (publication.GetProperty("publishedBy").GetString(), publication.GetProperty("report").GetProperty("children").GetArrayLength()));
+
+        // Each department reads through its certificate: the published report with only its own scorecard, its own notices.
+        var view = await Get(ynCivil.Client, $"v1/evaluation/published/{y}");
+        Assert.Equal(publication.GetProperty("advice").GetString(), view.GetProperty("advice").GetString());
+        Assert.Equal(total.GetRawText(), view.GetProperty("total").GetRawText());
+        Assert.Equal(ynCivil.CreditCode, view.GetProperty("yourScorecard").GetProperty("department").GetProperty("creditCode").GetString());
+        Assert.DoesNotContain(provincial.CreditCode, view.GetRawText(), StringComparison.Ordinal);
+        var notices = (await Get(provincial.Client, "v1/evaluation/notices")).EnumerateArray().ToList();
+        Assert.Contains(notices, n => n.GetProperty("rule").GetString() == "catalog-not-compiled");
+        Assert.All(notices, n => Assert.Equal(provincial.CreditCode, n.GetProperty("department").GetProperty("creditCode").GetString()));
+        Assert.DoesNotContain((await Get(ynCivil.Client, "v1/evaluation/notices")).EnumerateArray(), n => n.GetProperty("department").GetProperty("creditCode").GetString() != ynCivil.CreditCode);
+        Assert.Equal(ynCivil.CreditCode, (await Get(ynCivil.Client, $"v1/evaluation/scorecard?from={y}-01-01&to={y}-12-31")).GetProperty("department").GetProperty("creditCode").GetString());
+
+        // Refusals: another department's scorecard; a year not published; a node asking as if it were a department.
+        await ProblemAssert.IsProblemAsync(await ynCivil.Client.GetAsync($"v1/evaluation/scorecard?department={provincial.CreditCode}"), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
+        await ProblemAssert.IsProblemAsync(await ynCivil.Client.GetAsync($"v1/evaluation/published/{y - 1}"), HttpStatusCode.NotFound, ProblemTypes.NotFound);
+        await ProblemAssert.IsProblemAsync(await kmNode.GetAsync($"v1/evaluation/published/{y}"), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
+
+        // The department's own command, as a process: the published report, and the refusal of an unpublished year (exit 1).
+        var folder = GovShareProcess.DepartmentFolder(pki.Root, "yn-civil", province.ExchangeAddress, ynCivil.Department, pki.Folder.TrustAnchorsFile);
+        var run = await GovShareProcess.RunAsync(folder, ["report", "published", y.ToString(CultureInfo.InvariantCulture)]);
+        Assert.True(run.ExitCode == ExitCodes.Ok, run.Stderr);
+        Assert.Contains("曲靖市年度报告逾期报送", run.Stdout, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Failed, (await GovShareProcess.RunAsync(folder, ["report", "published", (y - 1).ToString(CultureInfo.InvariantCulture)])).ExitCode);
+        Assert.Equal(ExitCodes.Ok, (await GovShareProcess.RunAsync(folder, ["report", "notices"])).ExitCode);
+
+        // The publication is a change-log record naming the operator.
+        var publicationRecord = Assert.Single(LogStore.ForDataFolder(province.DataPath).ReadEntries(LogKind.Change)
+            .Where(e => e.Type == LogEntryType.Record).Select(e => JsonDocument.Parse(e.RecordJson).RootElement.Clone()),
+            r => r.GetProperty("entity").GetString() == $"publication/{y}");
+        Assert.Equal(("published", "govshare:operator/530000/bootstrap"), (publicationRecord.GetProperty("diff").GetProperty("action").GetString(), publicationRecord.GetProperty("caller").GetString()));
     }
+
+    private static Task<int> Publish(TestNode node, int year, params string[] advice) =>
+        GovShareCommand.Create().Parse(["office", "reports", "publish", year.ToString(CultureInfo.InvariantCulture), .. advice, "--data", node.DataPath, "--management", node.ManagementAddress.ToString()]).InvokeAsync();
 
     private const string ChildReportsPrefix = "report/";
 
