@@ -75,7 +75,7 @@ public sealed partial class ReportTree(EvaluationService evaluation, ChildReport
             return (null, 0, "This node has no parent link: it is the top of its tree.");
         }
 
-        var report = Build(year);
+        var report = Slim(Build(year));
         var submission = channel.Sign(TreeReports.Kind, year.ToString(CultureInfo.InvariantCulture), JsonSerializer.SerializeToUtf8Bytes(report, CatalogJson.Options));
         using var response = await channel.SendAsync(parent, HttpMethod.Put, ReportApi.NodePath(year), submission, cancellation);
         var body = await response.Content.ReadAsStringAsync(cancellation);
@@ -94,6 +94,20 @@ public sealed partial class ReportTree(EvaluationService evaluation, ChildReport
         LogSubmitted(logger, year, parent.DivisionCode, report.Children.Count, submission.PayloadSha256);
         return (accepted, (int)response.StatusCode, null);
     }
+
+    /// <summary>
+    /// What goes up of this node's own report: every figure, each department's scorecard, the violation counts — but
+    /// not the per-resource freshness lists and the violations' items with their evidence, which stay here. The parent
+    /// keeps the submission in its change log, which Kafka carries in messages of at most 1 MB by default.
+    /// </summary>
+    internal static TreeReport Slim(TreeReport report) => report with
+    {
+        Own = report.Own with
+        {
+            Departments = [.. report.Own.Departments.Select(d => d with { Freshness = d.Freshness with { PerResource = [] } })],
+            Violations = report.Own.Violations with { Items = [], EscalatedToLeadingGroup = [] },
+        },
+    };
 
     /// <summary>
     /// The schedule's step: from 1 January, the past year's report goes to the parent unless the parent holds it with the

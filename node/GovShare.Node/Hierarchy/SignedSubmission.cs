@@ -23,8 +23,11 @@ namespace GovShare.Node.Hierarchy;
 /// <param name="Certificate">The signer's node certificate, PEM.</param>
 public sealed record SignedSubmission(string Kind, string Node, string Subject, DateTimeOffset SignedAt, string Payload, string PayloadSha256, string Signature, string Certificate)
 {
-    /// <summary>The largest submission a parent reads (a provincial annual report with every department's scorecard fits many times).</summary>
-    public const long MaxBytes = 32L * 1024 * 1024;
+    /// <summary>
+    /// The largest submission a parent reads. The parent keeps it in its change log, whose records Kafka carries in
+    /// messages of at most 1 MB by default (<c>message.max.bytes</c>), so a submission stays well under that.
+    /// </summary>
+    public const long MaxBytes = 768 * 1024;
 
     /// <summary>The exact text the signature covers; never change it without a new version prefix.</summary>
     public static byte[] SigningInput(string kind, string node, string subject, DateTimeOffset signedAt, string payloadSha256) =>
