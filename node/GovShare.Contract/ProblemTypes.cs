@@ -126,4 +126,15 @@ public static class ProblemTypes
 
     /// <summary>A violation's status does not take the asked change (rectified is final; a status is not set twice).</summary>
     public const string ViolationTransitionRefused = Prefix + "violation-transition-refused";
+
+    // Reports up the tree (Art. 40): a child's signed annual report at its parent.
+
+    /// <summary>400: the submitted report is not the one the address takes: another kind, node or year than signed or sent for.</summary>
+    public const string ReportMismatch = Prefix + "report-mismatch";
+
+    /// <summary>403: the report is not signed by the linked child: another node's certificate, not the key the link pins, or not from this trust.</summary>
+    public const string ReportSignerRefused = Prefix + "report-signer-refused";
+
+    /// <summary>400: the report's signature does not verify over what arrived: it was changed after signing.</summary>
+    public const string ReportSignatureInvalid = Prefix + "report-signature-invalid";
 }

@@ -109,6 +109,17 @@ internal static class CommandExamples
         ["govshare office designate"] = "govshare office designate --item 公民身份号码 --type utf8 --division 530100 --credit-code 11530100MB0000001X --reason \"户籍登记职责\" --data data",
         ["govshare office duplicates"] = "govshare office duplicates --data data",
         ["govshare office escalations"] = "govshare office escalations --child 530100 --data data",
+        ["govshare office reports"] = "govshare office reports show 2026 --data data",
+        ["govshare office reports show"] = "govshare office reports show 2026 --data data",
+        ["govshare office reports received"] = "govshare office reports received 2026 --child 530100 --data data",
+        ["govshare office reports status"] = "govshare office reports status 2026 --data data",
+        ["govshare office reports submit"] = "govshare office reports submit 2026 --data data",
+        ["govshare office reports publish"] = "govshare office reports publish 2026 --advice-file advice-2026.txt --data data",
+        ["govshare office reports published"] = "govshare office reports published 2026 --data data",
+        ["govshare report"] = "govshare report published 2026",
+        ["govshare report scorecard"] = "govshare report scorecard --from 2026-01-01 --to 2026-12-31",
+        ["govshare report notices"] = "govshare report notices --year 2026",
+        ["govshare report published"] = "govshare report published 2026",
     };
 
     /// <summary>The commands that have no example (a test keeps this empty).</summary>

@@ -22,6 +22,7 @@ internal static class GovShareCommand
         RequestCommands.Create().ToList().ForEach(root.Add);
         root.Add(EvaluationCommands.Create());
         root.Add(OfficeCommands.Create());
+        root.Add(ReportCommands.Department());
         CommandExamples.AddTo(root);
         return root;
     }

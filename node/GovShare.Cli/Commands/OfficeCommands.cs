@@ -67,7 +67,7 @@ internal static class OfficeCommands
         escalations.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client =>
             client.GetAsync("v1/operator/hierarchy/escalations" + (parse.GetValue(from) is { } c ? "?child=" + Uri.EscapeDataString(c) : ""), cancellation)));
 
-        foreach (var sub in new[] { deadlines, review, duty, filing, designate, duplicates, escalations })
+        foreach (var sub in new[] { deadlines, review, duty, filing, designate, duplicates, escalations, ReportCommands.Office() })
         {
             command.Add(sub);
         }

@@ -275,6 +275,7 @@ public static class AnnualReportHtml
         ViolationKind.PurposeMisuse => "use outside purpose",
         ViolationKind.RequestOverdue => "request unanswered",
         ViolationKind.ComplaintUnanswered => "complaint unanswered",
+        ViolationKind.ReportLate => "annual report late",
         // A kind added later shows under its own name rather than under another kind's label.
         _ => kind.ToString(),
     };

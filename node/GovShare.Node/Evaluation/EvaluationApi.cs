@@ -50,6 +50,7 @@ public static class EvaluationApi
         services.AddHostedService<ViolationSchedule>();
         services.AddSingleton<AnnualReportBuilder>();
         services.AddSingleton<EvaluationService>();
+        services.AddGovShareReports();
         return services;
     }
 
@@ -77,6 +78,9 @@ public static class EvaluationApi
 
             return Json(service.Scorecards(period!, department.Length > 0 ? department : null));
         });
+        evaluation.MapReportOperatorApi();
+        endpoints.MapReportNodeApi();
+        endpoints.MapPublicationDepartmentApi();
         evaluation.MapPost("/violations/scan", (HttpContext context, EvaluationService service) => Json(service.Scan(OperatorAttribution.Of(context))));
         evaluation.MapGet("/violations", (HttpRequest request, EvaluationService service) =>
         {
@@ -162,6 +166,11 @@ public static class EvaluationApi
             if (CallerIdentity.FromPrincipal(context.User) is not { Kind: CallerKind.Department, CreditCode: { } credit })
             {
                 return Problem.Result(403, ProblemTypes.Forbidden, "Departments only", "A scorecard is a department's; call with a department certificate.");
+            }
+
+            if (context.Request.Query["department"].ToString() is { Length: > 0 } other && other != credit)
+            {
+                return Problem.Result(403, ProblemTypes.Forbidden, "Your own scorecard only", "A department sees its own scorecard; the office sees every department's.");
             }
 
             if (!Period(context.Request, time, options, out var period, out var refusal))

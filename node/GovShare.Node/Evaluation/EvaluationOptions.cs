@@ -29,6 +29,13 @@ public sealed class EvaluationOptions
     /// <summary>Longest period a scorecard covers, in days; longer ones are refused (the log is read whole).</summary>
     public int MaxPeriodDays { get; set; } = 3 * 366;
 
+    /// <summary>
+    /// How often a node with a parent checks that the parent holds its report of the past year (Art. 40), from
+    /// 1 January, and submits it when not or when its children's reports changed it; zero switches it off
+    /// (submitted on demand only: <c>POST /v1/operator/evaluation/reports/{year}/submit</c>).
+    /// </summary>
+    public TimeSpan ReportSubmitInterval { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>Every problem of the settings at once.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -43,6 +50,11 @@ public sealed class EvaluationOptions
         {
             errors.Add($"{Section}:{nameof(ScanInterval)} must be 0 (off) or between 00:00:01 and 7.00:00:00 (is {ScanInterval}).");
         }
+        if (ReportSubmitInterval != TimeSpan.Zero && (ReportSubmitInterval < TimeSpan.FromSeconds(1) || ReportSubmitInterval > TimeSpan.FromDays(1)))
+        {
+            errors.Add($"{Section}:{nameof(ReportSubmitInterval)} must be 0 (off) or between 00:00:01 and 1.00:00:00 (is {ReportSubmitInterval}).");
+        }
+
         return errors;
     }
 

@@ -14,6 +14,7 @@ public sealed partial class EvaluationService(
     ViolationStore violations,
     AnnualReportBuilder reports,
     EscalationTarget escalation,
+    LateReports lateReports,
     ILogger<EvaluationService> logger)
 {
     public ViolationStore Violations => violations;
@@ -36,7 +37,7 @@ public sealed partial class EvaluationService(
     public ViolationScan Scan(string by = "scan")
     {
         var snapshot = sources.Capture();
-        var findings = detector.Detect(snapshot);
+        var findings = (IReadOnlyList<ViolationFinding>)[.. detector.Detect(snapshot), .. lateReports.Findings()];
         var recorded = violations.Record(findings, by);
         var (rectified, escalated) = violations.Recheck(findings, escalation.Current(), by);
         LogScan(logger, by, findings.Count, recorded.Count, rectified.Count, escalated.Count, snapshot.Exchanges.Count, snapshot.CatalogChanges.Count);

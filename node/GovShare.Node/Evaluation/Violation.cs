@@ -29,6 +29,9 @@ public enum ViolationKind
 
     /// <summary>The catalog was not updated within 15 working days of a recorded change in law or duties (Art. 11).</summary>
     CatalogUpdateMissed,
+
+    /// <summary>A child node's annual report not at this node by its due day (Art. 40: 15 January, a province's by the end of February).</summary>
+    ReportLate,
 }
 
 /// <summary>

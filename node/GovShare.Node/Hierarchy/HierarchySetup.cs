@@ -26,6 +26,7 @@ public static class HierarchySetup
         services.AddSingleton<ChildEscalations>();
         services.AddSingleton<IStateReplayer, ChildEscalationReplayer>();
         services.AddHostedService<EscalationSender>();
+        services.AddSingleton<ParentChannel>();
         services.AddSingleton<NodeRouter>();
         services.AddHostedService<CatalogPublisher>();
         return services;

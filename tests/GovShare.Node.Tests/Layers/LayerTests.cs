@@ -27,7 +27,7 @@ public sealed partial class LayerTests
         ["Exchange"] = ["Kernel", "Calendar", "Desensitisation", "Identity", "Logs", "Catalog", "Requests"],
         ["Hierarchy"] = ["Kernel", "Identity", "Logs", "Catalog"],
         ["Compare"] = ["Kernel", "Desensitisation", "Identity", "Logs", "Catalog", "Requests", "Exchange"],
-        ["Evaluation"] = ["Kernel", "Calendar", "Identity", "Logs", "Catalog", "Requests", "Exchange"],
+        ["Evaluation"] = ["Kernel", "Calendar", "Identity", "Logs", "Catalog", "Requests", "Exchange", "Hierarchy"],
         ["Management"] = ["Kernel", "Identity", "Logs"],
         ["Hosting"] = ["Kernel", "Calendar", "Desensitisation", "Identity", "Pki", "Logs", "Catalog", "Requests", "Exchange", "Hierarchy", "Compare", "Evaluation", "Management"],
     };
