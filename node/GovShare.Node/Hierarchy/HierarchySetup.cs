@@ -25,6 +25,9 @@ public static class HierarchySetup
         services.AddSingleton<ChildEscalations>();
         services.AddSingleton<IStateReplayer, ChildEscalationReplayer>();
         services.AddHostedService<EscalationSender>();
+        services.AddSingleton<ParentFilings>();
+        services.AddSingleton<IStateReplayer, ParentFilingReplayer>();
+        services.AddHostedService<ParentFilingReader>();
         services.AddSingleton<NodeRouter>();
         services.AddHostedService<CatalogPublisher>();
         return services;
