@@ -89,12 +89,24 @@ public sealed class NodeClient(HttpClient http)
     /// Pulls the granted <paramref name="items"/> (all granted items when empty) for a stated
     /// purpose, as record batches streamed from the response.
     /// </summary>
-    public async IAsyncEnumerable<RecordBatch> PullAsync(string resourceCode, IReadOnlyList<string> items, string purpose, IProgress<long>? bytesReceived = null, [EnumeratorCancellation] CancellationToken cancellation = default)
+    public IAsyncEnumerable<RecordBatch> PullAsync(string resourceCode, IReadOnlyList<string> items, string purpose, IProgress<long>? bytesReceived = null, CancellationToken cancellation = default) =>
+        PullAsync(resourceCode, items, purpose, onwardRecipient: null, bytesReceived, cancellation);
+
+    /// <summary>
+    /// Pulls as above, to pass the data on to <paramref name="onwardRecipient"/> (a department URI,
+    /// <c>govshare:dept/&lt;division&gt;/&lt;credit code&gt;</c>; Art. 33): the node answers only when
+    /// the provider consented to that recipient for this purpose, and logs the recipient.
+    /// </summary>
+    public async IAsyncEnumerable<RecordBatch> PullAsync(string resourceCode, IReadOnlyList<string> items, string purpose, string? onwardRecipient, IProgress<long>? bytesReceived = null, [EnumeratorCancellation] CancellationToken cancellation = default)
     {
         var query = items.Count == 0 ? null : "items=" + string.Join(',', items.Select(Uri.EscapeDataString));
         using var request = new HttpRequestMessage(HttpMethod.Get, ResourceDataPath(resourceCode, query));
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(ArrowStreamMediaType));
         request.Headers.Add(GovShareHeaders.Purpose, purpose);
+        if (onwardRecipient is not null)
+        {
+            request.Headers.Add(GovShareHeaders.OnwardRecipient, onwardRecipient);
+        }
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation).ConfigureAwait(false);
         await ThrowIfRefusedAsync(response, cancellation).ConfigureAwait(false);
         await using var body = new CountingStream(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), bytesReceived);

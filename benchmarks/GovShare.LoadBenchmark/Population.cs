@@ -36,6 +36,8 @@ public static class Population
         Share = new ShareAttributes(ShareType.Unconditional),
         UpdateCycle = UpdateCycle.Daily,
         ReleaseDate = new DateOnly(2026, 1, 1),
+        // Art. 34: shared only after its secrecy review, which the node requires by default.
+        SecrecyReview = new SecrecyReview(new DateOnly(2026, 1, 1), "Benchmark secrecy office"),
         // The large resource's push (12 M rows with the unshareable address) is above the node's
         // 1 GiB default: the provider's catalog entry allows it, as for a province-wide register.
         MaxPushBytes = CatalogLimits.MaxPushBytes,

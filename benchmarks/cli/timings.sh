@@ -32,7 +32,8 @@ cat > entry.json <<'J'
   {"id":"employees","name":"从业人数","dataType":"int32","nullable":true,"shareable":true,"sensitivity":"public"},
   {"id":"founded","name":"成立日期","dataType":"date32","nullable":true,"shareable":true,"sensitivity":"public"},
   {"id":"updated_at","name":"更新时间","dataType":"timestamp","nullable":true,"shareable":true,"sensitivity":"public"}],
- "share":{"type":"unconditional","method":"api"},"open":{"openToPublic":false},"updateCycle":"daily","releaseDate":"2026-01-01","relatedResourceCodes":[]}
+ "share":{"type":"unconditional","method":"api"},"open":{"openToPublic":false},"updateCycle":"daily","releaseDate":"2026-01-01","relatedResourceCodes":[],
+ "secrecyReview":{"reviewedOn":"2026-01-01","reviewer":"benchmark secrecy office"}}
 J
 $G catalog create --file entry.json > /dev/null
 python3 - "$rows" <<'P'

@@ -37,7 +37,7 @@ public class GrantLookupBenchmarks
         {
             var user = $"11530100MB{i % 100:D7}X";
             var resource = $"101001/{i / 100:D6}";
-            var grant = new Grant(Guid.NewGuid().ToString("N"), "530100", user, resource, items, "casework", _now.AddDays(-1), _now.AddDays(30), GrantStatus.Active, "operator", false, _now);
+            var grant = new Grant(Guid.NewGuid().ToString("N"), "530100", user, resource, items, "casework", _now.AddDays(-1), _now.AddDays(30), GrantStatus.Active, "operator", _now);
             _store.Save(grant);
             _dictionary[(user, resource, grant.Purpose)] = grant;
         }

@@ -39,7 +39,8 @@ internal static class CommandExamples
         ["govshare log"] = "govshare log verify --data data --log Exchange --certificate node.crt",
         ["govshare log verify"] = "govshare log verify --data data --log Exchange --certificate node.crt",
         ["govshare push"] = "govshare push --csv 企业登记.csv --mapping mapping.json --resource 102001/000001 --dry-run",
-        ["govshare pull"] = "govshare pull --resource 102001/000001 --postgres \"Host=db;Database=dept\" --table enterprises --upsert-key credit_code",
+        ["govshare pull"] = "govshare pull --resource 102001/000001 --postgres \"Host=db;Database=dept\" --table enterprises --upsert-key credit_code\n"
+            + "  govshare pull --resource 101001/000001 --purpose casework --onward-to govshare:dept/530102/11530102MB0000033X --csv 核查.csv   (to pass on: needs the provider's consent, Art. 33)",
         ["govshare sync"] = "govshare sync --sqlite dept.db --table enterprises --mapping mapping.json --resource 102001/000001 --key credit_code --every 1h",
         ["govshare compare"] = "govshare compare --csv 低保对象.csv --resource 101001/000001 --key 公民身份号码 --items 姓名,出生日期 --keys-file differing.csv",
         ["govshare catalog"] = "govshare catalog search 企业",
@@ -120,6 +121,8 @@ internal static class CommandExamples
         ["govshare report scorecard"] = "govshare report scorecard --from 2026-01-01 --to 2026-12-31",
         ["govshare report notices"] = "govshare report notices --year 2026",
         ["govshare report published"] = "govshare report published 2026",
+        ["govshare office pass-up"] = "govshare office pass-up 530100/vio-0a1b2c3d4e5f60718293 --reason \"The bureau answers to a provincial department; the province's office cannot direct it\" --data data",
+        ["govshare office filing at-parent"] = "govshare office filing at-parent --data data   (on the child: sent-back filings need action)",
     };
 
     /// <summary>The commands that have no example (a test keeps this empty).</summary>

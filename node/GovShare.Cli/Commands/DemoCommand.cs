@@ -135,6 +135,8 @@ internal static class DemoCommand
                 Share = new ShareAttributes(ShareType.Unconditional),
                 UpdateCycle = UpdateCycle.Daily,
                 ReleaseDate = new DateOnly(2026, 1, 1),
+                // Art. 34: the node shares a resource only after its secrecy review is on record.
+                SecrecyReview = new SecrecyReview(new DateOnly(2026, 1, 1), "市公安局保密办 (demo)"),
                 Items =
                 [
                     new InformationItem("id_number", "公民身份号码", "utf8", 18, Nullable: false, Sensitivity: Sensitivity.Sensitive, Masking: MaskingRule.KeepEnds(6, 4)),

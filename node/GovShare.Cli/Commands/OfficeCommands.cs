@@ -49,7 +49,9 @@ internal static class OfficeCommands
         var sendBack = Operator(new Command("send-back", "Send a filing back to the child node with the reason.") { id, reason });
         sendBack.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client =>
             client.PostAsJsonAsync($"v1/operator/hierarchy/filings/{Uri.EscapeDataString(parse.GetValue(id)!)}/send-back", new { reason = parse.GetValue(reason) }, cancellation)));
-        var filing = new Command("filing", "Catalog filings (备案) from child nodes and their review (Art. 12).") { filings, accept, sendBack };
+        var atParent = Operator(new Command("at-parent", "This node's own filings at its parent and how the parent's office reviewed them; actionNeeded: sent back, and not yet answered by a later filing."));
+        atParent.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync("v1/operator/hierarchy/parent-filings", cancellation)));
+        var filing = new Command("filing", "Catalog filings (备案) from child nodes and their review, and this node's own at its parent (Art. 12).") { filings, accept, sendBack, atParent };
 
         var item = new Option<string>("--item") { Description = "The datum's item name, e.g. 公民身份号码.", Required = true };
         var type = new Option<string>("--type") { Description = "Its data type (utf8, int64, date32, …).", Required = true };
@@ -67,7 +69,13 @@ internal static class OfficeCommands
         escalations.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client =>
             client.GetAsync("v1/operator/hierarchy/escalations" + (parse.GetValue(from) is { } c ? "?child=" + Uri.EscapeDataString(c) : ""), cancellation)));
 
-        foreach (var sub in new[] { deadlines, review, duty, filing, designate, duplicates, escalations, ReportCommands.Office() })
+        var escalation = new Argument<string>("id") { Description = "The escalation id as listed (<child>/vio-…)." };
+        var cannot = new Option<string>("--reason") { Description = "Why this office cannot resolve it.", Required = true };
+        var passUp = Operator(new Command("pass-up", "Pass a child's escalation this office cannot resolve on to the parent node's office (Art. 42).") { escalation, cannot });
+        passUp.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client =>
+            client.PostAsJsonAsync("v1/operator/hierarchy/escalations/pass-up", new { id = parse.GetValue(escalation), reason = parse.GetValue(cannot) }, cancellation)));
+
+        foreach (var sub in new[] { deadlines, review, duty, filing, designate, duplicates, escalations, passUp, ReportCommands.Office() })
         {
             command.Add(sub);
         }

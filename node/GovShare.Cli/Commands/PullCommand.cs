@@ -28,7 +28,8 @@ internal static class PullCommand
         var append = new Option<bool>("--append") { Description = "Add the rows to what the table holds." };
         var upsertKey = new Option<string?>("--upsert-key") { Description = "Comma-separated key column(s): insert new keys, update existing rows (needs a unique index; a created table gets a primary key)." };
         var mapping = new Option<string?>("--mapping") { Description = "Column names for an existing table: a mapping file (adapters/README.md) whose 'item' is written to its 'column'." };
-        var command = new Command("pull", "Pull a resource's granted items from the node.") { resource, items, purpose, csv, raw, encoding, delimiter, zone, dateTimeFormat, dateFormat, jsonl, arrow, sqlite, postgres, table, replace, append, upsertKey, mapping };
+        var onwardTo = new Option<string?>("--onward-to") { Description = "Pull to pass the data on to this department (govshare:dept/<division>/<credit code>; Art. 33): the node answers only with the provider's consent for that recipient and purpose (govshare consent)." };
+        var command = new Command("pull", "Pull a resource's granted items from the node.") { resource, items, purpose, csv, raw, encoding, delimiter, zone, dateTimeFormat, dateFormat, jsonl, arrow, sqlite, postgres, table, replace, append, upsertKey, mapping, onwardTo };
         DepartmentCommand.AddOptions(command);
         command.SetAction((parse, cancellation) => DepartmentCommand.RunAsync(async () =>
         {
@@ -91,7 +92,7 @@ internal static class PullCommand
                 using var http = config.CreateHttpClient();
                 var progress = new TransferProgressLine("pull");
                 var wanted = parse.GetValue(items)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
-                var rows = await sink.WriteAsync(Counted(new NodeClient(http).PullAsync(parse.GetValue(resource)!, wanted, why, progress.Bytes, cancellation), progress.Rows), cancellation);
+                var rows = await sink.WriteAsync(Counted(new NodeClient(http).PullAsync(parse.GetValue(resource)!, wanted, why, parse.GetValue(onwardTo), progress.Bytes, cancellation), progress.Rows), cancellation);
                 progress.Done();
                 var done = $"Pulled {rows:N0} rows of {parse.GetValue(resource)}.";
                 if (toStdout)

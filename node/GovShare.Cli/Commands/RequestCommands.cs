@@ -140,11 +140,10 @@ internal static class RequestCommands
         var show = new Command("show", "One request.") { id };
         DepartmentCommand.Call(show, parse => http => http.GetAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}"));
 
-        var onward = new Option<bool>("--onward-sharing") { Description = "Allow onward sharing (Art. 33: off unless decided)." };
-        var approve = new Command("approve", "Approve, possibly fewer items with masking, for a validity within the requested period.") { id, items, from, to, onward };
+        var approve = new Command("approve", "Approve, possibly fewer items with masking, for a validity within the requested period (providing the data on needs a consent per recipient: govshare consent).") { id, items, from, to };
         DepartmentCommand.Call(approve, parse => http => http.PostAsJsonAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision", new DecisionInput(
             DecisionOutcome.Approve, parse.GetValue(items) is { Length: > 0 } chosen ? [.. chosen.Select(ParseItem)] : null,
-            parse.GetValue(from) is { } f && parse.GetValue(to) is { } t ? new UsePeriod(f, t) : null, OnwardSharing: parse.GetValue(onward)), CatalogJson.Options));
+            parse.GetValue(from) is { } f && parse.GetValue(to) is { } t ? new UsePeriod(f, t) : null), CatalogJson.Options));
 
         var reasonCode = new Option<string>("--reason-code") { Required = true };
         var reason = new Option<string>("--reason") { Required = true };
@@ -188,11 +187,10 @@ internal static class RequestCommands
         var from = new Option<DateOnly>("--from") { Required = true };
         var to = new Option<DateOnly>("--to") { Required = true };
         var decision = new Option<string>("--decision") { Description = "The reference of the decision taken outside the node.", Required = true };
-        var onward = new Option<bool>("--onward-sharing");
-        var create = new Command("create", "Record a grant directly (operator).") { division, credit, resource, items, purpose, from, to, decision, onward, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
+        var create = new Command("create", "Record a grant directly (operator).") { division, credit, resource, items, purpose, from, to, decision, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         create.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostAsJsonAsync("v1/operator/grants", new OperatorGrantInput(
             new DepartmentRef(parse.GetValue(division)!, parse.GetValue(credit)!), parse.GetValue(resource), [.. (parse.GetValue(items) ?? []).Select(ParseItem)],
-            parse.GetValue(purpose), new UsePeriod(parse.GetValue(from), parse.GetValue(to)), parse.GetValue(decision), parse.GetValue(onward)), CatalogJson.Options, cancellation)));
+            parse.GetValue(purpose), new UsePeriod(parse.GetValue(from), parse.GetValue(to)), parse.GetValue(decision)), CatalogJson.Options, cancellation)));
 
         foreach (var sub in new[] { list, show, revoke, create })
         {

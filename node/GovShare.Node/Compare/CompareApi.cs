@@ -49,7 +49,7 @@ public static partial class CompareApi
         return endpoints;
     }
 
-    private static async Task CompareAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, CompareGate gate, IOptions<CompareOptions> options, IOptions<ExchangeOptions> exchange, NodeDataFolder data, IOptions<NodeOptions> node, LogWriter log, TimeProvider time, IServiceProvider services, ILoggerFactory loggers)
+    private static async Task CompareAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, SecrecyReviewGate secrecy, CompareGate gate, IOptions<CompareOptions> options, IOptions<ExchangeOptions> exchange, NodeDataFolder data, IOptions<NodeOptions> node, LogWriter log, TimeProvider time, IServiceProvider services, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("GovShare.Node.Compare");
         var settings = options.Value;
@@ -92,6 +92,13 @@ public static partial class CompareApi
         step.ResourceCode = entry.ResourceCode;
         step.Provider = entry.Provider.CreditCode;
         var caller = CallerIdentity.FromPrincipal(context.User)!;
+        if (secrecy.Withholds(entry, caller.DivisionCode, caller.CreditCode))
+        {
+            // Art. 34: a comparison reads the provider's data like a pull, so it waits for the same review.
+            LogCompareRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, ProblemTypes.SecrecyReviewMissing);
+            await ExchangeApi.Refuse(context, 403, ProblemTypes.SecrecyReviewMissing, "The resource has no secrecy review on record", SecrecyReviewGate.Detail(entry));
+            return;
+        }
 
         // Key items: named, else the catalog's; compared items: named, else every other item the caller may see.
         var keyNames = Names(context, "key");

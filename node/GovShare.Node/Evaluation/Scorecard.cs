@@ -72,9 +72,11 @@ public sealed record ResourceFreshness(
 /// <summary>
 /// A time a resource's data was late: nothing was pushed by <see cref="Due"/>; it ended with the
 /// push at <see cref="EndedBy"/>, or is still open. <see cref="Since"/> is the push (or the
-/// catalog registration) the due day was counted from.
+/// catalog registration) the due day was counted from. When the late push stated when its data
+/// changed at the source (<c>GovShare-Source-Changed-At</c>, Art. 16), the due day is counted from
+/// that day instead: <see cref="SourceChangedOn"/>, and <see cref="Since"/> is null.
 /// </summary>
-public sealed record LateSpell(DateOnly Due, bool DueProvisional, LogReference? Since, LogReference? EndedBy);
+public sealed record LateSpell(DateOnly Due, bool DueProvisional, LogReference? Since, LogReference? EndedBy, DateOnly? SourceChangedOn = null);
 
 /// <summary>Catalog maintenance within the year (Art. 18): entries written in the 12 months to the end of the period.</summary>
 public sealed record MaintenanceFigures(int Resources, int MaintainedWithinYear, int Stale, int ChangesInPeriod);

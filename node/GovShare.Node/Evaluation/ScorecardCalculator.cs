@@ -1,3 +1,4 @@
+using System.Text.Json;
 using GovShare.Node.Calendar;
 using GovShare.Node.Catalog;
 using GovShare.Node.Logs;
@@ -202,29 +203,46 @@ public sealed class ScorecardCalculator(WorkingDayCalendar calendar, EvaluationO
             touching);
     }
 
-    /// <summary>Every late spell of a resource up to <paramref name="today"/>; <paramref name="nextDue"/> is the due day of the last push.</summary>
+    /// <summary>
+    /// Every late spell of a resource up to <paramref name="today"/>; <paramref name="nextDue"/> is the due day of the last push.
+    /// Art. 16 asks for data within <see cref="EvaluationOptions.DataUpdateWorkingDays"/> working days of its change at the
+    /// source. A push that states that time (<c>diff.sourceChangedAt</c> of its exchange record) is measured from it: late when
+    /// it came after the working days counted from the stated day. A push that states nothing is measured, as a proxy, from the
+    /// push before it (or the registration): one update cycle plus the working days. The next update is due one cycle after a
+    /// push's arrival either way (a push stating an old change still brings the data up to date when it comes).
+    /// </summary>
     public IReadOnlyList<LateSpell> Spells(EvaluationSnapshot snapshot, CatalogEntry entry, IReadOnlyList<LoggedRecord> pushes, DateOnly today, out DateOnly nextDue)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(pushes);
         var created = snapshot.CatalogChanges.FirstOrDefault(c => c.Record.ResourceCode == entry.ResourceCode);
-        var anchors = new List<(DateOnly Day, LogReference? Reference)>
+        var registered = WorkingDayCalendar.ToChinaDate(entry.CreatedAt);
+        var anchors = new List<(DateOnly Arrived, DateOnly? SourceChanged, LogReference? Reference)>
         {
-            (WorkingDayCalendar.ToChinaDate(entry.CreatedAt), created?.Reference("catalog registration")),
+            (registered, null, created?.Reference("catalog registration")),
         };
-        anchors.AddRange(pushes.Select(p => (WorkingDayCalendar.ToChinaDate(p.Record.Time), (LogReference?)p.Reference("push"))));
+        anchors.AddRange(pushes.Select(p => (WorkingDayCalendar.ToChinaDate(p.Record.Time), SourceChangedOn(p.Record), (LogReference?)p.Reference("push"))));
         var spells = new List<LateSpell>();
         nextDue = default;
         for (var i = 0; i < anchors.Count; i++)
         {
-            var due = DueAfter(anchors[i].Day, entry.UpdateCycle, out var provisional);
+            var due = DueAfter(anchors[i].Arrived, entry.UpdateCycle, out var provisional);
             nextDue = due;
             if (i + 1 < anchors.Count)
             {
-                if (anchors[i + 1].Day > due)
+                var next = anchors[i + 1];
+                if (next.SourceChanged is { } changed)
                 {
-                    spells.Add(new LateSpell(due, provisional, anchors[i].Reference, anchors[i + 1].Reference));
+                    var sourceDue = calendar.AddWorkingDays(changed, options.DataUpdateWorkingDays, out var sourceProvisional);
+                    if (next.Arrived > sourceDue)
+                    {
+                        spells.Add(new LateSpell(sourceDue, sourceProvisional, null, next.Reference, changed));
+                    }
+                }
+                else if (next.Arrived > due)
+                {
+                    spells.Add(new LateSpell(due, provisional, anchors[i].Reference, next.Reference));
                 }
             }
             else if (due < today)
@@ -235,6 +253,12 @@ public sealed class ScorecardCalculator(WorkingDayCalendar calendar, EvaluationO
 
         return spells;
     }
+
+    /// <summary>The China date of the source change a push stated (<c>diff.sourceChangedAt</c>), if it stated one.</summary>
+    private static DateOnly? SourceChangedOn(LogRecord record) =>
+        record.Diff is { ValueKind: JsonValueKind.Object } diff && diff.TryGetProperty("sourceChangedAt", out var stated) && stated.TryGetDateTimeOffset(out var changed)
+            ? WorkingDayCalendar.ToChinaDate(changed)
+            : null;
 
     private static bool Touches(LateSpell spell, EvaluationPeriod period, DateOnly asOf, DateOnly today)
     {

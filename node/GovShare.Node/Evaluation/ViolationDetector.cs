@@ -162,7 +162,8 @@ public sealed class ViolationDetector(ScorecardCalculator calculator, Evaluation
                     ViolationRules.DataLate,
                     entry.Provider,
                     entry.ResourceCode,
-                    $"{entry.Name} ({entry.ResourceCode}, {entry.UpdateCycle}) was due to be updated by {spell.Due:yyyy-MM-dd}{(spell.DueProvisional ? " (provisional)" : "")}; {ending} (Art. 16).",
+                    $"{entry.Name} ({entry.ResourceCode}, {entry.UpdateCycle}) was due to be updated by {spell.Due:yyyy-MM-dd}{(spell.DueProvisional ? " (provisional)" : "")}"
+                    + $"{(spell.SourceChangedOn is { } changed ? $", {options.DataUpdateWorkingDays} working days after its change at the source on {changed:yyyy-MM-dd} as the push stated" : "")}; {ending} (Art. 16).",
                     evidence,
                     spell.Due.AddDays(1))
                 { Standing = spell.EndedBy is null });

@@ -276,9 +276,11 @@ public sealed class EscalationTarget(Func<string?> parentDivision)
 /// <summary>The violations escalated to a parent node's office, as the hierarchy delivers them over the link (Art. 42).</summary>
 public sealed class EscalatedViolations(ViolationStore violations) : IEscalationSource
 {
+    // Escalated, and escalated then rectified: the parent's copy follows the rectification (Art. 42).
     public IReadOnlyList<EscalationNotice> EscalatedTo(string target) =>
-        [.. violations.List(new ViolationQuery(Status: ViolationStatus.Escalated))
-            .Where(v => v.EscalatedTo == target)
+        [.. violations.List(new ViolationQuery())
+            .Where(v => v.EscalatedTo == target && v.Status is ViolationStatus.Escalated or ViolationStatus.Rectified)
             .Select(v => new EscalationNotice(v.Id, JsonNamingPolicy.CamelCase.ConvertName(v.Kind.ToString()), v.Rule, v.Department.DivisionCode, v.Department.CreditCode,
-                v.ResourceCode, v.Summary, v.OccurredOn, v.RectifyBy, v.History.LastOrDefault(h => h.To == ViolationStatus.Escalated)?.At ?? v.DetectedAt))];
+                v.ResourceCode, v.Summary, v.OccurredOn, v.RectifyBy, v.History.LastOrDefault(h => h.To == ViolationStatus.Escalated)?.At ?? v.DetectedAt,
+                v.Status == ViolationStatus.Rectified ? v.History.LastOrDefault(h => h.To == ViolationStatus.Rectified)?.At ?? v.DetectedAt : null))];
 }

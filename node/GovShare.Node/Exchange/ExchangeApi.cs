@@ -86,6 +86,7 @@ public static partial class ExchangeApi
         services.TryAddSingleton<GrantStore>();
         services.TryAddSingleton<IPublishedVersions, DatasetPublishedVersions>();
         services.AddSingleton(new PushGate(options.MaxConcurrentPushes, options.MaxConcurrentPushesPerDepartment));
+        services.AddSingleton(new SecrecyReviewGate(options.SecrecyReviewRequired));
         // One secret per node, not per replica: the replicas share the dataset folder, so it lives
         // there (whoever can read that folder holds the raw data the pseudonyms stand for anyway).
         services.AddSingleton(provider => new PseudonymSecretHolder(PseudonymSecret.LoadOrCreate(
@@ -356,7 +357,7 @@ public static partial class ExchangeApi
         }
     }
 
-    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, ConsentStore consents, PseudonymSecretHolder secret, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ILoggerFactory loggers)
+    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, ConsentStore consents, SecrecyReviewGate secrecy, PseudonymSecretHolder secret, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("GovShare.Node.Exchange");
         var exchangeId = ExchangeId.ForRequest(context, time);
@@ -392,11 +393,11 @@ public static partial class ExchangeApi
         step.ResourceCode = entry.ResourceCode;
         step.Provider = entry.Provider.CreditCode;
         var caller = CallerIdentity.FromPrincipal(context.User)!;
-        if (options.Value.SecrecyReviewRequired && entry.SecrecyReview is null && !entry.Provider.SameAs(caller.DivisionCode, caller.CreditCode))
+        if (secrecy.Withholds(entry, caller.DivisionCode, caller.CreditCode))
         {
             // Art. 34: no secrecy review on record, so the resource is not shared yet (its provider still reads its own).
             LogPullRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, ProblemTypes.SecrecyReviewMissing);
-            await Refuse(context, 403, ProblemTypes.SecrecyReviewMissing, "The resource has no secrecy review on record", $"{entry.ResourceCode} is shared only after its provider records the secrecy review (保密审查, Art. 34) in its catalog entry (secrecyReview).");
+            await Refuse(context, 403, ProblemTypes.SecrecyReviewMissing, "The resource has no secrecy review on record", SecrecyReviewGate.Detail(entry));
             return;
         }
 

@@ -28,12 +28,13 @@ public sealed class ExchangeOptions
     public int MaxConcurrentPushesPerDepartment { get; set; } = 2;
 
     /// <summary>
-    /// Refuse pulls of a resource whose catalog entry records no secrecy review (保密审查, Art. 34):
-    /// 403 <c>secrecy-review-missing</c>. Off by default so that catalogs registered before entries
-    /// carried the review keep being shared while departments record theirs; a province turns it on
-    /// once its departments have.
+    /// Withhold a resource whose catalog entry records no secrecy review (保密审查, Art. 34) from
+    /// other departments: pulls and comparisons get 403 <c>secrecy-review-missing</c>, applications
+    /// for it 403 as well (<see cref="Catalog.SecrecyReviewGate"/>). On by default, as the rule asks.
+    /// Turn it off only in development, or for a catalog registered before entries carried the
+    /// review while its departments record theirs: off, resources nobody reviewed are shared.
     /// </summary>
-    public bool SecrecyReviewRequired { get; set; }
+    public bool SecrecyReviewRequired { get; set; } = true;
 
     /// <summary>How far in the future a push's stated source-change time may lie (clocks differ a little).</summary>
     public TimeSpan SourceChangeClockSkew { get; set; } = TimeSpan.FromMinutes(5);

@@ -10,14 +10,57 @@ using JsonSerializer = System.Text.Json.JsonSerializer;
 
 namespace GovShare.Node.Hierarchy;
 
-/// <summary>A violation a child node escalated to this node's office (Art. 42), as received: the child, when, and what.</summary>
-public sealed record ChildEscalation(string Id, string Child, DateTimeOffset ReceivedAt, EscalationNotice Violation);
+/// <summary>
+/// A violation a child node escalated to this node's office (Art. 42), as received: the child, when, and
+/// what (<see cref="EscalationNotice.RectifiedAt"/> once the child reports it put right). When this
+/// office cannot resolve it and has a parent of its own, it passes it up: <see cref="PassedUp"/>.
+/// </summary>
+public sealed record ChildEscalation(string Id, string Child, DateTimeOffset ReceivedAt, EscalationNotice Violation)
+{
+    /// <summary>When the child last changed it (its rectification); null while as first received.</summary>
+    public DateTimeOffset? UpdatedAt { get; init; }
+
+    /// <summary>Passed on to this node's parent's office, by whom and why; null while this office holds it.</summary>
+    public EscalationPassUp? PassedUp { get; init; }
+}
+
+/// <summary>An escalation passed on to the parent node's office (<see cref="To"/>, <c>govshare:node/&lt;division&gt;</c>): by which operator, when, why.</summary>
+public sealed record EscalationPassUp(string To, string By, DateTimeOffset At, string Reason);
+
+/// <summary>What receiving an escalation did.</summary>
+public enum EscalationReceipt
+{
+    /// <summary>First delivery: recorded.</summary>
+    Recorded,
+
+    /// <summary>The child rectified it since: the copy here follows.</summary>
+    Updated,
+
+    /// <summary>Delivered before as it is: nothing new.</summary>
+    Unchanged,
+}
+
+/// <summary>How passing an escalation up ended.</summary>
+public enum PassUpOutcome
+{
+    Ok,
+    NotFound,
+    Invalid,
+
+    /// <summary>This node has no parent: the top of the tree reports to the leading group (the annual report).</summary>
+    NoParent,
+
+    /// <summary>Rectified already, or passed up before.</summary>
+    Conflict,
+}
 
 /// <summary>
 /// The escalations this node's children delivered (<c>child_escalations</c>, id
-/// <c>&lt;child&gt;/&lt;violation id&gt;</c>). Receiving one is a <c>registry-change</c> change-log
-/// record with entity <c>escalation/&lt;id&gt;</c> (<see cref="ChildEscalationReplayer"/>). A delivery
-/// repeated (the child retries until it hears back) records nothing new.
+/// <c>&lt;child&gt;/&lt;violation id&gt;</c>, or <c>&lt;child&gt;/&lt;origin&gt;/&lt;violation id&gt;</c> for one
+/// the child passed up from its own child). Receiving one, its rectification reported by the child,
+/// and the office passing it up are <c>registry-change</c> change-log records with entity
+/// <c>escalation/&lt;id&gt;</c> and the escalation after the step (<see cref="ChildEscalationReplayer"/>).
+/// A delivery repeated (the child retries until it hears back) records nothing new.
 /// </summary>
 public sealed class ChildEscalations
 {
@@ -40,25 +83,104 @@ public sealed class ChildEscalations
         _state.OnChangedElsewhere(() => _snapshot = Load());
     }
 
-    /// <summary>Records <paramref name="notice"/> from <paramref name="child"/>; true when new, false when it was delivered before.</summary>
-    public bool Receive(string child, EscalationNotice notice, string by)
+    /// <summary>The id of <paramref name="notice"/> from <paramref name="child"/>.</summary>
+    public static string IdOf(string child, EscalationNotice notice)
     {
         ArgumentNullException.ThrowIfNull(notice);
-        var id = child + "/" + notice.ViolationId;
-        return _state.Write(() =>
+        return notice.Origin is { } origin ? $"{child}/{origin}/{notice.ViolationId}" : $"{child}/{notice.ViolationId}";
+    }
+
+    /// <summary>
+    /// Records <paramref name="notice"/> from <paramref name="child"/>: new, or the child's report that it was
+    /// rectified (only that changes a copy: the rest of a violation is fixed when it is escalated).
+    /// </summary>
+    public EscalationReceipt Receive(string child, EscalationNotice notice, string by, out ChildEscalation stored)
+    {
+        ArgumentNullException.ThrowIfNull(notice);
+        var id = IdOf(child, notice);
+        (var receipt, stored) = _state.Write(() =>
         {
-            if (_escalations.Find(id) is not null)
+            var now = _time.GetUtcNow();
+            if (Find(id) is { } known)
             {
-                return false;
+                if (known.Violation.RectifiedAt is not null || notice.RectifiedAt is null)
+                {
+                    return (EscalationReceipt.Unchanged, known);
+                }
+
+                var rectified = known with { Violation = known.Violation with { RectifiedAt = notice.RectifiedAt }, UpdatedAt = now };
+                Apply(rectified);
+                Journal("rectified", rectified, by, now);
+                return (EscalationReceipt.Updated, rectified);
             }
 
-            var escalation = new ChildEscalation(id, child, _time.GetUtcNow(), notice);
+            var escalation = new ChildEscalation(id, child, now, notice);
             Apply(escalation);
-            _state.MarkApplied(_journal.Append(new StateChange(Identity.DepartmentRegistry.ChangeKind, EntityPrefix + id, by, escalation.ReceivedAt,
-                JsonSerializer.SerializeToElement(new EscalationRecord("received", escalation), CatalogJson.Options))));
-            return true;
+            Journal("received", escalation, by, now);
+            return (EscalationReceipt.Recorded, escalation);
         });
+        return receipt;
     }
+
+    /// <summary>
+    /// The office passes a child's escalation it cannot resolve on to its parent's office
+    /// (<paramref name="parent"/>, null when this node has none); the reason is required.
+    /// </summary>
+    public PassUpOutcome PassUp(string id, string? parent, string? reason, string by, out ChildEscalation? passed)
+    {
+        passed = null;
+        reason = string.IsNullOrWhiteSpace(reason) ? null : reason.Trim();
+        if (reason is null || reason.Length > CatalogLimits.MaxConditionLength)
+        {
+            return PassUpOutcome.Invalid;
+        }
+
+        if (parent is null)
+        {
+            return PassUpOutcome.NoParent;
+        }
+
+        var result = _state.Write(() =>
+        {
+            if (Find(id) is not { } escalation)
+            {
+                return (PassUpOutcome.NotFound, (ChildEscalation?)null);
+            }
+
+            if (escalation.Violation.RectifiedAt is not null || escalation.PassedUp is not null)
+            {
+                return (PassUpOutcome.Conflict, escalation);
+            }
+
+            var now = _time.GetUtcNow();
+            var after = escalation with { PassedUp = new EscalationPassUp($"{Identity.CallerIdentity.Scheme}:node/{parent}", by, now, reason) };
+            Apply(after);
+            Journal("passed-up", after, by, now);
+            return (PassUpOutcome.Ok, after);
+        });
+        passed = result.Item2;
+        return result.Item1;
+    }
+
+    /// <summary>
+    /// The escalations this office passed up to <paramref name="target"/>, as they travel on: the department,
+    /// summary and rectification of the child's, the origin (the node that found it), and this office's reason.
+    /// </summary>
+    public IReadOnlyList<EscalationNotice> PassedUpTo(string target) =>
+        [.. _snapshot.Where(e => e.PassedUp?.To == target).Select(e => e.Violation with
+        {
+            Origin = e.Violation.Origin ?? e.Child,
+            EscalatedAt = e.PassedUp!.At,
+            PassUpReason = e.PassedUp.Reason,
+        })];
+
+    /// <summary>The stored escalation (read from the state, not the snapshot, so a write sees the one before it).</summary>
+    public ChildEscalation? Find(string id) =>
+        _escalations.Find(id) is { } doc ? JsonSerializer.Deserialize<ChildEscalation>(doc.Json, CatalogJson.Options) : null;
+
+    private void Journal(string action, ChildEscalation escalation, string by, DateTimeOffset at) =>
+        _state.MarkApplied(_journal.Append(new StateChange(Identity.DepartmentRegistry.ChangeKind, EntityPrefix + escalation.Id, by, at,
+            JsonSerializer.SerializeToElement(new EscalationRecord(action, escalation), CatalogJson.Options))));
 
     public IReadOnlyList<ChildEscalation> All() => _snapshot;
 
@@ -84,7 +206,7 @@ public sealed class ChildEscalations
     }
 }
 
-/// <summary>The <c>diff</c> of an escalation's record: <c>received</c> and the escalation. Never rename a property.</summary>
+/// <summary>The <c>diff</c> of an escalation's record: <c>received</c>, <c>rectified</c> or <c>passed-up</c>, and the escalation after it. Never rename a property.</summary>
 public sealed record EscalationRecord(string Action, ChildEscalation Escalation);
 
 /// <summary>Redoes logged escalations from children (their part of the change-log replay).</summary>
@@ -106,9 +228,11 @@ public sealed class ChildEscalationReplayer(ChildEscalations escalations) : ISta
 }
 
 /// <summary>
-/// Delivers this node's escalations to its parent's office over the parent link (Art. 42), on the
-/// leader only, every <see cref="HierarchyOptions.PublishInterval"/>, each until the parent answers
-/// (the parent records a violation once, so a delivery repeated after a restart or a lost answer is harmless).
+/// Delivers this node's escalations to its parent's office over the parent link (Art. 42) — its own,
+/// and its children's that its office passed up — on the leader only, every
+/// <see cref="HierarchyOptions.PublishInterval"/>, each until the parent answers, and again once
+/// rectified (the parent records each state once, so a delivery repeated after a restart or a lost
+/// answer is harmless). The parent is whatever node this one is linked to as its parent.
 /// </summary>
 public sealed partial class EscalationSender(IServiceProvider services, IOptions<HierarchyOptions> hierarchy, ILogger<EscalationSender> logger) : BackgroundService
 {
@@ -133,16 +257,18 @@ public sealed partial class EscalationSender(IServiceProvider services, IOptions
 
     private async Task DeliverAsync(CancellationToken cancellation)
     {
-        if (services.GetService<IEscalationSource>() is not { } source
-            || services.GetRequiredService<NodeLinkRegistry>().Parent() is not { } parent
+        if (services.GetRequiredService<NodeLinkRegistry>().Parent() is not { } parent
             || !services.GetRequiredService<NodeDataFolder>().State.IsLeader)
         {
             return;
         }
 
-        foreach (var notice in source.EscalatedTo($"{Identity.CallerIdentity.Scheme}:node/{parent.DivisionCode}"))
+        // This node's own escalations, and its children's that its office passed up: each delivered again when rectified.
+        var target = $"{Identity.CallerIdentity.Scheme}:node/{parent.DivisionCode}";
+        var own = services.GetService<IEscalationSource>()?.EscalatedTo(target) ?? [];
+        foreach (var notice in own.Concat(services.GetRequiredService<ChildEscalations>().PassedUpTo(target)))
         {
-            var key = parent.DivisionCode + "/" + notice.ViolationId;
+            var key = $"{parent.DivisionCode}/{notice.Origin}/{notice.ViolationId}/{(notice.RectifiedAt is null ? "escalated" : "rectified")}";
             if (_delivered.Contains(key))
             {
                 continue;

@@ -23,6 +23,9 @@ public sealed record LinkRegistration(string? DivisionCode, LinkRole? Role, stri
 /// <summary>The office's review of a filing: send-back needs a reason.</summary>
 public sealed record FilingReview(string? Reason);
 
+/// <summary>The office passes a child's escalation (<see cref="Id"/>, as listed) on to its parent's office, saying why it cannot resolve it.</summary>
+public sealed record EscalationPassUpRequest(string? Id, string? Reason);
+
 /// <summary>A re-key as the operator submits it: the new key's SHA-256, or none to read it from the node's address.</summary>
 public sealed record LinkRekey(string? KeySha256);
 
@@ -36,6 +39,9 @@ public static class HierarchyApi
 
     /// <summary>Where a linked child delivers the violations it escalated to this node's office (Art. 42).</summary>
     public const string EscalationsPath = "/v1/hierarchy/escalations";
+
+    /// <summary>Where a linked child reads how this node's office reviewed its catalog filings (Art. 12).</summary>
+    public const string FilingsPath = "/v1/hierarchy/filings";
 
     /// <summary>The largest catalog publication a parent reads.</summary>
     public const long MaxPublicationBytes = 256L * 1024 * 1024;
@@ -71,9 +77,33 @@ public static class HierarchyApi
             return refusal ?? Reviewed(filings.Review(id, approve: false, body!.Reason, OperatorAttribution.Of(context), out var filing), filing);
         });
 
-        // Art. 42: violations the children escalated to this office.
+        // Art. 12, the child's side: how the parent's office reviewed this node's filings; a sent-back one with no later filing needs action.
+        operators.MapGet("/hierarchy/parent-filings", (ParentFilings filings) => Results.Json(filings.All(), CatalogJson.Options));
+
+        // Art. 42: violations the children escalated to this office; one it cannot resolve goes on to its own parent's office.
         operators.MapGet("/hierarchy/escalations", (ChildEscalations escalations, string? child) =>
             Results.Json(child is null ? escalations.All() : escalations.Of(child), CatalogJson.Options));
+        operators.MapPost("/hierarchy/escalations/pass-up", async (HttpContext context, ChildEscalations escalations, NodeLinkRegistry links) =>
+        {
+            var (body, refusal) = await JsonBody.ReadAsync<EscalationPassUpRequest>(context, 64 * 1024, CatalogJson.Options);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
+
+            var outcome = escalations.PassUp(body!.Id ?? "", links.Parent()?.DivisionCode, body.Reason, OperatorAttribution.Of(context), out var passed);
+            return outcome switch
+            {
+                PassUpOutcome.Ok => Results.Json(passed, CatalogJson.Options),
+                PassUpOutcome.NotFound => Problem.Result(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "No such escalation", $"No escalation '{body.Id}' from a child here (govshare office escalations lists them)."),
+                PassUpOutcome.NoParent => Problem.Result(StatusCodes.Status409Conflict, ProblemTypes.Conflict, "This node has no parent",
+                    "The top of the tree reports what it cannot resolve to the leading group (the annual report's escalations); there is no office above to pass it to."),
+                PassUpOutcome.Conflict => Problem.Result(StatusCodes.Status409Conflict, ProblemTypes.Conflict, "Nothing to pass up",
+                    passed!.Violation.RectifiedAt is { } at ? $"The child reported it rectified at {at:O}." : $"It was passed up to {passed.PassedUp!.To} by {passed.PassedUp.By} at {passed.PassedUp.At:O}."),
+                _ => Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The pass-up is invalid", "Say why this office cannot resolve it (reason, at most 2000 characters).",
+                    new Dictionary<string, object?> { ["errors"] = PassUpReasonRequired }),
+            };
+        });
 
         // Art. 13: one datum, one source, checked across the whole tree below this node.
         operators.MapGet("/hierarchy/duplicates", (CatalogStore catalog, CatalogAggregate aggregate, CollectorDesignations designations, IOptions<NodeOptions> node) =>
@@ -82,6 +112,8 @@ public static class HierarchyApi
     }
 
     private static readonly string[] SendBackReasonRequired = ["reason: a filing sent back states its reason."];
+
+    private static readonly string[] PassUpReasonRequired = ["reason: an escalation passed up states why this office cannot resolve it."];
 
     private static IResult Reviewed(FilingReviewOutcome outcome, CatalogFiling? filing) => outcome switch
     {
@@ -156,6 +188,7 @@ public static class HierarchyApi
     {
         endpoints.MapPut(PublishPath, PublishAsync).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxPublicationBytes)).AnsweredLocally();
         endpoints.MapPost(EscalationsPath, ReceiveEscalationAsync).WithMetadata(new Microsoft.AspNetCore.Mvc.RequestSizeLimitAttribute(MaxEscalationBytes)).AnsweredLocally();
+        endpoints.MapGet(FilingsPath, FilingsOfChild).AnsweredLocally();
         endpoints.MapGet("/v1/catalog/tree", SearchTreeAsync);
         return endpoints;
     }
@@ -201,6 +234,22 @@ public static class HierarchyApi
             : Results.NoContent();
     }
 
+    /// <summary>
+    /// A linked child reads how this node's office reviewed its own filings (Art. 12): the same trust as a
+    /// publication, and only its own filings.
+    /// </summary>
+    private static IResult FilingsOfChild(HttpContext context, NodeLinkRegistry links, CatalogFilings filings)
+    {
+        var caller = CallerIdentity.FromPrincipal(context.User);
+        if (caller is not { Kind: CallerKind.Node } || Vouching.Via(context.User) is not null
+            || links.Find(caller.DivisionCode) is not { Role: LinkRole.Child })
+        {
+            return Problem.Result(403, ProblemTypes.Forbidden, "Only a linked child node reads its filings here", null);
+        }
+
+        return Results.Json(filings.Of(caller.DivisionCode), CatalogJson.Options);
+    }
+
     /// <summary>The largest escalation a parent reads: one violation's summary, not its evidence.</summary>
     public const long MaxEscalationBytes = 64 * 1024;
 
@@ -236,9 +285,15 @@ public static class HierarchyApi
                 $"Node {caller.DivisionCode} escalates only for departments inside its division; {notice.DepartmentDivision} is not.");
         }
 
-        var added = escalations.Receive(caller.DivisionCode, notice, caller.Uri);
-        var stored = escalations.Of(caller.DivisionCode).First(e => e.Violation.ViolationId == notice.ViolationId);
-        return Results.Json(stored, CatalogJson.Options, statusCode: added ? StatusCodes.Status201Created : StatusCodes.Status200OK);
+        // Passed up from the child's own child: that node lies below the child, and the department inside that node.
+        if (notice.Origin is { } origin && (origin == caller.DivisionCode || !DivisionCode.IsWithin(origin, caller.DivisionCode) || !DivisionCode.IsWithin(notice.DepartmentDivision, origin)))
+        {
+            return Problem.Result(403, ProblemTypes.Forbidden, "Outside the child's subtree",
+                $"Node {caller.DivisionCode} passes up escalations only from nodes below it, for their own departments; origin {origin} with department division {notice.DepartmentDivision} is not.");
+        }
+
+        var receipt = escalations.Receive(caller.DivisionCode, notice, caller.Uri, out var stored);
+        return Results.Json(stored, CatalogJson.Options, statusCode: receipt == EscalationReceipt.Recorded ? StatusCodes.Status201Created : StatusCodes.Status200OK);
     }
 
     private static List<string> Invalid(EscalationNotice notice)
@@ -265,6 +320,16 @@ public static class HierarchyApi
         if (notice.ResourceCode?.Length > 64)
         {
             errors.Add("resourceCode: at most 64 characters.");
+        }
+
+        if (notice.Origin is not null && !DivisionCode.IsValid(notice.Origin))
+        {
+            errors.Add("origin: a six-digit division code.");
+        }
+
+        if (notice.PassUpReason?.Length > 4000 || (notice.Origin is null) != (notice.PassUpReason is null))
+        {
+            errors.Add("passUpReason: given with origin only, at most 4000 characters.");
         }
 
         return errors;

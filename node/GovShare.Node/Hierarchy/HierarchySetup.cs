@@ -27,6 +27,9 @@ public static class HierarchySetup
         services.AddSingleton<IStateReplayer, ChildEscalationReplayer>();
         services.AddHostedService<EscalationSender>();
         services.AddSingleton<ParentChannel>();
+        services.AddSingleton<ParentFilings>();
+        services.AddSingleton<IStateReplayer, ParentFilingReplayer>();
+        services.AddHostedService<ParentFilingReader>();
         services.AddSingleton<NodeRouter>();
         services.AddHostedService<CatalogPublisher>();
         return services;

@@ -25,6 +25,9 @@ public sealed record GrantedItem(string ItemId, MaskingRule Masking);
 /// decision on a share request (or by the operator), checked on every pull. <see cref="Purpose"/>
 /// is the request's purpose code; <see cref="Decision"/> the decision id (or the operator's
 /// reference to a decision taken elsewhere); <see cref="RequestId"/> the request it answers, if any.
+/// A grant never allows providing the data on (Art. 33): that is an <see cref="OnwardConsent"/>, per
+/// recipient and purpose. Grants stored before carried an <c>onwardSharing</c> flag nobody read;
+/// it is ignored when they are read (unknown JSON properties are skipped) and gone when they are written again.
 /// </summary>
 public sealed record Grant(
     string Id,
@@ -37,7 +40,6 @@ public sealed record Grant(
     DateTimeOffset ValidTo,
     GrantStatus Status,
     string Decision,
-    bool OnwardSharing,
     DateTimeOffset CreatedAt,
     string? StatusReason = null,
     DateTimeOffset? StatusChangedAt = null,

@@ -26,8 +26,7 @@ public sealed record DecisionInput(
     IReadOnlyList<DecidedItem>? Items = null,
     UsePeriod? Validity = null,
     string? ReasonCode = null,
-    string? ReasonText = null,
-    bool OnwardSharing = false);
+    string? ReasonText = null);
 
 /// <summary>Why a provider revokes a grant; the text is mandatory.</summary>
 public sealed record RevocationInput(string? ReasonCode, string? ReasonText);
@@ -39,8 +38,7 @@ public sealed record OperatorGrantInput(
     IReadOnlyList<DecidedItem>? Items,
     string? Purpose,
     UsePeriod? Validity,
-    string? Decision,
-    bool OnwardSharing = false);
+    string? Decision);
 
 /// <summary>A dispute as the user raises it; an inconsistency case (kind <c>inconsistent</c>) also names its comparison (<see cref="ComparisonId"/>, the comparison's exchange id).</summary>
 public sealed record DisputeInput(

@@ -28,6 +28,9 @@ public enum RequestOutcome
     /// <summary>A department does not apply for, or dispute, its own resource.</summary>
     OwnResource,
 
+    /// <summary>The resource has no secrecy review on record (Art. 34), so it is not shared yet.</summary>
+    SecrecyReviewMissing,
+
     /// <summary>The subject is no longer in a state that takes this operation (a second decision, a revoked grant …).</summary>
     Conflict,
 }
@@ -69,12 +72,13 @@ public sealed partial class ShareRequestStore
     private readonly GrantStore _grants;
     private readonly RequestLedger _ledger;
     private readonly DepartmentRegistry _departments;
+    private readonly SecrecyReviewGate _secrecy;
     private readonly WorkingDayCalendar _calendar;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
     public ShareRequestStore(NodeDataFolder data, CatalogStore catalog, GrantStore grants, RequestLedger ledger, DepartmentRegistry departments,
-        WorkingDayCalendar calendar, TimeProvider time, ILogger<ShareRequestStore> logger)
+        SecrecyReviewGate secrecy, WorkingDayCalendar calendar, TimeProvider time, ILogger<ShareRequestStore> logger)
     {
         ArgumentNullException.ThrowIfNull(data);
         _requests = data.Collection<RequestDocument>("share_requests", d => d.User, d => d.Provider, d => d.Status);
@@ -82,6 +86,7 @@ public sealed partial class ShareRequestStore
         _grants = grants;
         _ledger = ledger;
         _departments = departments;
+        _secrecy = secrecy;
         _calendar = calendar;
         _time = time;
         _logger = logger;
@@ -263,7 +268,7 @@ public sealed partial class ShareRequestStore
 
                     decision = new ShareDecision(NewDecisionId(), DecisionOutcome.Approve, caller.Uri, now, late, items, validity, "g-" + Guid.NewGuid().ToString("N"));
                     grant = new Grant(decision.GrantId!, request.User.DivisionCode, request.User.CreditCode, request.ResourceCode, items, request.Purpose.Code,
-                        RequestChecks.StartOf(validity.From), RequestChecks.StartOf(validity.To.AddDays(1)), GrantStatus.Active, decision.Id, input.OnwardSharing, now,
+                        RequestChecks.StartOf(validity.From), RequestChecks.StartOf(validity.To.AddDays(1)), GrantStatus.Active, decision.Id, now,
                         RequestId: request.Id);
                     break;
                 default:
@@ -449,7 +454,7 @@ public sealed partial class ShareRequestStore
 
         var grant = new Grant("g-" + Guid.NewGuid().ToString("N"), user!.DivisionCode, user.CreditCode, entry!.ResourceCode, items, input.Purpose!,
             RequestChecks.StartOf(input.Validity!.From), RequestChecks.StartOf(input.Validity.To.AddDays(1)), GrantStatus.Active,
-            "operator:" + input.Decision, input.OnwardSharing, now);
+            "operator:" + input.Decision, now);
         return _ledger.Write(() =>
         {
             _grants.Save(grant);
@@ -530,6 +535,10 @@ public sealed partial class ShareRequestStore
             case ShareType.NotShared:
                 errors.Add(new("resourceCode", "resource.notShared", $"resource {code} is not shared: {entry.Share.Reason}"));
                 return (null, RequestOutcome.NotShared);
+            case ShareType.Conditional when _secrecy.Withholds(entry, division, creditCode):
+                // Art. 34: not shared before its secrecy review, so there is nothing to apply for (or grant) yet.
+                errors.Add(new("resourceCode", "resource.secrecyReviewMissing", SecrecyReviewGate.Detail(entry)));
+                return (null, RequestOutcome.SecrecyReviewMissing);
             default:
                 return (entry, null);
         }

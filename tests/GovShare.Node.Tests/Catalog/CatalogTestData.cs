@@ -91,5 +91,7 @@ internal sealed class CatalogFixture : IDisposable
             Open = new OpenAttributes(false, null),
             UpdateCycle = UpdateCycle.Daily,
             ReleaseDate = new DateOnly(2026, 1, 15),
+            // Art. 34: the node shares a resource only after its secrecy review is on record.
+            SecrecyReview = new SecrecyReview(new DateOnly(2026, 1, 15), "市保密办"),
         };
 }

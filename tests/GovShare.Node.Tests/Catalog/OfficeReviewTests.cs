@@ -193,17 +193,61 @@ public sealed class OfficeReviewTests
         Assert.Equal(Iso(w.AddDays(20)), versions[1].GetProperty("updateDue").GetString());
     }
 
-    /// <summary>Art. 34: with the rule on, a resource without a recorded secrecy review is not pulled; once the provider records one, it is.</summary>
+    /// <summary>
+    /// Art. 16 in the evaluation: the <c>data-late</c> rule measures a push that states its source-change time from that
+    /// time (10 working days, across the holiday week), and a push that states none from the push before it (one cycle + 10).
+    /// </summary>
+    [Fact]
+    public async Task Scan_DataLate_MeasuredFromTheStatedSourceChange_ElseFromThePushBefore()
+    {
+        var year = TestYear.Next();
+        var w = year.Wednesday;
+        await using var env = await EvaluationNode.StartAsync(w.AddDays(-2));
+        var police = env.Department("Kunming Public Security Bureau");
+        await EvaluationNode.CreateEntryAsync(police, Code, ShareType.Unconditional, UpdateCycle.Daily);
+        await EvaluationNode.PushAsync(police, Code, 5); // Monday W-2, states nothing.
+
+        // Measured from that push, the daily data was due by Monday W+19 (Tuesday W-1 + 10 working days over the holiday
+        // week). On Monday W+26 a push states the data changed at the source on Tuesday W+20: due 10 working days later, on time.
+        env.At(w.AddDays(26));
+        Assert.False((await Ok(await PushAsync(police, Stated(w.AddDays(20), 9)))).GetProperty("sourceChange").GetProperty("late").GetBoolean());
+        env.At(w.AddDays(26), 18);
+        Assert.Equal(0, (await env.ScanAsync()).GetProperty("detected").GetInt32());
+
+        // On W+40 a push states a change on Thursday W+1 (a holiday): due Tuesday W+20, so it is late, counted from that day.
+        env.At(w.AddDays(40));
+        var latePush = await Ok(await PushAsync(police, Stated(w.AddDays(1), 8)));
+        var found = Assert.Single((await env.ScanAsync()).GetProperty("new").EnumerateArray());
+        Assert.Equal(("dataLate", "data-late"), (found.GetProperty("kind").GetString(), found.GetProperty("rule").GetString()));
+        Assert.Equal($"data-late:{Code}:{Iso(w.AddDays(20))}", found.GetProperty("key").GetString());
+        Assert.Contains($"change at the source on {Iso(w.AddDays(1))}", found.GetProperty("summary").GetString(), StringComparison.Ordinal);
+        var evidence = Assert.Single(found.GetProperty("evidence").EnumerateArray());
+        Assert.Equal(latePush.GetProperty("exchangeId").GetString(), evidence.GetProperty("exchangeId").GetString());
+    }
+
+    private static string Stated(DateOnly day, int hour) => TestYear.At(day, hour).ToString("yyyy-MM-ddTHH:mm:sszzz", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Art. 34, on by default: a resource without a recorded secrecy review is not shared — not pulled, not
+    /// compared, not applied for — while its provider still reads its own; once the review is recorded, it is.
+    /// </summary>
     [Fact]
     public async Task Pull_WithoutSecrecyReview_Refused_SharedOnceRecorded()
     {
         var year = TestYear.Next();
         var w = year.Wednesday;
-        await using var env = await EvaluationNode.StartAsync(w.AddDays(2), s => s["Exchange:SecrecyReviewRequired"] = "true");
+        await using var env = await EvaluationNode.StartAsync(w.AddDays(2));
         var police = env.Department("Kunming Public Security Bureau");
         var civil = env.Department("Kunming Civil Affairs Bureau");
-        await EvaluationNode.CreateEntryAsync(police, Code, ShareType.Unconditional, UpdateCycle.Daily);
+        const string Conditional = "101002/000002";
+        foreach (var (code, share) in new[] { (Code, new ShareAttributes(ShareType.Unconditional)), (Conditional, new ShareAttributes(ShareType.Conditional, Condition: "For casework only")) })
+        {
+            var created = await CatalogHttp.Send(police.Client, HttpMethod.Post, "v1/catalog", ExchangeFixture.Entry(code, police.Department, share) with { SecrecyReview = null });
+            Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        }
+
         await EvaluationNode.PushAsync(police, Code, 5);
+        Assert.Equal(HttpStatusCode.OK, (await EvaluationNode.PullAsync(police, Code, "own-use")).Status);
 
         using (var refused = ExchangeFixture.Pull(Code, "casework"))
         {
@@ -211,7 +255,12 @@ public sealed class OfficeReviewTests
             Assert.Contains("Art. 34", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         }
 
-        Assert.Contains(env.ReadLog(LogKind.Exchange), r => r.Record.GetProperty("kind").GetString() == "pull" && r.Record.TryGetProperty("problemType", out var type) && type.GetString() == ProblemTypes.SecrecyReviewMissing);
+        // A comparison reads the data like a pull; an application asks for data not shared yet: both wait for the review too.
+        await ProblemAssert.IsProblemAsync(await Compare.CompareApiTests.CompareAsync(civil.Client, Code, ExchangeFixture.People(3), "casework", "key=公民身份号码&items=姓名"), HttpStatusCode.Forbidden, ProblemTypes.SecrecyReviewMissing);
+        await ProblemAssert.IsProblemAsync(await Post(civil.Client, "v1/requests", Application(Conditional, w.AddDays(7), w.AddDays(90), "name")), HttpStatusCode.Forbidden, ProblemTypes.SecrecyReviewMissing);
+        Assert.Empty((await Get(civil.Client, "v1/requests?role=user")).EnumerateArray());
+
+        Assert.Equal(2, env.ReadLog(LogKind.Exchange).Count(r => r.Record.GetProperty("kind").GetString() is "pull" or "compare" && r.Record.TryGetProperty("problemType", out var type) && type.GetString() == ProblemTypes.SecrecyReviewMissing));
 
         // An incomplete review is refused with its path.
         var entry = await GetEntryAsync(police);
@@ -226,6 +275,7 @@ public sealed class OfficeReviewTests
         Assert.Contains(change.Record.GetProperty("diff").GetProperty("fields").EnumerateArray(), f => f.GetProperty("path").GetString() == "secrecyReview");
 
         Assert.Equal(HttpStatusCode.OK, (await EvaluationNode.PullAsync(civil, Code, "casework")).Status);
+        Assert.NotEqual(HttpStatusCode.Forbidden, (await Compare.CompareApiTests.CompareAsync(civil.Client, Code, ExchangeFixture.People(3), "casework", "key=公民身份号码&items=姓名")).StatusCode);
         await env.Node.RestartAsync();
         Assert.Equal(HttpStatusCode.OK, (await EvaluationNode.PullAsync(Reconnect(env, civil), Code, "casework")).Status);
         Assert.Equal("保审〔2027〕12号", (await GetEntryAsync(Reconnect(env, police))).GetProperty("secrecyReview").GetProperty("reference").GetString());

@@ -345,6 +345,20 @@ public sealed class DepartmentCommandsTests : IAsyncLifetime
         var again = await Provider("consent", "refuse", consent, "--reason", "改变主意");
         Assert.True(again.ExitCode == ExitCodes.Failed, again.ToString());
 
+        // Art. 33: `pull --onward-to` names the recipient; the node answers only the consented one, and logs it.
+        Assert.True((await Provider("push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource)).ExitCode == ExitCodes.Ok);
+        var onward = await GovShareProcess.RunAsync(user, ["pull", "--resource", Resource, "--purpose", "casework", "--onward-to", recipient, "--jsonl", "onward.jsonl"]);
+        Assert.True(onward.ExitCode == ExitCodes.Ok, onward.ToString());
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(user, "onward.jsonl")).Length);
+        var stranger = $"govshare:dept/{_f.Provider.Division}/{_f.Provider.CreditCode}";
+        var refused = await GovShareProcess.RunAsync(user, ["pull", "--resource", Resource, "--purpose", "casework", "--onward-to", stranger, "--jsonl", "refused.jsonl"]);
+        Assert.True(refused.ExitCode == ExitCodes.Failed, refused.ToString());
+        Assert.Contains("onward-sharing-not-consented", refused.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(user, "refused.jsonl")));
+        var pulls = GovShare.Node.Logs.LogStore.ForDataFolder(_f.Node.DataPath).ReadEntries(GovShare.Node.Logs.LogKind.Exchange).Select(e => e.Record)
+            .OfType<GovShare.Node.Logs.LogRecord>().Where(r => r.Kind == GovShare.Node.Logs.ExchangeKind.Pull && r.Recipient is not null).ToList();
+        Assert.Equal([(200, recipient), (403, stranger)], pulls.Select(r => (r.Status, r.Recipient!)));
+
         // Art. 29: the user complains about the provider, who answers; both list it.
         var file = await GovShareProcess.RunAsync(user, ["complaint", "file", "--resource", Resource, "--subject", "数据更新不及时", "--description", "企业登记信息三个月未更新"]);
         Assert.True(file.ExitCode == ExitCodes.Ok, file.ToString());

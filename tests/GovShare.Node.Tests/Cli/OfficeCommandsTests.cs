@@ -39,5 +39,9 @@ public sealed class OfficeCommandsTests
         Assert.Equal(ExitCodes.Ok, await Run(["office", "designate", "--item", "公民身份号码", "--type", "utf8", "--division", "530100", "--credit-code", police.CreditCode, "--reason", "户籍登记", .. at]));
         Assert.Equal(police.CreditCode, Assert.Single(designations.All()).Collector.CreditCode);
         Assert.Equal(ExitCodes.Ok, await Run(["office", "duplicates", .. at]));
+
+        // Art. 12 and 42: this node's own filings at its parent (it has none), and no office above to pass an escalation to (409).
+        Assert.Equal(ExitCodes.Ok, await Run(["office", "filing", "at-parent", .. at]));
+        Assert.Equal(ExitCodes.Failed, await Run(["office", "pass-up", "530101/vio-0a1b2c3d4e5f60718293", "--reason", "省办无法协调", .. at]));
     }
 }

@@ -181,6 +181,22 @@ public sealed class EnforcementTests
         Assert.Equal([("escalation/530100/" + id, "received", "govshare:node/530100")],
             received.Select(r => (r.GetProperty("entity").GetString(), r.GetProperty("diff").GetProperty("action").GetString(), r.GetProperty("caller").GetString())));
 
+        // Art. 42: the police answer late; the child's next scheduled scan rectifies the violation, and the province's copy follows over the link.
+        await Ok(await Post(police.Client, $"v1/disputes/{disputeId}/answer", new { outcome = "rejected", reason = "经核查户籍档案，出生日期无误" }));
+        var rectified = await UntilAsync(env, v => v.GetProperty("id").GetString() == id && v.GetProperty("status").GetString() == "rectified");
+        var rectifiedAt = rectified.GetProperty("history").EnumerateArray().Last().GetProperty("at").GetDateTimeOffset();
+        var followed = await UntilDeliveredAsync(office, id, e => e.GetProperty("violation").TryGetProperty("rectifiedAt", out _));
+        Assert.Equal(rectifiedAt, followed.GetProperty("violation").GetProperty("rectifiedAt").GetDateTimeOffset());
+        Assert.True(followed.TryGetProperty("updatedAt", out _));
+        received = LogStore.ForDataFolder(province.DataPath).ReadEntries(LogKind.Change)
+            .Where(e => e.Type == LogEntryType.Record).Select(e => JsonDocument.Parse(e.RecordJson).RootElement.Clone())
+            .Where(r => r.GetProperty("entity").GetString()!.StartsWith("escalation/", StringComparison.Ordinal)).ToList();
+        Assert.Equal([("escalation/530100/" + id, "received", "govshare:node/530100"), ("escalation/530100/" + id, "rectified", "govshare:node/530100")],
+            received.Select(r => (r.GetProperty("entity").GetString(), r.GetProperty("diff").GetProperty("action").GetString(), r.GetProperty("caller").GetString())));
+
+        // The province is the top of the tree: there is no office above to pass anything to (its leading group reads the annual report).
+        await ProblemAssert.IsProblemAsync(await Post(office, "v1/operator/hierarchy/escalations/pass-up", new { id = "530100/" + id, reason = "省办无法协调" }), HttpStatusCode.Conflict, ProblemTypes.Conflict);
+
         // The office's record comes back from the parent's change log alone: its state database unreadable.
         await province.DisposeAsync();
         var database = Path.Combine(provinceData, NodeDataFolder.DatabaseFile);
@@ -191,7 +207,91 @@ public sealed class EnforcementTests
         Assert.Single(Directory.GetDirectories(Path.Combine(provinceData, "state-set-aside")));
         using var restarted = Operator(province);
         restarted.Timeout = TimeSpan.FromSeconds(120);
-        Assert.Equal("530100/" + id, (await Get(restarted, "v1/operator/hierarchy/escalations")).EnumerateArray().Single().GetProperty("id").GetString());
+        var rebuilt = (await Get(restarted, "v1/operator/hierarchy/escalations")).EnumerateArray().Single();
+        Assert.Equal(("530100/" + id, rectifiedAt), (rebuilt.GetProperty("id").GetString(), rebuilt.GetProperty("violation").GetProperty("rectifiedAt").GetDateTimeOffset()));
+    }
+
+    /// <summary>
+    /// Art. 42 up a tree of three: Kunming's office passes up an escalation from a district node below it that it cannot
+    /// resolve; Kunming delivers it to the province over its (generic) parent link, with the origin and the reason; the
+    /// district's later rectification follows at both offices. The district is a real node identity (its own certificate
+    /// and pinned key) posting as the sender does; Kunming and the province are real nodes on loopback.
+    /// </summary>
+    [Fact]
+    public async Task Escalation_PassedUpByAnOfficeThatCannotResolveIt_ReachesItsParent_RectificationFollows()
+    {
+        using var pki = new TestPki();
+        var now = DateTimeOffset.UtcNow;
+        pki.Folder.IssueNode("530102", now.AddMinutes(-5), now.AddDays(30), ["localhost"], [System.Net.IPAddress.Loopback]);
+        static void Fast(Dictionary<string, string?> s) => s["Hierarchy:PublishInterval"] = "00:00:01";
+        await using var province = await TestNode.StartAsync(pki, "530000", Fast);
+        await using var kunming = await TestNode.StartAsync(pki, "530100", Fast);
+        Assert.Empty(province.Services.GetRequiredService<NodeLinkRegistry>().Link("530100", LinkRole.Child, kunming.ExchangeAddress.ToString(), pki.NodeKey("530100"), out _));
+        Assert.Empty(kunming.Services.GetRequiredService<NodeLinkRegistry>().Link("530000", LinkRole.Parent, province.ExchangeAddress.ToString(), pki.NodeKey("530000"), out _));
+        Assert.Empty(kunming.Services.GetRequiredService<NodeLinkRegistry>().Link("530102", LinkRole.Child, "https://localhost:9/", pki.NodeKey("530102"), out _));
+        using var kunmingOffice = Operator(kunming);
+        kunmingOffice.Timeout = TimeSpan.FromSeconds(120);
+        using var provinceOffice = Operator(province);
+        provinceOffice.Timeout = TimeSpan.FromSeconds(120);
+        using var district = kunming.Client(pki.NodeCertificate("530102"));
+        district.Timeout = TimeSpan.FromSeconds(120);
+
+        // The district escalates a violation of one of its departments to Kunming's office.
+        var notice = new EscalationNotice("vio-0a1b2c3d4e5f60718293", "dataLate", "data-late", "530102", "11530102MB0000033X", "101002/000009",
+            "Wuhua's household data was due by 2026-11-20 and has not come (Art. 16).", new DateOnly(2026, 11, 21), new DateOnly(2026, 11, 24), now.AddMinutes(-1));
+        using (var first = await district.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(notice, CatalogJson.Options))))
+        {
+            Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        }
+
+        var id = "530102/" + notice.ViolationId;
+
+        // Refused: no reason; an escalation Kunming does not hold.
+        await ProblemAssert.IsProblemAsync(await Post(kunmingOffice, "v1/operator/hierarchy/escalations/pass-up", new { id }), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
+        await ProblemAssert.IsProblemAsync(await Post(kunmingOffice, "v1/operator/hierarchy/escalations/pass-up", new { id = "530102/vio-ffffffffffffffffffff", reason = "x" }), HttpStatusCode.NotFound, ProblemTypes.NotFound);
+
+        // Kunming's office cannot resolve it and passes it up, once.
+        const string Why = "The bureau answers to a provincial department; Kunming's office cannot direct it";
+        var passed = await Ok(await Post(kunmingOffice, "v1/operator/hierarchy/escalations/pass-up", new { id, reason = Why }));
+        Assert.Equal(("govshare:node/530000", "govshare:operator/530100/bootstrap", Why),
+            (passed.GetProperty("passedUp").GetProperty("to").GetString(), passed.GetProperty("passedUp").GetProperty("by").GetString(), passed.GetProperty("passedUp").GetProperty("reason").GetString()));
+        await ProblemAssert.IsProblemAsync(await Post(kunmingOffice, "v1/operator/hierarchy/escalations/pass-up", new { id, reason = Why }), HttpStatusCode.Conflict, ProblemTypes.Conflict);
+
+        // Kunming delivers it to the province: the origin is the district, Kunming's reason travels with it.
+        var atProvince = await UntilDeliveredAsync(provinceOffice, notice.ViolationId);
+        Assert.Equal(("530100/530102/" + notice.ViolationId, "530100"), (atProvince.GetProperty("id").GetString(), atProvince.GetProperty("child").GetString()));
+        var travelled = atProvince.GetProperty("violation");
+        Assert.Equal(("530102", Why, "11530102MB0000033X", notice.Summary),
+            (travelled.GetProperty("origin").GetString(), travelled.GetProperty("passUpReason").GetString(), travelled.GetProperty("departmentCreditCode").GetString(), travelled.GetProperty("summary").GetString()));
+
+        // The province refuses a pass-up from a node outside the child's subtree, or one without its reason.
+        using var kunmingNode = province.Client(pki.NodeCertificate("530100"));
+        kunmingNode.Timeout = TimeSpan.FromSeconds(120);
+        var outside = notice with { ViolationId = "vio-1111111111111111aaaa", Origin = "530300", PassUpReason = Why };
+        await ProblemAssert.IsProblemAsync(await kunmingNode.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(outside, CatalogJson.Options))), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
+        var unexplained = notice with { ViolationId = "vio-1111111111111111bbbb", Origin = "530102" };
+        await ProblemAssert.IsProblemAsync(await kunmingNode.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(unexplained, CatalogJson.Options))), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
+
+        // The district rectifies: Kunming's copy follows, and Kunming passes that on to the province.
+        var rectifiedAt = now.AddMinutes(1);
+        using (var update = await district.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(notice with { RectifiedAt = rectifiedAt }, CatalogJson.Options))))
+        {
+            Assert.Equal(HttpStatusCode.OK, update.StatusCode);
+        }
+
+        var followed = await UntilDeliveredAsync(provinceOffice, notice.ViolationId, e => e.GetProperty("violation").TryGetProperty("rectifiedAt", out _));
+        Assert.Equal(rectifiedAt, followed.GetProperty("violation").GetProperty("rectifiedAt").GetDateTimeOffset());
+
+        static List<(string?, string?, string?)> Steps(TestNode node) => [.. LogStore.ForDataFolder(node.DataPath).ReadEntries(LogKind.Change)
+            .Where(e => e.Type == LogEntryType.Record).Select(e => JsonDocument.Parse(e.RecordJson).RootElement.Clone())
+            .Where(r => r.GetProperty("entity").GetString()!.StartsWith("escalation/", StringComparison.Ordinal))
+            .Select(r => (r.GetProperty("entity").GetString(), r.GetProperty("diff").GetProperty("action").GetString(), r.GetProperty("caller").GetString()))];
+        Assert.Equal(
+            [("escalation/" + id, "received", "govshare:node/530102"), ("escalation/" + id, "passed-up", "govshare:operator/530100/bootstrap"), ("escalation/" + id, "rectified", "govshare:node/530102")],
+            Steps(kunming));
+        Assert.Equal(
+            [("escalation/530100/" + id, "received", "govshare:node/530100"), ("escalation/530100/" + id, "rectified", "govshare:node/530100")],
+            Steps(province));
     }
 
     /// <summary>Runs an async clean-up at the end of a scope (the node variable is replaced midway).</summary>
@@ -203,13 +303,13 @@ public sealed class EnforcementTests
     private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
 
     /// <summary>Waits (up to 60 s, the child tries every second) for the escalation of <paramref name="violationId"/> at the parent's office.</summary>
-    private static async Task<JsonElement> UntilDeliveredAsync(HttpClient office, string violationId)
+    private static async Task<JsonElement> UntilDeliveredAsync(HttpClient office, string violationId, Func<JsonElement, bool>? match = null)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
             var found = (await Get(office, "v1/operator/hierarchy/escalations")).EnumerateArray()
-                .Where(e => e.GetProperty("violation").GetProperty("violationId").GetString() == violationId).ToList();
+                .Where(e => e.GetProperty("violation").GetProperty("violationId").GetString() == violationId && (match is null || match(e))).ToList();
             if (found.Count > 0)
             {
                 return found[0];

@@ -57,6 +57,9 @@ public sealed class ExchangeFixture : IAsyncDisposable
 
     public static CallerIdentity Caller(TestDepartment department) => CallerIdentity.Department(department.Division, department.CreditCode);
 
+    /// <summary>The secrecy review (Art. 34) the fixtures' entries carry: without one, the node shares nothing.</summary>
+    public static SecrecyReview Reviewed { get; } = new(new DateOnly(2026, 1, 1), "市保密办");
+
     /// <summary>Items: an ID number masked by default, a name, a birth date, an income, and an address that is never shared.</summary>
     public static CatalogEntry Entry(string code, TestDepartment provider, ShareAttributes share) => new()
     {
@@ -68,6 +71,7 @@ public sealed class ExchangeFixture : IAsyncDisposable
         Share = share,
         UpdateCycle = UpdateCycle.Daily,
         ReleaseDate = new DateOnly(2026, 1, 1),
+        SecrecyReview = Reviewed,
         Items =
         [
             new InformationItem("id_number", "公民身份号码", "utf8", 18, Nullable: false, Sensitivity: Sensitivity.Sensitive, Masking: MaskingRule.KeepEnds(6, 4)),
@@ -177,7 +181,7 @@ public sealed class ExchangeFixture : IAsyncDisposable
     public Grant GrantTo(TestDepartment user, string code, string purpose, params GrantedItem[] items)
     {
         var now = DateTimeOffset.UtcNow;
-        var grant = new Grant(Guid.NewGuid().ToString("N"), user.Division, user.CreditCode, code, items, purpose, now.AddMinutes(-1), now.AddDays(30), GrantStatus.Active, "operator", false, now);
+        var grant = new Grant(Guid.NewGuid().ToString("N"), user.Division, user.CreditCode, code, items, purpose, now.AddMinutes(-1), now.AddDays(30), GrantStatus.Active, "operator", now);
         Node.Services.GetRequiredService<GrantStore>().Save(grant);
         return grant;
     }

@@ -40,6 +40,7 @@ public sealed class PushValueRulesTests : IAsyncLifetime
             Share = new ShareAttributes(ShareType.Unconditional),
             UpdateCycle = UpdateCycle.Daily,
             ReleaseDate = new DateOnly(2026, 1, 1),
+            SecrecyReview = ExchangeFixture.Reviewed,
             Items =
             [
                 new InformationItem("credit_code", "统一社会信用代码", "utf8", 18, Nullable: false),

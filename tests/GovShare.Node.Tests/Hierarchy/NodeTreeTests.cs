@@ -135,7 +135,7 @@ public sealed class NodeTreeTests : IAsyncLifetime
 
         var now = DateTimeOffset.UtcNow;
         _kunming.Services.GetRequiredService<GrantStore>().Save(new Grant("g-compare", _user.Division, _user.CreditCode, ExchangeFixture.Conditional,
-            [new GrantedItem("id_number", MaskingRule.None), new GrantedItem("name", MaskingRule.None), new GrantedItem("birth_date", MaskingRule.None)], "casework", now.AddMinutes(-1), now.AddDays(1), GrantStatus.Active, "operator", false, now));
+            [new GrantedItem("id_number", MaskingRule.None), new GrantedItem("name", MaskingRule.None), new GrantedItem("birth_date", MaskingRule.None)], "casework", now.AddMinutes(-1), now.AddDays(1), GrantStatus.Active, "operator", now));
 
         // Residents 0..249 (names changed for every 10th, birth dates left out for every 25th) and 1000..1049; Kunming holds 0..299.
         using var response = await Compare.CompareApiTests.CompareAsync(client, ExchangeFixture.Conditional, Compare.CompareApiTests.UserCopy(inBoth: 250, extra: 50), "casework", query);
@@ -161,7 +161,7 @@ public sealed class NodeTreeTests : IAsyncLifetime
 
         var now = DateTimeOffset.UtcNow;
         _kunming.Services.GetRequiredService<GrantStore>().Save(new Grant("g1", _user.Division, _user.CreditCode, ExchangeFixture.Conditional,
-            [new GrantedItem("name", MaskingRule.KeepEnds(1, 0))], "casework", now.AddMinutes(-1), now.AddDays(1), GrantStatus.Active, "operator", false, now));
+            [new GrantedItem("name", MaskingRule.KeepEnds(1, 0))], "casework", now.AddMinutes(-1), now.AddDays(1), GrantStatus.Active, "operator", now));
 
         using var pull = await client.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Conditional, "casework"));
         var (schema, batches) = await ExchangeFixture.ReadAsync(pull);

@@ -90,6 +90,14 @@ public sealed class OfficeTreeTests : IAsyncLifetime
         await ProblemAssert.IsProblemAsync(await Post(_office, $"v1/operator/hierarchy/filings/{firstId}/approve", new { }), HttpStatusCode.Conflict, ProblemTypes.Conflict);
         await ProblemAssert.IsProblemAsync(await Post(_office, "v1/operator/hierarchy/filings/fil-530100-9999/approve", new { }), HttpStatusCode.NotFound, ProblemTypes.NotFound);
 
+        // Kunming's office is told over the link (Kunming asks as itself): sent back, why, and that it has to act.
+        using var kunmingOffice = OperatorOf(_kunming);
+        var told = await EventuallyAtKunmingAsync(kunmingOffice, firstId!, "sentBack");
+        Assert.Equal(("530000", "The update cycle of 101002/000001 contradicts its abstract", true),
+            (told.GetProperty("parent").GetString(), told.GetProperty("filing").GetProperty("reason").GetString(), told.GetProperty("actionNeeded").GetBoolean()));
+        // Only a linked child node reads filings there, never a department.
+        await ProblemAssert.IsProblemAsync(await police.GetAsync("v1/hierarchy/filings"), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
+
         // Kunming corrects (a second resource): a new filing listing what changed; approved.
         _clock.Now = TestYear.At(w.AddDays(8), 10);
         await CreateAsync(police, ExchangeFixture.Entry("101002/000002", _kunmingPolice, new ShareAttributes(ShareType.Unconditional)));
@@ -99,6 +107,18 @@ public sealed class OfficeTreeTests : IAsyncLifetime
         Assert.Empty(second.GetProperty("changed").EnumerateArray());
         var approved = await Ok(await Post(_office, $"v1/operator/hierarchy/filings/{second.GetProperty("id").GetString()}/approve", new { }));
         Assert.Equal("approved", approved.GetProperty("status").GetString());
+
+        // Kunming learns the approval; the sent-back filing is answered by the later one, so nothing is left to act on.
+        var secondId = second.GetProperty("id").GetString()!;
+        Assert.False((await EventuallyAtKunmingAsync(kunmingOffice, secondId, "approved")).GetProperty("actionNeeded").GetBoolean());
+        var answered = (await Get(kunmingOffice, "v1/operator/hierarchy/parent-filings")).EnumerateArray().Single(f => f.GetProperty("filing").GetProperty("id").GetString() == firstId);
+        Assert.Equal((secondId, false), (answered.GetProperty("supersededBy").GetString(), answered.GetProperty("actionNeeded").GetBoolean()));
+        // Kunming's change log: what it learnt, attributed to the province, each review once.
+        var learnt = Change(_kunming).Where(r => r.GetProperty("entity").GetString()!.StartsWith("parent-filing/", StringComparison.Ordinal))
+            .Select(r => (r.GetProperty("entity").GetString(), r.GetProperty("diff").GetProperty("action").GetString(), r.GetProperty("caller").GetString())).ToList();
+        Assert.Single(learnt, l => l == ("parent-filing/" + firstId, "sent-back", "govshare:node/530000"));
+        Assert.Single(learnt, l => l == ("parent-filing/" + secondId, "approved", "govshare:node/530000"));
+        Assert.All(learnt, l => Assert.Equal("govshare:node/530000", l.Item3));
 
         // The change log: received by the child node, reviewed by the operator.
         var records = Change(_province).Where(r => r.GetProperty("entity").GetString()!.StartsWith("filing/", StringComparison.Ordinal)).ToList();
@@ -208,6 +228,25 @@ public sealed class OfficeTreeTests : IAsyncLifetime
         }
 
         Assert.Fail($"the province never held {count} filing(s) from Kunming");
+        return default;
+    }
+
+    /// <summary>Waits (Kunming asks every second) until Kunming's office sees its filing <paramref name="id"/> with <paramref name="status"/> at the province.</summary>
+    private static async Task<JsonElement> EventuallyAtKunmingAsync(HttpClient kunmingOffice, string id, string status)
+    {
+        for (var i = 0; i < 600; i++)
+        {
+            var seen = (await Get(kunmingOffice, "v1/operator/hierarchy/parent-filings")).EnumerateArray()
+                .Where(f => f.GetProperty("filing").GetProperty("id").GetString() == id && f.GetProperty("filing").GetProperty("status").GetString() == status).ToList();
+            if (seen.Count > 0)
+            {
+                return seen[0];
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail($"Kunming never learnt that filing {id} is {status}");
         return default;
     }
 

@@ -62,7 +62,7 @@ public sealed class GrantReconcilerTests : IDisposable
         var changes = new StateRequestChangeSink(_data);
         var sink = new GrantReconciler(new StateCatalogChangeSink(_data), grants, new RequestLedger(_data, changes), NullLogger<GrantReconciler>.Instance);
         Grant Make(string id, string item, GrantStatus status = GrantStatus.Active) => new(id, "530100", "11530100MB0000001X", "301100/000001",
-            [new GrantedItem(item, MaskingRule.None)], "p", Now.AddDays(-1), Now.AddDays(30), status, "dec", false, Now);
+            [new GrantedItem(item, MaskingRule.None)], "p", Now.AddDays(-1), Now.AddDays(30), status, "dec", Now);
         grants.Save(Make("g1", "full_name"));
         grants.Save(Make("g2", "birth_date"));
         grants.Save(Make("g3", "full_name", GrantStatus.Revoked));
@@ -85,7 +85,7 @@ public sealed class GrantReconcilerTests : IDisposable
     {
         var grants = new GrantStore(_data);
         grants.Save(new Grant("g1", "530100", "11530100MB0000001X", "301100/000001", [new GrantedItem("full_name", MaskingRule.Redact)], "p",
-            Now.AddDays(-1), Now.AddDays(30), GrantStatus.Active, "dec", false, Now));
+            Now.AddDays(-1), Now.AddDays(30), GrantStatus.Active, "dec", Now));
         var before = grants.Generation;
         Assert.NotNull(grants.Effective("11530100MB0000001X", "301100/000001", "p", Now));
 

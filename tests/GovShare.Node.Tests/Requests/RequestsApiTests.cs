@@ -95,7 +95,7 @@ public sealed class RequestsApiTests(RequestsNodeFixture fixture) : IClassFixtur
         Assert.Equal(("keepEnds", 3, 2), (items[0].GetProperty("masking").GetProperty("kind").GetString(), items[0].GetProperty("masking").GetProperty("keep").GetInt32(), items[0].GetProperty("masking").GetProperty("keepEnd").GetInt32()));
         Assert.Equal("redact", items[1].GetProperty("masking").GetProperty("kind").GetString());
         Assert.Equal("social-assistance", grant.GetProperty("purpose").GetString());
-        Assert.False(grant.GetProperty("onwardSharing").GetBoolean());
+        Assert.False(grant.TryGetProperty("onwardSharing", out _)); // Art. 33: providing data on is a consent per recipient, never a grant's flag.
         Assert.Equal(id, grant.GetProperty("requestId").GetString());
         Assert.Equal(decided.GetProperty("decision").GetProperty("id").GetString(), grant.GetProperty("decision").GetString());
         var store = Node.Services.GetRequiredService<GrantStore>();

@@ -70,7 +70,7 @@ public sealed class PostgresStateTests(PostgresCluster cluster) : IClassFixture<
 
     private static Grant Grant(string id, GrantStatus status = GrantStatus.Active) =>
         new(id, "530100", "11530100MB0000001X", "301100/000001", [new GrantedItem("full_name", MaskingRule.Redact)], "p",
-            Now.AddDays(-1), Now.AddDays(30), status, "dec", false, Now);
+            Now.AddDays(-1), Now.AddDays(30), status, "dec", Now);
 
     [Fact]
     public async Task SnapshotAge_GrowsWhileNothingConfirmsTheSnapshots_BackToNearZeroAfterACatchUp()

@@ -230,6 +230,22 @@ public sealed class DataFolderFormatTests : IDisposable
         var user = departments.First(d => d.CreditCode != entry.Provider.CreditCode);
         var certificate = node.Pki.IssueDepartment(user.DivisionCode, user.CreditCode, user.Name);
         using var client = node.Client(certificate.Certificate);
+
+        // Art. 34, on by default since format 1: an upgrade invents no secrecy review, so the resource is withheld
+        // until its provider records one (deploy/README.md, "Upgrade"); then the data held before is served.
+        using (var withheld = await client.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Unconditional, "after-upgrade")))
+        {
+            await ProblemAssert.IsProblemAsync(withheld, HttpStatusCode.Forbidden, GovShare.Contract.ProblemTypes.SecrecyReviewMissing);
+        }
+
+        var provider = departments.Single(d => d.CreditCode == entry.Provider.CreditCode);
+        using (var providerClient = node.Client(node.Pki.IssueDepartment(provider.DivisionCode, provider.CreditCode, provider.Name).Certificate))
+        {
+            var reviewed = entry with { SecrecyReview = new SecrecyReview(new DateOnly(2026, 12, 1), "市公安局保密办") };
+            using var recorded = await Catalog.CatalogHttp.Send(providerClient, HttpMethod.Put, $"v1/catalog/{ResourceCode.ToUrl(entry.ResourceCode)}", reviewed, $"\"{entry.Version}\"");
+            Assert.True(recorded.StatusCode == HttpStatusCode.OK, await recorded.Content.ReadAsStringAsync());
+        }
+
         using var pulled = await client.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Unconditional, "after-upgrade"));
         Assert.True(pulled.StatusCode == HttpStatusCode.OK, await pulled.Content.ReadAsStringAsync());
         var (_, batches) = await ExchangeFixture.ReadAsync(pulled);
