@@ -110,7 +110,9 @@ public static partial class ConsoleApi
         headers.ContentSecurityPolicy = policy;
         headers.XContentTypeOptions = "nosniff";
         headers.XFrameOptions = "DENY";
-        headers["Referrer-Policy"] = "no-referrer";
+        // Not no-referrer: under it the browser sends "Origin: null" with the console's own form posts,
+        // which the CSRF check must refuse. same-origin keeps the console's addresses in the console.
+        headers["Referrer-Policy"] = "same-origin";
         headers.CacheControl = "no-store";
     }
 

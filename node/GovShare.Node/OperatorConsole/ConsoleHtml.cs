@@ -129,7 +129,8 @@ internal sealed class ConsoleHtml(ConsoleLanguage language, string path, string 
             return this;
         }
 
-        const int height = 220, top = 20, bottom = 50, left = 10;
+        // Room below and to the left for the labels, which are turned to fit narrow bars.
+        const int height = 240, top = 20, bottom = 70, left = 50;
         var slot = Math.Clamp(900 / bars.Count, 18, 80);
         var width = left * 2 + slot * bars.Count;
         var max = Math.Max(1, bars.Max(b => b.Value));

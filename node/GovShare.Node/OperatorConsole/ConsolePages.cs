@@ -112,7 +112,7 @@ internal sealed class ConsolePages(
                 $"<button name=\"outcome\" value=\"reject\" id=\"reject-{E(code)}\">{E(page.T("reject"))}</button>");
             return new[]
             {
-                $"<code>{E(code)}</code>", E(review.Name), E(review.Department),
+                $"<code>{E(code)}</code>", E(review.Name), E(entry?.Provider.Name ?? review.Department),
                 E(entry is null ? "" : Share(entry.Share)), E(proposed is null ? "" : Share(proposed)),
                 E(Day(review.Due)) + (review.Overdue ? $" <span class=\"late\">{E(page.T("overdue"))}</span>" : ""),
                 form,
