@@ -20,6 +20,8 @@ command -v haproxy >/dev/null 2>&1 || packages+=(haproxy)
 # with the operator's certificate in an NSS database made by certutil/pk12util.
 [ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)
 command -v pk12util >/dev/null 2>&1 || packages+=(libnss3-tools)
+# A Chinese font, so the console's Chinese pages read in the screenshots (the tests check the text either way).
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || packages+=(fonts-wqy-microhei)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing test prerequisites: ${packages[*]}"

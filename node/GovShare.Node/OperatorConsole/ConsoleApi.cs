@@ -74,6 +74,10 @@ public static partial class ConsoleApi
             Redirect("/console/reviews", pages.DecideReview(await http.Request.ReadFormAsync(http.RequestAborted), OperatorAttribution.Of(http), Language(http))));
         actions.MapPost("/filings/decision", async (HttpContext http, ConsolePages pages) =>
             Redirect("/console/reviews", pages.DecideFiling(await http.Request.ReadFormAsync(http.RequestAborted), OperatorAttribution.Of(http), Language(http))));
+        actions.MapPost("/departments/register", async (HttpContext http, ConsolePages pages) =>
+            Redirect("/console/departments", pages.Register(await http.Request.ReadFormAsync(http.RequestAborted), OperatorAttribution.Of(http), Language(http))));
+        actions.MapPost("/departments/remove", async (HttpContext http, ConsolePages pages) =>
+            Redirect("/console/departments", pages.Remove(await http.Request.ReadFormAsync(http.RequestAborted), OperatorAttribution.Of(http), Language(http))));
         actions.MapPost("/violations/scan", (HttpContext http, ConsolePages pages) =>
             Redirect("/console/violations", pages.Scan(OperatorAttribution.Of(http), Language(http))));
     }

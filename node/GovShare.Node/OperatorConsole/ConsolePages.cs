@@ -245,9 +245,15 @@ internal sealed class ConsolePages(
     public string Departments(ConsoleHtml page)
     {
         page.Heading("departments.title");
-        page.Table("departments", ["name", "departments.credit", "departments.division", "departments.registered"], departments.All().Select(d => new[]
+        page.Raw(Form("/console/departments/register", [],
+            $"<input type=\"text\" name=\"division\" id=\"register-division\" maxlength=\"6\" placeholder=\"{E(page.T("departments.division"))}\"> " +
+            $"<input type=\"text\" name=\"credit\" id=\"register-credit\" maxlength=\"18\" placeholder=\"{E(page.T("departments.credit"))}\"> " +
+            $"<input type=\"text\" name=\"name\" id=\"register-name\" maxlength=\"200\" placeholder=\"{E(page.T("name"))}\"> " +
+            $"<button class=\"primary\" id=\"register\">{E(page.T("departments.register"))}</button>"));
+        page.Table("departments", ["name", "departments.credit", "departments.division", "departments.registered", ""], departments.All().Select(d => new[]
         {
             E(d.Name), $"<code>{E(d.CreditCode)}</code>", E(d.DivisionCode), E(Time(d.RegisteredAt)),
+            Form("/console/departments/remove", [("credit", d.CreditCode)], $"<button id=\"remove-{E(d.CreditCode)}\">{E(page.T("departments.remove"))}</button>"),
         }));
         page.Heading("departments.trust");
         page.Table("trust", ["kind", "name", "departments.expires", "departments.days-left"], trust.Check().OrderBy(i => i.At).Select(i => new[]
@@ -255,6 +261,24 @@ internal sealed class ConsolePages(
             E(i.Kind.ToString()), E(i.Subject), E(Time(i.At)), N((long)Math.Floor(i.Left.TotalDays)) + (i.Warn ? $" <span class=\"late\">{E(page.T("departments.warn"))}</span>" : ""),
         }));
         return page.Render("nav.departments");
+    }
+
+    /// <summary>Registers a department (the registry validates and collects every fault), attributed to the operator.</summary>
+    public (bool Ok, string Message) Register(IFormCollection form, string by, ConsoleLanguage language)
+    {
+        var errors = departments.Register(form["division"].ToString().Trim(), form["credit"].ToString().Trim(), form["name"].ToString().Trim(), out var registered, by);
+        return errors.Count == 0
+            ? (true, $"{ConsoleText.Get("departments.registered-now", language)}: {registered!.Name} ({registered.CreditCode})")
+            : (false, $"{ConsoleText.Get("reviews.refused", language)}: {string.Join(" ", errors)}");
+    }
+
+    /// <summary>Removes a department's registration, attributed to the operator.</summary>
+    public (bool Ok, string Message) Remove(IFormCollection form, string by, ConsoleLanguage language)
+    {
+        var credit = form["credit"].ToString();
+        return departments.Remove(credit, by)
+            ? (true, $"{ConsoleText.Get("departments.removed", language)}: {credit}")
+            : (false, $"{ConsoleText.Get("reviews.refused", language)}: {credit}");
     }
 
     public string Catalog(ConsoleHtml page, string? q, int pageNumber)

@@ -172,6 +172,36 @@ public sealed partial class ConsoleAccessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RegisterAndRemoveDepartment_FromTheConsole_EachAChangeRecordNamingTheOperator()
+    {
+        using var client = Console(_operator.Certificate);
+        var origin = $"https://{client.BaseAddress!.Authority}";
+        var code = TestPki.NewCreditCode();
+        var registry = _env.Node.Services.GetRequiredService<GovShare.Node.Identity.DepartmentRegistry>();
+
+        // Every fault is listed and nothing is registered.
+        var refused = await Post(client, origin, "console/departments/register", ("division", "999999"), ("credit", "not-a-code"), ("name", ""));
+        Assert.StartsWith("/console/departments?refused=", refused.RequestMessage!.RequestUri!.PathAndQuery, StringComparison.Ordinal);
+        Assert.Null(registry.Find("not-a-code"));
+
+        var registered = await Post(client, origin, "console/departments/register", ("division", "530100"), ("credit", code), ("name", "Kunming Tax Bureau <b>"));
+        Assert.StartsWith("/console/departments?done=", registered.RequestMessage!.RequestUri!.PathAndQuery, StringComparison.Ordinal);
+        Assert.Equal("Kunming Tax Bureau <b>", registry.Find(code)!.Name);
+        var page = await registered.Content.ReadAsStringAsync();
+        Assert.Contains("Kunming Tax Bureau &lt;b&gt;", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("Kunming Tax Bureau <b>", page, StringComparison.Ordinal);
+
+        var removed = await Post(client, origin, "console/departments/remove", ("credit", code));
+        Assert.StartsWith("/console/departments?done=", removed.RequestMessage!.RequestUri!.PathAndQuery, StringComparison.Ordinal);
+        Assert.Null(registry.Find(code));
+
+        var records = GovShare.Node.Logs.LogStore.ForDataFolder(_env.Node.DataPath).ReadEntries(GovShare.Node.Logs.LogKind.Change)
+            .Select(e => e.Record).OfType<GovShare.Node.Logs.LogRecord>().Where(r => r.Entity == $"department/{code}").ToList();
+        Assert.Equal(2, records.Count);
+        Assert.All(records, r => Assert.Equal("govshare:operator/530100/zhang.wei", r.Caller));
+    }
+
+    [Fact]
     public void EveryLabel_HasBothLanguages()
     {
         foreach (var key in ConsoleText.Keys)
@@ -210,6 +240,15 @@ public sealed partial class ConsoleAccessTests : IAsyncLifetime
 
     private static HttpRequestMessage Decision(string outcome) =>
         new(HttpMethod.Post, "console/reviews/decision") { Content = Form(("code", ExchangeFixture.Unconditional), ("outcome", outcome)) };
+
+    private static async Task<HttpResponseMessage> Post(HttpClient client, string origin, string path, params (string Name, string Value)[] fields)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Form(fields) };
+        request.Headers.Add("Origin", origin);
+        var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return response;
+    }
 
     private static FormUrlEncodedContent Form(params (string Name, string Value)[] fields) =>
         new(fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value)));
