@@ -16,6 +16,12 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
 command -v haproxy >/dev/null 2>&1 || packages+=(haproxy)
 # The evaluation's annual report is rendered by headless Chromium to check it reads and prints.
 [ -x /usr/bin/chromium ] || packages+=(chromium)
+# The operator console's browser tests drive that chromium through Debian's chromedriver (Selenium),
+# with the operator's certificate in an NSS database made by certutil/pk12util.
+[ -x /usr/bin/chromedriver ] || packages+=(chromium-driver)
+command -v pk12util >/dev/null 2>&1 || packages+=(libnss3-tools)
+# A Chinese font, so the console's Chinese pages read in the screenshots (the tests check the text either way).
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || packages+=(fonts-wqy-microhei)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing test prerequisites: ${packages[*]}"
@@ -50,5 +56,9 @@ done
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1
 fi
+# The console's browser tests keep a screenshot of each page they checked.
+for shots in tests/GovShare.Node.Tests/bin/Release/*/artifacts/console; do
+  if [ -d "$shots" ]; then echo "Console screenshots: $shots"; fi
+done
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -10,6 +10,7 @@ using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
 using GovShare.Node.Management;
+using GovShare.Node.OperatorConsole;
 using GovShare.Node.Requests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
@@ -178,6 +179,7 @@ public sealed class GovShareNode : IAsyncDisposable
         builder.Services.AddGovShareCompare(builder.Configuration);
         builder.Services.AddGovShareEvaluation(builder.Configuration);
         builder.Services.AddGovShareTelemetry(builder.Configuration, options.DivisionCode);
+        builder.Services.AddGovShareOperatorConsole();
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         services?.Invoke(builder.Services);
@@ -231,6 +233,8 @@ public sealed class GovShareNode : IAsyncDisposable
         operators.MapRequestsOperatorApi();
         operators.MapEvaluationApi(app);
         operators.MapHierarchyOperatorApi();
+        // The operator console (issue 25): the management listener, signed in with an operator certificate only.
+        app.MapOperatorConsole();
         var exchange = app.MapGroup("").RequireAuthorization(IdentitySetup.RegisteredCallerPolicy);
         exchange.MapIdentityApi(options.DivisionCode);
         var queried = exchange.MapGroup("").AddEndpointFilter<QueryLogFilter>();

@@ -34,7 +34,17 @@ public sealed class NodeProcess : IAsyncDisposable
     public static async Task<NodeProcess> StartAsync(Dictionary<string, string?> settings, int managementPort, Action<string>? lines = null)
     {
         var node = Launch(settings, managementPort, lines);
-        using var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        // With operators on TLS (Node:ManagementUrl https://…) the probe speaks TLS too, without a
+        // client certificate, as Kubernetes' probes do; readiness is all it asks, so it does not judge
+        // the node's certificate (the tests that talk to the node do).
+        var scheme = settings.TryGetValue("Node:ManagementUrl", out var url) && url?.StartsWith("https://", StringComparison.OrdinalIgnoreCase) == true ? "https" : "http";
+        using var handler = new HttpClientHandler();
+        if (scheme == "https")
+        {
+            handler.ServerCertificateCustomValidationCallback = (_, _, _, _) => true;
+        }
+
+        using var probe = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(5) };
         for (var i = 0; i < 600; i++)
         {
             if (node.Process.HasExited)
@@ -44,7 +54,7 @@ public sealed class NodeProcess : IAsyncDisposable
 
             try
             {
-                if ((await probe.GetAsync(new Uri($"http://127.0.0.1:{managementPort}/health/ready"))).IsSuccessStatusCode)
+                if ((await probe.GetAsync(new Uri($"{scheme}://127.0.0.1:{managementPort}/health/ready"))).IsSuccessStatusCode)
                 {
                     return node;
                 }

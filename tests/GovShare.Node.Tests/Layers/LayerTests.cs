@@ -29,7 +29,8 @@ public sealed partial class LayerTests
         ["Compare"] = ["Kernel", "Desensitisation", "Identity", "Logs", "Catalog", "Requests", "Exchange"],
         ["Evaluation"] = ["Kernel", "Calendar", "Identity", "Logs", "Catalog", "Requests", "Exchange", "Hierarchy"],
         ["Management"] = ["Kernel", "Identity", "Logs"],
-        ["Hosting"] = ["Kernel", "Calendar", "Desensitisation", "Identity", "Pki", "Logs", "Catalog", "Requests", "Exchange", "Hierarchy", "Compare", "Evaluation", "Management"],
+        ["OperatorConsole"] = ["Kernel", "Calendar", "Identity", "Logs", "Catalog", "Requests", "Hierarchy", "Evaluation"],
+        ["Hosting"] = ["Kernel", "Calendar", "Desensitisation", "Identity", "Pki", "Logs", "Catalog", "Requests", "Exchange", "Hierarchy", "Compare", "Evaluation", "Management", "OperatorConsole"],
     };
 
     private static readonly string Library = Path.Combine(RepositoryRoot.Path, "node", "GovShare.Node");
