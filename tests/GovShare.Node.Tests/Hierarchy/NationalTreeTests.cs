@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using GovShare.Contract;
@@ -234,6 +235,25 @@ public sealed class NationalTreeTests(NationalTree tree) : IClassFixture<Nationa
         using var kunming = ExchangeFixture.Pull(NationalTree.KunmingOnly, "civil-affairs");
         kunming.RequestUri = new Uri(kunming.RequestUri!.OriginalString + "?node=530100", UriKind.Relative);
         await ProblemAssert.IsProblemAsync(await client.SendAsync(kunming), HttpStatusCode.Forbidden, ProblemTypes.NotSharedNationally);
+    }
+
+    [Fact]
+    public async Task NationalDepartment_ReadingTheProvincesCatalog_SeesOnlyNationallyScopedEntries()
+    {
+        using var client = tree.NationalClient(tree.Ministry.Certificate);
+
+        var page = await client.GetFromJsonAsync<JsonElement>("v1/catalog?node=530000");
+        var codes = page.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("resourceCode").GetString()).ToList();
+        Assert.Equal([NationalTree.ProvinceNational], codes);
+        Assert.Equal(1, page.GetProperty("total").GetInt32());
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"v1/catalog/{ResourceCode.ToUrl(NationalTree.ProvinceNational)}?node=530000")).StatusCode);
+        await ProblemAssert.IsProblemAsync(await client.GetAsync($"v1/catalog/{ResourceCode.ToUrl(NationalTree.ProvinceOnly)}?node=530000"), HttpStatusCode.Forbidden, ProblemTypes.NotSharedNationally);
+        await ProblemAssert.IsProblemAsync(await client.GetAsync($"v1/catalog/{ResourceCode.ToUrl(NationalTree.ProvinceOnly)}/items.csv?node=530000"), HttpStatusCode.Forbidden, ProblemTypes.NotSharedNationally);
+
+        // Inside the province the whole sharing catalog shows, as before.
+        using var kunming = tree.Kunming.Client(tree.KunmingBureau.Certificate);
+        var inside = await kunming.GetFromJsonAsync<JsonElement>("v1/catalog?node=530000");
+        Assert.Equal(2, inside.GetProperty("total").GetInt32());
     }
 
     [Fact]

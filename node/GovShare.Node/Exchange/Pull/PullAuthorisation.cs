@@ -84,7 +84,7 @@ public static class PullAuthorisation
 
         // Art. 21: a resource leaves its province (to the national node and the departments it vouches
         // for) only when its provider set the national scope; the owning node decides, like the grant.
-        if (!DivisionCode.IsWithin(user.DivisionCode, DivisionCode.ProvinceOf(entry.Provider.DivisionCode)) && entry.Scope != SharingScope.National)
+        if (!CatalogViews.SharedWith(entry, user.DivisionCode))
         {
             refusal = PullDecision.Refuse(403, ProblemTypes.NotSharedNationally, "The resource is not shared beyond its province", $"{entry.ResourceCode} is shared within province {DivisionCode.ProvinceOf(entry.Provider.DivisionCode)} only; {user.Uri} is outside it. Its provider exposes it nationally by setting the catalog entry's scope to 'national'.");
             return null;
