@@ -47,6 +47,7 @@ public sealed class NationalTree : IAsyncLifetime
     public TestDepartment ProvinceBureau { get; private set; } = null!;
     public TestDepartment KunmingBureau { get; private set; } = null!;
     public TestDepartment WuhuaBureau { get; private set; } = null!;
+    public TestDepartment QilinBureau { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
@@ -105,6 +106,8 @@ public sealed class NationalTree : IAsyncLifetime
         // A county's department is registered at its prefecture's node (Art. 21): Wuhua District, Kunming.
         WuhuaBureau = Yunnan.IssueDepartment("530102", name: "Wuhua District Civil Affairs Bureau");
         Kunming.Register(WuhuaBureau);
+        QilinBureau = Yunnan.IssueDepartment("530302", name: "Qilin District Civil Affairs Bureau");
+        Qujing.Register(QilinBureau);
 
         // Each provider registers its entries through its node's catalog API, as departments do, the scope in the JSON.
         await CreateAndPushAsync(Province, ProvinceBureau, ProvinceNational, SharingScope.National);
@@ -254,6 +257,19 @@ public sealed class NationalTreeTests(NationalTree tree) : IClassFixture<Nationa
         using var kunming = tree.Kunming.Client(tree.KunmingBureau.Certificate);
         var inside = await kunming.GetFromJsonAsync<JsonElement>("v1/catalog?node=530000");
         Assert.Equal(2, inside.GetProperty("total").GetInt32());
+    }
+
+    [Fact]
+    public async Task QujingDepartment_TreeSearch_AnsweredByTheProvince_FindsProvinceOnlyResourcesStill()
+    {
+        using var client = tree.Qujing.Client(tree.QilinBureau.Certificate);
+
+        var page = await client.GetFromJsonAsync<JsonElement>("v1/catalog/tree?q=Kunming residents");
+
+        Assert.Equal("530000", page.GetProperty("answeredBy").GetString());
+        var codes = page.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("entry").GetProperty("resourceCode").GetString()).ToList();
+        Assert.Contains(NationalTree.KunmingOnly, codes);
+        Assert.Contains(NationalTree.ProvinceOnly, codes);
     }
 
     [Fact]
