@@ -74,6 +74,12 @@ public static class ProblemTypes
     public const string NoGrant = Prefix + "no-grant";
     public const string NotShared = Prefix + "not-shared";
 
+    /// <summary>
+    /// A department outside the resource's province (a national department, through the national link)
+    /// asked for a resource its provider has not exposed nationally (catalog <c>scope</c> is not <c>national</c>; Art. 21).
+    /// </summary>
+    public const string NotSharedNationally = Prefix + "not-shared-nationally";
+
     /// <summary>The resource has no recorded secrecy review (保密审查, Art. 34), so it is not shared yet.</summary>
     public const string SecrecyReviewMissing = Prefix + "secrecy-review-missing";
     public const string UnknownItem = Prefix + "unknown-item";

@@ -35,9 +35,9 @@ internal static class CertsCommands
 
     private static Command Root()
     {
-        var division = new Option<string>("--division") { Description = "The province's division code.", DefaultValueFactory = _ => "530000" };
+        var division = new Option<string>("--division") { Description = "The province's division code, or 000000 for the national node's own root.", DefaultValueFactory = _ => "530000" };
         var name = new Option<string>("--name") { Description = "The CA's name.", DefaultValueFactory = _ => "Yunnan Province GovShare Root CA (development)" };
-        var command = new Command("root", "Create the provincial root CA.") { division, name };
+        var command = new Command("root", "Create the provincial root CA (or, with --division 000000, the national node's own root, which a province trusts only for the national node: Upstream:ParentTrustAnchor).") { division, name };
         command.SetAction(parse => Guard(() =>
         {
             var folder = new PkiFolder(parse.GetValue(Pki)!);

@@ -138,14 +138,20 @@ public static class CatalogApi
 
     private static IResult ListSharing(HttpContext context, CatalogStore store)
     {
-        if (Caller(context) is null)
+        if (Caller(context) is not { } caller)
         {
             return NoIdentity();
         }
 
         var (query, errors) = ParseQuery(context.Request.Query, allowDepartment: true);
-        return errors.Count > 0 ? Invalid(errors) : Json(store.ListSharing(query!));
+        return errors.Count > 0 ? Invalid(errors) : Json(store.ListSharing(query! with { ViewerDivision = caller.DivisionCode }));
     }
+
+    // A department outside the entry's province (Art. 21) sees it only when it is shared nationally.
+    private static IResult? OutOfScope(CatalogEntry entry, CallerIdentity caller, bool own) =>
+        own || CatalogViews.SharedWith(entry, caller.DivisionCode)
+            ? null
+            : Problem.Result(403, ProblemTypes.NotSharedNationally, "The resource is not shared beyond its province", $"{entry.ResourceCode} is shared within province {DivisionCode.ProvinceOf(entry.Provider.DivisionCode)} only; {caller.Uri} is outside it.");
 
     private static IResult ListResources(HttpContext context, CatalogStore store)
     {
@@ -271,6 +277,11 @@ public static class CatalogApi
             return NotFound();
         }
 
+        if (OutOfScope(entry, caller, own) is { } outOfScope)
+        {
+            return outOfScope;
+        }
+
         SetETag(context, entry);
         return Json(own ? entry : CatalogViews.ForSharing(entry));
     }
@@ -335,6 +346,11 @@ public static class CatalogApi
         if (entry is null || (!own && entry.Status == EntryStatus.Retired))
         {
             return NotFound();
+        }
+
+        if (OutOfScope(entry, caller, own) is { } outOfScope)
+        {
+            return outOfScope;
         }
 
         SetETag(context, entry);

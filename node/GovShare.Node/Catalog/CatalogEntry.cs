@@ -55,6 +55,14 @@ public sealed record CatalogEntry
     /// </summary>
     public long? MaxPushBytes { get; init; }
 
+    /// <summary>
+    /// Extension element: how far the sharing catalog carries this resource (Art. 21). Null or
+    /// <see cref="SharingScope.Province"/>: within the province's tree only; <see cref="SharingScope.National"/>:
+    /// the province also publishes it to the national node, and departments outside the province
+    /// (national ones) may use it through the national link. Set by the provider, like the share type.
+    /// </summary>
+    public SharingScope? Scope { get; init; }
+
     /// <summary>Element 1, derived from the resource code: the part before <c>/</c>.</summary>
     public string ClassificationCode => Catalog.ResourceCode.ClassificationOf(ResourceCode);
 
@@ -219,6 +227,16 @@ public enum ResourceCategory
 
     /// <summary>Class 3: a department's own resources.</summary>
     Departmental = 3,
+}
+
+/// <summary>How far a resource is shared up the tree (<see cref="CatalogEntry.Scope"/>).</summary>
+public enum SharingScope
+{
+    /// <summary>Within the province's tree: its departments and its prefectures' (the default).</summary>
+    Province,
+
+    /// <summary>Also published to the national node and open to departments outside the province through it.</summary>
+    National,
 }
 
 /// <summary>Share types (Art. 10).</summary>

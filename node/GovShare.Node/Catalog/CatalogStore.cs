@@ -67,7 +67,8 @@ public sealed record CatalogQuery(
     string? Text = null,
     int Page = 1,
     int PageSize = 50,
-    bool IncludeRetired = false)
+    bool IncludeRetired = false,
+    string? ViewerDivision = null)
 {
     public const int MaxPageSize = 200;
 }
@@ -479,6 +480,8 @@ public sealed partial class CatalogStore
             .Where(d => query.Classification is null || d.Classification.StartsWith(query.Classification, StringComparison.Ordinal))
             .Where(d => shareType is null || d.ShareType == shareType)
             .Where(d => text.Length == 0 || (sharing ? d.SharingSearchText : d.SearchText).Contains(text, StringComparison.Ordinal))
+            // A viewer outside the province sees only nationally scoped entries (Art. 21); read from the snapshot.
+            .Where(d => query.ViewerDivision is null || (Get(d.Code) is { } entry && CatalogViews.SharedWith(entry, query.ViewerDivision)))
             .OrderBy(d => d.Code, StringComparer.Ordinal)
             .ToList();
         var entries = matches.Skip((page - 1) * size).Take(size).Select(Read)

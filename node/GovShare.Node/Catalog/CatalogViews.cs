@@ -15,4 +15,16 @@ public static class CatalogViews
             ? entry with { Items = [], Thematic = null }
             : entry with { Items = [.. entry.Items.Where(i => i.Shareable)] };
     }
+
+    /// <summary>
+    /// Whether a department of <paramref name="divisionCode"/> may see and use the entry at all (Art. 21):
+    /// inside the province of its provider always; from outside it (a national department, through the
+    /// national link) only when the provider set <see cref="SharingScope.National"/>. National entries
+    /// (provider <c>000000</c>) are open to every division, as their share type says.
+    /// </summary>
+    public static bool SharedWith(CatalogEntry entry, string divisionCode)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        return entry.Scope == SharingScope.National || Kernel.DivisionCode.IsWithin(divisionCode, Kernel.DivisionCode.ProvinceOf(entry.Provider.DivisionCode));
+    }
 }

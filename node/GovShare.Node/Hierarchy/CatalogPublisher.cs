@@ -18,8 +18,12 @@ public sealed partial class CatalogPublisher(IServiceProvider services, IOptions
 {
     private string? _published;
 
-    /// <summary>The publication of this node's subtree as it stands.</summary>
-    public static CatalogPublication Snapshot(CatalogStore catalog, CatalogAggregate aggregate, string self)
+    /// <summary>
+    /// The publication of this node's subtree as it stands; with <paramref name="nationalOnly"/> (a parent
+    /// outside this node's province: the national node, Art. 21) only the entries whose provider set the
+    /// national scope, this node's own and its children's alike: the rest never leaves the province.
+    /// </summary>
+    public static CatalogPublication Snapshot(CatalogStore catalog, CatalogAggregate aggregate, string self, bool nationalOnly = false)
     {
         var entries = new List<AggregatedEntry>();
         for (var page = 1; ; page++)
@@ -33,8 +37,11 @@ public sealed partial class CatalogPublisher(IServiceProvider services, IOptions
         }
 
         entries.AddRange(aggregate.All());
-        return new CatalogPublication(entries);
+        return new CatalogPublication(nationalOnly ? [.. entries.Where(e => e.Entry.Scope == SharingScope.National)] : entries);
     }
+
+    /// <summary>True when <paramref name="parent"/> lies outside <paramref name="self"/>'s province: only nationally scoped entries go to it.</summary>
+    public static bool LeavesProvince(string self, string parent) => !DivisionCode.IsWithin(parent, DivisionCode.ProvinceOf(self));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -63,7 +70,7 @@ public sealed partial class CatalogPublisher(IServiceProvider services, IOptions
             return;
         }
 
-        var publication = Snapshot(services.GetRequiredService<CatalogStore>(), services.GetRequiredService<CatalogAggregate>(), node.Value.DivisionCode);
+        var publication = Snapshot(services.GetRequiredService<CatalogStore>(), services.GetRequiredService<CatalogAggregate>(), node.Value.DivisionCode, LeavesProvince(node.Value.DivisionCode, parent.DivisionCode));
         var body = JsonSerializer.SerializeToUtf8Bytes(publication, CatalogJson.Options);
         var fingerprint = parent.DivisionCode + ":" + Convert.ToHexString(SHA256.HashData(body));
         if (fingerprint == _published)

@@ -338,7 +338,9 @@ public static class HierarchyApi
     /// <summary>
     /// Searches the sharing catalog of the whole tree. Only the root holds all of it, so a node
     /// with a parent passes the search up (for the department, over its own link); the root
-    /// answers from its own catalog and its aggregate.
+    /// answers from its own catalog and its aggregate. The province is the root of what its
+    /// departments may search: its parent, the national node, holds only what the province's
+    /// providers exposed nationally, so a search never leaves the province (Art. 21).
     /// </summary>
     private static async Task SearchTreeAsync(HttpContext context, NodeLinkRegistry links, NodeForwarder forwarder, CatalogStore catalog, CatalogAggregate aggregate, IOptions<NodeOptions> options, TimeProvider time)
     {
@@ -349,7 +351,7 @@ public static class HierarchyApi
             return;
         }
 
-        if (links.Parent() is { } parent)
+        if (links.Parent() is { } parent && !CatalogPublisher.LeavesProvince(options.Value.DivisionCode, parent.DivisionCode))
         {
             var exchangeId = Logs.ExchangeId.New(time).Value;
             await forwarder.ForwardAsync(context, parent, caller, exchangeId, 0);

@@ -10,12 +10,14 @@ namespace GovShare.Node.Hierarchy;
 /// Turns a linked node's forwarded request into the original department's request. The
 /// department's identity travels in <see cref="GovShareHeaders.OnBehalfOf"/>; it is honoured only
 /// on an authenticated node connection, from a linked node that may vouch for it: a child for
-/// departments of its own subtree, the parent for departments of its jurisdiction. The owning
+/// departments of its own subtree, the parent for departments outside ours (it brings the rest of the tree). The owning
 /// node then enforces grants for the department itself. A department connection sending any
 /// hop header is refused. A linked node is served only with the key its link pins.
 /// </summary>
-public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkRegistry links, ILogger<OnBehalfOfMiddleware> logger)
+public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkRegistry links, Microsoft.Extensions.Options.IOptions<NodeOptions> options, ILogger<OnBehalfOfMiddleware> logger)
 {
+    private readonly string _self = options.Value.DivisionCode;
+
     public async Task InvokeAsync(HttpContext context)
     {
         var caller = CallerIdentity.FromPrincipal(context.User);
@@ -73,11 +75,22 @@ public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkR
             return Problem.WriteAsync(context, StatusCodes.Status400BadRequest, ProblemTypes.MalformedRequest, "Malformed on-behalf-of identity", $"{GovShareHeaders.OnBehalfOf} must be a department identity URI.");
         }
 
-        // A child vouches only for its own subtree; the parent for its jurisdiction, which holds ours.
-        if (!DivisionCode.IsWithin(department.DivisionCode, link.DivisionCode))
+        // A child vouches only for its own subtree. The parent is where everything outside this
+        // node's jurisdiction comes from (a department of another prefecture, or a national one
+        // through the province), so it vouches for any department outside ours — and never for one
+        // of ours: our departments reach us from below, so a parent naming one (the national node
+        // asserting a provincial department) is an impersonation. What an outside department may
+        // then use is the owning node's decision (grants; beyond the province, the catalog scope).
+        var mayVouch = link.Role == LinkRole.Parent
+            ? !DivisionCode.IsWithin(department.DivisionCode, _self)
+            : DivisionCode.IsWithin(department.DivisionCode, link.DivisionCode);
+        if (!mayVouch)
         {
-            LogRefused(logger, caller.Uri, $"vouched for {department.Uri} outside its subtree");
-            return Problem.WriteAsync(context, StatusCodes.Status403Forbidden, ProblemTypes.VouchRefused, "The node may not act for this department", $"Node {link.DivisionCode} may vouch only for departments of its own jurisdiction; {department.Uri} is outside it.");
+            LogRefused(logger, caller.Uri, $"vouched for {department.Uri} outside what it may speak for");
+            var detail = link.Role == LinkRole.Parent
+                ? $"Node {link.DivisionCode} is this node's parent: it may vouch only for departments outside this node's jurisdiction {_self}, and {department.Uri} is inside it."
+                : $"Node {link.DivisionCode} may vouch only for departments of its own jurisdiction; {department.Uri} is outside it.";
+            return Problem.WriteAsync(context, StatusCodes.Status403Forbidden, ProblemTypes.VouchRefused, "The node may not act for this department", detail);
         }
 
         context.User = Vouching.Vouched(department, context.User.Identity!.AuthenticationType!, caller.Uri);

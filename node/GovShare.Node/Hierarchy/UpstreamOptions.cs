@@ -19,4 +19,13 @@ public sealed class UpstreamOptions
     /// <c>govshare certs node</c> prints it when it issues the parent's certificate.
     /// </summary>
     public string? ParentKeySha256 { get; set; }
+
+    /// <summary>
+    /// For a parent outside this node's PKI — the national node above a province (Art. 21) — the PEM
+    /// file of that parent's own root CA. It is trusted for the one identity
+    /// <c>govshare:node/&lt;ParentDivisionCode&gt;</c> and nothing else (Identity/AuthorityScope), so the
+    /// national CA can never speak for a department, operator or node of the province. Read at start
+    /// only: no operator call adds a trust anchor. Its CRL goes in <c>Node:CrlPath</c> like the others.
+    /// </summary>
+    public string? ParentTrustAnchor { get; set; }
 }

@@ -78,7 +78,10 @@ public sealed class GovShareNode : IAsyncDisposable
             errors.Add($"{StateOptions.Section}:{nameof(StateOptions.Backend)}: rebuild-state rebuilds the embedded LiteDB state; with {StateOptions.PostgreSql} the database is the durable state (restore it with PostgreSQL's own backups).");
         }
 
-        var trust = TrustMaterial.Load(options, errors);
+        var upstream = builder.Configuration.GetSection(UpstreamOptions.Section).Get<UpstreamOptions>() ?? new UpstreamOptions();
+        var trust = TrustMaterial.Load(options, errors, string.IsNullOrWhiteSpace(upstream.ParentTrustAnchor)
+            ? null
+            : new ParentTrustAnchor(upstream.ParentTrustAnchor, upstream.ParentDivisionCode, $"{UpstreamOptions.Section}:{nameof(UpstreamOptions.ParentTrustAnchor)}"));
         if (errors.Count > 0)
         {
             throw new NodeConfigurationException(errors);

@@ -11,7 +11,10 @@ namespace GovShare.Node.Identity;
 /// issues is believed only for identities inside that division, and node certificates only from
 /// the CAs named for nodes (the roots, unless <c>Node:NodeIssuers</c> names others). The scope
 /// comes from the CA certificate, which the node holds from its own settings: never from the leaf,
-/// which is exactly what an overreaching CA controls.
+/// which is exactly what an overreaching CA controls. A parent's own anchor (the national node's
+/// root, <c>Upstream:ParentTrustAnchor</c>) is narrower still: it speaks for the one identity
+/// <c>govshare:node/&lt;parent&gt;</c>, never for a department, an operator or another node, though
+/// its own division (<c>000000</c>) holds them all.
 /// </summary>
 public sealed class AuthorityScope
 {
@@ -22,11 +25,15 @@ public sealed class AuthorityScope
     private readonly HashSet<string> _nodeIssuers;
     private readonly HashSet<string> _roots;
 
-    private AuthorityScope(Dictionary<string, string> divisions, HashSet<string> nodeIssuers, HashSet<string> roots)
+    // The parent's own anchor (by certificate hash) and the one node it may speak for.
+    private readonly (string Key, string Node)? _parentAnchor;
+
+    private AuthorityScope(Dictionary<string, string> divisions, HashSet<string> nodeIssuers, HashSet<string> roots, (string Key, string Node)? parentAnchor)
     {
         _divisions = divisions;
         _nodeIssuers = nodeIssuers;
         _roots = roots;
+        _parentAnchor = parentAnchor;
     }
 
     /// <summary>The SAN URI naming a CA's division, e.g. <c>govshare:ca/530300</c>.</summary>
@@ -45,7 +52,7 @@ public sealed class AuthorityScope
     /// Reads every CA's division; a CA that names none is a setting error (the node would
     /// otherwise have to guess what it may speak for).
     /// </summary>
-    internal static AuthorityScope Build(X509Certificate2Collection roots, X509Certificate2Collection intermediates, X509Certificate2Collection nodeIssuers, string nodeIssuersSetting, List<string> errors)
+    internal static AuthorityScope Build(X509Certificate2Collection roots, X509Certificate2Collection intermediates, X509Certificate2Collection nodeIssuers, string nodeIssuersSetting, List<string> errors, (X509Certificate2 Ca, string Node)? parentAnchor = null)
     {
         var divisions = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (bundle, setting) in new[] { (roots, nameof(NodeOptions.TrustAnchors)), (intermediates, nameof(NodeOptions.Intermediates)) })
@@ -74,7 +81,17 @@ public sealed class AuthorityScope
             issuers.Add(Key(ca));
         }
 
-        return new AuthorityScope(divisions, issuers, roots.Select(Key).ToHashSet(StringComparer.Ordinal));
+        var rootKeys = roots.Select(Key).ToHashSet(StringComparer.Ordinal);
+        (string, string)? parent = null;
+        if (parentAnchor is { } anchor && DivisionOf(anchor.Ca) is { } anchorDivision)
+        {
+            divisions[Key(anchor.Ca)] = anchorDivision;
+            issuers.Add(Key(anchor.Ca));
+            rootKeys.Add(Key(anchor.Ca));
+            parent = (Key(anchor.Ca), anchor.Node);
+        }
+
+        return new AuthorityScope(divisions, issuers, rootKeys, parent);
     }
 
     /// <summary>
@@ -90,8 +107,21 @@ public sealed class AuthorityScope
             return OutOfScope($"Rule: a certificate speaks only through a CA this node knows; the issuer of {identity.Uri} is not one of its anchors or intermediates.");
         }
 
+        if (_parentAnchor is { } parent && parent.Key == Key(issuer))
+        {
+            return identity.Kind == CallerKind.Node && identity.DivisionCode == parent.Node
+                ? null
+                : OutOfScope($"Rule: the parent's own CA '{issuer.Subject}' (Upstream:ParentTrustAnchor) vouches only for govshare:node/{parent.Node}, never for {identity.Uri}.");
+        }
+
         if (!_roots.Contains(Key(issuer)))
         {
+            // An intermediate under the parent's anchor would speak for its division through it: never.
+            if (_parentAnchor is { } parentAbove && issuersIssuer is not null && parentAbove.Key == Key(issuersIssuer))
+            {
+                return OutOfScope($"Rule: the parent's own CA (Upstream:ParentTrustAnchor) vouches only for govshare:node/{parentAbove.Node}; the CA '{issuer.Subject}' it made speaks for nothing here.");
+            }
+
             if (issuersIssuer is null || !_divisions.TryGetValue(Key(issuersIssuer), out var above) || !DivisionCode.IsWithin(scope, above))
             {
                 return OutOfScope($"Rule: a CA speaks only for its own division; the CA '{issuer.Subject}' ({CaUri(scope)}) lies outside the division of the CA that made it.");

@@ -11,17 +11,26 @@ namespace GovShare.Node.Identity;
 /// </summary>
 public sealed class TrustMaterial
 {
-    private TrustMaterial(X509Certificate2Collection roots, X509Certificate2Collection intermediates, X509Certificate2 nodeCertificate, X509Certificate2Collection nodeChain, AuthorityScope scope)
+    private TrustMaterial(X509Certificate2Collection roots, X509Certificate2Collection intermediates, X509Certificate2 nodeCertificate, X509Certificate2Collection nodeChain, AuthorityScope scope, X509Certificate2? parentAnchor)
     {
         Scope = scope;
+        ParentAnchor = parentAnchor;
         Roots = roots;
         Intermediates = intermediates;
         NodeCertificate = nodeCertificate;
         NodeChain = nodeChain;
     }
 
+    /// <summary>Every trust anchor: <c>Node:TrustAnchors</c>, and the parent's own anchor when one is configured (<see cref="ParentAnchor"/>).</summary>
     public X509Certificate2Collection Roots { get; }
     public X509Certificate2Collection Intermediates { get; }
+
+    /// <summary>
+    /// The root of a parent outside this node's PKI (the national node, Art. 21), from
+    /// <c>Upstream:ParentTrustAnchor</c>; it speaks for that one node identity and nothing else
+    /// (<see cref="AuthorityScope"/>). Null when the parent is of this node's own PKI.
+    /// </summary>
+    public X509Certificate2? ParentAnchor { get; }
 
     /// <summary>What each of those CAs may speak for.</summary>
     public AuthorityScope Scope { get; }
@@ -36,7 +45,10 @@ public sealed class TrustMaterial
     public IEnumerable<X509Certificate2> Authorities => Roots.Concat(Intermediates);
 
     /// <summary>Loads everything, collecting every problem as "setting: reason" so one start names them all.</summary>
-    public static TrustMaterial Load(NodeOptions options, List<string> errors)
+    /// <param name="options">The node's settings.</param>
+    /// <param name="errors">Where every problem is added.</param>
+    /// <param name="parent">The parent's own trust anchor, when the parent is outside this node's PKI (<c>Upstream:ParentTrustAnchor</c>).</param>
+    public static TrustMaterial Load(NodeOptions options, List<string> errors, ParentTrustAnchor? parent = null)
     {
         var roots = LoadBundle(options.TrustAnchors, $"{NodeOptions.Section}:{nameof(NodeOptions.TrustAnchors)}", required: true, errors);
         foreach (var root in roots)
@@ -45,12 +57,26 @@ public sealed class TrustMaterial
             {
                 errors.Add($"{NodeOptions.Section}:{nameof(NodeOptions.TrustAnchors)}: '{root.Subject}' is not a self-signed root CA.");
             }
+
+            // The national CA speaks for every division: among a province's anchors it could issue any
+            // of the province's identities. Below the nation it is trusted only as the parent's anchor.
+            if (AuthorityScope.DivisionOf(root) is { } division && DivisionCode.IsNational(division) && !DivisionCode.IsNational(options.DivisionCode))
+            {
+                errors.Add($"{NodeOptions.Section}:{nameof(NodeOptions.TrustAnchors)}: '{root.Subject}' is the national CA ({AuthorityScope.CaUri(division)}), which would speak for every identity of this node's jurisdiction; give it as Upstream:ParentTrustAnchor instead, where it vouches only for the national node.");
+            }
         }
 
         var intermediates = LoadBundle(options.Intermediates, $"{NodeOptions.Section}:{nameof(NodeOptions.Intermediates)}", required: false, errors);
         var nodeIssuersSetting = $"{NodeOptions.Section}:{nameof(NodeOptions.NodeIssuers)}";
         var nodeIssuers = string.IsNullOrWhiteSpace(options.NodeIssuers) ? roots : LoadBundle(options.NodeIssuers, nodeIssuersSetting, required: true, errors);
-        var scope = AuthorityScope.Build(roots, intermediates, nodeIssuers, nodeIssuersSetting, errors);
+        var parentAnchor = parent is null ? null : LoadParentAnchor(parent, options.DivisionCode, roots, errors);
+        var scope = AuthorityScope.Build(roots, intermediates, nodeIssuers, nodeIssuersSetting, errors, parentAnchor is null ? null : (parentAnchor, parent!.DivisionCode!));
+        var anchors = new X509Certificate2Collection(roots);
+        if (parentAnchor is not null)
+        {
+            anchors.Add(parentAnchor);
+        }
+
         X509Certificate2? node = null;
         var chain = new X509Certificate2Collection();
         var certSetting = $"{NodeOptions.Section}:{nameof(NodeOptions.Certificate)}";
@@ -111,7 +137,49 @@ public sealed class TrustMaterial
             errors.Add($"{certSetting}: '{options.Certificate}' was issued by '{node.Issuer}', which may not issue node certificates (only the root, or a CA in {NodeOptions.Section}:{nameof(NodeOptions.NodeIssuers)}): every other node would refuse it. Re-issue it with 'govshare certs node'.");
         }
 
-        return new TrustMaterial(roots, intermediates, node!, chain, scope);
+        return new TrustMaterial(anchors, intermediates, node!, chain, scope, parentAnchor);
+    }
+
+    private static X509Certificate2? LoadParentAnchor(ParentTrustAnchor parent, string self, X509Certificate2Collection roots, List<string> errors)
+    {
+        var bundle = LoadBundle(parent.Path, parent.Setting, required: true, errors);
+        if (bundle.Count == 0)
+        {
+            return null;
+        }
+
+        var anchor = bundle[0];
+        var problems = new List<string>();
+        if (bundle.Count > 1)
+        {
+            problems.Add("holds more than one certificate; give only the parent's root CA");
+        }
+
+        if (!anchor.SubjectName.RawData.AsSpan().SequenceEqual(anchor.IssuerName.RawData))
+        {
+            problems.Add($"'{anchor.Subject}' is not a self-signed root CA");
+        }
+
+        if (parent.DivisionCode is not { } parentDivision || !DivisionCode.IsWithin(self, parentDivision) || parentDivision == self)
+        {
+            problems.Add($"it needs Upstream:ParentDivisionCode naming a division above this node's {self} (e.g. {DivisionCode.National}), the one node it may vouch for");
+        }
+        else if (AuthorityScope.DivisionOf(anchor) is not { } division || !DivisionCode.IsWithin(parentDivision, division))
+        {
+            problems.Add($"'{anchor.Subject}' names no division holding {parentDivision} (SAN URI govshare:ca/<division>, e.g. govshare:ca/{DivisionCode.National})");
+        }
+
+        if (roots.Any(r => r.RawData.AsSpan().SequenceEqual(anchor.RawData)))
+        {
+            problems.Add($"'{anchor.Subject}' is also in {NodeOptions.Section}:{nameof(NodeOptions.TrustAnchors)}, where it would speak for more than the parent node");
+        }
+
+        foreach (var problem in problems)
+        {
+            errors.Add($"{parent.Setting}: '{parent.Path}' {problem}.");
+        }
+
+        return problems.Count == 0 ? anchor : null;
     }
 
     /// <summary>The SHA-256 of a certificate's public key (its SubjectPublicKeyInfo), lower-case hex: what a link pins.</summary>
@@ -199,3 +267,9 @@ public sealed class TrustMaterial
         return bundle;
     }
 }
+
+/// <summary>
+/// A parent's own root CA, for a parent outside this node's PKI (the national node): the PEM file and the
+/// setting it came from (named in errors), and the one node it may vouch for (<c>govshare:node/&lt;division&gt;</c>).
+/// </summary>
+public sealed record ParentTrustAnchor(string? Path, string? DivisionCode, string Setting);

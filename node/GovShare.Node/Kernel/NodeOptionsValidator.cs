@@ -13,6 +13,10 @@ internal static class NodeOptionsValidator
         {
             errors.Add($"{s}:{nameof(NodeOptions.DivisionCode)}: '{options.DivisionCode}' is not a six-digit GB/T 2260 division code (e.g. 530100).");
         }
+        else if (DivisionCode.IsCounty(options.DivisionCode))
+        {
+            errors.Add($"{s}:{nameof(NodeOptions.DivisionCode)}: {options.DivisionCode} is a county-level division: counties build no platform of their own and use their prefecture's (Art. 21); register the county's departments at node {DivisionCode.PrefectureOf(options.DivisionCode)}.");
+        }
 
         if (string.IsNullOrWhiteSpace(options.DataPath))
         {

@@ -8,7 +8,7 @@ namespace GovShare.Node.Pki;
 /// <summary>
 /// A development PKI on disk, laid out so a node can point its settings straight at it:
 /// <code>
-/// ca/root/            the provincial root CA (ca.crt, ca.key, state.json)
+/// ca/root/            the provincial root CA (ca.crt, ca.key, state.json), or the national one (000000)
 /// ca/&lt;division&gt;/     one intermediate CA per prefecture
 /// trust-anchors.pem   the root: Node:TrustAnchors
 /// intermediates.pem   every intermediate: Node:Intermediates
@@ -35,12 +35,16 @@ public sealed class PkiFolder(string path)
 
     public CertificateAuthority Root() => CertificateAuthority.Load(CaFolder("root"));
 
-    /// <summary>Creates the provincial root CA and its first CRL.</summary>
+    /// <summary>
+    /// Creates the provincial root CA and its first CRL; or, for <see cref="DivisionCode.National"/>, the
+    /// national node's own root (the national PKI is not the province's: a province trusts it only for the
+    /// national node, through <c>Upstream:ParentTrustAnchor</c>).
+    /// </summary>
     public CertificateAuthority CreateRoot(string provinceDivision, string name, DateTimeOffset now)
     {
-        if (!DivisionCode.IsProvince(provinceDivision))
+        if (!DivisionCode.IsProvince(provinceDivision) && !DivisionCode.IsNational(provinceDivision))
         {
-            throw new ArgumentException($"'{provinceDivision}' is not a province-level division code (e.g. 530000).", nameof(provinceDivision));
+            throw new ArgumentException($"'{provinceDivision}' is not a province-level division code (e.g. 530000) nor the national one ({DivisionCode.National}).", nameof(provinceDivision));
         }
 
         if (HasRoot)
@@ -84,7 +88,7 @@ public sealed class PkiFolder(string path)
             throw new ArgumentException($"'{divisionCode}' is outside {root.DivisionCode}.", nameof(divisionCode));
         }
 
-        if (DivisionCode.IsProvince(divisionCode))
+        if (DivisionCode.IsProvince(divisionCode) || divisionCode == root.DivisionCode)
         {
             return root;
         }
@@ -117,6 +121,11 @@ public sealed class PkiFolder(string path)
         if (!DivisionCode.IsWithin(divisionCode, root.DivisionCode))
         {
             throw new ArgumentException($"'{divisionCode}' is outside {root.DivisionCode}.", nameof(divisionCode));
+        }
+
+        if (DivisionCode.IsCounty(divisionCode))
+        {
+            throw new ArgumentException($"{divisionCode} is a county-level division: counties build no platform of their own and use their prefecture's (Art. 21), so no node certificate is issued for it; issue one for node {DivisionCode.PrefectureOf(divisionCode)}.", nameof(divisionCode));
         }
 
         return Write($"node-{divisionCode}", root, LeafProfile.ForNode(divisionCode, notBefore, notAfter, dnsNames, ipAddresses));

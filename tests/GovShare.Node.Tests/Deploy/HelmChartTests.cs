@@ -51,6 +51,7 @@ public sealed class HelmChartTests
     [InlineData("node: { crlGrace: 1h }", "/node/crlGrace")]
     [InlineData("upstream: { parentUrl: 'https://province:8443' }", "/upstream/parentDivisionCode")]
     [InlineData("upstream: { parentDivisionCode: '530000' }", "/upstream/parentDivisionCode")]
+    [InlineData("upstream: { parentUrl: 'https://nation:8443', parentDivisionCode: '000000', parentTrustAnchor: 'national-root.pem' }", "/upstream/parentTrustAnchor")]
     [InlineData("upstream: { parentUrl: 'http://province:8443', parentDivisionCode: '530000' }", "/upstream/parentUrl")]
     [InlineData("kafka: { retentionYears: 9 }", "/kafka/retentionYears")]
     [InlineData("kafka: { bootstrapServers: kafka }", "/kafka/bootstrapServers")]

@@ -15,12 +15,26 @@ public sealed class TestPki : IDisposable
     private static int _counter;
 
     public TestPki()
+        : this(national: false)
+    {
+    }
+
+    private TestPki(bool national)
     {
         Root = Path.Combine(Path.GetTempPath(), "govshare-tests", $"pki-{Environment.ProcessId}-{Interlocked.Increment(ref _counter)}-{Guid.NewGuid():N}");
         Folder = new PkiFolder(Root);
         var now = DateTimeOffset.UtcNow;
         // CAs made "last year", so tests can issue certificates that have already expired.
         var past = now.AddDays(-365);
+        if (national)
+        {
+            // The national node's own PKI (Art. 21): not the province's; a province trusts it only for govshare:node/000000.
+            Folder.CreateRoot("000000", "National GovShare Root CA (test)", past);
+            Folder.PublishCrl(Folder.Root(), now);
+            Folder.IssueNode("000000", now.AddMinutes(-5), now.AddDays(30), ["localhost"], [IPAddress.Loopback]);
+            return;
+        }
+
         Folder.CreateRoot("530000", "Yunnan Province GovShare Root CA (test)", past);
         Folder.CreateIntermediate("530100", "Kunming GovShare CA (test)", past);
         Folder.CreateIntermediate("530300", "Qujing GovShare CA (test)", past);
@@ -34,6 +48,12 @@ public sealed class TestPki : IDisposable
             Folder.IssueNode(division, now.AddMinutes(-5), now.AddDays(30), ["localhost"], [IPAddress.Loopback]);
         }
     }
+
+    /// <summary>A national PKI: its own root (<c>govshare:ca/000000</c>) and the national node's certificate (<c>node-000000</c>).</summary>
+    public static TestPki National() => new(national: true);
+
+    /// <summary>The root CA's certificate file.</summary>
+    public string RootCertificateFile => Path.Combine(Root, "ca", "root", "ca.crt");
 
     public string Root { get; }
     public PkiFolder Folder { get; }

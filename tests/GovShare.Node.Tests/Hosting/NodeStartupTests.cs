@@ -36,6 +36,58 @@ public sealed class NodeStartupTests : IDisposable
     }
 
     [Fact]
+    public void Build_CountyDivision_RefusedNamingArt21AndThePrefecture()
+    {
+        var settings = TestNode.DefaultSettings(_pki, "530100");
+        settings["Node:DivisionCode"] = "530102";
+
+        var error = Assert.Throws<NodeConfigurationException>(() => GovShareNode.Build([], settings));
+
+        Assert.Contains(error.Errors, e => e.StartsWith("Node:DivisionCode: 530102 is a county-level division", StringComparison.Ordinal) && e.Contains("(Art. 21)", StringComparison.Ordinal) && e.Contains("node 530100", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Build_NationalCaAmongAProvincesTrustAnchors_Refused_ItBelongsInUpstreamParentTrustAnchor()
+    {
+        using var nation = TestPki.National();
+        var anchors = Path.Combine(_pki.Root, "with-national.pem");
+        File.WriteAllText(anchors, File.ReadAllText(_pki.RootCertificateFile) + File.ReadAllText(nation.RootCertificateFile));
+        var settings = TestNode.DefaultSettings(_pki, "530000");
+        settings["Node:TrustAnchors"] = anchors;
+
+        var error = Assert.Throws<NodeConfigurationException>(() => GovShareNode.Build([], settings));
+
+        Assert.Contains(error.Errors, e => e.StartsWith("Node:TrustAnchors:", StringComparison.Ordinal) && e.Contains("Upstream:ParentTrustAnchor", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(null, "needs Upstream:ParentDivisionCode")] // the one node it may vouch for is not named
+    [InlineData("530000", "needs Upstream:ParentDivisionCode")] // the node itself
+    public void Build_ParentTrustAnchorWithoutTheParentAbove_Refused(string? parentDivision, string expected)
+    {
+        using var nation = TestPki.National();
+        var settings = TestNode.DefaultSettings(_pki, "530000");
+        settings["Upstream:ParentTrustAnchor"] = nation.RootCertificateFile;
+        settings["Upstream:ParentDivisionCode"] = parentDivision;
+
+        var error = Assert.Throws<NodeConfigurationException>(() => GovShareNode.Build([], settings));
+
+        Assert.Contains(error.Errors, e => e.StartsWith("Upstream:ParentTrustAnchor:", StringComparison.Ordinal) && e.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Build_ParentTrustAnchorThatIsTheProvincesOwnRoot_Refused()
+    {
+        var settings = TestNode.DefaultSettings(_pki, "530100");
+        settings["Upstream:ParentTrustAnchor"] = _pki.RootCertificateFile;
+        settings["Upstream:ParentDivisionCode"] = "530000";
+
+        var error = Assert.Throws<NodeConfigurationException>(() => GovShareNode.Build([], settings));
+
+        Assert.Contains(error.Errors, e => e.StartsWith("Upstream:ParentTrustAnchor:", StringComparison.Ordinal) && e.Contains("also in Node:TrustAnchors", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Build_KeyOfAnotherCertificate_FailsNamingTheKey()
     {
         var settings = TestNode.DefaultSettings(_pki, "530100");

@@ -26,8 +26,26 @@ public sealed class IdentityValueTests
     [InlineData("530302", "530100", false)]
     [InlineData("520100", "530000", false)]
     [InlineData("53010", "530000", false)]
+    [InlineData("530000", "000000", true)]
+    [InlineData("530102", "000000", true)]
+    [InlineData("000000", "530000", false)]
+    [InlineData("000000", "000000", true)]
     public void DivisionCode_IsWithin_FollowsTheTwoDigitLevels(string code, string ancestor, bool within) =>
         Assert.Equal(within, DivisionCode.IsWithin(code, ancestor));
+
+    [Theory]
+    [InlineData("000000", true, false, false)] // the national node: valid, neither a province nor a county
+    [InlineData("001000", false, false, false)] // any other code starting 00 is no division
+    [InlineData("530000", true, true, false)]
+    [InlineData("530100", true, false, false)]
+    [InlineData("530102", true, false, true)] // Wuhua District, a county-level division of Kunming
+    [InlineData("532301", true, false, true)] // Chuxiong, a county-level city
+    public void DivisionCode_Levels(string code, bool valid, bool province, bool county) =>
+        Assert.Equal((valid, province, county), (DivisionCode.IsValid(code), DivisionCode.IsProvince(code), DivisionCode.IsCounty(code)));
+
+    [Fact]
+    public void CallerIdentity_TryParse_ReadsTheNationalNode() =>
+        Assert.Equal(CallerIdentity.ForNode("000000"), CallerIdentity.TryParse("govshare:node/000000"));
 
     [Theory]
     [InlineData("govshare:dept/530100/91350100M000100Y43", CallerKind.Department)]

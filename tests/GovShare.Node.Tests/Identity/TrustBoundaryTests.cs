@@ -106,9 +106,9 @@ public sealed class TrustBoundaryTests : IAsyncLifetime
     [Fact]
     public async Task ValidNodeCertificateThatIsNotTheLinkedKey_WithOnBehalfOf_403NodeKeyNotPinned()
     {
-        var department = _pki.IssueDepartment("530100");
-        _kunming.Register(department);
-        var onBehalfOf = $"govshare:dept/530100/{department.CreditCode}";
+        // The parent vouches for departments outside this node's jurisdiction (one of Qujing's, whose
+        // exchange the province brings down), never for Kunming's own.
+        var onBehalfOf = $"govshare:dept/530300/{TestPki.NewCreditCode()}";
 
         // The genuine province key is honoured …
         using (var genuine = _kunming.Client(_pki.NodeCertificate("530000")))

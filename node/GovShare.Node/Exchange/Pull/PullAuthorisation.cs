@@ -2,6 +2,7 @@ using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Identity;
+using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
 
 namespace GovShare.Node.Exchange.Pull;
@@ -79,6 +80,14 @@ public static class PullAuthorisation
         {
             // The source department sees its own data as it pushed it.
             return entry.Items.Select(i => new AllowedItem(i, MaskingRule.None)).ToList();
+        }
+
+        // Art. 21: a resource leaves its province (to the national node and the departments it vouches
+        // for) only when its provider set the national scope; the owning node decides, like the grant.
+        if (!CatalogViews.SharedWith(entry, user.DivisionCode))
+        {
+            refusal = PullDecision.Refuse(403, ProblemTypes.NotSharedNationally, "The resource is not shared beyond its province", $"{entry.ResourceCode} is shared within province {DivisionCode.ProvinceOf(entry.Provider.DivisionCode)} only; {user.Uri} is outside it. Its provider exposes it nationally by setting the catalog entry's scope to 'national'.");
+            return null;
         }
 
         switch (entry.Share.Type)
