@@ -18,7 +18,7 @@ cleanup() { kill -TERM "${node_pid:-0}" 2>/dev/null || true; wait "${node_pid:-0
 trap cleanup EXIT
 [ -n "${KEEP:-}" ] && trap - EXIT
 chmod 755 "$work"
-t() { local s e; s=$(date +%s.%N); "$@" > "$work/last.out" 2>&1 || { cat "$work/last.out"; exit 1; }; e=$(date +%s.%N); printf '%.1f' "$(echo "$e - $s" | bc)"; }
+t() { local s e; s=$(date +%s.%N); "$@" > "$work/last.out" 2>&1 || { echo "failed: $*" >&2; cat "$work/last.out" >&2; exit 1; }; e=$(date +%s.%N); printf '%.1f' "$(echo "$e - $s" | bc)"; }
 
 # The node: the demo (its PKI and departments), and a resource with one item of most types.
 (cd "$work" && exec $G demo --folder "$work/demo" --port "$port" --management-port $((port+1)) > "$work/demo.log" 2>&1) & node_pid=$!
