@@ -167,10 +167,12 @@ public sealed class CatalogCheck
                 {
                     for (var r = 0; r < text.Length; r++)
                     {
-                        var value = text.GetString(r);
-                        if (value is not null && value.Length > max)
+                        // Characters as the node counts them (Unicode scalar values: UTF-8 lead bytes),
+                        // from the bytes: no string per value, and most values have no more bytes than the limit.
+                        var bytes = text.GetBytes(r);
+                        if (bytes.Length > max && !text.IsNull(r) && Scalars(bytes) is var length && length > max)
                         {
-                            errors.Add(ConversionError.Create(offset + r + 1, $"{item.Id} ({item.Name})", value, $"has {value.Length} characters; the item holds at most {max}"));
+                            errors.Add(ConversionError.Create(offset + r + 1, $"{item.Id} ({item.Name})", text.GetString(r), $"has {length} characters; the item holds at most {max}"));
                         }
                     }
                 }
@@ -184,6 +186,17 @@ public sealed class CatalogCheck
         }
 
         errors.ThrowIfAny();
+    }
+
+    private static int Scalars(ReadOnlySpan<byte> utf8)
+    {
+        var count = 0;
+        foreach (var b in utf8)
+        {
+            count += (b & 0xC0) != 0x80 ? 1 : 0;
+        }
+
+        return count;
     }
 
     /// <summary>A source whose batches pass this check on their way out.</summary>

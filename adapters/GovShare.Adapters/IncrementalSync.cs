@@ -151,7 +151,23 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
                 return new SyncResult(SyncOutcome.UpToDate, null, pass.Scanned, 0, 0, null, diverged);
             }
 
-            var receipt = await push(staged, mode, cancellation).ConfigureAwait(false);
+            PushReceipt receipt;
+            try
+            {
+                receipt = await push(staged, mode, cancellation).ConfigureAwait(false);
+            }
+            catch (NodeRefusedException refused) when (mode == PushMode.Merge && refused.Status == System.Net.HttpStatusCode.RequestEntityTooLarge)
+            {
+                // More changed than a merge may carry (the node holds a merge in memory, so it caps
+                // it: Exchange:MaxMergeBytes): the current rows replace the dataset instead.
+                LogMergeTooLarge(_logger, settings.ResourceCode, staged.Rows);
+                await staged.DisposeAsync().ConfigureAwait(false);
+                pass = new Pass(settings, state, null, null, selectAll: true);
+                staged = await StagedDataset.StageAsync(pass.Filter(openSource().ReadAsync(cancellation), cancellation), tempFolder, cancellation: cancellation).ConfigureAwait(false);
+                mode = PushMode.Replace;
+                receipt = await push(staged, mode, cancellation).ConfigureAwait(false);
+            }
+
             var meta = new Dictionary<string, string>
             {
                 [StrategyKey] = strategy,
@@ -215,6 +231,9 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
 
     [LoggerMessage(EventId = 9005, EventName = "SyncDiverged", Level = LogLevel.Warning, Message = "Sync of {ResourceCode}: the node is at version {Actual}, not {Expected} as the last sync left it; re-sending in full")]
     private static partial void LogDiverged(ILogger logger, string resourceCode, long expected, long actual);
+
+    [LoggerMessage(EventId = 9007, EventName = "SyncMergeTooLarge", Level = LogLevel.Information, Message = "Sync of {ResourceCode}: the node refused a merge of {Rows} rows as too large; the whole dataset is pushed with replace")]
+    private static partial void LogMergeTooLarge(ILogger logger, string resourceCode, long rows);
 
     [LoggerMessage(EventId = 9003, EventName = "SyncDeletionsReplace", Level = LogLevel.Information, Message = "Sync of {ResourceCode}: {Deleted} keys deleted at the source; the whole dataset is pushed with replace")]
     private static partial void LogDeletionsReplace(ILogger logger, string resourceCode, long deleted);

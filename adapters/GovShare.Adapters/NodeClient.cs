@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using Apache.Arrow;
 using Apache.Arrow.Ipc;
@@ -55,19 +56,25 @@ public sealed class NodeClient(HttpClient http)
     /// <exception cref="NodeRefusedException">The node answered with an error (problem+json).</exception>
     public async Task<PushReceipt> PushAsync(string resourceCode, PushMode mode, Stream arrowStream, IProgress<long>? bytesSent = null, CancellationToken cancellation = default)
     {
+        ArgumentNullException.ThrowIfNull(arrowStream);
+        using var content = new StreamContent(new CountingStream(arrowStream, bytesSent), 1 << 16);
+        if (arrowStream.CanSeek)
+        {
+            content.Headers.ContentLength = arrowStream.Length - arrowStream.Position;
+        }
+
+        return await SendPushAsync(resourceCode, mode, content, cancellation).ConfigureAwait(false);
+    }
+
+    private async Task<PushReceipt> SendPushAsync(string resourceCode, PushMode mode, HttpContent content, CancellationToken cancellation)
+    {
         var query = "mode=" + mode switch
         {
             PushMode.Append => "append",
             PushMode.Merge => MergeWire.Mode,
             _ => "replace",
         };
-        using var content = new StreamContent(new CountingStream(arrowStream, bytesSent), 1 << 16);
         content.Headers.ContentType = new MediaTypeHeaderValue(ArrowStreamMediaType);
-        if (arrowStream.CanSeek)
-        {
-            content.Headers.ContentLength = arrowStream.Length - arrowStream.Position;
-        }
-
         using var response = await http.PostAsync(ResourceDataPath(resourceCode, query), content, cancellation).ConfigureAwait(false);
         await ThrowIfRefusedAsync(response, cancellation).ConfigureAwait(false);
         using var body = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), cancellationToken: cancellation).ConfigureAwait(false);
@@ -76,6 +83,36 @@ public sealed class NodeClient(HttpClient http)
             root.TryGetProperty("exchangeId", out var id) ? id.ToString() : "",
             root.TryGetProperty("version", out var version) && version.TryGetInt64(out var v) ? v : 0,
             root.TryGetProperty("rows", out var rows) && rows.TryGetInt64(out var r) ? r : 0);
+    }
+
+    /// <summary>
+    /// Pushes batches as they are made, converting and uploading at once (no temporary file). The
+    /// first batch is taken before the request starts, so a mapping fault or a source that fails
+    /// at once sends nothing. A source that fails later — a value that does not convert, a read
+    /// error, Ctrl+C — stops the upload before its end-of-stream marker: the node publishes
+    /// nothing (a push is atomic there), and the source's own exception is thrown here.
+    /// </summary>
+    /// <exception cref="NodeRefusedException">The node answered with an error (problem+json).</exception>
+    public async Task<PushReceipt> PushAsync(string resourceCode, PushMode mode, IAsyncEnumerable<RecordBatch> batches, IProgress<long>? bytesSent = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(batches);
+        await using var source = batches.GetAsyncEnumerator(cancellation);
+        if (!await source.MoveNextAsync().ConfigureAwait(false))
+        {
+            throw new InvalidOperationException("The source yielded no batch, not even an empty one.");
+        }
+
+        using var content = new BatchStreamContent(source, bytesSent);
+        try
+        {
+            return await SendPushAsync(resourceCode, mode, content, cancellation).ConfigureAwait(false);
+        }
+        catch (Exception) when (content.SourceFailure is { } failure)
+        {
+            // The upload was cut because the source failed: that failure is the story, not the cut.
+            failure.Throw();
+            throw;
+        }
     }
 
     /// <summary>Pushes a staged dataset.</summary>
@@ -170,6 +207,100 @@ public sealed class NodeRefusedException(HttpStatusCode status, string body)
 {
     public HttpStatusCode Status { get; } = status;
     public string Body { get; } = body;
+}
+
+/// <summary>
+/// A push body written as its batches come (chunked: its length is not known before): the Arrow
+/// stream's end-of-stream marker is written only after the last batch, so a body cut by a failing
+/// source is never a whole stream to the node.
+/// </summary>
+internal sealed class BatchStreamContent(IAsyncEnumerator<RecordBatch> source, IProgress<long>? bytesSent) : HttpContent
+{
+    /// <summary>The source's exception, when the source (not the transport) cut the upload.</summary>
+    public ExceptionDispatchInfo? SourceFailure { get; private set; }
+
+    protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+    {
+        var counted = new CountingWriteStream(stream, bytesSent);
+        using var writer = new ArrowStreamWriter(counted, source.Current.Schema, leaveOpen: true);
+        do
+        {
+            await writer.WriteRecordBatchAsync(source.Current, cancellationToken).ConfigureAwait(false);
+        }
+        while (await NextAsync().ConfigureAwait(false));
+
+        await writer.WriteEndAsync(cancellationToken).ConfigureAwait(false);
+        await counted.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = 0;
+        return false;
+    }
+
+    private async Task<bool> NextAsync()
+    {
+        try
+        {
+            return await source.MoveNextAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            SourceFailure = ExceptionDispatchInfo.Capture(ex);
+            throw;
+        }
+    }
+}
+
+/// <summary>Passes writes through to a stream, reporting the bytes that went by.</summary>
+internal sealed class CountingWriteStream(Stream inner, IProgress<long>? progress) : Stream
+{
+    private long _count;
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => _count;
+        set => throw new NotSupportedException();
+    }
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        inner.Write(buffer, offset, count);
+        Count(count);
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        Count(buffer.Length);
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush() => inner.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    private void Count(int written)
+    {
+        _count += written;
+        progress?.Report(_count);
+    }
 }
 
 /// <summary>Passes a stream through, reporting the bytes that went by.</summary>

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # The department tools' timing table (adapters/README.md), each beside `psql \copy` measured in the
 # same run: CSV push, SQLite sync (full, then one changed row), PostgreSQL pull and push.
-# Uses the built CLI (dotnet build node/GovShare.Cli -c Release), a demo node on loopback and a
-# throwaway PostgreSQL cluster (Debian's postgresql package). Timings are wall clock, whole
-# process (start-up included), on whatever the machine is doing: compare within one run.
+# Uses the built CLI (dotnet build node/GovShare.Cli -c Release; or GOVSHARE_CLI=<folder of a
+# published govshare.dll>, e.g. the ReadyToRun publish the image ships), copied first so a build
+# during the run does not replace it, a demo node on loopback and a throwaway PostgreSQL cluster
+# (Debian's postgresql package). Timings are wall clock, whole process (start-up included), on
+# whatever the machine is doing: compare within one run; the load average is printed with them.
 #   benchmarks/cli/timings.sh [ROWS] [PORT]      (from the repository root)
 set -euo pipefail
 rows=${1:-200000}; port=${2:-19981}
-root=$(pwd); work=$(mktemp -d); G="dotnet $root/node/GovShare.Cli/bin/Release/net10.0/govshare.dll"
+root=$(pwd); work=$(mktemp -d)
+cp -r "${GOVSHARE_CLI:-$root/node/GovShare.Cli/bin/Release/net10.0}" "$work/cli"; G="dotnet $work/cli/govshare.dll"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort | tail -1)
 cleanup() { kill -TERM "${node_pid:-0}" 2>/dev/null || true; wait "${node_pid:-0}" 2>/dev/null || true
   [ -d "$work/pg" ] && runuser -u postgres -- "$pg_bin/pg_ctl" -D "$work/pg" -m immediate -w stop >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 [ -n "${KEEP:-}" ] && trap - EXIT
 chmod 755 "$work"
-t() { local s e; s=$(date +%s.%N); "$@" > "$work/last.out" 2>&1 || { cat "$work/last.out"; exit 1; }; e=$(date +%s.%N); printf '%.1f' "$(echo "$e - $s" | bc)"; }
+t() { local s e; s=$(date +%s.%N); "$@" > "$work/last.out" 2>&1 || { echo "failed: $*" >&2; cat "$work/last.out" >&2; exit 1; }; e=$(date +%s.%N); printf '%.1f' "$(echo "$e - $s" | bc)"; }
 
 # The node: the demo (its PKI and departments), and a resource with one item of most types.
 (cd "$work" && exec $G demo --folder "$work/demo" --port "$port" --management-port $((port+1)) > "$work/demo.log" 2>&1) & node_pid=$!
@@ -72,11 +76,13 @@ sqlite3_update
 sync_one=$(t $G "${sync[@]}")
 one_line=$(grep -o 'pushed [0-9,]* of [0-9,]* rows ([A-Za-z]*' "$work/last.out" || true)
 
+echo "Load average (1, 5, 15 min): $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after; CLI: ${GOVSHARE_CLI:-build output}"
+echo
 echo "| ${rows} rows (GB18030 CSV, 6 items) | govshare | \`psql \\copy\` (same run) |"
 echo "|---|---|---|"
-echo "| CSV push (convert, check against the catalog, stage, upload) | ${push_csv} s | ${copy_in} s (\\copy FROM csv) |"
+echo "| CSV push (convert, check against the catalog, upload as converted) | ${push_csv} s | ${copy_in} s (\\copy FROM csv) |"
 echo "| PostgreSQL pull (binary COPY into a new table) | ${pull_pg} s | ${copy_in} s (\\copy FROM csv) |"
-echo "| PostgreSQL push (binary COPY out of the table, stage, upload) | ${push_pg} s (${push_pg_rows}) | ${copy_out} s (\\copy TO csv) |"
+echo "| PostgreSQL push (binary COPY out of the table, upload as converted) | ${push_pg} s (${push_pg_rows}) | ${copy_out} s (\\copy TO csv) |"
 echo "| SQLite pull (new table) | ${pull_sqlite} s | |"
 echo "| SQLite sync, first (full) | ${sync_full} s | |"
 echo "| SQLite sync, one row changed | ${sync_one} s (${one_line}) | |"

@@ -118,6 +118,9 @@ public sealed record DepartmentConnection(Uri Node, string Certificate, string K
                 },
             },
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            // Below the node's Node:KeepAliveTimeout (30 s): a sync that reads its source for longer
+            // between two calls opens a new connection rather than sending on one the node is closing.
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(20),
         };
         return new HttpClient(handler, disposeHandler: true) { BaseAddress = Node, Timeout = timeout ?? Timeout.InfiniteTimeSpan };
     }

@@ -99,13 +99,18 @@ public static class ProblemTypes
     /// <summary>A pushed value breaks its item's rule (required, length, date, timestamp or decimal range); the <c>errors</c> extension names item, batch, row and rule.</summary>
     public const string InvalidValue = Prefix + "invalid-value";
 
-    /// <summary>A merge push with a null key item or one key twice (400); the <c>errors</c> extension names item, batch, row and rule (<c>key-null</c>, <c>key-duplicate</c>).</summary>
+    /// <summary>
+    /// A push whose keys are not one per row (400): a merge with a null key item or one key twice; a
+    /// replace or append to a resource with key items naming one key twice, or an append naming a key
+    /// already stored. The <c>errors</c> extension names item, batch, row and rule (<c>key-null</c>,
+    /// <c>key-duplicate</c>), each message the first row with that key. The name is the merge's, which came first.
+    /// </summary>
     public const string InvalidMergeKey = Prefix + "invalid-merge-key";
 
     /// <summary>A merge push to a resource whose catalog entry names no key item (409): merge needs keys to match rows.</summary>
     public const string NoKeyItems = Prefix + "no-key-items";
 
-    /// <summary>Another push published a version while a merge was being made on the one before (409); nothing was published, push the merge again.</summary>
+    /// <summary>Another push published a version while a merge, or an append to a resource with key items, was being made on the one before (409); nothing was published, push again.</summary>
     public const string MergeConflict = Prefix + "merge-conflict";
 
     /// <summary>A comparison's submission with a null key item or one key twice (400); <c>code</c> is <c>key-null</c>, <c>key-duplicate</c> or <c>key-too-long</c>.</summary>

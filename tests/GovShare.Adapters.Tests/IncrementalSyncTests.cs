@@ -106,6 +106,24 @@ public sealed class IncrementalSyncTests : IDisposable
     }
 
     [Fact]
+    public async Task RunOnceAsync_MergeRefusedAsTooLarge_ReSendsInFullWithReplace()
+    {
+        var sync = new IncrementalSync(new SyncSettings("530100-01-0001", SyncStrategy.KeyHash, _temp.File("state"), KeyItems: ["licence_id"]) { Merge = true });
+        await RunAsync(sync);
+        SqliteRoundTripTests.Execute(_connection, "UPDATE licences SET capital = '99.99' WHERE id = 12");
+
+        // The node caps a merge body (Exchange:MaxMergeBytes): 413.
+        var second = await sync.RunOnceAsync(Source, (staged, mode, cancellation) => mode == PushMode.Merge
+            ? throw new NodeRefusedException(System.Net.HttpStatusCode.RequestEntityTooLarge, "{}")
+            : PushAsync(staged, mode, cancellation), TimeProvider.System, _temp.Path);
+        var third = await RunAsync(sync);
+
+        Assert.Equal((SyncOutcome.Pushed, PushMode.Replace, 50L), (second.Outcome, second.Mode!.Value, second.RowsPushed));
+        Assert.Equal(Enumerable.Range(1, 50).Select(i => (long)i), _pushes[1].Ids);
+        Assert.Equal(SyncOutcome.UpToDate, third.Outcome);
+    }
+
+    [Fact]
     public async Task RunOnceAsync_DuplicateKey_FailsWithRowAndPushesNothing()
     {
         SqliteRoundTripTests.Execute(_connection, "CREATE TABLE dup (id INTEGER, name TEXT); INSERT INTO dup VALUES (1, 'a'), (2, 'b'), (1, 'c')");

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Runtime.CompilerServices;
+using Apache.Arrow;
 using GovShare.Adapters;
 using GovShare.Contract;
 
@@ -7,8 +9,8 @@ namespace GovShare.Cli.Commands;
 /// <summary>
 /// <c>govshare push</c>: fetches the resource's catalog entry, converts a department's CSV, JSON
 /// lines, Arrow file or SQL table to its items — checking the mapping and every value against the
-/// entry — in full, to a temporary Arrow file, and pushes it only after a clean pass.
-/// <c>--dry-run</c> does all of that except the upload.
+/// entry — and uploads the batches as they are made; a value that fails cuts the upload before its
+/// end, so the node publishes nothing. <c>--dry-run</c> does all of that except the upload.
 /// </summary>
 internal static class PushCommand
 {
@@ -26,7 +28,7 @@ internal static class PushCommand
         {
             var config = DepartmentCommand.Load(parse);
             var code = parse.GetValue(resource)!;
-            var progress = new TransferProgressLine("read");
+            var progress = new TransferProgressLine(parse.GetValue(dryRun) ? "check" : "push");
             var (open, connection) = source.Resolve(parse, progress.Bytes);
             progress.Total = source.FileBytes;
             await using (connection)
@@ -37,10 +39,9 @@ internal static class PushCommand
                 if (parse.GetValue(dryRun))
                 {
                     long rows = 0;
-                    await foreach (var batch in check.CheckAsync(open().ReadAsync(cancellation), cancellation).WithCancellation(cancellation))
+                    await foreach (var batch in Counted(check.CheckAsync(open().ReadAsync(cancellation), cancellation), progress.Rows).WithCancellation(cancellation))
                     {
                         rows += batch.Length;
-                        progress.Rows.Report(rows);
                     }
 
                     progress.Done();
@@ -48,15 +49,25 @@ internal static class PushCommand
                     return ExitCodes.Ok;
                 }
 
-                await using var staged = await StagedDataset.StageAsync(check.CheckAsync(open().ReadAsync(cancellation), cancellation), TemporaryFiles.Folder, rowsRead: progress.Rows, cancellation: cancellation);
+                // Converted and uploaded at once: a value that fails stops the upload before its
+                // end-of-stream marker, so the node publishes nothing (NodeClient.PushAsync).
+                var receipt = await client.PushAsync(code, parse.GetValue(append) ? PushMode.Append : PushMode.Replace, Counted(check.CheckAsync(open().ReadAsync(cancellation), cancellation), progress.Rows), cancellation: cancellation);
                 progress.Done();
-                var upload = new TransferProgressLine($"push {staged.Rows:N0} rows", staged.Bytes);
-                var receipt = await client.PushAsync(code, parse.GetValue(append) ? PushMode.Append : PushMode.Replace, staged, upload.Bytes, cancellation);
-                upload.Done();
                 Console.WriteLine($"Pushed {receipt.Rows:N0} rows to {code}: version {receipt.Version}, exchange {receipt.ExchangeId}.");
                 return ExitCodes.Ok;
             }
         }));
         return command;
+    }
+
+    private static async IAsyncEnumerable<RecordBatch> Counted(IAsyncEnumerable<RecordBatch> batches, IProgress<long> rows, [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        long count = 0;
+        await foreach (var batch in batches.WithCancellation(cancellation))
+        {
+            count += batch.Length;
+            rows.Report(count);
+            yield return batch;
+        }
     }
 }

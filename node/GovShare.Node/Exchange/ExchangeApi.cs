@@ -168,6 +168,14 @@ public static partial class ExchangeApi
 
         // The catalog may give a large resource more than the node's default (a province-wide register replaced whole).
         var maxBytes = entry.MaxPushBytes ?? options.Value.MaxPushBytes;
+        var capName = entry.MaxPushBytes is null ? "the node's Exchange:MaxPushBytes; a catalog entry may set its own maxPushBytes" : "its catalog entry's maxPushBytes";
+        if (mode == PushMode.Merge && options.Value.MaxMergeBytes < maxBytes)
+        {
+            // A merge body is held in memory while the version is made, so it has its own, smaller cap.
+            maxBytes = options.Value.MaxMergeBytes;
+            capName = "the node's Exchange:MaxMergeBytes: a merge is held in memory; send a whole dataset with mode=replace";
+        }
+
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
             limit.MaxRequestBodySize = maxBytes;
@@ -175,7 +183,7 @@ public static partial class ExchangeApi
 
         if (context.Request.ContentLength > maxBytes)
         {
-            await Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The push is too large", $"At most {maxBytes} bytes per push of {entry.ResourceCode}{(entry.MaxPushBytes is null ? " (the node's Exchange:MaxPushBytes; a catalog entry may set its own maxPushBytes)" : " (its catalog entry's maxPushBytes)")}.");
+            await Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The push is too large", $"At most {maxBytes} bytes per {(mode == PushMode.Merge ? "merge" : "push")} of {entry.ResourceCode} ({capName}).");
             return;
         }
 
@@ -257,7 +265,22 @@ public static partial class ExchangeApi
                 return;
             }
 
-            await using var push = await datasets.BeginPushAsync(entry.ResourceCode, mode, expected, exchangeId, context.RequestAborted);
+            // A resource with key items holds each key once: a replace names each key once, an append
+            // only keys not yet stored — and is published only on the version whose keys it was checked against.
+            var keys = keyColumns.Count == 0 ? null : new PushKeys(expected, keyColumns, mode);
+            int? basedOn = null;
+            if (keys is not null && mode == PushMode.Append)
+            {
+                var stored = datasets.Latest(entry.ResourceCode);
+                if (stored is not null)
+                {
+                    await keys.AddStoredAsync(datasets, stored, context.RequestAborted);
+                }
+
+                basedOn = stored?.Version ?? 0;
+            }
+
+            await using var push = await datasets.BeginPushAsync(entry.ResourceCode, mode, expected, exchangeId, basedOn, context.RequestAborted);
             while (await reader.ReadNextBatchAsync(context.RequestAborted) is { } batch)
             {
                 using (batch)
@@ -265,10 +288,12 @@ public static partial class ExchangeApi
                     // The catalog's schema, carrying item ids, over the pushed arrays in catalog order: no copy.
                     // The store checks every value against its item before writing (ArrowValueException).
                     var canonical = new RecordBatch(expected, columns.Select(batch.Column), batch.Length);
+                    keys?.Add(canonical);
                     await push.WriteAsync(canonical, context.RequestAborted);
                 }
             }
 
+            keys?.ThrowIfDuplicated();
             var version = await push.CommitAsync(sourceChangedAt, context.RequestAborted);
             step.Rows = version.Rows;
             step.Bytes = context.Request.ContentLength ?? version.Bytes;
@@ -306,7 +331,7 @@ public static partial class ExchangeApi
             }).ToList();
             await Refuse(context, 400, ProblemTypes.InvalidValue, "Pushed values break their items' rules", ex.Message, new() { ["errors"] = errors, ["more"] = ex.More });
         }
-        catch (MergeKeyException ex)
+        catch (PushKeyException ex)
         {
             LogPushRefused(logger, exchangeId.Value, entry.ResourceCode, ex.Violations.Count > 0 ? ex.Violations[0].Rule : "invalid-merge-key");
             var errors = ex.Violations.Select(v => new Dictionary<string, object?>
@@ -317,7 +342,7 @@ public static partial class ExchangeApi
                 ["rule"] = v.Rule,
                 ["message"] = v.Message,
             }).ToList();
-            await Refuse(context, 400, ProblemTypes.InvalidMergeKey, "The merge's keys are not one per row", ex.Message, new() { ["errors"] = errors, ["more"] = ex.More });
+            await Refuse(context, 400, ProblemTypes.InvalidMergeKey, mode == PushMode.Merge ? "The merge's keys are not one per row" : "The pushed keys are not one per row", ex.Message, new() { ["errors"] = errors, ["more"] = ex.More });
         }
         catch (DatasetMergeConflictException ex)
         {

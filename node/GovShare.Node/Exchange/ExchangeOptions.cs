@@ -15,6 +15,15 @@ public sealed class ExchangeOptions
     public long MaxPushBytes { get; set; } = 1L * 1024 * 1024 * 1024;
 
     /// <summary>
+    /// The largest merge push body (<c>mode=merge</c>), below <see cref="MaxPushBytes"/> and any
+    /// catalog entry's own cap: a merge's rows and keys are held in memory while the next version is
+    /// made, where other pushes stream to disk. 64 MiB: some half a million changed rows of a
+    /// typical resource, far beyond an hourly sync's changes; a larger change goes as a replace.
+    /// A larger body is refused with 413 before it is read.
+    /// </summary>
+    public long MaxMergeBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
     /// Pushes in progress at once; each may hold one record batch (up to the Arrow input cap) in
     /// memory, so this bounds the node's memory under a burst. Further pushes get 503 with Retry-After.
     /// </summary>

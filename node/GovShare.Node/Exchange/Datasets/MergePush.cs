@@ -9,28 +9,28 @@ using GovShare.Node.Logs;
 
 namespace GovShare.Node.Exchange.Datasets;
 
-/// <summary>A merge push's key is null or named twice; nothing was published.</summary>
-public sealed class MergeKeyException : Exception
+/// <summary>A push's key is null (merge) or named twice (any push with key items, or an append's key already stored); nothing was published.</summary>
+public sealed class PushKeyException : Exception
 {
-    public MergeKeyException(IReadOnlyList<ValueViolation> violations, int more)
+    public PushKeyException(IReadOnlyList<ValueViolation> violations, int more)
         : base(string.Join(" ", violations.Select(v => v.Message)) + (more > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({more} more)") : ""))
     {
         Violations = violations;
         More = more;
     }
 
-    public MergeKeyException()
+    public PushKeyException()
     {
         Violations = [];
     }
 
-    public MergeKeyException(string message)
+    public PushKeyException(string message)
         : base(message)
     {
         Violations = [];
     }
 
-    public MergeKeyException(string message, Exception inner)
+    public PushKeyException(string message, Exception inner)
         : base(message, inner)
     {
         Violations = [];
@@ -154,13 +154,13 @@ public sealed class MergeChanges
     }
 
     /// <summary>Throws the push's key problems, else its value problems, if it has any.</summary>
-    /// <exception cref="MergeKeyException">A null key item or a key named twice.</exception>
+    /// <exception cref="PushKeyException">A null key item or a key named twice.</exception>
     /// <exception cref="ArrowValueException">An upserted value breaks its item's rule.</exception>
     public void ThrowIfInvalid()
     {
         if (_keyProblems.Count > 0)
         {
-            throw new MergeKeyException([.. _keyProblems.Take(ItemValueValidator.MaxReported)], Math.Max(0, _keyProblems.Count - ItemValueValidator.MaxReported));
+            throw new PushKeyException([.. _keyProblems.Take(ItemValueValidator.MaxReported)], Math.Max(0, _keyProblems.Count - ItemValueValidator.MaxReported));
         }
 
         if (_valueProblems.Count > 0)
@@ -177,19 +177,35 @@ public sealed class MergeChanges
     internal int[] KeyColumns => _keyColumns;
 
     /// <summary>
-    /// The key of a row as text: each key item's value bytes as stored (text as UTF-8, numbers,
-    /// dates and instants in their Arrow width, decimals at the catalog's scale), so equal values
-    /// give equal keys; null when a key item is null.
+    /// The key of a row as text (hex of <see cref="WriteKey"/>'s bytes), so equal values give equal
+    /// keys; null when a key item is null.
     /// </summary>
     internal static string? KeyOf(IArrowArray[] keys, int row)
     {
-        Span<byte> length = stackalloc byte[4];
-        var text = new System.Text.StringBuilder();
+        Span<byte> buffer = stackalloc byte[256];
+        int length;
+        while ((length = WriteKey(keys, row, buffer)) < 0)
+        {
+            buffer = new byte[buffer.Length * 2];
+        }
+
+        return length == 0 ? null : Convert.ToHexString(buffer[..length]);
+    }
+
+    /// <summary>
+    /// Writes a row's key bytes: each key item's value bytes as stored (text as UTF-8, numbers,
+    /// dates and instants in their Arrow width, decimals at the catalog's scale), each prefixed by
+    /// its length so ("ab","c") and ("a","bc") stay two keys. Returns the length written, 0 when a
+    /// key item is null, −1 when <paramref name="buffer"/> is too small.
+    /// </summary>
+    internal static int WriteKey(IArrowArray[] keys, int row, Span<byte> buffer)
+    {
+        var written = 0;
         foreach (var array in keys)
         {
             if (array.IsNull(row))
             {
-                return null;
+                return 0;
             }
 
             ReadOnlySpan<byte> bytes = array switch
@@ -202,12 +218,17 @@ public sealed class MergeChanges
                 _ => throw new NotSupportedException($"A key item of type {array.Data.DataType.Name} cannot be compared."),
             };
 
-            // Length-prefixed, so ("ab","c") and ("a","bc") stay two keys.
-            BinaryPrimitives.WriteInt32LittleEndian(length, bytes.Length);
-            text.Append(Convert.ToHexString(length)).Append(Convert.ToHexString(bytes)).Append('.');
+            if (written + 4 + bytes.Length > buffer.Length)
+            {
+                return -1;
+            }
+
+            BinaryPrimitives.WriteInt32LittleEndian(buffer[written..], bytes.Length);
+            bytes.CopyTo(buffer[(written + 4)..]);
+            written += 4 + bytes.Length;
         }
 
-        return text.ToString();
+        return written;
     }
 
     /// <summary>The given rows of a batch, in order, as one new batch.</summary>

@@ -1,0 +1,168 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using Apache.Arrow;
+using GovShare.Contract;
+using GovShare.Node.Exchange.ArrowInput;
+
+namespace GovShare.Node.Exchange.Datasets;
+
+/// <summary>
+/// The keys of a replace or append push to a resource with key items: each key once in the
+/// push, and for an append not already among the stored rows. Checked by the push's own batch and
+/// row numbers, before the version is committed, so a refused push publishes nothing.
+/// </summary>
+/// <remarks>
+/// Bounded memory: a row costs 24 bytes (a 128-bit hash of its key bytes and its position), not
+/// its key as text; a 2,000,000-row push holds about 50 MB while it is read (the growing list
+/// briefly holds its previous array too). Keys are hashed with
+/// XxHash128 under a random seed per push, over the same length-prefixed key bytes a merge compares
+/// (<see cref="MergeChanges"/>). Collisions: two different keys share a hash with a probability of
+/// about n²/2¹²⁹ (10⁻²⁶ at 2,000,000 rows); were it to happen, the push would be refused naming
+/// both rows — a false refusal the provider can see, never a duplicate accepted or a row lost.
+/// The seed changes every push, so no pair of keys collides twice.
+/// </remarks>
+public sealed class PushKeys
+{
+    /// <summary>
+    /// A key's hash and where it was seen: a pushed row as <c>batch &lt;&lt; 32 | row</c>, a stored row as
+    /// <see cref="long.MinValue"/> + its ordinal in the stored version, so stored rows sort first.
+    /// </summary>
+    private readonly record struct Seen(ulong High, ulong Low, long Position) : IComparable<Seen>
+    {
+        public bool Stored => Position < 0;
+
+        public int Batch => (int)(Position >> 32);
+
+        public long Row => Stored ? Position - long.MinValue : (int)(uint)Position;
+
+        public bool SameKey(Seen other) => High == other.High && Low == other.Low;
+
+        public int CompareTo(Seen other)
+        {
+            var c = High.CompareTo(other.High);
+            c = c != 0 ? c : Low.CompareTo(other.Low);
+            return c != 0 ? c : Position.CompareTo(other.Position);
+        }
+    }
+
+    private readonly Schema _schema;
+    private readonly int[] _keyColumns;
+    private readonly PushMode _mode;
+    private readonly long _seed = BinaryPrimitives.ReadInt64LittleEndian(RandomNumberGenerator.GetBytes(8));
+    private readonly List<Seen> _seen = [];
+    private byte[] _buffer = new byte[256];
+    private int _batches;
+
+    /// <param name="schema">The catalog's schema (<c>CatalogEntry.ArrowSchema()</c>).</param>
+    /// <param name="keyColumns">The indexes of the key items in <paramref name="schema"/>; at least one.</param>
+    /// <param name="mode">Replace or append: named in the refusal.</param>
+    public PushKeys(Schema schema, IReadOnlyList<int> keyColumns, PushMode mode)
+    {
+        ArgumentNullException.ThrowIfNull(schema);
+        ArgumentNullException.ThrowIfNull(keyColumns);
+        if (keyColumns.Count == 0)
+        {
+            throw new ArgumentException("A key check needs at least one key item.", nameof(keyColumns));
+        }
+
+        _schema = schema;
+        _keyColumns = [.. keyColumns];
+        _mode = mode;
+    }
+
+    /// <summary>The stored version an append adds to, when its rows were read (<see cref="AddStoredAsync"/>).</summary>
+    public int? StoredVersion { get; private set; }
+
+    /// <summary>Reads the key items of every stored row of <paramref name="version"/> (an append's previous version).</summary>
+    public async Task AddStoredAsync(DatasetStore store, DatasetVersion version, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(version);
+        StoredVersion = version.Version;
+        long row = 0;
+        await using var reader = store.OpenRead(version);
+        await foreach (var stored in reader.ReadBatchesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            using (stored)
+            {
+                // Stored batches are in the catalog's item order, as pushes are written.
+                var keys = _keyColumns.Select(stored.Column).ToArray();
+                for (var r = 0; r < stored.Length; r++, row++)
+                {
+                    Remember(keys, r, long.MinValue + row);
+                }
+            }
+        }
+    }
+
+    /// <summary>Takes one pushed batch in the catalog's schema (call for every batch, in push order).</summary>
+    public void Add(RecordBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var index = _batches++;
+        var keys = _keyColumns.Select(batch.Column).ToArray();
+        for (var row = 0; row < batch.Length; row++)
+        {
+            Remember(keys, row, ((long)index << 32) | (uint)row);
+        }
+    }
+
+    /// <summary>Throws when a pushed row repeats a key of the push, or (append) a stored one.</summary>
+    /// <exception cref="PushKeyException">Rule <c>key-duplicate</c>, each naming the row and the first row with its key.</exception>
+    public void ThrowIfDuplicated()
+    {
+        var seen = CollectionsMarshal.AsSpan(_seen);
+        seen.Sort();
+        var problems = new List<(Seen Row, Seen First)>();
+        for (var i = 1; i < seen.Length; i++)
+        {
+            // Stored rows sort first among their key's: two stored rows with one key are not this push's doing.
+            if (seen[i].SameKey(seen[i - 1]) && !seen[i].Stored)
+            {
+                var first = i - 1;
+                while (first > 0 && seen[first - 1].SameKey(seen[i]))
+                {
+                    first--;
+                }
+
+                problems.Add((seen[i], seen[first]));
+            }
+        }
+
+        if (problems.Count == 0)
+        {
+            return;
+        }
+
+        var item = string.Join("+", _keyColumns.Select(c => ItemId(_schema.GetFieldByIndex(c))));
+        var mode = _mode == PushMode.Append ? "an append" : "a replace";
+        var reported = problems.OrderBy(p => p.Row.Position).Take(ItemValueValidator.MaxReported).Select(p => new ValueViolation(
+            item, p.Row.Batch, (int)p.Row.Row, "key-duplicate", 1,
+            p.First.Stored
+                ? string.Create(CultureInfo.InvariantCulture, $"Batch {p.Row.Batch}, row {p.Row.Row}: the same key as row {p.First.Row} of the stored version {StoredVersion}; {mode} adds new keys only (a merge push changes stored rows).")
+                : string.Create(CultureInfo.InvariantCulture, $"Batch {p.Row.Batch}, row {p.Row.Row}: the same key as batch {p.First.Batch}, row {p.First.Row}; {mode} names each key once."))).ToList();
+        throw new PushKeyException(reported, Math.Max(0, problems.Count - reported.Count));
+    }
+
+    private void Remember(IArrowArray[] keys, int row, long position)
+    {
+        int length;
+        while ((length = MergeChanges.WriteKey(keys, row, _buffer)) < 0)
+        {
+            _buffer = new byte[_buffer.Length * 2];
+        }
+
+        // A null key item is the value rules' to refuse (key items are required), not a key.
+        if (length > 0)
+        {
+            var hash = XxHash128.HashToUInt128(_buffer.AsSpan(0, length), _seed);
+            _seen.Add(new Seen((ulong)(hash >> 64), (ulong)hash, position));
+        }
+    }
+
+    private static string ItemId(Field field) =>
+        field.Metadata is { } m && m.TryGetValue(Catalog.CatalogEntry.ItemIdMetadataKey, out var id) ? id : field.Name;
+}
