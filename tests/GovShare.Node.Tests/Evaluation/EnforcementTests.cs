@@ -212,74 +212,102 @@ public sealed class EnforcementTests
     }
 
     /// <summary>
-    /// Art. 42 up a tree of three: Kunming's office passes up an escalation from a district node below it that it cannot
-    /// resolve; Kunming delivers it to the province over its (generic) parent link, with the origin and the reason; the
-    /// district's later rectification follows at both offices. The district is a real node identity (its own certificate
-    /// and pinned key) posting as the sender does; Kunming and the province are real nodes on loopback.
+    /// Art. 42 up a tree of three: the province's office passes up an escalation from Kunming below it that it cannot
+    /// resolve; the province delivers it to the national node over its (generic) parent link, with the origin and the
+    /// reason; Kunming's later rectification follows at both offices. Kunming is a real node identity (its own
+    /// certificate and pinned key) posting as the sender does; the province and the national stand-in (its own PKI,
+    /// trusted by the province for the national node only) are real nodes on loopback. Counties run no node (Art. 21),
+    /// so the third level is the nation's.
     /// </summary>
     [Fact]
     public async Task Escalation_PassedUpByAnOfficeThatCannotResolveIt_ReachesItsParent_RectificationFollows()
     {
         using var pki = new TestPki();
+        using var nation = TestPki.National();
         var now = DateTimeOffset.UtcNow;
-        pki.Folder.IssueNode("530102", now.AddMinutes(-5), now.AddDays(30), ["localhost"], [System.Net.IPAddress.Loopback]);
         static void Fast(Dictionary<string, string?> s) => s["Hierarchy:PublishInterval"] = "00:00:01";
-        await using var province = await TestNode.StartAsync(pki, "530000", Fast);
-        await using var kunming = await TestNode.StartAsync(pki, "530100", Fast);
-        Assert.Empty(province.Services.GetRequiredService<NodeLinkRegistry>().Link("530100", LinkRole.Child, kunming.ExchangeAddress.ToString(), pki.NodeKey("530100"), out _));
-        Assert.Empty(kunming.Services.GetRequiredService<NodeLinkRegistry>().Link("530000", LinkRole.Parent, province.ExchangeAddress.ToString(), pki.NodeKey("530000"), out _));
-        Assert.Empty(kunming.Services.GetRequiredService<NodeLinkRegistry>().Link("530102", LinkRole.Child, "https://localhost:9/", pki.NodeKey("530102"), out _));
-        using var kunmingOffice = Operator(kunming);
-        kunmingOffice.Timeout = TimeSpan.FromSeconds(120);
+
+        // The national node trusts its own root and, for the province's identities only, the Yunnan root (with its CRL).
+        var nationalAnchors = Path.Combine(nation.Root, "anchors-national-and-yunnan.pem");
+        await File.WriteAllTextAsync(nationalAnchors, await File.ReadAllTextAsync(nation.RootCertificateFile) + await File.ReadAllTextAsync(pki.RootCertificateFile));
+        File.Copy(Path.Combine(pki.Folder.CrlFolder, "root.crl"), Path.Combine(nation.Folder.CrlFolder, "yunnan-root.crl"));
+        await using var national = await TestNode.StartAsync(nation, "000000", s =>
+        {
+            Fast(s);
+            s["Node:TrustAnchors"] = nationalAnchors;
+        });
+
+        // The province: its own PKI plus the national root for the national node only, and that root's CRL.
+        var provinceCrls = Path.Combine(pki.Root, "crl-province");
+        Directory.CreateDirectory(provinceCrls);
+        foreach (var crl in Directory.GetFiles(pki.Folder.CrlFolder))
+        {
+            File.Copy(crl, Path.Combine(provinceCrls, Path.GetFileName(crl)));
+        }
+
+        File.Copy(Path.Combine(nation.Folder.CrlFolder, "root.crl"), Path.Combine(provinceCrls, "national-root.crl"));
+        await using var province = await TestNode.StartAsync(pki, "530000", s =>
+        {
+            Fast(s);
+            s["Node:CrlPath"] = provinceCrls;
+            s["Upstream:ParentUrl"] = national.ExchangeAddress.ToString();
+            s["Upstream:ParentDivisionCode"] = "000000";
+            s["Upstream:ParentKeySha256"] = nation.NodeKey("000000");
+            s["Upstream:ParentTrustAnchor"] = nation.RootCertificateFile;
+        });
+        Assert.Empty(national.Services.GetRequiredService<NodeLinkRegistry>().Link("530000", LinkRole.Child, province.ExchangeAddress.ToString(), pki.NodeKey("530000"), out _));
+        Assert.Empty(province.Services.GetRequiredService<NodeLinkRegistry>().Link("530100", LinkRole.Child, "https://localhost:9/", pki.NodeKey("530100"), out _));
         using var provinceOffice = Operator(province);
         provinceOffice.Timeout = TimeSpan.FromSeconds(120);
-        using var district = kunming.Client(pki.NodeCertificate("530102"));
-        district.Timeout = TimeSpan.FromSeconds(120);
+        using var nationalOffice = Operator(national);
+        nationalOffice.Timeout = TimeSpan.FromSeconds(120);
+        using var kunming = province.Client(pki.NodeCertificate("530100"));
+        kunming.Timeout = TimeSpan.FromSeconds(120);
 
-        // The district escalates a violation of one of its departments to Kunming's office.
+        // Kunming escalates a violation of one of its (county) departments to the province's office.
         var notice = new EscalationNotice("vio-0a1b2c3d4e5f60718293", "dataLate", "data-late", "530102", "11530102MB0000033X", "101002/000009",
             "Wuhua's household data was due by 2026-11-20 and has not come (Art. 16).", new DateOnly(2026, 11, 21), new DateOnly(2026, 11, 24), now.AddMinutes(-1));
-        using (var first = await district.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(notice, CatalogJson.Options))))
+        using (var first = await kunming.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(notice, CatalogJson.Options))))
         {
             Assert.Equal(HttpStatusCode.Created, first.StatusCode);
         }
 
-        var id = "530102/" + notice.ViolationId;
+        var id = "530100/" + notice.ViolationId;
 
-        // Refused: no reason; an escalation Kunming does not hold.
-        await ProblemAssert.IsProblemAsync(await Post(kunmingOffice, "v1/operator/hierarchy/escalations/pass-up", new { id }), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
-        await ProblemAssert.IsProblemAsync(await Post(kunmingOffice, "v1/operator/hierarchy/escalations/pass-up", new { id = "530102/vio-ffffffffffffffffffff", reason = "x" }), HttpStatusCode.NotFound, ProblemTypes.NotFound);
+        // Refused: no reason; an escalation the province does not hold.
+        await ProblemAssert.IsProblemAsync(await Post(provinceOffice, "v1/operator/hierarchy/escalations/pass-up", new { id }), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
+        await ProblemAssert.IsProblemAsync(await Post(provinceOffice, "v1/operator/hierarchy/escalations/pass-up", new { id = "530100/vio-ffffffffffffffffffff", reason = "x" }), HttpStatusCode.NotFound, ProblemTypes.NotFound);
 
-        // Kunming's office cannot resolve it and passes it up, once.
-        const string Why = "The bureau answers to a provincial department; Kunming's office cannot direct it";
-        var passed = await Ok(await Post(kunmingOffice, "v1/operator/hierarchy/escalations/pass-up", new { id, reason = Why }));
-        Assert.Equal(("govshare:node/530000", "govshare:operator/530100/bootstrap", Why),
+        // The province's office cannot resolve it and passes it up, once.
+        const string Why = "The bureau answers to a ministry; the province's office cannot direct it";
+        var passed = await Ok(await Post(provinceOffice, "v1/operator/hierarchy/escalations/pass-up", new { id, reason = Why }));
+        Assert.Equal(("govshare:node/000000", "govshare:operator/530000/bootstrap", Why),
             (passed.GetProperty("passedUp").GetProperty("to").GetString(), passed.GetProperty("passedUp").GetProperty("by").GetString(), passed.GetProperty("passedUp").GetProperty("reason").GetString()));
-        await ProblemAssert.IsProblemAsync(await Post(kunmingOffice, "v1/operator/hierarchy/escalations/pass-up", new { id, reason = Why }), HttpStatusCode.Conflict, ProblemTypes.Conflict);
+        await ProblemAssert.IsProblemAsync(await Post(provinceOffice, "v1/operator/hierarchy/escalations/pass-up", new { id, reason = Why }), HttpStatusCode.Conflict, ProblemTypes.Conflict);
 
-        // Kunming delivers it to the province: the origin is the district, Kunming's reason travels with it.
-        var atProvince = await UntilDeliveredAsync(provinceOffice, notice.ViolationId);
-        Assert.Equal(("530100/530102/" + notice.ViolationId, "530100"), (atProvince.GetProperty("id").GetString(), atProvince.GetProperty("child").GetString()));
-        var travelled = atProvince.GetProperty("violation");
-        Assert.Equal(("530102", Why, "11530102MB0000033X", notice.Summary),
+        // The province delivers it to the national node: the origin is Kunming, the province's reason travels with it.
+        var atNational = await UntilDeliveredAsync(nationalOffice, notice.ViolationId);
+        Assert.Equal(("530000/530100/" + notice.ViolationId, "530000"), (atNational.GetProperty("id").GetString(), atNational.GetProperty("child").GetString()));
+        var travelled = atNational.GetProperty("violation");
+        Assert.Equal(("530100", Why, "11530102MB0000033X", notice.Summary),
             (travelled.GetProperty("origin").GetString(), travelled.GetProperty("passUpReason").GetString(), travelled.GetProperty("departmentCreditCode").GetString(), travelled.GetProperty("summary").GetString()));
 
-        // The province refuses a pass-up from a node outside the child's subtree, or one without its reason.
-        using var kunmingNode = province.Client(pki.NodeCertificate("530100"));
-        kunmingNode.Timeout = TimeSpan.FromSeconds(120);
-        var outside = notice with { ViolationId = "vio-1111111111111111aaaa", Origin = "530300", PassUpReason = Why };
-        await ProblemAssert.IsProblemAsync(await kunmingNode.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(outside, CatalogJson.Options))), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
-        var unexplained = notice with { ViolationId = "vio-1111111111111111bbbb", Origin = "530102" };
-        await ProblemAssert.IsProblemAsync(await kunmingNode.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(unexplained, CatalogJson.Options))), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
+        // The national node refuses a pass-up whose origin is outside the province, or one without its reason.
+        using var provinceNode = TestNode.ClientFor(nation, national.ExchangeAddress, pki.NodeCertificate("530000"));
+        provinceNode.Timeout = TimeSpan.FromSeconds(120);
+        var outside = notice with { ViolationId = "vio-1111111111111111aaaa", Origin = "520100", PassUpReason = Why };
+        await ProblemAssert.IsProblemAsync(await provinceNode.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(outside, CatalogJson.Options))), HttpStatusCode.Forbidden, ProblemTypes.Forbidden);
+        var unexplained = notice with { ViolationId = "vio-1111111111111111bbbb", Origin = "530100" };
+        await ProblemAssert.IsProblemAsync(await provinceNode.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(unexplained, CatalogJson.Options))), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
 
-        // The district rectifies: Kunming's copy follows, and Kunming passes that on to the province.
+        // Kunming rectifies: the province's copy follows, and the province passes that on to the national node.
         var rectifiedAt = now.AddMinutes(1);
-        using (var update = await district.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(notice with { RectifiedAt = rectifiedAt }, CatalogJson.Options))))
+        using (var update = await kunming.PostAsync("v1/hierarchy/escalations", Json(JsonSerializer.Serialize(notice with { RectifiedAt = rectifiedAt }, CatalogJson.Options))))
         {
             Assert.Equal(HttpStatusCode.OK, update.StatusCode);
         }
 
-        var followed = await UntilDeliveredAsync(provinceOffice, notice.ViolationId, e => e.GetProperty("violation").TryGetProperty("rectifiedAt", out _));
+        var followed = await UntilDeliveredAsync(nationalOffice, notice.ViolationId, e => e.GetProperty("violation").TryGetProperty("rectifiedAt", out _));
         Assert.Equal(rectifiedAt, followed.GetProperty("violation").GetProperty("rectifiedAt").GetDateTimeOffset());
 
         static List<(string?, string?, string?)> Steps(TestNode node) => [.. LogStore.ForDataFolder(node.DataPath).ReadEntries(LogKind.Change)
@@ -287,11 +315,11 @@ public sealed class EnforcementTests
             .Where(r => r.GetProperty("entity").GetString()!.StartsWith("escalation/", StringComparison.Ordinal))
             .Select(r => (r.GetProperty("entity").GetString(), r.GetProperty("diff").GetProperty("action").GetString(), r.GetProperty("caller").GetString()))];
         Assert.Equal(
-            [("escalation/" + id, "received", "govshare:node/530102"), ("escalation/" + id, "passed-up", "govshare:operator/530100/bootstrap"), ("escalation/" + id, "rectified", "govshare:node/530102")],
-            Steps(kunming));
-        Assert.Equal(
-            [("escalation/530100/" + id, "received", "govshare:node/530100"), ("escalation/530100/" + id, "rectified", "govshare:node/530100")],
+            [("escalation/" + id, "received", "govshare:node/530100"), ("escalation/" + id, "passed-up", "govshare:operator/530000/bootstrap"), ("escalation/" + id, "rectified", "govshare:node/530100")],
             Steps(province));
+        Assert.Equal(
+            [("escalation/530000/" + id, "received", "govshare:node/530000"), ("escalation/530000/" + id, "rectified", "govshare:node/530000")],
+            Steps(national));
     }
 
     /// <summary>Runs an async clean-up at the end of a scope (the node variable is replaced midway).</summary>
