@@ -28,6 +28,7 @@ public static partial class IdentitySetup
             sp.GetRequiredService<ILogger<CrlStore>>()));
         services.AddSingleton<DepartmentRegistry>();
         services.AddSingleton<TrustExpiryWatch>();
+        services.AddSingleton<DepartmentCertificates>();
         services.AddHostedService<TrustExpiryWatch.Monitor>();
         services.AddHealthChecks().AddCheck<TrustExpiryWatch.HealthCheck>("trust-expiry", tags: [HealthTags.Detail]);
         services.AddSingleton<IStateReplayer, DepartmentReplayer>();
@@ -120,7 +121,8 @@ public static partial class IdentitySetup
             // Operators manage the node, departments and nodes exchange: a certificate opens one
             // listener only, so a department's key cannot register departments, nor an operator's
             // pull data. Checked here, per request, because the validation cache knows no listener.
-            if (WrongListener(context) is { } wrong)
+            var caller = CallerIdentity.FromPrincipal(context.User);
+            if (WrongListener(context, caller) is { } wrong)
             {
                 var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("GovShare.Node.Identity");
                 LogRefused(logger, certificate.Subject, certificate.SerialNumber, wrong.ProblemType, wrong.Message);
@@ -136,14 +138,23 @@ public static partial class IdentitySetup
                 await Problem.WriteAsync(context, StatusCodes.Status401Unauthorized, refusal.ProblemType, refusal.Title, refusal.Message);
                 return;
             }
+
+            // Here, per request and after the revocation check, rather than in OnCertificateValidated:
+            // that runs once per certificate per cache period, so a department switching back and forth
+            // would be remembered with the wrong one. Before OnBehalfOfMiddleware: the user is still the
+            // certificate's own identity, never a vouched one.
+            if (caller is { Kind: CallerKind.Department } department)
+            {
+                context.RequestServices.GetRequiredService<DepartmentCertificates>().Saw(department, certificate);
+            }
         }
 
         await next(context);
     }
 
-    private static CertificateRefusedException? WrongListener(HttpContext context)
+    private static CertificateRefusedException? WrongListener(HttpContext context, CallerIdentity? caller)
     {
-        if (CallerIdentity.FromPrincipal(context.User) is not { } caller)
+        if (caller is null)
         {
             return null;
         }

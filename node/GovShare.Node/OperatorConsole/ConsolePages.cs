@@ -26,6 +26,7 @@ internal sealed class ConsolePages(
     TimeProvider time,
     DepartmentRegistry departments,
     TrustExpiryWatch trust,
+    DepartmentCertificates departmentCertificates,
     CatalogStore catalog,
     CatalogFilings filings,
     ShareRequestStore requests,
@@ -255,6 +256,23 @@ internal sealed class ConsolePages(
             E(d.Name), $"<code>{E(d.CreditCode)}</code>", E(d.DivisionCode), E(Time(d.RegisteredAt)),
             Form("/console/departments/remove", [("credit", d.CreditCode)], $"<button id=\"remove-{E(d.CreditCode)}\">{E(page.T("departments.remove"))}</button>"),
         }));
+        // The node keeps no department certificate; this is what each presented on its last request
+        // since the start, so a department that has not called since shows "not seen" (not "fine").
+        page.Heading("departments.certificates");
+        page.Paragraph(page.T("departments.certificates-note"));
+        var seen = departments.All()
+            .Select(d => (Department: d, Certificate: departmentCertificates.Find(d.CreditCode)))
+            .OrderBy(d => d.Certificate is null ? 1 : 0).ThenBy(d => d.Certificate?.NotAfter).ThenBy(d => d.Department.CreditCode, StringComparer.Ordinal);
+        page.Table("department-certificates", ["name", "departments.credit", "departments.serial", "departments.expires", "departments.days-left", "departments.last-seen"], seen.Select(d => d.Certificate is not { } c
+            ? [E(d.Department.Name), $"<code>{E(d.Department.CreditCode)}</code>", $"<span class=\"note\" id=\"cert-{E(d.Department.CreditCode)}\">{E(page.T("departments.not-seen"))}</span>", "", "", ""]
+            : new[]
+            {
+                E(d.Department.Name), $"<code>{E(d.Department.CreditCode)}</code>",
+                $"<code id=\"cert-{E(d.Department.CreditCode)}\">{E(c.Serial)}</code> <span class=\"note\">SHA-1 {E(c.Thumbprint)}</span>",
+                E(Time(c.NotAfter)),
+                N((long)Math.Floor((c.NotAfter - time.GetUtcNow()).TotalDays)) + (departmentCertificates.Expiring(c.NotAfter) ? $" <span class=\"late\" id=\"expiring-{E(d.Department.CreditCode)}\">{E(page.T("departments.warn"))}</span>" : ""),
+                E(Time(c.LastSeen)),
+            }));
         page.Heading("departments.trust");
         page.Table("trust", ["kind", "name", "departments.expires", "departments.days-left"], trust.Check().OrderBy(i => i.At).Select(i => new[]
         {
