@@ -228,6 +228,7 @@ public static class RequestsApi
             RequestOutcome.NotNeeded => Problem.Result(409, ProblemTypes.RequestNotNeeded, "No request needed", result.Detail),
             RequestOutcome.NotShared => Problem.Result(403, ProblemTypes.ResourceNotShared, "Resource not shared", result.Detail),
             RequestOutcome.SecrecyReviewMissing => Problem.Result(403, ProblemTypes.SecrecyReviewMissing, "The resource has no secrecy review on record", result.Detail),
+            RequestOutcome.NotSharedNationally => Problem.Result(403, ProblemTypes.NotSharedNationally, "The resource is not shared beyond its province", result.Detail),
             RequestOutcome.OwnResource => Problem.Result(409, ProblemTypes.OwnResource, "Own resource", result.Detail),
             _ => Problem.Result(409, ProblemTypes.Conflict, "Conflict", result.Detail),
         };

@@ -31,6 +31,9 @@ public enum RequestOutcome
     /// <summary>The resource has no secrecy review on record (Art. 34), so it is not shared yet.</summary>
     SecrecyReviewMissing,
 
+    /// <summary>The caller is outside the provider's province and the resource is not in the national scope (Art. 21).</summary>
+    NotSharedNationally,
+
     /// <summary>The subject is no longer in a state that takes this operation (a second decision, a revoked grant …).</summary>
     Conflict,
 }
@@ -527,6 +530,15 @@ public sealed partial class ShareRequestStore
             return (null, RequestOutcome.OwnResource);
         }
 
+        // Art. 21: outside its provider's province a resource exists only in the national scope, so
+        // there is nothing to apply for (or grant) there; the pull would be refused the same way.
+        // An empty division is the operator grant's missing user, already reported above.
+        if (division.Length > 0 && !CatalogViews.SharedWith(entry, division))
+        {
+            errors.Add(new("resourceCode", "resource.notSharedNationally", NotSharedNationallyDetail(entry, division)));
+            return (null, RequestOutcome.NotSharedNationally);
+        }
+
         switch (entry.Share.Type)
         {
             case ShareType.Unconditional:
@@ -572,6 +584,14 @@ public sealed partial class ShareRequestStore
             return null;
         }
 
+        // Art. 21: a department outside the provider's province neither disputes nor passes on a
+        // resource it may not see (the same rule as the pull's).
+        if (!CatalogViews.SharedWith(entry, caller.DivisionCode))
+        {
+            refusal = (RequestOutcome.NotSharedNationally, NotSharedNationallyDetail(entry, caller.DivisionCode));
+            return null;
+        }
+
         if (entry.Share.Type == ShareType.NotShared)
         {
             refusal = (RequestOutcome.NotShared, $"resource {entry.ResourceCode} is not shared: {entry.Share.Reason}");
@@ -580,6 +600,9 @@ public sealed partial class ShareRequestStore
 
         return entry;
     }
+
+    internal static string NotSharedNationallyDetail(CatalogEntry entry, string division) =>
+        $"{entry.ResourceCode} is shared within province {DivisionCode.ProvinceOf(entry.Provider.DivisionCode)} only; a department of {division} is outside it. Its provider exposes it nationally by setting the catalog entry's scope to 'national'.";
 
     internal ShareRequest? Find(string id) => _requests.Find(id) is { } doc ? Read(doc) : null;
 

@@ -34,6 +34,9 @@ public sealed class NationalTree : IAsyncLifetime
     /// <summary>Kunming's resource shared within the province only.</summary>
     public const string KunmingOnly = "101001/000014";
 
+    /// <summary>The province's conditional resource shared within the province only: what one applies for, disputes or passes on.</summary>
+    public const string ProvinceOnlyConditional = "101001/000016";
+
     /// <summary>A national department's resource.</summary>
     public const string NationalResource = "101001/000015";
 
@@ -112,6 +115,7 @@ public sealed class NationalTree : IAsyncLifetime
         // Each provider registers its entries through its node's catalog API, as departments do, the scope in the JSON.
         await CreateAndPushAsync(Province, ProvinceBureau, ProvinceNational, SharingScope.National);
         await CreateAndPushAsync(Province, ProvinceBureau, ProvinceOnly, null);
+        await CreateAndPushAsync(Province, ProvinceBureau, ProvinceOnlyConditional, null, new ShareAttributes(ShareType.Conditional, Condition: "casework"));
         await CreateAndPushAsync(Kunming, KunmingBureau, KunmingNational, SharingScope.National);
         await CreateAndPushAsync(Kunming, KunmingBureau, KunmingOnly, null);
         await CreateAndPushAsync(National, Ministry, NationalResource, null);
@@ -146,10 +150,10 @@ public sealed class NationalTree : IAsyncLifetime
 
     private static NodeLinkRegistry Links(TestNode node) => node.Services.GetRequiredService<NodeLinkRegistry>();
 
-    private async Task CreateAndPushAsync(TestNode node, TestDepartment provider, string code, SharingScope? scope)
+    private async Task CreateAndPushAsync(TestNode node, TestDepartment provider, string code, SharingScope? scope, ShareAttributes? share = null)
     {
         using var client = node.Pki == Nation ? NationalClient(provider.Certificate) : node.Client(provider.Certificate);
-        var entry = ExchangeFixture.Entry(code, provider, new ShareAttributes(ShareType.Unconditional)) with { Scope = scope };
+        var entry = ExchangeFixture.Entry(code, provider, share ?? new ShareAttributes(ShareType.Unconditional)) with { Scope = scope };
         var json = JsonSerializer.Serialize(entry, CatalogJson.Options);
         Assert.Equal(scope is not null, json.Contains("\"scope\":\"national\"", StringComparison.Ordinal));
         using var created = await client.PostAsync("v1/catalog", new StringContent(json, Encoding.UTF8, "application/json"));
@@ -256,7 +260,7 @@ public sealed class NationalTreeTests(NationalTree tree) : IClassFixture<Nationa
         // Inside the province the whole sharing catalog shows, as before.
         using var kunming = tree.Kunming.Client(tree.KunmingBureau.Certificate);
         var inside = await kunming.GetFromJsonAsync<JsonElement>("v1/catalog?node=530000");
-        Assert.Equal(2, inside.GetProperty("total").GetInt32());
+        Assert.Equal(3, inside.GetProperty("total").GetInt32());
     }
 
     [Fact]
@@ -358,6 +362,51 @@ public sealed class NationalTreeTests(NationalTree tree) : IClassFixture<Nationa
     }
 
     [Fact]
+    public async Task NationalDepartment_VouchedForByTheNationalNode_MayNotApplyDisputeOrSeekConsent_ForAProvinceOnlyResource()
+    {
+        // The national node carries its department's request to the owning node, which decides (as for a pull).
+        using var national = tree.Province.Client(tree.Nation.NodeCertificate("000000"));
+        var ministry = $"govshare:dept/000000/{tree.Ministry.CreditCode}";
+        var today = DateOnly.FromDateTime(DateTime.UtcNow.AddHours(8));
+        var application = new
+        {
+            resourceCode = NationalTree.ProvinceOnlyConditional,
+            items = new[] { "姓名" },
+            purpose = new { code = "casework", text = "全国低保资格核查" },
+            legalBasis = "《社会救助暂行办法》第十一条",
+            period = new { from = today, to = today.AddDays(90) },
+            contact = new { name = "李四", phone = "010-58123000" },
+        };
+        var requests = new (string Path, object Body)[]
+        {
+            ("v1/requests", application),
+            ("v1/disputes", new { resourceCode = NationalTree.ProvinceOnlyConditional, dataVersion = "1", kind = "wrong", description = "出生日期与户籍档案不一致" }),
+            ("v1/consents", new { resourceCode = NationalTree.ProvinceOnlyConditional, purpose = "casework", reason = "提供给民政部社会救助司", recipient = $"govshare:dept/000000/{tree.Ministry.CreditCode}" }),
+        };
+
+        foreach (var (path, body) in requests)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Json(body) };
+            request.Headers.Add(GovShareHeaders.OnBehalfOf, ministry);
+
+            var problem = await ProblemAssert.IsProblemAsync(await national.SendAsync(request), HttpStatusCode.Forbidden, ProblemTypes.NotSharedNationally);
+
+            Assert.Contains("'national'", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+
+        // Nothing was written at the province.
+        var provider = CallerIdentity.TryParse($"govshare:dept/530000/{tree.ProvinceBureau.CreditCode}")!;
+        Assert.Empty(tree.Province.Services.GetRequiredService<GovShare.Node.Requests.ShareRequestStore>().List(provider, GovShare.Node.Requests.PartyRole.Provider));
+        Assert.Empty(tree.Province.Services.GetRequiredService<GovShare.Node.Requests.DisputeStore>().Open(false));
+        Assert.Empty(tree.Province.Services.GetRequiredService<GovShare.Node.Requests.ConsentStore>().All());
+
+        // Inside the province the same application is taken: the refusal is the scope, not the resource.
+        using var kunming = tree.Kunming.Client(tree.KunmingBureau.Certificate);
+        using var inside = await kunming.PostAsync("v1/requests", Json(application));
+        Assert.True(inside.StatusCode == HttpStatusCode.Created, $"{(int)inside.StatusCode} {await inside.Content.ReadAsStringAsync()}");
+    }
+
+    [Fact]
     public async Task CatalogScope_UnknownValue_400NamingTheField()
     {
         using var client = tree.Province.Client(tree.ProvinceBureau.Certificate);
@@ -369,4 +418,6 @@ public sealed class NationalTreeTests(NationalTree tree) : IClassFixture<Nationa
         Assert.Contains("scope", problem.GetRawText(), StringComparison.Ordinal);
         Assert.Null(tree.Province.Services.GetRequiredService<CatalogStore>().Get("101001/000019"));
     }
+
+    private static StringContent Json(object body) => new(JsonSerializer.Serialize(body, CatalogJson.Options), Encoding.UTF8, "application/json");
 }
