@@ -29,6 +29,7 @@ internal sealed class ConsolePages(
     DepartmentCertificates departmentCertificates,
     CatalogStore catalog,
     CatalogFilings filings,
+    CatalogAggregate subtree,
     ShareRequestStore requests,
     DisputeStore disputes,
     ComplaintStore complaints,
@@ -308,6 +309,19 @@ internal sealed class ConsolePages(
         page.Table("catalog", ["resource", "name", "department", "catalog.share", "catalog.items", "catalog.updated"], found.Entries.Select(e => new[]
         {
             $"<code>{E(e.ResourceCode)}</code>", E(e.Name), E(e.Provider.Name ?? e.Provider.CreditCode), E(Share(e.Share)), N(e.Items.Count), E(Time(e.UpdatedAt)),
+        }));
+
+        // The tree below this node: what its children published (their sharing view, never more).
+        // The whole tree above is the root's to show; a department searches it with `catalog tree`.
+        var below = subtree.All()
+            .Where(a => text is null || a.Entry.ResourceCode.Contains(text, StringComparison.OrdinalIgnoreCase) || a.Entry.Name.Contains(text, StringComparison.OrdinalIgnoreCase))
+            .OrderBy(a => a.OwnerNode, StringComparer.Ordinal).ThenBy(a => a.Entry.ResourceCode, StringComparer.Ordinal)
+            .ToList();
+        page.Heading("catalog.subtree");
+        page.Paragraph($"{N(below.Count)} {page.T("catalog.total")}");
+        page.Table("catalog-subtree", ["node", "resource", "name", "department", "catalog.share", "catalog.items"], below.Take(100).Select(a => new[]
+        {
+            E(a.OwnerNode), $"<code>{E(a.Entry.ResourceCode)}</code>", E(a.Entry.Name), E(a.Entry.Provider.Name ?? a.Entry.Provider.CreditCode), E(Share(a.Entry.Share)), N(a.Entry.Items.Count),
         }));
         return page.Render("catalog.title");
     }

@@ -122,6 +122,7 @@ internal static class ConsoleText
         ["catalog.items"] = ("Items", "信息项"),
         ["catalog.updated"] = ("Updated", "更新时间"),
         ["catalog.total"] = ("entries found", "条目"),
+        ["catalog.subtree"] = ("Published by the nodes below", "下级节点发布的目录"),
         ["logs.title"] = ("Tamper-evident logs (Art. 28)", "防篡改日志（第二十八条）"),
         ["logs.log"] = ("Log", "日志"),
         ["logs.sequence"] = ("Last durable record", "最后持久化记录"),
