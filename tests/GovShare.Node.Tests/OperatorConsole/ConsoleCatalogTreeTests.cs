@@ -1,5 +1,5 @@
 using System.Net;
-using GovShare.Contract;
+using GovShare.Node.Catalog;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Tests.Exchange;
 using GovShare.Node.Tests.Functional;
