@@ -138,7 +138,8 @@ public static class ProblemTypes
     /// <summary>A violation's status does not take the asked change (rectified is final; a status is not set twice).</summary>
     public const string ViolationTransitionRefused = Prefix + "violation-transition-refused";
 
-    // Reports up the tree (Art. 40): a child's signed annual report at its parent.
+    // Signed submissions up the tree: a child's annual report (Art. 40) and its catalog publication (Art. 12) at its parent.
+    // The names keep 'report' (the first document on the channel); they mean any signed submission.
 
     /// <summary>400: the submitted report is not the one the address takes: another kind, node or year than signed or sent for.</summary>
     public const string ReportMismatch = Prefix + "report-mismatch";

@@ -24,7 +24,8 @@ public enum FilingStatus
 /// A catalog filing (备案, Art. 12): a child node's publication of its subtree's sharing catalog as
 /// this node received it — when, how many entries, the SHA-256 of what was received, and which
 /// resource codes it added, removed or changed against the child's previous publication — and
-/// the office's review of it.
+/// the office's review of it. <see cref="Signature"/> is the child node's signature over the publication as
+/// it was sent (absent on filings received before publications were signed).
 /// </summary>
 public sealed record CatalogFiling(
     string Id,
@@ -38,7 +39,25 @@ public sealed record CatalogFiling(
     FilingStatus Status,
     string? ReviewedBy = null,
     DateTimeOffset? ReviewedAt = null,
-    string? Reason = null);
+    string? Reason = null,
+    FilingSignature? Signature = null);
+
+/// <summary>
+/// Which node filed what: the signature of a <see cref="CatalogFilings.SubmissionKind"/> submission as the parent
+/// verified it — the signer's node and key (SPKI SHA-256), its certificate, the signing time, the SHA-256 of the
+/// exact bytes it signed (also the submission's subject) and the signature. The publication's bytes themselves are
+/// not kept (up to <see cref="HierarchyApi.MaxPublicationBytes"/>: too large for a change-log record); given them,
+/// <see cref="SignedSubmission.SigningInput"/> with this verifies again.
+/// </summary>
+public sealed record FilingSignature(string Node, string SignerKeySha256, DateTimeOffset SignedAt, string PayloadSha256, string Signature, string Certificate)
+{
+    /// <summary>The signature of a verified <paramref name="submission"/>, whose signer's key is <paramref name="signerKeySha256"/>.</summary>
+    public static FilingSignature Of(SignedSubmission submission, string signerKeySha256)
+    {
+        ArgumentNullException.ThrowIfNull(submission);
+        return new(submission.Node, signerKeySha256, submission.SignedAt, submission.PayloadSha256, submission.Signature, submission.Certificate);
+    }
+}
 
 /// <summary>How a review of a filing ended.</summary>
 public enum FilingReviewOutcome
@@ -64,6 +83,9 @@ public sealed class CatalogFilings
     /// <summary>The most codes a filing lists per kind of change; the counts beyond are in the publication itself.</summary>
     public const int MaxListedCodes = 1000;
 
+    /// <summary>The <see cref="SignedSubmission.Kind"/> a child's catalog publication travels as; its subject is the payload's SHA-256.</summary>
+    public const string SubmissionKind = "catalog-publication";
+
     private readonly IStateStore _state;
     private readonly IStateJournal _journal;
     private readonly TimeProvider _time;
@@ -86,7 +108,7 @@ public sealed class CatalogFilings
     /// inside the state write that replaces the aggregate. A publication identical to the child's
     /// last filing (a republication after a restart) files nothing new: null.
     /// </summary>
-    public CatalogFiling? Receive(string child, IReadOnlyList<AggregatedEntry> before, CatalogPublication publication, string by)
+    public CatalogFiling? Receive(string child, IReadOnlyList<AggregatedEntry> before, CatalogPublication publication, string by, FilingSignature? signature = null)
     {
         ArgumentNullException.ThrowIfNull(before);
         ArgumentNullException.ThrowIfNull(publication);
@@ -108,7 +130,8 @@ public sealed class CatalogFilings
             [.. now.Keys.Where(k => !old.ContainsKey(k)).Order(StringComparer.Ordinal).Take(MaxListedCodes)],
             [.. old.Keys.Where(k => !now.ContainsKey(k)).Order(StringComparer.Ordinal).Take(MaxListedCodes)],
             [.. now.Where(p => old.TryGetValue(p.Key, out var o) && o != p.Value).Select(p => p.Key).Order(StringComparer.Ordinal).Take(MaxListedCodes)],
-            FilingStatus.Received);
+            FilingStatus.Received,
+            Signature: signature);
         _state.Write(() =>
         {
             Apply(filing);

@@ -78,12 +78,10 @@ public sealed partial class CatalogPublisher(IServiceProvider services, IOptions
             return;
         }
 
-        using var request = new HttpRequestMessage(HttpMethod.Put, new Uri(new Uri(parent.Url), HierarchyApi.PublishPath))
-        {
-            Content = new ByteArrayContent(body) { Headers = { ContentType = new("application/json") } },
-        };
-        NodeForwarder.ExpectNode(request, parent);
-        using var response = await services.GetRequiredService<NodeForwarder>().Invoker.SendAsync(request, cancellation);
+        // Signed with this node's key (Art. 12 filing: the parent keeps which node filed what); subject: the payload's SHA-256.
+        var channel = services.GetRequiredService<ParentChannel>();
+        var submission = channel.Sign(CatalogFilings.SubmissionKind, Convert.ToHexStringLower(SHA256.HashData(body)), body);
+        using var response = await channel.SendAsync(parent, HttpMethod.Put, HierarchyApi.PublishPath, submission, cancellation);
         if (!response.IsSuccessStatusCode)
         {
             LogPublishFailed(logger, $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellation)}");

@@ -193,19 +193,49 @@ public static class HierarchyApi
         return endpoints;
     }
 
-    private static async Task<IResult> PublishAsync(HttpContext context, NodeLinkRegistry links, CatalogAggregate aggregate, CatalogFilings filings, NodeDataFolder data)
+    /// <summary>
+    /// Receives a linked child's catalog publication, signed by the child's node key as a
+    /// <see cref="CatalogFilings.SubmissionKind"/> submission (subject: the payload's SHA-256), and verified
+    /// as a report is (the pinned key, this node's trust, the signature over exactly what arrived) before the
+    /// aggregate is replaced and the filing (Art. 12) recorded with the signature.
+    /// </summary>
+    private static async Task<IResult> PublishAsync(HttpContext context, NodeLinkRegistry links, CatalogAggregate aggregate, CatalogFilings filings, NodeDataFolder data, TrustMaterial trust, CrlStore crls)
     {
-        var caller = CallerIdentity.FromPrincipal(context.User);
-        if (caller is not { Kind: CallerKind.Node } || Vouching.Via(context.User) is not null
-            || links.Find(caller.DivisionCode) is not { Role: LinkRole.Child })
+        if (ParentChannel.LinkedChild(context, links) is not { } child)
         {
             return Problem.Result(403, ProblemTypes.Forbidden, "Only a linked child node publishes its catalog here", null);
+        }
+
+        var (submission, refusal) = await JsonBody.ReadAsync<SignedSubmission>(context, MaxPublicationBytes, CatalogJson.Options);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
+        if (submission!.Signature is null || submission.Payload is null)
+        {
+            // An unsigned publication (a child from before publications were signed): say what is expected.
+            return Problem.Result(400, ProblemTypes.MalformedRequest, "Unsigned catalog publication",
+                $"A catalog publication is a signed submission of kind '{CatalogFilings.SubmissionKind}' (payload, signature, certificate); update the child node.");
+        }
+
+        var check = submission.Verify(CatalogFilings.SubmissionKind, child, submission.PayloadSha256 ?? "", trust, crls);
+        switch (check.Fault)
+        {
+            case SubmissionFault.Malformed:
+                return Problem.Result(400, ProblemTypes.MalformedRequest, "Malformed catalog publication", check.Detail);
+            case SubmissionFault.Mismatch:
+                return Problem.Result(400, ProblemTypes.ReportMismatch, "The submission is not a catalog publication of this child", check.Detail);
+            case SubmissionFault.SignerRefused:
+                return Problem.Result(403, ProblemTypes.ReportSignerRefused, "The publication is not signed by this child node", check.Detail);
+            case SubmissionFault.SignatureInvalid:
+                return Problem.Result(400, ProblemTypes.ReportSignatureInvalid, "The publication's signature does not verify", check.Detail);
         }
 
         CatalogPublication? publication;
         try
         {
-            publication = await JsonSerializer.DeserializeAsync<CatalogPublication>(context.Request.Body, CatalogJson.Options, context.RequestAborted);
+            publication = JsonSerializer.Deserialize<CatalogPublication>(check.Payload, CatalogJson.Options);
         }
         catch (JsonException ex)
         {
@@ -217,6 +247,8 @@ public static class HierarchyApi
             return Problem.Result(400, ProblemTypes.MalformedRequest, "Malformed catalog publication", "A JSON object with 'entries' is required.");
         }
 
+        var caller = CallerIdentity.FromPrincipal(context.User)!;
+        var signature = FilingSignature.Of(submission, check.SignerKeySha256!);
         // One state change: the aggregate replaced and the filing (备案, Art. 12) recorded together.
         var errors = data.State.Write(() =>
         {
@@ -224,7 +256,7 @@ public static class HierarchyApi
             var refused = aggregate.Replace(caller.DivisionCode, publication);
             if (refused.Count == 0)
             {
-                filings.Receive(caller.DivisionCode, before, publication, caller.Uri);
+                filings.Receive(caller.DivisionCode, before, publication, caller.Uri, signature);
             }
 
             return refused;

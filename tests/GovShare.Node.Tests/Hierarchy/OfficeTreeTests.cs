@@ -1,8 +1,11 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Hierarchy;
+using GovShare.Node.Identity;
 using GovShare.Node.Logs;
 using GovShare.Node.Tests.Catalog;
 using GovShare.Node.Tests.Exchange;
@@ -81,6 +84,22 @@ public sealed class OfficeTreeTests : IAsyncLifetime
         Assert.Equal(["530100:" + KunmingCode], first.GetProperty("added").EnumerateArray().Select(a => a.GetString()));
         Assert.Equal(_clock.Now, first.GetProperty("receivedAt").GetDateTimeOffset());
         var firstId = first.GetProperty("id").GetString();
+
+        // The filing records which node filed it: Kunming's node key, and a signature that verifies from what is stored.
+        var signed = JsonSerializer.Deserialize<FilingSignature>(first.GetProperty("signature").GetRawText(), CatalogJson.Options)!;
+        Assert.Equal(("530100", _pki.NodeKey("530100")), (signed.Node, signed.SignerKeySha256));
+        using (var signer = X509Certificate2.CreateFromPem(signed.Certificate))
+        using (var key = signer.GetECDsaPublicKey()!)
+        {
+            var input = SignedSubmission.SigningInput(CatalogFilings.SubmissionKind, signed.Node, signed.PayloadSha256, signed.SignedAt, signed.PayloadSha256);
+            Assert.True(key.VerifyData(input, Convert.FromBase64String(signed.Signature), HashAlgorithmName.SHA256));
+            Assert.Equal(_pki.NodeKey("530100"), TrustMaterial.SpkiSha256(signer));
+        }
+
+        // As the linked Kunming node itself: a publication changed after signing, or signed with another node's key, is refused; nothing filed or aggregated.
+        await RefusedPublicationsAsync();
+        Assert.Single((await Get(_office, "v1/operator/hierarchy/filings")).EnumerateArray());
+        Assert.Equal([KunmingCode], _province.Services.GetRequiredService<CatalogAggregate>().Of("530100").Select(e => e.Entry.ResourceCode));
 
         // Sent back during the holiday week, with a reason; without one it is refused; reviewed once only.
         _clock.Now = TestYear.At(w.AddDays(2), 10);
@@ -181,6 +200,47 @@ public sealed class OfficeTreeTests : IAsyncLifetime
         _office = OperatorOf(_province);
         var kept = Assert.Single((await Get(_office, "v1/operator/catalog/designations")).EnumerateArray());
         Assert.Equal(provincePolice.CreditCode, kept.GetProperty("collector").GetProperty("creditCode").GetString());
+    }
+
+    /// <summary>Tampered and wrongly signed publications sent to the province over Kunming's own connection.</summary>
+    private async Task RefusedPublicationsAsync()
+    {
+        using var kmNode = _province.Client(_pki.NodeCertificate("530100"));
+        kmNode.Timeout = TimeSpan.FromSeconds(120);
+        var forged = new CatalogPublication([new AggregatedEntry("530100", ExchangeFixture.Entry("101002/000009", _kunmingPolice, new ShareAttributes(ShareType.Unconditional)))]);
+        var payload = JsonSerializer.SerializeToUtf8Bytes(forged, CatalogJson.Options);
+        var subject = Convert.ToHexStringLower(SHA256.HashData(payload));
+        using var kmKey = _pki.NodeCertificate("530100");
+        var submission = SignedSubmission.Sign(CatalogFilings.SubmissionKind, "530100", subject, payload, kmKey, DateTimeOffset.UtcNow);
+
+        // One byte of the payload changed after signing.
+        var tampered = (byte[])payload.Clone();
+        tampered[tampered.Length / 2] ^= 0x01;
+        await ProblemAssert.IsProblemAsync(await Publish(kmNode, submission with { Payload = Convert.ToBase64String(tampered) }), HttpStatusCode.BadRequest, ProblemTypes.ReportSignatureInvalid);
+
+        // Signed with another child's node key (Qujing's), naming Kunming; and with a key of Kunming the link does not pin.
+        using (var qujing = _pki.IssueAnotherNodeCertificate("530300", "node-530300-other"))
+        {
+            await ProblemAssert.IsProblemAsync(await Publish(kmNode, SignedSubmission.Sign(CatalogFilings.SubmissionKind, "530100", subject, payload, qujing, DateTimeOffset.UtcNow)), HttpStatusCode.Forbidden, ProblemTypes.ReportSignerRefused);
+        }
+
+        using (var rekeyed = _pki.IssueAnotherNodeCertificate("530100", "node-530100-rekeyed"))
+        {
+            await ProblemAssert.IsProblemAsync(await Publish(kmNode, SignedSubmission.Sign(CatalogFilings.SubmissionKind, "530100", subject, payload, rekeyed, DateTimeOffset.UtcNow)), HttpStatusCode.Forbidden, ProblemTypes.ReportSignerRefused);
+        }
+
+        // Properly signed, but as another kind (an annual report), or about another payload than it carries.
+        await ProblemAssert.IsProblemAsync(await Publish(kmNode, SignedSubmission.Sign("annual-report", "530100", subject, payload, kmKey, DateTimeOffset.UtcNow)), HttpStatusCode.BadRequest, ProblemTypes.ReportMismatch);
+        await ProblemAssert.IsProblemAsync(await Publish(kmNode, SignedSubmission.Sign(CatalogFilings.SubmissionKind, "530100", "2026", payload, kmKey, DateTimeOffset.UtcNow)), HttpStatusCode.BadRequest, ProblemTypes.ReportMismatch);
+
+        // The unsigned publication of before: no longer taken.
+        await ProblemAssert.IsProblemAsync(await Publish(kmNode, forged), HttpStatusCode.BadRequest, ProblemTypes.MalformedRequest);
+    }
+
+    private static async Task<HttpResponseMessage> Publish(HttpClient node, object body)
+    {
+        using var content = new StringContent(JsonSerializer.Serialize(body, CatalogJson.Options), System.Text.Encoding.UTF8, "application/json");
+        return await node.PutAsync(HierarchyApi.PublishPath[1..], content);
     }
 
     /// <summary>Links the two nodes (as their operators would); Kunming then publishes its catalog within a second.</summary>
