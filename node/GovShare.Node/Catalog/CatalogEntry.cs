@@ -207,11 +207,15 @@ public sealed record ItemReference(string ResourceCode, string ItemId);
 /// An open review of changed share attributes, due 30 working days after the change was reported
 /// (Art. 17). <see cref="Proposed"/> is the change waiting for the office: it applies only when
 /// approved (null on reviews opened before changes waited, whose change applied at once).
+/// <see cref="Scope"/> is a widening of <see cref="CatalogEntry.Scope"/> to <see cref="SharingScope.National"/>
+/// waiting beside it (issue 24: exposure beyond the province waits for the office like a share
+/// change; narrowing applies at once and never opens a review); null when the scope is not changing.
+/// A scope-only review proposes the share attributes in force (<see cref="From"/> equals <see cref="To"/>).
 /// </summary>
-public sealed record ShareReview(DateTimeOffset OpenedAt, DateOnly Due, ShareType From, ShareType To, bool DueProvisional = false, ShareAttributes? Proposed = null);
+public sealed record ShareReview(DateTimeOffset OpenedAt, DateOnly Due, ShareType From, ShareType To, bool DueProvisional = false, ShareAttributes? Proposed = null, SharingScope? Scope = null);
 
-/// <summary>The office's decision on a share-attribute change: approved (applied) or rejected with its reason.</summary>
-public sealed record ShareDecision(bool Approved, ShareAttributes? Proposed, string By, DateTimeOffset At, DateOnly Due, bool Late, string? Reason);
+/// <summary>The office's decision on a share-attribute change: approved (applied) or rejected with its reason; <see cref="Scope"/> the scope it decided on, if the review proposed one.</summary>
+public sealed record ShareDecision(bool Approved, ShareAttributes? Proposed, string By, DateTimeOffset At, DateOnly Due, bool Late, string? Reason, SharingScope? Scope = null);
 
 /// <summary>A secrecy review (保密审查, Art. 34): the day, the reviewer (person or office) and the document that records it.</summary>
 public sealed record SecrecyReview(DateOnly ReviewedOn, string Reviewer, string? Reference = null);

@@ -84,7 +84,7 @@ public sealed record CatalogDeadlines(DateOnly AsOf, IReadOnlyList<ReviewDeadlin
 }
 
 /// <summary>An open share-attribute review.</summary>
-public sealed record ReviewDeadline(string ResourceCode, string Name, string Department, DateOnly Due, bool Overdue);
+public sealed record ReviewDeadline(string ResourceCode, string Name, string Department, DateOnly Due, bool Overdue, SharingScope? ProposedScope = null);
 
 /// <summary>An entry not maintained for a year.</summary>
 public sealed record StaleEntry(string ResourceCode, string Name, string Department, DateTimeOffset LastMaintained);
@@ -319,11 +319,13 @@ public sealed partial class CatalogStore
 
             var now = _time.GetUtcNow();
             var late = WorkingDayCalendar.ToChinaDate(now) > review.Due;
-            var decision = new ShareDecision(approve, review.Proposed, by, now, review.Due, late, reason);
+            var decision = new ShareDecision(approve, review.Proposed, by, now, review.Due, late, reason, review.Scope);
             var stored = current with
             {
                 // A review opened before changes waited for approval carries no proposal: its change applied already.
                 Share = approve && review.Proposed is { } proposed ? proposed : current.Share,
+                // Rejected, the scope in force (province) stays: nothing was exposed beyond it meanwhile.
+                Scope = approve && review.Scope is { } scope ? scope : current.Scope,
                 ShareReview = null,
                 LastShareDecision = decision,
                 Version = current.Version + 1,
@@ -529,7 +531,7 @@ public sealed partial class CatalogStore
             var entry = Read(doc);
             if (entry.ShareReview is { } review)
             {
-                reviews.Add(new ReviewDeadline(entry.ResourceCode, entry.Name, entry.Provider.Key, review.Due, review.Due < today));
+                reviews.Add(new ReviewDeadline(entry.ResourceCode, entry.Name, entry.Provider.Key, review.Due, review.Due < today, review.Scope));
             }
 
             if (entry.UpdatedAt < staleBefore)
@@ -550,25 +552,36 @@ public sealed partial class CatalogStore
         var now = _time.GetUtcNow();
         var review = current.ShareReview;
         var share = entry.Share;
-        if (!SameShare(current.Share, entry.Share))
+        var scope = entry.Scope;
+        var shareChanged = !SameShare(current.Share, entry.Share);
+        // Issue 24: widening to national exposes the resource beyond the province, so it waits for
+        // the office like a share change; narrowing back to province withdraws exposure and
+        // applies at once (holding it would keep data exposed against the provider's will).
+        var widened = (current.Scope ?? SharingScope.Province) == SharingScope.Province && entry.Scope == SharingScope.National;
+        if (shareChanged || widened)
         {
-            // Art. 17: a change of share type or conditions is reported to the office and applies
-            // only when approved. Until then the terms in force stay (every exchange reads Share);
-            // the change waits in the review. Reporting the same change again keeps its review and
-            // due day; a different change replaces the proposal and is due anew.
+            // Art. 17: a change of share type or conditions (or a widening of scope) is reported to
+            // the office and applies only when approved. Until then the terms in force stay (every
+            // exchange reads Share and Scope); the change waits in the review. Reporting the same
+            // change again keeps its review and due day; a different change replaces the proposal
+            // and is due anew. A write that changes only one of the two keeps the other's proposal.
             share = current.Share;
-            if (review?.Proposed is null || !SameShare(review.Proposed, entry.Share))
+            scope = current.Scope;
+            var proposedShare = shareChanged ? entry.Share : review?.Proposed ?? current.Share;
+            var proposedScope = widened ? SharingScope.National : review?.Scope;
+            if (review?.Proposed is null || !SameShare(review.Proposed, proposedShare) || review.Scope != proposedScope)
             {
                 // A change is never refused for want of next year's holiday file: the due date is then
                 // provisional (weekends only) and says so.
                 var due = _calendar.AddWorkingDays(WorkingDayCalendar.ToChinaDate(now), ShareReviewWorkingDays, out var provisional);
-                review = new ShareReview(now, due, current.Share.Type, entry.Share.Type, provisional, entry.Share);
+                review = new ShareReview(now, due, current.Share.Type, proposedShare.Type, provisional, proposedShare, proposedScope);
             }
         }
 
         var stored = entry with
         {
             Share = share,
+            Scope = scope,
             Version = current.Version + 1,
             Status = EntryStatus.Active,
             CreatedAt = current.CreatedAt,
@@ -577,7 +590,15 @@ public sealed partial class CatalogStore
             LastShareDecision = current.LastShareDecision,
         };
         Write(stored);
-        Append(ChangeKind.Updated, current, stored, by, now);
+        var (fields, items) = CatalogChange.Diff(current, stored);
+        if (review != current.ShareReview)
+        {
+            // The diff leaves the store-owned review out; a change that opens or replaces one is
+            // what the office acts on, so the change log says so.
+            fields = [.. fields, new FieldChange("shareReview", Json(current.ShareReview), Json(review))];
+        }
+
+        _changes.Append(new CatalogChange(0, stored.ResourceCode, ChangeKind.Updated, stored.Version, by, now, fields, items) { Entry = stored });
         DepartmentWrote?.Invoke(stored.Provider, now);
         return (stored, FindDuplicates(stored));
     }
@@ -591,6 +612,8 @@ public sealed partial class CatalogStore
 
     /// <summary>Every active entry (the full resource catalog, from memory).</summary>
     public IReadOnlyList<CatalogEntry> Active() => [.. _snapshot.Values.Where(e => e.Status == EntryStatus.Active).OrderBy(e => e.ResourceCode, StringComparer.Ordinal)];
+
+    private static string? Json(ShareReview? review) => review is null ? null : JsonSerializer.Serialize(review, CatalogJson.Options);
 
     private static bool SameShare(ShareAttributes a, ShareAttributes b) =>
         a.Type == b.Type && a.Method == b.Method

@@ -115,7 +115,7 @@ internal sealed class ConsolePages(
             return new[]
             {
                 $"<code>{E(code)}</code>", E(review.Name), E(entry?.Provider.Name ?? review.Department),
-                E(entry is null ? "" : Share(entry.Share)), E(proposed is null ? "" : Share(proposed)),
+                E(entry is null ? "" : Share(entry.Share)), E((proposed is null ? "" : Share(proposed)) + (entry?.ShareReview?.Scope is { } scope ? $" · scope {scope}" : "")),
                 E(Day(review.Due)) + (review.Overdue ? $" <span class=\"late\">{E(page.T("overdue"))}</span>" : ""),
                 form,
             };

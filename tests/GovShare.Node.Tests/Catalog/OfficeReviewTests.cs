@@ -88,6 +88,74 @@ public sealed class OfficeReviewTests
         Assert.True(restarted.GetProperty("lastShareDecision").GetProperty("approved").GetBoolean());
     }
 
+    /// <summary>
+    /// Issue 24: widening the scope to national waits for the office like a share change (the
+    /// province scope stays in force meanwhile); a rejection keeps it province with its reason, an
+    /// approval makes it national; narrowing back to province applies at once with no review.
+    /// </summary>
+    [Fact]
+    public async Task ScopeWidening_PendingUntilApproved_RejectedStaysProvince_NarrowingAppliesAtOnce()
+    {
+        var year = TestYear.Next();
+        var w = year.Wednesday;
+        await using var env = await EvaluationNode.StartAsync(w.AddDays(-2));
+        var police = env.Department("Kunming Public Security Bureau");
+        await EvaluationNode.CreateEntryAsync(police, Code, ShareType.Unconditional, UpdateCycle.Daily);
+
+        // The police widen the scope: it stays province, the widening waits in the review.
+        var reported = await ReportScopeAsync(police, SharingScope.National);
+        Assert.Equal("province", ScopeOf(reported));
+        var review = reported.GetProperty("shareReview");
+        Assert.Equal("national", review.GetProperty("scope").GetString());
+        Assert.Equal("unconditional", review.GetProperty("proposed").GetProperty("type").GetString());
+        Assert.Equal(review.GetProperty("from").GetString(), review.GetProperty("to").GetString());
+        Assert.Equal("province", ScopeOf(await GetEntryAsync(police)));
+
+        // It is in the office's queue like any other review, marked as a widening.
+        Assert.Equal("national", ReviewOf(await Get(env.Operator, "v1/operator/catalog/deadlines")).GetProperty("proposedScope").GetString());
+
+        // A write of the entry as read (scope in force: province) keeps the review and its due day.
+        var kept = await ReportScopeAsync(police, SharingScope.Province);
+        Assert.Equal(review.GetProperty("due").GetString(), kept.GetProperty("shareReview").GetProperty("due").GetString());
+        Assert.Equal("national", kept.GetProperty("shareReview").GetProperty("scope").GetString());
+
+        // Rejected: a reason is required; the scope stays province.
+        await ProblemAssert.IsProblemAsync(await Post(env.Operator, $"v1/operator/catalog/{Url}/review/reject", new { }), HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
+        env.At(w.AddDays(9));
+        var rejected = await Ok(await Post(env.Operator, $"v1/operator/catalog/{Url}/review/reject", new { reason = "Not needed by national departments" }));
+        Assert.Equal("province", ScopeOf(rejected));
+        Assert.False(rejected.TryGetProperty("shareReview", out _));
+        var decision = rejected.GetProperty("lastShareDecision");
+        Assert.False(decision.GetProperty("approved").GetBoolean());
+        Assert.Equal("national", decision.GetProperty("scope").GetString());
+        Assert.Equal("Not needed by national departments", decision.GetProperty("reason").GetString());
+
+        // Reported again and approved: national now.
+        env.At(w.AddDays(12));
+        Assert.Equal("province", ScopeOf(await ReportScopeAsync(police, SharingScope.National)));
+        var approved = await Ok(await Post(env.Operator, $"v1/operator/catalog/{Url}/review/approve", new { }));
+        Assert.Equal("national", ScopeOf(approved));
+        Assert.True(approved.GetProperty("lastShareDecision").GetProperty("approved").GetBoolean());
+        Assert.Equal("unconditional", approved.GetProperty("share").GetProperty("type").GetString());
+
+        // Narrowing back to province applies at once and opens no review.
+        var narrowed = await ReportScopeAsync(police, SharingScope.Province);
+        Assert.Equal("province", ScopeOf(narrowed));
+        Assert.False(narrowed.TryGetProperty("shareReview", out _));
+        Assert.DoesNotContain((await Get(env.Operator, "v1/operator/catalog/deadlines")).GetProperty("reviews").EnumerateArray(), r => r.GetProperty("resourceCode").GetString() == Code);
+
+        // The change log: the updates that opened a review say so; the decisions carry the scope.
+        var steps = env.ReadLog(LogKind.Change).Where(c => c.Record.GetProperty("entity").GetString() == "catalog/" + Code).Select(c => c.Record.GetProperty("diff")).ToList();
+        Assert.Equal(["created", "updated", "updated", "reviewRejected", "updated", "reviewApproved", "updated"], steps.Select(d => d.GetProperty("kind").GetString()));
+        Assert.Equal("national", steps[1].GetProperty("entry").GetProperty("shareReview").GetProperty("scope").GetString());
+        Assert.Contains(steps[1].GetProperty("fields").EnumerateArray(), f => f.GetProperty("path").GetString() == "shareReview");
+        Assert.DoesNotContain(steps[2].GetProperty("fields").EnumerateArray(), f => f.GetProperty("path").GetString() == "shareReview");
+        Assert.Equal("province", ScopeOf(steps[3].GetProperty("entry")));
+        Assert.Equal("national", ScopeOf(steps[5].GetProperty("entry")));
+        Assert.Equal("province", ScopeOf(steps[6].GetProperty("entry")));
+        Assert.False(steps[6].GetProperty("entry").TryGetProperty("shareReview", out _));
+    }
+
     /// <summary>Art. 11: a recorded change in duties starts 15 working days; one department meets it, the other misses it and the scan makes that a violation.</summary>
     [Fact]
     public async Task DutyChange_StartsFifteenWorkingDays_MetByOne_MissedByTheOther_Violation()
@@ -312,6 +380,18 @@ public sealed class OfficeReviewTests
         var response = await CatalogHttp.Send(provider.Client, HttpMethod.Put, $"v1/catalog/{Url}", changed, ETagOf(entry));
         return (await Ok(response)).GetProperty("entry");
     }
+
+    /// <summary>The provider reads its entry and writes it back with another scope; returns the stored entry.</summary>
+    private static async Task<JsonElement> ReportScopeAsync(Party provider, SharingScope scope)
+    {
+        var entry = await GetEntryAsync(provider);
+        var changed = JsonSerializer.Deserialize<CatalogEntry>(entry.GetRawText(), CatalogJson.Options)! with { Scope = scope };
+        var response = await CatalogHttp.Send(provider.Client, HttpMethod.Put, $"v1/catalog/{Url}", changed, ETagOf(entry));
+        return (await Ok(response)).GetProperty("entry").Clone();
+    }
+
+    /// <summary>The entry's scope in force: not written when unset, which is province.</summary>
+    private static string? ScopeOf(JsonElement entry) => entry.TryGetProperty("scope", out var scope) ? scope.GetString() : "province";
 
     private static CatalogEntry WithSecrecyReview(JsonElement entry, object review)
     {
