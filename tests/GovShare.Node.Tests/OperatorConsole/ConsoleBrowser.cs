@@ -95,6 +95,29 @@ internal sealed class ConsoleBrowser : IDisposable
     public void Open(string pathAndQuery) => Driver.Navigate().GoToUrl(new Uri(Origin, pathAndQuery));
 
     /// <summary>Waits (generously) for an element, e.g. after a form post navigated.</summary>
+    /// <summary>
+    /// Clicks what leads to another page and waits until the page it was on is gone: otherwise a
+    /// WaitFor for an id both pages carry (the catalog table before and after a search, the h1)
+    /// can find the old page's element, which goes stale as the new page arrives.
+    /// </summary>
+    public void ClickToNewPage(By by)
+    {
+        var page = Driver.FindElement(By.TagName("html"));
+        Driver.FindElement(by).Click();
+        new WebDriverWait(Driver, Patience) { PollingInterval = TimeSpan.FromMilliseconds(200) }.Until(driver =>
+        {
+            try
+            {
+                // Reading any property of an element of a page that is gone throws.
+                return page.TagName.Length == 0;
+            }
+            catch (StaleElementReferenceException)
+            {
+                return true;
+            }
+        });
+    }
+
     public IWebElement WaitFor(By by)
     {
         try

@@ -45,7 +45,7 @@ public sealed class ConsoleBrowserTests(ConsoleBrowserTests.Node node, ITestOutp
         Assert.Contains(Node.Reviewed, row, StringComparison.Ordinal);
         Assert.Contains("Conditional (Casework only)", row, StringComparison.Ordinal);
         Shot(browser, "2-reviews");
-        browser.Driver.FindElement(By.Id($"approve-{Node.Reviewed}")).Click();
+        browser.ClickToNewPage(By.Id($"approve-{Node.Reviewed}"));
         Assert.Contains("Decision recorded", browser.WaitFor(By.Id("flash")).Text, StringComparison.Ordinal);
         Assert.Empty(browser.Driver.FindElements(By.Id($"approve-{Node.Reviewed}")));
         var entry = await node.ProviderClient.GetFromJsonAsync<CatalogEntry>($"v1/catalog/{ResourceCode.ToUrl(Node.Reviewed)}", CatalogJson.Options);
@@ -55,7 +55,8 @@ public sealed class ConsoleBrowserTests(ConsoleBrowserTests.Node node, ITestOutp
 
         // The refused pulls become a violation at the next scan.
         browser.Driver.FindElement(By.LinkText("Violations")).Click();
-        browser.WaitFor(By.Id("scan")).Click();
+        browser.WaitFor(By.Id("scan"));
+        browser.ClickToNewPage(By.Id("scan"));
         Assert.Contains("Scan finished", browser.WaitFor(By.Id("flash")).Text, StringComparison.Ordinal);
         var violations = browser.WaitFor(By.Id("violations")).Text;
         Assert.Contains("repeated-no-grant", violations, StringComparison.Ordinal);
@@ -68,7 +69,7 @@ public sealed class ConsoleBrowserTests(ConsoleBrowserTests.Node node, ITestOutp
         Assert.NotEmpty(browser.WaitFor(By.Id("chart-months")).FindElements(By.CssSelector("rect.bar")));
         Assert.Equal("1", browser.Driver.FindElement(By.Id("tile-report-violations")).FindElement(By.ClassName("value")).Text);
         Shot(browser, "5-report");
-        browser.Driver.FindElement(By.Id("full-report")).Click();
+        browser.ClickToNewPage(By.Id("full-report"));
         browser.WaitFor(By.TagName("h1"));
         Assert.Contains("annual evaluation report", browser.Text, StringComparison.Ordinal);
         Assert.Contains("Exchanges per month", browser.Text, StringComparison.Ordinal);
@@ -91,7 +92,7 @@ public sealed class ConsoleBrowserTests(ConsoleBrowserTests.Node node, ITestOutp
 
         browser.Driver.FindElement(By.LinkText("Catalog")).Click();
         browser.WaitFor(By.Id("q")).SendKeys("residents 2");
-        browser.Driver.FindElement(By.Id("search")).Click();
+        browser.ClickToNewPage(By.Id("search"));
         var found = browser.WaitFor(By.Id("catalog")).Text;
         Assert.Contains(Node.Refused, found, StringComparison.Ordinal);
         Assert.DoesNotContain(Node.Reviewed, found, StringComparison.Ordinal);
@@ -104,9 +105,9 @@ public sealed class ConsoleBrowserTests(ConsoleBrowserTests.Node node, ITestOutp
         Shot(browser, "10-logs");
 
         // 中文: the switch, remembered on the next page.
-        browser.Driver.FindElement(By.Id("language")).Click();
+        browser.ClickToNewPage(By.Id("language"));
         Assert.Contains("防篡改日志", browser.WaitFor(By.TagName("h1")).Text, StringComparison.Ordinal);
-        browser.Driver.FindElement(By.LinkText("概览")).Click();
+        browser.ClickToNewPage(By.LinkText("概览"));
         Assert.Contains("已注册部门", browser.WaitFor(By.Id("tile-departments")).Text, StringComparison.Ordinal);
         Shot(browser, "11-overview-zh");
 
