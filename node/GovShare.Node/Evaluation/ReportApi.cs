@@ -197,16 +197,9 @@ public static class ReportApi
         }
 
         var check = submission!.Verify(TreeReports.Kind, child, y.ToString(CultureInfo.InvariantCulture), trust, crls);
-        switch (check.Fault)
+        if (check.Refusal("report") is { } submissionRefused)
         {
-            case SubmissionFault.Malformed:
-                return Problem.Result(400, ProblemTypes.MalformedRequest, "Malformed report submission", check.Detail);
-            case SubmissionFault.Mismatch:
-                return Problem.Result(400, ProblemTypes.ReportMismatch, "The report is not the one this address takes", check.Detail);
-            case SubmissionFault.SignerRefused:
-                return Problem.Result(403, ProblemTypes.ReportSignerRefused, "The report is not signed by this child node", check.Detail);
-            case SubmissionFault.SignatureInvalid:
-                return Problem.Result(400, ProblemTypes.ReportSignatureInvalid, "The report's signature does not verify", check.Detail);
+            return submissionRefused;
         }
 
         TreeReport? report;

@@ -220,16 +220,9 @@ public static class HierarchyApi
         }
 
         var check = submission.Verify(CatalogFilings.SubmissionKind, child, submission.PayloadSha256 ?? "", trust, crls);
-        switch (check.Fault)
+        if (check.Refusal("catalog publication") is { } submissionRefused)
         {
-            case SubmissionFault.Malformed:
-                return Problem.Result(400, ProblemTypes.MalformedRequest, "Malformed catalog publication", check.Detail);
-            case SubmissionFault.Mismatch:
-                return Problem.Result(400, ProblemTypes.ReportMismatch, "The submission is not a catalog publication of this child", check.Detail);
-            case SubmissionFault.SignerRefused:
-                return Problem.Result(403, ProblemTypes.ReportSignerRefused, "The publication is not signed by this child node", check.Detail);
-            case SubmissionFault.SignatureInvalid:
-                return Problem.Result(400, ProblemTypes.ReportSignatureInvalid, "The publication's signature does not verify", check.Detail);
+            return submissionRefused;
         }
 
         CatalogPublication? publication;

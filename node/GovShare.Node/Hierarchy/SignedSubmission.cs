@@ -1,7 +1,10 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using GovShare.Contract;
 using GovShare.Node.Identity;
+using GovShare.Node.Kernel;
+using Microsoft.AspNetCore.Http;
 
 namespace GovShare.Node.Hierarchy;
 
@@ -123,4 +126,14 @@ public enum SubmissionFault
 public sealed record SubmissionCheck(SubmissionFault Fault, string? Detail, byte[]? Payload, string? SignerKeySha256)
 {
     public static SubmissionCheck Refused(SubmissionFault fault, string detail) => new(fault, detail, null, null);
+
+    /// <summary>The problem+json a refused submission is answered with (null when it verified); <paramref name="document"/> names what it carried ("report").</summary>
+    public IResult? Refusal(string document) => Fault switch
+    {
+        SubmissionFault.Malformed => Problem.Result(400, ProblemTypes.MalformedRequest, $"Malformed {document} submission", Detail),
+        SubmissionFault.Mismatch => Problem.Result(400, ProblemTypes.ReportMismatch, $"The submission is not the {document} this address takes", Detail),
+        SubmissionFault.SignerRefused => Problem.Result(403, ProblemTypes.ReportSignerRefused, $"The {document} is not signed by this child node", Detail),
+        SubmissionFault.SignatureInvalid => Problem.Result(400, ProblemTypes.ReportSignatureInvalid, $"The {document}'s signature does not verify", Detail),
+        _ => null,
+    };
 }
