@@ -75,7 +75,13 @@ public sealed class NodeClient(HttpClient http)
             _ => "replace",
         };
         content.Headers.ContentType = new MediaTypeHeaderValue(ArrowStreamMediaType);
-        using var response = await http.PostAsync(ResourceDataPath(resourceCode, query), content, cancellation).ConfigureAwait(false);
+        // Expect: 100-continue makes HttpClient read the node's answer while the body is still going
+        // out (without it, it reads only after the last byte). A push the node refuses part-way — over
+        // the resource's size cap, say — then ends with the node's problem+json, not with the broken
+        // pipe of a connection the node closed; one refused by its declared length sends no body.
+        using var request = new HttpRequestMessage(HttpMethod.Post, ResourceDataPath(resourceCode, query)) { Content = content };
+        request.Headers.ExpectContinue = true;
+        using var response = await http.SendAsync(request, cancellation).ConfigureAwait(false);
         await ThrowIfRefusedAsync(response, cancellation).ConfigureAwait(false);
         using var body = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), cancellationToken: cancellation).ConfigureAwait(false);
         var root = body.RootElement;

@@ -154,14 +154,16 @@ public static partial class CompareApi
         }
 
         var maxBytes = settings.MaxSubmissionBytes ?? entry.MaxPushBytes ?? exchange.Value.MaxPushBytes;
+        // The node's own cap (UploadCap), not Kestrel's, so the client reads this 413 rather than a broken pipe.
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
-            limit.MaxRequestBodySize = maxBytes;
+            limit.MaxRequestBodySize = null;
         }
 
+        var tooLarge = $"At most {maxBytes} bytes per comparison of {entry.ResourceCode}.";
         if (context.Request.ContentLength > maxBytes)
         {
-            await ExchangeApi.Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The submission is too large", $"At most {maxBytes} bytes per comparison of {entry.ResourceCode}.");
+            await ExchangeApi.Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The submission is too large", tooLarge);
             return;
         }
 
@@ -210,7 +212,7 @@ public static partial class CompareApi
         {
             var expected = entry.ArrowSchema();
             var wanted = keys.Concat(compared).ToList();
-            await using (var reader = await SafeArrowReader.OpenAsync(context.Request.Body, declaredLength: context.Request.ContentLength, cancellationToken: context.RequestAborted))
+            await using (var reader = await SafeArrowReader.OpenAsync(new UploadCap(context.Request.Body, maxBytes, tooLarge), declaredLength: context.Request.ContentLength, cancellationToken: context.RequestAborted))
             {
                 var (columns, mismatch) = MatchColumns(entry, expected, reader.Schema, wanted);
                 if (mismatch.Count > 0)
@@ -304,9 +306,9 @@ public static partial class CompareApi
         }
         catch (ArrowInputException ex) when (ex.InnerException is BadHttpRequestException body)
         {
-            // Cut off or too slow: the log says how many rows had arrived.
+            // Over the cap, cut off or too slow: the log says how many rows had arrived.
             step.Rows = join.SubmittedRows;
-            await ExchangeApi.Refuse(context, body.StatusCode, body.StatusCode == StatusCodes.Status408RequestTimeout ? ProblemTypes.RequestBodyTooSlow : ProblemTypes.MalformedRequest, "The submission was not received whole", body.Message);
+            await UploadCap.Refuse(context, body, "The submission is too large", "The submission was not received whole");
         }
         catch (ArrowInputException ex) when (!readingStored)
         {
@@ -321,7 +323,7 @@ public static partial class CompareApi
         }
         catch (BadHttpRequestException ex)
         {
-            await ExchangeApi.Refuse(context, ex.StatusCode, ex.StatusCode switch { 413 => ProblemTypes.PayloadTooLarge, 408 => ProblemTypes.RequestBodyTooSlow, _ => ProblemTypes.MalformedRequest }, "The submission was not received whole", ex.Message);
+            await UploadCap.Refuse(context, ex, "The submission is too large", "The submission was not received whole");
         }
         catch (LogUnavailableException ex)
         {

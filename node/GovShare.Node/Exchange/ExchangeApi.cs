@@ -176,14 +176,17 @@ public static partial class ExchangeApi
             capName = "the node's Exchange:MaxMergeBytes: a merge is held in memory; send a whole dataset with mode=replace";
         }
 
+        // The cap is the node's own (UploadCap), not Kestrel's: a body refused by Kestrel's limit
+        // cannot be drained, and its client would see a broken pipe instead of this 413.
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
-            limit.MaxRequestBodySize = maxBytes;
+            limit.MaxRequestBodySize = null;
         }
 
+        var tooLarge = $"At most {maxBytes} bytes per {(mode == PushMode.Merge ? "merge" : "push")} of {entry.ResourceCode} ({capName}).";
         if (context.Request.ContentLength > maxBytes)
         {
-            await Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The push is too large", $"At most {maxBytes} bytes per {(mode == PushMode.Merge ? "merge" : "push")} of {entry.ResourceCode} ({capName}).");
+            await Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The push is too large", tooLarge);
             return;
         }
 
@@ -222,7 +225,7 @@ public static partial class ExchangeApi
         try
         {
             var expected = entry.ArrowSchema();
-            await using var reader = await SafeArrowReader.OpenAsync(context.Request.Body, declaredLength: context.Request.ContentLength, cancellationToken: context.RequestAborted);
+            await using var reader = await SafeArrowReader.OpenAsync(new UploadCap(context.Request.Body, maxBytes, tooLarge), declaredLength: context.Request.ContentLength, cancellationToken: context.RequestAborted);
             // A merge may carry the delete column beside the items; no other push may.
             var deleteColumn = mode == PushMode.Merge ? reader.Schema.GetFieldIndex(MergeWire.DeleteColumn) : -1;
             var itemsSchema = deleteColumn < 0 ? reader.Schema : new Schema(reader.Schema.FieldsList.Where((_, i) => i != deleteColumn), reader.Schema.Metadata);
@@ -308,8 +311,8 @@ public static partial class ExchangeApi
         }
         catch (ArrowInputException ex) when (ex.InnerException is BadHttpRequestException body)
         {
-            // Not the stream's fault but its delivery: cut for arriving too slowly (408) or broken off.
-            await Refuse(context, body.StatusCode, body.StatusCode == StatusCodes.Status408RequestTimeout ? ProblemTypes.RequestBodyTooSlow : ProblemTypes.MalformedRequest, "The push body was not received whole", body.Message);
+            // Not the stream's fault but its delivery: over the cap (413), too slow (408) or broken off.
+            await UploadCap.Refuse(context, body, "The push is too large", "The push body was not received whole");
         }
         catch (ArrowInputException ex)
         {
@@ -356,7 +359,7 @@ public static partial class ExchangeApi
         catch (BadHttpRequestException ex)
         {
             // The body broke off or outgrew its limit: the uncommitted push was removed.
-            await Refuse(context, ex.StatusCode, ex.StatusCode switch { 413 => ProblemTypes.PayloadTooLarge, 408 => ProblemTypes.RequestBodyTooSlow, _ => ProblemTypes.MalformedRequest }, "The push body was not received whole", ex.Message);
+            await UploadCap.Refuse(context, ex, "The push is too large", "The push body was not received whole");
         }
         catch (LogUnavailableException ex)
         {

@@ -223,6 +223,32 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Push_AboveTheResourcesPushCap_ExitsFailedWithTheNodesReason_NodePublishesNothing()
+    {
+        // A resource whose catalog entry caps a push at 256 KiB; the 100,000-row export is many MB.
+        // The upload is chunked (converted as it goes), so the node refuses it when the body passes
+        // the cap, while the tool is still sending: the department must read the node's reason,
+        // not a broken connection.
+        const string capped = "101001/000042";
+        var entry = Entry(capped, _f.Provider, new ShareAttributes(ShareType.Unconditional)) with
+        {
+            Name = "企业登记（限额）",
+            Items = [.. Items.Select(i => new InformationItem(i.Id, i.Name, i.Type, i.Id == "code" ? 18 : null, Nullable: i.Id != "code"))],
+            MaxPushBytes = 256 * 1024,
+        };
+        Assert.True(_f.Node.Services.GetRequiredService<CatalogStore>().Create(entry, Caller(_f.Provider)).Succeeded);
+
+        var push = await GovShareProcess.RunAsync(_provider, ["push", "--csv", "企业登记.csv", "--mapping", "mapping.json", "--resource", capped]);
+
+        Assert.True(push.ExitCode == ExitCodes.Failed, push.ToString());
+        Assert.Contains("413", push.Stderr, StringComparison.Ordinal);
+        Assert.Contains("At most 262144 bytes per push of 101001/000042", push.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Pushed", push.Stdout, StringComparison.Ordinal);
+        Assert.Empty(_f.Node.Services.GetRequiredService<DatasetStore>().Versions(capped));
+        await EventuallyAsync(() => !Directory.EnumerateFiles(Path.Combine(_f.Node.DataPath, "datasets"), "*.tmp").Any());
+    }
+
+    [Fact]
     public async Task Push_InterruptedByCtrlC_MidUpload_NodePublishesNothing_NoTemporaryFile()
     {
         var temp = Directory.CreateDirectory(Path.Combine(_folder, "tmp")).FullName;

@@ -217,6 +217,29 @@ public sealed class CompareApiTests
     }
 
     [Fact]
+    public async Task Compare_OverTheSubmissionCap_413NamingTheCap_DeclaredOrPassedPartWay()
+    {
+        await using var f = await StartAsync(s => s["Compare:MaxSubmissionBytes"] = "4096");
+        GrantIdNameBirth(f, f.User);
+        using var client = f.Node.Client(f.User.Certificate);
+        var rows = await ExchangeFixture.StreamAsync(UserCopy());
+        Assert.True(rows.Length > 4096);
+
+        // Declared too large: refused before a byte is read. Chunked: refused when the body passes
+        // the cap, and the client still reads the answer rather than a broken connection.
+        foreach (var chunked in new[] { false, true })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"v1/resources/{ResourceCode.ToUrl(Keyed)}/compare?key=公民身份号码&items=姓名,birth_date") { Content = ExchangeFixture.ArrowContent(rows) };
+            request.Headers.Add(GovShareHeaders.Purpose, Purpose);
+            request.Headers.TransferEncodingChunked = chunked;
+            var problem = await ProblemAssert.IsProblemAsync(await client.SendAsync(request), HttpStatusCode.RequestEntityTooLarge, ProblemTypes.PayloadTooLarge);
+            Assert.Equal($"At most 4096 bytes per comparison of {Keyed}.", problem.GetProperty("detail").GetString());
+        }
+
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(f.Node.DataPath, CompareGate.SpillFolderName)));
+    }
+
+    [Fact]
     public async Task Compare_MaskedKey_OneRowRefused422_ManyRowsAnsweredWithKeysMaskedAsAPull()
     {
         await using var f = await StartAsync();

@@ -435,6 +435,15 @@ public sealed class ExchangeApiTests : IAsyncLifetime
 
         await ProblemAssert.IsProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, ProblemTypes.PayloadTooLarge);
         Assert.Null(f.Node.Services.GetRequiredService<DatasetStore>().Latest(Unconditional));
+
+        // Chunked, as a tool that converts while it uploads sends it: the cap is passed part-way
+        // through the body, and the client still reads the 413 naming the cap (not a broken pipe).
+        using var chunked = new HttpRequestMessage(HttpMethod.Post, DataPath(Unconditional)) { Content = ArrowContent(await StreamAsync(People(20_000))) };
+        chunked.Headers.TransferEncodingChunked = true;
+        var problem = await ProblemAssert.IsProblemAsync(await client.SendAsync(chunked), HttpStatusCode.RequestEntityTooLarge, ProblemTypes.PayloadTooLarge);
+        Assert.Contains("At most 4096 bytes per push of 101001/000001 (the node's Exchange:MaxPushBytes", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Null(f.Node.Services.GetRequiredService<DatasetStore>().Latest(Unconditional));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(f.Node.DataPath, "datasets"), "*.tmp"));
     }
 
     [Fact]

@@ -1,0 +1,74 @@
+using GovShare.Contract;
+using Microsoft.AspNetCore.Http;
+
+namespace GovShare.Node.Exchange;
+
+/// <summary>
+/// An upload (a push, or a comparison's rows) read through a size cap of the node's own, instead of Kestrel's
+/// <c>MaxRequestBodySize</c>. Passing Kestrel's limit leaves the request body in error, so the
+/// connection is closed with the rest of the upload unread — the client's TCP stack then sees a
+/// reset while still sending and reports a broken pipe, never the 413. Refused here, the body is
+/// still readable: Kestrel drains what follows for a few seconds after the answer (its
+/// request-drain timeout) before it closes, and the department reads why its upload was refused.
+/// </summary>
+internal sealed class UploadCap(Stream inner, long maxBytes, string detail) : Stream
+{
+    private long _read;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+    public override int Read(Span<byte> buffer) => Count(inner.Read(buffer));
+
+    public override async Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        Count(await inner.ReadAsync(buffer.AsMemory(offset, count), cancellationToken).ConfigureAwait(false));
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        Count(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
+
+    private int Count(int read)
+    {
+        _read += read;
+        if (_read > maxBytes)
+        {
+            throw new BadHttpRequestException(detail, StatusCodes.Status413PayloadTooLarge);
+        }
+
+        return read;
+    }
+
+    /// <summary>
+    /// An upload that could not be taken: over its cap (413), too slow (408) or broken off (400).
+    /// <paramref name="tooLargeTitle"/> names what was too large.
+    /// </summary>
+    public static Task Refuse(HttpContext context, BadHttpRequestException body, string tooLargeTitle, string notWholeTitle)
+    {
+        if (body.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // The rest of the upload is not wanted: Kestrel drains it briefly so this answer is read, then closes.
+            context.Response.Headers.Connection = "close";
+            return ExchangeApi.Refuse(context, body.StatusCode, ProblemTypes.PayloadTooLarge, tooLargeTitle, body.Message);
+        }
+
+        return ExchangeApi.Refuse(context, body.StatusCode, body.StatusCode == StatusCodes.Status408RequestTimeout ? ProblemTypes.RequestBodyTooSlow : ProblemTypes.MalformedRequest, notWholeTitle, body.Message);
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
