@@ -238,6 +238,27 @@ public sealed class MergePushTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Merge_AfterAReplace_ReadsNoStoredRow_ItsKeysWereIndexedWhenPushed()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, 3000)).StatusCode);
+        var file = Path.Combine(Store.Folder, Assert.Single(Store.Latest(Unconditional)!.Segments).File);
+
+        // The stored file out of the node's reach: a merge that read it would fail.
+        File.Move(file, file + ".away");
+        using (var response = await MergeAsync(Batch(new MergeRow(IdNumber(2999), "改", 1), new MergeRow(IdNumber(0), null, Delete: true))))
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+            var merge = JsonDocument.Parse(body).RootElement.GetProperty("merge");
+            Assert.Equal((1L, 1L), (merge.GetProperty("replaced").GetInt64(), merge.GetProperty("deleted").GetInt64()));
+        }
+
+        File.Move(file + ".away", file);
+        var expected = Enumerable.Range(1, 2998).Select(i => (IdNumber(i), Name(i))).Append((IdNumber(2999), "改"));
+        Assert.Equal(expected, (await StoredRowsAsync()).Select(r => (r.Id, r.Name!)));
+    }
+
+    [Fact]
     public async Task Merge_ARecordWhoseDeletedRowsAreNotIncreasingPositionsInTheSegment_IsRefusedNotServed()
     {
         Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, 10)).StatusCode);

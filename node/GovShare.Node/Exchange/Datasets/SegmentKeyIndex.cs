@@ -20,7 +20,8 @@ namespace GovShare.Node.Exchange.Datasets;
 /// </remarks>
 internal sealed class SegmentKeyIndex
 {
-    private static readonly long Seed = BinaryPrimitives.ReadInt64LittleEndian(RandomNumberGenerator.GetBytes(8));
+    /// <summary>The seed of every key hash of this process (<see cref="PushKeys"/> hashes with it too).</summary>
+    internal static readonly long Seed = BinaryPrimitives.ReadInt64LittleEndian(RandomNumberGenerator.GetBytes(8));
 
     private readonly UInt128[] _hashes;
     private readonly long[] _positions;
@@ -30,6 +31,9 @@ internal sealed class SegmentKeyIndex
         _hashes = hashes;
         _positions = positions;
     }
+
+    /// <summary>An index from hashes sorted with their positions (equal hashes by position).</summary>
+    internal static SegmentKeyIndex FromSorted(UInt128[] hashes, long[] positions) => new(hashes, positions);
 
     /// <summary>Rows indexed.</summary>
     public long Rows => _hashes.Length;
@@ -121,6 +125,31 @@ internal sealed class SegmentKeyIndexes
     private readonly Lock _lock = new();
     private long _rows;
 
+    /// <summary>Keeps the index of a segment just written, made from the push's own key hashes (<see cref="PushKeys.PushedRowsIndex"/>).</summary>
+    public void Keep(DatasetSegment segment, int[] keyColumns, SegmentKeyIndex index)
+    {
+        var key = (segment.File, segment.Sha256, string.Join(',', keyColumns));
+        if (index.Rows > MaxRows)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_kept.TryAdd(key, index))
+            {
+                _order.AddLast(key);
+                _rows += index.Rows;
+                while (_rows > MaxRows && _order.First is { } oldest)
+                {
+                    _rows -= _kept[oldest.Value].Rows;
+                    _kept.Remove(oldest.Value);
+                    _order.RemoveFirst();
+                }
+            }
+        }
+    }
+
     /// <summary>The index of <paramref name="segment"/> of <paramref name="version"/> for these key columns, read once.</summary>
     public async Task<SegmentKeyIndex> GetAsync(DatasetStore store, DatasetVersion version, DatasetSegment segment, int[] keyColumns, CancellationToken cancellationToken)
     {
@@ -142,21 +171,7 @@ internal sealed class SegmentKeyIndexes
             return built;
         }
 
-        lock (_lock)
-        {
-            if (_kept.TryAdd(key, built))
-            {
-                _order.AddLast(key);
-                _rows += built.Rows;
-                while (_rows > MaxRows && _order.First is { } oldest)
-                {
-                    _rows -= _kept[oldest.Value].Rows;
-                    _kept.Remove(oldest.Value);
-                    _order.RemoveFirst();
-                }
-            }
-
-            return built;
-        }
+        Keep(segment, keyColumns, built);
+        return built;
     }
 }
