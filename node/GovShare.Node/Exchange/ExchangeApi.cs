@@ -298,6 +298,12 @@ public static partial class ExchangeApi
 
             keys?.ThrowIfDuplicated();
             var version = await push.CommitAsync(sourceChangedAt, context.RequestAborted);
+            if (keys is not null)
+            {
+                // The key hashes just checked are the new segment's key index: the next merge need not read it.
+                datasets.KeyIndexes.Keep(version.Segments[^1], [.. keyColumns], keys.PushedRowsIndex());
+            }
+
             step.Rows = version.Rows;
             step.Bytes = context.Request.ContentLength ?? version.Bytes;
             step.Items = entry.Items.Select(i => i.Id).ToList();

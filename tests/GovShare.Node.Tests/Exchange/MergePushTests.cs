@@ -66,7 +66,14 @@ public sealed class MergePushTests : IAsyncLifetime
         var versions = Store.Versions(Unconditional);
         Assert.Equal([(1, PushMode.Replace, 2500L), (2, PushMode.Merge, 2500L)], versions.Select(v => (v.Version, v.Mode, v.Rows)));
         Assert.Equal(2500, (await StoredRowsAsync(versions[0])).Count);
-        Assert.DoesNotContain(versions[0].Segments, s => versions[1].Segments.Contains(s));
+
+        // Made by segments: version 1's file, with its rows 5 and 1200 left out, then a file of the two upserts.
+        var whole = Assert.Single(versions[0].Segments);
+        Assert.Null(whole.Deleted);
+        Assert.Equal(2, versions[1].Segments.Count);
+        Assert.Equal((whole.File, whole.Sha256), (versions[1].Segments[0].File, versions[1].Segments[0].Sha256));
+        Assert.Equal([5L, 1200L], versions[1].Segments[0].Deleted!.Positions);
+        Assert.Equal((2L, (DeletedRows?)null), (versions[1].Segments[1].Rows, versions[1].Segments[1].Deleted));
 
         // The exchange log records the push as a push, with its mode and the rows it carried.
         var record = LogStore.ForDataFolder(_f.Node.DataPath).ReadEntries(LogKind.Exchange)
@@ -102,6 +109,208 @@ public sealed class MergePushTests : IAsyncLifetime
         Assert.Equal([("530102200001010002", "乙（改）"), ("530102200001010003", "丙")], (await StoredRowsAsync()).Select(r => (r.Id, r.Name)));
         Assert.Equal([1, 2, 3], Store.Versions(Unconditional).Select(v => v.Version));
         Assert.Equal([2L, 1L, 2L], Store.Versions(Unconditional).Select(v => v.Rows));
+    }
+
+    [Fact]
+    public async Task Merge_AtScale_RepeatedMerges_HoldExactlyTheRowsOfAReplaceOfTheSameData_InEveryFormat_AndAfterARestart()
+    {
+        // 20,000 rows in 4 stored batches: changes land in several batches and, later, in earlier merges' own segments.
+        var model = Enumerable.Range(0, 20_000).Select(i => new MergeRow(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"53010219{i:D10}"), Name(i), i)).ToList();
+        using (var first = await PushItemsAsync("replace", [.. model.Chunk(5000).Select(c => Batch(c))]))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
+        List<MergeRow[]> rounds =
+        [
+            // upserts of existing keys in three batches, a new key, deletes in two batches, a delete of an unknown key
+            [new(model[3].Id, "改一", 1), new(model[7_777].Id, "改二", 2), new(model[19_999].Id, "改三", 3), new("530102990000000001", "新一", 4),
+             new(model[0].Id, null, Delete: true), new(model[12_345].Id, null, Delete: true), new("530102990000000002", null, Delete: true)],
+            // the row upserted last time changes again (it now lives in the previous merge's segment); the new one is deleted
+            [new(model[3].Id, "再改", 5), new("530102990000000001", null, Delete: true)],
+            // both deleted keys come back
+            [new(model[0].Id, "回来", 6), new("530102990000000001", "又新", 7)],
+            // deletes only
+            [new(model[1].Id, null, Delete: true), new(model[2].Id, null, Delete: true)],
+        ];
+        foreach (var round in rounds)
+        {
+            using var response = await MergeAsync(Batch(round));
+            Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
+            model = Apply(model, round);
+            Assert.Equal(model, (await StoredRowsAsync()).Select(r => new MergeRow(r.Id, r.Name, r.Income)));
+        }
+
+        var merged = Store.Latest(Unconditional)!;
+        Assert.Equal((5, PushMode.Merge, (long)model.Count, 5), (merged.Version, merged.Mode, merged.Rows, merged.Segments.Count));
+        Assert.Equal(model.Count, merged.Segments.Sum(s => s.LiveRows));
+
+        // A restart reads the records back (deleted rows included) and builds the key indexes afresh.
+        await _f.Node.RestartAsync();
+        Assert.Equal(merged, Store.Latest(Unconditional));
+        Assert.Equal(model, (await StoredRowsAsync()).Select(r => new MergeRow(r.Id, r.Name, r.Income)));
+        MergeRow[] afterRestart = [new(model[100].Id, "重启后", 8), new(model[200].Id, null, Delete: true)];
+        using (var response = await MergeAsync(Batch(afterRestart)))
+        {
+            var merge = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("merge");
+            Assert.Equal((1L, 1L), (merge.GetProperty("replaced").GetInt64(), merge.GetProperty("deleted").GetInt64()));
+        }
+
+        model = Apply(model, afterRestart);
+
+        // Every format of a pull of the merged version equals the same pull after a replace with the same rows.
+        var ofMerge = await PullEveryFormatAsync();
+        using (var replace = await PushItemsAsync("replace", [.. model.Chunk(5000).Select(c => Batch(c))]))
+        {
+            Assert.Equal(HttpStatusCode.OK, replace.StatusCode);
+        }
+
+        var ofReplace = await PullEveryFormatAsync();
+        Assert.Equal(model.Count, ofMerge.Rows);
+        Assert.Equal(ofReplace, ofMerge);
+
+        // An append after merges checks its keys against the live rows only: a deleted key may come back, a live one may not.
+        using (var replace = await PushItemsAsync("replace", [.. model.Chunk(5000).Select(c => Batch(c))]))
+        {
+            Assert.Equal(HttpStatusCode.OK, replace.StatusCode);
+        }
+
+        using (var del = await MergeAsync(Batch(new MergeRow(model[5].Id, null, Delete: true))))
+        {
+            Assert.Equal(HttpStatusCode.OK, del.StatusCode);
+        }
+
+        using (var back = await PushItemsAsync("append", Batch(new MergeRow(model[5].Id, "追加"))))
+        {
+            Assert.Equal(HttpStatusCode.OK, back.StatusCode);
+        }
+
+        using (var twice = await PushItemsAsync("append", Batch(new MergeRow(model[6].Id, "重复"))))
+        {
+            await ProblemAssert.IsProblemAsync(twice, HttpStatusCode.BadRequest, ProblemTypes.InvalidMergeKey);
+        }
+    }
+
+    [Fact]
+    public async Task Merge_RemovingOverAQuarterOfTheStoredRows_Compacts_AndRetentionKeepsExactlyTheFilesOfKeptVersions()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, 100)).StatusCode);
+        var original = Assert.Single(Store.Latest(Unconditional)!.Segments).File;
+
+        // Small merges, each by segments: the original file stays shared by every version.
+        for (var i = 0; i < 6; i++)
+        {
+            using var response = await MergeAsync(Batch(new MergeRow(IdNumber(i), "改" + i, i)));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var versions = Store.Versions(Unconditional);
+        Assert.Equal([3, 4, 5, 6, 7], versions.Select(v => v.Version)); // KeepVersions 5
+        Assert.All(versions, v => Assert.Equal(original, v.Segments[0].File));
+        Assert.Equal(6, versions[^1].Segments[0].Deleted!.Count);
+        Assert.Equal(versions.SelectMany(v => v.Segments).Select(s => s.File).ToHashSet(StringComparer.Ordinal), Directory.EnumerateFiles(Store.Folder).Select(f => Path.GetFileName(f)).ToHashSet(StringComparer.Ordinal));
+
+        // 30 of the 100 rows deleted at once: over a quarter, so the version is written whole again.
+        using (var big = await MergeAsync(Batch([.. Enumerable.Range(50, 30).Select(i => new MergeRow(IdNumber(i), null, Delete: true))])))
+        {
+            var merge = (await big.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("merge");
+            Assert.Equal(30, merge.GetProperty("deleted").GetInt64());
+        }
+
+        var compacted = Store.Latest(Unconditional)!;
+        var segment = Assert.Single(compacted.Segments);
+        Assert.Equal((70L, 70L, (DeletedRows?)null), (compacted.Rows, segment.Rows, segment.Deleted));
+        // Untouched rows in their order, then the upserts in the order they were merged.
+        var expected = Enumerable.Range(6, 94).Where(i => i is < 50 or >= 80).Select(i => (IdNumber(i), Name(i)))
+            .Concat(Enumerable.Range(0, 6).Select(i => (IdNumber(i), "改" + i)));
+        Assert.Equal(expected, (await StoredRowsAsync()).Select(r => (r.Id, r.Name!)));
+
+        // Five more versions: the original file is then referenced by no kept version and is deleted.
+        for (var i = 0; i < 5; i++)
+        {
+            using var response = await MergeAsync(Batch(new MergeRow(IdNumber(90 + i), "再" + i, i)));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.False(File.Exists(Path.Combine(Store.Folder, original)));
+        Assert.Equal(Store.Versions(Unconditional).SelectMany(v => v.Segments).Select(s => s.File).ToHashSet(StringComparer.Ordinal), Directory.EnumerateFiles(Store.Folder).Select(f => Path.GetFileName(f)).ToHashSet(StringComparer.Ordinal));
+        Assert.Equal(70, (await StoredRowsAsync()).Count);
+    }
+
+    [Fact]
+    public async Task Merge_AfterAReplace_ReadsNoStoredRow_ItsKeysWereIndexedWhenPushed()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, 3000)).StatusCode);
+        var file = Path.Combine(Store.Folder, Assert.Single(Store.Latest(Unconditional)!.Segments).File);
+
+        // The stored file out of the node's reach: a merge that read it would fail.
+        File.Move(file, file + ".away");
+        using (var response = await MergeAsync(Batch(new MergeRow(IdNumber(2999), "改", 1), new MergeRow(IdNumber(0), null, Delete: true))))
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+            var merge = JsonDocument.Parse(body).RootElement.GetProperty("merge");
+            Assert.Equal((1L, 1L), (merge.GetProperty("replaced").GetInt64(), merge.GetProperty("deleted").GetInt64()));
+        }
+
+        File.Move(file + ".away", file);
+        var expected = Enumerable.Range(1, 2998).Select(i => (IdNumber(i), Name(i))).Append((IdNumber(2999), "改"));
+        Assert.Equal(expected, (await StoredRowsAsync()).Select(r => (r.Id, r.Name!)));
+    }
+
+    [Fact]
+    public async Task Merge_ARecordWhoseDeletedRowsAreNotIncreasingPositionsInTheSegment_IsRefusedNotServed()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, 10)).StatusCode);
+        byte[] Positions(params long[] p) => [.. p.SelectMany(BitConverter.GetBytes)];
+        var converter = typeof(DatasetStore).Assembly.GetType("GovShare.Node.Exchange.Datasets.DeletedRows")!
+            .GetMethod("FromBytes", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
+        DeletedRows? Read(byte[] bytes) => (DeletedRows?)converter.Invoke(null, [bytes, 10L]);
+        Assert.Equal([1L, 4L], Read(Positions(1, 4))!.Positions);
+        foreach (var bad in new[] { Positions(4, 1), Positions(1, 1), Positions(10), Positions(-1), [1, 2, 3] })
+        {
+            var thrown = Assert.Throws<System.Reflection.TargetInvocationException>(() => Read(bad));
+            Assert.IsType<InvalidDataException>(thrown.InnerException);
+        }
+    }
+
+    private static List<MergeRow> Apply(List<MergeRow> rows, MergeRow[] changes)
+    {
+        var named = changes.Select(c => c.Id).ToHashSet();
+        return [.. rows.Where(r => !named.Contains(r.Id)), .. changes.Where(c => !c.Delete).Select(c => c with { Delete = false })];
+    }
+
+    /// <summary>The latest version pulled by its provider as Arrow (rows as text), JSON and CSV.</summary>
+    private async Task<(long Rows, string Arrow, string Json, string Csv)> PullEveryFormatAsync()
+    {
+        using var client = _f.Node.Client(_f.Provider.Certificate);
+        using var arrow = await client.SendAsync(Pull(Unconditional, "stats"));
+        Assert.Equal(HttpStatusCode.OK, arrow.StatusCode);
+        var (_, batches) = await ReadAsync(arrow);
+        var text = new System.Text.StringBuilder();
+        foreach (var batch in batches)
+        {
+            for (var i = 0; i < batch.Length; i++)
+            {
+                for (var c = 0; c < batch.ColumnCount; c++)
+                {
+                    text.Append(batch.Column(c) switch
+                    {
+                        StringArray s => s.GetString(i),
+                        DoubleArray d => d.GetValue(i)?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        Date32Array d => d.GetDateOnly(i)?.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                        var other => other.IsNull(i) ? null : "?",
+                    }).Append('|');
+                }
+
+                text.Append('\n');
+            }
+        }
+
+        using var json = await client.SendAsync(Pull(Unconditional, "stats", accept: "application/json"));
+        using var csv = await client.SendAsync(Pull(Unconditional, "stats", accept: "text/csv"));
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (json.StatusCode, csv.StatusCode));
+        return (batches.Sum(b => (long)b.Length), text.ToString(), await json.Content.ReadAsStringAsync(), await csv.Content.ReadAsStringAsync());
     }
 
     [Fact]

@@ -40,7 +40,12 @@ public sealed record DatasetStoreOptions
 /// <param name="Rows">Rows in the file.</param>
 /// <param name="Bytes">Size of the file.</param>
 /// <param name="Sha256">Lower-case hex SHA-256 of the file as the node wrote it; null for segments written before checksums were recorded.</param>
-public sealed record DatasetSegment(string File, long Rows, long Bytes, string? Sha256 = null);
+/// <param name="Deleted">Rows of the file this version does not hold (replaced or deleted by a merge push); null when it holds them all.</param>
+public sealed record DatasetSegment(string File, long Rows, long Bytes, string? Sha256 = null, DeletedRows? Deleted = null)
+{
+    /// <summary>Rows of the file this version holds.</summary>
+    public long LiveRows => Rows - (Deleted?.Count ?? 0);
+}
 
 /// <summary>A published version of a resource's dataset, as recorded in LiteDB.</summary>
 public sealed record DatasetVersion(
@@ -335,6 +340,9 @@ public sealed class DatasetStore : IDisposable
 
     public void Dispose() => _commitLock.Dispose();
 
+    /// <summary>Key indexes of stored segments, for merge pushes (<see cref="MergePush"/>).</summary>
+    internal SegmentKeyIndexes KeyIndexes { get; } = new();
+
     internal async Task<DatasetVersion> PublishAsync(DatasetPush push, DatasetSegment segment, DateTimeOffset? dataUpdatedAt, CancellationToken cancellationToken)
     {
         await _commitLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -404,7 +412,13 @@ public sealed class DatasetStore : IDisposable
             throw new DatasetMergeConflictException($"Resource {push.ResourceCode}: version {latest?.Version} was published while this push was made from version {basedOn}; nothing was published.");
         }
 
-        if (push.Mode == PushMode.Append && latest is not null)
+        if (push.KeptSegments is { } kept)
+        {
+            // A merge made by segments: the version it was made from (checked above) with the rows
+            // it replaced or deleted listed, plus its upserts.
+            segments = [.. kept, segment];
+        }
+        else if (push.Mode == PushMode.Append && latest is not null)
         {
             // Checked again under the lock: a replace with another schema may have landed meanwhile.
             CheckAppendable(push.ResourceCode, push.Fingerprint);
@@ -415,7 +429,7 @@ public sealed class DatasetStore : IDisposable
         return new DatasetVersion(
             push.ResourceCode,
             (latest?.Version ?? 0) + 1,
-            segments.Sum(s => s.Rows),
+            segments.Sum(s => s.LiveRows),
             segments.Sum(s => s.Bytes),
             push.Fingerprint,
             now,
@@ -487,7 +501,7 @@ public sealed class DatasetStore : IDisposable
         DataUpdatedAt = v.DataUpdatedAt.ToUnixTimeMilliseconds(),
         ExchangeId = v.ExchangeId,
         Mode = v.Mode.ToString(),
-        Segments = [.. v.Segments.Select(s => new SegmentDocument { File = s.File, Rows = s.Rows, Bytes = s.Bytes, Sha256 = s.Sha256 })],
+        Segments = [.. v.Segments.Select(s => new SegmentDocument { File = s.File, Rows = s.Rows, Bytes = s.Bytes, Sha256 = s.Sha256, Deleted = s.Deleted?.ToBytes() })],
     };
 
     private static DatasetVersion ToVersion(VersionDocument d) => new(
@@ -500,7 +514,7 @@ public sealed class DatasetStore : IDisposable
         DateTimeOffset.FromUnixTimeMilliseconds(d.DataUpdatedAt),
         d.ExchangeId,
         Enum.Parse<PushMode>(d.Mode),
-        [.. d.Segments.Select(s => new DatasetSegment(s.File, s.Rows, s.Bytes, s.Sha256))]);
+        [.. d.Segments.Select(s => new DatasetSegment(s.File, s.Rows, s.Bytes, s.Sha256, DeletedRows.FromBytes(s.Deleted, s.Rows)))]);
 
     /// <summary>A version record as stored; the field names are those LiteDB data folders already hold.</summary>
     internal sealed class VersionDocument
@@ -552,6 +566,10 @@ public sealed class DatasetStore : IDisposable
 
         [BsonField("sha256")]
         public string? Sha256 { get; set; }
+
+        /// <summary>Positions of the file's rows the version does not hold, 8 little-endian bytes each (<see cref="DeletedRows"/>); absent in records from before merges by segments.</summary>
+        [BsonField("deleted")]
+        public byte[]? Deleted { get; set; }
     }
 }
 
@@ -606,6 +624,9 @@ public sealed class DatasetPush : IAsyncDisposable
 
     /// <summary>The version this push was made from (a merge), checked at commit; null when it stands alone.</summary>
     internal int? BasedOn { get; init; }
+
+    /// <summary>A merge by segments: the segments of <see cref="BasedOn"/> with the rows it removes, published before this push's own.</summary>
+    internal IReadOnlyList<DatasetSegment>? KeptSegments { get; set; }
 
     /// <summary>Appends a framing-validated batch of the push's schema, after checking its values.</summary>
     /// <exception cref="ArrowValueException">A value breaks its item's rule; nothing of the batch is written.</exception>
@@ -871,9 +892,26 @@ public sealed class DatasetReader : IAsyncDisposable
                 throw new ArrowInputException(ArrowInputError.LayoutMismatch, $"A segment of version {Version.Version} of {Version.ResourceCode} has another schema than the version.");
             }
 
+            var deleted = Version.Segments[s].Deleted;
+            long position = 0;
             while (await reader.ReadNextBatchAsync(cancellationToken).ConfigureAwait(false) is { } batch)
             {
-                yield return batch;
+                // Rows a merge replaced or deleted (DeletedRows) are left out here, for every reader.
+                var first = position;
+                position += batch.Length;
+                if (deleted is null)
+                {
+                    yield return batch;
+                }
+                else if (deleted.Keep(batch, first) is { } live)
+                {
+                    // A thinned batch may share the read batch's buffers (fresh managed arrays), so that one is left to the collector.
+                    yield return live;
+                }
+                else
+                {
+                    batch.Dispose();
+                }
             }
 
             if (expected is not null)

@@ -174,6 +174,9 @@ public sealed class MergeChanges
 
     internal IReadOnlyList<RecordBatch> UpsertBatches => _upserts;
 
+    /// <summary>Every key the push names (hex of its key bytes) and whether by a delete.</summary>
+    internal IEnumerable<(string Key, bool Delete)> NamedKeys => _keys.Select(k => (k.Key, k.Value.Delete));
+
     internal int[] KeyColumns => _keyColumns;
 
     /// <summary>
@@ -271,8 +274,25 @@ public sealed class MergeChanges
 /// committed; if another push published meanwhile, nothing is published
 /// (<see cref="DatasetMergeConflictException"/>).
 /// </summary>
+/// <remarks>
+/// <para>By segments (the usual way): the new version is the latest version's segment files, with
+/// the rows the push names listed as deleted (<see cref="DeletedRows"/>, found through each
+/// segment's <see cref="SegmentKeyIndex"/>), plus one new segment holding the upserts. A one-row
+/// change writes one row and a small record, whatever the dataset's size.</para>
+/// <para>Compacting (the whole dataset written again as one segment, as every merge did before):
+/// when the latest version has no rows yet, or would then leave out more than a quarter of its
+/// stored rows or more than <see cref="MaxDeletedRows"/> (kept in the version's record), or
+/// hold <see cref="MaxSegments"/> segments — so reads never wade through mostly deleted rows or
+/// many small files, and the record stays small.</para>
+/// </remarks>
 public static class MergePush
 {
+    /// <summary>Segments a version made by segments may have; the merge that would reach it compacts.</summary>
+    public const int MaxSegments = 64;
+
+    /// <summary>Deleted rows a version made by segments may list (8 bytes each in its record); beyond, the merge compacts.</summary>
+    public const long MaxDeletedRows = 100_000;
+
     /// <summary>What a merge did.</summary>
     /// <param name="Version">The published version.</param>
     /// <param name="Replaced">Rows of the previous version whose key an upsert named.</param>
@@ -287,6 +307,61 @@ public static class MergePush
         ArgumentNullException.ThrowIfNull(changes);
         changes.ThrowIfInvalid();
         var latest = store.Latest(resourceCode);
+        if (latest is { Rows: > 0 } && latest.Segments.Count < MaxSegments
+            && await BySegmentsAsync(store, latest, changes, cancellationToken).ConfigureAwait(false) is { } bySegments)
+        {
+            await using var thin = await store.BeginPushAsync(resourceCode, PushMode.Merge, changes.Schema, exchangeId, basedOn: latest.Version, cancellationToken).ConfigureAwait(false);
+            thin.KeptSegments = bySegments.Segments;
+            foreach (var upserts in changes.UpsertBatches)
+            {
+                await thin.WriteAsync(upserts, cancellationToken).ConfigureAwait(false);
+            }
+
+            return new Outcome(await thin.CommitAsync(dataUpdatedAt, cancellationToken).ConfigureAwait(false), bySegments.Replaced, bySegments.Deleted);
+        }
+
+        return await CompactAsync(store, resourceCode, latest, changes, exchangeId, dataUpdatedAt, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The latest version's segments with the rows the push names added to their deleted rows,
+    /// found by each segment's key index; null when the result should be compacted instead.
+    /// </summary>
+    private static async Task<(IReadOnlyList<DatasetSegment> Segments, long Replaced, long Deleted)?> BySegmentsAsync(DatasetStore store, DatasetVersion latest, MergeChanges changes, CancellationToken cancellationToken)
+    {
+        var named = changes.NamedKeys.Select(k => (Hash: SegmentKeyIndex.Hash(Convert.FromHexString(k.Key)), k.Delete)).ToList();
+        var segments = new List<DatasetSegment>(latest.Segments.Count);
+        long replaced = 0, deleted = 0, stored = 0, left = 0;
+        foreach (var segment in latest.Segments)
+        {
+            var index = await store.KeyIndexes.GetAsync(store, latest, segment, changes.KeyColumns, cancellationToken).ConfigureAwait(false);
+            var removed = new List<long>();
+            foreach (var (hash, delete) in named)
+            {
+                foreach (var position in index.Find(hash))
+                {
+                    if (segment.Deleted?.Contains(position) != true)
+                    {
+                        removed.Add(position);
+                        _ = delete ? deleted++ : replaced++;
+                    }
+                }
+            }
+
+            var thinned = removed.Count == 0 ? segment : segment with { Deleted = DeletedRows.Union(segment.Deleted, removed) };
+            stored += thinned.Rows;
+            left += thinned.Deleted?.Count ?? 0;
+            segments.Add(thinned);
+        }
+
+        // Upserts add stored rows too: the share left out is of everything the version's files hold.
+        stored += changes.Upserts;
+        return left > MaxDeletedRows || left * 4 > stored ? null : (segments, replaced, deleted);
+    }
+
+    /// <summary>The whole merged dataset written as one new segment (every merge's way before merges by segments).</summary>
+    private static async Task<Outcome> CompactAsync(DatasetStore store, string resourceCode, DatasetVersion? latest, MergeChanges changes, ExchangeId exchangeId, DateTimeOffset? dataUpdatedAt, CancellationToken cancellationToken)
+    {
         await using var push = await store.BeginPushAsync(resourceCode, PushMode.Merge, changes.Schema, exchangeId, basedOn: latest?.Version ?? 0, cancellationToken).ConfigureAwait(false);
         long replaced = 0, deleted = 0;
         if (latest is not null)

@@ -1,8 +1,6 @@
-using System.Buffers.Binary;
 using System.Globalization;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using Apache.Arrow;
 using GovShare.Contract;
 using GovShare.Node.Exchange.ArrowInput;
@@ -18,11 +16,13 @@ namespace GovShare.Node.Exchange.Datasets;
 /// Bounded memory: a row costs 24 bytes (a 128-bit hash of its key bytes and its position), not
 /// its key as text; a 2,000,000-row push holds about 50 MB while it is read (the growing list
 /// briefly holds its previous array too). Keys are hashed with
-/// XxHash128 under a random seed per push, over the same length-prefixed key bytes a merge compares
+/// XxHash128 under the process's random seed, over the same length-prefixed key bytes a merge compares
 /// (<see cref="MergeChanges"/>). Collisions: two different keys share a hash with a probability of
 /// about n²/2¹²⁹ (10⁻²⁶ at 2,000,000 rows); were it to happen, the push would be refused naming
 /// both rows — a false refusal the provider can see, never a duplicate accepted or a row lost.
-/// The seed changes every push, so no pair of keys collides twice.
+/// The seed is the one of <see cref="SegmentKeyIndex"/>, so the hashes of a published push become
+/// its segment's key index for later merges at no cost (<see cref="PushedRowsIndex"/>); it changes
+/// at every start, so no pair of keys collides for long.
 /// </remarks>
 public sealed class PushKeys
 {
@@ -51,8 +51,10 @@ public sealed class PushKeys
     private readonly Schema _schema;
     private readonly int[] _keyColumns;
     private readonly PushMode _mode;
-    private readonly long _seed = BinaryPrimitives.ReadInt64LittleEndian(RandomNumberGenerator.GetBytes(8));
+    private readonly long _seed = SegmentKeyIndex.Seed;
     private readonly List<Seen> _seen = [];
+    private readonly List<long> _batchStarts = [];
+    private long _pushedRows;
     private byte[] _buffer = new byte[256];
     private int _batches;
 
@@ -103,11 +105,31 @@ public sealed class PushKeys
     {
         ArgumentNullException.ThrowIfNull(batch);
         var index = _batches++;
+        _batchStarts.Add(_pushedRows);
+        _pushedRows += batch.Length;
         var keys = _keyColumns.Select(batch.Column).ToArray();
         for (var row = 0; row < batch.Length; row++)
         {
             Remember(keys, row, ((long)index << 32) | (uint)row);
         }
+    }
+
+    /// <summary>
+    /// The key index of the segment this push writes (its batches in order, as taken by <see cref="Add"/>),
+    /// from the hashes already made; call after <see cref="ThrowIfDuplicated"/> passed (they are sorted then).
+    /// </summary>
+    internal SegmentKeyIndex PushedRowsIndex()
+    {
+        var pushed = _seen.Where(s => !s.Stored).ToList();
+        var hashes = new UInt128[pushed.Count];
+        var positions = new long[pushed.Count];
+        for (var i = 0; i < pushed.Count; i++)
+        {
+            hashes[i] = new UInt128(pushed[i].High, pushed[i].Low);
+            positions[i] = _batchStarts[pushed[i].Batch] + pushed[i].Row;
+        }
+
+        return SegmentKeyIndex.FromSorted(hashes, positions);
     }
 
     /// <summary>Throws when a pushed row repeats a key of the push, or (append) a stored one.</summary>
