@@ -20,7 +20,7 @@ public static class DataFolderFormat
     /// older build could not read (state schema, logs' envelope, dataset metadata, layout) and add
     /// the step from the previous version to <see cref="Migrations"/>.
     /// </summary>
-    public const int Current = 1;
+    public const int Current = 2;
 
     /// <summary>
     /// Version 1 is every folder written before the version file existed (releases up to and including
@@ -34,7 +34,14 @@ public static class DataFolderFormat
     /// nothing else open, and must be safe to run again on a folder it already changed in part (a crash
     /// between its end and the version file's rewrite runs it again).
     /// </summary>
-    public static IReadOnlyList<DataFolderMigration> Migrations { get; } = [];
+    public static IReadOnlyList<DataFolderMigration> Migrations { get; } =
+    [
+        // Version 2: a merge push publishes the previous version's segments with the rows it replaced
+        // or deleted listed in the version record (Exchange/Datasets/DeletedRows). A version-1 build
+        // would ignore that list and serve removed rows, so it must refuse a version-2 folder; a
+        // version-1 folder holds no such list, so nothing is converted.
+        new(1, "dataset versions may list deleted rows of their segments (merges by segments)", _ => { }),
+    ];
 
     /// <summary>The folder's recorded version, <see cref="Unversioned"/> for a folder with data but no file, null for a new (empty) folder.</summary>
     /// <exception cref="DataFolderFormatException">The file exists but does not hold a version.</exception>

@@ -64,7 +64,7 @@ public sealed class DataFolderFormatTests : IDisposable
         await using var node = await StartOn(pki, data);
 
         Assert.Equal(DataFolderFormat.Unversioned, node.Services.GetRequiredService<NodeDataFolder>().FormatFound);
-        Assert.Equal("1", File.ReadAllText(Path.Combine(data, DataFolderFormat.FileName)).Trim());
+        Assert.Equal(DataFolderFormat.Current.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(data, DataFolderFormat.FileName)).Trim());
         await AssertServesFixture(node, data);
     }
 
