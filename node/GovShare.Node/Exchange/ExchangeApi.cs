@@ -87,6 +87,7 @@ public static partial class ExchangeApi
         services.TryAddSingleton<IPublishedVersions, DatasetPublishedVersions>();
         services.AddSingleton(new PushGate(options.MaxConcurrentPushes, options.MaxConcurrentPushesPerDepartment));
         services.AddSingleton(new SecrecyReviewGate(options.SecrecyReviewRequired));
+        services.AddSingleton(new PullAnswerCache(options.AnswerCacheBytes));
         // One secret per node, not per replica: the replicas share the dataset folder, so it lives
         // there (whoever can read that folder holds the raw data the pseudonyms stand for anyway).
         services.AddSingleton(provider => new PseudonymSecretHolder(PseudonymSecret.LoadOrCreate(
@@ -391,7 +392,7 @@ public static partial class ExchangeApi
         }
     }
 
-    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, ConsentStore consents, SecrecyReviewGate secrecy, PseudonymSecretHolder secret, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ILoggerFactory loggers)
+    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, ConsentStore consents, SecrecyReviewGate secrecy, PseudonymSecretHolder secret, PullAnswerCache answers, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("GovShare.Node.Exchange");
         var exchangeId = ExchangeId.ForRequest(context, time);
@@ -493,6 +494,15 @@ public static partial class ExchangeApi
             return;
         }
 
+        // A small version's answer for exactly these items and masks may already be encoded: then
+        // no file is opened (every check above was made for this request all the same).
+        var cacheKey = answers.Admits(version, decision.Items!) ? PullAnswerCache.Key(accept, requested.Count > 0, decision.Items!) : null;
+        if (cacheKey is not null && answers.Find(version, cacheKey) is { } cached)
+        {
+            await AnswerFromCacheAsync(context, accept, version, cached, step, caller.Uri, purpose, started, logger);
+            return;
+        }
+
         DatasetReader reader;
         try
         {
@@ -556,7 +566,8 @@ public static partial class ExchangeApi
         // what reached the transport, `body` what was produced: a pull cut short logs the former.
         var wire = new CountingStream(context.Response.Body);
         await using var buffered = new BufferedStream(wire, 64 * 1024);
-        var body = new CountingStream(buffered);
+        // A small version's answer is also copied, to be kept once it was delivered whole (PullAnswerCache).
+        var body = new CountingStream(buffered, cacheKey is null ? null : new MemoryStream());
         var delivery = new DeliveryMarks();
         long rows = 0;
         var generation = grants.Generation;
@@ -624,6 +635,10 @@ public static partial class ExchangeApi
             }
 
             await buffered.FlushAsync(context.RequestAborted);
+            if (cacheKey is not null && body.Copy is { } copy)
+            {
+                answers.Add(version, cacheKey, new CachedAnswer(copy.ToArray(), (int)step.Bytes, rows, step.Items));
+            }
 
             var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             var itemIds = string.Join(",", step.Items);
@@ -668,6 +683,41 @@ public static partial class ExchangeApi
             {
                 await text.DisposeAsync();
             }
+        }
+    }
+
+    /// <summary>
+    /// A pull answered from <see cref="PullAnswerCache"/>: its record is made durable first, then the
+    /// whole answer goes out in one write — a user never holds a delivery the log does not show.
+    /// </summary>
+    private static async Task AnswerFromCacheAsync(HttpContext context, string accept, DatasetVersion version, CachedAnswer cached, ExchangeStep step, string caller, string purpose, long started, ILogger logger)
+    {
+        context.Response.ContentType = accept;
+        context.Response.Headers[GovShareHeaders.DataVersion] = version.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        context.Response.ContentLength = cached.Body.Length;
+        step.Items = cached.ItemIds;
+        step.Rows = cached.Rows;
+        step.Bytes = cached.BeforeEnd;
+        try
+        {
+            await step.RecordAsync(StatusCodes.Status200OK);
+            await context.Response.Body.WriteAsync(cached.Body, context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                var itemIds = string.Join(",", step.Items);
+                LogPulled(logger, step.ExchangeId.Value, version.ResourceCode, version.Version, cached.Rows, cached.BeforeEnd, caller, purpose, itemIds, elapsed);
+            }
+        }
+        catch (LogUnavailableException)
+        {
+            context.Abort(); // Unlogged data is never delivered.
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        {
+            // The record of the whole delivery is already durable, as on the streamed path when the client goes after it.
+            LogPullAborted(logger, step.ExchangeId.Value, version.ResourceCode);
         }
     }
 
@@ -988,9 +1038,12 @@ internal sealed class DeliveryMarks
 }
 
 /// <summary>Counts the bytes written through it, for the exchange log's volume.</summary>
-internal sealed class CountingStream(Stream inner) : Stream
+internal sealed class CountingStream(Stream inner, MemoryStream? copy = null) : Stream
 {
     public long Written { get; private set; }
+
+    /// <summary>Every byte written, when asked for and no more than <see cref="PullAnswerCache.MaxVersionBytes"/> were; null otherwise.</summary>
+    public MemoryStream? Copy => copy;
 
     public override bool CanRead => false;
     public override bool CanSeek => false;
@@ -1008,12 +1061,30 @@ internal sealed class CountingStream(Stream inner) : Stream
     {
         inner.Write(buffer, offset, count);
         Written += count;
+        Keep(buffer.AsSpan(offset, count));
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         await inner.WriteAsync(buffer, cancellationToken);
         Written += buffer.Length;
+        Keep(buffer.Span);
+    }
+
+    private void Keep(ReadOnlySpan<byte> written)
+    {
+        if (copy is null)
+        {
+            return;
+        }
+
+        if (copy.Length + written.Length > PullAnswerCache.MaxVersionBytes)
+        {
+            copy = null; // Too large to keep: the answer simply is not cached.
+            return;
+        }
+
+        copy.Write(written);
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>

@@ -51,6 +51,13 @@ public sealed class ExchangeOptions
     /// <summary>The most rows a pull answers as JSON or CSV; larger results must be pulled as Arrow.</summary>
     public long MaxTextRows { get; set; } = 100_000;
 
+    /// <summary>
+    /// Memory for the encoded answers of pulls of small versions (at most 64 KiB stored;
+    /// <see cref="Pull.PullAnswerCache"/>), so a one-row pull is not read from disk, checked, masked
+    /// and encoded again each time. 16 MiB: a few thousand one-row answers. 0 turns it off.
+    /// </summary>
+    public long AnswerCacheBytes { get; set; } = 16L * 1024 * 1024;
+
     /// <summary>Dataset versions kept per resource.</summary>
     public int KeepVersions { get; set; } = 5;
 

@@ -30,6 +30,7 @@ public sealed class KafkaLogRelay : BackgroundService
     private readonly KafkaOptions _kafka;
     private readonly LogOptions _logs;
     private readonly ILogger<KafkaLogRelay> _logger;
+    private readonly TimeProvider _time;
     private readonly Lock _producerLock = new();
     private readonly Dictionary<LogKind, long> _shipped = [];
     private readonly Dictionary<LogKind, string?> _shippedHash = [];
@@ -38,7 +39,14 @@ public sealed class KafkaLogRelay : BackgroundService
     private long _deliveryFailures;
 
     public KafkaLogRelay(LogWriter writer, IOptions<KafkaOptions> kafka, IOptions<LogOptions> logs, ILogger<KafkaLogRelay> logger)
+        : this(writer, kafka, logs, logger, TimeProvider.System)
     {
+    }
+
+    /// <summary>With the clock that times the watermark file's writes (tests; the node uses real time, whatever clock its other parts are given).</summary>
+    internal KafkaLogRelay(LogWriter writer, IOptions<KafkaOptions> kafka, IOptions<LogOptions> logs, ILogger<KafkaLogRelay> logger, TimeProvider time)
+    {
+        _time = time;
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(kafka);
         ArgumentNullException.ThrowIfNull(logs);
@@ -80,6 +88,11 @@ public sealed class KafkaLogRelay : BackgroundService
         var topic = KafkaOptions.Topic(_writer.Node, log);
         var topicReady = false;
         LogCursor? cursor = null;
+        // Confirmed by Kafka but not yet in the watermark file, which is replaced at most every
+        // Kafka:WatermarkInterval (two fsyncs each time: per relayed batch they were a small
+        // exchange's largest cost after its own record).
+        LogEntry? unwritten = null;
+        var written = _time.GetTimestamp();
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -91,7 +104,33 @@ public sealed class KafkaLogRelay : BackgroundService
                     var durable = _writer.DurableSequence(log);
                     if (durable <= shipped)
                     {
-                        await _writer.WaitForDurableAsync(log, shipped, stoppingToken).ConfigureAwait(false);
+                        if (unwritten is null)
+                        {
+                            await _writer.WaitForDurableAsync(log, shipped, stoppingToken).ConfigureAwait(false);
+                            continue;
+                        }
+
+                        // Caught up: the file follows once the interval since its last write is over.
+                        var due = _kafka.WatermarkInterval - _time.GetElapsedTime(written);
+                        if (due <= TimeSpan.Zero)
+                        {
+                            WriteWatermark(log, unwritten);
+                            unwritten = null;
+                            written = _time.GetTimestamp();
+                            continue;
+                        }
+
+                        using var interval = new CancellationTokenSource(due, _time);
+                        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, interval.Token);
+                        try
+                        {
+                            await _writer.WaitForDurableAsync(log, shipped, wait.Token).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                        {
+                            // The interval is over: the loop writes the file.
+                        }
+
                         continue;
                     }
 
@@ -118,8 +157,20 @@ public sealed class KafkaLogRelay : BackgroundService
                     var (confirmed, failure) = await ProduceAsync(topic, batch).ConfigureAwait(false);
                     if (confirmed > 0)
                     {
-                        SetWatermark(log, batch[confirmed - 1]);
-                        LogsDiagnostics.RelayShipped(_logger, log, batch[confirmed - 1].Sequence);
+                        var last = batch[confirmed - 1];
+                        SetShipped(log, last);
+                        if (_time.GetElapsedTime(written) >= _kafka.WatermarkInterval)
+                        {
+                            WriteWatermark(log, last);
+                            unwritten = null;
+                            written = _time.GetTimestamp();
+                        }
+                        else
+                        {
+                            unwritten = last;
+                        }
+
+                        LogsDiagnostics.RelayShipped(_logger, log, last.Sequence);
                     }
 
                     if (failure is not null)
@@ -148,6 +199,17 @@ public sealed class KafkaLogRelay : BackgroundService
         finally
         {
             cursor?.Dispose();
+            if (unwritten is not null)
+            {
+                try
+                {
+                    WriteWatermark(log, unwritten); // Stopping: the file says everything Kafka confirmed.
+                }
+                catch (IOException ex)
+                {
+                    LogsDiagnostics.RelayFailed(_logger, ex, log); // Those records are sent again after the next start.
+                }
+            }
         }
     }
 
@@ -329,9 +391,12 @@ public sealed class KafkaLogRelay : BackgroundService
     /// The hash goes with the sequence so that start-up recovery can tell a record Kafka already
     /// holds from a rewritten one, and refuses to start rather than ship a second version of it.
     /// </summary>
-    private void SetWatermark(LogKind log, LogEntry entry)
-    {
+    private void WriteWatermark(LogKind log, LogEntry entry) =>
         LogStore.ReplaceFile(WatermarkPath(log), Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{entry.Sequence} {entry.Hash}\n")));
+
+    /// <summary>What Kafka confirmed, in memory: the next batch starts after it.</summary>
+    private void SetShipped(LogKind log, LogEntry entry)
+    {
         lock (_shipped)
         {
             _shipped[log] = entry.Sequence;

@@ -82,6 +82,15 @@ public sealed class KafkaOptions
     /// <summary>Records read and produced per round.</summary>
     public int BatchSize { get; set; } = 2000;
 
+    /// <summary>
+    /// How often at most the relay replaces its watermark file (<c>shipped</c>: write, fsync, rename,
+    /// fsync of the folder). Kafka's confirmations move the watermark in memory at once; the file
+    /// follows within this interval, when the relay catches up, and at stop. A crash loses at most
+    /// this much of it, and the relay then sends those records again — delivery is at least once
+    /// anyway (consumers key on node, log and sequence). 0 writes it after every relayed batch.
+    /// </summary>
+    public TimeSpan WatermarkInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>How long a stopping node waits for Kafka to confirm the last records (the closing checkpoints included).</summary>
     public TimeSpan StopFlushTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -114,6 +123,11 @@ public sealed class KafkaOptions
         if (BatchSize < 1)
         {
             errors.Add("Kafka:BatchSize must be at least 1.");
+        }
+
+        if (WatermarkInterval < TimeSpan.Zero || WatermarkInterval > TimeSpan.FromSeconds(10))
+        {
+            errors.Add("Kafka:WatermarkInterval must be between 0 and 10 seconds.");
         }
 
         if (StopFlushTimeout < TimeSpan.Zero || StopFlushTimeout > TimeSpan.FromMinutes(1))

@@ -197,6 +197,54 @@ public sealed class KafkaLogRelayTests(ITestOutputHelper output)
         Assert.Throws<LogCorruptedException>(() => folder.Open());
     }
 
+    [Fact]
+    public async Task Relay_WatermarkFile_WrittenOncePerIntervalWhenCaughtUpAndAtStop()
+    {
+        using var cluster = new KafkaMockCluster(brokers: 1);
+        using var folder = new LogFolder();
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var open = folder.Open();
+        using var relay = new KafkaLogRelay(
+            open.Writer,
+            Options.Create(new KafkaOptions
+            {
+                BootstrapServers = cluster.BootstrapServers,
+                MessageTimeoutMs = 3000,
+                TopicPartitions = 8,
+                TopicReplicationFactor = (short)cluster.Brokers,
+                WatermarkInterval = TimeSpan.FromSeconds(1),
+            }),
+            Options.Create(new LogOptions()),
+            new TestOutputLogger<KafkaLogRelay>(output),
+            clock);
+        await relay.StartAsync(CancellationToken.None);
+
+        await AppendAsync(open.Writer, 0, 10, ["5301001000000001"]);
+        await Eventually(() => relay.Shipped(LogKind.Exchange) == 10, "10 shipped");
+        // Confirmed, but the interval (on the relay's clock, which stands still) is not over: no file yet.
+        Assert.Null(LogStore.ReadWatermark(open.Writer.Store, LogKind.Exchange));
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await Eventually(() => LogStore.ReadWatermark(open.Writer.Store, LogKind.Exchange)?.Sequence == 10, "the caught-up relay wrote its watermark after the interval");
+
+        await AppendAsync(open.Writer, 10, 25, ["5301001000000001"]);
+        await Eventually(() => relay.Shipped(LogKind.Exchange) == 25, "25 shipped");
+        Assert.Equal(10, LogStore.ReadWatermark(open.Writer.Store, LogKind.Exchange)!.Value.Sequence);
+
+        await relay.StopAsync(CancellationToken.None);
+        var stopped = LogStore.ReadWatermark(open.Writer.Store, LogKind.Exchange)!.Value;
+        Assert.Equal(25, stopped.Sequence);
+        Assert.Equal(open.Writer.Store.ReadEntries(LogKind.Exchange).Single(e => e.Sequence == 25).Hash, stopped.Hash);
+    }
+
+    [Fact]
+    public void Options_WatermarkIntervalOutsideZeroToTenSeconds_Refused()
+    {
+        Assert.Contains(new KafkaOptions { BootstrapServers = "x:9092", WatermarkInterval = TimeSpan.FromSeconds(11) }.Validate(), e => e.Contains("WatermarkInterval", StringComparison.Ordinal));
+        Assert.Contains(new KafkaOptions { BootstrapServers = "x:9092", WatermarkInterval = TimeSpan.FromSeconds(-1) }.Validate(), e => e.Contains("WatermarkInterval", StringComparison.Ordinal));
+        Assert.Empty(new KafkaOptions { BootstrapServers = "x:9092", WatermarkInterval = TimeSpan.Zero }.Validate());
+    }
+
     private static async Task AppendAsync(LogWriter writer, int from, int to, string[] resources, LogKind log = LogKind.Exchange)
     {
         // 32 appenders at a time, so group commit is exercised the way a busy node does.
