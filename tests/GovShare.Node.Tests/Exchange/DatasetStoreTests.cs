@@ -451,7 +451,7 @@ public sealed class DatasetStoreTests : IDisposable
     [Fact]
     public async Task ReadBatches_AlteredInTheBlockOfSeveralBatches_NoneOfTheBlockHandedOut()
     {
-        // The default block (8 MiB) holds all three small batches: the first batch is unaltered but
+        // The default block (2 MiB) holds all three small batches: the first batch is unaltered but
         // is never handed out, because its block does not hash to what was written.
         var version = await PushAsync(PushMode.Replace, ArrowSamples.People(10, 0), ArrowSamples.People(10, 1), ArrowSamples.People(10, 2));
         Assert.Single(SegmentBlocks.Parse(version.Segments[0].Blocks)!);

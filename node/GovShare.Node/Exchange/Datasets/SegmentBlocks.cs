@@ -12,7 +12,7 @@ namespace GovShare.Node.Exchange.Datasets;
 /// <remarks>
 /// Stored as base64 of 40 bytes a block: the block's end offset (int64, little-endian) and its
 /// SHA-256. A block is at least <see cref="DatasetStoreOptions.BlockBytes"/> (but for the last),
-/// so the list stays small (about 5 KB a GB at the default 8 MiB) whatever the batch size.
+/// so the list stays small (at most 20 KB a GB at the default 2 MiB) whatever the batch size.
 /// </remarks>
 internal static class SegmentBlocks
 {
