@@ -42,6 +42,16 @@ internal sealed class ChildProcess : IAsyncDisposable
             // its CPU on small exchanges). The node's settings come from the config file below.
             WorkingDirectory = Directory.CreateDirectory(Path.Combine(folder, "cwd-" + name)).FullName,
         };
+        if (role == NodeHost.Role)
+        {
+            // The node runs with the runtime settings it ships with (node/GovShare.Cli/NodeRuntime.props,
+            // written into govshare.runtimeconfig.json); the baselines keep the runtime's defaults.
+            foreach (var (variable, value) in NodeRuntimeSettings())
+            {
+                start.Environment[variable] = value;
+            }
+        }
+
         start.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);
         start.ArgumentList.Add(role);
         start.ArgumentList.Add(configPath);
@@ -170,5 +180,14 @@ internal sealed class ChildProcess : IAsyncDisposable
         {
             return 0;
         }
+    }
+
+    /// <summary>The shipped node's runtime settings, as <c>DOTNET_</c> variables (GC values are read as hexadecimal).</summary>
+    internal static IEnumerable<(string Variable, string Value)> NodeRuntimeSettings()
+    {
+        var threshold = typeof(ChildProcess).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .Cast<System.Reflection.AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "GovShareNodeGCLOHThreshold").Value;
+        yield return ("DOTNET_GCLOHThreshold", long.Parse(threshold!, CultureInfo.InvariantCulture).ToString("x", CultureInfo.InvariantCulture));
     }
 }

@@ -586,7 +586,9 @@ public static partial class ExchangeApi
             }
 
             // Reading and masking run one batch ahead of encoding and writing, on another thread.
-            await foreach (var (batch, projected) in ProjectionPipeline.ProjectAheadAsync(reader.ReadBatchesAsync(context.RequestAborted), projection, depth: 1, context.RequestAborted))
+            // Each batch is disposed once written and never touched after, so the read may reuse
+            // its memory for a later batch of this pull (a few bodies instead of one per batch).
+            await foreach (var (batch, projected) in ProjectionPipeline.ProjectAheadAsync(reader.ReadBatchesAsync(recycleBodies: true, context.RequestAborted), projection, depth: 1, context.RequestAborted))
             {
                 using (batch)
                 {

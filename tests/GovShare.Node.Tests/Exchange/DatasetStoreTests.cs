@@ -33,13 +33,44 @@ public sealed class DatasetStoreTests : IDisposable
         Directory.Delete(_path, recursive: true);
     }
 
-    private void Restart()
+    private void Restart(DatasetStoreOptions? options = null)
     {
         _store.Dispose();
         _folder.Dispose();
         _folder = NodeDataFolder.Open(_path);
-        _store = new DatasetStore(_folder, new DatasetStoreOptions { KeepVersions = 3 }, _time);
+        _store = new DatasetStore(_folder, options ?? new DatasetStoreOptions { KeepVersions = 3 }, _time);
     }
+
+    /// <summary>The id numbers of each batch handed out, until the read ends or is refused.</summary>
+    private async Task<(List<List<string?>> Batches, ArrowInputException? Refusal)> ReadUntilRefusedAsync(DatasetVersion version)
+    {
+        var batches = new List<List<string?>>();
+        await using var reader = _store.OpenRead(version);
+        var refusal = await Record.ExceptionAsync(async () =>
+        {
+            await foreach (var batch in reader.ReadBatchesAsync())
+            {
+                using (batch)
+                {
+                    var column = (StringArray)batch.Column(0);
+                    batches.Add([.. Enumerable.Range(0, column.Length).Select(i => column.GetString(i))]);
+                }
+            }
+        });
+        return (batches, refusal is null ? null : Assert.IsType<ArrowInputException>(refusal));
+    }
+
+    /// <summary>Overwrites bytes of a stored segment in place, as an attacker with the disk would.</summary>
+    private async Task AlterAsync(DatasetSegment segment, Func<byte[], int> at, params byte[] with)
+    {
+        var path = Path.Combine(_store.Folder, segment.File);
+        var bytes = await File.ReadAllBytesAsync(path);
+        with.CopyTo(bytes, at(bytes));
+        await File.WriteAllBytesAsync(path, bytes);
+    }
+
+    private static int IndexOf(byte[] file, string text) =>
+        file.AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(text)) is var i and >= 0 ? i : throw new InvalidOperationException($"{text} is not in the file.");
 
     private async Task<DatasetVersion> PushAsync(PushMode mode, params RecordBatch[] batches)
     {
@@ -379,6 +410,112 @@ public sealed class DatasetStoreTests : IDisposable
         Assert.Equal([("code", 0, 3, "required"), ("code", 0, 2, "length")], refused.Violations.Select(v => (v.Item, v.Batch, v.Row, v.Rule)));
         Assert.Null(_store.Latest(Resource));
         Assert.Empty(SegmentFiles());
+    }
+
+    [Fact]
+    public async Task Commit_RecordsBlocksEndingAtBatchEnds_EachHashingItsBytes()
+    {
+        Restart(new DatasetStoreOptions { KeepVersions = 3, BlockBytes = 1 });
+        var version = await PushAsync(PushMode.Replace, ArrowSamples.People(10, 0), ArrowSamples.People(10, 1), ArrowSamples.People(10, 2));
+
+        var file = await File.ReadAllBytesAsync(Path.Combine(_store.Folder, version.Segments[0].File));
+        var blocks = SegmentBlocks.Parse(version.Segments[0].Blocks)!;
+        var frames = ArrowSamples.Frames(file);
+        // One block per batch (the first also holds the schema), and the end-of-stream marker's own.
+        Assert.Equal(frames.Skip(1).Select(f => (long)f.End).Append(file.Length), blocks.Select(b => b.End));
+        long start = 0;
+        foreach (var block in blocks)
+        {
+            Assert.Equal(System.Security.Cryptography.SHA256.HashData(file.AsSpan((int)start, (int)(block.End - start))), block.Sha256.ToArray());
+            start = block.End;
+        }
+
+        Restart();
+        Assert.Equal(version.Segments, _store.Latest(Resource)!.Segments);
+    }
+
+    [Fact]
+    public async Task ReadBatches_BatchAlteredIntoOtherValidArrow_RefusedBeforeTheAlteredBatchIsHandedOut()
+    {
+        Restart(new DatasetStoreOptions { KeepVersions = 3, BlockBytes = 1 });
+        var version = await PushAsync(PushMode.Replace, ArrowSamples.People(10, 0), ArrowSamples.People(10, 1), ArrowSamples.People(10, 2));
+        // One digit of an ID number of the second batch: same length, still valid Arrow and UTF-8.
+        await AlterAsync(version.Segments[0], file => IndexOf(file, ArrowSamples.IdNumber(1, 4)) + 17, (byte)'X');
+
+        var (batches, refusal) = await ReadUntilRefusedAsync(version);
+
+        Assert.Equal([ArrowSamples.IdNumber(0, 0)], batches.Select(b => b[0]));
+        Assert.Equal(ArrowInputError.ChecksumMismatch, refusal?.Error);
+    }
+
+    [Fact]
+    public async Task ReadBatches_AlteredInTheBlockOfSeveralBatches_NoneOfTheBlockHandedOut()
+    {
+        // The default block (2 MiB) holds all three small batches: the first batch is unaltered but
+        // is never handed out, because its block does not hash to what was written.
+        var version = await PushAsync(PushMode.Replace, ArrowSamples.People(10, 0), ArrowSamples.People(10, 1), ArrowSamples.People(10, 2));
+        Assert.Single(SegmentBlocks.Parse(version.Segments[0].Blocks)!);
+        await AlterAsync(version.Segments[0], file => IndexOf(file, ArrowSamples.IdNumber(2, 9)) + 17, (byte)'X');
+
+        var (batches, refusal) = await ReadUntilRefusedAsync(version);
+
+        Assert.Empty(batches);
+        Assert.Equal(ArrowInputError.ChecksumMismatch, refusal?.Error);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ReadBatches_OffsetAlteredPastTheData_RefusedBeforeAnyValueIsRead(bool withBlocks)
+    {
+        // An offset pointing far past the data buffer: Apache.Arrow would read out of bounds. With
+        // blocks the block's hash refuses it before the batch is used; a segment stored without
+        // blocks (written before they were recorded) is still refused by the structural validation.
+        Restart(new DatasetStoreOptions { KeepVersions = 3, BlockBytes = 1 });
+        var version = await PushAsync(PushMode.Replace, ArrowSamples.People(10, 0), ArrowSamples.People(10, 1));
+        var frame = ArrowSamples.Frames(await File.ReadAllBytesAsync(Path.Combine(_store.Folder, version.Segments[0].File)))[2];
+        var (offsetsAt, _, _) = frame.Metadata.Buffers[1]; // the id column's offsets
+        await AlterAsync(version.Segments[0], _ => frame.BodyStart + (int)offsetsAt + 8, 0xFF, 0xFF, 0xFF, 0x0F);
+        if (!withBlocks)
+        {
+            version = version with { Segments = [version.Segments[0] with { Blocks = null, Sha256 = null }] };
+        }
+
+        var (batches, refusal) = await ReadUntilRefusedAsync(version);
+
+        Assert.Single(batches);
+        Assert.Equal(withBlocks ? ArrowInputError.ChecksumMismatch : ArrowInputError.InvalidOffsets, refusal?.Error);
+    }
+
+    [Fact]
+    public async Task ReadBatches_SegmentStoredWithoutBlocks_ReadWhole_AndAlteredOneStillCaughtByItsSha256()
+    {
+        // A version written before blocks were recorded has only the file's SHA-256 (or nothing).
+        var version = await PushAsync(PushMode.Replace, ArrowSamples.People(10, 0), ArrowSamples.People(10, 1));
+        var old = version with { Segments = [version.Segments[0] with { Blocks = null }] };
+        var unrecorded = version with { Segments = [version.Segments[0] with { Blocks = null, Sha256 = null }] };
+
+        Assert.Equal(await IdNumbersAsync(version), await IdNumbersAsync(old));
+        Assert.Equal(await IdNumbersAsync(version), await IdNumbersAsync(unrecorded));
+        Assert.Equal(20, (await IdNumbersAsync(old)).Count);
+
+        await AlterAsync(version.Segments[0], file => IndexOf(file, ArrowSamples.IdNumber(1, 4)) + 17, (byte)'X');
+        var (batches, refusal) = await ReadUntilRefusedAsync(old);
+        Assert.Equal(2, batches.Count); // handed out, then the file's hash refuses it at its end
+        Assert.Equal(ArrowInputError.ChecksumMismatch, refusal?.Error);
+    }
+
+    [Fact]
+    public async Task ReadBatches_BlockListOfAnotherLength_Refused()
+    {
+        Restart(new DatasetStoreOptions { KeepVersions = 3, BlockBytes = 1 });
+        var version = await PushAsync(PushMode.Replace, ArrowSamples.People(10, 0), ArrowSamples.People(10, 1));
+        var entries = Convert.FromBase64String(version.Segments[0].Blocks!);
+        var fewer = version with { Segments = [version.Segments[0] with { Blocks = Convert.ToBase64String(entries[..^40]) }] };
+        var unreadable = version with { Segments = [version.Segments[0] with { Blocks = Convert.ToBase64String(entries[..^1]) }] };
+
+        Assert.Equal(ArrowInputError.ChecksumMismatch, (await ReadUntilRefusedAsync(fewer)).Refusal?.Error);
+        Assert.Equal(ArrowInputError.ChecksumMismatch, (await ReadUntilRefusedAsync(unreadable)).Refusal?.Error);
     }
 
     /// <summary>A variable-length array whose offsets start at <paramref name="first"/>, with junk before and after the values.</summary>

@@ -50,12 +50,22 @@ public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
     /// when unknown (chunked transfer): no message may declare more.
     /// </summary>
     /// <exception cref="ArrowInputException">The stream does not start with a valid, supported schema.</exception>
-    public static async Task<SafeArrowReader> OpenAsync(Stream source, ArrowInputLimits? limits = null, long? declaredLength = null, CancellationToken cancellationToken = default)
+    public static Task<SafeArrowReader> OpenAsync(Stream source, ArrowInputLimits? limits = null, long? declaredLength = null, CancellationToken cancellationToken = default) =>
+        OpenAsync(source, limits, declaredLength, recycleBodies: false, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="OpenAsync(Stream, ArrowInputLimits?, long?, CancellationToken)"/>; with
+    /// <paramref name="recycleBodies"/>, the body of a disposed batch is reused for a later batch
+    /// of this reader (never of another reader): for a caller that never touches a batch, nor an
+    /// array sliced from it, after disposing it (a pull, which disposes each batch once written).
+    /// A large pull then allocates a few bodies instead of one per batch (memory and page faults).
+    /// </summary>
+    internal static async Task<SafeArrowReader> OpenAsync(Stream source, ArrowInputLimits? limits, long? declaredLength, bool recycleBodies, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(source);
         limits ??= ArrowInputLimits.Default;
         var guard = new ArrowFramingGuard(source, limits, declaredLength);
-        var reader = new ArrowStreamReader(guard, new BoundedAllocator(limits.MaxBodyBytes), leaveOpen: true);
+        var reader = new ArrowStreamReader(guard, new BoundedAllocator(limits.MaxBodyBytes, recycleBodies), leaveOpen: true);
         try
         {
             var schema = await Guarded(async () => await reader.GetSchema(cancellationToken).ConfigureAwait(false)).ConfigureAwait(false)
@@ -73,7 +83,17 @@ public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
 
     /// <summary>The next validated batch, or null after the end-of-stream marker. The caller disposes the batch.</summary>
     /// <exception cref="ArrowInputException">The next message is malformed, hostile, truncated or oversized.</exception>
-    public async ValueTask<RecordBatch?> ReadNextBatchAsync(CancellationToken cancellationToken = default)
+    public ValueTask<RecordBatch?> ReadNextBatchAsync(CancellationToken cancellationToken = default) =>
+        ReadNextBatchAsync(validate: true, cancellationToken);
+
+    /// <summary>
+    /// The next batch, framing-checked (<see cref="ArrowFramingGuard"/>) but, without
+    /// <paramref name="validate"/>, not validated (<see cref="ArrowBatchValidator"/>): only for a
+    /// caller that proves the batch's bytes are ones the node wrote itself from validated batches
+    /// (a stored segment's block hash) before anything reads a value of it, and disposes it
+    /// unread otherwise.
+    /// </summary>
+    internal async ValueTask<RecordBatch?> ReadNextBatchAsync(bool validate, CancellationToken cancellationToken)
     {
         if (_finished)
         {
@@ -92,15 +112,18 @@ public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
             return null;
         }
 
-        try
+        if (validate)
         {
-            // The reader builds arrays without checking them; nothing may read a value before this.
-            Guarded(() => ArrowBatchValidator.ValidateBatch(batch, Schema, _limits));
-        }
-        catch
-        {
-            batch.Dispose();
-            throw;
+            try
+            {
+                // The reader builds arrays without checking them; nothing may read a value before this.
+                Guarded(() => ArrowBatchValidator.ValidateBatch(batch, Schema, _limits));
+            }
+            catch
+            {
+                batch.Dispose();
+                throw;
+            }
         }
 
         BatchesRead++;
@@ -164,11 +187,17 @@ public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
     /// <summary>
     /// Bodies in fresh managed arrays, each refused above the cap: a second line behind the
     /// framing guard, and memory the GC accounts for (native allocations are invisible to it).
-    /// Not pooled on purpose: a batch used after its disposal must never see another
-    /// department's data.
+    /// Not pooled across readers on purpose: a batch used after its disposal must never see
+    /// another exchange's data. With <c>recycle</c>, a disposed batch's body goes back to this
+    /// reader's own short list (at most <see cref="Kept"/>), for a later body of the same stream.
     /// </summary>
-    private sealed class BoundedAllocator(long maxBytes) : MemoryAllocator(alignment: 8)
+    private sealed class BoundedAllocator(long maxBytes, bool recycle) : MemoryAllocator(alignment: 8)
     {
+        // A pull holds a few bodies at once (being read, queued, being written, a block pending
+        // its hash); more than that are dropped for the GC.
+        private const int Kept = 4;
+        private readonly List<byte[]> _free = [];
+
         protected override IMemoryOwner<byte> AllocateInternal(int length, out int bytesAllocated)
         {
             if (length > maxBytes)
@@ -177,15 +206,52 @@ public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
             }
 
             bytesAllocated = length;
-            return new Owner(length);
+            if (!recycle)
+            {
+                return new Owner(GC.AllocateUninitializedArray<byte>(length), length, null);
+            }
+
+            lock (_free)
+            {
+                for (var i = 0; i < _free.Count; i++)
+                {
+                    if (_free[i].Length >= length)
+                    {
+                        var array = _free[i];
+                        _free.RemoveAt(i);
+                        return new Owner(array, length, this);
+                    }
+                }
+            }
+
+            // Rounded up, so the next batch (a little longer or shorter) fits the same array.
+            var rounded = (int)Math.Min(maxBytes, ((long)length + (1 << 16) - 1) & ~((1L << 16) - 1));
+            return new Owner(GC.AllocateUninitializedArray<byte>(Math.Max(length, rounded)), length, this);
         }
 
-        private sealed class Owner(int length) : IMemoryOwner<byte>
+        private void Return(byte[] array)
         {
-            public Memory<byte> Memory { get; } = GC.AllocateUninitializedArray<byte>(length);
+            lock (_free)
+            {
+                if (_free.Count < Kept)
+                {
+                    _free.Add(array);
+                }
+            }
+        }
+
+        private sealed class Owner(byte[] array, int length, BoundedAllocator? recycler) : IMemoryOwner<byte>
+        {
+            private byte[]? _array = array;
+
+            public Memory<byte> Memory { get; } = array.AsMemory(0, length);
 
             public void Dispose()
             {
+                if (Interlocked.Exchange(ref _array, null) is { } returned)
+                {
+                    recycler?.Return(returned);
+                }
             }
         }
     }

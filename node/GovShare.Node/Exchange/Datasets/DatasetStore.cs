@@ -33,6 +33,16 @@ public sealed record DatasetStoreOptions
     /// the default body cap is twice a push's.
     /// </summary>
     public ArrowInputLimits ReadLimits { get; init; } = ArrowInputLimits.Default with { MaxBodyBytes = 2 * ArrowInputLimits.Default.MaxBodyBytes };
+
+    /// <summary>
+    /// The least bytes of a segment hashed as one block (<see cref="SegmentBlocks"/>): a block ends
+    /// at the first batch end at or after this many bytes, and at the file's end. A pull holds one
+    /// block's batches until the block is verified, so this bounds that memory; each block costs
+    /// 40 bytes in the version's record (20 KB a GB at 2 MiB). Smaller than a typical batch
+    /// (65,536 rows, several MB), so each batch is verified on its own and reading the next one
+    /// overlaps writing this one.
+    /// </summary>
+    public int BlockBytes { get; init; } = 2 << 20;
 }
 
 /// <summary>One immutable Arrow IPC stream file of a version.</summary>
@@ -40,8 +50,13 @@ public sealed record DatasetStoreOptions
 /// <param name="Rows">Rows in the file.</param>
 /// <param name="Bytes">Size of the file.</param>
 /// <param name="Sha256">Lower-case hex SHA-256 of the file as the node wrote it; null for segments written before checksums were recorded.</param>
+/// <param name="Blocks">
+/// The file's blocks as the node wrote them (<see cref="SegmentBlocks"/>, base64): each block's end
+/// and SHA-256, so a pull verifies every batch before it is used. Null for segments written before
+/// blocks were recorded: those are read with full structural validation and <paramref name="Sha256"/>.
+/// </param>
 /// <param name="Deleted">Rows of the file this version does not hold (replaced or deleted by a merge push); null when it holds them all.</param>
-public sealed record DatasetSegment(string File, long Rows, long Bytes, string? Sha256 = null, DeletedRows? Deleted = null)
+public sealed record DatasetSegment(string File, long Rows, long Bytes, string? Sha256 = null, string? Blocks = null, DeletedRows? Deleted = null)
 {
     /// <summary>Rows of the file this version holds.</summary>
     public long LiveRows => Rows - (Deleted?.Count ?? 0);
@@ -290,7 +305,7 @@ public sealed class DatasetStore : IDisposable
         });
         try
         {
-            var hashing = new HashingStream(file);
+            var hashing = new HashingStream(file, Options.BlockBytes);
             var writer = new ArrowStreamWriter(hashing, schema, leaveOpen: true);
             await writer.WriteStartAsync(cancellationToken).ConfigureAwait(false);
             return new DatasetPush(this, resourceCode, mode, schema, fingerprint, exchangeId, temp, file, hashing, writer) { BasedOn = basedOn };
@@ -501,7 +516,7 @@ public sealed class DatasetStore : IDisposable
         DataUpdatedAt = v.DataUpdatedAt.ToUnixTimeMilliseconds(),
         ExchangeId = v.ExchangeId,
         Mode = v.Mode.ToString(),
-        Segments = [.. v.Segments.Select(s => new SegmentDocument { File = s.File, Rows = s.Rows, Bytes = s.Bytes, Sha256 = s.Sha256, Deleted = s.Deleted?.ToBytes() })],
+        Segments = [.. v.Segments.Select(s => new SegmentDocument { File = s.File, Rows = s.Rows, Bytes = s.Bytes, Sha256 = s.Sha256, Blocks = s.Blocks, Deleted = s.Deleted?.ToBytes() })],
     };
 
     private static DatasetVersion ToVersion(VersionDocument d) => new(
@@ -514,7 +529,7 @@ public sealed class DatasetStore : IDisposable
         DateTimeOffset.FromUnixTimeMilliseconds(d.DataUpdatedAt),
         d.ExchangeId,
         Enum.Parse<PushMode>(d.Mode),
-        [.. d.Segments.Select(s => new DatasetSegment(s.File, s.Rows, s.Bytes, s.Sha256, DeletedRows.FromBytes(s.Deleted, s.Rows)))]);
+        [.. d.Segments.Select(s => new DatasetSegment(s.File, s.Rows, s.Bytes, s.Sha256, s.Blocks, DeletedRows.FromBytes(s.Deleted, s.Rows)))]);
 
     /// <summary>A version record as stored; the field names are those LiteDB data folders already hold.</summary>
     internal sealed class VersionDocument
@@ -566,6 +581,9 @@ public sealed class DatasetStore : IDisposable
 
         [BsonField("sha256")]
         public string? Sha256 { get; set; }
+
+        [BsonField("blocks")]
+        public string? Blocks { get; set; }
 
         /// <summary>Positions of the file's rows the version does not hold, 8 little-endian bytes each (<see cref="DeletedRows"/>); absent in records from before merges by segments.</summary>
         [BsonField("deleted")]
@@ -641,6 +659,9 @@ public sealed class DatasetPush : IAsyncDisposable
 
         _values.Validate(batch, Batches);
         await _writer.WriteRecordBatchAsync(ArrowCanonicalForm.Canonicalise(batch), cancellationToken).ConfigureAwait(false);
+        // The writer has handed every byte of the batch's message to the hashing stream (it does
+        // not buffer), so a block may end here: blocks end only at batch ends.
+        _hashing.BatchWritten();
         Rows += batch.Length;
         Batches++;
     }
@@ -661,7 +682,8 @@ public sealed class DatasetPush : IAsyncDisposable
         _done = true;
         try
         {
-            var segment = new DatasetSegment(ExchangeId.Value + DatasetStore.SegmentExtension, Rows, bytes, _hashing.Finish());
+            var sha256 = _hashing.Finish();
+            var segment = new DatasetSegment(ExchangeId.Value + DatasetStore.SegmentExtension, Rows, bytes, sha256, _hashing.Blocks());
             return await _store.PublishAsync(this, segment, dataUpdatedAt, cancellationToken).ConfigureAwait(false);
         }
         catch
@@ -700,12 +722,18 @@ public sealed class DatasetPush : IAsyncDisposable
 
 /// <summary>
 /// Hashes what the writer writes on its way to the file, so the checksum recorded with a
-/// version is of the bytes the node wrote, without reading the file again.
+/// version is of the bytes the node wrote, without reading the file again: the whole file's
+/// SHA-256, and the SHA-256 of each block (<see cref="SegmentBlocks"/>).
 /// </summary>
-internal sealed class HashingStream(Stream inner) : Stream
+internal sealed class HashingStream(Stream inner, int blockBytes) : Stream
 {
     private readonly System.Security.Cryptography.IncrementalHash _hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+    private readonly System.Security.Cryptography.IncrementalHash _block = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+    private readonly SegmentBlocks.Builder _blocks = new();
+    private long _written;
+    private long _blockStart;
     private string? _result;
+    private string? _blocksResult;
 
     public override bool CanRead => false;
     public override bool CanSeek => false;
@@ -713,16 +741,39 @@ internal sealed class HashingStream(Stream inner) : Stream
     public override long Length => throw new NotSupportedException();
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    /// <summary>The lower-case hex SHA-256 of everything written; the hash is released after the first call.</summary>
+    /// <summary>A record batch's message was written in full: its end may end a block.</summary>
+    public void BatchWritten()
+    {
+        if (_written - _blockStart >= blockBytes)
+        {
+            EndBlock();
+        }
+    }
+
+    /// <summary>The lower-case hex SHA-256 of everything written; ends the last block. The hashes are released after the first call.</summary>
     public string Finish()
     {
         if (_result is null)
         {
+            EndBlock();
+            _blocksResult = _blocks.ToBase64();
             _result = Convert.ToHexStringLower(_hash.GetHashAndReset());
             _hash.Dispose();
+            _block.Dispose();
         }
 
         return _result;
+    }
+
+    /// <summary>The block list (<see cref="SegmentBlocks"/>), after <see cref="Finish"/>.</summary>
+    public string Blocks() => _blocksResult ?? throw new InvalidOperationException("The file is not finished.");
+
+    private void EndBlock()
+    {
+        Span<byte> sha256 = stackalloc byte[SegmentBlocks.HashBytes];
+        _block.GetHashAndReset(sha256);
+        _blocks.Add(_written, sha256);
+        _blockStart = _written;
     }
 
     public override void Flush() => inner.Flush();
@@ -736,12 +787,16 @@ internal sealed class HashingStream(Stream inner) : Stream
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         _hash.AppendData(buffer);
+        _block.AppendData(buffer);
+        _written += buffer.Length;
         inner.Write(buffer);
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         _hash.AppendData(buffer.Span);
+        _block.AppendData(buffer.Span);
+        _written += buffer.Length;
         await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
     }
 
@@ -753,6 +808,7 @@ internal sealed class HashingStream(Stream inner) : Stream
         if (disposing && _result is null)
         {
             _hash.Dispose();
+            _block.Dispose();
         }
 
         base.Dispose(disposing);
@@ -788,6 +844,14 @@ internal sealed class HashingReadStream(Stream inner, bool enabled) : Stream
         }
 
         return Convert.ToHexStringLower(_hash!.GetHashAndReset());
+    }
+
+    /// <summary>Whether what was read since the last call (or the start) hashes to <paramref name="expected"/>.</summary>
+    public bool BlockMatches(ReadOnlySpan<byte> expected)
+    {
+        Span<byte> actual = stackalloc byte[SegmentBlocks.HashBytes];
+        _hash!.GetHashAndReset(actual);
+        return actual.SequenceEqual(expected);
     }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
@@ -870,31 +934,47 @@ public sealed class DatasetReader : IAsyncDisposable
 
     /// <summary>Every batch of the version in order; each is disposed by the caller.</summary>
     /// <remarks>
-    /// A segment the node wrote with a recorded SHA-256 is hashed as it is read, and the hash is
-    /// compared when the segment ends — before the caller can write the stream's end, so a file
-    /// altered behind the node's back (even into other valid Arrow) never reaches a user as a
-    /// complete stream: the pull is cut and logged as unreadable. Every batch still passes the
-    /// structural checks of <see cref="SafeArrowReader"/> before anything reads its values, so a
-    /// hostile file cannot make the node read out of bounds before its hash is checked.
+    /// A segment the node wrote with its blocks (<see cref="SegmentBlocks"/>) is hashed as it is
+    /// read, block by block, and a block's batches are handed out only once the block's bytes
+    /// hash to what the node recorded when it wrote them: a file altered behind the node's back
+    /// (even into other valid Arrow) is refused before any altered batch is used, and the pull is
+    /// cut and logged as unreadable. Those batches are the node's own bytes, written from batches
+    /// it had validated, so they are not validated structurally again (UTF-8, offsets); their
+    /// framing still is, before the reader builds them. A segment stored without blocks (written
+    /// before they were recorded) is read as before: every batch validated structurally
+    /// (<see cref="SafeArrowReader"/>) before anything reads its values, and the file's SHA-256,
+    /// when recorded, compared when the segment ends — before the caller can write the stream's end.
     /// </remarks>
     /// <exception cref="ArrowInputException">A stored file is damaged or altered.</exception>
-    public async IAsyncEnumerable<RecordBatch> ReadBatchesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<RecordBatch> ReadBatchesAsync(CancellationToken cancellationToken = default) =>
+        ReadBatchesAsync(recycleBodies: false, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ReadBatchesAsync(CancellationToken)"/>; with <paramref name="recycleBodies"/>,
+    /// a disposed batch's memory is reused for a later batch of this read — only for a caller that
+    /// never touches a batch (nor an array of it) after disposing it, such as a pull.
+    /// </summary>
+    public async IAsyncEnumerable<RecordBatch> ReadBatchesAsync(bool recycleBodies, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         for (var s = 0; s < _segments.Count; s++)
         {
             var segment = _segments[s];
-            var expected = s < Version.Segments.Count ? Version.Segments[s].Sha256 : null;
+            var stored = s < Version.Segments.Count ? Version.Segments[s] : null;
+            var blocks = Blocks(stored);
+            var expected = blocks is null ? stored?.Sha256 : null;
             segment.Position = 0;
-            await using var hashing = new HashingReadStream(segment, expected is not null);
-            await using var reader = await SafeArrowReader.OpenAsync(hashing, _limits, segment.Length, cancellationToken).ConfigureAwait(false);
+            await using var hashing = new HashingReadStream(segment, blocks is not null || expected is not null);
+            await using var reader = await SafeArrowReader.OpenAsync(hashing, _limits, segment.Length, recycleBodies, cancellationToken).ConfigureAwait(false);
             if (SchemaFingerprint.Of(reader.Schema) != Version.SchemaFingerprint)
             {
                 throw new ArrowInputException(ArrowInputError.LayoutMismatch, $"A segment of version {Version.Version} of {Version.ResourceCode} has another schema than the version.");
             }
 
-            var deleted = Version.Segments[s].Deleted;
+            // A segment with blocks is verified block by block; one without is validated batch by batch.
+            var deleted = stored?.Deleted;
             long position = 0;
-            while (await reader.ReadNextBatchAsync(cancellationToken).ConfigureAwait(false) is { } batch)
+            var batches = blocks is not null ? ReadVerifiedAsync(reader, hashing, blocks, stored!, cancellationToken) : ReadValidatedAsync(reader, cancellationToken);
+            await foreach (var batch in batches.ConfigureAwait(false))
             {
                 // Rows a merge replaced or deleted (DeletedRows) are left out here, for every reader.
                 var first = position;
@@ -919,11 +999,105 @@ public sealed class DatasetReader : IAsyncDisposable
                 var actual = await hashing.FinishAsync(cancellationToken).ConfigureAwait(false);
                 if (!string.Equals(actual, expected, StringComparison.Ordinal))
                 {
-                    throw new ArrowInputException(ArrowInputError.ChecksumMismatch, $"Segment {Version.Segments[s].File} of version {Version.Version} of {Version.ResourceCode} does not hash to the SHA-256 recorded when it was written.");
+                    throw Altered(stored!, "does not hash to the SHA-256 recorded when it was written");
                 }
             }
         }
     }
+
+    /// <summary>The batches of a segment stored without blocks, each structurally validated as it is read.</summary>
+    private static async IAsyncEnumerable<RecordBatch> ReadValidatedAsync(SafeArrowReader reader, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        while (await reader.ReadNextBatchAsync(cancellationToken).ConfigureAwait(false) is { } batch)
+        {
+            yield return batch;
+        }
+    }
+
+    /// <summary>
+    /// The batches of a segment with blocks: each block's batches are held until the bytes read
+    /// up to the block's end hash to the block's SHA-256, then handed out unvalidated (see
+    /// <see cref="ReadBatchesAsync(bool, CancellationToken)"/>). At most one block's batches are
+    /// held (a block ends at the first batch end at or past <see cref="DatasetStoreOptions.BlockBytes"/>).
+    /// </summary>
+    private async IAsyncEnumerable<RecordBatch> ReadVerifiedAsync(SafeArrowReader reader, HashingReadStream hashing, SegmentBlocks.Block[] blocks, DatasetSegment stored, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var held = new Queue<RecordBatch>();
+        var next = 0;
+        try
+        {
+            while (true)
+            {
+                var batch = await reader.ReadNextBatchAsync(validate: false, cancellationToken).ConfigureAwait(false);
+                if (batch is not null)
+                {
+                    held.Enqueue(batch);
+                }
+
+                // After the last batch the reader has read the end-of-stream marker and found
+                // nothing after it: the position is the file's end, where the last block ends.
+                var position = hashing.Position;
+                if (next == blocks.Length)
+                {
+                    throw Altered(stored, $"has more bytes than the {blocks.Length} blocks recorded when it was written");
+                }
+
+                if (batch is not null && position < blocks[next].End)
+                {
+                    continue;
+                }
+
+                if (position != blocks[next].End)
+                {
+                    throw Altered(stored, $"has a batch across the end of block {next} (at byte {blocks[next].End}) recorded when it was written");
+                }
+
+                if (!hashing.BlockMatches(blocks[next].Sha256.Span))
+                {
+                    throw Altered(stored, $"does not hash, in block {next} (bytes up to {blocks[next].End}), to the SHA-256 recorded when it was written");
+                }
+
+                next++;
+                while (held.TryDequeue(out var verified))
+                {
+                    yield return verified;
+                }
+
+                if (batch is null)
+                {
+                    break;
+                }
+            }
+
+            if (next != blocks.Length)
+            {
+                throw Altered(stored, $"ends after {next} of the {blocks.Length} blocks recorded when it was written");
+            }
+        }
+        finally
+        {
+            // Batches of a block that failed its check (or of a read given up) are never handed out.
+            while (held.TryDequeue(out var unverified))
+            {
+                unverified.Dispose();
+            }
+        }
+    }
+
+    private SegmentBlocks.Block[]? Blocks(DatasetSegment? stored)
+    {
+        try
+        {
+            return SegmentBlocks.Parse(stored?.Blocks);
+        }
+        catch (FormatException ex)
+        {
+            throw new ArrowInputException(ArrowInputError.ChecksumMismatch, $"The block list of segment {stored!.File} of version {Version.Version} of {Version.ResourceCode} is unreadable: {ex.Message}");
+        }
+    }
+
+    private ArrowInputException Altered(DatasetSegment stored, string what) =>
+        new(ArrowInputError.ChecksumMismatch, $"Segment {stored.File} of version {Version.Version} of {Version.ResourceCode} {what}.");
 
     public async ValueTask DisposeAsync()
     {
