@@ -676,6 +676,17 @@ public static partial class ExchangeApi
                 // Nothing more can be done: the stream is cut below either way.
             }
 
+            if (ex is ArrowInputException && wire.Written == 0 && !context.Response.HasStarted)
+            {
+                // Refused before a byte reached the client (a stored block that fails its hash is
+                // held back whole): a plain 500 problem, as for a file that cannot be opened. What
+                // the writers buffered is dropped, never flushed after the problem.
+                wire.Seal();
+                context.Response.Headers.Remove(GovShareHeaders.DataVersion);
+                await Refuse(context, 500, ProblemTypes.DatasetUnreadable, "The stored version cannot be read", $"Version {version.Version} of {entry.ResourceCode} could not be read back; the operator has been told through the node's log.");
+                return;
+            }
+
             context.Abort();
         }
         finally
@@ -1053,14 +1064,31 @@ internal sealed class CountingStream(Stream inner, MemoryStream? copy = null) : 
     public override long Length => throw new NotSupportedException();
     public override long Position { get => Written; set => throw new NotSupportedException(); }
 
-    public override void Flush() => inner.Flush();
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    private bool _sealed;
+
+    /// <summary>From now on, what is written or flushed goes nowhere: the answer became a problem before a byte was sent.</summary>
+    public void Seal() => _sealed = true;
+
+    public override void Flush()
+    {
+        if (!_sealed)
+        {
+            inner.Flush();
+        }
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => _sealed ? Task.CompletedTask : inner.FlushAsync(cancellationToken);
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
 
     public override void Write(byte[] buffer, int offset, int count)
     {
+        if (_sealed)
+        {
+            return;
+        }
+
         inner.Write(buffer, offset, count);
         Written += count;
         Keep(buffer.AsSpan(offset, count));
@@ -1068,6 +1096,11 @@ internal sealed class CountingStream(Stream inner, MemoryStream? copy = null) : 
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (_sealed)
+        {
+            return;
+        }
+
         await inner.WriteAsync(buffer, cancellationToken);
         Written += buffer.Length;
         Keep(buffer.Span);

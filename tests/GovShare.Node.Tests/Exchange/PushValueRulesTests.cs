@@ -359,24 +359,29 @@ public sealed class PushValueRulesTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Pull_StoredFileAlteredIntoOtherValidArrow_CutBeforeItsEndAndLoggedAsChecksumMismatch()
+    public async Task Pull_StoredFileAlteredIntoOtherValidArrow_500BeforeAnyByte_OrCutBeforeItsEnd_LoggedAsChecksumMismatch()
     {
         // An attacker with the disk changes one ID number digit in a stored file: still valid Arrow,
-        // same length, so only the SHA-256 recorded at push can tell. The pull must not end whole.
-        Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, 3_000)).StatusCode);
+        // same length, so only the SHA-256s recorded at push can tell. The pull must not end whole.
+        // 60,000 rows make a file of several 2 MiB blocks, each hashed before its batches are used.
+        Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, 60_000)).StatusCode);
         var store = _f.Node.Services.GetRequiredService<DatasetStore>();
         var path = Path.Combine(store.Folder, store.Latest(Unconditional)!.Segments[0].File);
-        var bytes = await File.ReadAllBytesAsync(path);
-        var at = DigitInFirstBatch(bytes);
-        bytes[at] = (byte)(bytes[at] == (byte)'1' ? '2' : '1');
-        await File.WriteAllBytesAsync(path, bytes);
-
-        // The segment's blocks are hashed before their batches are used: the altered block is found
-        // before anything of it is sent. The answer was already decided (200) but not yet sent, so the
-        // client sees the connection reset before any header, or (when the altered block is not the
-        // first) a stream cut before its end: never the altered rows, never a whole delivery.
-        var recordsBefore = ExchangeRecords().Count;
+        var original = await File.ReadAllBytesAsync(path);
+        Assert.True(original.Length > 4 << 20, $"the stored file is {original.Length} bytes: too small for several blocks");
         using var client = _f.Node.Client(_f.Provider.Certificate);
+
+        // In the first block: found before a byte is sent, so the answer is a plain 500 problem.
+        await File.WriteAllBytesAsync(path, Altered(original, DigitAfter(original, 8 + BitConverter.ToInt32(original, 4))));
+        var recordsBefore = ExchangeRecords().Count;
+        var problem = await ProblemAssert.IsProblemAsync(await client.SendAsync(Pull(Unconditional, "audit")), HttpStatusCode.InternalServerError, ProblemTypes.DatasetUnreadable);
+        Assert.Contains("could not be read back", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        AssertLoggedAsAltered(recordsBefore, delivered: false);
+
+        // In the last block: the earlier blocks went out, then the stream is cut without its end.
+        await File.WriteAllBytesAsync(path, Altered(original, DigitAfter(original, original.Length - (1 << 20))));
+        recordsBefore = ExchangeRecords().Count;
+        long rowsRead = 0;
         var cut = await Record.ExceptionAsync(async () =>
         {
             using var response = await client.SendAsync(Pull(Unconditional, "audit"), HttpCompletionOption.ResponseHeadersRead);
@@ -385,24 +390,37 @@ public sealed class PushValueRulesTests : IAsyncLifetime
             using var reader = new Apache.Arrow.Ipc.ArrowStreamReader(body);
             while (await reader.ReadNextRecordBatchAsync() is { } batch)
             {
+                rowsRead += batch.Length;
                 batch.Dispose();
             }
         });
 
         Assert.NotNull(cut); // no end-of-stream: the client cannot take the altered rows for a whole delivery
         Assert.IsNotType<Xunit.Sdk.XunitException>(cut);
-        var record = Assert.Single(ExchangeRecords().Skip(recordsBefore), r => r.Kind == ExchangeKind.Pull);
-        Assert.Equal(500, record.Status);
-        Assert.Equal(ProblemTypes.DatasetUnreadable, record.ProblemType);
-        Assert.Equal(0, record.Rows);
-        Assert.Contains(_f.Node.Logs, l => l.Contains("PullFailed", StringComparison.Ordinal) && l.Contains(record.ExchangeId, StringComparison.Ordinal) && l.Contains("arrow-checksum-mismatch", StringComparison.Ordinal));
+        Assert.True(rowsRead < 60_000, $"{rowsRead} rows read");
+        AssertLoggedAsAltered(recordsBefore, delivered: true);
+
+        void AssertLoggedAsAltered(int before, bool delivered)
+        {
+            var record = Assert.Single(ExchangeRecords().Skip(before), r => r.Kind == ExchangeKind.Pull);
+            Assert.Equal(500, record.Status);
+            Assert.Equal(ProblemTypes.DatasetUnreadable, record.ProblemType);
+            Assert.Equal(delivered, record.Rows > 0);
+            Assert.Contains(_f.Node.Logs, l => l.Contains("PullFailed", StringComparison.Ordinal) && l.Contains(record.ExchangeId, StringComparison.Ordinal) && l.Contains("arrow-checksum-mismatch", StringComparison.Ordinal));
+        }
     }
 
-    /// <summary>A digit inside a run of ≥ 12 digits (an ID number's value) after the schema message.</summary>
-    private static int DigitInFirstBatch(byte[] file)
+    private static byte[] Altered(byte[] file, int at)
     {
-        var schemaEnd = 8 + BitConverter.ToInt32(file, 4);
-        for (int i = schemaEnd, run = 0; i < file.Length; i++)
+        var copy = (byte[])file.Clone();
+        copy[at] = (byte)(copy[at] == (byte)'1' ? '2' : '1');
+        return copy;
+    }
+
+    /// <summary>A digit inside a run of ≥ 12 digits (an ID number's value) after <paramref name="from"/>.</summary>
+    private static int DigitAfter(byte[] file, int from)
+    {
+        for (int i = from, run = 0; i < file.Length; i++)
         {
             run = file[i] is >= (byte)'0' and <= (byte)'9' ? run + 1 : 0;
             if (run == 12)
