@@ -79,6 +79,7 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
         ItemMapping map;
         int[] ordinals;
         List<Func<NpgsqlBinaryExporter, object>> readers;
+        uint[] oids;
         await using (var command = npgsql.CreateCommand())
         {
             command.CommandText = query;
@@ -86,7 +87,9 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
             var header = Enumerable.Range(0, schemaReader.FieldCount).Select(schemaReader.GetName).ToList();
             map = mapping ?? Infer(schemaReader);
             ordinals = CsvSource.Ordinals(header, map, "query");
-            readers = [.. schemaReader.GetColumnSchema().Select(c => CopyReader(c.DataType!, ((NpgsqlDbColumn)c).NpgsqlDbType))];
+            var columns = schemaReader.GetColumnSchema();
+            readers = [.. columns.Select(c => CopyReader(c.DataType!, ((NpgsqlDbColumn)c).NpgsqlDbType))];
+            oids = [.. columns.Select(c => ((NpgsqlDbColumn)c).TypeOID)];
         }
 
         var wanted = new int[readers.Count];
@@ -97,9 +100,21 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
         }
 
         var assembler = new RecordBatchAssembler(map, options ?? ReadOptions.Default);
+        var copy = $"COPY ({query.TrimEnd().TrimEnd(';')}) TO STDOUT (FORMAT BINARY)";
+        if (Enumerable.Range(0, oids.Length).All(i => wanted[i] < 0 || PostgresBinaryCopy.CanRead(oids[i])))
+        {
+            // The usual column types: decoded from the wire bytes here, no object per value.
+            await foreach (var batch in ReadRawAsync(npgsql, copy, oids, wanted, assembler, cancellation).ConfigureAwait(false))
+            {
+                yield return batch;
+            }
+
+            yield break;
+        }
+
         long row = 0;
         var yielded = false;
-        var exporter = await npgsql.BeginBinaryExportAsync($"COPY ({query.TrimEnd().TrimEnd(';')}) TO STDOUT (FORMAT BINARY)", cancellation).ConfigureAwait(false);
+        var exporter = await npgsql.BeginBinaryExportAsync(copy, cancellation).ConfigureAwait(false);
         await using (exporter.ConfigureAwait(false))
         {
             // The synchronous reads serve from Npgsql's buffer; it refills from the socket as needed.
@@ -129,6 +144,41 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
                     yielded = true;
                     yield return batch;
                 }
+            }
+        }
+
+        var last = assembler.Flush();
+        assembler.Errors.ThrowIfAny();
+        if (last is { Length: > 0 } || !yielded)
+        {
+            yield return last!;
+        }
+    }
+
+    private static async IAsyncEnumerable<RecordBatch> ReadRawAsync(NpgsqlConnection npgsql, string copy, uint[] oids, int[] wanted, RecordBatchAssembler assembler,
+        [EnumeratorCancellation] CancellationToken cancellation)
+    {
+        var yielded = false;
+        var stream = await npgsql.BeginRawBinaryCopyAsync(copy, cancellation).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var reader = new PostgresCopyReader(stream, oids, wanted, assembler);
+            bool more;
+            do
+            {
+                more = await reader.ReadAsync(cancellation).ConfigureAwait(false);
+                if (assembler.IsFull && assembler.Flush() is { } batch)
+                {
+                    yielded = true;
+                    yield return batch;
+                }
+            }
+            while (more);
+
+            // Read to the end of the COPY, so the connection is ready for the next command.
+            var rest = new byte[256];
+            while (await stream.ReadAsync(rest, cancellation).ConfigureAwait(false) > 0)
+            {
             }
         }
 
