@@ -52,6 +52,12 @@ public sealed class SqlSink(DbConnection connection, SqlDialectKind dialect, str
 
         if (connection.State != System.Data.ConnectionState.Open)
         {
+            if (connection is NpgsqlConnection npgsql)
+            {
+                // The COPY writes only built-in types, its statements too: no need for the server's type catalog.
+                PostgresBinaryCopy.SkipTypeLoading(npgsql);
+            }
+
             await connection.OpenAsync(cancellation).ConfigureAwait(false);
         }
 

@@ -87,6 +87,36 @@ public sealed class PostgresBinaryCopyTests(PostgresServer server) : IClassFixtu
     }
 
     [Fact]
+    public async Task ClosedConnection_OpenedWithoutTheTypeCatalog_ReopenedWithItForADomainColumn_SameValues()
+    {
+        await using (var setup = await OpenAsync())
+        {
+            await ExecuteAsync(setup, "DROP TABLE IF EXISTS with_domain; DROP TABLE IF EXISTS plain_copy; DROP DOMAIN IF EXISTS staff_count;"
+                + "CREATE DOMAIN staff_count AS integer CHECK (VALUE >= 0);"
+                + "CREATE TABLE with_domain (id integer, staff staff_count, name text);"
+                + "INSERT INTO with_domain VALUES (1, 12, '甲'), (2, NULL, '乙'), (3, 2147483647, NULL);");
+        }
+
+        var mapping = new ItemMapping([new ColumnMapping("id", "id", ItemDataType.Int32), new ColumnMapping("staff", "staff", ItemDataType.Int32), new ColumnMapping("name", "name", ItemDataType.Utf8)]);
+        var query = "SELECT id, staff, name FROM with_domain ORDER BY id";
+
+        // The domain column is not one the raw reader decodes: the source reopens with the type catalog.
+        await using var closed = new NpgsqlConnection(server.ConnectionString);
+        var withDomain = await TextAsync(new SqlSource(closed, query, mapping));
+        // Built-in types only: read (and written back) on connections that never loaded the catalog.
+        await using var closedPlain = new NpgsqlConnection(server.ConnectionString);
+        var plain = await TextAsync(new SqlSource(closedPlain, "SELECT id, staff::integer AS staff, name FROM with_domain ORDER BY id", mapping));
+        await using var closedSink = new NpgsqlConnection(server.ConnectionString);
+        await using var again = new NpgsqlConnection(server.ConnectionString);
+        await new SqlSink(closedSink, SqlDialectKind.PostgreSql, "plain_copy").WriteAsync(new SqlSource(again, "SELECT id, staff::integer AS staff, name FROM with_domain", mapping).ReadAsync());
+
+        Assert.Equal(["1|12|甲", "2|NULL|乙", "3|2147483647|NULL"], withDomain);
+        Assert.Equal(withDomain, plain);
+        await using var check = await OpenAsync();
+        Assert.Equal(["1|12|甲", "2||乙", "3|2147483647|"], await ListAsync(check, "SELECT concat_ws('|', id, coalesce(staff::text, ''), coalesce(name, '')) FROM plain_copy ORDER BY id"));
+    }
+
+    [Fact]
     public async Task RawReader_NumericBeyondADecimalOrNaN_ReportedByRowAndColumn_NothingHandedOut()
     {
         await using var connection = await OpenAsync();
