@@ -560,10 +560,18 @@ internal abstract class ColumnAppender
         private string? Append(decimal value)
         {
             // Rounding would change the department's figure: too many decimals is an error, not a rounding.
-            if (value.Scale > scale && decimal.Round(value, scale) != value)
+            if (value.Scale > scale)
             {
-                Builder.AppendNull();
-                return $"has more than {scale} decimal place(s)";
+                var rounded = decimal.Round(value, scale);
+                if (rounded != value)
+                {
+                    Builder.AppendNull();
+                    return $"has more than {scale} decimal place(s)";
+                }
+
+                // Only trailing zeros beyond the scale (999.990 for 2 places): the same number at the
+                // item's scale, which Arrow's builder requires (it throws on a larger scale).
+                value = rounded;
             }
 
             // |value| < 10^(precision − scale), without a string per value (a decimal has at most 29 integer digits).
