@@ -33,6 +33,28 @@ internal abstract class ColumnAppender
         _ => AppendText(value.ToString()),
     };
 
+    // Typed appends: by default the boxed value goes through AppendValue, so every item type
+    // converts a typed value exactly as it converts the same value from a data reader; the
+    // appenders override the ones of their own type to skip the box.
+    public virtual string? AppendInt32(int value) => AppendValue(value);
+
+    public virtual string? AppendInt64(long value) => AppendValue(value);
+
+    public virtual string? AppendDouble(double value) => AppendValue(value);
+
+    public virtual string? AppendBoolean(bool value) => AppendValue(value);
+
+    public virtual string? AppendDecimal(decimal value) => AppendValue(value);
+
+    public virtual string? AppendDate(DateOnly value) => AppendValue(value);
+
+    public virtual string? AppendDateTime(DateTime value) => AppendValue(value);
+
+    /// <summary>Text as (valid) UTF-8 bytes.</summary>
+    public virtual string? AppendUtf8(ReadOnlySpan<byte> value) => AppendValue(System.Text.Encoding.UTF8.GetString(value));
+
+    public virtual string? AppendBytes(ReadOnlySpan<byte> value) => AppendValue(value.ToArray());
+
     public abstract IArrowArray Build();
 
     /// <param name="type">The item type.</param>
@@ -70,6 +92,12 @@ internal abstract class ColumnAppender
                 _builder.Append(text);
             }
 
+            return null;
+        }
+
+        public override string? AppendUtf8(ReadOnlySpan<byte> value)
+        {
+            _builder.Append(value);
             return null;
         }
 
@@ -113,6 +141,10 @@ internal abstract class ColumnAppender
             _builder.AppendNull();
             return long.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _) ? "out of range for int32" : "not an integer";
         }
+
+        public override string? AppendInt32(int value) => Append(value);
+
+        public override string? AppendInt64(long value) => value is >= int.MinValue and <= int.MaxValue ? Append((int)value) : Fail("out of range for int32");
 
         public override string? AppendValue(object? value) => value switch
         {
@@ -166,6 +198,14 @@ internal abstract class ColumnAppender
             return "not an integer (int64)";
         }
 
+        public override string? AppendInt32(int value) => AppendInt64(value);
+
+        public override string? AppendInt64(long value)
+        {
+            _builder.Append(value);
+            return null;
+        }
+
         public override string? AppendValue(object? value)
         {
             if (value is long or int or short or byte or sbyte or ushort or uint)
@@ -207,6 +247,12 @@ internal abstract class ColumnAppender
 
             _builder.AppendNull();
             return "not a number";
+        }
+
+        public override string? AppendDouble(double value)
+        {
+            _builder.Append(value);
+            return null;
         }
 
         public override string? AppendValue(object? value)
@@ -256,6 +302,12 @@ internal abstract class ColumnAppender
 
             _builder.AppendNull();
             return "not a boolean (true/false, 1/0, 是/否)";
+        }
+
+        public override string? AppendBoolean(bool value)
+        {
+            _builder.Append(value);
+            return null;
         }
 
         public override string? AppendValue(object? value)
@@ -310,6 +362,12 @@ internal abstract class ColumnAppender
 
             _builder.AppendNull();
             return formats.Length == 1 ? $"not a date in the format {formats[0]}" : "not a date (yyyy-MM-dd)";
+        }
+
+        public override string? AppendDate(DateOnly value)
+        {
+            _builder.Append(value);
+            return null;
         }
 
         public override string? AppendValue(object? value)
@@ -387,11 +445,14 @@ internal abstract class ColumnAppender
             return "not a timestamp (yyyy-MM-dd HH:mm:ss, or ISO 8601 with an offset)";
         }
 
+        public override string? AppendDateTime(DateTime value) => value.Kind == DateTimeKind.Utc
+            ? Append(new DateTimeOffset(value))
+            : Append(new DateTimeOffset(DateTime.SpecifyKind(value, DateTimeKind.Unspecified), assumedOffset));
+
         public override string? AppendValue(object? value) => value switch
         {
             DateTimeOffset o => Append(o),
-            DateTime { Kind: DateTimeKind.Utc } u => Append(new DateTimeOffset(u)),
-            DateTime d => Append(new DateTimeOffset(DateTime.SpecifyKind(d, DateTimeKind.Unspecified), assumedOffset)),
+            DateTime d => AppendDateTime(d),
             _ => base.AppendValue(value),
         };
 
@@ -453,6 +514,9 @@ internal abstract class ColumnAppender
 
     private sealed class DecimalAppender(int precision, int scale) : ColumnAppender
     {
+        /// <summary>10^n for n = 0..28: the first value with n + 1 integer digits.</summary>
+        private static readonly decimal[] IntegerLimits = [.. Enumerable.Range(0, 29).Select(n => Enumerable.Repeat(10m, n).Aggregate(1m, (a, b) => a * b))];
+
         private readonly Decimal128Type _type = new(precision, scale);
         private Decimal128Array.Builder? _builder;
 
@@ -477,6 +541,8 @@ internal abstract class ColumnAppender
             return $"not a decimal number for decimal128({precision},{scale})";
         }
 
+        public override string? AppendDecimal(decimal value) => Append(value);
+
         public override string? AppendValue(object? value) => value switch
         {
             decimal d => Append(d),
@@ -494,14 +560,22 @@ internal abstract class ColumnAppender
         private string? Append(decimal value)
         {
             // Rounding would change the department's figure: too many decimals is an error, not a rounding.
-            if (value.Scale > scale && decimal.Round(value, scale) != value)
+            if (value.Scale > scale)
             {
-                Builder.AppendNull();
-                return $"has more than {scale} decimal place(s)";
+                var rounded = decimal.Round(value, scale);
+                if (rounded != value)
+                {
+                    Builder.AppendNull();
+                    return $"has more than {scale} decimal place(s)";
+                }
+
+                // Only trailing zeros beyond the scale (999.990 for 2 places): the same number at the
+                // item's scale, which Arrow's builder requires (it throws on a larger scale).
+                value = rounded;
             }
 
-            var integerDigits = decimal.Truncate(decimal.Abs(value)).ToString(CultureInfo.InvariantCulture).TrimStart('0').Length;
-            if (integerDigits > precision - scale)
+            // |value| < 10^(precision − scale), without a string per value (a decimal has at most 29 integer digits).
+            if (precision - scale <= 28 && decimal.Abs(value) >= IntegerLimits[precision - scale])
             {
                 Builder.AppendNull();
                 return $"too large for decimal128({precision},{scale})";
@@ -536,6 +610,12 @@ internal abstract class ColumnAppender
                 _builder.AppendNull();
                 return "not base64";
             }
+        }
+
+        public override string? AppendBytes(ReadOnlySpan<byte> value)
+        {
+            _builder.Append(value);
+            return null;
         }
 
         public override string? AppendValue(object? value)

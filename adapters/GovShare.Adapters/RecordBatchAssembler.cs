@@ -44,6 +44,53 @@ internal sealed class RecordBatchAssembler
         }
     }
 
+    // Typed appends (the PostgreSQL binary COPY reader): no object per value; the value becomes
+    // text only for an error's report, as AppendValue reports it.
+    public void Append(long row, int column, int value) => Report(row, column, value, _appenders[column].AppendInt32(value));
+
+    public void Append(long row, int column, long value) => Report(row, column, value, _appenders[column].AppendInt64(value));
+
+    public void Append(long row, int column, double value) => Report(row, column, value, _appenders[column].AppendDouble(value));
+
+    public void Append(long row, int column, bool value) => Report(row, column, value, _appenders[column].AppendBoolean(value));
+
+    public void Append(long row, int column, decimal value) => Report(row, column, value, _appenders[column].AppendDecimal(value));
+
+    public void Append(long row, int column, DateOnly value) => Report(row, column, value, _appenders[column].AppendDate(value));
+
+    public void Append(long row, int column, DateTime value) => Report(row, column, value, _appenders[column].AppendDateTime(value));
+
+    /// <summary>Text as UTF-8 bytes (valid UTF-8: the caller's source guarantees it).</summary>
+    public void AppendUtf8(long row, int column, ReadOnlySpan<byte> value)
+    {
+        if (_appenders[column].AppendUtf8(value) is { } error)
+        {
+            Errors.Add(ConversionError.Create(row, _mapping.Columns[column].Column, System.Text.Encoding.UTF8.GetString(value), error));
+        }
+    }
+
+    public void AppendBytes(long row, int column, ReadOnlySpan<byte> value)
+    {
+        if (_appenders[column].AppendBytes(value) is { } error)
+        {
+            Errors.Add(ConversionError.Create(row, _mapping.Columns[column].Column, Convert.ToBase64String(value), error));
+        }
+    }
+
+    /// <summary>A value the source could not read (the caller appended a null for it).</summary>
+    public void Fail(long row, int column, string? value, string message)
+    {
+        Errors.Add(ConversionError.Create(row, _mapping.Columns[column].Column, value, message));
+    }
+
+    private void Report<T>(long row, int column, T value, string? error)
+    {
+        if (error is not null)
+        {
+            Errors.Add(ConversionError.Create(row, _mapping.Columns[column].Column, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture), error));
+        }
+    }
+
     /// <summary>A whole-row problem (wrong field count, bad JSON): the row's cells become nulls.</summary>
     public void RowError(long row, string column, string? value, string message)
     {

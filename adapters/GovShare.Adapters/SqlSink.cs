@@ -52,6 +52,12 @@ public sealed class SqlSink(DbConnection connection, SqlDialectKind dialect, str
 
         if (connection.State != System.Data.ConnectionState.Open)
         {
+            if (connection is NpgsqlConnection npgsql)
+            {
+                // The COPY writes only built-in types, its statements too: no need for the server's type catalog.
+                PostgresBinaryCopy.SkipTypeLoading(npgsql);
+            }
+
             await connection.OpenAsync(cancellation).ConfigureAwait(false);
         }
 
@@ -140,9 +146,14 @@ public sealed class SqlSink(DbConnection connection, SqlDialectKind dialect, str
             }
 
             var quoted = string.Join(", ", columns.Select(SqlDialect.QuoteName));
-            var importer = await npgsql.BeginBinaryImportAsync($"COPY {target} ({quoted}) FROM STDIN (FORMAT BINARY)", cancellation).ConfigureAwait(false);
+            foreach (var type in types)
+            {
+                _ = CopyType(type); // every item type has its PostgreSQL type, before COPY starts
+            }
+
+            var copy = await npgsql.BeginRawBinaryCopyAsync($"COPY {target} ({quoted}) FROM STDIN (FORMAT BINARY)", cancellation).ConfigureAwait(false);
             var merge = mode == SqlWriteMode.Upsert ? Upsert(name, target, columns) : null;
-            return new CopyWriter(importer, [.. types.Select(CopyType)], merge is null ? null : () => ExecuteAsync(merge, transaction, cancellation));
+            return new CopyWriter(copy, merge is null ? null : () => ExecuteAsync(merge, transaction, cancellation));
         }
 
         var insert = connection.CreateCommand();
@@ -231,57 +242,45 @@ public sealed class SqlSink(DbConnection connection, SqlDialectKind dialect, str
         public abstract ValueTask DisposeAsync();
     }
 
-    /// <summary>Binary COPY: rows stream to the server with no statement per row.</summary>
-    private sealed class CopyWriter(NpgsqlBinaryImporter importer, NpgsqlDbType[] types, Func<Task>? afterCopy) : Writer
+    /// <summary>
+    /// Binary COPY: rows stream to the server with no statement per row, each value encoded from
+    /// the Arrow buffers by <see cref="PostgresCopyWriter"/> (no object, no string per value).
+    /// </summary>
+    private sealed class CopyWriter(NpgsqlRawCopyStream copy, Func<Task>? afterCopy) : Writer
     {
-        public override Task WriteAsync(RecordBatch batch, CancellationToken cancellation)
-        {
-            // Typed, synchronous writes into Npgsql's buffer: no boxing and no task per value;
-            // the importer flushes to the socket as its buffer fills.
-            var columns = Enumerable.Range(0, batch.ColumnCount).Select(batch.Column).ToArray();
-            for (var r = 0; r < batch.Length; r++)
-            {
-                cancellation.ThrowIfCancellationRequested();
-                importer.StartRow();
-                for (var c = 0; c < columns.Length; c++)
-                {
-                    var array = columns[c];
-                    if (array.IsNull(r))
-                    {
-                        importer.WriteNull();
-                        continue;
-                    }
+        private readonly PostgresCopyWriter _rows = new(copy);
+        private bool _completed;
 
-                    switch (array)
-                    {
-                        case StringArray a: importer.Write(a.GetString(r), types[c]); break;
-                        case Int32Array a: importer.Write(a.GetValue(r)!.Value, types[c]); break;
-                        case Int64Array a: importer.Write(a.GetValue(r)!.Value, types[c]); break;
-                        case DoubleArray a: importer.Write(a.GetValue(r)!.Value, types[c]); break;
-                        case BooleanArray a: importer.Write(a.GetValue(r)!.Value, types[c]); break;
-                        case Date32Array a: importer.Write(a.GetDateOnly(r)!.Value, types[c]); break;
-                        case TimestampArray a: importer.Write(a.GetTimestamp(r)!.Value.UtcDateTime, types[c]); break;
-                        case Decimal128Array a: importer.Write(a.GetValue(r)!.Value, types[c]); break;
-                        case BinaryArray a: importer.Write(a.GetBytes(r).ToArray(), types[c]); break;
-                        default: throw new NotSupportedException($"Arrow type {array.Data.DataType.Name} is not an item type.");
-                    }
-                }
-            }
-
-            return Task.CompletedTask;
-        }
+        public override Task WriteAsync(RecordBatch batch, CancellationToken cancellation) => _rows.WriteAsync(batch, cancellation);
 
         public override async Task CompleteAsync(CancellationToken cancellation)
         {
-            await importer.CompleteAsync(cancellation).ConfigureAwait(false);
-            await importer.DisposeAsync().ConfigureAwait(false);
+            await _rows.CompleteAsync(cancellation).ConfigureAwait(false);
+            _completed = true;
+            await copy.DisposeAsync().ConfigureAwait(false); // ends the COPY: the server's refusal of a value surfaces here
             if (afterCopy is not null)
             {
                 await afterCopy().ConfigureAwait(false);
             }
         }
 
-        public override ValueTask DisposeAsync() => importer.DisposeAsync();
+        public override async ValueTask DisposeAsync()
+        {
+            if (!_completed)
+            {
+                // A failed or cancelled pull: abort the COPY (the transaction is rolled back) rather than end it.
+                try
+                {
+                    await copy.CancelAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is PostgresException or NpgsqlException or IOException or ObjectDisposedException)
+                {
+                    // The original failure is what the user needs to see.
+                }
+            }
+
+            await copy.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private sealed class InsertWriter(DbCommand insert, SqlDialectKind dialect) : Writer

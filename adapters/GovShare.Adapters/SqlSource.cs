@@ -21,14 +21,16 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
 
     public async IAsyncEnumerable<RecordBatch> ReadAsync([EnumeratorCancellation] CancellationToken cancellation = default)
     {
+        string? withTypes = null;
         if (connection.State != System.Data.ConnectionState.Open)
         {
+            withTypes = connection is NpgsqlConnection closed ? PostgresBinaryCopy.SkipTypeLoading(closed) : null;
             await connection.OpenAsync(cancellation).ConfigureAwait(false);
         }
 
         if (connection is NpgsqlConnection npgsql)
         {
-            await foreach (var batch in ReadByCopyAsync(npgsql, cancellation).ConfigureAwait(false))
+            await foreach (var batch in ReadByCopyAsync(npgsql, withTypes, cancellation).ConfigureAwait(false))
             {
                 yield return batch;
             }
@@ -74,19 +76,43 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
     /// The columns' types come from the query's schema (run with <c>SchemaOnly</c>), each value read
     /// as the CLR type the data reader would give, so both paths convert alike.
     /// </summary>
-    private async IAsyncEnumerable<RecordBatch> ReadByCopyAsync(NpgsqlConnection npgsql, [EnumeratorCancellation] CancellationToken cancellation)
+    /// <param name="npgsql">The open connection.</param>
+    /// <param name="withTypes">
+    /// When this source opened the connection without loading the server's type catalog
+    /// (<see cref="PostgresBinaryCopy.SkipTypeLoading"/>), its original connection string: a query
+    /// with a column type the raw reader does not decode (a domain, an enum, …) reopens with it, so
+    /// Npgsql's exporter knows that type as before.
+    /// </param>
+    /// <param name="cancellation">Stops the read.</param>
+    private async IAsyncEnumerable<RecordBatch> ReadByCopyAsync(NpgsqlConnection npgsql, string? withTypes, [EnumeratorCancellation] CancellationToken cancellation)
     {
         ItemMapping map;
         int[] ordinals;
         List<Func<NpgsqlBinaryExporter, object>> readers;
-        await using (var command = npgsql.CreateCommand())
+        uint[] oids;
+        while (true)
         {
+            await using var command = npgsql.CreateCommand();
             command.CommandText = query;
             await using var schemaReader = await command.ExecuteReaderAsync(CommandBehavior.SchemaOnly, cancellation).ConfigureAwait(false);
             var header = Enumerable.Range(0, schemaReader.FieldCount).Select(schemaReader.GetName).ToList();
+            var columns = schemaReader.GetColumnSchema();
+            oids = [.. columns.Select(c => ((NpgsqlDbColumn)c).TypeOID)];
+            var needed = mapping is null ? Enumerable.Range(0, oids.Length) : CsvSource.Ordinals(header, mapping, "query").AsEnumerable();
+            if (withTypes is not null && !needed.All(i => PostgresBinaryCopy.CanRead(oids[i])))
+            {
+                await schemaReader.DisposeAsync().ConfigureAwait(false);
+                await npgsql.CloseAsync().ConfigureAwait(false);
+                npgsql.ConnectionString = withTypes;
+                withTypes = null;
+                await npgsql.OpenAsync(cancellation).ConfigureAwait(false);
+                continue;
+            }
+
             map = mapping ?? Infer(schemaReader);
             ordinals = CsvSource.Ordinals(header, map, "query");
-            readers = [.. schemaReader.GetColumnSchema().Select(c => CopyReader(c.DataType!, ((NpgsqlDbColumn)c).NpgsqlDbType))];
+            readers = [.. columns.Select(c => CopyReader(c.DataType!, ((NpgsqlDbColumn)c).NpgsqlDbType))];
+            break;
         }
 
         var wanted = new int[readers.Count];
@@ -97,9 +123,21 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
         }
 
         var assembler = new RecordBatchAssembler(map, options ?? ReadOptions.Default);
+        var copy = $"COPY ({query.TrimEnd().TrimEnd(';')}) TO STDOUT (FORMAT BINARY)";
+        if (Enumerable.Range(0, oids.Length).All(i => wanted[i] < 0 || PostgresBinaryCopy.CanRead(oids[i])))
+        {
+            // The usual column types: decoded from the wire bytes here, no object per value.
+            await foreach (var batch in ReadRawAsync(npgsql, copy, oids, wanted, assembler, cancellation).ConfigureAwait(false))
+            {
+                yield return batch;
+            }
+
+            yield break;
+        }
+
         long row = 0;
         var yielded = false;
-        var exporter = await npgsql.BeginBinaryExportAsync($"COPY ({query.TrimEnd().TrimEnd(';')}) TO STDOUT (FORMAT BINARY)", cancellation).ConfigureAwait(false);
+        var exporter = await npgsql.BeginBinaryExportAsync(copy, cancellation).ConfigureAwait(false);
         await using (exporter.ConfigureAwait(false))
         {
             // The synchronous reads serve from Npgsql's buffer; it refills from the socket as needed.
@@ -129,6 +167,41 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
                     yielded = true;
                     yield return batch;
                 }
+            }
+        }
+
+        var last = assembler.Flush();
+        assembler.Errors.ThrowIfAny();
+        if (last is { Length: > 0 } || !yielded)
+        {
+            yield return last!;
+        }
+    }
+
+    private static async IAsyncEnumerable<RecordBatch> ReadRawAsync(NpgsqlConnection npgsql, string copy, uint[] oids, int[] wanted, RecordBatchAssembler assembler,
+        [EnumeratorCancellation] CancellationToken cancellation)
+    {
+        var yielded = false;
+        var stream = await npgsql.BeginRawBinaryCopyAsync(copy, cancellation).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var reader = new PostgresCopyReader(stream, oids, wanted, assembler);
+            bool more;
+            do
+            {
+                more = await reader.ReadAsync(cancellation).ConfigureAwait(false);
+                if (assembler.IsFull && assembler.Flush() is { } batch)
+                {
+                    yielded = true;
+                    yield return batch;
+                }
+            }
+            while (more);
+
+            // Read to the end of the COPY, so the connection is ready for the next command.
+            var rest = new byte[256];
+            while (await stream.ReadAsync(rest, cancellation).ConfigureAwait(false) > 0)
+            {
             }
         }
 

@@ -18,7 +18,12 @@ cleanup() { kill -TERM "${node_pid:-0}" 2>/dev/null || true; wait "${node_pid:-0
 trap cleanup EXIT
 [ -n "${KEEP:-}" ] && trap - EXIT
 chmod 755 "$work"
-t() { local s e; s=$(date +%s.%N); "$@" > "$work/last.out" 2>&1 || { echo "failed: $*" >&2; cat "$work/last.out" >&2; exit 1; }; e=$(date +%s.%N); printf '%.1f' "$(echo "$e - $s" | bc)"; }
+# t CMD…: runs CMD, prints its wall time in seconds; its CPU time (user+system, steadier than wall
+# clock on a shared machine) goes to $work/cpu.log, read back by cpu() for the table.
+t() { local s e TIMEFORMAT='%U %S'; s=$(date +%s.%N)
+  { time "$@" > "$work/last.out" 2>&1; } 2> "$work/last.time" || { echo "failed: $*" >&2; cat "$work/last.out" >&2; exit 1; }
+  e=$(date +%s.%N); awk '{ printf "%.1f\n", $1 + $2 }' "$work/last.time" >> "$work/cpu.log"; printf '%.1f' "$(echo "$e - $s" | bc)"; }
+cpu() { sed -n "${1}p" "$work/cpu.log"; }
 
 # The node: the demo (its PKI and departments), and a resource with one item of most types.
 (cd "$work" && exec $G demo --folder "$work/demo" --port "$port" --management-port $((port+1)) > "$work/demo.log" 2>&1) & node_pid=$!
@@ -78,11 +83,13 @@ one_line=$(grep -o 'pushed [0-9,]* of [0-9,]* rows ([A-Za-z]*' "$work/last.out" 
 
 echo "Load average (1, 5, 15 min): $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after; CLI: ${GOVSHARE_CLI:-build output}"
 echo
+echo "Wall clock, whole process; in brackets the process's own CPU time (user+system). psql's CPU is the client's only: the server does its COPY work."
+echo
 echo "| ${rows} rows (GB18030 CSV, 6 items) | govshare | \`psql \\copy\` (same run) |"
 echo "|---|---|---|"
-echo "| CSV push (convert, check against the catalog, upload as converted) | ${push_csv} s | ${copy_in} s (\\copy FROM csv) |"
-echo "| PostgreSQL pull (binary COPY into a new table) | ${pull_pg} s | ${copy_in} s (\\copy FROM csv) |"
-echo "| PostgreSQL push (binary COPY out of the table, upload as converted) | ${push_pg} s (${push_pg_rows}) | ${copy_out} s (\\copy TO csv) |"
-echo "| SQLite pull (new table) | ${pull_sqlite} s | |"
-echo "| SQLite sync, first (full) | ${sync_full} s | |"
-echo "| SQLite sync, one row changed | ${sync_one} s (${one_line}) | |"
+echo "| CSV push (convert, check against the catalog, upload as converted) | ${push_csv} s ($(cpu 3) cpu) | ${copy_in} s (\\copy FROM csv) |"
+echo "| PostgreSQL pull (binary COPY into a new table) | ${pull_pg} s ($(cpu 4) cpu) | ${copy_in} s (\\copy FROM csv) |"
+echo "| PostgreSQL push (binary COPY out of the table, upload as converted) | ${push_pg} s ($(cpu 6) cpu; ${push_pg_rows}) | ${copy_out} s (\\copy TO csv) |"
+echo "| SQLite pull (new table) | ${pull_sqlite} s ($(cpu 5) cpu) | |"
+echo "| SQLite sync, first (full) | ${sync_full} s ($(cpu 7) cpu) | |"
+echo "| SQLite sync, one row changed | ${sync_one} s ($(cpu 8) cpu; ${one_line}) | |"

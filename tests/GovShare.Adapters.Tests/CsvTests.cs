@@ -120,6 +120,22 @@ public sealed class CsvTests : IDisposable
     }
 
     [Fact]
+    public async Task StageAsync_DecimalAtAndBeyondItsPrecision_OnlyTheTooLargeAndTooFineRowsReported()
+    {
+        var path = _temp.File("decimals.csv");
+        await File.WriteAllTextAsync(path, "c,z\n999.99,0.1\n-999.99,-0.9\n1000.00,0\n-1000,1\n999.995,0.0\n0.5,1.0\n000999.990,-1.00\n");
+        var mapping = new ItemMapping([new("c", "c", ItemDataType.Decimal(5, 2)), new("z", "z", ItemDataType.Decimal(1, 1))]);
+
+        var failure = await Assert.ThrowsAsync<ConversionFailedException>(() => StagedDataset.StageAsync(new CsvSource(path, mapping).ReadAsync(), _temp.File("stage")));
+
+        Assert.Equal(
+            ["row 3, column 'c': too large for decimal128(5,2) (value '1000.00')", "row 4, column 'c': too large for decimal128(5,2) (value '-1000')",
+             "row 4, column 'z': too large for decimal128(1,1) (value '1')", "row 5, column 'c': has more than 2 decimal place(s) (value '999.995')",
+             "row 6, column 'z': too large for decimal128(1,1) (value '1.0')", "row 7, column 'z': too large for decimal128(1,1) (value '-1.00')"],
+            failure.Errors.Select(e => e.ToString()));
+    }
+
+    [Fact]
     public async Task ReadAsync_MappedColumnMissing_NamesEveryMissingColumn()
     {
         var path = _temp.File("cols.csv");
