@@ -12,9 +12,9 @@ namespace GovShare.Benchmarks.Logs;
 /// the endpoint did before: read every durable entry and <see cref="LogStatistics.Compute"/>.
 /// <see cref="Incremental"/> is the running aggregate answering with nothing new to fold (the
 /// steady state: requests between exchanges fold only what was appended since);
-/// <see cref="StartFromFile"/> is a start: read the persisted aggregate, check the chain's hash
-/// at its sequence (which reads the one segment holding it, at most <c>Logs:SegmentBytes</c>,
-/// whatever the log's length), answer.
+/// <see cref="StartFromFile"/> is a start: read the persisted aggregate, check the one entry its
+/// header names (a seek to where it begins, or a decompression up to it when its segment is
+/// archived), answer. The same at 10 million records: <see cref="HistoryRun"/>.
 /// </summary>
 [MemoryDiagnoser]
 public class StatisticsBenchmarks

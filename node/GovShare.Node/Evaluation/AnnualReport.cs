@@ -1,4 +1,3 @@
-using GovShare.Node.Calendar;
 using GovShare.Node.Catalog;
 using GovShare.Node.Logs;
 
@@ -45,6 +44,9 @@ public sealed record ViolationSummary(int Total, IReadOnlyDictionary<ViolationKi
 /// <summary>Builds <see cref="AnnualReport"/>s from a snapshot and the recorded violations.</summary>
 public sealed class AnnualReportBuilder(ScorecardCalculator calculator)
 {
+    private const string Whole = "year";
+    private static readonly string[] MonthKeys = [.. Enumerable.Range(0, 13).Select(m => m.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
     public AnnualReport Build(EvaluationSnapshot snapshot, int year, IReadOnlyList<Violation> violations, string? department = null)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
@@ -54,17 +56,20 @@ public sealed class AnnualReportBuilder(ScorecardCalculator calculator)
         var covered = cards.Select(c => c.Department.CreditCode).ToHashSet(StringComparer.Ordinal);
         bool Covers(string? party) => department is null || (party is not null && covered.Contains(party));
 
-        var records = snapshot.Exchanges
-            .Where(r => r.Record.Status is >= 200 and < 300 && WorkingDayCalendar.ToChinaDate(r.Record.Time).Year == year)
-            .ToList();
-        var pulls = records.Where(r => r.Record.Kind is ExchangeKind.Pull or ExchangeKind.Forward && (Covers(r.Record.Provider) || Covers(ScorecardCalculator.User(r)))).ToList();
-        var pushes = records.Where(r => r.Record.Kind == ExchangeKind.Push && Covers(r.Record.Provider)).ToList();
+        // Successful pulls (and forwarded pulls) the covered departments provided or used, and their pushes, in the year (China time).
+        bool IsPull(ExchangeCell c) => c.Kind is ExchangeKind.Pull or ExchangeKind.Forward && (Covers(c.Provider) || Covers(c.User));
+        bool IsPush(ExchangeCell c) => c.Kind == ExchangeKind.Push && Covers(c.Provider);
+        var none = new ExchangeFigures(0, 0, 0);
+        var digest = snapshot.Digest;
+        var pulls = digest.Count(period.From, period.To, (_, c) => IsPull(c) ? Whole : null).GetValueOrDefault(Whole) ?? none;
+        var pushes = digest.Count(period.From, period.To, (_, c) => IsPush(c) ? Whole : null).GetValueOrDefault(Whole) ?? none;
+        var monthPulls = digest.Count(period.From, period.To, (d, c) => IsPull(c) ? MonthKeys[d.Month] : null);
+        var monthPushes = digest.Count(period.From, period.To, (d, c) => IsPush(c) ? MonthKeys[d.Month] : null);
         var months = Enumerable.Range(1, 12).Select(m =>
         {
-            bool InMonth(LoggedRecord r) => WorkingDayCalendar.ToChinaDate(r.Record.Time).Month == m;
-            var monthPulls = ScorecardCalculator.Count(pulls.Where(InMonth));
-            var monthPushes = ScorecardCalculator.Count(pushes.Where(InMonth));
-            return new MonthlyExchanges(m, monthPulls.Exchanges, monthPushes.Exchanges, monthPulls.Rows + monthPushes.Rows);
+            var p = monthPulls.GetValueOrDefault(MonthKeys[m]) ?? none;
+            var q = monthPushes.GetValueOrDefault(MonthKeys[m]) ?? none;
+            return new MonthlyExchanges(m, p.Exchanges, q.Exchanges, p.Rows + q.Rows);
         }).ToList();
 
         var requests = calculator.Requests(snapshot.Requests.Where(r => Covers(r.Provider.CreditCode)), period, snapshot.Today);
@@ -72,8 +77,8 @@ public sealed class AnnualReportBuilder(ScorecardCalculator calculator)
         var summary = new JurisdictionSummary(
             cards.Count,
             CatalogFigures.Sum(cards.Select(c => c.Catalog)),
-            ScorecardCalculator.Count(pulls),
-            ScorecardCalculator.Count(pushes),
+            pulls,
+            pushes,
             requests,
             cards.Sum(c => c.Freshness.OnTime),
             cards.Sum(c => c.Freshness.Late),

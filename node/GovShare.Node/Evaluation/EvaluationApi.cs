@@ -40,6 +40,8 @@ public static class EvaluationApi
         services.AddOptions<EvaluationOptions>().Bind(configuration.GetSection(EvaluationOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<EvaluationOptions>, EvaluationOptionsValidator>();
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<EvaluationOptions>>().Value);
+        // The logs as the evaluation reads them, kept incrementally per chain (saved at stop when the container is disposed).
+        services.AddSingleton(sp => new EvaluationIndex(sp.GetRequiredService<GovShare.Node.Logs.ReplicaChains>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<EvaluationIndex>>()));
         services.AddSingleton<EvaluationSources>();
         services.AddSingleton<ScorecardCalculator>();
         services.AddSingleton<ViolationDetector>();

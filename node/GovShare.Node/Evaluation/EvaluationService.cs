@@ -21,12 +21,12 @@ public sealed partial class EvaluationService(
 
     public ScorecardSet Scorecards(EvaluationPeriod period, string? department = null)
     {
-        var snapshot = sources.Capture();
-        return new ScorecardSet(snapshot.Node, period.From, period.To, ScorecardCalculator.AsOf(snapshot, period), calculator.Compute(snapshot, period, department));
+        return sources.With(snapshot =>
+            new ScorecardSet(snapshot.Node, period.From, period.To, ScorecardCalculator.AsOf(snapshot, period), calculator.Compute(snapshot, period, department)));
     }
 
     /// <summary>Whether the node knows the department (registered or a catalog provider).</summary>
-    public bool Knows(string creditCode) => sources.Capture().Departments.Any(d => d.CreditCode == creditCode);
+    public bool Knows(string creditCode) => sources.With(snapshot => snapshot.Departments.Any(d => d.CreditCode == creditCode));
 
     /// <summary>
     /// The loop of Art. 42 in one pass: detects every violation the records show, notifies the new ones
@@ -36,25 +36,25 @@ public sealed partial class EvaluationService(
     /// </summary>
     public ViolationScan Scan(string by = "scan")
     {
-        var snapshot = sources.Capture();
-        var findings = (IReadOnlyList<ViolationFinding>)[.. detector.Detect(snapshot), .. lateReports.Findings()];
+        var (now, findings, exchanges, changes) = sources.With(snapshot =>
+            (snapshot.Now, (IReadOnlyList<ViolationFinding>)[.. detector.Detect(snapshot), .. lateReports.Findings()], snapshot.Digest.Records, snapshot.CatalogChanges.Count));
         var recorded = violations.Record(findings, by);
         var (rectified, escalated) = violations.Recheck(findings, escalation.Current(), by);
-        LogScan(logger, by, findings.Count, recorded.Count, rectified.Count, escalated.Count, snapshot.Exchanges.Count, snapshot.CatalogChanges.Count);
-        return new ViolationScan(snapshot.Now, by, findings.Count, recorded.Count, recorded, rectified, escalated);
+        LogScan(logger, by, findings.Count, recorded.Count, rectified.Count, escalated.Count, exchanges, changes);
+        return new ViolationScan(now, by, findings.Count, recorded.Count, recorded, rectified, escalated);
     }
 
     public AnnualReport Report(int year, string? department = null)
     {
-        var snapshot = sources.Capture();
-        var report = reports.Build(snapshot, year, violations.List(new ViolationQuery(Year: year)), department);
+        var recorded = violations.List(new ViolationQuery(Year: year));
+        var report = sources.With(snapshot => reports.Build(snapshot, year, recorded, department));
         LogReport(logger, year, department ?? "jurisdiction", report.Departments.Count);
         return report;
     }
 
     [LoggerMessage(EventId = 8001, EventName = "ViolationScanCompleted", Level = LogLevel.Information,
         Message = "Violation scan by {By}: {Detected} detected, {Recorded} newly notified, {Rectified} rectified, {Escalated} escalated ({Exchanges} exchange records, {Changes} catalog changes read)")]
-    private static partial void LogScan(ILogger logger, string by, int detected, int recorded, int rectified, int escalated, int exchanges, int changes);
+    private static partial void LogScan(ILogger logger, string by, int detected, int recorded, int rectified, int escalated, long exchanges, int changes);
 
     [LoggerMessage(EventId = 8002, EventName = "AnnualReportGenerated", Level = LogLevel.Information,
         Message = "Annual report {Year} generated for {Subject} ({Departments} departments)")]

@@ -41,7 +41,20 @@ public sealed class EvaluationSnapshot
 
     public DateOnly Today => WorkingDayCalendar.ToChinaDate(Now);
 
-    public required IReadOnlyList<LoggedRecord> Exchanges { get; init; }
+    /// <summary>
+    /// The exchange records, when the snapshot was taken by reading the log whole (<see cref="EvaluationSources.CaptureFull"/>,
+    /// the definition every figure is tested against); empty when <see cref="Digest"/> was given.
+    /// </summary>
+    public IReadOnlyList<LoggedRecord> Exchanges { get; init; } = [];
+
+    /// <summary>What the evaluation reads of the exchange log: given (incremental, <see cref="EvaluationIndex"/>), else computed from <see cref="Exchanges"/>.</summary>
+    public ExchangeDigest Digest
+    {
+        get => _digest ??= ExchangeDigest.Scan(Exchanges);
+        init => _digest = value;
+    }
+
+    private ExchangeDigest? _digest;
 
     /// <summary>Catalog-change records of the change log, in sequence order.</summary>
     public required IReadOnlyList<LoggedRecord> CatalogChanges { get; init; }
@@ -84,13 +97,31 @@ public sealed class EvaluationSources(
     DepartmentRegistry registry,
     DatasetStore datasets,
     TimeProvider time,
-    DutyChangeRegister duties)
+    DutyChangeRegister duties,
+    EvaluationIndex index)
 {
-    public EvaluationSnapshot Capture()
+    /// <summary>
+    /// Computes <paramref name="use"/> over a snapshot whose log figures come from the incremental
+    /// <see cref="EvaluationIndex"/> (only what was appended since the last request is read), held
+    /// steady while <paramref name="use"/> runs.
+    /// </summary>
+    public T With<T>(Func<EvaluationSnapshot, T> use)
+    {
+        ArgumentNullException.ThrowIfNull(use);
+        return index.Read((digest, changes, changeTop) => use(Capture(digest, [], changes, changeTop)));
+    }
+
+    /// <summary>A snapshot read from the logs whole: the definition of every figure (tests compare the incremental one with it; benchmarks time it).</summary>
+    public EvaluationSnapshot CaptureFull()
     {
         var exchanges = Records(LogKind.Exchange, _ => true);
         var changeTop = logs.DurableSequence(LogKind.Change);
-        var changes = Records(LogKind.Change, r => r.Kind == ExchangeKind.CatalogChange && r.ResourceCode is not null, changeTop);
+        var changes = Records(LogKind.Change, CatalogChangeAggregate.Kept, changeTop);
+        return Capture(null, exchanges, changes, changeTop);
+    }
+
+    private EvaluationSnapshot Capture(ExchangeDigest? digest, IReadOnlyList<LoggedRecord> exchanges, IReadOnlyList<LoggedRecord> changes, long changeTop)
+    {
 
         var entries = new List<CatalogEntry>();
         for (var page = 1; ; page++)
@@ -159,6 +190,7 @@ public sealed class EvaluationSources(
             Node = logs.Node,
             Now = time.GetUtcNow(),
             Exchanges = exchanges,
+            Digest = digest ?? ExchangeDigest.Scan(exchanges),
             CatalogChanges = changes,
             ChangeLogSequence = changeTop,
             Catalog = entries,

@@ -22,17 +22,36 @@ public sealed class ScorecardCalculator(WorkingDayCalendar calendar, EvaluationO
         ArgumentNullException.ThrowIfNull(snapshot);
         ArgumentNullException.ThrowIfNull(period);
         var asOf = AsOf(snapshot, period);
-        var inPeriod = snapshot.Exchanges.Where(r => r.Record.Status is >= 200 and < 300 && period.Contains(WorkingDayCalendar.ToChinaDate(r.Record.Time))).ToList();
+        var digest = snapshot.Digest;
+        // Three passes over the period's counts, each grouping by the department a record counts for.
+        var exchanges = new PeriodExchanges(
+            digest.Count(period.From, period.To, (_, c) => c.Kind == ExchangeKind.Pull && c.Provider is { } p && c.User != p ? p : null),
+            digest.Count(period.From, period.To, (_, c) => UseKinds.Contains(c.Kind) && c.Provider != c.User ? c.User : null),
+            digest.Count(period.From, period.To, (_, c) => c.Kind == ExchangeKind.Push ? c.Provider : null));
         return [.. snapshot.Departments
             .Where(d => department is null || d.CreditCode == department)
-            .Select(d => ForDepartment(snapshot, period, asOf, d, inPeriod))];
+            .Select(d => ForDepartment(snapshot, period, asOf, d, exchanges))];
+    }
+
+    /// <summary>
+    /// Successful exchanges in a period per department: <c>served</c> (pulls of its data by another
+    /// department), <c>used</c> (its pulls and forwards of another's data), <c>pushed</c>.
+    /// </summary>
+    private sealed record PeriodExchanges(
+        IReadOnlyDictionary<string, ExchangeFigures> Served,
+        IReadOnlyDictionary<string, ExchangeFigures> Used,
+        IReadOnlyDictionary<string, ExchangeFigures> Pushed)
+    {
+        private static readonly ExchangeFigures None = new(0, 0, 0);
+
+        public static ExchangeFigures Of(IReadOnlyDictionary<string, ExchangeFigures> figures, string code) => figures.GetValueOrDefault(code) ?? None;
     }
 
     /// <summary>The last day the figures look at: the period's end, or today when the period is not over.</summary>
     public static DateOnly AsOf(EvaluationSnapshot snapshot, EvaluationPeriod period) =>
         period.To < snapshot.Today ? period.To : snapshot.Today;
 
-    private DepartmentScorecard ForDepartment(EvaluationSnapshot snapshot, EvaluationPeriod period, DateOnly asOf, EvaluatedDepartment department, List<LoggedRecord> inPeriod)
+    private DepartmentScorecard ForDepartment(EvaluationSnapshot snapshot, EvaluationPeriod period, DateOnly asOf, EvaluatedDepartment department, PeriodExchanges exchanges)
     {
         var code = department.CreditCode;
         var entries = snapshot.Catalog.Where(e => e.Provider.CreditCode == code && ExistedAtEnd(e, period)).ToList();
@@ -44,9 +63,9 @@ public sealed class ScorecardCalculator(WorkingDayCalendar calendar, EvaluationO
             entries.Count(e => e.Share.Type == ShareType.Conditional),
             entries.Count(e => e.Share.Type == ShareType.NotShared));
 
-        var served = Count(inPeriod.Where(r => r.Record.Kind == ExchangeKind.Pull && r.Record.Provider == code && User(r) != code));
-        var used = Count(inPeriod.Where(r => UseKinds.Contains(r.Record.Kind) && User(r) == code && r.Record.Provider != code));
-        var pushed = Count(inPeriod.Where(r => r.Record.Kind == ExchangeKind.Push && r.Record.Provider == code));
+        var served = PeriodExchanges.Of(exchanges.Served, code);
+        var used = PeriodExchanges.Of(exchanges.Used, code);
+        var pushed = PeriodExchanges.Of(exchanges.Pushed, code);
 
         var freshness = shared.Select(e => Freshness(snapshot, e, period, asOf)).ToList();
         var late = freshness.Count(f => f.Late);
@@ -183,10 +202,7 @@ public sealed class ScorecardCalculator(WorkingDayCalendar calendar, EvaluationO
         ArgumentNullException.ThrowIfNull(snapshot);
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(period);
-        var pushes = snapshot.Exchanges
-            .Where(r => r.Record.Kind == ExchangeKind.Push && r.Record.Status is >= 200 and < 300 && r.Record.ResourceCode == entry.ResourceCode)
-            .OrderBy(r => r.Record.Time)
-            .ToList();
+        var pushes = snapshot.Digest.Pushes(entry.ResourceCode).OrderBy(r => r.Record.Time).ToList();
         var spells = Spells(snapshot, entry, pushes, snapshot.Today, out _);
         var touching = spells.Where(s => Touches(s, period, asOf, snapshot.Today)).ToList();
 

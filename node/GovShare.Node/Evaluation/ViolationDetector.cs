@@ -138,10 +138,7 @@ public sealed class ViolationDetector(ScorecardCalculator calculator, Evaluation
     {
         foreach (var entry in snapshot.Catalog.Where(e => e.Status == EntryStatus.Active && e.Share.Type != ShareType.NotShared))
         {
-            var pushes = snapshot.Exchanges
-                .Where(r => r.Record.Kind == ExchangeKind.Push && r.Record.Status is >= 200 and < 300 && r.Record.ResourceCode == entry.ResourceCode)
-                .OrderBy(r => r.Record.Time)
-                .ToList();
+            var pushes = snapshot.Digest.Pushes(entry.ResourceCode).OrderBy(r => r.Record.Time).ToList();
             foreach (var spell in calculator.Spells(snapshot, entry, pushes, snapshot.Today, out _))
             {
                 var evidence = new List<LogReference>();
@@ -184,14 +181,14 @@ public sealed class ViolationDetector(ScorecardCalculator calculator, Evaluation
             var evidence = new List<LogReference>();
             if (int.TryParse(dispute.DataVersion, NumberStyles.None, CultureInfo.InvariantCulture, out var version)
                 && snapshot.VersionExchanges.TryGetValue((dispute.ResourceCode, version), out var exchangeId)
-                && snapshot.Exchanges.FirstOrDefault(r => r.Record.ExchangeId == exchangeId && r.Record.Kind == ExchangeKind.Push) is { } push)
+                && snapshot.Digest.FirstPush(exchangeId) is { } push)
             {
                 evidence.Add(push.Reference($"push of the disputed data version {version}"));
             }
 
             // An inconsistency case (issue 23) points to the comparison that found it: that record is evidence too.
             if (dispute.ComparisonId is { } comparisonId
-                && snapshot.Exchanges.FirstOrDefault(r => r.Record.ExchangeId == comparisonId && r.Record.Kind == ExchangeKind.Compare) is { } comparison)
+                && snapshot.Digest.FirstComparison(comparisonId) is { } comparison)
             {
                 evidence.Add(comparison.Reference("comparison that found the inconsistency"));
             }
@@ -281,7 +278,7 @@ public sealed class ViolationDetector(ScorecardCalculator calculator, Evaluation
 
     private static void PurposeMismatches(EvaluationSnapshot snapshot, List<ViolationFinding> findings)
     {
-        foreach (var refusal in snapshot.Exchanges.Where(r => r.Record.Kind == ExchangeKind.Pull && r.Record.ProblemType is ProblemTypes.PurposeMismatch or ProblemTypes.OnwardSharingNotConsented))
+        foreach (var refusal in snapshot.Digest.Refusals.Where(r => r.Record.Kind == ExchangeKind.Pull && r.Record.ProblemType is ProblemTypes.PurposeMismatch or ProblemTypes.OnwardSharingNotConsented))
         {
             var onward = refusal.Record.ProblemType == ProblemTypes.OnwardSharingNotConsented;
             var rule = onward ? ViolationRules.OnwardNotConsented : ViolationRules.PurposeMismatch;
@@ -302,7 +299,7 @@ public sealed class ViolationDetector(ScorecardCalculator calculator, Evaluation
     private void RepeatedNoGrant(EvaluationSnapshot snapshot, List<ViolationFinding> findings)
     {
         var window = TimeSpan.FromDays(options.NoGrantWindowDays);
-        var attempts = snapshot.Exchanges
+        var attempts = snapshot.Digest.Refusals
             .Where(r => r.Record.Kind == ExchangeKind.Pull && r.Record.ProblemType is ProblemTypes.NoGrant or ProblemTypes.ItemNotGranted)
             .GroupBy(r => (User: r.Record.EffectiveUser, r.Record.ResourceCode));
         foreach (var group in attempts)

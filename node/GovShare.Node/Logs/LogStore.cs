@@ -6,8 +6,17 @@ using System.Text.Json;
 
 namespace GovShare.Node.Logs;
 
-/// <summary>One stored line with where it was found, for error messages that name a place.</summary>
-public sealed record StoredLine(string Source, long LineNumber, ReadOnlyMemory<byte> Bytes, bool Complete);
+/// <summary>
+/// One stored line with where it was found, for error messages that name a place;
+/// <see cref="At"/> is where it begins in its segment (the uncompressed bytes of an archived one).
+/// </summary>
+public sealed record StoredLine(string Source, long LineNumber, ReadOnlyMemory<byte> Bytes, bool Complete)
+{
+    public LogPosition At { get; init; }
+}
+
+/// <summary>Where an entry begins: the segment (by its first sequence, live or archived) and the byte offset in it, uncompressed.</summary>
+public readonly record struct LogPosition(long SegmentFirstSeq, long Offset);
 
 /// <summary>One archived segment as listed in <c>archive/index.jsonl</c>; each links to the one before.</summary>
 public sealed record ArchiveIndexEntry(string File, long FirstSeq, long LastSeq, string Sha256, string Prev, string Hash)
@@ -128,7 +137,7 @@ public sealed class LogStore(string logsFolder)
             var path = Path.Combine(archiveFolder, entry.File);
             using var file = File.OpenRead(path);
             using var gzip = new GZipStream(file, CompressionMode.Decompress);
-            foreach (var line in SplitLines(gzip, path))
+            foreach (var line in SplitLines(gzip, path, entry.FirstSeq))
             {
                 yield return line;
             }
@@ -144,10 +153,132 @@ public sealed class LogStore(string logsFolder)
             }
 
             using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
-            foreach (var line in SplitLines(file, path))
+            foreach (var line in SplitLines(file, path, first))
             {
                 yield return line;
             }
+        }
+    }
+
+    /// <summary>The parsed entries of a log with sequence in [from, to] and where each begins, in storage order; unreadable lines throw.</summary>
+    /// <param name="log">The log.</param>
+    /// <param name="fromSeq">The first sequence wanted.</param>
+    /// <param name="toSeq">The last sequence wanted.</param>
+    /// <param name="resume">
+    /// Where an entry before <paramref name="fromSeq"/> begins (the last one a reader took): when its
+    /// segment is still live, reading starts there, not at the segment's beginning, so a reader that
+    /// tails the log reads only what was appended since.
+    /// </param>
+    public IEnumerable<(LogEntry Entry, LogPosition At)> ReadEntriesAt(LogKind log, long fromSeq = 1, long toSeq = long.MaxValue, LogPosition? resume = null)
+    {
+        var lines = resume is { } at && LiveFrom(log, at) is { } tail ? tail : ReadLines(log, fromSeq);
+        foreach (var line in lines)
+        {
+            if (!line.Complete)
+            {
+                yield break;
+            }
+
+            var entry = LogEntry.TryParse(line.Bytes)
+                ?? throw new InvalidDataException($"{line.Source}:{line.LineNumber} is not a log entry.");
+            if (entry.Sequence > toSeq)
+            {
+                yield break;
+            }
+
+            if (entry.Sequence >= fromSeq)
+            {
+                yield return (entry, line.At);
+            }
+        }
+    }
+
+    /// <summary>The lines of the live segments from <paramref name="at"/> on; null when that segment is not live (archived or gone).</summary>
+    private IEnumerable<StoredLine>? LiveFrom(LogKind log, LogPosition at)
+    {
+        var segments = Segments(log);
+        var index = -1;
+        for (var i = 0; i < segments.Count; i++)
+        {
+            index = segments[i].FirstSeq == at.SegmentFirstSeq ? i : index;
+        }
+
+        if (index < 0 || ArchiveIndex(log).Any(e => e?.FirstSeq == at.SegmentFirstSeq) || new FileInfo(segments[index].Path).Length < at.Offset)
+        {
+            return null;
+        }
+
+        return Lines(segments, index, at.Offset);
+
+        static IEnumerable<StoredLine> Lines(IReadOnlyList<(long FirstSeq, string Path)> segments, int index, long offset)
+        {
+            for (var i = index; i < segments.Count; i++)
+            {
+                var (first, path) = segments[i];
+                using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
+                var start = i == index ? offset : 0;
+                file.Seek(start, SeekOrigin.Begin);
+                foreach (var line in SplitLines(file, path, first, start))
+                {
+                    yield return line;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The one entry that begins at <paramref name="at"/>, read without the log before it: a seek in
+    /// its live segment, or (once that segment is archived) its archive decompressed up to there.
+    /// Null when there is no such segment or no complete entry there.
+    /// </summary>
+    public LogEntry? ReadEntryAt(LogKind log, LogPosition at)
+    {
+        var live = Path.Combine(FolderOf(log), SegmentName(at.SegmentFirstSeq));
+        try
+        {
+            if (File.Exists(live))
+            {
+                using var file = new FileStream(live, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16);
+                if (at.Offset >= file.Length)
+                {
+                    return null;
+                }
+
+                file.Seek(at.Offset, SeekOrigin.Begin);
+                return FirstEntry(file, live);
+            }
+
+            if (ArchiveIndex(log).FirstOrDefault(e => e?.FirstSeq == at.SegmentFirstSeq) is { } archived)
+            {
+                var path = Path.Combine(FolderOf(log), ArchiveFolder, archived.File);
+                using var file = File.OpenRead(path);
+                using var gzip = new GZipStream(file, CompressionMode.Decompress);
+                var skip = new byte[1 << 16];
+                for (var left = at.Offset; left > 0;)
+                {
+                    var read = gzip.Read(skip, 0, (int)Math.Min(skip.Length, left));
+                    if (read == 0)
+                    {
+                        return null;
+                    }
+
+                    left -= read;
+                }
+
+                return FirstEntry(gzip, path);
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        return null;
+
+        static LogEntry? FirstEntry(Stream stream, string source)
+        {
+            var line = SplitLines(stream, source, 0).FirstOrDefault();
+            return line is { Complete: true } ? LogEntry.TryParse(line.Bytes) : null;
         }
     }
 
@@ -220,11 +351,13 @@ public sealed class LogStore(string logsFolder)
         DirectorySync.Flush(Path.GetDirectoryName(path)!);
     }
 
-    internal static IEnumerable<StoredLine> SplitLines(Stream stream, string source)
+    internal static IEnumerable<StoredLine> SplitLines(Stream stream, string source, long segmentFirstSeq = 0, long startOffset = 0)
     {
         var buffer = new byte[1 << 16];
         var pending = new MemoryStream();
         long lineNumber = 0;
+        long consumed = startOffset;
+        long lineStart = startOffset;
         int read;
         while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
         {
@@ -238,17 +371,19 @@ public sealed class LogStore(string logsFolder)
 
                 pending.Write(buffer, start, i - start);
                 lineNumber++;
-                yield return new StoredLine(source, lineNumber, pending.ToArray(), Complete: true);
+                yield return new StoredLine(source, lineNumber, pending.ToArray(), Complete: true) { At = new LogPosition(segmentFirstSeq, lineStart) };
                 pending.SetLength(0);
                 start = i + 1;
+                lineStart = consumed + start;
             }
 
             pending.Write(buffer, start, read - start);
+            consumed += read;
         }
 
         if (pending.Length > 0)
         {
-            yield return new StoredLine(source, lineNumber + 1, pending.ToArray(), Complete: false);
+            yield return new StoredLine(source, lineNumber + 1, pending.ToArray(), Complete: false) { At = new LogPosition(segmentFirstSeq, lineStart) };
         }
     }
 }

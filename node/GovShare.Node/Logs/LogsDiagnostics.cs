@@ -68,9 +68,9 @@ internal static partial class LogsDiagnostics
     [LoggerMessage(6021, LogLevel.Critical, "The state database could not be opened; it was set aside in {Folder} and the state is rebuilt from the change log.", EventName = "StateSetAside")]
     public static partial void StateSetAside(ILogger logger, string folder);
 
-    [LoggerMessage(6023, LogLevel.Information, "Rebuilding the exchange statistics from the exchange log: {Reason}.", EventName = "StatisticsRebuilt")]
-    public static partial void StatisticsRebuilt(ILogger logger, string reason);
+    [LoggerMessage(6023, LogLevel.Information, "Rebuilding the {Aggregate} from the {Log} log: {Reason}.", EventName = "StatisticsRebuilt")]
+    public static partial void AggregateRebuilt(ILogger logger, string aggregate, string log, string reason);
 
-    [LoggerMessage(6024, LogLevel.Warning, "The exchange statistics could not be saved to {Path}; the next start folds or rebuilds them from the log.", EventName = "StatisticsNotSaved")]
-    public static partial void StatisticsNotSaved(ILogger logger, Exception exception, string path);
+    [LoggerMessage(6024, LogLevel.Warning, "The {Aggregate} could not be saved to {Path}; the next start folds or rebuilds them from the log.", EventName = "StatisticsNotSaved")]
+    public static partial void AggregateNotSaved(ILogger logger, Exception exception, string aggregate, string path);
 }

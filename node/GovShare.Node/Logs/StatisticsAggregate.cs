@@ -19,7 +19,7 @@ namespace GovShare.Node.Logs;
 /// record of the same exchange later than that counts again (a full scan would merge it). No
 /// exchange of this node lasts that long; the window bounds memory to a week of ids.
 /// </summary>
-public sealed class StatisticsAggregate
+public sealed class StatisticsAggregate : IChainAggregate
 {
     /// <summary>How long an exchange id is remembered to count a repeated record of it once.</summary>
     public static readonly TimeSpan DuplicateWindow = TimeSpan.FromDays(7);

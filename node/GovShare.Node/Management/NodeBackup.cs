@@ -287,8 +287,8 @@ public sealed partial class NodeBackup(NodeDataFolder data, LogWriter log, TimeP
                     foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
                     {
                         var relative = Path.GetRelativePath(source, file);
-                        // The statistics file is a cache of the chain (ExchangeStatistics): rebuilt after a restore, never copied.
-                        if (relative is LogStore.CheckpointFile or LogStore.WatermarkFile or ExchangeStatistics.FileName || relative == Path.Combine("archive", "index.jsonl") || file.EndsWith(".tmp", StringComparison.Ordinal))
+                        // The aggregates (statistics, evaluation) are a cache of the chain (ChainAggregates): rebuilt after a restore, never copied.
+                        if (relative is LogStore.CheckpointFile or LogStore.WatermarkFile || ChainAggregateFiles.IsDerived(relative) || relative == Path.Combine("archive", "index.jsonl") || file.EndsWith(".tmp", StringComparison.Ordinal))
                         {
                             continue;
                         }

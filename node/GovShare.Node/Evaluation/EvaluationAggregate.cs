@@ -1,0 +1,392 @@
+using System.Text.Json;
+using GovShare.Node.Calendar;
+using GovShare.Node.Logs;
+
+namespace GovShare.Node.Evaluation;
+
+/// <summary>
+/// The <see cref="ExchangeDigest"/> of one exchange-log chain, folded one entry at a time, so
+/// scorecards and the annual report read only what was appended since the last request:
+/// <list type="bullet">
+/// <item>per China day and <see cref="ExchangeCell"/> (kind × provider × user) of successful pull,
+/// forward and push records: the records, rows and bytes;</item>
+/// <item>a record whose exchange id came before (within <see cref="DuplicateWindow"/>) is also kept
+/// as a <em>repeat</em>, naming the days and cells of the earlier ones: a count subtracts it when
+/// one of those is in the same group and period, so a group counts each id once with its first
+/// record's rows and bytes, exactly as <see cref="ScorecardCalculator.Count"/> over the records;</item>
+/// <item>the records the evaluation needs one by one, which are few beside the pulls: every push,
+/// the first comparison of each id, and the pulls refused with a type a violation rests on.</item>
+/// </list>
+/// A year's scorecards read 365 days of cells (departments × pairs), not millions of records.
+/// Ids are remembered for a week after their last record, as in <see cref="StatisticsAggregate"/>:
+/// a record of the same exchange later than that would count again (no exchange lasts a week).
+/// </summary>
+public sealed class EvaluationAggregate : IChainAggregate
+{
+    /// <summary>How long an exchange id is remembered to count a repeated record of it once.</summary>
+    public static readonly TimeSpan DuplicateWindow = StatisticsAggregate.DuplicateWindow;
+
+    private const int FormatVersion = 1;
+
+    private readonly List<string?> _parties = [];
+    private readonly Dictionary<string, int> _partyIds = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<DateOnly, Day> _days = [];
+    private readonly Dictionary<string, Recent> _recent = new(StringComparer.Ordinal);
+    private readonly List<LoggedRecord> _kept = [];
+    private readonly Dictionary<string, List<LoggedRecord>> _pushes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LoggedRecord> _firstPush = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LoggedRecord> _firstComparison = new(StringComparer.Ordinal);
+    private readonly List<LoggedRecord> _refusals = [];
+    private DateTimeOffset _latest = DateTimeOffset.MinValue;
+    private long _sinceEviction;
+
+    public long Sequence { get; private set; }
+
+    public string Hash { get; private set; } = LogEntry.GenesisHash;
+
+    /// <summary>Exchange records folded.</summary>
+    public long Records { get; private set; }
+
+    public void Fold(LogEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (entry.Sequence != Sequence + 1)
+        {
+            throw new ArgumentException($"Entry {entry.Sequence} does not follow folded sequence {Sequence}.", nameof(entry));
+        }
+
+        if (entry.Type == LogEntryType.Record && entry.Record is { } record)
+        {
+            Records++;
+            var logged = new LoggedRecord(entry.Node, LogKind.Exchange, entry.Sequence, record, entry.Replica);
+            Keep(logged, fresh: true);
+            Count(record);
+        }
+
+        Sequence = entry.Sequence;
+        Hash = entry.Hash;
+    }
+
+    // The records needed one by one. Indexed again from the kept list when loaded.
+    private void Keep(LoggedRecord logged, bool fresh)
+    {
+        var record = logged.Record;
+        var kept = false;
+        if (record.Kind == ExchangeKind.Push)
+        {
+            kept = true;
+            _firstPush.TryAdd(record.ExchangeId, logged);
+            if (record.Status is >= 200 and < 300 && record.ResourceCode is { } code)
+            {
+                (_pushes.TryGetValue(code, out var list) ? list : _pushes[code] = []).Add(logged);
+            }
+        }
+        else if (record.Kind == ExchangeKind.Compare)
+        {
+            kept = _firstComparison.TryAdd(record.ExchangeId, logged);
+        }
+        else if (record.Kind == ExchangeKind.Pull && record.ProblemType is { } type && ExchangeDigest.RefusalTypes.Contains(type))
+        {
+            kept = true;
+            _refusals.Add(logged);
+        }
+
+        if (kept && fresh)
+        {
+            _kept.Add(logged);
+        }
+    }
+
+    private void Count(LogRecord record)
+    {
+        if (record.Status is < 200 or > 299 || !ExchangeDigest.Counted(record.Kind))
+        {
+            return;
+        }
+
+        _latest = record.Time > _latest ? record.Time : _latest;
+        var date = WorkingDayCalendar.ToChinaDate(record.Time);
+        var cell = new Cell(record.Kind, Party(record.Provider), Party(EvaluationSnapshot.PartyKey(record.EffectiveUser)));
+        if (!_days.TryGetValue(date, out var day))
+        {
+            _days[date] = day = new Day();
+        }
+
+        if (!day.Cells.TryGetValue(cell, out var sums))
+        {
+            day.Cells[cell] = sums = new Sums();
+        }
+
+        sums.Records++;
+        sums.Rows += record.Rows;
+        sums.Bytes += record.Bytes;
+
+        var at = new Place(date, cell);
+        if (_recent.TryGetValue(record.ExchangeId, out var recent))
+        {
+            day.Repeats.Add(new Repeat(cell, record.Rows, record.Bytes, [.. recent.Seen]));
+            if (!recent.Seen.Contains(at))
+            {
+                recent.Seen.Add(at);
+            }
+        }
+        else
+        {
+            _recent[record.ExchangeId] = recent = new Recent();
+            recent.Seen.Add(at);
+        }
+
+        recent.LastSeen = record.Time > recent.LastSeen ? record.Time : recent.LastSeen;
+
+        // Forget old ids now and then, not per record: a scan of a week of ids is cheap once per 4096.
+        if (++_sinceEviction >= 4096)
+        {
+            _sinceEviction = 0;
+            var horizon = _latest - DuplicateWindow;
+            foreach (var id in _recent.Where(r => r.Value.LastSeen < horizon).Select(r => r.Key).ToList())
+            {
+                _recent.Remove(id);
+            }
+        }
+    }
+
+    private int Party(string? party)
+    {
+        if (party is null)
+        {
+            return -1;
+        }
+
+        if (!_partyIds.TryGetValue(party, out var id))
+        {
+            id = _partyIds[party] = _parties.Count;
+            _parties.Add(party);
+        }
+
+        return id;
+    }
+
+    private ExchangeCell View(Cell cell) => new(cell.Kind, cell.Provider < 0 ? null : _parties[cell.Provider], _parties[cell.User]!);
+
+    /// <summary>The digest of several chains (the replicas of one node), answered together.</summary>
+    public static ExchangeDigest Digest(IReadOnlyList<EvaluationAggregate> parts) => new Combined(parts);
+
+    // One chain's counts, added into totals (records, rows, bytes) per group.
+    private void CountInto(Dictionary<string, (long Exchanges, long Rows, long Bytes)> totals, DateOnly from, DateOnly to, Func<DateOnly, ExchangeCell, string?> group)
+    {
+        foreach (var (date, day) in _days)
+        {
+            if (date < from)
+            {
+                continue;
+            }
+
+            if (date > to)
+            {
+                break;
+            }
+
+            foreach (var (cell, sums) in day.Cells)
+            {
+                if (group(date, View(cell)) is { } key)
+                {
+                    var t = totals.GetValueOrDefault(key);
+                    totals[key] = (t.Exchanges + sums.Records, t.Rows + sums.Rows, t.Bytes + sums.Bytes);
+                }
+            }
+
+            foreach (var repeat in day.Repeats)
+            {
+                // Counted already when an earlier record of the id is in the same group and period.
+                if (group(date, View(repeat.Cell)) is { } key
+                    && repeat.Earlier.Any(e => e.Date >= from && e.Date <= to && group(e.Date, View(e.Cell)) == key))
+                {
+                    var t = totals[key];
+                    totals[key] = (t.Exchanges - 1, t.Rows - repeat.Rows, t.Bytes - repeat.Bytes);
+                }
+            }
+        }
+    }
+
+    /// <summary>The aggregate as one JSON document, for <see cref="TryLoad"/>.</summary>
+    public byte[] Serialize()
+    {
+        int[] PlaceOf(Place p) => [p.Date.DayNumber, (int)p.Cell.Kind, p.Cell.Provider, p.Cell.User];
+        var state = new Persisted(
+            FormatVersion,
+            Sequence,
+            Hash,
+            Records,
+            _latest,
+            _parties,
+            [.. _days.Select(d => new PersistedDay(
+                d.Key.DayNumber,
+                [.. d.Value.Cells.Select(c => new[] { (long)c.Key.Kind, c.Key.Provider, c.Key.User, c.Value.Records, c.Value.Rows, c.Value.Bytes })],
+                [.. d.Value.Repeats.Select(r => new PersistedRepeat((int)r.Cell.Kind, r.Cell.Provider, r.Cell.User, r.Rows, r.Bytes, [.. r.Earlier.Select(PlaceOf)]))]))],
+            [.. _recent.Select(r => new PersistedRecent(r.Key, r.Value.LastSeen, [.. r.Value.Seen.Select(PlaceOf)]))],
+            [.. _kept.Select(k => new PersistedRecord(k.Node, k.Sequence, k.Replica, k.Record))]);
+        return JsonSerializer.SerializeToUtf8Bytes(state, LogJson.Options);
+    }
+
+    /// <summary>An aggregate read back from <see cref="Serialize"/>'s bytes; null when torn or of another format.</summary>
+    public static EvaluationAggregate? TryLoad(ReadOnlySpan<byte> bytes)
+    {
+        Persisted? state;
+        try
+        {
+            state = JsonSerializer.Deserialize<Persisted>(bytes, LogJson.Options);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+
+        if (state is null || state.Version != FormatVersion || state.Sequence < 0 || state.Hash is null || state.Parties is null || state.Days is null
+            || state.Recent is null || state.Kept is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var aggregate = new EvaluationAggregate { Sequence = state.Sequence, Hash = state.Hash, Records = state.Records, _latest = state.Latest };
+            foreach (var party in state.Parties)
+            {
+                aggregate.Party(party);
+            }
+
+            Cell CellOf(long kind, long provider, long user)
+            {
+                if (!Enum.IsDefined((ExchangeKind)kind) || provider < -1 || provider >= state.Parties.Count || user < 0 || user >= state.Parties.Count)
+                {
+                    throw new InvalidDataException("A cell names no party.");
+                }
+
+                return new Cell((ExchangeKind)kind, (int)provider, (int)user);
+            }
+
+            Place PlaceOf(int[] p) => p.Length == 4 ? new(DateOnly.FromDayNumber(p[0]), CellOf(p[1], p[2], p[3])) : throw new InvalidDataException("A place is not four numbers.");
+
+            foreach (var d in state.Days)
+            {
+                var day = new Day();
+                foreach (var c in d.Cells ?? [])
+                {
+                    day.Cells[CellOf(c[0], c[1], c[2])] = c.Length == 6 ? new Sums { Records = c[3], Rows = c[4], Bytes = c[5] } : throw new InvalidDataException("A cell is not six numbers.");
+                }
+
+                foreach (var r in d.Repeats ?? [])
+                {
+                    day.Repeats.Add(new Repeat(CellOf(r.Kind, r.Provider, r.User), r.Rows, r.Bytes, [.. (r.Earlier ?? []).Select(PlaceOf)]));
+                }
+
+                aggregate._days[DateOnly.FromDayNumber(d.Day)] = day;
+            }
+
+            foreach (var r in state.Recent)
+            {
+                var recent = new Recent { LastSeen = r.LastSeen };
+                recent.Seen.AddRange((r.Seen ?? []).Select(PlaceOf));
+                aggregate._recent[r.ExchangeId] = recent;
+            }
+
+            foreach (var k in state.Kept)
+            {
+                var logged = new LoggedRecord(k.Node, LogKind.Exchange, k.Sequence, k.Record, k.Replica);
+                aggregate._kept.Add(logged);
+                aggregate.Keep(logged, fresh: false);
+            }
+
+            return aggregate;
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or NullReferenceException)
+        {
+            return null;
+        }
+    }
+
+    private readonly record struct Cell(ExchangeKind Kind, int Provider, int User);
+
+    private readonly record struct Place(DateOnly Date, Cell Cell);
+
+    private sealed class Sums
+    {
+        public long Records { get; set; }
+
+        public long Rows { get; set; }
+
+        public long Bytes { get; set; }
+    }
+
+    private sealed record Repeat(Cell Cell, long Rows, long Bytes, List<Place> Earlier);
+
+    private sealed class Day
+    {
+        public Dictionary<Cell, Sums> Cells { get; } = [];
+
+        public List<Repeat> Repeats { get; } = [];
+    }
+
+    private sealed class Recent
+    {
+        public DateTimeOffset LastSeen { get; set; } = DateTimeOffset.MinValue;
+
+        public List<Place> Seen { get; } = [];
+    }
+
+    private sealed record Persisted(int Version, long Sequence, string Hash, long Records, DateTimeOffset Latest, List<string?> Parties, List<PersistedDay> Days,
+        List<PersistedRecent> Recent, List<PersistedRecord> Kept);
+
+    private sealed record PersistedDay(int Day, List<long[]>? Cells, List<PersistedRepeat>? Repeats);
+
+    private sealed record PersistedRepeat(int Kind, int Provider, int User, long Rows, long Bytes, List<int[]>? Earlier);
+
+    private sealed record PersistedRecent(string ExchangeId, DateTimeOffset LastSeen, List<int[]>? Seen);
+
+    private sealed record PersistedRecord(string Node, long Sequence, string? Replica, LogRecord Record);
+
+    /// <summary>Several chains' aggregates as one digest: counts add up (an exchange id lives in one chain: one replica serves a request and logs all of it).</summary>
+    private sealed class Combined : ExchangeDigest
+    {
+        private readonly IReadOnlyList<EvaluationAggregate> _parts;
+
+        public Combined(IReadOnlyList<EvaluationAggregate> parts)
+        {
+            _parts = parts;
+            Refusals = Merge(parts.Select(p => p._refusals));
+        }
+
+        public override long Records => _parts.Sum(p => p.Records);
+
+        public override IReadOnlyList<LoggedRecord> Refusals { get; }
+
+        public override IReadOnlyDictionary<string, ExchangeFigures> Count(DateOnly firstDay, DateOnly lastDay, Func<DateOnly, ExchangeCell, string?> group)
+        {
+            var totals = new Dictionary<string, (long Exchanges, long Rows, long Bytes)>(StringComparer.Ordinal);
+            foreach (var part in _parts)
+            {
+                part.CountInto(totals, firstDay, lastDay, group);
+            }
+
+            return totals.Where(t => t.Value.Exchanges > 0).ToDictionary(t => t.Key, t => new ExchangeFigures(t.Value.Exchanges, t.Value.Rows, t.Value.Bytes), StringComparer.Ordinal);
+        }
+
+        public override IReadOnlyList<LoggedRecord> Pushes(string resourceCode) =>
+            Merge(_parts.Select(p => p._pushes.TryGetValue(resourceCode, out var list) ? list : []));
+
+        public override LoggedRecord? FirstPush(string exchangeId) =>
+            Merge(_parts.Select(p => p._firstPush.TryGetValue(exchangeId, out var r) ? [r] : Array.Empty<LoggedRecord>())) is [var first, ..] ? first : null;
+
+        public override LoggedRecord? FirstComparison(string exchangeId) =>
+            Merge(_parts.Select(p => p._firstComparison.TryGetValue(exchangeId, out var r) ? [r] : Array.Empty<LoggedRecord>())) is [var first, ..] ? first : null;
+
+        // One chain is in log order; records of several are put in time order, as the snapshot of every chain is.
+        private IReadOnlyList<LoggedRecord> Merge(IEnumerable<IReadOnlyList<LoggedRecord>> lists)
+        {
+            var all = lists.ToList();
+            return _parts.Count == 1
+                ? all[0]
+                : [.. all.SelectMany(l => l).OrderBy(r => r.Record.Time).ThenBy(r => r.Replica, StringComparer.Ordinal).ThenBy(r => r.Sequence)];
+        }
+    }
+}

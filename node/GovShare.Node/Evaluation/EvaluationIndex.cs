@@ -1,0 +1,143 @@
+using System.Text.Json;
+using GovShare.Node.Logs;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace GovShare.Node.Evaluation;
+
+/// <summary>
+/// The catalog-change records of one change-log chain (what the evaluation reads of the change
+/// log: maintenance, registration anchors, stale entries), folded one entry at a time. Few beside
+/// the change log's other records (requests, grants, violations), so they are kept whole.
+/// </summary>
+public sealed class CatalogChangeAggregate : IChainAggregate
+{
+    private const int FormatVersion = 1;
+
+    private readonly List<LoggedRecord> _changes = [];
+
+    public long Sequence { get; private set; }
+
+    public string Hash { get; private set; } = LogEntry.GenesisHash;
+
+    /// <summary>Catalog-change records with a resource code, in log order.</summary>
+    public IReadOnlyList<LoggedRecord> Changes => _changes;
+
+    /// <summary>Whether a change-log record is one the evaluation reads.</summary>
+    public static bool Kept(LogRecord record) => record?.Kind == ExchangeKind.CatalogChange && record.ResourceCode is not null;
+
+    public void Fold(LogEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (entry.Sequence != Sequence + 1)
+        {
+            throw new ArgumentException($"Entry {entry.Sequence} does not follow folded sequence {Sequence}.", nameof(entry));
+        }
+
+        if (entry.Type == LogEntryType.Record && entry.Record is { } record && Kept(record))
+        {
+            _changes.Add(new LoggedRecord(entry.Node, LogKind.Change, entry.Sequence, record, entry.Replica));
+        }
+
+        Sequence = entry.Sequence;
+        Hash = entry.Hash;
+    }
+
+    public byte[] Serialize() => JsonSerializer.SerializeToUtf8Bytes(
+        new Persisted(FormatVersion, Sequence, Hash, [.. _changes.Select(c => new PersistedRecord(c.Node, c.Sequence, c.Replica, c.Record))]), LogJson.Options);
+
+    public static CatalogChangeAggregate? TryLoad(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            if (JsonSerializer.Deserialize<Persisted>(bytes, LogJson.Options) is not { Version: FormatVersion, Hash: not null, Changes: not null } state || state.Sequence < 0
+                || state.Changes.Any(c => c?.Node is null || c.Record is null || !Kept(c.Record)))
+            {
+                return null;
+            }
+
+            var aggregate = new CatalogChangeAggregate { Sequence = state.Sequence, Hash = state.Hash };
+            aggregate._changes.AddRange(state.Changes.Select(c => new LoggedRecord(c.Node, LogKind.Change, c.Sequence, c.Record, c.Replica)));
+            return aggregate;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private sealed record Persisted(int Version, long Sequence, string Hash, List<PersistedRecord> Changes);
+
+    private sealed record PersistedRecord(string Node, long Sequence, string? Replica, LogRecord Record);
+}
+
+/// <summary>
+/// The evaluation's view of the logs, kept incrementally: an <see cref="EvaluationAggregate"/> per
+/// exchange-log chain and a <see cref="CatalogChangeAggregate"/> per change-log chain, of this
+/// process and every other replica (<see cref="ReplicaChains"/>), each tailing its chain and saved
+/// as <c>logs/exchange/evaluation</c> and <c>logs/change/evaluation</c> (<see cref="ChainAggregates{T}"/>:
+/// a start reads the file and checks the one entry it names; rebuilt from the chain when missing,
+/// torn or not of this chain). <see cref="Read{T}"/> holds one lock while a caller computes from
+/// it, so the aggregates do not move under a scorecard.
+/// </summary>
+public sealed class EvaluationIndex : IDisposable
+{
+    private readonly ChainAggregates<EvaluationAggregate> _exchanges;
+    private readonly ChainAggregates<CatalogChangeAggregate> _changes;
+    private readonly Lock _lock = new();
+
+    public EvaluationIndex(ReplicaChains chains, ILogger<EvaluationIndex>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(chains);
+        var log = (ILogger?)logger ?? NullLogger.Instance;
+        _exchanges = new ChainAggregates<EvaluationAggregate>(
+            LogKind.Exchange, chains.Own.Store, () => chains.Own.DurableSequence(LogKind.Exchange), chains, ChainAggregateFiles.Evaluation, "evaluation's exchange figures",
+            () => new EvaluationAggregate(), bytes => EvaluationAggregate.TryLoad(bytes.Span), log);
+        _changes = new ChainAggregates<CatalogChangeAggregate>(
+            LogKind.Change, chains.Own.Store, () => chains.Own.DurableSequence(LogKind.Change), chains, ChainAggregateFiles.Evaluation, "evaluation's catalog changes",
+            () => new CatalogChangeAggregate(), bytes => CatalogChangeAggregate.TryLoad(bytes.Span), log);
+    }
+
+    /// <summary>Whether the last load of the own exchange chain's aggregate rebuilt it from the chain (for tests).</summary>
+    public bool Rebuilt => _exchanges.Rebuilt;
+
+    /// <summary>Whether the last load of the own exchange chain's aggregate came from its saved file (for tests).</summary>
+    public bool LoadedFromFile => _exchanges.LoadedFromFile;
+
+    /// <summary>
+    /// Computes <paramref name="use"/> over every chain brought up to date: the exchange digest, the
+    /// catalog changes (in log order; in time order over several chains) and the own change log's
+    /// last sequence read.
+    /// </summary>
+    public T Read<T>(Func<ExchangeDigest, IReadOnlyList<LoggedRecord>, long, T> use)
+    {
+        ArgumentNullException.ThrowIfNull(use);
+        lock (_lock)
+        {
+            var exchanges = _exchanges.CatchUp();
+            var changes = _changes.CatchUp();
+            IReadOnlyList<LoggedRecord> catalogChanges = changes.Count == 1
+                ? changes[0].Changes
+                : [.. changes.SelectMany(c => c.Changes).OrderBy(r => r.Record.Time).ThenBy(r => r.Replica, StringComparer.Ordinal).ThenBy(r => r.Sequence)];
+            return use(EvaluationAggregate.Digest(exchanges), catalogChanges, changes[0].Sequence);
+        }
+    }
+
+    public void Save()
+    {
+        lock (_lock)
+        {
+            _exchanges.Save();
+            _changes.Save();
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _exchanges.Dispose();
+            _changes.Dispose();
+        }
+    }
+}

@@ -1,0 +1,316 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace GovShare.Node.Logs;
+
+/// <summary>
+/// Running totals derived from one log chain, folded one entry at a time in sequence order
+/// (<see cref="StatisticsAggregate"/>, the evaluation's aggregates). <see cref="Sequence"/> and
+/// <see cref="Hash"/> name the last entry folded.
+/// </summary>
+public interface IChainAggregate
+{
+    long Sequence { get; }
+
+    string Hash { get; }
+
+    /// <summary>Folds the next entry; an entry out of sequence is refused.</summary>
+    void Fold(LogEntry entry);
+
+    /// <summary>The aggregate as bytes its loader reads back.</summary>
+    byte[] Serialize();
+}
+
+/// <summary>The files <see cref="ChainAggregates{T}"/> keep in a log folder.</summary>
+public static class ChainAggregateFiles
+{
+    /// <summary>The evaluation's aggregates (<c>Evaluation/EvaluationIndex</c>), in the exchange and the change log's folders.</summary>
+    public const string Evaluation = "evaluation";
+
+    private static readonly string[] Names = [ExchangeStatistics.FileName, Evaluation];
+
+    /// <summary>Whether a file of a log folder is such an aggregate (a cache of the chain: never backed up, rebuilt after a restore).</summary>
+    public static bool IsDerived(string name) =>
+        Names.Any(n => name == n || name.StartsWith(n + ".", StringComparison.Ordinal));
+}
+
+/// <summary>
+/// One <typeparamref name="T"/> per chain of a log — this process's own and, with several replicas,
+/// every other replica's (<see cref="ReplicaChains"/>) — kept up to date by tailing each chain:
+/// <see cref="CatchUp"/> folds only the entries made durable since the last call, so an answer
+/// never reads the history again. Each aggregate is persisted in this replica's own log folder
+/// (<c>logs/&lt;log&gt;/&lt;file&gt;</c>, another replica's chain's as <c>&lt;file&gt;.&lt;replica&gt;</c>; never
+/// written into the other's folder) behind a header naming the last entry it covers: its
+/// sequence, hash, and where it begins (segment and byte offset). A start reads that one entry
+/// (a seek; a decompression up to it when its segment was archived since), not the chain from its
+/// beginning, and folds only what follows. A file that is missing, torn, of another format, or
+/// whose entry the chain no longer has (restored, replaced, another chain) is rebuilt from the
+/// chain. The files are a cache: deleting them is always safe, and backups leave them out
+/// (<see cref="ChainAggregateFiles.IsDerived"/>).
+/// </summary>
+public sealed class ChainAggregates<T> : IDisposable
+    where T : class, IChainAggregate
+{
+    /// <summary>Save after this many newly folded entries (and at stop), so a crash re-folds at most this many.</summary>
+    private const long SaveEvery = 10_000;
+
+    private readonly LogKind _log;
+    private readonly string _fileName;
+    private readonly string _what;
+    private readonly Func<T> _create;
+    private readonly Func<ReadOnlyMemory<byte>, T?> _load;
+    private readonly ILogger _logger;
+    private readonly Chain _own;
+    private readonly ReplicaChains? _chains;
+    private readonly Dictionary<string, Chain> _others = new(StringComparer.Ordinal);
+
+    /// <param name="log">The log whose chains are folded.</param>
+    /// <param name="store">The own chain's store.</param>
+    /// <param name="durableSequence">How far the own chain may be read (its writer's durable sequence).</param>
+    /// <param name="chains">The other replicas' chains, or null for the own chain only.</param>
+    /// <param name="fileName">The persisted file's name in the log's folder (see <see cref="ChainAggregateFiles.IsDerived"/>).</param>
+    /// <param name="what">What the aggregate is, for the log messages.</param>
+    /// <param name="create">A new, empty aggregate.</param>
+    /// <param name="load">An aggregate read back from <see cref="IChainAggregate.Serialize"/>'s bytes; null when they do not read.</param>
+    /// <param name="logger">Where a rebuild and a failed save are logged (events 6023, 6024).</param>
+    public ChainAggregates(LogKind log, LogStore store, Func<long> durableSequence, ReplicaChains? chains, string fileName, string what,
+        Func<T> create, Func<ReadOnlyMemory<byte>, T?> load, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(durableSequence);
+        _log = log;
+        _fileName = fileName;
+        _what = what;
+        _create = create;
+        _load = load;
+        _logger = logger;
+        _chains = chains;
+        _own = new Chain(this, store, durableSequence, Path.Combine(store.FolderOf(log), fileName));
+    }
+
+    /// <summary>True when the last load of the own chain's aggregate found no usable file and rebuilt it from the chain.</summary>
+    public bool Rebuilt => _own.Rebuilt;
+
+    /// <summary>True when the last load of the own chain's aggregate read its file and checked the one entry it names.</summary>
+    public bool LoadedFromFile => _own.LoadedFromFile;
+
+    /// <summary>
+    /// Every chain's aggregate with what is durable now folded in: the own chain's first, then the
+    /// other replicas' in name order. Not thread-safe: the caller holds one lock around this and its
+    /// use of the aggregates.
+    /// </summary>
+    public IReadOnlyList<T> CatchUp()
+    {
+        var parts = new List<T> { _own.CatchUp() };
+        foreach (var chain in _chains?.Others() ?? [])
+        {
+            if (!_others.TryGetValue(chain.Replica, out var other))
+            {
+                var path = Path.Combine(_own.Store.FolderOf(_log), $"{_fileName}.{chain.Replica}");
+                other = _others[chain.Replica] = new Chain(this, chain.Store, null, path);
+            }
+
+            parts.Add(other.CatchUp());
+        }
+
+        return parts;
+    }
+
+    /// <summary>Writes each aggregate that moved since its last save.</summary>
+    public void Save()
+    {
+        _own.Save();
+        foreach (var other in _others.Values)
+        {
+            other.Save();
+        }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Save();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A cache: the next start rebuilds or folds the rest.
+            LogsDiagnostics.AggregateNotSaved(_logger, e, _what, _own.Path);
+        }
+    }
+
+    /// <summary>The aggregate of one chain. <c>durable</c> null: another replica's chain, read as far as it is whole.</summary>
+    private sealed class Chain(ChainAggregates<T> owner, LogStore store, Func<long>? durable, string path)
+    {
+        private const string Magic = "govshare-aggregate/1";
+
+        private T? _aggregate;
+        private LogPosition _at;
+        private long _savedSequence;
+        private (string? Segment, long Length) _folded;
+
+        public LogStore Store { get; } = store;
+
+        public string Path { get; } = path;
+
+        public bool Rebuilt { get; private set; }
+
+        public bool LoadedFromFile { get; private set; }
+
+        public void Save()
+        {
+            if (_aggregate is { } aggregate && aggregate.Sequence != _savedSequence && Directory.Exists(System.IO.Path.GetDirectoryName(Path)))
+            {
+                var header = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture,
+                    $"{Magic} {aggregate.Sequence} {aggregate.Hash} {_at.SegmentFirstSeq} {_at.Offset}\n"));
+                LogStore.ReplaceFile(Path, [.. header, .. aggregate.Serialize()]);
+                _savedSequence = aggregate.Sequence;
+            }
+        }
+
+        public T CatchUp()
+        {
+            var aggregate = _aggregate ??= Load();
+            if (durable is null)
+            {
+                // Another replica's chain: it alone writes it; fold what follows, as far as the chain is whole.
+                // A chain that has not grown since (a replica that is gone, most of them after years of
+                // rollouts) is not read again: its live segment is the same file at the same length.
+                var segments = Store.Segments(owner._log);
+                var live = segments.Count > 0 ? segments[^1].Path : null;
+                var now = (live, live is not null && File.Exists(live) ? new FileInfo(live).Length : 0);
+                if (now != _folded)
+                {
+                    Fold(aggregate, ReadWhole(Store, owner._log, aggregate.Sequence + 1, Resume(aggregate)));
+                    _folded = now;
+                }
+            }
+            else
+            {
+                var top = durable();
+                if (top < aggregate.Sequence)
+                {
+                    // The chain is shorter than what was folded: it was replaced; start over.
+                    aggregate = _aggregate = Rebuild($"the {LogEntry.LogName(owner._log)} log is shorter than what was folded");
+                }
+
+                if (top > aggregate.Sequence)
+                {
+                    try
+                    {
+                        Fold(aggregate, Store.ReadEntriesAt(owner._log, aggregate.Sequence + 1, top, Resume(aggregate)));
+                    }
+                    catch (FileNotFoundException)
+                    {
+                        // The live segment was archived meanwhile: go on from the archive.
+                        Fold(aggregate, Store.ReadEntriesAt(owner._log, aggregate.Sequence + 1, top));
+                    }
+                }
+            }
+
+            if (aggregate.Sequence - _savedSequence >= SaveEvery)
+            {
+                Save();
+            }
+
+            return aggregate;
+        }
+
+        // Where the last folded entry begins, so the next catch-up reads on from there (none before the first).
+        private LogPosition? Resume(T aggregate) => aggregate.Sequence > 0 ? _at : null;
+
+        private void Fold(T aggregate, IEnumerable<(LogEntry Entry, LogPosition At)> entries)
+        {
+            foreach (var (entry, at) in entries)
+            {
+                if (entry.Sequence <= aggregate.Sequence)
+                {
+                    // The entry the read resumed at (already folded).
+                    continue;
+                }
+
+                aggregate.Fold(entry);
+                _at = at;
+            }
+        }
+
+        private T Load()
+        {
+            LoadedFromFile = false;
+            if (!File.Exists(Path))
+            {
+                return Rebuild("no saved file");
+            }
+
+            var bytes = File.ReadAllBytes(Path);
+            var newline = Array.IndexOf(bytes, (byte)'\n');
+            var header = newline > 0 ? Encoding.ASCII.GetString(bytes, 0, newline).Split(' ') : [];
+            if (header.Length != 5 || header[0] != Magic
+                || !long.TryParse(header[1], NumberStyles.None, CultureInfo.InvariantCulture, out var sequence)
+                || !long.TryParse(header[3], NumberStyles.None, CultureInfo.InvariantCulture, out var segment)
+                || !long.TryParse(header[4], NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
+                || owner._load(bytes.AsMemory(newline + 1)) is not { } loaded
+                || loaded.Sequence != sequence || loaded.Hash != header[2])
+            {
+                return Rebuild("the saved file is torn or of another format");
+            }
+
+            if (loaded.Sequence > 0)
+            {
+                // The one entry the file covers last, read where it begins: not the chain from its start.
+                var entry = durable is null || loaded.Sequence <= durable()
+                    ? Store.ReadEntryAt(owner._log, new LogPosition(segment, offset))
+                    : null;
+                if (entry is null || entry.Sequence != loaded.Sequence || entry.Hash != loaded.Hash || !entry.HashMatches)
+                {
+                    return Rebuild($"the {LogEntry.LogName(owner._log)} log does not have the saved hash at the saved sequence and place");
+                }
+            }
+
+            _at = new LogPosition(segment, offset);
+            _savedSequence = loaded.Sequence;
+            Rebuilt = false;
+            LoadedFromFile = true;
+            return loaded;
+        }
+
+        private T Rebuild(string why)
+        {
+            LogsDiagnostics.AggregateRebuilt(owner._logger, owner._what, LogEntry.LogName(owner._log), why);
+            Rebuilt = true;
+            _savedSequence = -1;
+            _at = default;
+            return owner._create();
+        }
+
+        /// <summary>Another replica's entries from <paramref name="fromSeq"/> while they follow one another; stops at the first that does not (or does not read).</summary>
+        private static IEnumerable<(LogEntry, LogPosition)> ReadWhole(LogStore store, LogKind log, long fromSeq, LogPosition? resume)
+        {
+            using var entries = store.ReadEntriesAt(log, fromSeq, long.MaxValue, resume).GetEnumerator();
+            var expected = fromSeq;
+            while (true)
+            {
+                try
+                {
+                    if (!entries.MoveNext())
+                    {
+                        yield break;
+                    }
+                }
+                catch (Exception ex) when (ex is InvalidDataException or IOException)
+                {
+                    yield break;
+                }
+
+                if (entries.Current.Entry.Sequence != expected)
+                {
+                    yield break;
+                }
+
+                expected++;
+                yield return entries.Current;
+            }
+        }
+    }
+}
