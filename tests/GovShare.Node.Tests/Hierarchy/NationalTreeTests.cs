@@ -123,6 +123,11 @@ public sealed class NationalTree : IAsyncLifetime
         await EventuallyAsync(
             () => Aggregate(National).Find(KunmingNational).Count == 1 && Aggregate(National).Find(ProvinceNational).Count == 1,
             "the national node never received the province's publication with Kunming's nationally exposed entry");
+        // Kunming publishes on its own schedule: the publication that carried its national entry up
+        // may have been made before its province-only entry existed, so wait for that one too.
+        await EventuallyAsync(
+            () => Aggregate(Province).Find(KunmingOnly).Count == 1,
+            "the province never received Kunming's publication with its province-only entry");
     }
 
     public async Task DisposeAsync()
