@@ -42,6 +42,8 @@ public static class EvaluationApi
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<EvaluationOptions>>().Value);
         // The logs as the evaluation reads them, kept incrementally per chain (saved at stop when the container is disposed).
         services.AddSingleton(sp => new EvaluationIndex(sp.GetRequiredService<GovShare.Node.Logs.ReplicaChains>(), sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<EvaluationIndex>>()));
+        // Brought up to date at start and every few seconds, off the request path (Logs/AggregateWarmup).
+        services.AddSingleton<GovShare.Node.Logs.ILogAggregates>(sp => sp.GetRequiredService<EvaluationIndex>());
         services.AddSingleton<EvaluationSources>();
         services.AddSingleton<ScorecardCalculator>();
         services.AddSingleton<ViolationDetector>();

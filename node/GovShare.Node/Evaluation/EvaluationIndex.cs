@@ -80,7 +80,7 @@ public sealed class CatalogChangeAggregate : IChainAggregate
 /// torn or not of this chain). <see cref="Read{T}"/> holds one lock while a caller computes from
 /// it, so the aggregates do not move under a scorecard.
 /// </summary>
-public sealed class EvaluationIndex : IDisposable
+public sealed class EvaluationIndex : ILogAggregates, IDisposable
 {
     private readonly ChainAggregates<EvaluationAggregate> _exchanges;
     private readonly ChainAggregates<CatalogChangeAggregate> _changes;
@@ -120,6 +120,20 @@ public sealed class EvaluationIndex : IDisposable
                 ? changes[0].Changes
                 : [.. changes.SelectMany(c => c.Changes).OrderBy(r => r.Record.Time).ThenBy(r => r.Replica, StringComparer.Ordinal).ThenBy(r => r.Sequence)];
             return use(EvaluationAggregate.Digest(exchanges), catalogChanges, changes[0].Sequence);
+        }
+    }
+
+    public string What => "evaluation's aggregates";
+
+    /// <inheritdoc/>
+    public long CatchUp(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var before = _exchanges.Folded + _changes.Folded;
+            _exchanges.CatchUp(cancellationToken);
+            _changes.CatchUp(cancellationToken);
+            return _exchanges.Folded + _changes.Folded - before;
         }
     }
 

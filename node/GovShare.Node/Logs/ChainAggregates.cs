@@ -95,14 +95,19 @@ public sealed class ChainAggregates<T> : IDisposable
     /// <summary>True when the last load of the own chain's aggregate read its file and checked the one entry it names.</summary>
     public bool LoadedFromFile => _own.LoadedFromFile;
 
+    /// <summary>How many entries were folded since this was created, over every chain (for the warm-up's log).</summary>
+    public long Folded { get; private set; }
+
     /// <summary>
     /// Every chain's aggregate with what is durable now folded in: the own chain's first, then the
     /// other replicas' in name order. Not thread-safe: the caller holds one lock around this and its
-    /// use of the aggregates.
+    /// use of the aggregates. <paramref name="cancellationToken"/> stops a long fold between two
+    /// entries (<see cref="OperationCanceledException"/>): what was folded stays, whole, and the
+    /// next call goes on from there.
     /// </summary>
-    public IReadOnlyList<T> CatchUp()
+    public IReadOnlyList<T> CatchUp(CancellationToken cancellationToken = default)
     {
-        var parts = new List<T> { _own.CatchUp() };
+        var parts = new List<T> { _own.CatchUp(cancellationToken) };
         foreach (var chain in _chains?.Others() ?? [])
         {
             if (!_others.TryGetValue(chain.Replica, out var other))
@@ -111,7 +116,7 @@ public sealed class ChainAggregates<T> : IDisposable
                 other = _others[chain.Replica] = new Chain(this, chain.Store, null, path);
             }
 
-            parts.Add(other.CatchUp());
+            parts.Add(other.CatchUp(cancellationToken));
         }
 
         return parts;
@@ -169,7 +174,7 @@ public sealed class ChainAggregates<T> : IDisposable
             }
         }
 
-        public T CatchUp()
+        public T CatchUp(CancellationToken cancellationToken)
         {
             var aggregate = _aggregate ??= Load();
             if (durable is null)
@@ -182,7 +187,7 @@ public sealed class ChainAggregates<T> : IDisposable
                 var now = (live, live is not null && File.Exists(live) ? new FileInfo(live).Length : 0);
                 if (now != _folded)
                 {
-                    Fold(aggregate, ReadWhole(Store, owner._log, aggregate.Sequence + 1, Resume(aggregate)));
+                    Fold(aggregate, ReadWhole(Store, owner._log, aggregate.Sequence + 1, Resume(aggregate)), cancellationToken);
                     _folded = now;
                 }
             }
@@ -199,12 +204,12 @@ public sealed class ChainAggregates<T> : IDisposable
                 {
                     try
                     {
-                        Fold(aggregate, Store.ReadEntriesAt(owner._log, aggregate.Sequence + 1, top, Resume(aggregate)));
+                        Fold(aggregate, Store.ReadEntriesAt(owner._log, aggregate.Sequence + 1, top, Resume(aggregate)), cancellationToken);
                     }
                     catch (FileNotFoundException)
                     {
                         // The live segment was archived meanwhile: go on from the archive.
-                        Fold(aggregate, Store.ReadEntriesAt(owner._log, aggregate.Sequence + 1, top));
+                        Fold(aggregate, Store.ReadEntriesAt(owner._log, aggregate.Sequence + 1, top), cancellationToken);
                     }
                 }
             }
@@ -220,10 +225,12 @@ public sealed class ChainAggregates<T> : IDisposable
         // Where the last folded entry begins, so the next catch-up reads on from there (none before the first).
         private LogPosition? Resume(T aggregate) => aggregate.Sequence > 0 ? _at : null;
 
-        private void Fold(T aggregate, IEnumerable<(LogEntry Entry, LogPosition At)> entries)
+        private void Fold(T aggregate, IEnumerable<(LogEntry Entry, LogPosition At)> entries, CancellationToken cancellationToken)
         {
             foreach (var (entry, at) in entries)
             {
+                // Between two entries, so what was folded stays whole (a stopping node does not wait for a rebuild).
+                cancellationToken.ThrowIfCancellationRequested();
                 if (entry.Sequence <= aggregate.Sequence)
                 {
                     // The entry the read resumed at (already folded).
@@ -232,6 +239,7 @@ public sealed class ChainAggregates<T> : IDisposable
 
                 aggregate.Fold(entry);
                 _at = at;
+                owner.Folded++;
             }
         }
 

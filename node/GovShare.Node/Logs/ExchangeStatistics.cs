@@ -12,7 +12,7 @@ namespace GovShare.Node.Logs;
 /// the check at start and the rebuild are <see cref="ChainAggregates{T}"/>'s: the own chain's
 /// file is <c>logs/exchange/statistics</c>, another replica's <c>logs/exchange/statistics.&lt;replica&gt;</c>.
 /// </summary>
-public sealed class ExchangeStatistics : IDisposable
+public sealed class ExchangeStatistics : ILogAggregates, IDisposable
 {
     /// <summary>File name of the persisted aggregate inside the exchange log's folder.</summary>
     public const string FileName = "statistics";
@@ -53,6 +53,19 @@ public sealed class ExchangeStatistics : IDisposable
         lock (_lock)
         {
             return StatisticsAggregate.Query(_chains.CatchUp(), dimension, period, from, to);
+        }
+    }
+
+    public string What => "exchange statistics";
+
+    /// <inheritdoc/>
+    public long CatchUp(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var before = _chains.Folded;
+            _chains.CatchUp(cancellationToken);
+            return _chains.Folded - before;
         }
     }
 

@@ -73,4 +73,16 @@ internal static partial class LogsDiagnostics
 
     [LoggerMessage(6024, LogLevel.Warning, "The {Aggregate} could not be saved to {Path}; the next start folds or rebuilds them from the log.", EventName = "StatisticsNotSaved")]
     public static partial void AggregateNotSaved(ILogger logger, Exception exception, string aggregate, string path);
+
+    [LoggerMessage(6025, LogLevel.Information, "Bringing the {Aggregate} up to date from the logs, off the request path (requests meanwhile wait for it).", EventName = "AggregateWarmupStarted")]
+    public static partial void AggregateWarmupStarted(ILogger logger, string aggregate);
+
+    [LoggerMessage(6026, LogLevel.Information, "The {Aggregate} are up to date: {Entries} log entries folded in {Ms} ms.", EventName = "AggregateWarmedUp")]
+    public static partial void AggregateWarmedUp(ILogger logger, string aggregate, long entries, long ms);
+
+    [LoggerMessage(6027, LogLevel.Information, "Bringing the {Aggregate} up to date was stopped after {Ms} ms (the node is stopping); what was folded is saved and the next start goes on from there.", EventName = "AggregateWarmupStopped")]
+    public static partial void AggregateWarmupStopped(ILogger logger, string aggregate, long ms);
+
+    [LoggerMessage(6028, LogLevel.Warning, "The {Aggregate} could not be brought up to date from the logs; tried again in a few seconds.", EventName = "AggregateWarmupFailed")]
+    public static partial void AggregateWarmupFailed(ILogger logger, Exception exception, string aggregate);
 }

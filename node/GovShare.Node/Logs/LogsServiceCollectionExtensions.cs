@@ -49,6 +49,7 @@ public static class LogsServiceCollectionExtensions
         });
         // Over every replica's chain, so each replica answers for the whole node.
         services.AddSingleton(sp => new ExchangeStatistics(sp.GetRequiredService<ReplicaChains>(), sp.GetRequiredService<ILogger<ExchangeStatistics>>()));
+        services.AddSingleton<ILogAggregates>(sp => sp.GetRequiredService<ExchangeStatistics>());
         services.AddSingleton<ChangeLogJournal>();
         services.AddSingleton<IStateJournal>(sp => sp.GetRequiredService<ChangeLogJournal>());
         services.AddSingleton<ChangeLogReplay>();
@@ -59,6 +60,8 @@ public static class LogsServiceCollectionExtensions
         }
 
         services.AddHostedService<LogCloser>();
+        // After the closer, so it stops first: a stop cancels a rebuild rather than waiting for it.
+        services.AddHostedService<AggregateWarmup>();
         // The lag and sequence gauges of /metrics; the relay only when Kafka is on.
         services.AddSingleton(sp => new LogGauges(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), sp.GetRequiredService<LogWriter>(), sp.GetService<KafkaLogRelay>()));
         services.AddHealthChecks()

@@ -23,6 +23,8 @@ public sealed class LogsServiceCollectionExtensionsTests
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection();
         services.AddLogging();
+        // As the host provides it (the aggregates' warm-up waits for its "started").
+        services.AddSingleton<IHostApplicationLifetime, Microsoft.Extensions.Hosting.Internal.ApplicationLifetime>();
         services.Configure<NodeOptions>(o => (o.DivisionCode, o.Certificate, o.Key) = (LogFolder.Node, certPath, keyPath));
         services.AddSingleton(_ => NodeDataFolder.Open(folder.Path));
         services.AddGovShareLogs(configuration);
@@ -37,8 +39,8 @@ public sealed class LogsServiceCollectionExtensionsTests
         {
             var writer = provider.GetRequiredService<LogWriter>();
             Assert.Equal(1, await writer.AppendAsync(LogKind.Query, LogFolder.Exchange(1) with { Kind = ExchangeKind.CatalogQuery }));
-            // Only the closer of the logs (closing checkpoints at stop); no relay.
-            Assert.IsType<LogCloser>(Assert.Single(LogsServices(provider)));
+            // The closer of the logs (closing checkpoints at stop) and the aggregates' warm-up; no relay.
+            Assert.Equal([typeof(LogCloser), typeof(AggregateWarmup)], LogsServices(provider).Select(s => s.GetType()));
         }
 
         Assert.True(LogVerifier.VerifyStore(folder.Store, LogKind.Query, folder.Key).Ok);
@@ -50,7 +52,7 @@ public sealed class LogsServiceCollectionExtensionsTests
         using var folder = new LogFolder();
         await using var provider = Build(folder, new() { ["Kafka:BootstrapServers"] = "127.0.0.1:9" });
 
-        Assert.Equal([typeof(KafkaLogRelay), typeof(LogCloser)], LogsServices(provider).Select(s => s.GetType()));
+        Assert.Equal([typeof(KafkaLogRelay), typeof(LogCloser), typeof(AggregateWarmup)], LogsServices(provider).Select(s => s.GetType()));
     }
 
     /// <summary>The feature's hosted services in registration order (the health checks bring one of ASP.NET's own).</summary>

@@ -162,6 +162,30 @@ public sealed class StatisticsAggregateTests
         Assert.NotNull(StatisticsAggregate.TryLoad(bytes, LogStatistics.ChinaStandardTime));
     }
 
+    /// <summary>
+    /// The start-up fold (Logs/AggregateWarmup) cancelled by a stopping node leaves a whole
+    /// aggregate: the next fold goes on and counts every entry once, and answers equal the full scan.
+    /// </summary>
+    [Fact]
+    public async Task CatchUp_Cancelled_StopsAndTheNextFoldGoesOn()
+    {
+        using var folder = new LogFolder();
+        await using var open = folder.Open(new LogOptions { CheckpointEvery = 100 });
+        await Task.WhenAll(Generate(13, 400, new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero)).Select(r => open.Writer.AppendAsync(LogKind.Exchange, r)));
+        using var statistics = new ExchangeStatistics(open.Writer);
+        using var stopping = new CancellationTokenSource();
+        await stopping.CancelAsync();
+
+        Assert.ThrowsAny<OperationCanceledException>(() => statistics.CatchUp(stopping.Token));
+        Assert.Equal(open.Writer.DurableSequence(LogKind.Exchange), statistics.CatchUp(CancellationToken.None));
+        Assert.Equal(0, statistics.CatchUp(CancellationToken.None));
+
+        var logged = folder.Store.ReadEntries(LogKind.Exchange, 1, open.Writer.DurableSequence(LogKind.Exchange))
+            .Where(e => e.Type == LogEntryType.Record).Select(e => e.Record!).ToList();
+        Assert.Equal(400, logged.Count);
+        AssertSameAsFullScan(logged, statistics.Query);
+    }
+
     /// <summary>The journey of a node: append through the real writer, answer, stop, start, append more, answer.</summary>
     [Fact]
     public async Task ExchangeStatistics_AcrossRestartsAndDamagedFiles_EqualsFullScanOfTheChain()
