@@ -16,7 +16,6 @@ using GovShare.Node.Logs;
 using GovShare.Node.Requests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -154,13 +153,8 @@ public static partial class CompareApi
         }
 
         var maxBytes = settings.MaxSubmissionBytes ?? entry.MaxPushBytes ?? exchange.Value.MaxPushBytes;
-        // The node's own cap (UploadCap), not Kestrel's, so the client reads this 413 rather than a broken pipe.
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = null;
-        }
-
         var tooLarge = $"At most {maxBytes} bytes per comparison of {entry.ResourceCode}.";
+        var submission = UploadCap.Take(context, maxBytes, tooLarge);
         if (context.Request.ContentLength > maxBytes)
         {
             await ExchangeApi.Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The submission is too large", tooLarge);
@@ -212,7 +206,7 @@ public static partial class CompareApi
         {
             var expected = entry.ArrowSchema();
             var wanted = keys.Concat(compared).ToList();
-            await using (var reader = await SafeArrowReader.OpenAsync(new UploadCap(context.Request.Body, maxBytes, tooLarge), declaredLength: context.Request.ContentLength, cancellationToken: context.RequestAborted))
+            await using (var reader = await SafeArrowReader.OpenAsync(submission, declaredLength: context.Request.ContentLength, cancellationToken: context.RequestAborted))
             {
                 var (columns, mismatch) = MatchColumns(entry, expected, reader.Schema, wanted);
                 if (mismatch.Count > 0)

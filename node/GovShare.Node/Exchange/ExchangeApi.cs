@@ -18,7 +18,6 @@ using GovShare.Node.Logs;
 using GovShare.Node.Requests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -177,14 +176,8 @@ public static partial class ExchangeApi
             capName = "the node's Exchange:MaxMergeBytes: a merge is held in memory; send a whole dataset with mode=replace";
         }
 
-        // The cap is the node's own (UploadCap), not Kestrel's: a body refused by Kestrel's limit
-        // cannot be drained, and its client would see a broken pipe instead of this 413.
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = null;
-        }
-
         var tooLarge = $"At most {maxBytes} bytes per {(mode == PushMode.Merge ? "merge" : "push")} of {entry.ResourceCode} ({capName}).";
+        var upload = UploadCap.Take(context, maxBytes, tooLarge);
         if (context.Request.ContentLength > maxBytes)
         {
             await Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The push is too large", tooLarge);
@@ -226,7 +219,7 @@ public static partial class ExchangeApi
         try
         {
             var expected = entry.ArrowSchema();
-            await using var reader = await SafeArrowReader.OpenAsync(new UploadCap(context.Request.Body, maxBytes, tooLarge), declaredLength: context.Request.ContentLength, cancellationToken: context.RequestAborted);
+            await using var reader = await SafeArrowReader.OpenAsync(upload, declaredLength: context.Request.ContentLength, cancellationToken: context.RequestAborted);
             // A merge may carry the delete column beside the items; no other push may.
             var deleteColumn = mode == PushMode.Merge ? reader.Schema.GetFieldIndex(MergeWire.DeleteColumn) : -1;
             var itemsSchema = deleteColumn < 0 ? reader.Schema : new Schema(reader.Schema.FieldsList.Where((_, i) => i != deleteColumn), reader.Schema.Metadata);

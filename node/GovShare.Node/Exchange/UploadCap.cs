@@ -1,5 +1,6 @@
 using GovShare.Contract;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace GovShare.Node.Exchange;
 
@@ -14,6 +15,20 @@ namespace GovShare.Node.Exchange;
 internal sealed class UploadCap(Stream inner, long maxBytes, string detail) : Stream
 {
     private long _read;
+
+    /// <summary>
+    /// The request's body under the node's cap, with Kestrel's own limit lifted for this request.
+    /// Call before the first read of the body (Kestrel fixes its limit then).
+    /// </summary>
+    public static UploadCap Take(HttpContext context, long maxBytes, string detail)
+    {
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = null;
+        }
+
+        return new UploadCap(context.Request.Body, maxBytes, detail);
+    }
 
     public override bool CanRead => true;
 
