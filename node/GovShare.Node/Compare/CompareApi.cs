@@ -302,7 +302,7 @@ public static partial class CompareApi
         {
             // Over the cap, cut off or too slow: the log says how many rows had arrived.
             step.Rows = join.SubmittedRows;
-            await UploadCap.Refuse(context, body, "The submission is too large", "The submission was not received whole");
+            await UploadRefusal.Refuse(context, body, "The submission is too large", "The submission was not received whole");
         }
         catch (ArrowInputException ex) when (!readingStored)
         {
@@ -317,7 +317,7 @@ public static partial class CompareApi
         }
         catch (BadHttpRequestException ex)
         {
-            await UploadCap.Refuse(context, ex, "The submission is too large", "The submission was not received whole");
+            await UploadRefusal.Refuse(context, ex, "The submission is too large", "The submission was not received whole");
         }
         catch (LogUnavailableException ex)
         {

@@ -312,7 +312,7 @@ public static partial class ExchangeApi
         catch (ArrowInputException ex) when (ex.InnerException is BadHttpRequestException body)
         {
             // Not the stream's fault but its delivery: over the cap (413), too slow (408) or broken off.
-            await UploadCap.Refuse(context, body, "The push is too large", "The push body was not received whole");
+            await UploadRefusal.Refuse(context, body, "The push is too large", "The push body was not received whole");
         }
         catch (ArrowInputException ex)
         {
@@ -359,7 +359,7 @@ public static partial class ExchangeApi
         catch (BadHttpRequestException ex)
         {
             // The body broke off or outgrew its limit: the uncommitted push was removed.
-            await UploadCap.Refuse(context, ex, "The push is too large", "The push body was not received whole");
+            await UploadRefusal.Refuse(context, ex, "The push is too large", "The push body was not received whole");
         }
         catch (LogUnavailableException ex)
         {

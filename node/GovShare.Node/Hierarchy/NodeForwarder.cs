@@ -5,7 +5,6 @@ using GovShare.Contract;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -102,10 +101,10 @@ public sealed partial class NodeForwarder : IDisposable
             return;
         }
 
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = _options.MaxForwardedBodyBytes;
-        }
+        // The node's own cap, not Kestrel's: past Kestrel's limit the body is left in error and the
+        // connection closed unread, so the department saw a broken pipe instead of this node's 413.
+        context.Request.Body = UploadCap.Take(context, _options.MaxForwardedBodyBytes,
+            $"The body is larger than {_options.MaxForwardedBodyBytes} bytes, the most this node forwards to another node (Hierarchy:MaxForwardedBodyBytes).");
 
         var error = await _forwarder.SendAsync(
             context,
@@ -139,6 +138,15 @@ public sealed partial class NodeForwarder : IDisposable
             return;
         }
 
+        if (OverCap(exception) is { } body)
+        {
+            // The rest of the upload is not wanted: Kestrel drains it briefly so this answer is read, then closes.
+            context.Response.Clear();
+            context.Response.Headers.Connection = "close";
+            await Problem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, ProblemTypes.PayloadTooLarge, "The body is too large to forward", body.Message);
+            return;
+        }
+
         var (status, type, title) = error switch
         {
             ForwarderError.RequestTimedOut => (StatusCodes.Status504GatewayTimeout, ProblemTypes.UpstreamTimeout, $"Node {link.DivisionCode} did not answer in time"),
@@ -150,6 +158,20 @@ public sealed partial class NodeForwarder : IDisposable
     }
 
     public void Dispose() => _invoker.Dispose();
+
+    /// <summary>The cap's refusal, if that is what broke the body's copy (YARP may hand it on wrapped).</summary>
+    private static BadHttpRequestException? OverCap(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is BadHttpRequestException body && UploadCap.IsOverCap(body))
+            {
+                return body;
+            }
+        }
+
+        return null;
+    }
 
     private SocketsHttpHandler CreateHandler() => new()
     {

@@ -28,6 +28,9 @@ public sealed class NodeTreeTests : IAsyncLifetime
     private TestDepartment _provider = null!;
     private TestDepartment _user = null!;
 
+    /// <summary>Qujing forwards bodies of at most 256 KiB (Kunming takes far larger comparisons).</summary>
+    private const long ForwardCap = 256 * 1024;
+
     public async Task InitializeAsync()
     {
         static void Fast(Dictionary<string, string?> s)
@@ -43,7 +46,11 @@ public sealed class NodeTreeTests : IAsyncLifetime
             s["Node:ExchangeUrl"] = $"https://127.0.0.1:{_provincePort}";
         });
         _kunming = await TestNode.StartAsync(_pki, "530100", Fast);
-        _qujing = await TestNode.StartAsync(_pki, "530300", Fast);
+        _qujing = await TestNode.StartAsync(_pki, "530300", s =>
+        {
+            Fast(s);
+            s["Hierarchy:MaxForwardedBodyBytes"] = ForwardCap.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        });
         foreach (var child in new[] { _kunming, _qujing })
         {
             Assert.Empty(Links(_province).Link(child.Division, LinkRole.Child, child.ExchangeAddress.ToString(), _pki.NodeKey(child.Division), out _));
@@ -151,6 +158,30 @@ public sealed class NodeTreeTests : IAsyncLifetime
         Assert.Equal(GovShare.Node.Logs.ExchangeKind.Forward, Assert.Single(ExchangeRecords(_province), r => r.ExchangeId == exchangeId).Kind);
         var atOwner = Assert.Single(ExchangeRecords(_kunming), r => r.ExchangeId == exchangeId);
         Assert.Equal((GovShare.Node.Logs.ExchangeKind.Compare, 2, department, 300L, "g-compare"), (atOwner.Kind, atOwner.Hop, atOwner.OnBehalfOf, atOwner.Rows, atOwner.GrantId));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ComparisonAboveTheForwardingCap_413NamingTheSetting_NotABrokenConnection(bool chunked)
+    {
+        using var client = _qujing.Client(_user.Certificate);
+        var rows = await ExchangeFixture.StreamAsync(Compare.CompareApiTests.UserCopy(inBoth: 20_000, extra: 0));
+        Assert.True(rows.Length > 2 * ForwardCap, $"the submission is only {rows.Length} bytes");
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"v1/resources/{ResourceCode.ToUrl(ExchangeFixture.Unconditional)}/compare?key=公民身份号码&items=姓名")
+        {
+            Content = chunked ? new StreamContent(new MemoryStream(rows)) : ExchangeFixture.ArrowContent(rows),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(MediaTypes.ArrowStream);
+        request.Headers.TransferEncodingChunked = chunked;
+        request.Headers.Add(GovShareHeaders.Purpose, "casework");
+
+        using var refused = await client.SendAsync(request);
+
+        var problem = await ProblemAssert.IsProblemAsync(refused, HttpStatusCode.RequestEntityTooLarge, ProblemTypes.PayloadTooLarge);
+        Assert.Contains("Hierarchy:MaxForwardedBodyBytes", problem.GetProperty("detail").GetString());
+        // Qujing is still up and forwards what fits.
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Unconditional, "x"))).StatusCode);
     }
 
     [Fact]

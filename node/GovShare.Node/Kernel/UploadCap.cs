@@ -1,11 +1,10 @@
-using GovShare.Contract;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
-namespace GovShare.Node.Exchange;
+namespace GovShare.Node.Kernel;
 
 /// <summary>
-/// An upload (a push, or a comparison's rows) read through a size cap of the node's own, instead of Kestrel's
+/// An upload (a push, a comparison's rows, or a body forwarded to another node) read through a size cap of the node's own, instead of Kestrel's
 /// <c>MaxRequestBodySize</c>. Passing Kestrel's limit leaves the request body in error, so the
 /// connection is closed with the rest of the upload unread — the client's TCP stack then sees a
 /// reset while still sending and reports a broken pipe, never the 413. Refused here, the body is
@@ -61,21 +60,8 @@ internal sealed class UploadCap(Stream inner, long maxBytes, string detail) : St
         return read;
     }
 
-    /// <summary>
-    /// An upload that could not be taken: over its cap (413), too slow (408) or broken off (400).
-    /// <paramref name="tooLargeTitle"/> names what was too large.
-    /// </summary>
-    public static Task Refuse(HttpContext context, BadHttpRequestException body, string tooLargeTitle, string notWholeTitle)
-    {
-        if (body.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            // The rest of the upload is not wanted: Kestrel drains it briefly so this answer is read, then closes.
-            context.Response.Headers.Connection = "close";
-            return ExchangeApi.Refuse(context, body.StatusCode, ProblemTypes.PayloadTooLarge, tooLargeTitle, body.Message);
-        }
-
-        return ExchangeApi.Refuse(context, body.StatusCode, body.StatusCode == StatusCodes.Status408RequestTimeout ? ProblemTypes.RequestBodyTooSlow : ProblemTypes.MalformedRequest, notWholeTitle, body.Message);
-    }
+    /// <summary>Whether <paramref name="body"/> is this cap's refusal (413), not a slow or broken-off upload.</summary>
+    public static bool IsOverCap(BadHttpRequestException body) => body.StatusCode == StatusCodes.Status413PayloadTooLarge;
 
     public override void Flush()
     {
