@@ -200,7 +200,10 @@ public sealed class CatalogCheck
     {
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(batches);
-        var source = batches.GetAsyncEnumerator(cancellation);
+        // Stops the source when the entry fails: a file whose rows all fail would otherwise be
+        // scanned to its end before the node's failure is reported.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var source = batches.GetAsyncEnumerator(stop.Token);
         await using (source.ConfigureAwait(false))
         {
             // On the thread pool: a file source converts its first batch without awaiting anything.
@@ -213,6 +216,7 @@ public sealed class CatalogCheck
             catch
             {
                 // The source must be idle before it is disposed; its own failure is second to the entry's.
+                await stop.CancelAsync().ConfigureAwait(false);
                 await first.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
                 throw;
             }

@@ -52,6 +52,38 @@ public sealed class CatalogCheckTests
     }
 
     [Fact]
+    public async Task CheckAsync_EntryFails_TheSourceIsStopped_NotReadToItsEnd()
+    {
+        var refused = new NodeRefusedException(HttpStatusCode.Forbidden, """{"title":"Not the provider"}""");
+        var entry = new TaskCompletionSource<CatalogCheck>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stopped = false;
+
+        // A source that never yields (as a file whose every row fails) until it is cancelled.
+        async IAsyncEnumerable<RecordBatch> Endless([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation = default)
+        {
+            reading.SetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellation);
+            }
+            finally
+            {
+                stopped = cancellation.IsCancellationRequested;
+            }
+
+            yield break;
+        }
+
+        var drained = Drain(CatalogCheck.CheckAsync(entry.Task, Endless()));
+        await reading.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        entry.SetException(refused);
+
+        Assert.Same(refused, await Assert.ThrowsAsync<NodeRefusedException>(() => drained.WaitAsync(TimeSpan.FromSeconds(60))));
+        Assert.True(stopped);
+    }
+
+    [Fact]
     public async Task CheckAsync_EntryFine_SourceFails_TheSourcesFailureIsReported()
     {
         var failure = await Assert.ThrowsAsync<InvalidDataException>(() => Drain(CatalogCheck.CheckAsync(Task.FromResult(Entry), Failing())));
