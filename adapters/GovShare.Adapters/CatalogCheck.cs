@@ -188,6 +188,55 @@ public sealed class CatalogCheck
         errors.ThrowIfAny();
     }
 
+    /// <summary>
+    /// As <see cref="CheckAsync(IAsyncEnumerable{RecordBatch}, CancellationToken)"/>, with the entry
+    /// still being fetched: the source opens and reads its first batch (a database connection and
+    /// its query's schema, or the first rows of a file) while <paramref name="entry"/> is fetched,
+    /// instead of after it. No batch is handed out before the entry is there and the batch passed
+    /// the check. When both fail, the entry's failure is the one thrown (the node unreachable or
+    /// refusing, or no such resource), as when the entry was fetched first.
+    /// </summary>
+    public static async IAsyncEnumerable<RecordBatch> CheckAsync(Task<CatalogCheck> entry, IAsyncEnumerable<RecordBatch> batches, [EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(batches);
+        // Stops the source when the entry fails: a file whose rows all fail would otherwise be
+        // scanned to its end before the node's failure is reported.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        var source = batches.GetAsyncEnumerator(stop.Token);
+        await using (source.ConfigureAwait(false))
+        {
+            // On the thread pool: a file source converts its first batch without awaiting anything.
+            var first = Task.Run(() => source.MoveNextAsync().AsTask(), cancellation);
+            CatalogCheck check;
+            try
+            {
+                check = await entry.ConfigureAwait(false);
+            }
+            catch
+            {
+                // The source must be idle before it is disposed; its own failure is second to the entry's.
+                await stop.CancelAsync().ConfigureAwait(false);
+                await first.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+                throw;
+            }
+
+            var any = await first.ConfigureAwait(false);
+            await foreach (var batch in check.CheckAsync(Rest(source, any), cancellation).ConfigureAwait(false))
+            {
+                yield return batch;
+            }
+        }
+
+        static async IAsyncEnumerable<RecordBatch> Rest(IAsyncEnumerator<RecordBatch> source, bool any)
+        {
+            for (var more = any; more; more = await source.MoveNextAsync().ConfigureAwait(false))
+            {
+                yield return source.Current;
+            }
+        }
+    }
+
     private static int Scalars(ReadOnlySpan<byte> utf8)
     {
         var count = 0;

@@ -229,11 +229,27 @@ internal sealed class BatchStreamContent(IAsyncEnumerator<RecordBatch> source, I
     {
         var counted = new CountingWriteStream(stream, bytesSent);
         using var writer = new ArrowStreamWriter(counted, source.Current.Schema, leaveOpen: true);
+        bool more;
         do
         {
-            await writer.WriteRecordBatchAsync(source.Current, cancellationToken).ConfigureAwait(false);
+            // The source converts (and checks) the next batch on another thread while this one is
+            // written out and encrypted: conversion and upload overlap instead of taking turns.
+            var batch = source.Current;
+            var next = Task.Run(NextAsync, CancellationToken.None);
+            try
+            {
+                await writer.WriteRecordBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // The source must be idle before the caller disposes it.
+                await next.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+                throw;
+            }
+
+            more = await next.ConfigureAwait(false);
         }
-        while (await NextAsync().ConfigureAwait(false));
+        while (more);
 
         await writer.WriteEndAsync(cancellationToken).ConfigureAwait(false);
         await counted.FlushAsync(cancellationToken).ConfigureAwait(false);

@@ -549,46 +549,75 @@ internal sealed class PostgresCopyReader(Stream copy, uint[] oids, int[] wanted,
         }
 
         // value = Σ digit(i) · 10000^(weight − i) = (the digits as one integer) · 10^exponent; brought
-        // to the display scale: value = integer · 10^(−scale). In 128 bits when that fits (always
-        // for up to 28 digits), else in a BigInteger (then only to report it as too large).
+        // to the display scale: value = integer · 10^(−scale). In 128 bits (two ulongs) when that
+        // fits (always for up to 28 digits), else in a BigInteger (then only to report it as too
+        // large). Not UInt128: ReadyToRun does not precompile methods that use it, and this one
+        // runs per value.
         var exponent = 4 * (weight - digits + 1);
         var scale = (int)displayScale;
         var shift = exponent + scale;
-        UInt128 integer = 0;
+        ulong high = 0, low = 0;
         var fits = digits <= 9 && shift is >= -38 and <= 38; // 10000^9 = 10^36 < 2^128
         for (var i = 0; fits && i < digits; i++)
         {
-            integer = (integer * 10_000) + (ushort)BinaryPrimitives.ReadInt16BigEndian(value[(8 + (2 * i))..]);
+            fits = MultiplyAdd(ref high, ref low, 10_000, (ushort)BinaryPrimitives.ReadInt16BigEndian(value[(8 + (2 * i))..]));
         }
 
-        if (fits && shift >= 0)
+        for (var pad = shift; fits && pad > 0; pad -= 19)
         {
-            fits = integer <= UInt128.MaxValue / Pow10(shift);
-            integer = fits ? integer * Pow10(shift) : 0;
-        }
-        else if (fits)
-        {
-            integer /= Pow10(-shift);
+            fits = MultiplyAdd(ref high, ref low, Powers[Math.Min(pad, 19)], 0);
         }
 
-        if (!fits || scale > 28 || integer >= (UInt128.One << 96))
+        for (var cut = -shift; fits && cut > 0; cut -= 9)
+        {
+            Divide(ref high, ref low, (uint)Powers[Math.Min(cut, 9)]);
+        }
+
+        if (!fits || scale > 28 || high >> 32 != 0)
         {
             Fail(column, Text(value, digits, shift, sign), "has more digits than a decimal holds (28)");
             return;
         }
 
-        assembler.Append(_row, column, new decimal((int)(uint)integer, (int)(uint)(integer >> 32), (int)(uint)(integer >> 64), sign == 0x4000, (byte)scale));
+        assembler.Append(_row, column, new decimal((int)(uint)low, (int)(uint)(low >> 32), (int)(uint)high, sign == 0x4000, (byte)scale));
     }
 
-    private static UInt128 Pow10(int exponent)
+    /// <summary>10^n for n = 0..19, the powers of ten a ulong holds.</summary>
+    private static readonly ulong[] Powers = [.. Enumerable.Range(0, 20).Select(n => Enumerable.Repeat(10UL, n).Aggregate(1UL, (a, b) => a * b))];
+
+    /// <summary>(high, low) = (high, low) · factor + add; false when that overflows 128 bits.</summary>
+    private static bool MultiplyAdd(ref ulong high, ref ulong low, ulong factor, ulong add)
     {
-        UInt128 result = 1;
-        for (var i = 0; i < exponent; i++)
+        var carry = Math.BigMul(low, factor, out var newLow);
+        var over = Math.BigMul(high, factor, out var newHigh);
+        newLow += add;
+        carry += newLow < add ? 1UL : 0UL;
+        newHigh += carry;
+        if (over != 0 || newHigh < carry)
         {
-            result *= 10;
+            return false;
         }
 
-        return result;
+        (high, low) = (newHigh, newLow);
+        return true;
+    }
+
+    /// <summary>(high, low) = (high, low) / divisor, by 32-bit limbs (the remainder is dropped: it is zero in a valid numeric).</summary>
+    private static void Divide(ref ulong high, ref ulong low, uint divisor)
+    {
+        ulong remainder = 0;
+        ulong Limb(ulong limb)
+        {
+            var current = (remainder << 32) | limb;
+            remainder = current % divisor;
+            return current / divisor;
+        }
+
+        var h1 = Limb(high >> 32);
+        var h0 = Limb(high & 0xFFFF_FFFF);
+        var l1 = Limb(low >> 32);
+        var l0 = Limb(low & 0xFFFF_FFFF);
+        (high, low) = ((h1 << 32) | h0, (l1 << 32) | l0);
     }
 
     /// <summary>A numeric too large for a decimal, as text for the error list (rare: no fast path needed).</summary>

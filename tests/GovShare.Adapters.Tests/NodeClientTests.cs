@@ -62,6 +62,63 @@ public sealed class NodeClientTests
         Assert.Equal("?items=name,id%20number", seen.RequestUri!.Query);
     }
 
+    [Fact]
+    public async Task PushAsync_BatchesAsMade_SendsEveryBatchInOrderThenTheEndOfStream()
+    {
+        byte[] body = [];
+        using var http = Client(async request =>
+        {
+            body = await request.Content!.ReadAsByteArrayAsync();
+            return Json(HttpStatusCode.OK, """{"exchangeId":"ex-2","version":1,"rows":15}""");
+        });
+
+        // The next batch is converted while the previous one is written: the order must hold.
+        await new NodeClient(http).PushAsync("r1", PushMode.Replace, Numbered(5, failAt: null));
+
+        using var reader = new ArrowStreamReader(new MemoryStream(body));
+        var firsts = new List<string?>();
+        while (await reader.ReadNextRecordBatchAsync() is { } batch)
+        {
+            firsts.Add(((StringArray)batch.Column(0)).GetString(0));
+        }
+
+        Assert.Equal(["batch 1", "batch 2", "batch 3", "batch 4", "batch 5"], firsts);
+    }
+
+    [Fact]
+    public async Task PushAsync_SourceFailsPartWay_ThrowsTheSourcesFailureAndNoWholeStreamWasSent()
+    {
+        var sent = new MemoryStream();
+        using var http = Client(async request =>
+        {
+            await request.Content!.CopyToAsync(sent); // throws when the source fails mid-way, as a cut upload does
+            return Json(HttpStatusCode.OK, """{"exchangeId":"ex-3","version":1,"rows":15}""");
+        });
+
+        var failure = await Assert.ThrowsAsync<InvalidDataException>(() => new NodeClient(http).PushAsync("r1", PushMode.Replace, Numbered(5, failAt: 3)));
+
+        Assert.Equal("batch 3 does not convert", failure.Message);
+        // Batches 1 and 2 may have gone out, never the end-of-stream marker: the node publishes nothing.
+        var bytes = sent.ToArray();
+        Assert.False(bytes.Length >= 8 && bytes.AsSpan(bytes.Length - 8).SequenceEqual(new byte[] { 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0 }));
+    }
+
+    private static async IAsyncEnumerable<RecordBatch> Numbered(int count, int? failAt)
+    {
+        var schema = new Schema.Builder().Field(ItemDataType.Utf8.ToField("name")).Build();
+        for (var i = 1; i <= count; i++)
+        {
+            await Task.Yield();
+            if (i == failAt)
+            {
+                throw new InvalidDataException($"batch {i} does not convert");
+            }
+
+            var array = new StringArray.Builder().Append($"batch {i}").Append("b").Append("c").Build();
+            yield return new RecordBatch(schema, [array], 3);
+        }
+    }
+
     private static async IAsyncEnumerable<RecordBatch> Batches()
     {
         await Task.Yield();

@@ -35,23 +35,27 @@ internal static class PushCommand
             {
                 using var http = config.CreateHttpClient();
                 var client = new NodeClient(http);
-                var check = await client.GetCatalogCheckAsync(code, cancellation);
+                // The catalog entry is fetched while the source opens (a database connection, the
+                // query's schema) and converts its first batch; every value is still checked against
+                // the entry before anything goes out.
+                var entry = client.GetCatalogCheckAsync(code, cancellation);
+                var batches = Counted(CatalogCheck.CheckAsync(entry, open().ReadAsync(cancellation), cancellation), progress.Rows);
                 if (parse.GetValue(dryRun))
                 {
                     long rows = 0;
-                    await foreach (var batch in Counted(check.CheckAsync(open().ReadAsync(cancellation), cancellation), progress.Rows).WithCancellation(cancellation))
+                    await foreach (var batch in batches.WithCancellation(cancellation))
                     {
                         rows += batch.Length;
                     }
 
                     progress.Done();
-                    Console.WriteLine($"Dry run: {rows:N0} rows match the {check.Items.Count} items of {code}'s catalog entry; nothing was pushed.");
+                    Console.WriteLine($"Dry run: {rows:N0} rows match the {(await entry).Items.Count} items of {code}'s catalog entry; nothing was pushed.");
                     return ExitCodes.Ok;
                 }
 
                 // Converted and uploaded at once: a value that fails stops the upload before its
                 // end-of-stream marker, so the node publishes nothing (NodeClient.PushAsync).
-                var receipt = await client.PushAsync(code, parse.GetValue(append) ? PushMode.Append : PushMode.Replace, Counted(check.CheckAsync(open().ReadAsync(cancellation), cancellation), progress.Rows), cancellation: cancellation);
+                var receipt = await client.PushAsync(code, parse.GetValue(append) ? PushMode.Append : PushMode.Replace, batches, cancellation: cancellation);
                 progress.Done();
                 Console.WriteLine($"Pushed {receipt.Rows:N0} rows to {code}: version {receipt.Version}, exchange {receipt.ExchangeId}.");
                 return ExitCodes.Ok;
