@@ -233,7 +233,9 @@ public sealed class ColumnMasker : IDisposable
             }
         }
 
-        return new StringArray(new ArrayData(StringType.Default, n, data.NullCount, 0, [data.Buffers[0], data.Buffers[1], new ArrowBuffer(masked.AsMemory(0, end))]));
+        // The input's validity and offsets as views, not as the input's own buffers: disposing the
+        // output must not release memory the input owns (a built array's buffers have owners).
+        return new StringArray(new ArrayData(StringType.Default, n, data.NullCount, 0, [new ArrowBuffer(data.Buffers[0].Memory), new ArrowBuffer(data.Buffers[1].Memory), new ArrowBuffer(masked.AsMemory(0, end))]));
     }
 
     /// <summary>

@@ -107,6 +107,21 @@ public sealed class ColumnMaskerTests
     }
 
     [Fact]
+    public void KeepEnds_AsciiColumn_DisposingTheOutputLeavesTheInputReadable()
+    {
+        // The output reads the input's offsets; built arrays own their buffers, and disposing
+        // the output must not release them (the input is still read after, e.g. masked again).
+        using var ids = Strings("530102199001011234", "53010219900101123X");
+        using var masker = Masker(MaskingRule.KeepEnds(6, 4), StringType.Default);
+
+        masker.Mask(ids).Dispose();
+        var again = masker.Mask(ids);
+
+        AssertTexts(again, ["530102********1234", "530102********123X"]);
+        Assert.Equal("530102199001011234", ids.GetString(0));
+    }
+
+    [Fact]
     public void KeepEnds_AsciiColumn_BytesOfANullSlotDoNotGoOut()
     {
         // Arrow lets a null slot span bytes; whatever they are, they must not reach the client.
