@@ -110,8 +110,15 @@ public sealed class ColumnMasker : IDisposable
     /// <summary>Releases the HMAC context of a pseudonym masker.</summary>
     public void Dispose() => _hmac?.Dispose();
 
-    /// <summary>Masks one validated column. The result may share buffers with the input (rule None).</summary>
-    public IArrowArray Mask(IArrowArray column)
+    /// <summary>
+    /// Masks one validated column. The result may share buffers with the input (rule None; the
+    /// validity and offsets of a KeepEnds column whose values are all ASCII), so it is written
+    /// before the input is disposed.
+    /// </summary>
+    public IArrowArray Mask(IArrowArray column) => Mask(column, null);
+
+    /// <summary>As <see cref="Mask(IArrowArray)"/>, writing into <paramref name="buffers"/> (reused within a pull) when given.</summary>
+    internal IArrowArray Mask(IArrowArray column, MaskingBuffers? buffers)
     {
         ArgumentNullException.ThrowIfNull(column);
         var data = column.Data;
@@ -124,10 +131,10 @@ public sealed class ColumnMasker : IDisposable
         {
             MaskingKind.None => column,
             MaskingKind.Redact => Redact(data),
-            MaskingKind.KeepEnds => KeepEnds(data),
-            MaskingKind.Pseudonym => Pseudonymise(data),
-            MaskingKind.GeneraliseDate => GeneraliseDate(data),
-            MaskingKind.Bucket => Bucketise(data),
+            MaskingKind.KeepEnds => KeepEnds(data, buffers),
+            MaskingKind.Pseudonym => Pseudonymise(data, buffers),
+            MaskingKind.GeneraliseDate => GeneraliseDate(data, buffers),
+            MaskingKind.Bucket => Bucketise(data, buffers),
             _ => throw new InvalidOperationException($"No masking for {_rule.Kind}."),
         };
     }
@@ -146,9 +153,14 @@ public sealed class ColumnMasker : IDisposable
         return ArrowArrayFactory.BuildArray(new ArrayData(data.DataType, n, n, 0, buffers));
     }
 
-    private StringArray KeepEnds(ArrayData data)
+    private StringArray KeepEnds(ArrayData data, MaskingBuffers? buffers)
     {
-        var writer = new Utf8ColumnWriter(data.Length, EstimatedBytes(data));
+        if (data.DataType is StringType && KeepEndsAscii(data, buffers) is { } ascii)
+        {
+            return ascii;
+        }
+
+        var writer = new Utf8ColumnWriter(data.Length, EstimatedBytes(data), buffers);
         Span<byte> number = stackalloc byte[24];
         var column = new ColumnReader(data);
         for (var i = 0; i < data.Length; i++)
@@ -169,6 +181,61 @@ public sealed class ColumnMasker : IDisposable
         }
 
         return writer.Build();
+    }
+
+    /// <summary>
+    /// KeepEnds of a text column whose values are all ASCII (ID numbers, phone numbers, codes):
+    /// a character is a byte, so every masked value is as long as the original and the output
+    /// has the input's offsets and validity. The values are copied once and the middle of each
+    /// overwritten with <c>*</c>; no value is decoded. Null when the column does not qualify
+    /// (non-ASCII bytes, a sliced array), and the general path runs.
+    /// </summary>
+    private StringArray? KeepEndsAscii(ArrayData data, MaskingBuffers? buffers)
+    {
+        var n = data.Length;
+        if (data.Offset != 0 || !BitConverter.IsLittleEndian || data.Buffers[1].Length < (n + 1) * 4)
+        {
+            return null;
+        }
+
+        var offsets = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(data.Buffers[1].Span)[..(n + 1)];
+        var end = offsets[n];
+        var values = data.Buffers[2].Span;
+        if (offsets[0] != 0 || end < 0 || end > values.Length || !System.Text.Ascii.IsValid(values[..end]))
+        {
+            return null;
+        }
+
+        var masked = buffers?.Take(Math.Max(1, end)) ?? new byte[Math.Max(1, end)];
+        var output = masked.AsSpan(0, end);
+        values[..end].CopyTo(output);
+        var validity = data.Buffers[0].Span;
+        var hasNulls = data.NullCount > 0 && !validity.IsEmpty;
+        var keep = _rule.Keep;
+        var keepEnd = _rule.KeepEnd;
+        for (var i = 0; i < n; i++)
+        {
+            var start = offsets[i];
+            var length = offsets[i + 1] - start;
+            if (hasNulls && (validity[i >> 3] & (1 << (i & 7))) == 0)
+            {
+                // A null's bytes (normally none) are not a value, but they go out with the buffer.
+                output.Slice(start, length).Fill((byte)'*');
+                continue;
+            }
+
+            // As WriteKeepEnds: at least one character masked, the trailing part shrinks first.
+            var hidden = Math.Max(1, length - keep - keepEnd);
+            var head = Math.Min(keep, length - hidden);
+            if (length > 0)
+            {
+                output.Slice(start + head, hidden).Fill((byte)'*');
+            }
+        }
+
+        // The input's validity and offsets as views, not as the input's own buffers: disposing the
+        // output must not release memory the input owns (a built array's buffers have owners).
+        return new StringArray(new ArrayData(StringType.Default, n, data.NullCount, 0, [new ArrowBuffer(data.Buffers[0].Memory), new ArrowBuffer(data.Buffers[1].Memory), new ArrowBuffer(masked.AsMemory(0, end))]));
     }
 
     /// <summary>
@@ -216,9 +283,9 @@ public sealed class ColumnMasker : IDisposable
         writer.Commit(output.Length);
     }
 
-    private StringArray Pseudonymise(ArrayData data)
+    private StringArray Pseudonymise(ArrayData data, MaskingBuffers? buffers)
     {
-        var writer = new Utf8ColumnWriter(data.Length, data.Length * 32);
+        var writer = new Utf8ColumnWriter(data.Length, data.Length * 32, buffers);
         Span<byte> number = stackalloc byte[24];
         Span<byte> mac = stackalloc byte[32];
         var column = new ColumnReader(data);
@@ -251,9 +318,9 @@ public sealed class ColumnMasker : IDisposable
         return writer.Build();
     }
 
-    private StringArray GeneraliseDate(ArrayData data)
+    private StringArray GeneraliseDate(ArrayData data, MaskingBuffers? buffers)
     {
-        var writer = new Utf8ColumnWriter(data.Length, data.Length * 7);
+        var writer = new Utf8ColumnWriter(data.Length, data.Length * (_rule.Precision == DatePrecision.Month ? 7 : 4), buffers);
         var column = new ColumnReader(data);
         var month = _rule.Precision == DatePrecision.Month;
         for (var i = 0; i < data.Length; i++)
@@ -294,8 +361,9 @@ public sealed class ColumnMasker : IDisposable
             return null;
         }
 
-        var date = DateOnly.FromDayNumber((int)dayNumber);
-        return (date.Year, date.Month);
+        // One calendar computation for both parts (Year and Month would each do it again).
+        DateOnly.FromDayNumber((int)dayNumber).Deconstruct(out var year, out var month, out _);
+        return (year, month);
     }
 
     private (int, int)? FromTimestamp(long value, TimeUnit unit)
@@ -382,9 +450,9 @@ public sealed class ColumnMasker : IDisposable
         }
     }
 
-    private StringArray Bucketise(ArrayData data)
+    private StringArray Bucketise(ArrayData data, MaskingBuffers? buffers)
     {
-        var writer = new Utf8ColumnWriter(data.Length, data.Length * 8);
+        var writer = new Utf8ColumnWriter(data.Length, data.Length * 8, buffers);
         var column = new ColumnReader(data);
         for (var i = 0; i < data.Length; i++)
         {

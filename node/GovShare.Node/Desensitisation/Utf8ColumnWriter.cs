@@ -6,10 +6,12 @@ namespace GovShare.Node.Desensitisation;
 
 /// <summary>
 /// Builds a utf8 Arrow array straight into its three buffers (validity, offsets, data), so a
-/// masker writes each output value's bytes once, without a string or a box per value.
+/// masker writes each output value's bytes once, without a string or a box per value. The
+/// buffers are fresh arrays, or with <see cref="MaskingBuffers"/> arrays reused within a pull.
 /// </summary>
 internal sealed class Utf8ColumnWriter
 {
+    private readonly MaskingBuffers? _buffers;
     private readonly byte[] _validity;
     private readonly byte[] _offsets;
     private readonly int _length;
@@ -18,12 +20,15 @@ internal sealed class Utf8ColumnWriter
     private int _count;
     private int _nulls;
 
-    public Utf8ColumnWriter(int length, int dataCapacity)
+    public Utf8ColumnWriter(int length, int dataCapacity, MaskingBuffers? buffers = null)
     {
+        _buffers = buffers;
         _length = length;
-        _validity = new byte[(length + 7) / 8];
-        _offsets = new byte[(length + 1) * 4];
-        _data = new byte[Math.Max(16, dataCapacity)];
+        _validity = Take((length + 7) / 8);
+        _validity.AsSpan(0, (length + 7) / 8).Clear();
+        _offsets = Take((length + 1) * 4);
+        BinaryPrimitives.WriteInt32LittleEndian(_offsets, 0);
+        _data = Take(Math.Max(16, dataCapacity));
     }
 
     /// <summary>Space for the next value; commit what was written with <see cref="Commit"/>.</summary>
@@ -37,7 +42,7 @@ internal sealed class Utf8ColumnWriter
                 throw new InvalidOperationException("A masked column exceeds the largest Arrow buffer of one batch.");
             }
 
-            var grown = new byte[Math.Min(System.Array.MaxLength, Math.Max(_data.Length * 2L, needed))];
+            var grown = Take((int)Math.Min(System.Array.MaxLength, Math.Max(_data.Length * 2L, needed)));
             _data.AsSpan(0, _used).CopyTo(grown);
             _data = grown;
         }
@@ -78,7 +83,9 @@ internal sealed class Utf8ColumnWriter
             _length,
             _nulls,
             0,
-            [new ArrowBuffer(_validity), new ArrowBuffer(_offsets), new ArrowBuffer(_data.AsMemory(0, _used))]);
+            [new ArrowBuffer(_validity.AsMemory(0, (_length + 7) / 8)), new ArrowBuffer(_offsets.AsMemory(0, (_length + 1) * 4)), new ArrowBuffer(_data.AsMemory(0, _used))]);
         return new StringArray(data);
     }
+
+    private byte[] Take(int length) => _buffers?.Take(length) ?? new byte[length];
 }

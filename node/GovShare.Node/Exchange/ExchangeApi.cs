@@ -610,6 +610,9 @@ public static partial class ExchangeApi
                         await text!.WriteAsync(output, context.RequestAborted);
                     }
 
+                    // Written (the writers copy what they keep), never read again: its masked
+                    // columns' memory goes to a later batch of this pull.
+                    projection.Recycle(output);
                     rows += output.Length;
                     delivery.Mark(body.Written, rows);
                 }

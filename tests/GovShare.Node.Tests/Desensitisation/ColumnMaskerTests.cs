@@ -91,6 +91,52 @@ public sealed class ColumnMaskerTests
     }
 
     [Fact]
+    public void KeepEnds_AsciiColumn_SameAsCharacterByCharacter()
+    {
+        // An all-ASCII column takes the byte path (same offsets, middles overwritten); one
+        // non-ASCII value sends the same values through the character path: same answers.
+        string?[] values = ["530102199001011234", "", null, "1", "12345", "1234567890", "12345678901", "A1B2C3D4E5F6G7H8I9J0", "0"];
+        using var masker = Masker(MaskingRule.KeepEnds(6, 4), StringType.Default);
+
+        var ascii = masker.Mask(Strings(values));
+        var mixed = masker.Mask(Strings([.. values, "李小明"]));
+
+        AssertTexts(ascii, ["530102********1234", "", null, "*", "1234*", "123456*890", "123456*8901", "A1B2C3**********I9J0", "*"]);
+        Assert.Equal<IEnumerable<string?>>(Texts(ascii), Texts(mixed).Take(values.Length));
+        Assert.Equal(1, ascii.NullCount);
+    }
+
+    [Fact]
+    public void KeepEnds_AsciiColumn_DisposingTheOutputLeavesTheInputReadable()
+    {
+        // The output reads the input's offsets; built arrays own their buffers, and disposing
+        // the output must not release them (the input is still read after, e.g. masked again).
+        using var ids = Strings("530102199001011234", "53010219900101123X");
+        using var masker = Masker(MaskingRule.KeepEnds(6, 4), StringType.Default);
+
+        masker.Mask(ids).Dispose();
+        var again = masker.Mask(ids);
+
+        AssertTexts(again, ["530102********1234", "530102********123X"]);
+        Assert.Equal("530102199001011234", ids.GetString(0));
+    }
+
+    [Fact]
+    public void KeepEnds_AsciiColumn_BytesOfANullSlotDoNotGoOut()
+    {
+        // Arrow lets a null slot span bytes; whatever they are, they must not reach the client.
+        var offsets = new ArrowBuffer.Builder<int>().Append(0).Append(4).Append(12).Append(16).Build();
+        var bytes = new ArrowBuffer(Encoding.ASCII.GetBytes("ABCDSECRET12WXYZ"));
+        var validity = new ArrowBuffer(new byte[] { 0b101 });
+        var column = new StringArray(new ArrayData(StringType.Default, 3, 1, 0, [validity, offsets, bytes]));
+
+        var masked = (StringArray)Masker(MaskingRule.KeepEnds(1, 1), StringType.Default).Mask(column);
+
+        AssertTexts(masked, ["A**D", null, "W**Z"]);
+        Assert.DoesNotContain("SECRET", Encoding.ASCII.GetString(masked.ValueBuffer.Span), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Redact_Strings_AllNullSameType()
     {
         using var masker = Masker(MaskingRule.Redact, StringType.Default);

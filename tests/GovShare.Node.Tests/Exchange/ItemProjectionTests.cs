@@ -68,6 +68,59 @@ public sealed class ItemProjectionTests
     }
 
     [Fact]
+    public void Recycle_WrittenBatch_ItsMaskedMemoryServesTheNextBatch()
+    {
+        using var projection = ItemProjection.Create(ArrowSamples.PeopleSchema, Items, Key);
+        using var first = ArrowSamples.People(50, seed: 3);
+        using var second = ArrowSamples.People(50, seed: 4);
+        using var expected = ItemProjection.Create(ArrowSamples.PeopleSchema, Items, Key).Project(second);
+
+        var firstOut = projection.Project(first);
+        var firstArrays = MaskedArrays(firstOut, first);
+        projection.Recycle(firstOut);
+        using var secondOut = projection.Project(second);
+
+        // The second batch is written into the first one's arrays, and masked as if they were fresh.
+        Assert.NotEmpty(firstArrays.Intersect(MaskedArrays(secondOut, second), ReferenceEqualityComparer.Instance));
+        for (var c = 0; c < 5; c++)
+        {
+            Assert.Equal(Values(expected.Column(c)), Values(secondOut.Column(c)));
+        }
+    }
+
+    [Fact]
+    public void Project_NotRecycled_FreshMemoryEachBatch()
+    {
+        using var projection = ItemProjection.Create(ArrowSamples.PeopleSchema, Items, Key);
+        using var source = ArrowSamples.People(50, seed: 3);
+        using var other = ItemProjection.Create(ArrowSamples.PeopleSchema, Items, Key);
+
+        using var firstOut = projection.Project(source);
+        // A batch of another projection is not this one's to reuse.
+        var foreign = other.Project(source);
+        projection.Recycle(foreign);
+        using var secondOut = projection.Project(source);
+
+        Assert.Empty(MaskedArrays(firstOut, source).Intersect(MaskedArrays(secondOut, source), ReferenceEqualityComparer.Instance));
+        Assert.Empty(MaskedArrays(foreign, source).Intersect(MaskedArrays(secondOut, source), ReferenceEqualityComparer.Instance));
+    }
+
+    /// <summary>The arrays under the masked columns, less those borrowed from the source (an ASCII KeepEnds column keeps its offsets).</summary>
+    private static List<object> MaskedArrays(RecordBatch batch, RecordBatch source)
+    {
+        var borrowed = Arrays(Enumerable.Range(0, source.ColumnCount).Select(source.Column)).ToHashSet(ReferenceEqualityComparer.Instance);
+        return [.. Arrays(Enumerable.Range(0, 5).Select(batch.Column)).Where(a => !borrowed.Contains(a))];
+    }
+
+    private static IEnumerable<object> Arrays(IEnumerable<IArrowArray> columns) =>
+        columns.SelectMany(c => c.Data.Buffers)
+            .Select(b => System.Runtime.InteropServices.MemoryMarshal.TryGetArray(b.Memory, out var segment) ? segment.Array : null)
+            .OfType<object>();
+
+    private static List<string?> Values(IArrowArray array) =>
+        [.. Enumerable.Range(0, array.Length).Select(i => ((StringArray)array).GetString(i))];
+
+    [Fact]
     public void Create_BadItems_ListsEveryProblem()
     {
         ProjectedItem[] items =

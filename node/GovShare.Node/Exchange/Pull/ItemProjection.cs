@@ -28,6 +28,11 @@ public sealed class ItemProjection : IDisposable
 
     private readonly int[] _sourceIndexes;
     private readonly ColumnMasker[] _maskers;
+    private readonly MaskingBuffers _buffers = new();
+
+    // The arrays each projected batch's masked columns were written into, until it is recycled;
+    // a batch never recycled (and its entry) is left to the collector.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<RecordBatch, byte[][]> _lent = new();
 
     private ItemProjection(Schema source, Schema output, int[] sourceIndexes, ColumnMasker[] maskers)
     {
@@ -120,10 +125,33 @@ public sealed class ItemProjection : IDisposable
         var columns = new IArrowArray[_maskers.Length];
         for (var i = 0; i < _maskers.Length; i++)
         {
-            columns[i] = _maskers[i].Mask(batch.Column(_sourceIndexes[i]));
+            columns[i] = _maskers[i].Mask(batch.Column(_sourceIndexes[i]), _buffers);
         }
 
-        return new RecordBatch(OutputSchema, columns, batch.Length);
+        var output = new RecordBatch(OutputSchema, columns, batch.Length);
+        if (_buffers.TakenForBatch() is { Length: > 0 } taken)
+        {
+            _lent.AddOrUpdate(output, taken);
+        }
+
+        return output;
+    }
+
+    /// <summary>
+    /// Hands the masked columns' memory of <paramref name="output"/> (a batch this projection
+    /// made) back for a later batch of the same projection. Only for a caller that has written
+    /// the batch and never reads it, nor an array of it, again (a pull, once a batch is written):
+    /// the arrays are overwritten by the next batch. Thread-safe against <see cref="Project"/>
+    /// (a pull masks on one thread and writes on another); a batch not recycled costs nothing
+    /// but fresh arrays for later batches.
+    /// </summary>
+    public void Recycle(RecordBatch output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        if (_lent.TryGetValue(output, out var arrays) && _lent.Remove(output))
+        {
+            _buffers.Return(arrays);
+        }
     }
 
     /// <summary>Releases the maskers (a pseudonym masker holds an HMAC context).</summary>
