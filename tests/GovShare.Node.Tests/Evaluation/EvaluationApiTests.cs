@@ -2,8 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using GovShare.Contract;
-using Microsoft.Extensions.DependencyInjection;
 using GovShare.Node.Tests.Functional;
+using Microsoft.Extensions.DependencyInjection;
 using static GovShare.Node.Tests.Requests.RequestsHttp;
 
 namespace GovShare.Node.Tests.Evaluation;
