@@ -96,6 +96,13 @@ public static class ProblemTypes
     public const string RequestBodyTooSlow = Prefix + "request-body-too-slow";
     public const string LogUnavailable = Prefix + "log-unavailable";
 
+    /// <summary>
+    /// 503 with Retry-After: the statistics or evaluation figures are still being brought up to date
+    /// from the logs after the start (the first start after an upgrade, or a lost saved aggregate,
+    /// folds the whole log: minutes at 10 million records). Nothing is wrong; ask again later.
+    /// </summary>
+    public const string AggregatesRebuilding = Prefix + "aggregates-rebuilding";
+
     /// <summary>A pushed value breaks its item's rule (required, length, date, timestamp or decimal range); the <c>errors</c> extension names item, batch, row and rule.</summary>
     public const string InvalidValue = Prefix + "invalid-value";
 

@@ -112,6 +112,8 @@ public sealed class EvaluationIndex : ILogAggregates, IDisposable
     public T Read<T>(Func<ExchangeDigest, IReadOnlyList<LoggedRecord>, long, T> use)
     {
         ArgumentNullException.ThrowIfNull(use);
+        // While the warm-up's first fold runs (minutes without a saved file), 503 rather than a wait on the lock.
+        FirstFold.Await(What);
         lock (_lock)
         {
             var exchanges = _exchanges.CatchUp();
@@ -126,16 +128,16 @@ public sealed class EvaluationIndex : ILogAggregates, IDisposable
     public string What => "evaluation's aggregates";
 
     /// <inheritdoc/>
-    public long CatchUp(CancellationToken cancellationToken)
-    {
-        lock (_lock)
-        {
-            var before = _exchanges.Folded + _changes.Folded;
-            _exchanges.CatchUp(cancellationToken);
-            _changes.CatchUp(cancellationToken);
-            return _exchanges.Folded + _changes.Folded - before;
-        }
-    }
+    public Lock Lock => _lock;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<ITailedAggregates> Tailed => [_exchanges, _changes];
+
+    /// <inheritdoc/>
+    public FirstFold FirstFold { get; } = new();
+
+    /// <summary>Loads (or rebuilds) every chain's aggregates and folds what is durable now; returns the entries folded. Cancelled between two entries.</summary>
+    public long CatchUp(CancellationToken cancellationToken) => LogAggregates.CatchUp([this], cancellationToken)[0];
 
     public void Save()
     {

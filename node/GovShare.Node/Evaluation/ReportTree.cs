@@ -232,7 +232,8 @@ public sealed partial class ReportSchedule(ReportTree reports, NodeDataFolder da
             {
                 await reports.SubmitDueAsync(stoppingToken);
             }
-            catch (Exception ex) when (ex is HttpRequestException or IOException or JsonException || ex is OperationCanceledException && !stoppingToken.IsCancellationRequested)
+            catch (Exception ex) when (ex is HttpRequestException or IOException or JsonException or Logs.AggregatesNotReadyException
+                || ex is OperationCanceledException && !stoppingToken.IsCancellationRequested)
             {
                 LogFailed(logger, ex.Message);
             }

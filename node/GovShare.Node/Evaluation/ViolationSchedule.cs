@@ -35,6 +35,10 @@ public sealed partial class ViolationSchedule(EvaluationService evaluation, Node
             {
                 evaluation.Scan(By);
             }
+            catch (Logs.AggregatesNotReadyException)
+            {
+                // The logs' aggregates are still being folded at start: the next tick scans.
+            }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 LogScanFailed(logger, ex);

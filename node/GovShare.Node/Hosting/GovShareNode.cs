@@ -222,6 +222,8 @@ public sealed class GovShareNode : IAsyncDisposable
             StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
         });
         app.UseStatusCodePages();
+        // Statistics and evaluation asked for while the aggregates' first fold at start runs: 503 + Retry-After, not a wait of minutes.
+        app.Use(LogsApi.RefuseUntilFoldedAsync);
         app.UseRouting();
         app.Use(SeparateListeners);
         app.UseAuthentication();

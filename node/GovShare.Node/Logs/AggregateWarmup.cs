@@ -10,14 +10,118 @@ public interface ILogAggregates
     /// <summary>What they are, for the log.</summary>
     string What { get; }
 
-    /// <summary>
-    /// Loads (or rebuilds) every chain's aggregate and folds what is durable now, under the same
-    /// lock as a request; returns how many entries were folded. Cancelled between two entries.
-    /// </summary>
-    long CatchUp(CancellationToken cancellationToken);
+    /// <summary>The lock a reader holds while it folds and reads them; <see cref="LogAggregates.CatchUp"/> holds every set's at once.</summary>
+    Lock Lock { get; }
+
+    /// <summary>Their per-chain aggregates, one set per log they tail.</summary>
+    IReadOnlyList<ITailedAggregates> Tailed { get; }
+
+    /// <summary>Whether the warm-up's first fold is still running (a request then gets 503 rather than waiting for it).</summary>
+    FirstFold FirstFold { get; }
 
     /// <summary>Writes each aggregate that moved since its last save.</summary>
     void Save();
+}
+
+/// <summary>
+/// The warm-up's first fold at start as requests see it. Until it ends — minutes when there is no
+/// saved file (the first start after an upgrade, a deleted file) at 10 million records — a request
+/// waits at most <see cref="Patience"/> and is then refused with <see cref="AggregatesNotReadyException"/>
+/// (503 <c>aggregates-rebuilding</c>, Retry-After) instead of queueing on the lock for minutes; a
+/// node that is stopping before the fold ended refuses at once, so a stop never waits for a
+/// request that waits for the fold. Without a warm-up (tools, benchmarks) it is over from the start
+/// and a request folds what it needs itself.
+/// </summary>
+public sealed class FirstFold
+{
+    private volatile TaskCompletionSource _over = Over();
+    private volatile bool _stopped;
+
+    /// <summary>How long a request waits for a first fold under way before it is refused: long enough for a small log's fold (milliseconds) on a loaded machine.</summary>
+    public TimeSpan Patience { get; internal set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Whether the first fold is running now.</summary>
+    public bool Running => !_over.Task.IsCompleted;
+
+    internal void Begin()
+    {
+        _stopped = false;
+        _over = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    internal void End() => _over.TrySetResult();
+
+    /// <summary>The node stops before the first fold ended: refuse from now on (the aggregates are not up to date, and a stop must not wait for a request folding the rest).</summary>
+    internal void Stop()
+    {
+        if (_over.Task.IsCompleted)
+        {
+            return;
+        }
+
+        _stopped = true;
+        _over.TrySetResult();
+    }
+
+    private static TaskCompletionSource Over()
+    {
+        var over = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        over.SetResult();
+        return over;
+    }
+
+    /// <summary>Returns once the aggregates may be read; throws <see cref="AggregatesNotReadyException"/> when the first fold still runs after <see cref="Patience"/> or was stopped.</summary>
+    public void Await(string what)
+    {
+        if (!_over.Task.Wait(Patience) || _stopped)
+        {
+            throw new AggregatesNotReadyException(what);
+        }
+    }
+}
+
+/// <summary>The aggregates a request needs are still being brought up to date at start (see <see cref="FirstFold"/>): answered 503 with Retry-After.</summary>
+public sealed class AggregatesNotReadyException(string what)
+    : Exception($"The {what} are being brought up to date from the logs after the start; try again shortly.")
+{
+    /// <summary>What a client should wait before it asks again.</summary>
+    public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(30);
+
+    public string What { get; } = what;
+}
+
+/// <summary>Several <see cref="ILogAggregates"/> brought up to date together.</summary>
+public static class LogAggregates
+{
+    /// <summary>
+    /// Folds what is new in every chain into every set with <b>one read</b> of each chain's new
+    /// entries (<see cref="LogTail"/>), holding every set's lock (taken in the order given; a request
+    /// takes one lock only, so this cannot deadlock with it). Returns the entries folded per set.
+    /// </summary>
+    public static long[] CatchUp(IReadOnlyList<ILogAggregates> sets, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sets);
+        var entered = 0;
+        try
+        {
+            foreach (var set in sets)
+            {
+                set.Lock.Enter();
+                entered++;
+            }
+
+            var before = sets.Select(s => s.Tailed.Sum(t => t.Folded)).ToArray();
+            LogTail.CatchUp(sets.SelectMany(s => s.Tailed), cancellationToken);
+            return [.. sets.Select((s, i) => s.Tailed.Sum(t => t.Folded) - before[i])];
+        }
+        finally
+        {
+            for (var i = entered - 1; i >= 0; i--)
+            {
+                sets[i].Lock.Exit();
+            }
+        }
+    }
 }
 
 /// <summary>
@@ -25,8 +129,9 @@ public interface ILogAggregates
 /// recovered, state replayed), then every few seconds, so no request pays for the first start
 /// after an upgrade (no saved file: the whole log is folded, minutes at 10 million records) nor
 /// for the traffic since the last request: a request only folds what became durable in the last
-/// seconds. A request arriving during the first fold waits for it (it would have done the same
-/// work). Stopping cancels a fold between two entries: what was folded is saved at dispose and the
+/// seconds. Each pass reads each chain's new entries once for every aggregate (<see cref="LogAggregates.CatchUp"/>).
+/// A request arriving during the first fold is refused with 503 (<see cref="FirstFold"/>).
+/// Stopping cancels a fold between two entries: what was folded is saved at dispose and the
 /// next start goes on from there, so a stop never waits for a rebuild.
 /// </summary>
 internal sealed class AggregateWarmup(
@@ -35,7 +140,35 @@ internal sealed class AggregateWarmup(
     /// <summary>How often the aggregates are folded after the first pass (cheap when nothing is new: one durable-sequence read per chain).</summary>
     internal static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
 
+    private readonly IReadOnlyList<ILogAggregates> _aggregates = [.. aggregates];
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Before the server listens (hosted services start first): no request may fold the whole log itself under the lock.
+        foreach (var aggregate in _aggregates)
+        {
+            aggregate.FirstFold.Begin();
+        }
+
+        return base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await RunAsync(stoppingToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var aggregate in _aggregates)
+            {
+                aggregate.FirstFold.Stop();
+            }
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
     {
         // After every hosted service started (the logs' recovery, the state replay), never ahead of them.
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -55,12 +188,9 @@ internal sealed class AggregateWarmup(
         var first = true;
         while (!stoppingToken.IsCancellationRequested)
         {
-            foreach (var aggregate in aggregates)
+            if (!await PassAsync(first, stoppingToken).ConfigureAwait(false))
             {
-                if (!await PassAsync(aggregate, first, stoppingToken).ConfigureAwait(false))
-                {
-                    return;
-                }
+                return;
             }
 
             first = false;
@@ -75,36 +205,49 @@ internal sealed class AggregateWarmup(
         }
     }
 
-    /// <summary>One fold of one aggregate, on a pool thread (it is CPU and disk work); false when stopping.</summary>
-    private async Task<bool> PassAsync(ILogAggregates aggregate, bool first, CancellationToken stoppingToken)
+    /// <summary>One fold of every aggregate with one read per chain, on a pool thread (it is CPU and disk work); false when stopping.</summary>
+    private async Task<bool> PassAsync(bool first, CancellationToken stoppingToken)
     {
         var clock = Stopwatch.StartNew();
+        var what = string.Join(" and ", _aggregates.Select(a => a.What));
         if (first)
         {
-            LogsDiagnostics.AggregateWarmupStarted(logger, aggregate.What);
+            foreach (var aggregate in _aggregates)
+            {
+                LogsDiagnostics.AggregateWarmupStarted(logger, aggregate.What);
+            }
         }
 
         try
         {
-            var folded = await Task.Run(() => aggregate.CatchUp(stoppingToken), stoppingToken).ConfigureAwait(false);
+            var folded = await Task.Run(() => LogAggregates.CatchUp(_aggregates, stoppingToken), stoppingToken).ConfigureAwait(false);
             if (first)
             {
-                // Saved now, not only every 10,000 entries or at stop: a crash after a rebuild does not rebuild again.
-                await Task.Run(aggregate.Save, stoppingToken).ConfigureAwait(false);
-                LogsDiagnostics.AggregateWarmedUp(logger, aggregate.What, folded, clock.ElapsedMilliseconds);
+                for (var i = 0; i < _aggregates.Count; i++)
+                {
+                    // Saved now, not only every 10,000 entries or at stop: a crash after a rebuild does not rebuild again.
+                    await Task.Run(_aggregates[i].Save, stoppingToken).ConfigureAwait(false);
+                    LogsDiagnostics.AggregateWarmedUp(logger, _aggregates[i].What, folded[i], clock.ElapsedMilliseconds);
+                    _aggregates[i].FirstFold.End();
+                }
             }
 
             return true;
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            LogsDiagnostics.AggregateWarmupStopped(logger, aggregate.What, clock.ElapsedMilliseconds);
+            LogsDiagnostics.AggregateWarmupStopped(logger, what, clock.ElapsedMilliseconds);
             return false;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or LogUnavailableException)
         {
-            // A log that cannot be read now: requests report it as they always did; try again at the next pass.
-            LogsDiagnostics.AggregateWarmupFailed(logger, e, aggregate.What);
+            // A log that cannot be read now: requests fold themselves and report it as they always did; try again at the next pass.
+            LogsDiagnostics.AggregateWarmupFailed(logger, e, what);
+            foreach (var aggregate in _aggregates)
+            {
+                aggregate.FirstFold.End();
+            }
+
             return true;
         }
     }

@@ -22,6 +22,148 @@ public interface IChainAggregate
     byte[] Serialize();
 }
 
+/// <summary>
+/// A set of per-chain aggregates of one log (<see cref="ChainAggregates{T}"/>) as a shared reader
+/// feeds them: <see cref="LogTail.CatchUp"/> reads each chain's new entries once and folds every
+/// entry into every set's aggregate of that chain, so the statistics and the evaluation do not
+/// each read and parse the same records.
+/// </summary>
+public interface ITailedAggregates
+{
+    /// <summary>The log whose chains are folded.</summary>
+    LogKind Log { get; }
+
+    /// <summary>One fold per chain (the own first, then every other replica's, in name order), created as chains appear.</summary>
+    IReadOnlyList<IChainFold> Chains();
+
+    /// <summary>Entries folded since this was created, over every chain.</summary>
+    long Folded { get; }
+}
+
+/// <summary>One chain's aggregate, fed entries by <see cref="LogTail"/>.</summary>
+public interface IChainFold
+{
+    /// <summary>The chain's store (its folder names the chain: own or another replica's).</summary>
+    LogStore Store { get; }
+
+    /// <summary>True for another replica's chain (read as far as it is whole), false for this process's (read up to its durable sequence).</summary>
+    bool Other { get; }
+
+    /// <summary>
+    /// Loads (or rebuilds) the aggregate and says what it needs: entries from <c>From</c> to
+    /// <c>To</c>, reading on from <c>Resume</c>; <c>From &gt; To</c> when nothing is new.
+    /// </summary>
+    (long From, long To, LogPosition? Resume) Prepare();
+
+    /// <summary>The next sequence this aggregate needs (what it folded last + 1).</summary>
+    long NextSequence { get; }
+
+    /// <summary>Folds the entry when it is the next one; one already folded is skipped.</summary>
+    void Offer(LogEntry entry, LogPosition at);
+
+    /// <summary>After a read: remembers how far the chain was read, saves every so many entries.</summary>
+    void Done();
+}
+
+/// <summary>
+/// The one reader of the logs' new entries for every aggregate that tails them: per chain, the
+/// entries after the least advanced aggregate's last are read and parsed once, and each is offered
+/// to every aggregate of that chain (one that folded it already skips it). The caller holds every
+/// set's lock.
+/// </summary>
+public static class LogTail
+{
+    /// <summary>Folds what is new in every chain into every set's aggregates; cancelled between two entries (what was folded stays whole).</summary>
+    public static void CatchUp(IEnumerable<ITailedAggregates> sets, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sets);
+        var groups = sets.SelectMany(s => s.Chains().Select(c => (s.Log, Chain: c)))
+            .GroupBy(c => (c.Log, Folder: c.Chain.Store.FolderOf(c.Log)));
+        foreach (var group in groups)
+        {
+            var log = group.Key.Log;
+            var folds = group.Select(c => c.Chain).ToList();
+            var wanted = folds.Select(f => (Fold: f, Plan: f.Prepare())).Where(w => w.Plan.From <= w.Plan.To).ToList();
+            if (wanted.Count > 0)
+            {
+                var first = wanted.MinBy(w => w.Plan.From);
+                var to = wanted.Max(w => w.Plan.To);
+                var readers = wanted.Select(w => w.Fold).ToList();
+                var store = first.Fold.Store;
+                if (first.Fold.Other)
+                {
+                    Feed(readers, ReadWhole(store, log, first.Plan.From, first.Plan.Resume), cancellationToken);
+                }
+                else
+                {
+                    try
+                    {
+                        Feed(readers, store.ReadEntriesAt(log, first.Plan.From, to, first.Plan.Resume), cancellationToken);
+                    }
+                    catch (FileNotFoundException)
+                    {
+                        // The live segment was archived meanwhile: go on from the archive.
+                        Feed(readers, store.ReadEntriesAt(log, readers.Min(r => r.NextSequence), to), cancellationToken);
+                    }
+                }
+            }
+
+            foreach (var fold in folds)
+            {
+                fold.Done();
+            }
+        }
+    }
+
+    private static void Feed(List<IChainFold> folds, IEnumerable<(LogEntry Entry, LogPosition At)> entries, CancellationToken cancellationToken)
+    {
+        foreach (var (entry, at) in entries)
+        {
+            // Between two entries, so what was folded stays whole (a stopping node does not wait for a rebuild).
+            cancellationToken.ThrowIfCancellationRequested();
+            foreach (var fold in folds)
+            {
+                fold.Offer(entry, at);
+            }
+        }
+    }
+
+    /// <summary>Another replica's entries from <paramref name="fromSeq"/> while they follow one another; stops at the first that does not (or does not read).</summary>
+    private static IEnumerable<(LogEntry, LogPosition)> ReadWhole(LogStore store, LogKind log, long fromSeq, LogPosition? resume)
+    {
+        using var entries = store.ReadEntriesAt(log, fromSeq, long.MaxValue, resume).GetEnumerator();
+        var expected = fromSeq;
+        while (true)
+        {
+            try
+            {
+                if (!entries.MoveNext())
+                {
+                    yield break;
+                }
+            }
+            catch (Exception ex) when (ex is InvalidDataException or IOException)
+            {
+                yield break;
+            }
+
+            if (entries.Current.Entry.Sequence < expected)
+            {
+                // The entry the read resumed at.
+                continue;
+            }
+
+            if (entries.Current.Entry.Sequence != expected)
+            {
+                yield break;
+            }
+
+            expected++;
+            yield return entries.Current;
+        }
+    }
+}
+
 /// <summary>The files <see cref="ChainAggregates{T}"/> keep in a log folder.</summary>
 public static class ChainAggregateFiles
 {
@@ -49,7 +191,7 @@ public static class ChainAggregateFiles
 /// chain. The files are a cache: deleting them is always safe, and backups leave them out
 /// (<see cref="ChainAggregateFiles.IsDerived"/>).
 /// </summary>
-public sealed class ChainAggregates<T> : IDisposable
+public sealed class ChainAggregates<T> : ITailedAggregates, IDisposable
     where T : class, IChainAggregate
 {
     /// <summary>Save after this many newly folded entries (and at stop), so a crash re-folds at most this many.</summary>
@@ -95,19 +237,16 @@ public sealed class ChainAggregates<T> : IDisposable
     /// <summary>True when the last load of the own chain's aggregate read its file and checked the one entry it names.</summary>
     public bool LoadedFromFile => _own.LoadedFromFile;
 
+    /// <inheritdoc/>
+    public LogKind Log => _log;
+
     /// <summary>How many entries were folded since this was created, over every chain (for the warm-up's log).</summary>
     public long Folded { get; private set; }
 
-    /// <summary>
-    /// Every chain's aggregate with what is durable now folded in: the own chain's first, then the
-    /// other replicas' in name order. Not thread-safe: the caller holds one lock around this and its
-    /// use of the aggregates. <paramref name="cancellationToken"/> stops a long fold between two
-    /// entries (<see cref="OperationCanceledException"/>): what was folded stays, whole, and the
-    /// next call goes on from there.
-    /// </summary>
-    public IReadOnlyList<T> CatchUp(CancellationToken cancellationToken = default)
+    /// <inheritdoc/>
+    public IReadOnlyList<IChainFold> Chains()
     {
-        var parts = new List<T> { _own.CatchUp(cancellationToken) };
+        var chains = new List<IChainFold> { _own };
         foreach (var chain in _chains?.Others() ?? [])
         {
             if (!_others.TryGetValue(chain.Replica, out var other))
@@ -116,10 +255,23 @@ public sealed class ChainAggregates<T> : IDisposable
                 other = _others[chain.Replica] = new Chain(this, chain.Store, null, path);
             }
 
-            parts.Add(other.CatchUp(cancellationToken));
+            chains.Add(other);
         }
 
-        return parts;
+        return chains;
+    }
+
+    /// <summary>
+    /// Every chain's aggregate with what is durable now folded in: the own chain's first, then the
+    /// other replicas' in name order. Not thread-safe: the caller holds one lock around this and its
+    /// use of the aggregates. <paramref name="cancellationToken"/> stops a long fold between two
+    /// entries (<see cref="OperationCanceledException"/>): what was folded stays, whole, and the
+    /// next call goes on from there. (<see cref="LogTail.CatchUp"/> does the same for several sets at once, with one read.)
+    /// </summary>
+    public IReadOnlyList<T> CatchUp(CancellationToken cancellationToken = default)
+    {
+        LogTail.CatchUp([this], cancellationToken);
+        return [.. Chains().Select(c => ((Chain)c).Aggregate)];
     }
 
     /// <summary>Writes each aggregate that moved since its last save.</summary>
@@ -146,7 +298,7 @@ public sealed class ChainAggregates<T> : IDisposable
     }
 
     /// <summary>The aggregate of one chain. <c>durable</c> null: another replica's chain, read as far as it is whole.</summary>
-    private sealed class Chain(ChainAggregates<T> owner, LogStore store, Func<long>? durable, string path)
+    private sealed class Chain(ChainAggregates<T> owner, LogStore store, Func<long>? durable, string path) : IChainFold
     {
         private const string Magic = "govshare-aggregate/1";
 
@@ -154,6 +306,7 @@ public sealed class ChainAggregates<T> : IDisposable
         private LogPosition _at;
         private long _savedSequence;
         private (string? Segment, long Length) _folded;
+        private (string? Segment, long Length)? _reading;
 
         public LogStore Store { get; } = store;
 
@@ -162,6 +315,12 @@ public sealed class ChainAggregates<T> : IDisposable
         public bool Rebuilt { get; private set; }
 
         public bool LoadedFromFile { get; private set; }
+
+        public bool Other => durable is null;
+
+        public T Aggregate => _aggregate ??= Load();
+
+        public long NextSequence => Aggregate.Sequence + 1;
 
         public void Save()
         {
@@ -174,9 +333,10 @@ public sealed class ChainAggregates<T> : IDisposable
             }
         }
 
-        public T CatchUp(CancellationToken cancellationToken)
+        public (long From, long To, LogPosition? Resume) Prepare()
         {
-            var aggregate = _aggregate ??= Load();
+            var aggregate = Aggregate;
+            _reading = null;
             if (durable is null)
             {
                 // Another replica's chain: it alone writes it; fold what follows, as far as the chain is whole.
@@ -185,63 +345,55 @@ public sealed class ChainAggregates<T> : IDisposable
                 var segments = Store.Segments(owner._log);
                 var live = segments.Count > 0 ? segments[^1].Path : null;
                 var now = (live, live is not null && File.Exists(live) ? new FileInfo(live).Length : 0);
-                if (now != _folded)
+                if (now == _folded)
                 {
-                    Fold(aggregate, ReadWhole(Store, owner._log, aggregate.Sequence + 1, Resume(aggregate)), cancellationToken);
-                    _folded = now;
+                    return (aggregate.Sequence + 1, aggregate.Sequence, null);
                 }
+
+                _reading = now;
+                return (aggregate.Sequence + 1, long.MaxValue, Resume(aggregate));
             }
-            else
+
+            var top = durable();
+            if (top < aggregate.Sequence)
             {
-                var top = durable();
-                if (top < aggregate.Sequence)
-                {
-                    // The chain is shorter than what was folded: it was replaced; start over.
-                    aggregate = _aggregate = Rebuild($"the {LogEntry.LogName(owner._log)} log is shorter than what was folded");
-                }
-
-                if (top > aggregate.Sequence)
-                {
-                    try
-                    {
-                        Fold(aggregate, Store.ReadEntriesAt(owner._log, aggregate.Sequence + 1, top, Resume(aggregate)), cancellationToken);
-                    }
-                    catch (FileNotFoundException)
-                    {
-                        // The live segment was archived meanwhile: go on from the archive.
-                        Fold(aggregate, Store.ReadEntriesAt(owner._log, aggregate.Sequence + 1, top), cancellationToken);
-                    }
-                }
+                // The chain is shorter than what was folded: it was replaced; start over.
+                aggregate = _aggregate = Rebuild($"the {LogEntry.LogName(owner._log)} log is shorter than what was folded");
             }
 
-            if (aggregate.Sequence - _savedSequence >= SaveEvery)
+            return (aggregate.Sequence + 1, top, Resume(aggregate));
+        }
+
+        public void Offer(LogEntry entry, LogPosition at)
+        {
+            var aggregate = Aggregate;
+            if (entry.Sequence <= aggregate.Sequence)
+            {
+                // One this aggregate folded already (another of the chain was behind it), or the entry a read resumed at.
+                return;
+            }
+
+            aggregate.Fold(entry);
+            _at = at;
+            owner.Folded++;
+        }
+
+        public void Done()
+        {
+            if (_reading is { } read)
+            {
+                _folded = read;
+                _reading = null;
+            }
+
+            if (_aggregate is { } aggregate && aggregate.Sequence - _savedSequence >= SaveEvery)
             {
                 Save();
             }
-
-            return aggregate;
         }
 
         // Where the last folded entry begins, so the next catch-up reads on from there (none before the first).
         private LogPosition? Resume(T aggregate) => aggregate.Sequence > 0 ? _at : null;
-
-        private void Fold(T aggregate, IEnumerable<(LogEntry Entry, LogPosition At)> entries, CancellationToken cancellationToken)
-        {
-            foreach (var (entry, at) in entries)
-            {
-                // Between two entries, so what was folded stays whole (a stopping node does not wait for a rebuild).
-                cancellationToken.ThrowIfCancellationRequested();
-                if (entry.Sequence <= aggregate.Sequence)
-                {
-                    // The entry the read resumed at (already folded).
-                    continue;
-                }
-
-                aggregate.Fold(entry);
-                _at = at;
-                owner.Folded++;
-            }
-        }
 
         private T Load()
         {
@@ -290,35 +442,6 @@ public sealed class ChainAggregates<T> : IDisposable
             _savedSequence = -1;
             _at = default;
             return owner._create();
-        }
-
-        /// <summary>Another replica's entries from <paramref name="fromSeq"/> while they follow one another; stops at the first that does not (or does not read).</summary>
-        private static IEnumerable<(LogEntry, LogPosition)> ReadWhole(LogStore store, LogKind log, long fromSeq, LogPosition? resume)
-        {
-            using var entries = store.ReadEntriesAt(log, fromSeq, long.MaxValue, resume).GetEnumerator();
-            var expected = fromSeq;
-            while (true)
-            {
-                try
-                {
-                    if (!entries.MoveNext())
-                    {
-                        yield break;
-                    }
-                }
-                catch (Exception ex) when (ex is InvalidDataException or IOException)
-                {
-                    yield break;
-                }
-
-                if (entries.Current.Entry.Sequence != expected)
-                {
-                    yield break;
-                }
-
-                expected++;
-                yield return entries.Current;
-            }
         }
     }
 }

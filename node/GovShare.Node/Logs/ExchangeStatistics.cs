@@ -47,9 +47,13 @@ public sealed class ExchangeStatistics : ILogAggregates, IDisposable
     /// <summary>True when the last load of the own chain's aggregate found no usable file and rebuilt it from the chain (for tests and logs).</summary>
     public bool Rebuilt => _chains.Rebuilt;
 
-    /// <summary>The statistics over every durable exchange record of every chain (see <see cref="LogStatistics"/>).</summary>
+    /// <summary>
+    /// The statistics over every durable exchange record of every chain (see <see cref="LogStatistics"/>).
+    /// Throws <see cref="AggregatesNotReadyException"/> while the warm-up's first fold runs (<see cref="FirstFold"/>).
+    /// </summary>
     public IReadOnlyList<ServiceStatistic> Query(StatisticsDimension dimension, StatisticsPeriod period, DateOnly? from = null, DateOnly? to = null)
     {
+        FirstFold.Await(What);
         lock (_lock)
         {
             return StatisticsAggregate.Query(_chains.CatchUp(), dimension, period, from, to);
@@ -59,15 +63,16 @@ public sealed class ExchangeStatistics : ILogAggregates, IDisposable
     public string What => "exchange statistics";
 
     /// <inheritdoc/>
-    public long CatchUp(CancellationToken cancellationToken)
-    {
-        lock (_lock)
-        {
-            var before = _chains.Folded;
-            _chains.CatchUp(cancellationToken);
-            return _chains.Folded - before;
-        }
-    }
+    public Lock Lock => _lock;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<ITailedAggregates> Tailed => [_chains];
+
+    /// <inheritdoc/>
+    public FirstFold FirstFold { get; } = new();
+
+    /// <summary>Loads (or rebuilds) every chain's aggregate and folds what is durable now; returns the entries folded. Cancelled between two entries.</summary>
+    public long CatchUp(CancellationToken cancellationToken) => LogAggregates.CatchUp([this], cancellationToken)[0];
 
     /// <summary>Writes each aggregate that moved since its last save.</summary>
     public void Save()

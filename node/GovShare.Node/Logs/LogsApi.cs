@@ -46,6 +46,28 @@ public static class LogsApi
         return endpoints;
     }
 
+    /// <summary>
+    /// Middleware: a request that needs the log aggregates while the warm-up's first fold runs
+    /// (<see cref="FirstFold"/>) — <c>/v1/stats</c>, scorecards, reports, a violation scan — gets 503
+    /// <c>aggregates-rebuilding</c> with Retry-After instead of waiting minutes on the aggregates' lock.
+    /// </summary>
+    public static async Task RefuseUntilFoldedAsync(HttpContext context, RequestDelegate next)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(next);
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        catch (AggregatesNotReadyException e) when (!context.Response.HasStarted)
+        {
+            context.Response.Clear();
+            context.Response.Headers.RetryAfter = ((int)AggregatesNotReadyException.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            await Problem.ExecuteAsync(context, StatusCodes.Status503ServiceUnavailable, ProblemTypes.AggregatesRebuilding,
+                "Figures are being brought up to date.", e.Message).ConfigureAwait(false);
+        }
+    }
+
     private static T Parse<T>(string? value, T fallback, string name, string allowed, List<string> errors)
         where T : struct, Enum
     {

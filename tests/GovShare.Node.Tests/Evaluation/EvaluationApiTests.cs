@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using GovShare.Contract;
 using GovShare.Node.Tests.Functional;
+using Microsoft.Extensions.DependencyInjection;
 using static GovShare.Node.Tests.Requests.RequestsHttp;
 
 namespace GovShare.Node.Tests.Evaluation;
@@ -107,5 +108,53 @@ public sealed class EvaluationApiTests : IAsyncLifetime
     {
         using var anonymous = _env.Node.Client(null);
         await ProblemAssert.IsProblemAsync(await anonymous.GetAsync("v1/evaluation/scorecard"), HttpStatusCode.Unauthorized, ProblemTypes.CertificateRequired);
+    }
+
+    /// <summary>
+    /// While the logs' aggregates are first folded at start (no saved file after an upgrade: minutes
+    /// at 10 M records), the node's pipeline answers the evaluation and <c>/v1/stats</c> with 503
+    /// problem+json and Retry-After instead of holding the request on the aggregates' lock; once the
+    /// fold ended they answer. The fold's state is set by hand, so nothing here depends on timing.
+    /// </summary>
+    [Fact]
+    public async Task DuringTheFirstFoldAtStart_ScorecardsReportsAndStats_503AggregatesRebuildingWithRetryAfter()
+    {
+        var index = _env.Node.Services.GetRequiredService<GovShare.Node.Evaluation.EvaluationIndex>();
+        var statistics = _env.Node.Services.GetRequiredService<GovShare.Node.Logs.ExchangeStatistics>();
+        // The warm-up's own first fold of this small log is over before the state is set by hand.
+        for (var i = 0; i < 600 && (index.FirstFold.Running || statistics.FirstFold.Running); i++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.False(index.FirstFold.Running || statistics.FirstFold.Running, "the warm-up's first fold did not end within 60 s");
+        var department = _env.Department("Kunming Civil Affairs Bureau");
+        index.FirstFold.Begin();
+        index.FirstFold.Patience = TimeSpan.Zero;
+        statistics.FirstFold.Begin();
+        statistics.FirstFold.Patience = TimeSpan.Zero;
+        try
+        {
+            foreach (var response in new[]
+            {
+                await _env.Operator.GetAsync("v1/operator/evaluation/scorecards"),
+                await _env.Operator.GetAsync($"v1/operator/evaluation/report/{_env.Year.Year}.json"),
+                await department.Client.GetAsync("v1/evaluation/scorecard"),
+                await department.Client.GetAsync("v1/stats"),
+            })
+            {
+                var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.ServiceUnavailable, ProblemTypes.AggregatesRebuilding);
+                Assert.Equal(TimeSpan.FromSeconds(30), response.Headers.RetryAfter?.Delta);
+                Assert.Contains("brought up to date", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            index.FirstFold.End();
+            statistics.FirstFold.End();
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await _env.Operator.GetAsync("v1/operator/evaluation/scorecards")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await department.Client.GetAsync("v1/stats")).StatusCode);
     }
 }
