@@ -46,6 +46,11 @@ public static class NodeHost
         }
 
         await node.StartAsync();
+        // What the runtime made of the settings it was given (the driver records it with the results):
+        // the GC's own view of its configuration, so a setting that did not take is visible.
+        Console.Out.WriteLine("RUNTIME " + string.Join(' ', GC.GetConfigurationVariables()
+            .Where(v => v.Key is "ServerGC" or "ConcurrentGC" or "LOHThreshold" or "GCgen0size" or "GCConserveMemory" or "GCDynamicAdaptationMode" or "HeapHardLimit" or "RetainVM")
+            .Select(v => $"{v.Key}={v.Value}")) + $" TieredPGO={Environment.GetEnvironmentVariable("DOTNET_TieredPGO") ?? "runtime default"}");
         ServerConfig.Ready(node.ExchangeAddress);
         await ServerConfig.WaitForStopAsync();
         await node.StopAsync();
