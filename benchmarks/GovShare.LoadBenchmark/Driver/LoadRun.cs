@@ -292,9 +292,14 @@ internal sealed partial class LoadRun
         var nodeLoops = new List<Loop>();
         var rawLoops = new List<Loop>();
         var durableLoops = new List<Loop>();
-        await ClosedLoopAsync(raw, () => Http.Get("small"), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), "warm-up raw", rawServer);
-        await ClosedLoopAsync(raw, () => Http.Get("small-durable"), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), "warm-up durable", rawServer);
-        var warm = await ClosedLoopAsync(node, () => Http.Pull(SmallCode), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), "warm-up node", kunming);
+        // Warm-up, not measured: 5 s of the same closed loop each (tens of thousands of requests),
+        // so the rounds see the steady state of a node that has been serving — its hot methods
+        // re-compiled at tier 1 with PGO — rather than the first seconds after a start (with 2 s, JIT
+        // of the node was still 13–29 % of its samples in the measured rounds; benchmarks/README.md).
+        var warmUp = TimeSpan.FromSeconds(_smoke ? 0.5 : 5);
+        await ClosedLoopAsync(raw, () => Http.Get("small"), warmUp, "warm-up raw", rawServer);
+        await ClosedLoopAsync(raw, () => Http.Get("small-durable"), warmUp, "warm-up durable", rawServer);
+        var warm = await ClosedLoopAsync(node, () => Http.Pull(SmallCode), warmUp, "warm-up node", kunming);
         _kunmingExchanges += warm.Requests;
         for (var round = 0; round < rounds; round++)
         {
