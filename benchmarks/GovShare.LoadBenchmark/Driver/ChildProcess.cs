@@ -26,6 +26,9 @@ internal sealed class ChildProcess : IAsyncDisposable
 
     public int Pid => _process.Id;
 
+    /// <summary>A node child's report of its effective runtime settings (GC configuration, tiered PGO); empty for baselines.</summary>
+    public string RuntimeReport { get; private set; } = "";
+
     public static async Task<ChildProcess> StartAsync(string name, string role, ServerConfig config, string folder)
     {
         var configPath = Path.Combine(folder, name + ".json");
@@ -44,9 +47,16 @@ internal sealed class ChildProcess : IAsyncDisposable
         };
         if (role == NodeHost.Role)
         {
-            // The node runs with the runtime settings it ships with (node/GovShare.Cli/NodeRuntime.props,
-            // written into govshare.runtimeconfig.json); the baselines keep the runtime's defaults.
-            foreach (var (variable, value) in NodeRuntimeSettings())
+            // The node runs as the image runs it (deploy/Dockerfile): its runtimeconfig options
+            // (node/GovShare.Cli/NodeRuntime.props, which the image has in govshare.runtimeconfig.json)
+            // through a runtimeconfig of its own, and DOTNET_TieredPGO=1, the image's ENV. Whether its
+            // code is ReadyToRun depends on how this program was built (NodeCodeIsReadyToRun). The
+            // baselines keep this program's runtimeconfig: the runtime's defaults (workstation GC,
+            // tiered PGO on).
+            start.ArgumentList.Add("exec");
+            start.ArgumentList.Add("--runtimeconfig");
+            start.ArgumentList.Add(WriteNodeRuntimeConfig(folder));
+            foreach (var (variable, value) in NodeEnvironment.Concat(NodeEnvironmentOverrides))
             {
                 start.Environment[variable] = value;
             }
@@ -66,7 +76,11 @@ internal sealed class ChildProcess : IAsyncDisposable
                 return;
             }
 
-            if (e.Data.StartsWith("READY ", StringComparison.Ordinal))
+            if (e.Data.StartsWith("RUNTIME ", StringComparison.Ordinal))
+            {
+                child.RuntimeReport = e.Data["RUNTIME ".Length..].Trim();
+            }
+            else if (e.Data.StartsWith("READY ", StringComparison.Ordinal))
             {
                 ready.TrySetResult(new Uri(e.Data["READY ".Length..].Trim()));
             }
@@ -182,12 +196,64 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The shipped node's runtime settings, as <c>DOTNET_</c> variables (GC values are read as hexadecimal).</summary>
-    internal static IEnumerable<(string Variable, string Value)> NodeRuntimeSettings()
+    /// <summary>The environment the image gives the node (deploy/Dockerfile's ENV that concerns the runtime).</summary>
+    internal static readonly (string Variable, string Value)[] NodeEnvironment = [("DOTNET_TieredPGO", "1")];
+
+    /// <summary>
+    /// Extra <c>DOTNET_</c> variables for the node child only (<c>--node-env</c>): for trying a runtime
+    /// setting on the measured node before it goes into NodeRuntime.props. Empty in a plain run.
+    /// </summary>
+    internal static IReadOnlyList<(string Variable, string Value)> NodeEnvironmentOverrides { get; set; } = [];
+
+    /// <summary>The node's runtimeconfig options as shipped (NodeRuntime.props), name and value.</summary>
+    internal static IReadOnlyList<(string Name, string Value)> NodeRuntimeOptions()
     {
-        var threshold = typeof(ChildProcess).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+        var options = typeof(ChildProcess).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
             .Cast<System.Reflection.AssemblyMetadataAttribute>()
-            .Single(a => a.Key == "GovShareNodeGCLOHThreshold").Value;
-        yield return ("DOTNET_GCLOHThreshold", long.Parse(threshold!, CultureInfo.InvariantCulture).ToString("x", CultureInfo.InvariantCulture));
+            .Single(a => a.Key == "GovShareNodeRuntimeOptions").Value ?? "";
+        return [.. options.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(o => o.Split('=', 2)).Select(p => (p[0], p[1]))];
+    }
+
+    /// <summary>
+    /// Whether the node's code in this program's folder is ReadyToRun-precompiled, as the image
+    /// ships it (a publish for a runtime), or IL only, compiled by the JIT at run time (a plain build).
+    /// </summary>
+    internal static bool NodeCodeIsReadyToRun()
+    {
+        var folder = Path.GetDirectoryName(typeof(ChildProcess).Assembly.Location)!;
+        return new[] { "GovShare.Node.dll", Path.GetFileName(typeof(ChildProcess).Assembly.Location) }.All(name =>
+        {
+            using var file = File.OpenRead(Path.Combine(folder, name));
+            using var pe = new System.Reflection.PortableExecutable.PEReader(file);
+            // A ReadyToRun image carries its native code's header in the CLI header's ManagedNativeHeader.
+            return pe.PEHeaders.CorHeader?.ManagedNativeHeaderDirectory.Size > 0;
+        });
+    }
+
+    /// <summary>
+    /// This program's runtimeconfig (framework references) plus the node's options as shipped: what
+    /// govshare.runtimeconfig.json gives the node in the image. Written into the run's folder.
+    /// </summary>
+    private static string WriteNodeRuntimeConfig(string folder)
+    {
+        var own = Path.ChangeExtension(typeof(ChildProcess).Assembly.Location, ".runtimeconfig.json");
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(own))!.AsObject();
+        var runtimeOptions = config["runtimeOptions"]!.AsObject();
+        if (runtimeOptions["configProperties"] is not System.Text.Json.Nodes.JsonObject properties)
+        {
+            properties = [];
+            runtimeOptions["configProperties"] = properties;
+        }
+
+        foreach (var (name, value) in NodeRuntimeOptions())
+        {
+            properties[name] = long.TryParse(value, CultureInfo.InvariantCulture, out var number) ? number
+                : bool.TryParse(value, out var flag) ? flag
+                : value;
+        }
+
+        var path = Path.Combine(folder, "node.runtimeconfig.json");
+        File.WriteAllText(path, config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        return path;
     }
 }

@@ -60,12 +60,19 @@ internal sealed partial class LoadRun
         // Absolute: the children run in folders of their own and are handed paths inside this one.
         var work = Path.GetFullPath(Option(args, "--work") ?? Path.Combine(Path.GetTempPath(), $"govshare-load-{Environment.ProcessId}"));
         var only = Option(args, "--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
-        var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep" or "--only")).ToList();
+        var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep" or "--only" or "--node-env")).ToList();
         var unknownCases = only?.Except(RunResults.CaseIds).ToList() ?? [];
         if (unknown.Count > 0 || unknownCases.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"Unknown options or cases: {string.Join(' ', unknown.Concat(unknownCases))}. Usage: GovShare.LoadBenchmark [--smoke] [--out results.json] [--work folder] [--keep] [--only case,case] (cases: {string.Join(", ", RunResults.CaseIds)})");
+            await Console.Error.WriteLineAsync($"Unknown options or cases: {string.Join(' ', unknown.Concat(unknownCases))}. Usage: GovShare.LoadBenchmark [--smoke] [--out results.json] [--work folder] [--keep] [--only case,case] [--node-env DOTNET_X=v,DOTNET_Y=w] (cases: {string.Join(", ", RunResults.CaseIds)})");
             return 2;
+        }
+
+        ChildProcess.NodeEnvironmentOverrides = [.. (Option(args, "--node-env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => v.Split('=', 2)).Select(p => (p[0], p.Length > 1 ? p[1] : ""))];
+        if (!smoke && !ChildProcess.NodeCodeIsReadyToRun())
+        {
+            // The image runs ReadyToRun code; a JIT-only node pays tier-up the shipped one does not.
+            await Console.Error.WriteLineAsync("Warning: the node's code is JIT-only (a plain build), the image's is ReadyToRun. For figures of the node as shipped, publish first: benchmarks/README.md, \"Run them\".");
         }
 
         Directory.CreateDirectory(work);
@@ -90,7 +97,9 @@ internal sealed partial class LoadRun
             }
         }
 
-        var results = new RunResults(started, clock.Elapsed.TotalSeconds, smoke, Machine(), run._sizeFigures, run._cases, run._notes);
+        var machine = Machine();
+        run._notes.Add($"Measured node: {machine["nodeCode"]}; runtime settings {machine["nodeRuntime"]}. Baselines: this program's runtimeconfig (runtime defaults).");
+        var results = new RunResults(started, clock.Elapsed.TotalSeconds, smoke, machine, run._sizeFigures, run._cases, run._notes);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
         await File.WriteAllTextAsync(output, results.ToJson());
         Console.Out.WriteLine(results.ToMarkdown());
@@ -157,6 +166,7 @@ internal sealed partial class LoadRun
         await firstKunming.DisposeAsync();
         kunming = await ChildProcess.StartAsync("node-530100-measured", NodeHost.Role, kunmingConfig with { Departments = [], Links = [], Resources = [] }, _work);
         await using var _ = kunming;
+        _notes.Add($"Measured node's runtime, as it reported itself: {kunming.RuntimeReport}.");
         await using var raw = await ChildProcess.StartAsync("raw-kestrel", RawServer.Role, BaselineConfig() with { Folder = _files, RecordBytes = _recordBytes }, _work);
         await using var yarp = await ChildProcess.StartAsync("yarp-hop", YarpHop.Role, BaselineConfig() with
         {
@@ -213,6 +223,14 @@ internal sealed partial class LoadRun
                 await Task.Delay(50, CancellationToken.None);
             }
         });
+        // One whole pull from each before the measured rounds: a node in production has served
+        // pulls before, so its hot paths (framing, hashing, masking, the writer) run tier-1 code;
+        // a freshly started one spends its first pull in tier-0, instrumented (PGO) and OSR code,
+        // with the JIT's tiering thread competing for the same two cores. Not measured; counted in
+        // the peak working set (VmHWM), which covers every pull.
+        await Http.DownloadAsync(raw, Http.Get("files/large.arrow"), progress: b => Progress.Update($"warm-up raw Kestrel {b / 1e6:0} MB"));
+        await Http.DownloadAsync(node, Http.Pull(LargeCode), progress: b => Progress.Update($"warm-up node {b / 1e6:0} MB, node RSS {kunming.WorkingSet / 1e6:0} MB"));
+        _kunmingExchanges++;
         var (nodeRuns, rawRuns, nodeCpu, rawCpu) = await RoundsAsync(
             () => Http.DownloadAsync(raw, Http.Get("files/large.arrow"), progress: b => Progress.Update($"raw Kestrel {b / 1e6:0} MB")),
             () => Http.DownloadAsync(node, Http.Pull(LargeCode), progress: b => Progress.Update($"node {b / 1e6:0} MB, node RSS {kunming.WorkingSet / 1e6:0} MB")),
@@ -274,9 +292,14 @@ internal sealed partial class LoadRun
         var nodeLoops = new List<Loop>();
         var rawLoops = new List<Loop>();
         var durableLoops = new List<Loop>();
-        await ClosedLoopAsync(raw, () => Http.Get("small"), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), "warm-up raw", rawServer);
-        await ClosedLoopAsync(raw, () => Http.Get("small-durable"), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), "warm-up durable", rawServer);
-        var warm = await ClosedLoopAsync(node, () => Http.Pull(SmallCode), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), "warm-up node", kunming);
+        // Warm-up, not measured: 5 s of the same closed loop each (tens of thousands of requests),
+        // so the rounds see the steady state of a node that has been serving — its hot methods
+        // re-compiled at tier 1 with PGO — rather than the first seconds after a start (with 2 s, JIT
+        // of the node was still 13–29 % of its samples in the measured rounds; benchmarks/README.md).
+        var warmUp = TimeSpan.FromSeconds(_smoke ? 0.5 : 5);
+        await ClosedLoopAsync(raw, () => Http.Get("small"), warmUp, "warm-up raw", rawServer);
+        await ClosedLoopAsync(raw, () => Http.Get("small-durable"), warmUp, "warm-up durable", rawServer);
+        var warm = await ClosedLoopAsync(node, () => Http.Pull(SmallCode), warmUp, "warm-up node", kunming);
         _kunmingExchanges += warm.Requests;
         for (var round = 0; round < rounds; round++)
         {
@@ -624,6 +647,10 @@ internal sealed partial class LoadRun
             ["os"] = RuntimeInformation.OSDescription,
             ["runtime"] = RuntimeInformation.FrameworkDescription,
             ["gc"] = System.Runtime.GCSettings.IsServerGC ? "server" : "workstation",
+            // How the measured node ran: the kind of code and the runtime settings it was given.
+            ["nodeCode"] = ChildProcess.NodeCodeIsReadyToRun() ? "ReadyToRun (as the image ships it)" : "JIT only (a plain build; the image is ReadyToRun)",
+            ["nodeRuntime"] = string.Join(' ', ChildProcess.NodeRuntimeOptions().Select(o => $"{o.Name}={o.Value}")
+                .Concat(ChildProcess.NodeEnvironment.Concat(ChildProcess.NodeEnvironmentOverrides).Select(v => $"{v.Variable}={v.Value}"))),
             ["loadAverageAtEnd"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "unknown",
         };
     }

@@ -15,6 +15,9 @@ public static class NodeHost
 {
     public const string Role = "serve-node";
 
+    /// <summary>The GC settings the node reports at start (parts of <see cref="GC.GetConfigurationVariables"/>' names).</summary>
+    private static readonly string[] ReportedGcSettings = ["Server", "Concurrent", "LOH", "gen0", "Conserve", "DynamicAdaptation", "HardLimit", "RetainVM"];
+
     public static async Task<int> RunAsync(string configPath)
     {
         var config = ServerConfig.Read(configPath);
@@ -46,6 +49,12 @@ public static class NodeHost
         }
 
         await node.StartAsync();
+        // What the runtime made of the settings it was given (the driver records it with the results):
+        // the GC's own view of its configuration, so a setting that did not take is visible.
+        Console.Out.WriteLine("RUNTIME " + string.Join(' ', GC.GetConfigurationVariables()
+            .Where(v => ReportedGcSettings.Any(k => v.Key.Contains(k, StringComparison.OrdinalIgnoreCase)))
+            .OrderBy(v => v.Key, StringComparer.Ordinal)
+            .Select(v => $"{v.Key}={v.Value}")) + $" TieredPGO={Environment.GetEnvironmentVariable("DOTNET_TieredPGO") ?? "runtime default"}");
         ServerConfig.Ready(node.ExchangeAddress);
         await ServerConfig.WaitForStopAsync();
         await node.StopAsync();
