@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Data.Sqlite;
 
 namespace GovShare.Adapters;
@@ -10,7 +12,9 @@ namespace GovShare.Adapters;
 /// </summary>
 /// <remarks>
 /// A pass costs one read of the kept rows, not a SQLite lookup per source row: the kept rows are
-/// loaded once into memory and compared there. An incremental pass writes only the new and changed
+/// loaded once into memory and compared there, each as 128 bits of its key's SHA-256 and 128 bits
+/// of its row hash (48 bytes a row with the dictionary's own; the key texts stay in the file, read
+/// again only when keys are gone). An incremental pass writes only the new and changed
 /// rows to <c>pending</c>, and <see cref="Commit"/> applies them and the keys gone, with the node's
 /// version, in one transaction; only a full pass writes every row to <c>pending</c> and replaces
 /// <c>rows</c> with it. Nothing in <c>rows</c> changes before the node accepted the push, so a crash
@@ -23,8 +27,9 @@ internal sealed class SyncState : IDisposable
     private SqliteTransaction? _pass;
     private SqliteCommand? _addPending;
 
-    // The kept rows, keyed by key text; loaded on the first incremental row of the state's life.
-    private Dictionary<string, Kept>? _kept;
+    // The kept rows by key hash; loaded by the first incremental pass of this object.
+    private Dictionary<Hash128, Kept>? _kept;
+    private long _keptLoaded;
     private long _keptSeen;
     private List<string>? _deleted;
 
@@ -95,7 +100,7 @@ internal sealed class SyncState : IDisposable
             return AddPending(key, hash) ? Seen.New : Seen.Duplicate;
         }
 
-        ref var kept = ref CollectionsMarshal.GetValueRefOrAddDefault(_kept!, key, out var exists);
+        ref var kept = ref CollectionsMarshal.GetValueRefOrAddDefault(_kept!, KeyHash(key), out var exists);
         var rowHash = RowHash(hash);
         if (!exists)
         {
@@ -130,15 +135,28 @@ internal sealed class SyncState : IDisposable
     }
 
     /// <summary>Keys pushed last time that this incremental pass did not see: deleted at the source.</summary>
-    public long CountDeleted() => _kept is null ? 0 : _kept.Count(k => (k.Value.Flags & Flags.New) == 0) - _keptSeen;
+    public long CountDeleted() => _kept is null ? 0 : _keptLoaded - _keptSeen;
 
     /// <summary>The keys <see cref="CountDeleted"/> counts, in ordinal key order; after <see cref="EndPass"/>.</summary>
     public IReadOnlyList<string> DeletedKeys()
     {
         if (_deleted is null)
         {
-            _deleted = _kept is null ? [] : [.. _kept.Where(k => k.Value.Flags == Flags.None).Select(k => k.Key)];
-            _deleted.Sort(StringComparer.Ordinal);
+            _deleted = [];
+            if (CountDeleted() > 0)
+            {
+                // The key texts are in the file only: one more read of it, only when keys are gone.
+                using var read = Command("SELECT key FROM rows ORDER BY key");
+                using var reader = read.ExecuteReader();
+                while (reader.Read())
+                {
+                    var key = reader.GetString(0);
+                    if (_kept!.TryGetValue(KeyHash(key), out var kept) && kept.Flags == Flags.None)
+                    {
+                        _deleted.Add(key);
+                    }
+                }
+            }
         }
 
         return _deleted;
@@ -192,7 +210,15 @@ internal sealed class SyncState : IDisposable
     }
 
     // 128 bits of the SHA-256 row hash are kept in memory: as good as the whole for telling a changed row.
-    private static UInt128 RowHash(byte[] hash) => MemoryMarshal.Read<UInt128>(hash);
+    private static Hash128 RowHash(ReadOnlySpan<byte> hash) => MemoryMarshal.Read<Hash128>(hash);
+
+    // 128 bits of SHA-256: two different keys of one resource never meet in practice (2^-128 a pair).
+    private static Hash128 KeyHash(string key)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes(key), hash);
+        return MemoryMarshal.Read<Hash128>(hash);
+    }
 
     private void LoadKept()
     {
@@ -216,7 +242,7 @@ internal sealed class SyncState : IDisposable
         }
 
         using var count = Command("SELECT COUNT(*) FROM rows");
-        _kept = new Dictionary<string, Kept>((int)(long)count.ExecuteScalar()!, StringComparer.Ordinal);
+        _kept = new Dictionary<Hash128, Kept>((int)(long)count.ExecuteScalar()!);
         _keptSeen = 0;
         using var read = Command("SELECT key, hash FROM rows");
         using var reader = read.ExecuteReader();
@@ -225,8 +251,10 @@ internal sealed class SyncState : IDisposable
         {
             // A hash shorter than 16 bytes cannot have come from a sync: compare as changed.
             var length = reader.GetBytes(1, 0, hash, 0, hash.Length);
-            _kept[reader.GetString(0)] = new Kept(length >= 16 ? RowHash(hash) : UInt128.MaxValue, Flags.None);
+            _kept[KeyHash(reader.GetString(0))] = new Kept(length >= 16 ? RowHash(hash) : default, Flags.None);
         }
+
+        _keptLoaded = _kept.Count;
     }
 
     private bool AddPending(string key, byte[] hash)
@@ -278,9 +306,12 @@ internal sealed class SyncState : IDisposable
         New = 2,
     }
 
-    private struct Kept(UInt128 hash, Flags flags)
+    // Two longs rather than UInt128, which the runtime aligns to 16 bytes: 16 bytes, 8-aligned.
+    private readonly record struct Hash128(ulong High, ulong Low);
+
+    private struct Kept(Hash128 hash, Flags flags)
     {
-        public readonly UInt128 Hash = hash;
+        public readonly Hash128 Hash = hash;
         public Flags Flags = flags;
     }
 }
