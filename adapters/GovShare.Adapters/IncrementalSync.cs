@@ -180,7 +180,7 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
                 meta[WatermarkKey] = watermark;
             }
 
-            state.Commit(meta, rowsFromPending: settings.Strategy == SyncStrategy.KeyHash);
+            state.Commit(meta, rows: settings.Strategy == SyncStrategy.KeyHash);
             LogPushed(_logger, settings.ResourceCode, staged.Rows, mode, receipt.ExchangeId);
             return new SyncResult(SyncOutcome.Pushed, mode, pass.Scanned, staged.Rows, deleted, receipt, diverged);
         }
@@ -258,11 +258,8 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
         public async IAsyncEnumerable<RecordBatch> Filter(IAsyncEnumerable<RecordBatch> batches, [EnumeratorCancellation] CancellationToken cancellation = default)
         {
             var duplicates = new ConversionErrors();
-            if (settings.Strategy == SyncStrategy.KeyHash)
-            {
-                state.BeginPass();
-            }
-
+            var keyHash = settings.Strategy == SyncStrategy.KeyHash;
+            var begun = false;
             Schema? items = null;
 
             try
@@ -277,6 +274,13 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
                         SelectAll |= itemsFingerprint is not null && itemsFingerprint != fingerprint;
                     }
 
+                    if (keyHash && !begun)
+                    {
+                        // After the first batch: whether this pass is full is known (the items may have changed).
+                        state.BeginPass(full: SelectAll);
+                        begun = true;
+                    }
+
                     var selected = settings.Strategy == SyncStrategy.Watermark ? ByWatermark(batch) : ByKeyHash(batch, duplicates);
                     Scanned += batch.Length;
                     items ??= batch.Schema;
@@ -287,11 +291,18 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
                     }
                 }
 
+                if (keyHash && !begun)
+                {
+                    // An empty source: a full pass keeps no rows; an incremental one finds every kept key gone.
+                    state.BeginPass(full: SelectAll);
+                    begun = true;
+                }
+
                 duplicates.ThrowIfAny();
             }
             finally
             {
-                if (settings.Strategy == SyncStrategy.KeyHash)
+                if (begun)
                 {
                     state.EndPass();
                 }
@@ -427,19 +438,19 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
 
                 var rowHash = hash.GetHashAndReset();
                 var keyText = key.ToString();
-                if (!state.AddPending(keyText, rowHash))
+                var seen = state.See(keyText, rowHash);
+                if (seen == SyncState.Seen.Duplicate)
                 {
                     duplicates.Add(ConversionError.Create(Scanned + r + 1, string.Join("+", settings.KeyItems!), keyText.Replace('\u001F', ' ').TrimEnd(), "the key occurs more than once"));
                     continue;
                 }
 
-                var previous = state.Lookup(keyText);
-                if (previous is not null && !previous.AsSpan().SequenceEqual(rowHash))
+                if (seen == SyncState.Seen.Changed)
                 {
                     ChangedExisting++;
                 }
 
-                if (SelectAll || previous is null || !previous.AsSpan().SequenceEqual(rowHash))
+                if (SelectAll || seen != SyncState.Seen.Same)
                 {
                     selected.Add(r);
                 }
