@@ -188,12 +188,12 @@ public sealed class IncrementalSyncTests : IDisposable
     }
 
     [Fact]
-    public async Task RunOnceAsync_StateFileOfThePreviousRelease_LoadsAndSendsOnlyTheChangedRow()
+    public async Task RunOnceAsync_StateFileOfThePreviousRelease_ReSendsInFullOnceSayingWhyThenOnlyChanges()
     {
         var sync = new IncrementalSync(new SyncSettings("530100-01-0001", SyncStrategy.KeyHash, _temp.File("state"), KeyItems: ["licence_id"]) { Merge = true });
         await RunAsync(sync);
-        // The layout the previous release wrote (kept rows, and the pending rows of a pass, here of
-        // one it never finished), filled with what that sync kept.
+        // The layout and hashes the previous release wrote: SHA-256 of the value texts in `rows`, no
+        // hash version in meta, and the pending rows of a pass it never finished.
         var previous = SyncState.PathFor(_temp.File("previous"), "530100-01-0001");
         Directory.CreateDirectory(Path.GetDirectoryName(previous)!);
         using (var file = new SqliteConnection($"Data Source={previous};Pooling=False"))
@@ -205,21 +205,49 @@ public sealed class IncrementalSyncTests : IDisposable
                 CREATE TABLE rows (key TEXT PRIMARY KEY, hash BLOB NOT NULL);
                 CREATE TABLE pending (key TEXT PRIMARY KEY, hash BLOB NOT NULL);
                 ATTACH '{SyncState.PathFor(_temp.File("state"), "530100-01-0001")}' AS kept;
-                INSERT INTO meta SELECT key, value FROM kept.meta;
-                INSERT INTO rows SELECT key, hash FROM kept.rows;
+                INSERT INTO meta SELECT key, value FROM kept.meta WHERE key <> 'hashVersion';
+                INSERT INTO rows SELECT key, zeroblob(32) FROM kept.kept;
                 INSERT INTO pending VALUES ('12' || char(31), x'00'), ('999' || char(31), x'00');
                 """);
         }
 
         SqliteRoundTripTests.Execute(_connection, "UPDATE licences SET holder = 'renamed' WHERE id = 12");
         var fromPrevious = new IncrementalSync(new SyncSettings("530100-01-0001", SyncStrategy.KeyHash, _temp.File("previous"), KeyItems: ["licence_id"]) { Merge = true });
-        var second = await RunAsync(fromPrevious);
-        var third = await RunAsync(fromPrevious);
+        var upgraded = await RunAsync(fromPrevious);
+        SqliteRoundTripTests.Execute(_connection, "UPDATE licences SET holder = 'renamed again' WHERE id = 13");
+        var next = await RunAsync(fromPrevious);
+        var after = await RunAsync(fromPrevious);
 
-        Assert.Equal((PushMode.Merge, 1L, 0L), (second.Mode!.Value, second.RowsPushed, second.DeletionsDetected));
-        Assert.Equal([12L], _pushes[1].Ids);
+        // Once in full, with the reason the CLI prints; then one changed row is one row again.
+        Assert.Equal((PushMode.Replace, 50L), (upgraded.Mode!.Value, upgraded.RowsPushed));
+        Assert.Contains("earlier govshare (row hash version 1, this one uses 2)", upgraded.Diverged);
+        Assert.Equal((PushMode.Merge, 1L, (string?)null), (next.Mode!.Value, next.RowsPushed, next.Diverged));
+        Assert.Equal([13L], _pushes[^1].Ids);
+        Assert.Equal(SyncOutcome.UpToDate, after.Outcome);
         Assert.Equal(await SourceRowsAsync(), _node);
-        Assert.Equal(SyncOutcome.UpToDate, third.Outcome);
+        // The previous release's tables went with the full sync's commit.
+        using var check = new SqliteConnection($"Data Source={previous};Pooling=False");
+        check.Open();
+        Assert.Equal(["kept", "meta", "pass"], SqliteRoundTripTests.Dump(check, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"));
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_FullSyncTwiceThenChanges_StateStaysExactAcrossTheTableSwap()
+    {
+        var sync = new IncrementalSync(new SyncSettings("530100-01-0001", SyncStrategy.KeyHash, _temp.File("state"), KeyItems: ["licence_id"]) { Merge = true });
+        await RunAsync(sync);
+        // A second full sync (the items changed: a column left out) swaps the tables again.
+        var fewer = new SqlSource(_connection, "SELECT id, holder, capital, issued, active, updated FROM licences ORDER BY id",
+            new ItemMapping([.. SqliteRoundTripTests.Mapping.Columns.Where(c => c.Item != "credit_score")]), new ReadOptions { BatchSize = 16 });
+        var full = await sync.RunOnceAsync(() => fewer, PushAsync, TimeProvider.System, _temp.Path);
+        SqliteRoundTripTests.Execute(_connection, "UPDATE licences SET capital = '1.23' WHERE id = 40; DELETE FROM licences WHERE id IN (3, 41); INSERT INTO licences VALUES (70, 'new', '1.00', '2025-01-01', 1, 1.0, '2025-01-02T00:00:00.000Z')");
+        var changed = await sync.RunOnceAsync(() => fewer, PushAsync, TimeProvider.System, _temp.Path);
+        var after = await sync.RunOnceAsync(() => fewer, PushAsync, TimeProvider.System, _temp.Path);
+
+        Assert.Equal((PushMode.Replace, 50L), (full.Mode!.Value, full.RowsPushed));
+        Assert.Equal((PushMode.Merge, 4L, 2L), (changed.Mode!.Value, changed.RowsPushed, changed.DeletionsDetected));
+        Assert.Equal([40L, 70L, 3L, 41L], _pushes[^1].Ids);
+        Assert.Equal(SyncOutcome.UpToDate, after.Outcome);
     }
 
     private SqlSource Source() => new(_connection, "SELECT * FROM licences ORDER BY id", SqliteRoundTripTests.Mapping, new ReadOptions { BatchSize = 16 });
