@@ -10,7 +10,7 @@ namespace GovShare.Adapters;
 /// <remarks>
 /// <para>A key-hash pass costs one read of the kept hashes, not a SQLite lookup per source row: they
 /// are loaded into one open-addressing table (<see cref="KeptTable"/>: 40 bytes a kept row at a load
-/// of 0.7, about 115 MB for 2,000,000 rows, allocated once at its final size; no object per row) and
+/// of 0.7, about 110 MiB for 2,000,000 rows, allocated once at its final size; no object per row) and
 /// each source row is compared there. New and changed rows (every row of a full pass) are written to
 /// <c>pass</c>; the kept rows are not touched until <see cref="Commit"/>, after the node accepted the
 /// push, applies the pass in one transaction with the node's version. So a crash or Ctrl+C mid-sync
