@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Security.Cryptography;
 using System.Text;
 using Apache.Arrow;
 using Apache.Arrow.Types;
@@ -111,6 +110,16 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
         var strategy = settings.Strategy.ToString();
         var first = state.Get(LastSyncKey) is null || state.Get(StrategyKey) != strategy;
         string? diverged = null;
+        var keyHash = settings.Strategy == SyncStrategy.KeyHash;
+        if (!first && keyHash && state.Get(SyncState.HashVersionKey) is var hashVersion && hashVersion != SyncState.HashVersion)
+        {
+            // The kept row hashes were made another way (an earlier govshare): none would match, so
+            // the node's dataset is replaced whole once, and the state is kept in this version from then on.
+            diverged = $"the sync state was kept by an earlier govshare (row hash version {hashVersion ?? "1"}, this one uses {SyncState.HashVersion}), so it cannot tell which rows changed";
+            LogHashVersion(_logger, settings.ResourceCode, hashVersion ?? "1", SyncState.HashVersion);
+            first = true;
+        }
+
         if (!first && nodeVersion is not null)
         {
             var expected = long.TryParse(state.Get(NodeVersionKey), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1;
@@ -175,12 +184,17 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
                 [LastSyncKey] = time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
                 [NodeVersionKey] = receipt.Version.ToString(CultureInfo.InvariantCulture),
             };
+            if (keyHash)
+            {
+                meta[SyncState.HashVersionKey] = SyncState.HashVersion;
+            }
+
             if (pass.NewWatermark is { } watermark)
             {
                 meta[WatermarkKey] = watermark;
             }
 
-            state.Commit(meta, rowsFromPending: settings.Strategy == SyncStrategy.KeyHash);
+            state.Commit(meta, rows: settings.Strategy == SyncStrategy.KeyHash);
             LogPushed(_logger, settings.ResourceCode, staged.Rows, mode, receipt.ExchangeId);
             return new SyncResult(SyncOutcome.Pushed, mode, pass.Scanned, staged.Rows, deleted, receipt, diverged);
         }
@@ -232,6 +246,9 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
     [LoggerMessage(EventId = 9005, EventName = "SyncDiverged", Level = LogLevel.Warning, Message = "Sync of {ResourceCode}: the node is at version {Actual}, not {Expected} as the last sync left it; re-sending in full")]
     private static partial void LogDiverged(ILogger logger, string resourceCode, long expected, long actual);
 
+    [LoggerMessage(EventId = 9008, EventName = "SyncHashVersion", Level = LogLevel.Warning, Message = "Sync of {ResourceCode}: the sync state holds row hashes of version {Kept}, this govshare makes version {Current}; re-sending in full once")]
+    private static partial void LogHashVersion(ILogger logger, string resourceCode, string kept, string current);
+
     [LoggerMessage(EventId = 9007, EventName = "SyncMergeTooLarge", Level = LogLevel.Information, Message = "Sync of {ResourceCode}: the node refused a merge of {Rows} rows as too large; the whole dataset is pushed with replace")]
     private static partial void LogMergeTooLarge(ILogger logger, string resourceCode, long rows);
 
@@ -244,6 +261,8 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
     /// <summary>One pass over the source: selects the changed rows and records the new state.</summary>
     private sealed class Pass(SyncSettings settings, SyncState state, string? watermark, string? itemsFingerprint, bool selectAll)
     {
+        private SyncRowHasher? _hasher;
+
         public bool SelectAll { get; private set; } = selectAll;
         public long Scanned { get; private set; }
 
@@ -258,11 +277,8 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
         public async IAsyncEnumerable<RecordBatch> Filter(IAsyncEnumerable<RecordBatch> batches, [EnumeratorCancellation] CancellationToken cancellation = default)
         {
             var duplicates = new ConversionErrors();
-            if (settings.Strategy == SyncStrategy.KeyHash)
-            {
-                state.BeginPass();
-            }
-
+            var keyHash = settings.Strategy == SyncStrategy.KeyHash;
+            var begun = false;
             Schema? items = null;
 
             try
@@ -277,6 +293,13 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
                         SelectAll |= itemsFingerprint is not null && itemsFingerprint != fingerprint;
                     }
 
+                    if (keyHash && !begun)
+                    {
+                        // After the first batch: whether this pass is full is known (the items may have changed).
+                        state.BeginPass(full: SelectAll);
+                        begun = true;
+                    }
+
                     var selected = settings.Strategy == SyncStrategy.Watermark ? ByWatermark(batch) : ByKeyHash(batch, duplicates);
                     Scanned += batch.Length;
                     items ??= batch.Schema;
@@ -287,11 +310,18 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
                     }
                 }
 
+                if (keyHash && !begun)
+                {
+                    // An empty source: a full pass keeps no rows; an incremental one finds every kept key gone.
+                    state.BeginPass(full: SelectAll);
+                    begun = true;
+                }
+
                 duplicates.ThrowIfAny();
             }
             finally
             {
-                if (settings.Strategy == SyncStrategy.KeyHash)
+                if (begun)
                 {
                     state.EndPass();
                 }
@@ -398,54 +428,44 @@ public sealed partial class IncrementalSync(SyncSettings settings, ILogger? logg
                 throw new MappingException(settings.ResourceCode, missing);
             }
 
+            _hasher ??= new SyncRowHasher([.. keyIndexes.Select(k => k.Index)]);
             var selected = new List<int>();
-            var key = new StringBuilder();
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             for (var r = 0; r < batch.Length; r++)
             {
-                key.Clear();
-                foreach (var (_, index) in keyIndexes)
+                var (key, row) = _hasher.Hash(batch, r);
+                var seen = state.See(key, row, out var replaces);
+                if (seen == SyncState.Seen.Duplicate)
                 {
-                    // Unit separator between parts; a null part is a NUL so it differs from "".
-                    key.Append(ArrowValues.GetText(batch.Column(index), r) ?? "\0").Append('\u001F');
-                }
-
-                for (var c = 0; c < batch.ColumnCount; c++)
-                {
-                    var text = ArrowValues.GetText(batch.Column(c), r);
-                    if (text is null)
-                    {
-                        hash.AppendData([0]);
-                        continue;
-                    }
-
-                    var bytes = Encoding.UTF8.GetBytes(text);
-                    hash.AppendData([1]);
-                    hash.AppendData(BitConverter.GetBytes(bytes.Length));
-                    hash.AppendData(bytes);
-                }
-
-                var rowHash = hash.GetHashAndReset();
-                var keyText = key.ToString();
-                if (!state.AddPending(keyText, rowHash))
-                {
-                    duplicates.Add(ConversionError.Create(Scanned + r + 1, string.Join("+", settings.KeyItems!), keyText.Replace('\u001F', ' ').TrimEnd(), "the key occurs more than once"));
+                    duplicates.Add(ConversionError.Create(Scanned + r + 1, string.Join("+", settings.KeyItems!), KeyText(batch, keyIndexes, r).Replace('\u001F', ' ').TrimEnd(), "the key occurs more than once"));
                     continue;
                 }
 
-                var previous = state.Lookup(keyText);
-                if (previous is not null && !previous.AsSpan().SequenceEqual(rowHash))
+                if (seen == SyncState.Seen.Changed)
                 {
                     ChangedExisting++;
                 }
 
-                if (SelectAll || previous is null || !previous.AsSpan().SequenceEqual(rowHash))
+                if (SelectAll || seen != SyncState.Seen.Same)
                 {
+                    // Only rows that go to the node get their key as text (kept to send a delete for it later).
+                    state.AddPending(KeyText(batch, keyIndexes, r), key, row, replaces);
                     selected.Add(r);
                 }
             }
 
             return selected;
+        }
+
+        /// <summary>The key as text: each key item's canonical text and a unit separator; a null part is a NUL so it differs from "".</summary>
+        private static string KeyText(RecordBatch batch, List<(string Name, int Index)> keyIndexes, int row)
+        {
+            var key = new StringBuilder();
+            foreach (var (_, index) in keyIndexes)
+            {
+                key.Append(ArrowValues.GetText(batch.Column(index), row) ?? "\0").Append('\u001F');
+            }
+
+            return key.ToString();
         }
 
         /// <summary>A watermark value as text that sorts like the value: fixed-width numbers, or the text itself.</summary>

@@ -110,7 +110,7 @@ public sealed class SqliteRoundTripTests : IDisposable
         return expected.ToString();
     }
 
-    private static List<string> Dump(SqliteConnection connection, string sql)
+    internal static List<string> Dump(SqliteConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;

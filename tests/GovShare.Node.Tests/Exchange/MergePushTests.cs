@@ -461,6 +461,47 @@ public sealed class MergePushTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Append_AfterAReplaceAndAMerge_ReadsNoStoredRow_NamesTheLiveStoredRow_TakesAKeyTheMergeDeleted()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, 3000)).StatusCode);
+        using (var response = await MergeAsync(Batch(new MergeRow(IdNumber(5), null, Delete: true))))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        // The replace's file out of the node's reach: an append that read the stored rows would fail;
+        // its keys were indexed when it was pushed.
+        var file = Path.Combine(Store.Folder, Store.Latest(Unconditional)!.Segments[0].File);
+        File.Move(file, file + ".away");
+        try
+        {
+            using (var response = await PushItemsAsync("append", Batch(new MergeRow("530102199901019999", "新"), new MergeRow(IdNumber(5), "回来"))))
+            {
+                var body = await response.Content.ReadAsStringAsync();
+                Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+            }
+
+            using (var response = await PushItemsAsync("append", Batch(new MergeRow("530102199901018888", "新"), new MergeRow(IdNumber(7), "改"))))
+            {
+                var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, ProblemTypes.InvalidMergeKey);
+                var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+                Assert.Equal(("key-duplicate", 0, 1), (error.GetProperty("rule").GetString(), error.GetProperty("batch").GetInt32(), error.GetProperty("row").GetInt32()));
+                // Row 6, not 7: the merge deleted a row before it.
+                Assert.Contains("row 6 of the stored version 3", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            File.Move(file + ".away", file);
+        }
+
+        Assert.Equal([(1, 3000L), (2, 2999L), (3, 3001L)], Store.Versions(Unconditional).Select(v => (v.Version, v.Rows)));
+        var stored = (await StoredRowsAsync()).Select(r => r.Id).ToList();
+        Assert.Equal(3001, stored.Distinct().Count());
+        Assert.Contains(IdNumber(5), stored);
+    }
+
+    [Fact]
     public async Task Merge_OverTheMergeCap_413NamesTheSetting_AReplaceOfTheSameSizeIsTaken()
     {
         await using var f = await ExchangeFixture.StartAsync(s => s["Exchange:MaxMergeBytes"] = "4096");

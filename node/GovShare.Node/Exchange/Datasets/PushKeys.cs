@@ -21,8 +21,10 @@ namespace GovShare.Node.Exchange.Datasets;
 /// about n²/2¹²⁹ (10⁻²⁶ at 2,000,000 rows); were it to happen, the push would be refused naming
 /// both rows — a false refusal the provider can see, never a duplicate accepted or a row lost.
 /// The seed is the one of <see cref="SegmentKeyIndex"/>, so the hashes of a published push become
-/// its segment's key index for later merges at no cost (<see cref="PushedRowsIndex"/>); it changes
-/// at every start, so no pair of keys collides for long.
+/// its segment's key index for later merges and appends at no cost (<see cref="PushedRowsIndex"/>); it changes
+/// at every start, so no pair of keys collides for long. An append looks its keys up in the stored
+/// segments' key indexes (<see cref="AddStoredAsync"/>): in proportion to the append, not the dataset,
+/// once the indexes are in memory.
 /// </remarks>
 public sealed class PushKeys
 {
@@ -54,6 +56,7 @@ public sealed class PushKeys
     private readonly long _seed = SegmentKeyIndex.Seed;
     private readonly List<Seen> _seen = [];
     private readonly List<long> _batchStarts = [];
+    private readonly List<(SegmentKeyIndex Index, DatasetSegment Segment, long LiveBefore)> _stored = [];
     private long _pushedRows;
     private byte[] _buffer = new byte[256];
     private int _batches;
@@ -78,25 +81,23 @@ public sealed class PushKeys
     /// <summary>The stored version an append adds to, when its rows were read (<see cref="AddStoredAsync"/>).</summary>
     public int? StoredVersion { get; private set; }
 
-    /// <summary>Reads the key items of every stored row of <paramref name="version"/> (an append's previous version).</summary>
+    /// <summary>
+    /// The stored version an append adds to: takes each of its segments' key indexes
+    /// (<see cref="SegmentKeyIndexes"/>; a segment not indexed in memory is read once to build its
+    /// own), so <see cref="ThrowIfDuplicated"/> looks up only the pushed keys instead of reading
+    /// every stored row.
+    /// </summary>
     public async Task AddStoredAsync(DatasetStore store, DatasetVersion version, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(version);
         StoredVersion = version.Version;
-        long row = 0;
-        await using var reader = store.OpenRead(version);
-        await foreach (var stored in reader.ReadBatchesAsync(cancellationToken).ConfigureAwait(false))
+        long liveBefore = 0;
+        foreach (var segment in version.Segments)
         {
-            using (stored)
-            {
-                // Stored batches are in the catalog's item order, as pushes are written.
-                var keys = _keyColumns.Select(stored.Column).ToArray();
-                for (var r = 0; r < stored.Length; r++, row++)
-                {
-                    Remember(keys, r, long.MinValue + row);
-                }
-            }
+            var index = await store.KeyIndexes.GetAsync(store, version, segment, _keyColumns, cancellationToken).ConfigureAwait(false);
+            _stored.Add((index, segment, liveBefore));
+            liveBefore += segment.LiveRows;
         }
     }
 
@@ -136,6 +137,7 @@ public sealed class PushKeys
     /// <exception cref="PushKeyException">Rule <c>key-duplicate</c>, each naming the row and the first row with its key.</exception>
     public void ThrowIfDuplicated()
     {
+        AddStoredMatches();
         var seen = CollectionsMarshal.AsSpan(_seen);
         seen.Sort();
         var problems = new List<(Seen Row, Seen First)>();
@@ -167,6 +169,63 @@ public sealed class PushKeys
                 ? string.Create(CultureInfo.InvariantCulture, $"Batch {p.Row.Batch}, row {p.Row.Row}: the same key as row {p.First.Row} of the stored version {StoredVersion}; {mode} adds new keys only (a merge push changes stored rows).")
                 : string.Create(CultureInfo.InvariantCulture, $"Batch {p.Row.Batch}, row {p.Row.Row}: the same key as batch {p.First.Batch}, row {p.First.Row}; {mode} names each key once."))).ToList();
         throw new PushKeyException(reported, Math.Max(0, problems.Count - reported.Count));
+    }
+
+    /// <summary>
+    /// Each stored row whose key a pushed row names (found by the segments' key indexes, rows a merge
+    /// deleted left out), as a stored <see cref="Seen"/> numbered by its live row in the stored version.
+    /// </summary>
+    private void AddStoredMatches()
+    {
+        if (_stored.Count == 0)
+        {
+            return;
+        }
+
+        var pushed = _seen.Count;
+        for (var i = 0; i < pushed; i++)
+        {
+            var hash = new UInt128(_seen[i].High, _seen[i].Low);
+            foreach (var (index, segment, liveBefore) in _stored)
+            {
+                foreach (var position in index.Find(hash))
+                {
+                    if (segment.Deleted?.Contains(position) != true)
+                    {
+                        var live = liveBefore + position - DeletedBefore(segment.Deleted, position);
+                        _seen.Add(new Seen(_seen[i].High, _seen[i].Low, long.MinValue + live));
+                    }
+                }
+            }
+        }
+
+        _stored.Clear();
+    }
+
+    private static long DeletedBefore(DeletedRows? deleted, long position)
+    {
+        if (deleted is null)
+        {
+            return 0;
+        }
+
+        // The positions are sorted: the first at or after `position` is the count before it.
+        var positions = deleted.Positions;
+        int low = 0, high = positions.Count;
+        while (low < high)
+        {
+            var middle = (low + high) / 2;
+            if (positions[middle] < position)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+
+        return low;
     }
 
     private void Remember(IArrowArray[] keys, int row, long position)

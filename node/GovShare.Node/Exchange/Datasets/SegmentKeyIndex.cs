@@ -7,13 +7,14 @@ namespace GovShare.Node.Exchange.Datasets;
 /// <summary>
 /// Where each key of one stored segment is: per row a 128-bit XxHash128 of its key bytes
 /// (<see cref="MergeChanges.WriteKey"/>) and its position in the file, sorted by hash, so a
-/// merge finds the rows its keys name by binary search instead of reading the dataset.
+/// merge finds the rows its keys name, and an append whether its keys are already stored
+/// (<see cref="PushKeys.AddStoredAsync"/>), by binary search instead of reading the dataset.
 /// </summary>
 /// <remarks>
 /// Built by reading the segment once (through <see cref="DatasetReader"/>, so its SHA-256 is
 /// checked: an altered file gives no index) and kept in memory by <see cref="SegmentKeyIndexes"/>;
 /// segment files never change, so an index stays true for the file's life. Not stored: derived
-/// data that would need its own checksum, and rebuilt after a restart by the first merge.
+/// data that would need its own checksum, and rebuilt after a restart by the first merge or append.
 /// Hashes use a random seed per process, so a sender cannot aim two keys at one hash; two
 /// different keys share a hash with a probability of about n·m/2¹²⁸ per merge (n stored rows, m
 /// named keys: 10⁻³¹ for a 2,000,000-row dataset and 1,000 keys).
@@ -111,7 +112,7 @@ internal sealed class SegmentKeyIndex
 }
 
 /// <summary>
-/// The key indexes of recently merged segments, by file and key items. Bounded by rows (24
+/// The key indexes of recently pushed, merged or appended-to segments, by file and key items. Bounded by rows (24
 /// bytes each): over <see cref="MaxRows"/> the oldest are dropped, and an index of a segment
 /// larger than the bound is used once and not kept (that merge reads the segment).
 /// </summary>
