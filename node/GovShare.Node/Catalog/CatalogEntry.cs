@@ -111,8 +111,39 @@ public sealed record CatalogEntry
             return null;
         }
 
-        return Items.FirstOrDefault(i => ItemNames.Canonical(i.Id) == key)
-            ?? Items.FirstOrDefault(i => ItemNames.Canonical(i.Name) == key);
+        // Every pull that names its items resolves each name here: the items' canonical forms are
+        // computed once per item list (not per call and item), an id before any name as always.
+        var index = ItemIndexes.GetValue(Items, ItemIndex.Build);
+        return index.ById.TryGetValue(key, out var byId) ? byId
+            : index.ByName.TryGetValue(key, out var byName) ? byName
+            : null;
+    }
+
+    /// <summary>
+    /// The canonical-id and canonical-name look-ups of an item list, kept beside the list rather
+    /// than in the record: a field would enter the record's equality and be copied by <c>with</c>
+    /// (another list gets its own index; an entry's list is never changed in place).
+    /// </summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IReadOnlyList<InformationItem>, ItemIndex> ItemIndexes = [];
+
+    private sealed class ItemIndex
+    {
+        public Dictionary<string, InformationItem> ById { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, InformationItem> ByName { get; } = new(StringComparer.Ordinal);
+
+        public static ItemIndex Build(IReadOnlyList<InformationItem> items)
+        {
+            var index = new ItemIndex();
+            foreach (var item in items)
+            {
+                // TryAdd keeps the first item of a canonical form, as the list's order decided before.
+                index.ById.TryAdd(ItemNames.Canonical(item.Id), item);
+                index.ByName.TryAdd(ItemNames.Canonical(item.Name), item);
+            }
+
+            return index;
+        }
     }
 
     /// <summary>

@@ -21,13 +21,27 @@ public sealed class NodeRoutingMiddleware(RequestDelegate next)
     /// <summary>Share applications and disputes are small; their bodies are read once to find the resource.</summary>
     private const int MaxRoutedBodyBytes = 1024 * 1024;
 
-    public async Task InvokeAsync(HttpContext context, NodeRouter router, CatalogStore catalog, TimeProvider time)
+    public Task InvokeAsync(HttpContext context, NodeRouter router, CatalogStore catalog, TimeProvider time)
     {
         var routing = context.GetEndpoint()?.Metadata.GetMetadata<NodeRouting>();
         if (ListenerTag.Of(context) != Listener.Exchange
             || CallerIdentity.FromPrincipal(context.User) is not { Kind: CallerKind.Department }
-            || routing is NodeRouting.Local
-            || !await TryRouteAsync(context, routing, router, catalog, time))
+            || routing is NodeRouting.Local)
+        {
+            return next(context);
+        }
+
+        // An exchange of a resource held here is decided without waiting (no state machine of its
+        // own per request); a forward, a body to read or a refusal to write completes later.
+        var routed = TryRouteAsync(context, routing, router, catalog, time);
+        return routed.IsCompletedSuccessfully
+            ? routed.Result ? Task.CompletedTask : next(context)
+            : NextUnlessRoutedAsync(context, routed);
+    }
+
+    private async Task NextUnlessRoutedAsync(HttpContext context, Task<bool> routed)
+    {
+        if (!await routed)
         {
             await next(context);
         }

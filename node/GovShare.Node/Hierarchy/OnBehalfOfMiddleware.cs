@@ -18,11 +18,19 @@ public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkR
 {
     private readonly string _self = options.Value.DivisionCode;
 
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
+        // A department's request (nearly every one) goes straight to the hop-header check; only a
+        // linked node's has its key compared with the pin, which needs its certificate.
         var caller = CallerIdentity.FromPrincipal(context.User);
-        if (caller is { Kind: CallerKind.Node } && links.Find(caller.DivisionCode) is { } link
-            && await context.Connection.GetClientCertificateAsync() is { } certificate)
+        return caller is { Kind: CallerKind.Node } && links.Find(caller.DivisionCode) is { } link
+            ? CheckPinAsync(context, caller, link)
+            : Vouch(context, caller);
+    }
+
+    private async Task CheckPinAsync(HttpContext context, CallerIdentity caller, NodeLink link)
+    {
+        if (await context.Connection.GetClientCertificateAsync() is { } certificate)
         {
             // A link pins the peer's key: another valid certificate naming the same node (a
             // re-issued one, or one from a compromised issuer) is not the node this operator linked.

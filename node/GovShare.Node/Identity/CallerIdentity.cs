@@ -87,7 +87,7 @@ public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string
             claims.Add(new Claim(OperatorIdClaim, OperatorId));
         }
 
-        return new ClaimsPrincipal(new ClaimsIdentity(claims, authenticationType));
+        return new ClaimsPrincipal(new CallerClaimsIdentity(this, claims, authenticationType));
     }
 
     /// <summary>Reads the identity back from a principal built by <see cref="ToPrincipal"/>.</summary>
@@ -96,6 +96,13 @@ public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string
         if (principal?.Identity?.IsAuthenticated != true)
         {
             return null;
+        }
+
+        // A principal this class built carries its identity: read five times per exchange
+        // (revocation re-check, hop check, registration, routing, the endpoint), parsed once.
+        if (principal.Identity is CallerClaimsIdentity { Caller: var known })
+        {
+            return known;
         }
 
         var kind = principal.FindFirst(KindClaim)?.Value;
@@ -107,4 +114,23 @@ public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string
 
         return new CallerIdentity(parsed, division, principal.FindFirst(CreditCodeClaim)?.Value, principal.FindFirst(OperatorIdClaim)?.Value);
     }
+}
+
+/// <summary>
+/// The claims identity of a principal built by <see cref="CallerIdentity.ToPrincipal"/>, holding the
+/// <see cref="CallerIdentity"/> its claims were made from. The claims stay the same, so whatever
+/// reads them (authorization policies, the vouching claim) sees what it always saw.
+/// </summary>
+internal sealed class CallerClaimsIdentity : ClaimsIdentity
+{
+    public CallerClaimsIdentity(CallerIdentity caller, IEnumerable<Claim> claims, string authenticationType)
+        : base(claims, authenticationType) => Caller = caller;
+
+    private CallerClaimsIdentity(CallerClaimsIdentity other)
+        : base(other) => Caller = other.Caller;
+
+    public CallerIdentity Caller { get; }
+
+    // The certificate handler's validation cache hands out clones of the principal it cached.
+    public override ClaimsIdentity Clone() => new CallerClaimsIdentity(this);
 }

@@ -114,42 +114,63 @@ public static partial class IdentitySetup
     /// cached (the certificate handler's validation cache); revocation, which must act at once, is
     /// checked again on every request here, against the CRLs held in memory.
     /// </summary>
-    public static async Task RecheckRevocationAsync(HttpContext context, RequestDelegate next)
+    public static Task RecheckRevocationAsync(HttpContext context, RequestDelegate next)
     {
-        if (context.User.Identity?.IsAuthenticated == true && await context.Connection.GetClientCertificateAsync() is { } certificate)
+        if (context.User.Identity?.IsAuthenticated != true)
         {
-            // Operators manage the node, departments and nodes exchange: a certificate opens one
-            // listener only, so a department's key cannot register departments, nor an operator's
-            // pull data. Checked here, per request, because the validation cache knows no listener.
-            var caller = CallerIdentity.FromPrincipal(context.User);
-            if (WrongListener(context, caller) is { } wrong)
-            {
-                var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("GovShare.Node.Identity");
-                LogRefused(logger, certificate.Subject, certificate.SerialNumber, wrong.ProblemType, wrong.Message);
-                await Problem.WriteAsync(context, StatusCodes.Status401Unauthorized, wrong.ProblemType, wrong.Title, wrong.Message);
-                return;
-            }
+            return next(context);
+        }
 
-            var crls = context.RequestServices.GetRequiredService<CrlStore>();
-            if (Refusal(crls.CheckChain(certificate)) is { } refusal)
-            {
-                var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("GovShare.Node.Identity");
-                LogRefused(logger, certificate.Subject, certificate.SerialNumber, refusal.ProblemType, refusal.Message);
-                await Problem.WriteAsync(context, StatusCodes.Status401Unauthorized, refusal.ProblemType, refusal.Title, refusal.Message);
-                return;
-            }
+        // The handshake asked for the certificate, so an authenticated connection already holds it
+        // and the check runs without an await of its own (one state machine less per request);
+        // the asynchronous read stays for a certificate the connection does not hold yet.
+        return context.Connection.ClientCertificate is { } certificate
+            ? Recheck(context, certificate, next)
+            : ReadAndRecheckAsync(context, next);
+    }
 
-            // Here, per request and after the revocation check, rather than in OnCertificateValidated:
-            // that runs once per certificate per cache period, so a department switching back and forth
-            // would be remembered with the wrong one. Before OnBehalfOfMiddleware: the user is still the
-            // certificate's own identity, never a vouched one.
-            if (caller is { Kind: CallerKind.Department } department)
-            {
-                context.RequestServices.GetRequiredService<DepartmentCertificates>().Saw(department, certificate);
-            }
+    private static async Task ReadAndRecheckAsync(HttpContext context, RequestDelegate next)
+    {
+        if (await context.Connection.GetClientCertificateAsync() is { } certificate)
+        {
+            await Recheck(context, certificate, next);
+            return;
         }
 
         await next(context);
+    }
+
+    private static Task Recheck(HttpContext context, X509Certificate2 certificate, RequestDelegate next)
+    {
+        // Operators manage the node, departments and nodes exchange: a certificate opens one
+        // listener only, so a department's key cannot register departments, nor an operator's
+        // pull data. Checked here, per request, because the validation cache knows no listener.
+        var caller = CallerIdentity.FromPrincipal(context.User);
+        if (WrongListener(context, caller) is { } wrong)
+        {
+            var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("GovShare.Node.Identity");
+            LogRefused(logger, certificate.Subject, certificate.SerialNumber, wrong.ProblemType, wrong.Message);
+            return Problem.WriteAsync(context, StatusCodes.Status401Unauthorized, wrong.ProblemType, wrong.Title, wrong.Message);
+        }
+
+        var crls = context.RequestServices.GetRequiredService<CrlStore>();
+        if (Refusal(crls.CheckChain(certificate)) is { } refusal)
+        {
+            var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("GovShare.Node.Identity");
+            LogRefused(logger, certificate.Subject, certificate.SerialNumber, refusal.ProblemType, refusal.Message);
+            return Problem.WriteAsync(context, StatusCodes.Status401Unauthorized, refusal.ProblemType, refusal.Title, refusal.Message);
+        }
+
+        // Here, per request and after the revocation check, rather than in OnCertificateValidated:
+        // that runs once per certificate per cache period, so a department switching back and forth
+        // would be remembered with the wrong one. Before OnBehalfOfMiddleware: the user is still the
+        // certificate's own identity, never a vouched one.
+        if (caller is { Kind: CallerKind.Department } department)
+        {
+            context.RequestServices.GetRequiredService<DepartmentCertificates>().Saw(department, certificate);
+        }
+
+        return next(context);
     }
 
     private static CertificateRefusedException? WrongListener(HttpContext context, CallerIdentity? caller)
