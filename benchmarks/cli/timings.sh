@@ -2,7 +2,7 @@
 # The department tools' timing table (adapters/README.md), each beside `psql \copy` measured in the
 # same run: CSV push, SQLite sync (full, then one changed row), PostgreSQL pull and push.
 # Uses the built CLI (dotnet build node/GovShare.Cli -c Release; or GOVSHARE_CLI=<folder of a
-# published govshare.dll>, e.g. the ReadyToRun publish the image ships), copied first so a build
+# publish>: the ReadyToRun publish the image ships, or the self-contained department tool), copied first so a build
 # during the run does not replace it, a demo node on loopback and a throwaway PostgreSQL cluster
 # (Debian's postgresql package). Timings are wall clock, whole process (start-up included), on
 # whatever the machine is doing: compare within one run; the load average is printed with them.
@@ -11,6 +11,13 @@ set -euo pipefail
 rows=${1:-200000}; port=${2:-19981}
 root=$(pwd); work=$(mktemp -d)
 cp -r "${GOVSHARE_CLI:-$root/node/GovShare.Cli/bin/Release/net10.0}" "$work/cli"; G="dotnet $work/cli/govshare.dll"
+# A self-contained publish (the department tool: adapters/README.md) carries its own runtime and is
+# run as its own executable (a single-file one has no govshare.dll); `dotnet govshare.dll` would not
+# use that runtime. The demo node runs from the same build, or from GOVSHARE_NODE_CLI=<folder> (e.g.
+# the image's publish, as departments meet it, while GOVSHARE_CLI is the department tool).
+if grep -qs includedFrameworks "$work/cli/govshare.runtimeconfig.json" || [ ! -f "$work/cli/govshare.dll" ]; then G="$work/cli/govshare"; fi
+N=$G; if [ -n "${GOVSHARE_NODE_CLI:-}" ]; then cp -r "$GOVSHARE_NODE_CLI" "$work/node-cli"; N="dotnet $work/node-cli/govshare.dll"
+  if grep -qs includedFrameworks "$work/node-cli/govshare.runtimeconfig.json" || [ ! -f "$work/node-cli/govshare.dll" ]; then N="$work/node-cli/govshare"; fi; fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort | tail -1)
 cleanup() { kill -TERM "${node_pid:-0}" 2>/dev/null || true; wait "${node_pid:-0}" 2>/dev/null || true
@@ -22,11 +29,11 @@ chmod 755 "$work"
 # clock on a shared machine) goes to $work/cpu.log, read back by cpu() for the table.
 t() { local s e TIMEFORMAT='%U %S'; s=$(date +%s.%N)
   { time "$@" > "$work/last.out" 2>&1; } 2> "$work/last.time" || { echo "failed: $*" >&2; cat "$work/last.out" >&2; exit 1; }
-  e=$(date +%s.%N); awk '{ printf "%.1f\n", $1 + $2 }' "$work/last.time" >> "$work/cpu.log"; printf '%.1f' "$(echo "$e - $s" | bc)"; }
+  e=$(date +%s.%N); awk '{ printf "%.2f\n", $1 + $2 }' "$work/last.time" >> "$work/cpu.log"; printf '%.1f' "$(echo "$e - $s" | bc)"; }
 cpu() { sed -n "${1}p" "$work/cpu.log"; }
 
 # The node: the demo (its PKI and departments), and a resource with one item of most types.
-(cd "$work" && exec $G demo --folder "$work/demo" --port "$port" --management-port $((port+1)) > "$work/demo.log" 2>&1) & node_pid=$!
+(cd "$work" && exec $N demo --folder "$work/demo" --port "$port" --management-port $((port+1)) > "$work/demo.log" 2>&1) & node_pid=$!
 for _ in $(seq 1 240); do grep -q ready "$work/demo.log" && break; sleep 0.5; done
 PKI=$work/demo/pki
 dept() { mkdir -p "$work/$1"; printf '{ "node": "https://localhost:%s/", "certificate": "%s.crt", "key": "%s.key", "ca": "%s", "purpose": "timing" }\n' \
@@ -81,7 +88,7 @@ sqlite3_update
 sync_one=$(t $G "${sync[@]}")
 one_line=$(grep -o 'pushed [0-9,]* of [0-9,]* rows ([A-Za-z]*' "$work/last.out" || true)
 
-echo "Load average (1, 5, 15 min): $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after; CLI: ${GOVSHARE_CLI:-build output}"
+echo "Load average (1, 5, 15 min): $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after; CLI: ${GOVSHARE_CLI:-build output}; node: ${GOVSHARE_NODE_CLI:-the same}"
 echo
 echo "Wall clock, whole process; in brackets the process's own CPU time (user+system). psql's CPU is the client's only: the server does its COPY work."
 echo
