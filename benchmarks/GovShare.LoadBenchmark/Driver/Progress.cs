@@ -7,7 +7,9 @@ internal static class Progress
 {
     private static readonly Stopwatch Clock = Stopwatch.StartNew();
     private static readonly Lock Gate = new();
-    private static long _lastTicks = long.MinValue;
+    // -1: nothing shown since the case began. (long.MinValue was the sentinel once: `now - MinValue`
+    // overflows to a negative number, so every update after Begin was dropped until a forced one.)
+    private static long _lastTicks = -1;
     private static string _case = "";
 
     public static void Begin(string caseName)
@@ -15,7 +17,7 @@ internal static class Progress
         lock (Gate)
         {
             _case = caseName;
-            _lastTicks = long.MinValue;
+            _lastTicks = -1;
         }
 
         Update("starting");
@@ -26,7 +28,7 @@ internal static class Progress
         lock (Gate)
         {
             var now = Clock.ElapsedTicks;
-            if (!force && now - _lastTicks < Stopwatch.Frequency / 4)
+            if (!force && _lastTicks >= 0 && now - _lastTicks < Stopwatch.Frequency / 4)
             {
                 return;
             }
