@@ -93,7 +93,7 @@ public static class LogTail
                 var store = first.Fold.Store;
                 if (first.Fold.Other)
                 {
-                    Feed(readers, ReadWhole(store, log, first.Plan.From, first.Plan.Resume), cancellationToken);
+                    Feed(readers, ReplicaChains.ReadWholeAt(store, log, first.Plan.From, first.Plan.Resume), cancellationToken);
                 }
                 else
                 {
@@ -126,41 +126,6 @@ public static class LogTail
             {
                 fold.Offer(entry, at);
             }
-        }
-    }
-
-    /// <summary>Another replica's entries from <paramref name="fromSeq"/> while they follow one another; stops at the first that does not (or does not read).</summary>
-    private static IEnumerable<(LogEntry, LogPosition)> ReadWhole(LogStore store, LogKind log, long fromSeq, LogPosition? resume)
-    {
-        using var entries = store.ReadEntriesAt(log, fromSeq, long.MaxValue, resume).GetEnumerator();
-        var expected = fromSeq;
-        while (true)
-        {
-            try
-            {
-                if (!entries.MoveNext())
-                {
-                    yield break;
-                }
-            }
-            catch (Exception ex) when (ex is InvalidDataException or IOException)
-            {
-                yield break;
-            }
-
-            if (entries.Current.Entry.Sequence < expected)
-            {
-                // The entry the read resumed at.
-                continue;
-            }
-
-            if (entries.Current.Entry.Sequence != expected)
-            {
-                yield break;
-            }
-
-            expected++;
-            yield return entries.Current;
         }
     }
 }

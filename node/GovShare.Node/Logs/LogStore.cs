@@ -283,28 +283,8 @@ public sealed class LogStore(string logsFolder)
     }
 
     /// <summary>The parsed entries of a log with sequence in [from, to], in storage order; unreadable lines throw.</summary>
-    public IEnumerable<LogEntry> ReadEntries(LogKind log, long fromSeq = 1, long toSeq = long.MaxValue)
-    {
-        foreach (var line in ReadLines(log, fromSeq))
-        {
-            if (!line.Complete)
-            {
-                yield break;
-            }
-
-            var entry = LogEntry.TryParse(line.Bytes)
-                ?? throw new InvalidDataException($"{line.Source}:{line.LineNumber} is not a log entry.");
-            if (entry.Sequence > toSeq)
-            {
-                yield break;
-            }
-
-            if (entry.Sequence >= fromSeq)
-            {
-                yield return entry;
-            }
-        }
-    }
+    public IEnumerable<LogEntry> ReadEntries(LogKind log, long fromSeq = 1, long toSeq = long.MaxValue) =>
+        ReadEntriesAt(log, fromSeq, toSeq).Select(e => e.Entry);
 
     /// <summary>The copy of the log's last signed checkpoint (<see cref="CheckpointFile"/>); null when absent, and an unparsable copy as an entry-less result.</summary>
     public static (bool Present, LogEntry? Entry) ReadCheckpointCopy(LogStore store, LogKind log)

@@ -69,10 +69,17 @@ public sealed class ReplicaChains(LogWriter writer, string? replicasPath)
     }
 
     /// <summary>Another replica's entries from <paramref name="fromSeq"/> while they follow one another; stops at the first that does not (or does not read).</summary>
-    public static IEnumerable<LogEntry> ReadWhole(LogStore store, LogKind log, long fromSeq)
+    public static IEnumerable<LogEntry> ReadWhole(LogStore store, LogKind log, long fromSeq) =>
+        ReadWholeAt(store, log, fromSeq, resume: null).Select(e => e.Entry);
+
+    /// <summary>
+    /// <see cref="ReadWhole"/> with where each entry begins, reading on from <paramref name="resume"/>
+    /// (<see cref="LogStore.ReadEntriesAt"/>) when that segment is still live.
+    /// </summary>
+    public static IEnumerable<(LogEntry Entry, LogPosition At)> ReadWholeAt(LogStore store, LogKind log, long fromSeq, LogPosition? resume)
     {
         ArgumentNullException.ThrowIfNull(store);
-        using var entries = store.ReadEntries(log, fromSeq).GetEnumerator();
+        using var entries = store.ReadEntriesAt(log, fromSeq, long.MaxValue, resume).GetEnumerator();
         var expected = fromSeq;
         while (true)
         {
@@ -88,7 +95,7 @@ public sealed class ReplicaChains(LogWriter writer, string? replicasPath)
                 yield break;
             }
 
-            if (entries.Current.Sequence != expected)
+            if (entries.Current.Entry.Sequence != expected)
             {
                 yield break;
             }
