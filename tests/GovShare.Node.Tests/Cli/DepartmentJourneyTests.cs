@@ -43,9 +43,8 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        // Each govshare run is a new process with a new TLS handshake; on the shared, loaded machine
-        // one can take longer than the node's 5 s default, which would read as "node unreachable".
-        _f = await ExchangeFixture.StartAsync(s => s["Node:HandshakeTimeout"] = "00:01:00");
+        // Each govshare run is a new process with a new TLS handshake: TestNode allows a minute for it.
+        _f = await ExchangeFixture.StartAsync();
         _folder = Directory.CreateTempSubdirectory("govshare-journey-").FullName;
         var entry = Entry(Resource, _f.Provider, new ShareAttributes(ShareType.Unconditional)) with
         {
