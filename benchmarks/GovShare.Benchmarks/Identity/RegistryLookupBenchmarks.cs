@@ -27,7 +27,7 @@ public class RegistryLookupBenchmarks
     {
         _folder = Path.Combine(Path.GetTempPath(), "govshare-bench-registry-" + Guid.NewGuid().ToString("N"));
         _data = NodeDataFolder.Open(_folder);
-        _registry = new DepartmentRegistry(_data, TimeProvider.System, new CountingJournal());
+        _registry = new DepartmentRegistry(_data, TimeProvider.System, new CountingJournal(), "530100");
         for (var i = 0; i < Departments; i++)
         {
             var code = CreditCode.Complete($"11530100MB{i:D7}");

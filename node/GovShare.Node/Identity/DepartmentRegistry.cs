@@ -22,6 +22,12 @@ public sealed class RegisteredDepartment
 /// The departments this node serves. A certificate proves who a department is; registration
 /// is the operator's decision that this node serves it (Art. 21: a department shares through
 /// its own level's platform). A valid certificate of an unregistered department gets 403.
+/// A node registers only the departments whose own level's platform it is
+/// (<see cref="Serves"/>): its own division's, and at a prefecture its counties' (counties run
+/// no node). A trust anchor may vouch for a wider division than the node serves (the province's
+/// root issues for all of Yunnan), so without this check one operator's slip would let another
+/// prefecture's department exchange through this node, outside its own platform and its own
+/// office's oversight.
 /// Every registration and removal is a <c>registry-change</c> change-log record carrying the
 /// department as registered (<see cref="DepartmentReplayer"/> redoes it after a crash).
 /// </summary>
@@ -38,15 +44,18 @@ public sealed class DepartmentRegistry
     private readonly IStateJournal _journal;
     private readonly TimeProvider _time;
     private readonly IStateDocuments<RegisteredDepartment> _departments;
+    private readonly string _nodeDivision;
 
     // Every request asks whether its caller is registered: it reads this snapshot, never the
     // database. It is replaced whole after each committed change (StateStore.AfterCommit), so a
     // reader sees the state before or after a change, never half of one or a rolled-back one.
     private volatile ImmutableDictionary<string, RegisteredDepartment> _snapshot;
 
-    public DepartmentRegistry(NodeDataFolder data, TimeProvider time, IStateJournal journal)
+    /// <summary>The registry of the node of <paramref name="nodeDivision"/> (<c>Node:DivisionCode</c>), which decides whom it may register.</summary>
+    public DepartmentRegistry(NodeDataFolder data, TimeProvider time, IStateJournal journal, string nodeDivision)
     {
         ArgumentNullException.ThrowIfNull(data);
+        _nodeDivision = nodeDivision;
         _state = data.State;
         _journal = journal;
         _time = time;
@@ -63,6 +72,10 @@ public sealed class DepartmentRegistry
         if (!DivisionCode.IsValid(divisionCode))
         {
             errors.Add($"divisionCode: '{divisionCode}' is not a six-digit GB/T 2260 code.");
+        }
+        else if (!Serves(_nodeDivision, divisionCode))
+        {
+            errors.Add($"divisionCode: '{divisionCode}' is not served by this node ({_nodeDivision}): a department shares only through its own level's platform (Art. 21), so register it at the node of {OwnPlatformOf(divisionCode)}.");
         }
 
         if (!Identity.CreditCode.IsValid(creditCode))
@@ -116,6 +129,18 @@ public sealed class DepartmentRegistry
     public RegisteredDepartment? Find(string creditCode) => _snapshot.GetValueOrDefault(creditCode);
 
     public IReadOnlyList<RegisteredDepartment> All() => [.. _snapshot.Values.OrderBy(d => d.CreditCode, StringComparer.Ordinal)];
+
+    /// <summary>
+    /// True when the node of <paramref name="nodeDivision"/> is the own level's platform of a
+    /// department of <paramref name="departmentDivision"/> (Art. 21): the same division, or one of
+    /// its counties when the node is a prefecture's.
+    /// </summary>
+    public static bool Serves(string nodeDivision, string departmentDivision) =>
+        DivisionCode.IsValid(departmentDivision) && OwnPlatformOf(departmentDivision) == nodeDivision;
+
+    /// <summary>The division whose node a department of this division uses: a county's prefecture, otherwise itself.</summary>
+    private static string OwnPlatformOf(string departmentDivision) =>
+        DivisionCode.IsCounty(departmentDivision) ? DivisionCode.PrefectureOf(departmentDivision) : departmentDivision;
 
     /// <summary>True when the identity is a department registered here, in the division its certificate names.</summary>
     public bool IsRegistered(CallerIdentity caller) =>

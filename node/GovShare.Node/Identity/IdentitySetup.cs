@@ -26,7 +26,11 @@ public static partial class IdentitySetup
             trust.Authorities,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<CrlStore>>()));
-        services.AddSingleton<DepartmentRegistry>();
+        services.AddSingleton(sp => new DepartmentRegistry(
+            sp.GetRequiredService<NodeDataFolder>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IStateJournal>(),
+            options.DivisionCode));
         services.AddSingleton<TrustExpiryWatch>();
         services.AddSingleton<DepartmentCertificates>();
         services.AddHostedService<TrustExpiryWatch.Monitor>();

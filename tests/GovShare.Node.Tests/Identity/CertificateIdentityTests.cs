@@ -133,9 +133,9 @@ public sealed class CertificateIdentityTests : IAsyncLifetime
     [Fact]
     public async Task GetIdentity_RegisteredInAnotherDivision_403NotRegistered()
     {
-        // Registered as a 530300 department, but the certificate says 530100.
+        // Registered as a department of Wuhua district (530102, served by this node too), but the certificate says 530100.
         var department = _pki.IssueDepartment("530100");
-        Assert.Empty(_node.Services.GetService<DepartmentRegistry>()!.Register("530300", department.CreditCode, department.Name, out _));
+        Assert.Empty(_node.Services.GetService<DepartmentRegistry>()!.Register("530102", department.CreditCode, department.Name, out _));
 
         await RefusedAsync(department.Certificate, HttpStatusCode.Forbidden, ProblemTypes.DepartmentNotRegistered, "CallerNotRegistered");
     }

@@ -84,6 +84,40 @@ public sealed class ManagementApiTests : IAsyncLifetime
         Assert.Equal("Kunming Bureau of Statistics", identity.GetProperty("name").GetString());
     }
 
+    [Fact]
+    public async Task RegisterCountyDepartment_AtItsPrefecture_IdentityWorks()
+    {
+        // Counties run no node (Art. 21): Wuhua district's departments use Kunming's.
+        var department = _pki.IssueDepartment("530102");
+        using var client = OperatorClient();
+
+        var response = await client.PostAsJsonAsync("v1/operator/departments", new DepartmentRegistration("530102", department.CreditCode, "Wuhua District Bureau of Statistics"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var exchange = _node.Client(department.Certificate);
+        var identity = await exchange.GetFromJsonAsync<JsonElement>("v1/identity");
+        Assert.Equal("530102", identity.GetProperty("divisionCode").GetString());
+    }
+
+    [Theory]
+    [InlineData("530300", "530300")] // another prefecture (Qujing)
+    [InlineData("530302", "530300")] // a county of another prefecture
+    [InlineData("530000", "530000")] // the province: its departments use the province's node
+    [InlineData("110000", "110000")] // another province
+    [InlineData("000000", "000000")] // a national department
+    public async Task Register_DepartmentOfAnotherPlatform_400NamesItsOwnAndNothingChanged(string division, string ownPlatform)
+    {
+        using var client = OperatorClient();
+
+        var response = await client.PostAsJsonAsync("v1/operator/departments", new DepartmentRegistration(division, TestPki.NewCreditCode(), "Bureau of Statistics"));
+
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.BadRequest, ProblemTypes.ValidationFailed);
+        var error = Assert.Single(problem.GetProperty("errors").EnumerateArray()).GetString()!;
+        Assert.StartsWith($"divisionCode: '{division}' is not served by this node (530100)", error, StringComparison.Ordinal);
+        Assert.EndsWith($"register it at the node of {ownPlatform}.", error, StringComparison.Ordinal);
+        Assert.Empty(Registry.All());
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("Bearer wrong-token")]

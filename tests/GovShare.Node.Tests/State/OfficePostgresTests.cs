@@ -77,7 +77,7 @@ public sealed class OfficePostgresTests(PostgresCluster cluster) : IClassFixture
         var journal = new CountingJournal();
         var calendar = CatalogFixture.PlainCalendar(2026, 2027);
         var catalog = new CatalogStore(folder, new StateCatalogChangeSink(folder), calendar, _time, NullLogger<CatalogStore>.Instance);
-        var registry = new DepartmentRegistry(folder, _time, journal);
+        var registry = new DepartmentRegistry(folder, _time, journal, "530100");
         return new Replica(
             catalog,
             registry,

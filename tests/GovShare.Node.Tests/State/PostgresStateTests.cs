@@ -78,7 +78,7 @@ public sealed class PostgresStateTests(PostgresCluster cluster) : IClassFixture<
         // No follower runs here (the host starts it): nothing confirms the snapshots but the calls below.
         var connection = cluster.NewDatabase();
         var store = (PostgresStateStore)Replica(connection, "a").State;
-        var registry = new DepartmentRegistry(Replica(connection, "b"), TimeProvider.System, new CountingJournal());
+        var registry = new DepartmentRegistry(Replica(connection, "b"), TimeProvider.System, new CountingJournal(), "530100");
 
         await Task.Delay(TimeSpan.FromSeconds(1.5));
         var stale = store.SnapshotAge;
@@ -188,8 +188,8 @@ public sealed class PostgresStateTests(PostgresCluster cluster) : IClassFixture<
         var connection = cluster.NewDatabase();
         var a = Replica(connection, "a");
         var b = Replica(connection, "b");
-        var registryA = new DepartmentRegistry(a, TimeProvider.System, new CountingJournal());
-        var registryB = new DepartmentRegistry(b, TimeProvider.System, new CountingJournal());
+        var registryA = new DepartmentRegistry(a, TimeProvider.System, new CountingJournal(), "530100");
+        var registryB = new DepartmentRegistry(b, TimeProvider.System, new CountingJournal(), "530100");
         var code = TestPki.NewCreditCode();
         var caller = CallerIdentity.Department("530100", code);
         Assert.Empty(registryA.Register("530100", code, "Kunming Civil Affairs Bureau", out _));
@@ -212,8 +212,8 @@ public sealed class PostgresStateTests(PostgresCluster cluster) : IClassFixture<
         var connection = cluster.NewDatabase();
         var a = Replica(connection, "a");
         var b = Replica(connection, "b");
-        var registryA = new DepartmentRegistry(a, TimeProvider.System, new CountingJournal());
-        var registryB = new DepartmentRegistry(b, TimeProvider.System, new CountingJournal());
+        var registryA = new DepartmentRegistry(a, TimeProvider.System, new CountingJournal(), "530100");
+        var registryB = new DepartmentRegistry(b, TimeProvider.System, new CountingJournal(), "530100");
         var code = TestPki.NewCreditCode();
         Assert.Empty(registryA.Register("530100", code, "Kunming Civil Affairs Bureau", out _));
 
@@ -256,8 +256,8 @@ public sealed class PostgresStateTests(PostgresCluster cluster) : IClassFixture<
         var a = Replica(connection, "a");
         var b = Replica(connection, "b");
         var journalA = new CountingJournal(start: 40);
-        var registryA = new DepartmentRegistry(a, TimeProvider.System, journalA);
-        var registryB = new DepartmentRegistry(b, TimeProvider.System, new CountingJournal(start: 3));
+        var registryA = new DepartmentRegistry(a, TimeProvider.System, journalA, "530100");
+        var registryB = new DepartmentRegistry(b, TimeProvider.System, new CountingJournal(start: 3), "530100");
         Assert.Empty(registryA.Register("530100", TestPki.NewCreditCode(), "A", out _));
         Assert.Empty(registryB.Register("530100", TestPki.NewCreditCode(), "B", out _));
 
