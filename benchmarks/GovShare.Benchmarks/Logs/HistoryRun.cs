@@ -14,7 +14,8 @@ namespace GovShare.Benchmarks.Logs;
 /// <c>GET /v1/stats</c> and a year's annual report (every department's scorecard in it) over a long
 /// exchange log, answered incrementally and by a full scan of the same log — outside
 /// BenchmarkDotNet, because one full scan of 10 million records takes minutes here:
-/// <c>dotnet run -c Release --project benchmarks/GovShare.Benchmarks -- history [records] [folder]</c>.
+/// <c>dotnet run -c Release --project benchmarks/GovShare.Benchmarks -- history [records] [folder] [--no-full-scan]</c>
+/// (<c>--no-full-scan</c>: leave out the two full scans, the longest cases, to measure only the aggregates; no ratios then).
 /// The log is written once with the real <see cref="LogWriter"/> (hash chain, group commit,
 /// 64 MiB segments gzip-archived as they close) into <c>folder</c> (default
 /// <c>$TMPDIR/govshare-bench-history-&lt;records&gt;</c>) and reused by later runs (a <c>complete</c>
@@ -32,13 +33,15 @@ public static class HistoryRun
     public static int Run(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
+        var fullScan = !args.Contains("--no-full-scan");
+        args = [.. args.Where(a => a != "--no-full-scan")];
         var records = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10_000_000;
         var folder = args.Length > 2 ? args[2] : Path.Combine(Path.GetTempPath(), $"govshare-bench-history-{records}");
-        RunAsync(records, folder).GetAwaiter().GetResult();
+        RunAsync(records, folder, fullScan).GetAwaiter().GetResult();
         return 0;
     }
 
-    private static async Task RunAsync(int count, string folder)
+    private static async Task RunAsync(int count, string folder, bool fullScan)
     {
         var data = Path.Combine(folder, "data");
         var marker = Path.Combine(folder, "complete");
@@ -104,25 +107,39 @@ public static class HistoryRun
         var rows = new List<(string Case, Measured Result, string Baseline)>();
 
         // What a request did before: read every record and compute (/v1/stats department × month, the widest question; the 2025 report).
-        var full = Measure("stats full scan", 1, () => StatsRows(LogStatistics.Compute(
+        var full = !fullScan ? null : Measure("stats full scan", 1, () => StatsRows(LogStatistics.Compute(
             writer.Store.ReadEntries(LogKind.Exchange, 1, top).Where(e => e.Type == LogEntryType.Record).Select(e => e.Record!),
             StatisticsDimension.Department, StatisticsPeriod.Month, LogStatistics.ChinaStandardTime)));
-        rows.Add(("`/v1/stats` full scan (before)", full, "stats"));
-        var fullReport = Measure("report full scan", 1, () =>
+        var fullReport = !fullScan ? null : Measure("report full scan", 1, () =>
         {
             var records = chains.ReadAll(LogKind.Exchange, top).Where(e => e.Type == LogEntryType.Record)
                 .Select(e => new LoggedRecord(e.Node, LogKind.Exchange, e.Sequence, e.Record!, e.Replica)).ToList();
             return Report(ExchangeDigest.Scan(records));
         });
-        rows.Add(("annual report 2025, full scan (before)", fullReport, "report"));
-        rows.Add(("both full scans (the two rows above)", new Measured(full.Median + fullReport.Median, full.Allocated + fullReport.Allocated, 1, full.Load, 0), "both"));
+        if (full is not null && fullReport is not null)
+        {
+            rows.Add(("`/v1/stats` full scan (before)", full, "stats"));
+            rows.Add(("annual report 2025, full scan (before)", fullReport, "report"));
+            rows.Add(("both full scans (the two rows above)", new Measured(full.Median + fullReport.Median, full.Allocated + fullReport.Allocated, 1, full.Load, 0), "both"));
+        }
 
         // The first start without saved files (after the upgrade): the warm-up folds the log once for both aggregates (one read, LogAggregates.CatchUp).
         var statistics = new ExchangeStatistics(chains);
         var index = new EvaluationIndex(chains);
         rows.Add(("first start: both rebuilt from the log with one read (once)", Measure("rebuild both, one read", 1, () => LogAggregates.CatchUp([statistics, index]).Sum()), "both"));
+        IEnumerable<string> Saved() => Directory.EnumerateFiles(Path.Combine(data, "logs"), "*", SearchOption.AllDirectories).Where(f => ChainAggregateFiles.IsDerived(Path.GetFileName(f)));
+        Console.Error.WriteLine($"{Now()} saved: {string.Join(", ", Saved().Select(f => $"{Path.GetRelativePath(data, f)} {new FileInfo(f).Length / 1e6:N1} MB"))}");
         rows.Add(("`/v1/stats` incremental, nothing new", Measure("stats incremental", 7, () => StatsRows(statistics.Query(StatisticsDimension.Department, StatisticsPeriod.Month))), "stats"));
         Check(full, rows[^1].Result, "stats");
+
+        // A date range: the day index reads the month's days only, not every bucket of the year. Its answer is the whole log's June rows.
+        var (june, endOfJune) = (new DateOnly(2025, 6, 1), new DateOnly(2025, 6, 30));
+        var juneRows = statistics.Query(StatisticsDimension.Department, StatisticsPeriod.Month).Where(r => r.PeriodStart == june).ToList();
+        rows.Add(("`/v1/stats` one month (June 2025), incremental", Measure("stats one month", 7, () =>
+        {
+            var answer = statistics.Query(StatisticsDimension.Department, StatisticsPeriod.Month, june, endOfJune);
+            return answer.SequenceEqual(juneRows) ? StatsRows(answer) : throw new InvalidOperationException("June differs from the whole log's June rows.");
+        }), "stats"));
         rows.Add(("annual report incremental, nothing new", Measure("report incremental", 7, () => index.Read((digest, _, _) => Report(digest))), "report"));
         Check(fullReport, rows[^1].Result, "report");
         // Saved already: a fold of 10,000 entries or more saves at its end, so the rebuild above includes writing both files.
@@ -141,16 +158,37 @@ public static class HistoryRun
         }), "report"));
         Check(fullReport, rows[^1].Result, "report");
 
+        // What a periodic save costs (once a minute at most, after 10,000 entries, and at stop): the whole aggregate rewritten,
+        // fsync'd, renamed. Each loaded from its file, with one new record folded (fewer than 10,000: not saved by the fold itself).
+        var next = count;
+        using (var saving = new ExchangeStatistics(chains))
+        using (var savingIndex = new EvaluationIndex(chains))
+        {
+            await writer.AppendAsync(LogKind.Exchange, Record(next, next + 1) with { Time = Start + Span });
+            next++;
+            saving.Query(StatisticsDimension.Department, StatisticsPeriod.Month);
+            savingIndex.Read((digest, _, _) => Report(digest));
+            rows.Add(("`/v1/stats` aggregate saved (the file rewritten)", Measure("stats save", 1, () =>
+            {
+                saving.Save();
+                return 0;
+            }), "stats"));
+            rows.Add(("evaluation aggregate saved (the file rewritten)", Measure("report save", 1, () =>
+            {
+                savingIndex.Save();
+                return 0;
+            }), "report"));
+        }
+
         // Steady state: 1,000 new records appended since the last answer (read from where the last one ended).
         using var warmStats = new ExchangeStatistics(chains);
         using var warmIndex = new EvaluationIndex(chains);
         warmStats.Query(StatisticsDimension.Department, StatisticsPeriod.Month);
         warmIndex.Read((digest, _, _) => Report(digest));
-        var next = count;
         rows.Add(("`/v1/stats` after 1,000 new records", MeasureAfterAppends(writer, () => next += 1000, () => StatsRows(warmStats.Query(StatisticsDimension.Department, StatisticsPeriod.Month))), "stats"));
         rows.Add(("annual report after 1,000 new records", MeasureAfterAppends(writer, () => next += 1000, () => warmIndex.Read((digest, _, _) => Report(digest))), "report"));
 
-        var saved = Directory.EnumerateFiles(Path.Combine(data, "logs"), "*", SearchOption.AllDirectories).Where(f => ChainAggregateFiles.IsDerived(Path.GetFileName(f)));
+        var saved = Saved();
         Console.WriteLine($"Exchange log: {top:N0} entries ({count:N0} generated records over {Span.TotalDays:N0} days, {Departments.Length} departments), {onDisk / 1e6:N0} MB on disk.");
         Console.WriteLine($"Saved aggregates: {string.Join(", ", saved.Select(f => $"{Path.GetRelativePath(data, f)} {new FileInfo(f).Length / 1e6:N1} MB"))}.");
         Console.WriteLine();
@@ -158,9 +196,11 @@ public static class HistoryRun
         Console.WriteLine("|---|---|---|---|---|---|");
         foreach (var (name, result, baseline) in rows)
         {
-            var reference = rows.First(r => r.Baseline == baseline).Result;
+            var ratio = fullScan
+                ? string.Create(CultureInfo.InvariantCulture, $"{result.Median.TotalMilliseconds / rows.First(r => r.Baseline == baseline).Result.Median.TotalMilliseconds:0.00000}")
+                : "—";
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {name} | {Time(result.Median)} | {result.Median.TotalMilliseconds / reference.Median.TotalMilliseconds:0.00000} | {result.Allocated / 1e6:N1} MB | {result.Runs} | {result.Load} |"));
+                $"| {name} | {Time(result.Median)} | {ratio} | {result.Allocated / 1e6:N1} MB | {result.Runs} | {result.Load} |"));
         }
     }
 
@@ -262,9 +302,9 @@ public static class HistoryRun
         return new Measured(times[2], allocated, 5, load, answer);
     }
 
-    private static void Check(Measured full, Measured incremental, string what)
+    private static void Check(Measured? full, Measured incremental, string what)
     {
-        if (full.Answer != incremental.Answer)
+        if (full is not null && full.Answer != incremental.Answer)
         {
             throw new InvalidOperationException($"{what}: the incremental answer ({incremental.Answer:N0}) differs from the full scan's ({full.Answer:N0}).");
         }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using GovShare.Node.Calendar;
 using GovShare.Node.Logs;
 
@@ -26,7 +25,9 @@ public sealed class EvaluationAggregate : IChainAggregate
     /// <summary>How long an exchange id is remembered to count a repeated record of it once.</summary>
     public static readonly TimeSpan DuplicateWindow = StatisticsAggregate.DuplicateWindow;
 
-    private const int FormatVersion = 1;
+    /// <summary>The saved body's tag and version (<see cref="AggregateWriter"/>); 1 was JSON.</summary>
+    private const string Tag = "evaluation";
+    private const int FormatVersion = 2;
 
     private readonly List<string?> _parties = [];
     private readonly Dictionary<string, int> _partyIds = new(StringComparer.Ordinal);
@@ -208,101 +209,168 @@ public sealed class EvaluationAggregate : IChainAggregate
         }
     }
 
-    /// <summary>The aggregate as one JSON document, for <see cref="TryLoad"/>.</summary>
+    /// <summary>The aggregate in the saved format (<see cref="AggregateWriter"/>: parties and keys written once, kept records field by field), for <see cref="TryLoad"/>.</summary>
     public byte[] Serialize()
     {
-        int[] PlaceOf(Place p) => [p.Date.DayNumber, (int)p.Cell.Kind, p.Cell.Provider, p.Cell.User];
-        var state = new Persisted(
-            FormatVersion,
-            Sequence,
-            Hash,
-            Records,
-            _latest,
-            _parties,
-            [.. _days.Select(d => new PersistedDay(
-                d.Key.DayNumber,
-                [.. d.Value.Cells.Select(c => new[] { (long)c.Key.Kind, c.Key.Provider, c.Key.User, c.Value.Records, c.Value.Rows, c.Value.Bytes })],
-                [.. d.Value.Repeats.Select(r => new PersistedRepeat((int)r.Cell.Kind, r.Cell.Provider, r.Cell.User, r.Rows, r.Bytes, [.. r.Earlier.Select(PlaceOf)]))]))],
-            [.. _recent.Select(r => new PersistedRecent(r.Key, r.Value.LastSeen, [.. r.Value.Seen.Select(PlaceOf)]))],
-            [.. _kept.Select(k => new PersistedRecord(k.Node, k.Sequence, k.Replica, k.Record))]);
-        return JsonSerializer.SerializeToUtf8Bytes(state, LogJson.Options);
+        var w = new AggregateWriter(Tag, FormatVersion);
+        void WriteCell(Cell cell)
+        {
+            w.Number((long)cell.Kind);
+            w.Number(cell.Provider + 1);
+            w.Number(cell.User);
+        }
+
+        void WritePlaces(List<Place> places)
+        {
+            w.Number(places.Count);
+            foreach (var place in places)
+            {
+                w.Number(place.Date.DayNumber);
+                WriteCell(place.Cell);
+            }
+        }
+
+        w.Number(Sequence);
+        w.Text(Hash);
+        w.Number(Records);
+        w.Time(_latest);
+        w.Number(_parties.Count);
+        foreach (var party in _parties)
+        {
+            w.Text(party);
+        }
+
+        w.Number(_days.Count);
+        foreach (var (date, day) in _days)
+        {
+            w.Number(date.DayNumber);
+            w.Number(day.Cells.Count);
+            foreach (var (cell, sums) in day.Cells)
+            {
+                WriteCell(cell);
+                w.Number(sums.Records);
+                w.Number(sums.Rows);
+                w.Number(sums.Bytes);
+            }
+
+            w.Number(day.Repeats.Count);
+            foreach (var repeat in day.Repeats)
+            {
+                WriteCell(repeat.Cell);
+                w.Number(repeat.Rows);
+                w.Number(repeat.Bytes);
+                WritePlaces(repeat.Earlier);
+            }
+        }
+
+        w.Number(_recent.Count);
+        foreach (var (id, recent) in _recent)
+        {
+            w.Unique(id);
+            w.Time(recent.LastSeen);
+            WritePlaces(recent.Seen);
+        }
+
+        w.Number(_kept.Count);
+        foreach (var kept in _kept)
+        {
+            w.Text(kept.Node);
+            w.Number(kept.Sequence);
+            w.Record(kept.Record);
+            w.Text(kept.Replica);
+        }
+
+        return w.Written.ToArray();
     }
 
-    /// <summary>An aggregate read back from <see cref="Serialize"/>'s bytes; null when torn or of another format.</summary>
+    /// <summary>An aggregate read back from <see cref="Serialize"/>'s bytes; null when torn, of another aggregate or format version.</summary>
     public static EvaluationAggregate? TryLoad(ReadOnlySpan<byte> bytes)
     {
-        Persisted? state;
-        try
-        {
-            state = JsonSerializer.Deserialize<Persisted>(bytes, LogJson.Options);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-
-        if (state is null || state.Version != FormatVersion || state.Sequence < 0 || state.Hash is null || state.Parties is null || state.Days is null
-            || state.Recent is null || state.Kept is null)
+        var r = new AggregateReader(bytes, Tag, FormatVersion, out var matches);
+        if (!matches)
         {
             return null;
         }
 
         try
         {
-            var aggregate = new EvaluationAggregate { Sequence = state.Sequence, Hash = state.Hash, Records = state.Records, _latest = state.Latest };
-            foreach (var party in state.Parties)
+            var sequence = r.Number();
+            var aggregate = new EvaluationAggregate
             {
-                aggregate.Party(party);
+                Sequence = sequence >= 0 ? sequence : throw new InvalidDataException("A negative sequence."),
+                Hash = r.Required(),
+                Records = r.Number(),
+                _latest = r.Time(),
+            };
+            for (var parties = r.Count(bytes.Length); parties > 0; parties--)
+            {
+                aggregate._parties.Add(r.Text());
             }
 
-            Cell CellOf(long kind, long provider, long user)
+            for (var i = 0; i < aggregate._parties.Count; i++)
             {
-                if (!Enum.IsDefined((ExchangeKind)kind) || provider < -1 || provider >= state.Parties.Count || user < 0 || user >= state.Parties.Count)
+                if (aggregate._parties[i] is { } party && !aggregate._partyIds.TryAdd(party, i))
                 {
-                    throw new InvalidDataException("A cell names no party.");
+                    throw new InvalidDataException("A party is named twice.");
                 }
-
-                return new Cell((ExchangeKind)kind, (int)provider, (int)user);
             }
 
-            Place PlaceOf(int[] p) => p.Length == 4 ? new(DateOnly.FromDayNumber(p[0]), CellOf(p[1], p[2], p[3])) : throw new InvalidDataException("A place is not four numbers.");
-
-            foreach (var d in state.Days)
+            for (var days = r.Count(); days > 0; days--)
             {
                 var day = new Day();
-                foreach (var c in d.Cells ?? [])
+                aggregate._days.Add(DateOnly.FromDayNumber(r.Count()), day);
+                for (var cells = r.Count(); cells > 0; cells--)
                 {
-                    day.Cells[CellOf(c[0], c[1], c[2])] = c.Length == 6 ? new Sums { Records = c[3], Rows = c[4], Bytes = c[5] } : throw new InvalidDataException("A cell is not six numbers.");
+                    day.Cells.Add(ReadCell(ref r, aggregate._parties.Count), new Sums { Records = r.Number(), Rows = r.Number(), Bytes = r.Number() });
                 }
 
-                foreach (var r in d.Repeats ?? [])
+                for (var repeats = r.Count(); repeats > 0; repeats--)
                 {
-                    day.Repeats.Add(new Repeat(CellOf(r.Kind, r.Provider, r.User), r.Rows, r.Bytes, [.. (r.Earlier ?? []).Select(PlaceOf)]));
+                    day.Repeats.Add(new Repeat(ReadCell(ref r, aggregate._parties.Count), r.Number(), r.Number(), ReadPlaces(ref r, aggregate._parties.Count)));
                 }
-
-                aggregate._days[DateOnly.FromDayNumber(d.Day)] = day;
             }
 
-            foreach (var r in state.Recent)
+            for (var ids = r.Count(); ids > 0; ids--)
             {
-                var recent = new Recent { LastSeen = r.LastSeen };
-                recent.Seen.AddRange((r.Seen ?? []).Select(PlaceOf));
-                aggregate._recent[r.ExchangeId] = recent;
+                var recent = new Recent();
+                aggregate._recent[r.Unique()] = recent;
+                recent.LastSeen = r.Time();
+                recent.Seen.AddRange(ReadPlaces(ref r, aggregate._parties.Count));
             }
 
-            foreach (var k in state.Kept)
+            for (var kept = r.Count(); kept > 0; kept--)
             {
-                var logged = new LoggedRecord(k.Node, LogKind.Exchange, k.Sequence, k.Record, k.Replica);
+                var logged = new LoggedRecord(r.Required(), LogKind.Exchange, r.Number(), r.Record(), r.Text());
                 aggregate._kept.Add(logged);
                 aggregate.Keep(logged, fresh: false);
             }
 
-            return aggregate;
+            return r.AtEnd ? aggregate : null;
         }
-        catch (Exception e) when (e is InvalidDataException or ArgumentException or NullReferenceException)
+        catch (Exception e) when (e is InvalidDataException or ArgumentException)
         {
             return null;
         }
+    }
+
+    private static Cell ReadCell(ref AggregateReader r, int parties)
+    {
+        var kind = r.Kind();
+        var provider = r.Count(parties) - 1;
+        var user = r.Count(parties - 1);
+        return new Cell(kind, provider, user);
+    }
+
+    private static List<Place> ReadPlaces(ref AggregateReader r, int parties)
+    {
+        var places = new List<Place>();
+        for (var count = r.Count(); count > 0; count--)
+        {
+            var date = DateOnly.FromDayNumber(r.Count());
+            places.Add(new Place(date, ReadCell(ref r, parties)));
+        }
+
+        return places;
     }
 
     private readonly record struct Cell(ExchangeKind Kind, int Provider, int User);
@@ -333,17 +401,6 @@ public sealed class EvaluationAggregate : IChainAggregate
 
         public List<Place> Seen { get; } = [];
     }
-
-    private sealed record Persisted(int Version, long Sequence, string Hash, long Records, DateTimeOffset Latest, List<string?> Parties, List<PersistedDay> Days,
-        List<PersistedRecent> Recent, List<PersistedRecord> Kept);
-
-    private sealed record PersistedDay(int Day, List<long[]>? Cells, List<PersistedRepeat>? Repeats);
-
-    private sealed record PersistedRepeat(int Kind, int Provider, int User, long Rows, long Bytes, List<int[]>? Earlier);
-
-    private sealed record PersistedRecent(string ExchangeId, DateTimeOffset LastSeen, List<int[]>? Seen);
-
-    private sealed record PersistedRecord(string Node, long Sequence, string? Replica, LogRecord Record);
 
     /// <summary>Several chains' aggregates as one digest: counts add up (an exchange id lives in one chain: one replica serves a request and logs all of it).</summary>
     private sealed class Combined : ExchangeDigest

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using GovShare.Node.Logs;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -12,7 +11,9 @@ namespace GovShare.Node.Evaluation;
 /// </summary>
 public sealed class CatalogChangeAggregate : IChainAggregate
 {
-    private const int FormatVersion = 1;
+    /// <summary>The saved body's tag and version (<see cref="AggregateWriter"/>); 1 was JSON.</summary>
+    private const string Tag = "catalog-changes";
+    private const int FormatVersion = 2;
 
     private readonly List<LoggedRecord> _changes = [];
 
@@ -43,32 +44,54 @@ public sealed class CatalogChangeAggregate : IChainAggregate
         Hash = entry.Hash;
     }
 
-    public byte[] Serialize() => JsonSerializer.SerializeToUtf8Bytes(
-        new Persisted(FormatVersion, Sequence, Hash, [.. _changes.Select(c => new PersistedRecord(c.Node, c.Sequence, c.Replica, c.Record))]), LogJson.Options);
+    /// <summary>The aggregate in the saved format (<see cref="AggregateWriter"/>: each kept record field by field), for <see cref="TryLoad"/>.</summary>
+    public byte[] Serialize()
+    {
+        var w = new AggregateWriter(Tag, FormatVersion);
+        w.Number(Sequence);
+        w.Text(Hash);
+        w.Number(_changes.Count);
+        foreach (var change in _changes)
+        {
+            w.Text(change.Node);
+            w.Number(change.Sequence);
+            w.Record(change.Record);
+            w.Text(change.Replica);
+        }
 
+        return w.Written.ToArray();
+    }
+
+    /// <summary>An aggregate read back from <see cref="Serialize"/>'s bytes; null when torn, of another aggregate or format version.</summary>
     public static CatalogChangeAggregate? TryLoad(ReadOnlySpan<byte> bytes)
     {
+        var r = new AggregateReader(bytes, Tag, FormatVersion, out var matches);
+        if (!matches)
+        {
+            return null;
+        }
+
         try
         {
-            if (JsonSerializer.Deserialize<Persisted>(bytes, LogJson.Options) is not { Version: FormatVersion, Hash: not null, Changes: not null } state || state.Sequence < 0
-                || state.Changes.Any(c => c?.Node is null || c.Record is null || !Kept(c.Record)))
+            var sequence = r.Number();
+            var aggregate = new CatalogChangeAggregate
             {
-                return null;
+                Sequence = sequence >= 0 ? sequence : throw new InvalidDataException("A negative sequence."),
+                Hash = r.Required(),
+            };
+            for (var count = r.Count(); count > 0; count--)
+            {
+                var change = new LoggedRecord(r.Required(), LogKind.Change, r.Number(), r.Record(), r.Text());
+                aggregate._changes.Add(Kept(change.Record) ? change : throw new InvalidDataException("A kept record that is not a catalog change."));
             }
 
-            var aggregate = new CatalogChangeAggregate { Sequence = state.Sequence, Hash = state.Hash };
-            aggregate._changes.AddRange(state.Changes.Select(c => new LoggedRecord(c.Node, LogKind.Change, c.Sequence, c.Record, c.Replica)));
-            return aggregate;
+            return r.AtEnd ? aggregate : null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is InvalidDataException or ArgumentException)
         {
             return null;
         }
     }
-
-    private sealed record Persisted(int Version, long Sequence, string Hash, List<PersistedRecord> Changes);
-
-    private sealed record PersistedRecord(string Node, long Sequence, string? Replica, LogRecord Record);
 }
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace GovShare.Node.Logs;
 
@@ -37,7 +38,7 @@ public sealed class FirstFold
     private volatile TaskCompletionSource _over = Over();
     private volatile bool _stopped;
 
-    /// <summary>How long a request waits for a first fold under way before it is refused: long enough for a small log's fold (milliseconds) on a loaded machine.</summary>
+    /// <summary>How long a request waits for a first fold under way before it is refused: long enough for a small log's fold (milliseconds) on a loaded machine (<see cref="LogOptions.AggregatePatience"/>).</summary>
     public TimeSpan Patience { get; internal set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Whether the first fold is running now.</summary>
@@ -135,7 +136,7 @@ public static class LogAggregates
 /// next start goes on from there, so a stop never waits for a rebuild.
 /// </summary>
 internal sealed class AggregateWarmup(
-    IEnumerable<ILogAggregates> aggregates, IHostApplicationLifetime lifetime, ILogger<AggregateWarmup> logger) : BackgroundService
+    IEnumerable<ILogAggregates> aggregates, IHostApplicationLifetime lifetime, IOptions<LogOptions> options, ILogger<AggregateWarmup> logger) : BackgroundService
 {
     /// <summary>How often the aggregates are folded after the first pass (cheap when nothing is new: one durable-sequence read per chain).</summary>
     internal static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
@@ -147,6 +148,7 @@ internal sealed class AggregateWarmup(
         // Before the server listens (hosted services start first): no request may fold the whole log itself under the lock.
         foreach (var aggregate in _aggregates)
         {
+            aggregate.FirstFold.Patience = options.Value.AggregatePatience;
             aggregate.FirstFold.Begin();
         }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 
@@ -19,7 +20,7 @@ public interface IChainAggregate
     /// <summary>Folds the next entry; an entry out of sequence is refused.</summary>
     void Fold(LogEntry entry);
 
-    /// <summary>The aggregate as bytes its loader reads back.</summary>
+    /// <summary>The aggregate as bytes its loader reads back (<see cref="AggregateWriter"/>: tagged, versioned; the file's header adds the checksum).</summary>
     byte[] Serialize();
 }
 
@@ -212,6 +213,9 @@ public sealed class ChainAggregates<T> : ITailedAggregates, IDisposable
     /// <summary>True when the last load of the own chain's aggregate read its file and checked the one entry it names.</summary>
     public bool LoadedFromFile => _own.LoadedFromFile;
 
+    /// <summary>Why the own chain's aggregate was last rebuilt (as logged, event 6023), or null.</summary>
+    public string? RebuiltBecause => _own.RebuiltBecause;
+
     /// <inheritdoc/>
     public LogKind Log => _log;
 
@@ -275,7 +279,14 @@ public sealed class ChainAggregates<T> : ITailedAggregates, IDisposable
     /// <summary>The aggregate of one chain. <c>durable</c> null: another replica's chain, read as far as it is whole.</summary>
     private sealed class Chain(ChainAggregates<T> owner, LogStore store, Func<long>? durable, string path) : IChainFold
     {
-        private const string Magic = "govshare-aggregate/1";
+        /// <summary>
+        /// The header's format: <c>govshare-aggregate/2 &lt;seq&gt; &lt;hash&gt; &lt;segment first seq&gt; &lt;byte offset&gt; &lt;SHA-256 of the body&gt;</c>,
+        /// then the body (<see cref="AggregateWriter"/>). Format 1 (no checksum, a JSON body) is not read: the file is a
+        /// cache, so it is rebuilt from the chain once and saved in format 2.
+        /// </summary>
+        private const string Magic = "govshare-aggregate/2";
+
+        private const string FormerMagic = "govshare-aggregate/1";
 
         private T? _aggregate;
         private LogPosition _at;
@@ -292,6 +303,8 @@ public sealed class ChainAggregates<T> : ITailedAggregates, IDisposable
 
         public bool LoadedFromFile { get; private set; }
 
+        public string? RebuiltBecause { get; private set; }
+
         public bool Other => durable is null;
 
         public T Aggregate => _aggregate ??= Load();
@@ -302,9 +315,10 @@ public sealed class ChainAggregates<T> : ITailedAggregates, IDisposable
         {
             if (_aggregate is { } aggregate && aggregate.Sequence != _savedSequence && Directory.Exists(System.IO.Path.GetDirectoryName(Path)))
             {
+                var body = aggregate.Serialize();
                 var header = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture,
-                    $"{Magic} {aggregate.Sequence} {aggregate.Hash} {_at.SegmentFirstSeq} {_at.Offset}\n"));
-                LogStore.ReplaceFile(Path, [.. header, .. aggregate.Serialize()]);
+                    $"{Magic} {aggregate.Sequence} {aggregate.Hash} {_at.SegmentFirstSeq} {_at.Offset} {Convert.ToHexStringLower(SHA256.HashData(body))}\n"));
+                LogStore.ReplaceFile(Path, header, body);
                 _savedSequence = aggregate.Sequence;
                 _savedAt = Stopwatch.GetTimestamp();
             }
@@ -383,15 +397,29 @@ public sealed class ChainAggregates<T> : ITailedAggregates, IDisposable
 
             var bytes = File.ReadAllBytes(Path);
             var newline = Array.IndexOf(bytes, (byte)'\n');
-            var header = newline > 0 ? Encoding.ASCII.GetString(bytes, 0, newline).Split(' ') : [];
-            if (header.Length != 5 || header[0] != Magic
+            var header = newline > 0 ? Encoding.ASCII.GetString(bytes, 0, Math.Min(newline, 256)).Split(' ') : [];
+            if (header is [FormerMagic, ..])
+            {
+                return Rebuild("the saved file is of format 1 (JSON, no checksum); rebuilt once in format 2");
+            }
+
+            if (header.Length != 6 || header[0] != Magic
                 || !long.TryParse(header[1], NumberStyles.None, CultureInfo.InvariantCulture, out var sequence)
                 || !long.TryParse(header[3], NumberStyles.None, CultureInfo.InvariantCulture, out var segment)
-                || !long.TryParse(header[4], NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
-                || owner._load(bytes.AsMemory(newline + 1)) is not { } loaded
-                || loaded.Sequence != sequence || loaded.Hash != header[2])
+                || !long.TryParse(header[4], NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
             {
-                return Rebuild("the saved file is torn or of another format");
+                return Rebuild("the saved file's header is torn or of another format");
+            }
+
+            var body = bytes.AsMemory(newline + 1);
+            if (!string.Equals(header[5], Convert.ToHexStringLower(SHA256.HashData(body.Span)), StringComparison.Ordinal))
+            {
+                return Rebuild("the saved file is damaged (its checksum does not match)");
+            }
+
+            if (owner._load(body) is not { } loaded || loaded.Sequence != sequence || loaded.Hash != header[2])
+            {
+                return Rebuild("the saved file's body is of an unknown version or does not read");
             }
 
             if (loaded.Sequence > 0)
@@ -409,6 +437,7 @@ public sealed class ChainAggregates<T> : ITailedAggregates, IDisposable
             _at = new LogPosition(segment, offset);
             _savedSequence = loaded.Sequence;
             Rebuilt = false;
+            RebuiltBecause = null;
             LoadedFromFile = true;
             return loaded;
         }
@@ -417,6 +446,7 @@ public sealed class ChainAggregates<T> : ITailedAggregates, IDisposable
         {
             LogsDiagnostics.AggregateRebuilt(owner._logger, owner._what, LogEntry.LogName(owner._log), why);
             Rebuilt = true;
+            RebuiltBecause = why;
             _savedSequence = -1;
             _at = default;
             return owner._create();

@@ -30,10 +30,23 @@ public sealed class LogOptions
     /// </summary>
     public string? ReplicasPath { get; set; }
 
+    /// <summary>
+    /// How long a <c>/v1/stats</c>, scorecard or report request waits for the aggregates' first fold
+    /// at start before it is answered 503 <c>aggregates-rebuilding</c> (<see cref="FirstFold"/>): long
+    /// enough for a small log's fold; each waiting request holds a thread meanwhile, so a node that
+    /// rebuilds a long log under a burst of such requests may set 0 (refuse at once). 0 to 60 s.
+    /// </summary>
+    public TimeSpan AggregatePatience { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Every problem of the settings; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
+        if (AggregatePatience < TimeSpan.Zero || AggregatePatience > TimeSpan.FromSeconds(60))
+        {
+            errors.Add("Logs:AggregatePatience must be from 0 to 60 seconds.");
+        }
+
         if (SegmentBytes < 4096)
         {
             errors.Add("Logs:SegmentBytes must be at least 4096.");

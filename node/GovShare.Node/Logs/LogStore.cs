@@ -318,12 +318,16 @@ public sealed class LogStore(string logsFolder)
     }
 
     /// <summary>Replaces a small file so that a crash leaves the old or the new content, never a torn one: write, fsync, rename, fsync the folder.</summary>
-    internal static void ReplaceFile(string path, ReadOnlySpan<byte> content)
+    internal static void ReplaceFile(string path, ReadOnlySpan<byte> content) => ReplaceFile(path, content, []);
+
+    /// <summary>Replaces <paramref name="path"/> with <paramref name="first"/> then <paramref name="second"/> (write, fsync, rename, fsync the folder), without joining them in memory first.</summary>
+    internal static void ReplaceFile(string path, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second)
     {
         var temp = path + ".tmp";
         using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
-            file.Write(content);
+            file.Write(first);
+            file.Write(second);
             file.Flush(flushToDisk: true);
         }
 

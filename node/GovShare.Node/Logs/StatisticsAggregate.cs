@@ -1,4 +1,3 @@
-using System.Text.Json;
 using GovShare.Node.Identity;
 
 namespace GovShare.Node.Logs;
@@ -18,16 +17,20 @@ namespace GovShare.Node.Logs;
 /// Exchange ids are remembered for <see cref="DuplicateWindow"/> after their last record: a
 /// record of the same exchange later than that counts again (a full scan would merge it). No
 /// exchange of this node lasts that long; the window bounds memory to a week of ids.
+/// The buckets are indexed per dimension by day (a sorted list of days, each day's buckets by key),
+/// so an answer over a date range reads the days in range, not every bucket of the history.
 /// </summary>
 public sealed class StatisticsAggregate : IChainAggregate
 {
     /// <summary>How long an exchange id is remembered to count a repeated record of it once.</summary>
     public static readonly TimeSpan DuplicateWindow = TimeSpan.FromDays(7);
 
-    private const int FormatVersion = 1;
+    /// <summary>The saved body's tag and version (<see cref="AggregateWriter"/>); 1 was JSON.</summary>
+    private const string Tag = "statistics";
+    private const int FormatVersion = 2;
     private static readonly HashSet<ExchangeKind> DataKinds = [ExchangeKind.Push, ExchangeKind.Pull, ExchangeKind.Forward, ExchangeKind.Compare];
 
-    private readonly Dictionary<BucketKey, DayBucket> _buckets = [];
+    private readonly Dictionary<StatisticsDimension, SortedList<DateOnly, Dictionary<string, DayBucket>>> _days = [];
     private readonly Dictionary<string, RecentExchange> _recent = new(StringComparer.Ordinal);
     private DateTimeOffset _latest = DateTimeOffset.MinValue;
     private long _sinceEviction;
@@ -85,12 +88,7 @@ public sealed class StatisticsAggregate : IChainAggregate
         foreach (var (dimension, key) in Keys(record, user))
         {
             var bucketKey = new BucketKey(dimension, key, day);
-            if (!_buckets.TryGetValue(bucketKey, out var bucket))
-            {
-                bucket = new DayBucket();
-                _buckets[bucketKey] = bucket;
-            }
-
+            var bucket = Bucket(bucketKey);
             bucket.Users.Add(user);
             if (recent.Counted.Contains(bucketKey))
             {
@@ -118,6 +116,59 @@ public sealed class StatisticsAggregate : IChainAggregate
         }
     }
 
+    private DayBucket Bucket(BucketKey at)
+    {
+        if (!_days.TryGetValue(at.Dimension, out var days))
+        {
+            _days[at.Dimension] = days = [];
+        }
+
+        // Days come in order (a log is written in time order): adding the latest day is an append.
+        if (!days.TryGetValue(at.Day, out var buckets))
+        {
+            days[at.Day] = buckets = new Dictionary<string, DayBucket>(StringComparer.Ordinal);
+        }
+
+        if (!buckets.TryGetValue(at.Key, out var bucket))
+        {
+            buckets[at.Key] = bucket = new DayBucket();
+        }
+
+        return bucket;
+    }
+
+    /// <summary>The buckets of <paramref name="dimension"/> from <paramref name="from"/> to <paramref name="to"/>: a binary search for the first day, then the days in range only.</summary>
+    private IEnumerable<KeyValuePair<BucketKey, DayBucket>> Buckets(StatisticsDimension dimension, DateOnly? from, DateOnly? to)
+    {
+        if (!_days.TryGetValue(dimension, out var days))
+        {
+            yield break;
+        }
+
+        var keys = days.Keys;
+        int low = 0, high = keys.Count;
+        while (from is { } first && low < high)
+        {
+            var middle = (low + high) / 2;
+            if (keys[middle] < first)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+
+        for (var i = low; i < keys.Count && (to is not { } last || keys[i] <= last); i++)
+        {
+            foreach (var (key, bucket) in days.Values[i])
+            {
+                yield return new(new BucketKey(dimension, key, keys[i]), bucket);
+            }
+        }
+    }
+
     private void Evict()
     {
         _sinceEviction = 0;
@@ -142,7 +193,7 @@ public sealed class StatisticsAggregate : IChainAggregate
     {
         ArgumentNullException.ThrowIfNull(parts);
         bool InRange(DateOnly day) => (from is not { } f || day >= f) && (to is not { } t || day <= t);
-        var selected = parts.SelectMany(p => p._buckets).Where(b => b.Key.Dimension == dimension && InRange(b.Key.Day)).ToList();
+        var selected = parts.SelectMany(p => p.Buckets(dimension, from, to)).ToList();
         if (period == StatisticsPeriod.Day)
         {
             return [.. selected
@@ -178,60 +229,143 @@ public sealed class StatisticsAggregate : IChainAggregate
         return [.. rows.OrderBy(r => r.PeriodStart).ThenBy(r => r.Key, StringComparer.Ordinal)];
     }
 
-    /// <summary>The aggregate as one JSON line, for <see cref="TryLoad"/>.</summary>
+    /// <summary>The aggregate in the saved format (<see cref="AggregateWriter"/>), for <see cref="TryLoad"/>.</summary>
     public byte[] Serialize()
     {
-        var state = new Persisted(
-            FormatVersion,
-            UtcOffset.Ticks,
-            Sequence,
-            Hash,
-            _latest,
-            [.. _buckets.Select(b => new PersistedBucket(b.Key.Dimension, b.Key.Key, b.Key.Day, b.Value.Exchanges, b.Value.Rows, b.Value.Bytes, [.. b.Value.Users], b.Value.Carries))],
-            [.. _recent.Select(r => new PersistedRecent(r.Key, r.Value.LastSeen, [.. r.Value.Counted.Select(k => new PersistedBucketKey(k.Dimension, k.Key, k.Day))]))]);
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(state, JsonOptions);
-        return [.. bytes, (byte)'\n'];
+        var w = new AggregateWriter(Tag, FormatVersion);
+        w.Number(UtcOffset.Ticks);
+        w.Number(Sequence);
+        w.Text(Hash);
+        w.Time(_latest);
+        w.Number(_days.Count);
+        foreach (var (dimension, days) in _days)
+        {
+            w.Number((long)dimension);
+            w.Number(days.Count);
+            foreach (var (day, buckets) in days)
+            {
+                w.Number(day.DayNumber);
+                w.Number(buckets.Count);
+                foreach (var (key, bucket) in buckets)
+                {
+                    w.Text(key);
+                    w.Number(bucket.Exchanges);
+                    w.Number(bucket.Rows);
+                    w.Number(bucket.Bytes);
+                    w.Number(bucket.Users.Count);
+                    foreach (var user in bucket.Users)
+                    {
+                        w.Text(user);
+                    }
+
+                    w.Number(bucket.Carries.Count);
+                    foreach (var carry in bucket.Carries)
+                    {
+                        w.Number(carry.EarlierDays.Count);
+                        foreach (var earlier in carry.EarlierDays)
+                        {
+                            w.Number(earlier.DayNumber);
+                        }
+
+                        w.Number(carry.Rows);
+                        w.Number(carry.Bytes);
+                    }
+                }
+            }
+        }
+
+        w.Number(_recent.Count);
+        foreach (var (id, recent) in _recent)
+        {
+            w.Unique(id);
+            w.Time(recent.LastSeen);
+            w.Number(recent.Counted.Count);
+            foreach (var counted in recent.Counted)
+            {
+                w.Number((long)counted.Dimension);
+                w.Text(counted.Key);
+                w.Number(counted.Day.DayNumber);
+            }
+        }
+
+        return w.Written.ToArray();
     }
 
-    /// <summary>An aggregate read back from <see cref="Serialize"/>'s bytes; null when torn, of another format or offset.</summary>
+    /// <summary>An aggregate read back from <see cref="Serialize"/>'s bytes; null when torn, of another aggregate, format version or offset.</summary>
     public static StatisticsAggregate? TryLoad(ReadOnlySpan<byte> bytes, TimeSpan utcOffset)
     {
-        Persisted? state;
+        var r = new AggregateReader(bytes, Tag, FormatVersion, out var matches);
+        if (!matches)
+        {
+            return null;
+        }
+
         try
         {
-            state = JsonSerializer.Deserialize<Persisted>(bytes, JsonOptions);
+            if (r.Number() != utcOffset.Ticks)
+            {
+                return null;
+            }
+
+            var sequence = r.Number();
+            var aggregate = new StatisticsAggregate(utcOffset)
+            {
+                Sequence = sequence >= 0 ? sequence : throw new InvalidDataException("A negative sequence."),
+                Hash = r.Required(),
+                _latest = r.Time(),
+            };
+            for (var dimensions = r.Count(); dimensions > 0; dimensions--)
+            {
+                var dimension = Dimension(r.Number());
+                for (var days = r.Count(); days > 0; days--)
+                {
+                    var day = DateOnly.FromDayNumber(r.Count());
+                    for (var buckets = r.Count(); buckets > 0; buckets--)
+                    {
+                        var bucket = aggregate.Bucket(new BucketKey(dimension, r.Required(), day));
+                        bucket.Exchanges = r.Number();
+                        bucket.Rows = r.Number();
+                        bucket.Bytes = r.Number();
+                        for (var users = r.Count(); users > 0; users--)
+                        {
+                            bucket.Users.Add(r.Required());
+                        }
+
+                        for (var carries = r.Count(); carries > 0; carries--)
+                        {
+                            var earlier = new DateOnly[r.Count(bytes.Length)];
+                            for (var i = 0; i < earlier.Length; i++)
+                            {
+                                earlier[i] = DateOnly.FromDayNumber(r.Count());
+                            }
+
+                            bucket.Carries.Add(new Carry(earlier, r.Number(), r.Number()));
+                        }
+                    }
+                }
+            }
+
+            for (var ids = r.Count(); ids > 0; ids--)
+            {
+                var recent = new RecentExchange();
+                aggregate._recent[r.Unique()] = recent;
+                recent.LastSeen = r.Time();
+                for (var counted = r.Count(); counted > 0; counted--)
+                {
+                    recent.Counted.Add(new BucketKey(Dimension(r.Number()), r.Required(), DateOnly.FromDayNumber(r.Count())));
+                }
+            }
+
+            return r.AtEnd ? aggregate : null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is InvalidDataException or ArgumentException)
         {
             return null;
         }
-
-        if (state is null || state.Version != FormatVersion || state.UtcOffsetTicks != utcOffset.Ticks || state.Sequence < 0 || state.Hash is null
-            || state.Buckets is null || state.Recent is null)
-        {
-            return null;
-        }
-
-        var aggregate = new StatisticsAggregate(utcOffset) { Sequence = state.Sequence, Hash = state.Hash, _latest = state.Latest };
-        foreach (var b in state.Buckets)
-        {
-            var bucket = new DayBucket { Exchanges = b.Exchanges, Rows = b.Rows, Bytes = b.Bytes };
-            bucket.Users.UnionWith(b.Users ?? []);
-            bucket.Carries.AddRange(b.Carries ?? []);
-            aggregate._buckets[new BucketKey(b.Dimension, b.Key, b.Day)] = bucket;
-        }
-
-        foreach (var r in state.Recent)
-        {
-            var recent = new RecentExchange { LastSeen = r.LastSeen };
-            recent.Counted.UnionWith((r.Counted ?? []).Select(k => new BucketKey(k.Dimension, k.Key, k.Day)));
-            aggregate._recent[r.ExchangeId] = recent;
-        }
-
-        return aggregate;
     }
 
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+    private static StatisticsDimension Dimension(long value) =>
+        Enum.IsDefined((StatisticsDimension)value) ? (StatisticsDimension)value : throw new InvalidDataException("An unknown dimension.");
 
     private static IEnumerable<(StatisticsDimension, string)> Keys(LogRecord record, string user)
     {
@@ -277,12 +411,4 @@ public sealed class StatisticsAggregate : IChainAggregate
 
     /// <summary>A repeated exchange counted on a later day of the month than <paramref name="EarlierDays"/>.</summary>
     public sealed record Carry(IReadOnlyList<DateOnly> EarlierDays, long Rows, long Bytes);
-
-    private sealed record Persisted(int Version, long UtcOffsetTicks, long Sequence, string Hash, DateTimeOffset Latest, List<PersistedBucket> Buckets, List<PersistedRecent> Recent);
-
-    private sealed record PersistedBucket(StatisticsDimension Dimension, string Key, DateOnly Day, long Exchanges, long Rows, long Bytes, List<string>? Users, List<Carry>? Carries);
-
-    private sealed record PersistedBucketKey(StatisticsDimension Dimension, string Key, DateOnly Day);
-
-    private sealed record PersistedRecent(string ExchangeId, DateTimeOffset LastSeen, List<PersistedBucketKey>? Counted);
 }

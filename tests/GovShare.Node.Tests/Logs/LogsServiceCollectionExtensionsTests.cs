@@ -63,11 +63,12 @@ public sealed class LogsServiceCollectionExtensionsTests
     public async Task AddGovShareLogs_BadSettings_ReportsEveryError()
     {
         using var folder = new LogFolder();
-        await using var provider = Build(folder, new() { ["Logs:RetentionYears"] = "5", ["Logs:CheckpointEvery"] = "0" });
+        await using var provider = Build(folder, new() { ["Logs:RetentionYears"] = "5", ["Logs:CheckpointEvery"] = "0", ["Logs:AggregatePatience"] = "00:02:00" });
 
         var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<LogOptions>>().Value);
 
-        Assert.Equal(2, ex.Failures.Count());
+        Assert.Equal(3, ex.Failures.Count());
         Assert.Contains(ex.Failures, f => f.Contains("RetentionYears", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.Contains("AggregatePatience", StringComparison.Ordinal));
     }
 }

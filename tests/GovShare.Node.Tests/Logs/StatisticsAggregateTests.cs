@@ -78,6 +78,10 @@ public sealed class StatisticsAggregateTests
             yield return a <= b ? (a, b) : (b, a);
             yield return (a, null);
             yield return (null, b);
+
+            // Bounds between the days that have records (the day index searches for the first day in range).
+            yield return (a.AddDays(1), null);
+            yield return (null, b.AddDays(-1));
         }
     }
 
@@ -160,6 +164,125 @@ public sealed class StatisticsAggregateTests
         Assert.Null(StatisticsAggregate.TryLoad(bytes.AsSpan(0, bytes.Length / 2), LogStatistics.ChinaStandardTime));
         Assert.Null(StatisticsAggregate.TryLoad(bytes, TimeSpan.Zero));
         Assert.NotNull(StatisticsAggregate.TryLoad(bytes, LogStatistics.ChinaStandardTime));
+    }
+
+    /// <summary>
+    /// The saved body is read only as what it says it is: another format version (a newer node's
+    /// file after a downgrade), another aggregate's, bytes left over, or any byte changed never
+    /// throws; it reads as null (the caller rebuilds) or as an aggregate.
+    /// </summary>
+    [Fact]
+    public void TryLoad_OtherVersionOrChangedBytes_ReturnsNullAndNeverThrows()
+    {
+        var aggregate = new StatisticsAggregate(LogStatistics.ChinaStandardTime);
+        foreach (var entry in Chain(Generate(10, 300, new DateTimeOffset(2026, 1, 25, 0, 0, 0, TimeSpan.Zero))))
+        {
+            aggregate.Fold(entry);
+        }
+
+        var bytes = aggregate.Serialize();
+        Assert.NotNull(StatisticsAggregate.TryLoad(bytes, LogStatistics.ChinaStandardTime));
+        Assert.Null(StatisticsAggregate.TryLoad(WithVersion(bytes, 3), LogStatistics.ChinaStandardTime));
+        Assert.Null(StatisticsAggregate.TryLoad([.. bytes, 0], LogStatistics.ChinaStandardTime));
+        Assert.Null(StatisticsAggregate.TryLoad(new GovShare.Node.Evaluation.EvaluationAggregate().Serialize(), LogStatistics.ChinaStandardTime));
+        Assert.Null(StatisticsAggregate.TryLoad("{\"version\":1}"u8, LogStatistics.ChinaStandardTime));
+        var random = new Random(10);
+        for (var i = 0; i < 300; i++)
+        {
+            var changed = bytes.ToArray();
+            changed[random.Next(changed.Length)] ^= (byte)random.Next(1, 256);
+            _ = StatisticsAggregate.TryLoad(changed, LogStatistics.ChinaStandardTime);
+        }
+    }
+
+    /// <summary>A saved body with its format version (the number after the tag) set to <paramref name="version"/>.</summary>
+    internal static byte[] WithVersion(byte[] body, int version)
+    {
+        // The tag is the first string: its number (1), its length, its bytes; then the version, one byte while below 128.
+        var at = 2 + body[1];
+        Assert.Equal(2, body[at]);
+        var changed = body.ToArray();
+        changed[at] = (byte)version;
+        return changed;
+    }
+
+    /// <summary>
+    /// The saved file (format 2: header with the body's SHA-256, binary body) on a real chain: a byte
+    /// changed anywhere in the body, a body of an unknown version (checksum right), or a format-1
+    /// (JSON) file from before is rebuilt from the chain, saying why, and answers as the full scan; an
+    /// intact file is loaded, not rebuilt.
+    /// </summary>
+    [Fact]
+    public async Task SavedFile_DamagedOrOfAnotherVersion_IsRebuiltFromTheChain()
+    {
+        using var folder = new LogFolder();
+        await using var open = folder.Open(new LogOptions { CheckpointEvery = 100 });
+        await Task.WhenAll(Generate(14, 500, new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero)).Select(r => open.Writer.AppendAsync(LogKind.Exchange, r)));
+        var top = open.Writer.DurableSequence(LogKind.Exchange);
+        var logged = folder.Store.ReadEntries(LogKind.Exchange, 1, top).Where(e => e.Type == LogEntryType.Record).Select(e => e.Record!).ToList();
+        var path = Path.Combine(folder.Store.FolderOf(LogKind.Exchange), ExchangeStatistics.FileName);
+        ChainAggregates<StatisticsAggregate> Open() => new(LogKind.Exchange, folder.Store, () => top, null, ExchangeStatistics.FileName, "test",
+            () => new StatisticsAggregate(LogStatistics.ChinaStandardTime), b => StatisticsAggregate.TryLoad(b.Span, LogStatistics.ChinaStandardTime),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+
+        void Check(Action<byte[], int>? change, string? because)
+        {
+            if (change is not null)
+            {
+                var bytes = File.ReadAllBytes(path);
+                change(bytes, Array.IndexOf(bytes, (byte)'\n') + 1);
+            }
+
+            using var chains = Open();
+            var parts = chains.CatchUp();
+            AssertSameAsFullScan(logged, (d, p, f, t) => StatisticsAggregate.Query(parts, d, p, f, t));
+            Assert.Equal(because is not null, chains.Rebuilt);
+            Assert.Equal(because is null, chains.LoadedFromFile);
+            if (because is not null)
+            {
+                Assert.Contains(because, chains.RebuiltBecause, StringComparison.Ordinal);
+            }
+        }
+
+        void Write(byte[] header, ReadOnlySpan<byte> body) => File.WriteAllBytes(path, [.. header, .. body]);
+        byte[] Header(byte[] bytes, int body, string? checksumOf = null)
+        {
+            var header = System.Text.Encoding.ASCII.GetString(bytes, 0, body - 1).Split(' ');
+            if (checksumOf is not null)
+            {
+                header[5] = checksumOf;
+            }
+
+            return System.Text.Encoding.ASCII.GetBytes(string.Join(' ', header) + "\n");
+        }
+
+        Check(null, "no saved file");
+        Assert.StartsWith("govshare-aggregate/2 ", File.ReadLines(path).First(), StringComparison.Ordinal);
+        Check(null, null);
+
+        // One byte of the body changed (a bad sector, a partial copy): the checksum says so.
+        Check((bytes, body) =>
+        {
+            bytes[body + ((bytes.Length - body) / 2)] ^= 0x20;
+            File.WriteAllBytes(path, bytes);
+        }, "checksum");
+        Check(null, null);
+
+        // A body of another version with a right checksum (a newer node's file after a downgrade).
+        Check((bytes, body) =>
+        {
+            var other = WithVersion(bytes[body..], 3);
+            Write(Header(bytes, body, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(other))), other);
+        }, "unknown version");
+        Check(null, null);
+
+        // A file of format 1 (JSON, the header without a checksum), as the node before wrote it.
+        Check((bytes, body) =>
+        {
+            var header = System.Text.Encoding.ASCII.GetString(bytes, 0, body - 1).Split(' ');
+            File.WriteAllText(path, $"govshare-aggregate/1 {header[1]} {header[2]} {header[3]} {header[4]}\n{{\"version\":1}}\n");
+        }, "format 1");
+        Check(null, null);
     }
 
     /// <summary>
