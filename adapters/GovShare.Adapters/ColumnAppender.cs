@@ -21,8 +21,87 @@ internal abstract class ColumnAppender
 
     public abstract int Length { get; }
 
+    /// <summary>
+    /// <c>yyyy-MM-dd</c> exactly (ASCII digits), a valid date: what <c>DateOnly.TryParseExact</c>
+    /// gives for that format, without its general format interpreter (a large part of a CSV
+    /// push's CPU). False for anything else; the caller then parses as before.
+    /// </summary>
+    internal static bool TryParseIsoDate(ReadOnlySpan<char> text, out DateOnly date)
+    {
+        date = default;
+        if (text.Length != 10 || text[4] != '-' || text[7] != '-'
+            || !TryDigits(text[..4], out var year) || !TryDigits(text.Slice(5, 2), out var month) || !TryDigits(text.Slice(8, 2), out var day)
+            || year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month))
+        {
+            return false;
+        }
+
+        date = new DateOnly(year, month, day);
+        return true;
+    }
+
+    /// <summary>
+    /// <c>yyyy-MM-dd HH:mm:ss</c> or <c>yyyy-MM-dd'T'HH:mm:ss</c>, optionally with <c>.</c> and one
+    /// to six fraction digits, exactly (ASCII digits), a valid date and time: what
+    /// <c>DateTime.TryParseExact</c> gives for the first local formats (an unspecified-kind time).
+    /// False for anything else; the caller then parses as before.
+    /// </summary>
+    internal static bool TryParseIsoLocalTimestamp(ReadOnlySpan<char> text, out DateTime local)
+    {
+        local = default;
+        if (text.Length < 19 || text.Length == 20 || text.Length > 26 || (text[10] != ' ' && text[10] != 'T')
+            || !TryParseIsoDate(text[..10], out var date) || text[13] != ':' || text[16] != ':'
+            || !TryDigits(text.Slice(11, 2), out var hour) || !TryDigits(text.Slice(14, 2), out var minute) || !TryDigits(text.Slice(17, 2), out var second)
+            || hour > 23 || minute > 59 || second > 59)
+        {
+            return false;
+        }
+
+        var ticks = 0L;
+        if (text.Length > 19)
+        {
+            if (text[19] != '.' || !TryDigits(text[20..], out var fraction))
+            {
+                return false;
+            }
+
+            for (var places = text.Length - 20; places < 7; places++)
+            {
+                fraction *= 10; // to ticks (seven places)
+            }
+
+            ticks = fraction;
+        }
+
+        local = date.ToDateTime(new TimeOnly(hour, minute, second)).AddTicks(ticks);
+        return true;
+    }
+
+    private static bool TryDigits(ReadOnlySpan<char> digits, out int value)
+    {
+        value = 0;
+        foreach (var c in digits)
+        {
+            if (!char.IsAsciiDigit(c))
+            {
+                return false;
+            }
+
+            value = (value * 10) + (c - '0');
+        }
+
+        return true;
+    }
+
     /// <summary>Appends a text value (CSV, JSON strings). Null and empty text are nulls, except for utf8 where empty is kept.</summary>
     public abstract string? AppendText(string? text);
+
+    /// <summary>
+    /// Appends a non-null text value from a span (a CSV cell in the reader's buffer): exactly what
+    /// <see cref="AppendText"/> does with the same text as a string — same value, same error. The
+    /// typed appenders parse the span itself, so a number, date or timestamp makes no string.
+    /// </summary>
+    public virtual string? AppendChars(ReadOnlySpan<char> text) => AppendText(new string(text));
 
     /// <summary>Appends a value as ADO.NET or a JSON reader gives it.</summary>
     public virtual string? AppendValue(object? value) => value switch
@@ -78,6 +157,7 @@ internal abstract class ColumnAppender
     private sealed class Utf8Appender : ColumnAppender
     {
         private StringArray.Builder _builder = new();
+        private byte[] _utf8 = new byte[1024];
 
         public override int Length => _builder.Length;
 
@@ -98,6 +178,19 @@ internal abstract class ColumnAppender
         public override string? AppendUtf8(ReadOnlySpan<byte> value)
         {
             _builder.Append(value);
+            return null;
+        }
+
+        public override string? AppendChars(ReadOnlySpan<char> text)
+        {
+            // As Append(string) encodes it (UTF-8, a lone surrogate replaced), without the string.
+            var most = System.Text.Encoding.UTF8.GetMaxByteCount(text.Length);
+            if (most > _utf8.Length)
+            {
+                _utf8 = new byte[Math.Max(most, _utf8.Length * 2)];
+            }
+
+            _builder.Append(_utf8.AsSpan(0, System.Text.Encoding.UTF8.GetBytes(text, _utf8)));
             return null;
         }
 
@@ -127,6 +220,17 @@ internal abstract class ColumnAppender
         public override string? AppendText(string? text)
         {
             if (string.IsNullOrWhiteSpace(text))
+            {
+                _builder.AppendNull();
+                return null;
+            }
+
+            return AppendChars(text);
+        }
+
+        public override string? AppendChars(ReadOnlySpan<char> text)
+        {
+            if (text.IsWhiteSpace())
             {
                 _builder.AppendNull();
                 return null;
@@ -188,6 +292,17 @@ internal abstract class ColumnAppender
                 return null;
             }
 
+            return AppendChars(text);
+        }
+
+        public override string? AppendChars(ReadOnlySpan<char> text)
+        {
+            if (text.IsWhiteSpace())
+            {
+                _builder.AppendNull();
+                return null;
+            }
+
             if (long.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
             {
                 _builder.Append(value);
@@ -234,6 +349,17 @@ internal abstract class ColumnAppender
         public override string? AppendText(string? text)
         {
             if (string.IsNullOrWhiteSpace(text))
+            {
+                _builder.AppendNull();
+                return null;
+            }
+
+            return AppendChars(text);
+        }
+
+        public override string? AppendChars(ReadOnlySpan<char> text)
+        {
+            if (text.IsWhiteSpace())
             {
                 _builder.AppendNull();
                 return null;
@@ -354,7 +480,20 @@ internal abstract class ColumnAppender
                 return null;
             }
 
-            if (DateOnly.TryParseExact(text.Trim(), formats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+            return AppendChars(text);
+        }
+
+        public override string? AppendChars(ReadOnlySpan<char> text)
+        {
+            if (text.IsWhiteSpace())
+            {
+                _builder.AppendNull();
+                return null;
+            }
+
+            // yyyy-MM-dd is the first (or only) format: its exact form is read directly.
+            if ((formats[0] == "yyyy-MM-dd" && TryParseIsoDate(text.Trim(), out var date))
+                || DateOnly.TryParseExact(text.Trim(), formats, CultureInfo.InvariantCulture, DateTimeStyles.None, out date))
             {
                 _builder.Append(date);
                 return null;
@@ -411,6 +550,17 @@ internal abstract class ColumnAppender
                 return null;
             }
 
+            return AppendChars(text);
+        }
+
+        public override string? AppendChars(ReadOnlySpan<char> text)
+        {
+            if (text.IsWhiteSpace())
+            {
+                _builder.AppendNull();
+                return null;
+            }
+
             var trimmed = text.Trim();
             if (format is not null)
             {
@@ -427,6 +577,12 @@ internal abstract class ColumnAppender
 
                 _builder.AppendNull();
                 return $"not a timestamp in the format {format}";
+            }
+
+            // The usual local form (no offset: it is also what the first local formats read) directly.
+            if (TryParseIsoLocalTimestamp(trimmed, out var iso))
+            {
+                return Append(new DateTimeOffset(iso, assumedOffset));
             }
 
             // A written offset or 'Z' is honoured; a bare local time is taken at the assumed offset
@@ -486,15 +642,17 @@ internal abstract class ColumnAppender
             return false;
         }
 
-        private static bool HasOffset(string text)
+        private static bool HasOffset(ReadOnlySpan<char> text)
         {
             if (text.EndsWith('Z') || text.EndsWith('z'))
             {
                 return true;
             }
 
-            var time = text.IndexOfAny(['T', ' '], 8);
-            return time > 0 && text.AsSpan(time).IndexOfAny('+', '-') > 0;
+            // A sign after the time's start (past the date's own '-'); text of 8 characters or
+            // fewer has no room for a date, a time and an offset.
+            var time = text.Length > 8 ? text[8..].IndexOfAny('T', ' ') : -1;
+            return time >= 0 && text[(8 + time)..].IndexOfAny('+', '-') > 0;
         }
 
         private string? Append(DateTimeOffset value)
@@ -536,6 +694,17 @@ internal abstract class ColumnAppender
         public override string? AppendText(string? text)
         {
             if (string.IsNullOrWhiteSpace(text))
+            {
+                AppendNull();
+                return null;
+            }
+
+            return AppendChars(text);
+        }
+
+        public override string? AppendChars(ReadOnlySpan<char> text)
+        {
+            if (text.IsWhiteSpace())
             {
                 AppendNull();
                 return null;

@@ -29,17 +29,17 @@ public sealed class CsvSource(string path, ItemMapping? mapping = null, Encoding
         var assembler = new RecordBatchAssembler(map, options ?? ReadOptions.Default);
         long row = 0;
         var yielded = false;
-        while (Read(reader, fields))
+        while (Read(reader))
         {
             row++;
-            if (fields.Count == 1 && fields[0] is null)
+            if (reader.FieldCount == 1 && reader.IsNull(0))
             {
                 continue; // A blank line: no row, but counted so numbers match the spreadsheet.
             }
 
-            if (fields.Count != header.Count)
+            if (reader.FieldCount != header.Count)
             {
-                assembler.RowError(row, "(row)", string.Join(",", fields), $"has {fields.Count} field(s); the header has {header.Count}");
+                assembler.RowError(row, "(row)", string.Join(",", Enumerable.Range(0, reader.FieldCount).Select(reader.FieldText)), $"has {reader.FieldCount} field(s); the header has {header.Count}");
                 for (var c = 0; c < ordinals.Length; c++)
                 {
                     assembler.AppendText(row, c, null);
@@ -47,9 +47,18 @@ public sealed class CsvSource(string path, ItemMapping? mapping = null, Encoding
             }
             else
             {
+                // Each cell is converted from its span of the reader's buffer: a string is made only
+                // for a text item or an error's report.
                 for (var c = 0; c < ordinals.Length; c++)
                 {
-                    assembler.AppendText(row, c, fields[ordinals[c]]);
+                    if (reader.IsNull(ordinals[c]))
+                    {
+                        assembler.AppendText(row, c, null);
+                    }
+                    else
+                    {
+                        assembler.AppendChars(row, c, reader.Field(ordinals[c]));
+                    }
                 }
             }
 
@@ -90,11 +99,11 @@ public sealed class CsvSource(string path, ItemMapping? mapping = null, Encoding
         return map.Columns.Select(c => header.ToList().IndexOf(c.Column)).ToArray();
     }
 
-    private bool Read(CsvRecordReader reader, List<string?> fields)
+    private bool Read(CsvRecordReader reader, List<string?>? fields = null)
     {
         try
         {
-            return reader.TryRead(fields);
+            return fields is null ? reader.TryRead() : reader.TryRead(fields);
         }
         catch (DecoderFallbackException ex)
         {

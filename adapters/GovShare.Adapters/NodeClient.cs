@@ -81,7 +81,9 @@ public sealed class NodeClient(HttpClient http)
         // pipe of a connection the node closed; one refused by its declared length sends no body.
         using var request = new HttpRequestMessage(HttpMethod.Post, ResourceDataPath(resourceCode, query)) { Content = content };
         request.Headers.ExpectContinue = true;
+        PhaseTrace.Mark("push request started");
         using var response = await http.SendAsync(request, cancellation).ConfigureAwait(false);
+        PhaseTrace.Mark("node answered the push");
         await ThrowIfRefusedAsync(response, cancellation).ConfigureAwait(false);
         using var body = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), cancellationToken: cancellation).ConfigureAwait(false);
         var root = body.RootElement;
@@ -172,7 +174,9 @@ public sealed class NodeClient(HttpClient http)
     /// <exception cref="NodeRefusedException">No such resource, or the node refused.</exception>
     public async Task<CatalogCheck> GetCatalogCheckAsync(string resourceCode, CancellationToken cancellation = default)
     {
+        PhaseTrace.Mark("catalog entry requested");
         using var response = await http.GetAsync("v1/catalog/" + Uri.EscapeDataString(resourceCode.Replace('/', '-')), cancellation).ConfigureAwait(false);
+        PhaseTrace.Mark("catalog entry answered");
         await ThrowIfRefusedAsync(response, cancellation).ConfigureAwait(false);
         using var entry = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), cancellationToken: cancellation).ConfigureAwait(false);
         return CatalogCheck.FromEntry(resourceCode, entry.RootElement);
@@ -229,6 +233,7 @@ internal sealed class BatchStreamContent(IAsyncEnumerator<RecordBatch> source, I
     {
         var counted = new CountingWriteStream(stream, bytesSent);
         using var writer = new ArrowStreamWriter(counted, source.Current.Schema, leaveOpen: true);
+        PhaseTrace.Mark("upload body started");
         bool more;
         do
         {
@@ -253,6 +258,7 @@ internal sealed class BatchStreamContent(IAsyncEnumerator<RecordBatch> source, I
 
         await writer.WriteEndAsync(cancellationToken).ConfigureAwait(false);
         await counted.FlushAsync(cancellationToken).ConfigureAwait(false);
+        PhaseTrace.Mark("upload body sent");
     }
 
     protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);

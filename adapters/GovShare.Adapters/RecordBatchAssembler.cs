@@ -36,6 +36,15 @@ internal sealed class RecordBatchAssembler
         }
     }
 
+    /// <summary>A non-null text value from a span (a CSV cell): the same conversion and error as <see cref="AppendText"/> with its string.</summary>
+    public void AppendChars(long row, int column, ReadOnlySpan<char> text)
+    {
+        if (_appenders[column].AppendChars(text) is { } error)
+        {
+            Errors.Add(ConversionError.Create(row, _mapping.Columns[column].Column, new string(text), error));
+        }
+    }
+
     public void AppendValue(long row, int column, object? value)
     {
         if (_appenders[column].AppendValue(value) is { } error)

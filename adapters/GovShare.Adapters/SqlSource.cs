@@ -26,6 +26,7 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
         {
             withTypes = connection is NpgsqlConnection closed ? PostgresBinaryCopy.SkipTypeLoading(closed) : null;
             await connection.OpenAsync(cancellation).ConfigureAwait(false);
+            PhaseTrace.Mark("database connection opened");
         }
 
         if (connection is NpgsqlConnection npgsql)
@@ -88,7 +89,7 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
     {
         ItemMapping map;
         int[] ordinals;
-        List<Func<NpgsqlBinaryExporter, object>> readers;
+        List<Func<NpgsqlBinaryExporter, object>>? readers;
         uint[] oids;
         while (true)
         {
@@ -96,8 +97,7 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
             command.CommandText = query;
             await using var schemaReader = await command.ExecuteReaderAsync(CommandBehavior.SchemaOnly, cancellation).ConfigureAwait(false);
             var header = Enumerable.Range(0, schemaReader.FieldCount).Select(schemaReader.GetName).ToList();
-            var columns = schemaReader.GetColumnSchema();
-            oids = [.. columns.Select(c => ((NpgsqlDbColumn)c).TypeOID)];
+            oids = [.. Enumerable.Range(0, schemaReader.FieldCount).Select(((NpgsqlDataReader)schemaReader).GetDataTypeOID)];
             var needed = mapping is null ? Enumerable.Range(0, oids.Length) : CsvSource.Ordinals(header, mapping, "query").AsEnumerable();
             if (withTypes is not null && !needed.All(i => PostgresBinaryCopy.CanRead(oids[i])))
             {
@@ -111,11 +111,13 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
 
             map = mapping ?? Infer(schemaReader);
             ordinals = CsvSource.Ordinals(header, map, "query");
-            readers = [.. columns.Select(c => CopyReader(c.DataType!, ((NpgsqlDbColumn)c).NpgsqlDbType))];
+            // Npgsql's column schema (CLR types, for its exporter) only when a column needs the exporter.
+            readers = ordinals.All(o => PostgresBinaryCopy.CanRead(oids[o])) ? null
+                : [.. schemaReader.GetColumnSchema().Select(c => CopyReader(c.DataType!, ((NpgsqlDbColumn)c).NpgsqlDbType))];
             break;
         }
 
-        var wanted = new int[readers.Count];
+        var wanted = new int[oids.Length];
         System.Array.Fill(wanted, -1);
         for (var c = 0; c < ordinals.Length; c++)
         {
@@ -124,7 +126,7 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
 
         var assembler = new RecordBatchAssembler(map, options ?? ReadOptions.Default);
         var copy = $"COPY ({query.TrimEnd().TrimEnd(';')}) TO STDOUT (FORMAT BINARY)";
-        if (Enumerable.Range(0, oids.Length).All(i => wanted[i] < 0 || PostgresBinaryCopy.CanRead(oids[i])))
+        if (readers is null)
         {
             // The usual column types: decoded from the wire bytes here, no object per value.
             await foreach (var batch in ReadRawAsync(npgsql, copy, oids, wanted, assembler, cancellation).ConfigureAwait(false))
@@ -182,6 +184,7 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
         [EnumeratorCancellation] CancellationToken cancellation)
     {
         var yielded = false;
+        PhaseTrace.Mark("query's schema read; COPY starting");
         var stream = await npgsql.BeginRawBinaryCopyAsync(copy, cancellation).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Data.Common;
+using System.Security.Cryptography.X509Certificates;
 using GovShare.Adapters;
 using GovShare.Contract;
 using Microsoft.Data.Sqlite;
@@ -38,9 +39,50 @@ internal static class DepartmentCommand
         }
 
         var connection = DepartmentConnection.Load(parse.GetValue(Config)!, uri, parse.GetValue(Cert), parse.GetValue(Key), parse.GetValue(Ca));
+        PreloadSystemTrustStore(connection.Ca);
         CheckCredentials(connection);
         return connection;
     }
+
+    /// <summary>
+    /// Starts loading the system trust store on another thread. .NET on Linux loads all of it
+    /// (/etc/ssl/certs, about 150 certificates) in a process's first X509 chain build, whatever the
+    /// chain's trust mode, and SslStream builds one for the node's certificate before our own check
+    /// (which trusts only the CA file). In a push that load was on the critical path, between the
+    /// catalog request and its answer (GOVSHARE_TRACE); started here, it overlaps with reading the
+    /// settings, the source and the database connection. Nothing is trusted because of it: the
+    /// chain built here trusts only the CA file, and its result is not used.
+    /// </summary>
+    private static void PreloadSystemTrustStore(string caFile) => _ = Task.Run(() =>
+    {
+        var anchors = new X509Certificate2Collection();
+        try
+        {
+            anchors.ImportFromPemFile(caFile);
+            if (anchors.Count > 0)
+            {
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.AddRange(anchors);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                chain.ChainPolicy.DisableCertificateDownloads = true;
+                chain.Build(anchors[0]);
+            }
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            // CheckCredentials reports an unreadable CA file; this was only a head start.
+        }
+        finally
+        {
+            foreach (var anchor in anchors)
+            {
+                anchor.Dispose();
+            }
+        }
+
+        PhaseTrace.Mark("system trust store loaded (head start)");
+    });
 
     /// <summary>
     /// Reads the certificate, key and CA bundle before any connection, so a wrong file is a

@@ -27,14 +27,17 @@ internal static class PushCommand
         command.SetAction((parse, cancellation) => DepartmentCommand.RunAsync(async () =>
         {
             var config = DepartmentCommand.Load(parse);
+            PhaseTrace.Mark("settings and credentials read");
             var code = parse.GetValue(resource)!;
             var progress = new TransferProgressLine(parse.GetValue(dryRun) ? "check" : "push");
             var (open, connection) = source.Resolve(parse, progress.Bytes);
             progress.Total = source.FileBytes;
+            PhaseTrace.Mark("source resolved");
             await using (connection)
             {
                 using var http = config.CreateHttpClient();
                 var client = new NodeClient(http);
+                PhaseTrace.Mark("HTTP client made (certificate, CA)");
                 // The catalog entry is fetched while the source opens (a database connection, the
                 // query's schema) and converts its first batch; every value is still checked against
                 // the entry before anything goes out.
@@ -57,6 +60,7 @@ internal static class PushCommand
                 // end-of-stream marker, so the node publishes nothing (NodeClient.PushAsync).
                 var receipt = await client.PushAsync(code, parse.GetValue(append) ? PushMode.Append : PushMode.Replace, batches, cancellation: cancellation);
                 progress.Done();
+                PhaseTrace.Mark("push done");
                 Console.WriteLine($"Pushed {receipt.Rows:N0} rows to {code}: version {receipt.Version}, exchange {receipt.ExchangeId}.");
                 return ExitCodes.Ok;
             }
@@ -69,9 +73,16 @@ internal static class PushCommand
         long count = 0;
         await foreach (var batch in batches.WithCancellation(cancellation))
         {
+            if (count == 0)
+            {
+                PhaseTrace.Mark("first batch converted and checked");
+            }
+
             count += batch.Length;
             rows.Report(count);
             yield return batch;
         }
+
+        PhaseTrace.Mark($"source read to its end: {count:N0} rows");
     }
 }
