@@ -115,10 +115,10 @@ public sealed class EvaluationIndex : ILogAggregates, IDisposable
         var log = (ILogger?)logger ?? NullLogger.Instance;
         _exchanges = new ChainAggregates<EvaluationAggregate>(
             LogKind.Exchange, chains.Own.Store, () => chains.Own.DurableSequence(LogKind.Exchange), chains, ChainAggregateFiles.Evaluation, "evaluation's exchange figures",
-            () => new EvaluationAggregate(), bytes => EvaluationAggregate.TryLoad(bytes.Span), log);
+            () => new EvaluationAggregate(), bytes => EvaluationAggregate.TryLoad(bytes.Span), log, chains.Own.Follow(LogKind.Exchange));
         _changes = new ChainAggregates<CatalogChangeAggregate>(
             LogKind.Change, chains.Own.Store, () => chains.Own.DurableSequence(LogKind.Change), chains, ChainAggregateFiles.Evaluation, "evaluation's catalog changes",
-            () => new CatalogChangeAggregate(), bytes => CatalogChangeAggregate.TryLoad(bytes.Span), log);
+            () => new CatalogChangeAggregate(), bytes => CatalogChangeAggregate.TryLoad(bytes.Span), log, chains.Own.Follow(LogKind.Change));
     }
 
     /// <summary>Whether the last load of the own exchange chain's aggregate rebuilt it from the chain (for tests).</summary>

@@ -138,8 +138,13 @@ public static class LogAggregates
 internal sealed class AggregateWarmup(
     IEnumerable<ILogAggregates> aggregates, IHostApplicationLifetime lifetime, IOptions<LogOptions> options, ILogger<AggregateWarmup> logger) : BackgroundService
 {
-    /// <summary>How often the aggregates are folded after the first pass (cheap when nothing is new: one durable-sequence read per chain).</summary>
-    internal static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How often the aggregates are folded after the first pass: often enough that what the writer
+    /// hands over in memory (<see cref="LogFollower"/>, at most <see cref="LogFollower.Capacity"/>
+    /// entries) is folded from there, not read back from the files, and is held only briefly. Cheap
+    /// when nothing is new: one durable-sequence read per chain.
+    /// </summary>
+    internal static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
 
     private readonly IReadOnlyList<ILogAggregates> _aggregates = [.. aggregates];
 

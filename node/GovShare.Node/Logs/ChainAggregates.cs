@@ -51,6 +51,9 @@ public interface IChainFold
     /// <summary>True for another replica's chain (read as far as it is whole), false for this process's (read up to its durable sequence).</summary>
     bool Other { get; }
 
+    /// <summary>The own chain's writer's hand-over of what it made durable (<see cref="LogFollower"/>), or null: read the chain only.</summary>
+    LogFollower? Follower { get; }
+
     /// <summary>
     /// Loads (or rebuilds) the aggregate and says what it needs: entries from <c>From</c> to
     /// <c>To</c>, reading on from <c>Resume</c>; <c>From &gt; To</c> when nothing is new.
@@ -70,8 +73,10 @@ public interface IChainFold
 /// <summary>
 /// The one reader of the logs' new entries for every aggregate that tails them: per chain, the
 /// entries after the least advanced aggregate's last are read and parsed once, and each is offered
-/// to every aggregate of that chain (one that folded it already skips it). The caller holds every
-/// set's lock.
+/// to every aggregate of that chain (one that folded it already skips it). On the own chain they
+/// come first from the writer's hand-over (<see cref="LogFollower"/>: the entries as the writer
+/// built them, nothing read back), and from the chain's files for whatever it does not hold. The
+/// caller holds every set's lock.
 /// </summary>
 public static class LogTail
 {
@@ -98,14 +103,38 @@ public static class LogTail
                 }
                 else
                 {
-                    try
+                    var (from, resume) = (first.Plan.From, first.Plan.Resume);
+                    var held = new List<(LogEntry Entry, LogPosition At)>();
+                    foreach (var follower in readers.Select(r => r.Follower).OfType<LogFollower>().Distinct())
                     {
-                        Feed(readers, store.ReadEntriesAt(log, first.Plan.From, to, first.Plan.Resume), cancellationToken);
+                        // One follower per set of aggregates: the first that holds the run feeds it; the others drop it.
+                        if (held.Count == 0)
+                        {
+                            follower.Take(from, to, int.MaxValue, held);
+                        }
+                        else
+                        {
+                            follower.Take(from, to, int.MaxValue, []);
+                        }
                     }
-                    catch (FileNotFoundException)
+
+                    if (held.Count > 0)
                     {
-                        // The live segment was archived meanwhile: go on from the archive.
-                        Feed(readers, store.ReadEntriesAt(log, readers.Min(r => r.NextSequence), to), cancellationToken);
+                        Feed(readers, held, cancellationToken);
+                        (from, resume) = (held[^1].Entry.Sequence + 1, held[^1].At);
+                    }
+
+                    if (from <= to)
+                    {
+                        try
+                        {
+                            Feed(readers, store.ReadEntriesAt(log, from, to, resume), cancellationToken);
+                        }
+                        catch (FileNotFoundException)
+                        {
+                            // The live segment was archived meanwhile: go on from the archive.
+                            Feed(readers, store.ReadEntriesAt(log, readers.Min(r => r.NextSequence), to), cancellationToken);
+                        }
                     }
                 }
             }
@@ -192,8 +221,9 @@ public sealed class ChainAggregates<T> : ITailedAggregates, IDisposable
     /// <param name="create">A new, empty aggregate.</param>
     /// <param name="load">An aggregate read back from <see cref="IChainAggregate.Serialize"/>'s bytes; null when they do not read.</param>
     /// <param name="logger">Where a rebuild and a failed save are logged (events 6023, 6024).</param>
+    /// <param name="follower">The own chain's writer's hand-over of the entries it makes durable (<see cref="LogWriter.Follow"/>), so they are folded without being read back; null to read the chain only. Disposed with this.</param>
     public ChainAggregates(LogKind log, LogStore store, Func<long> durableSequence, ReplicaChains? chains, string fileName, string what,
-        Func<T> create, Func<ReadOnlyMemory<byte>, T?> load, ILogger logger)
+        Func<T> create, Func<ReadOnlyMemory<byte>, T?> load, ILogger logger, LogFollower? follower = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(durableSequence);
@@ -204,7 +234,7 @@ public sealed class ChainAggregates<T> : ITailedAggregates, IDisposable
         _load = load;
         _logger = logger;
         _chains = chains;
-        _own = new Chain(this, store, durableSequence, Path.Combine(store.FolderOf(log), fileName));
+        _own = new Chain(this, store, durableSequence, Path.Combine(store.FolderOf(log), fileName)) { Follower = follower };
     }
 
     /// <summary>True when the last load of the own chain's aggregate found no usable file and rebuilt it from the chain.</summary>
@@ -265,6 +295,7 @@ public sealed class ChainAggregates<T> : ITailedAggregates, IDisposable
 
     public void Dispose()
     {
+        _own.Follower?.Dispose();
         try
         {
             Save();
@@ -306,6 +337,8 @@ public sealed class ChainAggregates<T> : ITailedAggregates, IDisposable
         public string? RebuiltBecause { get; private set; }
 
         public bool Other => durable is null;
+
+        public LogFollower? Follower { get; init; }
 
         public T Aggregate => _aggregate ??= Load();
 

@@ -20,29 +20,30 @@ public sealed class ExchangeStatistics : ILogAggregates, IDisposable
     private readonly ChainAggregates<StatisticsAggregate> _chains;
     private readonly Lock _lock = new();
 
+    /// <summary>Over <paramref name="writer"/>'s chain, fed what it makes durable in memory (<see cref="LogWriter.Follow"/>).</summary>
     public ExchangeStatistics(LogWriter writer, ILogger<ExchangeStatistics>? logger = null)
-        : this((writer ?? throw new ArgumentNullException(nameof(writer))).Store, () => writer.DurableSequence(LogKind.Exchange), null, logger)
+        : this((writer ?? throw new ArgumentNullException(nameof(writer))).Store, () => writer.DurableSequence(LogKind.Exchange), null, logger, writer.Follow(LogKind.Exchange))
     {
     }
 
-    /// <summary>Over this process's chain and every other replica's (<paramref name="chains"/>).</summary>
+    /// <summary>Over this process's chain (fed in memory, as above) and every other replica's (<paramref name="chains"/>).</summary>
     public ExchangeStatistics(ReplicaChains chains, ILogger<ExchangeStatistics>? logger = null)
-        : this((chains ?? throw new ArgumentNullException(nameof(chains))).Own.Store, () => chains.Own.DurableSequence(LogKind.Exchange), chains, logger)
+        : this((chains ?? throw new ArgumentNullException(nameof(chains))).Own.Store, () => chains.Own.DurableSequence(LogKind.Exchange), chains, logger, chains.Own.Follow(LogKind.Exchange))
     {
     }
 
-    /// <summary>Over any exchange-log chain (<paramref name="durableSequence"/> = how far it may be read).</summary>
+    /// <summary>Over any exchange-log chain (<paramref name="durableSequence"/> = how far it may be read), read from its files.</summary>
     public ExchangeStatistics(LogStore store, Func<long> durableSequence, ILogger<ExchangeStatistics>? logger = null)
-        : this(store, durableSequence, null, logger)
+        : this(store, durableSequence, null, logger, null)
     {
     }
 
-    private ExchangeStatistics(LogStore store, Func<long> durableSequence, ReplicaChains? chains, ILogger? logger) =>
+    private ExchangeStatistics(LogStore store, Func<long> durableSequence, ReplicaChains? chains, ILogger? logger, LogFollower? follower) =>
         _chains = new ChainAggregates<StatisticsAggregate>(
             LogKind.Exchange, store, durableSequence, chains, FileName, "exchange statistics",
             () => new StatisticsAggregate(LogStatistics.ChinaStandardTime),
             bytes => StatisticsAggregate.TryLoad(bytes.Span, LogStatistics.ChinaStandardTime),
-            logger ?? NullLogger.Instance);
+            logger ?? NullLogger.Instance, follower);
 
     /// <summary>True when the last load of the own chain's aggregate found no usable file and rebuilt it from the chain (for tests and logs).</summary>
     public bool Rebuilt => _chains.Rebuilt;

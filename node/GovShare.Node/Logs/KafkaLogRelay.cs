@@ -87,6 +87,12 @@ public sealed class KafkaLogRelay : BackgroundService
     {
         var topic = KafkaOptions.Topic(_writer.Node, log);
         var topicReady = false;
+        // What the writer makes durable from now on, handed over in memory: a group is shipped as
+        // the writer built it, not read back and parsed. The cursor reads the files for the rest
+        // (what was durable before, what the hand-over dropped, what a failed delivery sends again).
+        using var follower = _writer.Follow(log);
+        var held = new List<(LogEntry Entry, LogPosition At)>();
+        LogPosition? shippedAt = null;
         LogCursor? cursor = null;
         // Confirmed by Kafka but not yet in the watermark file, which is replaced at most every
         // Kafka:WatermarkInterval (two fsyncs each time: per relayed batch they were a small
@@ -134,8 +140,20 @@ public sealed class KafkaLogRelay : BackgroundService
                         continue;
                     }
 
-                    cursor ??= new LogCursor(_writer.Store, log, shipped + 1);
-                    var batch = cursor.Read(_kafka.BatchSize, durable);
+                    held.Clear();
+                    List<LogEntry> batch;
+                    if (follower.Take(shipped + 1, durable, _kafka.BatchSize, held) > 0)
+                    {
+                        batch = [.. held.Select(h => h.Entry)];
+                        cursor?.Dispose(); // Passed by: a later read starts where the hand-over left off.
+                        cursor = null;
+                    }
+                    else
+                    {
+                        cursor ??= new LogCursor(_writer.Store, log, shipped + 1, shippedAt);
+                        batch = cursor.Read(_kafka.BatchSize, durable);
+                    }
+
                     if (batch.Count == 0)
                     {
                         await Task.Delay(RetryDelay, stoppingToken).ConfigureAwait(false);
@@ -148,7 +166,7 @@ public sealed class KafkaLogRelay : BackgroundService
                         // log was rewritten since. Shipping it would put a second version of the chain
                         // in Kafka, so nothing more of this log is shipped (start-up refuses it too).
                         LogsDiagnostics.RelayDiverged(_logger, log, batch[0].Sequence);
-                        cursor.Dispose();
+                        cursor?.Dispose();
                         cursor = null;
                         await Task.Delay(TimeSpan.FromSeconds(30), stoppingToken).ConfigureAwait(false);
                         continue;
@@ -159,6 +177,7 @@ public sealed class KafkaLogRelay : BackgroundService
                     {
                         var last = batch[confirmed - 1];
                         SetShipped(log, last);
+                        shippedAt = held.Count > 0 ? held[confirmed - 1].At : null;
                         if (_time.GetElapsedTime(written) >= _kafka.WatermarkInterval)
                         {
                             WriteWatermark(log, last);
@@ -178,7 +197,7 @@ public sealed class KafkaLogRelay : BackgroundService
                         Interlocked.Increment(ref _deliveryFailures);
                         LogsDiagnostics.RelayDeliveryFailed(_logger, batch.Count - confirmed, log, batch[confirmed].Sequence, failure);
                         // Everything after the confirmed prefix goes again, in order.
-                        cursor.Dispose();
+                        cursor?.Dispose();
                         cursor = null;
                         await Task.Delay(RetryDelay, stoppingToken).ConfigureAwait(false);
                     }
@@ -188,6 +207,7 @@ public sealed class KafkaLogRelay : BackgroundService
                     LogsDiagnostics.RelayFailed(_logger, ex, log);
                     cursor?.Dispose();
                     cursor = null;
+                    shippedAt = null;
                     await Task.Delay(RetryDelay, stoppingToken).ConfigureAwait(false);
                 }
             }

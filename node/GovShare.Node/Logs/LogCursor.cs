@@ -4,12 +4,16 @@ namespace GovShare.Node.Logs;
 
 /// <summary>
 /// Reads a log forward from a sequence number, following the live segment as it grows and
-/// into the next segment after a rotation, without re-reading what it has passed. The relay's reader.
+/// into the next segment after a rotation, without re-reading what it has passed. The relay's
+/// reader for what the writer's hand-over (<see cref="LogFollower"/>) does not hold. <c>after</c>:
+/// where the entry before <c>nextSequence</c> begins, when known, so a live segment is read on
+/// from there rather than from its start.
 /// </summary>
-internal sealed class LogCursor(LogStore store, LogKind log, long nextSequence) : IDisposable
+internal sealed class LogCursor(LogStore store, LogKind log, long nextSequence, LogPosition? after = null) : IDisposable
 {
     private SafeFileHandle? _segment;
     private long _offset;
+    private LogPosition? _after = after;
     private byte[] _buffer = new byte[1 << 20];
 
     public long NextSequence { get; private set; } = nextSequence;
@@ -43,7 +47,9 @@ internal sealed class LogCursor(LogStore store, LogKind log, long nextSequence) 
             try
             {
                 _segment = File.OpenHandle(segment.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                _offset = 0;
+                // That entry's line is read again and passed over (its sequence is before the next).
+                _offset = _after is { } at && at.SegmentFirstSeq == segment.FirstSeq && at.Offset <= RandomAccess.GetLength(_segment) ? at.Offset : 0;
+                _after = null;
                 return true;
             }
             catch (FileNotFoundException)

@@ -41,10 +41,38 @@ public sealed record LogEntry(
     /// </summary>
     public string? Replica { get; init; }
 
-    /// <summary>The record, when <see cref="Type"/> is <see cref="LogEntryType.Record"/>.</summary>
+    // Not part of the entry's value: left out of equality, and not carried by `with` (which may change RecordJson).
+    private LogRecord? _record;
+
+    private LogEntry(LogEntry original)
+    {
+        Log = original.Log;
+        Node = original.Node;
+        Sequence = original.Sequence;
+        Type = original.Type;
+        PreviousHash = original.PreviousHash;
+        Hash = original.Hash;
+        RecordJson = original.RecordJson;
+        Line = original.Line;
+        Replica = original.Replica;
+    }
+
+    /// <summary>
+    /// The record, when <see cref="Type"/> is <see cref="LogEntryType.Record"/>: read from
+    /// <see cref="RecordJson"/> once, then the same (immutable) instance for every reader of this
+    /// entry — the statistics, the evaluation and the Kafka relay are handed one entry object for
+    /// each record the writer made durable (<see cref="LogFollower"/>).
+    /// </summary>
     public LogRecord? Record => Type == LogEntryType.Record
-        ? JsonSerializer.Deserialize<LogRecord>(RecordJson.Span, LogJson.Options)
+        ? _record ??= JsonSerializer.Deserialize<LogRecord>(RecordJson.Span, LogJson.Options)
         : null;
+
+    public bool Equals(LogEntry? other) =>
+        other is not null && Log == other.Log && Node == other.Node && Sequence == other.Sequence && Type == other.Type
+        && PreviousHash == other.PreviousHash && Hash == other.Hash && RecordJson.Equals(other.RecordJson) && Line.Equals(other.Line)
+        && Replica == other.Replica;
+
+    public override int GetHashCode() => HashCode.Combine(Log, Node, Sequence, Type, PreviousHash, Hash, RecordJson, HashCode.Combine(Line, Replica));
 
     /// <summary>The checkpoint, when <see cref="Type"/> is <see cref="LogEntryType.Checkpoint"/>.</summary>
     public LogCheckpoint? Checkpoint => Type == LogEntryType.Checkpoint

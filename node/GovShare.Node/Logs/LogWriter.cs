@@ -119,6 +119,13 @@ public sealed class LogWriter : IAsyncDisposable
     /// <summary>The last sequence that is on disk; the relay ships nothing beyond it.</summary>
     public long DurableSequence(LogKind log) => _logs[log].DurableSequence;
 
+    /// <summary>
+    /// A feed of the entries of <paramref name="log"/> made durable from now on, as the writer built
+    /// them (<see cref="LogFollower"/>): for a reader that would otherwise read back and parse
+    /// every group just written. Dispose it to stop the feed.
+    /// </summary>
+    public LogFollower Follow(LogKind log) => _logs[log].Follow();
+
     /// <summary>Completes when the log's durable sequence passes <paramref name="afterSequence"/>.</summary>
     public Task WaitForDurableAsync(LogKind log, long afterSequence, CancellationToken cancellationToken) =>
         _logs[log].WaitForDurableAsync(afterSequence, cancellationToken);
@@ -190,6 +197,7 @@ public sealed class LogWriter : IAsyncDisposable
         private Exception? _fault;
         private Exception? _retrying;
         private Task? _retryTimer;
+        private LogFollower[] _followers = [];
 
         public LogChannel(LogKind kind, string node, string? replica, LogStore store, ECDsa key, string keyId, LogOptions options, TimeProvider time, ILogger logger)
         {
@@ -243,6 +251,25 @@ public sealed class LogWriter : IAsyncDisposable
         }
 
         public long DurableSequence => Volatile.Read(ref _durableSequence);
+
+        public LogFollower Follow()
+        {
+            var follower = new LogFollower(_kind, Unfollow);
+            lock (_signal)
+            {
+                _followers = [.. _followers, follower];
+            }
+
+            return follower;
+        }
+
+        private void Unfollow(LogFollower follower)
+        {
+            lock (_signal)
+            {
+                _followers = [.. _followers.Where(f => f != follower)];
+            }
+        }
 
         public LogState State => Volatile.Read(ref _fault) is { } fault
             ? new LogState(_kind, LogCondition.Failed, fault.Message)
@@ -313,6 +340,28 @@ public sealed class LogWriter : IAsyncDisposable
             var batch = new List<Pending>(MaxBatch);
             var results = new List<(Pending Pending, long Sequence)>(MaxBatch);
             var buffer = new MemoryStream();
+            var written = new List<(LogEntry Entry, LogPosition At)>();
+            LogFollower[] followers = [];
+
+            // One line into the group's buffer, and, for the followers, where it will begin in the segment.
+            void Write(LogEntry entry)
+            {
+                if (followers.Length > 0)
+                {
+                    written.Add((entry, new LogPosition(_segmentFirstSeq, _durableLength + buffer.Length)));
+                }
+
+                buffer.Write(entry.Line.Span);
+                buffer.WriteByte((byte)'\n');
+            }
+
+            byte[] WriteCheckpoint(ref long sequence, ref string hash)
+            {
+                var checkpoint = AppendCheckpoint(ref sequence, ref hash);
+                Write(checkpoint);
+                return checkpoint.Line.ToArray();
+            }
+
             while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
             {
                 batch.Clear();
@@ -345,6 +394,8 @@ public sealed class LogWriter : IAsyncDisposable
 
                 results.Clear();
                 buffer.SetLength(0);
+                written.Clear();
+                followers = Volatile.Read(ref _followers);
                 var sequence = _sequence;
                 var hash = _lastHash;
                 var sinceCheckpoint = _sinceCheckpoint;
@@ -363,8 +414,7 @@ public sealed class LogWriter : IAsyncDisposable
 
                         foreach (var copy in copied)
                         {
-                            buffer.Write(copy.Line.Span);
-                            buffer.WriteByte((byte)'\n');
+                            Write(copy);
                             if (copy.Type == LogEntryType.Checkpoint)
                             {
                                 checkpointLine = copy.Line.ToArray();
@@ -386,7 +436,7 @@ public sealed class LogWriter : IAsyncDisposable
                     {
                         if (sinceCheckpoint > 0 || (pending.Probe && !checkpointed))
                         {
-                            checkpointLine = AppendCheckpoint(buffer, ref sequence, ref hash);
+                            checkpointLine = WriteCheckpoint(ref sequence, ref hash);
                             sinceCheckpoint = 0;
                             checkpointed = true;
                         }
@@ -396,13 +446,12 @@ public sealed class LogWriter : IAsyncDisposable
                     }
 
                     var entry = LogEntry.Create(_kind, _node, ++sequence, LogEntryType.Record, hash, pending.Json, _replica);
-                    buffer.Write(entry.Line.Span);
-                    buffer.WriteByte((byte)'\n');
+                    Write(entry);
                     hash = entry.Hash;
                     results.Add((pending, sequence));
                     if (++sinceCheckpoint >= _options.CheckpointEvery)
                     {
-                        checkpointLine = AppendCheckpoint(buffer, ref sequence, ref hash);
+                        checkpointLine = WriteCheckpoint(ref sequence, ref hash);
                         sinceCheckpoint = 0;
                         checkpointed = true;
                     }
@@ -411,7 +460,7 @@ public sealed class LogWriter : IAsyncDisposable
                 var now = _time.GetUtcNow();
                 if (sinceCheckpoint > 0 && now - _lastCheckpoint >= _options.CheckpointInterval)
                 {
-                    checkpointLine = AppendCheckpoint(buffer, ref sequence, ref hash);
+                    checkpointLine = WriteCheckpoint(ref sequence, ref hash);
                     sinceCheckpoint = 0;
                     checkpointed = true;
                 }
@@ -479,6 +528,12 @@ public sealed class LogWriter : IAsyncDisposable
                 {
                     _lastCheckpoint = now;
                     LogsDiagnostics.CheckpointSigned(_logger, _kind, sequence);
+                }
+
+                // Before the durable sequence moves: a reader that sees it finds these entries held.
+                foreach (var follower in followers)
+                {
+                    follower.Add(written);
                 }
 
                 lock (_signal)
@@ -568,15 +623,14 @@ public sealed class LogWriter : IAsyncDisposable
             });
         }
 
-        private byte[] AppendCheckpoint(MemoryStream buffer, ref long sequence, ref string hash)
+        /// <summary>Signs a checkpoint after <paramref name="sequence"/>; the caller writes its line.</summary>
+        private LogEntry AppendCheckpoint(ref long sequence, ref string hash)
         {
             var checkpoint = LogCheckpoint.Sign(_key, _keyId, _node, _kind, sequence, hash, _time.GetUtcNow());
             var json = JsonSerializer.SerializeToUtf8Bytes(checkpoint, LogJson.Options);
             var entry = LogEntry.Create(_kind, _node, ++sequence, LogEntryType.Checkpoint, hash, json, _replica);
-            buffer.Write(entry.Line.Span);
-            buffer.WriteByte((byte)'\n');
             hash = entry.Hash;
-            return entry.Line.ToArray();
+            return entry;
         }
 
         private void Rotate()

@@ -46,6 +46,70 @@ public sealed class LogTailTests
     }
 
     [Fact]
+    public async Task CatchUp_WithTheWritersHandOver_FoldsTheWritersOwnEntriesAtTheirPlace_AndReadsTheFileForWhatItDoesNotHold()
+    {
+        using var folder = new LogFolder();
+        await using var open = folder.Open(new LogOptions { CheckpointEvery = 10 });
+        // Written before anyone followed: only the file has them.
+        foreach (var i in Enumerable.Range(1, 15))
+        {
+            await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(i));
+        }
+
+        var top = 0L;
+        using var follower = open.Writer.Follow(LogKind.Exchange);
+        var set = new RecordingSet(folder.Store, () => top, folded: 0) { Follower = follower };
+        await Task.WhenAll(Enumerable.Range(16, 40).Select(i => open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(i))));
+        top = open.Writer.DurableSequence(LogKind.Exchange);
+        var held = follower.Count;
+
+        LogTail.CatchUp([set]);
+
+        // Every entry once, in order: the first 15 (and their checkpoint) read from the file, the rest handed over.
+        Assert.Equal(Enumerable.Range(1, (int)top).Select(i => (long)i), set.Offered.Select(e => e.Sequence));
+        Assert.True(held >= 40, $"{held} held");
+        Assert.Equal(0, follower.Count);
+        // What was handed over is what the file holds, byte for byte and at the same place (the aggregates resume reading there).
+        var stored = folder.Store.ReadEntriesAt(LogKind.Exchange).ToList();
+        Assert.Equal(stored.Select(s => (s.Entry.Sequence, s.At, Convert.ToHexString(s.Entry.Line.Span))), set.Offered.Zip(set.At, (e, at) => (e.Sequence, at, Convert.ToHexString(e.Line.Span))));
+
+        // A run that does not begin where the reader stands is not used: the file is read, and nothing is folded twice.
+        foreach (var i in Enumerable.Range(56, 5))
+        {
+            await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(i));
+        }
+
+        var skipped = new List<(LogEntry Entry, LogPosition At)>();
+        Assert.Equal(1, follower.Take(top + 1, top + 1, 1, skipped));
+        top = open.Writer.DurableSequence(LogKind.Exchange);
+        LogTail.CatchUp([set]);
+        Assert.Equal(Enumerable.Range(1, (int)top).Select(i => (long)i), set.Offered.Select(e => e.Sequence));
+        Assert.Equal(0, follower.Count);
+    }
+
+    [Fact]
+    public async Task Follower_FarBehind_DropsTheOldest_AndAReaderFoldsTheGapFromTheFile()
+    {
+        using var folder = new LogFolder();
+        await using var open = folder.Open(new LogOptions { CheckpointEvery = 1000 });
+        using var follower = open.Writer.Follow(LogKind.Exchange);
+        var top = 0L;
+        var set = new RecordingSet(folder.Store, () => top, folded: 0) { Follower = follower };
+        for (var i = 0; i < LogFollower.Capacity + 50; i += 500)
+        {
+            await Task.WhenAll(Enumerable.Range(i, 500).Select(n => open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(n))));
+        }
+
+        top = open.Writer.DurableSequence(LogKind.Exchange);
+        Assert.Equal(LogFollower.Capacity, follower.Count);
+
+        LogTail.CatchUp([set]);
+
+        Assert.Equal(Enumerable.Range(1, (int)top).Select(i => (long)i), set.Offered.Select(e => e.Sequence));
+        Assert.All(set.Offered.Where(e => e.Type == LogEntryType.Record), e => Assert.True(e.HashMatches));
+    }
+
+    [Fact]
     public async Task CatchUp_StatisticsAndEvaluationTogether_BothUpToDateAndEqualToTheFullScan()
     {
         using var folder = new LogFolder();
@@ -187,17 +251,22 @@ public sealed class LogTailTests
 
         public bool Other => false;
 
+        public LogFollower? Follower { get; init; }
+
         public long NextSequence => Next;
 
         public IReadOnlyList<IChainFold> Chains() => [this];
 
         public (long From, long To, LogPosition? Resume) Prepare() => (Next, top(), null);
 
+        public List<LogPosition> At { get; } = [];
+
         public void Offer(LogEntry entry, LogPosition at)
         {
             if (entry.Sequence == Next)
             {
                 Offered.Add(entry);
+                At.Add(at);
                 Next++;
             }
         }

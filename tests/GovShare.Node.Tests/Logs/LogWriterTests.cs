@@ -71,6 +71,37 @@ public sealed class LogWriterTests
     }
 
     [Fact]
+    public async Task Follow_EveryEntryMadeDurable_IsHeldByTheTimeItsAppendReturns_UntilTheFollowerIsDisposed()
+    {
+        using var folder = new LogFolder();
+        await using var open = folder.Open(new LogOptions { CheckpointEvery = 4 });
+        await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(0));
+        var follower = open.Writer.Follow(LogKind.Exchange);
+        var other = open.Writer.Follow(LogKind.Exchange);
+
+        var sequence = await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(1));
+        var held = new List<(LogEntry Entry, LogPosition At)>();
+        Assert.Equal(1, follower.Take(sequence, open.Writer.DurableSequence(LogKind.Exchange), 10, held));
+        Assert.Equal("ex-000001", held[0].Entry.Record!.ExchangeId);
+
+        // Records and the checkpoints between them, to every follower, in order; not another log's.
+        await Task.WhenAll(Enumerable.Range(2, 9).Select(i => open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(i))));
+        await open.Writer.AppendAsync(LogKind.Query, LogFolder.Exchange(99) with { Kind = ExchangeKind.CatalogQuery });
+        var top = open.Writer.DurableSequence(LogKind.Exchange);
+        held.Clear();
+        Assert.Equal((int)(top - sequence), follower.Take(sequence + 1, top, int.MaxValue, held));
+        Assert.Equal(folder.Store.ReadEntries(LogKind.Exchange, sequence + 1, top).Select(e => e.Hash), held.Select(h => h.Entry.Hash));
+        Assert.Contains(held, h => h.Entry.Type == LogEntryType.Checkpoint);
+        Assert.Equal((int)(top - sequence) + 1, other.Count);
+
+        follower.Dispose();
+        await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(11));
+        Assert.Equal(0, follower.Count);
+        Assert.Equal((int)(open.Writer.DurableSequence(LogKind.Exchange) - sequence) + 1, other.Count);
+        other.Dispose();
+    }
+
+    [Fact]
     public async Task AppendAsync_AfterReopen_ContinuesTheChain()
     {
         using var folder = new LogFolder();
