@@ -416,6 +416,30 @@ public sealed class DatasetStoreTests : IDisposable
         Assert.Equal(batches.Sum(b => b.Length), (await IdNumbersAsync(version)).Count);
     }
 
+    [Fact]
+    public async Task SegmentFileWriter_BackgroundWriteFails_TheFailureReachesTheWriter_NothingHangs()
+    {
+        // A handle that cannot be written stands in for a full disk: the background pwrite fails,
+        // and the push must learn it (a later write or the finish throws) instead of committing.
+        var path = Path.Combine(_path, "unwritable.arrows.tmp");
+        await File.WriteAllBytesAsync(path, []);
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read);
+        using var writer = new SegmentFileWriter(file, 1 << 20);
+
+        var failure = await Record.ExceptionAsync(async () =>
+        {
+            var chunk = new byte[SegmentFileWriter.ChunkBytes];
+            for (var i = 0; i < 3 * SegmentFileWriter.ChunksInFlight; i++)
+            {
+                await writer.WriteAsync(chunk);
+            }
+
+            await writer.FinishAsync(CancellationToken.None);
+        });
+
+        Assert.True(failure is IOException or UnauthorizedAccessException, failure?.ToString() ?? "no failure");
+    }
+
     /// <summary>The segment's blocks run from the file's start to its end, each hashing its bytes.</summary>
     private static SegmentBlocks.Block[] AssertBlocksHash(byte[] file, DatasetSegment segment)
     {
