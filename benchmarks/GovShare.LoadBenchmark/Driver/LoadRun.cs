@@ -266,12 +266,17 @@ internal sealed partial class LoadRun
     {
         Progress.Begin("push");
         var path = Population.DataPath(PushCode, "mode=replace");
-        // One whole push to each before the measured rounds, as for the large pull: a node in
-        // production has taken pushes before, so validation, the value rules and the writer run
-        // tier-1 code; without it the node's first rounds were a third JIT (results/profile-push.txt).
-        await Http.UploadAsync(raw, "upload", file);
-        await Http.UploadAsync(node, path, file);
-        _kunmingExchanges++;
+        // Two whole pushes to each before the measured rounds: a node in production has taken
+        // pushes before, so validation, the value rules and the writer run tier-1 code. Without
+        // warm-up the node's rounds were a third JIT (results/profile-push.txt); after one warm-up
+        // push the node still compiled through the first two measured rounds at load 50-90
+        // (dotnet-counters: tier-up of methods the first push made hot, none from the third on).
+        for (var warmUp = 0; warmUp < 2; warmUp++)
+        {
+            await Http.UploadAsync(raw, "upload", file);
+            await Http.UploadAsync(node, path, file);
+            _kunmingExchanges++;
+        }
         var (nodeRuns, rawRuns, nodeCpu, rawCpu) = await RoundsAsync(
             () => Http.UploadAsync(raw, "upload", file),
             () => Http.UploadAsync(node, path, file),

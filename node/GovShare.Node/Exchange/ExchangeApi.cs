@@ -219,7 +219,11 @@ public static partial class ExchangeApi
         try
         {
             var expected = entry.ArrowSchema();
-            await using var reader = await SafeArrowReader.OpenAsync(upload, declaredLength: context.Request.ContentLength, cancellationToken: context.RequestAborted);
+            // A replace or append is done with each batch once DatasetPush.WriteAsync returns (its
+            // bytes are copied into the file's chunks, the key hashes made), so the reader reuses
+            // the disposed batches' bodies: a few arrays a push instead of one per batch (GC).
+            // A merge keeps every batch until the end, so it never does.
+            await using var reader = await SafeArrowReader.OpenAsync(upload, limits: null, declaredLength: context.Request.ContentLength, recycleBodies: mode != PushMode.Merge, context.RequestAborted);
             // A merge may carry the delete column beside the items; no other push may.
             var deleteColumn = mode == PushMode.Merge ? reader.Schema.GetFieldIndex(MergeWire.DeleteColumn) : -1;
             var itemsSchema = deleteColumn < 0 ? reader.Schema : new Schema(reader.Schema.FieldsList.Where((_, i) => i != deleteColumn), reader.Schema.Metadata);

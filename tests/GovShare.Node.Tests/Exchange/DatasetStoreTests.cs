@@ -380,20 +380,79 @@ public sealed class DatasetStoreTests : IDisposable
     }
 
     [Fact]
-    public async Task Commit_RecordsTheSha256OfEachSegmentFile_AndKeepsItAcrossRestart()
+    public async Task Commit_RecordsBlocksHashingEveryByteOfEachSegmentFile_NoSecondWholeFileHash_KeptAcrossRestart()
     {
         var first = await PushAsync(PushMode.Replace, ArrowSamples.People(10, 0));
         var second = await PushAsync(PushMode.Append, ArrowSamples.People(5, 1));
 
         foreach (var segment in second.Segments)
         {
-            var actual = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(_store.Folder, segment.File))));
-            Assert.Equal(actual, segment.Sha256);
+            // Every byte hashed once, into its block; the file's own SHA-256 would hash them again.
+            var file = await File.ReadAllBytesAsync(Path.Combine(_store.Folder, segment.File));
+            AssertBlocksHash(file, segment);
+            Assert.Null(segment.Sha256);
         }
 
-        Assert.Equal(first.Segments[0].Sha256, second.Segments[0].Sha256);
+        Assert.Equal(first.Segments[0], second.Segments[0]);
         Restart();
         Assert.Equal(second.Segments, _store.Latest(Resource)!.Segments);
+    }
+
+    [Fact]
+    public async Task Commit_FileOfManyChunks_BlocksEndAtBatchEnds_EachHashingItsBytes()
+    {
+        // Several MiB through SegmentFileWriter's 1 MiB chunks, with blocks ending inside chunks and
+        // batches larger than a chunk: the background hashing must cut each block where its batch ended.
+        Restart(new DatasetStoreOptions { KeepVersions = 3, BlockBytes = 300_000 });
+        var batches = Enumerable.Range(0, 12).Select(i => ArrowSamples.People(i % 3 == 0 ? 40_000 : 3_000, i)).ToArray();
+        var version = await PushAsync(PushMode.Replace, batches);
+
+        var file = await File.ReadAllBytesAsync(Path.Combine(_store.Folder, version.Segments[0].File));
+        Assert.True(file.Length > 4 * SegmentFileWriter.ChunkBytes, $"{file.Length} bytes");
+        var blocks = AssertBlocksHash(file, version.Segments[0]);
+        var batchEnds = ArrowSamples.Frames(file).Skip(1).Select(f => (long)f.End).ToHashSet();
+        Assert.All(blocks.SkipLast(1), b => Assert.Contains(b.End, batchEnds));
+        Assert.True(blocks.Length > 5, $"{blocks.Length} blocks");
+        Assert.Equal(batches.Sum(b => b.Length), (await IdNumbersAsync(version)).Count);
+    }
+
+    [Fact]
+    public async Task SegmentFileWriter_BackgroundWriteFails_TheFailureReachesTheWriter_NothingHangs()
+    {
+        // A handle that cannot be written stands in for a full disk: the background pwrite fails,
+        // and the push must learn it (a later write or the finish throws) instead of committing.
+        var path = Path.Combine(_path, "unwritable.arrows.tmp");
+        await File.WriteAllBytesAsync(path, []);
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read);
+        using var writer = new SegmentFileWriter(file, 1 << 20);
+
+        var failure = await Record.ExceptionAsync(async () =>
+        {
+            var chunk = new byte[SegmentFileWriter.ChunkBytes];
+            for (var i = 0; i < 3 * SegmentFileWriter.ChunksInFlight; i++)
+            {
+                await writer.WriteAsync(chunk);
+            }
+
+            await writer.FinishAsync(CancellationToken.None);
+        });
+
+        Assert.True(failure is IOException or UnauthorizedAccessException, failure?.ToString() ?? "no failure");
+    }
+
+    /// <summary>The segment's blocks run from the file's start to its end, each hashing its bytes.</summary>
+    private static SegmentBlocks.Block[] AssertBlocksHash(byte[] file, DatasetSegment segment)
+    {
+        var blocks = SegmentBlocks.Parse(segment.Blocks)!;
+        Assert.Equal(file.Length, blocks[^1].End);
+        long start = 0;
+        foreach (var block in blocks)
+        {
+            Assert.Equal(System.Security.Cryptography.SHA256.HashData(file.AsSpan((int)start, (int)(block.End - start))), block.Sha256.ToArray());
+            start = block.End;
+        }
+
+        return blocks;
     }
 
     [Fact]
@@ -492,7 +551,8 @@ public sealed class DatasetStoreTests : IDisposable
     {
         // A version written before blocks were recorded has only the file's SHA-256 (or nothing).
         var version = await PushAsync(PushMode.Replace, ArrowSamples.People(10, 0), ArrowSamples.People(10, 1));
-        var old = version with { Segments = [version.Segments[0] with { Blocks = null }] };
+        var sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(_store.Folder, version.Segments[0].File))));
+        var old = version with { Segments = [version.Segments[0] with { Blocks = null, Sha256 = sha256 }] };
         var unrecorded = version with { Segments = [version.Segments[0] with { Blocks = null, Sha256 = null }] };
 
         Assert.Equal(await IdNumbersAsync(version), await IdNumbersAsync(old));

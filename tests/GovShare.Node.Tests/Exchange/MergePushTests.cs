@@ -71,7 +71,7 @@ public sealed class MergePushTests : IAsyncLifetime
         var whole = Assert.Single(versions[0].Segments);
         Assert.Null(whole.Deleted);
         Assert.Equal(2, versions[1].Segments.Count);
-        Assert.Equal((whole.File, whole.Sha256), (versions[1].Segments[0].File, versions[1].Segments[0].Sha256));
+        Assert.Equal((whole.File, whole.Blocks), (versions[1].Segments[0].File, versions[1].Segments[0].Blocks));
         Assert.Equal([5L, 1200L], versions[1].Segments[0].Deleted!.Positions);
         Assert.Equal((2L, (DeletedRows?)null), (versions[1].Segments[1].Rows, versions[1].Segments[1].Deleted));
 

@@ -49,7 +49,7 @@ public sealed record DatasetStoreOptions
 /// <param name="File">File name inside the store folder.</param>
 /// <param name="Rows">Rows in the file.</param>
 /// <param name="Bytes">Size of the file.</param>
-/// <param name="Sha256">Lower-case hex SHA-256 of the file as the node wrote it; null for segments written before checksums were recorded.</param>
+/// <param name="Sha256">Lower-case hex SHA-256 of the file as the node wrote it, for segments stored by earlier nodes; null for segments written before checksums were recorded, and for segments written now: their <paramref name="Blocks"/> hash every byte once.</param>
 /// <param name="Blocks">
 /// The file's blocks as the node wrote them (<see cref="SegmentBlocks"/>, base64): each block's end
 /// and SHA-256, so a pull verifies every batch before it is used. Null for segments written before
@@ -300,20 +300,21 @@ public sealed class DatasetStore : IDisposable
             Mode = FileMode.CreateNew,
             Access = FileAccess.Write,
             Share = FileShare.None,
-            Options = FileOptions.Asynchronous,
-            // 1 MiB, as the raw-upload baseline writes: the Arrow writer's small pieces (message
-            // prefixes, metadata, narrow columns) reach the page cache in large writes.
-            BufferSize = 1 << 20,
+            // Unbuffered: SegmentFileWriter's 1 MiB chunks are the buffer, written at their
+            // offsets by its background task (as the raw-upload baseline writes).
+            BufferSize = 0,
         });
+        SegmentFileWriter? output = null;
         try
         {
-            var hashing = new HashingStream(file, Options.BlockBytes);
-            var writer = new ArrowStreamWriter(hashing, schema, leaveOpen: true);
+            output = new SegmentFileWriter(file, Options.BlockBytes);
+            var writer = new ArrowStreamWriter(output, schema, leaveOpen: true);
             await writer.WriteStartAsync(cancellationToken).ConfigureAwait(false);
-            return new DatasetPush(this, resourceCode, mode, schema, fingerprint, exchangeId, temp, file, hashing, writer) { BasedOn = basedOn };
+            return new DatasetPush(this, resourceCode, mode, schema, fingerprint, exchangeId, temp, file, output, writer) { BasedOn = basedOn };
         }
         catch
         {
+            output?.Dispose();
             await file.DisposeAsync().ConfigureAwait(false);
             TryDelete(temp);
             throw;
@@ -604,15 +605,15 @@ public sealed class DatasetPush : IAsyncDisposable
 {
     private readonly DatasetStore _store;
     private readonly FileStream _file;
-    private readonly HashingStream _hashing;
+    private readonly SegmentFileWriter _output;
     private readonly ArrowStreamWriter _writer;
     private readonly ItemValueValidator _values;
     private bool _done;
 
-    internal DatasetPush(DatasetStore store, string resourceCode, PushMode mode, Schema schema, string fingerprint, ExchangeId exchangeId, string tempPath, FileStream file, HashingStream hashing, ArrowStreamWriter writer)
+    internal DatasetPush(DatasetStore store, string resourceCode, PushMode mode, Schema schema, string fingerprint, ExchangeId exchangeId, string tempPath, FileStream file, SegmentFileWriter output, ArrowStreamWriter writer)
     {
         _store = store;
-        _hashing = hashing;
+        _output = output;
         _values = ItemValueValidator.ForSchema(schema);
         ResourceCode = resourceCode;
         Mode = mode;
@@ -661,9 +662,9 @@ public sealed class DatasetPush : IAsyncDisposable
 
         _values.Validate(batch, Batches);
         await _writer.WriteRecordBatchAsync(ArrowCanonicalForm.Canonicalise(batch), cancellationToken).ConfigureAwait(false);
-        // The writer has handed every byte of the batch's message to the hashing stream (it does
-        // not buffer), so a block may end here: blocks end only at batch ends.
-        _hashing.BatchWritten();
+        // The writer has handed every byte of the batch's message to the output (it does not
+        // buffer), so a block may end here: blocks end only at batch ends.
+        _output.BatchWritten();
         Rows += batch.Length;
         Batches++;
     }
@@ -677,15 +678,16 @@ public sealed class DatasetPush : IAsyncDisposable
         ObjectDisposedException.ThrowIf(_done, this);
         await _writer.WriteEndAsync(cancellationToken).ConfigureAwait(false);
         _writer.Dispose();
-        await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
+        var blocks = await _output.FinishAsync(cancellationToken).ConfigureAwait(false);
+        _output.Dispose();
         _file.Flush(flushToDisk: true);
         var bytes = _file.Length;
         await _file.DisposeAsync().ConfigureAwait(false);
         _done = true;
         try
         {
-            var sha256 = _hashing.Finish();
-            var segment = new DatasetSegment(ExchangeId.Value + DatasetStore.SegmentExtension, Rows, bytes, sha256, _hashing.Blocks());
+            // No SHA-256 of the whole file: the blocks hash every byte of it once (SegmentFileWriter).
+            var segment = new DatasetSegment(ExchangeId.Value + DatasetStore.SegmentExtension, Rows, bytes, Sha256: null, blocks);
             return await _store.PublishAsync(this, segment, dataUpdatedAt, cancellationToken).ConfigureAwait(false);
         }
         catch
@@ -704,116 +706,17 @@ public sealed class DatasetPush : IAsyncDisposable
 
         _done = true;
         _writer.Dispose();
-        _hashing.Finish();
         try
         {
+            // Stops the background writer (what it has not written yet is dropped), then the file.
+            _output.Dispose();
             await _file.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (IOException)
-        {
-            // The buffered tail of a push being abandoned cannot be flushed (typically: the disk is
-            // full); it is not wanted anyway, and the error that ended the push is already on its way.
         }
         finally
         {
             // Always: the temporary file must go, or a failed push keeps its space.
             _store.Abandon(this);
         }
-    }
-}
-
-/// <summary>
-/// Hashes what the writer writes on its way to the file, so the checksum recorded with a
-/// version is of the bytes the node wrote, without reading the file again: the whole file's
-/// SHA-256, and the SHA-256 of each block (<see cref="SegmentBlocks"/>).
-/// </summary>
-internal sealed class HashingStream(Stream inner, int blockBytes) : Stream
-{
-    private readonly System.Security.Cryptography.IncrementalHash _hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-    private readonly System.Security.Cryptography.IncrementalHash _block = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-    private readonly SegmentBlocks.Builder _blocks = new();
-    private long _written;
-    private long _blockStart;
-    private string? _result;
-    private string? _blocksResult;
-
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    /// <summary>A record batch's message was written in full: its end may end a block.</summary>
-    public void BatchWritten()
-    {
-        if (_written - _blockStart >= blockBytes)
-        {
-            EndBlock();
-        }
-    }
-
-    /// <summary>The lower-case hex SHA-256 of everything written; ends the last block. The hashes are released after the first call.</summary>
-    public string Finish()
-    {
-        if (_result is null)
-        {
-            EndBlock();
-            _blocksResult = _blocks.ToBase64();
-            _result = Convert.ToHexStringLower(_hash.GetHashAndReset());
-            _hash.Dispose();
-            _block.Dispose();
-        }
-
-        return _result;
-    }
-
-    /// <summary>The block list (<see cref="SegmentBlocks"/>), after <see cref="Finish"/>.</summary>
-    public string Blocks() => _blocksResult ?? throw new InvalidOperationException("The file is not finished.");
-
-    private void EndBlock()
-    {
-        Span<byte> sha256 = stackalloc byte[SegmentBlocks.HashBytes];
-        _block.GetHashAndReset(sha256);
-        _blocks.Add(_written, sha256);
-        _blockStart = _written;
-    }
-
-    public override void Flush() => inner.Flush();
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-    public override void Write(ReadOnlySpan<byte> buffer)
-    {
-        _hash.AppendData(buffer);
-        _block.AppendData(buffer);
-        _written += buffer.Length;
-        inner.Write(buffer);
-    }
-
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        _hash.AppendData(buffer.Span);
-        _block.AppendData(buffer.Span);
-        _written += buffer.Length;
-        await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-    }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing && _result is null)
-        {
-            _hash.Dispose();
-            _block.Dispose();
-        }
-
-        base.Dispose(disposing);
     }
 }
 

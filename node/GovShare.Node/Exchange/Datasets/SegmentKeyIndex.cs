@@ -121,15 +121,18 @@ internal sealed class SegmentKeyIndexes
     /// <summary>Rows of all kept indexes together: 4,000,000 rows, about 100 MB.</summary>
     public const long MaxRows = 4_000_000;
 
-    private readonly Dictionary<(string File, string? Sha256, string Keys), SegmentKeyIndex> _kept = [];
-    private readonly LinkedList<(string File, string? Sha256, string Keys)> _order = new();
+    private readonly Dictionary<(string File, string? Content, string Keys), SegmentKeyIndex> _kept = [];
+    private readonly LinkedList<(string File, string? Content, string Keys)> _order = new();
     private readonly Lock _lock = new();
     private long _rows;
+
+    /// <summary>What pins a segment's bytes: its block list, or for a segment stored without one, the file's SHA-256.</summary>
+    private static string? ContentOf(DatasetSegment segment) => segment.Blocks ?? segment.Sha256;
 
     /// <summary>Keeps the index of a segment just written, made from the push's own key hashes (<see cref="PushKeys.PushedRowsIndex"/>).</summary>
     public void Keep(DatasetSegment segment, int[] keyColumns, SegmentKeyIndex index)
     {
-        var key = (segment.File, segment.Sha256, string.Join(',', keyColumns));
+        var key = (segment.File, ContentOf(segment), string.Join(',', keyColumns));
         if (index.Rows > MaxRows)
         {
             return;
@@ -154,7 +157,7 @@ internal sealed class SegmentKeyIndexes
     /// <summary>The index of <paramref name="segment"/> of <paramref name="version"/> for these key columns, read once.</summary>
     public async Task<SegmentKeyIndex> GetAsync(DatasetStore store, DatasetVersion version, DatasetSegment segment, int[] keyColumns, CancellationToken cancellationToken)
     {
-        var key = (segment.File, segment.Sha256, string.Join(',', keyColumns));
+        var key = (segment.File, ContentOf(segment), string.Join(',', keyColumns));
         lock (_lock)
         {
             if (_kept.TryGetValue(key, out var index))
