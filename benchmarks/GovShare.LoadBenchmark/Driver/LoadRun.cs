@@ -376,14 +376,37 @@ internal sealed partial class LoadRun
     private async Task ArrowVersusJsonAsync(HttpClient node, ChildProcess kunming)
     {
         Progress.Begin("arrow-vs-json");
-        // Warm-up, not measured: both formats for a few seconds each (at least 3 pulls), so the
-        // rounds see a node that has been serving both — its per-row code re-compiled at tier 1
-        // with PGO — as the other cases do. With one JSON pull of warm-up and 4 s per format on a
-        // freshly started node, a quarter of the JSON phase's node CPU was the tiering thread and a
-        // fifth PGO probes (results/profile-arrow-vs-json.txt, 10:01).
-        var warmUp = _smoke ? TimeSpan.FromSeconds(0.5) : _sizes.TextDuration;
-        var warm = (await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode, "application/json")), warmUp, "warm-up JSON", 3)).Count;
-        warm += (await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode)), warmUp, "warm-up Arrow", 3)).Count;
+        // Warm-up, not measured, until the node's CPU per pull has settled: alternating rounds of
+        // each format (2 s, at least 3 pulls) until both formats' CPU per pull is within 10 % of
+        // the round before (at least 3 rounds, at most 90 s). A production node has been serving
+        // both, its per-row code re-compiled at tier 1 with PGO; a freshly started one spends its
+        // first pulls in tier-0 and instrumented code while the tiering thread competes for the
+        // same two cores: a quarter of the JSON phase's node CPU with the one-pull warm-up this
+        // case had, and still a third to a half after a fixed 6 s at load 50
+        // (results/profile-arrow-vs-json.txt).
+        var warm = 0;
+        var warmClock = Stopwatch.StartNew();
+        double previousArrow = double.MaxValue, previousJson = double.MaxValue;
+        for (var round = 1; ; round++)
+        {
+            var cpu = kunming.CpuSeconds;
+            var pulls = await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode, "application/json")), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), $"warm-up {round} JSON", 3);
+            var jsonMs = (kunming.CpuSeconds - cpu) * 1e3 / pulls.Count;
+            cpu = kunming.CpuSeconds;
+            var arrowPulls = await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode)), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), $"warm-up {round} Arrow", 3);
+            var arrowMs = (kunming.CpuSeconds - cpu) * 1e3 / arrowPulls.Count;
+            warm += pulls.Count + arrowPulls.Count;
+            Progress.Update($"warm-up {round}: node CPU a pull Arrow {arrowMs:0.0} ms, JSON {jsonMs:0.0} ms", force: true);
+            var settled = arrowMs <= previousArrow * 1.1 && arrowMs >= previousArrow * 0.9 && jsonMs <= previousJson * 1.1 && jsonMs >= previousJson * 0.9;
+            if (_smoke || (settled && round >= 3) || warmClock.Elapsed > TimeSpan.FromSeconds(90))
+            {
+                break;
+            }
+
+            (previousArrow, previousJson) = (arrowMs, jsonMs);
+        }
+
+        var warmSeconds = warmClock.Elapsed.TotalSeconds;
         // Alternating rounds (Arrow, JSON, Arrow, JSON …) so that other work on the machine hits
         // both; the node's CPU (/proc/<pid>/stat) is read around each round.
         var arrow = new List<Transfer>();
@@ -392,9 +415,12 @@ internal sealed partial class LoadRun
         var roundDuration = _sizes.TextDuration / _sizes.Rounds;
         for (var round = 0; round < _sizes.Rounds; round++)
         {
+            // Forced, so a profile can cut its samples at the rounds' starts (results/profile-arrow-vs-json.txt).
+            Progress.Update($"round {round + 1}/{_sizes.Rounds} Arrow", force: true);
             var cpu = kunming.CpuSeconds;
             arrow.AddRange(await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode)), roundDuration, $"round {round + 1}/{_sizes.Rounds} Arrow"));
             arrowCpu += kunming.CpuSeconds - cpu;
+            Progress.Update($"round {round + 1}/{_sizes.Rounds} JSON", force: true);
             cpu = kunming.CpuSeconds;
             json.AddRange(await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode, "application/json")), roundDuration, $"round {round + 1}/{_sizes.Rounds} JSON"));
             jsonCpu += kunming.CpuSeconds - cpu;
@@ -413,6 +439,7 @@ internal sealed partial class LoadRun
             ["arrowPulls"] = arrow.Count,
             ["jsonPulls"] = json.Count,
             ["warmUpPulls"] = warm,
+            ["warmUpSeconds"] = warmSeconds,
             ["arrowNodeCpuMsPerPull"] = arrowCpuMs,
             ["jsonNodeCpuMsPerPull"] = jsonCpuMs,
             ["nodeCpuRatio"] = jsonCpuMs / Math.Max(1e-9, arrowCpuMs),
