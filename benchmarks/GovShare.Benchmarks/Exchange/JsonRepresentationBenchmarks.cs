@@ -153,6 +153,54 @@ public class JsonRepresentationBenchmarks : IDisposable
         return output.Length;
     }
 
+    /// <summary>
+    /// <c>json-cpu [rounds]</c>: each method warmed up (5 runs), then run in alternating rounds;
+    /// prints the process CPU (user + system, all threads, GC included) per 100,000-row answer.
+    /// </summary>
+    public static int RunByCpu(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10;
+        using var bench = new JsonRepresentationBenchmarks();
+        bench.Setup();
+        var methods = new (string Name, Func<long> Run)[]
+        {
+            ("Utf8JsonWriterDirect (baseline)", bench.Utf8JsonWriterDirect),
+            ("NodeJson", () => bench.NodeJson().GetAwaiter().GetResult()),
+            ("BoxedPerCell (before)", bench.BoxedPerCell),
+        };
+        var cpu = new double[methods.Length];
+        var bytes = new long[methods.Length];
+        foreach (var (_, run) in methods)
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                run();
+            }
+        }
+
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        for (var round = 0; round < rounds; round++)
+        {
+            for (var m = 0; m < methods.Length; m++)
+            {
+                process.Refresh();
+                var before = process.TotalProcessorTime;
+                bytes[m] = methods[m].Run();
+                process.Refresh();
+                cpu[m] += (process.TotalProcessorTime - before).TotalMilliseconds;
+            }
+        }
+
+        Console.WriteLine($"JSON of {Rows:N0} rows, process CPU per answer over {rounds} alternating rounds (load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}):");
+        for (var m = 0; m < methods.Length; m++)
+        {
+            Console.WriteLine(FormattableString.Invariant($"  {methods[m].Name,-34} {cpu[m] / rounds,8:0.0} ms  {bytes[m],12:N0} B  {cpu[m] * 1e6 / rounds / bytes[m],6:0.00} ns/B  {cpu[m] / cpu[0],5:0.00} x baseline"));
+        }
+
+        return 0;
+    }
+
     public void Dispose()
     {
         foreach (var batch in _batches.Concat(_sources))

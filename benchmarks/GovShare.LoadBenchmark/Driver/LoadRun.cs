@@ -376,34 +376,31 @@ internal sealed partial class LoadRun
     private async Task ArrowVersusJsonAsync(HttpClient node, ChildProcess kunming)
     {
         Progress.Begin("arrow-vs-json");
-        // Warm-up, not measured, until the node's CPU per pull has settled: alternating rounds of
-        // each format (2 s, at least 3 pulls) until both formats' CPU per pull is within 10 % of
-        // the round before (at least 3 rounds, at most 90 s). A production node has been serving
-        // both, its per-row code re-compiled at tier 1 with PGO; a freshly started one spends its
-        // first pulls in tier-0 and instrumented code while the tiering thread competes for the
-        // same two cores: a quarter of the JSON phase's node CPU with the one-pull warm-up this
-        // case had, and still a third to a half after a fixed 6 s at load 50
-        // (results/profile-arrow-vs-json.txt).
+        // Warm-up, not measured, until the node has stopped re-compiling: alternating rounds of
+        // each format (2 s, at least 3 pulls) until the runtime's tiering thread used under 2 % of
+        // the node's CPU in a round (at least 3 rounds, at most 180 s). A production node has been
+        // serving both, its per-row code re-compiled at tier 1 with PGO; a freshly started one
+        // spends its first pulls in tier-0 and instrumented code while the tiering thread competes
+        // for the same two cores: a quarter of the JSON phase's node CPU with the one-pull warm-up
+        // this case had, a third to a half after a fixed 6 s at load 50, and at load 60 the node's
+        // CPU per pull settled only after about a minute (results/profile-arrow-vs-json.txt).
         var warm = 0;
         var warmClock = Stopwatch.StartNew();
-        double previousArrow = double.MaxValue, previousJson = double.MaxValue;
+        var tieringShare = 1.0;
         for (var round = 1; ; round++)
         {
-            var cpu = kunming.CpuSeconds;
-            var pulls = await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode, "application/json")), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), $"warm-up {round} JSON", 3);
-            var jsonMs = (kunming.CpuSeconds - cpu) * 1e3 / pulls.Count;
-            cpu = kunming.CpuSeconds;
-            var arrowPulls = await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode)), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), $"warm-up {round} Arrow", 3);
-            var arrowMs = (kunming.CpuSeconds - cpu) * 1e3 / arrowPulls.Count;
-            warm += pulls.Count + arrowPulls.Count;
-            Progress.Update($"warm-up {round}: node CPU a pull Arrow {arrowMs:0.0} ms, JSON {jsonMs:0.0} ms", force: true);
-            var settled = arrowMs <= previousArrow * 1.1 && arrowMs >= previousArrow * 0.9 && jsonMs <= previousJson * 1.1 && jsonMs >= previousJson * 0.9;
-            if (_smoke || (settled && round >= 3) || warmClock.Elapsed > TimeSpan.FromSeconds(90))
+            var node0 = kunming.CpuSeconds;
+            var tiering0 = kunming.ThreadCpuSeconds(".NET Tiered");
+            var pulls = (await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode, "application/json")), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), $"warm-up {round} JSON", 3)).Count;
+            pulls += (await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode)), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), $"warm-up {round} Arrow", 3)).Count;
+            var tiering = kunming.ThreadCpuSeconds(".NET Tiered").Sum(t => t.Value - tiering0.GetValueOrDefault(t.Key));
+            tieringShare = tiering / Math.Max(0.01, kunming.CpuSeconds - node0);
+            warm += pulls;
+            Progress.Update($"warm-up {round}: tiering thread {100 * tieringShare:0.0} % of the node's CPU", force: true);
+            if (_smoke || (tieringShare < 0.02 && round >= 3) || warmClock.Elapsed > TimeSpan.FromSeconds(180))
             {
                 break;
             }
-
-            (previousArrow, previousJson) = (arrowMs, jsonMs);
         }
 
         var warmSeconds = warmClock.Elapsed.TotalSeconds;
@@ -440,6 +437,7 @@ internal sealed partial class LoadRun
             ["jsonPulls"] = json.Count,
             ["warmUpPulls"] = warm,
             ["warmUpSeconds"] = warmSeconds,
+            ["warmUpLastTieringShare"] = tieringShare,
             ["arrowNodeCpuMsPerPull"] = arrowCpuMs,
             ["jsonNodeCpuMsPerPull"] = jsonCpuMs,
             ["nodeCpuRatio"] = jsonCpuMs / Math.Max(1e-9, arrowCpuMs),
