@@ -138,6 +138,43 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// CPU time (seconds) of each of the process's threads whose name starts with
+    /// <paramref name="prefix"/>, by thread id (<c>/proc/&lt;pid&gt;/task/*/stat</c>): e.g. the
+    /// runtime's tiering thread (".NET Tiered Com"), whose share says whether the node is still
+    /// re-compiling its hot code.
+    /// </summary>
+    public Dictionary<int, double> ThreadCpuSeconds(string prefix)
+    {
+        var threads = new Dictionary<int, double>();
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{Pid}/task"))
+            {
+                try
+                {
+                    var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                    var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
+                    if (name.StartsWith(prefix, StringComparison.Ordinal))
+                    {
+                        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                        threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+                    }
+                }
+                catch (IOException)
+                {
+                    // The thread ended meanwhile.
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // The process ended.
+        }
+
+        return threads;
+    }
+
     public string Tail()
     {
         lock (_tail)
