@@ -213,8 +213,10 @@ public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
                 return new Owner(kept, length, BatchBodyPool.Shared);
             }
 
-            // Rounded up, so the next batch (a little longer or shorter) fits the same array.
-            var rounded = (int)Math.Min(maxBytes, ((long)length + (1 << 16) - 1) & ~((1L << 16) - 1));
+            // An eighth more, rounded up to 64 KiB, so the later batches of a resource (a little
+            // longer or shorter) fit the same array: each body a few per cent above the longest
+            // so far was a new array, and the pool filled with arrays nobody took.
+            var rounded = (int)Math.Min(maxBytes, ((long)length + (length / 8) + (1 << 16) - 1) & ~((1L << 16) - 1));
             return new Owner(GC.AllocateUninitializedArray<byte>(Math.Max(length, rounded)), length, BatchBodyPool.Shared);
         }
 
