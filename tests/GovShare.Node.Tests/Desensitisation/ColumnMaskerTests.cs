@@ -221,6 +221,55 @@ public sealed class ColumnMaskerTests
     }
 
     [Fact]
+    public void GeneraliseDate_Date32_EveryDayOfTheRange_AsTheCalendarSpellsIt()
+    {
+        // The date32 path writes years and months itself; the calendar is the oracle, for the
+        // range's ends, days around leap days, random days, nulls, values outside the range
+        // (null: a masked column never carries what it could not read) and a sliced column.
+        var random = new Random(20);
+        var first = DateOnly.MinValue.DayNumber - 719162;
+        var last = DateOnly.MaxValue.DayNumber - 719162;
+        var days = new List<int?> { first, last, first - 1, last + 1, int.MinValue, int.MaxValue, null, 0, -1 };
+        var leap = new DateOnly(2000, 2, 29).DayNumber - 719162;
+        days.AddRange(Enumerable.Range(-2, 5).Select(d => (int?)(leap + d)));
+        days.AddRange(Enumerable.Range(0, 2000).Select(_ => random.Next(8) == 0 ? (int?)null : random.Next(first, last + 1)));
+        var builder = new Int32Array.Builder();
+        foreach (var day in days)
+        {
+            if (day is { } d)
+            {
+                builder.Append(d);
+            }
+            else
+            {
+                builder.AppendNull();
+            }
+        }
+
+        // Raw day numbers, out-of-range ones included (the date builder refuses them).
+        var ints = builder.Build();
+        var dates = new Date32Array(new ArrayData(Date32Type.Default, ints.Length, ints.NullCount, 0, ints.Data.Buffers));
+        string? Spelled(int? day, string format) =>
+            day is { } d && d >= first && d <= last ? DateOnly.FromDayNumber(d + 719162).ToString(format, System.Globalization.CultureInfo.InvariantCulture) : null;
+
+        AssertTexts(Masker(MaskingRule.GeneraliseDate(DatePrecision.Year), Date32Type.Default).Mask(dates), [.. days.Select(d => Spelled(d, "yyyy"))]);
+        AssertTexts(Masker(MaskingRule.GeneraliseDate(DatePrecision.Month), Date32Type.Default).Mask(dates), [.. days.Select(d => Spelled(d, "yyyy-MM"))]);
+        var sliced = (Date32Array)dates.Slice(7, 100);
+        AssertTexts(Masker(MaskingRule.GeneraliseDate(DatePrecision.Month), Date32Type.Default).Mask(sliced), [.. days.Skip(7).Take(100).Select(d => Spelled(d, "yyyy-MM"))]);
+    }
+
+    [Fact]
+    public void Mask_SlicedColumnWithNulls_NullsStayNull()
+    {
+        // A slice does not know its null count yet (-1): its nulls were once masked as values.
+        var ids = (StringArray)Strings("530102199001011234", null, "530102199001015678", null).Slice(1, 3);
+        var ages = new Int32Array.Builder().Append(30).AppendNull().Append(70).Build().Slice(1, 2);
+
+        AssertTexts(Masker(MaskingRule.KeepEnds(6, 4), StringType.Default).Mask(ids), [null, "530102********5678", null]);
+        AssertTexts(Masker(MaskingRule.Bucket(18, 60), Int32Type.Default).Mask(ages), [null, "[60,+∞)"]);
+    }
+
+    [Fact]
     public void GeneraliseDate_TimestampWithZone_UsesThatZonesCalendar()
     {
         // 1990-12-31T20:00Z is already 1991-01-01 04:00 in Kunming (UTC+8).

@@ -15,7 +15,8 @@ namespace GovShare.Node.Exchange.ArrowInput;
 /// </summary>
 /// <remarks>
 /// Each batch handed out is owned by the caller, who disposes it. A batch's buffers live in
-/// fresh managed arrays, so a batch that is never disposed is collected, never leaked.
+/// managed arrays (fresh ones, or for a pull the node's <see cref="BatchBodyPool"/>), so a batch
+/// that is never disposed is collected, never leaked.
 /// </remarks>
 public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
 {
@@ -56,9 +57,10 @@ public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
     /// <summary>
     /// As <see cref="OpenAsync(Stream, ArrowInputLimits?, long?, CancellationToken)"/>; with
     /// <paramref name="recycleBodies"/>, the body of a disposed batch is reused for a later batch
-    /// of this reader (never of another reader): for a caller that never touches a batch, nor an
-    /// array sliced from it, after disposing it (a pull, which disposes each batch once written).
-    /// A large pull then allocates a few bodies instead of one per batch (memory and page faults).
+    /// of this reader or another (<see cref="BatchBodyPool"/>): for a caller that never touches a
+    /// batch, nor an array sliced from it, after disposing it (a pull, which disposes each batch
+    /// once written). Large pulls then allocate a few bodies between them instead of one per batch
+    /// (memory and page faults), and one pull's bodies serve the next.
     /// </summary>
     internal static async Task<SafeArrowReader> OpenAsync(Stream source, ArrowInputLimits? limits, long? declaredLength, bool recycleBodies, CancellationToken cancellationToken)
     {
@@ -185,19 +187,14 @@ public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Bodies in fresh managed arrays, each refused above the cap: a second line behind the
-    /// framing guard, and memory the GC accounts for (native allocations are invisible to it).
-    /// Not pooled across readers on purpose: a batch used after its disposal must never see
-    /// another exchange's data. With <c>recycle</c>, a disposed batch's body goes back to this
-    /// reader's own short list (at most <see cref="Kept"/>), for a later body of the same stream.
+    /// Bodies in managed arrays, each refused above the cap: a second line behind the framing
+    /// guard, and memory the GC accounts for (native allocations are invisible to it). Fresh
+    /// arrays, unless <c>recycle</c>: then a disposed batch's body goes back to the node's
+    /// <see cref="BatchBodyPool"/> and a later body (of this pull or another) is taken from there.
+    /// Either way the reader fills the whole body from the stream before it builds a batch on it.
     /// </summary>
     private sealed class BoundedAllocator(long maxBytes, bool recycle) : MemoryAllocator(alignment: 8)
     {
-        // A pull holds a few bodies at once (being read, queued, being written, a block pending
-        // its hash); more than that are dropped for the GC.
-        private const int Kept = 4;
-        private readonly List<byte[]> _free = [];
-
         protected override IMemoryOwner<byte> AllocateInternal(int length, out int bytesAllocated)
         {
             if (length > maxBytes)
@@ -211,36 +208,19 @@ public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
                 return new Owner(GC.AllocateUninitializedArray<byte>(length), length, null);
             }
 
-            lock (_free)
+            if (BatchBodyPool.Shared.TryRent(length) is { } kept)
             {
-                for (var i = 0; i < _free.Count; i++)
-                {
-                    if (_free[i].Length >= length)
-                    {
-                        var array = _free[i];
-                        _free.RemoveAt(i);
-                        return new Owner(array, length, this);
-                    }
-                }
+                return new Owner(kept, length, BatchBodyPool.Shared);
             }
 
-            // Rounded up, so the next batch (a little longer or shorter) fits the same array.
-            var rounded = (int)Math.Min(maxBytes, ((long)length + (1 << 16) - 1) & ~((1L << 16) - 1));
-            return new Owner(GC.AllocateUninitializedArray<byte>(Math.Max(length, rounded)), length, this);
+            // An eighth more, rounded up to 64 KiB, so the later batches of a resource (a little
+            // longer or shorter) fit the same array: each body a few per cent above the longest
+            // so far was a new array, and the pool filled with arrays nobody took.
+            var rounded = (int)Math.Min(maxBytes, ((long)length + (length / 8) + (1 << 16) - 1) & ~((1L << 16) - 1));
+            return new Owner(GC.AllocateUninitializedArray<byte>(Math.Max(length, rounded)), length, BatchBodyPool.Shared);
         }
 
-        private void Return(byte[] array)
-        {
-            lock (_free)
-            {
-                if (_free.Count < Kept)
-                {
-                    _free.Add(array);
-                }
-            }
-        }
-
-        private sealed class Owner(byte[] array, int length, BoundedAllocator? recycler) : IMemoryOwner<byte>
+        private sealed class Owner(byte[] array, int length, BatchBodyPool? pool) : IMemoryOwner<byte>
         {
             private byte[]? _array = array;
 
@@ -250,7 +230,7 @@ public sealed class SafeArrowReader : IAsyncDisposable, IDisposable
             {
                 if (Interlocked.Exchange(ref _array, null) is { } returned)
                 {
-                    recycler?.Return(returned);
+                    pool?.Return(returned);
                 }
             }
         }

@@ -856,8 +856,9 @@ public sealed class DatasetReader : IAsyncDisposable
 
     /// <summary>
     /// As <see cref="ReadBatchesAsync(CancellationToken)"/>; with <paramref name="recycleBodies"/>,
-    /// a disposed batch's memory is reused for a later batch of this read — only for a caller that
-    /// never touches a batch (nor an array of it) after disposing it, such as a pull.
+    /// a disposed batch's memory is reused for a later batch of this read or of another pull
+    /// (<see cref="BatchBodyPool"/>) — only for a caller that never touches a batch (nor
+    /// an array of it) after disposing it, such as a pull.
     /// </summary>
     public async IAsyncEnumerable<RecordBatch> ReadBatchesAsync(bool recycleBodies, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

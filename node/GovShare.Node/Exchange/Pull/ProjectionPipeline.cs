@@ -37,8 +37,18 @@ internal static class ProjectionPipeline
             {
                 try
                 {
-                    await foreach (var batch in source.WithCancellation(stop.Token).ConfigureAwait(false))
+                    var batches = source.GetAsyncEnumerator(stop.Token);
+                    await using var batchesScope = batches.ConfigureAwait(false);
+
+                    // A batch is read only once the queue has room for it: at most one batch waits
+                    // in the queue while the next is read, instead of one more read and masked
+                    // batch (its body and masked columns, ~10 MB on a wide resource) held while
+                    // waiting for room. The stages still overlap: the next batch is read and
+                    // masked while the one before is written.
+                    while (await queue.Writer.WaitToWriteAsync(stop.Token).ConfigureAwait(false)
+                        && await batches.MoveNextAsync().ConfigureAwait(false))
                     {
+                        var batch = batches.Current;
                         RecordBatch output;
                         try
                         {
