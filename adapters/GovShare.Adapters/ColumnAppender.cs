@@ -572,7 +572,7 @@ internal abstract class ColumnAppender
 
                 if (!HasOffsetSpecifier(format) && DateTime.TryParseExact(trimmed, format, CultureInfo.InvariantCulture, DateTimeStyles.None, out var exactLocal))
                 {
-                    return Append(new DateTimeOffset(DateTime.SpecifyKind(exactLocal, DateTimeKind.Unspecified), assumedOffset));
+                    return AppendLocal(exactLocal);
                 }
 
                 _builder.AppendNull();
@@ -582,7 +582,7 @@ internal abstract class ColumnAppender
             // The usual local form (no offset: it is also what the first local formats read) directly.
             if (TryParseIsoLocalTimestamp(trimmed, out var iso))
             {
-                return Append(new DateTimeOffset(iso, assumedOffset));
+                return AppendLocal(iso);
             }
 
             // A written offset or 'Z' is honoured; a bare local time is taken at the assumed offset
@@ -594,7 +594,7 @@ internal abstract class ColumnAppender
 
             if (DateTime.TryParseExact(trimmed, LocalTimestampFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
             {
-                return Append(new DateTimeOffset(DateTime.SpecifyKind(local, DateTimeKind.Unspecified), assumedOffset));
+                return AppendLocal(local);
             }
 
             _builder.AppendNull();
@@ -603,7 +603,7 @@ internal abstract class ColumnAppender
 
         public override string? AppendDateTime(DateTime value) => value.Kind == DateTimeKind.Utc
             ? Append(new DateTimeOffset(value))
-            : Append(new DateTimeOffset(DateTime.SpecifyKind(value, DateTimeKind.Unspecified), assumedOffset));
+            : AppendLocal(value);
 
         public override string? AppendValue(object? value) => value switch
         {
@@ -654,6 +654,26 @@ internal abstract class ColumnAppender
             var time = text.Length > 8 ? text[8..].IndexOfAny('T', ' ') : -1;
             return time >= 0 && text[(8 + time)..].IndexOfAny('+', '-') > 0;
         }
+
+        /// <summary>
+        /// A local time at the assumed offset. Within the offset of the calendar's ends it has no
+        /// UTC instant (<c>0001-01-01 00:00:00</c> at +08:00 is 8 hours before year 1 in UTC), which
+        /// <see cref="DateTimeOffset"/> refuses by throwing: a row error instead, like any bad cell.
+        /// </summary>
+        private string? AppendLocal(DateTime local)
+        {
+            var utcTicks = local.Ticks - assumedOffset.Ticks;
+            if (utcTicks < DateTime.MinValue.Ticks || utcTicks > DateTime.MaxValue.Ticks)
+            {
+                _builder.AppendNull();
+                return $"is outside the timestamps that can be stored (0001-01-01 to 9999-12-31 UTC) when read at offset {FormatOffset(assumedOffset)}";
+            }
+
+            return Append(new DateTimeOffset(DateTime.SpecifyKind(local, DateTimeKind.Unspecified), assumedOffset));
+        }
+
+        private static string FormatOffset(TimeSpan offset) =>
+            (offset < TimeSpan.Zero ? "-" : "+") + offset.Duration().ToString(@"hh\:mm", CultureInfo.InvariantCulture);
 
         private string? Append(DateTimeOffset value)
         {

@@ -15,7 +15,7 @@ public sealed class CsvSpanTests : IDisposable
         "12.34", "999.990", "-0.50", "1.", ".5", "NaN", "Infinity", "abc", "云南", "\ud800x", "true", "TRUE", " 是 ", "否", "yeſ", "1", "t",
         "2026-03-01", "2026/3/1", "20260301", "2026-3-1", "01.03.2026", "2026-02-30", "2026", "2026-03", "2026-03-01 08:30", "2026-03-01 08:30:05",
         "2026-03-01T08:30:05", "2026/3/1 8:30", "2026-03-01 08:30:05.123456", "2026-03-01 08:30:05.1234567", "2026-03-01T08:30:05+08:00",
-        "2026-03-01T00:00:00Z", "2026-03-01 08:30:05 -05:30", "2026-03-01T08:30:05.5z", "03/01/2026 08:30", "01.03.2026 08:30:05 +01:00", "AAEC", "=!",
+        "2026-03-01T00:00:00Z", "0001-01-01 00:00:00", "0001-01-01 08:00:00", "2026-03-01 08:30:05 -05:30", "2026-03-01T08:30:05.5z", "03/01/2026 08:30", "01.03.2026 08:30:05 +01:00", "AAEC", "=!",
     ];
 
     private readonly TempFolder _temp = new();
@@ -64,6 +64,9 @@ public sealed class CsvSpanTests : IDisposable
     [InlineData("timestamp", "2026-03-01 08:30:05.123456Z", "2026-03-01T08:30:05.123456Z", null)]
     [InlineData("timestamp", "2026-03-01 08:30:05.1234567", null, "has sub-microsecond digits; timestamps are in microseconds")]
     [InlineData("timestamp", "2026", null, "not a timestamp (yyyy-MM-dd HH:mm:ss, or ISO 8601 with an offset)")]
+    [InlineData("timestamp", "0001-01-01 00:00:00", null, "is outside the timestamps that can be stored (0001-01-01 to 9999-12-31 UTC) when read at offset +08:00")]
+    [InlineData("timestamp", "0001/1/1 7:59", null, "is outside the timestamps that can be stored (0001-01-01 to 9999-12-31 UTC) when read at offset +08:00")]
+    [InlineData("timestamp", "0001-01-01 08:00:00", "0001-01-01T00:00:00.000000Z", null)]
     [InlineData("utf8", "\\ud800x", "\ufffdx", null)]
     [InlineData("utf8", "", "", null)]
     public void AppendChars_ACell_ConvertsAsTheStringDid(string type, string escapedText, object? expected, string? error)
