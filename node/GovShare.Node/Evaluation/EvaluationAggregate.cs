@@ -274,10 +274,7 @@ public sealed class EvaluationAggregate : IChainAggregate
         w.Number(_kept.Count);
         foreach (var kept in _kept)
         {
-            w.Text(kept.Node);
-            w.Number(kept.Sequence);
-            w.Record(kept.Record);
-            w.Text(kept.Replica);
+            kept.WriteTo(w);
         }
 
         return w.Written.ToArray();
@@ -340,7 +337,7 @@ public sealed class EvaluationAggregate : IChainAggregate
 
             for (var kept = r.Count(); kept > 0; kept--)
             {
-                var logged = new LoggedRecord(r.Required(), LogKind.Exchange, r.Number(), r.Record(), r.Text());
+                var logged = LoggedRecord.ReadFrom(ref r, LogKind.Exchange);
                 aggregate._kept.Add(logged);
                 aggregate.Keep(logged, fresh: false);
             }

@@ -53,10 +53,7 @@ public sealed class CatalogChangeAggregate : IChainAggregate
         w.Number(_changes.Count);
         foreach (var change in _changes)
         {
-            w.Text(change.Node);
-            w.Number(change.Sequence);
-            w.Record(change.Record);
-            w.Text(change.Replica);
+            change.WriteTo(w);
         }
 
         return w.Written.ToArray();
@@ -81,7 +78,7 @@ public sealed class CatalogChangeAggregate : IChainAggregate
             };
             for (var count = r.Count(); count > 0; count--)
             {
-                var change = new LoggedRecord(r.Required(), LogKind.Change, r.Number(), r.Record(), r.Text());
+                var change = LoggedRecord.ReadFrom(ref r, LogKind.Change);
                 aggregate._changes.Add(Kept(change.Record) ? change : throw new InvalidDataException("A kept record that is not a catalog change."));
             }
 

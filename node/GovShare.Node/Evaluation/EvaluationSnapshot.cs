@@ -19,6 +19,18 @@ public sealed record LogReference(string Node, string Log, long Sequence, string
 public sealed record LoggedRecord(string Node, LogKind Log, long Sequence, LogRecord Record, string? Replica = null)
 {
     public LogReference Reference(string? note = null) => new(Node, LogEntry.LogName(Log), Sequence, Record.ExchangeId, Record.Time, note, Replica);
+
+    /// <summary>Writes the record to a saved aggregate (its log is the aggregate's own, so not written); read back by <see cref="ReadFrom"/>.</summary>
+    internal void WriteTo(AggregateWriter w)
+    {
+        w.Text(Node);
+        w.Number(Sequence);
+        w.Record(Record);
+        w.Text(Replica);
+    }
+
+    /// <summary>A record of <paramref name="log"/> written by <see cref="WriteTo"/>.</summary>
+    internal static LoggedRecord ReadFrom(ref AggregateReader r, LogKind log) => new(r.Required(), log, r.Number(), r.Record(), r.Text());
 }
 
 /// <summary>A department the evaluation reports on.</summary>
