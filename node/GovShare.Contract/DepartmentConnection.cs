@@ -79,16 +79,20 @@ public sealed record DepartmentConnection(Uri Node, string Certificate, string K
     }
 
     /// <summary>
+    /// The certificate, key and CA bundle, read once (<see cref="DepartmentCredentials.Load"/>) and
+    /// shared by every client this connection makes; null: <see cref="CreateHttpClient"/> reads the files.
+    /// </summary>
+    public DepartmentCredentials? Credentials { get; init; }
+
+    /// <summary>
     /// An HTTP client that presents the department's certificate and trusts only the configured CA
     /// for the node's certificate (never the system store).
     /// </summary>
     public HttpClient CreateHttpClient(TimeSpan? timeout = null)
     {
-        using var pem = X509Certificate2.CreateFromPemFile(Certificate, Key);
-        // A PKCS#12 round trip gives a key SslStream can use on every platform.
-        var client = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
-        var anchors = new X509Certificate2Collection();
-        anchors.ImportFromPemFile(Ca);
+        var credentials = Credentials ?? DepartmentCredentials.Load(this);
+        var client = credentials.Client;
+        var anchors = credentials.Anchors;
         var handler = new SocketsHttpHandler
         {
             SslOptions = new SslClientAuthenticationOptions
@@ -123,5 +127,79 @@ public sealed record DepartmentConnection(Uri Node, string Certificate, string K
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(20),
         };
         return new HttpClient(handler, disposeHandler: true) { BaseAddress = Node, Timeout = timeout ?? Timeout.InfiniteTimeSpan };
+    }
+}
+
+/// <summary>
+/// A department's certificate with its private key, and the CA bundle that is the only trust
+/// anchor for the node: read from the files of a <see cref="DepartmentConnection"/> once per
+/// process (each read costs a PEM parse and a PKCS#12 round trip) and shared.
+/// </summary>
+public sealed class DepartmentCredentials
+{
+    private DepartmentCredentials(X509Certificate2 client, X509Certificate2Collection anchors)
+    {
+        Client = client;
+        Anchors = anchors;
+    }
+
+    /// <summary>The department's certificate with its private key, in a form SslStream can use on every platform.</summary>
+    public X509Certificate2 Client { get; }
+
+    /// <summary>The node's only trust anchors.</summary>
+    public X509Certificate2Collection Anchors { get; }
+
+    /// <summary>The certificates of a PEM CA bundle; empty when the file holds none or is not PEM.</summary>
+    public static X509Certificate2Collection ReadAnchors(string caFile)
+    {
+        var anchors = new X509Certificate2Collection();
+        try
+        {
+            anchors.ImportFromPemFile(caFile);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            anchors.Clear();
+        }
+
+        return anchors;
+    }
+
+    /// <summary>
+    /// Reads the certificate, key and CA bundle (or takes <paramref name="anchors"/> already read by
+    /// <see cref="ReadAnchors"/>), so a wrong file is a settings error that names the file, not a
+    /// TLS failure taken for an unreachable node.
+    /// </summary>
+    /// <exception cref="DepartmentConnectionException">Every unusable file, at once.</exception>
+    public static DepartmentCredentials Load(DepartmentConnection connection, X509Certificate2Collection? anchors = null)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var errors = new List<string>();
+        X509Certificate2? client = null;
+        try
+        {
+            using var pem = X509Certificate2.CreateFromPemFile(connection.Certificate, connection.Key);
+            // A PKCS#12 round trip gives a key SslStream can use on every platform.
+            client = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            errors.Add($"'certificate' and 'key': {connection.Certificate} and {connection.Key} are not a PEM certificate and its PEM private key. "
+                + "A DER file (.cer, .der) converts with: openssl x509 -inform der -in dept.cer -out dept.crt");
+        }
+
+        anchors ??= ReadAnchors(connection.Ca);
+        if (anchors.Count == 0)
+        {
+            errors.Add($"'ca': {connection.Ca} holds no PEM certificate; it must be the province's trust anchors (trust-anchors.pem).");
+        }
+
+        if (errors.Count > 0)
+        {
+            client?.Dispose();
+            throw new DepartmentConnectionException(errors);
+        }
+
+        return new DepartmentCredentials(client!, anchors);
     }
 }

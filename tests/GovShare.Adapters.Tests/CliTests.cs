@@ -31,6 +31,49 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Credentials_ReadOnceAndShared_TheClientReadsNoFileAgain_BadFilesAllNamedAtOnce()
+    {
+        using (var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256))
+        {
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=dept", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+            File.WriteAllText(_temp.File("c.crt"), certificate.ExportCertificatePem());
+            File.WriteAllText(_temp.File("k.key"), key.ExportPkcs8PrivateKeyPem());
+            File.WriteAllText(_temp.File("ca.pem"), certificate.ExportCertificatePem());
+        }
+
+        File.WriteAllText(_temp.File("govshare.department.json"), """{"node":"https://127.0.0.1:1/","certificate":"c.crt","key":"k.key","ca":"ca.pem"}""");
+        var connection = DepartmentConnection.Load(_temp.File("govshare.department.json"));
+        var anchors = DepartmentCredentials.ReadAnchors(connection.Ca);
+        var shared = connection with { Credentials = DepartmentCredentials.Load(connection, anchors) };
+        Assert.Same(anchors, shared.Credentials!.Anchors);
+        Assert.True(shared.Credentials.Client.HasPrivateKey);
+
+        // Gone from disk: a client made from the shared credentials needs none of them; one without reads them.
+        foreach (var name in new[] { "c.crt", "k.key", "ca.pem" })
+        {
+            File.Delete(_temp.File(name));
+        }
+
+        using (shared.CreateHttpClient())
+        using (shared.CreateHttpClient())
+        {
+            Assert.ThrowsAny<Exception>(() => connection.CreateHttpClient());
+        }
+
+        // Not PEM: the certificate pair and the CA bundle are both named, in one message.
+        foreach (var name in new[] { "c.crt", "k.key", "ca.pem" })
+        {
+            File.WriteAllText(_temp.File(name), "not pem");
+        }
+
+        var failure = Assert.Throws<DepartmentConnectionException>(() => DepartmentCredentials.Load(connection));
+        Assert.Equal(2, failure.Errors.Count);
+        Assert.Contains("'certificate' and 'key'", failure.Errors[0], StringComparison.Ordinal);
+        Assert.Contains("'ca'", failure.Errors[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Load_MissingSettings_ReportsEveryOne()
     {
         File.WriteAllText(_temp.File("govshare.department.json"), """{"node":"http://plain/"}""");

@@ -39,9 +39,13 @@ internal static class DepartmentCommand
         }
 
         var connection = DepartmentConnection.Load(parse.GetValue(Config)!, uri, parse.GetValue(Cert), parse.GetValue(Key), parse.GetValue(Ca));
-        PreloadSystemTrustStore(connection.Ca);
-        CheckCredentials(connection);
-        return connection;
+
+        // Each file is read once per command and shared: the CA bundle by the head start below and by
+        // the HTTP client; the certificate and key (a PEM parse and a PKCS#12 round trip) by the check
+        // and the client. A wrong file is a settings error that names it (exit 2), before any connection.
+        var anchors = DepartmentCredentials.ReadAnchors(connection.Ca);
+        PreloadSystemTrustStore(anchors);
+        return connection with { Credentials = DepartmentCredentials.Load(connection, anchors) };
     }
 
     /// <summary>
@@ -53,13 +57,16 @@ internal static class DepartmentCommand
     /// settings, the source and the database connection. Nothing is trusted because of it: the
     /// chain built here trusts only the CA file, and its result is not used.
     /// </summary>
-    private static void PreloadSystemTrustStore(string caFile) => _ = Task.Run(() =>
+    private static void PreloadSystemTrustStore(X509Certificate2Collection anchors)
     {
-        var anchors = new X509Certificate2Collection();
-        try
+        if (anchors.Count == 0)
         {
-            anchors.ImportFromPemFile(caFile);
-            if (anchors.Count > 0)
+            return; // DepartmentCredentials.Load reports the CA file
+        }
+
+        _ = Task.Run(() =>
+        {
+            try
             {
                 using var chain = new X509Chain();
                 chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
@@ -68,58 +75,13 @@ internal static class DepartmentCommand
                 chain.ChainPolicy.DisableCertificateDownloads = true;
                 chain.Build(anchors[0]);
             }
-        }
-        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
-        {
-            // CheckCredentials reports an unreadable CA file; this was only a head start.
-        }
-        finally
-        {
-            foreach (var anchor in anchors)
+            catch (System.Security.Cryptography.CryptographicException)
             {
-                anchor.Dispose();
+                // Only a head start: the TLS handshake builds its own chain.
             }
-        }
 
-        PhaseTrace.Mark("system trust store loaded (head start)");
-    });
-
-    /// <summary>
-    /// Reads the certificate, key and CA bundle before any connection, so a wrong file is a
-    /// settings error that names the file (exit 2), not a TLS failure taken for an unreachable node.
-    /// </summary>
-    private static void CheckCredentials(DepartmentConnection connection)
-    {
-        var errors = new List<string>();
-        try
-        {
-            using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(connection.Certificate, connection.Key);
-        }
-        catch (System.Security.Cryptography.CryptographicException)
-        {
-            errors.Add($"'certificate' and 'key': {connection.Certificate} and {connection.Key} are not a PEM certificate and its PEM private key. "
-                + "A DER file (.cer, .der) converts with: openssl x509 -inform der -in dept.cer -out dept.crt");
-        }
-
-        var anchors = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
-        try
-        {
-            anchors.ImportFromPemFile(connection.Ca);
-        }
-        catch (System.Security.Cryptography.CryptographicException)
-        {
-            anchors.Clear();
-        }
-
-        if (anchors.Count == 0)
-        {
-            errors.Add($"'ca': {connection.Ca} holds no PEM certificate; it must be the province's trust anchors (trust-anchors.pem).");
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new DepartmentConnectionException(errors);
-        }
+            PhaseTrace.Mark("system trust store loaded (head start)");
+        });
     }
 
     /// <summary>Opens a database connection: <c>sqlite:</c> a file path, <c>postgres:</c> an Npgsql connection string.</summary>

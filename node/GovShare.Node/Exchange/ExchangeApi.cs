@@ -268,7 +268,7 @@ public static partial class ExchangeApi
 
             // A resource with key items holds each key once: a replace names each key once, an append
             // only keys not yet stored — and is published only on the version whose keys it was checked against.
-            var keys = keyColumns.Count == 0 ? null : new PushKeys(expected, keyColumns, mode);
+            var keys = keyColumns.Count == 0 ? null : new PushKeys(expected, keyColumns, mode, datasets);
             int? basedOn = null;
             if (keys is not null && mode == PushMode.Append)
             {
@@ -298,8 +298,9 @@ public static partial class ExchangeApi
             var version = await push.CommitAsync(sourceChangedAt, context.RequestAborted);
             if (keys is not null)
             {
-                // The key hashes just checked are the new segment's key index: the next merge need not read it.
-                datasets.KeyIndexes.Keep(version.Segments[^1], [.. keyColumns], keys.PushedRowsIndex());
+                // The key hashes just checked are the new segment's key index (kept on disk too): the next
+                // merge, after a restart too, need not read it. Published already, so not cancelled by the client.
+                await datasets.KeyIndexes.KeepAsync(version.Segments[^1], [.. keyColumns], keys.PushedRowsIndex(), CancellationToken.None);
             }
 
             step.Rows = version.Rows;

@@ -118,6 +118,11 @@ public sealed partial class NodeBackup(NodeDataFolder data, LogWriter log, TimeP
     public const string WorkFolder = "backup-work";
 
     // Never copied: the lock, the live state database (copied logically by Snapshot), staging, old set-aside states.
+    // The names of Exchange/Datasets' SegmentKeyIndexFile.Extension and KeyIndexSecret.FileName (Management may not
+    // depend on Exchange; NodeBackupTests checks they agree).
+    internal const string KeyIndexExtension = ".keys";
+    internal const string KeyIndexSecretFile = "keys.secret";
+
     private static readonly string[] Skipped = ["node.lock", WorkFolder, "state-set-aside", "logs", "datasets", LogRestore.MarkerFile];
 
 
@@ -225,9 +230,13 @@ public sealed partial class NodeBackup(NodeDataFolder data, LogWriter log, TimeP
         }
 
         // Dataset versions are immutable once renamed into place; pushes still in flight (*.tmp) are not data yet.
+        // Key index files and their secret are derived, node-local data (Exchange/README.md, "Key index files"):
+        // not backed up, so the secret never leaves the node; a restored node builds its indexes again.
         foreach (var file in Directory.EnumerateFiles(source))
         {
-            if (file.EndsWith(".tmp", StringComparison.Ordinal))
+            if (file.EndsWith(".tmp", StringComparison.Ordinal)
+                || file.EndsWith(KeyIndexExtension, StringComparison.Ordinal)
+                || Path.GetFileName(file) == KeyIndexSecretFile)
             {
                 continue;
             }

@@ -145,7 +145,7 @@ public sealed class MergePushTests : IAsyncLifetime
         Assert.Equal((5, PushMode.Merge, (long)model.Count, 5), (merged.Version, merged.Mode, merged.Rows, merged.Segments.Count));
         Assert.Equal(model.Count, merged.Segments.Sum(s => s.LiveRows));
 
-        // A restart reads the records back (deleted rows included) and builds the key indexes afresh.
+        // A restart reads the records back (deleted rows included) and the key indexes from their files (built afresh where there is none).
         await _f.Node.RestartAsync();
         Assert.Equal(merged, Store.Latest(Unconditional));
         Assert.Equal(model, (await StoredRowsAsync()).Select(r => new MergeRow(r.Id, r.Name, r.Income)));
@@ -208,7 +208,8 @@ public sealed class MergePushTests : IAsyncLifetime
         Assert.Equal([3, 4, 5, 6, 7], versions.Select(v => v.Version)); // KeepVersions 5
         Assert.All(versions, v => Assert.Equal(original, v.Segments[0].File));
         Assert.Equal(6, versions[^1].Segments[0].Deleted!.Count);
-        Assert.Equal(versions.SelectMany(v => v.Segments).Select(s => s.File).ToHashSet(StringComparer.Ordinal), Directory.EnumerateFiles(Store.Folder).Select(f => Path.GetFileName(f)).ToHashSet(StringComparer.Ordinal));
+        Assert.Equal(versions.SelectMany(v => v.Segments).Select(s => s.File).ToHashSet(StringComparer.Ordinal), SegmentFiles());
+        Assert.True(File.Exists(Path.Combine(Store.Folder, original + SegmentKeyIndexFile.Extension)));
 
         // 30 of the 100 rows deleted at once: over a quarter, so the version is written whole again.
         using (var big = await MergeAsync(Batch([.. Enumerable.Range(50, 30).Select(i => new MergeRow(IdNumber(i), null, Delete: true))])))
@@ -233,7 +234,8 @@ public sealed class MergePushTests : IAsyncLifetime
         }
 
         Assert.False(File.Exists(Path.Combine(Store.Folder, original)));
-        Assert.Equal(Store.Versions(Unconditional).SelectMany(v => v.Segments).Select(s => s.File).ToHashSet(StringComparer.Ordinal), Directory.EnumerateFiles(Store.Folder).Select(f => Path.GetFileName(f)).ToHashSet(StringComparer.Ordinal));
+        Assert.False(File.Exists(Path.Combine(Store.Folder, original + SegmentKeyIndexFile.Extension)));
+        Assert.Equal(Store.Versions(Unconditional).SelectMany(v => v.Segments).Select(s => s.File).ToHashSet(StringComparer.Ordinal), SegmentFiles());
         Assert.Equal(70, (await StoredRowsAsync()).Count);
     }
 
@@ -256,6 +258,106 @@ public sealed class MergePushTests : IAsyncLifetime
         File.Move(file + ".away", file);
         var expected = Enumerable.Range(1, 2998).Select(i => (IdNumber(i), Name(i))).Append((IdNumber(2999), "改"));
         Assert.Equal(expected, (await StoredRowsAsync()).Select(r => (r.Id, r.Name!)));
+    }
+
+    [Fact]
+    public async Task Merge_AfterARestart_TakesTheKeyIndexKeptOnDiskAtThePush_ReadsNoStoredRow()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, 3000)).StatusCode);
+        var segment = Assert.Single(Store.Latest(Unconditional)!.Segments);
+        Assert.True(File.Exists(SegmentKeyIndexFile.PathOf(Store.Folder, segment)));
+
+        // A restart forgets every index in memory; the stored file out of the node's reach: a merge that read it would fail.
+        await _f.Node.RestartAsync();
+        var file = Path.Combine(Store.Folder, segment.File);
+        File.Move(file, file + ".away");
+        using (var response = await MergeAsync(Batch(new MergeRow(IdNumber(2999), "改", 1), new MergeRow(IdNumber(0), null, Delete: true))))
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+            var merge = JsonDocument.Parse(body).RootElement.GetProperty("merge");
+            Assert.Equal((1L, 1L), (merge.GetProperty("replaced").GetInt64(), merge.GetProperty("deleted").GetInt64()));
+        }
+
+        File.Move(file + ".away", file);
+        Assert.Contains(_f.Node.Logs, l => l.Contains("DatasetKeyIndexLoaded", StringComparison.Ordinal) && l.Contains(segment.File, StringComparison.Ordinal));
+        Assert.DoesNotContain(_f.Node.Logs, l => l.Contains("DatasetKeyIndexBuilt", StringComparison.Ordinal));
+        var expected = Enumerable.Range(1, 2998).Select(i => (IdNumber(i), Name(i))).Append((IdNumber(2999), "改"));
+        Assert.Equal(expected, (await StoredRowsAsync()).Select(r => (r.Id, r.Name!)));
+    }
+
+    [Theory]
+    [InlineData("damaged")]
+    [InlineData("truncated")]
+    [InlineData("another segment's")]
+    [InlineData("another node's")]
+    [InlineData("missing")]
+    public async Task Merge_AfterARestart_AnUntrustworthyKeyIndexFile_IsIgnored_TheIndexBuiltByReadingAndRewritten_TheVersionExact(string how)
+    {
+        Assert.Equal(HttpStatusCode.OK, (await _f.PushAsync(Unconditional, 3000)).StatusCode);
+        var first = Assert.Single(Store.Latest(Unconditional)!.Segments);
+        var index = SegmentKeyIndexFile.PathOf(Store.Folder, first);
+        var good = await File.ReadAllBytesAsync(index);
+        await _f.Node.RestartAsync();
+
+        // Each file, if used, would name other rows (or none): the merge must not take it.
+        switch (how)
+        {
+            case "damaged":
+                var bytes = good.ToArray();
+                bytes[bytes.Length / 2] ^= 0x10;
+                await File.WriteAllBytesAsync(index, bytes);
+                break;
+            case "truncated":
+                await File.WriteAllBytesAsync(index, good.AsSpan(0, good.Length - 24).ToArray());
+                break;
+            case "another segment's":
+                // A second resource keyed the same way, its push of 3000 rows: a valid index of another file, of the same size.
+                var catalog = _f.Node.Services.GetRequiredService<CatalogStore>();
+                var entry = catalog.Get(Conditional)!;
+                Assert.True(catalog.Update(Conditional, entry with { Items = [.. entry.Items.Select(i => i.Id == "id_number" ? i with { Key = true } : i)] }, entry.Version, Caller(_f.Provider)).Succeeded);
+                using (var second = await _f.PushAsync(Conditional, 3000))
+                {
+                    Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+                }
+
+                var other = Assert.Single(Store.Latest(Conditional)!.Segments);
+                File.Copy(SegmentKeyIndexFile.PathOf(Store.Folder, other), index, overwrite: true);
+                break;
+            case "another node's":
+                File.Delete(Path.Combine(Store.Folder, KeyIndexSecret.FileName));
+                await _f.Node.RestartAsync(); // a new secret, as on another node holding these files
+                break;
+            default:
+                File.Delete(index);
+                break;
+        }
+
+        using (var response = await MergeAsync(Batch(new MergeRow(IdNumber(1500), "改", 1), new MergeRow(IdNumber(7), null, Delete: true))))
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+            var merge = JsonDocument.Parse(body).RootElement.GetProperty("merge");
+            Assert.Equal((1L, 1L), (merge.GetProperty("replaced").GetInt64(), merge.GetProperty("deleted").GetInt64()));
+        }
+
+        Assert.Contains(_f.Node.Logs, l => l.Contains("DatasetKeyIndexBuilt", StringComparison.Ordinal) && l.Contains(first.File, StringComparison.Ordinal));
+        var expected = Enumerable.Range(0, 3000).Where(i => i is not 7 and not 1500).Select(i => (IdNumber(i), Name(i))).Append((IdNumber(1500), "改"));
+        Assert.Equal(expected, (await StoredRowsAsync()).Select(r => (r.Id, r.Name!)));
+
+        // Rewritten: after the next restart it is taken again without reading the segment.
+        await _f.Node.RestartAsync();
+        var file = Path.Combine(Store.Folder, first.File);
+        File.Move(file, file + ".away");
+        using (var response = await MergeAsync(Batch(new MergeRow(IdNumber(8), null, Delete: true))))
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+            Assert.Equal(1L, JsonDocument.Parse(body).RootElement.GetProperty("merge").GetProperty("deleted").GetInt64());
+        }
+
+        File.Move(file + ".away", file);
+        Assert.Equal(expected.Count() - 1, (await StoredRowsAsync()).Count);
     }
 
     [Fact]
@@ -554,6 +656,18 @@ public sealed class MergePushTests : IAsyncLifetime
         Assert.Contains(result.Errors!, e => e.Code == "key.nullable" && e.Path.EndsWith(".key", StringComparison.Ordinal));
         Assert.Contains(result.Errors!, e => e.Code == "key.notForType");
         await Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The store folder's files, each key index file (beside its segment) and the key secret aside;
+    /// checks that no key index file outlives its segment.
+    /// </summary>
+    private HashSet<string> SegmentFiles()
+    {
+        var names = Directory.EnumerateFiles(Store.Folder).Select(f => Path.GetFileName(f)).Where(n => n != KeyIndexSecret.FileName).ToList();
+        var segments = names.Where(n => !n.EndsWith(SegmentKeyIndexFile.Extension, StringComparison.Ordinal)).ToHashSet(StringComparer.Ordinal);
+        Assert.All(names.Where(n => n.EndsWith(SegmentKeyIndexFile.Extension, StringComparison.Ordinal)), n => Assert.Contains(n[..^SegmentKeyIndexFile.Extension.Length], segments));
+        return segments;
     }
 
     private async Task<HttpResponseMessage> MergeAsync(params RecordBatch[] batches) => await MergeAsync(batches, Unconditional);

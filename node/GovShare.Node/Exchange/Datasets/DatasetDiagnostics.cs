@@ -29,6 +29,18 @@ internal static partial class DatasetDiagnostics
         Message = "Could not delete dataset file {File}; it is removed at the next start")]
     public static partial void FileDeleteFailed(ILogger logger, string file, Exception exception);
 
+    [LoggerMessage(EventId = 4006, EventName = "DatasetKeyIndexBuilt", Level = LogLevel.Information,
+        Message = "Built the key index of segment {File} ({Rows} rows) by reading it, in {Milliseconds} ms: {Reason}")]
+    public static partial void KeyIndexBuilt(ILogger logger, string file, long rows, double milliseconds, string reason);
+
+    [LoggerMessage(EventId = 4007, EventName = "DatasetKeyIndexLoaded", Level = LogLevel.Debug,
+        Message = "Loaded the key index of segment {File} ({Rows} rows) from its index file in {Milliseconds} ms")]
+    public static partial void KeyIndexLoaded(ILogger logger, string file, long rows, double milliseconds);
+
+    [LoggerMessage(EventId = 4008, EventName = "DatasetKeyIndexWriteFailed", Level = LogLevel.Warning,
+        Message = "Could not write the key index file of segment {File}; the next start builds the index again")]
+    public static partial void KeyIndexWriteFailed(ILogger logger, string file, Exception exception);
+
     [LoggerMessage(EventId = 4010, EventName = "ArrowInputRefused", Level = LogLevel.Debug,
         Message = "Arrow input of exchange {ExchangeId} refused: {Code} {Detail}")]
     public static partial void ArrowInputRefused(ILogger logger, string exchangeId, string code, string detail);

@@ -127,6 +127,7 @@ public sealed class DatasetStore : IDisposable
     private readonly SemaphoreSlim _commitLock = new(1, 1);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<DatasetVersion>> _snapshots = new(StringComparer.Ordinal);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, int, string), Schema> _schemas = new();
+    private readonly Lazy<KeyIndexSecret> _keySecret;
     private long _generation;
 
     // Version lists are cached only while this process is the one writer of them (LiteDB). On a
@@ -148,6 +149,9 @@ public sealed class DatasetStore : IDisposable
         _cacheVersions = dataFolder.State.ReplaysChangeLog;
         _time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger<DatasetStore>.Instance;
+        // Not caching a failure (a full disk at first use): the next push tries again.
+        _keySecret = new(() => KeyIndexSecret.LoadOrCreate(Folder), LazyThreadSafetyMode.PublicationOnly);
+        KeyIndexes = new SegmentKeyIndexes(this, _logger);
     }
 
     /// <summary>The settings in force.</summary>
@@ -158,7 +162,7 @@ public sealed class DatasetStore : IDisposable
 
     /// <summary>
     /// Removes what interrupted pushes left: temporary files, and segment files no version
-    /// references (renamed but never recorded). Call once at start, before serving.
+    /// references (renamed but never recorded), with their key index files. Call once at start, before serving.
     /// </summary>
     /// <returns>The number of files removed.</returns>
     public int RemoveStrayFiles()
@@ -177,7 +181,9 @@ public sealed class DatasetStore : IDisposable
         {
             var name = Path.GetFileName(path);
             var stray = (name.EndsWith(TempExtension, StringComparison.Ordinal)
-                || (name.EndsWith(SegmentExtension, StringComparison.Ordinal) && !referenced.Contains(name)))
+                || name.EndsWith(SegmentKeyIndexFile.TempExtension, StringComparison.Ordinal)
+                || (name.EndsWith(SegmentExtension, StringComparison.Ordinal) && !referenced.Contains(name))
+                || (SegmentKeyIndexFile.IsIndexFile(name, out var indexed) && !referenced.Contains(indexed)))
                 && (Options.StrayAge is not { } age || File.GetLastWriteTimeUtc(path) < _time.GetUtcNow().UtcDateTime - age);
             if (stray && TryDelete(path))
             {
@@ -358,8 +364,11 @@ public sealed class DatasetStore : IDisposable
 
     public void Dispose() => _commitLock.Dispose();
 
-    /// <summary>Key indexes of stored segments, for merge pushes (<see cref="MergePush"/>).</summary>
-    internal SegmentKeyIndexes KeyIndexes { get; } = new();
+    /// <summary>Key indexes of stored segments, for merge pushes (<see cref="MergePush"/>) and appends (<see cref="PushKeys"/>).</summary>
+    internal SegmentKeyIndexes KeyIndexes { get; }
+
+    /// <summary>The store folder's key hash seed and index file key, made on first use (<see cref="KeyIndexSecret"/>).</summary>
+    internal KeyIndexSecret KeySecret => _keySecret.Value;
 
     internal async Task<DatasetVersion> PublishAsync(DatasetPush push, DatasetSegment segment, DateTimeOffset? dataUpdatedAt, CancellationToken cancellationToken)
     {
@@ -485,6 +494,11 @@ public sealed class DatasetStore : IDisposable
         foreach (var file in removed.SelectMany(v => v.Segments).Select(s => s.File).Distinct().Where(f => !kept.Contains(f)))
         {
             TryDelete(Path.Combine(Folder, file));
+            var index = Path.Combine(Folder, file + SegmentKeyIndexFile.Extension);
+            if (File.Exists(index))
+            {
+                TryDelete(index);
+            }
         }
 
         DatasetDiagnostics.VersionsPruned(_logger, resourceCode, removed.Count, Options.KeepVersions);

@@ -329,12 +329,12 @@ public static class MergePush
     /// </summary>
     private static async Task<(IReadOnlyList<DatasetSegment> Segments, long Replaced, long Deleted)?> BySegmentsAsync(DatasetStore store, DatasetVersion latest, MergeChanges changes, CancellationToken cancellationToken)
     {
-        var named = changes.NamedKeys.Select(k => (Hash: SegmentKeyIndex.Hash(Convert.FromHexString(k.Key)), k.Delete)).ToList();
+        var named = changes.NamedKeys.Select(k => (Hash: SegmentKeyIndex.Hash(Convert.FromHexString(k.Key), store.KeySecret.Seed), k.Delete)).ToList();
         var segments = new List<DatasetSegment>(latest.Segments.Count);
         long replaced = 0, deleted = 0, stored = 0, left = 0;
         foreach (var segment in latest.Segments)
         {
-            var index = await store.KeyIndexes.GetAsync(store, latest, segment, changes.KeyColumns, cancellationToken).ConfigureAwait(false);
+            var index = await store.KeyIndexes.GetAsync(latest, segment, changes.KeyColumns, cancellationToken).ConfigureAwait(false);
             var removed = new List<long>();
             foreach (var (hash, delete) in named)
             {

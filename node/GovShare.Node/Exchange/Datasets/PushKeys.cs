@@ -20,9 +20,9 @@ namespace GovShare.Node.Exchange.Datasets;
 /// (<see cref="MergeChanges"/>). Collisions: two different keys share a hash with a probability of
 /// about n²/2¹²⁹ (10⁻²⁶ at 2,000,000 rows); were it to happen, the push would be refused naming
 /// both rows — a false refusal the provider can see, never a duplicate accepted or a row lost.
-/// The seed is the one of <see cref="SegmentKeyIndex"/>, so the hashes of a published push become
-/// its segment's key index for later merges and appends at no cost (<see cref="PushedRowsIndex"/>); it changes
-/// at every start, so no pair of keys collides for long. An append looks its keys up in the stored
+/// The seed is the store's (<see cref="KeyIndexSecret"/>, secret, the same for the folder's life), so the
+/// hashes of a published push become its segment's key index for later merges and appends at no
+/// cost (<see cref="PushedRowsIndex"/>), in memory and on disk. An append looks its keys up in the stored
 /// segments' key indexes (<see cref="AddStoredAsync"/>): in proportion to the append, not the dataset,
 /// once the indexes are in memory.
 /// </remarks>
@@ -53,7 +53,7 @@ public sealed class PushKeys
     private readonly Schema _schema;
     private readonly int[] _keyColumns;
     private readonly PushMode _mode;
-    private readonly long _seed = SegmentKeyIndex.Seed;
+    private readonly long _seed;
     private readonly List<Seen> _seen = [];
     private readonly List<long> _batchStarts = [];
     private readonly List<(SegmentKeyIndex Index, DatasetSegment Segment, long LiveBefore)> _stored = [];
@@ -64,8 +64,10 @@ public sealed class PushKeys
     /// <param name="schema">The catalog's schema (<c>CatalogEntry.ArrowSchema()</c>).</param>
     /// <param name="keyColumns">The indexes of the key items in <paramref name="schema"/>; at least one.</param>
     /// <param name="mode">Replace or append: named in the refusal.</param>
-    public PushKeys(Schema schema, IReadOnlyList<int> keyColumns, PushMode mode)
+    /// <param name="store">The store the push goes to: its key hash seed.</param>
+    public PushKeys(Schema schema, IReadOnlyList<int> keyColumns, PushMode mode, DatasetStore store)
     {
+        ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(schema);
         ArgumentNullException.ThrowIfNull(keyColumns);
         if (keyColumns.Count == 0)
@@ -76,6 +78,7 @@ public sealed class PushKeys
         _schema = schema;
         _keyColumns = [.. keyColumns];
         _mode = mode;
+        _seed = store.KeySecret.Seed;
     }
 
     /// <summary>The stored version an append adds to, when its rows were read (<see cref="AddStoredAsync"/>).</summary>
@@ -83,7 +86,7 @@ public sealed class PushKeys
 
     /// <summary>
     /// The stored version an append adds to: takes each of its segments' key indexes
-    /// (<see cref="SegmentKeyIndexes"/>; a segment not indexed in memory is read once to build its
+    /// (<see cref="SegmentKeyIndexes"/>; a segment not indexed in memory or on disk is read once to build its
     /// own), so <see cref="ThrowIfDuplicated"/> looks up only the pushed keys instead of reading
     /// every stored row.
     /// </summary>
@@ -95,7 +98,7 @@ public sealed class PushKeys
         long liveBefore = 0;
         foreach (var segment in version.Segments)
         {
-            var index = await store.KeyIndexes.GetAsync(store, version, segment, _keyColumns, cancellationToken).ConfigureAwait(false);
+            var index = await store.KeyIndexes.GetAsync(version, segment, _keyColumns, cancellationToken).ConfigureAwait(false);
             _stored.Add((index, segment, liveBefore));
             liveBefore += segment.LiveRows;
         }

@@ -1,6 +1,6 @@
-using System.Buffers.Binary;
+using System.Diagnostics;
 using System.IO.Hashing;
-using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
 
 namespace GovShare.Node.Exchange.Datasets;
 
@@ -12,18 +12,16 @@ namespace GovShare.Node.Exchange.Datasets;
 /// </summary>
 /// <remarks>
 /// Built by reading the segment once (through <see cref="DatasetReader"/>, so its SHA-256 is
-/// checked: an altered file gives no index) and kept in memory by <see cref="SegmentKeyIndexes"/>;
-/// segment files never change, so an index stays true for the file's life. Not stored: derived
-/// data that would need its own checksum, and rebuilt after a restart by the first merge or append.
-/// Hashes use a random seed per process, so a sender cannot aim two keys at one hash; two
-/// different keys share a hash with a probability of about n·m/2¹²⁸ per merge (n stored rows, m
-/// named keys: 10⁻³¹ for a 2,000,000-row dataset and 1,000 keys).
+/// checked: an altered file gives no index), or made from a push's own key hashes
+/// (<see cref="PushKeys.PushedRowsIndex"/>); kept in memory by <see cref="SegmentKeyIndexes"/> and on
+/// disk beside the segment (<see cref="SegmentKeyIndexFile"/>), so a restart need not read the
+/// segment again. Segment files never change, so an index stays true for the file's life.
+/// Hashes use the store folder's secret seed (<see cref="KeyIndexSecret"/>), so a sender cannot
+/// aim two keys at one hash; two different keys share a hash with a probability of about
+/// n·m/2¹²⁸ per merge (n stored rows, m named keys: 10⁻³¹ for a 2,000,000-row dataset and 1,000 keys).
 /// </remarks>
 internal sealed class SegmentKeyIndex
 {
-    /// <summary>The seed of every key hash of this process (<see cref="PushKeys"/> hashes with it too).</summary>
-    internal static readonly long Seed = BinaryPrimitives.ReadInt64LittleEndian(RandomNumberGenerator.GetBytes(8));
-
     private readonly UInt128[] _hashes;
     private readonly long[] _positions;
 
@@ -39,8 +37,11 @@ internal sealed class SegmentKeyIndex
     /// <summary>Rows indexed.</summary>
     public long Rows => _hashes.Length;
 
-    /// <summary>The hash a key's bytes are indexed under.</summary>
-    public static UInt128 Hash(ReadOnlySpan<byte> keyBytes) => XxHash128.HashToUInt128(keyBytes, Seed);
+    /// <summary>The sorted hashes and their positions (for <see cref="SegmentKeyIndexFile"/>).</summary>
+    internal (UInt128[] Hashes, long[] Positions) Entries => (_hashes, _positions);
+
+    /// <summary>The hash a key's bytes are indexed under, with the store's seed (<see cref="KeyIndexSecret.Seed"/>).</summary>
+    public static UInt128 Hash(ReadOnlySpan<byte> keyBytes, long seed) => XxHash128.HashToUInt128(keyBytes, seed);
 
     /// <summary>Reads the key items of every row of one segment (its own deletions ignored: positions are the file's).</summary>
     public static async Task<SegmentKeyIndex> BuildAsync(DatasetStore store, DatasetVersion version, DatasetSegment segment, int[] keyColumns, CancellationToken cancellationToken)
@@ -49,6 +50,7 @@ internal sealed class SegmentKeyIndex
         var positions = new long[hashes.Length];
         var alone = version with { Segments = [segment with { Deleted = null }] };
         var buffer = new byte[256];
+        var seed = store.KeySecret.Seed;
         long position = 0;
         await using (var reader = store.OpenRead(alone))
         {
@@ -71,7 +73,7 @@ internal sealed class SegmentKeyIndex
                         }
 
                         // A null key item (possible only in versions stored before keys were checked) names no row.
-                        hashes[position] = length == 0 ? UInt128.MaxValue : Hash(buffer.AsSpan(0, length));
+                        hashes[position] = length == 0 ? UInt128.MaxValue : Hash(buffer.AsSpan(0, length), seed);
                         positions[position] = length == 0 ? -1 : position;
                     }
                 }
@@ -114,9 +116,11 @@ internal sealed class SegmentKeyIndex
 /// <summary>
 /// The key indexes of recently pushed, merged or appended-to segments, by file and key items. Bounded by rows (24
 /// bytes each): over <see cref="MaxRows"/> the oldest are dropped, and an index of a segment
-/// larger than the bound is used once and not kept (that merge reads the segment).
+/// larger than the bound is used once and not kept in memory. Every index is also kept on disk
+/// beside its segment (<see cref="SegmentKeyIndexFile"/>): one not in memory is read from there
+/// when its file can be trusted, and built by reading the segment (and written) only when not.
 /// </summary>
-internal sealed class SegmentKeyIndexes
+internal sealed class SegmentKeyIndexes(DatasetStore store, ILogger logger)
 {
     /// <summary>Rows of all kept indexes together: 4,000,000 rows, about 100 MB.</summary>
     public const long MaxRows = 4_000_000;
@@ -129,8 +133,64 @@ internal sealed class SegmentKeyIndexes
     /// <summary>What pins a segment's bytes: its block list, or for a segment stored without one, the file's SHA-256.</summary>
     private static string? ContentOf(DatasetSegment segment) => segment.Blocks ?? segment.Sha256;
 
-    /// <summary>Keeps the index of a segment just written, made from the push's own key hashes (<see cref="PushKeys.PushedRowsIndex"/>).</summary>
-    public void Keep(DatasetSegment segment, int[] keyColumns, SegmentKeyIndex index)
+    /// <summary>
+    /// Keeps the index of a segment just written, made from the push's own key hashes
+    /// (<see cref="PushKeys.PushedRowsIndex"/>), in memory and on disk. Call after the version is
+    /// published: a failure to write the file is logged, never the push's (the file is derived data).
+    /// </summary>
+    public async Task KeepAsync(DatasetSegment segment, int[] keyColumns, SegmentKeyIndex index, CancellationToken cancellationToken)
+    {
+        Remember(segment, keyColumns, index);
+        await PersistAsync(segment, keyColumns, index, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The index of <paramref name="segment"/> of <paramref name="version"/> for these key columns: from memory, its file, or read once.</summary>
+    public async Task<SegmentKeyIndex> GetAsync(DatasetVersion version, DatasetSegment segment, int[] keyColumns, CancellationToken cancellationToken)
+    {
+        var key = (segment.File, ContentOf(segment), string.Join(',', keyColumns));
+        lock (_lock)
+        {
+            if (_kept.TryGetValue(key, out var index))
+            {
+                _order.Remove(key);
+                _order.AddLast(key);
+                return index;
+            }
+        }
+
+        // Loaded or built outside the lock: a large segment takes a while, and merges of other resources need not wait.
+        var started = Stopwatch.GetTimestamp();
+        var why = "its segment was stored before checksums were recorded";
+        if (SegmentKeyIndexFile.CanKeep(segment))
+        {
+            SegmentKeyIndex? loaded;
+            try
+            {
+                (loaded, why) = await SegmentKeyIndexFile.TryReadAsync(store.Folder, segment, keyColumns, store.KeySecret, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                (loaded, why) = (null, "index file unreadable: " + ex.GetType().Name);
+            }
+
+            if (loaded is not null)
+            {
+                var loadMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                DatasetDiagnostics.KeyIndexLoaded(logger, segment.File, loaded.Rows, loadMs);
+                Remember(segment, keyColumns, loaded);
+                return loaded;
+            }
+        }
+
+        var built = await SegmentKeyIndex.BuildAsync(store, version, segment, keyColumns, cancellationToken).ConfigureAwait(false);
+        var buildMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        DatasetDiagnostics.KeyIndexBuilt(logger, segment.File, built.Rows, buildMs, why);
+        Remember(segment, keyColumns, built);
+        await PersistAsync(segment, keyColumns, built, cancellationToken).ConfigureAwait(false);
+        return built;
+    }
+
+    private void Remember(DatasetSegment segment, int[] keyColumns, SegmentKeyIndex index)
     {
         var key = (segment.File, ContentOf(segment), string.Join(',', keyColumns));
         if (index.Rows > MaxRows)
@@ -154,28 +214,21 @@ internal sealed class SegmentKeyIndexes
         }
     }
 
-    /// <summary>The index of <paramref name="segment"/> of <paramref name="version"/> for these key columns, read once.</summary>
-    public async Task<SegmentKeyIndex> GetAsync(DatasetStore store, DatasetVersion version, DatasetSegment segment, int[] keyColumns, CancellationToken cancellationToken)
+    private async Task PersistAsync(DatasetSegment segment, int[] keyColumns, SegmentKeyIndex index, CancellationToken cancellationToken)
     {
-        var key = (segment.File, ContentOf(segment), string.Join(',', keyColumns));
-        lock (_lock)
+        if (!SegmentKeyIndexFile.CanKeep(segment))
         {
-            if (_kept.TryGetValue(key, out var index))
-            {
-                _order.Remove(key);
-                _order.AddLast(key);
-                return index;
-            }
+            return;
         }
 
-        // Built outside the lock: a large segment takes a while, and merges of other resources need not wait.
-        var built = await SegmentKeyIndex.BuildAsync(store, version, segment, keyColumns, cancellationToken).ConfigureAwait(false);
-        if (built.Rows > MaxRows)
+        try
         {
-            return built;
+            await SegmentKeyIndexFile.WriteAsync(store.Folder, segment, keyColumns, index, store.KeySecret, cancellationToken).ConfigureAwait(false);
         }
-
-        Keep(segment, keyColumns, built);
-        return built;
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Derived data: without the file the next restart builds the index again, nothing worse.
+            DatasetDiagnostics.KeyIndexWriteFailed(logger, segment.File, ex);
+        }
     }
 }
