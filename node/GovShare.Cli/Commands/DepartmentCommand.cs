@@ -200,7 +200,8 @@ internal static class DepartmentCommand
             }
             else if (response.Content.Headers.ContentType?.MediaType?.Contains("json", StringComparison.Ordinal) == true && body.Length > 0)
             {
-                Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(System.Text.Json.JsonDocument.Parse(body).RootElement, Indented));
+                using var document = System.Text.Json.JsonDocument.Parse(body);
+                Console.WriteLine(DepartmentJson.Indented(document.RootElement, System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping));
             }
             else
             {
@@ -216,6 +217,4 @@ internal static class DepartmentCommand
             return ExitCodes.Ok;
         }));
     }
-
-    private static readonly System.Text.Json.JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

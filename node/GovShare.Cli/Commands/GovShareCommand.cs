@@ -8,20 +8,29 @@ internal static class GovShareCommand
 {
     public static RootCommand Create()
     {
+#if DEPARTMENT_TOOL
+        // The department tool (node/GovShare.DepartmentTool, Native AOT): the department's commands only.
+        var root = new RootCommand("GovShare: the department's tool for a government information resource sharing node.");
+#else
         var root = new RootCommand("GovShare: the government information resource sharing node and its tools.");
         root.Add(NodeCommands.Create());
         root.Add(DemoCommand.Create());
+#endif
         root.Add(CertsCommands.Create());
+#if !DEPARTMENT_TOOL
         root.Add(DepartmentCommands.Create());
         root.Add(LogCommands.Create());
+#endif
         root.Add(PushCommand.Create());
         root.Add(PullCommand.Create());
         root.Add(CatalogCommands.Create());
         root.Add(SyncCommand.Create());
         root.Add(CompareCommand.Create());
         RequestCommands.Create().ToList().ForEach(root.Add);
+#if !DEPARTMENT_TOOL
         root.Add(EvaluationCommands.Create());
         root.Add(OfficeCommands.Create());
+#endif
         root.Add(ReportCommands.Department());
         CommandExamples.AddTo(root);
         return root;

@@ -13,8 +13,6 @@ namespace GovShare.Cli.Commands;
 /// </summary>
 internal static class OperatorClient
 {
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-
     public static readonly Option<string> Management = new("--management")
     {
         Description = "The node's management address.",
@@ -114,7 +112,8 @@ internal static class OperatorClient
             {
                 if (body.Length > 0)
                 {
-                    Console.WriteLine(JsonSerializer.Serialize(JsonDocument.Parse(body).RootElement, Indented));
+                    using var document = JsonDocument.Parse(body);
+                    Console.WriteLine(DepartmentJson.Indented(document.RootElement));
                 }
 
                 return ExitCodes.Ok;

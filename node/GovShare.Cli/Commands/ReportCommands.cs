@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Net.Http.Json;
 
 namespace GovShare.Cli.Commands;
 
@@ -44,7 +43,7 @@ internal static class ReportCommands
                 return ExitCodes.Usage;
             }
 
-            return await OperatorClient.CallAsync(parse, client => client.PostAsJsonAsync($"v1/operator/evaluation/reports/{parse.GetValue(year)}/publish", new { advice = text }, cancellation));
+            return await OperatorClient.CallAsync(parse, client => client.PostJsonAsync($"v1/operator/evaluation/reports/{parse.GetValue(year)}/publish", new Dictionary<string, string> { ["advice"] = text }, cancellation));
         });
 
         var published = Operator(new Command("published", "The year's evaluation as the office published it, with its advice.") { year });

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Net.Http.Json;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Requests;
@@ -44,7 +43,7 @@ internal static class RequestCommands
         var recipient = new Option<string>("--recipient") { Description = "The department to provide the data on to: govshare:dept/<division>/<credit code>.", Required = true };
         var reason = new Option<string?>("--reason") { Description = "Why (required to apply, to refuse, and for a provider's withdrawal)." };
         var apply = new Command("apply", "Ask the provider's consent to provide its data on to a recipient.") { resource, purpose, recipient, reason };
-        DepartmentCommand.Call(apply, parse => http => http.PostAsJsonAsync("v1/consents", new ConsentApplication(parse.GetValue(resource), parse.GetValue(purpose), parse.GetValue(recipient), parse.GetValue(reason)), CatalogJson.Options));
+        DepartmentCommand.Call(apply, parse => http => http.PostJsonAsync("v1/consents", new ConsentApplication(parse.GetValue(resource), parse.GetValue(purpose), parse.GetValue(recipient), parse.GetValue(reason))));
 
         var role = new Option<string?>("--role") { Description = "user (default) or provider." };
         var list = new Command("list", "The department's consents.") { role };
@@ -52,11 +51,11 @@ internal static class RequestCommands
 
         var id = new Argument<string>("id");
         var grant = new Command("grant", "Consent to an application (provider).") { id, reason };
-        DepartmentCommand.Call(grant, parse => http => http.PostAsJsonAsync($"v1/consents/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision", new ConsentDecisionInput(ConsentDecision.Grant, parse.GetValue(reason)), CatalogJson.Options));
+        DepartmentCommand.Call(grant, parse => http => http.PostJsonAsync($"v1/consents/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision", new ConsentDecisionInput(ConsentDecision.Grant, parse.GetValue(reason))));
         var refuse = new Command("refuse", "Refuse an application, with --reason (provider).") { id, reason };
-        DepartmentCommand.Call(refuse, parse => http => http.PostAsJsonAsync($"v1/consents/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision", new ConsentDecisionInput(ConsentDecision.Refuse, parse.GetValue(reason)), CatalogJson.Options));
+        DepartmentCommand.Call(refuse, parse => http => http.PostJsonAsync($"v1/consents/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision", new ConsentDecisionInput(ConsentDecision.Refuse, parse.GetValue(reason))));
         var withdraw = new Command("withdraw", "Withdraw an application (user) or a consent given (provider, with --reason).") { id, reason };
-        DepartmentCommand.Call(withdraw, parse => http => http.PostAsJsonAsync($"v1/consents/{Uri.EscapeDataString(parse.GetValue(id)!)}/withdraw", new ConsentWithdrawal(parse.GetValue(reason)), CatalogJson.Options));
+        DepartmentCommand.Call(withdraw, parse => http => http.PostJsonAsync($"v1/consents/{Uri.EscapeDataString(parse.GetValue(id)!)}/withdraw", new ConsentWithdrawal(parse.GetValue(reason))));
 
         var all = new Command("all", "Every consent of the node (operator).") { OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
         all.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.GetAsync("v1/operator/consents", cancellation)));
@@ -77,7 +76,7 @@ internal static class RequestCommands
         var subject = new Option<string>("--subject") { Description = "What it is about, in a line.", Required = true };
         var description = new Option<string>("--description") { Required = true };
         var file = new Command("file", "File a complaint about another department.") { respondent, resource, subject, description };
-        DepartmentCommand.Call(file, parse => http => http.PostAsJsonAsync("v1/complaints", new ComplaintInput(parse.GetValue(respondent), parse.GetValue(resource), parse.GetValue(subject), parse.GetValue(description)), CatalogJson.Options));
+        DepartmentCommand.Call(file, parse => http => http.PostJsonAsync("v1/complaints", new ComplaintInput(parse.GetValue(respondent), parse.GetValue(resource), parse.GetValue(subject), parse.GetValue(description))));
 
         var role = new Option<string?>("--role") { Description = "user: those you filed (default); provider: those you must answer." };
         var list = new Command("list", "The department's complaints.") { role };
@@ -87,16 +86,16 @@ internal static class RequestCommands
         var upheld = new Option<bool>("--upheld") { Description = "The complaint is justified (default: dismissed)." };
         var reply = new Option<string>("--reply") { Description = "The answer: what was done, or why it is dismissed.", Required = true };
         var answer = new Command("answer", "Answer a complaint about your department.") { id, upheld, reply };
-        DepartmentCommand.Call(answer, parse => http => http.PostAsJsonAsync($"v1/complaints/{Uri.EscapeDataString(parse.GetValue(id)!)}/answer",
-            new ComplaintAnswerInput(parse.GetValue(upheld) ? ComplaintStatus.Upheld : ComplaintStatus.Dismissed, parse.GetValue(reply)), CatalogJson.Options));
+        DepartmentCommand.Call(answer, parse => http => http.PostJsonAsync($"v1/complaints/{Uri.EscapeDataString(parse.GetValue(id)!)}/answer",
+            new ComplaintAnswerInput(parse.GetValue(upheld) ? ComplaintStatus.Upheld : ComplaintStatus.Dismissed, parse.GetValue(reply))));
 
         var name = new Option<string>("--name") { Description = "The person complaining.", Required = true };
         var contact = new Option<string>("--contact") { Description = "How to reach them (seen by operators only).", Required = true };
         var publicFile = new Command("public", "File a complaint of the public, taken down by the operator.")
             { respondent, resource, subject, description, name, contact, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
-        publicFile.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostAsJsonAsync("v1/operator/complaints",
+        publicFile.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostJsonAsync("v1/operator/complaints",
             new ComplaintInput(parse.GetValue(respondent), parse.GetValue(resource), parse.GetValue(subject), parse.GetValue(description), new PublicComplainant(parse.GetValue(name), parse.GetValue(contact))),
-            CatalogJson.Options, cancellation)));
+            cancellation)));
 
         var overdue = new Option<bool>("--overdue") { Description = "Only those past their due day." };
         var open = new Command("open", "Complaints of the node, open ones first (operator).") { overdue, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
@@ -126,10 +125,10 @@ internal static class RequestCommands
         var useFrom = new Option<DateOnly>("--from") { Description = "First day of use (yyyy-MM-dd).", Required = true };
         var useTo = new Option<DateOnly>("--to") { Description = "Last day of use (yyyy-MM-dd).", Required = true };
         var apply = new Command("apply", "Apply for items of a conditional resource.") { resource, items, purposeCode, purposeText, basis, useFrom, useTo, contactName, contactPhone, contactEmail };
-        DepartmentCommand.Call(apply, parse => http => http.PostAsJsonAsync("v1/requests", new ShareApplication(parse.GetValue(resource), parse.GetValue(items),
+        DepartmentCommand.Call(apply, parse => http => http.PostJsonAsync("v1/requests", new ShareApplication(parse.GetValue(resource), parse.GetValue(items),
             new RequestPurpose(parse.GetValue(purposeCode)!, parse.GetValue(purposeText)!), parse.GetValue(basis),
             new UsePeriod(parse.GetValue(useFrom), parse.GetValue(useTo)),
-            new RequestContact(parse.GetValue(contactName)!, parse.GetValue(contactPhone)!, parse.GetValue(contactEmail))), CatalogJson.Options));
+            new RequestContact(parse.GetValue(contactName)!, parse.GetValue(contactPhone)!, parse.GetValue(contactEmail)))));
 
         var role = new Option<string?>("--role") { Description = "user (default) or provider." };
         var status = new Option<string?>("--status") { Description = "Only requests in this status." };
@@ -141,15 +140,15 @@ internal static class RequestCommands
         DepartmentCommand.Call(show, parse => http => http.GetAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}"));
 
         var approve = new Command("approve", "Approve, possibly fewer items with masking, for a validity within the requested period (providing the data on needs a consent per recipient: govshare consent).") { id, items, from, to };
-        DepartmentCommand.Call(approve, parse => http => http.PostAsJsonAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision", new DecisionInput(
+        DepartmentCommand.Call(approve, parse => http => http.PostJsonAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision", new DecisionInput(
             DecisionOutcome.Approve, parse.GetValue(items) is { Length: > 0 } chosen ? [.. chosen.Select(ParseItem)] : null,
-            parse.GetValue(from) is { } f && parse.GetValue(to) is { } t ? new UsePeriod(f, t) : null), CatalogJson.Options));
+            parse.GetValue(from) is { } f && parse.GetValue(to) is { } t ? new UsePeriod(f, t) : null)));
 
         var reasonCode = new Option<string>("--reason-code") { Required = true };
         var reason = new Option<string>("--reason") { Required = true };
         var deny = new Command("deny", "Deny, with a reason code and text.") { id, reasonCode, reason };
-        DepartmentCommand.Call(deny, parse => http => http.PostAsJsonAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision",
-            new DecisionInput(DecisionOutcome.Deny, ReasonCode: parse.GetValue(reasonCode), ReasonText: parse.GetValue(reason)), CatalogJson.Options));
+        DepartmentCommand.Call(deny, parse => http => http.PostJsonAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/decision",
+            new DecisionInput(DecisionOutcome.Deny, ReasonCode: parse.GetValue(reasonCode), ReasonText: parse.GetValue(reason))));
 
         var withdraw = new Command("withdraw", "Withdraw an undecided request.") { id };
         DepartmentCommand.Call(withdraw, parse => http => http.PostAsync($"v1/requests/{Uri.EscapeDataString(parse.GetValue(id)!)}/withdraw", null));
@@ -176,8 +175,8 @@ internal static class RequestCommands
         var reasonCode = new Option<string?>("--reason-code");
         var reason = new Option<string>("--reason") { Required = true };
         var revoke = new Command("revoke", "Revoke a grant on your resource, at once.") { id, reasonCode, reason };
-        DepartmentCommand.Call(revoke, parse => http => http.PostAsJsonAsync($"v1/grants/{Uri.EscapeDataString(parse.GetValue(id)!)}/revoke",
-            new RevocationInput(parse.GetValue(reasonCode), parse.GetValue(reason)), CatalogJson.Options));
+        DepartmentCommand.Call(revoke, parse => http => http.PostJsonAsync($"v1/grants/{Uri.EscapeDataString(parse.GetValue(id)!)}/revoke",
+            new RevocationInput(parse.GetValue(reasonCode), parse.GetValue(reason))));
 
         var division = new Option<string>("--user-division") { Required = true };
         var credit = new Option<string>("--user-credit-code") { Required = true };
@@ -188,9 +187,9 @@ internal static class RequestCommands
         var to = new Option<DateOnly>("--to") { Required = true };
         var decision = new Option<string>("--decision") { Description = "The reference of the decision taken outside the node.", Required = true };
         var create = new Command("create", "Record a grant directly (operator).") { division, credit, resource, items, purpose, from, to, decision, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };
-        create.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostAsJsonAsync("v1/operator/grants", new OperatorGrantInput(
+        create.SetAction((parse, cancellation) => OperatorClient.CallAsync(parse, client => client.PostJsonAsync("v1/operator/grants", new OperatorGrantInput(
             new DepartmentRef(parse.GetValue(division)!, parse.GetValue(credit)!), parse.GetValue(resource), [.. (parse.GetValue(items) ?? []).Select(ParseItem)],
-            parse.GetValue(purpose), new UsePeriod(parse.GetValue(from), parse.GetValue(to)), parse.GetValue(decision)), CatalogJson.Options, cancellation)));
+            parse.GetValue(purpose), new UsePeriod(parse.GetValue(from), parse.GetValue(to)), parse.GetValue(decision)), cancellation)));
 
         foreach (var sub in new[] { list, show, revoke, create })
         {
@@ -210,8 +209,8 @@ internal static class RequestCommands
         var rows = new Option<string[]>("--row-key") { Description = "A row's key; repeat." };
         var items = new Option<string[]>("--item") { Description = "An item (id or name); repeat." };
         var raise = new Command("raise", "Flag data as doubtful or wrong.") { resource, version, kind, description, rows, items };
-        DepartmentCommand.Call(raise, parse => http => http.PostAsJsonAsync("v1/disputes", new DisputeInput(parse.GetValue(resource), parse.GetValue(version), parse.GetValue(kind),
-            parse.GetValue(rows), parse.GetValue(items), parse.GetValue(description)), CatalogJson.Options));
+        DepartmentCommand.Call(raise, parse => http => http.PostJsonAsync("v1/disputes", new DisputeInput(parse.GetValue(resource), parse.GetValue(version), parse.GetValue(kind),
+            parse.GetValue(rows), parse.GetValue(items), parse.GetValue(description))));
 
         // An inconsistency case (issue 23): a dispute of kind inconsistent, opened from the caller's own comparison.
         var caseResource = new Argument<string>("resource");
@@ -224,8 +223,8 @@ internal static class RequestCommands
         {
             caseResource, comparison, caseVersion, caseRows, caseItems, caseDescription,
         };
-        DepartmentCommand.Call(openCase, parse => http => http.PostAsJsonAsync("v1/disputes", new DisputeInput(parse.GetValue(caseResource), parse.GetValue(caseVersion), DisputeKind.Inconsistent,
-            parse.GetValue(caseRows), parse.GetValue(caseItems), parse.GetValue(caseDescription), parse.GetValue(comparison)), CatalogJson.Options));
+        DepartmentCommand.Call(openCase, parse => http => http.PostJsonAsync("v1/disputes", new DisputeInput(parse.GetValue(caseResource), parse.GetValue(caseVersion), DisputeKind.Inconsistent,
+            parse.GetValue(caseRows), parse.GetValue(caseItems), parse.GetValue(caseDescription), parse.GetValue(comparison))));
 
         var role = new Option<string?>("--role") { Description = "user (default) or provider." };
         var list = new Command("list", "The department's disputes.") { role };
@@ -236,9 +235,9 @@ internal static class RequestCommands
         var rejected = new Option<bool>("--rejected") { Description = "Rejected (give --reason)." };
         var reason = new Option<string?>("--reason");
         var answer = new Command("answer", "Answer a dispute of your data.") { id, correctedBy, rejected, reason };
-        DepartmentCommand.Call(answer, parse => http => http.PostAsJsonAsync($"v1/disputes/{Uri.EscapeDataString(parse.GetValue(id)!)}/answer", new DisputeAnswerInput(
+        DepartmentCommand.Call(answer, parse => http => http.PostJsonAsync($"v1/disputes/{Uri.EscapeDataString(parse.GetValue(id)!)}/answer", new DisputeAnswerInput(
             parse.GetValue(rejected) ? DisputeStatus.Rejected : parse.GetValue(correctedBy) is null ? null : DisputeStatus.Corrected,
-            parse.GetValue(correctedBy), parse.GetValue(reason)), CatalogJson.Options));
+            parse.GetValue(correctedBy), parse.GetValue(reason))));
 
         var overdue = new Option<bool>("--overdue") { Description = "Only those past their due day." };
         var open = new Command("open", "Open disputes of the node (operator).") { overdue, OperatorClient.Management, OperatorClient.Data, OperatorClient.Certificate, OperatorClient.Key, OperatorClient.TrustAnchors };

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using GovShare.Node.Identity;
 
 namespace GovShare.Node.Pki;
@@ -12,9 +13,8 @@ namespace GovShare.Node.Pki;
 /// <c>state.json</c> (next CRL number, issued and revoked serials).
 /// Development tooling: production CAs live in an HSM-backed PKI that issues the same profiles.
 /// </summary>
-public sealed class CertificateAuthority
+public sealed partial class CertificateAuthority
 {
-    private static readonly JsonSerializerOptions StateJson = new() { WriteIndented = true };
     private readonly string _folder;
     private readonly CaState _state;
 
@@ -69,7 +69,7 @@ public sealed class CertificateAuthority
     public static CertificateAuthority Load(string folder)
     {
         var certificate = X509Certificate2.CreateFromPemFile(Path.Combine(folder, "ca.crt"), Path.Combine(folder, "ca.key"));
-        var state = JsonSerializer.Deserialize<CaState>(File.ReadAllText(Path.Combine(folder, "state.json")))
+        var state = JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(folder, "state.json")), CaStateJson.Default.CaState)
             ?? throw new InvalidDataException($"{folder}/state.json is empty.");
         return new CertificateAuthority(folder, certificate, state);
     }
@@ -192,9 +192,14 @@ public sealed class CertificateAuthority
     {
         var path = Path.Combine(_folder, "state.json");
         var temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(_state, StateJson));
+        File.WriteAllText(temp, JsonSerializer.Serialize(_state, CaStateJson.Default.CaState));
         File.Move(temp, path, overwrite: true);
     }
+
+    /// <summary>state.json, without reflection: `govshare certs` runs in the Native AOT department tool too.</summary>
+    [JsonSerializable(typeof(CaState))]
+    [JsonSourceGenerationOptions(WriteIndented = true)]
+    private sealed partial class CaStateJson : JsonSerializerContext;
 
     private sealed class CaState
     {

@@ -257,8 +257,9 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
             await mkfifo.WaitForExitAsync();
         }
 
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _provider, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { Functional.Loopback.GovShareDll(), "push", "--csv", fifo, "--encoding", "utf-8", "--mapping", "mapping.json", "--resource", Resource })
+        var (program, prefix) = GovShareProcess.Program();
+        var start = new ProcessStartInfo(program) { WorkingDirectory = _provider, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in prefix.Concat(["push", "--csv", fifo, "--encoding", "utf-8", "--mapping", "mapping.json", "--resource", Resource]))
         {
             start.ArgumentList.Add(argument);
         }

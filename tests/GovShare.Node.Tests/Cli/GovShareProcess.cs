@@ -25,9 +25,9 @@ public static class GovShareProcess
 {
     public static async Task<GovShareRun> RunAsync(string folder, string[] arguments, IDictionary<string, string>? environment = null, string? stdin = null, TimeSpan? timeout = null)
     {
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = folder, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        start.ArgumentList.Add(Loopback.GovShareDll());
-        foreach (var argument in arguments)
+        var (program, prefix) = Program();
+        var start = new ProcessStartInfo(program) { WorkingDirectory = folder, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var argument in prefix.Concat(arguments))
         {
             start.ArgumentList.Add(argument);
         }
@@ -56,7 +56,8 @@ public static class GovShareProcess
     /// </summary>
     public static async Task<GovShareRun> RunOnTerminalAsync(string folder, string[] arguments, TimeSpan? timeout = null)
     {
-        var line = string.Join(' ', new[] { "dotnet", Loopback.GovShareDll() }.Concat(arguments).Select(Quote));
+        var (program, prefix) = Program();
+        var line = string.Join(' ', new[] { program }.Concat(prefix).Concat(arguments).Select(Quote));
         var start = new ProcessStartInfo("script") { WorkingDirectory = folder, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (var argument in new[] { "-qfec", line, "/dev/null" })
         {
@@ -70,6 +71,14 @@ public static class GovShareProcess
         await WaitAsync(process, timeout ?? TimeSpan.FromMinutes(5));
         return new GovShareRun("(terminal) govshare " + string.Join(' ', arguments), process.ExitCode, await output, await error);
     }
+
+    /// <summary>
+    /// The <c>govshare</c> run: the build output through <c>dotnet</c>, or, with GOVSHARE_DEPARTMENT_TOOL
+    /// set to a native executable, the department tool as departments get it (Native AOT publish of
+    /// node/GovShare.DepartmentTool; tests/department-tool.sh runs the department journeys through it).
+    /// </summary>
+    public static (string Program, string[] Prefix) Program() =>
+        Environment.GetEnvironmentVariable("GOVSHARE_DEPARTMENT_TOOL") is { Length: > 0 } tool ? (tool, []) : ("dotnet", [Loopback.GovShareDll()]);
 
     /// <summary>A department's working folder with its govshare.department.json, as the README sets one up.</summary>
     public static string DepartmentFolder(string parent, string name, Uri node, TestDepartment department, string trustAnchors, string purpose = "P-2024-001")
