@@ -235,7 +235,7 @@ internal sealed partial class LoadRun
         // a freshly started one spends its first pull in tier-0, instrumented (PGO) and OSR code,
         // with the JIT's tiering thread competing for the same two cores. One pair, then more
         // (at most 3) while either server's tiering thread used 2 % or more of its CPU in its
-        // last warm-up pull: after one pair it was still 6 % of the node's CPU through the
+        // last warm-up pull: after one pair it was still 5 % of the node's CPU through the
         // measured rounds at load 70 (perf, 5 Dec). Not measured; counted in the peak working
         // set (VmHWM), which covers every pull.
         var warmUpPulls = 0;
