@@ -214,26 +214,44 @@ internal sealed partial class LoadRun
         Progress.Begin("pull-large");
         await WarmUpAsync(node, raw);
         long sampledPeak = 0;
+        long sampledNow = 0;
         using var sampling = new CancellationTokenSource();
+        // The node's RSS is read here only, every 50 ms, in raw and node rounds alike; the progress
+        // lines show the last sample. (They read /proc/<pid>/status themselves once, on every
+        // 128 KiB the client read from the node: ~9,000 reads a round in node rounds only, which
+        // took 0.3-0.6 ns/B of the two cores' CPU from the node it measured; perf, 5 Dec.)
         var sampler = Task.Run(async () =>
         {
             while (!sampling.IsCancellationRequested)
             {
-                sampledPeak = Math.Max(sampledPeak, kunming.WorkingSet);
+                var now = kunming.WorkingSet;
+                Volatile.Write(ref sampledNow, now);
+                sampledPeak = Math.Max(sampledPeak, now);
                 await Task.Delay(50, CancellationToken.None);
             }
         });
-        // One whole pull from each before the measured rounds: a node in production has served
+        // Whole pulls from each before the measured rounds: a node in production has served
         // pulls before, so its hot paths (framing, hashing, masking, the writer) run tier-1 code;
         // a freshly started one spends its first pull in tier-0, instrumented (PGO) and OSR code,
-        // with the JIT's tiering thread competing for the same two cores. Not measured; counted in
-        // the peak working set (VmHWM), which covers every pull.
-        await Http.DownloadAsync(raw, Http.Get("files/large.arrow"), progress: b => Progress.Update($"warm-up raw Kestrel {b / 1e6:0} MB"));
-        await Http.DownloadAsync(node, Http.Pull(LargeCode), progress: b => Progress.Update($"warm-up node {b / 1e6:0} MB, node RSS {kunming.WorkingSet / 1e6:0} MB"));
-        _kunmingExchanges++;
+        // with the JIT's tiering thread competing for the same two cores. One pair, then more
+        // (at most 3) while either server's tiering thread used 2 % or more of its CPU in its
+        // last warm-up pull: after one pair it was still 5 % of the node's CPU through the
+        // measured rounds at load 70 (perf, 5 Dec). Not measured; counted in the peak working
+        // set (VmHWM), which covers every pull.
+        var warmUpPulls = 0;
+        var tieringShare = (Node: 1.0, Raw: 1.0);
+        while (warmUpPulls == 0 || ((tieringShare.Node >= 0.02 || tieringShare.Raw >= 0.02) && warmUpPulls < 4 && !_smoke))
+        {
+            warmUpPulls++;
+            tieringShare.Raw = await TieringShareAsync(rawServer, () => Http.DownloadAsync(raw, Http.Get("files/large.arrow"), progress: b => Progress.Update($"warm-up {warmUpPulls} raw Kestrel {b / 1e6:0} MB")));
+            tieringShare.Node = await TieringShareAsync(kunming, () => Http.DownloadAsync(node, Http.Pull(LargeCode), progress: b => Progress.Update($"warm-up {warmUpPulls} node {b / 1e6:0} MB, node RSS {Volatile.Read(ref sampledNow) / 1e6:0} MB")));
+            _kunmingExchanges++;
+            Progress.Update($"warm-up {warmUpPulls}: tiering thread {100 * tieringShare.Node:0.0} % of the node's CPU, {100 * tieringShare.Raw:0.0} % of raw Kestrel's", force: true);
+        }
+
         var (nodeRuns, rawRuns, nodeCpu, rawCpu) = await RoundsAsync(
             () => Http.DownloadAsync(raw, Http.Get("files/large.arrow"), progress: b => Progress.Update($"raw Kestrel {b / 1e6:0} MB")),
-            () => Http.DownloadAsync(node, Http.Pull(LargeCode), progress: b => Progress.Update($"node {b / 1e6:0} MB, node RSS {kunming.WorkingSet / 1e6:0} MB")),
+            () => Http.DownloadAsync(node, Http.Pull(LargeCode), progress: b => Progress.Update($"node {b / 1e6:0} MB, node RSS {Volatile.Read(ref sampledNow) / 1e6:0} MB")),
             [rawServer],
             [kunming]);
         await sampling.CancelAsync();
@@ -250,6 +268,9 @@ internal sealed partial class LoadRun
             ["rounds"] = nodeRuns.Count,
             ["nodeCpuNsPerByte"] = NsPerByte(nodeCpu, nodeRuns),
             ["baselineCpuNsPerByte"] = NsPerByte(rawCpu, rawRuns),
+            ["warmUpPulls"] = warmUpPulls,
+            ["warmUpLastTieringShareNode"] = tieringShare.Node,
+            ["warmUpLastTieringShareBaseline"] = tieringShare.Raw,
         });
 
         var peakMb = kunming.PeakWorkingSet / 1e6;
@@ -577,6 +598,16 @@ internal sealed partial class LoadRun
         var all = await Task.WhenAll(workers);
         var seconds = clock.Elapsed.TotalSeconds;
         return new Loop(requests, seconds, [.. all.SelectMany(l => l)], server.CpuSeconds - cpu);
+    }
+
+    /// <summary>The share of <paramref name="server"/>'s CPU its tiering thread used while <paramref name="run"/> ran.</summary>
+    private static async Task<double> TieringShareAsync(ChildProcess server, Func<Task<Transfer>> run)
+    {
+        var cpu = server.CpuSeconds;
+        var tiering = server.ThreadCpuSeconds(".NET Tiered");
+        await run();
+        var compiled = server.ThreadCpuSeconds(".NET Tiered").Sum(t => t.Value - tiering.GetValueOrDefault(t.Key));
+        return compiled / Math.Max(0.01, server.CpuSeconds - cpu);
     }
 
     private static async Task WarmUpAsync(HttpClient node, HttpClient raw)

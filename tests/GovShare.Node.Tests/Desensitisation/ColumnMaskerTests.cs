@@ -259,6 +259,46 @@ public sealed class ColumnMaskerTests
     }
 
     [Fact]
+    public void GeneraliseDate_Date32WithoutNulls_Years_AsTheCalendarSpellsIt()
+    {
+        // A column without nulls takes the years-only path (four digits a value, offsets 0, 4,
+        // 8, …, no validity bitmap); the calendar is the oracle, as above. A day off the calendar
+        // sends the whole column down the general path (that value null), and a slice (null count
+        // unknown) as well; arrays reused from an earlier batch must not show through.
+        var random = new Random(21);
+        var first = DateOnly.MinValue.DayNumber - 719162;
+        var last = DateOnly.MaxValue.DayNumber - 719162;
+        var leap = new DateOnly(2000, 2, 29).DayNumber - 719162;
+        var days = new List<int> { first, last, 0, -1, first + 365, last - 365 };
+        days.AddRange(Enumerable.Range(-2, 5).Select(d => leap + d));
+        days.AddRange(Enumerable.Range(0, 3000).Select(_ => random.Next(first, last + 1)));
+        static Date32Array Dates(IEnumerable<int> values)
+        {
+            var ints = new Int32Array.Builder().AppendRange(values).Build();
+            return new Date32Array(new ArrayData(Date32Type.Default, ints.Length, 0, 0, ints.Data.Buffers));
+        }
+
+        string Spelled(int day) => DateOnly.FromDayNumber(day + 719162).ToString("yyyy", System.Globalization.CultureInfo.InvariantCulture);
+        var years = Masker(MaskingRule.GeneraliseDate(DatePrecision.Year), Date32Type.Default);
+
+        var masked = Assert.IsType<StringArray>(years.Mask(Dates(days)));
+        AssertTexts(masked, [.. days.Select(Spelled)]);
+        Assert.Equal(0, masked.NullCount);
+        Assert.Equal(days.Count * 4, masked.ValueOffsets[days.Count]);
+
+        // Reused arrays: longer than needed and full of an earlier batch's bytes.
+        var buffers = new MaskingBuffers();
+        buffers.Return([Enumerable.Repeat((byte)'x', 64 * 1024).ToArray(), Enumerable.Repeat((byte)0xFF, 64 * 1024).ToArray()]);
+        var few = days.Take(50).ToList();
+        AssertTexts(years.Mask(Dates(few), buffers), [.. few.Select(Spelled)]);
+
+        var offCalendar = days.Take(20).Append(last + 1).ToList();
+        AssertTexts(years.Mask(Dates(offCalendar)), [.. days.Take(20).Select(Spelled), null]);
+        var sliced = (Date32Array)Dates(days).Slice(3, 200);
+        AssertTexts(years.Mask(sliced), [.. days.Skip(3).Take(200).Select(Spelled)]);
+    }
+
+    [Fact]
     public void Mask_SlicedColumnWithNulls_NullsStayNull()
     {
         // A slice does not know its null count yet (-1): its nulls were once masked as values.
