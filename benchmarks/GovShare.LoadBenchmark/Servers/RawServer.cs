@@ -53,11 +53,25 @@ public static class RawServer
 
         // The push baseline: the body straight from Kestrel's pipe into a file in 1 MiB writes (no
         // copy through a stream buffer), one fsync at the end. Nothing the node does can be faster.
+        // It keeps its last uploads as the node keeps a resource's last versions, deleting the
+        // oldest beyond them once the new one is durable, as the node prunes: so both write into
+        // pages the kernel must find, never into the pages of the file just deleted (on this VM
+        // those are cheaper to write than pages handed back to the host; benchmarks/README.md, Push).
+        var kept = new Queue<string>();
+        var keep = Math.Max(1, config.KeepUploads);
         app.MapPost("/upload", async (HttpContext context) =>
         {
             var path = Path.Combine(config.Folder, $"upload-{Guid.NewGuid():N}.tmp");
             var bytes = await UploadAsync(context.Request.BodyReader, path, context.RequestAborted);
-            File.Delete(path);
+            lock (kept)
+            {
+                kept.Enqueue(path);
+                while (kept.Count > keep)
+                {
+                    File.Delete(kept.Dequeue());
+                }
+            }
+
             return Results.Ok(new { bytes });
         });
 

@@ -40,6 +40,9 @@ public sealed record ServerConfig
     /// <summary>Raw server: the size of the record the durable baseline appends per exchange (the node's exchange-record size).</summary>
     public int RecordBytes { get; init; }
 
+    /// <summary>Raw server: uploads kept (the oldest beyond it deleted), as the node keeps dataset versions.</summary>
+    public int KeepUploads { get; init; } = 1;
+
     /// <summary>YARP hop: the upstream raw server, and the client certificate it presents there.</summary>
     public string Upstream { get; init; } = "";
 

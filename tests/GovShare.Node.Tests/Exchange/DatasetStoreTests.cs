@@ -440,6 +440,165 @@ public sealed class DatasetStoreTests : IDisposable
         Assert.True(failure is IOException or UnauthorizedAccessException, failure?.ToString() ?? "no failure");
     }
 
+    [Fact]
+    public async Task SegmentFileWriter_DiskStalled_SynchronousWritesDoNotWait_AsynchronousWritesDo_NothingLost()
+    {
+        // A background write that waits on a gate stands in for a disk that has stopped: every
+        // chunk stays in flight. The Arrow writer's synchronous pieces must not hold their thread
+        // for it; they borrow chunks, and the next asynchronous write waits and pays them back.
+        var path = Path.Combine(_path, "stalled.arrows.tmp");
+        using var disk = new ManualResetEventSlim(false);
+        await using var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, BufferSize = 0 });
+        await using var writer = new SegmentFileWriter(file, 300_000, (handle, bytes, offset) =>
+        {
+            disk.Wait();
+            RandomAccess.Write(handle, bytes, offset);
+        });
+        try
+        {
+            var expected = new MemoryStream();
+            var piece = Enumerable.Range(0, 4_093).Select(i => (byte)(i * 7)).ToArray();
+
+            // All the chunks a push holds and all it may borrow, less one byte, in header-sized pieces.
+            var synchronous = (SegmentFileWriter.ChunksInFlight + SegmentFileWriter.MaxBorrowed) * SegmentFileWriter.ChunkBytes - 1;
+            await Task.Run(() =>
+            {
+                for (var left = synchronous; left > 0; left -= Math.Min(left, piece.Length))
+                {
+                    writer.Write(piece.AsSpan(0, Math.Min(left, piece.Length)));
+                    expected.Write(piece.AsSpan(0, Math.Min(left, piece.Length)));
+                    if (expected.Length % 100_000 < piece.Length)
+                    {
+                        writer.BatchWritten();
+                    }
+                }
+            }).WaitAsync(TimeSpan.FromMinutes(2)); // a write that waited for the disk fails here, it does not hang the suite
+            Assert.Equal(SegmentFileWriter.ChunksInFlight + SegmentFileWriter.MaxBorrowed, writer.Chunks);
+
+            // The asynchronous write fills the last chunk, then waits: nothing is free while the disk stands still.
+            var body = Enumerable.Range(0, SegmentFileWriter.ChunkBytes).Select(i => (byte)(i % 251)).ToArray();
+            var waiting = writer.WriteAsync(body).AsTask();
+            expected.Write(body);
+            Assert.False(waiting.IsCompleted);
+
+            disk.Set();
+            await waiting.WaitAsync(TimeSpan.FromMinutes(2));
+            Assert.Equal(SegmentFileWriter.ChunksInFlight, writer.Chunks); // the borrowed chunks were paid back
+            var blocks = await writer.FinishAsync(CancellationToken.None);
+            file.Flush(flushToDisk: true);
+
+            var written = await File.ReadAllBytesAsync(path);
+            Assert.Equal(expected.ToArray(), written);
+            var segment = new DatasetSegment("stalled.arrows", 0, written.Length, Sha256: null, blocks);
+            Assert.True(AssertBlocksHash(written, segment).Length > 10);
+        }
+        finally
+        {
+            disk.Set(); // else the writer's disposal would wait for the stalled disk
+        }
+    }
+
+    [Fact]
+    public async Task SegmentFileWriter_BodiesWrittenSynchronouslyWhileTheDiskIsBehind_RefusedNotBlocked()
+    {
+        // Borrowing is for the Arrow writer's small pieces. A caller writing whole bodies
+        // synchronously past the bound is a programming error: refused at once, never a wait.
+        var path = Path.Combine(_path, "borrowed.arrows.tmp");
+        using var disk = new ManualResetEventSlim(false);
+        await using var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, BufferSize = 0 });
+        await using var writer = new SegmentFileWriter(file, 1 << 20, (handle, bytes, offset) =>
+        {
+            disk.Wait();
+            RandomAccess.Write(handle, bytes, offset);
+        });
+        try
+        {
+            var chunk = new byte[SegmentFileWriter.ChunkBytes];
+
+            var refused = await Task.Run(() => Record.Exception(() =>
+            {
+                for (var i = 0; i <= SegmentFileWriter.ChunksInFlight + SegmentFileWriter.MaxBorrowed; i++)
+                {
+                    writer.Write(chunk);
+                }
+            })).WaitAsync(TimeSpan.FromMinutes(2));
+
+            Assert.IsType<InvalidOperationException>(refused);
+        }
+        finally
+        {
+            disk.Set(); // the disposal (an abandoned push) then ends the background writer
+        }
+    }
+
+    [Fact]
+    public async Task ArrowWriter_AsPushesUseIt_WritesEveryPieceAsynchronously()
+    {
+        // A push writes its segment with WriteStartAsync, WriteRecordBatchAsync and WriteEndAsync.
+        // With the Arrow library as shipped, every piece (length prefixes, headers, bodies,
+        // padding) comes through WriteAsync, the only write of SegmentFileWriter that waits for the
+        // disk and keeps a push within its chunks. If an upgrade starts writing some synchronously,
+        // this fails: those pieces then borrow chunks (SegmentFileWriter's remarks); check their size.
+        var batch = ArrowSamples.People(1_000, 0);
+        await using var output = new WriteCounter();
+        using (var writer = new Apache.Arrow.Ipc.ArrowStreamWriter(output, batch.Schema, leaveOpen: true))
+        {
+            await writer.WriteStartAsync();
+            await writer.WriteRecordBatchAsync(batch);
+            await writer.WriteRecordBatchAsync(ArrowSamples.People(10, 1));
+            await writer.WriteEndAsync();
+        }
+
+        Assert.Equal(0, output.Synchronous);
+        Assert.True(output.Asynchronous > 10, $"{output.Asynchronous} asynchronous writes");
+    }
+
+    /// <summary>Counts writes by kind; keeps nothing.</summary>
+    private sealed class WriteCounter : Stream
+    {
+        public int Synchronous { get; private set; }
+
+        public int Asynchronous { get; private set; }
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => Synchronous++;
+
+        public override void Write(ReadOnlySpan<byte> buffer) => Synchronous++;
+
+        public override void WriteByte(byte value) => Synchronous++;
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            Asynchronous++;
+            return Task.CompletedTask;
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Asynchronous++;
+            return ValueTask.CompletedTask;
+        }
+    }
+
     /// <summary>The segment's blocks run from the file's start to its end, each hashing its bytes.</summary>
     private static SegmentBlocks.Block[] AssertBlocksHash(byte[] file, DatasetSegment segment)
     {

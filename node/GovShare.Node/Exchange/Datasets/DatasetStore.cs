@@ -320,7 +320,11 @@ public sealed class DatasetStore : IDisposable
         }
         catch
         {
-            output?.Dispose();
+            if (output is not null)
+            {
+                await output.DisposeAsync().ConfigureAwait(false);
+            }
+
             await file.DisposeAsync().ConfigureAwait(false);
             TryDelete(temp);
             throw;
@@ -693,7 +697,7 @@ public sealed class DatasetPush : IAsyncDisposable
         await _writer.WriteEndAsync(cancellationToken).ConfigureAwait(false);
         _writer.Dispose();
         var blocks = await _output.FinishAsync(cancellationToken).ConfigureAwait(false);
-        _output.Dispose();
+        await _output.DisposeAsync().ConfigureAwait(false);
         _file.Flush(flushToDisk: true);
         var bytes = _file.Length;
         await _file.DisposeAsync().ConfigureAwait(false);
@@ -722,8 +726,9 @@ public sealed class DatasetPush : IAsyncDisposable
         _writer.Dispose();
         try
         {
-            // Stops the background writer (what it has not written yet is dropped), then the file.
-            _output.Dispose();
+            // Stops the background writer (what it has not written yet is dropped), then the file;
+            // asynchronously, so a slow disk's pwrite in progress holds no thread.
+            await _output.DisposeAsync().ConfigureAwait(false);
             await _file.DisposeAsync().ConfigureAwait(false);
         }
         finally

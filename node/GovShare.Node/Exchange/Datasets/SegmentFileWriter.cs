@@ -16,6 +16,17 @@ namespace GovShare.Node.Exchange.Datasets;
 /// the rest queued or being written); a writer faster than the disk waits for a free one, so a
 /// push holds at most 4 MiB here whatever its size. The chunks are this push's own arrays, never
 /// pooled with other exchanges.</para>
+/// <para>Only <see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> waits for the
+/// disk. The push writes through the Arrow writer's asynchronous methods, which (Apache.Arrow as
+/// shipped) hand every piece to WriteAsync: a test keeps that true. The synchronous
+/// <see cref="Write(ReadOnlySpan{byte})"/> never blocks its thread on the disk all the same: when it
+/// fills a chunk and none is free, it borrows one beyond the bound, and the next asynchronous
+/// write waits until the push is back within it (dropping the borrowed chunk). So a slow disk
+/// never holds a pool thread here, and the bound is exceeded only by what is written synchronously
+/// between two asynchronous writes (a message header that straddles a chunk's end would borrow
+/// one). A caller that wrote whole bodies synchronously would borrow without end; past
+/// <see cref="MaxBorrowed"/> chunks that is refused (<see cref="InvalidOperationException"/>),
+/// a programming error, not a disk's.</para>
 /// <para>Every byte is hashed once, into its block. The file's own SHA-256 is no longer
 /// computed (<see cref="DatasetSegment.Sha256"/> is null for segments with blocks): it hashed the
 /// same bytes a second time, and nothing read it — a read verifies the blocks, which cover every
@@ -35,13 +46,20 @@ internal sealed class SegmentFileWriter : Stream
     /// <summary>Chunks per push: one being filled while up to three wait for, or are in, the background write.</summary>
     public const int ChunksInFlight = 4;
 
+    /// <summary>Chunks a push may borrow beyond <see cref="ChunksInFlight"/> in synchronous writes before it is refused.</summary>
+    public const int MaxBorrowed = ChunksInFlight;
+
     private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _file;
+    private readonly ChunkWrite _write;
     private readonly int _blockBytes;
-    private readonly Channel<Chunk> _full = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(ChunksInFlight) { SingleReader = true, SingleWriter = true });
+    // Unbounded as a queue, bounded by the chunks: only ChunksInFlight (plus what synchronous
+    // writes borrowed) exist, so enqueuing a full chunk never waits.
+    private readonly Channel<Chunk> _full = Channel.CreateUnbounded<Chunk>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Channel<byte[]> _free = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly IncrementalHash _block = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly SegmentBlocks.Builder _blocks = new();
     private readonly Task _background;
+    // Chunks of this push in circulation (filled, queued, being written or free); request side only.
     private int _allocated;
     private byte[]? _current;
     private int _filled;
@@ -56,12 +74,27 @@ internal sealed class SegmentFileWriter : Stream
     /// <param name="file">The segment's temporary file, opened for writing (unbuffered: the chunks are the buffer).</param>
     /// <param name="blockBytes">A block ends at the first batch end at least this many bytes after its start.</param>
     public SegmentFileWriter(FileStream file, int blockBytes)
+        : this(file, blockBytes, RandomAccess.Write)
+    {
+    }
+
+    /// <param name="file">As above.</param>
+    /// <param name="blockBytes">As above.</param>
+    /// <param name="write">How a chunk reaches the file: <see cref="RandomAccess.Write(Microsoft.Win32.SafeHandles.SafeFileHandle, ReadOnlySpan{byte}, long)"/>; a test stalls it as a slow disk would.</param>
+    internal SegmentFileWriter(FileStream file, int blockBytes, ChunkWrite write)
     {
         ArgumentNullException.ThrowIfNull(file);
         _file = file.SafeFileHandle;
+        _write = write;
         _blockBytes = blockBytes;
         _background = Task.Run(WriteChunksAsync);
     }
+
+    /// <summary>Writes a chunk's bytes at its offset in the file, synchronously (the background task's own work).</summary>
+    internal delegate void ChunkWrite(Microsoft.Win32.SafeHandles.SafeFileHandle file, ReadOnlySpan<byte> bytes, long offset);
+
+    /// <summary>Chunks of this push in circulation: <see cref="ChunksInFlight"/>, more only while synchronous writes have borrowed.</summary>
+    internal int Chunks => _allocated;
 
     public override bool CanRead => false;
     public override bool CanSeek => false;
@@ -92,9 +125,10 @@ internal sealed class SegmentFileWriter : Stream
         }
 
         _finished = true;
-        await SendCurrentAsync(cancellationToken).ConfigureAwait(false);
+        SendCurrent();
         _full.Writer.TryComplete();
-        await _background.ConfigureAwait(false);
+        // Cancelled, the background writer goes on with what is queued; the push's disposal waits for it.
+        await _background.WaitAsync(cancellationToken).ConfigureAwait(false);
         _failure?.Throw();
         return _blocks.ToBase64();
     }
@@ -115,15 +149,16 @@ internal sealed class SegmentFileWriter : Stream
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        // The Arrow writer writes synchronously only for small pieces; a full chunk waits for the
-        // background writer here (rare: it hands its bodies to WriteAsync).
+        // Never waits for the disk: a full chunk is queued, and when no chunk is free the next is
+        // borrowed beyond the bound (see the remarks). The push itself writes only asynchronously.
         while (!buffer.IsEmpty)
         {
+            _current ??= TakeChunkWithoutWaiting();
             var taken = Fill(buffer);
             buffer = buffer[taken..];
             if (_filled == ChunkBytes)
             {
-                SendCurrentAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                SendCurrent();
             }
         }
     }
@@ -132,11 +167,16 @@ internal sealed class SegmentFileWriter : Stream
     {
         while (!buffer.IsEmpty)
         {
+            // Waits here, and only here, for the background writer to free a chunk.
+            _current ??= await TakeChunkAsync(cancellationToken).ConfigureAwait(false);
             var taken = Fill(buffer.Span);
             buffer = buffer[taken..];
             if (_filled == ChunkBytes)
             {
-                await SendCurrentAsync(cancellationToken).ConfigureAwait(false);
+                SendCurrent();
+                // Take the next chunk now (waiting if all are in flight): a chunk borrowed by a
+                // synchronous write is paid back here, and a synchronous piece that follows finds one.
+                _current = await TakeChunkAsync(cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -148,12 +188,9 @@ internal sealed class SegmentFileWriter : Stream
     {
         if (disposing && !_disposed)
         {
-            _disposed = true;
-            // Finished, or abandoned (a refused or broken-off push): the background writer stops
-            // after what was queued; the caller deletes an abandoned file.
-            _abandoned = !_finished;
-            _finished = true;
-            _full.Writer.TryComplete();
+            Stop();
+            // Synchronous disposal waits for the pwrite in progress (at most one chunk); a push
+            // disposes with DisposeAsync, which does not hold its thread for it.
             _background.GetAwaiter().GetResult();
             _block.Dispose();
         }
@@ -161,11 +198,32 @@ internal sealed class SegmentFileWriter : Stream
         base.Dispose(disposing);
     }
 
+    public override async ValueTask DisposeAsync()
+    {
+        if (!_disposed)
+        {
+            Stop();
+            await _background.ConfigureAwait(false);
+            _block.Dispose();
+        }
+
+        // Stream's own: calls Dispose(), which finds this writer disposed and does not wait again.
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private void Stop()
+    {
+        _disposed = true;
+        // Finished, or abandoned (a refused or broken-off push): the background writer stops
+        // after the chunk it is writing and drops the rest; the caller deletes an abandoned file.
+        _abandoned = !_finished;
+        _finished = true;
+        _full.Writer.TryComplete();
+    }
+
     private int Fill(ReadOnlySpan<byte> data)
     {
-        _failure?.Throw();
-        ObjectDisposedException.ThrowIf(_finished, this);
-        _current ??= TakeFreeChunk();
+        ThrowIfStopped();
         var taken = Math.Min(data.Length, ChunkBytes - _filled);
         data[..taken].CopyTo(_current.AsSpan(_filled));
         _filled += taken;
@@ -173,11 +231,58 @@ internal sealed class SegmentFileWriter : Stream
         return taken;
     }
 
-    // SendCurrentAsync takes the next chunk, so only the first write of a push gets here.
-    private byte[] TakeFreeChunk() =>
-        _free.Reader.TryRead(out var chunk) ? chunk
-        : _allocated < ChunksInFlight ? Allocate()
-        : _free.Reader.ReadAsync().AsTask().GetAwaiter().GetResult();
+    /// <summary>A free chunk, a new one within the bound, or else one borrowed beyond it.</summary>
+    private byte[] TakeChunkWithoutWaiting()
+    {
+        ThrowIfStopped();
+        if (_free.Reader.TryRead(out var chunk))
+        {
+            return chunk;
+        }
+
+        if (_allocated >= ChunksInFlight + MaxBorrowed)
+        {
+            throw new InvalidOperationException(
+                $"More than {MaxBorrowed} MiB written synchronously while the disk was behind: a segment's bodies must be written with WriteAsync.");
+        }
+
+        return Allocate();
+    }
+
+    /// <summary>
+    /// A chunk within the bound: first drops borrowed chunks as the background writer frees them,
+    /// then takes a free one, a new one while fewer than <see cref="ChunksInFlight"/> exist, or
+    /// waits for one.
+    /// </summary>
+    private async ValueTask<byte[]> TakeChunkAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfStopped();
+        try
+        {
+            while (_allocated > ChunksInFlight)
+            {
+                // Left to the GC: the push is back within its bound once it is gone.
+                _ = await _free.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                _allocated--;
+            }
+
+            return _free.Reader.TryRead(out var free) ? free
+                : _allocated < ChunksInFlight ? Allocate()
+                : await _free.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            // The background writer stopped on a failure: that is the error to report.
+            _failure?.Throw();
+            throw;
+        }
+    }
+
+    private void ThrowIfStopped()
+    {
+        _failure?.Throw();
+        ObjectDisposedException.ThrowIf(_finished, this);
+    }
 
     private void EndBlockHere()
     {
@@ -185,7 +290,8 @@ internal sealed class SegmentFileWriter : Stream
         _blockStart = _position;
     }
 
-    private async ValueTask SendCurrentAsync(CancellationToken cancellationToken)
+    /// <summary>Queues the chunk being filled (and the block ends in it) for the background writer; never waits.</summary>
+    private void SendCurrent()
     {
         if (_filled == 0 && _blockEnds is null)
         {
@@ -201,23 +307,11 @@ internal sealed class SegmentFileWriter : Stream
 
         _filled = 0;
         _blockEnds = null;
-        try
+        if (!_full.Writer.TryWrite(chunk))
         {
-            await _full.Writer.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
-            // Take the next chunk now, waiting for the background writer to free one if all are
-            // in flight, so the bytes that follow are copied without blocking.
-            if (_current is null && !_finished)
-            {
-                _current = _free.Reader.TryRead(out var free) ? free
-                    : _allocated < ChunksInFlight ? Allocate()
-                    : await _free.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (ChannelClosedException)
-        {
-            // The background writer stopped on a failure: that is the error to report.
+            // Completed: the background writer stopped on a failure, which is the error to report.
             _failure?.Throw();
-            throw;
+            throw new ObjectDisposedException(nameof(SegmentFileWriter));
         }
     }
 
@@ -267,7 +361,7 @@ internal sealed class SegmentFileWriter : Stream
         _block.AppendData(bytes[hashed..]);
         // A synchronous pwrite at the chunk's offset: this task exists to do it, and on Linux an
         // "async" file write is the same call on another pool thread.
-        RandomAccess.Write(_file, bytes, chunk.Offset);
+        _write(_file, bytes, chunk.Offset);
         if (chunk.Buffer is { } buffer)
         {
             _free.Writer.TryWrite(buffer);
