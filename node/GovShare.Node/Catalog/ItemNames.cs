@@ -23,6 +23,7 @@ public static class ItemNames
         var normalised = text.Normalize(NormalizationForm.FormKC);
         var builder = new StringBuilder(normalised.Length);
         var pendingSpace = false;
+        Span<char> lower = stackalloc char[2];
         foreach (var rune in normalised.EnumerateRunes())
         {
             var category = Rune.GetUnicodeCategory(rune);
@@ -43,7 +44,9 @@ public static class ItemNames
                 pendingSpace = false;
             }
 
-            builder.Append(Rune.ToLowerInvariant(rune).ToString());
+            // The rune's UTF-16 straight into the builder: a pull resolves each requested item
+            // through here, and a string per character was a visible share of its allocations.
+            builder.Append(lower[..Rune.ToLowerInvariant(rune).EncodeToUtf16(lower)]);
         }
 
         return builder.ToString();

@@ -139,12 +139,22 @@ internal sealed class AggregateWarmup(
     IEnumerable<ILogAggregates> aggregates, IHostApplicationLifetime lifetime, IOptions<LogOptions> options, ILogger<AggregateWarmup> logger) : BackgroundService
 {
     /// <summary>
-    /// How often the aggregates are folded after the first pass: often enough that what the writer
-    /// hands over in memory (<see cref="LogFollower"/>, at most <see cref="LogFollower.Capacity"/>
-    /// entries) is folded from there, not read back from the files, and is held only briefly. Cheap
-    /// when nothing is new: one durable-sequence read per chain.
+    /// How often the aggregates are folded after the first pass when the writer hands nothing over
+    /// (other replicas' chains are only seen this way). Cheap when nothing is new: one
+    /// durable-sequence read per chain.
     /// </summary>
     internal static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// After a pass, the least time before the next one; then a pass starts as soon as the writer
+    /// hands entries over (<see cref="LogFollower.WhenHeld"/>). Held entries thus live for about
+    /// this long, not up to <see cref="Interval"/>: on a busy node a young-generation collection
+    /// comes every few tens of milliseconds, and entries held across it are copied and promoted,
+    /// which lengthened every pause (one-row pulls: p99 1.96 to 3.5 times the durable baseline's
+    /// with a 100 ms cadence; benchmarks/README.md). Short enough for that, long enough that a pass
+    /// folds many groups at once (up to 100 passes a second, each a thread-pool item).
+    /// </summary>
+    internal static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(10);
 
     private readonly IReadOnlyList<ILogAggregates> _aggregates = [.. aggregates];
 
@@ -203,13 +213,25 @@ internal sealed class AggregateWarmup(
             first = false;
             try
             {
-                await Task.Delay(Interval, stoppingToken).ConfigureAwait(false);
+                await Task.Delay(Gather, stoppingToken).ConfigureAwait(false);
+                await NextAsync(stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
         }
+    }
+
+    /// <summary>Returns when a follower holds entries, or after <see cref="Interval"/> (the other replicas' chains).</summary>
+    private async Task NextAsync(CancellationToken stoppingToken)
+    {
+        var followers = _aggregates.SelectMany(a => a.Tailed).Select(t => t.Follower).OfType<LogFollower>();
+        using var interval = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var delay = Task.Delay(Interval, interval.Token);
+        await Task.WhenAny([delay, .. followers.Select(f => f.WhenHeld())]).ConfigureAwait(false);
+        await interval.CancelAsync().ConfigureAwait(false);
+        stoppingToken.ThrowIfCancellationRequested();
     }
 
     /// <summary>One fold of every aggregate with one read per chain, on a pool thread (it is CPU and disk work); false when stopping.</summary>

@@ -40,6 +40,9 @@ public interface ITailedAggregates
 
     /// <summary>Entries folded since this was created, over every chain.</summary>
     long Folded { get; }
+
+    /// <summary>The own chain's writer's hand-over (<see cref="IChainFold.Follower"/>), or null; set once, read without the lock.</summary>
+    LogFollower? Follower => null;
 }
 
 /// <summary>One chain's aggregate, fed entries by <see cref="LogTail"/>.</summary>
@@ -248,6 +251,9 @@ public sealed class ChainAggregates<T> : ITailedAggregates, IDisposable
 
     /// <inheritdoc/>
     public LogKind Log => _log;
+
+    /// <inheritdoc/>
+    public LogFollower? Follower => _own.Follower;
 
     /// <summary>How many entries were folded since this was created, over every chain (for the warm-up's log).</summary>
     public long Folded { get; private set; }

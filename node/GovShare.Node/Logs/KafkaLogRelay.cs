@@ -242,6 +242,9 @@ public sealed class KafkaLogRelay : BackgroundService
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var produced = 0;
         string? produceFailure = null;
+        // The same for every entry of a log's batch; the producer copies header values and never changes them.
+        byte[]? nodeValue = null;
+        byte[]? logValue = null;
         for (; produced < batch.Count; produced++)
         {
             var index = produced;
@@ -249,11 +252,11 @@ public sealed class KafkaLogRelay : BackgroundService
             var message = new Message<string?, byte[]>
             {
                 Key = entry.Type == LogEntryType.Record ? entry.Record?.ResourceCode : null,
-                Value = entry.Line.ToArray(),
+                Value = WholeLine(entry),
                 Headers = new Headers
                 {
-                    { NodeHeader, Encoding.ASCII.GetBytes(entry.Node) },
-                    { LogHeader, Encoding.ASCII.GetBytes(LogEntry.LogName(entry.Log)) },
+                    { NodeHeader, nodeValue ??= Encoding.ASCII.GetBytes(entry.Node) },
+                    { LogHeader, logValue ??= Encoding.ASCII.GetBytes(LogEntry.LogName(entry.Log)) },
                     { SequenceHeader, Encoding.ASCII.GetBytes(entry.Sequence.ToString(CultureInfo.InvariantCulture)) },
                 },
             };
@@ -297,6 +300,17 @@ public sealed class KafkaLogRelay : BackgroundService
 
         return (produced, produceFailure);
     }
+
+    /// <summary>
+    /// The entry's line as one array: the writer's entries own an array of exactly their line
+    /// (<see cref="LogEntry.Create"/>), handed to the producer as it is (librdkafka copies it, and an
+    /// entry is never changed); a line read from a file is a slice of the read buffer and is copied.
+    /// </summary>
+    private static byte[] WholeLine(LogEntry entry) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(entry.Line, out var segment)
+        && segment is { Array: { } array, Offset: 0 } && segment.Count == array.Length
+            ? array
+            : entry.Line.ToArray();
 
     private IProducer<string?, byte[]> Producer()
     {

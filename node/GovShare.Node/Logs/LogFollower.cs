@@ -23,6 +23,8 @@ public sealed class LogFollower : IDisposable
     private readonly Queue<(LogEntry Entry, LogPosition At)> _entries = new();
     private readonly Lock _lock = new();
     private readonly Action<LogFollower> _stop;
+    private TaskCompletionSource? _held;
+    private bool _disposed;
 
     internal LogFollower(LogKind log, Action<LogFollower> stop)
     {
@@ -86,9 +88,28 @@ public sealed class LogFollower : IDisposable
         }
     }
 
+    /// <summary>
+    /// Completes when entries are held (at once if some are now), or when this is disposed: a
+    /// reader that folds on a timer can instead take each group soon after it is handed over, so
+    /// the entries do not live long enough to be promoted by the collections of a busy node.
+    /// </summary>
+    public Task WhenHeld()
+    {
+        lock (_lock)
+        {
+            if (_entries.Count > 0 || _disposed)
+            {
+                return Task.CompletedTask;
+            }
+
+            return (_held ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
+
     /// <summary>The writer's hand-over of one durable group, in sequence order.</summary>
     internal void Add(List<(LogEntry Entry, LogPosition At)> group)
     {
+        TaskCompletionSource? held;
         lock (_lock)
         {
             foreach (var item in group)
@@ -101,15 +122,25 @@ public sealed class LogFollower : IDisposable
 
                 _entries.Enqueue(item);
             }
+
+            (held, _held) = (_held, null);
         }
+
+        // Outside the lock, and the waiter's continuation runs elsewhere: the writer never runs a reader's code.
+        held?.TrySetResult();
     }
 
     public void Dispose()
     {
         _stop(this);
+        TaskCompletionSource? held;
         lock (_lock)
         {
             _entries.Clear();
+            _disposed = true;
+            (held, _held) = (_held, null);
         }
+
+        held?.TrySetResult();
     }
 }

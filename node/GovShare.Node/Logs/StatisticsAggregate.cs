@@ -98,10 +98,18 @@ public sealed class StatisticsAggregate : IChainAggregate
             bucket.Exchanges++;
             bucket.Rows += record.Rows;
             bucket.Bytes += record.Bytes;
-            var earlier = recent.Counted
-                .Where(k => k.Dimension == dimension && k.Key == key && k.Day.Year == day.Year && k.Day.Month == day.Month)
-                .Select(k => k.Day).ToList();
-            if (earlier.Count > 0)
+            // A plain loop: this runs for every dimension of every record folded, and an exchange
+            // seen on an earlier day of the month (the only case that needs a list) is rare.
+            List<DateOnly>? earlier = null;
+            foreach (var k in recent.Counted)
+            {
+                if (k.Dimension == dimension && k.Key == key && k.Day.Year == day.Year && k.Day.Month == day.Month)
+                {
+                    (earlier ??= []).Add(k.Day);
+                }
+            }
+
+            if (earlier is not null)
             {
                 bucket.Carries.Add(new Carry(earlier, record.Rows, record.Bytes));
             }

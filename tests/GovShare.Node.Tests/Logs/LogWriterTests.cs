@@ -102,6 +102,30 @@ public sealed class LogWriterTests
     }
 
     [Fact]
+    public async Task Follow_WhenHeld_CompletesOnTheNextHandOver_AtOnceWhileEntriesAreHeld_AndOnDispose()
+    {
+        using var folder = new LogFolder();
+        await using var open = folder.Open();
+        var follower = open.Writer.Follow(LogKind.Exchange);
+
+        var waiting = follower.WhenHeld();
+        Assert.False(waiting.IsCompleted);
+        await open.Writer.AppendAsync(LogKind.Query, LogFolder.Exchange(1) with { Kind = ExchangeKind.CatalogQuery });
+        Assert.False(waiting.IsCompleted); // another log's entry
+
+        var sequence = await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(2));
+        await waiting.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(follower.WhenHeld().IsCompleted);
+
+        Assert.Equal(1, follower.Take(sequence, sequence, 10, []));
+        var next = follower.WhenHeld();
+        Assert.False(next.IsCompleted);
+        follower.Dispose();
+        await next.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(follower.WhenHeld().IsCompleted);
+    }
+
+    [Fact]
     public async Task AppendAsync_AfterReopen_ContinuesTheChain()
     {
         using var folder = new LogFolder();

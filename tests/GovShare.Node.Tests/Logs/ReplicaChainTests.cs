@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using GovShare.Node.Kernel;
@@ -50,6 +51,38 @@ public sealed class ReplicaChainTests
         var expected = Convert.ToHexStringLower(SHA256.HashData([.. Encoding.UTF8.GetBytes($"govshare-log/1\nexchange\n530100\n1\nrecord\n{LogEntry.GenesisHash}\n"), .. record]));
         Assert.Equal(expected, entry.Hash);
         Assert.Null(LogEntry.TryParse(entry.Line)!.Replica);
+    }
+
+    [Theory]
+    [InlineData(0)] // a one-row pull's record: hashed from the stack
+    [InlineData(5000)] // a long purpose (a diff is larger still): hashed from a pooled buffer
+    public void Entry_OwnsAnArrayOfExactlyItsLine_WithTheRecordsBytesInsideIt_AndReadsBackAsWritten(int purposeLength)
+    {
+        var record = LogJson.Serialize(LogFolder.Exchange(1) with { Purpose = "p" + new string('x', purposeLength) });
+        var previous = Convert.ToHexStringLower(SHA256.HashData("previous"u8));
+
+        var entry = LogEntry.Create(LogKind.Exchange, "530100", 7, LogEntryType.Record, previous, record);
+
+        // Held in memory for the log's readers (LogFollower): no slack of the writer's buffer, no second copy of the record.
+        Assert.True(MemoryMarshal.TryGetArray(entry.Line, out var line));
+        Assert.Equal(0, line.Offset);
+        Assert.Equal(line.Array!.Length, line.Count);
+        Assert.True(MemoryMarshal.TryGetArray(entry.RecordJson, out var inside));
+        Assert.Same(line.Array, inside.Array);
+        Assert.Equal(record, entry.RecordJson.ToArray());
+        var expected = Convert.ToHexStringLower(SHA256.HashData([.. Encoding.UTF8.GetBytes($"govshare-log/1\nexchange\n530100\n7\nrecord\n{previous}\n"), .. record]));
+        Assert.Equal(expected, entry.Hash);
+        var parsed = LogEntry.TryParse(entry.Line)!;
+        Assert.Equal(record, parsed.RecordJson.ToArray());
+        Assert.Equal((7L, previous, expected), (parsed.Sequence, parsed.PreviousHash, parsed.Hash));
+        Assert.True(parsed.HashMatches);
+        Assert.Equal(entry.Record!.Purpose, parsed.Record!.Purpose);
+
+        // The next entry built on the same thread does not share or change this one's bytes.
+        var before = entry.Line.ToArray();
+        var next = LogEntry.Create(LogKind.Exchange, "530100", 8, LogEntryType.Record, entry.Hash, LogJson.Serialize(LogFolder.Exchange(2)));
+        Assert.Equal(before, entry.Line.ToArray());
+        Assert.False(MemoryMarshal.TryGetArray(next.Line, out var nextLine) && ReferenceEquals(nextLine.Array, line.Array));
     }
 
     [Theory]
