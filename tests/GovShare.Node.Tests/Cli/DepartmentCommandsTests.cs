@@ -73,13 +73,44 @@ public sealed class DepartmentCommandsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Push_MissingCsvFile_ExitsUsage()
+    public async Task MissingFileFolderOrOddOption_ExitsUsage_WithAReadableMessage_PushAndPull()
     {
         var run = await Provider("push", "--csv", "no-such.csv", "--mapping", "mapping.json", "--resource", Resource);
 
         Assert.True(run.ExitCode == ExitCodes.Usage, run.ToString());
         Assert.Contains("no-such.csv does not exist", run.Stderr, StringComparison.Ordinal);
         Assert.True(run.ShowsNoInternals, run.ToString());
+
+        // A careless user: odd option values, a folder for a file, a pull into a folder that is not
+        // there, a binary file for a CSV. Each is named in words — no .NET parameter names, no
+        // message about a .partial file — and nothing reaches the node or the disk.
+        Directory.CreateDirectory(Path.Combine(_provider, "exports"));
+        await File.WriteAllBytesAsync(Path.Combine(_provider, "photo.csv"), [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 7919 % 251))]);
+        (string[] Arguments, string Says)[] mistakes =
+        [
+            (["push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--time-zone", "Mars/Olympus"], "--time-zone: 'Mars/Olympus' is not an offset"),
+            (["push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--delimiter", ";;"], "--delimiter: ';;' is not one character"),
+            (["push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--encoding", "klingon"], "'klingon' is not a supported encoding"),
+            (["push", "--csv", "exports", "--mapping", "mapping.json", "--resource", Resource], "exports is a folder; give a file."),
+            (["push", "--csv", "photo.csv", "--mapping", "mapping.json", "--resource", Resource], "photo.csv: the mapping cannot be used"),
+            (["pull", "--resource", Resource, "--purpose", "stats", "--csv", "no-such-folder/out.csv"], "--csv: the folder " + Path.Combine(_provider, "no-such-folder") + " does not exist."),
+            (["pull", "--resource", Resource, "--purpose", "stats", "--csv", "out.csv", "--time-zone", "+25:00"], "--time-zone: '+25:00' is not an offset"),
+            (["pull", "--resource", Resource, "--purpose", "stats", "--sqlite", "exports", "--table", "t"], "exports is a folder; give a file."),
+        ];
+        foreach (var (arguments, says) in mistakes)
+        {
+            var mistake = await Provider(arguments);
+
+            Assert.True(mistake.ExitCode == ExitCodes.Usage, mistake.ToString());
+            Assert.Contains(says, mistake.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("(Parameter", mistake.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain(".partial", mistake.Stderr, StringComparison.Ordinal);
+            Assert.True(mistake.ShowsNoInternals, mistake.ToString());
+        }
+
+        Assert.Equal(0, Versions);
+        Assert.False(File.Exists(Path.Combine(_provider, "out.csv")));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(_provider, "exports")));
     }
 
     [Fact]
