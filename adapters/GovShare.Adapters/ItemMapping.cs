@@ -120,9 +120,9 @@ public sealed record ItemMapping(IReadOnlyList<ColumnMapping> Columns)
         entry.ValueKind == JsonValueKind.Object && entry.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 }
 
-/// <summary>A mapping that cannot be used; lists every fault found.</summary>
+/// <summary>A mapping that cannot be used with a source (the mapping file, a source file or table, a resource); the message starts with which, then lists every fault found.</summary>
 public sealed class MappingException(string source, IReadOnlyList<string> errors)
-    : Exception($"The mapping '{source}' cannot be used:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", errors)}")
+    : Exception($"{source}: the mapping cannot be used:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", errors)}")
 {
     public IReadOnlyList<string> Errors { get; } = errors;
 }

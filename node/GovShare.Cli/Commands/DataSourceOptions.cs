@@ -58,10 +58,7 @@ internal sealed class DataSourceOptions
             var encoding = parse.GetValue(Encoding) is { } name ? TextEncodings.Get(name) : null;
             var delimiter = ParseDelimiter(parse.GetValue(Delimiter)!);
             var file = csv == "-" ? StandardInput.Spool() : csv;
-            if (!File.Exists(file))
-            {
-                throw new FileNotFoundException($"--csv: {Path.GetFullPath(file)} does not exist.");
-            }
+            ExistingFile("--csv", file);
 
             FileBytes = new FileInfo(file).Length;
             return (() => new CsvSource(file, mapping, encoding, options, delimiter), null);
@@ -70,28 +67,22 @@ internal sealed class DataSourceOptions
         if (parse.GetValue(Jsonl) is { } jsonl)
         {
             var file = jsonl == "-" ? StandardInput.Spool() : jsonl;
-            if (!File.Exists(file))
-            {
-                throw new FileNotFoundException($"--jsonl: {Path.GetFullPath(file)} does not exist.");
-            }
+            ExistingFile("--jsonl", file);
 
             return (() => new JsonLinesSource(file, mapping, options), null);
         }
 
         if (parse.GetValue(Arrow) is { } arrow)
         {
-            if (!File.Exists(arrow))
-            {
-                throw new FileNotFoundException($"--arrow: {Path.GetFullPath(arrow)} does not exist.");
-            }
+            ExistingFile("--arrow", arrow);
 
             return (() => new ArrowFileSource(arrow, mapping), null);
         }
 
-        if (parse.GetValue(Sqlite) is { } sqliteFile && !File.Exists(sqliteFile))
+        if (parse.GetValue(Sqlite) is { } sqliteFile)
         {
             // SQLite would create an empty database and then find no table: say what is wrong.
-            throw new FileNotFoundException($"--sqlite: {Path.GetFullPath(sqliteFile)} does not exist.");
+            ExistingFile("--sqlite", sqliteFile);
         }
 
         var (connection, _) = DepartmentCommand.OpenDatabase(parse.GetValue(Sqlite), parse.GetValue(Postgres));
@@ -131,6 +122,40 @@ internal sealed class DataSourceOptions
         }
 
         return format;
+    }
+
+    /// <summary>A source file named by <paramref name="option"/>: a missing file or a folder is said so, naming both.</summary>
+    internal static void ExistingFile(string option, string path)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new ArgumentException($"{option}: {Path.GetFullPath(path)} is a folder; give a file.");
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"{option}: {Path.GetFullPath(path)} does not exist.");
+        }
+    }
+
+    /// <summary>
+    /// A file a pull writes, checked before anything is asked of the node: a folder, or a path in a
+    /// folder that does not exist, is a mistake to name (not .NET's message about a .partial file).
+    /// </summary>
+    internal static string TargetFile(string option, string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
+        {
+            throw new ArgumentException($"{option}: {full} is a folder; give a file.");
+        }
+
+        if (Path.GetDirectoryName(full) is { } folder && !Directory.Exists(folder))
+        {
+            throw new DirectoryNotFoundException($"{option}: the folder {folder} does not exist.");
+        }
+
+        return path;
     }
 
     internal static char ParseDelimiter(string text) => text switch

@@ -98,13 +98,17 @@ internal static class DepartmentCommand
     /// <summary>Runs a department command; every failure becomes a readable message and its exit code.</summary>
     public static async Task<int> RunAsync(Func<Task<int>> action)
     {
+        // System.CommandLine 2.0.0 installs its Ctrl+C/SIGTERM handling only once the action has
+        // returned its task; until the action's first real await a signal killed the process
+        // outright, with no clean-up (a pull's .partial was left behind). Return the task first.
+        await Task.Yield();
         try
         {
             return await action();
         }
         catch (Exception ex) when (ex is DepartmentConnectionException or MappingException or ArgumentException or FormatException or CatalogCheckException or SqlTargetException)
         {
-            await Console.Error.WriteLineAsync(ex.Message);
+            await Console.Error.WriteLineAsync(GovShareCommand.Readable(ex));
             return ExitCodes.Usage;
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)

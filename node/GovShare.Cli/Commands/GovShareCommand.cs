@@ -69,7 +69,7 @@ internal static class GovShareCommand
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            await Console.Error.WriteLineAsync($"govshare failed: {ex.Message}");
+            await Console.Error.WriteLineAsync($"govshare failed: {Readable(ex)}");
             return ExitCodes.Failed;
         }
     }
@@ -92,6 +92,15 @@ internal static class GovShareCommand
             ProcessTerminationTimeout = hostsNode ? null : TimeSpan.FromSeconds(10),
         };
     }
+
+    /// <summary>
+    /// An exception's message for a person: an <see cref="ArgumentException"/>'s own text without
+    /// .NET's " (Parameter 'text')" suffix, which names a C# parameter, not an option.
+    /// </summary>
+    internal static string Readable(Exception ex) =>
+        ex is ArgumentException { ParamName: { } name } && ex.Message.EndsWith($" (Parameter '{name}')", StringComparison.Ordinal)
+            ? ex.Message[..^$" (Parameter '{name}')".Length]
+            : ex.Message;
 
     /// <summary>The command as typed, e.g. <c>govshare catalog create</c>.</summary>
     internal static string CommandLine(Command command)

@@ -59,17 +59,17 @@ internal static class PullCommand
                         await writer.FlushAsync(token);
                         return written;
                     })
-                    : new CsvSink(Partial(csvPath), chosen, spreadsheetSafe: !parse.GetValue(raw), separator, offset, timestamps, dates);
+                    : new CsvSink(Partial("--csv", csvPath), chosen, spreadsheetSafe: !parse.GetValue(raw), separator, offset, timestamps, dates);
             }
             else if (parse.GetValue(jsonl) is { } jsonlPath)
             {
                 sink = jsonlPath == "-"
                     ? new StdoutSink((batches, token) => JsonLinesSink.WriteAsync(Console.OpenStandardOutput(), batches, token))
-                    : new JsonLinesSink(Partial(jsonlPath));
+                    : new JsonLinesSink(Partial("--jsonl", jsonlPath));
             }
             else if (parse.GetValue(arrow) is { } arrowPath)
             {
-                sink = new ArrowFileSink(Partial(arrowPath));
+                sink = new ArrowFileSink(Partial("--arrow", arrowPath));
             }
             else
             {
@@ -83,6 +83,11 @@ internal static class PullCommand
 
                 var mode = parse.GetValue(replace) ? SqlWriteMode.Replace : parse.GetValue(append) ? SqlWriteMode.Append : keys is not null ? SqlWriteMode.Upsert : SqlWriteMode.New;
                 var names = parse.GetValue(mapping) is { } file ? ItemMapping.Load(file).Columns.ToDictionary(c => c.Item, c => c.Column, StringComparer.Ordinal) : null;
+                if (parse.GetValue(sqlite) is { } database)
+                {
+                    DataSourceOptions.TargetFile("--sqlite", database);
+                }
+
                 (connection, var dialect) = DepartmentCommand.OpenDatabase(parse.GetValue(sqlite), parse.GetValue(postgres));
                 sink = new SqlSink(connection, dialect, tableName, mode, names, keys);
             }
@@ -111,8 +116,9 @@ internal static class PullCommand
     }
 
     /// <summary>The sinks write <c>path.partial</c> and rename it at the end; Ctrl+C must not leave it behind.</summary>
-    private static string Partial(string path)
+    private static string Partial(string option, string path)
     {
+        DataSourceOptions.TargetFile(option, path);
         TemporaryFiles.DeleteAtExit(path + ".partial");
         return path;
     }

@@ -183,6 +183,8 @@ public sealed class GovShareNode : IAsyncDisposable
         builder.Services.AddGovShareEvaluation(builder.Configuration);
         builder.Services.AddGovShareTelemetry(builder.Configuration, options.DivisionCode);
         builder.Services.AddGovShareOperatorConsole();
+        // Registered before AddProblemDetails' own writer, so it is asked first (and always writes).
+        builder.Services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         services?.Invoke(builder.Services);

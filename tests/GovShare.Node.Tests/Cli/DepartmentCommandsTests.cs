@@ -73,13 +73,44 @@ public sealed class DepartmentCommandsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Push_MissingCsvFile_ExitsUsage()
+    public async Task MissingFileFolderOrOddOption_ExitsUsage_WithAReadableMessage_PushAndPull()
     {
         var run = await Provider("push", "--csv", "no-such.csv", "--mapping", "mapping.json", "--resource", Resource);
 
         Assert.True(run.ExitCode == ExitCodes.Usage, run.ToString());
         Assert.Contains("no-such.csv does not exist", run.Stderr, StringComparison.Ordinal);
         Assert.True(run.ShowsNoInternals, run.ToString());
+
+        // A careless user: odd option values, a folder for a file, a pull into a folder that is not
+        // there, a binary file for a CSV. Each is named in words — no .NET parameter names, no
+        // message about a .partial file — and nothing reaches the node or the disk.
+        Directory.CreateDirectory(Path.Combine(_provider, "exports"));
+        await File.WriteAllBytesAsync(Path.Combine(_provider, "photo.csv"), [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 7919 % 251))]);
+        (string[] Arguments, string Says)[] mistakes =
+        [
+            (["push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--time-zone", "Mars/Olympus"], "--time-zone: 'Mars/Olympus' is not an offset"),
+            (["push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--delimiter", ";;"], "--delimiter: ';;' is not one character"),
+            (["push", "--csv", "data.csv", "--mapping", "mapping.json", "--resource", Resource, "--encoding", "klingon"], "'klingon' is not a supported encoding"),
+            (["push", "--csv", "exports", "--mapping", "mapping.json", "--resource", Resource], "exports is a folder; give a file."),
+            (["push", "--csv", "photo.csv", "--mapping", "mapping.json", "--resource", Resource], "photo.csv: the mapping cannot be used"),
+            (["pull", "--resource", Resource, "--purpose", "stats", "--csv", "no-such-folder/out.csv"], "--csv: the folder " + Path.Combine(_provider, "no-such-folder") + " does not exist."),
+            (["pull", "--resource", Resource, "--purpose", "stats", "--csv", "out.csv", "--time-zone", "+25:00"], "--time-zone: '+25:00' is not an offset"),
+            (["pull", "--resource", Resource, "--purpose", "stats", "--sqlite", "exports", "--table", "t"], "exports is a folder; give a file."),
+        ];
+        foreach (var (arguments, says) in mistakes)
+        {
+            var mistake = await Provider(arguments);
+
+            Assert.True(mistake.ExitCode == ExitCodes.Usage, mistake.ToString());
+            Assert.Contains(says, mistake.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("(Parameter", mistake.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain(".partial", mistake.Stderr, StringComparison.Ordinal);
+            Assert.True(mistake.ShowsNoInternals, mistake.ToString());
+        }
+
+        Assert.Equal(0, Versions);
+        Assert.False(File.Exists(Path.Combine(_provider, "out.csv")));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(_provider, "exports")));
     }
 
     [Fact]
@@ -257,6 +288,23 @@ public sealed class DepartmentCommandsTests : IAsyncLifetime
         var search = await GovShareProcess.RunAsync(user, ["catalog", "search", "企业"]);
         Assert.True(search.ExitCode == ExitCodes.Ok, search.ToString());
         Assert.Contains("101001/000032 | 企业年报", search.Stdout, StringComparison.Ordinal);
+
+        // The rest of the README's `catalog create|update|retire|export`: read the ETag, update, export, retire.
+        var get = await Provider("catalog", "get", "101001/000032");
+        Assert.True(get.ExitCode == ExitCodes.Ok, get.ToString());
+        var etag = get.Stderr.Split("ETag: ")[1].Trim();
+        await File.WriteAllTextAsync(Path.Combine(_provider, "entry.json"), get.Stdout.Replace("\"企业年报\"", "\"企业年度报告\"", StringComparison.Ordinal));
+        var update = await Provider("catalog", "update", "101001/000032", "--file", "entry.json", "--etag", etag);
+        Assert.True(update.ExitCode == ExitCodes.Ok, update.ToString());
+        var stale = await Provider("catalog", "update", "101001/000032", "--file", "entry.json", "--etag", etag);
+        Assert.True(stale.ExitCode == ExitCodes.Failed, stale.ToString());
+        Assert.Contains("Refused (412)", stale.Stderr, StringComparison.Ordinal);
+        var export = await Provider("catalog", "export", "--output", "catalog.json");
+        Assert.True(export.ExitCode == ExitCodes.Ok, export.ToString());
+        Assert.Contains("企业年度报告", await File.ReadAllTextAsync(Path.Combine(_provider, "catalog.json")), StringComparison.Ordinal);
+        var retire = await Provider("catalog", "retire", "101001/000032", "--etag", update.Stderr.Split("ETag: ")[1].Trim());
+        Assert.True(retire.ExitCode == ExitCodes.Ok, retire.ToString());
+        Assert.NotEqual(EntryStatus.Active, _f.Node.Services.GetRequiredService<CatalogStore>().Get("101001/000032")?.Status);
     }
 
     [Fact]
@@ -280,8 +328,10 @@ public sealed class DepartmentCommandsTests : IAsyncLifetime
     {
         var user = GovShareProcess.DepartmentFolder(_folder, "user", _f.Node.ExchangeAddress, _f.User, _f.Pki.Folder.TrustAnchorsFile);
 
-        var apply = await GovShareProcess.RunAsync(user, ["request", "apply", Conditional, "--item", "姓名", "--purpose-code", "P-2024-001", "--purpose", "Social assistance review",
-            "--legal-basis", "Yunnan rules Art. 25", "--from", "2027-01-04", "--to", "2027-06-30", "--contact-name", "王五", "--contact-phone", "0871-1234567"]);
+        // The README's command but for its period, which must not have ended (a fixed year would stop this test in time).
+        var today = DateOnly.FromDateTime(DateTime.UtcNow.AddHours(8));
+        var apply = await GovShareProcess.RunAsync(user, ["request", "apply", Conditional, "--item", "姓名", "--item", "出生日期", "--purpose-code", "P-2024-001", "--purpose", "Social assistance review",
+            "--legal-basis", "Yunnan rules Art. 25", "--from", $"{today:yyyy-MM-dd}", "--to", $"{today.AddDays(180):yyyy-MM-dd}", "--contact-name", "王五", "--contact-phone", "0871-1234567"]);
         var inbox = await Provider("inbox");
 
         Assert.True(apply.ExitCode == ExitCodes.Ok, apply.ToString());

@@ -93,6 +93,9 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
         var lines = await File.ReadAllLinesAsync(Path.Combine(_user, "out.csv"));
         Assert.Equal(Rows + 1, lines.Length);
         Assert.Equal("91530100MA00000001,云南测试企业1号,1.01,1,1000003,0.125,false,2000-01-02,2026-03-01T08:30:01.000000+08:00,AQEC", lines[1]);
+        var arrow = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Resource, "--arrow", "out.arrow"]);
+        Assert.True(arrow.ExitCode == ExitCodes.Ok, arrow.ToString());
+        Assert.Equal(Rows, await ArrowFileRowsAsync(Path.Combine(_user, "out.arrow")));
         var jsonl = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Resource, "--jsonl", "-"]);
         Assert.True(jsonl.ExitCode == ExitCodes.Ok, jsonl.ToString());
         Assert.Equal(Rows, jsonl.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
@@ -108,6 +111,10 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
         await ExecuteAsync(postgres, "ALTER TABLE enterprises ADD PRIMARY KEY (\"统一社会信用代码\")");
         var upsert = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Resource, "--postgres", postgres.ConnectionString, "--table", "enterprises", "--upsert-key", "统一社会信用代码"]);
         Assert.True(upsert.ExitCode == ExitCodes.Ok, upsert.ToString());
+        Assert.Equal(Rows, await ScalarAsync(postgres, "SELECT COUNT(*) FROM enterprises"));
+        var upsertOnTerminal = await GovShareProcess.RunOnTerminalAsync(_user, ["pull", "--resource", Resource, "--postgres", postgres.ConnectionString, "--table", "enterprises", "--upsert-key", "统一社会信用代码"]);
+        Assert.True(upsertOnTerminal.ExitCode == ExitCodes.Ok, upsertOnTerminal.ToString());
+        Assert.Matches(@"\rpull: 100,000 rows", upsertOnTerminal.Stdout);
         Assert.Equal(Rows, await ScalarAsync(postgres, "SELECT COUNT(*) FROM enterprises"));
         Assert.Equal(new DateTime(2026, 3, 1, 0, 30, 1, DateTimeKind.Utc), await ScalarAsync(postgres, "SELECT \"更新时间\" FROM enterprises WHERE \"统一社会信用代码\" = '91530100MA00000001'"));
 
@@ -149,6 +156,159 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
         Assert.True(repaired.ExitCode == ExitCodes.Ok, repaired.ToString());
         Assert.Contains("another push happened", repaired.Stdout, StringComparison.Ordinal);
         Assert.Equal(Rows + 1, Versions[^1].Rows);
+    }
+
+    [Fact]
+    public async Task Readme_DepartmentCommands_AsWritten_RedirectedAndOnATerminal()
+    {
+        // README.md "For departments", read from the README itself so it cannot drift from what runs:
+        // its connection file (paths relative to it), its mapping (with the timestamp item), its
+        // push, dry-run and sync commands, on 100,000 rows of the spreadsheet it names, in GB18030.
+        const string Code = "102001/000001";
+        var readme = await File.ReadAllTextAsync(Path.Combine(Deploy.RepositoryRoot.Path, "README.md"));
+        var mapping = JsonDocument.Parse(System.Text.RegularExpressions.Regex.Match(readme, @"```json\s*(\{\s*""columns"".*?\})\s*```", System.Text.RegularExpressions.RegexOptions.Singleline).Groups[1].Value);
+        var items = mapping.RootElement.GetProperty("columns").EnumerateArray()
+            .Select(c => (Column: c.GetProperty("column").GetString()!, Item: c.GetProperty("item").GetString()!, Type: c.GetProperty("type").GetString()!)).ToList();
+        Assert.Equal<string>(["utf8", "decimal128(18,2)", "timestamp"], items.Select(i => i.Type));
+        var entry = Entry(Code, _f.Provider, new ShareAttributes(ShareType.Unconditional)) with
+        {
+            Name = "企业登记",
+            Items = [.. items.Select((i, n) => new InformationItem(i.Item, i.Column, i.Type, n == 0 ? 18 : null, Nullable: n != 0, Key: n == 0))],
+        };
+        Assert.True(_f.Node.Services.GetRequiredService<CatalogStore>().Create(entry, Caller(_f.Provider)).Succeeded);
+
+        var folder = Directory.CreateDirectory(Path.Combine(_folder, "readme")).FullName;
+        var connection = System.Text.RegularExpressions.Regex.Match(readme, @"```json\s*(\{\s*""node"".*?\})\s*```", System.Text.RegularExpressions.RegexOptions.Singleline).Groups[1].Value;
+        var settings = JsonDocument.Parse(connection).RootElement;
+        File.Copy(_f.Provider.Files.CertificatePath, Path.Combine(folder, settings.GetProperty("certificate").GetString()!));
+        File.Copy(_f.Provider.Files.KeyPath, Path.Combine(folder, settings.GetProperty("key").GetString()!));
+        File.Copy(_f.Pki.Folder.TrustAnchorsFile, Path.Combine(folder, settings.GetProperty("ca").GetString()!));
+        await File.WriteAllTextAsync(Path.Combine(folder, "govshare.department.json"), connection.Replace(settings.GetProperty("node").GetString()!, _f.Node.ExchangeAddress.ToString(), StringComparison.Ordinal));
+        await File.WriteAllTextAsync(Path.Combine(folder, "mapping.json"), mapping.RootElement.GetRawText());
+        Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+        await using (var writer = new StreamWriter(Path.Combine(folder, "企业登记.csv"), false, Encoding.GetEncoding("GB18030"), 1 << 16) { NewLine = "\r\n" })
+        {
+            await writer.WriteLineAsync(string.Join(",", items.Select(i => i.Column)));
+            for (var i = 1; i <= Rows; i++)
+            {
+                // Bare local times, as a spreadsheet writes them: Beijing time by default.
+                await writer.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"91530100MA{i:D8},{i}.{i % 100:D2},{new DateTime(2026, 3, 1, 8, 30, 0).AddSeconds(i):yyyy-MM-dd HH:mm:ss}"));
+            }
+        }
+
+        var commands = ReadmeCommands(readme);
+        var dryRun = Assert.Single(commands, c => c[0] == "push" && c.Contains("--dry-run"));
+        var push = Assert.Single(commands, c => c[0] == "push" && !c.Contains("--dry-run"));
+        var sync = Assert.Single(commands, c => c[0] == "sync");
+        Assert.Equal<string>(["--every", "1h"], sync[^2..]);
+
+        // The dry run, redirected and on a terminal: every value checked, nothing published.
+        var dry = await GovShareProcess.RunAsync(folder, dryRun);
+        Assert.True(dry.ExitCode == ExitCodes.Ok, dry.ToString());
+        Assert.Contains($"Dry run: {Rows:N0} rows match the 3 items of {Code}", dry.Stdout, StringComparison.Ordinal);
+        var dryOnTerminal = await GovShareProcess.RunOnTerminalAsync(folder, dryRun);
+        Assert.True(dryOnTerminal.ExitCode == ExitCodes.Ok, dryOnTerminal.ToString());
+        Assert.Contains("\rcheck: 100,000 rows, 100% of ", dryOnTerminal.Stdout, StringComparison.Ordinal);
+        Assert.Empty(VersionsOf(Code));
+
+        // The push, redirected and on a terminal.
+        var pushed = await GovShareProcess.RunAsync(folder, push);
+        Assert.True(pushed.ExitCode == ExitCodes.Ok, pushed.ToString());
+        Assert.Contains($"Pushed {Rows:N0} rows to {Code}", pushed.Stdout, StringComparison.Ordinal);
+        var pushedOnTerminal = await GovShareProcess.RunOnTerminalAsync(folder, push);
+        Assert.True(pushedOnTerminal.ExitCode == ExitCodes.Ok, pushedOnTerminal.ToString());
+        Assert.Contains("\rpush: 100,000 rows, 100% of ", pushedOnTerminal.Stdout, StringComparison.Ordinal);
+        Assert.Equal<long>([Rows, Rows], VersionsOf(Code).Select(v => v.Rows));
+
+        // Another department reads it back: the bare local time went in as Beijing time, and every
+        // output says its zone (UTC with Z by default; the zone asked for, on a terminal).
+        var utc = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Code, "--csv", "-"]);
+        Assert.True(utc.ExitCode == ExitCodes.Ok, utc.ToString());
+        Assert.Contains("91530100MA00000001,1.01,2026-03-01T00:30:01.000000Z", utc.Stdout, StringComparison.Ordinal);
+        var beijing = await GovShareProcess.RunOnTerminalAsync(_user, ["pull", "--resource", Code, "--csv", "beijing.csv", "--time-zone", "Asia/Shanghai"]);
+        Assert.True(beijing.ExitCode == ExitCodes.Ok, beijing.ToString());
+        Assert.Contains("\rpull: 100,000 rows", beijing.Stdout, StringComparison.Ordinal);
+        var lines = await File.ReadAllLinesAsync(Path.Combine(_user, "beijing.csv"));
+        Assert.Equal((Rows + 1, "91530100MA00000001,1.01,2026-03-01T08:30:01.000000+08:00"), (lines.Length, lines[1]));
+
+        // The sync, exactly as written (every hour): its database is the data as the node holds it.
+        var toSqlite = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Code, "--sqlite", Path.Combine(folder, sync[Array.IndexOf(sync, "--sqlite") + 1]), "--table", sync[Array.IndexOf(sync, "--table") + 1]]);
+        Assert.True(toSqlite.ExitCode == ExitCodes.Ok, toSqlite.ToString());
+        // Run once per step (the README's line without its schedule): a test cannot wait an hour.
+        // Each run leaves nothing in TMPDIR; the node's versions show what each one sent.
+        string[] once = sync[..^2];
+        var temp = new Dictionary<string, string> { ["TMPDIR"] = Directory.CreateDirectory(Path.Combine(_folder, "readme-tmp")).FullName };
+        var first = await GovShareProcess.RunAsync(folder, once, temp);
+        Assert.True(first.ExitCode == ExitCodes.Ok, first.ToString());
+        Assert.Contains($"pushed {Rows:N0} of {Rows:N0} rows (Replace", first.Stdout, StringComparison.Ordinal);
+        await SqliteAsync(Path.Combine(folder, "dept.db"), "UPDATE enterprises SET \"注册资本\" = '88888888.88' WHERE \"统一社会信用代码\" = '91530100MA00000007'");
+        var oneRow = await GovShareProcess.RunAsync(folder, once, temp);
+        Assert.True(oneRow.ExitCode == ExitCodes.Ok, oneRow.ToString());
+        Assert.Contains($"pushed 1 of {Rows:N0} rows (Merge)", oneRow.Stdout, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(temp["TMPDIR"]));
+        var latest = VersionsOf(Code)[^1];
+        Assert.Equal((4, PushMode.Merge, (long)Rows), (latest.Version, latest.Mode, latest.Rows));
+        var idle = await GovShareProcess.RunOnTerminalAsync(folder, once);
+        Assert.True(idle.ExitCode == ExitCodes.Ok, idle.ToString());
+        Assert.Contains("100,000 rows scanned, none changed; nothing pushed.", idle.Stdout, StringComparison.Ordinal);
+        var after = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Code, "--csv", "-"]);
+        Assert.Contains("91530100MA00000007,88888888.88,2026-03-01T00:30:07.000000Z", after.Stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>The README's <c>govshare …</c> command lines (continuations joined, comments dropped), as argument lists.</summary>
+    private static List<string[]> ReadmeCommands(string readme) =>
+        [.. readme.Replace("\\\n", " ", StringComparison.Ordinal).Split('\n')
+            .Select(l => l.Trim())
+            .Where(l => l.StartsWith("govshare ", StringComparison.Ordinal))
+            .Select(l => Words(l.Split(" #")[0])[1..])];
+
+    /// <summary>A command line split as a POSIX shell splits it (single and double quotes; no expansions).</summary>
+    private static string[] Words(string line)
+    {
+        var words = new List<string>();
+        var word = new StringBuilder();
+        var inWord = false;
+        char? quote = null;
+        foreach (var c in line)
+        {
+            if (quote is not null)
+            {
+                if (c == quote)
+                {
+                    quote = null;
+                }
+                else
+                {
+                    word.Append(c);
+                }
+            }
+            else if (c is '\'' or '"')
+            {
+                quote = c;
+                inWord = true;
+            }
+            else if (char.IsWhiteSpace(c))
+            {
+                if (inWord)
+                {
+                    words.Add(word.ToString());
+                    word.Clear();
+                    inWord = false;
+                }
+            }
+            else
+            {
+                word.Append(c);
+                inWord = true;
+            }
+        }
+
+        if (inWord)
+        {
+            words.Add(word.ToString());
+        }
+
+        return [.. words];
     }
 
     [Fact]
@@ -291,10 +451,11 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
         Assert.Empty(Versions);
     }
 
-    /// <summary>Waits up to a minute (a loaded machine) for what another process does.</summary>
-    private static async Task EventuallyAsync(Func<bool> condition)
+    /// <summary>Waits 600 × 100 ms (at least a minute on a loaded machine), or <paramref name="limit"/>, for what another process does.</summary>
+    private static async Task EventuallyAsync(Func<bool> condition, TimeSpan? limit = null)
     {
-        for (var i = 0; i < 600 && !condition(); i++)
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; (limit is null ? i < 600 : clock.Elapsed < limit) && !condition(); i++)
         {
             await Task.Delay(100);
         }
@@ -327,6 +488,22 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
         {
             await writer.WriteLineAsync(Row(i));
         }
+    }
+
+    private static async Task<long> ArrowFileRowsAsync(string path)
+    {
+        await using var file = File.OpenRead(path);
+        using var reader = new Apache.Arrow.Ipc.ArrowFileReader(file);
+        long rows = 0;
+        while (await reader.ReadNextRecordBatchAsync() is { } batch)
+        {
+            using (batch)
+            {
+                rows += batch.Length;
+            }
+        }
+
+        return rows;
     }
 
     private IReadOnlyList<DatasetVersion> VersionsOf(string resource) => _f.Node.Services.GetRequiredService<DatasetStore>().Versions(resource);

@@ -295,6 +295,29 @@ public sealed class ExchangeApiTests : IAsyncLifetime
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
     }
 
+    [Theory]
+    [InlineData("text/xml")]
+    [InlineData("text/csv")]
+    [InlineData("application/vnd.apache.arrow.stream")]
+    public async Task Refusals_WhateverTheAcceptHeader_AreProblemJsonNamingInstanceAndTraceId(string accept)
+    {
+        using var client = _f.Node.Client(_f.User.Certificate);
+        async Task<JsonElement> Refused(string path, HttpStatusCode status, string type)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Accept.ParseAdd(accept);
+            var problem = await ProblemAssert.IsProblemAsync(await client.SendAsync(request), status, type);
+            Assert.Equal("/" + path, problem.GetProperty("instance").GetString());
+            Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
+            return problem;
+        }
+
+        // An endpoint's own refusal, the catalog's 404, and a path no endpoint serves (status code pages).
+        await Refused($"v1/resources/{GovShare.Node.Catalog.ResourceCode.ToUrl(Unconditional)}/versions", HttpStatusCode.Forbidden, ProblemTypes.NotProvider);
+        await Refused("v1/catalog/102001-999999", HttpStatusCode.NotFound, ProblemTypes.NotFound);
+        await Refused("v1/no-such-endpoint", HttpStatusCode.NotFound, ProblemTypes.NotFound);
+    }
+
     [Fact]
     public async Task Push_Append_NewVersionHoldsBoth()
     {
