@@ -29,7 +29,7 @@ chmod 755 "$work"
 # clock on a shared machine) goes to $work/cpu.log, read back by cpu() for the table.
 t() { local s e TIMEFORMAT='%U %S'; s=$(date +%s.%N)
   { time "$@" > "$work/last.out" 2>&1; } 2> "$work/last.time" || { echo "failed: $*" >&2; cat "$work/last.out" >&2; exit 1; }
-  e=$(date +%s.%N); awk '{ printf "%.2f\n", $1 + $2 }' "$work/last.time" >> "$work/cpu.log"; printf '%.1f' "$(echo "$e - $s" | bc)"; }
+  e=$(date +%s.%N); awk '{ printf "%.2f\n", $1 + $2 }' "$work/last.time" >> "$work/cpu.log"; printf '%.2f' "$(echo "$e - $s" | bc)"; }
 cpu() { sed -n "${1}p" "$work/cpu.log"; }
 
 # The node: the demo (its PKI and departments), and a resource with one item of most types.
