@@ -23,9 +23,9 @@ public sealed record GovShareRun(string Command, int ExitCode, string Stdout, st
 /// </summary>
 public static class GovShareProcess
 {
-    public static async Task<GovShareRun> RunAsync(string folder, string[] arguments, IDictionary<string, string>? environment = null, string? stdin = null, TimeSpan? timeout = null)
+    public static async Task<GovShareRun> RunAsync(string folder, string[] arguments, IDictionary<string, string>? environment = null, string? stdin = null, TimeSpan? timeout = null, (string Program, string[] Prefix)? build = null)
     {
-        var (program, prefix) = Program();
+        var (program, prefix) = build ?? Program();
         var start = new ProcessStartInfo(program) { WorkingDirectory = folder, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (var argument in prefix.Concat(arguments))
         {
