@@ -19,6 +19,7 @@ namespace GovShare.Node.Evaluation;
 /// A year's scorecards read 365 days of cells (departments × pairs), not millions of records.
 /// Ids are remembered for a week after their last record, as in <see cref="StatisticsAggregate"/>:
 /// a record of the same exchange later than that would count again (no exchange lasts a week).
+/// Each id is held compactly (<see cref="RecentExchanges"/>; a place is the day and the cell's number).
 /// </summary>
 public sealed class EvaluationAggregate : IChainAggregate
 {
@@ -32,7 +33,11 @@ public sealed class EvaluationAggregate : IChainAggregate
     private readonly List<string?> _parties = [];
     private readonly Dictionary<string, int> _partyIds = new(StringComparer.Ordinal);
     private readonly SortedDictionary<DateOnly, Day> _days = [];
-    private readonly Dictionary<string, Recent> _recent = new(StringComparer.Ordinal);
+    private readonly RecentExchanges _recent = new();
+
+    // The cells, numbered for the packed places of _recent; as few as the days' cells.
+    private readonly Dictionary<Cell, int> _cellIds = [];
+    private readonly List<Cell> _cells = [];
     private readonly List<LoggedRecord> _kept = [];
     private readonly Dictionary<string, List<LoggedRecord>> _pushes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, LoggedRecord> _firstPush = new(StringComparer.Ordinal);
@@ -122,33 +127,52 @@ public sealed class EvaluationAggregate : IChainAggregate
         sums.Rows += record.Rows;
         sums.Bytes += record.Bytes;
 
-        var at = new Place(date, cell);
-        if (_recent.TryGetValue(record.ExchangeId, out var recent))
+        var at = Pack(new Place(date, cell));
+        // A reference into _recent: nothing below adds or removes an id until the eviction.
+        ref var recent = ref _recent.Get(record.ExchangeId, out var seenBefore);
+        if (seenBefore)
         {
-            day.Repeats.Add(new Repeat(cell, record.Rows, record.Bytes, [.. recent.Seen]));
-            if (!recent.Seen.Contains(at))
-            {
-                recent.Seen.Add(at);
-            }
-        }
-        else
-        {
-            _recent[record.ExchangeId] = recent = new Recent();
-            recent.Seen.Add(at);
+            day.Repeats.Add(new Repeat(cell, record.Rows, record.Bytes, Places(recent)));
         }
 
-        recent.LastSeen = record.Time > recent.LastSeen ? record.Time : recent.LastSeen;
+        if (!recent.Contains(at))
+        {
+            recent.Add(at);
+        }
+
+        recent.LastSeen = Math.Max(recent.LastSeen, record.Time.UtcTicks);
 
         // Forget old ids now and then, not per record: a scan of a week of ids is cheap once per 4096.
         if (++_sinceEviction >= 4096)
         {
             _sinceEviction = 0;
-            var horizon = _latest - DuplicateWindow;
-            foreach (var id in _recent.Where(r => r.Value.LastSeen < horizon).Select(r => r.Key).ToList())
-            {
-                _recent.Remove(id);
-            }
+            _recent.Evict((_latest - DuplicateWindow).UtcTicks);
         }
+    }
+
+    /// <summary>A place packed for <see cref="RecentExchanges"/>: the cell's number (32 bits) and the day number (32).</summary>
+    private ulong Pack(Place place)
+    {
+        if (!_cellIds.TryGetValue(place.Cell, out var id))
+        {
+            _cellIds[place.Cell] = id = _cells.Count;
+            _cells.Add(place.Cell);
+        }
+
+        return ((ulong)(uint)id << 32) | (uint)place.Date.DayNumber;
+    }
+
+    private Place Unpack(ulong place) => new(DateOnly.FromDayNumber((int)(uint)place), _cells[(int)(place >> 32)]);
+
+    private List<Place> Places(in RecentExchanges.Seen seen)
+    {
+        var places = new List<Place>(seen.Count);
+        for (var i = 0; i < seen.Count; i++)
+        {
+            places.Add(Unpack(seen[i]));
+        }
+
+        return places;
     }
 
     private int Party(string? party)
@@ -263,12 +287,14 @@ public sealed class EvaluationAggregate : IChainAggregate
             }
         }
 
+        // The same body as before the ids were packed (format 2): the id as text, the time (now at
+        // offset zero: only the instant is compared), the places as day and cell.
         w.Number(_recent.Count);
-        foreach (var (id, recent) in _recent)
+        foreach (var (id, recent) in _recent.All())
         {
             w.Unique(id);
-            w.Time(recent.LastSeen);
-            WritePlaces(recent.Seen);
+            w.Time(new DateTimeOffset(recent.LastSeen, TimeSpan.Zero));
+            WritePlaces(Places(recent));
         }
 
         w.Number(_kept.Count);
@@ -329,10 +355,14 @@ public sealed class EvaluationAggregate : IChainAggregate
 
             for (var ids = r.Count(); ids > 0; ids--)
             {
-                var recent = new Recent();
-                aggregate._recent[r.Unique()] = recent;
-                recent.LastSeen = r.Time();
-                recent.Seen.AddRange(ReadPlaces(ref r, aggregate._parties.Count));
+                ref var recent = ref aggregate._recent.Get(r.Unique(), out _);
+                recent = default;
+                recent.LastSeen = r.Time().UtcTicks;
+                // As many as written, as the list before held them (a place written twice stays twice).
+                foreach (var place in ReadPlaces(ref r, aggregate._parties.Count))
+                {
+                    recent.Add(aggregate.Pack(place));
+                }
             }
 
             for (var kept = r.Count(); kept > 0; kept--)
@@ -390,13 +420,6 @@ public sealed class EvaluationAggregate : IChainAggregate
         public Dictionary<Cell, Sums> Cells { get; } = [];
 
         public List<Repeat> Repeats { get; } = [];
-    }
-
-    private sealed class Recent
-    {
-        public DateTimeOffset LastSeen { get; set; } = DateTimeOffset.MinValue;
-
-        public List<Place> Seen { get; } = [];
     }
 
     /// <summary>Several chains' aggregates as one digest: counts add up (an exchange id lives in one chain: one replica serves a request and logs all of it).</summary>

@@ -92,6 +92,45 @@ public sealed record ExchangeId
         return true;
     }
 
+    /// <summary>
+    /// The 128 bits of <paramref name="text"/> when it is an id exactly as <see cref="New"/> writes it
+    /// (upper case), for compact keys (<see cref="RecentExchanges"/>); false for any other text, also the
+    /// lower-case spelling <see cref="TryParse"/> accepts, so that bits stand for exactly one text:
+    /// <see cref="Unpack"/> gives <paramref name="text"/> back.
+    /// </summary>
+    internal static bool TryPack(string text, out ulong high, out ulong low)
+    {
+        high = low = 0;
+        if (text is not { Length: Length } || text[0] > '7')
+        {
+            return false;
+        }
+
+        foreach (var c in text)
+        {
+            var digit = Alphabet.IndexOf(c, StringComparison.Ordinal);
+            if (digit < 0)
+            {
+                return false;
+            }
+
+            // The first digit carries 3 bits (checked above), the other 25 five each: 128 in all.
+            high = (high << 5) | (low >> 59);
+            low = (low << 5) | (uint)digit;
+        }
+
+        return true;
+    }
+
+    /// <summary>The text of bits <see cref="TryPack"/> made.</summary>
+    internal static string Unpack(ulong high, ulong low)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        BinaryPrimitives.WriteUInt64BigEndian(bytes[..8], high);
+        BinaryPrimitives.WriteUInt64BigEndian(bytes[8..], low);
+        return Encode(bytes);
+    }
+
     public override string ToString() => Value;
 
     private static string Encode(ReadOnlySpan<byte> bytes)

@@ -16,7 +16,9 @@ namespace GovShare.Node.Logs;
 /// </list>
 /// Exchange ids are remembered for <see cref="DuplicateWindow"/> after their last record: a
 /// record of the same exchange later than that counts again (a full scan would merge it). No
-/// exchange of this node lasts that long; the window bounds memory to a week of ids.
+/// exchange of this node lasts that long; the window bounds memory to a week of ids, each held
+/// compactly (<see cref="RecentExchanges"/>: the id's 128 bits, its last time and the buckets it
+/// was counted in, each packed into a <see cref="ulong"/> by <see cref="Place"/>).
 /// The buckets are indexed per dimension by day (a sorted list of days, each day's buckets by key),
 /// so an answer over a date range reads the days in range, not every bucket of the history.
 /// </summary>
@@ -31,7 +33,11 @@ public sealed class StatisticsAggregate : IChainAggregate
     private static readonly HashSet<ExchangeKind> DataKinds = [ExchangeKind.Push, ExchangeKind.Pull, ExchangeKind.Forward, ExchangeKind.Compare];
 
     private readonly Dictionary<StatisticsDimension, SortedList<DateOnly, Dictionary<string, DayBucket>>> _days = [];
-    private readonly Dictionary<string, RecentExchange> _recent = new(StringComparer.Ordinal);
+    private readonly RecentExchanges _recent = new();
+
+    // The bucket keys, numbered for the packed places of _recent; as few as the buckets' keys.
+    private readonly Dictionary<string, int> _keyIds = new(StringComparer.Ordinal);
+    private readonly List<string> _keys = [];
     private DateTimeOffset _latest = DateTimeOffset.MinValue;
     private long _sinceEviction;
 
@@ -77,20 +83,17 @@ public sealed class StatisticsAggregate : IChainAggregate
         }
 
         var day = DateOnly.FromDateTime(record.Time.ToOffset(UtcOffset).DateTime);
-        if (!_recent.TryGetValue(record.ExchangeId, out var recent))
-        {
-            recent = new RecentExchange();
-            _recent[record.ExchangeId] = recent;
-        }
-
-        recent.LastSeen = record.Time > recent.LastSeen ? record.Time : recent.LastSeen;
+        // A reference into _recent: nothing below adds or removes an id until the eviction.
+        ref var recent = ref _recent.Get(record.ExchangeId, out _);
+        recent.LastSeen = Math.Max(recent.LastSeen, record.Time.UtcTicks);
         var user = UserKey(record.EffectiveUser);
         foreach (var (dimension, key) in Keys(record, user))
         {
             var bucketKey = new BucketKey(dimension, key, day);
             var bucket = Bucket(bucketKey);
             bucket.Users.Add(user);
-            if (recent.Counted.Contains(bucketKey))
+            var place = Place(dimension, key, day);
+            if (recent.Contains(place))
             {
                 continue;
             }
@@ -101,11 +104,12 @@ public sealed class StatisticsAggregate : IChainAggregate
             // A plain loop: this runs for every dimension of every record folded, and an exchange
             // seen on an earlier day of the month (the only case that needs a list) is rare.
             List<DateOnly>? earlier = null;
-            foreach (var k in recent.Counted)
+            for (var i = 0; i < recent.Count; i++)
             {
-                if (k.Dimension == dimension && k.Key == key && k.Day.Year == day.Year && k.Day.Month == day.Month)
+                var counted = recent[i];
+                if (SameKey(counted, place) && PlaceDay(counted) is var earlierDay && earlierDay.Year == day.Year && earlierDay.Month == day.Month)
                 {
-                    (earlier ??= []).Add(k.Day);
+                    (earlier ??= []).Add(earlierDay);
                 }
             }
 
@@ -114,7 +118,7 @@ public sealed class StatisticsAggregate : IChainAggregate
                 bucket.Carries.Add(new Carry(earlier, record.Rows, record.Bytes));
             }
 
-            recent.Counted.Add(bucketKey);
+            recent.Add(place);
         }
 
         // Forget old ids now and then, not per record: a scan of a week of ids is cheap once per 4096.
@@ -123,6 +127,22 @@ public sealed class StatisticsAggregate : IChainAggregate
             Evict();
         }
     }
+
+    /// <summary>A bucket key packed for <see cref="RecentExchanges"/>: the dimension (8 bits), the key's number (32) and the day number (24; the last day of year 9999 needs 22).</summary>
+    private ulong Place(StatisticsDimension dimension, string key, DateOnly day)
+    {
+        if (!_keyIds.TryGetValue(key, out var id))
+        {
+            _keyIds[key] = id = _keys.Count;
+            _keys.Add(key);
+        }
+
+        return ((ulong)(byte)dimension << 56) | ((ulong)(uint)id << 24) | (uint)day.DayNumber;
+    }
+
+    private static bool SameKey(ulong a, ulong b) => a >> 24 == b >> 24;
+
+    private static DateOnly PlaceDay(ulong place) => DateOnly.FromDayNumber((int)(place & 0xFF_FFFF));
 
     private DayBucket Bucket(BucketKey at)
     {
@@ -180,11 +200,7 @@ public sealed class StatisticsAggregate : IChainAggregate
     private void Evict()
     {
         _sinceEviction = 0;
-        var horizon = _latest - DuplicateWindow;
-        foreach (var id in _recent.Where(r => r.Value.LastSeen < horizon).Select(r => r.Key).ToList())
-        {
-            _recent.Remove(id);
-        }
+        _recent.Evict((_latest - DuplicateWindow).UtcTicks);
     }
 
     /// <summary>The same rows as <see cref="LogStatistics.Compute"/> over the folded entries.</summary>
@@ -282,17 +298,20 @@ public sealed class StatisticsAggregate : IChainAggregate
             }
         }
 
+        // The same body as before the ids were packed (format 2): the id as text, the time (now at
+        // offset zero: only the instant is compared), each bucket as dimension, key and day.
         w.Number(_recent.Count);
-        foreach (var (id, recent) in _recent)
+        foreach (var (id, recent) in _recent.All())
         {
             w.Unique(id);
-            w.Time(recent.LastSeen);
-            w.Number(recent.Counted.Count);
-            foreach (var counted in recent.Counted)
+            w.Time(new DateTimeOffset(recent.LastSeen, TimeSpan.Zero));
+            w.Number(recent.Count);
+            for (var i = 0; i < recent.Count; i++)
             {
-                w.Number((long)counted.Dimension);
-                w.Text(counted.Key);
-                w.Number(counted.Day.DayNumber);
+                var counted = recent[i];
+                w.Number((long)(counted >> 56));
+                w.Text(_keys[(int)(uint)(counted >> 24)]);
+                w.Number(PlaceDay(counted).DayNumber);
             }
         }
 
@@ -355,12 +374,17 @@ public sealed class StatisticsAggregate : IChainAggregate
 
             for (var ids = r.Count(); ids > 0; ids--)
             {
-                var recent = new RecentExchange();
-                aggregate._recent[r.Unique()] = recent;
-                recent.LastSeen = r.Time();
+                ref var recent = ref aggregate._recent.Get(r.Unique(), out _);
+                recent = default;
+                recent.LastSeen = r.Time().UtcTicks;
                 for (var counted = r.Count(); counted > 0; counted--)
                 {
-                    recent.Counted.Add(new BucketKey(Dimension(r.Number()), r.Required(), DateOnly.FromDayNumber(r.Count())));
+                    var place = aggregate.Place(Dimension(r.Number()), r.Required(), DateOnly.FromDayNumber(r.Count()));
+                    // A set, as before: a bucket named twice in a file is counted once.
+                    if (!recent.Contains(place))
+                    {
+                        recent.Add(place);
+                    }
                 }
             }
 
@@ -408,13 +432,6 @@ public sealed class StatisticsAggregate : IChainAggregate
         public HashSet<string> Users { get; } = new(StringComparer.Ordinal);
 
         public List<Carry> Carries { get; } = [];
-    }
-
-    private sealed class RecentExchange
-    {
-        public DateTimeOffset LastSeen { get; set; } = DateTimeOffset.MinValue;
-
-        public HashSet<BucketKey> Counted { get; } = [];
     }
 
     /// <summary>A repeated exchange counted on a later day of the month than <paramref name="EarlierDays"/>.</summary>

@@ -49,7 +49,7 @@ public sealed class EvaluationAggregateTests
             var problem = refused ? Problems[random.Next(Problems.Length)] ?? ProblemTypes.Forbidden : null;
             records.Add(new LogRecord
             {
-                ExchangeId = earlier?.ExchangeId ?? $"ex-{seed}-{i}",
+                ExchangeId = earlier?.ExchangeId ?? StatisticsAggregateTests.AnExchangeId(random, seed, i),
                 Time = time,
                 Caller = random.Next(8) == 0 ? "govshare:node/530000" : $"govshare:dept/530100/{Departments[random.Next(Departments.Length)]}",
                 OnBehalfOf = random.Next(5) == 0 ? $"govshare:dept/530100/{Departments[random.Next(Departments.Length)]}" : null,

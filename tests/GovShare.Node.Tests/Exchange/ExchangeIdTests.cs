@@ -34,6 +34,33 @@ public sealed class ExchangeIdTests
     }
 
     [Fact]
+    public void TryPack_TheNodesIds_RoundTripExactly_AndDistinctBitsForDistinctIds()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 5, 15, 0, 0, TimeSpan.Zero));
+        string[] ids = [.. Enumerable.Range(0, 1000).Select(_ => ExchangeId.New(time).Value), "00000000000000000000000000", "7ZZZZZZZZZZZZZZZZZZZZZZZZZ"];
+        var bits = new HashSet<(ulong, ulong)>();
+        foreach (var id in ids)
+        {
+            Assert.True(ExchangeId.TryPack(id, out var high, out var low), id);
+            Assert.Equal(id, ExchangeId.Unpack(high, low));
+            Assert.True(bits.Add((high, low)), id);
+        }
+
+        ExchangeId.TryPack("7ZZZZZZZZZZZZZZZZZZZZZZZZZ", out var top, out var bottom);
+        Assert.Equal((ulong.MaxValue, ulong.MaxValue), (top, bottom));
+    }
+
+    [Theory]
+    [InlineData("01jf0000000000000000000000")] // lower case: TryParse accepts it, but it is another text (ordinal) and must keep its own key
+    [InlineData("81JF0000000000000000000000")] // over 128 bits
+    [InlineData("01JF000000000000000000000I")] // not Crockford base32
+    [InlineData("01JF00000000000000000000")] // too short
+    [InlineData("01JF0000000000000000000000X")] // too long
+    [InlineData("ex-1-2")]
+    [InlineData("")]
+    public void TryPack_AnyOtherText_False(string text) => Assert.False(ExchangeId.TryPack(text, out _, out _));
+
+    [Fact]
     public void TryParse_LowerCaseText_SameId()
     {
         var id = ExchangeId.New(TimeProvider.System);

@@ -35,7 +35,7 @@ public sealed class StatisticsAggregateTests
             var caller = random.Next(6) == 0 ? "govshare:node/530000" : $"govshare:dept/530100/{Departments[random.Next(Departments.Length)]}";
             records.Add(new LogRecord
             {
-                ExchangeId = earlier?.ExchangeId ?? $"ex-{seed}-{i}",
+                ExchangeId = earlier?.ExchangeId ?? AnExchangeId(random, seed, i),
                 Time = time,
                 Caller = caller,
                 OnBehalfOf = random.Next(5) == 0 ? $"govshare:dept/530100/{Departments[random.Next(Departments.Length)]}" : null,
@@ -49,6 +49,30 @@ public sealed class StatisticsAggregateTests
         }
 
         return records;
+    }
+
+    /// <summary>
+    /// A new exchange id in one of the three forms the aggregates key differently (<see cref="RecentExchanges"/>):
+    /// the node's own (26 upper-case ULID characters, kept as 128 bits, up to the top digit 7), its lower-case
+    /// spelling (another id to an ordinal full scan, kept as text) and any other text (older logs).
+    /// </summary>
+    internal static string AnExchangeId(Random random, int seed, int i)
+    {
+        const string Alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        var ulid = string.Create(26, random, static (chars, r) =>
+        {
+            chars[0] = (char)('0' + r.Next(8));
+            for (var c = 1; c < chars.Length; c++)
+            {
+                chars[c] = Alphabet[r.Next(Alphabet.Length)];
+            }
+        });
+        return (i % 3) switch
+        {
+            0 => ulid,
+            1 => ulid.ToLowerInvariant(),
+            _ => $"ex-{seed}-{i}",
+        };
     }
 
     /// <summary>An in-memory hash chain of the records, as the writer would make it (checkpoints between).</summary>
