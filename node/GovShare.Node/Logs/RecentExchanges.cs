@@ -72,8 +72,15 @@ internal sealed class RecentExchanges
         }
     }
 
-    /// <summary>An id's 128 bits as two fields: <see cref="UInt128"/> is 16-byte aligned and would pad every entry.</summary>
-    private readonly record struct Ulid(ulong High, ulong Low);
+    /// <summary>
+    /// An id's 128 bits as two fields: <see cref="UInt128"/> is 16-byte aligned and would pad every entry.
+    /// Hashed with <see cref="HashCode"/>, which is seeded per process: ids forwarded by a linked node are
+    /// its choice, and a record struct's own hash is the same everywhere, so they could be aimed at one bucket.
+    /// </summary>
+    private readonly record struct Ulid(ulong High, ulong Low)
+    {
+        public override int GetHashCode() => HashCode.Combine(High, Low);
+    }
 
     /// <summary>One id's entry: when it was last seen and the places (packed by the aggregate) it was counted at, in order.</summary>
     public struct Seen
