@@ -2,6 +2,7 @@ using GovShare.Cli.Commands;
 using GovShare.Node.Catalog;
 using GovShare.Node.Exchange.Datasets;
 using GovShare.Node.Tests.Exchange;
+using GovShare.Node.Tests.Functional;
 using Microsoft.Extensions.DependencyInjection;
 using static GovShare.Node.Tests.Exchange.ExchangeFixture;
 
@@ -21,14 +22,6 @@ public sealed class DepartmentToolBuildTests : IAsyncLifetime
     private ExchangeFixture _f = null!;
     private string _folder = null!;
     private string _provider = null!;
-
-    private static (string Program, string[] Prefix) Tool()
-    {
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var dll = Path.Combine(Deploy.RepositoryRoot.Path, "node", "GovShare.DepartmentTool", "bin", configuration, "net10.0", "govshare.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing: build the solution first.");
-        return ("dotnet", [dll]);
-    }
 
     public async Task InitializeAsync()
     {
@@ -60,7 +53,7 @@ public sealed class DepartmentToolBuildTests : IAsyncLifetime
         Directory.Delete(_folder, recursive: true);
     }
 
-    private Task<GovShareRun> Tool(params string[] arguments) => GovShareProcess.RunAsync(_provider, arguments, build: Tool());
+    private Task<GovShareRun> Tool(params string[] arguments) => GovShareProcess.RunAsync(_provider, arguments, build: ("dotnet", [Loopback.DepartmentToolDll()]));
 
     [Fact]
     public async Task Help_ListsTheDepartmentsCommands_NotTheNodes()

@@ -690,12 +690,12 @@ public sealed class MergePushTests : IAsyncLifetime
     private static RecordBatch WithoutDeleteColumn(RecordBatch batch) =>
         new(new Schema(batch.Schema.FieldsList.Take(5), null), Enumerable.Range(0, 5).Select(batch.Column), batch.Length);
 
-    private sealed record MergeRow(string? Id, string? Name, double? Income = 0, bool Delete = false);
+    internal sealed record MergeRow(string? Id, string? Name, double? Income = 0, bool Delete = false);
 
     private sealed record StoredRow(string Id, string? Name, double? Income);
 
     /// <summary>A merge batch: the resource's five items by name, then the delete column.</summary>
-    private static RecordBatch Batch(params MergeRow[] rows)
+    internal static RecordBatch Batch(params MergeRow[] rows)
     {
         var ids = new StringArray.Builder();
         var names = new StringArray.Builder();

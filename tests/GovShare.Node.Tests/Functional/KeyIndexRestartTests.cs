@@ -1,10 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Apache.Arrow;
-using Apache.Arrow.Types;
 using GovShare.Cli.Commands;
-using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Management;
 using GovShare.Node.Tests.Cli;
@@ -104,39 +101,7 @@ public sealed class KeyIndexRestartTests : IDisposable
     /// <summary>A merge push of upserts (a name) and deletes (null), checked against the receipt's counts.</summary>
     private static async Task MergeAsync(HttpClient client, long replaced, long deleted, params (string Id, string? Name)[] rows)
     {
-        var ids = new StringArray.Builder();
-        var names = new StringArray.Builder();
-        var births = new Date32Array.Builder();
-        var incomes = new DoubleArray.Builder();
-        var addresses = new StringArray.Builder();
-        var deletes = new BooleanArray.Builder();
-        foreach (var (id, name) in rows)
-        {
-            ids.Append(id);
-            if (name is null)
-            {
-                names.AppendNull();
-            }
-            else
-            {
-                names.Append(name);
-            }
-
-            births.AppendNull();
-            incomes.Append(1);
-            addresses.AppendNull();
-            deletes.Append(name is null);
-        }
-
-        var schema = new Schema.Builder()
-            .Field(new Field("公民身份号码", StringType.Default, true))
-            .Field(new Field("姓名", StringType.Default, true))
-            .Field(new Field("出生日期", Date32Type.Default, true))
-            .Field(new Field("Annual Income", DoubleType.Default, true))
-            .Field(new Field("住址", StringType.Default, true))
-            .Field(new Field(MergeWire.DeleteColumn, BooleanType.Default, true))
-            .Build();
-        var batch = new RecordBatch(schema, [ids.Build(), names.Build(), births.Build(), incomes.Build(), addresses.Build(), deletes.Build()], rows.Length);
+        var batch = MergePushTests.Batch([.. rows.Select(r => new MergePushTests.MergeRow(r.Id, r.Name, Income: 1, Delete: r.Name is null))]);
         using var response = await client.PostAsync(ExchangeFixture.DataPath(ExchangeFixture.Unconditional, "mode=merge"), ExchangeFixture.ArrowContent(await ExchangeFixture.StreamAsync([batch])));
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, text);

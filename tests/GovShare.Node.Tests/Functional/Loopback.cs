@@ -46,10 +46,15 @@ public static class Loopback
     /// The CLI from its own build output (same configuration as this test run): its deps.json
     /// expects its own copies of the package assemblies, which the test folder does not keep.
     /// </summary>
-    public static string GovShareDll()
+    public static string GovShareDll() => BuiltGovShare("GovShare.Cli");
+
+    /// <summary>The department tool's ordinary build (node/GovShare.DepartmentTool; departments get its Native AOT publish).</summary>
+    public static string DepartmentToolDll() => BuiltGovShare("GovShare.DepartmentTool");
+
+    private static string BuiltGovShare(string project)
     {
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var dll = Path.Combine(Deploy.RepositoryRoot.Path, "node", "GovShare.Cli", "bin", configuration, "net10.0", "govshare.dll");
+        var dll = Path.Combine(Deploy.RepositoryRoot.Path, "node", project, "bin", configuration, "net10.0", "govshare.dll");
         Assert.True(File.Exists(dll), $"{dll} is missing: build the solution first.");
         return dll;
     }
