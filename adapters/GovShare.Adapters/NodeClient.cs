@@ -142,7 +142,15 @@ public sealed class NodeClient(HttpClient http)
     /// <c>govshare:dept/&lt;division&gt;/&lt;credit code&gt;</c>; Art. 33): the node answers only when
     /// the provider consented to that recipient for this purpose, and logs the recipient.
     /// </summary>
-    public async IAsyncEnumerable<RecordBatch> PullAsync(string resourceCode, IReadOnlyList<string> items, string purpose, string? onwardRecipient, IProgress<long>? bytesReceived = null, [EnumeratorCancellation] CancellationToken cancellation = default)
+    public IAsyncEnumerable<RecordBatch> PullAsync(string resourceCode, IReadOnlyList<string> items, string purpose, string? onwardRecipient, IProgress<long>? bytesReceived = null, CancellationToken cancellation = default) =>
+        PullAsync(resourceCode, items, purpose, onwardRecipient, rowsAnnounced: null, bytesReceived, cancellation);
+
+    /// <summary>
+    /// Pulls as above; <paramref name="rowsAnnounced"/> is called once, before the first batch, with
+    /// the rows the node announced (<see cref="GovShareHeaders.DataRows"/>) — not called when the
+    /// node did not say, so a progress display shows no total rather than a wrong one.
+    /// </summary>
+    public async IAsyncEnumerable<RecordBatch> PullAsync(string resourceCode, IReadOnlyList<string> items, string purpose, string? onwardRecipient, Action<long>? rowsAnnounced, IProgress<long>? bytesReceived = null, [EnumeratorCancellation] CancellationToken cancellation = default)
     {
         var query = items.Count == 0 ? null : "items=" + string.Join(',', items.Select(Uri.EscapeDataString));
         using var request = new HttpRequestMessage(HttpMethod.Get, ResourceDataPath(resourceCode, query));
@@ -154,6 +162,11 @@ public sealed class NodeClient(HttpClient http)
         }
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation).ConfigureAwait(false);
         await ThrowIfRefusedAsync(response, cancellation).ConfigureAwait(false);
+        if (rowsAnnounced is not null && AnnouncedRows(response) is { } announced)
+        {
+            rowsAnnounced(announced);
+        }
+
         await using var body = new CountingStream(await response.Content.ReadAsStreamAsync(cancellation).ConfigureAwait(false), bytesReceived);
         using var reader = new ArrowStreamReader(body);
         var yielded = false;
@@ -169,6 +182,14 @@ public sealed class NodeClient(HttpClient http)
             yield return new RecordBatch(schema, schema.FieldsList.Select(f => ColumnAppender.For(ItemDataType.FromArrow(f.DataType) ?? ItemDataType.Utf8, TimeSpan.Zero).Build()), 0);
         }
     }
+
+    /// <summary>The node's <see cref="GovShareHeaders.DataRows"/>: one non-negative number, else null (absent, repeated or malformed — a total is then unknown).</summary>
+    internal static long? AnnouncedRows(HttpResponseMessage response) =>
+        response.Headers.TryGetValues(GovShareHeaders.DataRows, out var values)
+        && values.ToList() is [var only]
+        && long.TryParse(only, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var rows)
+            ? rows
+            : null;
 
     /// <summary>The resource's catalog entry, for checking data against its items before a push.</summary>
     /// <exception cref="NodeRefusedException">No such resource, or the node refused.</exception>

@@ -17,6 +17,14 @@ public static class GovShareHeaders
     public const string DataVersion = "GovShare-Data-Version";
 
     /// <summary>
+    /// On a pull's answer: how many rows the answer will carry, announced before the first one, so
+    /// a client can show a total, a percentage and the time left. Sent only when the node knows the
+    /// number exactly (every row of the version goes out: a pull has no row filter); a client must
+    /// treat a missing header as "total unknown", never as zero.
+    /// </summary>
+    public const string DataRows = "GovShare-Data-Rows";
+
+    /// <summary>
     /// On a push: when the data changed at its source (RFC 3339, e.g. <c>2026-05-06T09:00:00+08:00</c>).
     /// Art. 16's 10 working days to update the shared data run from it; without it, from the push.
     /// </summary>

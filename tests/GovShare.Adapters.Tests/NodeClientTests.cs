@@ -62,6 +62,26 @@ public sealed class NodeClientTests
         Assert.Equal("?items=name,id%20number", seen.RequestUri!.Query);
     }
 
+    [Theory]
+    [InlineData(new[] { "120000" }, 120_000L)]
+    [InlineData(new[] { "0" }, 0L)]
+    [InlineData(new string[0], null)]
+    [InlineData(new[] { "-1" }, null)]
+    [InlineData(new[] { "12e3" }, null)]
+    [InlineData(new[] { "99999999999999999999" }, null)]
+    [InlineData(new[] { "5", "6" }, null)]
+    public void AnnouncedRows_OneNonNegativeNumber_ElseUnknown(string[] values, long? expected)
+    {
+        // A total the client cannot trust is no total: the progress line then shows none.
+        using var response = new HttpResponseMessage(HttpStatusCode.OK);
+        foreach (var value in values)
+        {
+            response.Headers.TryAddWithoutValidation(GovShareHeaders.DataRows, value);
+        }
+
+        Assert.Equal(expected, NodeClient.AnnouncedRows(response));
+    }
+
     [Fact]
     public async Task PushAsync_BatchesAsMade_SendsEveryBatchInOrderThenTheEndOfStream()
     {

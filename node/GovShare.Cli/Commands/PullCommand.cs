@@ -97,7 +97,10 @@ internal static class PullCommand
                 using var http = config.CreateHttpClient();
                 var progress = new TransferProgressLine("pull");
                 var wanted = parse.GetValue(items)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
-                var rows = await sink.WriteAsync(Counted(new NodeClient(http).PullAsync(parse.GetValue(resource)!, wanted, why, parse.GetValue(onwardTo), progress.Bytes, cancellation), progress.Rows), cancellation);
+                // The node announces the rows before the first one (GovShare-Data-Rows): the line then
+                // shows the percentage and time left; without it, rows, bytes and the rate only.
+                var pulled = new NodeClient(http).PullAsync(parse.GetValue(resource)!, wanted, why, parse.GetValue(onwardTo), rowsAnnounced: total => progress.TotalRows = total, progress.Bytes, cancellation);
+                var rows = await sink.WriteAsync(Counted(pulled, progress.Rows), cancellation);
                 progress.Done();
                 var done = $"Pulled {rows:N0} rows of {parse.GetValue(resource)}.";
                 if (toStdout)

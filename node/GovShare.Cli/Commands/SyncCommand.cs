@@ -31,7 +31,8 @@ internal static class SyncCommand
             var period = parse.GetValue(every) is { } text ? ParsePeriod(text) : (TimeSpan?)null;
             var settings = new SyncSettings(parse.GetValue(resource)!, keys is null ? SyncStrategy.Watermark : SyncStrategy.KeyHash, parse.GetValue(state)!, parse.GetValue(updatedAt), keys);
             var config = DepartmentCommand.Load(parse);
-            var (open, connection) = source.Resolve(parse);
+            var reading = new ReadingProgress(source);
+            var (open, connection) = source.Resolve(parse, reading.Bytes);
             await using (connection)
             {
                 using var http = config.CreateHttpClient();
@@ -46,8 +47,15 @@ internal static class SyncCommand
                     Console.Error.WriteLine($"note: the catalog entry of {settings.ResourceCode} does not name {string.Join("+", keys)} as its key items, so a changed or deleted row re-sends the whole dataset (mark the key items in the catalog and changes go as a merge push).");
                 }
                 var sync = new IncrementalSync(settings);
-                Func<IRecordSource> checkedSource = () => check.Wrap(open());
-                PushStaged push = (staged, mode, token) => client.PushAsync(settings.ResourceCode, mode, staged, null, token);
+                Func<IRecordSource> checkedSource = () => reading.Counted(check.Wrap(open()));
+                PushStaged push = async (staged, mode, token) =>
+                {
+                    // The staged file's size is the upload's total: percentage and time left.
+                    var upload = new TransferProgressLine($"sync: push {staged.Rows:N0} rows", staged.Bytes);
+                    var receipt = await client.PushAsync(settings.ResourceCode, mode, staged, upload.Bytes, token);
+                    upload.Done();
+                    return receipt;
+                };
                 Func<CancellationToken, Task<long>> nodeVersion = token => client.GetLatestVersionAsync(settings.ResourceCode, token);
                 if (period is null)
                 {
@@ -86,6 +94,45 @@ internal static class SyncCommand
         }
 
         throw new ArgumentException($"--every: '{text}' is not a period (e.g. 30m, 1h, 1d).");
+    }
+
+    /// <summary>
+    /// The progress of each read of the source (a sync may read it twice: changes, then in full):
+    /// a line per read, its total the file's size when the source is a file.
+    /// </summary>
+    private sealed class ReadingProgress(DataSourceOptions source)
+    {
+        private readonly DataSourceOptions _source = source;
+        private TransferProgressLine? _current;
+
+        /// <summary>Bytes the source reports, to the read under way.</summary>
+        public IProgress<long> Bytes => new Relay(this);
+
+        public IRecordSource Counted(IRecordSource inner) => new CountedSource(this, inner);
+
+        private sealed class Relay(ReadingProgress owner) : IProgress<long>
+        {
+            public void Report(long value) => owner._current?.Bytes.Report(value);
+        }
+
+        private sealed class CountedSource(ReadingProgress owner, IRecordSource inner) : IRecordSource
+        {
+            public async IAsyncEnumerable<Apache.Arrow.RecordBatch> ReadAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation = default)
+            {
+                var line = owner._current = new TransferProgressLine("sync: read", owner._source.FileBytes);
+                var rows = line.Rows;
+                long count = 0;
+                await foreach (var batch in inner.ReadAsync(cancellation).WithCancellation(cancellation))
+                {
+                    count += batch.Length;
+                    rows.Report(count);
+                    yield return batch;
+                }
+
+                line.Done();
+                owner._current = null;
+            }
+        }
     }
 
     private static void Report(SyncResult result, SyncSettings settings)

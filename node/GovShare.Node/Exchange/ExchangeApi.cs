@@ -559,6 +559,9 @@ public static partial class ExchangeApi
         context.Response.ContentType = accept;
         // The version read, so that a user disputing the data can name it (Art. 27).
         context.Response.Headers[GovShareHeaders.DataVersion] = version.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // Every row of the version goes out (items and masks change columns, never rows): the
+        // client's progress display has its total before the first byte.
+        context.Response.Headers[GovShareHeaders.DataRows] = version.Rows.ToString(System.Globalization.CultureInfo.InvariantCulture);
         // Arrow's writer emits many small pieces (metadata, each buffer, padding); unbuffered, each
         // would be its own flush and TLS record. 64 KiB chunks keep the wire full. `wire` counts
         // what reached the transport, `body` what was produced: a pull cut short logs the former.
@@ -684,6 +687,7 @@ public static partial class ExchangeApi
                 // the writers buffered is dropped, never flushed after the problem.
                 wire.Seal();
                 context.Response.Headers.Remove(GovShareHeaders.DataVersion);
+                context.Response.Headers.Remove(GovShareHeaders.DataRows);
                 await Refuse(context, 500, ProblemTypes.DatasetUnreadable, "The stored version cannot be read", $"Version {version.Version} of {entry.ResourceCode} could not be read back; the operator has been told through the node's log.");
                 return;
             }
@@ -708,6 +712,7 @@ public static partial class ExchangeApi
     {
         context.Response.ContentType = accept;
         context.Response.Headers[GovShareHeaders.DataVersion] = version.Version.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        context.Response.Headers[GovShareHeaders.DataRows] = cached.Rows.ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Response.ContentLength = cached.Body.Length;
         step.Items = cached.ItemIds;
         step.Rows = cached.Rows;
