@@ -16,7 +16,7 @@ tool=$(pwd)/node/GovShare.DepartmentTool/bin/department-tool/linux-x64/govshare
 "$tool" push --help > /dev/null
 log=$(mktemp)
 GOVSHARE_DEPARTMENT_TOOL=$tool dotnet test tests/GovShare.Node.Tests -c Release --no-build \
-  --filter "FullyQualifiedName~Cli.DepartmentJourneyTests|FullyQualifiedName~Cli.DepartmentCommandsTests|FullyQualifiedName~CompareCommandTests" \
+  --filter "FullyQualifiedName~Cli.DepartmentJourneyTests|FullyQualifiedName~Cli.DepartmentCommandsTests|FullyQualifiedName~Cli.ReadmeJourneyTests|FullyQualifiedName~CompareCommandTests" \
   | tee "$log" || true
 passed=$(grep -oE 'Passed: +[0-9]+' "$log" | grep -oE '[0-9]+' | paste -sd+ | bc || echo 0)
 failed=$(grep -oE 'Failed: +[0-9]+' "$log" | grep -oE '[0-9]+' | paste -sd+ | bc || echo 0)

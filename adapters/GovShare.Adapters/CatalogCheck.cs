@@ -70,6 +70,9 @@ public sealed class CatalogCheck
     /// <summary>Whether a source column is one of this check's items (by id or name, as the node resolves them).</summary>
     public bool Covers(string column) => Resolve(column) is not null;
 
+    /// <summary>The item a source column is (by id or name, as the node resolves them), or null.</summary>
+    public CatalogItem? ItemFor(string column) => Resolve(column);
+
     /// <summary>Reads the items of a catalog entry answer (<c>GET v1/catalog/{code}</c>).</summary>
     public static CatalogCheck FromEntry(string resourceCode, JsonElement entry)
     {

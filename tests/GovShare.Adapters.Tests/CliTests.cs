@@ -85,10 +85,11 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
+    [InlineData("30s", 0.5)]
     [InlineData("30m", 30)]
     [InlineData("1h", 60)]
     [InlineData("1d", 1440)]
-    public void ParsePeriod_Valid_Minutes(string text, int minutes) => Assert.Equal(TimeSpan.FromMinutes(minutes), SyncCommand.ParsePeriod(text));
+    public void ParsePeriod_Valid_Minutes(string text, double minutes) => Assert.Equal(TimeSpan.FromMinutes(minutes), SyncCommand.ParsePeriod(text));
 
     [Fact]
     public void ParsePeriod_NotAPeriod_Refused() => Assert.Throws<ArgumentException>(() => SyncCommand.ParsePeriod("hourly"));

@@ -67,6 +67,16 @@ internal static class CompareCommand
                     await Console.Error.WriteLineAsync($"Left out {schema.FieldsList.Count - columns.Length} column(s) that are not the key or compared items: {string.Join(", ", schema.FieldsList.Where((_, i) => !columns.Contains(i)).Select(f => f.Name))}.");
                 }
 
+                if (source.IsUnmappedText(parse))
+                {
+                    // A CSV or JSON lines file without --mapping is all text: read each kept column as
+                    // its item's type in the catalog entry (a date compared as a date), as the README's
+                    // `compare --csv` promises; the other columns are not read at all.
+                    source.TextMapping = new ItemMapping([.. columns.Select(i => schema.FieldsList[i].Name)
+                        .Select(name => new ColumnMapping(name, name, GovShare.Contract.ItemDataType.Parse(check.ItemFor(name)!.DataType)))]);
+                    columns = [.. Enumerable.Range(0, columns.Length)];
+                }
+
                 await using var staged = await StagedDataset.StageAsync(check.CheckAsync(Project(open().ReadAsync(cancellation), columns), cancellation), TemporaryFiles.Folder, rowsRead: progress.Rows, cancellation: cancellation);
                 progress.Done();
                 var upload = new TransferProgressLine($"compare {staged.Rows:N0} rows", staged.Bytes);

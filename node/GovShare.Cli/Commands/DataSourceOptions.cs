@@ -37,6 +37,16 @@ internal sealed class DataSourceOptions
     /// A factory of the chosen source (a sync reads it more than once) and the database connection
     /// it uses, if any, for the caller to dispose.
     /// </summary>
+    /// <summary>
+    /// The columns and types to read a CSV or JSON lines source with when no <c>--mapping</c> is
+    /// given (otherwise every column is text); read when the source is opened, so a command may set
+    /// it after a first look at the header. <c>compare</c> types them by the catalog entry.
+    /// </summary>
+    public ItemMapping? TextMapping { get; set; }
+
+    /// <summary>A CSV or JSON lines source without <c>--mapping</c>: its columns are read as text unless <see cref="TextMapping"/> types them.</summary>
+    public bool IsUnmappedText(ParseResult parse) => parse.GetValue(Mapping) is null && (parse.GetValue(Csv) is not null || parse.GetValue(Jsonl) is not null);
+
     public (Func<IRecordSource> Open, DbConnection? Connection) Resolve(ParseResult parse, IProgress<long>? bytesRead = null)
     {
         var given = new[] { Csv, Jsonl, Arrow, Sqlite, Postgres }.Where(o => parse.GetValue(o) is not null).ToList();
@@ -61,7 +71,7 @@ internal sealed class DataSourceOptions
             ExistingFile("--csv", file);
 
             FileBytes = new FileInfo(file).Length;
-            return (() => new CsvSource(file, mapping, encoding, options, delimiter), null);
+            return (() => new CsvSource(file, mapping ?? TextMapping, encoding, options, delimiter), null);
         }
 
         if (parse.GetValue(Jsonl) is { } jsonl)
@@ -69,7 +79,7 @@ internal sealed class DataSourceOptions
             var file = jsonl == "-" ? StandardInput.Spool() : jsonl;
             ExistingFile("--jsonl", file);
 
-            return (() => new JsonLinesSource(file, mapping, options), null);
+            return (() => new JsonLinesSource(file, mapping ?? TextMapping, options), null);
         }
 
         if (parse.GetValue(Arrow) is { } arrow)

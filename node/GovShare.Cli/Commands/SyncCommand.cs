@@ -14,7 +14,7 @@ internal static class SyncCommand
         var resource = new Option<string>("--resource") { Description = "The resource code (catalog).", Required = true };
         var updatedAt = new Option<string?>("--updated-at") { Description = "Item holding each row's last change time: push rows changed since the last sync." };
         var key = new Option<string?>("--key") { Description = "Comma-separated key item(s): push rows whose content hash changed, and keys gone as deletes (a merge push, when the catalog names the same key items; else the whole dataset)." };
-        var every = new Option<string?>("--every") { Description = "Repeat every period, e.g. 30m, 1h, 1d (default: once)." };
+        var every = new Option<string?>("--every") { Description = "Repeat every period, e.g. 30s, 30m, 1h, 1d (default: once). Ctrl+C or SIGTERM stops it: exit 0 while it waits for the next run, 130 during a run." };
         var state = new Option<string>("--state") { Description = "Folder of the local sync state.", DefaultValueFactory = _ => ".govshare-sync" };
         var source = new DataSourceOptions();
         var command = new Command("sync", "Push the rows changed since the last sync, once or on a schedule (Art. 16 update rule).") { resource, updatedAt, key, every, state };
@@ -87,13 +87,14 @@ internal static class SyncCommand
         {
             switch (trimmed[^1])
             {
+                case 's': return TimeSpan.FromSeconds(n);
                 case 'm': return TimeSpan.FromMinutes(n);
                 case 'h': return TimeSpan.FromHours(n);
                 case 'd': return TimeSpan.FromDays(n);
             }
         }
 
-        throw new ArgumentException($"--every: '{text}' is not a period (e.g. 30m, 1h, 1d).");
+        throw new ArgumentException($"--every: '{text}' is not a period (e.g. 30s, 30m, 1h, 1d).");
     }
 
     /// <summary>

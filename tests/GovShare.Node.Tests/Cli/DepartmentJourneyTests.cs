@@ -165,7 +165,7 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
         // its connection file (paths relative to it), its mapping (with the timestamp item), its
         // push, dry-run and sync commands, on 100,000 rows of the spreadsheet it names, in GB18030.
         const string Code = "102001/000001";
-        var readme = await File.ReadAllTextAsync(Path.Combine(Deploy.RepositoryRoot.Path, "README.md"));
+        var readme = ReadmeCommands.Read("README.md");
         var mapping = JsonDocument.Parse(System.Text.RegularExpressions.Regex.Match(readme, @"```json\s*(\{\s*""columns"".*?\})\s*```", System.Text.RegularExpressions.RegexOptions.Singleline).Groups[1].Value);
         var items = mapping.RootElement.GetProperty("columns").EnumerateArray()
             .Select(c => (Column: c.GetProperty("column").GetString()!, Item: c.GetProperty("item").GetString()!, Type: c.GetProperty("type").GetString()!)).ToList();
@@ -196,7 +196,7 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
             }
         }
 
-        var commands = ReadmeCommands(readme);
+        var commands = ReadmeCommands.Lines(readme);
         var dryRun = Assert.Single(commands, c => c[0] == "push" && c.Contains("--dry-run"));
         var push = Assert.Single(commands, c => c[0] == "push" && !c.Contains("--dry-run"));
         var sync = Assert.Single(commands, c => c[0] == "sync");
@@ -255,78 +255,12 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
         Assert.Contains("91530100MA00000007,88888888.88,2026-03-01T00:30:07.000000Z", after.Stdout, StringComparison.Ordinal);
     }
 
-    /// <summary>The README's <c>govshare …</c> command lines (continuations joined, comments dropped), as argument lists.</summary>
-    private static List<string[]> ReadmeCommands(string readme) =>
-        [.. readme.Replace("\\\n", " ", StringComparison.Ordinal).Split('\n')
-            .Select(l => l.Trim())
-            .Where(l => l.StartsWith("govshare ", StringComparison.Ordinal))
-            .Select(l => Words(l.Split(" #")[0])[1..])];
-
-    /// <summary>A command line split as a POSIX shell splits it (single and double quotes; no expansions).</summary>
-    private static string[] Words(string line)
-    {
-        var words = new List<string>();
-        var word = new StringBuilder();
-        var inWord = false;
-        char? quote = null;
-        foreach (var c in line)
-        {
-            if (quote is not null)
-            {
-                if (c == quote)
-                {
-                    quote = null;
-                }
-                else
-                {
-                    word.Append(c);
-                }
-            }
-            else if (c is '\'' or '"')
-            {
-                quote = c;
-                inWord = true;
-            }
-            else if (char.IsWhiteSpace(c))
-            {
-                if (inWord)
-                {
-                    words.Add(word.ToString());
-                    word.Clear();
-                    inWord = false;
-                }
-            }
-            else
-            {
-                word.Append(c);
-                inWord = true;
-            }
-        }
-
-        if (inWord)
-        {
-            words.Add(word.ToString());
-        }
-
-        return [.. words];
-    }
-
     [Fact]
     public async Task Sync_ByTheCatalogsKey_OneChangedRowSendsOneRow_ADeletedRowOneDelete_NodeHoldsTheSourceRows()
     {
         // The same register, its catalog entry naming 统一社会信用代码 as the key.
         const string Keyed = "101001/000042";
-        var entry = Entry(Keyed, _f.Provider, new ShareAttributes(ShareType.Unconditional)) with
-        {
-            Name = "企业登记（按键同步）",
-            Items = [.. Items.Select(i => new InformationItem(i.Id, i.Name, i.Type, i.Id == "code" ? 18 : null, Nullable: i.Id != "code", Key: i.Id == "code"))],
-        };
-        Assert.True(_f.Node.Services.GetRequiredService<CatalogStore>().Create(entry, Caller(_f.Provider)).Succeeded);
-        var push = await GovShareProcess.RunAsync(_provider, ["push", "--csv", "企业登记.csv", "--mapping", "mapping.json", "--resource", Keyed]);
-        Assert.True(push.ExitCode == ExitCodes.Ok, push.ToString());
-        var db = Path.Combine(_provider, "dept.db");
-        var toSqlite = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Keyed, "--sqlite", db, "--table", "enterprises"]);
-        Assert.True(toSqlite.ExitCode == ExitCodes.Ok, toSqlite.ToString());
+        var db = await KeyedRegisterInSqliteAsync(Keyed, "企业登记（按键同步）", "dept.db");
         string[] sync = ["sync", "--sqlite", "dept.db", "--table", "enterprises", "--mapping", "mapping.json", "--resource", Keyed, "--key", "code"];
         var first = await GovShareProcess.RunAsync(_provider, sync);
         Assert.True(first.ExitCode == ExitCodes.Ok, first.ToString());
@@ -352,13 +286,39 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
         Assert.True(idle.ExitCode == ExitCodes.Ok, idle.ToString());
         Assert.Contains("none changed; nothing pushed", idle.Stdout, StringComparison.Ordinal);
 
-        // The node holds exactly the source's rows: pulled back into a second table, neither has a row the other lacks.
-        var back = await GovShareProcess.RunAsync(_user, ["pull", "--resource", Keyed, "--sqlite", db, "--table", "on_node"]);
+        await AssertNodeHoldsTheSourceAsync(Keyed, db, Rows);
+        Assert.Equal(1, await SqliteScalarAsync(db, "SELECT COUNT(*) FROM on_node WHERE \"企业名称\" = '改名企业' AND \"从业人数\" = 7"));
+    }
+
+    /// <summary>
+    /// The 100,000-row register under <paramref name="code"/>, its catalog entry naming 统一社会信用代码
+    /// as the key, pushed with the tool, and pulled into the provider's SQLite file
+    /// <paramref name="file"/> (table enterprises) as the source a sync then reads.
+    /// </summary>
+    private async Task<string> KeyedRegisterInSqliteAsync(string code, string name, string file)
+    {
+        var entry = Entry(code, _f.Provider, new ShareAttributes(ShareType.Unconditional)) with
+        {
+            Name = name,
+            Items = [.. Items.Select(i => new InformationItem(i.Id, i.Name, i.Type, i.Id == "code" ? 18 : null, Nullable: i.Id != "code", Key: i.Id == "code"))],
+        };
+        Assert.True(_f.Node.Services.GetRequiredService<CatalogStore>().Create(entry, Caller(_f.Provider)).Succeeded);
+        var push = await GovShareProcess.RunAsync(_provider, ["push", "--csv", "企业登记.csv", "--mapping", "mapping.json", "--resource", code]);
+        Assert.True(push.ExitCode == ExitCodes.Ok, push.ToString());
+        var db = Path.Combine(_provider, file);
+        var toSqlite = await GovShareProcess.RunAsync(_user, ["pull", "--resource", code, "--sqlite", db, "--table", "enterprises"]);
+        Assert.True(toSqlite.ExitCode == ExitCodes.Ok, toSqlite.ToString());
+        return db;
+    }
+
+    /// <summary>The node holds exactly the source's rows: pulled back into a second table (on_node), neither has a row the other lacks.</summary>
+    private async Task AssertNodeHoldsTheSourceAsync(string code, string db, long rows)
+    {
+        var back = await GovShareProcess.RunAsync(_user, ["pull", "--resource", code, "--sqlite", db, "--table", "on_node"]);
         Assert.True(back.ExitCode == ExitCodes.Ok, back.ToString());
-        Assert.Equal(Rows, await SqliteScalarAsync(db, "SELECT COUNT(*) FROM on_node"));
+        Assert.Equal(rows, await SqliteScalarAsync(db, "SELECT COUNT(*) FROM on_node"));
         Assert.Equal(0, await SqliteScalarAsync(db, "SELECT COUNT(*) FROM (SELECT * FROM enterprises EXCEPT SELECT * FROM on_node)"));
         Assert.Equal(0, await SqliteScalarAsync(db, "SELECT COUNT(*) FROM (SELECT * FROM on_node EXCEPT SELECT * FROM enterprises)"));
-        Assert.Equal(1, await SqliteScalarAsync(db, "SELECT COUNT(*) FROM on_node WHERE \"企业名称\" = '改名企业' AND \"从业人数\" = 7"));
     }
 
     [Fact]
@@ -405,6 +365,81 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
         Assert.DoesNotContain("Pushed", push.Stdout, StringComparison.Ordinal);
         Assert.Empty(_f.Node.Services.GetRequiredService<DatasetStore>().Versions(capped));
         await EventuallyAsync(() => !Directory.EnumerateFiles(Path.Combine(_f.Node.DataPath, "datasets"), "*.tmp").Any());
+    }
+
+    [Fact]
+    public async Task SyncEvery_ChangesBetweenRounds_GoAsMergePushes_StoppedByCtrlCOrSigterm_ExitsCleanly_NoTemporaryFiles()
+    {
+        // The README's scheduled sync (`--every 1h`), at a period a test can wait for, of the
+        // register keyed by 统一社会信用代码 in the catalog, from the department's SQLite copy.
+        const string Keyed = "101001/000043";
+        var db = await KeyedRegisterInSqliteAsync(Keyed, "企业登记（定时同步）", "every.db");
+        var temp = Directory.CreateDirectory(Path.Combine(_folder, "every-tmp")).FullName;
+        var environment = new Dictionary<string, string> { ["TMPDIR"] = temp };
+        // 5 s between runs: long enough that a signal sent just after a run's line reaches it while it waits.
+        string[] sync = ["sync", "--sqlite", "every.db", "--table", "enterprises", "--mapping", "mapping.json", "--resource", Keyed, "--key", "code", "--every", "5s"];
+
+        // Stopped during a run (its rows are being staged): exit 130, nothing pushed, nothing left in TMPDIR.
+        await using (var cut = GovShareProcess.Start(_provider, sync, environment))
+        {
+            await EventuallyAsync(() => Directory.EnumerateFiles(temp, "*", SearchOption.AllDirectories).Any());
+            await cut.SignalAsync("INT");
+            var stopped = await cut.ExitAsync();
+            Assert.True(stopped.ExitCode == ExitCodes.Cancelled, stopped.ToString());
+            Assert.True(stopped.ShowsNoInternals, stopped.ToString());
+        }
+
+        Assert.Single(VersionsOf(Keyed));
+        Assert.Empty(Directory.GetFileSystemEntries(temp));
+
+        // Redirected, as a service runs it: the first run sends everything, then a row changed at
+        // the source between two runs goes alone, as a merge; SIGINT while it waits ends it with 0.
+        await using (var service = GovShareProcess.Start(_provider, sync, environment))
+        {
+            await service.WaitForAsync($"pushed {Rows:N0} of {Rows:N0} rows (Replace");
+            await SqliteAsync(db, "UPDATE enterprises SET \"企业名称\" = '定时改名企业' WHERE \"统一社会信用代码\" = '91530100MA00000005'");
+            await service.WaitForAsync($"pushed 1 of {Rows:N0} rows (Merge)");
+            await service.WaitForAsync("none changed; nothing pushed.");
+            await service.SignalAsync("INT");
+            var stopped = await service.ExitAsync();
+            Assert.True(stopped.ExitCode == ExitCodes.Ok, stopped.ToString());
+            Assert.True(stopped.ShowsNoInternals, stopped.ToString());
+        }
+
+        Assert.Equal<(PushMode, long)>([(PushMode.Replace, Rows), (PushMode.Replace, Rows), (PushMode.Merge, Rows)], VersionsOf(Keyed).Select(v => (v.Mode, v.Rows)));
+        Assert.Empty(Directory.GetFileSystemEntries(temp));
+
+        // On a terminal, as a person leaves it running: the state carries over (nothing to send),
+        // a row deleted at the source goes as one delete, and Ctrl+C typed while it waits ends it with 0.
+        await using (var person = GovShareProcess.StartOnTerminal(_provider, sync, environment))
+        {
+            await person.WaitForAsync("none changed; nothing pushed.");
+            await SqliteAsync(db, "DELETE FROM enterprises WHERE \"统一社会信用代码\" = '91530100MA00000006'");
+            await person.WaitForAsync($"pushed 1 of {Rows - 1:N0} rows (Merge, 1 deleted at the source)");
+            await person.WaitForAsync("none changed; nothing pushed.", times: 2);
+            await person.CtrlCAsync();
+            var stopped = await person.ExitAsync();
+            Assert.True(stopped.ExitCode == ExitCodes.Ok, stopped.ToString());
+            Assert.True(stopped.ShowsNoInternals, stopped.ToString());
+        }
+
+        Assert.Equal((4, PushMode.Merge, (long)Rows - 1), (VersionsOf(Keyed).Count, VersionsOf(Keyed)[^1].Mode, VersionsOf(Keyed)[^1].Rows));
+        Assert.Empty(Directory.GetFileSystemEntries(temp));
+
+        // SIGTERM (a service manager's stop) while it waits: the same clean end.
+        await using (var service = GovShareProcess.Start(_provider, sync, environment))
+        {
+            await service.WaitForAsync("none changed; nothing pushed.");
+            await service.SignalAsync("TERM");
+            var stopped = await service.ExitAsync();
+            Assert.True(stopped.ExitCode == ExitCodes.Ok, stopped.ToString());
+        }
+
+        Assert.Equal(4, VersionsOf(Keyed).Count);
+        Assert.Empty(Directory.GetFileSystemEntries(temp));
+
+        await AssertNodeHoldsTheSourceAsync(Keyed, db, Rows - 1);
+        Assert.Equal(1, await SqliteScalarAsync(db, "SELECT COUNT(*) FROM on_node WHERE \"企业名称\" = '定时改名企业'"));
     }
 
     [Fact]

@@ -25,19 +25,7 @@ public static class GovShareProcess
 {
     public static async Task<GovShareRun> RunAsync(string folder, string[] arguments, IDictionary<string, string>? environment = null, string? stdin = null, TimeSpan? timeout = null, (string Program, string[] Prefix)? build = null)
     {
-        var (program, prefix) = build ?? Program();
-        var start = new ProcessStartInfo(program) { WorkingDirectory = folder, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var argument in prefix.Concat(arguments))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            start.Environment[name] = value;
-        }
-
-        using var process = Process.Start(start)!;
+        using var process = Process.Start(StartInfo(folder, arguments, environment, build))!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         if (stdin is not null)
@@ -56,6 +44,54 @@ public static class GovShareProcess
     /// </summary>
     public static async Task<GovShareRun> RunOnTerminalAsync(string folder, string[] arguments, TimeSpan? timeout = null)
     {
+        using var process = Process.Start(TerminalStartInfo(folder, arguments))!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await WaitAsync(process, timeout ?? TimeSpan.FromMinutes(5));
+        return new GovShareRun("(terminal) govshare " + string.Join(' ', arguments), process.ExitCode, await output, await error);
+    }
+
+    /// <summary>
+    /// Starts a long-running command (<c>sync --every</c>) redirected, for a test to follow what it
+    /// prints, change its source between rounds and stop it with a signal.
+    /// </summary>
+    public static GovShareSession Start(string folder, string[] arguments, IDictionary<string, string>? environment = null) =>
+        new(Process.Start(StartInfo(folder, arguments, environment, null))!, "govshare " + string.Join(' ', arguments), terminal: false);
+
+    /// <summary>
+    /// Starts a long-running command on a pseudo-terminal: its standard input stays open, so
+    /// <see cref="GovShareSession.CtrlCAsync"/> types Ctrl+C as a person does (the terminal sends SIGINT).
+    /// </summary>
+    public static GovShareSession StartOnTerminal(string folder, string[] arguments, IDictionary<string, string>? environment = null)
+    {
+        var start = TerminalStartInfo(folder, arguments);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
+        return new(Process.Start(start)!, "(terminal) govshare " + string.Join(' ', arguments), terminal: true);
+    }
+
+    private static ProcessStartInfo StartInfo(string folder, string[] arguments, IDictionary<string, string>? environment, (string Program, string[] Prefix)? build)
+    {
+        var (program, prefix) = build ?? Program();
+        var start = new ProcessStartInfo(program) { WorkingDirectory = folder, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var argument in prefix.Concat(arguments))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
+        return start;
+    }
+
+    private static ProcessStartInfo TerminalStartInfo(string folder, string[] arguments)
+    {
         var (program, prefix) = Program();
         var line = string.Join(' ', new[] { program }.Concat(prefix).Concat(arguments).Select(Quote));
         var start = new ProcessStartInfo("script") { WorkingDirectory = folder, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
@@ -65,11 +101,7 @@ public static class GovShareProcess
         }
 
         start.Environment["TERM"] = "xterm";
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await WaitAsync(process, timeout ?? TimeSpan.FromMinutes(5));
-        return new GovShareRun("(terminal) govshare " + string.Join(' ', arguments), process.ExitCode, await output, await error);
+        return start;
     }
 
     /// <summary>
@@ -91,7 +123,7 @@ public static class GovShareProcess
         return folder;
     }
 
-    private static async Task WaitAsync(Process process, TimeSpan timeout)
+    internal static async Task WaitAsync(Process process, TimeSpan timeout)
     {
         using var limit = new CancellationTokenSource(timeout);
         try
@@ -105,5 +137,5 @@ public static class GovShareProcess
         }
     }
 
-    private static string Quote(string argument) => "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+    internal static string Quote(string argument) => "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }
