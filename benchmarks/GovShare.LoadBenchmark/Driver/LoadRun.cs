@@ -60,11 +60,11 @@ internal sealed partial class LoadRun
         // Absolute: the children run in folders of their own and are handed paths inside this one.
         var work = Path.GetFullPath(Option(args, "--work") ?? Path.Combine(Path.GetTempPath(), $"govshare-load-{Environment.ProcessId}"));
         var only = Option(args, "--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
-        var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep" or "--only" or "--node-env")).ToList();
+        var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep" or "--only" or "--node-env" or "--small-seconds")).ToList();
         var unknownCases = only?.Except(RunResults.CaseIds).ToList() ?? [];
         if (unknown.Count > 0 || unknownCases.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"Unknown options or cases: {string.Join(' ', unknown.Concat(unknownCases))}. Usage: GovShare.LoadBenchmark [--smoke] [--out results.json] [--work folder] [--keep] [--only case,case] [--node-env DOTNET_X=v,DOTNET_Y=w] (cases: {string.Join(", ", RunResults.CaseIds)})");
+            await Console.Error.WriteLineAsync($"Unknown options or cases: {string.Join(' ', unknown.Concat(unknownCases))}. Usage: GovShare.LoadBenchmark [--smoke] [--out results.json] [--work folder] [--keep] [--only case,case] [--node-env DOTNET_X=v,DOTNET_Y=w] [--small-seconds N] (cases: {string.Join(", ", RunResults.CaseIds)})");
             return 2;
         }
 
@@ -76,7 +76,26 @@ internal sealed partial class LoadRun
         }
 
         Directory.CreateDirectory(work);
-        var run = new LoadRun(smoke ? Sizes.Smoke : Sizes.Full, smoke, work, only);
+        var sizes = smoke ? Sizes.Smoke : Sizes.Full;
+        // Longer one-row rounds for a profile (perf attached from a few seconds into a round); the
+        // shipped 5 s are what results and the README compare.
+        if (Option(args, "--small-seconds") is { } smallSeconds)
+        {
+            if (!double.TryParse(smallSeconds, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) || seconds is <= 0 or > 600)
+            {
+                await Console.Error.WriteLineAsync($"--small-seconds takes a number of seconds from 0 to 600, not '{smallSeconds}'.");
+                return 2;
+            }
+
+            sizes = sizes with { SmallDuration = TimeSpan.FromSeconds(seconds) };
+        }
+
+        var run = new LoadRun(sizes, smoke, work, only);
+        if (sizes.SmallDuration != (smoke ? Sizes.Smoke : Sizes.Full).SmallDuration)
+        {
+            run._notes.Add($"One-row rounds of {sizes.SmallDuration.TotalSeconds:0.#} s (--small-seconds), not the usual {Sizes.Full.SmallDuration.TotalSeconds:0} s.");
+        }
+
         var started = DateTimeOffset.UtcNow;
         var clock = Stopwatch.StartNew();
         try

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Org.BouncyCastle.X509;
@@ -26,6 +27,11 @@ public sealed partial class CrlStore
     private readonly Lock _gate = new();
     private Snapshot _snapshot = Snapshot.Empty;
     private DateTimeOffset _lastScan = DateTimeOffset.MinValue;
+    private static readonly RevocationVerdict Good = new(RevocationStatus.Good, null);
+    private readonly ConditionalWeakTable<X509Certificate2, Known> _known = new();
+
+    /// <summary>Each CA's thumbprint (the snapshot's key), computed once rather than per request.</summary>
+    private readonly Dictionary<X509Certificate2, string> _thumbprints;
 
     public CrlStore(string folder, TimeSpan grace, IEnumerable<X509Certificate2> authorities, TimeProvider time, ILogger<CrlStore> logger)
     {
@@ -35,6 +41,11 @@ public sealed partial class CrlStore
         _logger = logger;
         var parser = new X509CertificateParser();
         _authorities = authorities.Select(a => (a, parser.ReadCertificate(a.RawData))).ToList();
+        _thumbprints = new Dictionary<X509Certificate2, string>(ReferenceEqualityComparer.Instance);
+        foreach (var (net, _) in _authorities)
+        {
+            _thumbprints[net] = net.Thumbprint;
+        }
         Refresh(force: true);
     }
 
@@ -42,23 +53,29 @@ public sealed partial class CrlStore
     public RevocationVerdict Check(X509Certificate2 certificate, X509Certificate2 issuer)
     {
         Refresh(force: false);
-        var snapshot = Volatile.Read(ref _snapshot);
-        if (!snapshot.ByIssuer.TryGetValue(issuer.Thumbprint, out var crl))
+        return Check(Volatile.Read(ref _snapshot), _time.GetUtcNow(), certificate, Serial(certificate), issuer);
+    }
+
+    private RevocationVerdict Check(Snapshot snapshot, DateTimeOffset now, X509Certificate2 certificate, BigInteger serial, X509Certificate2 issuer)
+    {
+        var thumbprint = _thumbprints.TryGetValue(issuer, out var known) ? known : issuer.Thumbprint;
+        if (!snapshot.ByIssuer.TryGetValue(thumbprint, out var crl))
         {
             return new RevocationVerdict(RevocationStatus.Unknown, $"no valid CRL is held for the issuing CA '{issuer.Subject}'");
         }
 
-        var now = _time.GetUtcNow();
         if (crl.NextUpdate is { } next && now > next + _grace)
         {
             return new RevocationVerdict(RevocationStatus.Unknown, $"the CRL of '{issuer.Subject}' expired at {next:u} (grace {_grace})");
         }
 
-        var serial = new BigInteger(certificate.SerialNumberBytes.Span, isUnsigned: true, isBigEndian: true);
         return crl.Revoked.Contains(serial)
             ? new RevocationVerdict(RevocationStatus.Revoked, $"serial {certificate.SerialNumber} is revoked by '{issuer.Subject}'")
-            : new RevocationVerdict(RevocationStatus.Good, null);
+            : Good;
     }
+
+    private static BigInteger Serial(X509Certificate2 certificate) =>
+        new(certificate.SerialNumberBytes.Span, isUnsigned: true, isBigEndian: true);
 
     /// <summary>
     /// The verdict on a certificate's whole chain: the leaf against its issuer's CRL, each
@@ -67,24 +84,31 @@ public sealed partial class CrlStore
     /// </summary>
     public RevocationVerdict CheckChain(X509Certificate2 leaf)
     {
+        // One CRL snapshot and one clock reading for the whole chain.
+        Refresh(force: false);
+        var snapshot = Volatile.Read(ref _snapshot);
+        var now = _time.GetUtcNow();
         var current = leaf;
-        for (var depth = 0; depth < 8 && IssuerOf(current) is { } issuer && !ReferenceEquals(issuer, current); depth++)
+        var known = KnownOf(leaf);
+        for (var depth = 0; depth < 8 && known.Issuer is { } issuer && !ReferenceEquals(issuer, current); depth++)
         {
-            var verdict = Check(current, issuer);
+            var verdict = Check(snapshot, now, current, known.Serial, issuer);
             if (verdict.Status != RevocationStatus.Good)
             {
                 return verdict;
             }
 
-            if (issuer.SubjectName.RawData.AsSpan().SequenceEqual(issuer.IssuerName.RawData))
+            var issuers = KnownOf(issuer);
+            if (issuers.SelfIssued)
             {
                 break;
             }
 
             current = issuer;
+            known = issuers;
         }
 
-        return new RevocationVerdict(RevocationStatus.Good, null);
+        return Good;
     }
 
     /// <summary>
@@ -102,7 +126,28 @@ public sealed partial class CrlStore
     }
 
     /// <summary>The issuer of <paramref name="certificate"/> among the known CAs, or null.</summary>
-    public X509Certificate2? IssuerOf(X509Certificate2 certificate)
+    public X509Certificate2? IssuerOf(X509Certificate2 certificate) => KnownOf(certificate).Issuer;
+
+    /// <summary>
+    /// What the chain check needs of a certificate object, found by reference: a connection presents
+    /// one certificate object for all its requests and the CAs are fixed objects, so a kept-alive
+    /// connection's requests neither hash a certificate (SHA-256 and a hex key per level) nor parse
+    /// its serial again. The entry dies with the object; a new object (a new connection) goes
+    /// through <see cref="FindIssuer"/>'s table, keyed by the certificate's bytes.
+    /// </summary>
+    private Known KnownOf(X509Certificate2 certificate)
+    {
+        if (_known.TryGetValue(certificate, out var known))
+        {
+            return known;
+        }
+
+        known = new Known(FindIssuer(certificate), Serial(certificate), certificate.SubjectName.RawData.AsSpan().SequenceEqual(certificate.IssuerName.RawData));
+        _known.AddOrUpdate(certificate, known);
+        return known;
+    }
+
+    private X509Certificate2? FindIssuer(X509Certificate2 certificate)
     {
         // A signature check per request and level costs milliseconds; who issued a certificate never changes.
         var key = certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256);
@@ -240,6 +285,9 @@ public sealed partial class CrlStore
 
     [LoggerMessage(EventId = 1103, EventName = "CrlsLoaded", Level = LogLevel.Information, Message = "Holding valid CRLs for {Count} CAs from {Files} files in {Folder}")]
     private partial void LogCrlsLoaded(int count, int files, string folder);
+
+    /// <summary>A certificate's issuer among the known CAs (null: none), its serial, and whether it names itself as issuer.</summary>
+    private sealed record Known(X509Certificate2? Issuer, BigInteger Serial, bool SelfIssued);
 
     private sealed record HeldCrl(long Number, DateTimeOffset? NextUpdate, HashSet<BigInteger> Revoked);
 

@@ -56,14 +56,22 @@ public static partial class IdentitySetup
                     OnCertificateValidated = OnCertificateValidated,
                     OnChallenge = OnChallenge,
                 };
-            })
-            // Chain validation is the expensive part of authentication; its result is cached per
-            // certificate for two minutes, and revocation is re-checked on every request regardless.
-            .AddCertificateCache(cache =>
-            {
-                cache.CacheSize = 4096;
-                cache.CacheEntryExpiration = TimeSpan.FromMinutes(2);
             });
+
+        // Chain validation is the expensive part of authentication; its result is cached per
+        // certificate for two minutes (sliding), and revocation is re-checked on every request
+        // regardless. In front of that shared cache, the result is also remembered on the
+        // connection's certificate object, so a kept-alive connection's requests skip the shared
+        // cache's SHA-256 key (ConnectionValidationCache says what that may and may not outlive).
+        var cacheFor = TimeSpan.FromMinutes(2);
+        services.AddSingleton<ICertificateValidationCache>(sp => new ConnectionValidationCache(
+            new CertificateValidationCache(Microsoft.Extensions.Options.Options.Create(new CertificateValidationCacheOptions
+            {
+                CacheSize = 4096,
+                CacheEntryExpiration = cacheFor,
+            })),
+            sp.GetRequiredService<TimeProvider>(),
+            cacheFor));
 
         services.AddAuthorizationBuilder()
             .AddPolicy(RegisteredCallerPolicy, policy => policy

@@ -94,6 +94,44 @@ public sealed class CertificateIdentityTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task GetIdentity_CertificateRevokedDuringAKeptAliveConnection_401RevokedOnThatConnection()
+    {
+        // The validation result is remembered on the connection's certificate object
+        // (ConnectionValidationCache); revocation must still act on the connection already open.
+        var department = _pki.IssueDepartment();
+        _node.Register(department);
+        using var client = _node.Client(department.Certificate);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
+
+        Assert.NotNull(_pki.Folder.Revoke(department.Files.Serial, DateTimeOffset.UtcNow));
+
+        var response = await EventuallyAsync(client, r => r.StatusCode == HttpStatusCode.Unauthorized);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized, ProblemTypes.CertificateRevoked);
+        Assert.Contains(department.Files.Serial, problem.GetProperty("detail").GetString(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task GetIdentity_CertificateExpiringDuringAKeptAliveConnection_401InvalidOnThatConnection()
+    {
+        // Neither cache may hold a validation past the certificate's notAfter, on the connection
+        // that presented it either.
+        var now = DateTimeOffset.UtcNow;
+        var notAfter = now.AddSeconds(15);
+        var department = _pki.IssueDepartment(notBefore: now.AddMinutes(-5), notAfter: notAfter);
+        _node.Register(department);
+        using var client = _node.Client(department.Certificate);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
+
+        // Certificates carry whole seconds: wait until the notAfter has passed, then ask again.
+        await Task.Delay(notAfter.AddSeconds(1) - DateTimeOffset.UtcNow is { Ticks: > 0 } wait ? wait : TimeSpan.Zero);
+        var response = await EventuallyAsync(client, r => r.StatusCode == HttpStatusCode.Unauthorized);
+        var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized, ProblemTypes.CertificateInvalid);
+        Assert.Contains("expired", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task GetIdentity_ForeignCaWithSameSubjects_401Invalid()
     {
         // Another PKI with identical names: same root subject, same intermediate, same department.
@@ -229,6 +267,21 @@ public sealed class CertificateIdentityTests : IAsyncLifetime
         var problem = await ProblemAssert.IsProblemAsync(await client.GetAsync("v1/identity"), status, type);
         AssertLogged(logEvent, status == HttpStatusCode.Forbidden ? "" : type);
         return problem;
+    }
+
+    /// <summary>The same, on one client: its requests go over the connection it keeps alive.</summary>
+    private static async Task<HttpResponseMessage> EventuallyAsync(HttpClient client, Func<HttpResponseMessage, bool> done)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var response = await client.GetAsync("v1/identity");
+            if (done(response) || attempt == 100)
+            {
+                return response;
+            }
+
+            await Task.Delay(100);
+        }
     }
 
     private async Task<HttpResponseMessage> EventuallyAsync(X509Certificate2 certificate, Func<HttpResponseMessage, bool> done)
