@@ -10,7 +10,8 @@ namespace GovShare.Node.Logs;
 /// <list type="bullet">
 /// <item>an id exactly as <see cref="ExchangeId.New"/> writes it (26 upper-case ULID characters) is kept
 /// as its 128 bits in an open-addressing table (linear probing, at most <see cref="MaxLoad"/> full,
-/// deletion by backward shift, so no tombstones): a <see cref="Slot"/> of 24 bytes (the id, the day it
+/// grown by half its size, not doubled, so it is never less than 0.53 full once grown; deletion by
+/// backward shift, so no tombstones): a <see cref="Slot"/> of 24 bytes (the id, the day it
 /// was last seen, the day of its inline places) and <c>inline</c> place keys of 4 bytes each in a
 /// parallel array. A place is a day and a 32-bit key the aggregate numbers (a bucket or a cell); the
 /// places of an id's first record share one day, which is what nearly every id has. Places on another
@@ -31,7 +32,7 @@ internal sealed class RecentExchanges
     /// <summary>The most ids of another form than the node's own kept at once (see the type's remarks).</summary>
     public const int MaxOthers = 1 << 16;
 
-    /// <summary>The table grows (doubles) before it is fuller than this: linear probing stays short up to it.</summary>
+    /// <summary>The table grows (by half) before it is fuller than this: linear probing stays short up to it.</summary>
     public const double MaxLoad = 0.8;
 
     private const int MinCapacity = 16;
@@ -91,7 +92,6 @@ internal sealed class RecentExchanges
     public void Evict(int horizonDay)
     {
         var slots = _slots;
-        var mask = slots.Length - 1;
         for (var i = 0; i < slots.Length;)
         {
             ref var slot = ref slots[i];
@@ -103,7 +103,7 @@ internal sealed class RecentExchanges
                 }
 
                 // Backward shift: what moves into i is looked at again; what wraps from the start was kept already.
-                Remove(i, mask);
+                Remove(i);
             }
             else
             {
@@ -153,8 +153,7 @@ internal sealed class RecentExchanges
             Grow();
         }
 
-        var mask = _slots.Length - 1;
-        for (var i = Home(high, low, mask); ; i = (i + 1) & mask)
+        for (var i = Home(high, low, _slots.Length); ; i = Next(i, _slots.Length))
         {
             ref var slot = ref _slots[i];
             if (slot.Stamp == 0)
@@ -177,15 +176,18 @@ internal sealed class RecentExchanges
         }
     }
 
-    private static int Home(ulong high, ulong low, int mask) => HashCode.Combine(high, low) & mask;
+    // The hash scaled to the table's size (multiply and shift: any size, not only powers of two).
+    private static int Home(ulong high, ulong low, int capacity) => (int)(((ulong)(uint)HashCode.Combine(high, low) * (uint)capacity) >> 32);
+
+    private static int Next(int i, int capacity) => i + 1 == capacity ? 0 : i + 1;
 
     private void Grow()
     {
         var old = _slots;
         var oldKeys = _keys;
-        _slots = new Slot[old.Length * 2];
+        // By half: doubling would leave a large table half empty for long (a week of ids at a million a day).
+        _slots = new Slot[old.Length + (old.Length / 2)];
         _keys = NewKeys(_slots.Length * _inline);
-        var mask = _slots.Length - 1;
         for (var from = 0; from < old.Length; from++)
         {
             if (old[from].Stamp == 0)
@@ -193,10 +195,10 @@ internal sealed class RecentExchanges
                 continue;
             }
 
-            var to = Home(old[from].High, old[from].Low, mask);
+            var to = Home(old[from].High, old[from].Low, _slots.Length);
             while (_slots[to].Stamp != 0)
             {
-                to = (to + 1) & mask;
+                to = Next(to, _slots.Length);
             }
 
             _slots[to] = old[from];
@@ -205,12 +207,12 @@ internal sealed class RecentExchanges
     }
 
     // Empties slot i and moves back the entries after it whose probe run passed through it.
-    private void Remove(int i, int mask)
+    private void Remove(int i)
     {
         var slots = _slots;
-        for (var j = (i + 1) & mask; slots[j].Stamp != 0; j = (j + 1) & mask)
+        for (var j = Next(i, slots.Length); slots[j].Stamp != 0; j = Next(j, slots.Length))
         {
-            var home = Home(slots[j].High, slots[j].Low, mask);
+            var home = Home(slots[j].High, slots[j].Low, slots.Length);
             // j stays when its home lies cyclically in (i, j]: a lookup from there never passes i.
             var stays = i <= j ? i < home && home <= j : i < home || home <= j;
             if (!stays)

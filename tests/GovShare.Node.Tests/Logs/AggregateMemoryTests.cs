@@ -26,8 +26,8 @@ public sealed class AggregateMemoryTests(ITestOutputHelper output)
     /// <summary>
     /// Main before fix/recent5 held ~0.5–1 KB per id, fix/recent5's dictionary entries ~123 B. The flat table
     /// (<see cref="RecentExchanges"/>) holds a slot of 36 bytes (statistics) or 28 (evaluation) per id at a load of
-    /// 200,000 / 262,144 here: 47 and 35 bytes measured. (Right after the table doubles its load is 0.4: up to 90
-    /// and 70 bytes; Logs/README.md.)
+    /// 200,000 / 266,269 here: 48 and 37 bytes measured. (Right after the table grows by half its load is 0.53: up to
+    /// 68 and 53 bytes; Logs/README.md.)
     /// </summary>
     private const double BoundPerId = 60;
 
