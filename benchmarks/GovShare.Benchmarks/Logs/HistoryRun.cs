@@ -256,7 +256,7 @@ public static class HistoryRun
         var user = random.Next(60);
         return new LogRecord
         {
-            ExchangeId = Id(random.Next(100) == 0 && i > 10 ? i - random.Next(1, 10) : i, count),
+            ExchangeId = random.Next(100) == 0 && i > 10 && i - random.Next(1, 10) is var earlier ? NodeFormatId(earlier, RecordTime(earlier, count)) : NodeFormatId(i, RecordTime(i, count)),
             Time = RecordTime(i, count),
             Caller = kind == ExchangeKind.Push ? $"govshare:dept/530100/{Departments[provider]}" : $"govshare:dept/530100/{Departments[user]}",
             Kind = kind,
@@ -275,18 +275,18 @@ public static class HistoryRun
     private static DateTimeOffset RecordTime(int i, int count) => Start + TimeSpan.FromTicks(Span.Ticks / count * i);
 
     /// <summary>
-    /// The exchange id of record <paramref name="i"/> in the node's own format (<see cref="ExchangeId.New"/>: a ULID, the
-    /// record's millisecond then 80 random bits), the same text every time it is asked for, so that a record repeating
-    /// an earlier one's id names exactly that id. The aggregates keep such ids as 128 bits (<c>RecentExchanges</c>);
+    /// The exchange id of record <paramref name="i"/> in the node's own format (<see cref="ExchangeId.New"/>: a ULID,
+    /// <paramref name="time"/>'s millisecond then 80 random bits), the same text every time it is asked for, so that a
+    /// record repeating an earlier one's id names exactly that id. The aggregates keep such ids as 128 bits (<c>RecentExchanges</c>);
     /// other texts go to a small bounded side table, so ids like <c>ex-42</c> would not measure what a node holds.
     /// </summary>
-    private static string Id(int i, int count)
+    internal static string NodeFormatId(int i, DateTimeOffset time)
     {
         const string Alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
         var random = new Random(~i);
         Span<byte> bits = stackalloc byte[10];
         random.NextBytes(bits);
-        var high = ((ulong)RecordTime(i, count).ToUnixTimeMilliseconds() << 16) | BinaryPrimitives.ReadUInt16BigEndian(bits);
+        var high = ((ulong)time.ToUnixTimeMilliseconds() << 16) | BinaryPrimitives.ReadUInt16BigEndian(bits);
         var low = BinaryPrimitives.ReadUInt64BigEndian(bits[2..]);
         return string.Create(26, (high, low), static (chars, state) =>
         {
