@@ -45,7 +45,8 @@ public class StatisticsBenchmarks
         {
             await Task.WhenAll(Enumerable.Range(done, Math.Min(Batch, Records - done)).Select(i => _writer.AppendAsync(LogKind.Exchange, new LogRecord
             {
-                ExchangeId = $"ex-{i}",
+                // The node's own id format, as a node's aggregates hold them (HistoryRun.NodeFormatId).
+                ExchangeId = HistoryRun.NodeFormatId(i, start + TimeSpan.FromMinutes(i * 5.0)),
                 Time = start + TimeSpan.FromMinutes(i * 5.0),
                 Caller = $"govshare:dept/530100/{departments[random.Next(0, 50)]}",
                 Kind = ExchangeKind.Pull,

@@ -33,9 +33,10 @@ public sealed class EvaluationAggregate : IChainAggregate
     private readonly List<string?> _parties = [];
     private readonly Dictionary<string, int> _partyIds = new(StringComparer.Ordinal);
     private readonly SortedDictionary<DateOnly, Day> _days = [];
-    private readonly RecentExchanges _recent = new();
+    // A counted record is at one cell of its day: one slot holds its place.
+    private readonly RecentExchanges _recent = new(inline: 1);
 
-    // The cells, numbered for the packed places of _recent; as few as the days' cells.
+    // The cells, numbered for the places of _recent; as few as the days' cells.
     private readonly Dictionary<Cell, int> _cellIds = [];
     private readonly List<Cell> _cells = [];
     private readonly List<LoggedRecord> _kept = [];
@@ -44,7 +45,9 @@ public sealed class EvaluationAggregate : IChainAggregate
     private readonly Dictionary<string, LoggedRecord> _firstComparison = new(StringComparer.Ordinal);
     private readonly List<LoggedRecord> _refusals = [];
     private DateTimeOffset _latest = DateTimeOffset.MinValue;
-    private long _sinceEviction;
+
+    // The latest UTC day the ids were last forgotten at (once a day, as in StatisticsAggregate).
+    private int _evictedAt;
 
     public long Sequence { get; private set; }
 
@@ -128,8 +131,8 @@ public sealed class EvaluationAggregate : IChainAggregate
         sums.Bytes += record.Bytes;
 
         var at = Pack(new Place(date, cell));
-        // A reference into _recent: nothing below adds or removes an id until the eviction.
-        ref var recent = ref _recent.Get(record.ExchangeId, out var seenBefore);
+        // A view into _recent: nothing below adds or removes an id until the eviction.
+        var recent = _recent.Get(record.ExchangeId, out var seenBefore);
         if (seenBefore)
         {
             day.Repeats.Add(new Repeat(cell, record.Rows, record.Bytes, Places(recent)));
@@ -140,18 +143,18 @@ public sealed class EvaluationAggregate : IChainAggregate
             recent.Add(at);
         }
 
-        recent.LastSeen = Math.Max(recent.LastSeen, record.Time.UtcTicks);
+        recent.Touch(StatisticsAggregate.UtcDay(record.Time));
 
-        // Forget old ids now and then, not per record: a scan of a week of ids is cheap once per 4096.
-        if (++_sinceEviction >= 4096)
+        // Forget old ids once a day, not per record: one pass over the table when the latest day moves on.
+        if (StatisticsAggregate.UtcDay(_latest) > _evictedAt)
         {
-            _sinceEviction = 0;
-            _recent.Evict((_latest - DuplicateWindow).UtcTicks);
+            _evictedAt = StatisticsAggregate.UtcDay(_latest);
+            _recent.Evict(_evictedAt - StatisticsAggregate.WindowDays);
         }
     }
 
-    /// <summary>A place packed for <see cref="RecentExchanges"/>: the cell's number (32 bits) and the day number (32).</summary>
-    private ulong Pack(Place place)
+    /// <summary>A place as <see cref="RecentExchanges"/> holds it: the day and the cell's number.</summary>
+    private RecentExchanges.Place Pack(Place place)
     {
         if (!_cellIds.TryGetValue(place.Cell, out var id))
         {
@@ -159,12 +162,12 @@ public sealed class EvaluationAggregate : IChainAggregate
             _cells.Add(place.Cell);
         }
 
-        return ((ulong)(uint)id << 32) | (uint)place.Date.DayNumber;
+        return new(place.Date.DayNumber, (uint)id);
     }
 
-    private Place Unpack(ulong place) => new(DateOnly.FromDayNumber((int)(uint)place), _cells[(int)(place >> 32)]);
+    private Place Unpack(RecentExchanges.Place place) => new(DateOnly.FromDayNumber(place.Day), _cells[(int)place.Key]);
 
-    private List<Place> Places(in RecentExchanges.Seen seen)
+    private List<Place> Places(RecentExchanges.Seen seen)
     {
         var places = new List<Place>(seen.Count);
         for (var i = 0; i < seen.Count; i++)
@@ -174,6 +177,8 @@ public sealed class EvaluationAggregate : IChainAggregate
 
         return places;
     }
+
+    private List<Place> Places(List<RecentExchanges.Place> seen) => seen.ConvertAll(Unpack);
 
     private int Party(string? party)
     {
@@ -287,14 +292,14 @@ public sealed class EvaluationAggregate : IChainAggregate
             }
         }
 
-        // The same body as before the ids were packed (format 2): the id as text, the time (now at
-        // offset zero: only the instant is compared), the places as day and cell.
+        // The same body as before the ids were packed (format 2): the id as text, the time (now the
+        // start of the UTC day last seen: ids are kept and forgotten by day), the places as day and cell.
         w.Number(_recent.Count);
-        foreach (var (id, recent) in _recent.All())
+        foreach (var (id, lastDay, places) in _recent.All())
         {
             w.Unique(id);
-            w.Time(new DateTimeOffset(recent.LastSeen, TimeSpan.Zero));
-            WritePlaces(Places(recent));
+            w.Time(StatisticsAggregate.StartOfUtcDay(lastDay));
+            WritePlaces(Places(places));
         }
 
         w.Number(_kept.Count);
@@ -355,13 +360,21 @@ public sealed class EvaluationAggregate : IChainAggregate
 
             for (var ids = r.Count(); ids > 0; ids--)
             {
-                ref var recent = ref aggregate._recent.Get(r.Unique(), out _);
-                recent = default;
-                recent.LastSeen = r.Time().UtcTicks;
-                // As many as written, as the list before held them (a place written twice stays twice).
+                var recent = aggregate._recent.Get(r.Unique(), out var twice);
+                if (twice)
+                {
+                    throw new InvalidDataException("An exchange id is named twice.");
+                }
+
+                recent.Touch(StatisticsAggregate.UtcDay(r.Time()));
+                // A set, as folding keeps it (a place written twice is held once; a repeat's earlier places are kept apart).
                 foreach (var place in ReadPlaces(ref r, aggregate._parties.Count))
                 {
-                    recent.Add(aggregate.Pack(place));
+                    var packed = aggregate.Pack(place);
+                    if (!recent.Contains(packed))
+                    {
+                        recent.Add(packed);
+                    }
                 }
             }
 
@@ -372,6 +385,7 @@ public sealed class EvaluationAggregate : IChainAggregate
                 aggregate.Keep(logged, fresh: false);
             }
 
+            aggregate._evictedAt = StatisticsAggregate.UtcDay(aggregate._latest);
             return r.AtEnd ? aggregate : null;
         }
         catch (Exception e) when (e is InvalidDataException or ArgumentException)

@@ -33,13 +33,16 @@ public sealed class StatisticsAggregate : IChainAggregate
     private static readonly HashSet<ExchangeKind> DataKinds = [ExchangeKind.Push, ExchangeKind.Pull, ExchangeKind.Forward, ExchangeKind.Compare];
 
     private readonly Dictionary<StatisticsDimension, SortedList<DateOnly, Dictionary<string, DayBucket>>> _days = [];
-    private readonly RecentExchanges _recent = new();
+    // A record is counted at up to three buckets (resource, provider, user), all on its day: one slot holds them.
+    private readonly RecentExchanges _recent = new(inline: 3);
 
-    // The bucket keys, numbered for the packed places of _recent; as few as the buckets' keys.
+    // The bucket keys, numbered for the places of _recent; as few as the buckets' keys.
     private readonly Dictionary<string, int> _keyIds = new(StringComparer.Ordinal);
     private readonly List<string> _keys = [];
     private DateTimeOffset _latest = DateTimeOffset.MinValue;
-    private long _sinceEviction;
+
+    // The latest UTC day the ids were last forgotten at: they are forgotten once a day, when the latest record's day moves on.
+    private int _evictedAt;
 
     public StatisticsAggregate(TimeSpan utcOffset) => UtcOffset = utcOffset;
 
@@ -83,9 +86,9 @@ public sealed class StatisticsAggregate : IChainAggregate
         }
 
         var day = DateOnly.FromDateTime(record.Time.ToOffset(UtcOffset).DateTime);
-        // A reference into _recent: nothing below adds or removes an id until the eviction.
-        ref var recent = ref _recent.Get(record.ExchangeId, out _);
-        recent.LastSeen = Math.Max(recent.LastSeen, record.Time.UtcTicks);
+        // A view into _recent: nothing below adds or removes an id until the eviction.
+        var recent = _recent.Get(record.ExchangeId, out _);
+        recent.Touch(UtcDay(record.Time));
         var user = UserKey(record.EffectiveUser);
         foreach (var (dimension, key) in Keys(record, user))
         {
@@ -121,15 +124,21 @@ public sealed class StatisticsAggregate : IChainAggregate
             recent.Add(place);
         }
 
-        // Forget old ids now and then, not per record: a scan of a week of ids is cheap once per 4096.
-        if (++_sinceEviction >= 4096)
+        // Forget old ids once a day, not per record: one pass over the table when the latest day moves on.
+        if (UtcDay(_latest) > _evictedAt)
         {
             Evict();
         }
     }
 
-    /// <summary>A bucket key packed for <see cref="RecentExchanges"/>: the dimension (8 bits), the key's number (32) and the day number (24; the last day of year 9999 needs 22).</summary>
-    private ulong Place(StatisticsDimension dimension, string key, DateOnly day)
+    /// <summary>The UTC day of <paramref name="time"/> (<see cref="DateOnly.DayNumber"/>), by which ids are remembered and forgotten.</summary>
+    internal static int UtcDay(DateTimeOffset time) => (int)(time.UtcTicks / TimeSpan.TicksPerDay);
+
+    /// <summary>The window in whole days: an id last seen on UTC day d is kept while the latest day is at most d + this (7 to 8 days).</summary>
+    internal static int WindowDays => (int)DuplicateWindow.TotalDays;
+
+    /// <summary>A bucket as a place of <see cref="RecentExchanges"/>: its day and the number of (dimension, key), the key's number times two plus the dimension.</summary>
+    private RecentExchanges.Place Place(StatisticsDimension dimension, string key, DateOnly day)
     {
         if (!_keyIds.TryGetValue(key, out var id))
         {
@@ -137,12 +146,12 @@ public sealed class StatisticsAggregate : IChainAggregate
             _keys.Add(key);
         }
 
-        return ((ulong)(byte)dimension << 56) | ((ulong)(uint)id << 24) | (uint)day.DayNumber;
+        return new(day.DayNumber, checked((uint)((id * 2) + (int)dimension)));
     }
 
-    private static bool SameKey(ulong a, ulong b) => a >> 24 == b >> 24;
+    private static bool SameKey(RecentExchanges.Place a, RecentExchanges.Place b) => a.Key == b.Key;
 
-    private static DateOnly PlaceDay(ulong place) => DateOnly.FromDayNumber((int)(place & 0xFF_FFFF));
+    private static DateOnly PlaceDay(RecentExchanges.Place place) => DateOnly.FromDayNumber(place.Day);
 
     private DayBucket Bucket(BucketKey at)
     {
@@ -199,8 +208,8 @@ public sealed class StatisticsAggregate : IChainAggregate
 
     private void Evict()
     {
-        _sinceEviction = 0;
-        _recent.Evict((_latest - DuplicateWindow).UtcTicks);
+        _evictedAt = UtcDay(_latest);
+        _recent.Evict(_evictedAt - WindowDays);
     }
 
     /// <summary>The same rows as <see cref="LogStatistics.Compute"/> over the folded entries.</summary>
@@ -300,18 +309,18 @@ public sealed class StatisticsAggregate : IChainAggregate
 
         // The same body as before the ids were packed (format 2): the id as text, the time (now at
         // offset zero: only the instant is compared), each bucket as dimension, key and day.
+        // The last time is now the start of the UTC day last seen (ids are kept and forgotten by day).
         w.Number(_recent.Count);
-        foreach (var (id, recent) in _recent.All())
+        foreach (var (id, lastDay, places) in _recent.All())
         {
             w.Unique(id);
-            w.Time(new DateTimeOffset(recent.LastSeen, TimeSpan.Zero));
-            w.Number(recent.Count);
-            for (var i = 0; i < recent.Count; i++)
+            w.Time(StartOfUtcDay(lastDay));
+            w.Number(places.Count);
+            foreach (var counted in places)
             {
-                var counted = recent[i];
-                w.Number((long)(counted >> 56));
-                w.Text(_keys[(int)(uint)(counted >> 24)]);
-                w.Number(PlaceDay(counted).DayNumber);
+                w.Number(counted.Key % 2);
+                w.Text(_keys[(int)(counted.Key / 2)]);
+                w.Number(counted.Day);
             }
         }
 
@@ -374,9 +383,13 @@ public sealed class StatisticsAggregate : IChainAggregate
 
             for (var ids = r.Count(); ids > 0; ids--)
             {
-                ref var recent = ref aggregate._recent.Get(r.Unique(), out _);
-                recent = default;
-                recent.LastSeen = r.Time().UtcTicks;
+                var recent = aggregate._recent.Get(r.Unique(), out var twice);
+                if (twice)
+                {
+                    throw new InvalidDataException("An exchange id is named twice.");
+                }
+
+                recent.Touch(UtcDay(r.Time()));
                 for (var counted = r.Count(); counted > 0; counted--)
                 {
                     var place = aggregate.Place(Dimension(r.Number()), r.Required(), DateOnly.FromDayNumber(r.Count()));
@@ -388,6 +401,7 @@ public sealed class StatisticsAggregate : IChainAggregate
                 }
             }
 
+            aggregate._evictedAt = UtcDay(aggregate._latest);
             return r.AtEnd ? aggregate : null;
         }
         catch (Exception e) when (e is InvalidDataException or ArgumentException)
@@ -418,6 +432,9 @@ public sealed class StatisticsAggregate : IChainAggregate
     }
 
     private static string UserKey(string uri) => CallerIdentity.TryParse(uri) is { CreditCode: { } code } ? code : uri;
+
+    /// <summary>Midnight UTC of day <paramref name="day"/>, as the saved file's time of an id.</summary>
+    internal static DateTimeOffset StartOfUtcDay(int day) => new(day * TimeSpan.TicksPerDay, TimeSpan.Zero);
 
     private readonly record struct BucketKey(StatisticsDimension Dimension, string Key, DateOnly Day);
 
