@@ -53,7 +53,10 @@ public sealed class PostgresServer : IDisposable
             // initdb reads the password from a file the postgres user can read; it is not kept.
             var passwordFile = Path.Combine(Path.GetTempPath(), $"govshare-pgpw-{Guid.NewGuid():N}");
             File.WriteAllText(passwordFile, password + "\n");
-            File.SetUnixFileMode(passwordFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(passwordFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            }
             try
             {
                 Run(Path.Combine(_bin, "initdb"), ["-D", DataPath, "-U", "postgres", "-A", "scram-sha-256", $"--pwfile={passwordFile}", "--no-sync", "-E", "UTF8", "--locale=C"]);

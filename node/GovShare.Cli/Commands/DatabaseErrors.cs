@@ -30,7 +30,8 @@ internal static class DatabaseErrors
         catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidCastException or OverflowException)
         {
             // Npgsql's message names the keyword or the position at fault, never the value (a password).
-            throw new ArgumentException($"--postgres: the connection string cannot be read ({GovShareCommand.Readable(ex).TrimEnd('.')}); "
+            var reason = GovShareCommand.Readable(ex).TrimEnd('.') + (ex.InnerException is { } inner ? ": " + inner.Message.TrimEnd('.') : "");
+            throw new ArgumentException($"--postgres: the connection string cannot be read ({reason}); "
                 + "write it as Host=…;Port=…;Username=…;Password=…;Database=…");
         }
 
