@@ -21,11 +21,7 @@ public sealed class PostgresServer : IDisposable
     {
     }
 
-    /// <summary>
-    /// A cluster whose user <c>postgres</c> logs in with <paramref name="password"/> (SCRAM), when
-    /// given: a wrong password is then refused as a department's server refuses it.
-    /// </summary>
-    public PostgresServer(string? password)
+    private PostgresServer(string? password)
     {
         _bin = Directory.Exists("/usr/lib/postgresql")
             ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(b => File.Exists(Path.Combine(b, "initdb"))).OrderDescending().FirstOrDefault() ?? ""
@@ -71,6 +67,13 @@ public sealed class PostgresServer : IDisposable
         Run(Path.Combine(_bin, "pg_ctl"), ["-D", DataPath, "-l", Path.Combine(DataPath, "server.log"), "-w", "-t", "60",
             "-o", $"-p {Port} -k {DataPath} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]);
     }
+
+    /// <summary>
+    /// A cluster whose user <c>postgres</c> logs in with <paramref name="password"/> (SCRAM): a
+    /// wrong password is then refused as a department's server refuses it. (A factory: xunit wants
+    /// a class fixture to have one public constructor.)
+    /// </summary>
+    public static PostgresServer WithPassword(string password) => new(password);
 
     public string DataPath { get; }
     public int Port { get; }

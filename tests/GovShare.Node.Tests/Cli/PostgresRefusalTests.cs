@@ -58,7 +58,7 @@ public sealed class PostgresRefusalTests(PostgresRefusalTests.Setup setup) : ICl
     [Fact]
     public async Task Push_WrongPassword_IsASettingsError()
     {
-        using var guarded = new PostgresServer(password: "right-one");
+        using var guarded = PostgresServer.WithPassword("right-one");
         var wrong = guarded.ConnectionString.Replace("Password=right-one", "Password=wrong-one", StringComparison.Ordinal);
 
         var run = await setup.PushAsync(wrong, "--table", "people");
