@@ -265,6 +265,10 @@ internal sealed class BatchStreamContent(IAsyncEnumerator<RecordBatch> source, I
             try
             {
                 await writer.WriteRecordBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+                if (PhaseTrace.Enabled)
+                {
+                    PhaseTrace.Mark($"batch of {batch.Length:N0} rows sent");
+                }
             }
             catch
             {

@@ -13,12 +13,14 @@ internal sealed class RecordBatchAssembler
     private readonly Schema _schema;
     private readonly ColumnAppender[] _appenders;
     private readonly int _batchSize;
+    private int _size;
 
     public RecordBatchAssembler(ItemMapping mapping, ReadOptions options)
     {
         _mapping = mapping;
         _schema = mapping.ToSchema();
         _batchSize = options.BatchSize;
+        _size = Math.Clamp(options.FirstBatchSize ?? options.BatchSize, 1, options.BatchSize);
         _appenders = mapping.Columns.Select(c => ColumnAppender.For(c.Type, options.AssumedOffset, options.TimestampFormat, options.DateFormat)).ToArray();
     }
 
@@ -26,7 +28,7 @@ internal sealed class RecordBatchAssembler
 
     public int Pending => _appenders.Length == 0 ? 0 : _appenders[0].Length;
 
-    public bool IsFull => Pending >= _batchSize;
+    public bool IsFull => Pending >= _size;
 
     public void AppendText(long row, int column, string? text)
     {
@@ -111,6 +113,7 @@ internal sealed class RecordBatchAssembler
     {
         var length = Pending;
         var arrays = _appenders.Select(a => a.Build()).ToList();
+        _size = (int)Math.Min((long)_size * 2, _batchSize);
         return Errors.Any ? null : new RecordBatch(_schema, arrays, length);
     }
 }
@@ -122,6 +125,15 @@ public sealed record ReadOptions
 
     /// <summary>Rows per record batch: bounds memory whatever the source's size.</summary>
     public int BatchSize { get; init; } = 65_536;
+
+    /// <summary>
+    /// Rows in the first batch when fewer than <see cref="BatchSize"/>; each batch after it is
+    /// twice the one before, up to <see cref="BatchSize"/>. A push streams batches as they are
+    /// made: a small first batch starts the upload, and the node's reading and checking of it,
+    /// while the source is still converting, instead of after a whole <see cref="BatchSize"/>
+    /// (adapters/README.md, Timings). Null: every batch is <see cref="BatchSize"/>.
+    /// </summary>
+    public int? FirstBatchSize { get; init; }
 
     /// <summary>Offset of local times written without one; Beijing time unless said otherwise.</summary>
     public TimeSpan AssumedOffset { get; init; } = TimeSpan.FromHours(8);

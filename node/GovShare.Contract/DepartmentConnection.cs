@@ -178,9 +178,22 @@ public sealed class DepartmentCredentials
         X509Certificate2? client = null;
         try
         {
-            using var pem = X509Certificate2.CreateFromPemFile(connection.Certificate, connection.Key);
-            // A PKCS#12 round trip gives a key SslStream can use on every platform.
-            client = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+            var pem = X509Certificate2.CreateFromPemFile(connection.Certificate, connection.Key);
+            if (OperatingSystem.IsLinux())
+            {
+                // OpenSSL's SslStream signs with the PEM's in-memory key as it is; the PKCS#12 round
+                // trip below (an export and an import, each a password-based key derivation) cost
+                // every department command its CPU on the way to the node's TLS handshake.
+                client = pem;
+            }
+            else
+            {
+                // Windows' SChannel (and macOS) need a key from a PKCS#12 import, not PEM's ephemeral one.
+                using (pem)
+                {
+                    client = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+                }
+            }
         }
         catch (System.Security.Cryptography.CryptographicException)
         {

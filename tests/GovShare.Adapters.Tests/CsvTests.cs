@@ -37,6 +37,20 @@ public sealed class CsvTests : IDisposable
     }
 
     [Fact]
+    public async Task ReadAsync_FirstBatchSize_StartsSmallAndDoublesUpToTheBatchSize_KeepingEveryRowInOrder()
+    {
+        // A push's first batch is small so its upload starts early; the rest grow to the usual size.
+        var path = _temp.File("rows.csv");
+        await File.WriteAllTextAsync(path, "n\n" + string.Concat(Enumerable.Range(1, 40).Select(i => $"{i}\n")));
+        var mapping = new ItemMapping([new("n", "n", ItemDataType.Int32)]);
+
+        var batches = await ToListAsync(new CsvSource(path, mapping, options: new ReadOptions { BatchSize = 8, FirstBatchSize = 2 }).ReadAsync());
+
+        Assert.Equal([2, 4, 8, 8, 8, 8, 2], batches.Select(b => b.Length));
+        Assert.Equal(Enumerable.Range(1, 40), batches.SelectMany(b => ((Int32Array)b.Column(0)).Values.ToArray()));
+    }
+
+    [Fact]
     public async Task ReadAsync_GivenDateAndTimeFormats_ReadsOnlyThoseAtTheGivenZone_AndTheSinkWritesThemBack()
     {
         var path = _temp.File("formats.csv");

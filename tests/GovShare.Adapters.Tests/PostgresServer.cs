@@ -17,6 +17,11 @@ public sealed class PostgresServer : IDisposable
     private readonly bool _asRoot;
 
     public PostgresServer()
+        : this(password: null)
+    {
+    }
+
+    private PostgresServer(string? password)
     {
         _bin = Directory.Exists("/usr/lib/postgresql")
             ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(b => File.Exists(Path.Combine(b, "initdb"))).OrderDescending().FirstOrDefault() ?? ""
@@ -34,15 +39,46 @@ public sealed class PostgresServer : IDisposable
             Run("chown", ["postgres:postgres", DataPath], asPostgres: false);
         }
 
-        Run(Path.Combine(_bin, "initdb"), ["-D", DataPath, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
+        Password = password;
+        if (password is null)
+        {
+            Run(Path.Combine(_bin, "initdb"), ["-D", DataPath, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C"]);
+        }
+        else
+        {
+            // initdb reads the password from a file the postgres user can read; it is not kept.
+            var passwordFile = Path.Combine(Path.GetTempPath(), $"govshare-pgpw-{Guid.NewGuid():N}");
+            File.WriteAllText(passwordFile, password + "\n");
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(passwordFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            }
+            try
+            {
+                Run(Path.Combine(_bin, "initdb"), ["-D", DataPath, "-U", "postgres", "-A", "scram-sha-256", $"--pwfile={passwordFile}", "--no-sync", "-E", "UTF8", "--locale=C"]);
+            }
+            finally
+            {
+                File.Delete(passwordFile);
+            }
+        }
+
         Port = FreePort();
         Run(Path.Combine(_bin, "pg_ctl"), ["-D", DataPath, "-l", Path.Combine(DataPath, "server.log"), "-w", "-t", "60",
             "-o", $"-p {Port} -k {DataPath} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]);
     }
 
+    /// <summary>
+    /// A cluster whose user <c>postgres</c> logs in with <paramref name="password"/> (SCRAM): a
+    /// wrong password is then refused as a department's server refuses it. (A factory: xunit wants
+    /// a class fixture to have one public constructor.)
+    /// </summary>
+    public static PostgresServer WithPassword(string password) => new(password);
+
     public string DataPath { get; }
     public int Port { get; }
-    public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=false";
+    public string? Password { get; }
+    public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=false" + (Password is null ? "" : $";Password={Password}");
 
     public void Dispose()
     {

@@ -22,6 +22,9 @@ internal sealed class DataSourceOptions
     public Option<string?> DateTimeFormat { get; } = new("--datetime-format") { Description = "The one format CSV/JSON timestamps are written in, .NET style, e.g. 'yyyy/MM/dd HH:mm' or 'dd.MM.yyyy HH:mm:ss zzz' (default: ISO 8601, or 'yyyy-MM-dd HH:mm[:ss[.ffffff]]' and 'yyyy/M/d H:mm[:ss]' local times). Without an offset in it, times are at --time-zone." };
     public Option<string?> DateFormat { get; } = new("--date-format") { Description = "The one format CSV/JSON dates are written in, .NET style, e.g. 'dd.MM.yyyy' (default: yyyy-MM-dd, yyyy/MM/dd, yyyyMMdd, yyyy-M-d or yyyy/M/d)." };
 
+    /// <summary>Rows in the first record batch (then doubling up to the usual size); null: all batches the usual size (<see cref="ReadOptions.FirstBatchSize"/>).</summary>
+    public int? FirstBatchSize { get; init; }
+
     /// <summary>The size of the source file once resolved (CSV), for a progress display's total.</summary>
     public long? FileBytes { get; private set; }
 
@@ -62,7 +65,9 @@ internal sealed class DataSourceOptions
             BytesRead = bytesRead,
             TimestampFormat = ParseFormat(parse.GetValue(DateTimeFormat), "--datetime-format", new DateTime(2026, 3, 1, 8, 30, 5)),
             DateFormat = ParseFormat(parse.GetValue(DateFormat), "--date-format", new DateTime(2026, 3, 1)),
+            FirstBatchSize = FirstBatchSize,
         };
+
         if (parse.GetValue(Csv) is { } csv)
         {
             var encoding = parse.GetValue(Encoding) is { } name ? TextEncodings.Get(name) : null;

@@ -92,7 +92,7 @@ internal static class DepartmentCommand
             return (new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = sqlite, Pooling = false }.ToString()), SqlDialectKind.Sqlite);
         }
 
-        return (new NpgsqlConnection(postgres), SqlDialectKind.PostgreSql);
+        return (DatabaseErrors.Open(postgres ?? throw new ArgumentException("Give --sqlite or --postgres.")), SqlDialectKind.PostgreSql);
     }
 
     /// <summary>Runs a department command; every failure becomes a readable message and its exit code.</summary>
@@ -148,6 +148,12 @@ internal static class DepartmentCommand
         {
             await Console.Error.WriteLineAsync("The node did not answer in time (it may be overloaded or unreachable).");
             return ExitCodes.Unreachable;
+        }
+        catch (NpgsqlException ex)
+        {
+            var (message, exitCode) = DatabaseErrors.Describe(ex);
+            await Console.Error.WriteLineAsync(message);
+            return exitCode;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DbException)
         {

@@ -19,7 +19,7 @@ internal static class PushCommand
         var resource = new Option<string>("--resource") { Description = "The resource code (catalog).", Required = true };
         var append = new Option<bool>("--append") { Description = "Add the rows to the node's dataset instead of replacing it." };
         var dryRun = new Option<bool>("--dry-run") { Description = "Check the mapping and every value against the node's catalog entry, and push nothing." };
-        var source = new DataSourceOptions();
+        var source = new DataSourceOptions { FirstBatchSize = 8_192 };
         var command = new Command("push", "Push a department's data for one resource to the node (replace by default). "
             + "The mapping and every value are checked against the resource's catalog entry before anything is uploaded.") { resource, append, dryRun };
         source.AddTo(command);

@@ -362,6 +362,7 @@ internal sealed class SegmentFileWriter : Stream
         // A synchronous pwrite at the chunk's offset: this task exists to do it, and on Linux an
         // "async" file write is the same call on another pool thread.
         _write(_file, bytes, chunk.Offset);
+        WriteBack.Start(_file, chunk.Offset, chunk.Length);
         if (chunk.Buffer is { } buffer)
         {
             _free.Writer.TryWrite(buffer);
@@ -373,4 +374,33 @@ internal sealed class SegmentFileWriter : Stream
     /// <param name="Offset">Where in the file they go.</param>
     /// <param name="BlockEnds">File offsets inside or at the end of this chunk where a block ends, in order.</param>
     private sealed record Chunk(byte[]? Buffer, int Length, long Offset, List<long>? BlockEnds);
+}
+
+/// <summary>
+/// Starts the kernel writing a range of a file to disk now, without waiting for it
+/// (<c>sync_file_range(SYNC_FILE_RANGE_WRITE)</c>, Linux). A push's segment is written in a second
+/// or less, well before Linux's own writeback would start (dirty pages wait up to
+/// <c>dirty_expire_centisecs</c>, 30 s), so the fsync at its commit used to write the whole file
+/// while the department waited for the answer. Started per chunk as the push arrives, that
+/// writing overlaps the upload, and the commit's fsync waits only for what is still in flight:
+/// 18 MB written in 1 MiB pieces at an upload's pace on the shared development machine (load
+/// about 60), fsync 60–276 ms (median 186) without the hint, 14–106 ms (median 38) with it,
+/// alternating (adapters/README.md, Timings). Only a hint: the fsync at the commit is what makes
+/// the segment durable, unchanged.
+/// </summary>
+internal static partial class WriteBack
+{
+    private const uint SyncFileRangeWrite = 2;
+
+    public static void Start(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long length)
+    {
+        if (OperatingSystem.IsLinux() && length > 0)
+        {
+            // A failure (a file system without it) only loses the head start: the commit's fsync decides.
+            _ = SyncFileRange(file, offset, length, SyncFileRangeWrite);
+        }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
+    private static partial int SyncFileRange(Microsoft.Win32.SafeHandles.SafeFileHandle fd, long offset, long nbytes, uint flags);
 }
