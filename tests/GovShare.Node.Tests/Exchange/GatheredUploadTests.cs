@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace GovShare.Node.Tests.Exchange;
 
@@ -59,7 +60,7 @@ public sealed class GatheredUploadTests
         await pipe.Writer.WriteAsync(new byte[12_000]);
         await pipe.Writer.CompleteAsync();
 
-        var refused = await Assert.ThrowsAsync<BadHttpRequestException>(async () => await upload.ReadAsync(new byte[64 * 1024].AsMemory()));
+        var refused = await Assert.ThrowsAsync<BadHttpRequestException>(() => upload.ReadAsync(new byte[64 * 1024].AsMemory()).AsTask());
         Assert.True(UploadCap.IsOverCap(refused));
     }
 
@@ -75,8 +76,13 @@ public sealed class GatheredUploadTests
     {
         var pipe = new Pipe();
         var context = new DefaultHttpContext();
-        context.Request.BodyReader = pipe.Reader;
+        context.Features.Set<IRequestBodyPipeFeature>(new BodyPipe(pipe.Reader));
         return (pipe, UploadCap.TakeGathered(context, maxBytes, "At most so many bytes.", Gather));
+    }
+
+    private sealed class BodyPipe(PipeReader reader) : IRequestBodyPipeFeature
+    {
+        public PipeReader Reader => reader;
     }
 
     private static byte[] Pattern(int length, int seed) => [.. Enumerable.Range(0, length).Select(i => (byte)((i * 31) + seed))];
