@@ -102,6 +102,9 @@ public static partial class ExchangeApi
         return endpoints;
     }
 
+    /// <summary>The least a push body read gathers before it returns (or what it asked for, if less).</summary>
+    internal const int PushReadBytes = 128 * 1024;
+
     private static async Task PushAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, PushGate gate, IOptions<ExchangeOptions> options, NodeDataFolder data, IOptions<NodeOptions> node, LogWriter log, TimeProvider time, WorkingDayCalendar calendar, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger("GovShare.Node.Exchange");
@@ -177,7 +180,9 @@ public static partial class ExchangeApi
         }
 
         var tooLarge = $"At most {maxBytes} bytes per {(mode == PushMode.Merge ? "merge" : "push")} of {entry.ResourceCode} ({capName}).";
-        var upload = UploadCap.Take(context, maxBytes, tooLarge);
+        // Read from Kestrel's pipe in pieces of up to 128 KiB, not of its TLS layer's 4 KiB blocks:
+        // each piece is one trip through the Arrow reader, the framing guard and the cap (UploadCap).
+        var upload = UploadCap.TakeGathered(context, maxBytes, tooLarge, PushReadBytes);
         if (context.Request.ContentLength > maxBytes)
         {
             await Refuse(context, 413, ProblemTypes.PayloadTooLarge, "The push is too large", tooLarge);

@@ -97,6 +97,41 @@ public sealed class ArrowBatchValidatorTests
     }
 
     [Fact]
+    public void ValidateBatch_MultiByteValues_Passes()
+    {
+        // 中文 | é | (empty) | a: one pass over all the bytes, every value starting a character.
+        byte[] data = [.. "中文"u8, .. "é"u8, (byte)'a'];
+        using var batch = Strings(4, 0, [], Offsets(0, 6, 8, 8, 9), data);
+        ArrowBatchValidator.ValidateBatch(batch, NameSchema, ArrowInputLimits.Default);
+    }
+
+    [Fact]
+    public void ValidateBatch_CharacterSplitBetweenValues_InvalidUtf8()
+    {
+        // E4 B8 | AD: the column's bytes are 中, valid as a whole, but neither value is UTF-8.
+        using var batch = Strings(2, 0, [], Offsets(0, 2, 3), [0xE4, 0xB8, 0xAD]);
+        var refused = Refused(batch, NameSchema);
+        Assert.Equal(ArrowInputError.InvalidUtf8, refused.Error);
+        Assert.Contains("value 0 ", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ValidateBatch_InvalidUtf8InALaterValue_NamesThatValue()
+    {
+        using var batch = Strings(3, 0, [], Offsets(0, 2, 4, 5), [(byte)'a', (byte)'b', (byte)'c', 0xFF, (byte)'d']);
+        var refused = Refused(batch, NameSchema);
+        Assert.Equal(ArrowInputError.InvalidUtf8, refused.Error);
+        Assert.Contains("value 1 ", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ValidateBatch_NullSlotStartingWithAContinuationByte_Passes()
+    {
+        using var batch = Strings(2, 1, [0b10], Offsets(0, 1, 2), [0xAD, (byte)'a']);
+        ArrowBatchValidator.ValidateBatch(batch, NameSchema, ArrowInputLimits.Default);
+    }
+
+    [Fact]
     public void ValidateBatch_Int32ValuesShorterThanLength_BufferTooShort()
     {
         var array = new Int32Array(new ArrayData(Int32Type.Default, 4, 0, 0, [ArrowBuffer.Empty, new ArrowBuffer(new byte[12])]));
