@@ -110,17 +110,29 @@ internal sealed class UploadCap : Stream
         }
 
         var wanted = Math.Min(buffer.Length, _gather);
+        var cancelled = 0;
         while (true)
         {
             var result = await pipe.ReadAsync(cancellationToken).ConfigureAwait(false);
             var available = result.Buffer;
-            if (result.IsCanceled)
+            // Nothing here cancels the body's reads; Kestrel does, once, when it stops taking new
+            // requests on the connection (a graceful shutdown: StopProcessingNextRequest). It
+            // swallows that cancel while its buffer is empty, but not while bytes wait in it
+            // examined and not taken, as they do here while gathering. That push must still finish
+            // (the drain), so a cancelled read hands over what is there, or reads again if nothing
+            // is; only a cancel that keeps coming ends the upload.
+            if (result.IsCanceled && available.IsEmpty)
             {
                 pipe.AdvanceTo(available.Start);
-                throw new OperationCanceledException("The read of the upload was cancelled.");
+                if (++cancelled > 8)
+                {
+                    throw new OperationCanceledException("The read of the upload was cancelled.");
+                }
+
+                continue;
             }
 
-            if (available.Length < wanted && !result.IsCompleted)
+            if (available.Length < wanted && !result.IsCompleted && !result.IsCanceled)
             {
                 // Nothing taken, all of it looked at: the next read returns when more has come.
                 pipe.AdvanceTo(available.Start, available.End);
