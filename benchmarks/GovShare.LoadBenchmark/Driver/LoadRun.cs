@@ -344,7 +344,7 @@ internal sealed partial class LoadRun
             [kunming],
             label: "uploading " + new FileInfo(file).Length / 1_000_000 + " MB");
         var nodeMbps = Median(nodeRuns.Select(t => t.MegabytesPerSecond));
-        Add("push", "Push (validated, written, fsync'd, published)", $"raw Kestrel mTLS: body from the pipe to a file in 1 MiB writes, one fsync; keeps its last {KeptUploads} uploads as the node keeps versions", "MB/s", nodeMbps, Median(rawRuns.Select(t => t.MegabytesPerSecond)), 0.7, new()
+        Add("push", "Push (validated, written, fsync'd, published)", $"raw Kestrel mTLS: body from the pipe to a file in 1 MiB writes, each handed to writeback as the node does, one fsync; keeps its last {KeptUploads} uploads as the node keeps versions", "MB/s", nodeMbps, Median(rawRuns.Select(t => t.MegabytesPerSecond)), 0.7, new()
         {
             ["rows"] = _sizes.PushRows,
             ["bytes"] = nodeRuns[0].Bytes,

@@ -386,9 +386,10 @@ internal sealed class SegmentFileWriter : Stream
 /// 18 MB written in 1 MiB pieces at an upload's pace on the shared development machine (load
 /// about 60), fsync 60–276 ms (median 186) without the hint, 14–106 ms (median 38) with it,
 /// alternating (adapters/README.md, Timings). Only a hint: the fsync at the commit is what makes
-/// the segment durable, unchanged.
+/// the segment durable, unchanged. Public so that the load benchmark's raw-upload baseline makes
+/// the same call: a baseline must do whatever the node does to put bytes on disk.
 /// </summary>
-internal static partial class WriteBack
+public static partial class WriteBack
 {
     private const uint SyncFileRangeWrite = 2;
 
