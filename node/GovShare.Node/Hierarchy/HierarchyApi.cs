@@ -125,7 +125,7 @@ public static class HierarchyApi
             new Dictionary<string, object?> { ["errors"] = SendBackReasonRequired }),
     };
 
-    private static async Task<IResult> LinkAsync(HttpContext context, LinkRegistration? body, NodeLinkRegistry links, PeerKeyProbe probe)
+    private static async Task<IResult> LinkAsync(HttpContext context, LinkRegistration? body, NodeLinkRegistry links, PeerKeyProbe probe, LinkHealth health)
     {
         if (body is null)
         {
@@ -153,10 +153,11 @@ public static class HierarchyApi
             return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The link is invalid", string.Join(" ", errors), new Dictionary<string, object?> { ["errors"] = errors });
         }
 
+        health.Forget(link!.DivisionCode);
         return TypedResults.Ok(link);
     }
 
-    private static async Task<IResult> RekeyAsync(HttpContext context, string divisionCode, LinkRekey? body, NodeLinkRegistry links, PeerKeyProbe probe)
+    private static async Task<IResult> RekeyAsync(HttpContext context, string divisionCode, LinkRekey? body, NodeLinkRegistry links, PeerKeyProbe probe, LinkHealth health)
     {
         if (links.Find(divisionCode) is not { } existing)
         {
@@ -181,6 +182,8 @@ public static class HierarchyApi
             return Problem.Result(StatusCodes.Status400BadRequest, ProblemTypes.ValidationFailed, "The re-key is invalid", error, new Dictionary<string, object?> { ["errors"] = new[] { error } });
         }
 
+        // The link was refused as down because of the old key: exchanges may go again now, not after the next probe.
+        health.Forget(divisionCode);
         return TypedResults.Ok(link);
     }
 

@@ -26,6 +26,13 @@ public sealed class LinkHealth(TimeProvider time)
 
     public void MarkUp(string division) =>
         _states.AddOrUpdate(division, _ => new LinkState(true, time.GetUtcNow(), null), (_, old) => old.Up ? old : new LinkState(true, time.GetUtcNow(), null));
+
+    /// <summary>
+    /// Forgets what is known of a link whose address or pinned key an operator just changed: a "down" found
+    /// with the old key would otherwise refuse every exchange until the next probe (Hierarchy:HealthInterval).
+    /// The next exchange or probe finds the new state.
+    /// </summary>
+    public void Forget(string division) => _states.TryRemove(division, out _);
 }
 
 /// <summary>Up or down since when, and why down.</summary>

@@ -8,8 +8,8 @@ namespace GovShare.Node.Tests.Cli;
 /// Every <c>govshare</c> line in README.md's and adapters/README.md's code blocks has a test that
 /// runs it. The department's lines are run as the built binary, redirected and on a terminal, by
 /// the tests named here (most read the line from the README itself); a line added to a README
-/// fails this test until a test for it is named — or, for the operator lines still run only
-/// in-process or not at all, listed as a known gap with its reason, so the gap stays visible.
+/// fails this test until a test for it is named — or, for a line not yet run as the built binary on
+/// a terminal too, listed as a known gap with its reason, so the gap stays visible.
 /// </summary>
 public sealed class ReadmeCommandCoverageTests
 {
@@ -32,22 +32,24 @@ public sealed class ReadmeCommandCoverageTests
         ["request apply"] = [(typeof(ReadmeJourneyTests), nameof(ReadmeJourneyTests.Readme_RequestApply_Inbox_ApproveDeny_RequestAndGrantLists_TablesOnATerminal_JsonRedirected_ThenThePull))],
         ["node trust"] = [(typeof(TrustCommandsTests), nameof(TrustCommandsTests.NodeTrustAndRefreshCrl_ListTheDates_AfterANewCrlIsPublished))],
         ["node refresh-crl"] = [(typeof(TrustCommandsTests), nameof(TrustCommandsTests.NodeTrustAndRefreshCrl_ListTheDates_AfterANewCrlIsPublished))],
+        ["certs operator"] = [(typeof(OperatorJourneyTests), nameof(OperatorJourneyTests.Readme_CertsOperator_DeptRegister_NodeLinkLinksRekey_AsWritten_RedirectedAndOnATerminal_ThenAForwardedPull))],
+        ["dept register"] = [(typeof(OperatorJourneyTests), nameof(OperatorJourneyTests.Readme_CertsOperator_DeptRegister_NodeLinkLinksRekey_AsWritten_RedirectedAndOnATerminal_ThenAForwardedPull))],
+        ["node link child"] = [(typeof(OperatorJourneyTests), nameof(OperatorJourneyTests.Readme_CertsOperator_DeptRegister_NodeLinkLinksRekey_AsWritten_RedirectedAndOnATerminal_ThenAForwardedPull))],
+        ["node link parent"] = [(typeof(OperatorJourneyTests), nameof(OperatorJourneyTests.Readme_CertsOperator_DeptRegister_NodeLinkLinksRekey_AsWritten_RedirectedAndOnATerminal_ThenAForwardedPull))],
+        ["node links"] = [(typeof(OperatorJourneyTests), nameof(OperatorJourneyTests.Readme_CertsOperator_DeptRegister_NodeLinkLinksRekey_AsWritten_RedirectedAndOnATerminal_ThenAForwardedPull))],
+        ["node rekey"] = [(typeof(OperatorJourneyTests), nameof(OperatorJourneyTests.Readme_CertsOperator_DeptRegister_NodeLinkLinksRekey_AsWritten_RedirectedAndOnATerminal_ThenAForwardedPull))],
+        ["evaluation scan"] = [(typeof(OperatorJourneyTests), nameof(OperatorJourneyTests.Readme_EvaluationScanAndReport_OfficeReportsShowAndPublish_AsWritten_RedirectedAndOnATerminal))],
+        ["evaluation report"] = [(typeof(OperatorJourneyTests), nameof(OperatorJourneyTests.Readme_EvaluationScanAndReport_OfficeReportsShowAndPublish_AsWritten_RedirectedAndOnATerminal))],
+        ["office reports show"] = [(typeof(OperatorJourneyTests), nameof(OperatorJourneyTests.Readme_EvaluationScanAndReport_OfficeReportsShowAndPublish_AsWritten_RedirectedAndOnATerminal))],
+        ["office reports publish"] = [(typeof(OperatorJourneyTests), nameof(OperatorJourneyTests.Readme_EvaluationScanAndReport_OfficeReportsShowAndPublish_AsWritten_RedirectedAndOnATerminal))],
         ["node backup"] = [(typeof(NodeBackupTests), nameof(NodeBackupTests.BackupUnderLoad_RestoredIntoANewFolder_ServesTheDataAndEveryChainContinuesWithARestoreRecord))],
         ["node restore"] = [(typeof(NodeBackupTests), nameof(NodeBackupTests.BackupUnderLoad_RestoredIntoANewFolder_ServesTheDataAndEveryChainContinuesWithARestoreRecord))],
     };
 
-    /// <summary>Operator lines without a run of the built binary yet (issue 21 is the department's tool); each says what runs it instead.</summary>
+    /// <summary>Lines not run both redirected and on a terminal yet; each says what runs it instead.</summary>
     private static readonly Dictionary<string, string> KnownGaps = new(StringComparer.Ordinal)
     {
-        ["certs operator"] = "in-process only: OperatorCommandsTests.Certs_WholeHierarchy_ThenRevoke_CrlListsTheSerial",
-        ["dept register"] = "in-process only: OperatorCommandsTests.Dept_AgainstARealNode_RegisterListRemove_AndRefusals",
-        ["node link"] = "no command test: the link API is tested in Hierarchy/",
-        ["node links"] = "no command test: the links API is tested in Hierarchy/",
-        ["node rekey"] = "no command test: the rekey API is tested in Hierarchy/",
         ["log verify"] = "as a process without a terminal: TamperedLogStartupTests, ScaleOutTests",
-        ["evaluation scan"] = "in-process only: EvaluationCommandsTests",
-        ["evaluation report"] = "in-process only: EvaluationCommandsTests",
-        ["office reports"] = "in-process only: ReportTreeTests",
     };
 
     private static readonly string[] Readmes = ["README.md", "adapters/README.md"];
