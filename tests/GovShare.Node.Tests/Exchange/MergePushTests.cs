@@ -246,16 +246,7 @@ public sealed class MergePushTests : IAsyncLifetime
         var file = Path.Combine(Store.Folder, Assert.Single(Store.Latest(Unconditional)!.Segments).File);
 
         // The stored file out of the node's reach: a merge that read it would fail.
-        File.Move(file, file + ".away");
-        using (var response = await MergeAsync(Batch(new MergeRow(IdNumber(2999), "改", 1), new MergeRow(IdNumber(0), null, Delete: true))))
-        {
-            var body = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == HttpStatusCode.OK, body);
-            var merge = JsonDocument.Parse(body).RootElement.GetProperty("merge");
-            Assert.Equal((1L, 1L), (merge.GetProperty("replaced").GetInt64(), merge.GetProperty("deleted").GetInt64()));
-        }
-
-        File.Move(file + ".away", file);
+        await MergeOneChangeAndOneDeleteWithTheFileAwayAsync(file);
         var expected = Enumerable.Range(1, 2998).Select(i => (IdNumber(i), Name(i))).Append((IdNumber(2999), "改"));
         Assert.Equal(expected, (await StoredRowsAsync()).Select(r => (r.Id, r.Name!)));
     }
@@ -270,6 +261,19 @@ public sealed class MergePushTests : IAsyncLifetime
         // A restart forgets every index in memory; the stored file out of the node's reach: a merge that read it would fail.
         await _f.Node.RestartAsync();
         var file = Path.Combine(Store.Folder, segment.File);
+        await MergeOneChangeAndOneDeleteWithTheFileAwayAsync(file);
+        Assert.Contains(_f.Node.Logs, l => l.Contains("DatasetKeyIndexLoaded", StringComparison.Ordinal) && l.Contains(segment.File, StringComparison.Ordinal));
+        Assert.DoesNotContain(_f.Node.Logs, l => l.Contains("DatasetKeyIndexBuilt", StringComparison.Ordinal));
+        var expected = Enumerable.Range(1, 2998).Select(i => (IdNumber(i), Name(i))).Append((IdNumber(2999), "改"));
+        Assert.Equal(expected, (await StoredRowsAsync()).Select(r => (r.Id, r.Name!)));
+    }
+
+    /// <summary>
+    /// Merges one changed row (2999) and one delete (0) while the stored segment is out of the node's
+    /// reach, so the merge succeeds only if it found the rows by a key index, never by reading the file.
+    /// </summary>
+    private async Task MergeOneChangeAndOneDeleteWithTheFileAwayAsync(string file)
+    {
         File.Move(file, file + ".away");
         using (var response = await MergeAsync(Batch(new MergeRow(IdNumber(2999), "改", 1), new MergeRow(IdNumber(0), null, Delete: true))))
         {
@@ -280,10 +284,6 @@ public sealed class MergePushTests : IAsyncLifetime
         }
 
         File.Move(file + ".away", file);
-        Assert.Contains(_f.Node.Logs, l => l.Contains("DatasetKeyIndexLoaded", StringComparison.Ordinal) && l.Contains(segment.File, StringComparison.Ordinal));
-        Assert.DoesNotContain(_f.Node.Logs, l => l.Contains("DatasetKeyIndexBuilt", StringComparison.Ordinal));
-        var expected = Enumerable.Range(1, 2998).Select(i => (IdNumber(i), Name(i))).Append((IdNumber(2999), "改"));
-        Assert.Equal(expected, (await StoredRowsAsync()).Select(r => (r.Id, r.Name!)));
     }
 
     [Theory]
