@@ -56,6 +56,23 @@ done
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1
 fi
+# The failed tests again, by name with the first lines of their message, just above the count:
+# CI shows the end of this output, and a long run's failure scrolls far out of it.
+for trx in "$results"/*.trx; do
+  [ -e "$trx" ] || continue
+  awk '
+    /<UnitTestResult / && /outcome="Failed"/ {
+      match($0, /testName="[^"]*"/); name = substr($0, RSTART + 10, RLENGTH - 11); failing = 1; lines = 0
+      print "FAILED " name
+    }
+    failing && /<Message>/ { inMessage = 1; sub(/.*<Message>/, "") }
+    failing && inMessage {
+      done = sub(/<\/Message>.*/, "")
+      if (lines < 6) { print "    " $0; lines++ }
+      if (done) { inMessage = 0; failing = 0 }
+    }
+  ' "$trx"
+done
 # The console's browser tests keep a screenshot of each page they checked.
 for shots in tests/GovShare.Node.Tests/bin/Release/*/artifacts/console; do
   if [ -d "$shots" ]; then echo "Console screenshots: $shots"; fi
