@@ -63,6 +63,7 @@ for trx in "$results"/*.trx; do
   awk '
     /<UnitTestResult / && /outcome="Failed"/ {
       match($0, /testName="[^"]*"/); name = substr($0, RSTART + 10, RLENGTH - 11); failing = 1; lines = 0
+      gsub(/&quot;/, "\"", name); gsub(/&lt;/, "<", name); gsub(/&gt;/, ">", name); gsub(/&amp;/, "\\&", name)
       print "FAILED " name
     }
     failing && /<Message>/ { inMessage = 1; sub(/.*<Message>/, "") }
