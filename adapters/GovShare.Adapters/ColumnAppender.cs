@@ -125,6 +125,12 @@ internal abstract class ColumnAppender
 
     public virtual string? AppendDecimal(decimal value) => AppendValue(value);
 
+    /// <summary><c>±magnitude · 10^−scale</c>: by default exactly what <see cref="AppendDecimal(decimal)"/> does with that decimal.</summary>
+    public virtual string? AppendDecimal(ulong magnitude, int scale, bool negative) => AppendDecimal(ToDecimal(magnitude, scale, negative));
+
+    public static decimal ToDecimal(ulong magnitude, int scale, bool negative) =>
+        new((int)(uint)magnitude, (int)(uint)(magnitude >> 32), 0, negative, (byte)scale);
+
     public virtual string? AppendDate(DateOnly value) => AppendValue(value);
 
     public virtual string? AppendDateTime(DateTime value) => AppendValue(value);
@@ -135,6 +141,14 @@ internal abstract class ColumnAppender
     public virtual string? AppendBytes(ReadOnlySpan<byte> value) => AppendValue(value.ToArray());
 
     public abstract IArrowArray Build();
+
+    /// <summary>Rows the next batch will hold (the assembler's batch size): its buffers are allocated once at that size.</summary>
+    public virtual int ExpectedRows
+    {
+        set
+        {
+        }
+    }
 
     /// <param name="type">The item type.</param>
     /// <param name="assumedOffset">The offset of local times written without one.</param>
@@ -154,22 +168,17 @@ internal abstract class ColumnAppender
         _ => throw new InvalidOperationException($"Unknown item type {type.Kind}."),
     };
 
-    private sealed class Utf8Appender : ColumnAppender
+    private sealed class Utf8Appender() : VariableWidthAppender(StringType.Default)
     {
-        private StringArray.Builder _builder = new();
-        private byte[] _utf8 = new byte[1024];
-
-        public override int Length => _builder.Length;
-
         public override string? AppendText(string? text)
         {
             if (text is null)
             {
-                _builder.AppendNull();
+                AppendNull();
             }
             else
             {
-                _builder.Append(text);
+                AppendChars(text);
             }
 
             return null;
@@ -177,20 +186,15 @@ internal abstract class ColumnAppender
 
         public override string? AppendUtf8(ReadOnlySpan<byte> value)
         {
-            _builder.Append(value);
+            Append(value);
             return null;
         }
 
         public override string? AppendChars(ReadOnlySpan<char> text)
         {
-            // As Append(string) encodes it (UTF-8, a lone surrogate replaced), without the string.
-            var most = System.Text.Encoding.UTF8.GetMaxByteCount(text.Length);
-            if (most > _utf8.Length)
-            {
-                _utf8 = new byte[Math.Max(most, _utf8.Length * 2)];
-            }
-
-            _builder.Append(_utf8.AsSpan(0, System.Text.Encoding.UTF8.GetBytes(text, _utf8)));
+            // UTF-8 as Arrow's builder encoded a string (a lone surrogate replaced), straight into the buffer.
+            var space = ReserveValue(System.Text.Encoding.UTF8.GetMaxByteCount(text.Length));
+            CommitValue(System.Text.Encoding.UTF8.GetBytes(text, space));
             return null;
         }
 
@@ -202,26 +206,16 @@ internal abstract class ColumnAppender
             bool b => AppendText(b ? "true" : "false"),
             _ => base.AppendValue(value),
         };
-
-        public override IArrowArray Build()
-        {
-            var array = _builder.Build();
-            _builder = new();
-            return array;
-        }
     }
 
-    private sealed class Int32Appender : ColumnAppender
+    private sealed class Int32Appender() : FixedWidthAppender(Int32Type.Default, 4)
     {
-        private Int32Array.Builder _builder = new();
-
-        public override int Length => _builder.Length;
 
         public override string? AppendText(string? text)
         {
             if (string.IsNullOrWhiteSpace(text))
             {
-                _builder.AppendNull();
+                AppendNull();
                 return null;
             }
 
@@ -232,17 +226,17 @@ internal abstract class ColumnAppender
         {
             if (text.IsWhiteSpace())
             {
-                _builder.AppendNull();
+                AppendNull();
                 return null;
             }
 
             if (int.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
             {
-                _builder.Append(value);
+                AppendInt32Value(value);
                 return null;
             }
 
-            _builder.AppendNull();
+            AppendNull();
             return long.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _) ? "out of range for int32" : "not an integer";
         }
 
@@ -258,37 +252,27 @@ internal abstract class ColumnAppender
             _ => base.AppendValue(value),
         };
 
-        public override IArrowArray Build()
-        {
-            var array = _builder.Build();
-            _builder = new();
-            return array;
-        }
-
         private string? Append(int value)
         {
-            _builder.Append(value);
+            AppendInt32Value(value);
             return null;
         }
 
         private string Fail(string why)
         {
-            _builder.AppendNull();
+            AppendNull();
             return why;
         }
     }
 
-    private sealed class Int64Appender : ColumnAppender
+    private sealed class Int64Appender() : FixedWidthAppender(Int64Type.Default, 8)
     {
-        private Int64Array.Builder _builder = new();
-
-        public override int Length => _builder.Length;
 
         public override string? AppendText(string? text)
         {
             if (string.IsNullOrWhiteSpace(text))
             {
-                _builder.AppendNull();
+                AppendNull();
                 return null;
             }
 
@@ -299,17 +283,17 @@ internal abstract class ColumnAppender
         {
             if (text.IsWhiteSpace())
             {
-                _builder.AppendNull();
+                AppendNull();
                 return null;
             }
 
             if (long.TryParse(text.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
             {
-                _builder.Append(value);
+                AppendInt64Value(value);
                 return null;
             }
 
-            _builder.AppendNull();
+            AppendNull();
             return "not an integer (int64)";
         }
 
@@ -317,7 +301,7 @@ internal abstract class ColumnAppender
 
         public override string? AppendInt64(long value)
         {
-            _builder.Append(value);
+            AppendInt64Value(value);
             return null;
         }
 
@@ -325,32 +309,22 @@ internal abstract class ColumnAppender
         {
             if (value is long or int or short or byte or sbyte or ushort or uint)
             {
-                _builder.Append(Convert.ToInt64(value, CultureInfo.InvariantCulture));
+                AppendInt64Value(Convert.ToInt64(value, CultureInfo.InvariantCulture));
                 return null;
             }
 
             return base.AppendValue(value);
         }
-
-        public override IArrowArray Build()
-        {
-            var array = _builder.Build();
-            _builder = new();
-            return array;
-        }
     }
 
-    private sealed class Float64Appender : ColumnAppender
+    private sealed class Float64Appender() : FixedWidthAppender(DoubleType.Default, 8)
     {
-        private DoubleArray.Builder _builder = new();
-
-        public override int Length => _builder.Length;
 
         public override string? AppendText(string? text)
         {
             if (string.IsNullOrWhiteSpace(text))
             {
-                _builder.AppendNull();
+                AppendNull();
                 return null;
             }
 
@@ -361,23 +335,23 @@ internal abstract class ColumnAppender
         {
             if (text.IsWhiteSpace())
             {
-                _builder.AppendNull();
+                AppendNull();
                 return null;
             }
 
             if (double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
             {
-                _builder.Append(value);
+                AppendInt64Value(BitConverter.DoubleToInt64Bits(value));
                 return null;
             }
 
-            _builder.AppendNull();
+            AppendNull();
             return "not a number";
         }
 
         public override string? AppendDouble(double value)
         {
-            _builder.Append(value);
+            AppendInt64Value(BitConverter.DoubleToInt64Bits(value));
             return null;
         }
 
@@ -385,32 +359,31 @@ internal abstract class ColumnAppender
         {
             if (value is double or float or int or long or decimal or short)
             {
-                _builder.Append(Convert.ToDouble(value, CultureInfo.InvariantCulture));
+                AppendInt64Value(BitConverter.DoubleToInt64Bits(Convert.ToDouble(value, CultureInfo.InvariantCulture)));
                 return null;
             }
 
             return base.AppendValue(value);
         }
-
-        public override IArrowArray Build()
-        {
-            var array = _builder.Build();
-            _builder = new();
-            return array;
-        }
     }
 
     private sealed class BooleanAppender : ColumnAppender
     {
-        private BooleanArray.Builder _builder = new();
+        private readonly ValidityBitmap _validity = new();
+        private readonly ValidityBitmap _values = new();
 
-        public override int Length => _builder.Length;
+        public override int Length => _validity.Length;
+
+        public override int ExpectedRows
+        {
+            set => (_validity.ExpectedRows, _values.ExpectedRows) = (value, value);
+        }
 
         public override string? AppendText(string? text)
         {
             if (string.IsNullOrWhiteSpace(text))
             {
-                _builder.AppendNull();
+                AppendNull();
                 return null;
             }
 
@@ -422,17 +395,17 @@ internal abstract class ColumnAppender
             };
             if (value is { } b)
             {
-                _builder.Append(b);
+                Append(b);
                 return null;
             }
 
-            _builder.AppendNull();
+            AppendNull();
             return "not a boolean (true/false, 1/0, 是/否)";
         }
 
         public override string? AppendBoolean(bool value)
         {
-            _builder.Append(value);
+            Append(value);
             return null;
         }
 
@@ -441,17 +414,17 @@ internal abstract class ColumnAppender
             switch (value)
             {
                 case bool b:
-                    _builder.Append(b);
+                    Append(b);
                     return null;
                 case long or int or short or byte:
                     var number = Convert.ToInt64(value, CultureInfo.InvariantCulture);
                     if (number is 0 or 1)
                     {
-                        _builder.Append(number == 1);
+                        Append(number == 1);
                         return null;
                     }
 
-                    _builder.AppendNull();
+                    AppendNull();
                     return "not a boolean (only 0 and 1 are)";
                 default:
                     return base.AppendValue(value);
@@ -460,23 +433,33 @@ internal abstract class ColumnAppender
 
         public override IArrowArray Build()
         {
-            var array = _builder.Build();
-            _builder = new();
-            return array;
+            var length = _validity.Length;
+            var (validity, nulls) = _validity.Take();
+            return new BooleanArray(new ArrayData(BooleanType.Default, length, nulls, 0, [validity, _values.TakeBits()]));
+        }
+
+        private void Append(bool value)
+        {
+            _validity.Append(true);
+            _values.Append(value);
+        }
+
+        private void AppendNull()
+        {
+            _validity.Append(false);
+            _values.Append(false);
         }
     }
 
-    private sealed class Date32Appender(string[] formats) : ColumnAppender
+    private sealed class Date32Appender(string[] formats) : FixedWidthAppender(Date32Type.Default, 4)
     {
-        private Date32Array.Builder _builder = new();
-
-        public override int Length => _builder.Length;
+        private static readonly int UnixEpochDay = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
 
         public override string? AppendText(string? text)
         {
             if (string.IsNullOrWhiteSpace(text))
             {
-                _builder.AppendNull();
+                AppendNull();
                 return null;
             }
 
@@ -487,7 +470,7 @@ internal abstract class ColumnAppender
         {
             if (text.IsWhiteSpace())
             {
-                _builder.AppendNull();
+                AppendNull();
                 return null;
             }
 
@@ -495,17 +478,17 @@ internal abstract class ColumnAppender
             if ((formats[0] == "yyyy-MM-dd" && TryParseIsoDate(text.Trim(), out var date))
                 || DateOnly.TryParseExact(text.Trim(), formats, CultureInfo.InvariantCulture, DateTimeStyles.None, out date))
             {
-                _builder.Append(date);
+                Append(date);
                 return null;
             }
 
-            _builder.AppendNull();
+            AppendNull();
             return formats.Length == 1 ? $"not a date in the format {formats[0]}" : "not a date (yyyy-MM-dd)";
         }
 
         public override string? AppendDate(DateOnly value)
         {
-            _builder.Append(value);
+            Append(value);
             return null;
         }
 
@@ -514,39 +497,31 @@ internal abstract class ColumnAppender
             switch (value)
             {
                 case DateOnly d:
-                    _builder.Append(d);
+                    Append(d);
                     return null;
                 case DateTime { TimeOfDay.Ticks: 0 } dt:
-                    _builder.Append(DateOnly.FromDateTime(dt));
+                    Append(DateOnly.FromDateTime(dt));
                     return null;
                 case DateTime:
-                    _builder.AppendNull();
+                    AppendNull();
                     return "has a time of day; a date32 item holds dates only";
                 default:
                     return base.AppendValue(value);
             }
         }
 
-        public override IArrowArray Build()
-        {
-            var array = _builder.Build();
-            _builder = new();
-            return array;
-        }
+        /// <summary>Days since 1970-01-01: Arrow's date32.</summary>
+        private void Append(DateOnly date) => AppendInt32Value(date.DayNumber - UnixEpochDay);
     }
 
-    private sealed class TimestampAppender(TimeSpan assumedOffset, string? format) : ColumnAppender
+    private sealed class TimestampAppender(TimeSpan assumedOffset, string? format) : FixedWidthAppender(ItemDataType.Timestamp.ToArrowType(), 8)
     {
-        private static readonly TimestampType Type = (TimestampType)ItemDataType.Timestamp.ToArrowType();
-        private TimestampArray.Builder _builder = new(Type);
-
-        public override int Length => _builder.Length;
 
         public override string? AppendText(string? text)
         {
             if (string.IsNullOrWhiteSpace(text))
             {
-                _builder.AppendNull();
+                AppendNull();
                 return null;
             }
 
@@ -557,7 +532,7 @@ internal abstract class ColumnAppender
         {
             if (text.IsWhiteSpace())
             {
-                _builder.AppendNull();
+                AppendNull();
                 return null;
             }
 
@@ -575,7 +550,7 @@ internal abstract class ColumnAppender
                     return AppendLocal(exactLocal);
                 }
 
-                _builder.AppendNull();
+                AppendNull();
                 return $"not a timestamp in the format {format}";
             }
 
@@ -597,7 +572,7 @@ internal abstract class ColumnAppender
                 return AppendLocal(local);
             }
 
-            _builder.AppendNull();
+            AppendNull();
             return "not a timestamp (yyyy-MM-dd HH:mm:ss, or ISO 8601 with an offset)";
         }
 
@@ -611,13 +586,6 @@ internal abstract class ColumnAppender
             DateTime d => AppendDateTime(d),
             _ => base.AppendValue(value),
         };
-
-        public override IArrowArray Build()
-        {
-            var array = _builder.Build();
-            _builder = new(Type);
-            return array;
-        }
 
         /// <summary>Whether a custom format reads an offset (<c>z</c>, <c>zz</c>, <c>zzz</c> or <c>K</c>) outside quotes.</summary>
         private static bool HasOffsetSpecifier(string format)
@@ -665,7 +633,7 @@ internal abstract class ColumnAppender
             var utcTicks = local.Ticks - assumedOffset.Ticks;
             if (utcTicks < DateTime.MinValue.Ticks || utcTicks > DateTime.MaxValue.Ticks)
             {
-                _builder.AppendNull();
+                AppendNull();
                 return $"is outside the timestamps that can be stored (0001-01-01 to 9999-12-31 UTC) when read at offset {FormatOffset(assumedOffset)}";
             }
 
@@ -681,16 +649,17 @@ internal abstract class ColumnAppender
             // digits would be lost silently, so refuse them.
             if (value.Ticks % TimeSpan.TicksPerMicrosecond != 0)
             {
-                _builder.AppendNull();
+                AppendNull();
                 return "has sub-microsecond digits; timestamps are in microseconds";
             }
 
-            _builder.Append(value.ToUniversalTime());
+            // Microseconds since 1970-01-01 UTC (ItemDataType.TimestampUnit); exact: whole microseconds only, checked above.
+            AppendInt64Value((value.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond);
             return null;
         }
     }
 
-    private sealed class DecimalAppender(int precision, int scale) : ColumnAppender
+    private sealed class DecimalAppender(int precision, int scale) : FixedWidthAppender(new Decimal128Type(precision, scale), 16)
     {
         /// <summary>10^n for n = 0..28: the first value with n + 1 integer digits.</summary>
         private static readonly decimal[] IntegerLimits = [.. Enumerable.Range(0, 29).Select(n => Enumerable.Repeat(10m, n).Aggregate(1m, (a, b) => a * b))];
@@ -698,19 +667,10 @@ internal abstract class ColumnAppender
         /// <summary>10^n for n = 0..19, the powers of ten a ulong holds.</summary>
         private static readonly ulong[] Powers = [.. Enumerable.Range(0, 20).Select(n => Enumerable.Repeat(10UL, n).Aggregate(1UL, (a, b) => a * b))];
 
-        private readonly Decimal128Type _type = new(precision, scale);
-
-        // The array is written here, not with Arrow's Decimal128Array.Builder: its Append(decimal)
-        // goes through a BigInteger (and an int[]) per value, the larger part of a PostgreSQL
-        // push's conversion CPU. Each value is its unscaled integer at the item's scale, 16 bytes
-        // of little-endian two's complement: Arrow's decimal128 layout.
-        private byte[] _values = new byte[16 * 1024];
-        private ArrowBuffer.BitmapBuilder _validity = new();
-        private int _length;
-        private int _nulls;
-
-        public override int Length => _length;
-
+        // Not Arrow's Decimal128Array.Builder: its Append(decimal) goes through a BigInteger (and
+        // an int[]) per value, the larger part of a PostgreSQL push's conversion CPU. Each value is
+        // its unscaled integer at the item's scale, 16 bytes of little-endian two's complement:
+        // Arrow's decimal128 layout.
         public override string? AppendText(string? text)
         {
             if (string.IsNullOrWhiteSpace(text))
@@ -741,24 +701,56 @@ internal abstract class ColumnAppender
 
         public override string? AppendDecimal(decimal value) => Append(value);
 
+        /// <summary>
+        /// The magnitude brought to the item's scale in a ulong, when it gets there exactly and
+        /// within the precision: the same bytes <see cref="Append(decimal)"/> writes for that value.
+        /// Anything else (places to drop, too large, no room to scale up) takes that path, with its
+        /// checks and its message.
+        /// </summary>
+        public override string? AppendDecimal(ulong magnitude, int valueScale, bool negative)
+        {
+            var fits = true;
+            var scaled = magnitude;
+            if (valueScale > scale)
+            {
+                var divisor = valueScale - scale <= 19 ? Powers[valueScale - scale] : 0;
+                fits = divisor != 0 && magnitude % divisor == 0;
+                scaled = fits ? magnitude / divisor : 0;
+            }
+            else if (valueScale < scale)
+            {
+                var factor = scale - valueScale <= 19 ? Powers[scale - valueScale] : 0;
+                fits = factor != 0 && magnitude <= ulong.MaxValue / factor;
+                scaled = fits ? magnitude * factor : 0;
+            }
+
+            // |value| < 10^(precision − scale) is scaled < 10^precision at the item's scale; a ulong is below 10^20.
+            if (!fits || (precision <= 19 && scaled >= Powers[precision]))
+            {
+                return Append(ToDecimal(magnitude, valueScale, negative));
+            }
+
+            var low = scaled;
+            var high = 0UL;
+            if (negative && scaled != 0)
+            {
+                low = ~low + 1;
+                high = ulong.MaxValue;
+            }
+
+            var slot = ReserveValue();
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(slot, low);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(slot[8..], high);
+            CommitValue();
+            return null;
+        }
+
         public override string? AppendValue(object? value) => value switch
         {
             decimal d => Append(d),
             long or int or short => Append(Convert.ToDecimal(value, CultureInfo.InvariantCulture)),
             _ => base.AppendValue(value),
         };
-
-        public override IArrowArray Build()
-        {
-            var values = new ArrowBuffer(_values.AsMemory(0, _length * 16));
-            var validity = _nulls == 0 ? ArrowBuffer.Empty : _validity.Build();
-            var array = new Decimal128Array(new ArrayData(_type, _length, _nulls, 0, [validity, values]));
-            _values = new byte[Math.Max(16 * 1024, _length * 16)];
-            _validity = new();
-            _length = 0;
-            _nulls = 0;
-            return array;
-        }
 
         private string? Append(decimal value)
         {
@@ -802,62 +794,40 @@ internal abstract class ColumnAppender
                 high = ~high + (low == 0 ? 1UL : 0UL);
             }
 
-            Reserve();
-            var slot = _values.AsSpan(_length * 16, 16);
+            var slot = ReserveValue();
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(slot, low);
             System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(slot[8..], high);
-            _validity.Append(true);
-            _length++;
+            CommitValue();
             return null;
-        }
-
-        private void AppendNull()
-        {
-            Reserve();
-            _values.AsSpan(_length * 16, 16).Clear();
-            _validity.Append(false);
-            _length++;
-            _nulls++;
-        }
-
-        private void Reserve()
-        {
-            if ((_length + 1) * 16 > _values.Length)
-            {
-                System.Array.Resize(ref _values, _values.Length * 2);
-            }
         }
     }
 
-    private sealed class BinaryAppender : ColumnAppender
+    private sealed class BinaryAppender() : VariableWidthAppender(BinaryType.Default)
     {
-        private BinaryArray.Builder _builder = new();
-
-        public override int Length => _builder.Length;
 
         public override string? AppendText(string? text)
         {
             if (string.IsNullOrEmpty(text))
             {
-                _builder.AppendNull();
+                AppendNull();
                 return null;
             }
 
             try
             {
-                _builder.Append(Convert.FromBase64String(text.Trim()).AsSpan());
+                Append(Convert.FromBase64String(text.Trim()));
                 return null;
             }
             catch (FormatException)
             {
-                _builder.AppendNull();
+                AppendNull();
                 return "not base64";
             }
         }
 
         public override string? AppendBytes(ReadOnlySpan<byte> value)
         {
-            _builder.Append(value);
+            Append(value);
             return null;
         }
 
@@ -865,18 +835,137 @@ internal abstract class ColumnAppender
         {
             if (value is byte[] bytes)
             {
-                _builder.Append(bytes.AsSpan());
+                Append(bytes);
                 return null;
             }
 
             return base.AppendValue(value);
         }
+    }
+
+    /// <summary>
+    /// An item type of fixed width: the values buffer and the validity bitmap written in place
+    /// (<see cref="GrowingBuffer"/>), taken by the array without a copy.
+    /// </summary>
+    private abstract class FixedWidthAppender(IArrowType type, int width) : ColumnAppender
+    {
+        private readonly GrowingBuffer _values = new(width);
+        private readonly ValidityBitmap _validity = new();
+
+        public override int Length => _validity.Length;
+
+        public override int ExpectedRows
+        {
+            set => (_values.ExpectedRows, _validity.ExpectedRows) = (value, value);
+        }
 
         public override IArrowArray Build()
         {
-            var array = _builder.Build();
-            _builder = new();
-            return array;
+            var length = _validity.Length;
+            var (validity, nulls) = _validity.Take();
+            return ArrowArrayFactory.BuildArray(new ArrayData(type, length, nulls, 0, [validity, _values.Take(length)]));
+        }
+
+        /// <summary>A null: its slot is zeroed (Arrow leaves it undefined; zero keeps the bytes sent deterministic).</summary>
+        protected void AppendNull()
+        {
+            _values.Reserve(width).Clear();
+            _values.Advance(width);
+            _validity.Append(false);
+        }
+
+        protected void AppendInt32Value(int value)
+        {
+            _values.AppendInt32(value);
+            _validity.Append(true);
+        }
+
+        protected void AppendInt64Value(long value)
+        {
+            _values.AppendInt64(value);
+            _validity.Append(true);
+        }
+
+        /// <summary>The next value's slot, to be written and then committed with <see cref="CommitValue"/>.</summary>
+        protected Span<byte> ReserveValue() => _values.Reserve(width);
+
+        protected void CommitValue()
+        {
+            _values.Advance(width);
+            _validity.Append(true);
+        }
+    }
+
+    /// <summary>Text and binary: offsets, values and validity written in place (<see cref="GrowingBuffer"/>).</summary>
+    private abstract class VariableWidthAppender(IArrowType type) : ColumnAppender
+    {
+        private readonly GrowingBuffer _offsets = new(4);
+        private readonly GrowingBuffer _values = new(16);
+        private readonly ValidityBitmap _validity = new();
+
+        public override int Length => _validity.Length;
+
+        public override int ExpectedRows
+        {
+            set => (_offsets.ExpectedRows, _values.ExpectedRows, _validity.ExpectedRows) = (value + 1, value, value);
+        }
+
+        public override IArrowArray Build()
+        {
+            var length = _validity.Length;
+            if (length == 0)
+            {
+                _offsets.AppendInt32(0);
+            }
+
+            var (validity, nulls) = _validity.Take();
+            return ArrowArrayFactory.BuildArray(new ArrayData(type, length, nulls, 0, [validity, _offsets.Take(length + 1), _values.Take(length)]));
+        }
+
+        protected void AppendNull()
+        {
+            Start();
+            _offsets.AppendInt32(_values.Length);
+            _validity.Append(false);
+        }
+
+        protected void Append(ReadOnlySpan<byte> value)
+        {
+            CommitValue(value.Length, ReserveValue(value.Length), value);
+        }
+
+        /// <summary>Room for a value of at most <paramref name="most"/> bytes, written and then committed with <see cref="CommitValue(int)"/>.</summary>
+        protected Span<byte> ReserveValue(int most)
+        {
+            Start();
+            if (most > int.MaxValue - _values.Length)
+            {
+                throw new OverflowException("A batch's values exceed Arrow's 2 GiB offsets.");
+            }
+
+            return _values.Reserve(most);
+        }
+
+        protected void CommitValue(int written)
+        {
+            _values.Advance(written);
+            _offsets.AppendInt32(_values.Length);
+            _validity.Append(true);
+        }
+
+        private void CommitValue(int length, Span<byte> space, ReadOnlySpan<byte> value)
+        {
+            value.CopyTo(space);
+            CommitValue(length);
+        }
+
+        /// <summary>A batch's offsets start with 0.</summary>
+        private void Start()
+        {
+            if (_validity.Length == 0 && _offsets.Length == 0)
+            {
+                _offsets.AppendInt32(0);
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ internal sealed class RecordBatchAssembler
         _batchSize = options.BatchSize;
         _size = Math.Clamp(options.FirstBatchSize ?? options.BatchSize, 1, options.BatchSize);
         _appenders = mapping.Columns.Select(c => ColumnAppender.For(c.Type, options.AssumedOffset, options.TimestampFormat, options.DateFormat)).ToArray();
+        Expect(_size);
     }
 
     public ConversionErrors Errors { get; } = new();
@@ -66,6 +67,15 @@ internal sealed class RecordBatchAssembler
     public void Append(long row, int column, bool value) => Report(row, column, value, _appenders[column].AppendBoolean(value));
 
     public void Append(long row, int column, decimal value) => Report(row, column, value, _appenders[column].AppendDecimal(value));
+
+    /// <summary>A decimal given as its magnitude at <paramref name="scale"/> places and its sign: <c>±magnitude · 10^−scale</c> (scale 0 to 28).</summary>
+    public void Append(long row, int column, ulong magnitude, int scale, bool negative)
+    {
+        if (_appenders[column].AppendDecimal(magnitude, scale, negative) is { } error)
+        {
+            Report(row, column, ColumnAppender.ToDecimal(magnitude, scale, negative), error);
+        }
+    }
 
     public void Append(long row, int column, DateOnly value) => Report(row, column, value, _appenders[column].AppendDate(value));
 
@@ -112,9 +122,24 @@ internal sealed class RecordBatchAssembler
     public RecordBatch? Flush()
     {
         var length = Pending;
-        var arrays = _appenders.Select(a => a.Build()).ToList();
+        var arrays = new IArrowArray[_appenders.Length];
+        for (var c = 0; c < arrays.Length; c++)
+        {
+            arrays[c] = _appenders[c].Build();
+        }
+
         _size = (int)Math.Min((long)_size * 2, _batchSize);
+        Expect(_size);
         return Errors.Any ? null : new RecordBatch(_schema, arrays, length);
+    }
+
+    /// <summary>Each column's buffers for the next batch are allocated once, for this many rows.</summary>
+    private void Expect(int rows)
+    {
+        foreach (var appender in _appenders)
+        {
+            appender.ExpectedRows = rows;
+        }
     }
 }
 

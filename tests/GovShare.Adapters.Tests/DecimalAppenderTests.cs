@@ -73,6 +73,54 @@ public sealed class DecimalAppenderTests
         Assert.Equal(1m, next.GetValue(0));
     }
 
+    [Theory]
+    [InlineData(5, 2)]
+    [InlineData(18, 2)]
+    [InlineData(18, 0)]
+    [InlineData(19, 4)]
+    [InlineData(20, 2)]
+    [InlineData(38, 10)]
+    [InlineData(38, 37)]
+    public void AppendDecimal_MagnitudeAndScale_SameBytesAndSameRefusalsAsTheDecimal(int precision, int scale)
+    {
+        // The PostgreSQL reader hands a numeric of up to 19 digits over as magnitude, scale and sign.
+        // Whatever they are — places to drop or to add, too many digits, zero with a sign — the
+        // result must be the decimal's: the same bytes, or the same refusal.
+        var random = new Random((precision * 100) + scale);
+        var cases = new List<(ulong Magnitude, int Scale, bool Negative)> { (0, 0, false), (0, 2, true), (ulong.MaxValue, 0, false), (ulong.MaxValue, 28, true), (9_999_999_999_999_999_999, 19, false) };
+        for (var i = 0; i < 5000; i++)
+        {
+            var digits = random.Next(0, 20);
+            var magnitude = (ulong)(random.NextDouble() * Math.Pow(10, digits));
+            var trailingZeros = random.Next(0, 4);
+            for (var z = 0; z < trailingZeros && magnitude < ulong.MaxValue / 10; z++)
+            {
+                magnitude *= 10;
+            }
+
+            cases.Add((magnitude, random.Next(0, 29), random.Next(2) == 0));
+        }
+
+        var byDecimal = ColumnAppender.For(ItemDataType.Decimal(precision, scale), TimeSpan.Zero);
+        var byMagnitude = ColumnAppender.For(ItemDataType.Decimal(precision, scale), TimeSpan.Zero);
+        foreach (var (magnitude, valueScale, negative) in cases)
+        {
+            var value = ColumnAppender.ToDecimal(magnitude, valueScale, negative);
+            Assert.Equal(byDecimal.AppendDecimal(value), byMagnitude.AppendDecimal(magnitude, valueScale, negative));
+        }
+
+        var expected = (Decimal128Array)byDecimal.Build();
+        var actual = (Decimal128Array)byMagnitude.Build();
+        Assert.Equal(cases.Count, actual.Length);
+        Assert.Equal(expected.NullCount, actual.NullCount);
+        Assert.InRange(actual.NullCount, 1, cases.Count - 1); // both kinds of case were there
+        for (var i = 0; i < actual.Length; i++)
+        {
+            Assert.Equal(expected.IsNull(i), actual.IsNull(i));
+            Assert.True(expected.GetBytes(i).SequenceEqual(actual.GetBytes(i)), $"{cases[i]} at decimal128({precision},{scale})");
+        }
+    }
+
     private static decimal Pow10(int exponent) => exponent >= 0
         ? Enumerable.Repeat(10m, exponent).Aggregate(1m, (a, b) => a * b)
         : Enumerable.Repeat(0.1m, -exponent).Aggregate(1m, (a, b) => a * b);

@@ -96,6 +96,25 @@ public sealed class PostgresRefusalTests(PostgresRefusalTests.Setup setup) : ICl
         Assert.Equal(0L, await setup.CountAsync("narrow"));
     }
 
+    [Fact]
+    public async Task Push_ValueThatFailsAfterBatchesWentOut_IsDataRejectedAndPublishesNothing()
+    {
+        // 40,000 rows, the 30,000th with a date before year 1: the push's first batches (8,192 and
+        // 16,384 rows) are converted, checked and on their way to the node before that row is read.
+        await setup.ExecuteAsync("DROP TABLE IF EXISTS many; CREATE TABLE many (LIKE people);"
+            + "INSERT INTO many SELECT lpad(i::text, 18, '0'), '张三', CASE WHEN i = 30000 THEN '0044-03-15 BC'::date ELSE '1950-01-01'::date END, 1000.5, '昆明' FROM generate_series(1, 40000) i");
+
+        var run = await setup.PushAsync(setup.Database.ConnectionString, "--table", "many");
+
+        Assert.True(run.ExitCode == ExitCodes.DataRejected, run.ToString());
+        Assert.Contains("row 30,000, column '出生日期': out of range (years 1 to 9999)", run.Stderr, StringComparison.Ordinal);
+        Assert.True(run.ShowsNoInternals, run.ToString());
+        // The node still has only the one row the set-up published: the cut upload published nothing.
+        var pull = await GovShareProcess.RunAsync(setup.User, ["pull", "--resource", Resource, "--postgres", setup.Database.ConnectionString, "--table", "after_cut"]);
+        Assert.True(pull.ExitCode == ExitCodes.Ok, pull.ToString());
+        Assert.Equal(1L, await setup.CountAsync("after_cut"));
+    }
+
     /// <summary>One node with the resource published (pushed from PostgreSQL by the built binary), and one PostgreSQL cluster.</summary>
     public sealed class Setup : IAsyncLifetime
     {
