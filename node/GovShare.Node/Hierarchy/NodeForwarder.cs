@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using GovShare.Contract;
 using GovShare.Node.Identity;
@@ -21,37 +20,34 @@ namespace GovShare.Node.Hierarchy;
 /// </summary>
 public sealed partial class NodeForwarder : IDisposable
 {
-    private static readonly HttpRequestOptionsKey<string> ExpectedNode = new("govshare.expected-node");
-    private static readonly HttpRequestOptionsKey<string> ExpectedKey = new("govshare.expected-key");
     private readonly IHttpForwarder _forwarder;
     private readonly LinkHealth _health;
     private readonly HierarchyOptions _options;
     private readonly ILogger<NodeForwarder> _logger;
     private readonly HttpMessageInvoker _invoker;
-    private readonly TrustMaterial _trust;
-    private readonly CrlStore _crls;
 
-    public NodeForwarder(IHttpForwarder forwarder, LinkHealth health, TrustMaterial trust, CrlStore crls, IOptions<HierarchyOptions> options, ILogger<NodeForwarder> logger)
+    public NodeForwarder(IHttpForwarder forwarder, LinkHealth health, TrustMaterial trust, CrlStore crls, NodeLinkRegistry links, IOptions<HierarchyOptions> options, ILogger<NodeForwarder> logger)
     {
         _forwarder = forwarder;
         _health = health;
-        _trust = trust;
-        _crls = crls;
         _options = options.Value;
         _logger = logger;
-        _invoker = new HttpMessageInvoker(CreateHandler(), disposeHandler: true);
+        _invoker = new HttpMessageInvoker(new LinkConnections(links, trust, crls, _options), disposeHandler: true);
     }
 
-    /// <summary>A client for node-to-node calls (forwarding, health, catalog publication): this node's certificate, peers checked against our anchors and CRLs.</summary>
+    /// <summary>
+    /// The client for node-to-node calls (forwarding, health, publication, filings, escalations, reports): this
+    /// node's certificate; each request goes over one link (<see cref="ExpectNode"/>), on connections whose peer
+    /// proved, in a handshake made under the link's current pin, to be that node with that key (<see cref="LinkConnections"/>).
+    /// </summary>
     public HttpMessageInvoker Invoker => _invoker;
 
-    /// <summary>Marks a request to a linked node so the peer's certificate must name that node and carry the key the link pins.</summary>
+    /// <summary>Marks a request as going to the node of <paramref name="link"/>: the peer must be that node with the key its link pins when the request is sent.</summary>
     public static void ExpectNode(HttpRequestMessage request, NodeLink link)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(link);
-        request.Options.Set(ExpectedNode, link.DivisionCode);
-        request.Options.Set(ExpectedKey, link.KeySha256 ?? "");
+        LinkConnections.Expect(request, link.DivisionCode);
     }
 
     /// <summary>Forwards the current request to <paramref name="link"/> for <paramref name="department"/>.</summary>
@@ -171,43 +167,6 @@ public sealed partial class NodeForwarder : IDisposable
         }
 
         return null;
-    }
-
-    private SocketsHttpHandler CreateHandler() => new()
-    {
-        UseProxy = false,
-        AllowAutoRedirect = false,
-        AutomaticDecompression = DecompressionMethods.None,
-        UseCookies = false,
-        ConnectTimeout = _options.ConnectTimeout,
-        PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-        ActivityHeadersPropagator = null,
-        SslOptions = new SslClientAuthenticationOptions
-        {
-            ClientCertificates = [_trust.NodeCertificate],
-            LocalCertificateSelectionCallback = (_, _, _, _, _) => _trust.NodeCertificate,
-            RemoteCertificateValidationCallback = ValidatePeer,
-        },
-    };
-
-    /// <summary>The peer must be a GovShare node from our own PKI, unrevoked, and the node we meant to reach, with the key its link pins.</summary>
-    private bool ValidatePeer(object sender, X509Certificate? certificate, X509Chain? sent, SslPolicyErrors errors)
-    {
-        if (certificate is null)
-        {
-            return false;
-        }
-
-        using var peer = new X509Certificate2(certificate);
-        string? expected = null;
-        string? key = null;
-        if (sender is HttpRequestMessage request)
-        {
-            request.Options.TryGetValue(ExpectedNode, out expected);
-            request.Options.TryGetValue(ExpectedKey, out key);
-        }
-
-        return PeerProblem(peer, _trust, _crls, expected, key) is null;
     }
 
     /// <summary>

@@ -72,8 +72,15 @@ public sealed class NodeLinkRegistry
         _self = options.Value.DivisionCode;
         _links = data.Collection<NodeLink>("links", l => l.Role);
         _snapshot = Load();
-        _state.OnChangedElsewhere(() => _snapshot = Load());
+        _state.OnChangedElsewhere(Reload);
     }
+
+    /// <summary>
+    /// Raised after the snapshot changed (a link made, re-keyed or removed, here or by another replica), under the
+    /// state gate: a handler must be quick. The node's connections to linked nodes drop those made under a pin
+    /// that no longer holds (<see cref="LinkConnections"/>).
+    /// </summary>
+    public event Action? Changed;
 
     /// <summary>Registers a link; returns every error instead when it cannot be made.</summary>
     public IReadOnlyList<string> Link(string divisionCode, LinkRole role, string url, string? keySha256, out NodeLink? link, string by = "operator")
@@ -189,7 +196,13 @@ public sealed class NodeLinkRegistry
             _links.Put(link);
         }
 
-        _state.AfterCommit(() => _snapshot = Load());
+        _state.AfterCommit(Reload);
+    }
+
+    private void Reload()
+    {
+        _snapshot = Load();
+        Changed?.Invoke();
     }
 
     private FrozenDictionary<string, NodeLink> Load() => _links.All().ToFrozenDictionary(l => l.DivisionCode, StringComparer.Ordinal);

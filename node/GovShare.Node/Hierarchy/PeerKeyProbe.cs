@@ -38,6 +38,8 @@ public sealed class PeerKeyProbe(TrustMaterial trust, CrlStore crls, IOptions<Hi
                 TargetHost = address.DnsSafeHost,
                 ClientCertificates = [trust.NodeCertificate],
                 LocalCertificateSelectionCallback = (_, _, _, _, _) => trust.NodeCertificate,
+                // A resumed session would show the certificate of an earlier handshake: the key to pin is the one served now.
+                AllowTlsResume = false,
                 RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                 {
                     if (certificate is null)

@@ -91,8 +91,8 @@ public sealed class TestNode : IAsyncDisposable
     /// <summary>An HTTPS client presenting <paramref name="certificate"/> (or none), trusting only the test root.</summary>
     public HttpClient Client(X509Certificate2? certificate) => ClientFor(Pki, ExchangeAddress, certificate);
 
-    /// <summary>An HTTPS client for any node of <paramref name="pki"/> at <paramref name="address"/>.</summary>
-    public static HttpClient ClientFor(TestPki pki, Uri address, X509Certificate2? certificate)
+    /// <summary>An HTTPS client for any node of <paramref name="pki"/> at <paramref name="address"/>; <paramref name="configure"/> may change its handler (count its connections, say).</summary>
+    public static HttpClient ClientFor(TestPki pki, Uri address, X509Certificate2? certificate, Action<SocketsHttpHandler>? configure = null)
     {
         var root = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(pki.Root, "ca", "root", "ca.crt"));
         var handler = new SocketsHttpHandler
@@ -117,6 +117,7 @@ public sealed class TestNode : IAsyncDisposable
             },
             PooledConnectionLifetime = TimeSpan.FromMinutes(1),
         };
+        configure?.Invoke(handler);
         return new HttpClient(handler) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
     }
 
