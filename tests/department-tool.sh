@@ -2,7 +2,8 @@
 # The department tool as departments get it: publishes node/GovShare.DepartmentTool Native AOT
 # (adapters/README.md, "Getting the tool") and runs the department journeys through that executable
 # instead of the build output (GovShareProcess reads GOVSHARE_DEPARTMENT_TOOL): push/pull/sync with
-# CSV, SQLite and PostgreSQL, catalog, certs, requests, consents, complaints, disputes, and Ctrl+C.
+# CSV, SQLite and PostgreSQL (and its refusals and connection-string forms), catalog, certs, requests,
+# consents, complaints, disputes, and Ctrl+C.
 # Not part of tests/run.sh: the publish alone takes 5-10 minutes on
 # a 2-core machine. Run it after changing a department command, a library the tool uses, or the .NET
 # SDK, and before handing out a build. Needs what the publish needs (clang or gcc, zlib1g-dev) and
@@ -16,7 +17,7 @@ tool=$(pwd)/node/GovShare.DepartmentTool/bin/department-tool/linux-x64/govshare
 "$tool" push --help > /dev/null
 log=$(mktemp)
 GOVSHARE_DEPARTMENT_TOOL=$tool dotnet test tests/GovShare.Node.Tests -c Release --no-build \
-  --filter "FullyQualifiedName~Cli.DepartmentJourneyTests|FullyQualifiedName~Cli.DepartmentCommandsTests|FullyQualifiedName~Cli.ReadmeJourneyTests|FullyQualifiedName~CompareCommandTests" \
+  --filter "FullyQualifiedName~Cli.DepartmentJourneyTests|FullyQualifiedName~Cli.DepartmentCommandsTests|FullyQualifiedName~Cli.ReadmeJourneyTests|FullyQualifiedName~CompareCommandTests|FullyQualifiedName~Cli.PostgresRefusalTests" \
   | tee "$log" || true
 passed=$(grep -oE 'Passed: +[0-9]+' "$log" | grep -oE '[0-9]+' | paste -sd+ | bc || echo 0)
 failed=$(grep -oE 'Failed: +[0-9]+' "$log" | grep -oE '[0-9]+' | paste -sd+ | bc || echo 0)

@@ -21,10 +21,19 @@ public sealed class CatalogCheck
     private readonly string _resourceCode;
     private readonly IReadOnlyList<CatalogItem> _items;
 
+    /// <summary>A comparison's check (<see cref="Subset"/>): its faults are said as a comparison's, not a push's.</summary>
+    private readonly bool _comparison;
+
     public CatalogCheck(string resourceCode, IReadOnlyList<CatalogItem> items)
+        : this(resourceCode, items, comparison: false)
+    {
+    }
+
+    private CatalogCheck(string resourceCode, IReadOnlyList<CatalogItem> items, bool comparison)
     {
         _resourceCode = resourceCode;
         _items = items;
+        _comparison = comparison;
     }
 
     public IReadOnlyList<CatalogItem> Items => _items;
@@ -64,7 +73,7 @@ public sealed class CatalogCheck
             }
         }
 
-        return errors.Count > 0 ? throw new CatalogCheckException(_resourceCode, errors) : new CatalogCheck(_resourceCode, chosen);
+        return errors.Count > 0 ? throw new CatalogCheckException(_resourceCode, errors, comparison: true) : new CatalogCheck(_resourceCode, chosen, comparison: true);
     }
 
     /// <summary>Whether a source column is one of this check's items (by id or name, as the node resolves them).</summary>
@@ -120,11 +129,13 @@ public sealed class CatalogCheck
             var catalogued = ItemDataType.Parse(item.DataType, out _)?.ToString() ?? item.DataType;
             if (!string.Equals(mapped, catalogued, StringComparison.Ordinal))
             {
-                errors.Add($"Item {item.Id} ({item.Name}) is {mapped} in the mapping; the catalog says {catalogued}.");
+                errors.Add($"Item {item.Id} ({item.Name}) is {mapped} in {(_comparison ? "your copy" : "the mapping")}; the catalog says {catalogued}.");
             }
         }
 
-        errors.AddRange(_items.Where(i => !seen.ContainsKey(i.Id)).Select(i => $"Item {i.Id} ({i.Name}, {i.DataType}) is not mapped: every item of {_resourceCode} is pushed."));
+        errors.AddRange(_items.Where(i => !seen.ContainsKey(i.Id)).Select(i => _comparison
+            ? $"Item {i.Id} ({i.Name}) is not a column of your copy: the key and the compared items must be."
+            : $"Item {i.Id} ({i.Name}, {i.DataType}) is not mapped: every item of {_resourceCode} is pushed."));
         return errors;
     }
 
@@ -146,7 +157,7 @@ public sealed class CatalogCheck
                 var schemaErrors = CheckSchema(batch.Schema);
                 if (schemaErrors.Count > 0)
                 {
-                    throw new CatalogCheckException(_resourceCode, schemaErrors);
+                    throw new CatalogCheckException(_resourceCode, schemaErrors, _comparison);
                 }
 
                 rules = [.. batch.Schema.FieldsList.Select((f, c) => (c, Resolve(f.Name)!)).Where(r => !r.Item2.Nullable || r.Item2.Length is not null)];
@@ -269,9 +280,13 @@ internal sealed class CheckedSource(IRecordSource inner, CatalogCheck check) : I
     public IAsyncEnumerable<RecordBatch> ReadAsync(CancellationToken cancellation = default) => check.CheckAsync(inner.ReadAsync(cancellation), cancellation);
 }
 
-/// <summary>The data's items do not match the resource's catalog entry: a mapping to fix (exit 2).</summary>
-public sealed class CatalogCheckException(string resourceCode, IReadOnlyList<string> errors)
-    : Exception($"The mapping does not match the catalog entry of {resourceCode}; nothing was pushed:{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", errors)}")
+/// <summary>
+/// The data's items do not match the resource's catalog entry: a mapping to fix (exit 2). Found
+/// before anything is sent, so nothing was pushed — or, for a comparison, nothing was compared.
+/// </summary>
+public sealed class CatalogCheckException(string resourceCode, IReadOnlyList<string> errors, bool comparison = false)
+    : Exception((comparison ? $"Your copy does not match the catalog entry of {resourceCode}; nothing was compared:" : $"The mapping does not match the catalog entry of {resourceCode}; nothing was pushed:")
+        + $"{Environment.NewLine}  - {string.Join(Environment.NewLine + "  - ", errors)}")
 {
     public IReadOnlyList<string> Errors { get; } = errors;
 }

@@ -17,7 +17,10 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
 {
     /// <summary>All rows of a table (<c>schema.table</c> allowed), its name quoted.</summary>
     public static SqlSource ForTable(DbConnection connection, string table, ItemMapping? mapping = null, ReadOptions? options = null) =>
-        new(connection, $"SELECT * FROM {SqlDialect.QuoteName(table)}", mapping, options);
+        new(connection, $"SELECT * FROM {SqlDialect.QuoteName(table)}", mapping, options) { Name = $"Table '{table}'" };
+
+    /// <summary>How mapping errors name this source: the table the user gave, or "query" (its text may be long).</summary>
+    private string Name { get; init; } = "query";
 
     public async IAsyncEnumerable<RecordBatch> ReadAsync([EnumeratorCancellation] CancellationToken cancellation = default)
     {
@@ -43,8 +46,8 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
         command.CommandText = query;
         await using var reader = await command.ExecuteReaderAsync(cancellation).ConfigureAwait(false);
         var header = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToList();
-        var map = mapping ?? Infer(reader);
-        var ordinals = CsvSource.Ordinals(header, map, "query");
+        var map = mapping ?? Infer(reader, Name);
+        var ordinals = CsvSource.Ordinals(header, map, Name);
         var assembler = new RecordBatchAssembler(map, options ?? ReadOptions.Default);
         long row = 0;
         var yielded = false;
@@ -98,7 +101,7 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
             await using var schemaReader = await command.ExecuteReaderAsync(CommandBehavior.SchemaOnly, cancellation).ConfigureAwait(false);
             var header = Enumerable.Range(0, schemaReader.FieldCount).Select(schemaReader.GetName).ToList();
             oids = [.. Enumerable.Range(0, schemaReader.FieldCount).Select(((NpgsqlDataReader)schemaReader).GetDataTypeOID)];
-            var needed = mapping is null ? Enumerable.Range(0, oids.Length) : CsvSource.Ordinals(header, mapping, "query").AsEnumerable();
+            var needed = mapping is null ? Enumerable.Range(0, oids.Length) : CsvSource.Ordinals(header, mapping, Name).AsEnumerable();
             if (withTypes is not null && !needed.All(i => PostgresBinaryCopy.CanRead(oids[i])))
             {
                 await schemaReader.DisposeAsync().ConfigureAwait(false);
@@ -109,8 +112,8 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
                 continue;
             }
 
-            map = mapping ?? Infer(schemaReader);
-            ordinals = CsvSource.Ordinals(header, map, "query");
+            map = mapping ?? Infer(schemaReader, Name);
+            ordinals = CsvSource.Ordinals(header, map, Name);
             // Npgsql's column schema (CLR types, for its exporter) only when a column needs the exporter.
             readers = ordinals.All(o => PostgresBinaryCopy.CanRead(oids[o])) ? null
                 : [.. schemaReader.GetColumnSchema().Select(c => CopyReader(c.DataType!, ((NpgsqlDbColumn)c).NpgsqlDbType))];
@@ -245,7 +248,7 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
     }
 
     /// <summary>Item types from the provider's column types, when no mapping is given.</summary>
-    private static ItemMapping Infer(DbDataReader reader)
+    private static ItemMapping Infer(DbDataReader reader, string source)
     {
         var schema = reader.GetColumnSchema();
         var columns = new List<ColumnMapping>();
@@ -278,7 +281,7 @@ public sealed class SqlSource(DbConnection connection, string query, ItemMapping
             }
         }
 
-        return errors.Count == 0 ? new ItemMapping(columns) : throw new MappingException("query", errors);
+        return errors.Count == 0 ? new ItemMapping(columns) : throw new MappingException(source, errors);
     }
 }
 

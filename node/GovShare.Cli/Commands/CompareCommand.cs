@@ -15,6 +15,12 @@ namespace GovShare.Cli.Commands;
 /// </summary>
 internal static class CompareCommand
 {
+    /// <summary>
+    /// What a comparison that failed did not do: it pushes nothing in any case, and the node compares
+    /// only a whole upload, so before its answer nothing was compared and the keys file not written.
+    /// </summary>
+    private const string NothingCompared = "Nothing was compared; the keys file was not written.";
+
     public static Command Create()
     {
         var resource = new Option<string>("--resource") { Description = "The resource code (catalog).", Required = true };
@@ -88,7 +94,7 @@ internal static class CompareCommand
                 Print(root, file, written);
                 return ExitCodes.Ok;
             }
-        }));
+        }, NothingCompared));
         return command;
     }
 
@@ -105,7 +111,7 @@ internal static class CompareCommand
             }
         }
 
-        throw new InvalidDataException("The source holds no rows: there is nothing to compare.");
+        throw new InvalidDataException("The source holds no rows.");
     }
 
     private static async IAsyncEnumerable<RecordBatch> Project(IAsyncEnumerable<RecordBatch> batches, int[] columns)

@@ -11,7 +11,7 @@ internal sealed class DataSourceOptions
     public Option<string?> Jsonl { get; } = new("--jsonl") { Description = "A JSON lines file." };
     public Option<string?> Arrow { get; } = new("--arrow") { Description = "An Arrow IPC file." };
     public Option<string?> Sqlite { get; } = new("--sqlite") { Description = "An SQLite database file (with --table or --query)." };
-    public Option<string?> Postgres { get; } = new("--postgres") { Description = "A PostgreSQL connection string (with --table or --query)." };
+    public Option<string?> Postgres { get; } = new("--postgres") { Description = "A PostgreSQL connection string: Host=db;Database=dept;Username=…, or as psql takes it, 'host=db dbname=dept user=…' or postgresql://user@db/dept (with --table or --query)." };
     public Option<string?> Table { get; } = new("--table") { Description = "The table to read." };
     public Option<string?> Query { get; } = new("--query") { Description = "The SQL query to read." };
     public Option<string?> Mapping { get; } = new("--mapping") { Description = "Mapping file: source column → item name and type (see adapters/README.md)." };

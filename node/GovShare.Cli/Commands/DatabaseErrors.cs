@@ -19,20 +19,30 @@ internal static class DatabaseErrors
     /// </summary>
     private static string? s_where;
 
-    /// <summary>A connection for <c>--postgres</c>: a string Npgsql cannot read is a usage error naming the option.</summary>
+    /// <summary>
+    /// A connection for <c>--postgres</c> (Npgsql's form, libpq's key=value form or a postgresql:// URI):
+    /// a string that cannot be read is a usage error naming the option.
+    /// </summary>
     public static NpgsqlConnection Open(string connectionString)
     {
+        var npgsql = PostgresConnectionString.ToNpgsql(connectionString);
         NpgsqlConnectionStringBuilder builder;
         try
         {
-            builder = new NpgsqlConnectionStringBuilder(connectionString);
+            builder = new NpgsqlConnectionStringBuilder(npgsql);
         }
         catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidCastException or OverflowException)
         {
             // Npgsql's message names the keyword or the position at fault, never the value (a password).
             var reason = GovShareCommand.Readable(ex).TrimEnd('.') + (ex.InnerException is { } inner ? ": " + inner.Message.TrimEnd('.') : "");
-            throw new ArgumentException($"--postgres: the connection string cannot be read ({reason}); "
-                + "write it as Host=…;Port=…;Username=…;Password=…;Database=…");
+            throw new ArgumentException($"--postgres: the connection string cannot be read ({reason}); {PostgresConnectionString.Forms}");
+        }
+
+        // A host name holds neither spaces nor '=': such a Host is the rest of a string Npgsql read as
+        // one value (it may hold the password, so it is not repeated).
+        if (builder.Host is { } host && host.Split(',').Any(h => h.Trim().Any(c => char.IsWhiteSpace(c) || c == '=')))
+        {
+            throw new ArgumentException($"--postgres: the connection string cannot be read (its Host holds spaces or '='); {PostgresConnectionString.Forms}");
         }
 
         s_where = $"the PostgreSQL database '{builder.Database ?? builder.Username}' at {builder.Host}:{builder.Port}";
@@ -66,7 +76,7 @@ internal static class DatabaseErrors
             var reason = Innermost(exception).Message.TrimEnd('.');
             return exception.Message.StartsWith("Failed to connect", StringComparison.Ordinal) || exception.InnerException is TimeoutException
                 ? ($"{Capital(where)} cannot be reached: {reason}. Check Host and Port in --postgres, and that the server is running.", ExitCodes.Unreachable)
-                : ($"The connection to {where} was lost: {reason}. Nothing was pushed or written.", ExitCodes.Unreachable);
+                : ($"The connection to {where} was lost: {reason}. {DepartmentCommand.NothingDone}", ExitCodes.Unreachable);
         }
 
         // Npgsql's own refusal before any statement: no password given when the server asks for one.

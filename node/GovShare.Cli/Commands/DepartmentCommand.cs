@@ -84,7 +84,16 @@ internal static class DepartmentCommand
         });
     }
 
-    /// <summary>Opens a database connection: <c>sqlite:</c> a file path, <c>postgres:</c> an Npgsql connection string.</summary>
+    /// <summary>What a failed push, pull or sync did not do, said after its fault.</summary>
+    public const string NothingPushedOrWritten = "Nothing was pushed or written.";
+
+    /// <summary>
+    /// What the running command did not do when it failed (<see cref="RunAsync"/> sets it): "nothing was
+    /// pushed" would alarm a comparison's user, whose data is never pushed. One command per process.
+    /// </summary>
+    public static string NothingDone { get; private set; } = NothingPushedOrWritten;
+
+    /// <summary>Opens a database connection: <c>sqlite:</c> a file path, <c>postgres:</c> an Npgsql connection string (or libpq's form, or a URI).</summary>
     public static (DbConnection Connection, SqlDialectKind Dialect) OpenDatabase(string? sqlite, string? postgres)
     {
         if (sqlite is not null)
@@ -95,9 +104,10 @@ internal static class DepartmentCommand
         return (DatabaseErrors.Open(postgres ?? throw new ArgumentException("Give --sqlite or --postgres.")), SqlDialectKind.PostgreSql);
     }
 
-    /// <summary>Runs a department command; every failure becomes a readable message and its exit code.</summary>
-    public static async Task<int> RunAsync(Func<Task<int>> action)
+    /// <summary>Runs a department command; every failure becomes a readable message and its exit code, followed by <paramref name="nothingDone"/> where the command stopped before its work was done.</summary>
+    public static async Task<int> RunAsync(Func<Task<int>> action, string nothingDone = NothingPushedOrWritten)
     {
+        NothingDone = nothingDone;
         // System.CommandLine 2.0.0 installs its Ctrl+C/SIGTERM handling only once the action has
         // returned its task; until the action's first real await a signal killed the process
         // outright, with no clean-up (a pull's .partial was left behind). Return the task first.
@@ -113,7 +123,7 @@ internal static class DepartmentCommand
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
-            await Console.Error.WriteLineAsync(ex.Message + " Nothing was pushed or written.");
+            await Console.Error.WriteLineAsync($"{ex.Message} {nothingDone}");
             return ExitCodes.Usage;
         }
         catch (ConversionFailedException ex)
@@ -123,7 +133,7 @@ internal static class DepartmentCommand
         }
         catch (InvalidDataException ex)
         {
-            await Console.Error.WriteLineAsync(ex.Message + " Nothing was pushed or written.");
+            await Console.Error.WriteLineAsync($"{ex.Message} {nothingDone}");
             return ExitCodes.DataRejected;
         }
         catch (NodeRefusedException ex)

@@ -19,7 +19,8 @@ internal static class ExitCodes
 
     /// <summary>
     /// <c>node run</c>, <c>demo</c>: a log is damaged or tampered with (not a torn write), so the node
-    /// does not start. The message names the log, the record's sequence and the file.
+    /// does not start. The message names the log, the record's sequence and the file. <c>log verify</c>
+    /// exits with it on the same damage (<c>LogVerifyCommand.BadRecord</c>).
     /// </summary>
     public const int LogDamaged = 5;
 

@@ -62,7 +62,7 @@ internal static class GovShareCommand
         }
         catch (OperationCanceledException)
         {
-            await Console.Error.WriteLineAsync("Cancelled; nothing was pushed or written.");
+            await Console.Error.WriteLineAsync($"Cancelled; {char.ToLowerInvariant(DepartmentCommand.NothingDone[0])}{DepartmentCommand.NothingDone[1..]}");
             return ExitCodes.Cancelled;
         }
 #pragma warning disable CA1031 // The last line of defence: a person sees one line, not a .NET stack trace.

@@ -16,7 +16,7 @@ internal static class LogCommands
         var certificate = new Option<string?>("--certificate") { Description = "The node's PEM certificate, to check checkpoint signatures." };
         var from = new Option<long>("--from") { Description = "First sequence number.", DefaultValueFactory = _ => 1 };
         var to = new Option<long>("--to") { Description = "Last sequence number.", DefaultValueFactory = _ => long.MaxValue };
-        var verify = new Command("verify", "Verify a range of a log; names the first bad record (edited, missing, reordered). Exit 0 verified, 1 bad record, 2 usage, 3 unreadable.")
+        var verify = new Command("verify", "Verify a range of a log; names the first bad record (edited, missing, reordered). Exit 0 verified, 5 a bad record (damaged or tampered), 2 usage, 3 unreadable.")
         {
             log, data, kafka, topic, node, certificate, from, to,
         };

@@ -22,7 +22,7 @@ internal static class PullCommand
         var jsonl = new Option<string?>("--jsonl") { Description = "Write a JSON lines file; '-' writes standard output." };
         var arrow = new Option<string?>("--arrow") { Description = "Write an Arrow IPC file." };
         var sqlite = new Option<string?>("--sqlite") { Description = "Write into a table of an SQLite database file." };
-        var postgres = new Option<string?>("--postgres") { Description = "Write into a table of a PostgreSQL database (connection string), by binary COPY." };
+        var postgres = new Option<string?>("--postgres") { Description = "Write into a table of a PostgreSQL database, by binary COPY: Host=db;Database=dept;Username=…, or as psql takes it, 'host=db dbname=dept user=…' or postgresql://user@db/dept." };
         var table = new Option<string?>("--table") { Description = "The table to write (created when missing; an existing table must be empty unless --replace, --append or --upsert-key)." };
         var replace = new Option<bool>("--replace") { Description = "Empty the table first (in the same transaction)." };
         var append = new Option<bool>("--append") { Description = "Add the rows to what the table holds." };

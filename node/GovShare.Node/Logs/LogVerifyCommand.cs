@@ -34,14 +34,15 @@ public sealed record LogVerifyRequest
 public sealed record LogVerifyOutcome(int ExitCode, string Message, LogVerification? Verification);
 
 /// <summary>
-/// The logic of <c>govshare log verify</c>. Exit codes: 0 the range verifies, 1 a bad record
-/// (named in the message), 2 the arguments are wrong (all problems listed), 3 the source
-/// cannot be read.
+/// The logic of <c>govshare log verify</c>. Exit codes: 0 the range verifies, 5 a bad record
+/// (named in the message; the code <c>node run</c> exits with on the same damage, README.md "Exit
+/// codes"), 2 the arguments are wrong (all problems listed), 3 the source cannot be read.
 /// </summary>
 public static class LogVerifyCommand
 {
     public const int Verified = 0;
-    public const int BadRecord = 1;
+    /// <summary>A damaged or tampered log: README's exit code 5, as <c>node run</c> refuses to start on it (1 there means the node refused a request).</summary>
+    public const int BadRecord = 5;
     public const int Usage = 2;
     public const int Unreadable = 3;
 

@@ -2,6 +2,7 @@ using GovShare.Adapters.Tests;
 using GovShare.Cli.Commands;
 using GovShare.Node.Catalog;
 using GovShare.Node.Tests.Exchange;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using static GovShare.Node.Tests.Exchange.ExchangeFixture;
@@ -27,9 +28,86 @@ public sealed class PostgresRefusalTests(PostgresRefusalTests.Setup setup) : ICl
         Assert.True(run.ExitCode == ExitCodes.Usage, run.ToString());
         // Npgsql's own words for the fault (its keyword named), behind the option's.
         Assert.StartsWith("--postgres: the connection string cannot be read (Couldn't set prot", run.Stderr, StringComparison.Ordinal);
-        Assert.EndsWith("); write it as Host=…;Port=…;Username=…;Password=…;Database=…", run.Stderr.TrimEnd(), StringComparison.Ordinal);
+        Assert.EndsWith("); " + PostgresConnectionString.Forms, run.Stderr.TrimEnd(), StringComparison.Ordinal);
         Assert.Single(run.Stderr.TrimEnd().Split('\n'));
         Assert.True(run.ShowsNoInternals, run.ToString());
+    }
+
+    [Fact]
+    public async Task PushAndPull_LibpqKeyValueFormAndUri_AsPsqlTakesThem()
+    {
+        var port = setup.Database.Port;
+
+        // psql's key=value form (Npgsql alone read it as one Host value and said "cannot be reached").
+        var push = await setup.PushAsync($"host=127.0.0.1 port={port} dbname=postgres user=postgres", "--table", "people");
+        // A URI, the other form psql takes, as a pull's target.
+        await setup.ExecuteAsync("DROP TABLE IF EXISTS pulled_by_uri");
+        var pull = await GovShareProcess.RunAsync(setup.User, ["pull", "--resource", Resource, "--postgres", $"postgresql://postgres@127.0.0.1:{port}/postgres?application_name=govshare", "--table", "pulled_by_uri"]);
+
+        Assert.True(push.ExitCode == ExitCodes.Ok, push.ToString());
+        Assert.True(pull.ExitCode == ExitCodes.Ok, pull.ToString());
+        Assert.Equal(1L, await setup.CountAsync("pulled_by_uri"));
+    }
+
+    [Fact]
+    public async Task Push_LibpqAndUriWithAPassword_ReadAsPsqlDoes_AndThePasswordIsNeverRepeated()
+    {
+        using var guarded = PostgresServer.WithPassword("right one's");
+
+        // The quoted password with a space and an escaped quote logs in: the statement is what the server refuses (no such table there).
+        var right = await setup.PushAsync($@"host=127.0.0.1 port={guarded.Port} user=postgres password='right one\'s' dbname=postgres", "--table", "people");
+        // A URI's percent-encoded wrong password: the login is refused, the password not shown.
+        var wrong = await setup.PushAsync($"postgresql://postgres:hunter2%20secret@127.0.0.1:{guarded.Port}/postgres", "--table", "people");
+        // libpq's form with a space in an unquoted password: refused before connecting, naming the keyword, not the value.
+        var unquoted = await setup.PushAsync($"host=127.0.0.1 port={guarded.Port} user=postgres password=hunter2 secret", "--table", "people");
+        // A keyword psql does not know either.
+        var typo = await setup.PushAsync($"host=127.0.0.1 prot={guarded.Port} user=postgres", "--table", "people");
+
+        Assert.True(right.ExitCode == ExitCodes.Usage, right.ToString());
+        Assert.Contains($"The PostgreSQL database 'postgres' at 127.0.0.1:{guarded.Port} refused the statement: relation \"people\" does not exist.", right.Stderr, StringComparison.Ordinal);
+        Assert.True(wrong.ExitCode == ExitCodes.Usage, wrong.ToString());
+        Assert.Contains($"at 127.0.0.1:{guarded.Port} refused the login: password authentication failed for user \"postgres\"", wrong.Stderr, StringComparison.Ordinal);
+        Assert.True(unquoted.ExitCode == ExitCodes.Usage, unquoted.ToString());
+        Assert.StartsWith("--postgres: the connection string cannot be read: after password= comes a word without '=' (a value with spaces goes in single quotes: password='…')", unquoted.Stderr, StringComparison.Ordinal);
+        Assert.True(typo.ExitCode == ExitCodes.Usage, typo.ToString());
+        Assert.StartsWith("--postgres: 'prot' is not a keyword this tool takes in libpq's form", typo.Stderr, StringComparison.Ordinal);
+        foreach (var run in new[] { right, wrong, unquoted, typo })
+        {
+            Assert.DoesNotContain("hunter2", run.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("secret", run.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("right one", run.Stderr, StringComparison.Ordinal);
+            Assert.Single(run.Stderr.TrimEnd().Split('\n'));
+            Assert.True(run.ShowsNoInternals, run.ToString());
+        }
+    }
+
+    [Fact]
+    public async Task Push_TableWithAMappingOfAColumnItLacks_NamesTheTable_PostgresAndSqlite()
+    {
+        // Every item mapped, the ID number from a column the table does not have (another system's name for it).
+        await File.WriteAllTextAsync(Path.Combine(setup.Provider, "absent-column.json"), """
+            { "columns": [ { "column": "身份证号", "item": "公民身份号码" }, { "column": "姓名" }, { "column": "出生日期", "type": "date32" },
+                           { "column": "Annual Income", "type": "float64" }, { "column": "住址" } ] }
+            """);
+        var sqlite = Path.Combine(setup.Provider, "people.db");
+        await using (var connection = new SqliteConnection($"Data Source={sqlite};Pooling=false"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            command.CommandText = "CREATE TABLE IF NOT EXISTS people (\"公民身份号码\" TEXT NOT NULL, \"姓名\" TEXT, \"出生日期\" TEXT, \"Annual Income\" REAL, \"住址\" TEXT)";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var postgres = await setup.PushAsync(setup.Database.ConnectionString, "--table", "people", "--mapping", "absent-column.json");
+        var fromSqlite = await GovShareProcess.RunAsync(setup.Provider, ["push", "--resource", Resource, "--sqlite", "people.db", "--table", "people", "--mapping", "absent-column.json"]);
+
+        foreach (var run in new[] { postgres, fromSqlite })
+        {
+            Assert.True(run.ExitCode == ExitCodes.Usage, run.ToString());
+            Assert.StartsWith("Table 'people': the mapping cannot be used:", run.Stderr, StringComparison.Ordinal);
+            Assert.Contains("Column '身份证号' is not in the source", run.Stderr, StringComparison.Ordinal);
+            Assert.True(run.ShowsNoInternals, run.ToString());
+        }
     }
 
     [Fact]

@@ -79,6 +79,29 @@ public sealed class CompareCommandTests
             Assert.Contains("another department", notTheirs.Stderr, StringComparison.Ordinal);
             Assert.True(notTheirs.ShowsNoInternals, notTheirs.ToString());
 
+            // The user's mistakes are said as a comparison's: nothing was compared (a comparison never pushes), no keys file.
+            (string[] Arguments, int ExitCode, string Says)[] mistakes =
+            [
+                (["--items", "姓名,出生日期"], ExitCodes.Usage, "Item birth_date (出生日期) is not a column of your copy: the key and the compared items must be."),
+                (["--items", "婚姻状况"], ExitCodes.Usage, "'婚姻状况' is not an item of 101001/000011"),
+            ];
+            foreach (var (arguments, exitCode, says) in mistakes)
+            {
+                var mistake = await GovShareProcess.RunAsync(user, ["compare", "--csv", "低保对象.csv", "--resource", CompareApiTests.Keyed, "--keys-file", "mistake.csv", .. arguments]);
+                Assert.True(mistake.ExitCode == exitCode, mistake.ToString());
+                Assert.Contains("Your copy does not match the catalog entry of 101001/000011; nothing was compared:", mistake.Stderr, StringComparison.Ordinal);
+                Assert.Contains(says, mistake.Stderr, StringComparison.Ordinal);
+                Assert.DoesNotContain("pushed", mistake.Stderr, StringComparison.Ordinal);
+            }
+
+            var missing = await GovShareProcess.RunAsync(user, ["compare", "--csv", "no-such.csv", "--resource", CompareApiTests.Keyed, "--keys-file", "mistake.csv"]);
+            Assert.True(missing.ExitCode == ExitCodes.Usage, missing.ToString());
+            Assert.EndsWith("no-such.csv does not exist. Nothing was compared; the keys file was not written.", missing.Stderr.TrimEnd(), StringComparison.Ordinal);
+            Assert.DoesNotContain("pushed", missing.Stderr, StringComparison.Ordinal);
+            Assert.True(missing.ShowsNoInternals, missing.ToString());
+
+            Assert.False(File.Exists(Path.Combine(user, "mistake.csv")));
+
             // No source: a usage error, exit 2.
             var usage = await GovShareProcess.RunAsync(user, ["compare", "--resource", CompareApiTests.Keyed]);
             Assert.True(usage.ExitCode == ExitCodes.Usage, usage.ToString());

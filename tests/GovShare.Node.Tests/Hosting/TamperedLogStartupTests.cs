@@ -75,7 +75,7 @@ public sealed class TamperedLogStartupTests : IDisposable
         var errors = verifier.StandardError.ReadToEndAsync();
         _ = verifier.StandardOutput.ReadToEndAsync();
         await verifier.WaitForExitAsync();
-        Assert.Equal(1, verifier.ExitCode);
+        Assert.Equal(5, verifier.ExitCode);
         Assert.Contains("record 2 does not match its hash", await errors, StringComparison.Ordinal);
         Assert.Contains(Path.GetFileName(segment), await errors, StringComparison.Ordinal);
     }
