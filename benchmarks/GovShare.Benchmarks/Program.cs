@@ -25,6 +25,20 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "log-cpu")
+        {
+            // The log writer per append by process CPU, work items and context switches (alternate processes to compare).
+            Environment.ExitCode = Logs.LogWriterCpuRun.Run(args);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "decision-cpu")
+        {
+            // A pull's authorisation and answer-cache key per request, by thread CPU and bytes allocated.
+            Environment.ExitCode = Exchange.PullDecisionCpuRun.Run(args);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "json-cpu")
         {
             // The JSON micro-benchmark's methods by process CPU time, not wall time: on the shared

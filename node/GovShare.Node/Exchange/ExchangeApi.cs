@@ -442,7 +442,7 @@ public static partial class ExchangeApi
         var requested = context.Request.Query["items"].SelectMany(v => (v ?? "").Split(',')).Select(v => v.Trim()).Where(v => v.Length > 0).ToList();
         var decision = PullAuthorisation.Decide(entry, caller, purpose, requested, grants, time.GetUtcNow());
         step.GrantId = decision.Grant?.Id;
-        step.Items = decision.Items?.Select(i => i.Item.Id).ToList() ?? [];
+        step.Items = decision.ItemIds;
         if (!decision.Allowed)
         {
             LogPullRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, decision.ProblemType!);
@@ -499,7 +499,7 @@ public static partial class ExchangeApi
 
         // A small version's answer for exactly these items and masks may already be encoded: then
         // no file is opened (every check above was made for this request all the same).
-        var cacheKey = answers.Admits(version, decision.Items!) ? PullAnswerCache.Key(accept, requested.Count > 0, decision.Items!) : null;
+        var cacheKey = !answers.Admits(version, decision.Items!) ? null : requested.Count == 0 && decision.Keys is { } keys ? keys.For(accept) : PullAnswerCache.Key(accept, requested.Count > 0, decision.Items!);
         if (cacheKey is not null && answers.Find(version, cacheKey) is { } cached)
         {
             await AnswerFromCacheAsync(context, accept, version, cached, step, caller.Uri, purpose, started, logger);

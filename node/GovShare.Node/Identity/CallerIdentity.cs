@@ -31,12 +31,32 @@ public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string
     internal const string OperatorIdClaim = "govshare:operator-id";
 
     /// <summary>The identity as its SAN URI, e.g. <c>govshare:dept/530100/11530100MB0000001X</c>.</summary>
-    public string Uri => Kind switch
+    /// <remarks>Made once per identity (read for the record, the logs and checks on every request).</remarks>
+    public string Uri => _uri ??= FormatUri();
+
+    private string? _uri;
+
+    private string FormatUri() => Kind switch
     {
         CallerKind.Department => $"{Scheme}:dept/{DivisionCode}/{CreditCode}",
         CallerKind.Operator => $"{Scheme}:operator/{DivisionCode}/{OperatorId}",
         _ => $"{Scheme}:node/{DivisionCode}",
     };
+
+    /// <summary>A copy (<c>with</c>) formats its own URI: the components may differ.</summary>
+    private CallerIdentity(CallerIdentity original)
+    {
+        Kind = original.Kind;
+        DivisionCode = original.DivisionCode;
+        CreditCode = original.CreditCode;
+        OperatorId = original.OperatorId;
+    }
+
+    /// <summary>The identity's four components; the remembered URI is derived from them.</summary>
+    public bool Equals(CallerIdentity? other) =>
+        other is not null && Kind == other.Kind && DivisionCode == other.DivisionCode && CreditCode == other.CreditCode && OperatorId == other.OperatorId;
+
+    public override int GetHashCode() => HashCode.Combine(Kind, DivisionCode, CreditCode, OperatorId);
 
     public static CallerIdentity Department(string divisionCode, string creditCode) =>
         new(CallerKind.Department, divisionCode, creditCode);

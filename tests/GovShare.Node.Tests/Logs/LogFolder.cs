@@ -10,9 +10,10 @@ internal sealed class LogFolder : IDisposable
 {
     public const string Node = "530100";
 
-    public LogFolder()
+    /// <param name="parent">Where to make the folder (e.g. a small file system); the temp folder by default.</param>
+    public LogFolder(string? parent = null)
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "govshare-logs-" + Guid.NewGuid().ToString("N"));
+        Path = System.IO.Path.Combine(parent ?? System.IO.Path.GetTempPath(), "govshare-logs-" + Guid.NewGuid().ToString("N"));
         Key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
     }
 

@@ -1,5 +1,6 @@
 using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
+using GovShare.Node.Tests.Functional;
 
 namespace GovShare.Node.Tests.Logs;
 
@@ -30,6 +31,54 @@ public sealed class LogWriterTests
         Assert.True(result.Ok, result.Message);
         Assert.Equal(500, result.RecordsChecked);
         Assert.Equal(5, result.CheckpointsChecked);
+    }
+
+    [SmallFileSystemFact]
+    public async Task AppendAsync_DiskFillsUnderConcurrentAppends_EveryWaiterReleased_RefusedOnesNeverLogged_ThenResumes()
+    {
+        using var disk = SmallFileSystem.Mount(8L * 1024 * 1024);
+        using var folder = new LogFolder(disk.Path);
+        await using (var open = folder.Open())
+        {
+            Assert.Equal(1, await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(0)));
+            disk.Fill("filler", leaveFree: 0);
+
+            // Many waiters in each group: each is released, durable or refused; none waits for ever.
+            // (A bound only to turn a lost waiter into a failure rather than a hung run.)
+            var appends = Enumerable.Range(1, 300).Select(i => Task.Run(() => open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(i)))).ToArray();
+            var outcomes = await Task.WhenAll(appends.Select(async (append, i) =>
+            {
+                try
+                {
+                    return (Id: $"ex-{i + 1:D6}", Sequence: await append);
+                }
+                catch (LogUnavailableException)
+                {
+                    return (Id: $"ex-{i + 1:D6}", Sequence: -1L);
+                }
+            })).WaitAsync(TimeSpan.FromMinutes(5));
+            var refused = outcomes.Where(o => o.Sequence < 0).Select(o => o.Id).ToHashSet();
+            Assert.NotEmpty(refused);
+            Assert.False(open.Writer.CanAppend(LogKind.Exchange));
+
+            // Space again: the writer's probe brings the log back without a restart.
+            File.Delete(Path.Combine(disk.Path, "filler"));
+            var resumeBy = DateTime.UtcNow.AddMinutes(5);
+            while (!open.Writer.CanAppend(LogKind.Exchange))
+            {
+                Assert.True(DateTime.UtcNow < resumeBy, "the log did not resume after space was freed");
+                await Task.Delay(100);
+            }
+
+            var after = await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(1000));
+            var records = folder.Store.ReadEntries(LogKind.Exchange).Where(e => e.Type == LogEntryType.Record).ToDictionary(e => e.Record!.ExchangeId, e => e.Sequence);
+            Assert.DoesNotContain(refused, records.ContainsKey);
+            Assert.All(outcomes.Where(o => o.Sequence > 0), o => Assert.Equal(o.Sequence, records[o.Id]));
+            Assert.Equal(after, records["ex-001000"]);
+        }
+
+        var result = LogVerifier.VerifyStore(folder.Store, LogKind.Exchange, folder.Key);
+        Assert.True(result.Ok, result.Message);
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
@@ -14,6 +16,15 @@ public sealed record AllowedItem(InformationItem Item, MaskingRule Masking);
 public sealed record PullDecision(IReadOnlyList<AllowedItem>? Items, Grant? Grant, int Status, string? ProblemType, string? Title, string? Detail)
 {
     public bool Allowed => Items is not null;
+
+    /// <summary>The delivered items' ids, in order (empty for a refusal).</summary>
+    public IReadOnlyList<string> ItemIds { get; init; } = Items is null ? [] : [.. Items.Select(i => i.Item.Id)];
+
+    /// <summary>
+    /// Answer-cache keys of this decision by representation, when it is a remembered decision for
+    /// every allowed item (no items named); null otherwise: the caller builds the key.
+    /// </summary>
+    public AnswerKeys? Keys { get; init; }
 
     public static PullDecision Allow(IReadOnlyList<AllowedItem> items, Grant? grant) => new(items, grant, 200, null, null, null);
 
@@ -38,10 +49,10 @@ public static class PullAuthorisation
 
         if (requested.Count == 0)
         {
-            return PullDecision.Allow(allowed!, grant);
+            return allowed!;
         }
 
-        var byId = allowed!.ToDictionary(a => a.Item.Id, StringComparer.Ordinal);
+        var byId = allowed!.Items!.ToDictionary(a => a.Item.Id, StringComparer.Ordinal);
         var unknown = new List<string>();
         var refused = new List<string>();
         var chosen = new List<AllowedItem>();
@@ -72,14 +83,24 @@ public static class PullAuthorisation
             : PullDecision.Allow(chosen, grant);
     }
 
-    private static List<AllowedItem>? AllowedItems(CatalogEntry entry, CallerIdentity user, string purpose, GrantStore grants, DateTimeOffset now, out Grant? grant, out PullDecision? refusal)
+    /// <summary>
+    /// The decision for every item this caller may see, or null with <paramref name="refusal"/>.
+    /// What does not depend on the request is remembered on the snapshot objects it was made from:
+    /// the catalog entry (the provider's own view, an unconditional resource's items) and the
+    /// effective grant with the entry (a conditional resource). A changed entry or grant is a new
+    /// object (the stores replace, never mutate, them), so a memo can never outlive what it was
+    /// made from. Everything that can change per request still runs per request: which grant is
+    /// effective now (revoked, suspended, expired), whose it is, and the province scope.
+    /// </summary>
+    private static PullDecision? AllowedItems(CatalogEntry entry, CallerIdentity user, string purpose, GrantStore grants, DateTimeOffset now, out Grant? grant, out PullDecision? refusal)
     {
         grant = null;
         refusal = null;
+        var memo = EntryMemos.GetValue(entry, static _ => new EntryMemo());
         if (entry.Provider.SameAs(user.DivisionCode, user.CreditCode))
         {
             // The source department sees its own data as it pushed it.
-            return entry.Items.Select(i => new AllowedItem(i, MaskingRule.None)).ToList();
+            return memo.Own ??= Allow(OwnItems(entry), null);
         }
 
         // Art. 21: a resource leaves its province (to the national node and the departments it vouches
@@ -96,7 +117,7 @@ public static class PullAuthorisation
                 refusal = PullDecision.Refuse(403, ProblemTypes.NotShared, "The resource is not shared", $"{entry.ResourceCode} is not shared: {entry.Share.Reason}");
                 return null;
             case ShareType.Unconditional:
-                return entry.Items.Where(i => i.Shareable).Select(i => new AllowedItem(i, i.Masking ?? MaskingRule.None)).ToList();
+                return memo.Unconditional ??= Allow(UnconditionalItems(entry), null);
         }
 
         grant = grants.Effective(user.CreditCode ?? "", entry.ResourceCode, purpose, now);
@@ -110,8 +131,53 @@ public static class PullAuthorisation
             return null;
         }
 
+        // One grant is read against one entry at a time; another entry snapshot replaces the memo.
+        var granted = GrantMemos.GetValue(grant, static _ => new GrantMemo());
+        if (Volatile.Read(ref granted.Decided) is { } decided && ReferenceEquals(decided.Entry, entry))
+        {
+            return decided.Decision;
+        }
+
+        var decision = Allow(GrantedItems(entry, grant), grant);
+        Volatile.Write(ref granted.Decided, new GrantDecision(entry, decision));
+        return decision;
+    }
+
+    private static readonly ConditionalWeakTable<CatalogEntry, EntryMemo> EntryMemos = [];
+    private static readonly ConditionalWeakTable<Grant, GrantMemo> GrantMemos = [];
+
+    private static PullDecision Allow(List<AllowedItem> items, Grant? grant) => PullDecision.Allow(items, grant) with { Keys = new AnswerKeys(items) };
+
+    private static List<AllowedItem> OwnItems(CatalogEntry entry) => [.. entry.Items.Select(i => new AllowedItem(i, MaskingRule.None))];
+
+    private static List<AllowedItem> UnconditionalItems(CatalogEntry entry) => [.. entry.Items.Where(i => i.Shareable).Select(i => new AllowedItem(i, i.Masking ?? MaskingRule.None))];
+
+    private static List<AllowedItem> GrantedItems(CatalogEntry entry, Grant grant)
+    {
         // Items the catalog has since removed or made unshareable drop out even if the grant lists them.
         var items = entry.Items.Where(i => i.Shareable).ToDictionary(i => i.Id, StringComparer.Ordinal);
-        return grant.Items.Where(g => items.ContainsKey(g.ItemId)).Select(g => new AllowedItem(items[g.ItemId], g.Masking)).ToList();
+        return [.. grant.Items.Where(g => items.ContainsKey(g.ItemId)).Select(g => new AllowedItem(items[g.ItemId], g.Masking))];
     }
+
+    private sealed class EntryMemo
+    {
+        public PullDecision? Own;
+        public PullDecision? Unconditional;
+    }
+
+    private sealed class GrantMemo
+    {
+        public GrantDecision? Decided;
+    }
+
+    private sealed record GrantDecision(CatalogEntry Entry, PullDecision Decision);
+}
+
+/// <summary>The answer-cache keys of one remembered decision (every allowed item, none named), made once per representation.</summary>
+public sealed class AnswerKeys(IReadOnlyList<AllowedItem> items)
+{
+    private readonly ConcurrentDictionary<string, string> _byRepresentation = new(StringComparer.Ordinal);
+
+    public string For(string representation) =>
+        _byRepresentation.TryGetValue(representation, out var key) ? key : _byRepresentation.GetOrAdd(representation, r => PullAnswerCache.Key(r, false, items));
 }
