@@ -306,8 +306,8 @@ public sealed class DatasetStore : IDisposable
             Mode = FileMode.CreateNew,
             Access = FileAccess.Write,
             Share = FileShare.None,
-            // Unbuffered: SegmentFileWriter's 1 MiB chunks are the buffer, written at their
-            // offsets by its background task (as the raw-upload baseline writes).
+            // Unbuffered: SegmentFileWriter's 1 MiB chunk is the buffer, and it writes at explicit
+            // offsets in large writes (as the raw-upload baseline writes).
             BufferSize = 0,
         });
         SegmentFileWriter? output = null;
@@ -726,8 +726,8 @@ public sealed class DatasetPush : IAsyncDisposable
         _writer.Dispose();
         try
         {
-            // Stops the background writer (what it has not written yet is dropped), then the file;
-            // asynchronously, so a slow disk's pwrite in progress holds no thread.
+            // Drops what waits in the writer's chunk (nothing is in flight: it writes on the
+            // caller's thread), then closes the file.
             await _output.DisposeAsync().ConfigureAwait(false);
             await _file.DisposeAsync().ConfigureAwait(false);
         }
