@@ -234,7 +234,7 @@ public sealed class EvaluationAggregateTests
     [Fact]
     public void Fold_MoreDistinctUsersThanTheParsedOnesKept_EqualsTheDefinition()
     {
-        var chain = Chain(Generate(7, 6000).Select((r, i) => r with
+        var chain = Chain(Generate(7, 9000).Select((r, i) => r with
         {
             Caller = (i % 7) switch
             {

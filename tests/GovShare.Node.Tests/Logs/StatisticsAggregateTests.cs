@@ -151,7 +151,7 @@ public sealed class StatisticsAggregateTests
     [Fact]
     public void Fold_MoreDistinctUsersThanTheParsedOnesKept_EqualsFullScan()
     {
-        var records = Generate(6, 6000, new DateTimeOffset(2026, 1, 25, 0, 0, 0, TimeSpan.Zero)).Select((r, i) => r with
+        var records = Generate(6, 9000, new DateTimeOffset(2026, 1, 25, 0, 0, 0, TimeSpan.Zero)).Select((r, i) => r with
         {
             Caller = (i % 7) switch
             {
