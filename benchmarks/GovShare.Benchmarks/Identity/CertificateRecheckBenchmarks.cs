@@ -44,7 +44,8 @@ public class CertificateRecheckBenchmarks
         pki.PublishCrl(root, now);
         pki.PublishCrl(intermediate, now);
         var issued = pki.IssueDepartment("530100", Code, "Bench Bureau", now.AddMinutes(-5), now.AddDays(30));
-        _leaf = X509Certificate2.CreateFromPemFile(issued.CertificatePath);
+        // The leaf alone (the file holds the chain; its key is in another file): CreateFromPemFile looked for the key in it and threw.
+        _leaf = X509Certificate2.CreateFromPem(File.ReadAllText(issued.CertificatePath));
         _intermediate = intermediate.Certificate;
         _crls = new CrlStore(pki.CrlFolder, TimeSpan.FromHours(1), [root.Certificate, intermediate.Certificate], TimeProvider.System, NullLogger<CrlStore>.Instance);
         var options = Options.Create(new CertificateValidationCacheOptions { CacheSize = 4096, CacheEntryExpiration = TimeSpan.FromMinutes(2) });

@@ -314,11 +314,14 @@ public static class HistoryRun
         {
             GC.Collect();
             var before = GC.GetTotalAllocatedBytes(precise: true);
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var watch = Stopwatch.StartNew();
             answer = run();
             times.Add(watch.Elapsed);
             allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-            Console.Error.WriteLine($"{Now()} {name}: {Time(watch.Elapsed)}, {allocated / 1e6:N1} MB allocated, answer {answer:N0} (SHA-256 {fingerprint[..Math.Min(12, fingerprint.Length)]}), load {Load()}");
+            // The process's CPU time beside the wall time: under load 50-100 the wall time is mostly waiting for a core.
+            cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+            Console.Error.WriteLine($"{Now()} {name}: {Time(watch.Elapsed)}, {allocated / 1e6:N1} MB allocated, answer {answer:N0} (SHA-256 {fingerprint[..Math.Min(12, fingerprint.Length)]}), load {Load()}, CPU {Time(cpu)}");
         }
 
         times.Sort();

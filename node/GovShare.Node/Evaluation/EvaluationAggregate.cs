@@ -30,8 +30,15 @@ public sealed class EvaluationAggregate : IChainAggregate
     private const string Tag = "evaluation";
     private const int FormatVersion = 2;
 
+    /// <summary>How many users' URIs are remembered parsed (far more departments than a province has).</summary>
+    private const int MaxUserParties = 4096;
+
     private readonly List<string?> _parties = [];
     private readonly Dictionary<string, int> _partyIds = new(StringComparer.Ordinal);
+
+    /// <summary>A user's party number by the URI a record names, parsed once each. Not saved; bounded (a parse per record past it, not memory).</summary>
+    private readonly Dictionary<string, int> _userParties = new(StringComparer.Ordinal);
+
     private readonly SortedDictionary<DateOnly, Day> _days = [];
     // A counted record is at one cell of its day: one slot holds its place.
     private readonly RecentExchanges _recent = new(inline: 1);
@@ -115,7 +122,7 @@ public sealed class EvaluationAggregate : IChainAggregate
 
         _latest = record.Time > _latest ? record.Time : _latest;
         var date = WorkingDayCalendar.ToChinaDate(record.Time);
-        var cell = new Cell(record.Kind, Party(record.Provider), Party(EvaluationSnapshot.PartyKey(record.EffectiveUser)));
+        var cell = new Cell(record.Kind, Party(record.Provider), UserParty(record.EffectiveUser));
         if (!_days.TryGetValue(date, out var day))
         {
             _days[date] = day = new Day();
@@ -191,6 +198,21 @@ public sealed class EvaluationAggregate : IChainAggregate
         {
             id = _partyIds[party] = _parties.Count;
             _parties.Add(party);
+        }
+
+        return id;
+    }
+
+    // Parsing the user's URI (a split, a credit code's check digit) was a good part of a rebuild's time per record; the users are few.
+    private int UserParty(string uri)
+    {
+        if (!_userParties.TryGetValue(uri, out var id))
+        {
+            id = Party(EvaluationSnapshot.PartyKey(uri));
+            if (_userParties.Count < MaxUserParties)
+            {
+                _userParties[uri] = id;
+            }
         }
 
         return id;

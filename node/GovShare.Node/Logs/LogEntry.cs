@@ -190,56 +190,142 @@ public sealed record LogEntry(
         return new LogEntry(log, node, sequence, type, previousHash, hash, line.AsMemory(recordAt, recordJson.Length), line) { Replica = replica };
     }
 
-    /// <summary>Parses one stored line (no newline); null when it is not a well-formed entry.</summary>
+    /// <summary>
+    /// Parses one stored line (no newline); null when it is not a well-formed entry: not one JSON
+    /// object, a field missing or of another kind, an unknown log or type, an invalid replica, or
+    /// text that is not UTF-8. When a field appears twice the last one counts (as it did when this
+    /// read the line into a <see cref="JsonDocument"/>).
+    /// </summary>
+    /// <remarks>
+    /// One forward pass of a <see cref="Utf8JsonReader"/> over the line: no document, and the
+    /// record's bytes are a slice of the line (the exact bytes between its braces, which the hash
+    /// covers), not a copy through a string. A rebuild of the aggregates parses every entry of the
+    /// log this way (ten million at a province after an upgrade), and so does every reader of a log
+    /// line, Kafka's included — a trust boundary: nothing here throws on hostile bytes.
+    /// </remarks>
     public static LogEntry? TryParse(ReadOnlyMemory<byte> line)
     {
         try
         {
-            using var doc = JsonDocument.Parse(line);
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object
-                || !root.TryGetProperty("log", out var log) || !TryParseLog(log.GetString(), out var kind)
-                || !root.TryGetProperty("node", out var node) || node.ValueKind != JsonValueKind.String
-                || !root.TryGetProperty("seq", out var seq) || !seq.TryGetInt64(out var sequence)
-                || !root.TryGetProperty("type", out var type)
-                || !root.TryGetProperty("prev", out var prev) || prev.ValueKind != JsonValueKind.String
-                || !root.TryGetProperty("record", out var record) || record.ValueKind != JsonValueKind.Object
-                || !root.TryGetProperty("hash", out var hash) || hash.ValueKind != JsonValueKind.String)
+            var reader = new Utf8JsonReader(line.Span);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             {
                 return null;
             }
 
-            string? replica = null;
-            if (root.TryGetProperty("replica", out var replicaProperty))
+            LogKind? kind = null;
+            LogEntryType? entryType = null;
+            string? node = null, previous = null, hash = null, replica = null;
+            var replicaSeen = false;
+            long? sequence = null;
+            (int Start, int Length)? record = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                replica = replicaProperty.ValueKind == JsonValueKind.String ? replicaProperty.GetString() : null;
-                if (!IsValidReplica(replica))
+                var field = Field(ref reader);
+                if (!reader.Read())
                 {
                     return null;
                 }
+
+                switch (field)
+                {
+                    case Fields.Log:
+                        kind = reader.TokenType == JsonTokenType.String && TryParseLog(reader.GetString(), out var parsedKind) ? parsedKind : null;
+                        break;
+                    case Fields.Node:
+                        node = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        break;
+                    case Fields.Replica:
+                        replicaSeen = true;
+                        replica = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        break;
+                    case Fields.Seq:
+                        sequence = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var parsedSequence) ? parsedSequence : null;
+                        break;
+                    case Fields.Type:
+                        entryType = reader.TokenType != JsonTokenType.String ? null
+                            : reader.ValueTextEquals("record"u8) ? LogEntryType.Record
+                            : reader.ValueTextEquals("checkpoint"u8) ? LogEntryType.Checkpoint
+                            : null;
+                        break;
+                    case Fields.Prev:
+                        previous = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        break;
+                    case Fields.Hash:
+                        hash = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        break;
+                    case Fields.Record:
+                        record = null;
+                        if (reader.TokenType == JsonTokenType.StartObject)
+                        {
+                            var at = checked((int)reader.TokenStartIndex);
+                            reader.Skip();
+                            record = (at, checked((int)reader.BytesConsumed) - at);
+                        }
+
+                        break;
+                }
+
+                // A value not read above (another field's, or a field of the wrong kind) is skipped whole, validated as it goes.
+                reader.Skip();
             }
 
-            LogEntryType entryType;
-            switch (type.GetString())
+            // The object ended; nothing but whitespace may follow it (Read throws on anything else).
+            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
             {
-                case "record": entryType = LogEntryType.Record; break;
-                case "checkpoint": entryType = LogEntryType.Checkpoint; break;
-                default: return null;
+                return null;
             }
 
-            var raw = Encoding.UTF8.GetBytes(record.GetRawText());
-            return new LogEntry(kind, node.GetString()!, sequence, entryType, prev.GetString()!, hash.GetString()!, raw, line) { Replica = replica };
+            if (kind is not { } log || node is null || sequence is not { } seq || entryType is not { } type || previous is null
+                || record is not { } recordAt || hash is null || (replicaSeen && !IsValidReplica(replica)))
+            {
+                return null;
+            }
+
+            var recordJson = line.Slice(recordAt.Start, recordAt.Length);
+            // The reader checks a string's UTF-8 only when it is read as one; the record's bytes are kept as they are.
+            if (!Utf8.IsValid(recordJson.Span))
+            {
+                return null;
+            }
+
+            return new LogEntry(log, node, seq, type, previous, hash, recordJson, line) { Replica = replica };
         }
         catch (JsonException)
         {
             return null;
         }
-        catch (ArgumentException)
+        catch (InvalidOperationException)
         {
-            // Invalid UTF-8 inside a string.
+            // A string that is not valid UTF-8 (GetString), or a number that is not one.
             return null;
         }
     }
+
+    private enum Fields
+    {
+        Other,
+        Log,
+        Node,
+        Replica,
+        Seq,
+        Type,
+        Prev,
+        Record,
+        Hash,
+    }
+
+    // ValueTextEquals compares the unescaped name, so "l\u006fg" is "log", as a document's property lookup found it.
+    private static Fields Field(ref Utf8JsonReader reader) =>
+        reader.ValueTextEquals("log"u8) ? Fields.Log
+        : reader.ValueTextEquals("node"u8) ? Fields.Node
+        : reader.ValueTextEquals("replica"u8) ? Fields.Replica
+        : reader.ValueTextEquals("seq"u8) ? Fields.Seq
+        : reader.ValueTextEquals("type"u8) ? Fields.Type
+        : reader.ValueTextEquals("prev"u8) ? Fields.Prev
+        : reader.ValueTextEquals("record"u8) ? Fields.Record
+        : reader.ValueTextEquals("hash"u8) ? Fields.Hash
+        : Fields.Other;
 
     public static bool TryParseLog(string? name, out LogKind kind)
     {

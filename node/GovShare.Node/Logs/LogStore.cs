@@ -135,7 +135,8 @@ public sealed class LogStore(string logsFolder)
             }
 
             var path = Path.Combine(archiveFolder, entry.File);
-            using var file = File.OpenRead(path);
+            // The decompressor reads its input 8 KiB at a time; a 1 MiB buffer makes that one read call per MiB of the archive, not 128.
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
             using var gzip = new GZipStream(file, CompressionMode.Decompress);
             foreach (var line in SplitLines(gzip, path, entry.FirstSeq))
             {
@@ -338,6 +339,7 @@ public sealed class LogStore(string logsFolder)
     internal static IEnumerable<StoredLine> SplitLines(Stream stream, string source, long segmentFirstSeq = 0, long startOffset = 0)
     {
         var buffer = new byte[1 << 16];
+        // A line that spans two reads is gathered here; one within a read is copied out of the buffer directly.
         var pending = new MemoryStream();
         long lineNumber = 0;
         long consumed = startOffset;
@@ -346,18 +348,26 @@ public sealed class LogStore(string logsFolder)
         while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
         {
             var start = 0;
-            for (var i = 0; i < read; i++)
+            int newline;
+            // IndexOf is vectorised: a rebuild splits every byte of the log (a gigabyte at ten million entries).
+            while ((newline = buffer.AsSpan(start, read - start).IndexOf((byte)'\n')) >= 0)
             {
-                if (buffer[i] != (byte)'\n')
+                var end = start + newline;
+                byte[] line;
+                if (pending.Length == 0)
                 {
-                    continue;
+                    line = buffer.AsSpan(start, end - start).ToArray();
+                }
+                else
+                {
+                    pending.Write(buffer, start, end - start);
+                    line = pending.ToArray();
+                    pending.SetLength(0);
                 }
 
-                pending.Write(buffer, start, i - start);
                 lineNumber++;
-                yield return new StoredLine(source, lineNumber, pending.ToArray(), Complete: true) { At = new LogPosition(segmentFirstSeq, lineStart) };
-                pending.SetLength(0);
-                start = i + 1;
+                yield return new StoredLine(source, lineNumber, line, Complete: true) { At = new LogPosition(segmentFirstSeq, lineStart) };
+                start = end + 1;
                 lineStart = consumed + start;
             }
 

@@ -30,6 +30,10 @@ public sealed class StatisticsAggregate : IChainAggregate
     /// <summary>The saved body's tag and version (<see cref="AggregateWriter"/>); 1 was JSON.</summary>
     private const string Tag = "statistics";
     private const int FormatVersion = 2;
+
+    /// <summary>How many users' URIs are remembered parsed (far more departments than a province has).</summary>
+    private const int MaxUserKeys = 4096;
+
     private static readonly HashSet<ExchangeKind> DataKinds = [ExchangeKind.Push, ExchangeKind.Pull, ExchangeKind.Forward, ExchangeKind.Compare];
 
     private readonly Dictionary<StatisticsDimension, SortedList<DateOnly, Dictionary<string, DayBucket>>> _days = [];
@@ -39,6 +43,13 @@ public sealed class StatisticsAggregate : IChainAggregate
     // The bucket keys, numbered for the places of _recent; as few as the buckets' keys.
     private readonly Dictionary<string, int> _keyIds = new(StringComparer.Ordinal);
     private readonly List<string> _keys = [];
+
+    /// <summary>
+    /// The users' keys (a department's credit code) by the URI a record names, parsed once each. Not saved;
+    /// bounded, so a log of ever new callers costs a parse per record past the bound, not memory.
+    /// </summary>
+    private readonly Dictionary<string, string> _userKeys = new(StringComparer.Ordinal);
+
     private DateTimeOffset _latest = DateTimeOffset.MinValue;
 
     // The latest UTC day the ids were last forgotten at: they are forgotten once a day, when the latest record's day moves on.
@@ -431,7 +442,20 @@ public sealed class StatisticsAggregate : IChainAggregate
         }
     }
 
-    private static string UserKey(string uri) => CallerIdentity.TryParse(uri) is { CreditCode: { } code } ? code : uri;
+    private string UserKey(string uri)
+    {
+        // Parsing the URI (a split, a credit code's check digit) was a good part of a rebuild's time per record; the users are few.
+        if (!_userKeys.TryGetValue(uri, out var key))
+        {
+            key = CallerIdentity.TryParse(uri) is { CreditCode: { } code } ? code : uri;
+            if (_userKeys.Count < MaxUserKeys)
+            {
+                _userKeys[uri] = key;
+            }
+        }
+
+        return key;
+    }
 
     /// <summary>Midnight UTC of day <paramref name="day"/>, as the saved file's time of an id.</summary>
     internal static DateTimeOffset StartOfUtcDay(int day) => new(day * TimeSpan.TicksPerDay, TimeSpan.Zero);

@@ -227,6 +227,31 @@ public sealed class EvaluationAggregateTests
         Assert.True(expected.Refusals.Count > 10);
     }
 
+    /// <summary>
+    /// The aggregate parses each user's URI once and keeps at most 4,096 of them: past that bound the
+    /// user's party is found by parsing per record. Both ways give the definition's digest.
+    /// </summary>
+    [Fact]
+    public void Fold_MoreDistinctUsersThanTheParsedOnesKept_EqualsTheDefinition()
+    {
+        var chain = Chain(Generate(7, 9000).Select((r, i) => r with
+        {
+            Caller = (i % 7) switch
+            {
+                0 => "govshare:node/530000",
+                1 => $"govshare:dept/530100/{CreditCode.Complete($"11530100MB{i % 300:D7}")}",
+                _ => $"govshare:dept/530100/{CreditCode.Complete($"11530100MB{i:D7}")}",
+            },
+        }));
+        var records = Logged([chain]);
+        Assert.True(records.Select(r => r.Record.EffectiveUser).Distinct().Count() > 4096);
+        var expected = ExchangeDigest.Scan(records);
+        var actual = EvaluationAggregate.Digest([Fold(chain)]);
+
+        AssertSameDigest(expected, actual, records, 7);
+        Assert.Equal(Evaluate(expected), Evaluate(actual));
+    }
+
     [Fact]
     public void Fold_SerializedAndLoadedHalfway_EqualsTheDefinition()
     {

@@ -143,6 +143,33 @@ public sealed class StatisticsAggregateTests
         AssertSameAsFullScan(records, aggregate.Query);
     }
 
+    /// <summary>
+    /// The aggregate parses each user's URI once and keeps at most 4,096 of them: past that bound a
+    /// user's key is parsed per record. Both ways give the full scan's rows (callers that are not
+    /// departments, acting for others, and departments seen again before and after the bound included).
+    /// </summary>
+    [Fact]
+    public void Fold_MoreDistinctUsersThanTheParsedOnesKept_EqualsFullScan()
+    {
+        var records = Generate(6, 9000, new DateTimeOffset(2026, 1, 25, 0, 0, 0, TimeSpan.Zero)).Select((r, i) => r with
+        {
+            Caller = (i % 7) switch
+            {
+                0 => $"not-a-uri-{i % 50}",
+                1 => $"govshare:dept/530100/{CreditCode.Complete($"11530100MB{i % 300:D7}")}",
+                _ => $"govshare:dept/530100/{CreditCode.Complete($"11530100MB{i:D7}")}",
+            },
+        }).ToList();
+        Assert.True(records.Select(r => r.EffectiveUser).Distinct().Count() > 4096);
+        var aggregate = new StatisticsAggregate(LogStatistics.ChinaStandardTime);
+        foreach (var entry in Chain(records))
+        {
+            aggregate.Fold(entry);
+        }
+
+        AssertSameAsFullScan(records, aggregate.Query);
+    }
+
     [Fact]
     public void Fold_SerializedAndLoadedHalfway_EqualsFullScan()
     {
