@@ -34,8 +34,15 @@ fi
 
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
+# The tests send SIGINT (Ctrl+C) to the node and the tool. A runner started in the background (a
+# script's `&`, nohup, some CI agents) ignores SIGINT, and every child inherits that, so restore
+# its default for the tests (coreutils' env; the tests say so plainly when it is still ignored).
+restore_sigint=()
+if env --default-signal=INT true >/dev/null 2>&1; then
+  restore_sigint=(env --default-signal=INT)
+fi
 set +e
-dotnet test GovShare.sln -c Release \
+"${restore_sigint[@]}" dotnet test GovShare.sln -c Release \
   --logger "trx" --logger "console;verbosity=normal" \
   --results-directory "$results" \
   --blame-hang-timeout 10m

@@ -9,6 +9,7 @@ using GovShare.Node.Catalog;
 using GovShare.Node.Exchange.Datasets;
 using GovShare.Node.Logs;
 using GovShare.Node.Tests.Exchange;
+using GovShare.Node.Tests.Functional;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -471,6 +472,7 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
         // The first batch is on its way: the node is writing the push's file.
         await EventuallyAsync(() => Directory.EnumerateFiles(Path.Combine(_f.Node.DataPath, "datasets"), "*.arrows.tmp").Any());
 
+        Loopback.AssertSigIntDelivered();
         using (var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)]))
         {
             await interrupt.WaitForExitAsync();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using GovShare.Node.Tests.Functional;
 
 namespace GovShare.Node.Tests.Cli;
 
@@ -69,6 +70,7 @@ public sealed class GovShareSession : IAsyncDisposable
     public async Task CtrlCAsync()
     {
         Assert.True(_terminal, "Ctrl+C is typed on a terminal; send SIGINT to a redirected process.");
+        Loopback.AssertSigIntDelivered();
         await _process.StandardInput.WriteAsync('\u0003');
         await _process.StandardInput.FlushAsync();
     }
@@ -76,6 +78,11 @@ public sealed class GovShareSession : IAsyncDisposable
     /// <summary>Sends a signal (<c>INT</c>, <c>TERM</c>) to the govshare process itself (on a terminal: the program <c>script</c> runs).</summary>
     public async Task SignalAsync(string signal)
     {
+        if (signal == "INT")
+        {
+            Loopback.AssertSigIntDelivered();
+        }
+
         var pid = _terminal ? Child(_process.Id) : _process.Id;
         using var kill = Process.Start("kill", ["-" + signal, pid.ToString(CultureInfo.InvariantCulture)]);
         await kill.WaitForExitAsync();

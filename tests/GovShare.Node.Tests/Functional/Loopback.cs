@@ -48,6 +48,20 @@ public static class Loopback
     /// </summary>
     public static string GovShareDll() => BuiltGovShare("GovShare.Cli");
 
+    /// <summary>
+    /// Fails, saying why, when SIGINT cannot reach the processes a test starts. A test runner started in the
+    /// background (a script's <c>&amp;</c>, nohup) ignores SIGINT, and Unix hands an ignored signal on to every
+    /// child, so the node and the tool then rightly ignore Ctrl+C too: without this, a SIGINT test only times out.
+    /// tests/run.sh starts the tests with SIGINT's default restored.
+    /// </summary>
+    public static void AssertSigIntDelivered()
+    {
+        var ignored = File.ReadLines("/proc/self/status").First(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        var mask = Convert.ToUInt64(ignored["SigIgn:".Length..].Trim(), 16);
+        Assert.True((mask & (1UL << (2 - 1))) == 0,
+            "SIGINT is ignored in this test process (started in the background?), so every process it starts ignores it too. Run the tests through tests/run.sh, or under 'env --default-signal=INT'.");
+    }
+
     /// <summary>The department tool's ordinary build (node/GovShare.DepartmentTool; departments get its Native AOT publish).</summary>
     public static string DepartmentToolDll() => BuiltGovShare("GovShare.DepartmentTool");
 

@@ -28,6 +28,11 @@ public sealed class NodeShutdownTests(ITestOutputHelper output) : IDisposable
     [InlineData("INT")]
     public async Task NodeProcess_SignalUnderLoad_DrainsExitsZeroAndLogsEveryAcknowledgedExchange(string signal)
     {
+        if (signal == "INT")
+        {
+            Loopback.AssertSigIntDelivered();
+        }
+
         var settings = TestNode.DefaultSettings(_pki, "530100");
         var exchangePort = Loopback.FreePort();
         var managementPort = Loopback.FreePort();
