@@ -14,6 +14,7 @@ set -euo pipefail
 rows=$1; rounds=$2; node_dir=$3; shift 3
 port=${PORT:-19991}
 work=$(mktemp -d); chmod 755 "$work"
+here=$(cd "$(dirname "$0")" && pwd)
 runner() { # folder → the command that runs its govshare
   if grep -qs includedFrameworks "$1/govshare.runtimeconfig.json" || [ ! -f "$1/govshare.dll" ]; then echo "$1/govshare"; else echo "dotnet $1/govshare.dll"; fi; }
 cp -r "$node_dir" "$work/node-cli"; N=$(runner "$work/node-cli")
@@ -33,17 +34,7 @@ mkdir -p "$work/provider"; cd "$work/provider"
 printf '{ "node": "https://localhost:%s/", "certificate": "%s.crt", "key": "%s.key", "ca": "%s", "purpose": "timing" }\n' \
   "$port" "$PKI/issued/dept-530100-11530100MB00000118" "$PKI/issued/dept-530100-11530100MB00000118" "$PKI/trust-anchors.pem" > govshare.department.json
 # The same resource, data and mapping as timings.sh.
-cat > entry.json <<'J'
-{"resourceCode":"101001/000077","name":"企业登记（计时）","abstract":"timings","format":"database",
- "items":[{"id":"code","name":"统一社会信用代码","dataType":"utf8","length":18,"nullable":false,"key":true,"shareable":true,"sensitivity":"public"},
-  {"id":"name","name":"企业名称","dataType":"utf8","nullable":true,"shareable":true,"sensitivity":"public"},
-  {"id":"capital","name":"注册资本","dataType":"decimal128(18,2)","nullable":true,"shareable":true,"sensitivity":"public"},
-  {"id":"employees","name":"从业人数","dataType":"int32","nullable":true,"shareable":true,"sensitivity":"public"},
-  {"id":"founded","name":"成立日期","dataType":"date32","nullable":true,"shareable":true,"sensitivity":"public"},
-  {"id":"updated_at","name":"更新时间","dataType":"timestamp","nullable":true,"shareable":true,"sensitivity":"public"}],
- "share":{"type":"unconditional","method":"api"},"open":{"openToPublic":false},"updateCycle":"daily","releaseDate":"2026-01-01","relatedResourceCodes":[],
- "secrecyReview":{"reviewedOn":"2026-01-01","reviewer":"benchmark secrecy office"}}
-J
+cp "$here/timings-entry.json" entry.json
 ${clients[0]} catalog create --file entry.json > /dev/null
 python3 - "$rows" <<'P'
 import sys, datetime
@@ -53,7 +44,7 @@ with open("data-utf8.csv", "w", encoding="utf-8", newline="") as f:
     for i in range(1, n + 1):
         f.write(f"91530100MA{i:08d},云南测试企业{i}号,{i}.{i % 100:02d},{i % 5000},{datetime.date(2000, 1, 1) + datetime.timedelta(days=i % 9000)},{start + datetime.timedelta(seconds=i)}\r\n")
 P
-printf '{ "columns": [ {"column":"统一社会信用代码","item":"code","type":"utf8"}, {"column":"企业名称","item":"name","type":"utf8"}, {"column":"注册资本","item":"capital","type":"decimal128(18,2)"}, {"column":"从业人数","item":"employees","type":"int32"}, {"column":"成立日期","item":"founded","type":"date32"}, {"column":"更新时间","item":"updated_at","type":"timestamp"} ] }\n' > mapping.json
+cp "$here/timings-mapping.json" mapping.json
 mkdir "$work/pg"; chown postgres "$work/pg"
 runuser -u postgres -- "$pg_bin/initdb" -D "$work/pg" -U postgres -A trust --no-sync -E UTF8 --locale=C > /dev/null
 pg_port=$((port+2))

@@ -10,6 +10,8 @@
 set -euo pipefail
 rows=${1:-200000}; port=${2:-19981}
 root=$(pwd); work=$(mktemp -d)
+# The resource (catalog entry) and the mapping every row of the table uses; pg-push-pairs.sh uses them too.
+here=$(cd "$(dirname "$0")" && pwd)
 cp -r "${GOVSHARE_CLI:-$root/node/GovShare.Cli/bin/Release/net10.0}" "$work/cli"; G="dotnet $work/cli/govshare.dll"
 # A self-contained publish (the department tool: adapters/README.md) carries its own runtime and is
 # run as its own executable (a single-file one has no govshare.dll); `dotnet govshare.dll` would not
@@ -40,17 +42,7 @@ dept() { mkdir -p "$work/$1"; printf '{ "node": "https://localhost:%s/", "certif
   "$port" "$PKI/issued/dept-530100-$2" "$PKI/issued/dept-530100-$2" "$PKI/trust-anchors.pem" > "$work/$1/govshare.department.json"; }
 dept provider 11530100MB00000118; dept user 11530100MB0000022C
 cd "$work/provider"
-cat > entry.json <<'J'
-{"resourceCode":"101001/000077","name":"企业登记（计时）","abstract":"timings","format":"database",
- "items":[{"id":"code","name":"统一社会信用代码","dataType":"utf8","length":18,"nullable":false,"key":true,"shareable":true,"sensitivity":"public"},
-  {"id":"name","name":"企业名称","dataType":"utf8","nullable":true,"shareable":true,"sensitivity":"public"},
-  {"id":"capital","name":"注册资本","dataType":"decimal128(18,2)","nullable":true,"shareable":true,"sensitivity":"public"},
-  {"id":"employees","name":"从业人数","dataType":"int32","nullable":true,"shareable":true,"sensitivity":"public"},
-  {"id":"founded","name":"成立日期","dataType":"date32","nullable":true,"shareable":true,"sensitivity":"public"},
-  {"id":"updated_at","name":"更新时间","dataType":"timestamp","nullable":true,"shareable":true,"sensitivity":"public"}],
- "share":{"type":"unconditional","method":"api"},"open":{"openToPublic":false},"updateCycle":"daily","releaseDate":"2026-01-01","relatedResourceCodes":[],
- "secrecyReview":{"reviewedOn":"2026-01-01","reviewer":"benchmark secrecy office"}}
-J
+cp "$here/timings-entry.json" entry.json
 $G catalog create --file entry.json > /dev/null
 python3 - "$rows" <<'P'
 import sys, datetime
@@ -60,7 +52,7 @@ with open("data.csv", "w", encoding="gb18030", newline="") as f:
     for i in range(1, n + 1):
         f.write(f"91530100MA{i:08d},云南测试企业{i}号,{i}.{i % 100:02d},{i % 5000},{datetime.date(2000, 1, 1) + datetime.timedelta(days=i % 9000)},{start + datetime.timedelta(seconds=i)}\r\n")
 P
-printf '{ "columns": [ {"column":"统一社会信用代码","item":"code","type":"utf8"}, {"column":"企业名称","item":"name","type":"utf8"}, {"column":"注册资本","item":"capital","type":"decimal128(18,2)"}, {"column":"从业人数","item":"employees","type":"int32"}, {"column":"成立日期","item":"founded","type":"date32"}, {"column":"更新时间","item":"updated_at","type":"timestamp"} ] }\n' > mapping.json
+cp "$here/timings-mapping.json" mapping.json
 iconv -f gb18030 -t utf-8 data.csv > data-utf8.csv
 
 # PostgreSQL, and the psql \copy baselines on the same data.

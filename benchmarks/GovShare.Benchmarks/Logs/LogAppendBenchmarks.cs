@@ -27,6 +27,22 @@ public class LogAppendBenchmarks
     [Params(1, 32)]
     public int Concurrent { get; set; }
 
+    /// <summary>The exchange record of a one-row pull, as a busy node appends it (also <see cref="LogWriterCpuRun"/>'s).</summary>
+    internal static LogRecord OnePullRecord() => new LogRecord
+    {
+        ExchangeId = ExchangeId.New(TimeProvider.System).Value,
+        Caller = "govshare:dept/530100/11530100MB00000118",
+        Kind = ExchangeKind.Pull,
+        ResourceCode = "101001/000001",
+        Provider = "11530100MB0000011X",
+        Items = ["id_number", "name", "birth_date", "income"],
+        Purpose = "social-assistance",
+        Rows = 1,
+        Bytes = 1234,
+        Status = 200,
+        DurationMs = 2,
+    };
+
     [GlobalSetup]
     public async Task Setup()
     {
@@ -34,20 +50,7 @@ public class LogAppendBenchmarks
         _data = NodeDataFolder.Open(Path.Combine(_folder, "data"));
         _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         _writer = new LogWriter(_data, "530100", _key, new LogOptions(), TimeProvider.System);
-        _record = new LogRecord
-        {
-            ExchangeId = ExchangeId.New(TimeProvider.System).Value,
-            Caller = "govshare:dept/530100/11530100MB00000118",
-            Kind = ExchangeKind.Pull,
-            ResourceCode = "101001/000001",
-            Provider = "11530100MB0000011X",
-            Items = ["id_number", "name", "birth_date", "income"],
-            Purpose = "social-assistance",
-            Rows = 1,
-            Bytes = 1234,
-            Status = 200,
-            DurationMs = 2,
-        };
+        _record = OnePullRecord();
 
         // The plain line is as long as the records the writer really writes (measured, checkpoints included).
         var before = LogBytes();

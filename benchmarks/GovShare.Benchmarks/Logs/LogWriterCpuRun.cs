@@ -27,20 +27,7 @@ public static class LogWriterCpuRun
             using var data = NodeDataFolder.Open(folder);
             using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
             var writer = new LogWriter(data, "530100", key, new LogOptions(), TimeProvider.System);
-            var record = new LogRecord
-            {
-                ExchangeId = ExchangeId.New(TimeProvider.System).Value,
-                Caller = "govshare:dept/530100/11530100MB00000118",
-                Kind = ExchangeKind.Pull,
-                ResourceCode = "101001/000001",
-                Provider = "11530100MB0000011X",
-                Items = ["id_number", "name", "birth_date", "income"],
-                Purpose = "social-assistance",
-                Rows = 1,
-                Bytes = 1234,
-                Status = 200,
-                DurationMs = 2,
-            };
+            var record = LogAppendBenchmarks.OnePullRecord();
 
             // Warm-up: tier-up and the first segment.
             Loop(writer, record, appenders, TimeSpan.FromSeconds(2));
