@@ -76,8 +76,15 @@ for trx in "$results"/*.trx; do
     failing && /<Message>/ { inMessage = 1; sub(/.*<Message>/, "") }
     failing && inMessage {
       done = sub(/<\/Message>.*/, "")
-      if (lines < 6) { print "    " $0; lines++ }
-      if (done) { inMessage = 0; failing = 0 }
+      kept[++lines] = $0
+      if (done) {
+        # The head says what was asserted; the tail, for a process journey, is what it printed last.
+        for (i = 1; i <= lines; i++) {
+          if (i <= 4 || i > lines - 8) print "    " kept[i]
+          else if (i == 5) print "    …"
+        }
+        inMessage = 0; failing = 0; delete kept
+      }
     }
   ' "$trx"
 done
