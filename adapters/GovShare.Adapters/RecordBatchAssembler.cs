@@ -156,7 +156,7 @@ public sealed record ReadOptions
     /// twice the one before, up to <see cref="BatchSize"/>. A push streams batches as they are
     /// made: a small first batch starts the upload, and the node's reading and checking of it,
     /// while the source is still converting, instead of after a whole <see cref="BatchSize"/>
-    /// (adapters/README.md, Timings). Null: every batch is <see cref="BatchSize"/>.
+    /// (benchmarks/results/adapters-history.md, fix/pgpush6). Null: every batch is <see cref="BatchSize"/>.
     /// </summary>
     public int? FirstBatchSize { get; init; }
 

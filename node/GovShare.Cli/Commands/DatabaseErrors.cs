@@ -66,8 +66,8 @@ internal static class DatabaseErrors
                     ($"{Capital(where)} refused the statement: {text}. Check --table, --query and the mapping's columns.", ExitCodes.Usage),
                 // Class 08 connection exception, 57P0x shut down or starting up, 53300 too many connections.
                 var state when state.StartsWith("08", StringComparison.Ordinal) || state.StartsWith("57P", StringComparison.Ordinal) || state == "53300" =>
-                    ($"{Capital(where)} cannot be used now: {text}.", ExitCodes.Unreachable),
-                _ => ($"{Capital(where)} refused it: {text}{(server.Detail is { Length: > 0 } detail ? $" ({detail.TrimEnd('.')})" : "")}.", ExitCodes.Failed),
+                    ($"{Capital(where)} cannot be used now: {text}.{DepartmentCommand.NothingDoneTail}", ExitCodes.Unreachable),
+                _ => ($"{Capital(where)} refused it: {text}{(server.Detail is { Length: > 0 } detail ? $" ({detail.TrimEnd('.')})" : "")}.{DepartmentCommand.NothingDoneTail}", ExitCodes.Failed),
             };
         }
 
@@ -76,7 +76,7 @@ internal static class DatabaseErrors
             var reason = Innermost(exception).Message.TrimEnd('.');
             return exception.Message.StartsWith("Failed to connect", StringComparison.Ordinal) || exception.InnerException is TimeoutException
                 ? ($"{Capital(where)} cannot be reached: {reason}. Check Host and Port in --postgres, and that the server is running.", ExitCodes.Unreachable)
-                : ($"The connection to {where} was lost: {reason}. {DepartmentCommand.NothingDone}", ExitCodes.Unreachable);
+                : ($"The connection to {where} was lost: {reason}.{DepartmentCommand.NothingDoneTail}", ExitCodes.Unreachable);
         }
 
         // Npgsql's own refusal before any statement: no password given when the server asks for one.

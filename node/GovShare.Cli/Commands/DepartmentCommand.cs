@@ -84,14 +84,19 @@ internal static class DepartmentCommand
         });
     }
 
-    /// <summary>What a failed push, pull or sync did not do, said after its fault.</summary>
+    /// <summary>What a failed push or sync did not do, said after its fault.</summary>
     public const string NothingPushedOrWritten = "Nothing was pushed or written.";
 
     /// <summary>
-    /// What the running command did not do when it failed (<see cref="RunAsync"/> sets it): "nothing was
-    /// pushed" would alarm a comparison's user, whose data is never pushed. One command per process.
+    /// What the running command did not do when it failed, or null for a command with nothing to say (a
+    /// catalog or inbox call): <see cref="RunAsync"/> sets it, and a pull, once it knows its target, says
+    /// where the rows did not go ("nothing was pushed" would be untrue of a pull, which writes, and of a
+    /// comparison, whose data is never pushed). One command per process.
     /// </summary>
-    public static string NothingDone { get; private set; } = NothingPushedOrWritten;
+    public static string? NothingDone { get; set; } = NothingPushedOrWritten;
+
+    /// <summary><see cref="NothingDone"/> as the end of a message (a space first), or nothing.</summary>
+    public static string NothingDoneTail => NothingDone is { } said ? " " + said : "";
 
     /// <summary>Opens a database connection: <c>sqlite:</c> a file path, <c>postgres:</c> an Npgsql connection string (or libpq's form, or a URI).</summary>
     public static (DbConnection Connection, SqlDialectKind Dialect) OpenDatabase(string? sqlite, string? postgres)
@@ -104,8 +109,8 @@ internal static class DepartmentCommand
         return (DatabaseErrors.Open(postgres ?? throw new ArgumentException("Give --sqlite or --postgres.")), SqlDialectKind.PostgreSql);
     }
 
-    /// <summary>Runs a department command; every failure becomes a readable message and its exit code, followed by <paramref name="nothingDone"/> where the command stopped before its work was done.</summary>
-    public static async Task<int> RunAsync(Func<Task<int>> action, string nothingDone = NothingPushedOrWritten)
+    /// <summary>Runs a department command; every failure becomes a readable message and its exit code, followed by <paramref name="nothingDone"/> (or what the command set in <see cref="NothingDone"/> since) where the command stopped before its work was done.</summary>
+    public static async Task<int> RunAsync(Func<Task<int>> action, string? nothingDone = NothingPushedOrWritten)
     {
         NothingDone = nothingDone;
         // System.CommandLine 2.0.0 installs its Ctrl+C/SIGTERM handling only once the action has
@@ -123,7 +128,7 @@ internal static class DepartmentCommand
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
-            await Console.Error.WriteLineAsync($"{ex.Message} {nothingDone}");
+            await Console.Error.WriteLineAsync(ex.Message + NothingDoneTail);
             return ExitCodes.Usage;
         }
         catch (ConversionFailedException ex)
@@ -133,7 +138,7 @@ internal static class DepartmentCommand
         }
         catch (InvalidDataException ex)
         {
-            await Console.Error.WriteLineAsync($"{ex.Message} {nothingDone}");
+            await Console.Error.WriteLineAsync(ex.Message + NothingDoneTail);
             return ExitCodes.DataRejected;
         }
         catch (NodeRefusedException ex)
@@ -151,12 +156,12 @@ internal static class DepartmentCommand
         }
         catch (HttpRequestException ex)
         {
-            await Console.Error.WriteLineAsync($"The node cannot be reached: {Reason(ex)}");
+            await Console.Error.WriteLineAsync($"The node cannot be reached: {Reason(ex).TrimEnd('.')}.{NothingDoneTail}");
             return ExitCodes.Unreachable;
         }
         catch (TaskCanceledException ex) when (ex.InnerException is TimeoutException)
         {
-            await Console.Error.WriteLineAsync("The node did not answer in time (it may be overloaded or unreachable).");
+            await Console.Error.WriteLineAsync("The node did not answer in time (it may be overloaded or unreachable)." + NothingDoneTail);
             return ExitCodes.Unreachable;
         }
         catch (NpgsqlException ex)
@@ -235,6 +240,6 @@ internal static class DepartmentCommand
             }
 
             return ExitCodes.Ok;
-        }));
+        }, nothingDone: null));
     }
 }

@@ -85,7 +85,7 @@ internal static class EvaluationCommands
 
             Console.WriteLine(JsonSerializer.Serialize(JsonDocument.Parse(body).RootElement, Indented));
             return ExitCodes.Ok;
-        }));
+        }, nothingDone: null));
 
         foreach (var sub in new[] { scorecards, scan, violations, show, move, report, scorecard })
         {

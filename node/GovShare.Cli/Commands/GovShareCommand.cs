@@ -62,7 +62,7 @@ internal static class GovShareCommand
         }
         catch (OperationCanceledException)
         {
-            await Console.Error.WriteLineAsync($"Cancelled; {char.ToLowerInvariant(DepartmentCommand.NothingDone[0])}{DepartmentCommand.NothingDone[1..]}");
+            await Console.Error.WriteLineAsync(DepartmentCommand.NothingDone is { } said ? $"Cancelled; {char.ToLowerInvariant(said[0])}{said[1..]}" : "Cancelled.");
             return ExitCodes.Cancelled;
         }
 #pragma warning disable CA1031 // The last line of defence: a person sees one line, not a .NET stack trace.

@@ -60,16 +60,19 @@ internal static class PullCommand
                         return written;
                     })
                     : new CsvSink(Partial("--csv", csvPath), chosen, spreadsheetSafe: !parse.GetValue(raw), separator, offset, timestamps, dates);
+                DepartmentCommand.NothingDone = csvPath == "-" ? IncompleteOnStdout : NothingWrittenTo(csvPath);
             }
             else if (parse.GetValue(jsonl) is { } jsonlPath)
             {
                 sink = jsonlPath == "-"
                     ? new StdoutSink((batches, token) => JsonLinesSink.WriteAsync(Console.OpenStandardOutput(), batches, token))
                     : new JsonLinesSink(Partial("--jsonl", jsonlPath));
+                DepartmentCommand.NothingDone = jsonlPath == "-" ? IncompleteOnStdout : NothingWrittenTo(jsonlPath);
             }
             else if (parse.GetValue(arrow) is { } arrowPath)
             {
                 sink = new ArrowFileSink(Partial("--arrow", arrowPath));
+                DepartmentCommand.NothingDone = NothingWrittenTo(arrowPath);
             }
             else
             {
@@ -90,6 +93,8 @@ internal static class PullCommand
 
                 (connection, var dialect) = DepartmentCommand.OpenDatabase(parse.GetValue(sqlite), parse.GetValue(postgres));
                 sink = new SqlSink(connection, dialect, tableName, mode, names, keys);
+                // SqlSink writes every row in one transaction: a fault rolls it all back.
+                DepartmentCommand.NothingDone = $"Nothing was written: the pull's one transaction was rolled back, so table {tableName} holds what it held before.";
             }
 
             await using (connection)
@@ -114,9 +119,18 @@ internal static class PullCommand
 
                 return ExitCodes.Ok;
             }
-        }));
+        }, NothingWritten));
         return command;
     }
+
+    /// <summary>What a pull that failed before its target was chosen did not do: a pull writes, it never pushes.</summary>
+    private const string NothingWritten = "Nothing was written.";
+
+    /// <summary>Standard output cannot be taken back: what reached it before the fault is only part of the data.</summary>
+    private const string IncompleteOnStdout = "What reached standard output before this is incomplete: do not use it.";
+
+    /// <summary>A file target is written as <c>path.partial</c> and renamed only when complete; the partial file is removed on any fault.</summary>
+    private static string NothingWrittenTo(string path) => $"Nothing was written: {path} was not created or changed (the rows go to {path}.partial until the last one is in; it was removed).";
 
     /// <summary>The sinks write <c>path.partial</c> and rename it at the end; Ctrl+C must not leave it behind.</summary>
     private static string Partial(string option, string path)

@@ -1,7 +1,9 @@
+using System.Globalization;
 using GovShare.Adapters.Tests;
 using GovShare.Cli.Commands;
 using GovShare.Node.Catalog;
 using GovShare.Node.Tests.Exchange;
+using GovShare.Node.Tests.Functional;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -193,6 +195,58 @@ public sealed class PostgresRefusalTests(PostgresRefusalTests.Setup setup) : ICl
         Assert.Equal(1L, await setup.CountAsync("after_cut"));
     }
 
+    [Fact]
+    public async Task Pull_FailingMidway_SaysWhatItDidNotWrite_NeverThatNothingWasPushed()
+    {
+        // 40,000 rows on the node, under a resource of their own (the other tests pull the set-up's one row).
+        const string Many = "101001/000062";
+        setup.CreateResource(Many);
+        await setup.ExecuteAsync("DROP TABLE IF EXISTS source_many; CREATE TABLE source_many (LIKE people);"
+            + "INSERT INTO source_many SELECT lpad(i::text, 18, '0'), '张三', '1950-01-01'::date, 1000.5, '昆明' FROM generate_series(1, 40000) i");
+        var push = await GovShareProcess.RunAsync(setup.Provider, ["push", "--resource", Many, "--postgres", setup.Database.ConnectionString, "--table", "source_many"]);
+        Assert.True(push.ExitCode == ExitCodes.Ok, push.ToString());
+
+        // The department's table holds one row of its own; its rule (a trigger) refuses the pull's
+        // 30,000th row, after the COPY has taken 29,999: the database's fault, midway.
+        const string Kept = "INSERT INTO {0} VALUES ('kept', '李四', '1960-01-01', 1.5, '大理')";
+        await setup.ExecuteAsync("DROP TABLE IF EXISTS refusing; CREATE TABLE refusing (LIKE people);" + string.Format(CultureInfo.InvariantCulture, Kept, "refusing") + ";"
+            + "DROP SEQUENCE IF EXISTS refusing_rows; CREATE SEQUENCE refusing_rows;"
+            + "CREATE OR REPLACE FUNCTION refuse_30000() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF nextval('refusing_rows') = 30000 THEN RAISE EXCEPTION 'the 30,000th row is refused by the department''s rule'; END IF; RETURN NEW; END $$;"
+            + "CREATE TRIGGER refuse BEFORE INSERT ON refusing FOR EACH ROW EXECUTE FUNCTION refuse_30000()");
+        // The same table whose server ends the connection at the 30,000th row (as a restart or an administrator does).
+        await setup.ExecuteAsync("DROP TABLE IF EXISTS cut; CREATE TABLE cut (LIKE people);" + string.Format(CultureInfo.InvariantCulture, Kept, "cut") + ";"
+            + "DROP SEQUENCE IF EXISTS cut_rows; CREATE SEQUENCE cut_rows;"
+            + "CREATE OR REPLACE FUNCTION cut_30000() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF nextval('cut_rows') = 30000 THEN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); END IF; RETURN NEW; END $$;"
+            + "CREATE TRIGGER cut BEFORE INSERT ON cut FOR EACH ROW EXECUTE FUNCTION cut_30000()");
+
+        var refused = await GovShareProcess.RunAsync(setup.User, ["pull", "--resource", Many, "--postgres", setup.Database.ConnectionString, "--table", "refusing", "--append"]);
+        var lost = await GovShareProcess.RunAsync(setup.User, ["pull", "--resource", Many, "--postgres", setup.Database.ConnectionString, "--table", "cut", "--append"]);
+        // A file target, the node down: the file is neither created nor left half-written.
+        var down = await GovShareProcess.RunAsync(setup.User, ["pull", "--resource", Many, "--csv", "many.csv", "--node", $"https://127.0.0.1:{Loopback.FreePort()}/"]);
+
+        Assert.True(refused.ExitCode == ExitCodes.Failed, refused.ToString());
+        Assert.Contains("refused it: the 30,000th row is refused by the department's rule", refused.Stderr, StringComparison.Ordinal);
+        Assert.True(lost.ExitCode == ExitCodes.Unreachable, lost.ToString());
+        Assert.Contains($"PostgreSQL database 'postgres' at 127.0.0.1:{setup.Database.Port}", lost.Stderr, StringComparison.Ordinal);
+        foreach (var (run, table) in new[] { (refused, "refusing"), (lost, "cut") })
+        {
+            Assert.EndsWith($"Nothing was written: the pull's one transaction was rolled back, so table {table} holds what it held before.", run.Stderr.TrimEnd(), StringComparison.Ordinal);
+            // One line of fault after the plain progress lines (standard error is redirected here).
+            Assert.Single(run.Stderr.TrimEnd().Split('\n'), line => !line.StartsWith("pull: ", StringComparison.Ordinal));
+            Assert.True(run.ShowsNoInternals, run.ToString());
+            // It held its own row, and holds it still: the 29,999 rows before the fault went with the transaction.
+            Assert.Equal(1L, await setup.CountAsync(table));
+        }
+
+        Assert.True(down.ExitCode == ExitCodes.Unreachable, down.ToString());
+        Assert.StartsWith("The node cannot be reached: Connection refused. Nothing was written: many.csv was not created or changed (the rows go to many.csv.partial until the last one is in; it was removed).", down.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(setup.User, "many.csv*"));
+        foreach (var run in new[] { refused, lost, down })
+        {
+            Assert.DoesNotContain("pushed", run.Stderr, StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
     /// <summary>One node with the resource published (pushed from PostgreSQL by the built binary), and one PostgreSQL cluster.</summary>
     public sealed class Setup : IAsyncLifetime
     {
@@ -224,6 +278,10 @@ public sealed class PostgresRefusalTests(PostgresRefusalTests.Setup setup) : ICl
             Database.Dispose();
             Directory.Delete(_folder, recursive: true);
         }
+
+        /// <summary>Another resource of the provider's, shared unconditionally like the set-up's.</summary>
+        public void CreateResource(string code) =>
+            Assert.True(_f.Node.Services.GetRequiredService<CatalogStore>().Create(Entry(code, _f.Provider, new ShareAttributes(ShareType.Unconditional)), Caller(_f.Provider)).Succeeded);
 
         public Task<GovShareRun> PushAsync(string connectionString, params string[] source) =>
             GovShareProcess.RunAsync(Provider, ["push", "--resource", Resource, "--postgres", connectionString, .. source]);

@@ -275,7 +275,7 @@ internal sealed class SegmentFileWriter : Stream
 /// writing overlaps the upload, and the commit's fsync waits only for what is still in flight:
 /// 18 MB written in 1 MiB pieces at an upload's pace on the shared development machine (load
 /// about 60), fsync 60–276 ms (median 186) without the hint, 14–106 ms (median 38) with it,
-/// alternating (adapters/README.md, Timings). Only a hint: the fsync at the commit is what makes
+/// alternating (benchmarks/results/adapters-history.md, fix/pgpush6). Only a hint: the fsync at the commit is what makes
 /// the segment durable, unchanged. Public so that the load benchmark's raw-upload baseline makes
 /// the same call: a baseline must do whatever the node does to put bytes on disk.
 /// </summary>
