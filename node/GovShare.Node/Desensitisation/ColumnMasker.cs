@@ -437,16 +437,44 @@ public sealed class ColumnMasker : IDisposable
         var years = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(text.AsSpan(0, n * 4));
         var ends = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(offsets.AsSpan(0, (n + 1) * 4));
         ends[0] = 0;
+        var table = YearTable.Years;
         for (var i = 0; i < n; i++)
         {
-            var year = DateOnly.FromDayNumber(days[i] + (int)UnixEpochDayNumber).Year;
-            // The four ASCII digits, first digit in the lowest byte (little-endian).
-            years[i] = ('0' + (year / 1000)) | (('0' + (year / 100 % 10)) << 8) | (('0' + (year / 10 % 10)) << 16) | (('0' + (year % 10)) << 24);
+            // Birth dates fall in the table's two centuries: one look-up instead of the calendar
+            // and the digits (~10 ns a row, the masking's largest step in the large pull's profile).
+            var inTable = (uint)(days[i] - YearTable.FirstDay);
+            years[i] = inTable < (uint)table.Length ? table[inTable] : YearTable.Digits(DateOnly.FromDayNumber(days[i] + (int)UnixEpochDayNumber).Year);
             ends[i + 1] = (i + 1) * 4;
         }
 
         // No validity bitmap: the null count is 0, so every slot is valid.
         return new StringArray(new ArrayData(StringType.Default, n, 0, 0, [ArrowBuffer.Empty, new ArrowBuffer(offsets.AsMemory(0, (n + 1) * 4)), new ArrowBuffer(text.AsMemory(0, n * 4))]));
+    }
+
+    /// <summary>
+    /// The year of every day from 1900-01-01 to 2099-12-31 as its four ASCII digits (first digit
+    /// in the lowest byte): 73,049 ints, 292 KB, built once from the calendar on first use.
+    /// </summary>
+    private static class YearTable
+    {
+        public static readonly int FirstDay = new DateOnly(1900, 1, 1).DayNumber - (int)UnixEpochDayNumber;
+        public static readonly int[] Years = Build();
+
+        /// <summary>A year of 0–9999 as four ASCII digits, first digit in the lowest byte (little-endian).</summary>
+        public static int Digits(int year) =>
+            ('0' + (year / 1000)) | (('0' + (year / 100 % 10)) << 8) | (('0' + (year / 10 % 10)) << 16) | (('0' + (year % 10)) << 24);
+
+        private static int[] Build()
+        {
+            var first = new DateOnly(1900, 1, 1).DayNumber;
+            var years = new int[new DateOnly(2100, 1, 1).DayNumber - first];
+            for (var i = 0; i < years.Length; i++)
+            {
+                years[i] = Digits(DateOnly.FromDayNumber(first + i).Year);
+            }
+
+            return years;
+        }
     }
 
     private static (int, int)? FromDays(int days)

@@ -259,6 +259,24 @@ public sealed class ColumnMaskerTests
     }
 
     [Fact]
+    public void GeneraliseDate_Date32WithoutNulls_EveryDayAroundTheYearTable_AsTheCalendarSpellsIt()
+    {
+        // The years path looks up the days of 1900-2099 in a table and asks the calendar for
+        // the others: every day from a month before the table to a month after it, in order and
+        // shuffled, against the calendar.
+        var first = new DateOnly(1899, 12, 1).DayNumber - 719162;
+        var last = new DateOnly(2100, 2, 1).DayNumber - 719162;
+        var days = Enumerable.Range(first, last - first + 1).ToList();
+        var ints = new Int32Array.Builder().AppendRange(days).AppendRange(days.OrderBy(_ => Random.Shared.Next())).Build();
+        var dates = new Date32Array(new ArrayData(Date32Type.Default, ints.Length, 0, 0, ints.Data.Buffers));
+        string?[] expected = [.. ints.Values.ToArray().Select(d => DateOnly.FromDayNumber(d + 719162).ToString("yyyy", System.Globalization.CultureInfo.InvariantCulture))];
+
+        var masked = Assert.IsType<StringArray>(Masker(MaskingRule.GeneraliseDate(DatePrecision.Year), Date32Type.Default).Mask(dates));
+        AssertTexts(masked, expected);
+        Assert.Equal(0, masked.NullCount);
+    }
+
+    [Fact]
     public void GeneraliseDate_Date32WithoutNulls_Years_AsTheCalendarSpellsIt()
     {
         // A column without nulls takes the years-only path (four digits a value, offsets 0, 4,
