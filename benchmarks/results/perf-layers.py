@@ -3,6 +3,10 @@
 Each sample goes to the innermost (leaf-first) frame that matches a layer below, so a middleware
 counts its own work, not the pull behind it. Used for benchmarks/results/profile-small-exchanges.txt:
     perf script -i node.perf -F comm,tid,ip,sym,dso > node.txt && python3 perf-layers.py node.txt
+With a CPU figure (us a pull, from the run's results), the layers are also summed into the groups
+of that file's table and given in us a pull; a baseline's profile (raw-kestrel in its raw or durable
+rounds) goes through the same layers, its group-commit file counting as the log:
+    python3 perf-layers.py raw.txt 47.0
 """
 import sys, collections
 path = sys.argv[1]
@@ -10,12 +14,13 @@ layers = [
  ("jit", ["libclrjit"]),
  ("aggregates-catchup", ["ChainAggregates", "AggregateWarmup"]),
  ("kafka-relay", ["KafkaLogRelay", "Confluent.Kafka", "librdkafka"]),
- ("logwriter-loop", ["LogChannel+<RunAsync>"]),
+ ("logwriter-loop", ["LogChannel+<RunAsync>", "GroupCommitFile"]),
+ ("metrics", ["OpenTelemetry", "System.Diagnostics.Metrics", "ExchangeMetrics", "LogMetrics", "MetricsContext", "HostingMetrics"]),
  ("log-append(serialize)", ["LogChannel::AppendAsync"]),
  ("ExchangeStep.Record", ["ExchangeStep+<RecordAsync>", "ExchangeStep::RecordAsync"]),
  ("AnswerFromCache", ["AnswerFromCacheAsync"]),
  ("PullAsync", ["ExchangeApi+<PullAsync>", "ExchangeApi::PullAsync"]),
- ("endpoint-delegate(RDF)", ["lambda_method", "EndpointMiddleware"]),
+ ("endpoint-delegate(RDF)", ["lambda_method", "EndpointMiddleware", "RawServer"]),
  ("NodeRouting", ["NodeRoutingMiddleware"]),
  ("authorization", ["AuthorizationMiddleware", "ProblemAuthorizationResultHandler", "PolicyEvaluator", "AuthorizationService"]),
  ("OnBehalfOf", ["OnBehalfOfMiddleware"]),
@@ -50,3 +55,22 @@ for s in samples:
         if who!="other": break
     cnt[who]+=1
 for k,v in cnt.most_common(): print(f"{100*v/n:6.2f}%  {k}")
+
+groups = [
+ ("TLS / Kestrel / ASP.NET pipeline", ["ssl", "sockets", "kestrel-http", "hosting", "routing", "statuscodepages", "exceptionhandler", "endpoint-delegate(RDF)", "SeparateListeners"]),
+ ("authentication + authorization", ["authentication", "RecheckRevocation", "authorization", "OnBehalfOf"]),
+ ("decision (pull endpoint, node routing)", ["PullAsync", "NodeRouting"]),
+ ("Arrow answer (from the answer cache)", ["AnswerFromCache"]),
+ ("log append + fsync wait (writer loop)", ["logwriter-loop", "log-append(serialize)", "ExchangeStep.Record"]),
+ ("metrics", ["metrics"]),
+ ("Kafka relay + aggregates", ["kafka-relay", "aggregates-catchup"]),
+ ("thread pool (wait/spin + dispatch)", ["threadpool-wait", "threadpool-dispatch"]),
+ ("JIT", ["jit"]),
+ ("other (GC, runtime, kernel unattributed)", ["other"]),
+]
+if len(sys.argv) > 2:
+    us = float(sys.argv[2])
+    print(f"# groups, us a pull of {us:.1f}")
+    for name, members in groups:
+        share = sum(cnt[m] for m in members) / n
+        print(f"{100*share:6.2f}%  {us*share:6.1f} us  {name}")

@@ -306,32 +306,24 @@ internal sealed partial class LoadRun
     {
         Progress.Begin("push");
         var path = Population.DataPath(PushCode, "mode=replace");
-        // Whole pushes to each before the measured rounds, until the node has stopped re-compiling:
-        // at least two, then on until the runtime's tiering thread used under 2 % of the node's CPU
-        // over a pair (at most 8 pairs or 180 s). A node in production has taken pushes before, so
-        // validation, the value rules and the writer run tier-1 code. Without warm-up the node's
-        // rounds were a third JIT (results/profile-push.txt); with a fixed two, at load 60 the
-        // tiering thread still took a quarter of the node's samples through the first two
-        // measured rounds, and none in the third (fix/push4 section there).
-        var warmUps = 0;
-        var warmClock = Stopwatch.StartNew();
-        var tieringShare = 1.0;
-        while (true)
-        {
-            var node0 = kunming.CpuSeconds;
-            var tiering0 = kunming.ThreadCpuSeconds(".NET Tiered");
-            await Http.UploadAsync(raw, "upload", file);
-            await Http.UploadAsync(node, path, file);
-            _kunmingExchanges++;
-            warmUps++;
-            var tiering = kunming.ThreadCpuSeconds(".NET Tiered").Sum(t => t.Value - tiering0.GetValueOrDefault(t.Key));
-            tieringShare = tiering / Math.Max(0.01, kunming.CpuSeconds - node0);
-            Progress.Update($"warm-up push {warmUps}: tiering thread {100 * tieringShare:0.0} % of the node's CPU", force: true);
-            if (warmUps >= 2 && (_smoke || tieringShare < 0.02 || warmUps >= 8 || warmClock.Elapsed > TimeSpan.FromSeconds(180)))
+        // Whole pushes to each before the measured rounds, until the node has stopped re-compiling
+        // (WarmUp.UntilTieredAsync: at least two, at most 8 pairs). A node in production has taken
+        // pushes before, so validation, the value rules and the writer run tier-1 code. Without
+        // warm-up the node's rounds were a third JIT (results/profile-push.txt); with a fixed two,
+        // at load 60 the tiering thread still took a quarter of the node's samples through the
+        // first two measured rounds, and none in the third (fix/push4 section there).
+        var warm = await WarmUp.UntilTieredAsync(_smoke, atLeast: 2, atMost: 8,
+            new WarmUpStep(null, async _ =>
             {
-                break;
-            }
-        }
+                await Http.UploadAsync(raw, "upload", file);
+                return 1;
+            }),
+            new WarmUpStep(kunming, async _ =>
+            {
+                await Http.UploadAsync(node, path, file);
+                return 1;
+            }));
+        _kunmingExchanges += warm.Rounds;
 
         // Each upload's own CPU, user and system, so the table shows the spread between rounds and
         // how much of it is the kernel's (page-cache pages first written: benchmarks/README.md, Push).
@@ -359,8 +351,9 @@ internal sealed partial class LoadRun
             ["nodeSystemNsPerByte"] = nodeRounds.Sum(r => r.Sys) * 1e9 / nodeRounds.Sum(r => r.Bytes),
             ["baselineSystemNsPerByte"] = rawRounds.Sum(r => r.Sys) * 1e9 / rawRounds.Sum(r => r.Bytes),
             ["keptUploads"] = KeptUploads,
-            ["warmUpPushes"] = warmUps,
-            ["warmUpLastTieringShare"] = tieringShare,
+            ["warmUpPushes"] = warm.Rounds,
+            ["warmUpSeconds"] = warm.Seconds,
+            ["warmUpLastTieringShare"] = warm.ShareOf(kunming),
         });
         _kunmingExchanges += nodeRuns.Count;
     }
@@ -402,15 +395,27 @@ internal sealed partial class LoadRun
         var nodeLoops = new List<Loop>();
         var rawLoops = new List<Loop>();
         var durableLoops = new List<Loop>();
-        // Warm-up, not measured: 5 s of the same closed loop each (tens of thousands of requests),
-        // so the rounds see the steady state of a node that has been serving — its hot methods
-        // re-compiled at tier 1 with PGO — rather than the first seconds after a start (with 2 s, JIT
-        // of the node was still 13–29 % of its samples in the measured rounds; benchmarks/README.md).
-        var warmUp = TimeSpan.FromSeconds(_smoke ? 0.5 : 5);
-        await ClosedLoopAsync(raw, () => Http.Get("small"), warmUp, "warm-up raw", rawServer);
-        await ClosedLoopAsync(raw, () => Http.Get("small-durable"), warmUp, "warm-up durable", rawServer);
-        var warm = await ClosedLoopAsync(node, () => Http.Pull(SmallCode), warmUp, "warm-up node", kunming);
-        _kunmingExchanges += warm.Requests;
+        // Warm-up, not measured, of the node and both baselines until their tiering threads are
+        // idle (WarmUp.UntilTieredAsync): rounds of 3 s of the same closed loop each, at least 2, so
+        // the measured rounds see the steady state of servers that have been serving (hot methods
+        // re-compiled at tier 1 with PGO). The fixed 5 s each this case had left half the node's
+        // samples tier-up JIT through two 20-s rounds at load 80, which the baselines (a few small
+        // methods) did not pay (results/profile-small-exchanges.txt, fix/small7).
+        var step = TimeSpan.FromSeconds(_smoke ? 0.5 : 3);
+        // Only the node's requests are counted (the Kafka check expects each in the topic).
+        var warm = await WarmUp.UntilTieredAsync(_smoke, atLeast: 2, atMost: int.MaxValue,
+            new WarmUpStep(rawServer, async round =>
+            {
+                await ClosedLoopAsync(raw, () => Http.Get("small"), step, $"warm-up {round} raw", rawServer);
+                return 0;
+            }),
+            new WarmUpStep(rawServer, async round =>
+            {
+                await ClosedLoopAsync(raw, () => Http.Get("small-durable"), step, $"warm-up {round} durable", rawServer);
+                return 0;
+            }),
+            new WarmUpStep(kunming, async round => (await ClosedLoopAsync(node, () => Http.Pull(SmallCode), step, $"warm-up {round} node", kunming)).Requests));
+        _kunmingExchanges += warm.Work;
         for (var round = 0; round < rounds; round++)
         {
             rawLoops.Add(await ClosedLoopAsync(raw, () => Http.Get("small"), _sizes.SmallDuration, $"round {round + 1}/{rounds} raw", rawServer));
@@ -423,6 +428,8 @@ internal sealed partial class LoadRun
         var durableLatencies = durableLoops.SelectMany(l => l.LatenciesMs).Order().ToArray();
         static double Rate(List<Loop> loops) => loops.Sum(l => l.Requests) / loops.Sum(l => l.Seconds);
         static double CpuUs(List<Loop> loops) => loops.Sum(l => l.ServerCpuSeconds) * 1e6 / Math.Max(1, loops.Sum(l => l.Requests));
+        // Whether the warm-up held: the tiering thread's share of the server's CPU in the measured rounds.
+        static double TieringShare(List<Loop> loops) => loops.Sum(l => l.TieringCpuSeconds) / Math.Max(0.01, loops.Sum(l => l.ServerCpuSeconds));
         var nodeRps = Rate(nodeLoops);
         _kunmingExchanges += nodeLoops.Sum(l => l.Requests);
         var bodyBytes = new FileInfo(Path.Combine(_files, "small.arrow")).Length;
@@ -437,6 +444,13 @@ internal sealed partial class LoadRun
             ["bodyBytes"] = bodyBytes,
             ["nodeCpuUsPerExchange"] = CpuUs(nodeLoops),
             ["baselineCpuUsPerExchange"] = CpuUs(rawLoops),
+            ["warmUpSeconds"] = warm.Seconds,
+            ["warmUpRounds"] = warm.Rounds,
+            ["warmUpNodeRequests"] = warm.Work,
+            ["warmUpLastTieringShareNode"] = warm.ShareOf(kunming),
+            ["warmUpLastTieringShareBaseline"] = warm.ShareOf(rawServer),
+            ["nodeTieringShareMeasured"] = TieringShare(nodeLoops),
+            ["baselineTieringShareMeasured"] = TieringShare(rawLoops.Concat(durableLoops).ToList()),
         });
         var durableP99 = Percentile(durableLatencies, 0.99);
         var ratio = nodeRps / Math.Max(1e-9, Rate(durableLoops));
@@ -450,6 +464,10 @@ internal sealed partial class LoadRun
             ["nodeCpuUsPerExchange"] = CpuUs(nodeLoops),
             ["baselineCpuUsPerExchange"] = CpuUs(durableLoops),
             ["baselineRequests"] = durableLoops.Sum(l => l.Requests),
+            ["warmUpSeconds"] = warm.Seconds,
+            ["warmUpRounds"] = warm.Rounds,
+            ["warmUpLastTieringShareNode"] = warm.ShareOf(kunming),
+            ["warmUpLastTieringShareBaseline"] = warm.ShareOf(rawServer),
         }, met: ratio >= 0.8 && Percentile(nodeLatencies, 0.99) <= 2 * durableP99, target: "≥ 0.8, p99 ≤ 2 × baseline's");
     }
 
@@ -480,34 +498,15 @@ internal sealed partial class LoadRun
     private async Task ArrowVersusJsonAsync(HttpClient node, ChildProcess kunming)
     {
         Progress.Begin("arrow-vs-json");
-        // Warm-up, not measured, until the node has stopped re-compiling: alternating rounds of
-        // each format (2 s, at least 3 pulls) until the runtime's tiering thread used under 2 % of
-        // the node's CPU in a round (at least 3 rounds, at most 180 s). A production node has been
-        // serving both, its per-row code re-compiled at tier 1 with PGO; a freshly started one
-        // spends its first pulls in tier-0 and instrumented code while the tiering thread competes
-        // for the same two cores: a quarter of the JSON phase's node CPU with the one-pull warm-up
-        // this case had, a third to a half after a fixed 6 s at load 50, and at load 60 the node's
-        // CPU per pull settled only after about a minute (results/profile-arrow-vs-json.txt).
-        var warm = 0;
-        var warmClock = Stopwatch.StartNew();
-        var tieringShare = 1.0;
-        for (var round = 1; ; round++)
-        {
-            var node0 = kunming.CpuSeconds;
-            var tiering0 = kunming.ThreadCpuSeconds(".NET Tiered");
-            var pulls = (await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode, "application/json")), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), $"warm-up {round} JSON", 3)).Count;
-            pulls += (await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode)), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), $"warm-up {round} Arrow", 3)).Count;
-            var tiering = kunming.ThreadCpuSeconds(".NET Tiered").Sum(t => t.Value - tiering0.GetValueOrDefault(t.Key));
-            tieringShare = tiering / Math.Max(0.01, kunming.CpuSeconds - node0);
-            warm += pulls;
-            Progress.Update($"warm-up {round}: tiering thread {100 * tieringShare:0.0} % of the node's CPU", force: true);
-            if (_smoke || (tieringShare < 0.02 && round >= 3) || warmClock.Elapsed > TimeSpan.FromSeconds(180))
-            {
-                break;
-            }
-        }
-
-        var warmSeconds = warmClock.Elapsed.TotalSeconds;
+        // Warm-up, not measured, until the node has stopped re-compiling (WarmUp.UntilTieredAsync):
+        // rounds of each format (2 s, at least 3 pulls each), at least 3 rounds. A production node
+        // has been serving both, its per-row code re-compiled at tier 1 with PGO: a quarter of the
+        // JSON phase's node CPU was JIT with the one-pull warm-up this case had, a third to a half
+        // after a fixed 6 s at load 50, and at load 60 the node's CPU per pull settled only after
+        // about a minute (results/profile-arrow-vs-json.txt).
+        var warm = await WarmUp.UntilTieredAsync(_smoke, atLeast: 3, atMost: int.MaxValue,
+            new WarmUpStep(kunming, async round => (await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode, "application/json")), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), $"warm-up {round} JSON", 3)).Count),
+            new WarmUpStep(kunming, async round => (await RepeatAsync(() => Http.DownloadAsync(node, Http.Pull(TextCode)), TimeSpan.FromSeconds(_smoke ? 0.5 : 2), $"warm-up {round} Arrow", 3)).Count));
         // Alternating rounds (Arrow, JSON, Arrow, JSON …) so that other work on the machine hits
         // both; the node's CPU (/proc/<pid>/stat) is read around each round.
         var arrow = new List<Transfer>();
@@ -539,16 +538,16 @@ internal sealed partial class LoadRun
             ["jsonBytesPerPull"] = json[0].Bytes,
             ["arrowPulls"] = arrow.Count,
             ["jsonPulls"] = json.Count,
-            ["warmUpPulls"] = warm,
-            ["warmUpSeconds"] = warmSeconds,
-            ["warmUpLastTieringShare"] = tieringShare,
+            ["warmUpPulls"] = warm.Work,
+            ["warmUpSeconds"] = warm.Seconds,
+            ["warmUpLastTieringShare"] = warm.ShareOf(kunming),
             ["arrowNodeCpuMsPerPull"] = arrowCpuMs,
             ["jsonNodeCpuMsPerPull"] = jsonCpuMs,
             ["nodeCpuRatio"] = jsonCpuMs / Math.Max(1e-9, arrowCpuMs),
             ["arrowNodeCpuNsPerByte"] = NsPerByte(arrowCpu, arrow),
             ["jsonNodeCpuNsPerByte"] = NsPerByte(jsonCpu, json),
         });
-        _kunmingExchanges += arrow.Count + json.Count + warm;
+        _kunmingExchanges += arrow.Count + json.Count + warm.Work;
     }
 
     private async Task KafkaCheckAsync(KafkaMockCluster kafka)
@@ -654,6 +653,7 @@ internal sealed partial class LoadRun
     private async Task<Loop> ClosedLoopAsync(HttpClient client, Func<HttpRequestMessage> request, TimeSpan duration, string label, ChildProcess server)
     {
         var cpu = server.CpuSeconds;
+        var tiering = server.ThreadCpuSeconds(WarmUp.TieringThread);
         var clock = Stopwatch.StartNew();
         long requests = 0;
         var workers = Enumerable.Range(0, _sizes.SmallWorkers).Select(worker => Task.Run(async () =>
@@ -675,16 +675,17 @@ internal sealed partial class LoadRun
         })).ToList();
         var all = await Task.WhenAll(workers);
         var seconds = clock.Elapsed.TotalSeconds;
-        return new Loop(requests, seconds, [.. all.SelectMany(l => l)], server.CpuSeconds - cpu);
+        var compiled = server.ThreadCpuSeconds(WarmUp.TieringThread).Sum(t => t.Value - tiering.GetValueOrDefault(t.Key));
+        return new Loop(requests, seconds, [.. all.SelectMany(l => l)], server.CpuSeconds - cpu, compiled);
     }
 
     /// <summary>The share of <paramref name="server"/>'s CPU its tiering thread used while <paramref name="run"/> ran.</summary>
     private static async Task<double> TieringShareAsync(ChildProcess server, Func<Task<Transfer>> run)
     {
         var cpu = server.CpuSeconds;
-        var tiering = server.ThreadCpuSeconds(".NET Tiered");
+        var tiering = server.ThreadCpuSeconds(WarmUp.TieringThread);
         await run();
-        var compiled = server.ThreadCpuSeconds(".NET Tiered").Sum(t => t.Value - tiering.GetValueOrDefault(t.Key));
+        var compiled = server.ThreadCpuSeconds(WarmUp.TieringThread).Sum(t => t.Value - tiering.GetValueOrDefault(t.Key));
         return compiled / Math.Max(0.01, server.CpuSeconds - cpu);
     }
 
@@ -873,7 +874,7 @@ internal sealed partial class LoadRun
         public string Name => Spec.Name;
     }
 
-    private sealed record Loop(long Requests, double Seconds, double[] LatenciesMs, double ServerCpuSeconds);
+    private sealed record Loop(long Requests, double Seconds, double[] LatenciesMs, double ServerCpuSeconds, double TieringCpuSeconds);
 }
 
 /// <summary>Stops a child once: early on purpose, or on the way out when something failed before (no orphan node).</summary>

@@ -334,6 +334,10 @@ public sealed class KafkaLogRelay : BackgroundService
                     Acks = Acks.All,
                     MessageTimeoutMs = _kafka.MessageTimeoutMs,
                     LingerMs = 5,
+                    // A delivery report is read for its error only: without this, each report of
+                    // every record copied the record's line, key, headers and timestamp back into
+                    // new managed objects (per exchange, on the relay's side of each pull).
+                    DeliveryReportFields = "none",
                 };
                 _producer = new ProducerBuilder<string?, byte[]>(config)
                     .SetErrorHandler((_, error) =>

@@ -74,6 +74,26 @@ public sealed record LogEntry(
         ? _record ??= JsonSerializer.Deserialize<LogRecord>(RecordJson.Span, LogJson.Options)
         : null;
 
+    /// <summary>
+    /// Gives a record entry the record its bytes were serialised from, before the entry is handed to
+    /// any reader, so <see cref="Record"/> need not read them back (<see cref="SameAsRead"/> says
+    /// which records read back as the same value).
+    /// </summary>
+    internal void Remember(LogRecord record)
+    {
+        if (Type == LogEntryType.Record)
+        {
+            _record = record;
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="record"/> is what reading its own serialised bytes back would give:
+    /// not when it holds a change's <see cref="LogRecord.Diff"/> (a JSON element its writer's
+    /// document may free after the append) or no item list (it reads back as an empty one).
+    /// </summary>
+    internal static bool SameAsRead(LogRecord record) => record.Diff is null && record.Items is not null;
+
     public bool Equals(LogEntry? other) =>
         other is not null && Log == other.Log && Node == other.Node && Sequence == other.Sequence && Type == other.Type
         && PreviousHash == other.PreviousHash && Hash == other.Hash && RecordJson.Equals(other.RecordJson) && Line.Equals(other.Line)

@@ -292,7 +292,7 @@ public sealed class LogWriter : IAsyncDisposable
             }
 
             var json = LogJson.Serialize(record);
-            var pending = new Pending(json, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously));
+            var pending = new Pending(json, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously), Record: LogEntry.SameAsRead(record) ? record : null);
             ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(pending), typeof(LogWriter));
 
             // Cancellation only stops the wait: a record handed over is written regardless.
@@ -446,6 +446,13 @@ public sealed class LogWriter : IAsyncDisposable
                     }
 
                     var entry = LogEntry.Create(_kind, _node, ++sequence, LogEntryType.Record, hash, pending.Json, _replica);
+                    if (pending.Record is { } made)
+                    {
+                        // The record this entry's bytes were made from: its readers (statistics,
+                        // evaluation, the Kafka relay) need not read the bytes back into another.
+                        entry.Remember(made);
+                    }
+
                     Write(entry);
                     hash = entry.Hash;
                     results.Add((pending, sequence));
@@ -742,7 +749,7 @@ public sealed class LogWriter : IAsyncDisposable
             return null;
         }
 
-        private sealed record Pending(byte[]? Json, TaskCompletionSource<long> Done, bool Probe = false, IReadOnlyList<LogEntry>? Copied = null)
+        private sealed record Pending(byte[]? Json, TaskCompletionSource<long> Done, bool Probe = false, IReadOnlyList<LogEntry>? Copied = null, LogRecord? Record = null)
         {
             /// <summary>When the append was handed over, for <c>govshare.log.append.duration</c>.</summary>
             public long Enqueued { get; } = System.Diagnostics.Stopwatch.GetTimestamp();

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
 using GovShare.Node.Tests.Functional;
@@ -148,6 +149,39 @@ public sealed class LogWriterTests
         Assert.Equal(0, follower.Count);
         Assert.Equal((int)(open.Writer.DurableSequence(LogKind.Exchange) - sequence) + 1, other.Count);
         other.Dispose();
+    }
+
+    [Fact]
+    public async Task Follow_HandsOverTheRecordItWasGiven_AsItsBytesReadBack_AndAChangeReadFromItsBytes()
+    {
+        using var folder = new LogFolder();
+        await using var open = folder.Open(new LogOptions { CheckpointEvery = 100 });
+        var follower = open.Writer.Follow(LogKind.Exchange);
+        var changes = open.Writer.Follow(LogKind.Change);
+
+        // An exchange record: its readers get the very object appended, whose value is its bytes'.
+        var record = LogFolder.Exchange(1) with { Items = ["a1", "a2"] };
+        var sequence = await open.Writer.AppendAsync(LogKind.Exchange, record);
+        var held = new List<(LogEntry Entry, LogPosition At)>();
+        Assert.Equal(1, follower.Take(sequence, sequence, 10, held));
+        var entry = held[0].Entry;
+        Assert.Same(record.Items, entry.Record!.Items);
+        Assert.Equal(entry.RecordJson.ToArray(), LogJson.Serialize(entry.Record));
+        Assert.Equal(record with { Time = entry.Record.Time }, entry.Record);
+        Assert.NotEqual(default, entry.Record.Time);
+
+        // A change's diff belongs to its writer's document, which may be freed once appended: the
+        // record readers get is read from the entry's bytes, and outlives that document.
+        var diff = JsonDocument.Parse("""{"name":{"from":"a","to":"b"}}""");
+        var change = LogFolder.Change(1) with { Diff = diff.RootElement };
+        sequence = await open.Writer.AppendAsync(LogKind.Change, change);
+        diff.Dispose();
+        held.Clear();
+        Assert.Equal(1, changes.Take(sequence, sequence, 10, held));
+        Assert.NotSame(change, held[0].Entry.Record);
+        Assert.Equal("b", held[0].Entry.Record!.Diff!.Value.GetProperty("name").GetProperty("to").GetString());
+        follower.Dispose();
+        changes.Dispose();
     }
 
     [Fact]
