@@ -5,7 +5,6 @@ using GovShare.Node.Calendar;
 using GovShare.Node.Catalog;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Kernel;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -210,9 +209,9 @@ public sealed class LateReports(ChildReports received, NodeLinkRegistry links, T
 }
 
 /// <summary>Submits the past year's report to the parent every <see cref="EvaluationOptions.ReportSubmitInterval"/>, on the leader only.</summary>
-public sealed partial class ReportSchedule(ReportTree reports, NodeDataFolder data, EvaluationOptions options, ILogger<ReportSchedule> logger) : BackgroundService
+public sealed partial class ReportSchedule(ReportTree reports, NodeDataFolder data, EvaluationOptions options, ILogger<ReportSchedule> logger) : NodeBackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         if (options.ReportSubmitInterval <= TimeSpan.Zero)
         {

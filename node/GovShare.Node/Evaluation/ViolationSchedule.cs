@@ -1,6 +1,5 @@
 using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace GovShare.Node.Evaluation;
@@ -10,12 +9,12 @@ namespace GovShare.Node.Evaluation;
 /// found and followed up without anyone asking), on the leader replica only, so a node with several
 /// replicas notifies and escalates once. A failed scan is logged and the next one runs as planned.
 /// </summary>
-public sealed partial class ViolationSchedule(EvaluationService evaluation, NodeDataFolder data, EvaluationOptions options, ILogger<ViolationSchedule> logger) : BackgroundService
+public sealed partial class ViolationSchedule(EvaluationService evaluation, NodeDataFolder data, EvaluationOptions options, ILogger<ViolationSchedule> logger) : NodeBackgroundService
 {
     /// <summary>Who a scheduled scan is attributed to in the violations' history and the change log.</summary>
     public const string By = "schedule";
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         if (options.ScanInterval <= TimeSpan.Zero)
         {

@@ -3,7 +3,6 @@ using System.Text.Json;
 using GovShare.Node.Catalog;
 using GovShare.Node.Kernel;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -14,7 +13,7 @@ namespace GovShare.Node.Hierarchy;
 /// its parent whenever it changed, and again after a failure, so the parent's aggregate catches
 /// up with every change without a change feed to lose.
 /// </summary>
-public sealed partial class CatalogPublisher(IServiceProvider services, IOptions<HierarchyOptions> hierarchy, IOptions<NodeOptions> node, ILogger<CatalogPublisher> logger) : BackgroundService
+public sealed partial class CatalogPublisher(IServiceProvider services, IOptions<HierarchyOptions> hierarchy, IOptions<NodeOptions> node, ILogger<CatalogPublisher> logger) : NodeBackgroundService
 {
     private string? _published;
 
@@ -43,7 +42,7 @@ public sealed partial class CatalogPublisher(IServiceProvider services, IOptions
     /// <summary>True when <paramref name="parent"/> lies outside <paramref name="self"/>'s province: only nationally scoped entries go to it.</summary>
     public static bool LeavesProvince(string self, string parent) => !DivisionCode.IsWithin(parent, DivisionCode.ProvinceOf(self));
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(hierarchy.Value.PublishInterval);
         do

@@ -3,7 +3,6 @@ using GovShare.Node.Catalog;
 using GovShare.Node.Kernel;
 using LiteDB;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using JsonSerializer = System.Text.Json.JsonSerializer;
@@ -234,11 +233,11 @@ public sealed class ChildEscalationReplayer(ChildEscalations escalations) : ISta
 /// rectified (the parent records each state once, so a delivery repeated after a restart or a lost
 /// answer is harmless). The parent is whatever node this one is linked to as its parent.
 /// </summary>
-public sealed partial class EscalationSender(IServiceProvider services, IOptions<HierarchyOptions> hierarchy, ILogger<EscalationSender> logger) : BackgroundService
+public sealed partial class EscalationSender(IServiceProvider services, IOptions<HierarchyOptions> hierarchy, ILogger<EscalationSender> logger) : NodeBackgroundService
 {
     private readonly HashSet<string> _delivered = new(StringComparer.Ordinal);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(hierarchy.Value.PublishInterval);
         do

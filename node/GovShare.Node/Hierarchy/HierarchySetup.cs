@@ -14,6 +14,7 @@ public static class HierarchySetup
         services.AddSingleton<NodeLinkRegistry>();
         services.AddSingleton<IStateReplayer, NodeLinkReplayer>();
         services.AddSingleton<IAuthorizationHandler, LinkedNodeHandler>();
+        services.AddSingleton<LinkedNodeRequests>();
         services.AddSingleton<LinkHealth>();
         services.AddSingleton<LinkGauges>();
         services.AddHttpForwarder();

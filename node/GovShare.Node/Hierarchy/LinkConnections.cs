@@ -1,8 +1,11 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using GovShare.Node.Identity;
+using Microsoft.Extensions.Logging;
 
 namespace GovShare.Node.Hierarchy;
 
@@ -18,14 +21,16 @@ namespace GovShare.Node.Hierarchy;
 /// pin keeps talking to the key the operator just replaced. So: the pin is read from the links at
 /// each request (a request built from an older snapshot of the link still gets the current pin), a
 /// pool is made for that pin, and when the pin changes or the link is removed
-/// (<see cref="NodeLinkRegistry.Changed"/>) the old pool is disposed, closing its idle connections
-/// at once; a request already under way on one finishes (it was authorised under the old pin). TLS
+/// (<see cref="NodeLinkRegistry.Changed"/>) the old pool is closed: every connection made under the
+/// old pin is cut at once, idle or not, so an exchange still streaming over it ends now (the operator
+/// withdrew the trust it was sent under; its department sees a broken stream and a warning names the
+/// cut). TLS
 /// session resumption is off for node links: a resumed session shows the certificate of the
 /// session's first handshake, not proof of the key the peer holds now. Every connection is
 /// renewed after <see cref="ConnectionLifetime"/>, so a peer certificate revoked since its handshake
 /// (the CRLs are re-read while the node runs) is judged again within that time.
 /// </remarks>
-internal sealed class LinkConnections : HttpMessageHandler
+internal sealed partial class LinkConnections : HttpMessageHandler
 {
     /// <summary>How long a pooled connection to a linked node is reused before a new handshake judges the peer again.</summary>
     public static readonly TimeSpan ConnectionLifetime = TimeSpan.FromMinutes(5);
@@ -35,13 +40,15 @@ internal sealed class LinkConnections : HttpMessageHandler
     private readonly TrustMaterial _trust;
     private readonly CrlStore _crls;
     private readonly HierarchyOptions _options;
+    private readonly ILogger _logger;
     private readonly Dictionary<string, PinnedPool> _pools = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private bool _disposed;
 
-    public LinkConnections(NodeLinkRegistry links, TrustMaterial trust, CrlStore crls, HierarchyOptions options)
+    public LinkConnections(NodeLinkRegistry links, TrustMaterial trust, CrlStore crls, HierarchyOptions options, ILogger logger)
     {
         _links = links;
+        _logger = logger;
         _trust = trust;
         _crls = crls;
         _options = options;
@@ -93,7 +100,7 @@ internal sealed class LinkConnections : HttpMessageHandler
                 _pools.Clear();
             }
 
-            pools.ForEach(p => p.Invoker.Dispose());
+            pools.ForEach(p => p.Close(null));
         }
 
         base.Dispose(disposing);
@@ -115,28 +122,28 @@ internal sealed class LinkConnections : HttpMessageHandler
             _pools[link.DivisionCode] = made;
         }
 
-        stale?.Invoker.Dispose();
+        stale?.Close(link);
         return made;
     }
 
-    /// <summary>Disposes the pools of links removed or re-keyed: their idle connections close now, not after the idle timeout.</summary>
+    /// <summary>Closes the pools of links removed or re-keyed: their connections are cut now, not after the idle timeout or the end of an exchange.</summary>
     private void DropStale()
     {
-        List<PinnedPool> stale = [];
+        List<(PinnedPool Pool, NodeLink? Now)> stale = [];
         lock (_lock)
         {
             foreach (var pool in _pools.Values)
             {
                 if (_links.Find(pool.Division) is not { } link || !pool.Pins(link))
                 {
-                    stale.Add(pool);
+                    stale.Add((pool, _links.Find(pool.Division)));
                 }
             }
 
-            stale.ForEach(p => _pools.Remove(p.Division));
+            stale.ForEach(p => _pools.Remove(p.Pool.Division));
         }
 
-        stale.ForEach(p => p.Invoker.Dispose());
+        stale.ForEach(p => p.Pool.Close(p.Now));
     }
 
     private SocketsHttpHandler CreateHandler(PinnedPool pool) => new()
@@ -149,6 +156,7 @@ internal sealed class LinkConnections : HttpMessageHandler
         PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
         PooledConnectionLifetime = ConnectionLifetime,
         ActivityHeadersPropagator = null,
+        ConnectCallback = pool.ConnectAsync,
         SslOptions = new SslClientAuthenticationOptions
         {
             ClientCertificates = [_trust.NodeCertificate],
@@ -158,13 +166,21 @@ internal sealed class LinkConnections : HttpMessageHandler
         },
     };
 
+    [LoggerMessage(EventId = 7020, EventName = "LinkConnectionsCut", Level = LogLevel.Warning, Message = "Cut {Connections} connection(s) to node {Division} made under its pinned key sha256:{Key}: {Reason}; exchanges still streaming on them end now, broken")]
+    private static partial void LogCut(ILogger logger, int connections, string division, string key, string reason);
+
     /// <summary>The connections made under one pin: the peer must be node <see cref="Division"/> with key <see cref="KeySha256"/>.</summary>
     private sealed class PinnedPool
     {
+        private readonly ConcurrentDictionary<Socket, byte> _sockets = new();
+        private readonly LinkConnections _owner;
+        private volatile bool _closed;
+
         public PinnedPool(string division, string? keySha256, LinkConnections owner)
         {
             Division = division;
             KeySha256 = keySha256;
+            _owner = owner;
             Invoker = new HttpMessageInvoker(owner.CreateHandler(this), disposeHandler: true);
         }
 
@@ -180,6 +196,61 @@ internal sealed class LinkConnections : HttpMessageHandler
 
         public bool Pins(NodeLink link) => string.Equals(link.KeySha256, KeySha256, StringComparison.Ordinal);
 
+        /// <summary>
+        /// Opens a connection of this pool (as <see cref="SocketsHttpHandler"/> does by default) and keeps its socket,
+        /// so that <see cref="Close"/> can cut it even while a response is streaming on it: disposing the handler
+        /// closes only idle connections.
+        /// </summary>
+        public async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+        {
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                _sockets[socket] = 0;
+                if (_closed)
+                {
+                    throw new HttpRequestException(HttpRequestError.ConnectionError, $"The link to node {Division} was changed while connecting; nothing was sent.");
+                }
+            }
+            catch
+            {
+                _sockets.TryRemove(socket, out _);
+                socket.Dispose();
+                throw;
+            }
+
+            return new PooledStream(socket, this);
+        }
+
+        /// <summary>
+        /// Ends this pool: idle connections close, and connections in use are cut (an exchange streaming on one breaks
+        /// off; a department must never take the part it got for the whole, and the trust it was sent under is gone).
+        /// <paramref name="now"/> is the link as it stands (null: removed, or the node is stopping).
+        /// </summary>
+        public void Close(NodeLink? now)
+        {
+            _closed = true;
+            var cut = 0;
+            foreach (var socket in _sockets.Keys)
+            {
+                if (_sockets.TryRemove(socket, out _))
+                {
+                    cut++;
+                    socket.Dispose(); // A read or write under way on it fails at once.
+                }
+            }
+
+            Invoker.Dispose();
+            if (cut > 0 && !_owner._disposed)
+            {
+                var reason = now is null
+                    ? "the link was removed"
+                    : $"the link was re-keyed to sha256:{now.KeySha256 ?? "(none)"}";
+                LogCut(_owner._logger, cut, Division, KeySha256 ?? "(none)", reason);
+            }
+        }
+
         public bool Accepts(X509Certificate? certificate, TrustMaterial trust, CrlStore crls)
         {
             if (certificate is null)
@@ -191,6 +262,16 @@ internal sealed class LinkConnections : HttpMessageHandler
             using var peer = new X509Certificate2(certificate);
             Refusal = NodeForwarder.PeerProblem(peer, trust, crls, Division, KeySha256 ?? "");
             return Refusal is null;
+        }
+
+        /// <summary>A connection's stream: forgets its socket when the handler closes it.</summary>
+        private sealed class PooledStream(Socket socket, PinnedPool pool) : NetworkStream(socket, ownsSocket: true)
+        {
+            protected override void Dispose(bool disposing)
+            {
+                pool._sockets.TryRemove(Socket, out _);
+                base.Dispose(disposing);
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
+using GovShare.Node.Kernel;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -42,9 +42,9 @@ public sealed record LinkState(bool Up, DateTimeOffset Since, string? Reason);
 /// Probes every link with an mTLS <c>GET /v1/identity</c> as this node: a link is up when the
 /// other node answers as the node we linked and knows us. Marks links down and back up.
 /// </summary>
-public sealed partial class LinkHealthMonitor(IServiceProvider services, IOptions<HierarchyOptions> options, ILogger<LinkHealthMonitor> logger) : BackgroundService
+public sealed partial class LinkHealthMonitor(IServiceProvider services, IOptions<HierarchyOptions> options, ILogger<LinkHealthMonitor> logger) : NodeBackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         var links = services.GetRequiredService<NodeLinkRegistry>();
         var health = services.GetRequiredService<LinkHealth>();

@@ -32,7 +32,7 @@ public sealed partial class NodeForwarder : IDisposable
         _health = health;
         _options = options.Value;
         _logger = logger;
-        _invoker = new HttpMessageInvoker(new LinkConnections(links, trust, crls, _options), disposeHandler: true);
+        _invoker = new HttpMessageInvoker(new LinkConnections(links, trust, crls, _options, logger), disposeHandler: true);
     }
 
     /// <summary>

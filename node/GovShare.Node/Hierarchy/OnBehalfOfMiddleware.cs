@@ -14,7 +14,7 @@ namespace GovShare.Node.Hierarchy;
 /// node then enforces grants for the department itself. A department connection sending any
 /// hop header is refused. A linked node is served only with the key its link pins.
 /// </summary>
-public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkRegistry links, Microsoft.Extensions.Options.IOptions<NodeOptions> options, ILogger<OnBehalfOfMiddleware> logger)
+public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkRegistry links, LinkedNodeRequests linkedRequests, Microsoft.Extensions.Options.IOptions<NodeOptions> options, ILogger<OnBehalfOfMiddleware> logger)
 {
     private readonly string _self = options.Value.DivisionCode;
 
@@ -43,7 +43,18 @@ public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkR
             }
         }
 
-        await Vouch(context, caller);
+        // Served under this pin for as long as it holds: a re-key or unlink while the request runs aborts it.
+        if (linkedRequests.Admit(context, link) is not { } admitted)
+        {
+            LogRefused(logger, caller.Uri, "its link changed as the request arrived");
+            await Problem.WriteAsync(context, StatusCodes.Status403Forbidden, ProblemTypes.NodeKeyNotPinned, "The node's link changed", $"The link to node {caller.DivisionCode} was re-keyed or removed as this request arrived; it was not served.");
+            return;
+        }
+
+        using (admitted)
+        {
+            await Vouch(context, caller);
+        }
     }
 
     private Task Vouch(HttpContext context, CallerIdentity? caller)

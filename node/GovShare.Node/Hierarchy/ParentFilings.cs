@@ -3,7 +3,6 @@ using GovShare.Node.Catalog;
 using GovShare.Node.Kernel;
 using LiteDB;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using JsonSerializer = System.Text.Json.JsonSerializer;
@@ -133,12 +132,12 @@ public sealed class ParentFilingReplayer(ParentFilings filings) : IStateReplayer
 /// reviewed this node's catalog filings (Art. 12), on the leader only, every
 /// <see cref="HierarchyOptions.PublishInterval"/>, and records what changed in <see cref="ParentFilings"/>.
 /// </summary>
-public sealed partial class ParentFilingReader(IServiceProvider services, IOptions<HierarchyOptions> hierarchy, ILogger<ParentFilingReader> logger) : BackgroundService
+public sealed partial class ParentFilingReader(IServiceProvider services, IOptions<HierarchyOptions> hierarchy, ILogger<ParentFilingReader> logger) : NodeBackgroundService
 {
     /// <summary>The most a parent's answer may hold: filings are small records, a node files a few a day at most.</summary>
     public const int MaxAnswerBytes = 4 * 1024 * 1024;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(hierarchy.Value.PublishInterval);
         do

@@ -37,6 +37,7 @@ public sealed class GovShareNode : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly NodeDataFolder _data;
+    private bool _started;
 
     private GovShareNode(WebApplication app, NodeOptions options, NodeDataFolder data)
     {
@@ -321,7 +322,11 @@ public sealed class GovShareNode : IAsyncDisposable
         }
     }
 
-    public Task StartAsync(CancellationToken cancellationToken = default) => _app.StartAsync(cancellationToken);
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        _started = true;
+        return _app.StartAsync(cancellationToken);
+    }
 
     public Task StopAsync(CancellationToken cancellationToken = default) => _app.StopAsync(cancellationToken);
 
@@ -330,7 +335,11 @@ public sealed class GovShareNode : IAsyncDisposable
         Serving(_app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<GovShareNode>(), Options.DivisionCode, ExchangeAddress, ManagementAddress, null);
 
     /// <summary>Runs until Ctrl+C or SIGTERM.</summary>
-    public Task RunAsync() => _app.RunAsync();
+    public Task RunAsync()
+    {
+        _started = true;
+        return _app.RunAsync();
+    }
 
     /// <summary>The exchange listener's address, with the real port once started.</summary>
     public Uri ExchangeAddress => Address("https");
@@ -340,8 +349,22 @@ public sealed class GovShareNode : IAsyncDisposable
         ? Address("https", skip: 1)
         : Address("http");
 
+    /// <summary>
+    /// Disposes the node. Stop it first (<see cref="StopAsync"/>): only a stop drains the listeners, writes the logs'
+    /// closing checkpoints and ships what Kafka has not confirmed. A node disposed without a stop (a failure path)
+    /// is left as a crash would leave it, which the next start recovers from; but its background loops are ended
+    /// first, without their stop work, so that none is cut off mid-iteration by a dependency disposed under it or
+    /// reported as failed.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        if (_started && !_app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopped.IsCancellationRequested)
+        {
+            var timeout = _app.Services.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout;
+            var loops = _app.Services.GetServices<IHostedService>().OfType<NodeBackgroundService>().Select(l => l.AbandonAsync(timeout));
+            await Task.WhenAll(loops);
+        }
+
         await _app.DisposeAsync();
         // Registered as an instance, so the container leaves it to us: last, after every user of it stopped.
         _data.Dispose();

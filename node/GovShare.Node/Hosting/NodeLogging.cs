@@ -82,7 +82,7 @@ internal static class NodeLogging
 /// path it adds one look-up and one interlocked add per measurement, no allocation once a
 /// combination was seen. The meters are static: nodes sharing a process (tests) share the counts.
 /// </summary>
-internal sealed partial class ActivitySummary : BackgroundService
+internal sealed partial class ActivitySummary : NodeBackgroundService
 {
     private const int ExchangesInstrument = 1, BytesInstrument = 2, RefusalsInstrument = 3;
 
@@ -116,7 +116,7 @@ internal sealed partial class ActivitySummary : BackgroundService
         _listener.Start();
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(_interval);
         try

@@ -2,7 +2,6 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using GovShare.Node.Kernel;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -165,9 +164,9 @@ public sealed partial class TrustExpiryWatch
     }
 
     /// <summary>Logs the warnings at start and every hour.</summary>
-    internal sealed class Monitor(TrustExpiryWatch watch, TimeProvider time) : BackgroundService
+    internal sealed class Monitor(TrustExpiryWatch watch, TimeProvider time) : NodeBackgroundService
     {
-        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        protected override async Task RunAsync(CancellationToken stoppingToken)
         {
             while (!stoppingToken.IsCancellationRequested)
             {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GovShare.Node.Kernel;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -136,7 +137,7 @@ public static class LogAggregates
 /// next start goes on from there, so a stop never waits for a rebuild.
 /// </summary>
 internal sealed class AggregateWarmup(
-    IEnumerable<ILogAggregates> aggregates, IHostApplicationLifetime lifetime, IOptions<LogOptions> options, ILogger<AggregateWarmup> logger) : BackgroundService
+    IEnumerable<ILogAggregates> aggregates, IHostApplicationLifetime lifetime, IOptions<LogOptions> options, ILogger<AggregateWarmup> logger) : NodeBackgroundService
 {
     /// <summary>
     /// How often the aggregates are folded after the first pass when the writer hands nothing over
@@ -170,11 +171,11 @@ internal sealed class AggregateWarmup(
         return base.StartAsync(cancellationToken);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         try
         {
-            await RunAsync(stoppingToken).ConfigureAwait(false);
+            await WarmUpAsync(stoppingToken).ConfigureAwait(false);
         }
         finally
         {
@@ -185,7 +186,7 @@ internal sealed class AggregateWarmup(
         }
     }
 
-    private async Task RunAsync(CancellationToken stoppingToken)
+    private async Task WarmUpAsync(CancellationToken stoppingToken)
     {
         // After every hosted service started (the logs' recovery, the state replay), never ahead of them.
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
-using Microsoft.Extensions.Hosting;
+using GovShare.Node.Kernel;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -15,7 +15,7 @@ namespace GovShare.Node.Logs;
 /// or a failed delivery everything after it is sent again (consumers de-duplicate by
 /// node, replica, log and sequence). Only records already fsync'd locally are shipped.
 /// </summary>
-public sealed class KafkaLogRelay : BackgroundService
+public sealed class KafkaLogRelay : NodeBackgroundService
 {
     /// <summary>Kafka header names on every message.</summary>
     public const string NodeHeader = "govshare-node";
@@ -80,7 +80,7 @@ public sealed class KafkaLogRelay : BackgroundService
         }
     }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+    protected override Task RunAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(Enum.GetValues<LogKind>().Select(log => Task.Run(() => RelayAsync(log, stoppingToken), stoppingToken)));
 
     private async Task RelayAsync(LogKind log, CancellationToken stoppingToken)

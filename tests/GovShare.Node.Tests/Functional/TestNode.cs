@@ -94,31 +94,37 @@ public sealed class TestNode : IAsyncDisposable
     /// <summary>An HTTPS client for any node of <paramref name="pki"/> at <paramref name="address"/>; <paramref name="configure"/> may change its handler (count its connections, say).</summary>
     public static HttpClient ClientFor(TestPki pki, Uri address, X509Certificate2? certificate, Action<SocketsHttpHandler>? configure = null)
     {
-        var root = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(pki.Root, "ca", "root", "ca.crt"));
         var handler = new SocketsHttpHandler
         {
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                ClientCertificates = certificate is null ? null : [certificate],
-                LocalCertificateSelectionCallback = certificate is null ? null : (_, _, _, _, _) => certificate,
-                RemoteCertificateValidationCallback = (_, server, sent, _) =>
-                {
-                    using var chain = new X509Chain();
-                    foreach (var element in sent?.ChainElements ?? (IEnumerable<X509ChainElement>)[])
-                    {
-                        chain.ChainPolicy.ExtraStore.Add(element.Certificate);
-                    }
-
-                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                    chain.ChainPolicy.CustomTrustStore.Add(root);
-                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                    return server is not null && chain.Build(new X509Certificate2(server));
-                },
-            },
+            SslOptions = ClientTls(pki, certificate),
             PooledConnectionLifetime = TimeSpan.FromMinutes(1),
         };
         configure?.Invoke(handler);
         return new HttpClient(handler) { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    /// <summary>The TLS a test client speaks to a node of <paramref name="pki"/>: <paramref name="certificate"/> (or none) as its own, only the test root trusted.</summary>
+    public static SslClientAuthenticationOptions ClientTls(TestPki pki, X509Certificate2? certificate)
+    {
+        var root = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(pki.Root, "ca", "root", "ca.crt"));
+        return new SslClientAuthenticationOptions
+        {
+            ClientCertificates = certificate is null ? null : [certificate],
+            LocalCertificateSelectionCallback = certificate is null ? null : (_, _, _, _, _) => certificate,
+            RemoteCertificateValidationCallback = (_, server, sent, _) =>
+            {
+                using var chain = new X509Chain();
+                foreach (var element in sent?.ChainElements ?? (IEnumerable<X509ChainElement>)[])
+                {
+                    chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+                }
+
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.Add(root);
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                return server is not null && chain.Build(new X509Certificate2(server));
+            },
+        };
     }
 
     /// <summary>A plain HTTP client for the management listener.</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Hierarchy;
@@ -198,6 +199,86 @@ public sealed class LinkPinTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NoContent, (await provinceOperator.DeleteAsync("v1/operator/links/530100")).StatusCode);
         await ProblemAssert.IsProblemAsync(await holder.GetAsync("v1/identity"), HttpStatusCode.Forbidden, ProblemTypes.NodeNotLinked);
         Assert.Equal(1, connections); // all of it on the one connection kept alive from before the re-key
+    }
+
+    [Theory]
+    [InlineData(SslProtocols.Tls12)]
+    [InlineData(SslProtocols.Tls13)]
+    public async Task KunmingReKeyedAtTheProvince_TheOldKeyResumingItsTlsSession_IsRefusedOnEveryRequest_AsAfterUnlink(SslProtocols protocol)
+    {
+        // The holder of Kunming's old key resumes the TLS session it made while that key was pinned: a resumed
+        // handshake sends no certificate, the server takes the one of the session's first handshake. Only the
+        // province's check of the pin at each request (not at the handshake) stands between that session and service.
+        using var oldKey = _pki.NodeCertificate("530100");
+        var tls = TestNode.ClientTls(_pki, oldKey);
+        tls.TargetHost = "localhost";
+        tls.EnabledSslProtocols = protocol;
+        var port = _province.ExchangeAddress.Port;
+        var first = await ResumingTlsClient.GetAsync(port, tls, "/v1/identity");
+        Assert.Equal(200, first.Status);
+        Assert.False(first.Resumed, "the first handshake is a full one");
+        var resumedBefore = await ResumingTlsClient.GetAsync(port, tls, "/v1/identity");
+        Assert.Equal(200, resumedBefore.Status);
+        Assert.True(resumedBefore.Resumed, $"the province resumes a {protocol} session with a node's client certificate (else this test shows nothing)");
+
+        using var renewed = _pki.IssueAnotherNodeCertificate("530100", "node-530100-renewed");
+        using var provinceOperator = Operator(_province, "chen.jie");
+        Assert.Equal(HttpStatusCode.OK, (await provinceOperator.PostAsJsonAsync("v1/operator/links/530100/rekey", new LinkRekey(TrustMaterial.SpkiSha256(renewed)))).StatusCode);
+
+        var afterRekey = await ResumingTlsClient.GetAsync(port, tls, "/v1/identity");
+        Assert.True(afterRekey.Resumed, "the old key's session is resumed after the re-key too");
+        Assert.Equal(403, afterRekey.Status);
+        Assert.Contains(ProblemTypes.NodeKeyNotPinned, afterRekey.Body, StringComparison.Ordinal);
+        Assert.Contains($"sha256:{TrustMaterial.SpkiSha256(oldKey)}", afterRekey.Body, StringComparison.Ordinal);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await provinceOperator.DeleteAsync("v1/operator/links/530100")).StatusCode);
+        var afterUnlink = await ResumingTlsClient.GetAsync(port, tls, "/v1/identity");
+        Assert.True(afterUnlink.Resumed, "the old key's session is resumed after the unlink too");
+        Assert.Equal(403, afterUnlink.Status);
+        Assert.Contains(ProblemTypes.NodeNotLinked, afterUnlink.Body, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("530100")] // Kunming's operator re-keys the province: Kunming, the caller, cuts its connections made under the old pin.
+    [InlineData("530000")] // The province's operator re-keys Kunming: the province, the server, aborts the request it admitted under the old pin.
+    public async Task APullStreamingUpThroughKunming_EndsBrokenAtOnce_WhenEitherNodeReKeysTheOther_AndTheCutIsLogged(string rekeyingNode)
+    {
+        // A resource larger than every buffer between the province and the department (sockets, pipes, YARP's copy):
+        // when the re-key is answered, most of it has not left the province yet.
+        const int Rows = 1_000_000;
+        using (var provider = _province.Client(_provinceDepartment.Certificate))
+        using (var push = await provider.PostAsync(ExchangeFixture.DataPath(ExchangeFixture.Unconditional), ExchangeFixture.ArrowContent(await ExchangeFixture.StreamAsync(ExchangeFixture.People(Rows)))))
+        {
+            Assert.Equal(HttpStatusCode.OK, push.StatusCode);
+        }
+
+        using var department = _kunming.Client(_kunmingDepartment.Certificate);
+        using var pull = await department.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Unconditional, "social-assistance"), HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, pull.StatusCode);
+        await using var body = await pull.Content.ReadAsStreamAsync();
+        var buffer = new byte[64 * 1024];
+        long read = await body.ReadAtLeastAsync(buffer, buffer.Length);
+        Assert.Equal(1, _atProvince.Count);
+
+        var (rekeying, other, logs, cut) = rekeyingNode == "530100"
+            ? (_kunming, "530000", _kunming.Logs, "LinkConnectionsCut")
+            : (_province, "530100", _province.Logs, "LinkedNodeRequestAborted");
+        using var renewed = _pki.IssueAnotherNodeCertificate(other, $"node-{other}-renewed");
+        using var @operator = Operator(rekeying, rekeyingNode == "530100" ? "li.na" : "chen.jie");
+        Assert.Equal(HttpStatusCode.OK, (await @operator.PostAsJsonAsync($"v1/operator/links/{other}/rekey", new LinkRekey(TrustMaterial.SpkiSha256(renewed)))).StatusCode);
+
+        // Without the cut the department would read all of it: the stream was admitted under the old pin.
+        var broken = await Assert.ThrowsAnyAsync<IOException>(async () =>
+        {
+            int n;
+            while ((n = await body.ReadAsync(buffer)) > 0)
+            {
+                read += n;
+            }
+        });
+        Assert.True(read < Rows * 20L, $"the stream broke off after {read} bytes, before the end ({broken.Message})");
+        var line = Assert.Single(logs, l => l.Contains($":{cut}]", StringComparison.Ordinal));
+        Assert.Contains($"sha256:{TrustMaterial.SpkiSha256(renewed)}", line, StringComparison.Ordinal);
     }
 
     private static NodeLinkRegistry Links(TestNode node) => node.Services.GetRequiredService<NodeLinkRegistry>();
