@@ -53,7 +53,9 @@ public sealed partial class LinkedNodeRequests : IDisposable
                 continue;
             }
 
-            if (_requests.TryRemove(context, out _))
+            // Only the request seen here: a context Kestrel reused for the connection's next request (admitted
+            // under the new pin) since this loop read it is that request's, not this one's.
+            if (_requests.TryRemove(new KeyValuePair<HttpContext, (string Division, string? Key)>(context, served)))
             {
                 LogAborted(_logger, served.Division, served.Key ?? "(none)", context.Request.Path, now is null ? "the link was removed" : $"the link was re-keyed to sha256:{now.KeySha256 ?? "(none)"}");
                 context.Abort();
