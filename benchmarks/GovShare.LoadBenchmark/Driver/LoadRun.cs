@@ -253,20 +253,22 @@ internal sealed partial class LoadRun
         // pulls before, so its hot paths (framing, hashing, masking, the writer) run tier-1 code;
         // a freshly started one spends its first pull in tier-0, instrumented (PGO) and OSR code,
         // with the JIT's tiering thread competing for the same two cores. One pair, then more
-        // (at most 3) while either server's tiering thread used 2 % or more of its CPU in its
-        // last warm-up pull: after one pair it was still 5 % of the node's CPU through the
+        // (at most 3) while either server's tiering thread used 2 % or more of its CPU in the
+        // last pair (WarmUp.UntilTieredAsync, as for the other cases): after one pair it was still 5 % of the node's CPU through the
         // measured rounds at load 70 (perf, 5 Dec). Not measured; counted in the peak working
         // set (VmHWM), which covers every pull.
-        var warmUpPulls = 0;
-        var tieringShare = (Node: 1.0, Raw: 1.0);
-        while (warmUpPulls == 0 || ((tieringShare.Node >= 0.02 || tieringShare.Raw >= 0.02) && warmUpPulls < 4 && !_smoke))
-        {
-            warmUpPulls++;
-            tieringShare.Raw = await TieringShareAsync(rawServer, () => Http.DownloadAsync(raw, Http.Get("files/large.arrow"), progress: b => Progress.Update($"warm-up {warmUpPulls} raw Kestrel {b / 1e6:0} MB")));
-            tieringShare.Node = await TieringShareAsync(kunming, () => Http.DownloadAsync(node, Http.Pull(LargeCode), progress: b => Progress.Update($"warm-up {warmUpPulls} node {b / 1e6:0} MB, node RSS {Volatile.Read(ref sampledNow) / 1e6:0} MB")));
-            _kunmingExchanges++;
-            Progress.Update($"warm-up {warmUpPulls}: tiering thread {100 * tieringShare.Node:0.0} % of the node's CPU, {100 * tieringShare.Raw:0.0} % of raw Kestrel's", force: true);
-        }
+        var warm = await WarmUp.UntilTieredAsync(_smoke, atLeast: 1, atMost: 4,
+            new WarmUpStep(rawServer, async round =>
+            {
+                await Http.DownloadAsync(raw, Http.Get("files/large.arrow"), progress: b => Progress.Update($"warm-up {round} raw Kestrel {b / 1e6:0} MB"));
+                return 1;
+            }),
+            new WarmUpStep(kunming, async round =>
+            {
+                await Http.DownloadAsync(node, Http.Pull(LargeCode), progress: b => Progress.Update($"warm-up {round} node {b / 1e6:0} MB, node RSS {Volatile.Read(ref sampledNow) / 1e6:0} MB"));
+                return 1;
+            }));
+        _kunmingExchanges += warm.Rounds;
 
         var (nodeRuns, rawRuns, nodeCpu, rawCpu) = await RoundsAsync(
             () => Http.DownloadAsync(raw, Http.Get("files/large.arrow"), progress: b => Progress.Update($"raw Kestrel {b / 1e6:0} MB")),
@@ -287,9 +289,9 @@ internal sealed partial class LoadRun
             ["rounds"] = nodeRuns.Count,
             ["nodeCpuNsPerByte"] = NsPerByte(nodeCpu, nodeRuns),
             ["baselineCpuNsPerByte"] = NsPerByte(rawCpu, rawRuns),
-            ["warmUpPulls"] = warmUpPulls,
-            ["warmUpLastTieringShareNode"] = tieringShare.Node,
-            ["warmUpLastTieringShareBaseline"] = tieringShare.Raw,
+            ["warmUpPulls"] = warm.Rounds,
+            ["warmUpLastTieringShareNode"] = warm.ShareOf(kunming),
+            ["warmUpLastTieringShareBaseline"] = warm.ShareOf(rawServer),
         });
 
         var peakMb = kunming.PeakWorkingSet / 1e6;
@@ -677,16 +679,6 @@ internal sealed partial class LoadRun
         var seconds = clock.Elapsed.TotalSeconds;
         var compiled = server.ThreadCpuSeconds(WarmUp.TieringThread).Sum(t => t.Value - tiering.GetValueOrDefault(t.Key));
         return new Loop(requests, seconds, [.. all.SelectMany(l => l)], server.CpuSeconds - cpu, compiled);
-    }
-
-    /// <summary>The share of <paramref name="server"/>'s CPU its tiering thread used while <paramref name="run"/> ran.</summary>
-    private static async Task<double> TieringShareAsync(ChildProcess server, Func<Task<Transfer>> run)
-    {
-        var cpu = server.CpuSeconds;
-        var tiering = server.ThreadCpuSeconds(WarmUp.TieringThread);
-        await run();
-        var compiled = server.ThreadCpuSeconds(WarmUp.TieringThread).Sum(t => t.Value - tiering.GetValueOrDefault(t.Key));
-        return compiled / Math.Max(0.01, server.CpuSeconds - cpu);
     }
 
     private static async Task WarmUpAsync(HttpClient node, HttpClient raw)

@@ -134,9 +134,10 @@ internal sealed partial class LinkConnections : HttpMessageHandler
         {
             foreach (var pool in _pools.Values)
             {
-                if (_links.Find(pool.Division) is not { } link || !pool.Pins(link))
+                var now = _links.Find(pool.Division);
+                if (now is null || !pool.Pins(now))
                 {
-                    stale.Add((pool, _links.Find(pool.Division)));
+                    stale.Add((pool, now));
                 }
             }
 
