@@ -52,7 +52,24 @@ public sealed class AggregateMemoryTests(ITestOutputHelper output)
         Assert.InRange(perId, 1, BoundPerId);
     }
 
+    /// <summary>
+    /// The retained heap per id, measured again (at most twice more) when the heap shrank over a
+    /// measurement: retention cannot be negative, so a shrink is something else in the process
+    /// releasing memory meanwhile (a pool trimming, a finalised host of an earlier test; seen once
+    /// in a full run: −95 bytes an id). The bound is asserted on the first undisturbed measurement.
+    /// </summary>
     private static double RetainedPerExchange<T>(Func<T> create, Action<T, LogEntry> fold)
+    {
+        var perId = RetainedPerExchangeOnce(create, fold);
+        for (var again = 0; again < 2 && perId <= 0; again++)
+        {
+            perId = RetainedPerExchangeOnce(create, fold);
+        }
+
+        return perId;
+    }
+
+    private static double RetainedPerExchangeOnce<T>(Func<T> create, Action<T, LogEntry> fold)
     {
         var start = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.FromHours(8));
         var clock = new ClockAt(start);
