@@ -377,9 +377,8 @@ public sealed class DepartmentJourneyTests : IAsyncLifetime
         var db = await KeyedRegisterInSqliteAsync(Keyed, "企业登记（定时同步）", "every.db");
         var temp = Directory.CreateDirectory(Path.Combine(_folder, "every-tmp")).FullName;
         var environment = new Dictionary<string, string> { ["TMPDIR"] = temp };
-        // The signals meant for the wait go just after a run's line, with the whole period ahead: 20 s,
-        // because at 5 s a loaded CI machine (stop 37) let the next run begin before Ctrl+C reached
-        // it (exit 130 where the wait's 0 is due). Each session waits for one period only.
+        // The signals meant for the wait go just after a run's line, with the whole period (20 s) ahead
+        // of them even on a loaded machine. Each session waits for one period only.
         string[] sync = ["sync", "--sqlite", "every.db", "--table", "enterprises", "--mapping", "mapping.json", "--resource", Keyed, "--key", "code", "--every", "20s"];
 
         // Stopped during a run (its rows are being staged): exit 130, nothing pushed, nothing left in TMPDIR.

@@ -93,7 +93,12 @@ public static class GovShareProcess
     private static ProcessStartInfo TerminalStartInfo(string folder, string[] arguments)
     {
         var (program, prefix) = Program();
-        var line = string.Join(' ', new[] { program }.Concat(prefix).Concat(arguments).Select(Quote));
+        // `script` runs the line through `$SHELL -c`. Unset (as on CI) that is dash, which stays the
+        // terminal's foreground process beside govshare and dies of the Ctrl+C itself, so `script -e`
+        // reported 130 whatever govshare did; bash execs a lone command, which hid this locally. `exec`
+        // makes govshare the terminal's process under any shell, and SHELL is pinned so every machine
+        // runs the same way.
+        var line = "exec " + string.Join(' ', new[] { program }.Concat(prefix).Concat(arguments).Select(Quote));
         var start = new ProcessStartInfo("script") { WorkingDirectory = folder, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (var argument in new[] { "-qfec", line, "/dev/null" })
         {
@@ -101,6 +106,7 @@ public static class GovShareProcess
         }
 
         start.Environment["TERM"] = "xterm";
+        start.Environment["SHELL"] = "/bin/sh";
         return start;
     }
 

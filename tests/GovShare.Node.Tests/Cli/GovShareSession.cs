@@ -119,18 +119,12 @@ public sealed class GovShareSession : IAsyncDisposable
         return count;
     }
 
-    /// <summary>The program <c>script</c> runs, from /proc: its child, or that shell's child where the shell did not exec it.</summary>
+    /// <summary>The program <c>script</c> runs, from /proc: its one child (the line it runs execs govshare).</summary>
     private static int Child(int parent)
     {
-        var pid = parent;
-        do
-        {
-            var children = File.ReadAllText($"/proc/{pid}/task/{pid}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            pid = int.Parse(Assert.Single(children), CultureInfo.InvariantCulture);
-        }
-        while (File.ReadAllText($"/proc/{pid}/comm").Trim() is "sh" or "bash" or "dash");
-
-        return pid;
+        var child = int.Parse(Assert.Single(File.ReadAllText($"/proc/{parent}/task/{parent}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries)), CultureInfo.InvariantCulture);
+        Assert.False(File.ReadAllText($"/proc/{child}/comm").Trim() is "sh" or "bash" or "dash", "script's child is a shell: the line it runs must exec govshare");
+        return child;
     }
 
     private static async Task CopyAsync(StreamReader reader, StringBuilder into)
