@@ -13,7 +13,7 @@ namespace GovShare.Benchmarks.Logs;
 /// allocated and context switches (all threads): figures that say what the writer costs the rest of
 /// the process per exchange, less swayed by the machine's load than wall time. Run it in
 /// alternating processes to compare writer variants (fix/small7 compared a dedicated writer
-/// thread and a one-work-item-per-commit release this way; neither was kept: benchmarks/README.md).
+/// thread and a one-work-item-per-commit release this way; neither was kept: benchmarks/results/history.md, fix/small7).
 /// </summary>
 public static class LogWriterCpuRun
 {

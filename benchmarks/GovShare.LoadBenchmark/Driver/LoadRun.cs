@@ -476,8 +476,15 @@ internal sealed partial class LoadRun
     private async Task ForwardedAsync(HttpClient province, HttpClient yarp, ChildProcess provinceProcess, ChildProcess kunming, ChildProcess yarpHop, ChildProcess rawServer)
     {
         Progress.Begin("pull-forwarded");
-        await Http.DownloadAsync(yarp, Http.Get("small"));
-        await Http.DownloadAsync(province, Http.Pull(SmallCode));
+        // Whole forwarded pulls before the measured rounds, until all four servers' tiering threads are idle
+        // (WarmUp.UntilTieredAsync, as for the other cases). The case had one small pull through each: the
+        // province's forwarding path and the restarted Kunming's pull path were measured while the JIT was
+        // still re-compiling them, on the same two cores (session 13, results/profile-forwarded.txt).
+        var warm = await WarmUp.UntilTieredAsync(_smoke, atLeast: 2, atMost: int.MaxValue,
+            new WarmUpStep(yarpHop, async round => await ForwardedWarmUpAsync(yarp, Http.Get("files/forwarded.arrow"), $"warm-up {round}: YARP hop")),
+            new WarmUpStep(rawServer, async round => await ForwardedWarmUpAsync(yarp, Http.Get("files/forwarded.arrow"), $"warm-up {round}: YARP hop")),
+            new WarmUpStep(provinceProcess, async round => await ForwardedWarmUpAsync(province, Http.Pull(ForwardedCode), $"warm-up {round}: province → Kunming")),
+            new WarmUpStep(kunming, async round => await ForwardedWarmUpAsync(province, Http.Pull(ForwardedCode), $"warm-up {round}: province → Kunming")));
         var (nodeRuns, rawRuns, nodeCpu, rawCpu) = await RoundsAsync(
             () => Http.DownloadAsync(yarp, Http.Get("files/forwarded.arrow"), progress: b => Progress.Update($"YARP hop {b / 1e6:0} MB")),
             () => Http.DownloadAsync(province, Http.Pull(ForwardedCode), progress: b => Progress.Update($"province → Kunming {b / 1e6:0} MB")),
@@ -493,8 +500,21 @@ internal sealed partial class LoadRun
             ["bytesThroughProvinceMB"] = nodeRuns.Sum(r => r.Bytes) / 1e6,
             ["nodesCpuNsPerByte"] = NsPerByte(nodeCpu, nodeRuns),
             ["baselineCpuNsPerByte"] = NsPerByte(rawCpu, rawRuns),
+            ["warmUpRounds"] = warm.Rounds,
+            ["warmUpSeconds"] = warm.Seconds,
+            ["warmUpLastTieringShareProvince"] = warm.ShareOf(provinceProcess),
+            ["warmUpLastTieringShareKunming"] = warm.ShareOf(kunming),
+            ["warmUpLastTieringShareHop"] = warm.ShareOf(yarpHop),
+            ["warmUpLastTieringShareRaw"] = warm.ShareOf(rawServer),
         });
-        _kunmingExchanges += nodeRuns.Count + 1;
+        _kunmingExchanges += nodeRuns.Count + (warm.Work / 2); // Half the warm-up's pulls went through the province to Kunming.
+    }
+
+    /// <summary>One unmeasured whole pull of the forwarded case's warm-up; 1 transfer.</summary>
+    private static async Task<long> ForwardedWarmUpAsync(HttpClient client, HttpRequestMessage request, string what)
+    {
+        await Http.DownloadAsync(client, request, progress: b => Progress.Update($"{what} {b / 1e6:0} MB"));
+        return 1;
     }
 
     private async Task ArrowVersusJsonAsync(HttpClient node, ChildProcess kunming)

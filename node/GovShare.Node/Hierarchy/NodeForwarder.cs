@@ -20,6 +20,9 @@ namespace GovShare.Node.Hierarchy;
 /// </summary>
 public sealed partial class NodeForwarder : IDisposable
 {
+    /// <summary>Nginx's "client closed request", as Exchange logs a pull the department left.</summary>
+    private const int ClientClosedRequest = 499;
+
     private readonly IHttpForwarder _forwarder;
     private readonly LinkHealth _health;
     private readonly HierarchyOptions _options;
@@ -59,16 +62,20 @@ public sealed partial class NodeForwarder : IDisposable
         var responseBody = new CountingStream(context.Response.Body);
         context.Request.Body = requestBody;
         context.Response.Body = responseBody;
+        Cut? cut = null;
         try
         {
-            await ForwardCoreAsync(context, link, department, exchangeId, hop);
+            cut = await ForwardCoreAsync(context, link, department, exchangeId, hop);
         }
         finally
         {
             context.Request.Body = requestBody.Inner;
             context.Response.Body = responseBody.Inner;
             var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
-            Logs.ExchangeMetrics.Record(Logs.ExchangeKind.Forward, context.Response.StatusCode, 0, requestBody.Count + responseBody.Count, elapsed);
+            // A forward cut after the answer began keeps the 200 its headers carried; the metrics and the record say
+            // how it ended (and the record how many bytes the department got), so it is never counted as delivered.
+            var status = cut?.Status ?? context.Response.StatusCode;
+            Logs.ExchangeMetrics.Record(Logs.ExchangeKind.Forward, status, 0, requestBody.Count + responseBody.Count, elapsed);
             // Every hop logs the exchange under the one exchange id, with its hop (Art. 29: traceable).
             var parties = Logs.LogParties.Of(context);
             await context.RequestServices.GetRequiredService<Logs.LogWriter>().AppendAsync(Logs.LogKind.Exchange, new Logs.LogRecord
@@ -80,21 +87,24 @@ public sealed partial class NodeForwarder : IDisposable
                 Kind = Logs.ExchangeKind.Forward,
                 ResourceCode = context.Request.RouteValues.TryGetValue("code", out var code) && Catalog.ResourceCode.TryFromUrl(code?.ToString(), out var resource) ? resource : null,
                 Purpose = context.Request.Headers[GovShareHeaders.Purpose].ToString() is { Length: > 0 and <= 64 } purpose ? purpose : null,
-                Status = context.Response.StatusCode,
+                Status = status,
+                ProblemType = cut?.ProblemType,
+                Bytes = cut is null ? 0 : responseBody.Count,
                 Entity = $"node/{link.DivisionCode}",
                 DurationMs = (long)elapsed.TotalMilliseconds,
             }, CancellationToken.None);
         }
     }
 
-    private async Task ForwardCoreAsync(HttpContext context, NodeLink link, CallerIdentity department, string exchangeId, int hop)
+    /// <summary>Forwards; null unless the answer was cut after it began, then how it ended.</summary>
+    private async Task<Cut?> ForwardCoreAsync(HttpContext context, NodeLink link, CallerIdentity department, string exchangeId, int hop)
     {
         if (_health.IsDown(link.DivisionCode, out var since, out var reason))
         {
             LogForwardRefused(_logger, exchangeId, link.DivisionCode, reason ?? "down");
             context.Response.Headers.RetryAfter = ((int)Math.Ceiling(_options.HealthInterval.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
             await Problem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, ProblemTypes.UpstreamUnavailable, $"Node {link.DivisionCode} is unavailable", $"The link to node {link.DivisionCode} has been down since {since:u} ({reason}); try again later.");
-            return;
+            return null;
         }
 
         // The node's own cap, not Kestrel's: past Kestrel's limit the body is left in error and the
@@ -118,7 +128,7 @@ public sealed partial class NodeForwarder : IDisposable
         if (error == ForwarderError.None)
         {
             LogForwarded(_logger, exchangeId, link.DivisionCode, hop + 1, context.Response.StatusCode);
-            return;
+            return null;
         }
 
         var exception = context.GetForwarderErrorFeature()?.Exception;
@@ -131,7 +141,13 @@ public sealed partial class NodeForwarder : IDisposable
         if (context.Response.HasStarted)
         {
             context.Abort(); // Mid-stream: the client must see a broken stream, never a short one taken for whole.
-            return;
+            // YARP's names: "Client" is the department, "Destination" the linked node. The department going away
+            // is its own doing (499, as a pull it leaves; YARP reports it as a failed write or as cancelled, and
+            // also reports cancelled when the linked node sent nothing for Hierarchy:ActivityTimeout). Anything
+            // else broke the answer on the linked node's side: it died, or a re-key or unlink cut the link.
+            return error is ForwarderError.ResponseBodyClient or ForwarderError.ResponseBodyCanceled
+                ? new Cut(ClientClosedRequest, null)
+                : new Cut(StatusCodes.Status502BadGateway, ProblemTypes.UpstreamUnavailable);
         }
 
         if (OverCap(exception) is { } body)
@@ -140,7 +156,7 @@ public sealed partial class NodeForwarder : IDisposable
             context.Response.Clear();
             context.Response.Headers.Connection = "close";
             await Problem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, ProblemTypes.PayloadTooLarge, "The body is too large to forward", body.Message);
-            return;
+            return null;
         }
 
         var (status, type, title) = error switch
@@ -151,9 +167,13 @@ public sealed partial class NodeForwarder : IDisposable
         };
         context.Response.Clear();
         await Problem.WriteAsync(context, status, type, title, $"Forwarding exchange {exchangeId} to node {link.DivisionCode} ({link.Url}) failed: {error}.");
+        return null;
     }
 
     public void Dispose() => _invoker.Dispose();
+
+    /// <summary>How a forward whose answer had begun ended early: the status and problem type its record carries instead of the 200 sent.</summary>
+    private sealed record Cut(int Status, string? ProblemType);
 
     /// <summary>The cap's refusal, if that is what broke the body's copy (YARP may hand it on wrapped).</summary>
     private static BadHttpRequestException? OverCap(Exception? exception)

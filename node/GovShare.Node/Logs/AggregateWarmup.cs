@@ -152,7 +152,7 @@ internal sealed class AggregateWarmup(
     /// this long, not up to <see cref="Interval"/>: on a busy node a young-generation collection
     /// comes every few tens of milliseconds, and entries held across it are copied and promoted,
     /// which lengthened every pause (one-row pulls: p99 1.96 to 3.5 times the durable baseline's
-    /// with a 100 ms cadence; benchmarks/README.md). Short enough for that, long enough that a pass
+    /// with a 100 ms cadence; benchmarks/results/history.md). Short enough for that, long enough that a pass
     /// folds many groups at once (up to 100 passes a second, each a thread-pool item).
     /// </summary>
     internal static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(10);

@@ -7,10 +7,12 @@ using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Hierarchy;
 using GovShare.Node.Identity;
+using GovShare.Node.Logs;
 using GovShare.Node.Tests.Exchange;
 using GovShare.Node.Tests.Functional;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace GovShare.Node.Tests.Hierarchy;
@@ -279,6 +281,14 @@ public sealed class LinkPinTests : IAsyncLifetime
         Assert.True(read < Rows * 20L, $"the stream broke off after {read} bytes, before the end ({broken.Message})");
         var line = Assert.Single(logs, l => l.Contains($":{cut}]", StringComparison.Ordinal));
         Assert.Contains($"sha256:{TrustMaterial.SpkiSha256(renewed)}", line, StringComparison.Ordinal);
+
+        // Kunming, which forwarded it, logs the exchange as cut with what the department got, not as the 200 it began with.
+        var exchangeId = pull.Headers.GetValues(GovShareHeaders.ExchangeId).Distinct().Single();
+        LogRecord? record = null;
+        await ForwardMetricsTests.EventuallyAsync(() => Task.FromResult((record = ForwardMetricsTests.ForwardRecord(_kunming.DataPath, exchangeId)) is not null), "Kunming never logged the forward");
+        Assert.Equal(StatusCodes.Status502BadGateway, record!.Status);
+        Assert.Equal(ProblemTypes.UpstreamUnavailable, record.ProblemType);
+        Assert.InRange(record.Bytes, read, Rows * 20L);
     }
 
     private static NodeLinkRegistry Links(TestNode node) => node.Services.GetRequiredService<NodeLinkRegistry>();
