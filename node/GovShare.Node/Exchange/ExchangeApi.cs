@@ -439,8 +439,7 @@ public static partial class ExchangeApi
             return;
         }
 
-        var requested = context.Request.Query["items"].SelectMany(v => (v ?? "").Split(',')).Select(v => v.Trim()).Where(v => v.Length > 0).ToList();
-        var decision = PullAuthorisation.Decide(entry, caller, purpose, requested, grants, time.GetUtcNow());
+        var decision = PullAuthorisation.Decide(entry, caller, purpose, context.Request.Query["items"], grants, time.GetUtcNow());
         step.GrantId = decision.Grant?.Id;
         step.Items = decision.ItemIds;
         if (!decision.Allowed)
@@ -499,7 +498,7 @@ public static partial class ExchangeApi
 
         // A small version's answer for exactly these items and masks may already be encoded: then
         // no file is opened (every check above was made for this request all the same).
-        var cacheKey = !answers.Admits(version, decision.Items!) ? null : requested.Count == 0 && decision.Keys is { } keys ? keys.For(accept) : PullAnswerCache.Key(accept, requested.Count > 0, decision.Items!);
+        var cacheKey = !answers.Admits(version, decision.Items!) ? null : decision.Keys is { } keys ? keys.For(accept) : PullAnswerCache.Key(accept, decision.ItemsNamed, decision.Items!);
         if (cacheKey is not null && answers.Find(version, cacheKey) is { } cached)
         {
             await AnswerFromCacheAsync(context, accept, version, cached, step, caller.Uri, purpose, started, logger);
@@ -537,7 +536,7 @@ public static partial class ExchangeApi
         // still found; an item added since has no data in this version yet.
         var columns = StoredColumns(sourceSchema);
         var missing = decision.Items!.Where(i => !columns.ContainsKey(i.Item.Id)).Select(i => i.Item.Id).ToList();
-        if (missing.Count > 0 && (requested.Count > 0 || missing.Count == decision.Items!.Count))
+        if (missing.Count > 0 && (decision.ItemsNamed || missing.Count == decision.Items!.Count))
         {
             await Refuse(context, 409, ProblemTypes.NoData, "No data yet for these items", $"Version {version.Version} of {entry.ResourceCode} was pushed before the items {string.Join(", ", missing)} were catalogued; the provider's next push brings them.");
             return;
