@@ -87,6 +87,7 @@ public static partial class ExchangeApi
         services.AddSingleton(new PushGate(options.MaxConcurrentPushes, options.MaxConcurrentPushesPerDepartment));
         services.AddSingleton(new SecrecyReviewGate(options.SecrecyReviewRequired));
         services.AddSingleton(new PullAnswerCache(options.AnswerCacheBytes));
+        services.AddSingleton<ExchangeLogger>();
         // One secret per node, not per replica: the replicas share the dataset folder, so it lives
         // there (whoever can read that folder holds the raw data the pseudonyms stand for anyway).
         services.AddSingleton(provider => new PseudonymSecretHolder(PseudonymSecret.LoadOrCreate(
@@ -105,9 +106,9 @@ public static partial class ExchangeApi
     /// <summary>The least a push body read gathers before it returns (or what it asked for, if less).</summary>
     internal const int PushReadBytes = 128 * 1024;
 
-    private static async Task PushAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, PushGate gate, IOptions<ExchangeOptions> options, NodeDataFolder data, IOptions<NodeOptions> node, LogWriter log, TimeProvider time, WorkingDayCalendar calendar, ILoggerFactory loggers)
+    private static async Task PushAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, PushGate gate, IOptions<ExchangeOptions> options, NodeDataFolder data, IOptions<NodeOptions> node, LogWriter log, TimeProvider time, WorkingDayCalendar calendar, ExchangeLogger loggers)
     {
-        var logger = loggers.CreateLogger("GovShare.Node.Exchange");
+        var logger = loggers.Logger;
         var exchangeId = ExchangeId.ForRequest(context, time);
         var step = ExchangeStep.Start(context, ExchangeKind.Push, exchangeId);
         var started = Stopwatch.GetTimestamp();
@@ -395,9 +396,9 @@ public static partial class ExchangeApi
         }
     }
 
-    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, ConsentStore consents, SecrecyReviewGate secrecy, PseudonymSecretHolder secret, PullAnswerCache answers, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ILoggerFactory loggers)
+    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, ConsentStore consents, SecrecyReviewGate secrecy, PseudonymSecretHolder secret, PullAnswerCache answers, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ExchangeLogger loggers)
     {
-        var logger = loggers.CreateLogger("GovShare.Node.Exchange");
+        var logger = loggers.Logger;
         var exchangeId = ExchangeId.ForRequest(context, time);
         if (!log.CanAppend(LogKind.Exchange))
         {
