@@ -41,6 +41,9 @@ internal sealed partial class LoadRun
     private Dept _user = null!;
     private Dept _provinceUser = null!;
     private long _kunmingExchanges;
+
+    /// <summary>The Kunming node's management listener (its <c>/metrics</c>: the exchange log's group sizes).</summary>
+    private readonly int _kunmingManagementPort = FreePort();
     private readonly HashSet<string>? _only;
     private int _recordBytes;
 
@@ -138,7 +141,7 @@ internal sealed partial class LoadRun
         using var kafka = new KafkaMockCluster(3);
         var kunmingPort = FreePort();
         var provincePort = FreePort();
-        var kunmingConfig = NodeConfig(Kunming, kunmingPort, kafka.BootstrapServers) with
+        var kunmingConfig = NodeConfig(Kunming, kunmingPort, kafka.BootstrapServers, _kunmingManagementPort) with
         {
             Departments = [_provider.Spec, _user.Spec],
             Links = [new LinkSpec(Province, "Parent", $"https://localhost:{provincePort}/", NodeKey(Province))],
@@ -418,6 +421,11 @@ internal sealed partial class LoadRun
             }),
             new WarmUpStep(kunming, async round => (await ClosedLoopAsync(node, () => Http.Pull(SmallCode), step, $"warm-up {round} node", kunming)).Requests));
         _kunmingExchanges += warm.Work;
+        // Group commit in the measured rounds: records an fsync made durable, the node's from its
+        // own histogram (govshare.log.fsync.group_size at /metrics), the durable baseline's from
+        // its fsync count. A release of waiters that shrank the groups shows here.
+        var nodeGroupsBefore = await ExchangeLogGroupsAsync();
+        var fsyncsBefore = await BaselineFsyncsAsync(raw);
         for (var round = 0; round < rounds; round++)
         {
             rawLoops.Add(await ClosedLoopAsync(raw, () => Http.Get("small"), _sizes.SmallDuration, $"round {round + 1}/{rounds} raw", rawServer));
@@ -425,6 +433,10 @@ internal sealed partial class LoadRun
             nodeLoops.Add(await ClosedLoopAsync(node, () => Http.Pull(SmallCode), _sizes.SmallDuration, $"round {round + 1}/{rounds} node", kunming));
         }
 
+        var nodeGroupsAfter = await ExchangeLogGroupsAsync();
+        var fsyncsAfter = await BaselineFsyncsAsync(raw);
+        var nodeRecordsAnFsync = (nodeGroupsAfter.Records - nodeGroupsBefore.Records) / Math.Max(1, nodeGroupsAfter.Groups - nodeGroupsBefore.Groups);
+        var durableRecordsAnFsync = durableLoops.Sum(l => l.Requests) / (double)Math.Max(1, fsyncsAfter - fsyncsBefore);
         var nodeLatencies = nodeLoops.SelectMany(l => l.LatenciesMs).Order().ToArray();
         var rawLatencies = rawLoops.SelectMany(l => l.LatenciesMs).Order().ToArray();
         var durableLatencies = durableLoops.SelectMany(l => l.LatenciesMs).Order().ToArray();
@@ -452,6 +464,7 @@ internal sealed partial class LoadRun
             ["warmUpLastTieringShareNode"] = warm.ShareOf(kunming),
             ["warmUpLastTieringShareBaseline"] = warm.ShareOf(rawServer),
             ["nodeTieringShareMeasured"] = TieringShare(nodeLoops),
+            ["nodeRecordsAnFsync"] = nodeRecordsAnFsync,
             ["baselineTieringShareMeasured"] = TieringShare(rawLoops.Concat(durableLoops).ToList()),
         });
         var durableP99 = Percentile(durableLatencies, 0.99);
@@ -466,12 +479,29 @@ internal sealed partial class LoadRun
             ["nodeCpuUsPerExchange"] = CpuUs(nodeLoops),
             ["baselineCpuUsPerExchange"] = CpuUs(durableLoops),
             ["baselineRequests"] = durableLoops.Sum(l => l.Requests),
+            ["nodeRecordsAnFsync"] = nodeRecordsAnFsync,
+            ["baselineRecordsAnFsync"] = durableRecordsAnFsync,
             ["warmUpSeconds"] = warm.Seconds,
             ["warmUpRounds"] = warm.Rounds,
             ["warmUpLastTieringShareNode"] = warm.ShareOf(kunming),
             ["warmUpLastTieringShareBaseline"] = warm.ShareOf(rawServer),
         }, met: ratio >= 0.8 && Percentile(nodeLatencies, 0.99) <= 2 * durableP99, target: "≥ 0.8, p99 ≤ 2 × baseline's");
     }
+
+    /// <summary>The Kunming node's exchange-log fsyncs so far and the records they made durable (its <c>/metrics</c>).</summary>
+    private async Task<(double Records, double Groups)> ExchangeLogGroupsAsync()
+    {
+        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_kunmingManagementPort}/") };
+        var text = await management.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        double Sum(string series) => text.Split('\n')
+            .Where(l => l.StartsWith(series + "{", StringComparison.Ordinal) && l.Contains("govshare_log=\"exchange\"", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
+        return (Sum("govshare_log_fsync_group_size_sum"), Sum("govshare_log_fsync_group_size_count"));
+    }
+
+    /// <summary>The durable baseline's fsyncs so far (its <c>/fsyncs</c>).</summary>
+    private static async Task<long> BaselineFsyncsAsync(HttpClient raw) =>
+        long.Parse(await raw.GetStringAsync(new Uri("fsyncs", UriKind.Relative)), System.Globalization.CultureInfo.InvariantCulture);
 
     private async Task ForwardedAsync(HttpClient province, HttpClient yarp, ChildProcess provinceProcess, ChildProcess kunming, ChildProcess yarpHop, ChildProcess rawServer)
     {
@@ -792,14 +822,14 @@ internal sealed partial class LoadRun
         return new Dept(new DepartmentSpec(division, code, name), ServerConfig.LoadCertificate(files.CertificatePath, files.KeyPath));
     }
 
-    private ServerConfig NodeConfig(string division, int port, string kafka) => new()
+    private ServerConfig NodeConfig(string division, int port, string kafka, int managementPort = 0) => new()
     {
         Settings = new()
         {
             ["Node:DivisionCode"] = division,
             ["Node:DataPath"] = Path.Combine(_work, "data-" + division),
             ["Node:ExchangeUrl"] = $"https://127.0.0.1:{port}",
-            ["Node:ManagementUrl"] = "http://127.0.0.1:0",
+            ["Node:ManagementUrl"] = $"http://127.0.0.1:{managementPort}",
             ["Node:Certificate"] = Path.Combine(_pki.IssuedFolder, $"node-{division}.crt"),
             ["Node:Key"] = Path.Combine(_pki.IssuedFolder, $"node-{division}.key"),
             ["Node:TrustAnchors"] = _pki.TrustAnchorsFile,

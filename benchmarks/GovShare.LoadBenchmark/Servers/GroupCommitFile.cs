@@ -13,6 +13,7 @@ public sealed class GroupCommitFile : IAsyncDisposable
     private readonly Channel<(byte[] Record, TaskCompletionSource Done)> _queue = Channel.CreateUnbounded<(byte[], TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly FileStream _file;
     private readonly Task _loop;
+    private long _fsyncs;
 
     public GroupCommitFile(string path)
     {
@@ -21,7 +22,7 @@ public sealed class GroupCommitFile : IAsyncDisposable
     }
 
     /// <summary>Number of fsyncs so far (the mean group size is appends ÷ this).</summary>
-    public long Fsyncs { get; private set; }
+    public long Fsyncs => Interlocked.Read(ref _fsyncs);
 
     public Task AppendAsync(byte[] record)
     {
@@ -53,7 +54,7 @@ public sealed class GroupCommitFile : IAsyncDisposable
 
             _file.Write(buffer.GetBuffer(), 0, (int)buffer.Length);
             _file.Flush(flushToDisk: true);
-            Fsyncs++;
+            Interlocked.Increment(ref _fsyncs);
             group.ForEach(d => d.SetResult());
         }
     }

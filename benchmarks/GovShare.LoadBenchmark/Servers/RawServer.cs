@@ -50,6 +50,8 @@ public static class RawServer
             context.Response.ContentType = Population.ArrowMediaType;
             await context.Response.Body.WriteAsync(small.Value);
         });
+        // For the driver: records an fsync = /small-durable requests ÷ the fsyncs between two reads.
+        app.MapGet("/fsyncs", () => Results.Text(log.Fsyncs.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
         // The push baseline: the body straight from Kestrel's pipe into a file in 1 MiB writes (no
         // copy through a stream buffer), one fsync at the end. Nothing the node does can be faster.

@@ -87,6 +87,7 @@ public static partial class ExchangeApi
         services.AddSingleton(new PushGate(options.MaxConcurrentPushes, options.MaxConcurrentPushesPerDepartment));
         services.AddSingleton(new SecrecyReviewGate(options.SecrecyReviewRequired));
         services.AddSingleton(new PullAnswerCache(options.AnswerCacheBytes));
+        services.AddSingleton<ExchangeLogger>();
         // One secret per node, not per replica: the replicas share the dataset folder, so it lives
         // there (whoever can read that folder holds the raw data the pseudonyms stand for anyway).
         services.AddSingleton(provider => new PseudonymSecretHolder(PseudonymSecret.LoadOrCreate(
@@ -105,9 +106,9 @@ public static partial class ExchangeApi
     /// <summary>The least a push body read gathers before it returns (or what it asked for, if less).</summary>
     internal const int PushReadBytes = 128 * 1024;
 
-    private static async Task PushAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, PushGate gate, IOptions<ExchangeOptions> options, NodeDataFolder data, IOptions<NodeOptions> node, LogWriter log, TimeProvider time, WorkingDayCalendar calendar, ILoggerFactory loggers)
+    private static async Task PushAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, PushGate gate, IOptions<ExchangeOptions> options, NodeDataFolder data, IOptions<NodeOptions> node, LogWriter log, TimeProvider time, WorkingDayCalendar calendar, ExchangeLogger loggers)
     {
-        var logger = loggers.CreateLogger("GovShare.Node.Exchange");
+        var logger = loggers.Logger;
         var exchangeId = ExchangeId.ForRequest(context, time);
         var step = ExchangeStep.Start(context, ExchangeKind.Push, exchangeId);
         var started = Stopwatch.GetTimestamp();
@@ -395,9 +396,9 @@ public static partial class ExchangeApi
         }
     }
 
-    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, ConsentStore consents, SecrecyReviewGate secrecy, PseudonymSecretHolder secret, PullAnswerCache answers, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ILoggerFactory loggers)
+    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, ConsentStore consents, SecrecyReviewGate secrecy, PseudonymSecretHolder secret, PullAnswerCache answers, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ExchangeLogger loggers)
     {
-        var logger = loggers.CreateLogger("GovShare.Node.Exchange");
+        var logger = loggers.Logger;
         var exchangeId = ExchangeId.ForRequest(context, time);
         if (!log.CanAppend(LogKind.Exchange))
         {
@@ -439,8 +440,7 @@ public static partial class ExchangeApi
             return;
         }
 
-        var requested = context.Request.Query["items"].SelectMany(v => (v ?? "").Split(',')).Select(v => v.Trim()).Where(v => v.Length > 0).ToList();
-        var decision = PullAuthorisation.Decide(entry, caller, purpose, requested, grants, time.GetUtcNow());
+        var decision = PullAuthorisation.Decide(entry, caller, purpose, context.Request.Query["items"], grants, time.GetUtcNow());
         step.GrantId = decision.Grant?.Id;
         step.Items = decision.ItemIds;
         if (!decision.Allowed)
@@ -499,7 +499,7 @@ public static partial class ExchangeApi
 
         // A small version's answer for exactly these items and masks may already be encoded: then
         // no file is opened (every check above was made for this request all the same).
-        var cacheKey = !answers.Admits(version, decision.Items!) ? null : requested.Count == 0 && decision.Keys is { } keys ? keys.For(accept) : PullAnswerCache.Key(accept, requested.Count > 0, decision.Items!);
+        var cacheKey = !answers.Admits(version, decision.Items!) ? null : decision.Keys is { } keys ? keys.For(accept) : PullAnswerCache.Key(accept, decision.ItemsNamed, decision.Items!);
         if (cacheKey is not null && answers.Find(version, cacheKey) is { } cached)
         {
             await AnswerFromCacheAsync(context, accept, version, cached, step, caller.Uri, purpose, started, logger);
@@ -537,7 +537,7 @@ public static partial class ExchangeApi
         // still found; an item added since has no data in this version yet.
         var columns = StoredColumns(sourceSchema);
         var missing = decision.Items!.Where(i => !columns.ContainsKey(i.Item.Id)).Select(i => i.Item.Id).ToList();
-        if (missing.Count > 0 && (requested.Count > 0 || missing.Count == decision.Items!.Count))
+        if (missing.Count > 0 && (decision.ItemsNamed || missing.Count == decision.Items!.Count))
         {
             await Refuse(context, 409, ProblemTypes.NoData, "No data yet for these items", $"Version {version.Version} of {entry.ResourceCode} was pushed before the items {string.Join(", ", missing)} were catalogued; the provider's next push brings them.");
             return;

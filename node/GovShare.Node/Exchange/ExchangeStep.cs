@@ -43,7 +43,11 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
         return step;
     }
 
-    /// <summary>Writes the record and waits until it is on disk.</summary>
+    /// <summary>
+    /// Writes the record and waits until it is on disk. The caller resumes on the log writer's thread
+    /// (<see cref="LogResume.Writer"/>): what follows in every caller is the answer's last write and
+    /// the request's end, short and never blocking, and one-row pulls are mostly this hand-off.
+    /// </summary>
     public async Task RecordAsync(int status, string? problemType = null)
     {
         if (_recorded)
@@ -89,7 +93,7 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
             Status = status,
             ProblemType = problemType,
             DurationMs = (long)elapsed.TotalMilliseconds,
-        }, CancellationToken.None);
+        }, LogResume.Writer, CancellationToken.None);
     }
 
     private static Activity? StartActivity(ExchangeKind kind, ExchangeId exchangeId)

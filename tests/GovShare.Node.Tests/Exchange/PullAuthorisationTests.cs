@@ -5,6 +5,7 @@ using GovShare.Node.Exchange.Pull;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
+using Microsoft.Extensions.Primitives;
 
 namespace GovShare.Node.Tests.Exchange;
 
@@ -113,6 +114,77 @@ public sealed class PullAuthorisationTests : IDisposable
         var narrowed = Decide(Entry(ShareType.Conditional, nameShareable: false));
         Assert.Equal(["id_number"], narrowed.ItemIds);
         Assert.Equal(["id_number", "name"], Decide(entry).ItemIds);
+    }
+
+    private PullDecision DecideNamed(CatalogEntry entry, StringValues items) =>
+        PullAuthorisation.Decide(entry, User, Purpose, items, _grants, Now);
+
+    [Fact]
+    public void Decide_NamedItems_TheSameQueryValue_TheRememberedChoiceAndItsNamedAnswerKey_AsParsedPerRequestBefore()
+    {
+        var entry = Entry(ShareType.Conditional);
+        _grants.Save(Grant("g1", MaskingRule.None));
+
+        var first = DecideNamed(entry, " 姓名 ,id_number,name,");
+        var second = DecideNamed(entry, " 姓名 ,id_number,name,");
+
+        Assert.Same(first, second);
+        Assert.True(second.ItemsNamed);
+        // Names and ids resolve to ids, each once, in the order named; as the list overload decides them.
+        Assert.Equal(["name", "id_number"], second.ItemIds);
+        var parsed = PullAuthorisation.Requested(new StringValues(" 姓名 ,id_number,name,"));
+        Assert.Equal(["姓名", "id_number", "name"], parsed);
+        var perRequest = PullAuthorisation.Decide(entry, User, Purpose, parsed, _grants, Now);
+        Assert.Equal(perRequest.ItemIds, second.ItemIds);
+        Assert.True(perRequest.ItemsNamed);
+        Assert.Null(perRequest.Keys);
+        // A named choice's key says the items were named: never the key of the every-item answer.
+        Assert.Equal(PullAnswerCache.Key(MediaTypes.Csv, true, perRequest.Items!), second.Keys!.For(MediaTypes.Csv));
+        Assert.NotEqual(Decide(entry).Keys!.For(MediaTypes.Csv), second.Keys.For(MediaTypes.Csv));
+
+        // No names (absent, or only commas) is every allowed item, not a named choice.
+        Assert.Same(Decide(entry), DecideNamed(entry, StringValues.Empty));
+        Assert.Same(Decide(entry), DecideNamed(entry, ", ,"));
+        // Two items values are read together, decided each time.
+        var two = DecideNamed(entry, new StringValues(["name", "id_number"]));
+        Assert.Equal(["name", "id_number"], two.ItemIds);
+        Assert.NotSame(two, DecideNamed(entry, new StringValues(["name", "id_number"])));
+    }
+
+    [Fact]
+    public void Decide_NamedItems_RefusalsDecidedEachTime_AChangedGrantOrEntryDecidedAfresh_AndTheSpellingsBounded()
+    {
+        var entry = Entry(ShareType.Conditional);
+        _grants.Save(Grant("g1", MaskingRule.None));
+        Assert.Equal(MaskingKind.None, DecideNamed(entry, "name").Items![0].Masking.Kind);
+
+        // An unknown item, an item not granted: refused, with the names as sent, every time.
+        var unknown = DecideNamed(entry, "name,nickname");
+        Assert.Equal(ProblemTypes.UnknownItem, unknown.ProblemType);
+        Assert.Contains("nickname", unknown.Detail, StringComparison.Ordinal);
+        Assert.NotSame(unknown, DecideNamed(entry, "name,nickname"));
+        Assert.Equal(ProblemTypes.ItemNotGranted, DecideNamed(entry, "住址").ProblemType);
+
+        // The grant saved again with another mask: the named choice follows it, not the one remembered.
+        _grants.Save(Grant("g1", MaskingRule.Redact));
+        Assert.Equal(MaskingKind.Redact, DecideNamed(entry, "name").Items![0].Masking.Kind);
+        // The catalog makes the name unshareable: refused though a choice of it was remembered.
+        Assert.Equal(ProblemTypes.ItemNotGranted, DecideNamed(Entry(ShareType.Conditional, nameShareable: false), "name").ProblemType);
+        // Revoked: refused.
+        Assert.True(_grants.SetStatus("g1", GrantStatus.Revoked, "revoked by the provider", Now));
+        Assert.Equal(ProblemTypes.NoGrant, DecideNamed(entry, "name").ProblemType);
+
+        // Ever new spellings are not remembered without end: past the bound each is decided anew.
+        var open = Entry(ShareType.Unconditional);
+        for (var i = 0; i < PullAuthorisation.MaxNamedChoices; i++)
+        {
+            var spelling = new string(',', i) + "name";
+            Assert.Same(DecideNamed(open, spelling), DecideNamed(open, spelling));
+        }
+
+        var beyond = "name" + new string(',', 1);
+        Assert.Equal(["name"], DecideNamed(open, beyond).ItemIds);
+        Assert.NotSame(DecideNamed(open, beyond), DecideNamed(open, beyond));
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using GovShare.Node.Desensitisation;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
 using GovShare.Node.Requests;
+using Microsoft.Extensions.Primitives;
 
 namespace GovShare.Node.Exchange.Pull;
 
@@ -21,10 +22,13 @@ public sealed record PullDecision(IReadOnlyList<AllowedItem>? Items, Grant? Gran
     public IReadOnlyList<string> ItemIds { get; init; } = Items is null ? [] : [.. Items.Select(i => i.Item.Id)];
 
     /// <summary>
-    /// Answer-cache keys of this decision by representation, when it is a remembered decision for
-    /// every allowed item (no items named); null otherwise: the caller builds the key.
+    /// Answer-cache keys of this decision by representation, when it is a remembered decision
+    /// (every allowed item, or the items a request named); null otherwise: the caller builds the key.
     /// </summary>
     public AnswerKeys? Keys { get; init; }
+
+    /// <summary>Whether the request named its items (an answer-cache key and a missing item's refusal depend on it).</summary>
+    public bool ItemsNamed { get; init; }
 
     public static PullDecision Allow(IReadOnlyList<AllowedItem> items, Grant? grant) => new(items, grant, 200, null, null, null);
 
@@ -47,12 +51,77 @@ public static class PullAuthorisation
             return refusal;
         }
 
-        if (requested.Count == 0)
+        return requested.Count == 0 ? allowed! : Named(entry, purpose, requested, allowed!, grant);
+    }
+
+    /// <summary>
+    /// Decides a pull of the items a request names in its <c>items</c> query values (names or ids,
+    /// comma-separated; none: every allowed item). The same values against the same allowed
+    /// decision always choose the same items, so an allowed choice is remembered on that decision
+    /// (itself remembered on the entry and grant snapshots, so a catalog or grant change starts
+    /// afresh), with its answer-cache keys: a client that names its items, as the department tool
+    /// does, parses and checks them once, not per pull. A refusal is decided anew each time.
+    /// </summary>
+    public static PullDecision Decide(CatalogEntry entry, CallerIdentity user, string purpose, StringValues items, GrantStore grants, DateTimeOffset now)
+    {
+        var allowed = AllowedItems(entry, user, purpose, grants, now, out var grant, out var refusal);
+        if (refusal is not null)
         {
-            return allowed!;
+            return refusal;
         }
 
-        var byId = allowed!.Items!.ToDictionary(a => a.Item.Id, StringComparer.Ordinal);
+        if (items.Count != 1 || items[0] is not { } named)
+        {
+            var requested = Requested(items);
+            return requested.Count == 0 ? allowed! : Named(entry, purpose, requested, allowed!, grant);
+        }
+
+        var choices = NamedMemos.GetValue(allowed!, static _ => new ConcurrentDictionary<string, PullDecision>(StringComparer.Ordinal));
+        if (choices.TryGetValue(named, out var chosen))
+        {
+            return chosen;
+        }
+
+        var parsed = Requested(items);
+        var decision = parsed.Count == 0 ? allowed! : Named(entry, purpose, parsed, allowed!, grant);
+        // Bounded: a caller sending ever new spellings is decided each time, never remembered without end.
+        if (decision.Allowed && choices.Count < MaxNamedChoices)
+        {
+            if (decision.ItemsNamed)
+            {
+                decision = decision with { Keys = new AnswerKeys(decision.Items!, itemsNamed: true) };
+            }
+
+            choices.TryAdd(named, decision);
+        }
+
+        return decision;
+    }
+
+    /// <summary>The spellings of named items a decision remembers; past it, a request is decided each time.</summary>
+    internal const int MaxNamedChoices = 32;
+
+    /// <summary>The item names of a request's <c>items</c> values: comma-separated, trimmed, empty ones dropped.</summary>
+    public static List<string> Requested(StringValues items)
+    {
+        var names = new List<string>();
+        foreach (var value in items)
+        {
+            foreach (var name in (value ?? "").Split(','))
+            {
+                if (name.Trim() is { Length: > 0 } trimmed)
+                {
+                    names.Add(trimmed);
+                }
+            }
+        }
+
+        return names;
+    }
+
+    private static PullDecision Named(CatalogEntry entry, string purpose, IReadOnlyList<string> requested, PullDecision allowed, Grant? grant)
+    {
+        var byId = allowed.Items!.ToDictionary(a => a.Item.Id, StringComparer.Ordinal);
         var unknown = new List<string>();
         var refused = new List<string>();
         var chosen = new List<AllowedItem>();
@@ -80,7 +149,7 @@ public static class PullAuthorisation
 
         return refused.Count > 0
             ? PullDecision.Refuse(403, ProblemTypes.ItemNotGranted, "Information items outside what you may see", $"Not granted to you for purpose '{purpose}': {string.Join(", ", refused)}.")
-            : PullDecision.Allow(chosen, grant);
+            : PullDecision.Allow(chosen, grant) with { ItemsNamed = true };
     }
 
     /// <summary>
@@ -146,6 +215,9 @@ public static class PullAuthorisation
     private static readonly ConditionalWeakTable<CatalogEntry, EntryMemo> EntryMemos = [];
     private static readonly ConditionalWeakTable<Grant, GrantMemo> GrantMemos = [];
 
+    /// <summary>The allowed choices of named items, by the request's <c>items</c> value, of each remembered decision.</summary>
+    private static readonly ConditionalWeakTable<PullDecision, ConcurrentDictionary<string, PullDecision>> NamedMemos = [];
+
     private static PullDecision Allow(List<AllowedItem> items, Grant? grant) => PullDecision.Allow(items, grant) with { Keys = new AnswerKeys(items) };
 
     private static List<AllowedItem> OwnItems(CatalogEntry entry) => [.. entry.Items.Select(i => new AllowedItem(i, MaskingRule.None))];
@@ -173,11 +245,11 @@ public static class PullAuthorisation
     private sealed record GrantDecision(CatalogEntry Entry, PullDecision Decision);
 }
 
-/// <summary>The answer-cache keys of one remembered decision (every allowed item, none named), made once per representation.</summary>
-public sealed class AnswerKeys(IReadOnlyList<AllowedItem> items)
+/// <summary>The answer-cache keys of one remembered decision (every allowed item, or the items a request named), made once per representation.</summary>
+public sealed class AnswerKeys(IReadOnlyList<AllowedItem> items, bool itemsNamed = false)
 {
     private readonly ConcurrentDictionary<string, string> _byRepresentation = new(StringComparer.Ordinal);
 
     public string For(string representation) =>
-        _byRepresentation.TryGetValue(representation, out var key) ? key : _byRepresentation.GetOrAdd(representation, r => PullAnswerCache.Key(r, false, items));
+        _byRepresentation.TryGetValue(representation, out var key) ? key : _byRepresentation.GetOrAdd(representation, r => PullAnswerCache.Key(r, itemsNamed, items));
 }
