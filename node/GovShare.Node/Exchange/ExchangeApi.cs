@@ -181,7 +181,7 @@ public static partial class ExchangeApi
         }
 
         var tooLarge = $"At most {maxBytes} bytes per {(mode == PushMode.Merge ? "merge" : "push")} of {entry.ResourceCode} ({capName}).";
-        // Read from Kestrel's pipe in pieces of up to 128 KiB, not of its TLS layer's 4 KiB blocks:
+        // Read from Kestrel's pipe in pieces of up to 128 KiB, not of its TLS layer's 16 KiB blocks:
         // each piece is one trip through the Arrow reader, the framing guard and the cap (UploadCap).
         var upload = UploadCap.TakeGathered(context, maxBytes, tooLarge, PushReadBytes);
         if (context.Request.ContentLength > maxBytes)

@@ -104,6 +104,8 @@ public sealed class GovShareNode : IAsyncDisposable
         }
 
         var exchangeConnections = new ConnectionLimit(options.MaxConnections);
+        // Blocks kept for reuse: a pull in flight holds ~5 (a 64 KiB flush), so 256 (4 MiB) serve ~50 at once.
+        var tlsRecords = new TlsRecordPool(keep: 256);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -115,6 +117,8 @@ public sealed class GovShareNode : IAsyncDisposable
             {
                 listen.Use(exchangeConnections.Middleware);
                 listen.Use(ListenerTag.Tag(Listener.Exchange));
+                // Before UseHttps, which takes the connection's pool from here: answers leave in 16 KiB TLS records.
+                listen.Use(tlsRecords.Middleware);
                 listen.UseHttps(new HttpsConnectionAdapterOptions
                 {
                     HandshakeTimeout = options.HandshakeTimeout,

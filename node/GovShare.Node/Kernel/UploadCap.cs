@@ -16,9 +16,10 @@ namespace GovShare.Node.Kernel;
 /// <remarks>
 /// <see cref="TakeGathered"/> reads the body from Kestrel's <see cref="PipeReader"/> instead, and
 /// answers a read only once it can fill it or a given amount, whichever is less. Kestrel's TLS
-/// layer hands the body on in pieces of one memory-pool block (4 KiB), and through
-/// <c>Request.Body</c> each piece is one trip through every stream stacked above it (a push: the
-/// Arrow reader, the framing guard, this cap), 64,000 trips for 261 MB. Gathered, the bytes wait
+/// layer hands the body on in pieces of one memory-pool block (16 KiB on the exchange listener,
+/// <c>Hosting/TlsRecordPool</c>; Kestrel's own are 4 KiB), and through <c>Request.Body</c> each
+/// piece is one trip through every stream stacked above it (a push: the Arrow reader, the framing
+/// guard, this cap), 16,000 trips for 261 MB (64,000 in 4 KiB blocks). Gathered, the bytes wait
 /// in the pipe, as the raw-upload baseline's do (benchmarks/README.md, Push). It never waits for
 /// more than the reader asked for, so a reader that asks only for bytes the sender owes (the
 /// framing guard) waits no longer than before; a stalled sender is cut by Kestrel's minimum data

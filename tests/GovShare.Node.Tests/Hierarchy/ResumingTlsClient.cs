@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
+using GovShare.Node.Tests.Functional;
 
 namespace GovShare.Node.Tests.Hierarchy;
 
@@ -28,10 +29,18 @@ internal static class ResumingTlsClient
     {
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(System.Net.IPAddress.Loopback, port);
-        var recorder = new ReadRecorder(tcp.GetStream());
-        await using var stream = new SslStream(recorder);
+        using var handshakeBytes = new MemoryStream();
+        var recording = true;
+        await using var stream = new SslStream(new ReadTap(tcp.GetStream(), bytes =>
+        {
+            if (recording)
+            {
+                handshakeBytes.Write(bytes);
+            }
+        }));
         await stream.AuthenticateAsClientAsync(tls);
-        var handshake = recorder.Stop();
+        recording = false;
+        var handshake = handshakeBytes.ToArray();
 
         await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {tls.TargetHost}\r\nConnection: close\r\n\r\n"));
         await stream.FlushAsync();
@@ -120,65 +129,5 @@ internal static class ResumingTlsClient
         }
 
         return tls13 ? psk : null;
-    }
-
-    /// <summary>Passes a stream through, keeping what was read from it until <see cref="Stop"/>.</summary>
-    private sealed class ReadRecorder(Stream inner) : Stream
-    {
-        private MemoryStream? _read = new();
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public byte[] Stop()
-        {
-            var read = _read!.ToArray();
-            _read = null;
-            return read;
-        }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            var n = await inner.ReadAsync(buffer, cancellationToken);
-            _read?.Write(buffer.Span[..n]);
-            return n;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            var n = inner.Read(buffer, offset, count);
-            _read?.Write(buffer, offset, n);
-            return n;
-        }
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
-
-        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override void Flush() => inner.Flush();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
     }
 }
