@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
 using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
@@ -12,13 +11,9 @@ namespace GovShare.Benchmarks.Logs;
 /// and waiting until it is durable, for a number of seconds. Reports appends a second and, per
 /// append, the process's CPU (from /proc, user + system), thread-pool work items completed, bytes
 /// allocated and context switches (all threads): figures that say what the writer costs the rest of
-/// the process per exchange, less swayed by the machine's load than wall time, and the mean group
-/// an fsync made durable (<c>govshare.log.fsync.group_size</c>): a release that shrinks the groups
-/// shows there first. <c>log-cpu [seconds] [appenders] writer</c> appends with
-/// <see cref="LogResume.Writer"/> (the appenders resume on the writer's thread, as an exchange's
-/// request does). Run it in alternating processes to compare writer variants (fix/small7 compared a
-/// dedicated writer thread and a one-work-item-per-commit release this way; neither was kept:
-/// benchmarks/results/history.md, fix/small7).
+/// the process per exchange, less swayed by the machine's load than wall time. Run it in
+/// alternating processes to compare writer variants (fix/small7 compared a dedicated writer
+/// thread and a one-work-item-per-commit release this way; neither was kept: benchmarks/results/history.md, fix/small7).
 /// </summary>
 public static class LogWriterCpuRun
 {
@@ -26,7 +21,6 @@ public static class LogWriterCpuRun
     {
         var seconds = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 10;
         var appenders = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 16;
-        var resume = args.Length > 3 && args[3] == "writer" ? LogResume.Writer : LogResume.ThreadPool;
         var folder = Path.Combine(Path.GetTempPath(), "govshare-log-cpu-" + Guid.NewGuid().ToString("N"));
         try
         {
@@ -36,38 +30,21 @@ public static class LogWriterCpuRun
             var record = LogAppendBenchmarks.OnePullRecord();
 
             // Warm-up: tier-up and the first segment.
-            Loop(writer, record, appenders, resume, TimeSpan.FromSeconds(2));
-            long groups = 0, grouped = 0;
-            using var listener = new MeterListener();
-            listener.InstrumentPublished = (instrument, l) =>
-            {
-                if (instrument.Meter.Name == LogMetrics.MeterName && instrument.Name == "govshare.log.fsync.group_size")
-                {
-                    l.EnableMeasurementEvents(instrument);
-                }
-            };
-            listener.SetMeasurementEventCallback<int>((_, size, _, _) =>
-            {
-                // Called on the writer's thread, one log here: plain sums are enough.
-                groups++;
-                grouped += size;
-            });
-            listener.Start();
+            Loop(writer, record, appenders, TimeSpan.FromSeconds(2));
             var cpu = ProcessCpu();
             var items = ThreadPool.CompletedWorkItemCount;
             var allocated = GC.GetTotalAllocatedBytes(precise: false);
             var switches = ContextSwitches();
             var wall = Stopwatch.StartNew();
-            var appends = Loop(writer, record, appenders, resume, TimeSpan.FromSeconds(seconds));
+            var appends = Loop(writer, record, appenders, TimeSpan.FromSeconds(seconds));
             wall.Stop();
-            listener.Dispose();
             var cpuUs = (ProcessCpu() - cpu).TotalMicroseconds / appends;
             var itemsPer = (double)(ThreadPool.CompletedWorkItemCount - items) / appends;
             var bytesPer = (double)(GC.GetTotalAllocatedBytes(precise: false) - allocated) / appends;
             var switchesPer = (double)(ContextSwitches() - switches) / appends;
             writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
             Console.WriteLine(System.FormattableString.Invariant(
-                $"log-cpu {resume} load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}: {appends / wall.Elapsed.TotalSeconds:F0} appends/s, {cpuUs:F1} us CPU, {itemsPer:F2} work items, {bytesPer:F0} B allocated, {switchesPer:F2} context switches per append; {(double)grouped / Math.Max(1, groups):F1} records an fsync"));
+                $"log-cpu load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}: {appends / wall.Elapsed.TotalSeconds:F0} appends/s, {cpuUs:F1} us CPU, {itemsPer:F2} work items, {bytesPer:F0} B allocated, {switchesPer:F2} context switches per append"));
             return 0;
         }
         finally
@@ -76,7 +53,7 @@ public static class LogWriterCpuRun
         }
     }
 
-    private static long Loop(LogWriter writer, LogRecord record, int appenders, LogResume resume, TimeSpan length)
+    private static long Loop(LogWriter writer, LogRecord record, int appenders, TimeSpan length)
     {
         long appends = 0;
         var until = Stopwatch.GetTimestamp() + (long)(length.TotalSeconds * Stopwatch.Frequency);
@@ -84,7 +61,7 @@ public static class LogWriterCpuRun
         {
             while (Stopwatch.GetTimestamp() < until)
             {
-                await writer.AppendAsync(LogKind.Exchange, record, resume);
+                await writer.AppendAsync(LogKind.Exchange, record);
                 Interlocked.Increment(ref appends);
             }
         }))]);

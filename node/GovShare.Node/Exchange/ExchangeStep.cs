@@ -43,11 +43,7 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
         return step;
     }
 
-    /// <summary>
-    /// Writes the record and waits until it is on disk. The caller resumes on the log writer's thread
-    /// (<see cref="LogResume.Writer"/>): what follows in every caller is the answer's last write and
-    /// the request's end, short and never blocking, and one-row pulls are mostly this hand-off.
-    /// </summary>
+    /// <summary>Writes the record and waits until it is on disk.</summary>
     public async Task RecordAsync(int status, string? problemType = null)
     {
         if (_recorded)
@@ -93,7 +89,7 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
             Status = status,
             ProblemType = problemType,
             DurationMs = (long)elapsed.TotalMilliseconds,
-        }, LogResume.Writer, CancellationToken.None);
+        }, CancellationToken.None);
     }
 
     private static Activity? StartActivity(ExchangeKind kind, ExchangeId exchangeId)

@@ -27,7 +27,7 @@ public sealed record LogState(LogKind Log, LogCondition Condition, string? Reaso
 public sealed record LogRecovery(LogKind Log, long LastSequence, long TruncatedBytes, string? TruncatedFile);
 
 /// <summary>
-/// The node's single writer of its change, exchange and query logs. <see cref="AppendAsync(LogKind, LogRecord, CancellationToken)"/>
+/// The node's single writer of its change, exchange and query logs. <see cref="AppendAsync"/>
 /// returns only after the record is fsync'd; concurrent appends share one fsync (group commit).
 /// It needs the open <see cref="NodeDataFolder"/>, whose lock makes it the only writer.
 /// </summary>
@@ -104,17 +104,7 @@ public sealed class LogWriter : IAsyncDisposable
     /// <summary>Appends a record and returns its sequence number once it is durably on disk.</summary>
     /// <exception cref="LogRecordInvalidException">The record is incomplete for this log.</exception>
     /// <exception cref="LogUnavailableException">The log could not be written; nothing was acknowledged.</exception>
-    public Task<long> AppendAsync(LogKind log, LogRecord record, CancellationToken cancellationToken = default) =>
-        AppendAsync(log, record, LogResume.ThreadPool, cancellationToken);
-
-    /// <summary>
-    /// Appends a record and returns its sequence number once it is durably on disk; with
-    /// <see cref="LogResume.Writer"/> the caller's continuation runs on the writer's own thread
-    /// (<see cref="LogResume"/> says when that is allowed).
-    /// </summary>
-    /// <exception cref="LogRecordInvalidException">The record is incomplete for this log.</exception>
-    /// <exception cref="LogUnavailableException">The log could not be written; nothing was acknowledged.</exception>
-    public Task<long> AppendAsync(LogKind log, LogRecord record, LogResume resume, CancellationToken cancellationToken = default)
+    public Task<long> AppendAsync(LogKind log, LogRecord record, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(record);
         var errors = record.Validate(log);
@@ -123,7 +113,7 @@ public sealed class LogWriter : IAsyncDisposable
             throw new LogRecordInvalidException(log, errors);
         }
 
-        return _logs[log].AppendAsync(record, resume, cancellationToken);
+        return _logs[log].AppendAsync(record, cancellationToken);
     }
 
     /// <summary>The last sequence that is on disk; the relay ships nothing beyond it.</summary>
@@ -287,7 +277,7 @@ public sealed class LogWriter : IAsyncDisposable
                 ? new LogState(_kind, LogCondition.Retrying, retrying.Message)
                 : new LogState(_kind, LogCondition.Writable, null);
 
-        public Task<long> AppendAsync(LogRecord record, LogResume resume, CancellationToken cancellationToken)
+        public Task<long> AppendAsync(LogRecord record, CancellationToken cancellationToken)
         {
             // Fail fast while the log cannot write: the caller answers at once (503/507) instead of
             // queueing behind a disk that is full. The retry loop brings the log back.
@@ -302,10 +292,7 @@ public sealed class LogWriter : IAsyncDisposable
             }
 
             var json = LogJson.Serialize(record);
-            // Without RunContinuationsAsynchronously the writer's TrySetResult runs the caller's
-            // continuation itself, on its thread, before it takes the next group (LogResume.Writer).
-            var done = new TaskCompletionSource<long>(resume == LogResume.Writer ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
-            var pending = new Pending(json, done, Record: LogEntry.SameAsRead(record) ? record : null);
+            var pending = new Pending(json, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously), Record: LogEntry.SameAsRead(record) ? record : null);
             ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(pending), typeof(LogWriter));
 
             // Cancellation only stops the wait: a record handed over is written regardless.
@@ -768,25 +755,6 @@ public sealed class LogWriter : IAsyncDisposable
             public long Enqueued { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
         }
     }
-}
-
-/// <summary>Where the continuation of an append's caller runs once its record is durable.</summary>
-public enum LogResume
-{
-    /// <summary>On a thread-pool thread of its own: one work item per waiter (the default).</summary>
-    ThreadPool,
-
-    /// <summary>
-    /// On the log writer's thread, in turn with the other such waiters of the group, before the
-    /// writer takes its next group. No thread-pool work item and no wake-up per waiter, and the
-    /// records that arrive while the group is released are all in the next group (a release on
-    /// another thread let the first resumed caller's next record start a group of one: fix/small7).
-    /// Only for a caller whose continuation is short up to its next real await — an exchange's
-    /// answer already in memory or a stream's last buffer — and never blocks: no synchronous wait
-    /// (least of all on this log, which would never return), no long CPU work, because every
-    /// other append to this log waits behind it.
-    /// </summary>
-    Writer,
 }
 
 /// <summary>The log cannot be written (disk full, I/O error); the record was not acknowledged.</summary>

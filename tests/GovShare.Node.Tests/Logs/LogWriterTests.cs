@@ -292,51 +292,6 @@ public sealed class LogWriterTests
     }
 
     [Fact]
-    public async Task AppendAsync_ResumeOnWriter_EachCallerResumesDurable_OnTheWriterThread_BeforeTheNextGroup_SoGroupsStayWhole()
-    {
-        const int Appenders = 16;
-        const int Rounds = 40;
-        using var folder = new LogFolder();
-        await using var open = folder.Open(new LogOptions { CheckpointEvery = 100_000 });
-        var resumed = new System.Collections.Concurrent.ConcurrentQueue<(int Appender, long Sequence, long Durable, int Thread, bool OnDisk)>();
-
-        // Closed-loop callers, as an exchange's requests: each appends its next record as soon as it resumes.
-        async Task Appender(int appender)
-        {
-            for (var i = 0; i < Rounds; i++)
-            {
-                var sequence = await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange((appender * 1000) + i), LogResume.Writer).ConfigureAwait(false);
-                var onDisk = folder.Store.ReadEntries(LogKind.Exchange, sequence, sequence).SingleOrDefault()?.Record?.ExchangeId == $"ex-{(appender * 1000) + i:D6}";
-                resumed.Enqueue((appender, sequence, open.Writer.DurableSequence(LogKind.Exchange), Environment.CurrentManagedThreadId, onDisk));
-            }
-        }
-
-        await Task.WhenAll(Enumerable.Range(0, Appenders).Select(Appender));
-
-        Assert.Equal(Appenders * Rounds, resumed.Count);
-        // Acknowledged only once its record is in the fsync'd file.
-        Assert.All(resumed, r => Assert.True(r.OnDisk && r.Durable >= r.Sequence));
-        // The writer releases a group on its own thread, in turn, before it takes the next group:
-        // every caller of a group sees that group's last sequence as the durable one, on one thread.
-        // So the record a resumed caller appends is always in the very next group: no group starts
-        // while callers of the last one are still waiting to resume (which is what shrank the
-        // groups when a group was released on another thread, fix/small7), and once every caller
-        // has started, each group is all of them.
-        var groups = resumed.GroupBy(r => r.Durable).OrderBy(g => g.Key).ToList();
-        Assert.All(groups, g => Assert.Single(g.Select(r => r.Thread).Distinct()));
-        Assert.All(groups, g => Assert.Equal(Enumerable.Range(0, g.Count()).Select(k => g.Key - g.Count() + 1 + k), g.Select(r => r.Sequence).Order()));
-        var index = groups.Select((g, i) => (g.Key, i)).ToDictionary(x => x.Key, x => x.i);
-        Assert.All(resumed.GroupBy(r => r.Appender), a =>
-        {
-            var mine = a.Select(r => index[r.Durable]).ToList();
-            Assert.Equal(Enumerable.Range(mine[0], Rounds), mine);
-        });
-        Assert.Contains(groups, g => g.Count() == Appenders);
-        var result = LogVerifier.VerifyStore(folder.Store, LogKind.Exchange, folder.Key);
-        Assert.True(result.Ok, result.Message);
-    }
-
-    [Fact]
     public async Task CheckpointInterval_Elapsed_SignsCheckpointAtNextAppend()
     {
         using var folder = new LogFolder();
