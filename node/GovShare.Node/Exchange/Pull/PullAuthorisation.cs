@@ -51,7 +51,7 @@ public static class PullAuthorisation
             return refusal;
         }
 
-        return requested.Count == 0 ? allowed! : Named(entry, purpose, requested, allowed!, grant);
+        return Choose(entry, purpose, requested, allowed!, grant);
     }
 
     /// <summary>
@@ -72,8 +72,7 @@ public static class PullAuthorisation
 
         if (items.Count != 1 || items[0] is not { } named)
         {
-            var requested = Requested(items);
-            return requested.Count == 0 ? allowed! : Named(entry, purpose, requested, allowed!, grant);
+            return Choose(entry, purpose, Requested(items), allowed!, grant);
         }
 
         var choices = NamedMemos.GetValue(allowed!, static _ => new ConcurrentDictionary<string, PullDecision>(StringComparer.Ordinal));
@@ -82,8 +81,7 @@ public static class PullAuthorisation
             return chosen;
         }
 
-        var parsed = Requested(items);
-        var decision = parsed.Count == 0 ? allowed! : Named(entry, purpose, parsed, allowed!, grant);
+        var decision = Choose(entry, purpose, Requested(items), allowed!, grant);
         // Bounded: a caller sending ever new spellings is decided each time, never remembered without end.
         if (decision.Allowed && choices.Count < MaxNamedChoices)
         {
@@ -118,6 +116,10 @@ public static class PullAuthorisation
 
         return names;
     }
+
+    /// <summary>Every allowed item when none is named, else the named ones (or the refusal naming those not granted).</summary>
+    private static PullDecision Choose(CatalogEntry entry, string purpose, IReadOnlyList<string> requested, PullDecision allowed, Grant? grant) =>
+        requested.Count == 0 ? allowed : Named(entry, purpose, requested, allowed, grant);
 
     private static PullDecision Named(CatalogEntry entry, string purpose, IReadOnlyList<string> requested, PullDecision allowed, Grant? grant)
     {
