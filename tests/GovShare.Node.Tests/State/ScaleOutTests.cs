@@ -141,7 +141,7 @@ public sealed class ScaleOutTests(PostgresCluster cluster, ITestOutputHelper out
             await stop.CancelAsync();
             await Task.WhenAll(load);
             output.WriteLine($"{exchanges} exchanges in {clock.Elapsed.TotalSeconds:F0} s through HAProxy, {acknowledged.Count} acknowledged, {retries} retries, {failures.Count} failures ({failures.Count - failuresBeforeRolling} during the rolling restart)");
-            Assert.True(failures.IsEmpty, string.Join('\n', failures.Take(10)));
+            Assert.True(failures.IsEmpty, string.Join('\n', failures.Take(10)) + Faults(replicas));
 
             // Every replica answers the node's statistics from all three chains: the same totals on each,
             // at least every acknowledged exchange (an exchange cut after it was logged counts, unacknowledged).
@@ -247,6 +247,25 @@ public sealed class ScaleOutTests(PostgresCluster cluster, ITestOutputHelper out
     }
 
     /// <summary>One replica: its own data folder and ports, the shared database and dataset folder.</summary>
+    /// <summary>
+    /// What each running replica logged at level fail (the first three, eight lines each): a 500's
+    /// exception is in the replica's output only, and the answer carries just its trace id.
+    /// </summary>
+    private static string Faults(IEnumerable<Replica> replicas)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var replica in replicas)
+        {
+            var lines = replica.Process?.Output.ToArray() ?? [];
+            foreach (var at in Enumerable.Range(0, lines.Length).Where(i => lines[i].StartsWith("fail:", StringComparison.Ordinal)).Take(3))
+            {
+                text.Append('\n').Append(replica.Id).Append(": ").AppendJoin('\n', lines.Skip(at).Take(8));
+            }
+        }
+
+        return text.ToString();
+    }
+
     private sealed class Replica(TestPki pki, string id, string database, string datasets) : IAsyncDisposable
     {
         public string Id { get; } = id;
