@@ -426,11 +426,19 @@ internal sealed partial class LoadRun
         // its fsync count. A release of waiters that shrank the groups shows here.
         var nodeGroupsBefore = await ExchangeLogGroupsAsync();
         var fsyncsBefore = await BaselineFsyncsAsync(raw);
+        // Bytes allocated a request, each server's over its own loops only (read just before and after each).
+        long nodeAllocated = 0, rawAllocated = 0, durableAllocated = 0;
         for (var round = 0; round < rounds; round++)
         {
+            var before = await BaselineAllocatedAsync(raw);
             rawLoops.Add(await ClosedLoopAsync(raw, () => Http.Get("small"), _sizes.SmallDuration, $"round {round + 1}/{rounds} raw", rawServer));
+            var between = await BaselineAllocatedAsync(raw);
+            rawAllocated += between - before;
             durableLoops.Add(await ClosedLoopAsync(raw, () => Http.Get("small-durable"), _sizes.SmallDuration, $"round {round + 1}/{rounds} durable", rawServer));
+            durableAllocated += await BaselineAllocatedAsync(raw) - between;
+            before = await NodeAllocatedAsync();
             nodeLoops.Add(await ClosedLoopAsync(node, () => Http.Pull(SmallCode), _sizes.SmallDuration, $"round {round + 1}/{rounds} node", kunming));
+            nodeAllocated += await NodeAllocatedAsync() - before;
         }
 
         var nodeGroupsAfter = await ExchangeLogGroupsAsync();
@@ -442,6 +450,7 @@ internal sealed partial class LoadRun
         var durableLatencies = durableLoops.SelectMany(l => l.LatenciesMs).Order().ToArray();
         static double Rate(List<Loop> loops) => loops.Sum(l => l.Requests) / loops.Sum(l => l.Seconds);
         static double CpuUs(List<Loop> loops) => loops.Sum(l => l.ServerCpuSeconds) * 1e6 / Math.Max(1, loops.Sum(l => l.Requests));
+        static double BytesEach(long allocated, List<Loop> loops) => Math.Round(allocated / (double)Math.Max(1, loops.Sum(l => l.Requests)));
         // Whether the warm-up held: the tiering thread's share of the server's CPU in the measured rounds.
         static double TieringShare(List<Loop> loops) => loops.Sum(l => l.TieringCpuSeconds) / Math.Max(0.01, loops.Sum(l => l.ServerCpuSeconds));
         var nodeRps = Rate(nodeLoops);
@@ -466,6 +475,8 @@ internal sealed partial class LoadRun
             ["nodeTieringShareMeasured"] = TieringShare(nodeLoops),
             ["nodeRecordsAnFsync"] = nodeRecordsAnFsync,
             ["baselineTieringShareMeasured"] = TieringShare(rawLoops.Concat(durableLoops).ToList()),
+            ["nodeBytesPerExchange"] = BytesEach(nodeAllocated, nodeLoops),
+            ["baselineBytesPerExchange"] = BytesEach(rawAllocated, rawLoops),
         });
         var durableP99 = Percentile(durableLatencies, 0.99);
         var ratio = nodeRps / Math.Max(1e-9, Rate(durableLoops));
@@ -481,6 +492,8 @@ internal sealed partial class LoadRun
             ["baselineRequests"] = durableLoops.Sum(l => l.Requests),
             ["nodeRecordsAnFsync"] = nodeRecordsAnFsync,
             ["baselineRecordsAnFsync"] = durableRecordsAnFsync,
+            ["nodeBytesPerExchange"] = BytesEach(nodeAllocated, nodeLoops),
+            ["baselineBytesPerExchange"] = BytesEach(durableAllocated, durableLoops),
             ["warmUpSeconds"] = warm.Seconds,
             ["warmUpRounds"] = warm.Rounds,
             ["warmUpLastTieringShareNode"] = warm.ShareOf(kunming),
@@ -498,6 +511,21 @@ internal sealed partial class LoadRun
             .Sum(l => double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
         return (Sum("govshare_log_fsync_group_size_sum"), Sum("govshare_log_fsync_group_size_count"));
     }
+
+    /// <summary>Bytes the Kunming node allocated so far (its <c>/metrics</c>: the runtime's <c>dotnet.gc.heap.total_allocated</c>).</summary>
+    private async Task<long> NodeAllocatedAsync()
+    {
+        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_kunmingManagementPort}/") };
+        var text = await management.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        var line = text.Split('\n').First(l => l.StartsWith("dotnet_gc_heap_total_allocated_bytes_total", StringComparison.Ordinal));
+        // With or without labels: name{...} value [timestamp], or name value [timestamp].
+        var value = line.Contains('}', StringComparison.Ordinal) ? line[(line.LastIndexOf('}') + 1)..] : line[line.IndexOf(' ', StringComparison.Ordinal)..];
+        return (long)double.Parse(value.Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Bytes the raw server allocated so far (its <c>/allocated</c>).</summary>
+    private static async Task<long> BaselineAllocatedAsync(HttpClient raw) =>
+        long.Parse(await raw.GetStringAsync(new Uri("allocated", UriKind.Relative)), System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The durable baseline's fsyncs so far (its <c>/fsyncs</c>).</summary>
     private static async Task<long> BaselineFsyncsAsync(HttpClient raw) =>

@@ -52,6 +52,9 @@ public static class RawServer
         });
         // For the driver: records an fsync = /small-durable requests ÷ the fsyncs between two reads.
         app.MapGet("/fsyncs", () => Results.Text(log.Fsyncs.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        // For the driver: bytes a request = what this process allocated between two reads ÷ the requests
+        // (the node's own figure comes from its /metrics, the runtime's dotnet.gc.heap.total_allocated).
+        app.MapGet("/allocated", () => Results.Text(GC.GetTotalAllocatedBytes(precise: false).ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
         // The push baseline: the body straight from Kestrel's pipe into a file in 1 MiB writes (no
         // copy through a stream buffer), one fsync at the end. Nothing the node does can be faster.

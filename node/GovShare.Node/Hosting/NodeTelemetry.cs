@@ -43,6 +43,8 @@ internal static class NodeTelemetry
         NodeMetrics.MeterName,
         TrustExpiryWatch.MeterName,
         LinkGauges.MeterName,
+        // The runtime's own (GC, thread pool, JIT, CPU time): read at each scrape, nothing on the request path.
+        "System.Runtime",
         "Microsoft.AspNetCore.Hosting",
         "Microsoft.AspNetCore.Server.Kestrel",
         "Microsoft.AspNetCore.Http.Connections",

@@ -154,6 +154,8 @@ public sealed class MetricsTests : IDisposable
 
         // ASP.NET Core's own meters: the requests above, by route.
         Assert.Contains(after.Samples, s => s.Name == "http_server_request_duration_seconds_count" && s.Labels.GetValueOrDefault("http_route") == "/v1/resources/{code}/data");
+        // The runtime's: bytes allocated so far (the load benchmark divides its growth by the pulls), grown by the requests above.
+        Assert.True(Delta("dotnet_gc_heap_total_allocated_bytes_total") > 0);
 
         // The dashboard and the alert rules in deploy/monitoring read what the node really exports.
         AssertMonitoringMatches(after);
