@@ -34,6 +34,13 @@ internal static class NodeLogging
     {
         ["Logging:LogLevel:Default"] = "Information",
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        // While this category is on at any level, ASP.NET Core starts an Activity and a log scope for
+        // every request (HostingApplicationDiagnostics asks IsEnabled(Critical)): a W3C id, two
+        // execution-context changes and ~1 KB a request that nothing here reads (the console writes no
+        // scopes). The category only writes the per-request lines above (Information) and a pipeline
+        // that fails to build, which `node run` reports anyway as the start's exception. With
+        // Telemetry:OtlpEndpoint set, the tracer listens and each request gets its span as before.
+        ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "None",
         // Warns at every start that the keys of the (unused) data protection are not encrypted at rest.
         ["Logging:LogLevel:Microsoft.AspNetCore.DataProtection"] = "Error",
         ["Logging:LogLevel:Yarp"] = "Warning",
