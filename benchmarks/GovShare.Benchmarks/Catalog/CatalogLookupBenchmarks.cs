@@ -11,7 +11,8 @@ namespace GovShare.Benchmarks.Catalog;
 /// The catalog look-ups every exchange makes: <see cref="CatalogStore.Get"/> (LiteDB by id, then
 /// the entry's JSON deserialised) and <see cref="CatalogEntry.ResolveItem"/> (NFKC-canonical
 /// match of a requested item name, through the item list's canonical index; beside it the linear
-/// scan it replaced), each against a dictionary look-up.
+/// scan it replaced), and the resource code's check (<see cref="ResourceCode.IsValid"/>, beside the
+/// list of defects it used to build), each against a dictionary look-up.
 /// </summary>
 [MemoryDiagnoser]
 public class CatalogLookupBenchmarks
@@ -85,6 +86,17 @@ public class CatalogLookupBenchmarks
         return (_entry.Items.FirstOrDefault(i => ItemNames.Canonical(i.Id) == key)
             ?? _entry.Items.FirstOrDefault(i => ItemNames.Canonical(i.Name) == key))?.Name.Length ?? 0;
     }
+
+    /// <summary>A pull's code read back from its URL, as node routing and the endpoint each do (one string: the code).</summary>
+    [Benchmark]
+    public bool CodeFromUrl() => ResourceCode.TryFromUrl("101001-000500", out _);
+
+    /// <summary>What <see cref="ResourceCode.IsValid"/> did before it checked spans: Check's list of defects, empty.</summary>
+    [Benchmark]
+    public bool CodeCheckedAsList() => ResourceCode.Check(_code).Count == 0;
+
+    [Benchmark]
+    public bool CodeValid() => ResourceCode.IsValid(_code);
 
     private static CatalogEntry Entry(string code) => new()
     {

@@ -22,8 +22,31 @@ public static class ResourceCode
     public const int SequenceLength = 6;
     public const int MaxLength = MaxClassificationLength + 1 + SequenceLength;
 
-    /// <summary>True for a well-formed resource code.</summary>
-    public static bool IsValid([NotNullWhen(true)] string? code) => code is not null && Check(code).Count == 0;
+    /// <summary>
+    /// True for a well-formed resource code: the rules of <see cref="Check"/> (a test holds them equal),
+    /// without its list and substrings, since every exchange asks twice (node routing, then the endpoint).
+    /// </summary>
+    public static bool IsValid([NotNullWhen(true)] string? code)
+    {
+        if (string.IsNullOrEmpty(code) || code.Length > MaxLength)
+        {
+            return false;
+        }
+
+        var slash = code.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0 || code.IndexOf('/', slash + 1) >= 0)
+        {
+            return false;
+        }
+
+        var classification = code.AsSpan(0, slash);
+        var sequence = code.AsSpan(slash + 1);
+        return classification.Length is >= MinClassificationLength and <= MaxClassificationLength
+            && classification[0] is '1' or '2' or '3'
+            && !classification.ContainsAnyExceptInRange('0', '9')
+            && sequence.Length == SequenceLength
+            && !sequence.ContainsAnyExceptInRange('0', '9');
+    }
 
     /// <summary>Every defect of a code as (error code, message); empty when well-formed.</summary>
     public static IReadOnlyList<(string Code, string Message)> Check(string? code)

@@ -34,6 +34,23 @@ public sealed class ResourceCodeTests
     }
 
     [Fact]
+    public void IsValid_AgreesWithCheck_OnEveryEdgeOfTheGrammar()
+    {
+        // IsValid is Check's rules without its list (it runs twice an exchange): they must never disagree.
+        string[] classifications = ["", "1", "10100", "101002", "201002", "301002", "001002", "401002", "101002001", "10100200112", "101002001123", "1010020011234", "10a002", "１01002", "101 02", "-101002"];
+        string[] sequences = ["", "00001", "000001", "999999", "0000001", "00000a", "０00001", "000-01"];
+        var codes = new List<string?> { null, "", "/", "//", "101002", "101002000001", "101002/000001/", "/101002/000001", "101002//000001", "101002\\000001", "101002-000001", new string('1', 19), new string('1', 12) + "/" + new string('0', 6) + "0" };
+        codes.AddRange(classifications.SelectMany(c => sequences.Select(q => c + "/" + q)));
+        codes.AddRange(classifications.Select(c => c + "/000001/1"));
+        foreach (var code in codes)
+        {
+            Assert.True(ResourceCode.IsValid(code) == (code is not null && ResourceCode.Check(code).Count == 0), $"IsValid and Check disagree on '{code}'");
+        }
+
+        Assert.Contains(codes, code => ResourceCode.IsValid(code));
+    }
+
+    [Fact]
     public void Category_FromClassDigit()
     {
         Assert.Equal(ResourceCategory.Base, ResourceCode.CategoryOf("101002/000001"));
