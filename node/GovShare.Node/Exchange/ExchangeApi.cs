@@ -506,6 +506,17 @@ public static partial class ExchangeApi
             return;
         }
 
+        await PullStreamedAsync(context, entry, caller, purpose, decision, version, accept, cacheKey, step, started, logger, datasets, answers, secret, grants, time);
+    }
+
+    /// <summary>
+    /// A pull that the answer cache cannot serve: the stored version read, masked and encoded. Its own
+    /// method so that a cached answer (one-row pulls, most of them) pays for a state machine of
+    /// the decision's locals only, not of all of these.
+    /// </summary>
+    private static async Task PullStreamedAsync(HttpContext context, CatalogEntry entry, CallerIdentity caller, string purpose, PullDecision decision, DatasetVersion version, string accept, string? cacheKey, ExchangeStep step, long started, ILogger logger, DatasetStore datasets, PullAnswerCache answers, PseudonymSecretHolder secret, GrantStore grants, TimeProvider time)
+    {
+        var exchangeId = step.ExchangeId;
         DatasetReader reader;
         try
         {
