@@ -94,6 +94,9 @@ public sealed class OtlpExportTests : IAsyncLifetime
         Assert.NotNull(span);
         Assert.Equal("push", span["govshare.exchange.kind"]);
         Assert.Equal(exchangeId, span["govshare.exchange.id"]);
+        // ASP.NET Core's request span too, though its Hosting.Diagnostics log category is off by default
+        // (NodeLogging): the tracer's own listener is what starts it.
+        Assert.Contains(_exports.SelectMany(Spans), s => s.Attributes.GetValueOrDefault("http.route") == "/v1/resources/{code}/data" && s.Attributes.GetValueOrDefault("http.request.method") == "POST");
     }
 
     /// <summary>The string attributes of the exported span named <c>govshare.exchange push</c> whose exchange id is <paramref name="exchangeId"/>, or null.</summary>
