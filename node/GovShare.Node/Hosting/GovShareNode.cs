@@ -153,6 +153,11 @@ public sealed class GovShareNode : IAsyncDisposable
             });
         });
 
+        // One transport for both listeners (Kestrel's socket options are per server). Inline, a read's
+        // completion runs the request itself: one thread-pool hand-off a read and one a write fewer.
+        // Safe only because no request path blocks its thread (Hosting/README.md, "Transport scheduling").
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineScheduling);
+
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(data);
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));

@@ -46,6 +46,14 @@ public sealed class NodeOptions
     /// <summary>How long an idle connection is kept open between requests (Kestrel's default is 130 s).</summary>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Run request code on the thread that completed the socket read instead of handing each read and
+    /// each write to the thread pool (Kestrel's <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>).
+    /// Off by default: see Hosting/README.md ("Transport scheduling") for what it saves on one-row pulls,
+    /// what it costs, and why the request paths may run there (none blocks its thread).
+    /// </summary>
+    public bool InlineScheduling { get; set; }
+
     /// <summary>How long a client may take to complete the TLS handshake.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
