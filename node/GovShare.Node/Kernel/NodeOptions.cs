@@ -47,10 +47,14 @@ public sealed class NodeOptions
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Run request code on the thread that completed the socket read instead of handing each read and
-    /// each write to the thread pool (Kestrel's <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>).
-    /// Off by default: see Hosting/README.md ("Transport scheduling") for what it saves on one-row pulls,
-    /// what it costs, and why the request paths may run there (none blocks its thread).
+    /// Run a request on the thread that completed its socket read, and send its answer from the
+    /// request's own thread, instead of handing both to the thread pool (Kestrel's
+    /// <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>, both listeners). Off by default: it
+    /// saves CPU on one-row pulls, but the baselines gain as much from it, and it serialises a push's
+    /// socket reads with its processing. Never
+    /// pair it with <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>: request paths block their
+    /// thread (fsyncs, state-store calls), which must not be the runtime's epoll thread.
+    /// docs/ARCHITECTURE.md, "Transport scheduling".
     /// </summary>
     public bool InlineScheduling { get; set; }
 
