@@ -61,6 +61,13 @@ internal sealed class ChildProcess : IAsyncDisposable
                 start.Environment[variable] = value;
             }
         }
+        else
+        {
+            foreach (var (variable, value) in BaselineEnvironmentOverrides)
+            {
+                start.Environment[variable] = value;
+            }
+        }
 
         start.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);
         start.ArgumentList.Add(role);
@@ -241,6 +248,17 @@ internal sealed class ChildProcess : IAsyncDisposable
     /// setting on the measured node before it goes into NodeRuntime.props. Empty in a plain run.
     /// </summary>
     internal static IReadOnlyList<(string Variable, string Value)> NodeEnvironmentOverrides { get; set; } = [];
+
+    /// <summary>
+    /// Extra variables for the baselines only (<c>--baseline-env</c>): a runtime setting that is not the
+    /// node's own work (e.g. DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS) given to the baselines too, so the
+    /// ratios compare like with like. Empty in a plain run.
+    /// </summary>
+    internal static IReadOnlyList<(string Variable, string Value)> BaselineEnvironmentOverrides { get; set; } = [];
+
+    /// <summary>Parses <c>NAME=VALUE,NAME=VALUE</c> (<c>--node-env</c>, <c>--baseline-env</c>).</summary>
+    internal static IReadOnlyList<(string Variable, string Value)> ParseEnvironment(string? list) =>
+        [.. (list ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => v.Split('=', 2)).Select(p => (p[0], p.Length > 1 ? p[1] : ""))];
 
     /// <summary>The node's runtimeconfig options as shipped (NodeRuntime.props), name and value.</summary>
     internal static IReadOnlyList<(string Name, string Value)> NodeRuntimeOptions()

@@ -45,6 +45,9 @@ internal sealed partial class LoadRun
     /// <summary>The Kunming node's management listener (its <c>/metrics</c>: the exchange log's group sizes).</summary>
     private readonly int _kunmingManagementPort = FreePort();
     private readonly HashSet<string>? _only;
+
+    /// <summary><c>--inline-scheduling</c>: Node:InlineScheduling for the nodes, UnsafePreferInlineScheduling for the baselines.</summary>
+    private static bool s_inlineScheduling;
     private int _recordBytes;
 
     private LoadRun(Sizes sizes, bool smoke, string work, HashSet<string>? only)
@@ -63,15 +66,18 @@ internal sealed partial class LoadRun
         // Absolute: the children run in folders of their own and are handed paths inside this one.
         var work = Path.GetFullPath(Option(args, "--work") ?? Path.Combine(Path.GetTempPath(), $"govshare-load-{Environment.ProcessId}"));
         var only = Option(args, "--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
-        var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep" or "--only" or "--node-env" or "--small-seconds")).ToList();
+        var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep" or "--only" or "--node-env" or "--baseline-env" or "--inline-scheduling" or "--small-seconds")).ToList();
         var unknownCases = only?.Except(RunResults.CaseIds).ToList() ?? [];
         if (unknown.Count > 0 || unknownCases.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"Unknown options or cases: {string.Join(' ', unknown.Concat(unknownCases))}. Usage: GovShare.LoadBenchmark [--smoke] [--out results.json] [--work folder] [--keep] [--only case,case] [--node-env DOTNET_X=v,DOTNET_Y=w] [--small-seconds N] (cases: {string.Join(", ", RunResults.CaseIds)})");
+            await Console.Error.WriteLineAsync($"Unknown options or cases: {string.Join(' ', unknown.Concat(unknownCases))}. Usage: GovShare.LoadBenchmark [--smoke] [--out results.json] [--work folder] [--keep] [--only case,case] [--node-env DOTNET_X=v,DOTNET_Y=w] [--baseline-env DOTNET_X=v] [--inline-scheduling] [--small-seconds N] (cases: {string.Join(", ", RunResults.CaseIds)})");
             return 2;
         }
 
-        ChildProcess.NodeEnvironmentOverrides = [.. (Option(args, "--node-env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(v => v.Split('=', 2)).Select(p => (p[0], p.Length > 1 ? p[1] : ""))];
+        ChildProcess.NodeEnvironmentOverrides = ChildProcess.ParseEnvironment(Option(args, "--node-env"));
+        ChildProcess.BaselineEnvironmentOverrides = ChildProcess.ParseEnvironment(Option(args, "--baseline-env"));
+        // Kestrel's inline scheduling for the node (Node:InlineScheduling) and the baselines alike.
+        s_inlineScheduling = args.Contains("--inline-scheduling");
         if (!smoke && !ChildProcess.NodeCodeIsReadyToRun())
         {
             // The image runs ReadyToRun code; a JIT-only node pays tier-up the shipped one does not.
@@ -863,6 +869,7 @@ internal sealed partial class LoadRun
             ["Node:TrustAnchors"] = _pki.TrustAnchorsFile,
             ["Node:Intermediates"] = _pki.IntermediatesFile,
             ["Node:CrlPath"] = _pki.CrlFolder,
+            ["Node:InlineScheduling"] = s_inlineScheduling ? "true" : "false",
             ["Hierarchy:PublishInterval"] = "00:00:01",
             ["Hierarchy:HealthInterval"] = "00:00:02",
             ["Kafka:BootstrapServers"] = kafka,
@@ -879,6 +886,7 @@ internal sealed partial class LoadRun
         Key = Path.Combine(_pki.IssuedFolder, $"node-{Kunming}.key"),
         TrustAnchors = _pki.TrustAnchorsFile,
         Intermediates = _pki.IntermediatesFile,
+        InlineScheduling = s_inlineScheduling,
     };
 
     private static Dictionary<string, string> Machine()
@@ -896,7 +904,10 @@ internal sealed partial class LoadRun
             // How the measured node ran: the kind of code and the runtime settings it was given.
             ["nodeCode"] = ChildProcess.NodeCodeIsReadyToRun() ? "ReadyToRun (as the image ships it)" : "JIT only (a plain build; the image is ReadyToRun)",
             ["nodeRuntime"] = string.Join(' ', ChildProcess.NodeRuntimeOptions().Select(o => $"{o.Name}={o.Value}")
-                .Concat(ChildProcess.NodeEnvironment.Concat(ChildProcess.NodeEnvironmentOverrides).Select(v => $"{v.Variable}={v.Value}"))),
+                .Concat(ChildProcess.NodeEnvironment.Concat(ChildProcess.NodeEnvironmentOverrides).Select(v => $"{v.Variable}={v.Value}"))
+                .Concat(s_inlineScheduling ? ["Node:InlineScheduling=true"] : [])),
+            ["baselineRuntime"] = string.Join(' ', ChildProcess.BaselineEnvironmentOverrides.Select(v => $"{v.Variable}={v.Value}")
+                .Concat(s_inlineScheduling ? ["UnsafePreferInlineScheduling=true"] : [])),
             ["loadAverageAtEnd"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "unknown",
         };
     }

@@ -137,6 +137,7 @@ public static class RawServer
         var chain = new X509Certificate2Collection();
         chain.ImportFromPemFile(config.Certificate);
         var validation = config.ClientValidation();
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = config.InlineScheduling);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;

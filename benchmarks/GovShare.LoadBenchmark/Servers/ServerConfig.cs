@@ -34,6 +34,13 @@ public sealed record ServerConfig
 
     public string Intermediates { get; init; } = "";
 
+    /// <summary>
+    /// Baseline servers: Kestrel's UnsafePreferInlineScheduling, given when the node under test runs with
+    /// <c>Node:InlineScheduling</c> (<c>--inline-scheduling</c>), so that a transport setting, which is not the
+    /// node's own work, is compared with baselines that have it too.
+    /// </summary>
+    public bool InlineScheduling { get; init; }
+
     /// <summary>Raw server: folder of files served by name and of uploads.</summary>
     public string Folder { get; init; } = "";
 

@@ -153,6 +153,15 @@ public sealed class GovShareNode : IAsyncDisposable
             });
         });
 
+        // One transport for both listeners (Kestrel's socket options are per server). Inline, a read's
+        // completion runs the request itself and the answer is sent from the request's thread: one
+        // thread-pool hand-off a read and one a flush fewer. That thread is still a pool thread (the
+        // runtime hands socket events from its epoll thread to the pool unless
+        // DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1, which the node must not get): request paths
+        // that block (a push's fsync, the change log's wait) block only themselves, as before.
+        // docs/ARCHITECTURE.md, "Transport scheduling".
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.InlineScheduling);
+
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(data);
         builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));

@@ -1,6 +1,9 @@
 using GovShare.Node.Hosting;
 using GovShare.Node.Kernel;
 using GovShare.Node.Tests.Functional;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace GovShare.Node.Tests.Hosting;
 
@@ -122,6 +125,28 @@ public sealed class NodeStartupTests : IDisposable
         var error = Assert.Throws<NodeConfigurationException>(() => GovShareNode.Build([], settings));
 
         Assert.Contains(error.Errors, e => e.StartsWith("Node:DataPath:", StringComparison.Ordinal) && e.Contains("in use", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData("false", false)]
+    [InlineData("true", true)]
+    public async Task InlineScheduling_ReachesKestrelsSocketTransport_AndTheNodeAnswersOnIt(string? setting, bool inline)
+    {
+        await using var node = await TestNode.StartAsync(_pki, configure: settings =>
+        {
+            if (setting is not null)
+            {
+                settings["Node:InlineScheduling"] = setting;
+            }
+        });
+
+        // The options Kestrel's socket transport is made from (SocketTransportFactory reads them once, at start).
+        Assert.Equal(inline, node.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value.UnsafePreferInlineScheduling);
+        var department = _pki.IssueDepartment();
+        node.Register(department);
+        using var client = node.Client(department.Certificate);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
     }
 
     [Fact]
