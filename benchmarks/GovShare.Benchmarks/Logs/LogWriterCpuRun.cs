@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Security.Cryptography;
-using GovShare.Node.Kernel;
 using GovShare.LoadBenchmark.Servers;
+using GovShare.Node.Kernel;
 using GovShare.Node.Logs;
 
 namespace GovShare.Benchmarks.Logs;
