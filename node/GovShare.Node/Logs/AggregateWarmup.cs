@@ -159,6 +159,8 @@ internal sealed class AggregateWarmup(
 
     private readonly IReadOnlyList<ILogAggregates> _aggregates = [.. aggregates];
 
+    private LogFollower[]? _followers;
+
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         // Before the server listens (hosted services start first): no request may fold the whole log itself under the lock.
@@ -227,7 +229,19 @@ internal sealed class AggregateWarmup(
     /// <summary>Returns when a follower holds entries, or after <see cref="Interval"/> (the other replicas' chains).</summary>
     private async Task NextAsync(CancellationToken stoppingToken)
     {
-        var followers = _aggregates.SelectMany(a => a.Tailed).Select(t => t.Follower).OfType<LogFollower>();
+        // The followers are set when the aggregates are made, so they are looked up once.
+        var followers = _followers ??= [.. _aggregates.SelectMany(a => a.Tailed).Select(t => t.Follower).OfType<LogFollower>()];
+        foreach (var follower in followers)
+        {
+            // On a busy node the writer handed entries over during the gather: no timer, no linked
+            // token source and no WhenAny for a pass that starts at once anyway.
+            if (follower.WhenHeld().IsCompleted)
+            {
+                stoppingToken.ThrowIfCancellationRequested();
+                return;
+            }
+        }
+
         using var interval = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var delay = Task.Delay(Interval, interval.Token);
         await Task.WhenAny([delay, .. followers.Select(f => f.WhenHeld())]).ConfigureAwait(false);
@@ -235,11 +249,13 @@ internal sealed class AggregateWarmup(
         stoppingToken.ThrowIfCancellationRequested();
     }
 
+    /// <summary>The aggregates' names for a log message (made only when one is written, not at every pass).</summary>
+    private string What() => string.Join(" and ", _aggregates.Select(a => a.What));
+
     /// <summary>One fold of every aggregate with one read per chain, on a pool thread (it is CPU and disk work); false when stopping.</summary>
     private async Task<bool> PassAsync(bool first, CancellationToken stoppingToken)
     {
-        var clock = Stopwatch.StartNew();
-        var what = string.Join(" and ", _aggregates.Select(a => a.What));
+        var started = Stopwatch.GetTimestamp();
         if (first)
         {
             foreach (var aggregate in _aggregates)
@@ -257,7 +273,7 @@ internal sealed class AggregateWarmup(
                 {
                     // Saved now, not only every 10,000 entries or at stop: a crash after a rebuild does not rebuild again.
                     await Task.Run(_aggregates[i].Save, stoppingToken).ConfigureAwait(false);
-                    LogsDiagnostics.AggregateWarmedUp(logger, _aggregates[i].What, folded[i], clock.ElapsedMilliseconds);
+                    LogsDiagnostics.AggregateWarmedUp(logger, _aggregates[i].What, folded[i], (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                     _aggregates[i].FirstFold.End();
                 }
             }
@@ -266,13 +282,13 @@ internal sealed class AggregateWarmup(
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            LogsDiagnostics.AggregateWarmupStopped(logger, what, clock.ElapsedMilliseconds);
+            LogsDiagnostics.AggregateWarmupStopped(logger, What(), (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             return false;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException or LogUnavailableException)
         {
             // A log that cannot be read now: requests fold themselves and report it as they always did; try again at the next pass.
-            LogsDiagnostics.AggregateWarmupFailed(logger, e, what);
+            LogsDiagnostics.AggregateWarmupFailed(logger, e, What());
             foreach (var aggregate in _aggregates)
             {
                 aggregate.FirstFold.End();

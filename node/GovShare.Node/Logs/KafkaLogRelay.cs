@@ -25,6 +25,18 @@ public sealed class KafkaLogRelay : NodeBackgroundService
     /// <summary>Only on entries of a replica's chain (<see cref="LogEntry.Replica"/>); the value's <c>replica</c> is what is hashed.</summary>
     public const string ReplicaHeader = "govshare-replica";
 
+    /// <summary>
+    /// librdkafka's <c>linger.ms</c> unless <c>Kafka:Producer</c> names one. The relay hands a batch
+    /// over and waits for its delivery reports before it takes the next, so each wait already
+    /// gathers what the writer made durable meanwhile; the linger sets how large those batches
+    /// grow. The producer's broker thread and the delivery reports cost mostly per request and per
+    /// wake-up, not per record (poll, sendmsg, recvmsg): at 5 ms a one-row pull paid about 11 µs of
+    /// the broker thread's CPU (issue 20, benchmarks/results/profile-small-exchanges.txt,
+    /// fix/logpath10). A record is durable on the node before it is relayed, so this delays only
+    /// its copy in Kafka, never an answer; delivery stays at least once.
+    /// </summary>
+    internal const double LingerMs = 50;
+
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
     private readonly LogWriter _writer;
     private readonly KafkaOptions _kafka;
@@ -257,7 +269,7 @@ public sealed class KafkaLogRelay : NodeBackgroundService
                 {
                     { NodeHeader, nodeValue ??= Encoding.ASCII.GetBytes(entry.Node) },
                     { LogHeader, logValue ??= Encoding.ASCII.GetBytes(LogEntry.LogName(entry.Log)) },
-                    { SequenceHeader, Encoding.ASCII.GetBytes(entry.Sequence.ToString(CultureInfo.InvariantCulture)) },
+                    { SequenceHeader, SequenceValue(entry.Sequence) },
                 },
             };
             if (entry.Replica is { } replica)
@@ -301,6 +313,14 @@ public sealed class KafkaLogRelay : NodeBackgroundService
         return (produced, produceFailure);
     }
 
+    /// <summary>The sequence header's value: the decimal digits, written straight into their array (no string first).</summary>
+    internal static byte[] SequenceValue(long sequence)
+    {
+        Span<byte> digits = stackalloc byte[20];
+        System.Buffers.Text.Utf8Formatter.TryFormat(sequence, digits, out var length);
+        return digits[..length].ToArray();
+    }
+
     /// <summary>
     /// The entry's line as one array: the writer's entries own an array of exactly their line
     /// (<see cref="LogEntry.Create"/>), handed to the producer as it is (librdkafka copies it, and an
@@ -311,6 +331,34 @@ public sealed class KafkaLogRelay : NodeBackgroundService
         && segment is { Array: { } array, Offset: 0 } && segment.Count == array.Length
             ? array
             : entry.Line.ToArray();
+
+    /// <summary>
+    /// The producer's settings: <c>Kafka:Producer</c> (TLS, SASL, tuning), then what the relay's
+    /// delivery guarantee and its reading of the reports need, which <c>Kafka:Producer</c> cannot change.
+    /// </summary>
+    internal ProducerConfig ProducerSettings()
+    {
+        var config = new ProducerConfig(new Dictionary<string, string>(_kafka.Producer))
+        {
+            BootstrapServers = _kafka.BootstrapServers,
+            ClientId = "govshare-node-" + _writer.Node,
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            MessageTimeoutMs = _kafka.MessageTimeoutMs,
+            // A delivery report is read for its error only: without this, each report of
+            // every record copied the record's line, key, headers and timestamp back into
+            // new managed objects (per exchange, on the relay's side of each pull).
+            DeliveryReportFields = "none",
+        };
+
+        // Unless Kafka:Producer sets it (or its alias): not a safety setting like the ones above.
+        if (!_kafka.Producer.ContainsKey("linger.ms") && !_kafka.Producer.ContainsKey("queue.buffering.max.ms"))
+        {
+            config.LingerMs = LingerMs;
+        }
+
+        return config;
+    }
 
     private IProducer<string?, byte[]> Producer()
     {
@@ -326,20 +374,7 @@ public sealed class KafkaLogRelay : NodeBackgroundService
             if (_producer is null)
             {
                 _producerFatal = false;
-                var config = new ProducerConfig(new Dictionary<string, string>(_kafka.Producer))
-                {
-                    BootstrapServers = _kafka.BootstrapServers,
-                    ClientId = "govshare-node-" + _writer.Node,
-                    EnableIdempotence = true,
-                    Acks = Acks.All,
-                    MessageTimeoutMs = _kafka.MessageTimeoutMs,
-                    LingerMs = 5,
-                    // A delivery report is read for its error only: without this, each report of
-                    // every record copied the record's line, key, headers and timestamp back into
-                    // new managed objects (per exchange, on the relay's side of each pull).
-                    DeliveryReportFields = "none",
-                };
-                _producer = new ProducerBuilder<string?, byte[]>(config)
+                _producer = new ProducerBuilder<string?, byte[]>(ProducerSettings())
                     .SetErrorHandler((_, error) =>
                     {
                         if (error.IsFatal)

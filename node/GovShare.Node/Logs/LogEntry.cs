@@ -40,6 +40,21 @@ public sealed record LogEntry(
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_scratch;
 
+    // The writer over t_scratch, reset per entry rather than made per entry (an object and its
+    // state per record on the log writer's thread). Dropped with the scratch buffer.
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
+    // The line's property names, encoded once rather than transcoded for every entry written.
+    private static readonly JsonEncodedText LogField = JsonEncodedText.Encode("log");
+    private static readonly JsonEncodedText NodeField = JsonEncodedText.Encode("node");
+    private static readonly JsonEncodedText ReplicaField = JsonEncodedText.Encode("replica");
+    private static readonly JsonEncodedText SeqField = JsonEncodedText.Encode("seq");
+    private static readonly JsonEncodedText TypeField = JsonEncodedText.Encode("type");
+    private static readonly JsonEncodedText PrevField = JsonEncodedText.Encode("prev");
+    private static readonly JsonEncodedText RecordField = JsonEncodedText.Encode("record");
+    private static readonly JsonEncodedText HashField = JsonEncodedText.Encode("hash");
+
     /// <summary>
     /// The replica whose chain this is (<c>State:ReplicaId</c>), when the node runs as several
     /// replicas, each writing its own chain; null for a node of one process (and every record
@@ -178,33 +193,34 @@ public sealed record LogEntry(
         // bytes are a slice of the line (the line contains them verbatim), not a second array.
         var scratch = t_scratch ??= new ArrayBufferWriter<byte>(4096);
         scratch.ResetWrittenCount();
-        int recordAt;
-        using (var writer = new Utf8JsonWriter(scratch))
+        var writer = t_writer ??= new Utf8JsonWriter(scratch);
+        writer.Reset(scratch);
+        writer.WriteStartObject();
+        writer.WriteString(LogField, LogName(log));
+        writer.WriteString(NodeField, node);
+        if (replica is not null)
         {
-            writer.WriteStartObject();
-            writer.WriteString("log", LogName(log));
-            writer.WriteString("node", node);
-            if (replica is not null)
-            {
-                writer.WriteString("replica", replica);
-            }
-
-            writer.WriteNumber("seq", sequence);
-            writer.WriteString("type", TypeName(type));
-            writer.WriteString("prev", previousHash);
-            writer.WritePropertyName("record");
-            writer.Flush();
-            recordAt = scratch.WrittenCount;
-            // Raw, so the hashed bytes are exactly the bytes a reader finds between the braces.
-            writer.WriteRawValue(recordJson.Span, skipInputValidation: true);
-            writer.WriteString("hash", hash);
-            writer.WriteEndObject();
+            writer.WriteString(ReplicaField, replica);
         }
+
+        writer.WriteNumber(SeqField, sequence);
+        writer.WriteString(TypeField, TypeName(type));
+        writer.WriteString(PrevField, previousHash);
+        writer.WritePropertyName(RecordField);
+        writer.Flush();
+        var recordAt = scratch.WrittenCount;
+        // Raw, so the hashed bytes are exactly the bytes a reader finds between the braces.
+        writer.WriteRawValue(recordJson.Span, skipInputValidation: true);
+        writer.WriteString(HashField, hash);
+        writer.WriteEndObject();
+        writer.Flush();
 
         var line = scratch.WrittenSpan.ToArray();
         if (scratch.Capacity > MaxScratchBytes)
         {
-            t_scratch = null; // One huge record (a big diff) does not keep its buffer for the thread's life.
+            // One huge record (a big diff) does not keep its buffer for the thread's life.
+            t_scratch = null;
+            t_writer = null;
         }
 
         return new LogEntry(log, node, sequence, type, previousHash, hash, line.AsMemory(recordAt, recordJson.Length), line) { Replica = replica };

@@ -141,6 +141,27 @@ public sealed class KafkaLogRelayTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ProducerSettings_LingerFromKafkaProducerOrTheRelaysDefault_DeliverySettingsNotOverridable()
+    {
+        using var folder = new LogFolder();
+        await using var open = folder.Open();
+        KafkaLogRelay With(Dictionary<string, string> producer) => new(open.Writer, Options.Create(new KafkaOptions { BootstrapServers = "localhost:1", Producer = producer }), Options.Create(new LogOptions()), NullLogger<KafkaLogRelay>.Instance);
+
+        using var plain = With([]);
+        using var lingering = With(new() { ["linger.ms"] = "7", ["acks"] = "1", ["enable.idempotence"] = "false" });
+        using var aliased = With(new() { ["queue.buffering.max.ms"] = "3" });
+
+        Assert.Equal(KafkaLogRelay.LingerMs, plain.ProducerSettings().LingerMs);
+        Assert.Equal(7, lingering.ProducerSettings().LingerMs);
+        Assert.Equal("3", aliased.ProducerSettings().Get("queue.buffering.max.ms"));
+        Assert.Null(aliased.ProducerSettings().LingerMs);
+        // What at-least-once delivery rests on stays the relay's, whatever Kafka:Producer says.
+        Assert.Equal(Acks.All, lingering.ProducerSettings().Acks);
+        Assert.True(lingering.ProducerSettings().EnableIdempotence);
+        Assert.Equal("none", lingering.ProducerSettings().DeliveryReportFields);
+    }
+
+    [Fact]
     public async Task Constructor_WithoutBootstrapServers_IsRefused()
     {
         using var folder = new LogFolder();
