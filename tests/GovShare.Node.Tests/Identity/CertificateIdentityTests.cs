@@ -99,10 +99,7 @@ public sealed class CertificateIdentityTests : IAsyncLifetime
         // The validation result is remembered on the connection's certificate object
         // (ConnectionValidationCache); revocation must still act on the connection already open.
         var department = _pki.IssueDepartment();
-        _node.Register(department);
-        using var client = _node.Client(department.Certificate);
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
+        using var client = await KeptAliveAsync(department);
 
         Assert.NotNull(_pki.Folder.Revoke(department.Files.Serial, DateTimeOffset.UtcNow));
 
@@ -119,16 +116,28 @@ public sealed class CertificateIdentityTests : IAsyncLifetime
         var now = DateTimeOffset.UtcNow;
         var notAfter = now.AddSeconds(15);
         var department = _pki.IssueDepartment(notBefore: now.AddMinutes(-5), notAfter: notAfter);
-        _node.Register(department);
-        using var client = _node.Client(department.Certificate);
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
+        using var client = await KeptAliveAsync(department);
 
         // Certificates carry whole seconds: wait until the notAfter has passed, then ask again.
         await Task.Delay(notAfter.AddSeconds(1) - DateTimeOffset.UtcNow is { Ticks: > 0 } wait ? wait : TimeSpan.Zero);
         var response = await EventuallyAsync(client, r => r.StatusCode == HttpStatusCode.Unauthorized);
         var problem = await ProblemAssert.IsProblemAsync(response, HttpStatusCode.Unauthorized, ProblemTypes.CertificateInvalid);
         Assert.Contains("expired", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetIdentity_DepartmentRemovedDuringAKeptAliveConnection_403OnThatConnection()
+    {
+        // The connection's certificate result is remembered (ConnectionValidationCache): the
+        // registry must still be asked on every request of that connection.
+        var department = _pki.IssueDepartment();
+        using var client = await KeptAliveAsync(department);
+
+        Assert.True(_node.Services.GetRequiredService<DepartmentRegistry>().Remove(department.CreditCode));
+
+        await ProblemAssert.IsProblemAsync(await client.GetAsync("v1/identity"), HttpStatusCode.Forbidden, ProblemTypes.DepartmentNotRegistered);
+        _node.Register(department);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
     }
 
     [Fact]
@@ -259,6 +268,16 @@ public sealed class CertificateIdentityTests : IAsyncLifetime
 
         Assert.True(curl.ExitCode == 0, $"curl failed ({curl.ExitCode}): {error} {output}");
         Assert.Equal(department.CreditCode, JsonDocument.Parse(output).RootElement.GetProperty("creditCode").GetString());
+    }
+
+    /// <summary>Registers the department and opens a connection whose first two requests are served (its result is remembered).</summary>
+    private async Task<HttpClient> KeptAliveAsync(TestDepartment department)
+    {
+        _node.Register(department);
+        var client = _node.Client(department.Certificate);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
+        return client;
     }
 
     private async Task<JsonElement> RefusedAsync(X509Certificate2 certificate, HttpStatusCode status, string type, string logEvent = "CertificateRefused")
