@@ -49,15 +49,14 @@ public sealed class NodeOptions
     /// <summary>
     /// Run a request on the thread that completed its socket read, and send its answer from the
     /// request's own thread, instead of handing both to the thread pool (Kestrel's
-    /// <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>, both listeners). On by default:
-    /// in quiet alternating runs one-row pulls took 113-120 µs of CPU against 130-155 without, and
-    /// 7,000-8,750 were answered a second against 6,500-6,700 (benchmarks/results/profile-small-exchanges.txt,
-    /// "Default"); large pulls and pushes were not slower (fix/inline10). Never
+    /// <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>, both listeners). Off by default: it
+    /// saves CPU on one-row pulls, but the baselines gain as much from it, and it serialises a push's
+    /// socket reads with its processing. Never
     /// pair it with <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>: request paths block their
     /// thread (fsyncs, state-store calls), which must not be the runtime's epoll thread.
     /// docs/ARCHITECTURE.md, "Transport scheduling".
     /// </summary>
-    public bool InlineScheduling { get; set; } = true;
+    public bool InlineScheduling { get; set; }
 
     /// <summary>How long a client may take to complete the TLS handshake.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(5);
