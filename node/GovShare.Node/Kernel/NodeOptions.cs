@@ -49,9 +49,10 @@ public sealed class NodeOptions
     /// <summary>
     /// Run a request on the thread that completed its socket read, and send its answer from the
     /// request's own thread, instead of handing both to the thread pool (Kestrel's
-    /// <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>, both listeners). Off by default: it
-    /// saves CPU on one-row pulls, but the baselines gain as much from it, and it serialises a push's
-    /// socket reads with its processing. Never
+    /// <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>, both listeners). Off by default: in
+    /// quiet runs one-row pulls took 8-27 % less CPU and were answered 5-35 % faster with it, but
+    /// pulls this node forwards (YARP) fell from 1.23 to 0.78-0.83 x the YARP baseline: the copy's
+    /// reads and sends no longer overlap (benchmarks/results/profile-small-exchanges.txt, top). Never
     /// pair it with <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>: request paths block their
     /// thread (fsyncs, state-store calls), which must not be the runtime's epoll thread.
     /// docs/ARCHITECTURE.md, "Transport scheduling".
