@@ -510,24 +510,36 @@ internal sealed partial class LoadRun
     /// <summary>The Kunming node's exchange-log fsyncs so far and the records they made durable (its <c>/metrics</c>).</summary>
     private async Task<(double Records, double Groups)> ExchangeLogGroupsAsync()
     {
-        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_kunmingManagementPort}/") };
-        var text = await management.GetStringAsync(new Uri("metrics", UriKind.Relative));
-        double Sum(string series) => text.Split('\n')
-            .Where(l => l.StartsWith(series + "{", StringComparison.Ordinal) && l.Contains("govshare_log=\"exchange\"", StringComparison.Ordinal))
-            .Sum(l => double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
-        return (Sum("govshare_log_fsync_group_size_sum"), Sum("govshare_log_fsync_group_size_count"));
+        var text = await KunmingMetricsAsync();
+        const string exchangeLog = "govshare_log=\"exchange\"";
+        return (Sum(text, "govshare_log_fsync_group_size_sum", exchangeLog), Sum(text, "govshare_log_fsync_group_size_count", exchangeLog));
     }
 
     /// <summary>Bytes the Kunming node allocated so far (its <c>/metrics</c>: the runtime's <c>dotnet.gc.heap.total_allocated</c>).</summary>
     private async Task<long> NodeAllocatedAsync()
     {
-        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_kunmingManagementPort}/") };
-        var text = await management.GetStringAsync(new Uri("metrics", UriKind.Relative));
-        var line = text.Split('\n').First(l => l.StartsWith("dotnet_gc_heap_total_allocated_bytes_total", StringComparison.Ordinal));
-        // With or without labels: name{...} value [timestamp], or name value [timestamp].
-        var value = line.Contains('}', StringComparison.Ordinal) ? line[(line.LastIndexOf('}') + 1)..] : line[line.IndexOf(' ', StringComparison.Ordinal)..];
-        return (long)double.Parse(value.Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        const string series = "dotnet_gc_heap_total_allocated_bytes_total";
+        var text = await KunmingMetricsAsync();
+        return text.Contains(series, StringComparison.Ordinal)
+            ? (long)Sum(text, series)
+            : throw new InvalidOperationException($"The node's /metrics has no {series} (the runtime's System.Runtime meter).");
     }
+
+    /// <summary>The Kunming node's <c>/metrics</c> (Prometheus text).</summary>
+    private async Task<string> KunmingMetricsAsync()
+    {
+        using var management = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_kunmingManagementPort}/") };
+        return await management.GetStringAsync(new Uri("metrics", UriKind.Relative));
+    }
+
+    /// <summary>
+    /// The sum of a series' samples in Prometheus text (<c>name{labels} value [timestamp]</c> or
+    /// <c>name value [timestamp]</c>), only those whose labels contain <paramref name="label"/> when given.
+    /// </summary>
+    private static double Sum(string metrics, string series, string? label = null) => metrics.Split('\n')
+        .Where(l => l.StartsWith(series, StringComparison.Ordinal) && l.Length > series.Length && l[series.Length] is '{' or ' ')
+        .Where(l => label is null || l.Contains(label, StringComparison.Ordinal))
+        .Sum(l => double.Parse(l[(l.Contains('}', StringComparison.Ordinal) ? l.LastIndexOf('}') + 1 : series.Length)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture));
 
     /// <summary>Bytes the raw server allocated so far (its <c>/allocated</c>).</summary>
     private static async Task<long> BaselineAllocatedAsync(HttpClient raw) =>
