@@ -54,6 +54,8 @@ public sealed class ExchangeIdTests
     [InlineData("01jf0000000000000000000000")] // lower case: TryParse accepts it, but it is another text (ordinal) and must keep its own key
     [InlineData("81JF0000000000000000000000")] // over 128 bits
     [InlineData("01JF000000000000000000000I")] // not Crockford base32
+    [InlineData("01JF000000000000000000000\uFF21")] // beyond ASCII (a full-width A): past the digit table's end
+    [InlineData("01JF000000000000000000000\u0000")] // a control character: in the table, not a digit
     [InlineData("01JF00000000000000000000")] // too short
     [InlineData("01JF0000000000000000000000X")] // too long
     [InlineData("ex-1-2")]
