@@ -101,38 +101,21 @@ public sealed class StatisticsAggregate : IChainAggregate
         var recent = _recent.Get(record.ExchangeId, out _);
         recent.Touch(UtcDay(record.Time));
         var user = UserKey(record.EffectiveUser);
-        foreach (var (dimension, key) in Keys(record, user))
+        // The buckets a record counts at, as the full scan's keys: its resource, its provider, its user
+        // (when not the provider). Called in turn, not through an iterator: this runs for every record folded.
+        if (record.ResourceCode is { } code)
         {
-            var bucketKey = new BucketKey(dimension, key, day);
-            var bucket = Bucket(bucketKey);
-            bucket.Users.Add(user);
-            var place = Place(dimension, key, day);
-            if (recent.Contains(place))
-            {
-                continue;
-            }
+            Count(record, recent, user, StatisticsDimension.Resource, code, day);
+        }
 
-            bucket.Exchanges++;
-            bucket.Rows += record.Rows;
-            bucket.Bytes += record.Bytes;
-            // A plain loop: this runs for every dimension of every record folded, and an exchange
-            // seen on an earlier day of the month (the only case that needs a list) is rare.
-            List<DateOnly>? earlier = null;
-            for (var i = 0; i < recent.Count; i++)
-            {
-                var counted = recent[i];
-                if (SameKey(counted, place) && PlaceDay(counted) is var earlierDay && earlierDay.Year == day.Year && earlierDay.Month == day.Month)
-                {
-                    (earlier ??= []).Add(earlierDay);
-                }
-            }
+        if (record.Provider is { } provider)
+        {
+            Count(record, recent, user, StatisticsDimension.Department, provider, day);
+        }
 
-            if (earlier is not null)
-            {
-                bucket.Carries.Add(new Carry(earlier, record.Rows, record.Bytes));
-            }
-
-            recent.Add(place);
+        if (user != record.Provider)
+        {
+            Count(record, recent, user, StatisticsDimension.Department, user, day);
         }
 
         // Forget old ids once a day, not per record: one pass over the table when the latest day moves on.
@@ -140,6 +123,40 @@ public sealed class StatisticsAggregate : IChainAggregate
         {
             Evict();
         }
+    }
+
+    /// <summary>Counts the record at the bucket of (<paramref name="dimension"/>, <paramref name="key"/>, <paramref name="day"/>) unless its exchange was counted there.</summary>
+    private void Count(LogRecord record, RecentExchanges.Seen recent, string user, StatisticsDimension dimension, string key, DateOnly day)
+    {
+        var bucket = Bucket(new BucketKey(dimension, key, day));
+        bucket.Users.Add(user);
+        var place = Place(dimension, key, day);
+        if (recent.Contains(place))
+        {
+            return;
+        }
+
+        bucket.Exchanges++;
+        bucket.Rows += record.Rows;
+        bucket.Bytes += record.Bytes;
+        // A plain loop: this runs for every dimension of every record folded, and an exchange
+        // seen on an earlier day of the month (the only case that needs a list) is rare.
+        List<DateOnly>? earlier = null;
+        for (int i = 0, counted = recent.Count; i < counted; i++)
+        {
+            var at = recent[i];
+            if (SameKey(at, place) && PlaceDay(at) is var earlierDay && earlierDay.Year == day.Year && earlierDay.Month == day.Month)
+            {
+                (earlier ??= []).Add(earlierDay);
+            }
+        }
+
+        if (earlier is not null)
+        {
+            bucket.Carries.Add(new Carry(earlier, record.Rows, record.Bytes));
+        }
+
+        recent.Add(place);
     }
 
     /// <summary>The UTC day of <paramref name="time"/> (<see cref="DateOnly.DayNumber"/>), by which ids are remembered and forgotten.</summary>
@@ -423,24 +440,6 @@ public sealed class StatisticsAggregate : IChainAggregate
 
     private static StatisticsDimension Dimension(long value) =>
         Enum.IsDefined((StatisticsDimension)value) ? (StatisticsDimension)value : throw new InvalidDataException("An unknown dimension.");
-
-    private static IEnumerable<(StatisticsDimension, string)> Keys(LogRecord record, string user)
-    {
-        if (record.ResourceCode is not null)
-        {
-            yield return (StatisticsDimension.Resource, record.ResourceCode);
-        }
-
-        if (record.Provider is { } provider)
-        {
-            yield return (StatisticsDimension.Department, provider);
-        }
-
-        if (user != record.Provider)
-        {
-            yield return (StatisticsDimension.Department, user);
-        }
-    }
 
     private string UserKey(string uri)
     {
