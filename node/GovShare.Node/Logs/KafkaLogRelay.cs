@@ -104,6 +104,9 @@ public sealed class KafkaLogRelay : NodeBackgroundService
         // (what was durable before, what the hand-over dropped, what a failed delivery sends again).
         using var follower = _writer.Follow(log);
         var held = new List<(LogEntry Entry, LogPosition At)>();
+        // Made once for every message of the log (the producer's Produce(topic, ...) makes one a message).
+        var anyPartition = new TopicPartition(topic, Partition.Any);
+        var deliveries = new Deliveries();
         LogPosition? shippedAt = null;
         LogCursor? cursor = null;
         // Confirmed by Kafka but not yet in the watermark file, which is replaced at most every
@@ -184,7 +187,7 @@ public sealed class KafkaLogRelay : NodeBackgroundService
                         continue;
                     }
 
-                    var (confirmed, failure) = await ProduceAsync(topic, batch).ConfigureAwait(false);
+                    var (confirmed, failure) = await ProduceAsync(Producer(), deliveries, anyPartition, batch).ConfigureAwait(false);
                     if (confirmed > 0)
                     {
                         var last = batch[confirmed - 1];
@@ -246,71 +249,126 @@ public sealed class KafkaLogRelay : NodeBackgroundService
     }
 
     /// <summary>Produces a batch; returns how many from its start are confirmed, and why the next one failed.</summary>
-    private async Task<(int Confirmed, string? Failure)> ProduceAsync(string topic, List<LogEntry> batch)
+    private static async Task<(int Confirmed, string? Failure)> ProduceAsync(IProducer<string?, byte[]> producer, Deliveries deliveries, TopicPartition topic, List<LogEntry> batch)
     {
-        var producer = Producer();
-        var results = new Error?[batch.Count];
-        var outstanding = batch.Count;
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        deliveries.Begin(batch.Count);
         var produced = 0;
         string? produceFailure = null;
         // The same for every entry of a log's batch; the producer copies header values and never changes them.
         byte[]? nodeValue = null;
         byte[]? logValue = null;
-        for (; produced < batch.Count; produced++)
+        try
         {
-            var index = produced;
-            var entry = batch[index];
-            var message = new Message<string?, byte[]>
+            for (; produced < batch.Count; produced++)
             {
-                Key = entry.Type == LogEntryType.Record ? entry.Record?.ResourceCode : null,
-                Value = WholeLine(entry),
-                Headers = new Headers
+                var entry = batch[produced];
+                var message = new Message<string?, byte[]>
                 {
-                    { NodeHeader, nodeValue ??= Encoding.ASCII.GetBytes(entry.Node) },
-                    { LogHeader, logValue ??= Encoding.ASCII.GetBytes(LogEntry.LogName(entry.Log)) },
-                    { SequenceHeader, SequenceValue(entry.Sequence) },
-                },
-            };
-            if (entry.Replica is { } replica)
-            {
-                message.Headers.Add(ReplicaHeader, Encoding.ASCII.GetBytes(replica));
-            }
-
-            try
-            {
-                producer.Produce(topic, message, report =>
-                {
-                    results[index] = report.Error;
-                    if (Interlocked.Decrement(ref outstanding) == 0)
+                    Key = entry.Type == LogEntryType.Record ? entry.Record?.ResourceCode : null,
+                    Value = WholeLine(entry),
+                    Headers = new Headers
                     {
-                        done.TrySetResult();
-                    }
-                });
-            }
-            catch (Exception ex) when (ex is KafkaException or InvalidOperationException)
-            {
-                produceFailure = ex.Message;
-                break;
+                        { NodeHeader, nodeValue ??= Encoding.ASCII.GetBytes(entry.Node) },
+                        { LogHeader, logValue ??= Encoding.ASCII.GetBytes(LogEntry.LogName(entry.Log)) },
+                        { SequenceHeader, SequenceValue(entry.Sequence) },
+                    },
+                };
+                if (entry.Replica is { } replica)
+                {
+                    message.Headers.Add(ReplicaHeader, Encoding.ASCII.GetBytes(replica));
+                }
+
+                try
+                {
+                    producer.Produce(topic, message, deliveries.Handler(produced));
+                }
+                catch (Exception ex) when (ex is KafkaException or InvalidOperationException)
+                {
+                    produceFailure = ex.Message;
+                    break;
+                }
             }
         }
-
-        // Messages never handed to the producer will not be reported.
-        if (Interlocked.Add(ref outstanding, produced - batch.Count) == 0)
+        finally
         {
-            done.TrySetResult();
+            // Every report of this batch is in before the relay takes the next one, also when making a
+            // message threw (a record that does not read): the next batch uses the same handlers.
+            await deliveries.EndAsync(produced).ConfigureAwait(false);
         }
 
-        await done.Task.ConfigureAwait(false);
         for (var i = 0; i < produced; i++)
         {
-            if (results[i] is { IsError: true } error)
+            if (deliveries.Error(i) is { IsError: true } error)
             {
                 return (i, error.Reason);
             }
         }
 
         return (produced, produceFailure);
+    }
+
+    /// <summary>
+    /// The delivery reports of one log's batches: one handler per position in a batch, made once and
+    /// used again by every later batch, instead of a closure and a delegate per message. Safe to share
+    /// because the relay takes a log's next batch only after every report of the last one came in
+    /// (<see cref="EndAsync"/>): no report of an earlier batch can land in a later one's results.
+    /// </summary>
+    internal sealed class Deliveries
+    {
+        private readonly List<Action<DeliveryReport<string?, byte[]>>> _handlers = [];
+        private Error?[] _results = [];
+        private int _count;
+        private int _outstanding;
+        private TaskCompletionSource _done = new();
+
+        /// <summary>Starts a batch of <paramref name="count"/> messages.</summary>
+        public void Begin(int count)
+        {
+            if (_results.Length < count)
+            {
+                _results = new Error?[count];
+            }
+
+            Array.Clear(_results, 0, count);
+            _count = count;
+            _outstanding = count;
+            _done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        /// <summary>The report handler of the message at <paramref name="index"/> of the batch.</summary>
+        public Action<DeliveryReport<string?, byte[]>> Handler(int index)
+        {
+            while (_handlers.Count <= index)
+            {
+                var at = _handlers.Count;
+                _handlers.Add(report => Report(at, report.Error));
+            }
+
+            return _handlers[index];
+        }
+
+        /// <summary>Waits for the reports of the <paramref name="produced"/> messages handed to the producer (the others will not be reported).</summary>
+        public Task EndAsync(int produced)
+        {
+            if (Interlocked.Add(ref _outstanding, produced - _count) == 0)
+            {
+                _done.TrySetResult();
+            }
+
+            return _done.Task;
+        }
+
+        /// <summary>The report of the message at <paramref name="index"/> (null when none came).</summary>
+        public Error? Error(int index) => _results[index];
+
+        private void Report(int index, Error error)
+        {
+            _results[index] = error;
+            if (Interlocked.Decrement(ref _outstanding) == 0)
+            {
+                _done.TrySetResult();
+            }
+        }
     }
 
     /// <summary>The sequence header's value: the decimal digits, written straight into their array (no string first).</summary>

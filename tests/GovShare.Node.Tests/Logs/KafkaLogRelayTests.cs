@@ -141,6 +141,37 @@ public sealed class KafkaLogRelayTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Deliveries_HandlersReusedAcrossBatches_EachBatchWaitsForItsOwnReportsOnly()
+    {
+        var deliveries = new KafkaLogRelay.Deliveries();
+        static DeliveryReport<string?, byte[]> Report(ErrorCode code) => new() { Error = new Error(code) };
+
+        deliveries.Begin(3);
+        var handlers = Enumerable.Range(0, 3).Select(deliveries.Handler).ToList();
+        handlers[2](Report(ErrorCode.NoError));
+        handlers[0](Report(ErrorCode.NoError));
+        var first = deliveries.EndAsync(3);
+        Assert.False(first.IsCompleted); // the report of message 1 is missing
+        handlers[1](Report(ErrorCode.Local_MsgTimedOut));
+        await first.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.False(deliveries.Error(0)!.IsError);
+        Assert.Equal(ErrorCode.Local_MsgTimedOut, deliveries.Error(1)!.Code);
+
+        // The next batch: the same handlers, the results of the last batch gone; two of three produced
+        // (the producer refused the third, which will never be reported), so two reports complete it.
+        deliveries.Begin(3);
+        Assert.Same(handlers[1], deliveries.Handler(1));
+        Assert.Null(deliveries.Error(1));
+        handlers[0](Report(ErrorCode.NoError));
+        var second = deliveries.EndAsync(2);
+        Assert.False(second.IsCompleted);
+        handlers[1](Report(ErrorCode.NoError));
+        await second.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.False(deliveries.Error(1)!.IsError);
+        Assert.Null(deliveries.Error(2));
+    }
+
+    [Fact]
     public async Task ProducerSettings_LingerFromKafkaProducerOrTheRelaysDefault_DeliverySettingsNotOverridable()
     {
         using var folder = new LogFolder();
