@@ -140,22 +140,26 @@ internal sealed class AggregateWarmup(
     IEnumerable<ILogAggregates> aggregates, IHostApplicationLifetime lifetime, IOptions<LogOptions> options, ILogger<AggregateWarmup> logger) : NodeBackgroundService
 {
     /// <summary>
-    /// How often the aggregates are folded after the first pass when the writer hands nothing over
-    /// (other replicas' chains are only seen this way). Cheap when nothing is new: one
-    /// durable-sequence read per chain.
+    /// How often the aggregates are folded after the first pass when the writer hands over fewer
+    /// than <see cref="GatherEntries"/> (other replicas' chains are only seen this way). Cheap when
+    /// nothing is new: one durable-sequence read per chain. One periodic timer for the loop's life.
     /// </summary>
     internal static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// After a pass, the least time before the next one; then a pass starts as soon as the writer
-    /// hands entries over (<see cref="LogFollower.WhenHeld"/>). Held entries thus live for about
-    /// this long, not up to <see cref="Interval"/>: on a busy node a young-generation collection
-    /// comes every few tens of milliseconds, and entries held across it are copied and promoted,
-    /// which lengthened every pause (one-row pulls: p99 1.96 to 3.5 times the durable baseline's
-    /// with a 100 ms cadence; benchmarks/results/history.md). Short enough for that, long enough that a pass
-    /// folds many groups at once (up to 100 passes a second, each a thread-pool item).
+    /// A pass starts as soon as a follower holds this many entries (<see cref="LogFollower.WhenHeld"/>),
+    /// else at the next <see cref="Interval"/> tick. Held entries must not live long on a busy node:
+    /// a young-generation collection comes every ~180 one-row pulls' allocations, and entries held
+    /// across it are copied and promoted, which lengthened every pause (one-row pulls: p99 1.96 to 3.5
+    /// times the durable baseline's with a 100 ms cadence; benchmarks/results/history.md). A count
+    /// bounds what is allocated while they are held whatever the traffic, as the former 10-ms gather
+    /// did at ~5,000 pulls a second (~50 entries), and needs no timer per pass: with that gather's
+    /// Task.Delay (and the 100-ms delay armed and cancelled after it) the runtime's timer thread woke
+    /// ~420 times a second under one-row pulls, ~96 without (issue 20,
+    /// benchmarks/results/profile-small-exchanges.txt, fix/followers11).
+    /// A quiet node's entries wait for the tick, when few are allocated meanwhile.
     /// </summary>
-    internal static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(10);
+    internal const int GatherEntries = 64;
 
     private readonly IReadOnlyList<ILogAggregates> _aggregates = [.. aggregates];
 
@@ -206,6 +210,8 @@ internal sealed class AggregateWarmup(
         }
 
         var first = true;
+        using var interval = new PeriodicTimer(Interval);
+        Task<bool>? tick = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             if (!await PassAsync(first, stoppingToken).ConfigureAwait(false))
@@ -216,8 +222,7 @@ internal sealed class AggregateWarmup(
             first = false;
             try
             {
-                await Task.Delay(Gather, stoppingToken).ConfigureAwait(false);
-                await NextAsync(stoppingToken).ConfigureAwait(false);
+                tick = await NextAsync(interval, tick, stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -226,27 +231,29 @@ internal sealed class AggregateWarmup(
         }
     }
 
-    /// <summary>Returns when a follower holds entries, or after <see cref="Interval"/> (the other replicas' chains).</summary>
-    private async Task NextAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// Returns when a follower holds <see cref="GatherEntries"/>, or at the next tick of
+    /// <paramref name="interval"/> (the other replicas' chains, a quiet node): the tick still
+    /// pending, to wait on at the next call (a periodic timer takes one wait at a time), or null.
+    /// </summary>
+    private async Task<Task<bool>?> NextAsync(PeriodicTimer interval, Task<bool>? tick, CancellationToken stoppingToken)
     {
         // The followers are set when the aggregates are made, so they are looked up once.
         var followers = _followers ??= [.. _aggregates.SelectMany(a => a.Tailed).Select(t => t.Follower).OfType<LogFollower>()];
         foreach (var follower in followers)
         {
-            // On a busy node the writer handed entries over during the gather: no timer, no linked
-            // token source and no WhenAny for a pass that starts at once anyway.
-            if (follower.WhenHeld().IsCompleted)
+            // On a busy node the writer handed enough over during the last pass: no wait for a pass that starts at once anyway.
+            if (follower.WhenHeld(GatherEntries).IsCompleted)
             {
                 stoppingToken.ThrowIfCancellationRequested();
-                return;
+                return tick;
             }
         }
 
-        using var interval = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        var delay = Task.Delay(Interval, interval.Token);
-        await Task.WhenAny([delay, .. followers.Select(f => f.WhenHeld())]).ConfigureAwait(false);
-        await interval.CancelAsync().ConfigureAwait(false);
+        tick ??= interval.WaitForNextTickAsync(stoppingToken).AsTask();
+        await Task.WhenAny([tick, .. followers.Select(f => f.WhenHeld(GatherEntries))]).ConfigureAwait(false);
         stoppingToken.ThrowIfCancellationRequested();
+        return tick.IsCompleted ? null : tick;
     }
 
     /// <summary>The aggregates' names for a log message (made only when one is written, not at every pass).</summary>

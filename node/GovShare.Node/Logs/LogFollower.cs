@@ -24,6 +24,7 @@ public sealed class LogFollower : IDisposable
     private readonly Lock _lock = new();
     private readonly Action<LogFollower> _stop;
     private TaskCompletionSource? _held;
+    private int _heldAtLeast = 1;
     private bool _disposed;
 
     internal LogFollower(LogKind log, Action<LogFollower> stop)
@@ -89,19 +90,23 @@ public sealed class LogFollower : IDisposable
     }
 
     /// <summary>
-    /// Completes when entries are held (at once if some are now), or when this is disposed: a
-    /// reader that folds on a timer can instead take each group soon after it is handed over, so
-    /// the entries do not live long enough to be promoted by the collections of a busy node.
+    /// Completes when at least <paramref name="atLeast"/> entries are held (at once if they are now),
+    /// or when this is disposed: a reader that folds on a timer can instead take the groups soon
+    /// after they are handed over, so the entries do not live long enough to be promoted by the
+    /// collections of a busy node, and a few groups at a time rather than one pass per group.
     /// </summary>
-    public Task WhenHeld()
+    public Task WhenHeld(int atLeast = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(atLeast, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(atLeast, Capacity);
         lock (_lock)
         {
-            if (_entries.Count > 0 || _disposed)
+            if (_entries.Count >= atLeast || _disposed)
             {
                 return Task.CompletedTask;
             }
 
+            _heldAtLeast = atLeast;
             return (_held ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
         }
     }
@@ -123,7 +128,11 @@ public sealed class LogFollower : IDisposable
                 _entries.Enqueue(item);
             }
 
-            (held, _held) = (_held, null);
+            held = null;
+            if (_entries.Count >= _heldAtLeast)
+            {
+                (held, _held) = (_held, null);
+            }
         }
 
         // Outside the lock, and the waiter's continuation runs elsewhere: the writer never runs a reader's code.

@@ -209,6 +209,32 @@ public sealed class LogWriterTests
     }
 
     [Fact]
+    public async Task Follow_WhenHeldAtLeast_WaitsForThatManyEntries_NotTheFirstHandOver()
+    {
+        using var folder = new LogFolder();
+        await using var open = folder.Open();
+        var follower = open.Writer.Follow(LogKind.Exchange);
+
+        var waiting = follower.WhenHeld(3);
+        await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(1));
+        await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(2));
+        Assert.Equal(2, follower.Count);
+        Assert.False(waiting.IsCompleted); // two hand-overs, two entries: fewer than asked
+        Assert.False(follower.WhenHeld(3).IsCompleted);
+        Assert.True(follower.WhenHeld(2).IsCompleted);
+
+        // Two held answer a wait for two at once, without changing what the pending wait for three needs: the third entry completes it.
+        var third = follower.WhenHeld(3);
+        await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(3));
+        await waiting.WaitAsync(TimeSpan.FromSeconds(60));
+        await third.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(follower.WhenHeld(3).IsCompleted);
+        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = follower.WhenHeld(0); });
+        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = follower.WhenHeld(LogFollower.Capacity + 1); });
+        follower.Dispose();
+    }
+
+    [Fact]
     public async Task AppendAsync_AfterReopen_ContinuesTheChain()
     {
         using var folder = new LogFolder();
