@@ -868,9 +868,9 @@ internal sealed partial class LoadRun
         return new Dept(new DepartmentSpec(division, code, name), ServerConfig.LoadCertificate(files.CertificatePath, files.KeyPath));
     }
 
-    private ServerConfig NodeConfig(string division, int port, string kafka, int managementPort = 0) => new()
+    private ServerConfig NodeConfig(string division, int port, string kafka, int managementPort = 0)
     {
-        Settings = new()
+        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
             ["Node:DivisionCode"] = division,
             ["Node:DataPath"] = Path.Combine(_work, "data-" + division),
@@ -889,8 +889,16 @@ internal sealed partial class LoadRun
             ["Logging:LogLevel:Default"] = "Information",
             ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
             ["Logging:LogLevel:Microsoft.AspNetCore.DataProtection"] = "Error",
-        },
-    };
+        };
+        // A --node-env variable naming a node setting (Node__InlineScheduling=true) decides it: the node reads these
+        // settings after its environment, so the driver's own value would silently win over the variable.
+        foreach (var (variable, _) in ChildProcess.NodeEnvironmentOverrides)
+        {
+            settings.Remove(variable.Replace("__", ":", StringComparison.Ordinal));
+        }
+
+        return new() { Settings = settings };
+    }
 
     private ServerConfig BaselineConfig() => new()
     {

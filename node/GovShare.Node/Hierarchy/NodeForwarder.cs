@@ -13,8 +13,8 @@ namespace GovShare.Node.Hierarchy;
 
 /// <summary>
 /// Forwards a department's exchange to a linked node with YARP, over mTLS with this node's own
-/// certificate, streaming both ways (nothing is buffered, so a large pull passes in bounded
-/// memory). The original department travels in <see cref="GovShareHeaders.OnBehalfOf"/> with one
+/// certificate, streaming both ways (the answer through a bounded pipe, <see cref="ForwardedResponseBody"/>, so a
+/// large pull passes in bounded memory). The original department travels in <see cref="GovShareHeaders.OnBehalfOf"/> with one
 /// exchange id and the hop count. A failure becomes a 502, 503 or 504 problem naming the hop;
 /// nothing is retried, so a push is never sent twice.
 /// </summary>
@@ -57,25 +57,24 @@ public sealed partial class NodeForwarder : IDisposable
     public async Task ForwardAsync(HttpContext context, NodeLink link, CallerIdentity department, string exchangeId, int hop)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        // The bodies YARP relays, counted on their way through for govshare.exchange.bytes (kind forward).
+        // The request's body YARP relays, counted on its way through for govshare.exchange.bytes (kind forward); the
+        // answer's bytes are counted by its ForwardedResponseBody.
         var requestBody = new CountingStream(context.Request.Body);
-        var responseBody = new CountingStream(context.Response.Body);
         context.Request.Body = requestBody;
-        context.Response.Body = responseBody;
-        Cut? cut = null;
+        (Cut? Cut, long Bytes) outcome = (null, 0);
         try
         {
-            cut = await ForwardCoreAsync(context, link, department, exchangeId, hop);
+            outcome = await ForwardCoreAsync(context, link, department, exchangeId, hop);
         }
         finally
         {
             context.Request.Body = requestBody.Inner;
-            context.Response.Body = responseBody.Inner;
             var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
             // A forward cut after the answer began keeps the 200 its headers carried; the metrics and the record say
             // how it ended (and the record how many bytes the department got), so it is never counted as delivered.
+            var (cut, responseBytes) = outcome;
             var status = cut?.Status ?? context.Response.StatusCode;
-            Logs.ExchangeMetrics.Record(Logs.ExchangeKind.Forward, status, 0, requestBody.Count + responseBody.Count, elapsed);
+            Logs.ExchangeMetrics.Record(Logs.ExchangeKind.Forward, status, 0, requestBody.Count + responseBytes, elapsed);
             // Every hop logs the exchange under the one exchange id, with its hop (Art. 29: traceable).
             var parties = Logs.LogParties.Of(context);
             await context.RequestServices.GetRequiredService<Logs.LogWriter>().AppendAsync(Logs.LogKind.Exchange, new Logs.LogRecord
@@ -89,22 +88,22 @@ public sealed partial class NodeForwarder : IDisposable
                 Purpose = context.Request.Headers[GovShareHeaders.Purpose].ToString() is { Length: > 0 and <= 64 } purpose ? purpose : null,
                 Status = status,
                 ProblemType = cut?.ProblemType,
-                Bytes = cut is null ? 0 : responseBody.Count,
+                Bytes = cut is null ? 0 : responseBytes,
                 Entity = $"node/{link.DivisionCode}",
                 DurationMs = (long)elapsed.TotalMilliseconds,
             }, CancellationToken.None);
         }
     }
 
-    /// <summary>Forwards; null unless the answer was cut after it began, then how it ended.</summary>
-    private async Task<Cut?> ForwardCoreAsync(HttpContext context, NodeLink link, CallerIdentity department, string exchangeId, int hop)
+    /// <summary>Forwards; the cut is null unless the answer was cut after it began, then how it ended; the bytes are the answer's handed to the department.</summary>
+    private async Task<(Cut? Cut, long Bytes)> ForwardCoreAsync(HttpContext context, NodeLink link, CallerIdentity department, string exchangeId, int hop)
     {
         if (_health.IsDown(link.DivisionCode, out var since, out var reason))
         {
             LogForwardRefused(_logger, exchangeId, link.DivisionCode, reason ?? "down");
             context.Response.Headers.RetryAfter = ((int)Math.Ceiling(_options.HealthInterval.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
             await Problem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, ProblemTypes.UpstreamUnavailable, $"Node {link.DivisionCode} is unavailable", $"The link to node {link.DivisionCode} has been down since {since:u} ({reason}); try again later.");
-            return null;
+            return (null, 0);
         }
 
         // The node's own cap, not Kestrel's: past Kestrel's limit the body is left in error and the
@@ -112,23 +111,41 @@ public sealed partial class NodeForwarder : IDisposable
         context.Request.Body = UploadCap.Take(context, _options.MaxForwardedBodyBytes,
             $"The body is larger than {_options.MaxForwardedBodyBytes} bytes, the most this node forwards to another node (Hierarchy:MaxForwardedBodyBytes).");
 
-        var error = await _forwarder.SendAsync(
-            context,
-            link.Url,
-            _invoker,
-            new ForwarderRequestConfig
-            {
-                ActivityTimeout = _options.ActivityTimeout,
-                // HTTP/1.1 between nodes: one stream per connection moves bulk data faster than HTTP/2's flow control.
-                Version = HttpVersion.Version11,
-                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            },
-            new HopTransformer(department, exchangeId, hop + 1, link));
+        // YARP's copy of the answer writes into a bounded pipe that its own task sends on (ForwardedResponseBody: why).
+        var responseBody = ForwardedResponseBody.Install(context);
+        ForwarderError error;
+        var whole = false;
+        try
+        {
+            error = await _forwarder.SendAsync(
+                context,
+                link.Url,
+                _invoker,
+                new ForwarderRequestConfig
+                {
+                    ActivityTimeout = _options.ActivityTimeout,
+                    // HTTP/1.1 between nodes: one stream per connection moves bulk data faster than HTTP/2's flow control.
+                    Version = HttpVersion.Version11,
+                    VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+                },
+                new HopTransformer(department, exchangeId, hop + 1, link));
+        }
+        finally
+        {
+            // Before anything below answers on the response: every byte YARP wrote is sent (or the send has failed).
+            whole = await responseBody.EndAsync();
+        }
+
+        if (error == ForwarderError.None && !whole)
+        {
+            // YARP's copy ended, but the department's connection failed while its last bytes were sent.
+            error = ForwarderError.ResponseBodyClient;
+        }
 
         if (error == ForwarderError.None)
         {
             LogForwarded(_logger, exchangeId, link.DivisionCode, hop + 1, context.Response.StatusCode);
-            return null;
+            return (null, responseBody.Count);
         }
 
         var exception = context.GetForwarderErrorFeature()?.Exception;
@@ -145,9 +162,9 @@ public sealed partial class NodeForwarder : IDisposable
             // is its own doing (499, as a pull it leaves; YARP reports it as a failed write or as cancelled, and
             // also reports cancelled when the linked node sent nothing for Hierarchy:ActivityTimeout). Anything
             // else broke the answer on the linked node's side: it died, or a re-key or unlink cut the link.
-            return error is ForwarderError.ResponseBodyClient or ForwarderError.ResponseBodyCanceled
+            return (error is ForwarderError.ResponseBodyClient or ForwarderError.ResponseBodyCanceled
                 ? new Cut(ClientClosedRequest, null)
-                : new Cut(StatusCodes.Status502BadGateway, ProblemTypes.UpstreamUnavailable);
+                : new Cut(StatusCodes.Status502BadGateway, ProblemTypes.UpstreamUnavailable), responseBody.Count);
         }
 
         if (OverCap(exception) is { } body)
@@ -156,7 +173,7 @@ public sealed partial class NodeForwarder : IDisposable
             context.Response.Clear();
             context.Response.Headers.Connection = "close";
             await Problem.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, ProblemTypes.PayloadTooLarge, "The body is too large to forward", body.Message);
-            return null;
+            return (null, 0);
         }
 
         var (status, type, title) = error switch
@@ -167,7 +184,7 @@ public sealed partial class NodeForwarder : IDisposable
         };
         context.Response.Clear();
         await Problem.WriteAsync(context, status, type, title, $"Forwarding exchange {exchangeId} to node {link.DivisionCode} ({link.Url}) failed: {error}.");
-        return null;
+        return (null, 0);
     }
 
     public void Dispose() => _invoker.Dispose();
@@ -248,7 +265,7 @@ public sealed partial class NodeForwarder : IDisposable
     [LoggerMessage(EventId = 7102, EventName = "ForwardRefusedLinkDown", Level = LogLevel.Warning, Message = "Not forwarding exchange {ExchangeId} to node {Division}: link down ({Reason})")]
     private static partial void LogForwardRefused(ILogger logger, string exchangeId, string division, string reason);
 
-    /// <summary>Passes a body through and counts its bytes (one per forward: YARP reads and writes the request's own streams).</summary>
+    /// <summary>Passes the request's body through and counts its bytes (YARP reads the request's own stream).</summary>
     private sealed class CountingStream(Stream inner) : Stream
     {
         public Stream Inner => inner;
@@ -257,7 +274,7 @@ public sealed partial class NodeForwarder : IDisposable
 
         public override bool CanRead => inner.CanRead;
         public override bool CanSeek => false;
-        public override bool CanWrite => inner.CanWrite;
+        public override bool CanWrite => false;
         public override long Length => throw new NotSupportedException();
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
@@ -267,23 +284,11 @@ public sealed partial class NodeForwarder : IDisposable
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-        public override void Write(byte[] buffer, int offset, int count)
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override void Flush()
         {
-            inner.Write(buffer, offset, count);
-            Count += count;
         }
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            await inner.WriteAsync(buffer, cancellationToken);
-            Count += buffer.Length;
-        }
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush() => inner.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
 
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 

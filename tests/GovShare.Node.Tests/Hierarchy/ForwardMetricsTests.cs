@@ -18,7 +18,9 @@ namespace GovShare.Node.Tests.Hierarchy;
 /// process-wide meters count one node each): a Kunming department's pull of a province resource
 /// is forwarded by Kunming, and Kunming's <c>/metrics</c> counts that forward — status and the
 /// bytes it relayed — as its exchange log records it; both sides show their link up, and Kunming
-/// shows it down once the province stops.
+/// shows it down once the province stops. A forwarded answer passes through Kunming byte for byte with Kestrel's
+/// inline scheduling on or off (it goes through a bounded pipe of its own then: ForwardedResponseBody), and a forward
+/// cut by either side is recorded as that side's doing.
 /// </summary>
 public sealed class ForwardMetricsTests : IDisposable
 {
@@ -88,13 +90,80 @@ public sealed class ForwardMetricsTests : IDisposable
             && (await ScrapeAsync(kunmingScraper)).Samples.Any(s => s.Name == "govshare_link_up"), "Kunming never saw its parent link down");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ALargePullForwardedByKunming_ArrivesByteForByteAsTheProvinceServesIt_WithOrWithoutInlineScheduling(bool inlineScheduling)
+    {
+        // ~7 MB of Arrow: many times the forward's pipe (ForwardedResponseBody.PauseBytes), so YARP's copy waits on
+        // its drain again and again.
+        const int Rows = 300_000;
+        await using var tree = await Tree.StartAsync(_pki, Rows, inlineScheduling);
+
+        // The items neither masked nor withheld: the province serves the same bytes to its provider as to Kunming's department.
+        const string Items = "name,birth_date,income";
+        using var forwarded = await tree.UserClient.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Unconditional, "forward-bytes", Items));
+        Assert.Equal(HttpStatusCode.OK, forwarded.StatusCode);
+        var exchangeId = forwarded.Headers.GetValues(GovShareHeaders.ExchangeId).Distinct().Single();
+        var throughKunming = await forwarded.Content.ReadAsByteArrayAsync();
+        // What the province itself serves for the same pull, asked directly by its provider.
+        using var direct = await tree.ProviderClient.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Unconditional, "forward-bytes", Items));
+        Assert.Equal(HttpStatusCode.OK, direct.StatusCode);
+        var atProvince = await direct.Content.ReadAsByteArrayAsync();
+
+        Assert.True(throughKunming.Length > 8 * ForwardedResponseBody.PauseBytes, $"only {throughKunming.Length} bytes");
+        Assert.Equal(atProvince.Length, throughKunming.Length);
+        Assert.True(atProvince.AsSpan().SequenceEqual(throughKunming), "the forwarded bytes differ from the province's");
+        using var copy = new HttpResponseMessage { Content = new ByteArrayContent(throughKunming) };
+        var (_, batches) = await ExchangeFixture.ReadAsync(copy);
+        Assert.Equal(Rows, batches.Sum(b => b.Length));
+        LogRecord? record = null;
+        await EventuallyAsync(() => Task.FromResult((record = ForwardRecord(tree.Kunming["Node:DataPath"]!, exchangeId)) is not null), "Kunming never logged the forward");
+        Assert.Equal(StatusCodes.Status200OK, record!.Status);
+    }
+
     [Fact]
-    public async Task APullForwardedByKunming_CutWhenTheProvinceDiesMidStream_IsLoggedAndCountedAt502WithTheBytesTheDepartmentGot_NotAs200()
+    public async Task APullForwardedByKunming_TheDepartmentLeavingMidStream_IsLogged499WithTheBytesHandedOn_AndKunmingForwardsTheNextWhole()
+    {
+        // More than every buffer between the province and the department holds: the department leaves long before the end.
+        const int Rows = 1_000_000;
+        await using var tree = await Tree.StartAsync(_pki, Rows, inlineScheduling: true);
+
+        var pull = await tree.UserClient.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Unconditional, "forward-left"), HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, pull.StatusCode);
+        var exchangeId = pull.Headers.GetValues(GovShareHeaders.ExchangeId).Distinct().Single();
+        var buffer = new byte[64 * 1024];
+        long read;
+        await using (var body = await pull.Content.ReadAsStreamAsync())
+        {
+            read = await body.ReadAtLeastAsync(buffer, buffer.Length);
+        }
+
+        // Disposed unread, the answer's connection is closed: the department has gone.
+        pull.Dispose();
+
+        LogRecord? record = null;
+        await EventuallyAsync(() => Task.FromResult((record = ForwardRecord(tree.Kunming["Node:DataPath"]!, exchangeId)) is not null), "Kunming never logged the forward");
+        Assert.Equal(499, record!.Status);
+        Assert.Null(record.ProblemType);
+        Assert.InRange(record.Bytes, read, Rows * 20L);
+
+        // Kunming is none the worse: the same pull, read to its end, is whole.
+        using var again = await tree.UserClient.SendAsync(ExchangeFixture.Pull(ExchangeFixture.Unconditional, "forward-left"));
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        var (_, batches) = await ExchangeFixture.ReadAsync(again);
+        Assert.Equal(Rows, batches.Sum(b => b.Length));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task APullForwardedByKunming_CutWhenTheProvinceDiesMidStream_IsLoggedAndCountedAt502WithTheBytesTheDepartmentGot_NotAs200(bool inlineScheduling)
     {
         // More than every buffer between the province and the department holds: most of it has not left the
         // province when it dies.
         const int Rows = 1_000_000;
-        await using var tree = await Tree.StartAsync(_pki, Rows);
+        await using var tree = await Tree.StartAsync(_pki, Rows, inlineScheduling);
         using var kunmingScraper = Scraper(tree.Kunming);
         var before = await ScrapeAsync(kunmingScraper);
 
@@ -135,9 +204,10 @@ public sealed class ForwardMetricsTests : IDisposable
         LogStore.ForDataFolder(dataPath).ReadEntries(LogKind.Exchange).Select(e => e.Record).OfType<LogRecord>()
             .SingleOrDefault(r => r.Kind == ExchangeKind.Forward && r.ExchangeId == exchangeId);
 
-    private static Dictionary<string, string?> Settings(TestPki pki, string division, int exchangePort)
+    private static Dictionary<string, string?> Settings(TestPki pki, string division, int exchangePort, bool inlineScheduling)
     {
         var settings = TestNode.DefaultSettings(pki, division);
+        settings["Node:InlineScheduling"] = inlineScheduling ? "true" : "false";
         settings["Node:ExchangeUrl"] = $"https://127.0.0.1:{exchangePort}";
         settings["Node:ManagementUrl"] = $"http://127.0.0.1:{Loopback.FreePort()}";
         settings["Hierarchy:HealthInterval"] = "00:00:01";
@@ -169,7 +239,8 @@ public sealed class ForwardMetricsTests : IDisposable
 
     /// <summary>
     /// The province and Kunming as <c>govshare node run</c> processes, linked both ways; a province department's
-    /// resource of <c>rows</c> rows (unconditional) and a Kunming department to pull it through Kunming.
+    /// resource of <c>rows</c> rows (unconditional) and a Kunming department to pull it through Kunming; both nodes
+    /// with Kestrel's inline scheduling when <c>inlineScheduling</c>.
     /// </summary>
     private sealed class Tree : IAsyncDisposable
     {
@@ -183,11 +254,14 @@ public sealed class ForwardMetricsTests : IDisposable
 
         public HttpClient UserClient { get; private set; } = null!;
 
-        public static async Task<Tree> StartAsync(TestPki pki, int rows)
+        /// <summary>The province department that offers the resource, at the province.</summary>
+        public HttpClient ProviderClient { get; private set; } = null!;
+
+        public static async Task<Tree> StartAsync(TestPki pki, int rows, bool inlineScheduling = false)
         {
             var provinceExchange = Loopback.FreePort();
             var kunmingExchange = Loopback.FreePort();
-            var tree = new Tree { Province = Settings(pki, "530000", provinceExchange), Kunming = Settings(pki, "530100", kunmingExchange) };
+            var tree = new Tree { Province = Settings(pki, "530000", provinceExchange, inlineScheduling), Kunming = Settings(pki, "530100", kunmingExchange, inlineScheduling) };
             var (province, kunming) = (tree.Province, tree.Kunming);
             kunming["Upstream:ParentUrl"] = $"https://localhost:{provinceExchange}/";
             kunming["Upstream:ParentDivisionCode"] = "530000";
@@ -206,7 +280,7 @@ public sealed class ForwardMetricsTests : IDisposable
                     Assert.True(linked.IsSuccessStatusCode, $"linking the child: {(int)linked.StatusCode} {await linked.Content.ReadAsStringAsync()}");
                 }
 
-                using var providerClient = TestNode.ClientFor(pki, new Uri($"https://localhost:{provinceExchange}/"), provider.Certificate);
+                var providerClient = tree.ProviderClient = TestNode.ClientFor(pki, new Uri($"https://localhost:{provinceExchange}/"), provider.Certificate);
                 tree.UserClient = TestNode.ClientFor(pki, new Uri($"https://localhost:{kunmingExchange}/"), user.Certificate);
                 Assert.Equal(HttpStatusCode.Created, (await providerClient.PostAsJsonAsync("v1/catalog", ExchangeFixture.Entry(ExchangeFixture.Unconditional, provider, new ShareAttributes(ShareType.Unconditional)), CatalogJson.Options)).StatusCode);
                 using var pushed = await providerClient.PostAsync(ExchangeFixture.DataPath(ExchangeFixture.Unconditional), ExchangeFixture.ArrowContent(await ExchangeFixture.StreamAsync(ExchangeFixture.People(rows))));
@@ -239,6 +313,7 @@ public sealed class ForwardMetricsTests : IDisposable
         public async ValueTask DisposeAsync()
         {
             UserClient?.Dispose();
+            ProviderClient?.Dispose();
             try
             {
                 if (_kunmingNode is not null)
