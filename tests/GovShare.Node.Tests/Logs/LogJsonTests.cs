@@ -18,7 +18,7 @@ public sealed class LogJsonTests
         TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
     };
 
-    public static TheoryData<string> Records => new() { "full", "sparse" };
+    public static TheoryData<string> Records => new() { "full", "sparse", "large" };
 
     [Theory]
     [MemberData(nameof(Records))]
@@ -47,9 +47,19 @@ public sealed class LogJsonTests
                 Entity = "department",
                 Diff = diff.RootElement.Clone(),
             }
-            : new LogRecord { ExchangeId = "x", Caller = "c", Kind = ExchangeKind.Pull, Status = 403 };
+            : which == "large"
+                ? new LogRecord { ExchangeId = "x", Caller = "c", Kind = ExchangeKind.Pull, Status = 200, Purpose = new string('昆', 30_000) }
+                : new LogRecord { ExchangeId = "x", Caller = "c", Kind = ExchangeKind.Pull, Status = 403 };
 
         var generated = LogJson.Serialize(record);
+
+        // The log writer's path: the same bytes, in a pooled array (an array of its own above 64 KB), twice on one thread.
+        for (var i = 0; i < 2; i++)
+        {
+            var (pooled, length) = LogJson.SerializePooled(record);
+            Assert.Equal(generated, pooled.AsSpan(0, length).ToArray());
+            LogJson.Return(pooled);
+        }
 
         Assert.Equal(JsonSerializer.Serialize(record, Reflection), System.Text.Encoding.UTF8.GetString(generated));
         var back = JsonSerializer.Deserialize<LogRecord>(generated, LogJson.Options)!;
