@@ -72,6 +72,9 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
         await log.AppendAsync(LogKind.Exchange, new LogRecord
         {
             ExchangeId = ExchangeId.Value,
+
+            // The writer's clock, as the writer would fill it: set here, the record is not copied to set it.
+            Time = log.Clock.GetUtcNow(),
             Caller = parties.Caller,
             OnBehalfOf = parties.OnBehalfOf,
             Hop = parties.Hop,

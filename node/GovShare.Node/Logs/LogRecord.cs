@@ -118,61 +118,64 @@ public sealed record LogRecord
     /// <summary>Every problem of the record for this log, all at once.</summary>
     public IReadOnlyList<string> Validate(LogKind log)
     {
-        var errors = new List<string>();
+        // A list only when there is a problem: every append is validated, almost all pass.
+        List<string>? errors = null;
+        void Add(string error) => (errors ??= []).Add(error);
+
         if (string.IsNullOrWhiteSpace(ExchangeId))
         {
-            errors.Add("exchangeId is required.");
+            Add("exchangeId is required.");
         }
 
         if (string.IsNullOrWhiteSpace(Caller))
         {
-            errors.Add("caller is required.");
+            Add("caller is required.");
         }
 
         if (Rows < 0)
         {
-            errors.Add("rows must not be negative.");
+            Add("rows must not be negative.");
         }
 
         if (Bytes < 0)
         {
-            errors.Add("bytes must not be negative.");
+            Add("bytes must not be negative.");
         }
 
         if (DurationMs < 0)
         {
-            errors.Add("durationMs must not be negative.");
+            Add("durationMs must not be negative.");
         }
 
         if (Hop < 0)
         {
-            errors.Add("hop must not be negative.");
+            Add("hop must not be negative.");
         }
 
         if (Status is < 100 or > 599)
         {
-            errors.Add("status must be an HTTP status (100-599).");
+            Add("status must be an HTTP status (100-599).");
         }
 
         if (Items.Any(string.IsNullOrWhiteSpace))
         {
-            errors.Add("items must not contain empty ids.");
+            Add("items must not contain empty ids.");
         }
 
         if (log == LogKind.Change)
         {
             if (string.IsNullOrWhiteSpace(Entity))
             {
-                errors.Add("entity is required in the change log.");
+                Add("entity is required in the change log.");
             }
 
             if (Diff is null || Diff.Value.ValueKind == JsonValueKind.Undefined)
             {
-                errors.Add("diff is required in the change log.");
+                Add("diff is required in the change log.");
             }
         }
 
-        return errors;
+        return errors ?? (IReadOnlyList<string>)[];
     }
 }
 

@@ -57,6 +57,7 @@ public sealed class LogWriter : IAsyncDisposable
 
         Node = node;
         Replica = replica;
+        Clock = time;
         Store = new LogStore(folder.SubFolder("logs"));
         ILogger log = logger ?? NullLogger<LogWriter>.Instance;
         var keyId = LogCheckpoint.KeyId(signingKey);
@@ -92,6 +93,13 @@ public sealed class LogWriter : IAsyncDisposable
 
     /// <summary>Division code of the node writing the logs.</summary>
     public string Node { get; }
+
+    /// <summary>
+    /// The writer's clock: a record whose <see cref="LogRecord.Time"/> is left default gets its time
+    /// from it. A caller that builds a new record per append (<c>ExchangeStep</c>) sets the time
+    /// from it itself, so the writer need not copy the record only to fill that one property.
+    /// </summary>
+    internal TimeProvider Clock { get; }
 
     /// <summary>The replica whose chains these are (null for a node of one process); see <see cref="LogEntry.Replica"/>.</summary>
     public string? Replica { get; }
@@ -291,32 +299,32 @@ public sealed class LogWriter : IAsyncDisposable
                 record = record with { Time = _time.GetUtcNow() };
             }
 
-            var json = LogJson.Serialize(record);
-            var pending = new Pending(json, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously), Record: LogEntry.SameAsRead(record) ? record : null);
+            var (json, length) = LogJson.SerializePooled(record);
+            var pending = new Pending(json, length, record: LogEntry.SameAsRead(record) ? record : null);
             ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(pending), typeof(LogWriter));
 
             // Cancellation only stops the wait: a record handed over is written regardless.
-            return pending.Done.Task.WaitAsync(cancellationToken);
+            return pending.Task.WaitAsync(cancellationToken);
         }
 
         public Task<long> AppendCopiedAsync(IReadOnlyList<LogEntry> entries)
         {
-            var pending = new Pending(null, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously), Copied: entries);
+            var pending = new Pending(null, 0, copied: entries);
             ObjectDisposedException.ThrowIf(!_queue.Writer.TryWrite(pending), typeof(LogWriter));
-            return pending.Done.Task;
+            return pending.Task;
         }
 
         public Task CheckpointAsync()
         {
-            var pending = new Pending(null, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously));
-            return _queue.Writer.TryWrite(pending) ? pending.Done.Task : Task.CompletedTask;
+            var pending = new Pending(null, 0);
+            return _queue.Writer.TryWrite(pending) ? pending.Task : Task.CompletedTask;
         }
 
         /// <summary>A checkpoint written even if one was just written: the retry's probe of the disk.</summary>
         private Task ProbeAsync()
         {
-            var pending = new Pending(null, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously), Probe: true);
-            return _queue.Writer.TryWrite(pending) ? pending.Done.Task : Task.CompletedTask;
+            var pending = new Pending(null, 0, probe: true);
+            return _queue.Writer.TryWrite(pending) ? pending.Task : Task.CompletedTask;
         }
 
         public Task WaitForDurableAsync(long afterSequence, CancellationToken cancellationToken)
@@ -372,7 +380,7 @@ public sealed class LogWriter : IAsyncDisposable
 
                 if (_fault is not null)
                 {
-                    batch.ForEach(p => p.Done.TrySetException(new LogUnavailableException(_kind, _fault)));
+                    batch.ForEach(p => p.TrySetException(new LogUnavailableException(_kind, _fault)));
                     continue;
                 }
 
@@ -382,7 +390,7 @@ public sealed class LogWriter : IAsyncDisposable
                     // probe writes, so the chain resumes exactly where the durable part ends.
                     foreach (var refused in batch.Where(p => !p.Probe))
                     {
-                        refused.Done.TrySetException(new LogUnavailableException(_kind, _retrying));
+                        refused.TrySetException(new LogUnavailableException(_kind, _retrying));
                     }
 
                     batch.RemoveAll(p => !p.Probe);
@@ -408,7 +416,7 @@ public sealed class LogWriter : IAsyncDisposable
                         // Written as they are: they carry their own hashes and the source's checkpoints.
                         if (ChainProblem(copied, sequence, hash) is { } problem)
                         {
-                            pending.Done.TrySetException(new InvalidDataException($"The {_kind} log: {problem}; nothing was appended."));
+                            pending.TrySetException(new InvalidDataException($"The {_kind} log: {problem}; nothing was appended."));
                             continue;
                         }
 
@@ -445,7 +453,10 @@ public sealed class LogWriter : IAsyncDisposable
                         continue;
                     }
 
-                    var entry = LogEntry.Create(_kind, _node, ++sequence, LogEntryType.Record, hash, pending.Json, _replica);
+                    var entry = LogEntry.Create(_kind, _node, ++sequence, LogEntryType.Record, hash, pending.Json.AsMemory(0, pending.JsonLength), _replica);
+
+                    // The line holds its own copy of the record's bytes.
+                    LogJson.Return(pending.Json);
                     if (pending.Record is { } made)
                     {
                         // The record this entry's bytes were made from: its readers (statistics,
@@ -474,7 +485,7 @@ public sealed class LogWriter : IAsyncDisposable
 
                 if (buffer.Length == 0)
                 {
-                    results.ForEach(r => r.Pending.Done.TrySetResult(r.Sequence));
+                    results.ForEach(r => r.Pending.TrySetResult(r.Sequence));
                     continue;
                 }
 
@@ -490,7 +501,7 @@ public sealed class LogWriter : IAsyncDisposable
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
-                    results.ForEach(r => r.Pending.Done.TrySetException(new LogUnavailableException(_kind, ex)));
+                    results.ForEach(r => r.Pending.TrySetException(new LogUnavailableException(_kind, ex)));
                     if (DiskSpace.IsFull(ex))
                     {
                         // Nothing of this batch was acknowledged, and the bytes it may have left are
@@ -550,13 +561,14 @@ public sealed class LogWriter : IAsyncDisposable
                     _durable = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 }
 
-                results.ForEach(r => r.Pending.Done.TrySetResult(r.Sequence));
+                results.ForEach(r => r.Pending.TrySetResult(r.Sequence));
                 if (checkpointLine is not null)
                 {
                     SaveLastCheckpoint(checkpointLine);
                 }
 
-                if (_segment.Length >= _options.SegmentBytes)
+                // What was fsync'd is the segment's length (no fstat a group).
+                if (_durableLength >= _options.SegmentBytes)
                 {
                     Rotate();
                 }
@@ -749,8 +761,25 @@ public sealed class LogWriter : IAsyncDisposable
             return null;
         }
 
-        private sealed record Pending(byte[]? Json, TaskCompletionSource<long> Done, bool Probe = false, IReadOnlyList<LogEntry>? Copied = null, LogRecord? Record = null)
+        /// <summary>
+        /// One queued append, and the completion its caller awaits (one object a record, not a
+        /// record beside a TaskCompletionSource). <see cref="Json"/>: the record's bytes in their
+        /// first <see cref="JsonLength"/> bytes, from <see cref="LogJson.SerializePooled"/>; null
+        /// for a checkpoint, a probe or copied entries.
+        /// </summary>
+        private sealed class Pending(byte[]? json, int jsonLength, bool probe = false, IReadOnlyList<LogEntry>? copied = null, LogRecord? record = null)
+            : TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously)
         {
+            public byte[]? Json { get; } = json;
+
+            public int JsonLength { get; } = jsonLength;
+
+            public bool Probe { get; } = probe;
+
+            public IReadOnlyList<LogEntry>? Copied { get; } = copied;
+
+            public LogRecord? Record { get; } = record;
+
             /// <summary>When the append was handed over, for <c>govshare.log.append.duration</c>.</summary>
             public long Enqueued { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
         }

@@ -66,6 +66,30 @@ internal sealed class LogFolder : IDisposable
         Diff = JsonDocument.Parse("""{"name":{"from":"a","to":"b"}}""").RootElement,
     };
 
+    /// <summary>An exchange record with every field set, non-ASCII text and a diff (the record whose line LogWriterTests pins).</summary>
+    public static LogRecord EveryField(JsonElement diff) => new()
+    {
+        ExchangeId = "20260105T000000Z-0123456789abcdef",
+        Time = new DateTimeOffset(2026, 1, 5, 0, 0, 1, 5, TimeSpan.Zero),
+        Caller = "govshare:node/530000",
+        OnBehalfOf = "govshare:dept/530100/11530100MB0000001X",
+        Kind = ExchangeKind.Push,
+        ResourceCode = "101001/000001",
+        Provider = "11530100MB0000002X",
+        Items = ["姓名", "id_number"],
+        Purpose = "最低生活保障 & <审核>",
+        GrantId = "grant-2",
+        Recipient = "11530100MB0000003X",
+        Rows = 12_000_000,
+        Bytes = 1_209_100_736,
+        Mode = "merge",
+        Status = 409,
+        ProblemType = "https://govshare.yn.gov.cn/problems/conflict",
+        DurationMs = 6400,
+        Hop = 1,
+        Diff = diff,
+    };
+
     public void Dispose()
     {
         Key.Dispose();

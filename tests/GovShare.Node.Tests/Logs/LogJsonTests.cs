@@ -18,7 +18,7 @@ public sealed class LogJsonTests
         TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
     };
 
-    public static TheoryData<string> Records => new() { "full", "sparse" };
+    public static TheoryData<string> Records => new() { "full", "sparse", "large" };
 
     [Theory]
     [MemberData(nameof(Records))]
@@ -26,30 +26,20 @@ public sealed class LogJsonTests
     {
         using var diff = JsonDocument.Parse("""{"before":null,"after":{"name":"Kunming \"Civil\" Affairs","n":3}}""");
         var record = which == "full"
-            ? new LogRecord
-            {
-                ExchangeId = "20261204T120000Z-0123456789abcdef",
-                Time = new DateTimeOffset(2026, 12, 4, 12, 0, 0, 123, TimeSpan.FromHours(8)),
-                Caller = "govshare:530100:11530100MB0000002",
-                OnBehalfOf = "govshare:530000:11530000MB0000003",
-                Kind = ExchangeKind.CatalogQuery,
-                ResourceCode = "101001/000101",
-                Provider = "11530100MB0000001",
-                Items = ["101001000101001", "101001000101002"],
-                Purpose = "benchmark",
-                GrantId = "g-1",
-                Rows = 12_000_000,
-                Bytes = 1_209_100_736,
-                Status = 200,
-                ProblemType = "https://govshare.yn.gov.cn/problems/no-grant",
-                DurationMs = 6400,
-                Hop = 1,
-                Entity = "department",
-                Diff = diff.RootElement.Clone(),
-            }
-            : new LogRecord { ExchangeId = "x", Caller = "c", Kind = ExchangeKind.Pull, Status = 403 };
+            ? LogFolder.EveryField(diff.RootElement.Clone()) with { Kind = ExchangeKind.CatalogQuery, Entity = "department" }
+            : which == "large"
+                ? new LogRecord { ExchangeId = "x", Caller = "c", Kind = ExchangeKind.Pull, Status = 200, Purpose = new string('昆', 30_000) }
+                : new LogRecord { ExchangeId = "x", Caller = "c", Kind = ExchangeKind.Pull, Status = 403 };
 
         var generated = LogJson.Serialize(record);
+
+        // The log writer's path: the same bytes, in a pooled array (an array of its own above 64 KB), twice on one thread.
+        for (var i = 0; i < 2; i++)
+        {
+            var (pooled, length) = LogJson.SerializePooled(record);
+            Assert.Equal(generated, pooled.AsSpan(0, length).ToArray());
+            LogJson.Return(pooled);
+        }
 
         Assert.Equal(JsonSerializer.Serialize(record, Reflection), System.Text.Encoding.UTF8.GetString(generated));
         var back = JsonSerializer.Deserialize<LogRecord>(generated, LogJson.Options)!;

@@ -335,6 +335,42 @@ public sealed class LogWriterTests
         Assert.Equal(LogEntryType.Checkpoint, entries[2].Type);
         Assert.Equal(2, entries[2].Checkpoint!.SignedSequence);
     }
+
+    /// <summary>
+    /// The exact bytes of two known records and their chain, as the writer has always written them
+    /// (fixed when the writer's serialisation and buffers were reworked): the first with its time
+    /// left to the writer's clock, the second with its own time, non-ASCII text, a diff and every
+    /// optional field. A change to any byte of a line or of the hash input breaks every verifier of
+    /// the logs already written; this fails first.
+    /// </summary>
+    [Fact]
+    public async Task AppendAsync_KnownRecords_ExactLinesAndHashes()
+    {
+        using var folder = new LogFolder();
+        using var diff = JsonDocument.Parse("""{"sourceChangedAt":"2026-01-05T07:59:00+08:00","note":"昆明 \"民政\" <局>"}""");
+        var time = new ManualTime(DateTimeOffset.Parse("2026-01-05T08:00:00.1234567+08:00", System.Globalization.CultureInfo.InvariantCulture));
+        await using (var open = folder.Open(time: time))
+        {
+            Assert.Equal(1, await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.Exchange(1)));
+            Assert.Equal(2, await open.Writer.AppendAsync(LogKind.Exchange, LogFolder.EveryField(diff.RootElement)));
+        }
+
+        var lines = File.ReadAllLines(folder.Store.Segments(LogKind.Exchange)[0].Path);
+        Assert.Equal(PinnedFirst, lines[0]);
+        Assert.Equal(PinnedSecond, lines[1]);
+        var result = LogVerifier.VerifyStore(folder.Store, LogKind.Exchange, folder.Key);
+        Assert.True(result.Ok, result.Message);
+    }
+
+    private const string PinnedFirst =
+        """
+        {"log":"exchange","node":"530100","seq":1,"type":"record","prev":"0000000000000000000000000000000000000000000000000000000000000000","record":{"exchangeId":"ex-000001","time":"2026-01-05T08:00:00.1234567+08:00","caller":"govshare:dept/530100/11530100MB0000001X","kind":"pull","resourceCode":"5301001000000001","provider":"11530100MB0000002X","items":["name","idNumber"],"purpose":"social-assistance","grantId":"grant-1","rows":11,"bytes":1001,"status":200,"durationMs":3,"hop":0},"hash":"da4b3157f34b22e1dc013d839aedecfd55d9c21727d885a3cfa6725654155365"}
+        """;
+
+    private const string PinnedSecond =
+        """
+        {"log":"exchange","node":"530100","seq":2,"type":"record","prev":"da4b3157f34b22e1dc013d839aedecfd55d9c21727d885a3cfa6725654155365","record":{"exchangeId":"20260105T000000Z-0123456789abcdef","time":"2026-01-05T00:00:01.005+00:00","caller":"govshare:node/530000","onBehalfOf":"govshare:dept/530100/11530100MB0000001X","kind":"push","resourceCode":"101001/000001","provider":"11530100MB0000002X","items":["\u59D3\u540D","id_number"],"purpose":"\u6700\u4F4E\u751F\u6D3B\u4FDD\u969C \u0026 \u003C\u5BA1\u6838\u003E","grantId":"grant-2","recipient":"11530100MB0000003X","rows":12000000,"bytes":1209100736,"mode":"merge","status":409,"problemType":"https://govshare.yn.gov.cn/problems/conflict","durationMs":6400,"hop":1,"diff":{"sourceChangedAt":"2026-01-05T07:59:00\u002B08:00","note":"\u6606\u660E \u0022\u6C11\u653F\u0022 \u003C\u5C40\u003E"}},"hash":"80f296b563e4b44264437d83accaf41c5f95ad210f228e7657f63612f6193c2b"}
+        """;
 }
 
 /// <summary>A clock the test moves.</summary>
