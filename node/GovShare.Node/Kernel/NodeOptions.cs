@@ -49,15 +49,16 @@ public sealed class NodeOptions
     /// <summary>
     /// Run a request on the thread that completed its socket read, and send its answer from the
     /// request's own thread, instead of handing both to the thread pool (Kestrel's
-    /// <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>, both listeners). Off by default: in
-    /// quiet runs one-row pulls took 8-27 % less CPU and were answered 5-35 % faster with it, but
-    /// pulls this node forwards (YARP) fell from 1.23 to 0.78-0.83 x the YARP baseline: the copy's
-    /// reads and sends no longer overlap (benchmarks/results/profile-small-exchanges.txt, top). Never
+    /// <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>, both listeners). On by default:
+    /// in quiet alternating runs one-row pulls were answered 6-31 % faster (0.37-0.39 x raw Kestrel
+    /// against 0.31) for less CPU; forwarded pulls keep their overlap of reads and sends through
+    /// <c>Hierarchy/ForwardedResponseBody</c> (1.12-1.28 x the YARP hop with it, 1.32-1.50 without;
+    /// benchmarks/results/profile-small-exchanges.txt, top). Never
     /// pair it with <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>: request paths block their
     /// thread (fsyncs, state-store calls), which must not be the runtime's epoll thread.
     /// docs/ARCHITECTURE.md, "Transport scheduling".
     /// </summary>
-    public bool InlineScheduling { get; set; }
+    public bool InlineScheduling { get; set; } = true;
 
     /// <summary>How long a client may take to complete the TLS handshake.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(5);
