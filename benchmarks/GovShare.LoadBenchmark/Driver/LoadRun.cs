@@ -46,11 +46,8 @@ internal sealed partial class LoadRun
     private readonly int _kunmingManagementPort = FreePort();
     private readonly HashSet<string>? _only;
 
-    /// <summary>Node:InlineScheduling for the nodes: on as shipped; <c>--no-inline-scheduling</c> turns it off (an A/B of the default).</summary>
-    private static bool s_nodeInlineScheduling = true;
-
-    /// <summary><c>--baselines-inline-scheduling</c>: Kestrel's UnsafePreferInlineScheduling for the raw server and the YARP hop too.</summary>
-    private static bool s_baselineInlineScheduling;
+    /// <summary><c>--inline-scheduling</c>: Node:InlineScheduling for the nodes, UnsafePreferInlineScheduling for the baselines.</summary>
+    private static bool s_inlineScheduling;
     private int _recordBytes;
 
     private LoadRun(Sizes sizes, bool smoke, string work, HashSet<string>? only)
@@ -69,20 +66,18 @@ internal sealed partial class LoadRun
         // Absolute: the children run in folders of their own and are handed paths inside this one.
         var work = Path.GetFullPath(Option(args, "--work") ?? Path.Combine(Path.GetTempPath(), $"govshare-load-{Environment.ProcessId}"));
         var only = Option(args, "--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
-        var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep" or "--only" or "--node-env" or "--baseline-env" or "--no-inline-scheduling" or "--baselines-inline-scheduling" or "--small-seconds")).ToList();
+        var unknown = args.Where((a, i) => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--smoke" or "--out" or "--work" or "--keep" or "--only" or "--node-env" or "--baseline-env" or "--inline-scheduling" or "--small-seconds")).ToList();
         var unknownCases = only?.Except(RunResults.CaseIds).ToList() ?? [];
         if (unknown.Count > 0 || unknownCases.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"Unknown options or cases: {string.Join(' ', unknown.Concat(unknownCases))}. Usage: GovShare.LoadBenchmark [--smoke] [--out results.json] [--work folder] [--keep] [--only case,case] [--node-env DOTNET_X=v,DOTNET_Y=w] [--baseline-env DOTNET_X=v] [--no-inline-scheduling] [--baselines-inline-scheduling] [--small-seconds N] (cases: {string.Join(", ", RunResults.CaseIds)})");
+            await Console.Error.WriteLineAsync($"Unknown options or cases: {string.Join(' ', unknown.Concat(unknownCases))}. Usage: GovShare.LoadBenchmark [--smoke] [--out results.json] [--work folder] [--keep] [--only case,case] [--node-env DOTNET_X=v,DOTNET_Y=w] [--baseline-env DOTNET_X=v] [--inline-scheduling] [--small-seconds N] (cases: {string.Join(", ", RunResults.CaseIds)})");
             return 2;
         }
 
         ChildProcess.NodeEnvironmentOverrides = ChildProcess.ParseEnvironment(Option(args, "--node-env"));
         ChildProcess.BaselineEnvironmentOverrides = ChildProcess.ParseEnvironment(Option(args, "--baseline-env"));
-        // Kestrel's inline scheduling: the node as shipped (Node:InlineScheduling on) unless told
-        // otherwise; the baselines keep Kestrel's default (raw Kestrel is no faster with it) unless told to use it too.
-        s_nodeInlineScheduling = !args.Contains("--no-inline-scheduling");
-        s_baselineInlineScheduling = args.Contains("--baselines-inline-scheduling");
+        // Kestrel's inline scheduling for the node (Node:InlineScheduling) and the baselines alike.
+        s_inlineScheduling = args.Contains("--inline-scheduling");
         if (!smoke && !ChildProcess.NodeCodeIsReadyToRun())
         {
             // The image runs ReadyToRun code; a JIT-only node pays tier-up the shipped one does not.
@@ -886,7 +881,7 @@ internal sealed partial class LoadRun
             ["Node:TrustAnchors"] = _pki.TrustAnchorsFile,
             ["Node:Intermediates"] = _pki.IntermediatesFile,
             ["Node:CrlPath"] = _pki.CrlFolder,
-            ["Node:InlineScheduling"] = s_nodeInlineScheduling ? "true" : "false",
+            ["Node:InlineScheduling"] = s_inlineScheduling ? "true" : "false",
             ["Hierarchy:PublishInterval"] = "00:00:01",
             ["Hierarchy:HealthInterval"] = "00:00:02",
             ["Kafka:BootstrapServers"] = kafka,
@@ -911,7 +906,7 @@ internal sealed partial class LoadRun
         Key = Path.Combine(_pki.IssuedFolder, $"node-{Kunming}.key"),
         TrustAnchors = _pki.TrustAnchorsFile,
         Intermediates = _pki.IntermediatesFile,
-        InlineScheduling = s_baselineInlineScheduling,
+        InlineScheduling = s_inlineScheduling,
     };
 
     private static Dictionary<string, string> Machine()
@@ -930,9 +925,9 @@ internal sealed partial class LoadRun
             ["nodeCode"] = ChildProcess.NodeCodeIsReadyToRun() ? "ReadyToRun (as the image ships it)" : "JIT only (a plain build; the image is ReadyToRun)",
             ["nodeRuntime"] = string.Join(' ', ChildProcess.NodeRuntimeOptions().Select(o => $"{o.Name}={o.Value}")
                 .Concat(ChildProcess.NodeEnvironment.Concat(ChildProcess.NodeEnvironmentOverrides).Select(v => $"{v.Variable}={v.Value}"))
-                .Concat(ChildProcess.NodeEnvironmentOverrides.Any(v => v.Variable == "Node__InlineScheduling") ? [] : [$"Node:InlineScheduling={(s_nodeInlineScheduling ? "true" : "false")}"])),
+                .Concat(s_inlineScheduling ? ["Node:InlineScheduling=true"] : [])),
             ["baselineRuntime"] = string.Join(' ', ChildProcess.BaselineEnvironmentOverrides.Select(v => $"{v.Variable}={v.Value}")
-                .Concat(s_baselineInlineScheduling ? ["UnsafePreferInlineScheduling=true"] : [])),
+                .Concat(s_inlineScheduling ? ["UnsafePreferInlineScheduling=true"] : [])),
             ["loadAverageAtEnd"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "unknown",
         };
     }

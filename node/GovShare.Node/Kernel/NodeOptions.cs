@@ -49,16 +49,17 @@ public sealed class NodeOptions
     /// <summary>
     /// Run a request on the thread that completed its socket read, and send its answer from the
     /// request's own thread, instead of handing both to the thread pool (Kestrel's
-    /// <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>, both listeners). On by default:
-    /// in quiet alternating runs one-row pulls were answered 6-31 % faster (0.37-0.39 x raw Kestrel
-    /// against 0.31) for less CPU; forwarded pulls keep their overlap of reads and sends through
-    /// <c>Hierarchy/ForwardedResponseBody</c> (1.12-1.28 x the YARP hop with it, 1.32-1.50 without;
-    /// benchmarks/results/profile-small-exchanges.txt, top). Never
+    /// <c>SocketTransportOptions.UnsafePreferInlineScheduling</c>, both listeners). Off by default: in
+    /// quiet runs one-row pulls were answered 6-31 % faster with it (0.37-0.39 x raw Kestrel against
+    /// 0.31), but large pulls this node answers fell from 0.88-0.91 to 0.74-0.76 x the raw file
+    /// stream (target 0.8): each send then runs on the thread producing the answer instead of
+    /// overlapping it. Forwards keep their overlap under it
+    /// (Hierarchy/ForwardedResponseBody). benchmarks/results/profile-small-exchanges.txt, top. Never
     /// pair it with <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1</c>: request paths block their
     /// thread (fsyncs, state-store calls), which must not be the runtime's epoll thread.
     /// docs/ARCHITECTURE.md, "Transport scheduling".
     /// </summary>
-    public bool InlineScheduling { get; set; } = true;
+    public bool InlineScheduling { get; set; }
 
     /// <summary>How long a client may take to complete the TLS handshake.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(5);

@@ -128,7 +128,7 @@ public sealed class NodeStartupTests : IDisposable
     }
 
     [Theory]
-    [InlineData(null, true)]
+    [InlineData(null, false)]
     [InlineData("false", false)]
     [InlineData("true", true)]
     public async Task InlineScheduling_ReachesKestrelsSocketTransport_AndTheNodeAnswersOnIt(string? setting, bool inline)
