@@ -200,6 +200,8 @@ public sealed class GovShareNode : IAsyncDisposable
         // Registered before AddProblemDetails' own writer, so it is asked first (and always writes).
         builder.Services.AddSingleton<IProblemDetailsWriter, ProblemJsonWriter>();
         builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = Customize);
+        // Statistics and evaluation asked for while the aggregates' first fold at start runs: 503 + Retry-After, not a wait of minutes.
+        builder.Services.AddExceptionHandler<LogsApi.AggregatesNotReadyHandler>();
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         services?.Invoke(builder.Services);
 
@@ -238,8 +240,6 @@ public sealed class GovShareNode : IAsyncDisposable
             StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
         });
         app.UseStatusCodePages();
-        // Statistics and evaluation asked for while the aggregates' first fold at start runs: 503 + Retry-After, not a wait of minutes.
-        app.Use(LogsApi.RefuseUntilFoldedAsync);
         app.UseRouting();
         app.Use(SeparateListeners);
         app.UseAuthentication();
