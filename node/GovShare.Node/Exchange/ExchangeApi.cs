@@ -396,7 +396,12 @@ public static partial class ExchangeApi
         }
     }
 
-    private static async Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, ConsentStore consents, SecrecyReviewGate secrecy, PseudonymSecretHolder secret, PullAnswerCache answers, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ExchangeLogger loggers)
+    /// <summary>
+    /// A pull: every check of the request, then its answer from <see cref="PullAnswerCache"/> or
+    /// streamed. Not an async method: each refusal and each answer is the task returned, so no pull
+    /// pays for a state machine of these locals, nor a frame resumed when its record is durable.
+    /// </summary>
+    private static Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, ConsentStore consents, SecrecyReviewGate secrecy, PseudonymSecretHolder secret, PullAnswerCache answers, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ExchangeLogger loggers)
     {
         var logger = loggers.Logger;
         var exchangeId = ExchangeId.ForRequest(context, time);
@@ -404,8 +409,7 @@ public static partial class ExchangeApi
         {
             // Data that cannot be logged is never delivered; say so now rather than cut the stream later.
             context.Response.Headers.RetryAfter = "5";
-            await Refuse(context, 503, ProblemTypes.LogUnavailable, "The exchange log cannot be written", "The node cannot log exchanges right now (see /health/ready); try again later.");
-            return;
+            return Refuse(context, 503, ProblemTypes.LogUnavailable, "The exchange log cannot be written", "The node cannot log exchanges right now (see /health/ready); try again later.");
         }
 
         var step = ExchangeStep.Start(context, ExchangeKind.Pull, exchangeId);
@@ -414,19 +418,17 @@ public static partial class ExchangeApi
         step.Purpose = purpose.Length is > 0 and <= 64 ? purpose : null;
         if (purpose.Length == 0)
         {
-            await Refuse(context, 400, ProblemTypes.PurposeRequired, "A purpose of use is required", $"Send the {GovShareHeaders.Purpose} header with the purpose code of your grant or use (Art. 32).");
-            return;
+            return Refuse(context, 400, ProblemTypes.PurposeRequired, "A purpose of use is required", $"Send the {GovShareHeaders.Purpose} header with the purpose code of your grant or use (Art. 32).");
         }
 
         if (!PurposePattern.IsMatch(purpose))
         {
-            await Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed purpose", $"{GovShareHeaders.Purpose} is 1 to 64 letters, digits and . _ : - only.");
-            return;
+            return Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed purpose", $"{GovShareHeaders.Purpose} is 1 to 64 letters, digits and . _ : - only.");
         }
 
-        if (await ResolveAsync(context, code) is not { } entry)
+        if (Resolve(context, code, out var refused) is not { } entry)
         {
-            return;
+            return refused;
         }
 
         step.ResourceCode = entry.ResourceCode;
@@ -436,8 +438,7 @@ public static partial class ExchangeApi
         {
             // Art. 34: no secrecy review on record, so the resource is not shared yet (its provider still reads its own).
             LogPullRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, ProblemTypes.SecrecyReviewMissing);
-            await Refuse(context, 403, ProblemTypes.SecrecyReviewMissing, "The resource has no secrecy review on record", SecrecyReviewGate.Detail(entry));
-            return;
+            return Refuse(context, 403, ProblemTypes.SecrecyReviewMissing, "The resource has no secrecy review on record", SecrecyReviewGate.Detail(entry));
         }
 
         var decision = PullAuthorisation.Decide(entry, caller, purpose, context.Request.Query["items"], grants, time.GetUtcNow());
@@ -446,15 +447,13 @@ public static partial class ExchangeApi
         if (!decision.Allowed)
         {
             LogPullRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, decision.ProblemType!);
-            await Refuse(context, decision.Status, decision.ProblemType!, decision.Title!, decision.Detail!);
-            return;
+            return Refuse(context, decision.Status, decision.ProblemType!, decision.Title!, decision.Detail!);
         }
 
         if (decision.Items!.Count == 0)
         {
             // E.g. every granted item was since removed from the catalog or made unshareable.
-            await Refuse(context, 403, ProblemTypes.ItemNotGranted, "No information item you may see", $"None of the items of {entry.ResourceCode} is currently shared with you for purpose '{purpose}'.");
-            return;
+            return Refuse(context, 403, ProblemTypes.ItemNotGranted, "No information item you may see", $"None of the items of {entry.ResourceCode} is currently shared with you for purpose '{purpose}'.");
         }
 
         // Art. 33: data provided on to a third party needs its provider's consent for this purpose and
@@ -465,36 +464,31 @@ public static partial class ExchangeApi
             step.Recipient = named.Length <= 200 ? named : null;
             if (onward.Count != 1 || CallerIdentity.TryParse(named) is not { Kind: CallerKind.Department, CreditCode: not null } recipient)
             {
-                await Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed onward recipient", $"{GovShareHeaders.OnwardRecipient} is one department identity URI (govshare:dept/<division>/<credit code>).");
-                return;
+                return Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed onward recipient", $"{GovShareHeaders.OnwardRecipient} is one department identity URI (govshare:dept/<division>/<credit code>).");
             }
 
             if (!entry.Provider.SameAs(caller.DivisionCode, caller.CreditCode) && !consents.Allows(caller, entry.ResourceCode, purpose, recipient.Uri, time.GetUtcNow()))
             {
                 LogPullRefused(logger, exchangeId.Value, entry.ResourceCode, caller.Uri, ProblemTypes.OnwardSharingNotConsented);
-                await Refuse(context, 403, ProblemTypes.OnwardSharingNotConsented, "No consent to provide this data on",
+                return Refuse(context, 403, ProblemTypes.OnwardSharingNotConsented, "No consent to provide this data on",
                     $"{entry.Provider.Key} has not consented to {entry.ResourceCode} being provided on to {recipient.Uri} for purpose '{purpose}' (Art. 33); apply with POST /v1/consents.");
-                return;
             }
         }
 
         if (datasets.Latest(entry.ResourceCode) is not { } version)
         {
-            await Refuse(context, 404, ProblemTypes.NoData, "No data has been pushed yet", $"{entry.ResourceCode} has no published version.");
-            return;
+            return Refuse(context, 404, ProblemTypes.NoData, "No data has been pushed yet", $"{entry.ResourceCode} has no published version.");
         }
 
         var accept = Representation(context.Request.Headers.Accept.ToString());
         if (accept is null)
         {
-            await Refuse(context, 406, ProblemTypes.UnsupportedMediaType, "Unsupported representation", $"Ask for {MediaTypes.ArrowStream}, {TextRepresentation.Json} or {TextRepresentation.Csv}.");
-            return;
+            return Refuse(context, 406, ProblemTypes.UnsupportedMediaType, "Unsupported representation", $"Ask for {MediaTypes.ArrowStream}, {TextRepresentation.Json} or {TextRepresentation.Csv}.");
         }
 
         if (accept != MediaTypes.ArrowStream && version.Rows > options.Value.MaxTextRows)
         {
-            await Refuse(context, 406, ProblemTypes.ResultTooLargeForText, "Too many rows for JSON or CSV", $"The resource has {version.Rows} rows; JSON and CSV are offered up to {options.Value.MaxTextRows}. Pull it as {MediaTypes.ArrowStream}.");
-            return;
+            return Refuse(context, 406, ProblemTypes.ResultTooLargeForText, "Too many rows for JSON or CSV", $"The resource has {version.Rows} rows; JSON and CSV are offered up to {options.Value.MaxTextRows}. Pull it as {MediaTypes.ArrowStream}.");
         }
 
         // A small version's answer for exactly these items and masks may already be encoded: then
@@ -502,11 +496,10 @@ public static partial class ExchangeApi
         var cacheKey = !answers.Admits(version, decision.Items!) ? null : decision.Keys is { } keys ? keys.For(accept) : PullAnswerCache.Key(accept, decision.ItemsNamed, decision.Items!);
         if (cacheKey is not null && answers.Find(version, cacheKey) is { } cached)
         {
-            await AnswerFromCacheAsync(context, accept, version, cached, step, caller.Uri, purpose, started, logger);
-            return;
+            return AnswerFromCacheAsync(context, accept, version, cached, step, caller.Uri, purpose, started, logger);
         }
 
-        await PullStreamedAsync(context, entry, caller, purpose, decision, version, accept, cacheKey, step, started, logger, datasets, answers, secret, grants, time);
+        return PullStreamedAsync(context, entry, caller, purpose, decision, version, accept, cacheKey, step, started, logger, datasets, answers, secret, grants, time);
     }
 
     /// <summary>
@@ -736,8 +729,9 @@ public static partial class ExchangeApi
         try
         {
             await step.RecordAsync(StatusCodes.Status200OK);
-            await context.Response.Body.WriteAsync(cached.Body, context.RequestAborted);
-            await context.Response.Body.FlushAsync(context.RequestAborted);
+            // A pipe writer's WriteAsync is a write and a flush: headers and body leave in one send,
+            // with no second, empty flush through Kestrel's output after it.
+            await context.Response.BodyWriter.WriteAsync(cached.Body, context.RequestAborted);
             if (logger.IsEnabled(LogLevel.Debug))
             {
                 var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -784,19 +778,35 @@ public static partial class ExchangeApi
     /// </summary>
     private static async Task<CatalogEntry?> ResolveAsync(HttpContext context, string code)
     {
+        if (Resolve(context, code, out var refused) is { } entry)
+        {
+            return entry;
+        }
+
+        await refused;
+        return null;
+    }
+
+    /// <summary>
+    /// <see cref="ResolveAsync"/> without a task for the entry found (a pull's path): null with
+    /// <paramref name="refused"/> writing the 400 or 404 problem, or the entry with a completed task.
+    /// </summary>
+    private static CatalogEntry? Resolve(HttpContext context, string code, out Task refused)
+    {
         var catalog = context.RequestServices.GetRequiredService<CatalogStore>();
         if (!ResourceCode.TryFromUrl(code, out var resource))
         {
-            await Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed resource code", $"'{code}' is not a resource code in URL form (<classification>-<sequence>).");
+            refused = Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed resource code", $"'{code}' is not a resource code in URL form (<classification>-<sequence>).");
             return null;
         }
 
         if (catalog.Get(resource) is not { Status: EntryStatus.Active } entry)
         {
-            await Refuse(context, 404, ProblemTypes.NotFound, "No such resource", $"No active resource {resource} in this node's catalog.");
+            refused = Refuse(context, 404, ProblemTypes.NotFound, "No such resource", $"No active resource {resource} in this node's catalog.");
             return null;
         }
 
+        refused = Task.CompletedTask;
         return entry;
     }
 
