@@ -174,6 +174,8 @@ public sealed class LogTailTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
         Assert.Equal(MediaTypes.Problem, refused.Content.Headers.ContentType?.MediaType);
         Assert.Equal(TimeSpan.FromSeconds(30), refused.Headers.RetryAfter?.Delta);
+        // Written by the exception handler, which marks what it answers as not to be cached.
+        Assert.True(refused.Headers.CacheControl is { NoCache: true, NoStore: true }, refused.Headers.ToString());
         var problem = await refused.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(ProblemTypes.AggregatesRebuilding, problem.GetProperty("type").GetString());
         Assert.Equal(503, problem.GetProperty("status").GetInt32());
