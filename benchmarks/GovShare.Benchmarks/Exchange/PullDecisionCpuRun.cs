@@ -1,10 +1,17 @@
+using System.Security.Cryptography.X509Certificates;
+using GovShare.Benchmarks.Identity;
 using GovShare.Contract;
 using GovShare.Node.Catalog;
 using GovShare.Node.Desensitisation;
 using GovShare.Node.Exchange.Pull;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
+using GovShare.Node.Pki;
 using GovShare.Node.Requests;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Certificate;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Primitives;
 
 namespace GovShare.Benchmarks.Exchange;
@@ -19,6 +26,9 @@ namespace GovShare.Benchmarks.Exchange;
 /// load benchmark's one-row pull names two): measured both as the endpoint does it now (the
 /// choice remembered for that value, fix/small9) and as it did before (the value parsed with
 /// LINQ, the named items decided and the answer-cache key built per request).
+/// Then, for either, the identity work a kept-alive connection's request pays before the decision
+/// (<see cref="KeptAliveIdentity"/>), alternated twice with the remembered principal's claims made
+/// first (as every principal was before fix/authdec12).
 /// </summary>
 public static class PullDecisionCpuRun
 {
@@ -79,11 +89,78 @@ public static class PullDecisionCpuRun
             }
 
             Measure(items.Count > 0 ? "items named, remembered choice" : "every allowed item", Once, calls);
+            KeptAliveIdentity(folder, calls);
             return 0;
         }
         finally
         {
             Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The identity work of every request on a kept-alive connection before the decision, as the node
+    /// does it: the connection's remembered certificate result handed out (ConnectionValidationCache:
+    /// a fresh ticket and principal), the caller read from it, the chain's revocation re-checked against
+    /// the held CRLs (CrlStore.CheckChain), the registration checked (re-check and policy), and the four
+    /// "vouched?" reads of a direct pull (exchange id, log parties twice, routing). Then the same with
+    /// the remembered principal's claims made first, as every principal was before fix/authdec12.
+    /// </summary>
+    private static void KeptAliveIdentity(string folder, int calls)
+    {
+        var pki = new PkiFolder(Path.Combine(folder, "pki"));
+        var now = DateTimeOffset.UtcNow;
+        var root = pki.CreateRoot("530000", "Bench Root CA", now.AddDays(-1));
+        var kunming = pki.CreateIntermediate("530100", "Bench Kunming CA", now.AddDays(-1));
+        var code = CreditCode.Complete("11530100MB0000011");
+        var issued = pki.IssueDepartment("530100", code, "Bench Bureau", now.AddMinutes(-5), now.AddDays(30));
+        using var leaf = X509Certificate2.CreateFromPem(File.ReadAllText(issued.CertificatePath));
+        var crls = new CrlStore(pki.CrlFolder, TimeSpan.FromHours(1), [root.Certificate, kunming.Certificate], TimeProvider.System, NullLogger<CrlStore>.Instance);
+        using var data = NodeDataFolder.Open(Path.Combine(folder, "registry"));
+        var registry = new DepartmentRegistry(data, TimeProvider.System, new RegistryLookupBenchmarks.CountingJournal(), "530100");
+        registry.Register("530100", code, "Bench Bureau", out _);
+        var scheme = CertificateAuthenticationDefaults.AuthenticationScheme;
+        var context = new DefaultHttpContext();
+
+        foreach (var claimsMadeFirst in new[] { false, true, false, true })
+        {
+            var principal = CallerIdentity.Department("530100", code).ToPrincipal(scheme);
+            if (claimsMadeFirst)
+            {
+                _ = principal.Identity!.Name;
+            }
+
+            var connection = new ConnectionValidationCache(new NoSharedCache(), TimeProvider.System, TimeSpan.FromMinutes(2));
+            connection.Put(context, leaf, AuthenticateResult.Success(new AuthenticationTicket(principal, scheme)));
+            long Once()
+            {
+                var user = connection.Get(context, leaf)!.Principal!;
+                var caller = CallerIdentity.FromPrincipal(user)!;
+                if (crls.CheckChain(leaf).Status != RevocationStatus.Good || !registry.IsRegistered(caller) || !registry.IsRegistered(caller))
+                {
+                    throw new InvalidOperationException("The benchmark's caller must pass every check.");
+                }
+
+                var vouched = 0;
+                for (var read = 0; read < 4; read++)
+                {
+                    vouched += Vouching.Via(user) is null ? 0 : 1;
+                }
+
+                return vouched + caller.Uri.Length;
+            }
+
+            Measure(claimsMadeFirst ? "kept-alive identity, claims made first (as before fix/authdec12)" : "kept-alive identity", Once, calls);
+        }
+    }
+
+    /// <summary>The measured requests all find their connection's result; the shared cache is never asked.</summary>
+    private sealed class NoSharedCache : ICertificateValidationCache
+    {
+        public AuthenticateResult? Get(HttpContext context, X509Certificate2 certificate) => null;
+
+        public void Put(HttpContext context, X509Certificate2 certificate, AuthenticateResult result)
+        {
         }
     }
 

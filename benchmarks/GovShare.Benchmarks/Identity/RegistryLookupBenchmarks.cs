@@ -56,7 +56,7 @@ public class RegistryLookupBenchmarks
     public RegisteredDepartment? RegistryFind() => _registry.Find(_code);
 
     /// <summary>Numbers changes as the change log would, without writing one: the benchmark measures look-ups.</summary>
-    private sealed class CountingJournal : IStateJournal
+    internal sealed class CountingJournal : IStateJournal
     {
         private long _sequence;
 

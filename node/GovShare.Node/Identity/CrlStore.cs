@@ -58,6 +58,13 @@ public sealed partial class CrlStore
 
     private RevocationVerdict Check(Snapshot snapshot, DateTimeOffset now, X509Certificate2 certificate, BigInteger serial, X509Certificate2 issuer)
     {
+        var until = DateTimeOffset.MaxValue;
+        return Check(snapshot, now, certificate, serial, issuer, ref until);
+    }
+
+    /// <summary>The verdict on one level; a good one lowers <paramref name="until"/> to the instant its CRL stops counting.</summary>
+    private RevocationVerdict Check(Snapshot snapshot, DateTimeOffset now, X509Certificate2 certificate, BigInteger serial, X509Certificate2 issuer, ref DateTimeOffset until)
+    {
         var thumbprint = _thumbprints.TryGetValue(issuer, out var known) ? known : issuer.Thumbprint;
         if (!snapshot.ByIssuer.TryGetValue(thumbprint, out var crl))
         {
@@ -69,9 +76,17 @@ public sealed partial class CrlStore
             return new RevocationVerdict(RevocationStatus.Unknown, $"the CRL of '{issuer.Subject}' expired at {next:u} (grace {_grace})");
         }
 
-        return crl.Revoked.Contains(serial)
-            ? new RevocationVerdict(RevocationStatus.Revoked, $"serial {certificate.SerialNumber} is revoked by '{issuer.Subject}'")
-            : Good;
+        if (crl.Revoked.Contains(serial))
+        {
+            return new RevocationVerdict(RevocationStatus.Revoked, $"serial {certificate.SerialNumber} is revoked by '{issuer.Subject}'");
+        }
+
+        if (crl.NextUpdate is { } stale && stale + _grace < until)
+        {
+            until = stale + _grace;
+        }
+
+        return Good;
     }
 
     private static BigInteger Serial(X509Certificate2 certificate) =>
@@ -88,11 +103,24 @@ public sealed partial class CrlStore
         Refresh(force: false);
         var snapshot = Volatile.Read(ref _snapshot);
         var now = _time.GetUtcNow();
+        var leafKnown = KnownOf(leaf);
+        // A kept-alive connection asks about the same certificate object on every request: its good
+        // verdict is remembered on that object for the CRL snapshot it was read from, until the
+        // first of the chain's CRLs runs out (nextUpdate + grace). A replaced CRL is a new snapshot
+        // (Refresh, above, still runs per request), so a revocation reaches the next request as
+        // before; a CRL going stale ends the memo at that instant, as the per-level check would.
+        // Only a good verdict is remembered; a refusal is decided each time.
+        if (Volatile.Read(ref leafKnown.Good) is { } held && ReferenceEquals(held.Snapshot, snapshot) && now <= held.Until)
+        {
+            return Good;
+        }
+
         var current = leaf;
-        var known = KnownOf(leaf);
+        var known = leafKnown;
+        var until = DateTimeOffset.MaxValue;
         for (var depth = 0; depth < 8 && known.Issuer is { } issuer && !ReferenceEquals(issuer, current); depth++)
         {
-            var verdict = Check(snapshot, now, current, known.Serial, issuer);
+            var verdict = Check(snapshot, now, current, known.Serial, issuer, ref until);
             if (verdict.Status != RevocationStatus.Good)
             {
                 return verdict;
@@ -108,6 +136,7 @@ public sealed partial class CrlStore
             known = issuers;
         }
 
+        Volatile.Write(ref leafKnown.Good, new GoodChain(snapshot, until));
         return Good;
     }
 
@@ -286,8 +315,26 @@ public sealed partial class CrlStore
     [LoggerMessage(EventId = 1103, EventName = "CrlsLoaded", Level = LogLevel.Information, Message = "Holding valid CRLs for {Count} CAs from {Files} files in {Folder}")]
     private partial void LogCrlsLoaded(int count, int files, string folder);
 
-    /// <summary>A certificate's issuer among the known CAs (null: none), its serial, and whether it names itself as issuer.</summary>
-    private sealed record Known(X509Certificate2? Issuer, BigInteger Serial, bool SelfIssued);
+    /// <summary>
+    /// A certificate's issuer among the known CAs (null: none), its serial, and whether it names itself
+    /// as issuer — all fixed for the object — and, for a leaf, its chain's last good verdict.
+    /// </summary>
+    private sealed class Known(X509Certificate2? issuer, BigInteger serial, bool selfIssued)
+    {
+        public X509Certificate2? Issuer { get; } = issuer;
+        public BigInteger Serial { get; } = serial;
+        public bool SelfIssued { get; } = selfIssued;
+
+        /// <summary>
+        /// The chain found good against <see cref="GoodChain.Snapshot"/>. It cannot outlive that
+        /// snapshot (a changed CRL folder makes a new one) nor the first of the chain's CRLs to go
+        /// stale (<see cref="GoodChain.Until"/>); the issuers and serial it was checked with are the
+        /// object's own and never change.
+        /// </summary>
+        public GoodChain? Good;
+    }
+
+    private sealed record GoodChain(Snapshot Snapshot, DateTimeOffset Until);
 
     private sealed record HeldCrl(long Number, DateTimeOffset? NextUpdate, HashSet<BigInteger> Revoked);
 
