@@ -88,41 +88,27 @@ public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string
         };
     }
 
-    /// <summary>The principal of this identity, as the certificate handler makes it (its claims made when first read: <see cref="CallerClaimsIdentity"/>).</summary>
-    public ClaimsPrincipal ToPrincipal(string authenticationType) =>
-        new(new CallerClaimsIdentity(this, authenticationType));
-
-    /// <summary>The claims a principal of this identity carries (<see cref="ToPrincipal"/>), made for <paramref name="subject"/>.</summary>
-    internal List<Claim> ClaimsFor(ClaimsIdentity subject)
+    public ClaimsPrincipal ToPrincipal(string authenticationType)
     {
-        var claims = new List<Claim>(6)
+        var claims = new List<Claim>
         {
-            new(ClaimTypes.NameIdentifier, Uri, ClaimValueTypes.String, ClaimsIdentity.DefaultIssuer, ClaimsIdentity.DefaultIssuer, subject),
-            new(ClaimTypes.Name, Uri, ClaimValueTypes.String, ClaimsIdentity.DefaultIssuer, ClaimsIdentity.DefaultIssuer, subject),
-            new(KindClaim, Kind.ToString(), ClaimValueTypes.String, ClaimsIdentity.DefaultIssuer, ClaimsIdentity.DefaultIssuer, subject),
-            new(DivisionClaim, DivisionCode, ClaimValueTypes.String, ClaimsIdentity.DefaultIssuer, ClaimsIdentity.DefaultIssuer, subject),
+            new(ClaimTypes.NameIdentifier, Uri),
+            new(ClaimTypes.Name, Uri),
+            new(KindClaim, Kind.ToString()),
+            new(DivisionClaim, DivisionCode),
         };
         if (CreditCode is not null)
         {
-            claims.Add(new Claim(CreditCodeClaim, CreditCode, ClaimValueTypes.String, ClaimsIdentity.DefaultIssuer, ClaimsIdentity.DefaultIssuer, subject));
+            claims.Add(new Claim(CreditCodeClaim, CreditCode));
         }
 
         if (OperatorId is not null)
         {
-            claims.Add(new Claim(OperatorIdClaim, OperatorId, ClaimValueTypes.String, ClaimsIdentity.DefaultIssuer, ClaimsIdentity.DefaultIssuer, subject));
+            claims.Add(new Claim(OperatorIdClaim, OperatorId));
         }
 
-        return claims;
+        return new ClaimsPrincipal(new CallerClaimsIdentity(this, claims, authenticationType));
     }
-
-    /// <summary>Whether a principal of this identity carries a claim of <paramref name="type"/> (before any is added to it).</summary>
-    internal bool HasClaimOfType(string type) =>
-        string.Equals(type, ClaimTypes.NameIdentifier, StringComparison.OrdinalIgnoreCase)
-        || string.Equals(type, ClaimTypes.Name, StringComparison.OrdinalIgnoreCase)
-        || string.Equals(type, KindClaim, StringComparison.OrdinalIgnoreCase)
-        || string.Equals(type, DivisionClaim, StringComparison.OrdinalIgnoreCase)
-        || (CreditCode is not null && string.Equals(type, CreditCodeClaim, StringComparison.OrdinalIgnoreCase))
-        || (OperatorId is not null && string.Equals(type, OperatorIdClaim, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Reads the identity back from a principal built by <see cref="ToPrincipal"/>.</summary>
     public static CallerIdentity? FromPrincipal(ClaimsPrincipal? principal)
@@ -152,125 +138,19 @@ public sealed record CallerIdentity(CallerKind Kind, string DivisionCode, string
 
 /// <summary>
 /// The claims identity of a principal built by <see cref="CallerIdentity.ToPrincipal"/>, holding the
-/// <see cref="CallerIdentity"/> its claims are made from. Its claims are the same as they always were
-/// (name identifier, name, kind, division, credit code or operator id), but made only when something
-/// reads or changes them: every request on a kept-alive connection gets a fresh clone of the
-/// remembered principal (<see cref="ConnectionValidationCache"/>), and the node's own code reads the
-/// caller from <see cref="Caller"/> and asks the claims only for <see cref="Vouching.ViaClaim"/>,
-/// which a direct caller's identity cannot carry until a claim is added (then the claims are made).
+/// <see cref="CallerIdentity"/> its claims were made from. The claims stay the same, so whatever
+/// reads them (authorization policies, the vouching claim) sees what it always saw.
 /// </summary>
-/// <remarks>
-/// Every member of <see cref="ClaimsIdentity"/> that reads or changes claims is overridden here to
-/// make them first (once, under a lock: the shared validation cache's principal is cloned by
-/// concurrent requests; a clone of an identity whose claims were never made is another such
-/// identity and shares nothing mutable with it). The one way around it is the base class's copying
-/// constructor <c>new ClaimsIdentity(identity)</c>, which reads its private claim list: a copy made
-/// that way of an identity whose claims were never made has no claims, so it reads as no caller at
-/// all (<see cref="CallerIdentity.FromPrincipal"/> null: refused, never someone else). Nothing in the
-/// node or in ASP.NET's authentication and authorization copies an identity that way (principals are
-/// merged by reference, tickets cloned through <see cref="Clone"/>); a test holds both.
-/// </remarks>
 internal sealed class CallerClaimsIdentity : ClaimsIdentity
 {
-    private Lock? _gate;
-    private volatile bool _made;
-
-    public CallerClaimsIdentity(CallerIdentity caller, string authenticationType)
-        : base(authenticationType) => Caller = caller;
+    public CallerClaimsIdentity(CallerIdentity caller, IEnumerable<Claim> claims, string authenticationType)
+        : base(claims, authenticationType) => Caller = caller;
 
     private CallerClaimsIdentity(CallerClaimsIdentity other)
-        : base(other.Made()) => Caller = other.Caller;
-
-    private CallerClaimsIdentity(CallerIdentity caller, string? authenticationType, bool made)
-        : base(authenticationType)
-    {
-        Caller = caller;
-        _made = made;
-    }
+        : base(other) => Caller = other.Caller;
 
     public CallerIdentity Caller { get; }
 
-    /// <summary>Whether the claims were made (a test's view; the claims read the same either way).</summary>
-    internal bool ClaimsMade => _made;
-
-    // The certificate handler's validation cache hands out clones of the principal it cached: one per
-    // request, so a clone whose claims were never made is made without them.
-    // (Label, Actor and BootstrapContext are never set by the node; an identity given any is copied whole.)
-    public override ClaimsIdentity Clone() =>
-        _made || Label is not null || Actor is not null || BootstrapContext is not null
-            ? new CallerClaimsIdentity(this) { _made = true }
-            : new CallerClaimsIdentity(Caller, AuthenticationType, made: false);
-
-    public override IEnumerable<Claim> Claims => Made().ClaimsOfBase;
-
-    public override Claim? FindFirst(string type)
-    {
-        ArgumentNullException.ThrowIfNull(type);
-        // The hot question (is this a vouched request?) answered without making the claims: before any
-        // claim is added, the identity carries exactly the caller's, so a type none of them has is absent.
-        return !_made && !Caller.HasClaimOfType(type) ? null : Made().FindFirstOfBase(type);
-    }
-
-    public override Claim? FindFirst(Predicate<Claim> match) => Made().FindFirstOfBase(match);
-
-    public override IEnumerable<Claim> FindAll(string type) => Made().FindAllOfBase(type);
-
-    public override IEnumerable<Claim> FindAll(Predicate<Claim> match) => Made().FindAllOfBase(match);
-
-    public override bool HasClaim(string type, string value) => Made().HasClaimOfBase(type, value);
-
-    public override bool HasClaim(Predicate<Claim> match) => Made().HasClaimOfBase(match);
-
-    public override void AddClaim(Claim claim) => Made().AddClaimOfBase(claim);
-
-    public override void AddClaims(IEnumerable<Claim?> claims) => Made().AddClaimsOfBase(claims);
-
-    public override bool TryRemoveClaim(Claim? claim) => Made().TryRemoveClaimOfBase(claim);
-
-    public override void RemoveClaim(Claim? claim) => Made().RemoveClaimOfBase(claim);
-
-    public override void WriteTo(BinaryWriter writer) => Made().WriteToOfBase(writer);
-
-    private CallerClaimsIdentity Made()
-    {
-        if (_made)
-        {
-            return this;
-        }
-
-        lock (LazyInitializer.EnsureInitialized(ref _gate, static () => new Lock()))
-        {
-            if (!_made)
-            {
-                base.AddClaims(Caller.ClaimsFor(this));
-                _made = true;
-            }
-        }
-
-        return this;
-    }
-
-    private IEnumerable<Claim> ClaimsOfBase => base.Claims;
-
-    private Claim? FindFirstOfBase(string type) => base.FindFirst(type);
-
-    private Claim? FindFirstOfBase(Predicate<Claim> match) => base.FindFirst(match);
-
-    private IEnumerable<Claim> FindAllOfBase(string type) => base.FindAll(type);
-
-    private IEnumerable<Claim> FindAllOfBase(Predicate<Claim> match) => base.FindAll(match);
-
-    private bool HasClaimOfBase(string type, string value) => base.HasClaim(type, value);
-
-    private bool HasClaimOfBase(Predicate<Claim> match) => base.HasClaim(match);
-
-    private void AddClaimOfBase(Claim claim) => base.AddClaim(claim);
-
-    private void AddClaimsOfBase(IEnumerable<Claim?> claims) => base.AddClaims(claims);
-
-    private bool TryRemoveClaimOfBase(Claim? claim) => base.TryRemoveClaim(claim);
-
-    private void RemoveClaimOfBase(Claim? claim) => base.RemoveClaim(claim);
-
-    private void WriteToOfBase(BinaryWriter writer) => base.WriteTo(writer);
+    // The certificate handler's validation cache hands out clones of the principal it cached.
+    public override ClaimsIdentity Clone() => new CallerClaimsIdentity(this);
 }
