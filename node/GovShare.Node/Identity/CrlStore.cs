@@ -53,13 +53,8 @@ public sealed partial class CrlStore
     public RevocationVerdict Check(X509Certificate2 certificate, X509Certificate2 issuer)
     {
         Refresh(force: false);
-        return Check(Volatile.Read(ref _snapshot), _time.GetUtcNow(), certificate, Serial(certificate), issuer);
-    }
-
-    private RevocationVerdict Check(Snapshot snapshot, DateTimeOffset now, X509Certificate2 certificate, BigInteger serial, X509Certificate2 issuer)
-    {
         var until = DateTimeOffset.MaxValue;
-        return Check(snapshot, now, certificate, serial, issuer, ref until);
+        return Check(Volatile.Read(ref _snapshot), _time.GetUtcNow(), certificate, Serial(certificate), issuer, ref until);
     }
 
     /// <summary>The verdict on one level; a good one lowers <paramref name="until"/> to the instant its CRL stops counting.</summary>
