@@ -240,7 +240,7 @@ public sealed class ForwardMetricsTests : IDisposable
     /// <summary>
     /// The province and Kunming as <c>govshare node run</c> processes, linked both ways; a province department's
     /// resource of <c>rows</c> rows (unconditional) and a Kunming department to pull it through Kunming; both nodes
-    /// with Kestrel's inline scheduling when <c>inlineScheduling</c>.
+    /// with Kestrel's inline scheduling when <c>inlineScheduling</c>. Started once Kunming sees its parent link up.
     /// </summary>
     private sealed class Tree : IAsyncDisposable
     {
@@ -285,6 +285,12 @@ public sealed class ForwardMetricsTests : IDisposable
                 Assert.Equal(HttpStatusCode.Created, (await providerClient.PostAsJsonAsync("v1/catalog", ExchangeFixture.Entry(ExchangeFixture.Unconditional, provider, new ShareAttributes(ShareType.Unconditional)), CatalogJson.Options)).StatusCode);
                 using var pushed = await providerClient.PostAsync(ExchangeFixture.DataPath(ExchangeFixture.Unconditional), ExchangeFixture.ArrowContent(await ExchangeFixture.StreamAsync(ExchangeFixture.People(rows))));
                 Assert.Equal(HttpStatusCode.OK, pushed.StatusCode);
+
+                // Kunming forwards only over a link its probe found up. Its first probe can reach the province before
+                // the province has linked it (above), and then the link stays down until the next probe
+                // (Hierarchy:HealthInterval): a forward in between is a correct 503. The tests start after the probe.
+                using var kunmingScraper = Scraper(kunming);
+                await EventuallyAsync(async () => (await ScrapeAsync(kunmingScraper)).Sum("govshare_link_up", ("govshare_link_division", "530000"), ("govshare_link_direction", "parent")) == 1, "Kunming never saw its parent link up");
                 return tree;
             }
             catch
