@@ -100,10 +100,11 @@ public static class PullDecisionCpuRun
 
     /// <summary>
     /// The identity work of every request on a kept-alive connection before the decision, as the node
-    /// does it: the connection's remembered certificate result handed out (ConnectionValidationCache:
-    /// a fresh ticket and principal), the caller read from it, the chain's revocation re-checked against
-    /// the held CRLs (CrlStore.CheckChain), the registration checked (re-check and policy), and the four
-    /// "vouched?" reads of a direct pull (exchange id, log parties twice, routing).
+    /// does it in its gate (CallerGate): the connection's remembered verdict handed out
+    /// (ConnectionValidationCache.Remembered: a fresh principal), the caller read from it, the chain's
+    /// revocation re-checked against the held CRLs (CrlStore.CheckChain), the registration checked
+    /// (the last-seen certificate's and the gate's), and the four "vouched?" reads of a direct pull
+    /// (exchange id, log parties twice, routing).
     /// </summary>
     private static void KeptAliveIdentity(string folder, int calls)
     {
@@ -128,7 +129,7 @@ public static class PullDecisionCpuRun
             connection.Put(context, leaf, AuthenticateResult.Success(new AuthenticationTicket(principal, scheme)));
             long Once()
             {
-                var user = connection.Get(context, leaf)!.Principal!;
+                var user = connection.Remembered(leaf)!;
                 var caller = CallerIdentity.FromPrincipal(user)!;
                 if (crls.CheckChain(leaf).Status != RevocationStatus.Good || !registry.IsRegistered(caller) || !registry.IsRegistered(caller))
                 {

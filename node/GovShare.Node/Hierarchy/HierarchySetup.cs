@@ -1,5 +1,4 @@
 using GovShare.Node.Kernel;
-using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -13,7 +12,6 @@ public static class HierarchySetup
         services.Configure<HierarchyOptions>(configuration.GetSection(HierarchyOptions.Section));
         services.AddSingleton<NodeLinkRegistry>();
         services.AddSingleton<IStateReplayer, NodeLinkReplayer>();
-        services.AddSingleton<IAuthorizationHandler, LinkedNodeHandler>();
         services.AddSingleton<LinkedNodeRequests>();
         services.AddSingleton<LinkHealth>();
         services.AddSingleton<LinkGauges>();

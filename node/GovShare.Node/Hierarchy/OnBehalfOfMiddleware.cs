@@ -12,7 +12,8 @@ namespace GovShare.Node.Hierarchy;
 /// on an authenticated node connection, from a linked node that may vouch for it: a child for
 /// departments of its own subtree, the parent for departments outside ours (it brings the rest of the tree). The owning
 /// node then enforces grants for the department itself. A department connection sending any
-/// hop header is refused. A linked node is served only with the key its link pins.
+/// hop header is refused. A node is served only if linked here, and only with the key its link
+/// pins. Runs after <see cref="CallerGate"/>, which has admitted the certificate itself.
 /// </summary>
 public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkRegistry links, LinkedNodeRequests linkedRequests, Microsoft.Extensions.Options.IOptions<NodeOptions> options, ILogger<OnBehalfOfMiddleware> logger)
 {
@@ -59,9 +60,10 @@ public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkR
 
     private Task Vouch(HttpContext context, CallerIdentity? caller)
     {
-        if (caller is null)
+        if (caller is null or { Kind: CallerKind.Operator })
         {
-            return next(context); // Unauthenticated: authorization answers 401.
+            // Anonymous or an operator: the management listener's (CallerGate admits neither on the exchange listener).
+            return next(context);
         }
 
         var hopHeader = GovShareHeaders.NodeOnly.FirstOrDefault(h => context.Request.Headers.ContainsKey(h));
@@ -79,7 +81,9 @@ public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkR
         var link = links.Find(caller.DivisionCode);
         if (link is null)
         {
-            return next(context); // Authorization refuses an unlinked node.
+            // A valid node certificate is not enough: the node is served only once both operators linked it.
+            LogNotLinked(logger, caller.Uri);
+            return Problem.WriteAsync(context, StatusCodes.Status403Forbidden, ProblemTypes.NodeNotLinked, "The node is not linked with this node", $"Node {caller.DivisionCode} is not linked with this node; its operator and this node's must both run 'govshare node link'.");
         }
 
         var onBehalfOf = context.Request.Headers[GovShareHeaders.OnBehalfOf].ToString();
@@ -115,6 +119,9 @@ public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkR
         context.User = Vouching.Vouched(department, context.User.Identity!.AuthenticationType!, caller.Uri);
         return next(context);
     }
+
+    [LoggerMessage(EventId = 7002, EventName = "NodeNotLinked", Level = LogLevel.Warning, Message = "Refused {Caller}: valid node certificate, but not linked with this node")]
+    private static partial void LogNotLinked(ILogger logger, string caller);
 
     [LoggerMessage(EventId = 7001, EventName = "HopRefused", Level = LogLevel.Warning, Message = "Refused a request from {Caller}: {Reason}")]
     private static partial void LogRefused(ILogger logger, string caller, string reason);

@@ -242,10 +242,15 @@ public sealed class GovShareNode : IAsyncDisposable
         app.UseStatusCodePages();
         app.UseRouting();
         app.Use(SeparateListeners);
+        // ASP.NET would add its authentication middleware itself, first of all; here it stays in
+        // place and, with no default scheme, authenticates nothing. Who calls is the node's gate's:
+        // the certificate handler on a connection's first request, its remembered verdict after,
+        // listener, revocation and registration on every request (CallerGate); whether a node is
+        // linked and whom it may act for, the hierarchy's (OnBehalfOfMiddleware). No endpoint
+        // carries authorization metadata, so no authorization middleware runs either.
         app.UseAuthentication();
-        app.Use(IdentitySetup.RecheckRevocationAsync);
+        app.UseMiddleware<CallerGate>();
         app.UseMiddleware<OnBehalfOfMiddleware>();
-        app.UseAuthorization();
         app.UseMiddleware<NodeRoutingMiddleware>();
 
         var operators = app.MapManagementApi();
@@ -256,7 +261,8 @@ public sealed class GovShareNode : IAsyncDisposable
         operators.MapHierarchyOperatorApi();
         // The operator console (issue 25): the management listener, signed in with an operator certificate only.
         app.MapOperatorConsole();
-        var exchange = app.MapGroup("").RequireAuthorization(IdentitySetup.RegisteredCallerPolicy);
+        // Every exchange endpoint is behind CallerGate (registered departments) and OnBehalfOfMiddleware (linked nodes).
+        var exchange = app.MapGroup("");
         exchange.MapIdentityApi(options.DivisionCode);
         var queried = exchange.MapGroup("").AddEndpointFilter<QueryLogFilter>();
         queried.MapCatalogApi();

@@ -52,7 +52,6 @@ internal static class NodeTelemetry
         "Microsoft.AspNetCore.Diagnostics",
         "Microsoft.AspNetCore.RateLimiting",
         "Microsoft.AspNetCore.Authentication",
-        "Microsoft.AspNetCore.Authorization",
     ];
 
     public static IServiceCollection AddGovShareTelemetry(this IServiceCollection services, IConfiguration configuration, string divisionCode)

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Security.Claims;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Certificate;
@@ -19,7 +20,7 @@ namespace GovShare.Node.Identity;
 /// <paramref name="lifetime"/> — the shared cache's sliding period — from when it was remembered and
 /// never past the certificate's notAfter, so an expired certificate is refused on its connection at
 /// once, as it is on a new one. Revocation is not decided here: the node re-checks it against the
-/// held CRLs on every request (<see cref="IdentitySetup.RecheckRevocationAsync"/>); which CA may
+/// held CRLs on every request (<see cref="CallerGate"/>); which CA may
 /// vouch for which identity is decided when the result is made, for that certificate, and stays true
 /// of it. A different certificate on the same connection (renegotiation) is a different object: a miss.
 /// </remarks>
@@ -49,6 +50,18 @@ public sealed class ConnectionValidationCache(ICertificateValidationCache shared
 
         return result;
     }
+
+    /// <summary>
+    /// The principal of a successful result remembered for this very certificate object and still
+    /// within its period, as a fresh copy (a request may replace or extend its own); null otherwise,
+    /// and the caller then asks the certificate handler, which consults <see cref="Get"/>.
+    /// </summary>
+    public ClaimsPrincipal? Remembered(X509Certificate2 certificate) =>
+        _byCertificate.TryGetValue(certificate, out var held)
+        && time.GetUtcNow() < held.Until
+        && held.Result is { Succeeded: true, Principal: { } principal }
+            ? principal.Clone()
+            : null;
 
     public void Put(HttpContext context, X509Certificate2 certificate, AuthenticateResult result)
     {

@@ -3,8 +3,6 @@ using GovShare.Contract;
 using GovShare.Node.Kernel;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Certificate;
-using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -14,9 +12,6 @@ namespace GovShare.Node.Identity;
 /// <summary>Wires mTLS identity: certificate authentication, CRL checks, the department registry.</summary>
 public static partial class IdentitySetup
 {
-    /// <summary>The policy of every exchange endpoint: an authenticated, registered caller.</summary>
-    public const string RegisteredCallerPolicy = "govshare:registered-caller";
-
     public static IServiceCollection AddGovShareIdentity(this IServiceCollection services, TrustMaterial trust, NodeOptions options)
     {
         services.AddSingleton(trust);
@@ -36,10 +31,11 @@ public static partial class IdentitySetup
         services.AddHostedService<TrustExpiryWatch.Monitor>();
         services.AddHealthChecks().AddCheck<TrustExpiryWatch.HealthCheck>("trust-expiry", tags: [HealthTags.Detail]);
         services.AddSingleton<IStateReplayer, DepartmentReplayer>();
-        services.AddSingleton<IAuthorizationHandler, RegisteredCallerHandler>();
-        services.AddSingleton<IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
 
-        services.AddAuthentication(CertificateAuthenticationDefaults.AuthenticationScheme)
+        // No default scheme: ASP.NET's authentication middleware then authenticates nothing by
+        // itself. The node's CallerGate asks the certificate handler on a connection's first
+        // request and remembers its verdict on the connection's certificate object after that.
+        services.AddAuthentication()
             .AddCertificate(certificate =>
             {
                 certificate.AllowedCertificateTypes = CertificateTypes.Chained;
@@ -60,11 +56,12 @@ public static partial class IdentitySetup
 
         // Chain validation is the expensive part of authentication; its result is cached per
         // certificate for two minutes (sliding), and revocation is re-checked on every request
-        // regardless. In front of that shared cache, the result is also remembered on the
-        // connection's certificate object, so a kept-alive connection's requests skip the shared
-        // cache's SHA-256 key (ConnectionValidationCache says what that may and may not outlive).
+        // regardless (CallerGate). In front of that shared cache, the result is also remembered on
+        // the connection's certificate object, so a kept-alive connection's requests need neither
+        // the handler nor the shared cache's SHA-256 key (ConnectionValidationCache says what that
+        // may and may not outlive).
         var cacheFor = TimeSpan.FromMinutes(2);
-        services.AddSingleton<ICertificateValidationCache>(sp => new ConnectionValidationCache(
+        services.AddSingleton(sp => new ConnectionValidationCache(
             new CertificateValidationCache(Microsoft.Extensions.Options.Options.Create(new CertificateValidationCacheOptions
             {
                 CacheSize = 4096,
@@ -72,11 +69,7 @@ public static partial class IdentitySetup
             })),
             sp.GetRequiredService<TimeProvider>(),
             cacheFor));
-
-        services.AddAuthorizationBuilder()
-            .AddPolicy(RegisteredCallerPolicy, policy => policy
-                .RequireAuthenticatedUser()
-                .AddRequirements(new RegisteredCallerRequirement()));
+        services.AddSingleton<ICertificateValidationCache>(sp => sp.GetRequiredService<ConnectionValidationCache>());
         return services;
     }
 
@@ -121,91 +114,6 @@ public static partial class IdentitySetup
         _ => null,
     };
 
-    /// <summary>
-    /// Validating a chain on every request costs milliseconds, so validated certificates are
-    /// cached (the certificate handler's validation cache); revocation, which must act at once, is
-    /// checked again on every request here, against the CRLs held in memory.
-    /// </summary>
-    public static Task RecheckRevocationAsync(HttpContext context, RequestDelegate next)
-    {
-        if (context.User.Identity?.IsAuthenticated != true)
-        {
-            return next(context);
-        }
-
-        // The handshake asked for the certificate, so an authenticated connection already holds it
-        // and the check runs without an await of its own (one state machine less per request);
-        // the asynchronous read stays for a certificate the connection does not hold yet.
-        return context.Connection.ClientCertificate is { } certificate
-            ? Recheck(context, certificate, next)
-            : ReadAndRecheckAsync(context, next);
-    }
-
-    private static async Task ReadAndRecheckAsync(HttpContext context, RequestDelegate next)
-    {
-        if (await context.Connection.GetClientCertificateAsync() is { } certificate)
-        {
-            await Recheck(context, certificate, next);
-            return;
-        }
-
-        await next(context);
-    }
-
-    private static Task Recheck(HttpContext context, X509Certificate2 certificate, RequestDelegate next)
-    {
-        // Operators manage the node, departments and nodes exchange: a certificate opens one
-        // listener only, so a department's key cannot register departments, nor an operator's
-        // pull data. Checked here, per request, because the validation cache knows no listener.
-        var caller = CallerIdentity.FromPrincipal(context.User);
-        if (WrongListener(context, caller) is { } wrong)
-        {
-            var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("GovShare.Node.Identity");
-            LogRefused(logger, certificate.Subject, certificate.SerialNumber, wrong.ProblemType, wrong.Message);
-            return Problem.WriteAsync(context, StatusCodes.Status401Unauthorized, wrong.ProblemType, wrong.Title, wrong.Message);
-        }
-
-        var crls = context.RequestServices.GetRequiredService<CrlStore>();
-        if (Refusal(crls.CheckChain(certificate)) is { } refusal)
-        {
-            var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("GovShare.Node.Identity");
-            LogRefused(logger, certificate.Subject, certificate.SerialNumber, refusal.ProblemType, refusal.Message);
-            return Problem.WriteAsync(context, StatusCodes.Status401Unauthorized, refusal.ProblemType, refusal.Title, refusal.Message);
-        }
-
-        // Here, per request and after the revocation check, rather than in OnCertificateValidated:
-        // that runs once per certificate per cache period, so a department switching back and forth
-        // would be remembered with the wrong one. Before OnBehalfOfMiddleware: the user is still the
-        // certificate's own identity, never a vouched one.
-        if (caller is { Kind: CallerKind.Department } department)
-        {
-            context.RequestServices.GetRequiredService<DepartmentCertificates>().Saw(department, certificate);
-        }
-
-        return next(context);
-    }
-
-    private static CertificateRefusedException? WrongListener(HttpContext context, CallerIdentity? caller)
-    {
-        if (caller is null)
-        {
-            return null;
-        }
-
-        var onManagement = ListenerTag.Of(context) == Listener.Management;
-        if (onManagement == (caller.Kind == CallerKind.Operator))
-        {
-            return null;
-        }
-
-        return new CertificateRefusedException(
-            ProblemTypes.WrongListener,
-            "This certificate is not for this listener",
-            onManagement
-                ? $"{caller.Uri} is not an operator: the management listener takes only operator certificates (govshare:operator/<division>/<id>, 'govshare certs operator')."
-                : $"{caller.Uri} is an operator certificate: operators use the management listener, not the exchange listener.");
-    }
-
     private static async Task OnChallenge(CertificateChallengeContext context)
     {
         var http = context.HttpContext;
@@ -226,60 +134,4 @@ public static partial class IdentitySetup
 
     [LoggerMessage(EventId = 1001, EventName = "CertificateRefused", Level = LogLevel.Debug, Message = "Refused client certificate {Subject} (serial {Serial}): {ProblemType}: {Detail}")]
     private static partial void LogRefused(ILogger logger, string subject, string serial, string problemType, string detail);
-}
-
-/// <summary>
-/// The caller must be a department registered here, or a node linked here. Identity decides for
-/// departments (<see cref="RegisteredCallerHandler"/>); the hierarchy, which holds the links,
-/// adds the handler that decides for nodes.
-/// </summary>
-internal sealed class RegisteredCallerRequirement : IAuthorizationRequirement;
-
-internal sealed partial class RegisteredCallerHandler(DepartmentRegistry registry, ILogger<RegisteredCallerHandler> logger)
-    : AuthorizationHandler<RegisteredCallerRequirement>
-{
-    protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, RegisteredCallerRequirement requirement)
-    {
-        if (CallerIdentity.FromPrincipal(context.User) is not { Kind: CallerKind.Department } caller)
-        {
-            return Task.CompletedTask;
-        }
-
-        // A department is served if registered here, or if a linked node vouched for it
-        // (checked by the on-behalf-of middleware).
-        if (registry.IsRegistered(caller) || Vouching.Via(context.User) is not null)
-        {
-            context.Succeed(requirement);
-            return Task.CompletedTask;
-        }
-
-        LogNotRegistered(logger, caller.Uri);
-        context.Fail(new AuthorizationFailureReason(this, $"Department {caller.CreditCode} of {caller.DivisionCode} is not registered with this node; ask the node's operator to register it."));
-        return Task.CompletedTask;
-    }
-
-    [LoggerMessage(EventId = 1002, EventName = "CallerNotRegistered", Level = LogLevel.Debug, Message = "Refused {Caller}: valid certificate, but not registered with this node")]
-    private static partial void LogNotRegistered(ILogger logger, string caller);
-}
-
-/// <summary>Turns authorization refusals into problem+json instead of bare status codes.</summary>
-internal sealed class ProblemAuthorizationResultHandler : IAuthorizationMiddlewareResultHandler
-{
-    private readonly AuthorizationMiddlewareResultHandler _default = new();
-
-    public Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
-    {
-        if (authorizeResult.Forbidden)
-        {
-            var reason = authorizeResult.AuthorizationFailure?.FailureReasons.FirstOrDefault();
-            var (type, title) = reason?.Handler is AuthorizationHandler<RegisteredCallerRequirement>
-                ? CallerIdentity.FromPrincipal(context.User)?.Kind == CallerKind.Node
-                    ? (ProblemTypes.NodeNotLinked, "The node is not linked with this node")
-                    : (ProblemTypes.DepartmentNotRegistered, "The caller is not registered with this node")
-                : (ProblemTypes.Forbidden, "Forbidden");
-            return Problem.WriteAsync(context, StatusCodes.Status403Forbidden, type, title, reason?.Message);
-        }
-
-        return _default.HandleAsync(next, context, policy, authorizeResult);
-    }
 }

@@ -84,6 +84,47 @@ public sealed class ConnectionValidationCacheTests : IDisposable
         Assert.Equal(1, _shared.Gets);
     }
 
+    [Fact]
+    public void Remembered_ASuccessForThisObject_AFreshPrincipalEachTime_NothingForAnotherObjectOrAFailure()
+    {
+        var certificate = _pki.IssueDepartment().Certificate;
+        var refused = _pki.IssueDepartment().Certificate;
+        var cache = new ConnectionValidationCache(_shared, _time, Lifetime);
+        Assert.Null(cache.Remembered(certificate));
+        var put = Success();
+        cache.Put(_context, certificate, put);
+        cache.Put(_context, refused, AuthenticateResult.Fail("revoked"));
+
+        var first = cache.Remembered(certificate);
+        var second = cache.Remembered(certificate);
+        Assert.Equal("govshare:dept/530100/x", first!.Identity!.Name);
+        Assert.NotSame(put.Principal, first);
+        Assert.NotSame(first, second);
+
+        // What the gate admits from must be a success for exactly this certificate object.
+        using var copy = X509CertificateLoader.LoadCertificate(certificate.RawData);
+        Assert.Null(cache.Remembered(copy));
+        Assert.Null(cache.Remembered(refused));
+    }
+
+    [Fact]
+    public void Remembered_NotPastTheSharedCachesPeriod_NorTheCertificatesNotAfter()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var certificate = _pki.IssueDepartment().Certificate;
+        var shortLived = _pki.IssueDepartment(notBefore: now.AddMinutes(-5), notAfter: now.AddSeconds(30)).Certificate;
+        var cache = new ConnectionValidationCache(_shared, _time, Lifetime);
+        cache.Put(_context, certificate, Success());
+        cache.Put(_context, shortLived, Success());
+
+        _time.SetUtcNow(new DateTimeOffset(shortLived.NotAfter.ToUniversalTime()));
+        Assert.Null(cache.Remembered(shortLived));
+        Assert.NotNull(cache.Remembered(certificate));
+
+        _time.SetUtcNow(now + Lifetime);
+        Assert.Null(cache.Remembered(certificate));
+    }
+
     private static AuthenticateResult Success() => AuthenticateResult.Success(new AuthenticationTicket(
         new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, "govshare:dept/530100/x")], CertificateAuthenticationDefaults.AuthenticationScheme)),
         CertificateAuthenticationDefaults.AuthenticationScheme));
