@@ -12,6 +12,8 @@ namespace GovShare.Node.Identity;
 /// <summary>Wires mTLS identity: certificate authentication, CRL checks, the department registry.</summary>
 public static partial class IdentitySetup
 {
+    private const string SuppressAutoDefaultScheme = "Microsoft.AspNetCore.Authentication.SuppressAutoDefaultScheme";
+
     public static IServiceCollection AddGovShareIdentity(this IServiceCollection services, TrustMaterial trust, NodeOptions options)
     {
         services.AddSingleton(trust);
@@ -35,6 +37,9 @@ public static partial class IdentitySetup
         // No default scheme: ASP.NET's authentication middleware then authenticates nothing by
         // itself. The node's CallerGate asks the certificate handler on a connection's first
         // request and remembers its verdict on the connection's certificate object after that.
+        // ASP.NET makes a single registered scheme the default unless this switch is set (the
+        // only way to turn that off; read when the options are first made, after this).
+        AppContext.SetSwitch(SuppressAutoDefaultScheme, true);
         services.AddAuthentication()
             .AddCertificate(certificate =>
             {
