@@ -11,6 +11,7 @@ using GovShare.Node.Requests;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Certificate;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Primitives;
 
@@ -26,7 +27,7 @@ namespace GovShare.Benchmarks.Exchange;
 /// load benchmark's one-row pull names two): measured both as the endpoint does it now (the
 /// choice remembered for that value, fix/small9) and as it did before (the value parsed with
 /// LINQ, the named items decided and the answer-cache key built per request).
-/// Then, for either, the identity work a kept-alive connection's request pays before the decision
+/// Then the pull's two query reads, parsed and scanned (<see cref="QueryReads"/>), and, for either, the identity work a kept-alive connection's request pays before the decision
 /// (<see cref="KeptAliveIdentity"/>), alternated twice with the remembered principal's claims made
 /// first (as every principal was before fix/authdec12).
 /// </summary>
@@ -89,6 +90,7 @@ public static class PullDecisionCpuRun
             }
 
             Measure(items.Count > 0 ? "items named, remembered choice" : "every allowed item", Once, calls);
+            QueryReads(calls);
             KeptAliveIdentity(folder, calls);
             return 0;
         }
@@ -146,6 +148,38 @@ public static class PullDecisionCpuRun
             }
 
             Measure("kept-alive identity", Once, calls);
+        }
+    }
+
+    /// <summary>
+    /// The two query reads of a one-row pull (routing's <c>node</c>, the decision's <c>items</c>) on the
+    /// load benchmark's query, each call a new request (so nothing parsed before is reused): as
+    /// <c>Request.Query</c> parses the whole query, and as <see cref="QueryValues"/> scans it
+    /// (fix/decide13). The request alone is measured too: the difference is the reads.
+    /// </summary>
+    private static void QueryReads(int calls)
+    {
+        const string raw = "?items=id_number%2Cname%2Cbirth_date%2Cincome%2Cremarks";
+        HttpRequest NewRequest()
+        {
+            var features = new FeatureCollection();
+            features.Set<IHttpRequestFeature>(new HttpRequestFeature { QueryString = raw });
+            return new DefaultHttpContext(features).Request;
+        }
+
+        for (var round = 0; round < 2; round++)
+        {
+            Measure("query reads: the request alone", () => NewRequest().Method.Length, calls);
+            Measure("query reads: node + items parsed (Request.Query)", () =>
+            {
+                var request = NewRequest();
+                return request.Query["node"].ToString().Length + request.Query["items"].ToString().Length;
+            }, calls);
+            Measure("query reads: node + items scanned (QueryValues)", () =>
+            {
+                var request = NewRequest();
+                return QueryValues.Of(request, "node").ToString().Length + QueryValues.Of(request, "items").ToString().Length;
+            }, calls);
         }
     }
 

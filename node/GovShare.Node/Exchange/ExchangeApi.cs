@@ -112,7 +112,7 @@ public static partial class ExchangeApi
         var exchangeId = ExchangeId.ForRequest(context, time);
         var step = ExchangeStep.Start(context, ExchangeKind.Push, exchangeId);
         var started = Stopwatch.GetTimestamp();
-        if (await ResolveAsync(context, code) is not { } entry)
+        if (await ResolveAsync(context, code, catalog) is not { } entry)
         {
             return;
         }
@@ -412,7 +412,7 @@ public static partial class ExchangeApi
             return Refuse(context, 503, ProblemTypes.LogUnavailable, "The exchange log cannot be written", "The node cannot log exchanges right now (see /health/ready); try again later.");
         }
 
-        var step = ExchangeStep.Start(context, ExchangeKind.Pull, exchangeId);
+        var step = ExchangeStep.Start(context, log, ExchangeKind.Pull, exchangeId);
         var started = Stopwatch.GetTimestamp();
         var purpose = context.Request.Headers[GovShareHeaders.Purpose].ToString();
         step.Purpose = purpose.Length is > 0 and <= 64 ? purpose : null;
@@ -426,7 +426,7 @@ public static partial class ExchangeApi
             return Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed purpose", $"{GovShareHeaders.Purpose} is 1 to 64 letters, digits and . _ : - only.");
         }
 
-        if (Resolve(context, code, out var refused) is not { } entry)
+        if (Resolve(context, code, catalog, out var refused) is not { } entry)
         {
             return refused;
         }
@@ -441,7 +441,7 @@ public static partial class ExchangeApi
             return Refuse(context, 403, ProblemTypes.SecrecyReviewMissing, "The resource has no secrecy review on record", SecrecyReviewGate.Detail(entry));
         }
 
-        var decision = PullAuthorisation.Decide(entry, caller, purpose, context.Request.Query["items"], grants, time.GetUtcNow());
+        var decision = PullAuthorisation.Decide(entry, caller, purpose, QueryValues.Of(context.Request, "items"), grants, time.GetUtcNow());
         step.GrantId = decision.Grant?.Id;
         step.Items = decision.ItemIds;
         if (!decision.Allowed)
@@ -776,9 +776,9 @@ public static partial class ExchangeApi
     /// or 404 problem. A resource held elsewhere in the tree never reaches here: the hierarchy's
     /// routing forwards it first (see <see cref="NodeRouting.ByRouteValue"/>).
     /// </summary>
-    private static async Task<CatalogEntry?> ResolveAsync(HttpContext context, string code)
+    private static async Task<CatalogEntry?> ResolveAsync(HttpContext context, string code, CatalogStore catalog)
     {
-        if (Resolve(context, code, out var refused) is { } entry)
+        if (Resolve(context, code, catalog, out var refused) is { } entry)
         {
             return entry;
         }
@@ -791,9 +791,8 @@ public static partial class ExchangeApi
     /// <see cref="ResolveAsync"/> without a task for the entry found (a pull's path): null with
     /// <paramref name="refused"/> writing the 400 or 404 problem, or the entry with a completed task.
     /// </summary>
-    private static CatalogEntry? Resolve(HttpContext context, string code, out Task refused)
+    private static CatalogEntry? Resolve(HttpContext context, string code, CatalogStore catalog, out Task refused)
     {
-        var catalog = context.RequestServices.GetRequiredService<CatalogStore>();
         if (!ResourceCode.TryFromUrl(code, out var resource))
         {
             refused = Refuse(context, 400, ProblemTypes.MalformedRequest, "Malformed resource code", $"'{code}' is not a resource code in URL form (<classification>-<sequence>).");
@@ -898,9 +897,15 @@ public static partial class ExchangeApi
     /// <summary>The representation the client asked for; Arrow when it did not say.</summary>
     private static string? Representation(string accept)
     {
-        if (accept.Length == 0)
+        switch (accept)
         {
-            return MediaTypes.ArrowStream;
+            // One media type, as a department's client sends it: what the loop below would find, without its splits.
+            case "" or MediaTypes.ArrowStream:
+                return MediaTypes.ArrowStream;
+            case TextRepresentation.Json:
+                return TextRepresentation.Json;
+            case TextRepresentation.Csv:
+                return TextRepresentation.Csv;
         }
 
         foreach (var part in accept.Split(','))

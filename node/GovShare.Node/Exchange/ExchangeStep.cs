@@ -36,9 +36,13 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
     /// <summary>The step of the current request, if it is an exchange.</summary>
     public static ExchangeStep? Of(HttpContext context) => context.Items.TryGetValue(ItemKey, out var step) ? step as ExchangeStep : null;
 
-    public static ExchangeStep Start(HttpContext context, ExchangeKind kind, ExchangeId exchangeId)
+    public static ExchangeStep Start(HttpContext context, ExchangeKind kind, ExchangeId exchangeId) =>
+        Start(context, context.RequestServices.GetRequiredService<LogWriter>(), kind, exchangeId);
+
+    /// <summary>As <see cref="Start(HttpContext, ExchangeKind, ExchangeId)"/>, with the log writer the endpoint was given.</summary>
+    public static ExchangeStep Start(HttpContext context, LogWriter log, ExchangeKind kind, ExchangeId exchangeId)
     {
-        var step = new ExchangeStep(context, context.RequestServices.GetRequiredService<LogWriter>(), kind, exchangeId);
+        var step = new ExchangeStep(context, log, kind, exchangeId);
         context.Items[ItemKey] = step;
         return step;
     }

@@ -28,7 +28,7 @@ public sealed class NodeRouter(NodeLinkRegistry links, CatalogAggregate aggregat
     /// </summary>
     public async Task<bool> TryForwardAsync(HttpContext context, string resourceCode, bool heldLocally, string exchangeId)
     {
-        var owner = context.Request.Query[NodeParameter].ToString();
+        var owner = QueryValues.Of(context.Request, NodeParameter).ToString();
         if (owner.Length > 0 && !DivisionCode.IsValid(owner))
         {
             await Problem.WriteAsync(context, 400, ProblemTypes.MalformedRequest, "Malformed node", $"'{NodeParameter}' must be a six-digit division code.");

@@ -60,9 +60,16 @@ public sealed class NodeRoutingMiddleware(RequestDelegate next)
                 }
 
                 var held = catalog.Get(resource) is { Status: EntryStatus.Active };
+                if (held && QueryValues.Of(context.Request, NodeRouter.NodeParameter).ToString().Length == 0)
+                {
+                    // Held here and no node named: the router would keep it here (TryForwardAsync), and the
+                    // endpoint makes the exchange id (and its header) itself as its first step.
+                    return false;
+                }
+
                 return await router.TryForwardAsync(context, resource, held, ExchangeId.ForRequest(context, time).Value);
 
-            case NodeRouting.ByBody when HttpMethods.IsPost(context.Request.Method) && !context.Request.Query.ContainsKey(NodeRouter.NodeParameter):
+            case NodeRouting.ByBody when HttpMethods.IsPost(context.Request.Method) && QueryValues.Of(context.Request, NodeRouter.NodeParameter).Count == 0:
                 string? bodyResource;
                 try
                 {
@@ -79,7 +86,7 @@ public sealed class NodeRoutingMiddleware(RequestDelegate next)
                     && await router.TryForwardAsync(context, bodyResource, heldLocally: false, ExchangeId.New(time).Value);
 
             default:
-                return context.Request.Query.ContainsKey(NodeRouter.NodeParameter)
+                return QueryValues.Of(context.Request, NodeRouter.NodeParameter).Count > 0
                     && await router.TryForwardAsync(context, "", heldLocally: true, ExchangeId.New(time).Value);
         }
     }
