@@ -14,7 +14,7 @@ namespace GovShare.Node.Hierarchy;
 /// child whose subtree owns it, else up); a share application or dispute likewise, by its body's
 /// resource; any other request only when it names a node (<c>?node=&lt;division&gt;</c>), to follow
 /// a share request or a dispute held by the provider's node, say. The forwarder writes the hop's
-/// exchange log record. Runs after authorization, so only registered or vouched callers are routed.
+/// exchange log record. Runs after the gate (CallerGate, OnBehalfOfMiddleware), so only registered or vouched callers are routed.
 /// </summary>
 public sealed class NodeRoutingMiddleware(RequestDelegate next)
 {
