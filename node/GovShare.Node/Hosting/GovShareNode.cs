@@ -233,6 +233,9 @@ public sealed class GovShareNode : IAsyncDisposable
     private static readonly Action<ILogger, string, int, int, Exception?> FolderMigrated = LoggerMessage.Define<string, int, int>(
         LogLevel.Warning, new EventId(1001, "DataFolderMigrated"), "The data folder {Folder} was migrated from format version {From} to {To}; a release older than this one can no longer open it.");
 
+    /// <summary>The marker by which WebApplication knows the application placed the authentication middleware itself.</summary>
+    private const string AuthenticationMiddlewareSetKey = "__AuthenticationMiddlewareSet";
+
     private static void Configure(WebApplication app, NodeOptions options)
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions
@@ -242,13 +245,16 @@ public sealed class GovShareNode : IAsyncDisposable
         app.UseStatusCodePages();
         app.UseRouting();
         app.Use(SeparateListeners);
-        // ASP.NET would add its authentication middleware itself, first of all; here it stays in
-        // place and, with no default scheme, authenticates nothing. Who calls is the node's gate's:
-        // the certificate handler on a connection's first request, its remembered verdict after,
-        // listener, revocation and registration on every request (CallerGate); whether a node is
-        // linked and whom it may act for, the hierarchy's (OnBehalfOfMiddleware). No endpoint
-        // carries authorization metadata, so no authorization middleware runs either.
-        app.UseAuthentication();
+        // Who calls is the node's gate's: the certificate handler on a connection's first request,
+        // its remembered verdict after, listener, revocation and registration on every request
+        // (CallerGate); whether a node is linked and whom it may act for, the hierarchy's
+        // (OnBehalfOfMiddleware). ASP.NET's authentication middleware is not in the pipeline: with
+        // no default scheme it would authenticate nothing and still cost ~1.5 us a request (a
+        // service look-up and an awaiting frame; profile-small-exchanges.txt). The framework adds it
+        // by itself, first of all, unless this marker — the one UseAuthentication() sets — is
+        // present; if a later ASP.NET renames the marker, the middleware comes back, as a cost only.
+        // No endpoint carries authorization metadata, so no authorization middleware runs either.
+        ((IApplicationBuilder)app).Properties[AuthenticationMiddlewareSetKey] = true;
         app.UseMiddleware<CallerGate>();
         app.UseMiddleware<OnBehalfOfMiddleware>();
         app.UseMiddleware<NodeRoutingMiddleware>();
