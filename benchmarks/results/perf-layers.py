@@ -25,7 +25,7 @@ layers = [
  ("authorization", ["AuthorizationMiddleware", "ProblemAuthorizationResultHandler", "PolicyEvaluator", "AuthorizationService"]),
  ("OnBehalfOf", ["OnBehalfOfMiddleware"]),
  ("RecheckRevocation", ["IdentitySetup::Recheck", "IdentitySetup+<ReadAndRecheck"]),
- ("authentication", ["AuthenticationMiddleware", "AuthenticationHandler", "CertificateAuthentication", "AuthenticationService"]),
+ ("authentication", ["AuthenticationMiddleware", "AuthenticationHandler", "CertificateAuthentication", "AuthenticationService", "Identity.CallerGate"]),
  ("SeparateListeners", ["SeparateListeners"]),
  ("routing", ["EndpointRoutingMiddleware", "DfaMatcher"]),
  ("statuscodepages", ["StatusCodePages"]),
