@@ -66,7 +66,7 @@ public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkR
             return next(context);
         }
 
-        var hopHeader = GovShareHeaders.NodeOnly.FirstOrDefault(h => context.Request.Headers.ContainsKey(h));
+        var hopHeader = HopHeaderOf(context.Request.Headers);
         if (caller.Kind == CallerKind.Department)
         {
             if (hopHeader is null)
@@ -118,6 +118,20 @@ public sealed partial class OnBehalfOfMiddleware(RequestDelegate next, NodeLinkR
 
         context.User = Vouching.Vouched(department, context.User.Identity!.AuthenticationType!, caller.Uri);
         return next(context);
+    }
+
+    /// <summary>The first node-only header the request carries, or null (every request asks: a loop, no closure).</summary>
+    private static string? HopHeaderOf(IHeaderDictionary headers)
+    {
+        for (var i = 0; i < GovShareHeaders.NodeOnly.Count; i++)
+        {
+            if (headers.ContainsKey(GovShareHeaders.NodeOnly[i]))
+            {
+                return GovShareHeaders.NodeOnly[i];
+            }
+        }
+
+        return null;
     }
 
     [LoggerMessage(EventId = 7002, EventName = "NodeNotLinked", Level = LogLevel.Warning, Message = "Refused {Caller}: valid node certificate, but not linked with this node")]

@@ -34,11 +34,12 @@ public static partial class IdentitySetup
         services.AddHealthChecks().AddCheck<TrustExpiryWatch.HealthCheck>("trust-expiry", tags: [HealthTags.Detail]);
         services.AddSingleton<IStateReplayer, DepartmentReplayer>();
 
-        // No default scheme: ASP.NET's authentication middleware then authenticates nothing by
-        // itself. The node's CallerGate asks the certificate handler on a connection's first
-        // request and remembers its verdict on the connection's certificate object after that.
-        // ASP.NET makes a single registered scheme the default unless this switch is set (the
-        // only way to turn that off; read when the options are first made, after this).
+        // No default scheme: nothing authenticates a request behind the node's gate (ASP.NET's
+        // authentication middleware is left out of the pipeline, GovShareNode). CallerGate asks the
+        // certificate handler on a connection's first request and remembers its verdict on the
+        // connection's certificate object after that. ASP.NET makes a single registered scheme the
+        // default unless this switch is set (the only way to turn that off; read when the options
+        // are first made, after this).
         AppContext.SetSwitch(SuppressAutoDefaultScheme, true);
         services.AddAuthentication()
             .AddCertificate(certificate =>
