@@ -138,7 +138,7 @@ public sealed partial class CallerGate(
 
     private Task Refuse(HttpContext context, X509Certificate2 certificate, int status, CertificateRefusedException refusal)
     {
-        LogRefused(logger, certificate.Subject, certificate.SerialNumber, refusal.ProblemType, refusal.Message);
+        IdentitySetup.LogRefused(logger, certificate.Subject, certificate.SerialNumber, refusal.ProblemType, refusal.Message);
         return Problem.WriteAsync(context, status, refusal.ProblemType, refusal.Title, refusal.Message);
     }
 
@@ -148,9 +148,6 @@ public sealed partial class CallerGate(
         onManagement
             ? $"{caller.Uri} is not an operator: the management listener takes only operator certificates (govshare:operator/<division>/<id>, 'govshare certs operator')."
             : $"{caller.Uri} is an operator certificate: operators use the management listener, not the exchange listener.");
-
-    [LoggerMessage(EventId = 1001, EventName = "CertificateRefused", Level = LogLevel.Debug, Message = "Refused client certificate {Subject} (serial {Serial}): {ProblemType}: {Detail}")]
-    private static partial void LogRefused(ILogger logger, string subject, string serial, string problemType, string detail);
 
     [LoggerMessage(EventId = 1002, EventName = "CallerNotRegistered", Level = LogLevel.Debug, Message = "Refused {Caller}: valid certificate, but not registered with this node")]
     private static partial void LogNotRegistered(ILogger logger, string caller);

@@ -139,5 +139,5 @@ public static partial class IdentitySetup
     private static partial void LogOutOfScope(ILogger logger, string caller, string issuer, string detail);
 
     [LoggerMessage(EventId = 1001, EventName = "CertificateRefused", Level = LogLevel.Debug, Message = "Refused client certificate {Subject} (serial {Serial}): {ProblemType}: {Detail}")]
-    private static partial void LogRefused(ILogger logger, string subject, string serial, string problemType, string detail);
+    internal static partial void LogRefused(ILogger logger, string subject, string serial, string problemType, string detail);
 }

@@ -20,20 +20,8 @@ namespace GovShare.Node.Tests.Identity;
 /// cover fails here — and a kept-alive connection, whose requests are admitted from the verdict
 /// remembered on its certificate, is refused as soon as what the verdict cannot know changes.
 /// </summary>
-public sealed class CallerGateTests : IAsyncLifetime
+public sealed class CallerGateTests : KunmingWithOperatorTls
 {
-    private readonly TestPki _pki = new();
-    private TestNode _kunming = null!;
-
-    public async Task InitializeAsync() =>
-        _kunming = await TestNode.StartAsync(_pki, "530100", s => s["Node:ManagementUrl"] = "https://127.0.0.1:0");
-
-    public async Task DisposeAsync()
-    {
-        await _kunming.DisposeAsync();
-        _pki.Dispose();
-    }
-
     [Fact]
     public async Task EveryExchangeEndpoint_RefusesEachCallerTheNodeDoesNotAdmit_BeforeItsHandlerRuns()
     {
@@ -42,18 +30,18 @@ public sealed class CallerGateTests : IAsyncLifetime
         var callers = new (string Who, X509Certificate2? Certificate, HttpStatusCode Status, string Type)[]
         {
             ("no certificate", null, HttpStatusCode.Unauthorized, ProblemTypes.CertificateRequired),
-            ("an unregistered department", _pki.IssueDepartment("530100").Certificate, HttpStatusCode.Forbidden, ProblemTypes.DepartmentNotRegistered),
-            ("an operator", _pki.IssueOperator("530100", "zhang.wei").Certificate, HttpStatusCode.Unauthorized, ProblemTypes.WrongListener),
+            ("an unregistered department", Pki.IssueDepartment("530100").Certificate, HttpStatusCode.Forbidden, ProblemTypes.DepartmentNotRegistered),
+            ("an operator", Pki.IssueOperator("530100", "zhang.wei").Certificate, HttpStatusCode.Unauthorized, ProblemTypes.WrongListener),
             // The province's genuine node certificate, but the province is not linked with Kunming here.
-            ("an unlinked node", _pki.NodeCertificate("530000"), HttpStatusCode.Forbidden, ProblemTypes.NodeNotLinked),
+            ("an unlinked node", Pki.NodeCertificate("530000"), HttpStatusCode.Forbidden, ProblemTypes.NodeNotLinked),
         };
 
-        var before = _kunming.Services.GetRequiredService<LogWriter>().DurableSequence(LogKind.Exchange);
+        var before = Kunming.Services.GetRequiredService<LogWriter>().DurableSequence(LogKind.Exchange);
         foreach (var (who, certificate, status, type) in callers)
         {
             // One client a caller: its first request is judged by the certificate handler, the others
             // on the same kept-alive connection by the remembered verdict.
-            using var client = _kunming.Client(certificate);
+            using var client = Kunming.Client(certificate);
             foreach (var (method, path) in endpoints)
             {
                 using var request = new HttpRequestMessage(new HttpMethod(method), path);
@@ -69,30 +57,30 @@ public sealed class CallerGateTests : IAsyncLifetime
         }
 
         // Refused before any handler: not one exchange was recorded.
-        Assert.Equal(before, _kunming.Services.GetRequiredService<LogWriter>().DurableSequence(LogKind.Exchange));
+        Assert.Equal(before, Kunming.Services.GetRequiredService<LogWriter>().DurableSequence(LogKind.Exchange));
     }
 
     [Fact]
     public async Task KeptAliveConnection_DepartmentRemovedBetweenRequests_NextRequest403NotRegistered()
     {
-        var department = _pki.IssueDepartment("530100");
-        _kunming.Register(department);
-        using var client = _kunming.Client(department.Certificate);
+        var department = Pki.IssueDepartment("530100");
+        Kunming.Register(department);
+        using var client = Kunming.Client(department.Certificate);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
 
-        Assert.True(_kunming.Services.GetRequiredService<DepartmentRegistry>().Remove(department.CreditCode));
+        Assert.True(Kunming.Services.GetRequiredService<DepartmentRegistry>().Remove(department.CreditCode));
 
         await ProblemAssert.IsProblemAsync(await client.GetAsync("v1/identity"), HttpStatusCode.Forbidden, ProblemTypes.DepartmentNotRegistered);
-        Assert.Contains(_kunming.Logs, l => l.Contains("CallerNotRegistered", StringComparison.Ordinal) && l.Contains(department.CreditCode, StringComparison.Ordinal));
+        Assert.Contains(Kunming.Logs, l => l.Contains("CallerNotRegistered", StringComparison.Ordinal) && l.Contains(department.CreditCode, StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task KeptAliveConnection_NodeUnlinkedBetweenRequests_NextRequest403NotLinked()
     {
-        var links = _kunming.Services.GetRequiredService<NodeLinkRegistry>();
-        Assert.Empty(links.Link("530000", LinkRole.Parent, "https://127.0.0.1:1", _pki.NodeKey("530000"), out _));
-        using var client = _kunming.Client(_pki.NodeCertificate("530000"));
+        var links = Kunming.Services.GetRequiredService<NodeLinkRegistry>();
+        Assert.Empty(links.Link("530000", LinkRole.Parent, "https://127.0.0.1:1", Pki.NodeKey("530000"), out _));
+        using var client = Kunming.Client(Pki.NodeCertificate("530000"));
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
 
@@ -100,15 +88,15 @@ public sealed class CallerGateTests : IAsyncLifetime
 
         var problem = await ProblemAssert.IsProblemAsync(await client.GetAsync("v1/identity"), HttpStatusCode.Forbidden, ProblemTypes.NodeNotLinked);
         Assert.Contains("govshare node link", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
-        Assert.Contains(_kunming.Logs, l => l.Contains("NodeNotLinked", StringComparison.Ordinal) && l.Contains("govshare:node/530000", StringComparison.Ordinal));
+        Assert.Contains(Kunming.Logs, l => l.Contains("NodeNotLinked", StringComparison.Ordinal) && l.Contains("govshare:node/530000", StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task KeptAliveConnection_OnTheManagementListener_ADepartmentIsRefusedOnEveryRequest()
     {
-        var department = _pki.IssueDepartment("530100");
-        _kunming.Register(department);
-        using var client = TestNode.ClientFor(_pki, _kunming.ManagementAddress, department.Certificate);
+        var department = Pki.IssueDepartment("530100");
+        Kunming.Register(department);
+        using var client = TestNode.ClientFor(Pki, Kunming.ManagementAddress, department.Certificate);
         for (var i = 0; i < 3; i++)
         {
             await ProblemAssert.IsProblemAsync(await client.GetAsync("v1/operator/departments"), HttpStatusCode.Unauthorized, ProblemTypes.WrongListener);
@@ -119,8 +107,8 @@ public sealed class CallerGateTests : IAsyncLifetime
     public async Task UnknownPath_OnTheExchangeListener_404WhoeverCalls()
     {
         // Routing answers a path it does not know, as it did when authentication judged every request.
-        using var anonymous = _kunming.Client(null);
-        using var stranger = _kunming.Client(_pki.IssueDepartment("530100").Certificate);
+        using var anonymous = Kunming.Client(null);
+        using var stranger = Kunming.Client(Pki.IssueDepartment("530100").Certificate);
         foreach (var client in new[] { anonymous, stranger })
         {
             await ProblemAssert.IsProblemAsync(await client.GetAsync("v1/no-such-thing"), HttpStatusCode.NotFound, ProblemTypes.NotFound);
@@ -131,7 +119,7 @@ public sealed class CallerGateTests : IAsyncLifetime
     private List<(string Method, string Path)> ExchangeEndpoints()
     {
         var found = new List<(string, string)>();
-        foreach (var endpoint in _kunming.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>())
+        foreach (var endpoint in Kunming.Services.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>())
         {
             if (endpoint.Metadata.GetMetadata<ManagementEndpointAttribute>() is not null)
             {
@@ -169,20 +157,8 @@ public sealed class CallerGateMeterTestsRunAlone;
 /// connection, as ASP.NET's own authentication meter on the node's /metrics counts it.
 /// </summary>
 [Collection(nameof(CallerGateMeterTests))]
-public sealed class CallerGateMeterTests : IAsyncLifetime
+public sealed class CallerGateMeterTests : KunmingWithOperatorTls
 {
-    private readonly TestPki _pki = new();
-    private TestNode _kunming = null!;
-
-    public async Task InitializeAsync() =>
-        _kunming = await TestNode.StartAsync(_pki, "530100", s => s["Node:ManagementUrl"] = "https://127.0.0.1:0");
-
-    public async Task DisposeAsync()
-    {
-        await _kunming.DisposeAsync();
-        _pki.Dispose();
-    }
-
     [Fact]
     public async Task KeptAliveConnection_TheCertificateHandlerJudgesItsFirstRequestOnly_TheGateTheRest()
     {
@@ -190,12 +166,12 @@ public sealed class CallerGateMeterTests : IAsyncLifetime
         // runs: once for the connection, not once a request — neither the framework's middleware nor
         // a default scheme authenticates behind the gate's back. (The scrapes themselves, without a
         // certificate, count as runs without a result.)
-        var department = _pki.IssueDepartment("530100");
-        _kunming.Register(department);
-        using var scraper = TestNode.ClientFor(_pki, _kunming.ManagementAddress, null);
+        var department = Pki.IssueDepartment("530100");
+        Kunming.Register(department);
+        using var scraper = TestNode.ClientFor(Pki, Kunming.ManagementAddress, null);
         var before = HandlerRuns(await Hosting.MetricsTests.ScrapeAsync(scraper));
 
-        using var client = _kunming.Client(department.Certificate);
+        using var client = Kunming.Client(department.Certificate);
         for (var i = 0; i < 5; i++)
         {
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("v1/identity")).StatusCode);
@@ -206,4 +182,21 @@ public sealed class CallerGateMeterTests : IAsyncLifetime
 
     private static double HandlerRuns(Hosting.MetricsTests.Scrape scrape) =>
         scrape.Sum("aspnetcore_authentication_authenticate_duration_seconds_count", ("aspnetcore_authentication_scheme", "Certificate"), ("aspnetcore_authentication_result", "success"));
+}
+
+/// <summary>A real Kunming node on loopback whose management listener speaks TLS (operators come with certificates).</summary>
+public abstract class KunmingWithOperatorTls : IAsyncLifetime
+{
+    protected TestPki Pki { get; } = new();
+
+    protected TestNode Kunming { get; private set; } = null!;
+
+    public async Task InitializeAsync() =>
+        Kunming = await TestNode.StartAsync(Pki, "530100", s => s["Node:ManagementUrl"] = "https://127.0.0.1:0");
+
+    public async Task DisposeAsync()
+    {
+        await Kunming.DisposeAsync();
+        Pki.Dispose();
+    }
 }
