@@ -32,6 +32,13 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "archive-cpu")
+        {
+            // A closed exchange-log segment's gzip at each zlib level: CPU a record and the archive's size.
+            Environment.ExitCode = Logs.ArchiveCpuRun.Run(args);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "decision-cpu")
         {
             // A pull's authorisation and answer-cache key per request, by thread CPU and bytes allocated.

@@ -12,7 +12,8 @@ namespace GovShare.Node.Logs;
 /// </summary>
 internal static class LogArchiver
 {
-    public static void Archive(LogStore store, LogKind kind, string segment, long firstSeq, long lastSeq)
+    /// <summary>Archives <paramref name="segment"/> (records <paramref name="firstSeq"/>..<paramref name="lastSeq"/> of <paramref name="kind"/>) at zlib level <paramref name="compressionLevel"/> (<see cref="LogOptions.ArchiveCompressionLevel"/>, 1 to 9).</summary>
+    public static void Archive(LogStore store, LogKind kind, string segment, long firstSeq, long lastSeq, int compressionLevel)
     {
         var folder = Path.Combine(store.FolderOf(kind), LogStore.ArchiveFolder);
         Directory.CreateDirectory(folder);
@@ -22,7 +23,7 @@ internal static class LogArchiver
         using (var input = new FileStream(segment, FileMode.Open, FileAccess.Read, FileShare.Read))
         using (var output = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
-            using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
+            using (var gzip = new GZipStream(output, new ZLibCompressionOptions { CompressionLevel = compressionLevel }, leaveOpen: true))
             {
                 input.CopyTo(gzip);
             }

@@ -13,6 +13,17 @@ public sealed class LogOptions
     /// <summary>A segment is closed and archived (gzip) once it reaches this size.</summary>
     public long SegmentBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// The zlib level (1 to 9) a closed segment is gzip-archived at. 3 by default: on the node's own
+    /// exchange-log lines it makes archives 0.5-5 % larger than level 6 (what
+    /// <see cref="System.IO.Compression.CompressionLevel.Optimal"/> is) for a third less CPU, and
+    /// archiving runs beside the requests, so at a node's peak it takes their CPU
+    /// (benchmarks/results/profile-small-exchanges.txt). Level 1 makes archives ~1.4 x larger; above
+    /// 6 zlib-ng costs twice the CPU for no smaller file on these lines. A node short of disk rather
+    /// than CPU may set 6. Archives of any level read the same.
+    /// </summary>
+    public int ArchiveCompressionLevel { get; set; } = 3;
+
     /// <summary>A signed checkpoint is appended after this many records …</summary>
     public int CheckpointEvery { get; set; } = 1000;
 
@@ -50,6 +61,11 @@ public sealed class LogOptions
         if (SegmentBytes < 4096)
         {
             errors.Add("Logs:SegmentBytes must be at least 4096.");
+        }
+
+        if (ArchiveCompressionLevel is < 1 or > 9)
+        {
+            errors.Add($"Logs:ArchiveCompressionLevel must be from 1 to 9 (a zlib level); it is {ArchiveCompressionLevel}.");
         }
 
         if (CheckpointEvery < 1)

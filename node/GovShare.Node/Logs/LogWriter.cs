@@ -705,7 +705,7 @@ public sealed class LogWriter : IAsyncDisposable
         {
             try
             {
-                LogArchiver.Archive(_store, _kind, segment, firstSeq, lastSeq);
+                LogArchiver.Archive(_store, _kind, segment, firstSeq, lastSeq, _options.ArchiveCompressionLevel);
                 LogsDiagnostics.SegmentArchived(_logger, _kind, Path.GetFileName(segment), firstSeq, lastSeq);
             }
             catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
