@@ -23,6 +23,15 @@ public sealed class KafkaLogRelayTests(ITestOutputHelper output)
         Options.Create(new LogOptions()),
         new TestOutputLogger<KafkaLogRelay>(output));
 
+    /// <summary>A one-broker mock cluster holding the exchange log's topic (8 partitions).</summary>
+    private static KafkaMockCluster OneBrokerWithExchangeTopic(out string topic)
+    {
+        var cluster = new KafkaMockCluster(brokers: 1);
+        topic = KafkaOptions.Topic(LogFolder.Node, LogKind.Exchange);
+        cluster.CreateTopic(topic, partitions: 8, replicationFactor: 1);
+        return cluster;
+    }
+
     /// <summary>Polls a condition; the limit only turns a hang into a failure message, it asserts no speed.</summary>
     private static async Task Eventually(Func<bool> condition, string what)
     {
@@ -132,9 +141,7 @@ public sealed class KafkaLogRelayTests(ITestOutputHelper output)
         // The relay fills one message and one set of headers again for every record (Outgoing), and
         // remembers keys' bytes (KeyBytes): had the producer kept a reference instead of copying,
         // messages would carry another record's key, sequence or line. Sequences of 1 to 4 digits.
-        using var cluster = new KafkaMockCluster(brokers: 1);
-        var topic = KafkaOptions.Topic(LogFolder.Node, LogKind.Exchange);
-        cluster.CreateTopic(topic, partitions: 8, replicationFactor: 1);
+        using var cluster = OneBrokerWithExchangeTopic(out var topic);
         using var folder = new LogFolder();
         var resources = Enumerable.Range(0, 7).Select(r => $"53010010000000{r:D2}").ToArray();
         const int total = 1500;
@@ -175,10 +182,8 @@ public sealed class KafkaLogRelayTests(ITestOutputHelper output)
     {
         // The relay's side of a message: Confluent's delivery shim and the three header names' UTF-8
         // bytes (made inside Produce) remain; the message, its header list, its three headers, the
-        // sequence's array and the key's bytes no longer (together ~450 B a message before).
-        using var cluster = new KafkaMockCluster(brokers: 1);
-        var topic = KafkaOptions.Topic(LogFolder.Node, LogKind.Exchange);
-        cluster.CreateTopic(topic, partitions: 8, replicationFactor: 1);
+        // sequence's array and the key's bytes no longer (~500 B a message before, ~340 of them these).
+        using var cluster = OneBrokerWithExchangeTopic(out var topic);
         using var folder = new LogFolder();
         await using var open = folder.Open();
         await AppendAsync(open.Writer, 0, 600, ["5301001000000001", "5301001000000002"]);
