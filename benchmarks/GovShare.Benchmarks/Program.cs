@@ -46,6 +46,13 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "metrics-cpu")
+        {
+            // The exchange instruments per step with the node's listeners attached, by thread CPU and bytes allocated.
+            Environment.ExitCode = Logs.ExchangeMetricsCpuRun.Run(args);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "json-cpu")
         {
             // The JSON micro-benchmark's methods by process CPU time, not wall time: on the shared

@@ -214,7 +214,7 @@ public static class PullDecisionCpuRun
     }
 
     /// <summary>This thread's CPU time (user + system), from /proc/thread-self/stat.</summary>
-    private static TimeSpan ThreadCpu()
+    internal static TimeSpan ThreadCpu()
     {
         var stat = File.ReadAllText("/proc/thread-self/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');

@@ -84,21 +84,23 @@ internal static class NodeLogging
 /// <summary>
 /// One Information line per <c>Logging:SummaryInterval</c> in which something happened, and one at
 /// stop for the rest: exchanges by kind and status, bytes by kind, refusals by problem type. It
-/// listens to the counters <c>/metrics</c> exports (<see cref="ExchangeMetrics"/>,
-/// <see cref="NodeMetrics"/>), so the summary, the metrics and the exchange log agree; on the hot
-/// path it adds one look-up and one interlocked add per measurement, no allocation once a
-/// combination was seen. The meters are static: nodes sharing a process (tests) share the counts.
+/// reads what <c>/metrics</c> exports, so the summary, the metrics and the exchange log agree: the
+/// exchange sums <see cref="ExchangeMetrics"/>' observable counters report (their difference since
+/// the last line; nothing on the exchange's path) and, through a listener, the refusals counter
+/// (<see cref="NodeMetrics"/>; one look-up and one interlocked add a refusal). The meters are
+/// static: nodes sharing a process (tests) share the counts.
 /// </summary>
 internal sealed partial class ActivitySummary : NodeBackgroundService
 {
-    private const int ExchangesInstrument = 1, BytesInstrument = 2, RefusalsInstrument = 3;
-
     private readonly TimeSpan _interval;
     private readonly ILogger<ActivitySummary> _logger;
     private readonly MeterListener _listener = new();
-    private readonly ConcurrentDictionary<(string Kind, string Status), StrongBox<long>> _exchanges = new();
-    private readonly ConcurrentDictionary<string, StrongBox<long>> _bytes = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, StrongBox<long>> _refusals = new(StringComparer.Ordinal);
+    private readonly Lock _flushing = new();
+
+    // The exchange sums at the last line (from this summary's start: what came before is not its to report).
+    private readonly Dictionary<(string Kind, string Status), long> _stepsAt = ExchangeMetrics.StepsSoFar().ToDictionary(s => (s.Kind, s.Status), s => s.Count);
+    private readonly Dictionary<string, long> _bytesAt = ExchangeMetrics.BytesSoFar().ToDictionary(b => b.Kind, b => b.Bytes, StringComparer.Ordinal);
     private long _since = System.Diagnostics.Stopwatch.GetTimestamp();
 
     public ActivitySummary(TimeSpan interval, ILogger<ActivitySummary> logger)
@@ -107,16 +109,9 @@ internal sealed partial class ActivitySummary : NodeBackgroundService
         _logger = logger;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            var id = (instrument.Meter.Name, instrument.Name) switch
+            if (instrument is { Meter.Name: NodeMetrics.MeterName, Name: "govshare.refusals" })
             {
-                (ExchangeMetrics.MeterName, "govshare.exchanges") => ExchangesInstrument,
-                (ExchangeMetrics.MeterName, "govshare.exchange.bytes") => BytesInstrument,
-                (NodeMetrics.MeterName, "govshare.refusals") => RefusalsInstrument,
-                _ => 0,
-            };
-            if (id != 0)
-            {
-                listener.EnableMeasurementEvents(instrument, id);
+                listener.EnableMeasurementEvents(instrument);
             }
         };
         _listener.SetMeasurementEventCallback<long>(OnMeasurement);
@@ -154,38 +149,29 @@ internal sealed partial class ActivitySummary : NodeBackgroundService
 
     private void OnMeasurement(Instrument instrument, long value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
     {
-        switch ((int)state!)
-        {
-            case ExchangesInstrument:
-                Interlocked.Add(ref _exchanges.GetOrAdd((Tag(tags, "govshare.exchange.kind"), Tag(tags, "http.response.status_code")), static _ => new StrongBox<long>()).Value, value);
-                break;
-            case BytesInstrument:
-                Interlocked.Add(ref _bytes.GetOrAdd(Tag(tags, "govshare.exchange.kind"), static _ => new StrongBox<long>()).Value, value);
-                break;
-            case RefusalsInstrument:
-                Interlocked.Add(ref _refusals.GetOrAdd(Tag(tags, "govshare.problem.type"), static _ => new StrongBox<long>()).Value, value);
-                break;
-        }
-    }
-
-    private static string Tag(ReadOnlySpan<KeyValuePair<string, object?>> tags, string key)
-    {
+        var type = "other";
         foreach (var tag in tags)
         {
-            if (tag.Key == key)
+            if (tag is { Key: "govshare.problem.type", Value: string named })
             {
-                return tag.Value as string ?? "other";
+                type = named;
             }
         }
 
-        return "other";
+        Interlocked.Add(ref _refusals.GetOrAdd(type, static _ => new StrongBox<long>()).Value, value);
     }
 
     /// <summary>Logs what was counted since the last line, if anything, and starts counting afresh.</summary>
     internal void Flush()
     {
-        var exchanges = Take(_exchanges);
-        var bytes = Take(_bytes);
+        List<((string Kind, string Status) Key, long Count)> exchanges;
+        List<(string Key, long Count)> bytes;
+        lock (_flushing)
+        {
+            exchanges = Since(ExchangeMetrics.StepsSoFar().Select(s => ((s.Kind, s.Status), s.Count)), _stepsAt);
+            bytes = Since(ExchangeMetrics.BytesSoFar(), _bytesAt);
+        }
+
         var refusals = Take(_refusals);
         var since = Interlocked.Exchange(ref _since, System.Diagnostics.Stopwatch.GetTimestamp());
         if ((exchanges.Count == 0 && refusals.Count == 0) || !_logger.IsEnabled(LogLevel.Information))
@@ -207,6 +193,24 @@ internal sealed partial class ActivitySummary : NodeBackgroundService
     private static List<(TKey Key, long Count)> Take<TKey>(ConcurrentDictionary<TKey, StrongBox<long>> counts)
         where TKey : notnull =>
         [.. counts.Select(c => (c.Key, Count: Interlocked.Exchange(ref c.Value.Value, 0))).Where(c => c.Count != 0).OrderBy(c => c.Key.ToString(), StringComparer.Ordinal)];
+
+    /// <summary>What the sums grew by since <paramref name="at"/>, which then holds them.</summary>
+    private static List<(TKey Key, long Count)> Since<TKey>(IEnumerable<(TKey Key, long Sum)> sums, Dictionary<TKey, long> at)
+        where TKey : notnull
+    {
+        var grown = new List<(TKey Key, long Count)>();
+        foreach (var (key, sum) in sums)
+        {
+            var before = at.GetValueOrDefault(key);
+            if (sum != before)
+            {
+                grown.Add((key, sum - before));
+                at[key] = sum;
+            }
+        }
+
+        return [.. grown.OrderBy(c => c.Key.ToString(), StringComparer.Ordinal)];
+    }
 
     private static string Breakdown(IEnumerable<(string Key, long Count)> counts)
     {

@@ -107,6 +107,7 @@ public sealed class KafkaLogRelay : NodeBackgroundService
         // Made once for every message of the log (the producer's Produce(topic, ...) makes one a message).
         var anyPartition = new TopicPartition(topic, Partition.Any);
         var deliveries = new Deliveries();
+        var outgoing = new Outgoing(log);
         LogPosition? shippedAt = null;
         LogCursor? cursor = null;
         // Confirmed by Kafka but not yet in the watermark file, which is replaced at most every
@@ -187,7 +188,7 @@ public sealed class KafkaLogRelay : NodeBackgroundService
                         continue;
                     }
 
-                    var (confirmed, failure) = await ProduceAsync(Producer(), deliveries, anyPartition, batch).ConfigureAwait(false);
+                    var (confirmed, failure) = await ProduceAsync(Producer(), deliveries, outgoing, anyPartition, batch).ConfigureAwait(false);
                     if (confirmed > 0)
                     {
                         var last = batch[confirmed - 1];
@@ -249,38 +250,18 @@ public sealed class KafkaLogRelay : NodeBackgroundService
     }
 
     /// <summary>Produces a batch; returns how many from its start are confirmed, and why the next one failed.</summary>
-    private static async Task<(int Confirmed, string? Failure)> ProduceAsync(IProducer<string?, byte[]> producer, Deliveries deliveries, TopicPartition topic, List<LogEntry> batch)
+    internal static async Task<(int Confirmed, string? Failure)> ProduceAsync(IProducer<string?, byte[]> producer, Deliveries deliveries, Outgoing outgoing, TopicPartition topic, List<LogEntry> batch)
     {
         deliveries.Begin(batch.Count);
         var produced = 0;
         string? produceFailure = null;
-        // The same for every entry of a log's batch; the producer copies header values and never changes them.
-        byte[]? nodeValue = null;
-        byte[]? logValue = null;
         try
         {
             for (; produced < batch.Count; produced++)
             {
-                var entry = batch[produced];
-                var message = new Message<string?, byte[]>
-                {
-                    Key = entry.Type == LogEntryType.Record ? entry.Record?.ResourceCode : null,
-                    Value = WholeLine(entry),
-                    Headers = new Headers
-                    {
-                        { NodeHeader, nodeValue ??= Encoding.ASCII.GetBytes(entry.Node) },
-                        { LogHeader, logValue ??= Encoding.ASCII.GetBytes(LogEntry.LogName(entry.Log)) },
-                        { SequenceHeader, SequenceValue(entry.Sequence) },
-                    },
-                };
-                if (entry.Replica is { } replica)
-                {
-                    message.Headers.Add(ReplicaHeader, Encoding.ASCII.GetBytes(replica));
-                }
-
                 try
                 {
-                    producer.Produce(topic, message, deliveries.Handler(produced));
+                    producer.Produce(topic, outgoing.For(batch[produced]), deliveries.Handler(produced));
                 }
                 catch (Exception ex) when (ex is KafkaException or InvalidOperationException)
                 {
@@ -305,6 +286,118 @@ public sealed class KafkaLogRelay : NodeBackgroundService
         }
 
         return (produced, produceFailure);
+    }
+
+    /// <summary>
+    /// The message a log's records go out in: one <see cref="Message{TKey, TValue}"/> and its headers,
+    /// made once per log and filled again for every record, instead of a message, a header list,
+    /// three headers and the sequence's array a record. Safe because the producer copies all of it
+    /// while <c>Produce</c> runs and keeps none of it: Confluent.Kafka hands the value and key to
+    /// librdkafka with <c>RD_KAFKA_MSG_F_COPY</c> and each header through <c>rd_kafka_header_add</c>,
+    /// which copies name and value (librdkafka's documented behaviour of both), and with
+    /// <c>DeliveryReportFields = "none"</c> (<see cref="ProducerSettings"/>) its delivery shim keeps
+    /// neither key nor value. Used by one log's relay loop only (one thread at a time).
+    /// KafkaLogRelayTests checks every consumed message against its own record.
+    /// </summary>
+    internal sealed class Outgoing
+    {
+        private readonly Message<string?, byte[]> _message = new();
+        private readonly Headers _headers = [];
+        private readonly Headers _replicaHeaders = [];
+        private readonly Value _node = new(NodeHeader);
+        private readonly Value _sequence = new(SequenceHeader);
+        private readonly Value _replica = new(ReplicaHeader);
+
+        // The sequence's digits, one array per length (librdkafka copies them; the next record overwrites them).
+        private readonly byte[]?[] _digits = new byte[]?[20];
+        private string? _nodeName;
+
+        public Outgoing(LogKind log)
+        {
+            var logName = new Value(LogHeader) { Bytes = Encoding.ASCII.GetBytes(LogEntry.LogName(log)) };
+            foreach (var headers in new[] { _headers, _replicaHeaders })
+            {
+                headers.Add(_node);
+                headers.Add(logName);
+                headers.Add(_sequence);
+            }
+
+            _replicaHeaders.Add(_replica);
+        }
+
+        /// <summary>The message of <paramref name="entry"/>, valid until the next call.</summary>
+        public Message<string?, byte[]> For(LogEntry entry)
+        {
+            if (!string.Equals(entry.Node, _nodeName, StringComparison.Ordinal))
+            {
+                _nodeName = entry.Node;
+                _node.Bytes = Encoding.ASCII.GetBytes(entry.Node);
+            }
+
+            Span<byte> digits = stackalloc byte[20];
+            System.Buffers.Text.Utf8Formatter.TryFormat(entry.Sequence, digits, out var length);
+            var sequence = _digits[length - 1] ??= new byte[length];
+            digits[..length].CopyTo(sequence);
+            _sequence.Bytes = sequence;
+
+            _message.Key = entry.Type == LogEntryType.Record ? entry.Record?.ResourceCode : null;
+            _message.Value = WholeLine(entry);
+            if (entry.Replica is { } replica)
+            {
+                _replica.Bytes = Encoding.ASCII.GetBytes(replica);
+                _message.Headers = _replicaHeaders;
+            }
+            else
+            {
+                _message.Headers = _headers;
+            }
+
+            return _message;
+        }
+
+        /// <summary>A header whose value is set again for each record.</summary>
+        private sealed class Value(string key) : IHeader
+        {
+            public string Key { get; } = key;
+
+            public byte[] Bytes { get; set; } = [];
+
+            public byte[] GetValueBytes() => Bytes;
+        }
+    }
+
+    /// <summary>
+    /// The key's UTF-8 bytes, remembered per resource code (a node's catalogue is a few hundred to a
+    /// few thousand codes) instead of encoded again for every record; librdkafka copies them while
+    /// <c>Produce</c> runs. At most <see cref="Remembered"/> codes are kept: a record's resource
+    /// code can come from a caller (a refusal names what was asked for), so past that the bytes
+    /// are made per record as before. Shared by the three logs' loops, hence concurrent.
+    /// </summary>
+    internal sealed class KeyBytes : ISerializer<string?>
+    {
+        internal const int Remembered = 4096;
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _bytes = new(StringComparer.Ordinal);
+
+        public byte[]? Serialize(string? data, SerializationContext context)
+        {
+            if (data is null)
+            {
+                return null;
+            }
+
+            if (_bytes.TryGetValue(data, out var bytes))
+            {
+                return bytes;
+            }
+
+            bytes = Encoding.UTF8.GetBytes(data);
+            if (_bytes.Count < Remembered)
+            {
+                _bytes.TryAdd(data, bytes);
+            }
+
+            return bytes;
+        }
     }
 
     /// <summary>
@@ -371,14 +464,6 @@ public sealed class KafkaLogRelay : NodeBackgroundService
         }
     }
 
-    /// <summary>The sequence header's value: the decimal digits, written straight into their array (no string first).</summary>
-    internal static byte[] SequenceValue(long sequence)
-    {
-        Span<byte> digits = stackalloc byte[20];
-        System.Buffers.Text.Utf8Formatter.TryFormat(sequence, digits, out var length);
-        return digits[..length].ToArray();
-    }
-
     /// <summary>
     /// The entry's line as one array: the writer's entries own an array of exactly their line
     /// (<see cref="LogEntry.Create"/>), handed to the producer as it is (librdkafka copies it, and an
@@ -433,6 +518,7 @@ public sealed class KafkaLogRelay : NodeBackgroundService
             {
                 _producerFatal = false;
                 _producer = new ProducerBuilder<string?, byte[]>(ProducerSettings())
+                    .SetKeySerializer(new KeyBytes())
                     .SetErrorHandler((_, error) =>
                     {
                         if (error.IsFatal)

@@ -9,10 +9,12 @@ public sealed class ExchangeMetricsTests
     [Fact]
     public void Record_WithAListener_CountsWithCachedTagsAndAllocatesNothing()
     {
-        long exchanges = 0, rows = 0;
-        string? status = null;
-        // The meter is static: tests running in parallel record too, so count this thread's measurements only.
+        // The meter is static and other tests record too: a status only this test records (299),
+        // and the observable counters' sums compared before and after.
+        long Steps() => ExchangeMetrics.StepsSoFar().Where(s => s is { Kind: "compare", Status: "299" }).Sum(s => s.Count);
+        long durations = 0;
         var thread = Environment.CurrentManagedThreadId;
+        var observed = new Dictionary<string, (long Value, string? Status)>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
@@ -23,36 +25,50 @@ public sealed class ExchangeMetricsTests
         };
         listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
         {
-            if (Environment.CurrentManagedThreadId != thread)
+            if (tags[0].Value is "compare" && (tags.Length == 1 || tags[1].Value is "299"))
             {
-                return;
-            }
-
-            if (instrument.Name == "govshare.exchanges" && tags[0].Value is "pull")
-            {
-                exchanges += value;
-                status = (string?)tags[1].Value;
-            }
-            else if (instrument.Name == "govshare.exchange.rows" && tags[0].Value is "pull")
-            {
-                rows += value;
+                observed[instrument.Name] = (value, tags.Length > 1 ? (string?)tags[1].Value : null);
             }
         });
-        listener.SetMeasurementEventCallback<double>((_, _, _, _) => { });
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        {
+            if (Environment.CurrentManagedThreadId == thread && tags[0].Value is "compare" && tags[1].Value is "ok")
+            {
+                durations++;
+            }
+        });
         listener.Start();
 
-        ExchangeMetrics.Record(ExchangeKind.Pull, 200, 5, 100, TimeSpan.FromMilliseconds(3));
+        ExchangeMetrics.Record(ExchangeKind.Compare, 299, 5, 100, TimeSpan.FromMilliseconds(3));
+        var steps = Steps();
         var before = GC.GetAllocatedBytesForCurrentThread();
         for (var i = 0; i < 1000; i++)
         {
-            ExchangeMetrics.Record(ExchangeKind.Pull, 200, 5, 100, TimeSpan.FromMilliseconds(3));
+            ExchangeMetrics.Record(ExchangeKind.Compare, 299, 5, 100, TimeSpan.FromMilliseconds(3));
         }
 
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        listener.RecordObservableInstruments();
 
-        Assert.Equal(1001, exchanges);
-        Assert.Equal(5005, rows);
-        Assert.Equal("200", status);
         Assert.Equal(0, allocated);
+        Assert.Equal(1000, Steps() - steps);
+        Assert.Equal(1001, durations);
+        // What a collecting listener (the /metrics exporter, OTLP) reads: the sums, tagged as the counters were.
+        Assert.Equal((Steps(), "299"), observed["govshare.exchanges"]);
+        Assert.True(observed["govshare.exchange.rows"].Value >= 5005);
+        Assert.True(observed["govshare.exchange.bytes"].Value >= 100_100);
+        Assert.Equal(ExchangeMetrics.BytesSoFar().Single(b => b.Kind == "compare").Bytes, observed["govshare.exchange.bytes"].Value);
+    }
+
+    [Fact]
+    public void Record_StatusOrKindOutOfRange_CountedAsOther()
+    {
+        long Other() => ExchangeMetrics.StepsSoFar().Where(s => s is { Kind: "other", Status: "other" }).Sum(s => s.Count);
+        var before = Other();
+
+        ExchangeMetrics.Record((ExchangeKind)99, 600, 0, 0, TimeSpan.Zero);
+        ExchangeMetrics.Record((ExchangeKind)(-1), -1, 0, 0, TimeSpan.Zero);
+
+        Assert.Equal(2, Other() - before);
     }
 }
