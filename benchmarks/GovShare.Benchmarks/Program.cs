@@ -39,6 +39,13 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "aggregate-cpu")
+        {
+            // The log tail's catch-up per one-row pull record (statistics + evaluation aggregates), by thread CPU and bytes allocated.
+            Environment.ExitCode = Logs.AggregateCpuRun.Run(args);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "decision-cpu")
         {
             // A pull's authorisation and answer-cache key per request, by thread CPU and bytes allocated.

@@ -12,7 +12,11 @@ import sys, collections
 path = sys.argv[1]
 layers = [
  ("jit", ["libclrjit"]),
- ("aggregates-catchup", ["ChainAggregates", "AggregateWarmup"]),
+ # The log tail's catch-up runs as a thread-pool work item (LogAggregates::CatchUp), not under ChainAggregates:
+ # its own frames name it, or its samples went to threadpool-dispatch.
+ ("aggregates-catchup", ["ChainAggregates", "AggregateWarmup", "LogTail", "LogAggregates", "StatisticsAggregate", "EvaluationAggregate", "RecentExchanges"]),
+ # Closed segments gzipped by the archiver; zlib's native frames unwind without the managed ones above them.
+ ("log archive (gzip)", ["LogArchiver", "DeflateStream", "ZLib", "System.IO.Compression.Native"]),
  ("kafka-relay", ["KafkaLogRelay", "Confluent.Kafka", "librdkafka"]),
  ("logwriter-loop", ["LogChannel+<RunAsync>", "GroupCommitFile"]),
  ("metrics", ["OpenTelemetry", "System.Diagnostics.Metrics", "ExchangeMetrics", "LogMetrics", "MetricsContext", "HostingMetrics"]),
@@ -63,7 +67,9 @@ groups = [
  ("Arrow answer (from the answer cache)", ["AnswerFromCache"]),
  ("log append + fsync wait (writer loop)", ["logwriter-loop", "log-append(serialize)", "ExchangeStep.Record"]),
  ("metrics", ["metrics"]),
- ("Kafka relay + aggregates", ["kafka-relay", "aggregates-catchup"]),
+ ("Kafka relay", ["kafka-relay"]),
+ ("aggregates (log tail catch-up)", ["aggregates-catchup"]),
+ ("log archive (gzip of closed segments)", ["log archive (gzip)"]),
  ("thread pool (wait/spin + dispatch)", ["threadpool-wait", "threadpool-dispatch"]),
  ("JIT", ["jit"]),
  ("other (GC, runtime, kernel unattributed)", ["other"]),

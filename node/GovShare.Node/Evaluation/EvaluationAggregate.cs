@@ -36,8 +36,8 @@ public sealed class EvaluationAggregate : IChainAggregate
     private readonly List<string?> _parties = [];
     private readonly Dictionary<string, int> _partyIds = new(StringComparer.Ordinal);
 
-    /// <summary>A user's party number by the URI a record names, parsed once each. Not saved; bounded (a parse per record past it, not memory).</summary>
-    private readonly Dictionary<string, int> _userParties = new(StringComparer.Ordinal);
+    /// <summary>A user's party (its number, where it was last counted) by the URI a record names, parsed once each. Not saved; bounded (a parse per record past it, not memory).</summary>
+    private readonly Dictionary<string, User> _userParties = new(StringComparer.Ordinal);
 
     private readonly SortedDictionary<DateOnly, Day> _days = [];
     // A counted record is at one cell of its day: one slot holds its place.
@@ -52,6 +52,10 @@ public sealed class EvaluationAggregate : IChainAggregate
     private readonly Dictionary<string, LoggedRecord> _firstComparison = new(StringComparer.Ordinal);
     private readonly List<LoggedRecord> _refusals = [];
     private DateTimeOffset _latest = DateTimeOffset.MinValue;
+
+    // The day the last counted record was on, so the next of the same day skips the sorted days' search. Never
+    // stale: a day once made is never removed or replaced (an aggregate is only added to; a load makes a new one).
+    private (DateOnly Date, Day? Day) _lastDay;
 
     // The latest UTC day the ids were last forgotten at (once a day, as in StatisticsAggregate).
     private int _evictedAt;
@@ -74,14 +78,22 @@ public sealed class EvaluationAggregate : IChainAggregate
         if (entry.Type == LogEntryType.Record && entry.Record is { } record)
         {
             Records++;
-            var logged = new LoggedRecord(entry.Node, LogKind.Exchange, entry.Sequence, record, entry.Replica);
-            Keep(logged, fresh: true);
+            // Only a record that may be kept one by one is wrapped: not the successful pulls, nearly all records.
+            if (MayKeep(record))
+            {
+                Keep(new LoggedRecord(entry.Node, LogKind.Exchange, entry.Sequence, record, entry.Replica), fresh: true);
+            }
+
             Count(record);
         }
 
         Sequence = entry.Sequence;
         Hash = entry.Hash;
     }
+
+    /// <summary>Whether <see cref="Keep"/> may keep the record: the kinds it looks at (a refused pull only with a problem type).</summary>
+    private static bool MayKeep(LogRecord record) =>
+        record.Kind is ExchangeKind.Push or ExchangeKind.Compare || (record.Kind == ExchangeKind.Pull && record.ProblemType is not null);
 
     // The records needed one by one. Indexed again from the kept list when loaded.
     private void Keep(LoggedRecord logged, bool fresh)
@@ -122,31 +134,42 @@ public sealed class EvaluationAggregate : IChainAggregate
 
         _latest = record.Time > _latest ? record.Time : _latest;
         var date = WorkingDayCalendar.ToChinaDate(record.Time);
-        var cell = new Cell(record.Kind, Party(record.Provider), UserParty(record.EffectiveUser));
-        if (!_days.TryGetValue(date, out var day))
+        var user = UserOf(record.EffectiveUser);
+        // The user's last cell, when this record is of the same kind, provider and day: its sums and place without
+        // the look-ups. Never stale, as _lastDay: days, cells and their sums are never removed or replaced, a party's
+        // and a cell's number never change; a record of another kind, provider or day looks them up again.
+        ref var last = ref user.Last;
+        if (last.Sums is null || last.Date != date || last.Kind != record.Kind || !string.Equals(last.Provider, record.Provider, StringComparison.Ordinal))
         {
-            _days[date] = day = new Day();
+            var cell = new Cell(record.Kind, Party(record.Provider), user.Id);
+            var day = DayOf(date);
+            if (!day.Cells.TryGetValue(cell, out var cellSums))
+            {
+                day.Cells[cell] = cellSums = new Sums();
+            }
+
+            last = new Counted(record.Kind, record.Provider, date, day, cell, cellSums, Pack(new Place(date, cell)));
         }
 
-        if (!day.Cells.TryGetValue(cell, out var sums))
-        {
-            day.Cells[cell] = sums = new Sums();
-        }
-
+        var sums = last.Sums;
         sums.Records++;
         sums.Rows += record.Rows;
         sums.Bytes += record.Bytes;
 
-        var at = Pack(new Place(date, cell));
+        var at = last.Place;
         // A view into _recent: nothing below adds or removes an id until the eviction.
         var recent = _recent.Get(record.ExchangeId, out var seenBefore);
         if (seenBefore)
         {
-            day.Repeats.Add(new Repeat(cell, record.Rows, record.Bytes, Places(recent)));
+            last.Day.Repeats.Add(new Repeat(last.Cell, record.Rows, record.Bytes, Places(recent)));
+            if (!recent.Contains(at))
+            {
+                recent.Add(at);
+            }
         }
-
-        if (!recent.Contains(at))
+        else
         {
+            // A new id was counted nowhere yet.
             recent.Add(at);
         }
 
@@ -158,6 +181,22 @@ public sealed class EvaluationAggregate : IChainAggregate
             _evictedAt = StatisticsAggregate.UtcDay(_latest);
             _recent.Evict(_evictedAt - StatisticsAggregate.WindowDays);
         }
+    }
+
+    private Day DayOf(DateOnly date)
+    {
+        if (_lastDay.Day is { } last && _lastDay.Date == date)
+        {
+            return last;
+        }
+
+        if (!_days.TryGetValue(date, out var day))
+        {
+            _days[date] = day = new Day();
+        }
+
+        _lastDay = (date, day);
+        return day;
     }
 
     /// <summary>A place as <see cref="RecentExchanges"/> holds it: the day and the cell's number.</summary>
@@ -204,18 +243,18 @@ public sealed class EvaluationAggregate : IChainAggregate
     }
 
     // Parsing the user's URI (a split, a credit code's check digit) was a good part of a rebuild's time per record; the users are few.
-    private int UserParty(string uri)
+    private User UserOf(string uri)
     {
-        if (!_userParties.TryGetValue(uri, out var id))
+        if (!_userParties.TryGetValue(uri, out var user))
         {
-            id = Party(EvaluationSnapshot.PartyKey(uri));
+            user = new User(Party(EvaluationSnapshot.PartyKey(uri)));
             if (_userParties.Count < MaxUserParties)
             {
-                _userParties[uri] = id;
+                _userParties[uri] = user;
             }
         }
 
-        return id;
+        return user;
     }
 
     private ExchangeCell View(Cell cell) => new(cell.Kind, cell.Provider < 0 ? null : _parties[cell.Provider], _parties[cell.User]!);
@@ -437,6 +476,17 @@ public sealed class EvaluationAggregate : IChainAggregate
     }
 
     private readonly record struct Cell(ExchangeKind Kind, int Provider, int User);
+
+    /// <summary>Where a user's last counted record went: its kind, provider and day, and that day's cell, sums and place.</summary>
+    private readonly record struct Counted(ExchangeKind Kind, string? Provider, DateOnly Date, Day Day, Cell Cell, Sums Sums, RecentExchanges.Place Place);
+
+    /// <summary>A user as the fold knows it: its party number and where its last record was counted.</summary>
+    private sealed class User(int id)
+    {
+        public int Id { get; } = id;
+
+        public Counted Last;
+    }
 
     private readonly record struct Place(DateOnly Date, Cell Cell);
 

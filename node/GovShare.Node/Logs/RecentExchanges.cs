@@ -12,7 +12,7 @@ namespace GovShare.Node.Logs;
 /// as its 128 bits in an open-addressing table (linear probing, at most <see cref="MaxLoad"/> full,
 /// grown by half its size, not doubled, so it is never less than 0.53 full once grown; deletion by
 /// backward shift, so no tombstones): a <see cref="Slot"/> of 24 bytes (the id, the day it
-/// was last seen, the day of its inline places) and <c>inline</c> place keys of 4 bytes each in a
+/// was last seen, the day and count of its inline places) and <c>inline</c> place keys of 4 bytes each in a
 /// parallel array. A place is a day and a 32-bit key the aggregate numbers (a bucket or a cell); the
 /// places of an id's first record share one day, which is what nearly every id has. Places on another
 /// day, or more than fit inline, go to a dictionary beside the table, found through a flag in the slot.</item>
@@ -36,10 +36,16 @@ internal sealed class RecentExchanges
     public const double MaxLoad = 0.8;
 
     private const int MinCapacity = 16;
-    private const uint NoKey = uint.MaxValue;
 
     // The "has places beside the table" flag, in the stamp's top bit (a stamp is a day number + 1 < 2^31).
     private const int Spilled = int.MinValue;
+
+    // A slot's Inline field: the inline places' day in the low bits (a DateOnly.DayNumber is below 2^22), their
+    // count above. Kept in the slot so a fold reads the count with the id it just found, not by scanning the
+    // slot's keys (a second cache miss per record: the keys are in their own array).
+    private const int InlineDayBits = 24;
+    private const int InlineDayMask = (1 << InlineDayBits) - 1;
+    private const int MaxInline = 127;
 
     private readonly int _inline;
     private readonly Dictionary<Ulid, List<Place>> _spill = [];
@@ -52,6 +58,7 @@ internal sealed class RecentExchanges
     public RecentExchanges(int inline)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inline, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(inline, MaxInline);
         _inline = inline;
         _keys = NewKeys(MinCapacity * inline);
     }
@@ -160,7 +167,7 @@ internal sealed class RecentExchanges
             {
                 slot.High = high;
                 slot.Low = low;
-                slot.FirstDay = 0;
+                slot.Inline = 0;
                 // Day number 0 + 1 until the first Touch: never 0, which marks a free slot.
                 slot.Stamp = 1;
                 _used++;
@@ -223,19 +230,16 @@ internal sealed class RecentExchanges
             }
         }
 
+        // The keys past a slot's inline count are never read: a freed slot's stay as they were.
         slots[i] = default;
-        _keys.AsSpan(i * _inline, _inline).Fill(NoKey);
         _used--;
     }
 
-    private static uint[] NewKeys(int length)
-    {
-        var keys = GC.AllocateUninitializedArray<uint>(length);
-        keys.AsSpan().Fill(NoKey);
-        return keys;
-    }
+    // Not cleared: a slot's keys are read up to its inline count only. Filling them (as before the count was in
+    // the slot) wrote the whole new array at once when the table grew: page faults on the fold's thread.
+    private static uint[] NewKeys(int length) => GC.AllocateUninitializedArray<uint>(length);
 
-    /// <summary>A place an id was counted at: a day (<see cref="DateOnly.DayNumber"/>) and the aggregate's number for a bucket or cell (not <see cref="uint.MaxValue"/>).</summary>
+    /// <summary>A place an id was counted at: a day (<see cref="DateOnly.DayNumber"/>) and the aggregate's number for a bucket or cell.</summary>
     public readonly record struct Place(int Day, uint Key);
 
     /// <summary>One id's entry in the table (or beside it): a view, good until the next call that adds or removes an id.</summary>
@@ -267,15 +271,9 @@ internal sealed class RecentExchanges
             }
         }
 
-        private int InlineCount
-        {
-            get
-            {
-                var keys = _table._keys.AsSpan(_slot * _table._inline, _table._inline);
-                var count = keys.IndexOf(NoKey);
-                return count < 0 ? keys.Length : count;
-            }
-        }
+        private int InlineCount => _table._slots[_slot].Inline >>> InlineDayBits;
+
+        private int InlineDay => _table._slots[_slot].Inline & InlineDayMask;
 
         private List<Place> Spill => _table._spill[new Ulid(_table._slots[_slot].High, _table._slots[_slot].Low)];
 
@@ -290,7 +288,7 @@ internal sealed class RecentExchanges
 
                 var inline = InlineCount;
                 return index < inline
-                    ? new Place(_table._slots[_slot].FirstDay, _table._keys[(_slot * _table._inline) + index])
+                    ? new Place(InlineDay, _table._keys[(_slot * _table._inline) + index])
                     : Spill[index - inline];
             }
         }
@@ -319,7 +317,8 @@ internal sealed class RecentExchanges
             }
 
             ref var slot = ref _table._slots[_slot];
-            if (slot.FirstDay == place.Day && _table._keys.AsSpan(_slot * _table._inline, _table._inline).Contains(place.Key))
+            var inline = InlineCount;
+            if (inline > 0 && InlineDay == place.Day && _table._keys.AsSpan(_slot * _table._inline, inline).Contains(place.Key))
             {
                 return true;
             }
@@ -330,11 +329,6 @@ internal sealed class RecentExchanges
         /// <summary>Adds a place after the others (the order they were added is kept).</summary>
         public void Add(Place place)
         {
-            if (place.Key == NoKey)
-            {
-                throw new ArgumentOutOfRangeException(nameof(place), "A place key of uint.MaxValue marks a free key.");
-            }
-
             if (_other is not null)
             {
                 _other.Places.Add(place);
@@ -343,10 +337,11 @@ internal sealed class RecentExchanges
 
             ref var slot = ref _table._slots[_slot];
             var inline = InlineCount;
-            // Inline while nothing spilled (the order stays the order added), there is room and the day is the inline places' day.
-            if ((slot.Stamp & Spilled) == 0 && inline < _table._inline && (inline == 0 || slot.FirstDay == place.Day))
+            // Inline while nothing spilled (the order stays the order added), there is room and the day is the inline
+            // places' day (a day the slot's field cannot hold, never a DateOnly's, goes beside the table).
+            if ((slot.Stamp & Spilled) == 0 && inline < _table._inline && (inline == 0 ? place.Day is >= 0 and <= InlineDayMask : InlineDay == place.Day))
             {
-                slot.FirstDay = place.Day;
+                slot.Inline = ((inline + 1) << InlineDayBits) | place.Day;
                 _table._keys[(_slot * _table._inline) + inline] = place.Key;
                 return;
             }
@@ -374,7 +369,7 @@ internal sealed class RecentExchanges
     /// <summary>
     /// One slot: the id's 128 bits as two fields (<see cref="UInt128"/> is 16-byte aligned and would pad
     /// the slot to 32 bytes), the UTC day last seen + 1 (0 = a free slot; the top bit = places beside the
-    /// table) and the day of the inline places.
+    /// table) and the day and count of the inline places (<see cref="InlineDayBits"/>).
     /// </summary>
     [StructLayout(LayoutKind.Sequential)]
     private struct Slot
@@ -382,7 +377,7 @@ internal sealed class RecentExchanges
         public ulong High;
         public ulong Low;
         public int Stamp;
-        public int FirstDay;
+        public int Inline;
     }
 
     /// <summary>An id's 128 bits as the key of the places beside the table, hashed with the per-process seed as the slots are.</summary>

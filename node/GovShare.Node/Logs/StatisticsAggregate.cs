@@ -45,10 +45,19 @@ public sealed class StatisticsAggregate : IChainAggregate
     private readonly List<string> _keys = [];
 
     /// <summary>
-    /// The users' keys (a department's credit code) by the URI a record names, parsed once each. Not saved;
-    /// bounded, so a log of ever new callers costs a parse per record past the bound, not memory.
+    /// The users (their key, a department's credit code, and what the fold remembers of them) by the URI a record
+    /// names, parsed once each. Not saved; bounded, so a log of ever new callers costs a parse per record past the
+    /// bound, not memory.
     /// </summary>
-    private readonly Dictionary<string, string> _userKeys = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, User> _userKeys = new(StringComparer.Ordinal);
+
+    // The bucket and place the last record was counted at by its resource and by its provider (a user's own are on
+    // its User), so a record of the same key and day as the one before finds them without the dictionaries: one
+    // record after another names the same resource and provider on the same day. Never stale: a bucket once made
+    // is never removed or replaced, a key's number never changes (an aggregate is only added to; a load makes a
+    // new one), and a record of another key or day looks its bucket up again.
+    private Last _lastResource;
+    private Last _lastProvider;
 
     private DateTimeOffset _latest = DateTimeOffset.MinValue;
 
@@ -98,24 +107,25 @@ public sealed class StatisticsAggregate : IChainAggregate
 
         var day = DateOnly.FromDateTime(record.Time.ToOffset(UtcOffset).DateTime);
         // A view into _recent: nothing below adds or removes an id until the eviction.
-        var recent = _recent.Get(record.ExchangeId, out _);
+        var recent = _recent.Get(record.ExchangeId, out var seen);
         recent.Touch(UtcDay(record.Time));
-        var user = UserKey(record.EffectiveUser);
+        var user = UserOf(record.EffectiveUser);
         // The buckets a record counts at, as the full scan's keys: its resource, its provider, its user
         // (when not the provider). Called in turn, not through an iterator: this runs for every record folded.
+        // The three places are distinct (two dimensions; the user's key only when it is not the provider's).
         if (record.ResourceCode is { } code)
         {
-            Count(record, recent, user, StatisticsDimension.Resource, code, day);
+            Count(record, recent, seen, user, ref _lastResource, ref user.AddedToResource, StatisticsDimension.Resource, code, day);
         }
 
         if (record.Provider is { } provider)
         {
-            Count(record, recent, user, StatisticsDimension.Department, provider, day);
+            Count(record, recent, seen, user, ref _lastProvider, ref user.AddedToProvider, StatisticsDimension.Department, provider, day);
         }
 
-        if (user != record.Provider)
+        if (user.Key != record.Provider)
         {
-            Count(record, recent, user, StatisticsDimension.Department, user, day);
+            Count(record, recent, seen, user, ref user.Own, ref user.AddedToOwn, StatisticsDimension.Department, user.Key, day);
         }
 
         // Forget old ids once a day, not per record: one pass over the table when the latest day moves on.
@@ -125,13 +135,31 @@ public sealed class StatisticsAggregate : IChainAggregate
         }
     }
 
-    /// <summary>Counts the record at the bucket of (<paramref name="dimension"/>, <paramref name="key"/>, <paramref name="day"/>) unless its exchange was counted there.</summary>
-    private void Count(LogRecord record, RecentExchanges.Seen recent, string user, StatisticsDimension dimension, string key, DateOnly day)
+    /// <summary>
+    /// Counts the record at the bucket of (<paramref name="dimension"/>, <paramref name="key"/>, <paramref name="day"/>)
+    /// unless its exchange was counted there. <paramref name="last"/> is where this place of the record before was
+    /// counted (of the same dimension); <paramref name="addedTo"/> the bucket of this place the user was last added to.
+    /// </summary>
+    private void Count(LogRecord record, RecentExchanges.Seen recent, bool seen, User user, ref Last last, ref DayBucket? addedTo, StatisticsDimension dimension, string key, DateOnly day)
     {
-        var bucket = Bucket(new BucketKey(dimension, key, day));
-        bucket.Users.Add(user);
-        var place = Place(dimension, key, day);
-        if (recent.Contains(place))
+        if (last.Bucket is null || last.Day != day || !string.Equals(last.Key, key, StringComparison.Ordinal))
+        {
+            last = new Last(key, day, Bucket(new BucketKey(dimension, key, day)), Place(dimension, key, day));
+        }
+
+        var bucket = last.Bucket;
+        // A user is added to a bucket's set once: its User remembers the bucket it was last added to here (a user
+        // is never removed from a bucket). A URI's User is one object while it is in _userKeys, so this is the
+        // set's own test by reference; past the bound a new User adds again, which the set ignores.
+        if (!ReferenceEquals(addedTo, bucket))
+        {
+            bucket.Users.Add(user.Key);
+            addedTo = bucket;
+        }
+
+        var place = last.Place;
+        // A new id was counted nowhere, and a record's places are distinct: nothing to look for.
+        if (seen && recent.Contains(place))
         {
             return;
         }
@@ -142,7 +170,7 @@ public sealed class StatisticsAggregate : IChainAggregate
         // A plain loop: this runs for every dimension of every record folded, and an exchange
         // seen on an earlier day of the month (the only case that needs a list) is rare.
         List<DateOnly>? earlier = null;
-        for (int i = 0, counted = recent.Count; i < counted; i++)
+        for (int i = 0, counted = seen ? recent.Count : 0; i < counted; i++)
         {
             var at = recent[i];
             if (SameKey(at, place) && PlaceDay(at) is var earlierDay && earlierDay.Year == day.Year && earlierDay.Month == day.Month)
@@ -441,25 +469,42 @@ public sealed class StatisticsAggregate : IChainAggregate
     private static StatisticsDimension Dimension(long value) =>
         Enum.IsDefined((StatisticsDimension)value) ? (StatisticsDimension)value : throw new InvalidDataException("An unknown dimension.");
 
-    private string UserKey(string uri)
+    private User UserOf(string uri)
     {
         // Parsing the URI (a split, a credit code's check digit) was a good part of a rebuild's time per record; the users are few.
-        if (!_userKeys.TryGetValue(uri, out var key))
+        if (!_userKeys.TryGetValue(uri, out var user))
         {
-            key = CallerIdentity.TryParse(uri) is { CreditCode: { } code } ? code : uri;
+            user = new User(CallerIdentity.TryParse(uri) is { CreditCode: { } code } ? code : uri);
             if (_userKeys.Count < MaxUserKeys)
             {
-                _userKeys[uri] = key;
+                _userKeys[uri] = user;
             }
         }
 
-        return key;
+        return user;
     }
 
     /// <summary>Midnight UTC of day <paramref name="day"/>, as the saved file's time of an id.</summary>
     internal static DateTimeOffset StartOfUtcDay(int day) => new(day * TimeSpan.TicksPerDay, TimeSpan.Zero);
 
     private readonly record struct BucketKey(StatisticsDimension Dimension, string Key, DateOnly Day);
+
+    /// <summary>Where a record was last counted by one of its keys: the key, the day, the bucket and its place.</summary>
+    private readonly record struct Last(string Key, DateOnly Day, DayBucket Bucket, RecentExchanges.Place Place);
+
+    /// <summary>A user as the fold knows it: its key, where it was last counted as a department, and the buckets it was last added to.</summary>
+    private sealed class User(string key)
+    {
+        public string Key { get; } = key;
+
+        public Last Own;
+
+        public DayBucket? AddedToResource;
+
+        public DayBucket? AddedToProvider;
+
+        public DayBucket? AddedToOwn;
+    }
 
     private sealed class DayBucket
     {

@@ -228,6 +228,19 @@ public sealed class EvaluationAggregateTests
     }
 
     /// <summary>
+    /// One pull after another of the same resource and provider (StatisticsAggregateTests.OnePullAfterAnother): the
+    /// fold remembers each user's last cell and the last day, and must look again when the day, kind or provider
+    /// changes (a record counted in the day before's cell would differ here).
+    /// </summary>
+    [Fact]
+    public void Fold_OnePullAfterAnotherAcrossMidnights_EqualsTheDefinition()
+    {
+        var chain = Chain(StatisticsAggregateTests.OnePullAfterAnother(1500, new DateTimeOffset(2025, 12, 29, 0, 0, 0, TimeSpan.Zero)));
+        var records = Logged([chain]);
+        AssertSameDigest(ExchangeDigest.Scan(records), EvaluationAggregate.Digest([Fold(chain)]), records, seed: 1);
+    }
+
+    /// <summary>
     /// The aggregate parses each user's URI once and keeps at most 4,096 of them: past that bound the
     /// user's party is found by parsing per record. Both ways give the definition's digest.
     /// </summary>

@@ -144,6 +144,52 @@ public sealed class StatisticsAggregateTests
     }
 
     /// <summary>
+    /// Successful one-row pulls as the load benchmark makes them: one resource of one provider (another now and
+    /// then, a caller now and then), a handful of callers in turn, a record every 7 minutes over China midnights and a month end, every
+    /// ninth retrying the id of the third record before it (across a midnight now and then).
+    /// </summary>
+    internal static List<LogRecord> OnePullAfterAnother(int count, DateTimeOffset start)
+    {
+        var records = new List<LogRecord>(count);
+        var random = new Random(count);
+        for (var i = 0; i < count; i++)
+        {
+            records.Add(new LogRecord
+            {
+                ExchangeId = i % 9 == 8 ? records[i - 3].ExchangeId : AnExchangeId(random, 0, 3 * i),
+                Time = start + TimeSpan.FromMinutes(7 * i),
+                Caller = $"govshare:dept/530100/{Departments[1 + (i % 3)]}",
+                Kind = ExchangeKind.Pull,
+                ResourceCode = i % 50 == 49 ? Resources[1] : Resources[0],
+                Provider = i % 40 == 39 ? Departments[1] : Departments[0],
+                Rows = 1,
+                Bytes = 180 + (i % 7),
+                Status = 200,
+            });
+        }
+
+        return records;
+    }
+
+    /// <summary>
+    /// One pull after another of the same resource and provider (<see cref="OnePullAfterAnother"/>): the fold
+    /// remembers the bucket each key of a record was counted at and the buckets each user was added to, and must
+    /// look again when the day or the key changes (a record counted in the day before's bucket would differ here).
+    /// </summary>
+    [Fact]
+    public void Fold_OnePullAfterAnotherAcrossMidnights_EqualsFullScan()
+    {
+        var records = OnePullAfterAnother(1500, new DateTimeOffset(2026, 1, 28, 0, 0, 0, TimeSpan.Zero));
+        var aggregate = new StatisticsAggregate(LogStatistics.ChinaStandardTime);
+        foreach (var entry in Chain(records))
+        {
+            aggregate.Fold(entry);
+        }
+
+        AssertSameAsFullScan(records, aggregate.Query);
+    }
+
+    /// <summary>
     /// The aggregate parses each user's URI once and keeps at most 4,096 of them: past that bound a
     /// user's key is parsed per record. Both ways give the full scan's rows (callers that are not
     /// departments, acting for others, and departments seen again before and after the bound included).
