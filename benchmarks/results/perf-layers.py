@@ -30,6 +30,7 @@ layers = [
  ("routing", ["EndpointRoutingMiddleware", "DfaMatcher"]),
  ("statuscodepages", ["StatusCodePages"]),
  ("exceptionhandler", ["ExceptionHandlerMiddleware"]),
+ ("problemboundary", ["Hosting.ProblemBoundary"]),
  ("hosting", ["HostingApplication"]),
  ("kestrel-http", ["HttpProtocol", "Http1Connection", "Http1OutputProducer", "KestrelConnection", "ConnectionDispatcher"]),
  ("ssl", ["SslStream", "libssl", "libcrypto"]),
@@ -57,7 +58,7 @@ for s in samples:
 for k,v in cnt.most_common(): print(f"{100*v/n:6.2f}%  {k}")
 
 groups = [
- ("TLS / Kestrel / ASP.NET pipeline", ["ssl", "sockets", "kestrel-http", "hosting", "routing", "statuscodepages", "exceptionhandler", "endpoint-delegate(RDF)", "SeparateListeners"]),
+ ("TLS / Kestrel / ASP.NET pipeline", ["ssl", "sockets", "kestrel-http", "hosting", "routing", "statuscodepages", "exceptionhandler", "problemboundary", "endpoint-delegate(RDF)", "SeparateListeners"]),
  ("authentication + authorization", ["authentication", "RecheckRevocation", "authorization", "OnBehalfOf"]),
  ("decision (pull endpoint, node routing)", ["PullAsync", "NodeRouting"]),
  ("Arrow answer (from the answer cache)", ["AnswerFromCache"]),
