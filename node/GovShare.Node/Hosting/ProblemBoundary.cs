@@ -20,36 +20,25 @@ namespace GovShare.Node.Hosting;
 /// pays one such frame and one check of its status; the checks that decide whether a status page
 /// is written are the framework's, run again by its middleware before it writes.
 /// </remarks>
-internal sealed class ProblemBoundary
+internal sealed class ProblemBoundary(RequestDelegate next, RequestDelegate exceptions, RequestDelegate statusPages)
 {
-    private readonly RequestDelegate _next;
-    private readonly RequestDelegate _exceptions;
-    private readonly RequestDelegate _statusPages;
-
-    private ProblemBoundary(RequestDelegate next, RequestDelegate exceptions, RequestDelegate statusPages)
-    {
-        _next = next;
-        _exceptions = exceptions;
-        _statusPages = statusPages;
-    }
-
     /// <summary>Puts the boundary at this point of <paramref name="app"/>'s pipeline (its first step).</summary>
     public static void Use(IApplicationBuilder app, ExceptionHandlerOptions options)
     {
         // The framework's exception handler, whose "next" re-raises what the boundary caught: it
         // handles that exception exactly as if it had come from the pipeline behind it.
-        var exceptions = app.New();
-        exceptions.UseExceptionHandler(options);
-        exceptions.Run(Rethrow);
+        var exceptionSide = app.New();
+        exceptionSide.UseExceptionHandler(options);
+        exceptionSide.Run(Rethrow);
 
         // The framework's status-code pages over a finished request: their own checks, then the problem body.
-        var statusPages = app.New();
-        statusPages.UseStatusCodePages();
-        statusPages.Run(_ => Task.CompletedTask);
+        var statusSide = app.New();
+        statusSide.UseStatusCodePages();
+        statusSide.Run(_ => Task.CompletedTask);
 
-        var exceptionPipeline = exceptions.Build();
-        var statusPagePipeline = statusPages.Build();
-        app.Use(next => new ProblemBoundary(next, exceptionPipeline, statusPagePipeline).Invoke);
+        var exceptionPipeline = exceptionSide.Build();
+        var statusPagePipeline = statusSide.Build();
+        app.Use(inner => new ProblemBoundary(inner, exceptionPipeline, statusPagePipeline).Invoke);
     }
 
     public Task Invoke(HttpContext context)
@@ -60,7 +49,7 @@ internal sealed class ProblemBoundary
         Task task;
         try
         {
-            task = _next(context);
+            task = next(context);
         }
         catch (Exception ex)
         {
@@ -86,7 +75,7 @@ internal sealed class ProblemBoundary
                 return;
             }
 
-            await _statusPages(context);
+            await statusPages(context);
             return;
         }
         catch (Exception ex)
@@ -103,7 +92,7 @@ internal sealed class ProblemBoundary
         ExceptionDispatchInfo caught;
         try
         {
-            await _statusPages(context);
+            await statusPages(context);
             return;
         }
         catch (Exception ex)
@@ -128,7 +117,7 @@ internal sealed class ProblemBoundary
     private Task Handle(HttpContext context, ExceptionDispatchInfo caught)
     {
         context.Features.Set(new Caught(caught));
-        return _exceptions(context);
+        return exceptions(context);
     }
 
     private static Task Rethrow(HttpContext context)

@@ -6,12 +6,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace GovShare.Node.Tests.Hosting;
 
-/// <summary>
-/// The pipeline's outermost step (Hosting/ProblemBoundary) hands every error answer to ASP.NET's own
-/// exception handler and status-code pages: an exception thrown at once or after an await becomes the
-/// 500 problem and the framework's log line; an error status with no body gets its problem body;
-/// a body the endpoint wrote is left as it is.
-/// </summary>
+/// <summary>The pipeline's outermost step (Hosting/ProblemBoundary) hands every error answer to ASP.NET's own exception handler (an endpoint faulting at once or after an await: the 500 problem, the framework's log line) and status-code pages (an error status with no body: its problem body).</summary>
 public sealed class ProblemBoundaryTests : IAsyncLifetime
 {
     private readonly TestPki _pki = new();
