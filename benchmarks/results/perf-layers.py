@@ -34,6 +34,7 @@ layers = [
  ("routing", ["EndpointRoutingMiddleware", "DfaMatcher"]),
  ("statuscodepages", ["StatusCodePages"]),
  ("exceptionhandler", ["ExceptionHandlerMiddleware"]),
+ ("problemboundary", ["Hosting.ProblemBoundary"]),
  ("hosting", ["HostingApplication"]),
  ("kestrel-http", ["HttpProtocol", "Http1Connection", "Http1OutputProducer", "KestrelConnection", "ConnectionDispatcher"]),
  ("ssl", ["SslStream", "libssl", "libcrypto"]),
@@ -61,7 +62,7 @@ for s in samples:
 for k,v in cnt.most_common(): print(f"{100*v/n:6.2f}%  {k}")
 
 groups = [
- ("TLS / Kestrel / ASP.NET pipeline", ["ssl", "sockets", "kestrel-http", "hosting", "routing", "statuscodepages", "exceptionhandler", "endpoint-delegate(RDF)", "SeparateListeners"]),
+ ("TLS / Kestrel / ASP.NET pipeline", ["ssl", "sockets", "kestrel-http", "hosting", "routing", "statuscodepages", "exceptionhandler", "problemboundary", "endpoint-delegate(RDF)", "SeparateListeners"]),
  ("authentication + authorization", ["authentication", "RecheckRevocation", "authorization", "OnBehalfOf"]),
  ("decision (pull endpoint, node routing)", ["PullAsync", "NodeRouting"]),
  ("Arrow answer (from the answer cache)", ["AnswerFromCache"]),

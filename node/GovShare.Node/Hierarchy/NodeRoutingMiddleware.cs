@@ -16,12 +16,13 @@ namespace GovShare.Node.Hierarchy;
 /// a share request or a dispute held by the provider's node, say. The forwarder writes the hop's
 /// exchange log record. Runs after the gate (CallerGate, OnBehalfOfMiddleware), so only registered or vouched callers are routed.
 /// </summary>
-public sealed class NodeRoutingMiddleware(RequestDelegate next)
+/// <remarks>Its services are singletons, taken once here: asked for per request, through the request's services, they cost three look-ups a pull.</remarks>
+public sealed class NodeRoutingMiddleware(RequestDelegate next, NodeRouter router, CatalogStore catalog, TimeProvider time)
 {
     /// <summary>Share applications and disputes are small; their bodies are read once to find the resource.</summary>
     private const int MaxRoutedBodyBytes = 1024 * 1024;
 
-    public Task InvokeAsync(HttpContext context, NodeRouter router, CatalogStore catalog, TimeProvider time)
+    public Task InvokeAsync(HttpContext context)
     {
         var routing = context.GetEndpoint()?.Metadata.GetMetadata<NodeRouting>();
         if (ListenerTag.Of(context) != Listener.Exchange

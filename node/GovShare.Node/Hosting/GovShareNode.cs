@@ -238,11 +238,11 @@ public sealed class GovShareNode : IAsyncDisposable
 
     private static void Configure(WebApplication app, NodeOptions options)
     {
-        app.UseExceptionHandler(new ExceptionHandlerOptions
+        // ASP.NET's exception handler and status-code pages, entered only by a request that needs one (ProblemBoundary).
+        ProblemBoundary.Use(app, new ExceptionHandlerOptions
         {
             StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
         });
-        app.UseStatusCodePages();
         app.UseRouting();
         app.Use(SeparateListeners);
         // Who calls is the node's gate's: the certificate handler on a connection's first request,
