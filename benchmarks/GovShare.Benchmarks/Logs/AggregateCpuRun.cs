@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using GovShare.Benchmarks.Exchange;
 using GovShare.Node.Evaluation;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
@@ -27,7 +28,7 @@ public static class AggregateCpuRun
         {
             var statistics = new StatisticsAggregate(LogStatistics.ChinaStandardTime);
             var evaluation = new EvaluationAggregate();
-            var cpu = ThreadCpu();
+            var cpu = PullDecisionCpuRun.ThreadCpu();
             var allocated = GC.GetAllocatedBytesForCurrentThread();
             foreach (var entry in entries)
             {
@@ -35,7 +36,7 @@ public static class AggregateCpuRun
                 evaluation.Fold(entry);
             }
 
-            var ns = (ThreadCpu() - cpu).TotalNanoseconds / records;
+            var ns = (PullDecisionCpuRun.ThreadCpu() - cpu).TotalNanoseconds / records;
             var bytes = (double)(GC.GetAllocatedBytesForCurrentThread() - allocated) / records;
             // Pass 0 warms the JIT up (tiered compilation): not reported.
             if (pass > 0)
@@ -102,14 +103,5 @@ public static class AggregateCpuRun
         List<LogEntry> entries = [.. writer.Store.ReadEntries(LogKind.Exchange, 1, writer.DurableSequence(LogKind.Exchange))];
         entries.ForEach(e => _ = e.Record);
         return entries;
-    }
-
-    /// <summary>This thread's CPU time (user + system), from /proc/thread-self/stat.</summary>
-    private static TimeSpan ThreadCpu()
-    {
-        var stat = File.ReadAllText("/proc/thread-self/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        return TimeSpan.FromSeconds(ticks / 100.0);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
 using System.Security.Cryptography;
@@ -60,13 +59,13 @@ public static class ArchiveCpuRun
                 foreach (var level in levels)
                 {
                     output.SetLength(0);
-                    var cpu = ProcessCpu();
+                    var cpu = LogWriterCpuRun.ProcessCpu();
                     using (var gzip = new GZipStream(output, new ZLibCompressionOptions { CompressionLevel = level }, leaveOpen: true))
                     {
                         gzip.Write(segment);
                     }
 
-                    var spent = ProcessCpu() - cpu;
+                    var spent = LogWriterCpuRun.ProcessCpu() - cpu;
                     best[level] = spent < best[level] ? spent : best[level];
                     sizes[level] = output.Length;
                 }
@@ -93,11 +92,5 @@ public static class ArchiveCpuRun
                 // A temp folder left behind is harmless.
             }
         }
-    }
-
-    private static TimeSpan ProcessCpu()
-    {
-        using var self = Process.GetCurrentProcess();
-        return self.TotalProcessorTime;
     }
 }

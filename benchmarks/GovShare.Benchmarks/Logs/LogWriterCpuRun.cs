@@ -106,7 +106,8 @@ public static class LogWriterCpuRun
         return appends;
     }
 
-    private static TimeSpan ProcessCpu()
+    /// <summary>This process's CPU time (user + system, all threads).</summary>
+    internal static TimeSpan ProcessCpu()
     {
         using var self = Process.GetCurrentProcess();
         return self.TotalProcessorTime;
