@@ -53,6 +53,13 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "lookups-cpu")
+        {
+            // The pipeline's per-request look-ups on a one-row pull, as before fix/feat19 and now, inside a real Kestrel request.
+            Environment.ExitCode = Hosting.RequestLookupsCpuRun.Run(args);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "metrics-cpu")
         {
             // The exchange instruments per step with the node's listeners attached, by thread CPU and bytes allocated.

@@ -31,7 +31,8 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
     /// <summary>What else the record carries (a push's stated source-change time, Art. 16).</summary>
     public System.Text.Json.JsonElement? Diff { get; set; }
 
-    internal const string ItemKey = "govshare.exchange-step";
+    /// <summary>The request items' key: an object of its own, hashed by reference (a string key is hashed on each look-up).</summary>
+    private static readonly object ItemKey = new();
 
     /// <summary>The step of the current request, if it is an exchange.</summary>
     public static ExchangeStep? Of(HttpContext context) => context.Items.TryGetValue(ItemKey, out var step) ? step as ExchangeStep : null;

@@ -244,10 +244,10 @@ public sealed class GovShareNode : IAsyncDisposable
             StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
         });
         app.UseRouting();
-        app.Use(SeparateListeners);
-        // Who calls is the node's gate's: the certificate handler on a connection's first request,
-        // its remembered verdict after, listener, revocation and registration on every request
-        // (CallerGate); whether a node is linked and whom it may act for, the hierarchy's
+        // Which listener serves an endpoint, and who calls, is the node's gate's: an endpoint of the
+        // other listener is answered 404 as unknown; then the certificate handler on a connection's
+        // first request, its remembered verdict after, listener, revocation and registration on
+        // every request (CallerGate); whether a node is linked and whom it may act for, the hierarchy's
         // (OnBehalfOfMiddleware). ASP.NET's authentication middleware is not in the pipeline: with
         // no default scheme it would authenticate nothing and still cost ~1.5 us a request (a
         // service look-up and an awaiting frame; profile-small-exchanges.txt). The framework adds it
@@ -400,24 +400,6 @@ public sealed class GovShareNode : IAsyncDisposable
         // Listeners are added exchange first, management second: with both on https the order tells them apart.
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
         return new Uri(addresses.Where(a => a.StartsWith(scheme + "://", StringComparison.Ordinal)).Skip(skip).First());
-    }
-
-    private static Task SeparateListeners(HttpContext context, RequestDelegate next)
-    {
-        var endpoint = context.GetEndpoint();
-        if (endpoint is not null)
-        {
-            var forManagement = endpoint.Metadata.GetMetadata<ManagementEndpointAttribute>() is not null;
-            if (forManagement != (ListenerTag.Of(context) == Listener.Management))
-            {
-                // Unknown here, exactly as a route that does not exist.
-                context.SetEndpoint(null);
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return Task.CompletedTask;
-            }
-        }
-
-        return next(context);
     }
 
     private static void Customize(ProblemDetailsContext context)

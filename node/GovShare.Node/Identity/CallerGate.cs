@@ -9,16 +9,18 @@ using Microsoft.Extensions.Logging;
 namespace GovShare.Node.Identity;
 
 /// <summary>
-/// Decides who is calling, once per request, on both listeners: the node's own gate in place of
-/// ASP.NET's per-request authentication and authorization middleware. Every request that reached an
-/// endpoint passes it; on the exchange listener nothing is served to a caller it does not admit.
+/// Decides which listener may serve a request's endpoint and who is calling, once per request, on
+/// both listeners: the node's own gate in place of ASP.NET's per-request authentication and
+/// authorization middleware. Every request that reached an endpoint passes it; on the exchange
+/// listener nothing is served to a caller it does not admit.
 /// </summary>
 /// <remarks>
 /// <para>
-/// What it checks, in this order, on every request: the connection's certificate is valid for its
-/// identity (the chain to a configured anchor, its validity period and use, the SAN URI, and which
-/// CA may speak for that identity — all decided by ASP.NET's certificate handler and
-/// <see cref="IdentitySetup"/>'s <c>OnCertificateValidated</c> on the connection's first request,
+/// What it checks, in this order, on every request: the endpoint is one of this listener's (else the
+/// request is answered 404, as a route that does not exist, before anyone is judged); the
+/// connection's certificate is valid for its identity (the chain to a configured anchor, its
+/// validity period and use, the SAN URI, and which CA may speak for that identity — all decided by
+/// ASP.NET's certificate handler and <see cref="IdentitySetup"/>'s <c>OnCertificateValidated</c> on the connection's first request,
 /// then remembered on the connection's certificate object, <see cref="ConnectionValidationCache"/>);
 /// the certificate opens this listener (operators the management listener, departments and nodes
 /// the exchange listener); no certificate of its chain is revoked, against the CRLs held now; and on
@@ -54,9 +56,20 @@ public sealed partial class CallerGate(
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (context.GetEndpoint() is null)
+        var endpoint = context.GetEndpoint();
+        if (endpoint is null)
         {
             return next(context);
+        }
+
+        // A route belongs to one listener: on the other it is unknown, exactly as a route that does
+        // not exist, whoever calls. Read once here for this check and the caller's below.
+        var listener = ListenerTag.Of(context);
+        if ((endpoint.Metadata.GetMetadata<ManagementEndpointAttribute>() is not null) != (listener == Listener.Management))
+        {
+            context.SetEndpoint(null);
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Task.CompletedTask;
         }
 
         // The handshake asked for the certificate, so the connection holds it: a kept-alive
@@ -64,23 +77,23 @@ public sealed partial class CallerGate(
         if (context.Connection.ClientCertificate is { } certificate && validations.Remembered(certificate) is { } principal)
         {
             context.User = principal;
-            return Admit(context, certificate);
+            return Admit(context, certificate, listener);
         }
 
-        return AuthenticateAsync(context);
+        return AuthenticateAsync(context, listener);
     }
 
-    private async Task AuthenticateAsync(HttpContext context)
+    private async Task AuthenticateAsync(HttpContext context, Listener listener)
     {
         var result = await context.AuthenticateAsync(Scheme);
         if (result.Succeeded && await context.Connection.GetClientCertificateAsync() is { } certificate)
         {
             context.User = result.Principal;
-            await Admit(context, certificate);
+            await Admit(context, certificate, listener);
             return;
         }
 
-        if (ListenerTag.Of(context) == Listener.Management)
+        if (listener == Listener.Management)
         {
             await next(context);
             return;
@@ -90,7 +103,7 @@ public sealed partial class CallerGate(
         await context.ChallengeAsync(Scheme);
     }
 
-    private Task Admit(HttpContext context, X509Certificate2 certificate)
+    private Task Admit(HttpContext context, X509Certificate2 certificate, Listener listener)
     {
         var caller = CallerIdentity.FromPrincipal(context.User);
         if (caller is null)
@@ -102,7 +115,7 @@ public sealed partial class CallerGate(
         // Operators manage the node, departments and nodes exchange: a certificate opens one
         // listener only, so a department's key cannot register departments, nor an operator's
         // pull data. Checked per request: the remembered verdict knows no listener.
-        var onManagement = ListenerTag.Of(context) == Listener.Management;
+        var onManagement = listener == Listener.Management;
         if (onManagement != (caller.Kind == CallerKind.Operator))
         {
             return Refuse(context, certificate, StatusCodes.Status401Unauthorized, WrongListener(caller, onManagement));

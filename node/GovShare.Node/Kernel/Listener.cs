@@ -20,7 +20,8 @@ public sealed class ManagementEndpointAttribute : Attribute;
 
 internal static class ListenerTag
 {
-    private const string Key = "govshare.listener";
+    /// <summary>The connection items' key: an object of its own, hashed by reference (a string key was hashed per look-up).</summary>
+    private static readonly object Key = new();
 
     public static Func<Microsoft.AspNetCore.Connections.ConnectionDelegate, Microsoft.AspNetCore.Connections.ConnectionDelegate> Tag(Listener listener) =>
         next => connection =>
@@ -29,8 +30,14 @@ internal static class ListenerTag
             return next(connection);
         };
 
+    /// <remarks>
+    /// Asked twice a request (the gate, routing). The feature is looked up by
+    /// its type through the collection's indexer, not <c>Get&lt;T&gt;()</c>: that is a generic interface
+    /// method, resolved at run time on each call, twice (Kestrel's request features, then its connection's).
+    /// </remarks>
     public static Listener Of(HttpContext context) =>
-        context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(Key, out var value) == true && value is Listener listener
+        context.Features[typeof(IConnectionItemsFeature)] is IConnectionItemsFeature { Items: var items }
+        && items.TryGetValue(Key, out var value) && value is Listener listener
             ? listener
             : Listener.Exchange;
 }

@@ -16,7 +16,8 @@ public sealed record ExchangeId
 {
     private const string Alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     private const int Length = 26;
-    private const string ItemKey = "govshare.exchange-id";
+    /// <summary>The request items' key: an object of its own, hashed by reference (a string key is hashed on each look-up).</summary>
+    private static readonly object ItemKey = new();
 
     /// <summary>Each ASCII character's digit in <see cref="Alphabet"/>, -1 for the others (upper case only, as <see cref="TryPack"/> reads).</summary>
     private static readonly sbyte[] Digits = DigitTable();

@@ -46,7 +46,7 @@ public sealed class ProblemBoundaryTests : IAsyncLifetime
         using var exchange = _node.Client(department.Certificate);
         using var management = _node.ManagementClient();
 
-        // No such route (routing), a route of the other listener (SeparateListeners), a method the route does not take (routing's 405).
+        // No such route (routing), a route of the other listener (CallerGate), a method the route does not take (routing's 405).
         await ProblemAssert.IsProblemAsync(await exchange.GetAsync("/no-such-route"), HttpStatusCode.NotFound, ProblemTypes.NotFound);
         await ProblemAssert.IsProblemAsync(await exchange.GetAsync("/metrics"), HttpStatusCode.NotFound, ProblemTypes.NotFound);
         await ProblemAssert.IsProblemAsync(await exchange.DeleteAsync("/v1/identity"), HttpStatusCode.MethodNotAllowed, ProblemTypes.MethodNotAllowed);
