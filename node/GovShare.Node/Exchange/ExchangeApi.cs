@@ -98,7 +98,13 @@ public static partial class ExchangeApi
     public static IEndpointRouteBuilder MapExchangeApi(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapPost("/v1/resources/{code}/data", PushAsync).DisableRequestTimeout().RoutedByResource("code");
-        endpoints.MapGet("/v1/resources/{code}/data", PullAsync).DisableRequestTimeout().RoutedByResource("code");
+        // The pull's services are singletons, taken from the node's services once, on the first pull (when
+        // the node is up): as handler parameters each was looked up in the request's services on every
+        // pull, which also made each pull a DI scope of its own (a scope, its feature and its dictionary).
+        var root = endpoints.ServiceProvider;
+        PullServices? pull = null;
+        endpoints.MapGet("/v1/resources/{code}/data", (HttpContext context, string code) => PullAsync(context, code, pull ??= PullServices.From(root)))
+            .DisableRequestTimeout().RoutedByResource("code");
         endpoints.MapGet("/v1/resources/{code}/versions", Versions);
         return endpoints;
     }
@@ -401,8 +407,9 @@ public static partial class ExchangeApi
     /// streamed. Not an async method: each refusal and each answer is the task returned, so no pull
     /// pays for a state machine of these locals, nor a frame resumed when its record is durable.
     /// </summary>
-    private static Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, ConsentStore consents, SecrecyReviewGate secrecy, PseudonymSecretHolder secret, PullAnswerCache answers, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ExchangeLogger loggers)
+    private static Task PullAsync(HttpContext context, string code, PullServices services)
     {
+        var (catalog, datasets, grants, consents, secrecy, secret, answers, options, log, time, loggers) = services;
         var logger = loggers.Logger;
         var exchangeId = ExchangeId.ForRequest(context, time);
         if (!log.CanAppend(LogKind.Exchange))
@@ -500,6 +507,23 @@ public static partial class ExchangeApi
         }
 
         return PullStreamedAsync(context, entry, caller, purpose, decision, version, accept, cacheKey, step, started, logger, datasets, answers, secret, grants, time);
+    }
+
+    /// <summary>The singletons a pull uses, taken once (see <see cref="MapExchangeApi"/>).</summary>
+    private sealed record PullServices(CatalogStore Catalog, DatasetStore Datasets, GrantStore Grants, ConsentStore Consents, SecrecyReviewGate Secrecy, PseudonymSecretHolder Secret, PullAnswerCache Answers, IOptions<ExchangeOptions> Options, LogWriter Log, TimeProvider Time, ExchangeLogger Loggers)
+    {
+        public static PullServices From(IServiceProvider services) => new(
+            services.GetRequiredService<CatalogStore>(),
+            services.GetRequiredService<DatasetStore>(),
+            services.GetRequiredService<GrantStore>(),
+            services.GetRequiredService<ConsentStore>(),
+            services.GetRequiredService<SecrecyReviewGate>(),
+            services.GetRequiredService<PseudonymSecretHolder>(),
+            services.GetRequiredService<PullAnswerCache>(),
+            services.GetRequiredService<IOptions<ExchangeOptions>>(),
+            services.GetRequiredService<LogWriter>(),
+            services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<ExchangeLogger>());
     }
 
     /// <summary>
