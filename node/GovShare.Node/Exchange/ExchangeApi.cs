@@ -101,14 +101,15 @@ public static partial class ExchangeApi
         endpoints.MapPost("/v1/resources/{code}/data", PushAsync).DisableRequestTimeout().RoutedByResource("code");
         // A plain request delegate over services taken once: as a route handler with its services as
         // parameters, each pull looked each of them up in the request's services (eleven look-ups,
-        // ~0.35 us a one-row pull; profile-small-exchanges.txt, fix/feat19). They are singletons, so
-        // the first pull's are every pull's; the route value is read as the handler's binding read it.
+        // ~0.35 us a one-row pull, and a DI scope a pull: its feature and dictionary; profile-small-
+        // exchanges.txt, fix/feat19, fix/alloc19). They are singletons, so the first pull's are every
+        // pull's, taken from the node's services; the route value is read as the handler's binding read it.
+        var root = endpoints.ServiceProvider;
         PullServices? pull = null;
         endpoints.MapGet("/v1/resources/{code}/data", context =>
         {
-            var s = pull ??= context.RequestServices.GetRequiredService<PullServices>();
             var code = context.Request.RouteValues["code"] as string ?? "";
-            return PullAsync(context, code, s.Catalog, s.Datasets, s.Grants, s.Consents, s.Secrecy, s.Secret, s.Answers, s.Options, s.Log, s.Time, s.Loggers);
+            return PullAsync(context, code, pull ??= root.GetRequiredService<PullServices>());
         }).DisableRequestTimeout().RoutedByResource("code");
         endpoints.MapGet("/v1/resources/{code}/versions", Versions);
         return endpoints;
@@ -415,8 +416,9 @@ public static partial class ExchangeApi
     /// streamed. Not an async method: each refusal and each answer is the task returned, so no pull
     /// pays for a state machine of these locals, nor a frame resumed when its record is durable.
     /// </summary>
-    private static Task PullAsync(HttpContext context, string code, CatalogStore catalog, DatasetStore datasets, GrantStore grants, ConsentStore consents, SecrecyReviewGate secrecy, PseudonymSecretHolder secret, PullAnswerCache answers, IOptions<ExchangeOptions> options, LogWriter log, TimeProvider time, ExchangeLogger loggers)
+    private static Task PullAsync(HttpContext context, string code, PullServices services)
     {
+        var (catalog, datasets, grants, consents, secrecy, secret, answers, options, log, time, loggers) = services;
         var logger = loggers.Logger;
         var exchangeId = ExchangeId.ForRequest(context, time);
         if (!log.CanAppend(LogKind.Exchange))

@@ -31,29 +31,35 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
     /// <summary>What else the record carries (a push's stated source-change time, Art. 16).</summary>
     public System.Text.Json.JsonElement? Diff { get; set; }
 
-    /// <summary>The request items' key: an object of its own, hashed by reference (a string key is hashed on each look-up).</summary>
-    private static readonly object ItemKey = new();
-
-    /// <summary>The step of the current request, if it is an exchange.</summary>
-    public static ExchangeStep? Of(HttpContext context) => context.Items.TryGetValue(ItemKey, out var step) ? step as ExchangeStep : null;
-
     public static ExchangeStep Start(HttpContext context, ExchangeKind kind, ExchangeId exchangeId) =>
         Start(context, context.RequestServices.GetRequiredService<LogWriter>(), kind, exchangeId);
+
+    /// <summary>
+    /// The step of the current request, if it is an exchange (a refusal records it). A request feature, as
+    /// its <see cref="ExchangeId"/> is, not an entry of <c>HttpContext.Items</c>: the server's feature
+    /// collection is reused by a connection's requests (and cleared), where Items is a dictionary per request.
+    /// </summary>
+    public static ExchangeStep? Of(HttpContext context) => context.Features.Get<ExchangeStep>();
 
     /// <summary>As <see cref="Start(HttpContext, ExchangeKind, ExchangeId)"/>, with the log writer the endpoint was given.</summary>
     public static ExchangeStep Start(HttpContext context, LogWriter log, ExchangeKind kind, ExchangeId exchangeId)
     {
         var step = new ExchangeStep(context, log, kind, exchangeId);
-        context.Items[ItemKey] = step;
+        context.Features.Set(step);
         return step;
     }
 
     /// <summary>Writes the record and waits until it is on disk.</summary>
-    public async Task RecordAsync(int status, string? problemType = null)
+    /// <remarks>
+    /// Not an async method: the append's task is the step's (its only await was the last statement), so a
+    /// pull pays for no state machine here nor a frame resumed when the record is durable. Every caller
+    /// awaits the call at once, so an append refused at once (the log unavailable) throws where it did.
+    /// </remarks>
+    public Task RecordAsync(int status, string? problemType = null)
     {
         if (_recorded)
         {
-            return;
+            return Task.CompletedTask;
         }
 
         _recorded = true;
@@ -74,7 +80,7 @@ internal sealed class ExchangeStep(HttpContext context, LogWriter log, ExchangeK
         }
 
         var parties = LogParties.Of(context);
-        await log.AppendAsync(LogKind.Exchange, new LogRecord
+        return log.AppendAsync(LogKind.Exchange, new LogRecord
         {
             ExchangeId = ExchangeId.Value,
 

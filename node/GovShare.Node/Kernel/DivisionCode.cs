@@ -30,7 +30,7 @@ public static class DivisionCode
     public static bool IsCounty(string code) => IsValid(code) && !code.EndsWith("00", StringComparison.Ordinal);
 
     /// <summary>The province holding <paramref name="code"/> (<c>530102</c> → <c>530000</c>); <see cref="National"/> for itself.</summary>
-    public static string ProvinceOf(string code) => IsNational(code) ? National : code[..2] + "0000";
+    public static string ProvinceOf(string code) => IsNational(code) ? National : string.Concat(code.AsSpan(0, 2), "0000");
 
     /// <summary>The prefecture holding a county (<c>530102</c> → <c>530100</c>).</summary>
     public static string PrefectureOf(string code) => code[..4] + "00";
@@ -47,7 +47,7 @@ public static class DivisionCode
             return false;
         }
 
-        var significant = ancestor.TrimEnd('0').Length;
+        var significant = ancestor.AsSpan().TrimEnd('0').Length;
         // Keep whole two-digit levels: 530100 -> "5301", 530000 -> "53", 000000 -> "".
         significant = (significant + 1) / 2 * 2;
         return string.CompareOrdinal(code, 0, ancestor, 0, significant) == 0;

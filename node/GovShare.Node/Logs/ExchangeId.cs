@@ -16,8 +16,6 @@ public sealed record ExchangeId
 {
     private const string Alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     private const int Length = 26;
-    /// <summary>The request items' key: an object of its own, hashed by reference (a string key is hashed on each look-up).</summary>
-    private static readonly object ItemKey = new();
 
     /// <summary>Each ASCII character's digit in <see cref="Alphabet"/>, -1 for the others (upper case only, as <see cref="TryPack"/> reads).</summary>
     private static readonly sbyte[] Digits = DigitTable();
@@ -46,7 +44,9 @@ public sealed record ExchangeId
     public static ExchangeId ForRequest(HttpContext context, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (context.Items.TryGetValue(ItemKey, out var known) && known is ExchangeId same)
+        // A request feature, not an entry of HttpContext.Items: the server's feature collection is reused
+        // by a connection's requests (and cleared), where Items is a dictionary made for each request.
+        if (context.Features.Get<ExchangeId>() is { } same)
         {
             return same;
         }
@@ -54,7 +54,7 @@ public sealed record ExchangeId
         var id = Vouching.Via(context.User) is not null && TryParse(context.Request.Headers[GovShareHeaders.ExchangeId].ToString(), out var forwarded)
             ? forwarded
             : New(time);
-        context.Items[ItemKey] = id;
+        context.Features.Set(id);
         context.Response.Headers[GovShareHeaders.ExchangeId] = id.Value;
         return id;
     }

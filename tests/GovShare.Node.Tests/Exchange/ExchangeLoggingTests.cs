@@ -56,6 +56,26 @@ public sealed class ExchangeLoggingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PullsOnOneConnection_EachHasItsOwnIdAndRecord_ARefusalBetweenThemToo()
+    {
+        // The exchange id and the step are request features of a connection's reused feature collection:
+        // none may be left over for the connection's next request (its id, or a refusal finding the last step).
+        await _f.PushAsync(Unconditional, 2);
+        using var client = _f.Node.Client(_f.User.Certificate);
+
+        using var first = await client.SendAsync(Pull(Unconditional, "social-assistance"));
+        using var refused = await client.SendAsync(Pull(Unconditional, purpose: null));
+        using var second = await client.SendAsync(Pull(Unconditional, "social-assistance"));
+
+        Assert.Equal((HttpStatusCode.OK, HttpStatusCode.BadRequest, HttpStatusCode.OK), (first.StatusCode, refused.StatusCode, second.StatusCode));
+        string[] ids = [.. new[] { first, refused, second }.Select(r => r.Headers.GetValues(GovShareHeaders.ExchangeId).Single())];
+        Assert.Equal(3, ids.Distinct().Count());
+        var records = Records(LogKind.Exchange);
+        Assert.Equal([200, 400, 200], ids.Select(id => Assert.Single(records, r => r.ExchangeId == id).Status));
+        Assert.Equal(ProblemTypes.PurposeRequired, records.Single(r => r.ExchangeId == ids[1]).ProblemType);
+    }
+
+    [Fact]
     public async Task CatalogReadAndChange_GoToQueryAndChangeLogs_AndEveryChainVerifies()
     {
         using var client = _f.Node.Client(_f.User.Certificate);

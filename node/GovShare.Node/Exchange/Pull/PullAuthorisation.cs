@@ -194,10 +194,7 @@ public static class PullAuthorisation
         grant = grants.Effective(user.CreditCode ?? "", entry.ResourceCode, purpose, now);
         if (grant is null || grant.UserDivision != user.DivisionCode)
         {
-            var others = grants.For(user.CreditCode ?? "", entry.ResourceCode).Where(g => g.IsEffective(now) && g.UserDivision == user.DivisionCode).ToList();
-            refusal = others.Count > 0
-                ? PullDecision.Refuse(403, ProblemTypes.PurposeMismatch, "The purpose is not the grant's", $"Your grant on {entry.ResourceCode} is for purpose {string.Join(", ", others.Select(g => $"'{g.Purpose}'"))}, not '{purpose}' (Art. 32: data is used only for the stated purpose).")
-                : PullDecision.Refuse(403, ProblemTypes.NoGrant, "No grant for this conditional resource", $"{entry.ResourceCode} is shared on condition ({entry.Share.Condition}); apply for it with a share request.");
+            refusal = NoGrant(entry, user, purpose, grants, now);
             grant = null;
             return null;
         }
@@ -212,6 +209,18 @@ public static class PullAuthorisation
         var decision = Allow(GrantedItems(entry, grant), grant);
         Volatile.Write(ref granted.Decided, new GrantDecision(entry, decision));
         return decision;
+    }
+
+    /// <summary>
+    /// The refusal of a conditional resource's pull without an effective grant for its purpose. Its own
+    /// method: the lambdas' captured parameters made an object on every call of the method they are in.
+    /// </summary>
+    private static PullDecision NoGrant(CatalogEntry entry, CallerIdentity user, string purpose, GrantStore grants, DateTimeOffset now)
+    {
+        var others = grants.For(user.CreditCode ?? "", entry.ResourceCode).Where(g => g.IsEffective(now) && g.UserDivision == user.DivisionCode).ToList();
+        return others.Count > 0
+            ? PullDecision.Refuse(403, ProblemTypes.PurposeMismatch, "The purpose is not the grant's", $"Your grant on {entry.ResourceCode} is for purpose {string.Join(", ", others.Select(g => $"'{g.Purpose}'"))}, not '{purpose}' (Art. 32: data is used only for the stated purpose).")
+            : PullDecision.Refuse(403, ProblemTypes.NoGrant, "No grant for this conditional resource", $"{entry.ResourceCode} is shared on condition ({entry.Share.Condition}); apply for it with a share request.");
     }
 
     private static readonly ConditionalWeakTable<CatalogEntry, EntryMemo> EntryMemos = [];
