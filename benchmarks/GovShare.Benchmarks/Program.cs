@@ -67,6 +67,13 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "native-cpu")
+        {
+            // A pull's own native calls (exchange id, chain hash, clocks), each by thread CPU and bytes allocated.
+            Environment.ExitCode = Logs.PullNativeCpuRun.Run(args);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "json-cpu")
         {
             // The JSON micro-benchmark's methods by process CPU time, not wall time: on the shared

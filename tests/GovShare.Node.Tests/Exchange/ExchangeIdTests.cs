@@ -26,6 +26,48 @@ public sealed class ExchangeIdTests
     }
 
     [Fact]
+    public void New_AMillionAcrossThreads_DistinctRandomBits_TheirTimeKept()
+    {
+        // Every id in one millisecond: only the 80 random bits tell them apart. A million ids on eight
+        // threads draw thousands of blocks from the random number generator (each thread its own), so
+        // a byte handed out twice - within a block, across a refill or across threads - is a duplicate.
+        var now = new DateTimeOffset(2026, 12, 6, 18, 0, 0, 456, TimeSpan.Zero);
+        var time = new FakeTimeProvider(now);
+        const int Threads = 8;
+        const int PerThread = 125_000;
+        var packed = new (ulong High, ulong Low)[Threads * PerThread];
+        Parallel.For(0, Threads, new ParallelOptions { MaxDegreeOfParallelism = Threads }, thread =>
+        {
+            for (var i = 0; i < PerThread; i++)
+            {
+                var id = ExchangeId.New(time);
+                Assert.True(ExchangeId.TryPack(id.Value, out var high, out var low), id.Value);
+                packed[(thread * PerThread) + i] = (high, low);
+            }
+        });
+
+        var distinct = new HashSet<(ulong, ulong)>(packed.Length);
+        var ones = new int[80];
+        foreach (var (high, low) in packed)
+        {
+            Assert.True(distinct.Add((high, low)));
+            // The top 48 bits are the millisecond, the 80 below it random.
+            Assert.Equal(now.ToUnixTimeMilliseconds(), (long)(high >> 16));
+            for (var bit = 0; bit < 80; bit++)
+            {
+                ones[bit] += (int)((bit < 64 ? low >> bit : high >> (bit - 64)) & 1);
+            }
+        }
+
+        // Each random bit is set in about half the ids (a million fair coins: 0.5 +- 0.0005 a standard
+        // deviation): bytes left zero, or reused in a pattern, would show here before as duplicates.
+        foreach (var count in ones)
+        {
+            Assert.InRange(count / (double)packed.Length, 0.49, 0.51);
+        }
+    }
+
+    [Fact]
     public void New_LaterTime_SortsAfter()
     {
         var earlier = ExchangeId.New(new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero)));
