@@ -14,8 +14,9 @@ namespace GovShare.Benchmarks.Hosting;
 /// <summary>
 /// <c>lookups-cpu [calls]</c>: per-request look-ups of the node's pipeline on a one-row pull, each as the
 /// pipeline made it before fix/feat19 and as it makes it now, by thread CPU per call: the listener's tag
-/// (asked twice a request now, three times before), the request items an exchange keeps its id and step
-/// in, and the pull endpoint's eleven services (none looked up per request now). They run
+/// (asked twice a request now, three times before), where an exchange keeps its id and step (request
+/// items under a string key before; request features now, fix/alloc19 - fix/feat19's object-keyed items
+/// are measured too), and the pull endpoint's eleven services (none looked up per request now). They run
 /// inside one request of a real Kestrel connection (plain HTTP on loopback, the connection tagged with
 /// its listener as the node tags it), so every look-up goes through Kestrel's own feature collections,
 /// the request's service scope and the generic dispatch the runtime does for them.
@@ -59,11 +60,18 @@ internal static class RequestLookupsCpuRun
                 context.Items[OldItemKey] = held;
                 return found + (context.Items.TryGetValue(OldItemKey, out _) ? 1 : 0);
             });
-            Measure(lines, "request items, object key: get, set, get (now)", calls, () =>
+            Measure(lines, "request items, object key: get, set, get (fix/feat19, not merged)", calls, () =>
             {
                 var found = context.Items.TryGetValue(NewItemKey, out _) ? 1 : 0;
                 context.Items[NewItemKey] = held;
                 return found + (context.Items.TryGetValue(NewItemKey, out _) ? 1 : 0);
+            });
+            var step = new Held();
+            Measure(lines, "request feature: get, set, get (now)", calls, () =>
+            {
+                var found = context.Features.Get<Held>() is null ? 0 : 1;
+                context.Features.Set(step);
+                return found + (context.Features.Get<Held>() is null ? 0 : 1);
             });
             Measure(lines, "pull's 11 services from RequestServices (before)", calls / 4, () => Services(context.RequestServices));
             return context.Response.WriteAsync("done");
@@ -120,6 +128,9 @@ internal static class RequestLookupsCpuRun
 
         lines.Add(FormattableString.Invariant($"{what}: {best:F1} ns thread CPU a call ({sink % 7})"));
     }
+
+    /// <summary>What a request keeps as a feature (the exchange id and step are kept so).</summary>
+    private sealed class Held;
 
     /// <summary>A singleton service type, one per type argument.</summary>
     private sealed class S<T>;
