@@ -195,30 +195,8 @@ public static class PullDecisionCpuRun
 
     private static void Measure(string what, Func<long> once, int calls)
     {
-        long sink = 0;
-        for (var i = 0; i < 10_000; i++)
-        {
-            sink += once();
-        }
-
-        var cpu = ThreadCpu();
-        var allocated = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < calls; i++)
-        {
-            sink += once();
-        }
-
-        var ns = (ThreadCpu() - cpu).TotalNanoseconds / calls;
-        var bytes = (double)(GC.GetAllocatedBytesForCurrentThread() - allocated) / calls;
-        Console.WriteLine(FormattableString.Invariant($"decision-cpu {what}, load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}: {ns:F0} ns thread CPU, {bytes:F0} B allocated per pull decision + key ({sink % 7})"));
-    }
-
-    /// <summary>This thread's CPU time (user + system), from /proc/thread-self/stat.</summary>
-    internal static TimeSpan ThreadCpu()
-    {
-        var stat = File.ReadAllText("/proc/thread-self/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
-        return TimeSpan.FromSeconds(ticks / 100.0);
+        var warm = ThreadCost.Measure(10_000, _ => once());
+        var (ns, bytes, sink) = ThreadCost.Measure(calls, _ => once());
+        Console.WriteLine(FormattableString.Invariant($"decision-cpu {what}, load {ThreadCost.Load()}: {ns:F0} ns thread CPU, {bytes:F0} B allocated per pull decision + key ({(warm.Sink + sink) % 7})"));
     }
 }

@@ -84,7 +84,7 @@ internal static class RequestLookupsCpuRun
         }
 
         app.StopAsync().GetAwaiter().GetResult();
-        var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        var load = ThreadCost.Load();
         foreach (var line in lines)
         {
             Console.WriteLine($"lookups-cpu, load {load}: {line}");
@@ -117,13 +117,9 @@ internal static class RequestLookupsCpuRun
         var best = double.MaxValue;
         for (var round = 0; round < 3; round++)
         {
-            var cpu = Exchange.PullDecisionCpuRun.ThreadCpu();
-            for (var i = 0; i < calls; i++)
-            {
-                sink += once();
-            }
-
-            best = Math.Min(best, (Exchange.PullDecisionCpuRun.ThreadCpu() - cpu).TotalNanoseconds / calls);
+            var (ns, _, sum) = ThreadCost.Measure(calls, _ => once());
+            sink += sum;
+            best = Math.Min(best, ns);
         }
 
         lines.Add(FormattableString.Invariant($"{what}: {best:F1} ns thread CPU a call ({sink % 7})"));

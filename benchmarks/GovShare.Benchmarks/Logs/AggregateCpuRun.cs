@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using GovShare.Benchmarks.Exchange;
 using GovShare.Node.Evaluation;
 using GovShare.Node.Identity;
 using GovShare.Node.Kernel;
@@ -28,21 +27,17 @@ public static class AggregateCpuRun
         {
             var statistics = new StatisticsAggregate(LogStatistics.ChinaStandardTime);
             var evaluation = new EvaluationAggregate();
-            var cpu = PullDecisionCpuRun.ThreadCpu();
-            var allocated = GC.GetAllocatedBytesForCurrentThread();
-            foreach (var entry in entries)
+            var (ns, bytes, _) = ThreadCost.Measure(entries.Count, i =>
             {
-                statistics.Fold(entry);
-                evaluation.Fold(entry);
-            }
-
-            var ns = (PullDecisionCpuRun.ThreadCpu() - cpu).TotalNanoseconds / records;
-            var bytes = (double)(GC.GetAllocatedBytesForCurrentThread() - allocated) / records;
+                statistics.Fold(entries[i]);
+                evaluation.Fold(entries[i]);
+                return 0;
+            });
             // Pass 0 warms the JIT up (tiered compilation): not reported.
             if (pass > 0)
             {
                 Console.WriteLine(FormattableString.Invariant(
-                    $"aggregate-cpu pass {pass}, load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}: {ns:F0} ns thread CPU, {bytes:F0} B allocated per record folded into both aggregates ({statistics.Sequence + evaluation.Records})"));
+                    $"aggregate-cpu pass {pass}, load {ThreadCost.Load()}: {ns:F0} ns thread CPU, {bytes:F0} B allocated per record folded into both aggregates ({statistics.Sequence + evaluation.Records})"));
             }
         }
 

@@ -1,4 +1,3 @@
-using GovShare.Benchmarks.Exchange;
 using GovShare.Node.Hosting;
 using GovShare.Node.Logs;
 using Microsoft.Extensions.DependencyInjection;
@@ -32,16 +31,12 @@ public static class ExchangeMetricsCpuRun
 
         for (var round = 0; round < 3; round++)
         {
-            var cpu = PullDecisionCpuRun.ThreadCpu();
-            var allocated = GC.GetAllocatedBytesForCurrentThread();
-            for (var i = 0; i < calls; i++)
+            var (ns, bytes, _) = ThreadCost.Measure(calls, _ =>
             {
                 ExchangeMetrics.Record(ExchangeKind.Pull, 200, 1, 512, elapsed);
-            }
-
-            var ns = (PullDecisionCpuRun.ThreadCpu() - cpu).TotalNanoseconds / calls;
-            var bytes = (double)(GC.GetAllocatedBytesForCurrentThread() - allocated) / calls;
-            Console.WriteLine(FormattableString.Invariant($"metrics-cpu round {round + 1}, load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}: {ns:F0} ns thread CPU, {bytes:F1} B allocated per ExchangeMetrics.Record (pull 200), OpenTelemetry and the activity summary listening"));
+                return 0;
+            });
+            Console.WriteLine(FormattableString.Invariant($"metrics-cpu round {round + 1}, load {ThreadCost.Load()}: {ns:F0} ns thread CPU, {bytes:F1} B allocated per ExchangeMetrics.Record (pull 200), OpenTelemetry and the activity summary listening"));
         }
 
         return 0;

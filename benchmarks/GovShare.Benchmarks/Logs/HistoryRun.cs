@@ -309,7 +309,7 @@ public static class HistoryRun
     {
         var times = new List<TimeSpan>();
         long allocated = 0, answer = 0;
-        var load = Load();
+        var load = ThreadCost.Load();
         for (var i = 0; i < runs; i++)
         {
             GC.Collect();
@@ -321,7 +321,7 @@ public static class HistoryRun
             allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
             // The process's CPU time beside the wall time: under load 50-100 the wall time is mostly waiting for a core.
             cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-            Console.Error.WriteLine($"{Now()} {name}: {Time(watch.Elapsed)}, {allocated / 1e6:N1} MB allocated, answer {answer:N0} (SHA-256 {fingerprint[..Math.Min(12, fingerprint.Length)]}), load {Load()}, CPU {Time(cpu)}");
+            Console.Error.WriteLine($"{Now()} {name}: {Time(watch.Elapsed)}, {allocated / 1e6:N1} MB allocated, answer {answer:N0} (SHA-256 {fingerprint[..Math.Min(12, fingerprint.Length)]}), load {ThreadCost.Load()}, CPU {Time(cpu)}");
         }
 
         times.Sort();
@@ -332,7 +332,7 @@ public static class HistoryRun
     {
         var times = new List<TimeSpan>();
         long allocated = 0, answer = 0;
-        var load = Load();
+        var load = ThreadCost.Load();
         for (var i = 0; i < 5; i++)
         {
             var from = next() - 1000;
@@ -361,8 +361,6 @@ public static class HistoryRun
     private static string Time(TimeSpan t) => t.TotalSeconds >= 1
         ? string.Create(CultureInfo.InvariantCulture, $"{t.TotalSeconds:N1} s")
         : string.Create(CultureInfo.InvariantCulture, $"{t.TotalMilliseconds:N1} ms");
-
-    private static string Load() => File.ReadAllText("/proc/loadavg").Split(' ')[0];
 
     private static string Now() => DateTimeOffset.UtcNow.ToString("HH:mm:ss", CultureInfo.InvariantCulture);
 }

@@ -82,7 +82,7 @@ public static class LogWriterCpuRun
             writer.DisposeAsync().AsTask().GetAwaiter().GetResult();
             baseline?.DisposeAsync().AsTask().GetAwaiter().GetResult();
             Console.WriteLine(System.FormattableString.Invariant(
-                $"log-cpu {(durable ? "durable" : "node")} ({line.Length} B lines) load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}: {appends / wall.Elapsed.TotalSeconds:F0} appends/s, {cpuUs:F1} us CPU, {itemsPer:F2} work items, {bytesPer:F0} B allocated, {switchesPer:F2} context switches, {(double)appends / Math.Max(1, fsyncs):F1} records an fsync"));
+                $"log-cpu {(durable ? "durable" : "node")} ({line.Length} B lines) load {ThreadCost.Load()}: {appends / wall.Elapsed.TotalSeconds:F0} appends/s, {cpuUs:F1} us CPU, {itemsPer:F2} work items, {bytesPer:F0} B allocated, {switchesPer:F2} context switches, {(double)appends / Math.Max(1, fsyncs):F1} records an fsync"));
             return 0;
         }
         finally

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using GovShare.Benchmarks.Exchange;
 using GovShare.Node.Logs;
 
 namespace GovShare.Benchmarks.Logs;
@@ -36,18 +35,11 @@ public static class PullNativeCpuRun
 
         void Measure(bool report, string what, int n, Func<int> once)
         {
-            var cpu = PullDecisionCpuRun.ThreadCpu();
-            var allocated = GC.GetAllocatedBytesForCurrentThread();
-            for (var i = 0; i < n; i++)
-            {
-                sink += once();
-            }
-
-            var ns = (PullDecisionCpuRun.ThreadCpu() - cpu).TotalNanoseconds / n;
-            var bytes = (double)(GC.GetAllocatedBytesForCurrentThread() - allocated) / n;
+            var (ns, bytes, sum) = ThreadCost.Measure(n, _ => once());
+            sink += sum;
             if (report)
             {
-                Console.WriteLine(FormattableString.Invariant($"native-cpu {what}, load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}: {ns:F0} ns thread CPU, {bytes:F0} B allocated a call ({sink % 7})"));
+                Console.WriteLine(FormattableString.Invariant($"native-cpu {what}, load {ThreadCost.Load()}: {ns:F0} ns thread CPU, {bytes:F0} B allocated a call ({sink % 7})"));
             }
         }
     }
